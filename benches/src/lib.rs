@@ -1,7 +1,12 @@
-//! Workload builders shared by the criterion benches of emfit.
+//! Workload builders shared by the criterion benches and the `emfit-compare`
+//! program of emfit.
 //!
-//! Deterministic (a fixed linear congruential sequence), so every run times
-//! the same numbers without pulling an RNG into the bench crate.
+//! Deterministic: the small matrices of the kernel benches come from a fixed
+//! linear congruential sequence; the model workloads ([`workloads`]) from
+//! seeded `StdRng`s, with the recipes of the standard comparison workloads.
+
+pub mod npy;
+pub mod workloads;
 
 use faer::Mat;
 

@@ -2,15 +2,18 @@
 //!
 //! - `tidy`: checks the workspace conventions (crate layering, lint opt-in);
 //! - `ci`: fmt check, clippy with warnings denied, tests, docs with warnings denied;
-//! - `bench`: runs the criterion benches and prints a compact table.
+//! - `bench`: runs the criterion benches and prints a compact table;
+//! - `compare`: times emfit against scikit-learn, hmmlearn and pykalman on the
+//!   same workloads and rewrites the README's benchmark section.
 
 mod bench;
 mod ci;
+mod compare;
 mod tidy;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <tidy | ci | bench [FILTER]>";
+const USAGE: &str = "usage: cargo xtask <tidy | ci | bench [FILTER] | compare [FILTER]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,6 +21,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(),
         Some("ci") => ci::run(),
         Some("bench") => bench::run(args.get(1).map(String::as_str)),
+        Some("compare") => compare::run(args.get(1).map(String::as_str)),
         _ => Err(USAGE.to_string()),
     };
     match result {

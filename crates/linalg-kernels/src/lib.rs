@@ -9,7 +9,10 @@
 //! - [`triangular`]: forward and back substitution with `L`;
 //! - [`symmetrize`];
 //! - [`logsumexp`]: stable log-sum-exp of slices and rows, row normalisation;
-//! - [`gaussian`]: batched Gaussian log-densities through the factor.
+//! - [`gaussian`]: batched Gaussian log-densities through the factor;
+//! - [`fastexp`]: a vectorisable `exp` (relative error ≤ 1e-13) for log-sum-exp loops;
+//! - [`padded`]: run-time vectorised Cholesky and triangular solves for small
+//!   matrices in padded buffers (the per-step kernels of the Kalman filter).
 //!
 //! This is the only crate that calls faer's decompositions. Matrices are faer
 //! views (`MatRef` / `MatMut`, column-major). Each function documents which
@@ -18,8 +21,10 @@
 
 pub mod cholesky;
 mod error;
+pub mod fastexp;
 pub mod gaussian;
 pub mod logsumexp;
+pub mod padded;
 mod symmetric;
 pub mod triangular;
 

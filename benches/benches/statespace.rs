@@ -1,0 +1,44 @@
+//! Kalman filter, RTS smoother and one EM iteration of a linear Gaussian
+//! state-space model: scenario 3 at (n, T) = (21, 44,484) and (21, 5,000),
+//! with the exact recursion and with the steady-state option.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use statespace::InferenceOptions;
+use statespace::scenario::{Scenario3, em_start, learn_options};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn statespace(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lgssm");
+    group.sample_size(10);
+    for steps in [5_000, 44_484] {
+        let data = Scenario3::new(steps, 4242).with_coupling(true).generate();
+        let y = data.observations.as_ref();
+        for (mode, inference) in [
+            ("exact", InferenceOptions::exact()),
+            ("steady", InferenceOptions::steady_state()),
+        ] {
+            let shape = format!("n21_t{steps}_{mode}");
+            let truth = data.truth.clone().with_inference(inference);
+            group.bench_function(BenchmarkId::new("filter", &shape), |b| {
+                b.iter(|| black_box(truth.filter(y).unwrap().log_likelihood()))
+            });
+            group.bench_function(BenchmarkId::new("smoother", &shape), |b| {
+                b.iter(|| black_box(truth.smooth(y).unwrap().log_likelihood()))
+            });
+            let start = em_start(y, 4242).unwrap().with_inference(inference);
+            let options = learn_options();
+            group.bench_function(BenchmarkId::new("em_iteration_a_q", &shape), |b| {
+                b.iter(|| black_box(start.em_iteration(&[y], &options).unwrap().log_likelihood))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    targets = statespace
+}
+criterion_main!(benches);

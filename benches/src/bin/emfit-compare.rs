@@ -1,0 +1,355 @@
+//! The emfit side of `cargo xtask compare`.
+//!
+//! - `emfit-compare generate DIR`: writes every workload (data and the
+//!   initial parameters both sides start from) as `.npy` files into DIR;
+//! - `emfit-compare run DIR WORKLOAD`: times emfit on one workload and prints
+//!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb"}`.
+//!
+//! `run` rebuilds the workload from the same seeds instead of reading DIR
+//! back, so both sides see bit-identical inputs. Threads: rayon's global pool
+//! follows `RAYON_NUM_THREADS`, which xtask sets.
+
+use emfit_benches::npy;
+use emfit_benches::workloads::{self, GmmWorkload, HmmWorkload};
+use mixture::{Covariances, GaussianMixture};
+use statespace::{InferenceOptions, LinearGaussianSsm};
+use std::path::Path;
+use std::time::Instant;
+
+/// Iterations timed for the per-iteration workloads (both sides).
+const GMM_ITERATIONS: usize = 10;
+const HMM_ITERATIONS: usize = 10;
+/// Seed of the scenario-1 sample and of its start.
+const GMMHMM_SEED: u64 = 42;
+/// Seed of the state-space workload (simulation and EM start).
+const LGSSM_SEED: u64 = 4242;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["generate", dir] => generate(Path::new(dir)),
+        ["run", _dir, workload] => run(workload),
+        _ => Err("usage: emfit-compare generate DIR | run DIR WORKLOAD".to_string()),
+    };
+    if let Err(message) = result {
+        eprintln!("emfit-compare: {message}");
+        std::process::exit(1);
+    }
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+fn io(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+fn standard_gmm() -> GmmWorkload {
+    workloads::gmm_big(200_000, 8, 8)
+}
+
+fn standard_hmm() -> HmmWorkload {
+    workloads::hmm_big(8, 4, 200, 500)
+}
+
+fn generate(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let gmm = standard_gmm();
+    npy::write_matrix(&dir.join("gmm_x.npy"), gmm.x.as_ref()).map_err(io)?;
+    write_mixture(dir, "gmm_init", &gmm.start)?;
+    npy::write_i64(&dir.join("gmm_iterations.npy"), &[], &[GMM_ITERATIONS as i64]).map_err(io)?;
+
+    let hmm = standard_hmm();
+    npy::write_matrix(&dir.join("hmm_x.npy"), hmm.x.as_ref()).map_err(io)?;
+    let lengths: Vec<i64> = hmm.lengths.iter().map(|&l| l as i64).collect();
+    npy::write_i64(&dir.join("hmm_lengths.npy"), &[lengths.len()], &lengths).map_err(io)?;
+    let start = &hmm.start;
+    npy::write_f64(
+        &dir.join("hmm_init_startprob.npy"),
+        &[start.n_states()],
+        start.start_probs(),
+    )
+    .map_err(io)?;
+    npy::write_matrix(&dir.join("hmm_init_transmat.npy"), start.transitions()).map_err(io)?;
+    npy::write_matrix(&dir.join("hmm_init_means.npy"), start.emission().means()).map_err(io)?;
+    write_full_covariances(dir, "hmm_init_covariances", start.emission().covariances())?;
+    npy::write_i64(&dir.join("hmm_iterations.npy"), &[], &[HMM_ITERATIONS as i64]).map_err(io)?;
+
+    write_gmmhmm(dir)?;
+
+    let (y, model) = standard_lgssm()?;
+    npy::write_matrix(&dir.join("lgssm_y.npy"), y.as_ref()).map_err(io)?;
+    for (name, m) in [
+        ("A", model.a()),
+        ("Q", model.q()),
+        ("H", model.h()),
+        ("R", model.r()),
+        ("P0", model.p0()),
+    ] {
+        npy::write_matrix(&dir.join(format!("lgssm_{name}.npy")), m).map_err(io)?;
+    }
+    npy::write_f64(&dir.join("lgssm_m0.npy"), &[model.state_dim()], model.m0()).map_err(io)?;
+    let start = lgssm_em_start(&y)?;
+    npy::write_matrix(&dir.join("lgssm_em_A0.npy"), start.a()).map_err(io)?;
+    npy::write_matrix(&dir.join("lgssm_em_Q0.npy"), start.q()).map_err(io)
+}
+
+/// Scenario 1: the 50 sequences and the start both sides fit from (diagonal
+/// covariances, written as (K, M, d) arrays as hmmlearn stores them).
+fn write_gmmhmm(dir: &Path) -> Result<()> {
+    let data = hmm::scenario::sample(GMMHMM_SEED);
+    let start = gmmhmm_start(&data)?;
+    npy::write_matrix(&dir.join("gmmhmm_x.npy"), data.x.as_ref()).map_err(io)?;
+    let lengths: Vec<i64> = data.lengths.iter().map(|&l| l as i64).collect();
+    npy::write_i64(&dir.join("gmmhmm_lengths.npy"), &[lengths.len()], &lengths).map_err(io)?;
+    let (k, m, d) = (start.n_states(), start.emission().n_mix(), start.n_features());
+    npy::write_f64(&dir.join("gmmhmm_init_startprob.npy"), &[k], start.start_probs()).map_err(io)?;
+    npy::write_matrix(&dir.join("gmmhmm_init_transmat.npy"), start.transitions()).map_err(io)?;
+    npy::write_matrix(
+        &dir.join("gmmhmm_init_weights.npy"),
+        start.emission().weights().as_ref(),
+    )
+    .map_err(io)?;
+    let mut means = Vec::new();
+    let mut variances = Vec::new();
+    for mixture in start.emission().mixtures() {
+        let Covariances::Diagonal(v) = mixture.covariances() else {
+            return Err("scenario 1 uses diagonal covariances".into());
+        };
+        for c in 0..m {
+            means.extend((0..d).map(|j| mixture.means()[(c, j)]));
+            variances.extend((0..d).map(|j| v[(c, j)]));
+        }
+    }
+    npy::write_f64(&dir.join("gmmhmm_init_means.npy"), &[k, m, d], &means).map_err(io)?;
+    npy::write_f64(&dir.join("gmmhmm_init_covariances.npy"), &[k, m, d], &variances).map_err(io)
+}
+
+fn gmmhmm_start(data: &hmm::scenario::ScenarioData) -> Result<hmm::GmmHmm> {
+    let sequences = data.sequences().map_err(|e| e.to_string())?;
+    hmm::scenario::fresh_model(&sequences, GMMHMM_SEED).map_err(|e| e.to_string())
+}
+
+/// Scenario 3 at full size (T = 44,484, n = 21, H = I): the observations and
+/// the true model with the filtering convention of the original job
+/// (m0 = the first observation, P0 = R).
+fn standard_lgssm() -> Result<(faer::Mat<f64>, LinearGaussianSsm)> {
+    let data = statespace::scenario::Scenario3::new(statespace::scenario::FULL_LENGTH, LGSSM_SEED)
+        .with_coupling(true)
+        .generate();
+    let y = data.observations;
+    let (a, q, h, r, _, _) = data.truth.into_parts();
+    let m0 = (0..y.ncols()).map(|j| y[(0, j)]).collect();
+    let model = LinearGaussianSsm::new(a, q, h, r.clone(), m0, r).map_err(|e| e.to_string())?;
+    Ok((y, model))
+}
+
+/// The EM start of scenario 3: A = 0, Q = 0.01 diag(uniform).
+fn lgssm_em_start(y: &faer::Mat<f64>) -> Result<LinearGaussianSsm> {
+    statespace::scenario::em_start(y.as_ref(), LGSSM_SEED).map_err(|e| e.to_string())
+}
+
+fn write_mixture(dir: &Path, prefix: &str, m: &GaussianMixture) -> Result<()> {
+    npy::write_f64(
+        &dir.join(format!("{prefix}_weights.npy")),
+        &[m.n_components()],
+        m.weights(),
+    )
+    .map_err(io)?;
+    npy::write_matrix(&dir.join(format!("{prefix}_means.npy")), m.means()).map_err(io)?;
+    write_full_covariances(dir, &format!("{prefix}_covariances"), m.covariances())
+}
+
+/// Writes full covariances as a (K, d, d) array.
+fn write_full_covariances(dir: &Path, name: &str, covariances: &Covariances) -> Result<()> {
+    let Covariances::Full(list) = covariances else {
+        return Err(format!("{name}: only full covariances are written"));
+    };
+    let d = list.first().map_or(0, |c| c.nrows());
+    let data: Vec<f64> = list
+        .iter()
+        .flat_map(|c| (0..d).flat_map(move |i| (0..d).map(move |j| c[(i, j)])))
+        .collect();
+    npy::write_f64(&dir.join(format!("{name}.npy")), &[list.len(), d, d], &data).map_err(io)
+}
+
+/// What one timed run produced.
+struct Timed {
+    seconds: f64,
+    iterations: usize,
+    loglik: f64,
+}
+
+/// Median of 3 runs when the first takes under 10 s, like the peer script.
+fn timed(mut run: impl FnMut() -> Result<(usize, f64)>) -> Result<Timed> {
+    let mut times = Vec::new();
+    loop {
+        let start = Instant::now();
+        let (iterations, loglik) = run()?;
+        times.push(start.elapsed().as_secs_f64());
+        if times[0] >= 10.0 || times.len() == 3 {
+            times.sort_by(f64::total_cmp);
+            return Ok(Timed {
+                seconds: times[times.len() / 2],
+                iterations,
+                loglik,
+            });
+        }
+    }
+}
+
+fn run(workload: &str) -> Result<()> {
+    let timed = match workload {
+        "gmm_full" => gmm_iterations(&standard_gmm(), false)?,
+        "gmm_diag" => gmm_iterations(&standard_gmm(), true)?,
+        "hmm_fit" => hmm_iterations(&standard_hmm())?,
+        "hmm_viterbi" => hmm_viterbi(&standard_hmm())?,
+        "gmmhmm_fit" => gmmhmm_fit()?,
+        "lgssm_filter" => lgssm_filter(InferenceOptions::exact())?,
+        "lgssm_filter_steady" => lgssm_filter(InferenceOptions::steady_state())?,
+        "lgssm_smoother" => lgssm_smoother(InferenceOptions::exact())?,
+        "lgssm_smoother_steady" => lgssm_smoother(InferenceOptions::steady_state())?,
+        "lgssm_em" => lgssm_em(InferenceOptions::exact())?,
+        "lgssm_em_steady" => lgssm_em(InferenceOptions::steady_state())?,
+        other => return Err(format!("unknown workload {other}")),
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "seconds": timed.seconds,
+            "iterations": timed.iterations,
+            "loglik": timed.loglik,
+            "peak_rss_mb": peak_rss_mb(),
+        })
+    );
+    Ok(())
+}
+
+fn gmm_iterations(w: &GmmWorkload, diagonal: bool) -> Result<Timed> {
+    let start = if diagonal {
+        workloads::diagonal_start(&w.start)
+    } else {
+        w.start.clone()
+    };
+    let options = mixture::MStepOptions::default();
+    timed(|| {
+        let mut model = start.clone();
+        for _ in 0..GMM_ITERATIONS {
+            model = model
+                .em_iteration(w.x.as_ref(), None, &options)
+                .map_err(|e| e.to_string())?
+                .0;
+        }
+        Ok((
+            GMM_ITERATIONS,
+            model
+                .total_log_likelihood(w.x.as_ref())
+                .map_err(|e| e.to_string())?,
+        ))
+    })
+}
+
+fn hmm_iterations(w: &HmmWorkload) -> Result<Timed> {
+    let data = w.sequences();
+    // reg_covar = 0: exact maximum likelihood, as hmmlearn with its priors switched off.
+    let options = hmm::MStepOptions {
+        reg_covar: 0.0,
+        ..Default::default()
+    };
+    timed(|| {
+        let mut model = w.start.clone();
+        for _ in 0..HMM_ITERATIONS {
+            model = model.em_iteration(&data, &options).map_err(|e| e.to_string())?.0;
+        }
+        Ok((HMM_ITERATIONS, model.score(&data).map_err(|e| e.to_string())?))
+    })
+}
+
+fn hmm_viterbi(w: &HmmWorkload) -> Result<Timed> {
+    let data = w.sequences();
+    timed(|| Ok((1, w.start.decode(&data).map_err(|e| e.to_string())?.log_prob())))
+}
+
+/// The whole scenario-1 fit through the EM driver: tolerance 1e-10
+/// (absolute), at most 1000 iterations, exact EM, from the written start.
+fn gmmhmm_fit() -> Result<Timed> {
+    use em_driver::{Settings, Start, Tolerance, fit};
+    let data = hmm::scenario::sample(GMMHMM_SEED);
+    let sequences = data.sequences().map_err(|e| e.to_string())?;
+    let start = gmmhmm_start(&data)?;
+    let settings = Settings::builder()
+        .max_iterations(hmm::scenario::MAX_ITERATIONS)
+        .tolerance(Tolerance::absolute(hmm::scenario::TOLERANCE))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let options = hmm::scenario::m_step_options();
+    timed(|| {
+        let fitted =
+            fit(&sequences, Start::Warm(start.clone()), &options, &settings).map_err(|e| e.to_string())?;
+        Ok((
+            fitted.report.iterations,
+            fitted.model.score(&sequences).map_err(|e| e.to_string())?,
+        ))
+    })
+}
+
+fn lgssm_filter(inference: InferenceOptions) -> Result<Timed> {
+    let (y, model) = standard_lgssm()?;
+    let model = model.with_inference(inference);
+    timed(|| {
+        Ok((
+            1,
+            model
+                .filter(y.as_ref())
+                .map_err(|e| e.to_string())?
+                .log_likelihood(),
+        ))
+    })
+}
+
+fn lgssm_smoother(inference: InferenceOptions) -> Result<Timed> {
+    let (y, model) = standard_lgssm()?;
+    let model = model.with_inference(inference);
+    timed(|| {
+        Ok((
+            1,
+            model
+                .smooth(y.as_ref())
+                .map_err(|e| e.to_string())?
+                .log_likelihood(),
+        ))
+    })
+}
+
+/// One EM iteration for (A, Q) from the scenario's start; the reported
+/// log-likelihood is that of the updated model (what pykalman's side reports).
+fn lgssm_em(inference: InferenceOptions) -> Result<Timed> {
+    let (y, _) = standard_lgssm()?;
+    let start = lgssm_em_start(&y)?.with_inference(inference);
+    let options = statespace::scenario::learn_options();
+    let sequences = [y.as_ref()];
+    let mut updated = None;
+    let mut result = timed(|| {
+        let step = start
+            .em_iteration(&sequences, &options)
+            .map_err(|e| e.to_string())?;
+        updated = Some(step.model);
+        Ok((1, f64::NAN))
+    })?;
+    let updated = updated
+        .ok_or("no EM iteration ran")?
+        .with_inference(InferenceOptions::exact());
+    result.loglik = updated.log_likelihood(&sequences).map_err(|e| e.to_string())?;
+    Ok(result)
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}

@@ -1,0 +1,327 @@
+//! A CSV reader for numeric tables (one row per observation).
+//!
+//! Accepted: cells separated by commas (surrounding blanks ignored) or, on a line
+//! without commas, by blanks/tabs; an optional header line; blank lines and lines
+//! starting with `#` are skipped; `\r\n` line ends; cells may be wrapped in double
+//! quotes. Every data line must have the same number of cells. A cell must be a
+//! finite number; an empty cell, `nan`, `NA` or `null` is a missing value, read as
+//! `NaN` only when [`ReadOptions::allow_missing`] is set (the state-space model
+//! treats a `NaN` observation as missing), otherwise an error naming line and column.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use faer::Mat;
+
+use super::error::{CellProblem, CellText, DataError};
+use super::{Header, ReadOptions};
+
+/// Reads a numeric CSV file into an `n x d` matrix (one row per data line).
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be read, [`DataError::Cell`] for a cell that
+/// is not a finite number, [`DataError::Ragged`] for a line with a different number of
+/// cells, [`DataError::NotText`] for bytes that are not UTF-8, [`DataError::Empty`] if
+/// there is no data line.
+pub fn read_csv(path: &Path, options: &ReadOptions) -> Result<Mat<f64>, DataError> {
+    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })?;
+    parse_csv(std::io::BufReader::new(file), path, options)
+}
+
+/// Parses CSV text from any reader; `path` is only used in error messages.
+///
+/// # Errors
+/// As [`read_csv`].
+pub fn parse_csv<R: BufRead>(
+    mut reader: R,
+    path: &Path,
+    options: &ReadOptions,
+) -> Result<Mat<f64>, DataError> {
+    let mut values: Vec<f64> = Vec::new();
+    let mut cols = 0usize;
+    let mut first_line = 0usize;
+    let mut rows = 0usize;
+    let mut line_no = 0usize;
+    let mut seen_first = false;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        buf.clear();
+        let read = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| DataError::Io {
+                path: path.into(),
+                source,
+            })?;
+        if read == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = std::str::from_utf8(&buf).map_err(|_| DataError::NotText {
+            path: path.into(),
+            line: line_no,
+        })?;
+        let text = text.trim_end_matches(['\n', '\r']);
+        let text = if line_no == 1 {
+            text.trim_start_matches('\u{feff}')
+        } else {
+            text
+        };
+        let trimmed = text.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let cells: Vec<&str> = if trimmed.contains(',') {
+            trimmed.split(',').map(clean_cell).collect()
+        } else {
+            trimmed.split_whitespace().map(clean_cell).collect()
+        };
+        if !seen_first {
+            seen_first = true;
+            let is_header = match options.header {
+                Header::Present => true,
+                Header::Absent => false,
+                // A header has a word and no number: `x,y`, `,x,y` (an index column).
+                Header::Auto => {
+                    cells
+                        .iter()
+                        .any(|c| parse_cell(c, false) == Err(CellProblem::NotANumber))
+                        && !cells.iter().any(|c| parse_cell(c, false).is_ok())
+                }
+            };
+            if is_header {
+                continue;
+            }
+        }
+        if rows == 0 {
+            cols = cells.len();
+            first_line = line_no;
+        } else if cells.len() != cols {
+            return Err(DataError::Ragged {
+                path: path.into(),
+                line: line_no,
+                found: cells.len(),
+                expected: cols,
+                first_line,
+            });
+        }
+        for (j, cell) in cells.iter().enumerate() {
+            let value = parse_cell(cell, options.allow_missing).map_err(|problem| DataError::Cell {
+                path: path.into(),
+                line: line_no,
+                col: j + 1,
+                cell: CellText::new(cell),
+                problem,
+            })?;
+            values.push(value);
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(DataError::Empty { path: path.into() });
+    }
+    Ok(Mat::from_fn(rows, cols, |i, j| values[i * cols + j]))
+}
+
+/// Trims blanks and one pair of surrounding double quotes.
+fn clean_cell(cell: &str) -> &str {
+    let cell = cell.trim();
+    cell.strip_prefix('"')
+        .and_then(|c| c.strip_suffix('"'))
+        .map_or(cell, str::trim)
+}
+
+/// Reads one cell: a finite number, or `NaN` for a missing value when allowed.
+pub(crate) fn parse_cell(cell: &str, allow_missing: bool) -> Result<f64, CellProblem> {
+    let missing = cell.is_empty()
+        || cell.eq_ignore_ascii_case("nan")
+        || cell.eq_ignore_ascii_case("na")
+        || cell.eq_ignore_ascii_case("null");
+    if missing {
+        return if allow_missing {
+            Ok(f64::NAN)
+        } else {
+            Err(CellProblem::Missing)
+        };
+    }
+    // `str::parse` also accepts "inf"/"infinity"; those and overflow give an infinite value.
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) if v.is_nan() => {
+            if allow_missing {
+                Ok(f64::NAN)
+            } else {
+                Err(CellProblem::Missing)
+            }
+        }
+        Ok(_) => Err(CellProblem::Infinite),
+        Err(_) => Err(CellProblem::NotANumber),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, options: &ReadOptions) -> Result<Mat<f64>, DataError> {
+        parse_csv(text.as_bytes(), Path::new("t.csv"), options)
+    }
+
+    fn ok(text: &str) -> Mat<f64> {
+        parse(text, &ReadOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn reads_commas_blanks_headers_comments() {
+        let m = ok("x, y\n# comment\n1, 2\n\n3.5,-4e-1\r\n");
+        assert_eq!((m.nrows(), m.ncols()), (2, 2));
+        assert_eq!(m[(1, 0)], 3.5);
+        assert_eq!(m[(1, 1)], -0.4);
+        let m = ok("1 2\t3\n4  5 6\n");
+        assert_eq!((m.nrows(), m.ncols()), (2, 3));
+        assert_eq!(m[(1, 2)], 6.0);
+        let m = ok("\u{feff}\"a\",\"b\"\n\"1\",2\n");
+        assert_eq!((m.nrows(), m.ncols()), (1, 2));
+        let m = ok(",x,y\n0,1,2\n");
+        assert_eq!((m.nrows(), m.ncols()), (1, 3));
+        let m = ok("7\n8\n9");
+        assert_eq!((m.nrows(), m.ncols()), (3, 1));
+        assert_eq!(m[(2, 0)], 9.0);
+    }
+
+    #[test]
+    fn header_modes() {
+        let absent = ReadOptions {
+            header: Header::Absent,
+            ..ReadOptions::default()
+        };
+        assert!(matches!(
+            parse("a,b\n1,2\n", &absent),
+            Err(DataError::Cell {
+                line: 1,
+                col: 1,
+                problem: CellProblem::NotANumber,
+                ..
+            })
+        ));
+        let present = ReadOptions {
+            header: Header::Present,
+            ..ReadOptions::default()
+        };
+        let m = parse("1,2\n3,4\n", &present).unwrap();
+        assert_eq!(m.nrows(), 1);
+        // A first line with one number is data, so its bad cell is reported.
+        assert!(matches!(
+            parse("1,abc\n", &ReadOptions::default()),
+            Err(DataError::Cell { line: 1, col: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn bad_cell_names_line_and_column() {
+        let err = parse("a,b\n1,2\n3,x4\n", &ReadOptions::default()).unwrap_err();
+        assert!(matches!(
+            err,
+            DataError::Cell {
+                line: 3,
+                col: 2,
+                problem: CellProblem::NotANumber,
+                ..
+            }
+        ));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("t.csv") && msg.contains("line 3") && msg.contains("column 2") && msg.contains("x4")
+        );
+    }
+
+    #[test]
+    fn missing_and_infinite_cells() {
+        assert!(matches!(
+            parse("1,2\n3,\n", &ReadOptions::default()),
+            Err(DataError::Cell {
+                line: 2,
+                col: 2,
+                problem: CellProblem::Missing,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("1,NaN\n", &ReadOptions::default()),
+            Err(DataError::Cell {
+                line: 1,
+                col: 2,
+                problem: CellProblem::Missing,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("1,inf\n", &ReadOptions::default()),
+            Err(DataError::Cell {
+                col: 2,
+                problem: CellProblem::Infinite,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("1,1e999\n", &ReadOptions::default()),
+            Err(DataError::Cell {
+                col: 2,
+                problem: CellProblem::Infinite,
+                ..
+            })
+        ));
+        let allow = ReadOptions {
+            allow_missing: true,
+            ..ReadOptions::default()
+        };
+        let m = parse("1,\nNA,2\n", &allow).unwrap();
+        assert!(m[(0, 1)].is_nan() && m[(1, 0)].is_nan() && m[(1, 1)] == 2.0);
+    }
+
+    #[test]
+    fn ragged_empty_and_binary_files() {
+        assert!(matches!(
+            parse("1,2\n3,4,5\n", &ReadOptions::default()),
+            Err(DataError::Ragged {
+                line: 2,
+                found: 3,
+                expected: 2,
+                first_line: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("", &ReadOptions::default()),
+            Err(DataError::Empty { .. })
+        ));
+        assert!(matches!(
+            parse("x,y\n# only a header\n", &ReadOptions::default()),
+            Err(DataError::Empty { .. })
+        ));
+        let bytes: &[u8] = b"1,2\n\xff\xfe,3\n";
+        assert!(matches!(
+            parse_csv(bytes, Path::new("b.csv"), &ReadOptions::default()),
+            Err(DataError::NotText { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn long_cells_are_cut_in_messages() {
+        let long = "z".repeat(10_000);
+        let err = parse(&format!("1,{long}\n"), &ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().len() < 200);
+    }
+
+    #[test]
+    fn numbers_round_trip_exactly() {
+        let values = [0.1, -1.0 / 3.0, 1e-300, 6.02214076e23, f64::MIN_POSITIVE];
+        let text: String = values.iter().map(|v| format!("{v}\n")).collect();
+        let m = ok(&text);
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(m[(i, 0)].to_bits(), v.to_bits());
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The one error type of the data readers and writers.
+
+use std::path::PathBuf;
+
+/// What was wrong with one CSV cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CellProblem {
+    /// The cell is not a number.
+    NotANumber,
+    /// The cell is empty (or `nan` / `NA`) and missing values are not allowed here.
+    Missing,
+    /// The cell is `inf`, `-inf` or a number too large for an `f64`.
+    Infinite,
+}
+
+impl std::fmt::Display for CellProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NotANumber => "is not a number",
+            Self::Missing => "is missing (empty or NaN) and missing values are not allowed",
+            Self::Infinite => "is infinite",
+        })
+    }
+}
+
+/// Which field of a `.npy` header was malformed or missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NpyField {
+    /// The magic string `\x93NUMPY` at the start of the file.
+    Magic,
+    /// The format version bytes (1.0, 2.0 and 3.0 are read).
+    Version,
+    /// The header length field, or a header that is not a Python dict literal.
+    Header,
+    /// The `descr` entry (the dtype).
+    Descr,
+    /// The `fortran_order` entry.
+    FortranOrder,
+    /// The `shape` entry.
+    Shape,
+}
+
+impl std::fmt::Display for NpyField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Magic => "magic string",
+            Self::Version => "format version",
+            Self::Header => "header",
+            Self::Descr => "'descr'",
+            Self::FortranOrder => "'fortran_order'",
+            Self::Shape => "'shape'",
+        })
+    }
+}
+
+/// What was wrong with a sequence-lengths file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LengthProblem {
+    /// Not a non-negative integer.
+    NotAnInteger,
+    /// A sequence of length zero.
+    Zero,
+}
+
+/// An error of the data readers and writers. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// The file holds no data rows.
+    #[error("{}: no data rows", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A CSV cell could not be read as a finite number.
+    #[error("{}: line {line}, column {col}: cell '{cell}' {problem}", path.display())]
+    Cell {
+        /// The file.
+        path: PathBuf,
+        /// Line number, from 1.
+        line: usize,
+        /// Column number, from 1.
+        col: usize,
+        /// The cell as written (cut to 32 characters).
+        cell: CellText,
+        /// What was wrong.
+        problem: CellProblem,
+    },
+    /// A CSV line has a different number of cells than the first data line.
+    #[error("{}: line {line} has {found} columns, expected {expected} (as on line {first_line})", path.display())]
+    Ragged {
+        /// The file.
+        path: PathBuf,
+        /// Line number, from 1.
+        line: usize,
+        /// Number of cells on this line.
+        found: usize,
+        /// Number of cells on the first data line.
+        expected: usize,
+        /// The first data line.
+        first_line: usize,
+    },
+    /// A CSV line is not valid UTF-8.
+    #[error("{}: line {line} is not valid UTF-8 text", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// Line number, from 1.
+        line: usize,
+    },
+    /// A `.npy` header field is malformed or missing.
+    #[error("{}: not a valid .npy file: bad or missing {field} in the header", path.display())]
+    NpyHeader {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: NpyField,
+    },
+    /// The `.npy` dtype is not one of the supported ones.
+    #[error(
+        "{}: unsupported .npy dtype '{descr}' (supported: float64, float32, int64, int32, any byte order)",
+        path.display()
+    )]
+    NpyDtype {
+        /// The file.
+        path: PathBuf,
+        /// The dtype as written (cut to 32 characters).
+        descr: CellText,
+    },
+    /// The `.npy` array has more than two dimensions.
+    #[error("{}: .npy array has {ndim} dimensions, expected 1 or 2", path.display())]
+    NpyDims {
+        /// The file.
+        path: PathBuf,
+        /// Number of dimensions in `shape`.
+        ndim: usize,
+    },
+    /// The `.npy` shape does not match the size of the file.
+    #[error(
+        "{}: .npy 'shape' declares {declared} data bytes but the file holds {available}",
+        path.display()
+    )]
+    NpySize {
+        /// The file.
+        path: PathBuf,
+        /// Bytes implied by the shape and dtype (saturated on overflow).
+        declared: u64,
+        /// Bytes after the header.
+        available: u64,
+    },
+    /// A `.npy` value could not be used (non-finite data, non-integral length).
+    #[error("{}: .npy element {index} ({value}) {problem}", path.display())]
+    NpyValue {
+        /// The file.
+        path: PathBuf,
+        /// Flat index of the element in file order, from 0.
+        index: usize,
+        /// The value.
+        value: f64,
+        /// What was wrong.
+        problem: CellProblem,
+    },
+    /// A sequence length is not a positive integer.
+    #[error("{}: entry {entry}: {}", path.display(), match problem {
+        LengthProblem::NotAnInteger => "not a non-negative integer",
+        LengthProblem::Zero => "a sequence of length 0",
+    })]
+    Length {
+        /// The file.
+        path: PathBuf,
+        /// Line number (text) or element number from 1 (`.npy`).
+        entry: usize,
+        /// What was wrong.
+        problem: LengthProblem,
+    },
+    /// The sequence lengths do not add up to the number of observations.
+    #[error(
+        "{}: the sequence lengths add up to {total} but the data has {rows} rows",
+        path.display()
+    )]
+    LengthsSum {
+        /// The lengths file.
+        path: PathBuf,
+        /// Sum of the lengths (saturated).
+        total: usize,
+        /// Number of data rows.
+        rows: usize,
+    },
+    /// A value of the data cannot be a symbol of a categorical model.
+    #[error("{}: row {row}: value {value} is not a non-negative integer symbol", path.display())]
+    NotSymbol {
+        /// The file.
+        path: PathBuf,
+        /// Row from 1.
+        row: usize,
+        /// The value.
+        value: f64,
+    },
+    /// The data has a different number of columns than expected (by the model).
+    #[error("{}: the data has {found} columns, expected {expected}", path.display())]
+    Columns {
+        /// The file.
+        path: PathBuf,
+        /// Columns in the file.
+        found: usize,
+        /// Columns expected.
+        expected: usize,
+    },
+}
+
+/// A short piece of text copied from a bad file into an error (at most 32 characters,
+/// so a hostile file cannot make an error message huge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellText(Box<str>);
+
+impl CellText {
+    /// Keeps the first 32 characters of `text`, marking a cut with `...`.
+    #[must_use]
+    pub fn new(text: &str) -> Self {
+        const MAX: usize = 32;
+        let mut chars = text.chars();
+        let head: String = chars.by_ref().take(MAX).collect();
+        if chars.next().is_some() {
+            Self(format!("{head}...").into())
+        } else {
+            Self(head.into())
+        }
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CellText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.escape_debug().to_string())
+    }
+}

@@ -1,0 +1,536 @@
+//! Data files: numeric CSV and NumPy `.npy` readers, sequence-lengths files, and
+//! atomic writers.
+//!
+//! Data are read into an `n x d` [`faer::Mat`] with one row per observation, the
+//! convention of every model crate. The format is chosen by the file extension:
+//! `.npy` is NumPy, anything else is CSV/whitespace-separated text (see [`read_csv`]).
+//! Every error is a [`DataError`] naming the file and, for text, the line and
+//! column; for `.npy`, the header field. Hostile files cannot cause a panic or an
+//! allocation larger than the file itself.
+//!
+//! Sequences (for hidden Markov and state-space models) are consecutive blocks of
+//! rows whose lengths come from a lengths file: one positive integer per line (or
+//! separated by commas/blanks), or a 1-D integer `.npy` array ([`read_lengths`]);
+//! the lengths must add up to the number of rows ([`check_lengths`]).
+//!
+//! Writers ([`write_matrix`], [`write_atomically`]) write to a temporary file in
+//! the target's folder and rename it into place, so a reader never sees a
+//! truncated file.
+
+mod csv;
+mod error;
+mod npy;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use faer::{Mat, MatRef};
+
+pub use csv::{parse_csv, read_csv};
+pub use error::{CellProblem, CellText, DataError, LengthProblem, NpyField};
+pub use npy::{read_npy, write_npy};
+
+/// Whether a CSV file starts with a header line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Header {
+    /// The first line is a header if it has a word and no number (`x,y`).
+    #[default]
+    Auto,
+    /// The first line is always a header.
+    Present,
+    /// There is no header: the first line is data.
+    Absent,
+}
+
+/// Options of the data readers. The default reads a header if there is one and
+/// rejects missing values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadOptions {
+    /// Header handling of CSV files.
+    pub header: Header,
+    /// Read empty cells, `nan`, `NA` and `null` (and `NaN` in `.npy`) as `f64::NAN`
+    /// (missing observations) instead of rejecting them.
+    pub allow_missing: bool,
+}
+
+/// Whether a path names a `.npy` file (by its extension, in any case).
+#[must_use]
+pub fn is_npy(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// Reads a data matrix (rows = observations) from a `.npy` or CSV file.
+///
+/// # Errors
+/// See [`read_csv`] and [`read_npy`].
+pub fn read_matrix(path: &Path, options: &ReadOptions) -> Result<Mat<f64>, DataError> {
+    if is_npy(path) {
+        read_npy(path, options.allow_missing)
+    } else {
+        read_csv(path, options)
+    }
+}
+
+/// Reads sequence lengths: a text file with positive integers (one per line, or
+/// separated by commas or blanks; blank lines and `#` comments skipped) or a 1-D
+/// (or single-row/column) integer-valued `.npy` array.
+///
+/// # Errors
+/// [`DataError::Length`] for an entry that is not a positive integer (the entry is
+/// the line number in text, the element number from 1 in `.npy`),
+/// [`DataError::Empty`] for no lengths, and the errors of the readers.
+pub fn read_lengths(path: &Path) -> Result<Vec<usize>, DataError> {
+    let lengths = if is_npy(path) {
+        let array = npy::read_npy_array(path)?;
+        let rank_ok = match array.shape.as_slice() {
+            [_] => true,
+            [a, b] => *a == 1 || *b == 1,
+            _ => false,
+        };
+        if !rank_ok {
+            return Err(DataError::NpyDims {
+                path: path.into(),
+                ndim: array.shape.len(),
+            });
+        }
+        let mut out = Vec::with_capacity(array.values.len());
+        for (i, &v) in array.values.iter().enumerate() {
+            let entry = i + 1;
+            if !(v >= 0.0 && v.fract() == 0.0 && v < 9.0e15) {
+                return Err(DataError::Length {
+                    path: path.into(),
+                    entry,
+                    problem: LengthProblem::NotAnInteger,
+                });
+            }
+            out.push(checked_length(path, entry, v as u64)?);
+        }
+        out
+    } else {
+        let text = std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let mut out = Vec::new();
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            let entry = i + 1;
+            let line = std::str::from_utf8(line).map_err(|_| DataError::NotText {
+                path: path.into(),
+                line: entry,
+            })?;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            for token in line
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|t| !t.is_empty())
+            {
+                let n = token.parse::<u64>().map_err(|_| DataError::Length {
+                    path: path.into(),
+                    entry,
+                    problem: LengthProblem::NotAnInteger,
+                })?;
+                out.push(checked_length(path, entry, n)?);
+            }
+        }
+        out
+    };
+    if lengths.is_empty() {
+        return Err(DataError::Empty { path: path.into() });
+    }
+    Ok(lengths)
+}
+
+fn checked_length(path: &Path, entry: usize, n: u64) -> Result<usize, DataError> {
+    match usize::try_from(n) {
+        Ok(0) => Err(DataError::Length {
+            path: path.into(),
+            entry,
+            problem: LengthProblem::Zero,
+        }),
+        Ok(n) => Ok(n),
+        Err(_) => Err(DataError::Length {
+            path: path.into(),
+            entry,
+            problem: LengthProblem::NotAnInteger,
+        }),
+    }
+}
+
+/// Checks that sequence lengths (read from `path`) add up to `rows`.
+///
+/// # Errors
+/// [`DataError::LengthsSum`].
+pub fn check_lengths(path: &Path, lengths: &[usize], rows: usize) -> Result<(), DataError> {
+    let total = lengths.iter().fold(0usize, |acc, &n| acc.saturating_add(n));
+    if total == rows {
+        Ok(())
+    } else {
+        Err(DataError::LengthsSum {
+            path: path.into(),
+            total,
+            rows,
+        })
+    }
+}
+
+/// Reads a one-column data matrix as symbols `0, 1, 2, ...` of a categorical model.
+///
+/// # Errors
+/// [`DataError::Columns`] if `data` has more than one column, [`DataError::NotSymbol`]
+/// for a value that is not a non-negative integer (below 2^32).
+pub fn to_symbols(path: &Path, data: MatRef<'_, f64>) -> Result<Vec<usize>, DataError> {
+    if data.ncols() != 1 {
+        return Err(DataError::Columns {
+            path: path.into(),
+            found: data.ncols(),
+            expected: 1,
+        });
+    }
+    (0..data.nrows())
+        .map(|i| {
+            let v = data[(i, 0)];
+            if v >= 0.0 && v.fract() == 0.0 && v < 4_294_967_296.0 {
+                Ok(v as usize)
+            } else {
+                Err(DataError::NotSymbol {
+                    path: path.into(),
+                    row: i + 1,
+                    value: v,
+                })
+            }
+        })
+        .collect()
+}
+
+/// Checks that data has the number of columns a model expects.
+///
+/// # Errors
+/// [`DataError::Columns`].
+pub fn check_columns(path: &Path, data: MatRef<'_, f64>, expected: usize) -> Result<(), DataError> {
+    if data.ncols() == expected {
+        Ok(())
+    } else {
+        Err(DataError::Columns {
+            path: path.into(),
+            found: data.ncols(),
+            expected,
+        })
+    }
+}
+
+/// Writes a matrix as CSV: an optional header line, then one line per row with the
+/// shortest decimal form that reads back to the same `f64` (Rust's `Display`, or
+/// its exponent form `1.5e-7` below 1e-5 and from 1e16 on); `NaN` is written as `nan`.
+///
+/// # Errors
+/// The writer's error.
+pub fn write_csv<W: Write>(
+    mut w: W,
+    data: MatRef<'_, f64>,
+    header: Option<&[String]>,
+) -> std::io::Result<()> {
+    if let Some(names) = header {
+        writeln!(w, "{}", names.join(","))?;
+    }
+    let mut line = String::new();
+    for i in 0..data.nrows() {
+        line.clear();
+        for j in 0..data.ncols() {
+            if j > 0 {
+                line.push(',');
+            }
+            let v = data[(i, j)];
+            use std::fmt::Write as _;
+            if v.is_nan() {
+                line.push_str("nan");
+            } else if v == 0.0 || (1e-5..1e16).contains(&v.abs()) {
+                let _ = write!(line, "{v}");
+            } else {
+                // Tiny or huge values in exponent form (also the shortest round trip).
+                let _ = write!(line, "{v:e}");
+            }
+        }
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
+    }
+    w.flush()
+}
+
+/// Writes a matrix atomically to `path`: `.npy` by extension, CSV otherwise (with
+/// the optional header).
+///
+/// # Errors
+/// [`DataError::Io`].
+pub fn write_matrix(path: &Path, data: MatRef<'_, f64>, header: Option<&[String]>) -> Result<(), DataError> {
+    if is_npy(path) {
+        write_atomically(path, |w| write_npy(w, data))
+    } else {
+        write_atomically(path, |w| write_csv(w, data, header))
+    }
+}
+
+/// Writes a file atomically: `write` fills a temporary file in the same folder,
+/// which is flushed, synced and renamed over `path`. On any error the temporary
+/// file is removed and `path` is left untouched.
+///
+/// # Errors
+/// [`DataError::Io`] naming `path`.
+pub fn write_atomically<F>(path: &Path, write: F) -> Result<(), DataError>
+where
+    F: FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+{
+    let io = |source| DataError::Io {
+        path: path.into(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("not a file name")))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        let file = w.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("emfit-io-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn lengths_text_and_npy() {
+        let dir = temp_dir("len");
+        let p = dir.join("len.txt");
+        std::fs::write(&p, "# lengths\n3\n2, 5\n\n").unwrap();
+        assert_eq!(read_lengths(&p).unwrap(), vec![3, 2, 5]);
+        check_lengths(&p, &[3, 2, 5], 10).unwrap();
+        assert!(matches!(
+            check_lengths(&p, &[3, 2, 5], 11),
+            Err(DataError::LengthsSum {
+                total: 10,
+                rows: 11,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_lengths(&p, &[usize::MAX, 2], 3),
+            Err(DataError::LengthsSum { .. })
+        ));
+        std::fs::write(&p, "3\n0\n").unwrap();
+        assert!(matches!(
+            read_lengths(&p),
+            Err(DataError::Length {
+                entry: 2,
+                problem: LengthProblem::Zero,
+                ..
+            })
+        ));
+        std::fs::write(&p, "3\n-1\n").unwrap();
+        assert!(matches!(
+            read_lengths(&p),
+            Err(DataError::Length {
+                entry: 2,
+                problem: LengthProblem::NotAnInteger,
+                ..
+            })
+        ));
+        std::fs::write(&p, "2.5\n").unwrap();
+        assert!(matches!(
+            read_lengths(&p),
+            Err(DataError::Length { entry: 1, .. })
+        ));
+        std::fs::write(&p, "\n# none\n").unwrap();
+        assert!(matches!(read_lengths(&p), Err(DataError::Empty { .. })));
+
+        let q = dir.join("len.npy");
+        let ints: Vec<u8> = [4i64, 6].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let h = "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }";
+        std::fs::write(&q, npy::tests::image(1, h, &ints)).unwrap();
+        assert_eq!(read_lengths(&q).unwrap(), vec![4, 6]);
+        let floats: Vec<u8> = [4.0f64, 0.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let h = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }";
+        std::fs::write(&q, npy::tests::image(1, h, &floats)).unwrap();
+        assert!(matches!(
+            read_lengths(&q),
+            Err(DataError::Length { entry: 2, .. })
+        ));
+        let h = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 1, 1), }";
+        std::fs::write(&q, npy::tests::image(1, h, &floats)).unwrap();
+        assert!(matches!(
+            read_lengths(&q),
+            Err(DataError::NpyDims { ndim: 3, .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn symbols_and_columns() {
+        let p = Path::new("s.csv");
+        let m = Mat::from_fn(3, 1, |i, _| i as f64);
+        assert_eq!(to_symbols(p, m.as_ref()).unwrap(), vec![0, 1, 2]);
+        let bad = Mat::from_fn(2, 1, |i, _| if i == 1 { 1.5 } else { 0.0 });
+        assert!(matches!(
+            to_symbols(p, bad.as_ref()),
+            Err(DataError::NotSymbol { row: 2, .. })
+        ));
+        let neg = Mat::from_fn(1, 1, |_, _| -1.0);
+        assert!(matches!(
+            to_symbols(p, neg.as_ref()),
+            Err(DataError::NotSymbol { row: 1, .. })
+        ));
+        let wide = Mat::<f64>::zeros(2, 2);
+        assert!(matches!(
+            to_symbols(p, wide.as_ref()),
+            Err(DataError::Columns {
+                found: 2,
+                expected: 1,
+                ..
+            })
+        ));
+        assert!(check_columns(p, wide.as_ref(), 2).is_ok());
+        assert!(matches!(
+            check_columns(p, wide.as_ref(), 3),
+            Err(DataError::Columns { .. })
+        ));
+    }
+
+    #[test]
+    fn write_and_read_back_csv_and_npy() {
+        let dir = temp_dir("write");
+        let special = [[1e-300, 0.1], [-0.0, -2.5e17], [7.0, f64::MIN_POSITIVE]];
+        let m = Mat::from_fn(4, 2, |i, j| {
+            special
+                .get(i)
+                .map_or((i as f64 + 1.0) / (j as f64 + 3.0), |r| r[j])
+        });
+        let mut text = Vec::new();
+        write_csv(&mut text, m.as_ref(), None).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.starts_with("1e-300,0.1\n") && text.contains("-2.5e17"),
+            "{text}"
+        );
+        for name in ["m.csv", "m.npy", "M.NPY"] {
+            let p = dir.join(name);
+            write_matrix(&p, m.as_ref(), Some(&["a".to_string(), "b".to_string()])).unwrap();
+            let back = read_matrix(&p, &ReadOptions::default()).unwrap();
+            assert_eq!((back.nrows(), back.ncols()), (4, 2));
+            for i in 0..4 {
+                for j in 0..2 {
+                    assert_eq!(back[(i, j)].to_bits(), m[(i, j)].to_bits(), "{name}");
+                }
+            }
+        }
+        // Nothing but the outputs is left behind.
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn failed_atomic_write_leaves_the_old_file() {
+        let dir = temp_dir("atomic");
+        let p = dir.join("out.csv");
+        std::fs::write(&p, "old\n").unwrap();
+        let err = write_atomically(&p, |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("boom"))
+        })
+        .unwrap_err();
+        assert!(matches!(err, DataError::Io { .. }));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        let missing = dir.join("no/such/dir/out.csv");
+        assert!(matches!(
+            write_matrix(&missing, Mat::<f64>::zeros(1, 1).as_ref(), None),
+            Err(DataError::Io { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Arbitrary bytes are an error or a matrix, never a panic.
+            #[test]
+            fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = parse_csv(bytes.as_slice(), Path::new("p.csv"), &ReadOptions::default());
+                let _ = npy::parse_npy(bytes.as_slice(), bytes.len() as u64, Path::new("p.npy"));
+                let mut with_magic = b"\x93NUMPY\x01\x00".to_vec();
+                with_magic.extend_from_slice(&bytes);
+                let _ = npy::parse_npy(with_magic.as_slice(), with_magic.len() as u64, Path::new("p.npy"));
+            }
+
+            /// Any header text after a valid prefix is an error or an array, never a panic.
+            #[test]
+            fn any_npy_header_never_panics(header in "[ -~]{0,120}", data in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let bytes = npy::tests::image(1, &header, &data);
+                let _ = npy::parse_npy(bytes.as_slice(), bytes.len() as u64, Path::new("p.npy"));
+            }
+
+            /// CSV and .npy writers round-trip every finite value bit for bit.
+            #[test]
+            fn writers_round_trip(
+                rows in 1usize..6,
+                cols in 1usize..4,
+                values in proptest::collection::vec(
+                    any::<f64>().prop_filter("finite", |v| v.is_finite()), 24),
+            ) {
+                let m = Mat::from_fn(rows, cols, |i, j| values[i * cols + j]);
+                let mut csv_bytes = Vec::new();
+                write_csv(&mut csv_bytes, m.as_ref(), None).unwrap();
+                let back = parse_csv(csv_bytes.as_slice(), Path::new("p.csv"), &ReadOptions::default()).unwrap();
+                let mut npy_bytes = Vec::new();
+                write_npy(&mut npy_bytes, m.as_ref()).unwrap();
+                let array = npy::parse_npy(npy_bytes.as_slice(), npy_bytes.len() as u64, Path::new("p.npy")).unwrap();
+                let back_npy = npy::array_to_matrix(array, Path::new("p.npy"), false).unwrap();
+                for i in 0..rows {
+                    for j in 0..cols {
+                        prop_assert_eq!(back[(i, j)].to_bits(), m[(i, j)].to_bits());
+                        prop_assert_eq!(back_npy[(i, j)].to_bits(), m[(i, j)].to_bits());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let err = read_matrix(Path::new("/no/such/file.csv"), &ReadOptions::default()).unwrap_err();
+        assert!(matches!(err, DataError::Io { .. }));
+        assert!(err.to_string().contains("/no/such/file.csv"));
+        let err = read_matrix(Path::new("/no/such/file.npy"), &ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("file.npy"));
+    }
+}

@@ -1,0 +1,110 @@
+//! A model file of any kind.
+
+use std::path::Path;
+
+use super::{ModelFile, ModelKind, read_kind, read_limited, write_atomic};
+use crate::error::Error;
+use crate::models::{CategoricalHmm, GaussianHmm, Gmm, GmmHmm, Lgssm};
+
+/// A model of any kind, as read from a model file whose kind is not known in
+/// advance (e.g. `emfit predict --model FILE`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyModel {
+    /// `gmm`.
+    Gmm(Gmm),
+    /// `gaussian-hmm`.
+    GaussianHmm(GaussianHmm),
+    /// `gmm-hmm`.
+    GmmHmm(GmmHmm),
+    /// `categorical-hmm`.
+    CategoricalHmm(CategoricalHmm),
+    /// `lgssm`.
+    Lgssm(Lgssm),
+}
+
+impl AnyModel {
+    /// The kind of the model.
+    #[must_use]
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Self::Gmm(_) => ModelKind::Gmm,
+            Self::GaussianHmm(_) => ModelKind::GaussianHmm,
+            Self::GmmHmm(_) => ModelKind::GmmHmm,
+            Self::CategoricalHmm(_) => ModelKind::CategoricalHmm,
+            Self::Lgssm(_) => ModelKind::Lgssm,
+        }
+    }
+
+    /// Parses and validates a model file's text of any kind.
+    ///
+    /// # Errors
+    /// As [`ModelFile::from_json`].
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        Ok(match read_kind(json)? {
+            ModelKind::Gmm => Self::Gmm(Gmm::from_json(json)?),
+            ModelKind::GaussianHmm => Self::GaussianHmm(GaussianHmm::from_json(json)?),
+            ModelKind::GmmHmm => Self::GmmHmm(GmmHmm::from_json(json)?),
+            ModelKind::CategoricalHmm => Self::CategoricalHmm(CategoricalHmm::from_json(json)?),
+            ModelKind::Lgssm => Self::Lgssm(Lgssm::from_json(json)?),
+        })
+    }
+
+    /// Reads and validates the model file at `path`, of any kind.
+    ///
+    /// # Errors
+    /// As [`ModelFile::load`].
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        Self::from_json(&read_limited(path)?)
+    }
+
+    /// The model file as JSON text.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        match self {
+            Self::Gmm(m) => m.to_json(),
+            Self::GaussianHmm(m) => m.to_json(),
+            Self::GmmHmm(m) => m.to_json(),
+            Self::CategoricalHmm(m) => m.to_json(),
+            Self::Lgssm(m) => m.to_json(),
+        }
+    }
+
+    /// Writes the model file atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        write_atomic(path, self.to_json().as_bytes())
+    }
+}
+
+impl From<Gmm> for AnyModel {
+    fn from(m: Gmm) -> Self {
+        Self::Gmm(m)
+    }
+}
+
+impl From<GaussianHmm> for AnyModel {
+    fn from(m: GaussianHmm) -> Self {
+        Self::GaussianHmm(m)
+    }
+}
+
+impl From<GmmHmm> for AnyModel {
+    fn from(m: GmmHmm) -> Self {
+        Self::GmmHmm(m)
+    }
+}
+
+impl From<CategoricalHmm> for AnyModel {
+    fn from(m: CategoricalHmm) -> Self {
+        Self::CategoricalHmm(m)
+    }
+}
+
+impl From<Lgssm> for AnyModel {
+    fn from(m: Lgssm) -> Self {
+        Self::Lgssm(m)
+    }
+}

@@ -1,0 +1,540 @@
+//! Malformed and hostile model files are rejected with clear errors, never a
+//! panic or a huge allocation.
+
+use std::path::PathBuf;
+
+use em_driver::hmm::HmmError;
+use em_driver::mixture::MixtureError;
+use em_driver::model_file::{AnyModel, MAX_FILE_BYTES, write_atomic};
+use em_driver::models::{CategoricalHmm, GaussianHmm, Gmm, GmmHmm, Lgssm};
+use em_driver::statespace::{Matrix, StateSpaceError};
+use em_driver::{Error, ModelError, ModelFile, ModelKind, PathSegment};
+use proptest::prelude::*;
+
+const GOOD_GMM: &str = r#"{
+  "format_version": 1,
+  "kind": "gmm",
+  "parameters": {
+    "weights": [0.3, 0.7],
+    "means": [[0.0, 0.0], [2.5, 0.0]],
+    "covariances": {"type": "full", "values": [[[1.0, 0.5], [0.5, 1.0]], [[1.0, -0.5], [-0.5, 1.0]]]}
+  }
+}"#;
+
+fn gmm_with(parameters: &str) -> String {
+    format!(r#"{{"format_version": 1, "kind": "gmm", "parameters": {parameters}}}"#)
+}
+
+fn field(e: &Error) -> String {
+    match e {
+        Error::Shape { field, .. } | Error::EmptyField { field } | Error::InvalidValue { field, .. } => {
+            field.to_string()
+        }
+        other => panic!("not a field error: {other:?}"),
+    }
+}
+
+#[test]
+fn the_good_file_loads() {
+    let m = Gmm::from_json(GOOD_GMM).unwrap();
+    assert_eq!(m.n_components(), 2);
+    assert!(matches!(AnyModel::from_json(GOOD_GMM).unwrap(), AnyModel::Gmm(_)));
+}
+
+#[test]
+fn syntax_errors_are_json_errors_with_a_position() {
+    for text in [
+        "",
+        "   ",
+        "not json",
+        "{",
+        &GOOD_GMM[..GOOD_GMM.len() / 2],
+        "[1, 2, 3]",
+        "null",
+        "{\"format_version\": 1, \"kind\": \"gmm\", \"parameters\": {}} trailing",
+        &gmm_with(
+            r#"{"weights": [NaN], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
+        ),
+        &gmm_with(
+            r#"{"weights": [1e400], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
+        ),
+        &gmm_with(
+            r#"{"weights": [null], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
+        ),
+        &gmm_with(
+            r#"{"weights": ["1"], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
+        ),
+    ] {
+        let e = Gmm::from_json(text).unwrap_err();
+        assert!(matches!(e, Error::Json(_)), "{text}: {e:?}");
+        assert!(!e.to_string().is_empty());
+    }
+    let e = Gmm::from_json(
+        "{\n  \"format_version\": 1,\n  \"kind\": \"gmm\",\n  \"parameters\": {\"weights\": [1,}\n}",
+    )
+    .unwrap_err();
+    let Error::Json(j) = &e else { panic!("{e:?}") };
+    assert_eq!(j.line(), 4);
+    assert!(e.to_string().contains("line 4"), "{e}");
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = format!(
+        r#"{{"format_version": 1, "kind": "gmm", "parameters": {}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(matches!(Gmm::from_json(&deep), Err(Error::Json(_))));
+    assert!(matches!(AnyModel::from_json(&deep), Err(Error::Json(_))));
+}
+
+#[test]
+fn header_problems() {
+    let e = Gmm::from_json(r#"{"kind": "gmm", "parameters": {}}"#).unwrap_err();
+    assert!(
+        matches!(&e, Error::Json(_)) && e.to_string().contains("format_version"),
+        "{e}"
+    );
+    let e = Gmm::from_json(r#"{"format_version": 1, "parameters": {}}"#).unwrap_err();
+    assert!(e.to_string().contains("kind"), "{e}");
+    let e = Gmm::from_json(r#"{"format_version": 1, "kind": "gmm"}"#).unwrap_err();
+    assert!(e.to_string().contains("parameters"), "{e}");
+    for v in ["-1", "1.5", "\"1\"", "18446744073709551616"] {
+        let text = GOOD_GMM.replace("\"format_version\": 1", &format!("\"format_version\": {v}"));
+        assert!(matches!(Gmm::from_json(&text), Err(Error::Json(_))), "{v}");
+    }
+    let text = GOOD_GMM.replace("\"format_version\": 1", "\"format_version\": 2");
+    assert!(matches!(
+        Gmm::from_json(&text),
+        Err(Error::UnsupportedFormatVersion {
+            found: 2,
+            supported: 1
+        })
+    ));
+    let text = GOOD_GMM.replace("\"kind\": \"gmm\"", "\"kind\": \"neural-net\"");
+    let e = Gmm::from_json(&text).unwrap_err();
+    assert!(
+        matches!(&e, Error::Json(_)) && e.to_string().contains("neural-net"),
+        "{e}"
+    );
+    assert!(matches!(AnyModel::from_json(&text), Err(Error::Json(_))));
+    // Unknown fields are rejected at the top level and inside parameters.
+    let text = GOOD_GMM.replace("\"kind\": \"gmm\",", "\"kind\": \"gmm\", \"extra\": 1,");
+    assert!(matches!(Gmm::from_json(&text), Err(Error::Json(_))));
+    let text = GOOD_GMM.replace("\"weights\"", "\"bias\": 0, \"weights\"");
+    let e = Gmm::from_json(&text).unwrap_err();
+    assert!(e.to_string().contains("bias"), "{e}");
+}
+
+#[test]
+fn wrong_kind_is_named() {
+    for wrong in [
+        GaussianHmm::from_json(GOOD_GMM).map(|_| ()),
+        GmmHmm::from_json(GOOD_GMM).map(|_| ()),
+        CategoricalHmm::from_json(GOOD_GMM).map(|_| ()),
+    ] {
+        assert!(matches!(
+            wrong,
+            Err(Error::WrongKind {
+                found: ModelKind::Gmm,
+                ..
+            })
+        ));
+    }
+    let e = GaussianHmm::from_json(GOOD_GMM).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "model file holds a gmm model, expected a gaussian-hmm model"
+    );
+}
+
+#[test]
+fn shape_problems_name_the_field() {
+    let cases = [
+        // Ragged means.
+        (
+            r#"{"weights": [0.5, 0.5], "means": [[0, 0], [1]], "covariances": {"type": "spherical", "values": [1, 1]}}"#,
+            "parameters.means[1]",
+        ),
+        // More means than weights.
+        (
+            r#"{"weights": [1.0], "means": [[0], [1]], "covariances": {"type": "spherical", "values": [1]}}"#,
+            "parameters.means",
+        ),
+        (
+            r#"{"weights": [], "means": [], "covariances": {"type": "spherical", "values": []}}"#,
+            "parameters.weights",
+        ),
+        (
+            r#"{"weights": [1.0], "means": [[]], "covariances": {"type": "spherical", "values": [1]}}"#,
+            "parameters.means[0]",
+        ),
+        (
+            r#"{"weights": [0.5, 0.5], "means": [[0], [1]], "covariances": {"type": "spherical", "values": [1]}}"#,
+            "parameters.covariances.values",
+        ),
+        (
+            r#"{"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "covariances": {"type": "full", "values": [[[1, 0], [0, 1]], [[1, 0]]]}}"#,
+            "parameters.covariances.values[1]",
+        ),
+        (
+            r#"{"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "covariances": {"type": "full", "values": [[[1, 0], [0, 1]], [[1, 0], [0]]]}}"#,
+            "parameters.covariances.values[1][1]",
+        ),
+        (
+            r#"{"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "covariances": {"type": "diag", "values": [[1, 1], [1, 1, 1]]}}"#,
+            "parameters.covariances.values[1]",
+        ),
+        (
+            r#"{"weights": [1.0], "means": [[0, 0]], "covariances": {"type": "tied", "values": [[1, 0]]}}"#,
+            "parameters.covariances.values",
+        ),
+    ];
+    for (parameters, path) in cases {
+        let e = Gmm::from_json(&gmm_with(parameters)).unwrap_err();
+        assert_eq!(field(&e), path, "{parameters}: {e}");
+        assert!(e.to_string().contains(path));
+    }
+    let e = Gmm::from_json(&gmm_with(
+        r#"{"weights": [1.0], "means": [[0]], "covariances": {"type": "banana", "values": [1]}}"#,
+    ))
+    .unwrap_err();
+    assert!(matches!(e, Error::Json(_)));
+    let e = Gmm::from_json(&gmm_with(
+        r#"{"weights": [1.0], "means": [[0]], "covariances": {"type": "spherical", "values": [1], "x": 2}}"#,
+    ))
+    .unwrap_err();
+    assert!(matches!(e, Error::Json(_)));
+    // The structured path is available too.
+    let e = Gmm::from_json(&gmm_with(cases[0].0)).unwrap_err();
+    let Error::Shape {
+        field,
+        expected: 2,
+        found: 1,
+    } = e
+    else {
+        panic!()
+    };
+    assert_eq!(
+        field.segments(),
+        [
+            PathSegment::Key("parameters"),
+            PathSegment::Key("means"),
+            PathSegment::Index(1)
+        ]
+    );
+}
+
+#[test]
+fn invalid_values_are_rejected_by_the_model_constructors() {
+    // Not positive definite, naming the component.
+    let e = Gmm::from_json(&gmm_with(
+        r#"{"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "covariances": {"type": "full", "values": [[[1, 0], [0, 1]], [[1, 2], [2, 1]]]}}"#,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::InvalidModel {
+                kind: ModelKind::Gmm,
+                source: ModelError::Mixture(MixtureError::NotPositiveDefinite { .. })
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("invalid gmm model"), "{e}");
+    // Asymmetric.
+    let e = Gmm::from_json(&gmm_with(
+        r#"{"weights": [1.0], "means": [[0, 0]], "covariances": {"type": "full", "values": [[[1, 0.5], [0, 1]]]}}"#,
+    ))
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        Error::InvalidModel {
+            source: ModelError::Mixture(MixtureError::NotSymmetric { .. }),
+            ..
+        }
+    ));
+    // Weights.
+    for weights in ["[0.5, 0.6]", "[-0.5, 1.5]"] {
+        let e = Gmm::from_json(&gmm_with(&format!(
+            r#"{{"weights": {weights}, "means": [[0], [1]], "covariances": {{"type": "spherical", "values": [1, 1]}}}}"#
+        )))
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidModel {
+                    source: ModelError::Mixture(
+                        MixtureError::WeightsDoNotSumToOne { .. } | MixtureError::InvalidWeight { .. }
+                    ),
+                    ..
+                }
+            ),
+            "{weights}: {e:?}"
+        );
+    }
+    // Variances.
+    for values in ["[0, 1]", "[-1, 1]"] {
+        let e = Gmm::from_json(&gmm_with(&format!(
+            r#"{{"weights": [0.5, 0.5], "means": [[0], [1]], "covariances": {{"type": "spherical", "values": {values}}}}}"#
+        )))
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidModel { .. }), "{values}: {e:?}");
+    }
+}
+
+fn hmm_doc(kind: &str, parameters: &str) -> String {
+    format!(r#"{{"format_version": 1, "kind": "{kind}", "parameters": {parameters}}}"#)
+}
+
+#[test]
+fn hmm_files_are_validated() {
+    let ok = r#"{"start": [0.5, 0.5], "transitions": [[0.9, 0.1], [0.2, 0.8]], "emission_probabilities": [[0.5, 0.5], [0.1, 0.9]]}"#;
+    CategoricalHmm::from_json(&hmm_doc("categorical-hmm", ok)).unwrap();
+    let bad_rows = [
+        r#"{"start": [0.5, 0.6], "transitions": [[0.9, 0.1], [0.2, 0.8]], "emission_probabilities": [[0.5, 0.5], [0.1, 0.9]]}"#,
+        r#"{"start": [0.5, 0.5], "transitions": [[0.9, 0.2], [0.2, 0.8]], "emission_probabilities": [[0.5, 0.5], [0.1, 0.9]]}"#,
+        r#"{"start": [0.5, 0.5], "transitions": [[0.9, 0.1], [0.2, 0.8]], "emission_probabilities": [[1.5, -0.5], [0.1, 0.9]]}"#,
+    ];
+    for p in bad_rows {
+        let e = CategoricalHmm::from_json(&hmm_doc("categorical-hmm", p)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidModel {
+                    kind: ModelKind::CategoricalHmm,
+                    source: ModelError::Hmm(HmmError::RowSum { .. } | HmmError::InvalidProbability { .. })
+                }
+            ),
+            "{p}: {e:?}"
+        );
+    }
+    let e = CategoricalHmm::from_json(&hmm_doc(
+        "categorical-hmm",
+        r#"{"start": [1.0], "transitions": [[0.9, 0.1], [0.2, 0.8]], "emission_probabilities": [[0.5, 0.5], [0.1, 0.9]]}"#,
+    ))
+    .unwrap_err();
+    assert_eq!(field(&e), "parameters.start");
+    let e = CategoricalHmm::from_json(&hmm_doc(
+        "categorical-hmm",
+        r#"{"start": [0.5, 0.5], "transitions": [[0.9, 0.1], [0.2, 0.8], [1, 0]], "emission_probabilities": [[0.5, 0.5], [0.1, 0.9]]}"#,
+    ))
+    .unwrap_err();
+    assert_eq!(field(&e), "parameters.transitions");
+
+    let e = GaussianHmm::from_json(&hmm_doc(
+        "gaussian-hmm",
+        r#"{"start": [0.5, 0.5], "transitions": [[0.9, 0.1], [0.2, 0.8]], "means": [[0], [1]], "covariances": {"type": "diag", "values": [[1], [0]]}}"#,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidModel {
+                kind: ModelKind::GaussianHmm,
+                source: ModelError::Hmm(_)
+            }
+        ),
+        "{e:?}"
+    );
+
+    // GMM-HMM: the failing state is named.
+    let gmm = |cov: &str| {
+        format!(
+            r#"{{"weights": [0.5, 0.5], "means": [[0], [1]], "covariances": {{"type": "spherical", "values": {cov}}}}}"#
+        )
+    };
+    let p = format!(
+        r#"{{"start": [0.5, 0.5], "transitions": [[0.9, 0.1], [0.2, 0.8]], "mixtures": [{}, {}]}}"#,
+        gmm("[1, 1]"),
+        gmm("[1, -1]")
+    );
+    let e = GmmHmm::from_json(&hmm_doc("gmm-hmm", &p)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidModel {
+                source: ModelError::Hmm(HmmError::Mixture { state: Some(1), .. }),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let p = r#"{"start": [], "transitions": [], "mixtures": []}"#;
+    let e = GmmHmm::from_json(&hmm_doc("gmm-hmm", p)).unwrap_err();
+    assert_eq!(field(&e), "parameters.mixtures");
+    // Mixtures of different shapes across states.
+    let p = format!(
+        r#"{{"start": [0.5, 0.5], "transitions": [[0.9, 0.1], [0.2, 0.8]], "mixtures": [{}, {{"weights": [1.0], "means": [[0]], "covariances": {{"type": "spherical", "values": [1]}}}}]}}"#,
+        gmm("[1, 1]")
+    );
+    let e = GmmHmm::from_json(&hmm_doc("gmm-hmm", &p)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidModel {
+                kind: ModelKind::GmmHmm,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = GmmHmm::from_json(&hmm_doc(
+        "gmm-hmm",
+        &format!(r#"{{"start": [0.5, 0.5], "transitions": [[0.9, 0.1], [0.2, 0.8]], "mixtures": [{{"weights": [1.0], "means": [[0, 1], [2]], "covariances": {{"type": "spherical", "values": [1]}}}}, {}]}}"#, gmm("[1, 1]")),
+    ))
+    .unwrap_err();
+    assert_eq!(field(&e), "parameters.mixtures[0].means");
+}
+
+fn lgssm_doc(q: &str, h: &str, m0: &str) -> String {
+    hmm_doc(
+        "lgssm",
+        &format!(
+            r#"{{"transition_matrix": [[0.9, 0], [0, 0.5]], "transition_covariance": {q},
+               "observation_matrix": {h}, "observation_covariance": [[1]],
+               "initial_mean": {m0}, "initial_covariance": [[1, 0], [0, 1]]}}"#
+        ),
+    )
+}
+
+#[test]
+fn lgssm_files_are_validated() {
+    let good = lgssm_doc("[[1, 0], [0, 1]]", "[[1, 0]]", "[0, 0]");
+    let m = Lgssm::from_json(&good).unwrap();
+    assert_eq!((m.state_dim(), m.obs_dim()), (2, 1));
+    assert!(matches!(AnyModel::from_json(&good).unwrap(), AnyModel::Lgssm(_)));
+
+    let e = Lgssm::from_json(&lgssm_doc("[[1, 2], [2, 1]]", "[[1, 0]]", "[0, 0]")).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidModel {
+                kind: ModelKind::Lgssm,
+                source: ModelError::StateSpace(StateSpaceError::NotPositiveDefinite {
+                    matrix: Matrix::Q,
+                    ..
+                })
+            }
+        ),
+        "{e:?}"
+    );
+    let e = Lgssm::from_json(&lgssm_doc("[[1, 0.5], [0, 1]]", "[[1, 0]]", "[0, 0]")).unwrap_err();
+    assert!(matches!(
+        e,
+        Error::InvalidModel {
+            source: ModelError::StateSpace(StateSpaceError::NotSymmetric {
+                matrix: Matrix::Q,
+                ..
+            }),
+            ..
+        }
+    ));
+    for (q, h, m0, path) in [
+        (
+            "[[1, 0], [0, 1]]",
+            "[[1]]",
+            "[0, 0]",
+            "parameters.observation_matrix[0]",
+        ),
+        ("[[1, 0], [0, 1]]", "[[1, 0]]", "[0]", "parameters.initial_mean"),
+        (
+            "[[1, 0]]",
+            "[[1, 0]]",
+            "[0, 0]",
+            "parameters.transition_covariance",
+        ),
+        (
+            "[[1, 0], [0, 1]]",
+            "[]",
+            "[0, 0]",
+            "parameters.observation_matrix",
+        ),
+        (
+            "[[1, 0], [0, 1]]",
+            "[[1, 0], [0, 1]]",
+            "[0, 0]",
+            "parameters.observation_covariance",
+        ),
+    ] {
+        let e = Lgssm::from_json(&lgssm_doc(q, h, m0)).unwrap_err();
+        assert_eq!(field(&e), path, "{e}");
+    }
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hostile_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn file_level_problems() {
+    let dir = temp("files");
+    let missing = dir.join("missing.json");
+    let e = Gmm::load(&missing).unwrap_err();
+    assert!(matches!(&e, Error::Io { path, .. } if *path == missing));
+    assert!(e.to_string().contains("missing.json"));
+
+    // A huge (sparse) file is refused from its size, without reading it.
+    let huge = dir.join("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(MAX_FILE_BYTES + 1)
+        .unwrap();
+    let e = AnyModel::load(&huge).unwrap_err();
+    assert!(matches!(e, Error::FileTooLarge { size, max: MAX_FILE_BYTES, .. } if size == MAX_FILE_BYTES + 1));
+    std::fs::remove_file(&huge).unwrap();
+
+    let binary = dir.join("binary.json");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x7b]).unwrap();
+    assert!(matches!(Gmm::load(&binary), Err(Error::Io { .. })));
+
+    // Writing into a missing directory fails, naming the target, and leaves
+    // nothing behind; an existing file is only replaced on success.
+    let target = dir.join("no_such_dir").join("m.json");
+    let e = write_atomic(&target, b"x").unwrap_err();
+    assert!(matches!(&e, Error::Io { path, .. } if *path == target));
+    let good = dir.join("good.json");
+    std::fs::write(&good, GOOD_GMM).unwrap();
+    // Renaming over a directory fails: the directory stays, the temporary
+    // file is removed.
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    assert!(matches!(write_atomic(&sub, b"x"), Err(Error::Io { .. })));
+    assert!(sub.is_dir());
+    assert_eq!(std::fs::read_to_string(&good).unwrap(), GOOD_GMM);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary bytes and arbitrary mutations of a good file never panic.
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = AnyModel::from_json(&text);
+        let _ = Gmm::from_json(&text);
+    }
+
+    #[test]
+    fn mutated_files_never_panic(pos in 0usize..GOOD_GMM.len(), insert in "[\\[\\]{}0-9.,:\"e-]{0,4}", cut in 0usize..4) {
+        let mut text = GOOD_GMM.to_string();
+        let pos = (0..=pos).rev().find(|p| text.is_char_boundary(*p)).unwrap_or(0);
+        let end = (pos + cut).min(text.len());
+        text.replace_range(pos..end, &insert);
+        if let Ok(m) = AnyModel::from_json(&text) {
+            // Whatever loads is a valid model that writes back and reloads.
+            prop_assert!(AnyModel::from_json(&m.to_json()).is_ok());
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Categorical (discrete-symbol) emissions.
+
+use super::{Emission, EmissionDiagnostics, MergeStats, check_columns, check_states};
+use crate::error::Table;
+use crate::probability::{ln_all, map_row, sample_index, validate_prior, validate_row};
+use crate::{HmmError, MStepOptions, Sequences};
+use faer::{Mat, MatRef};
+use rand::Rng;
+
+/// Categorical emissions: in state j the symbol `m ∈ 0..M` is emitted with
+/// probability `B[j, m]`.
+///
+/// Observations are one column of symbol indices stored as `f64` (exact small
+/// integers); a value that is not an integer in `0..M` is
+/// [`HmmError::SymbolOutOfRange`].
+///
+/// M-step: `B[j, m] ∝ Σ_t γ_t(j) [x_t = m] + α_jm − 1` with an optional
+/// Dirichlet prior `α ≥ 1` ([`MStepOptions::emission_prior`]). A state with no
+/// posterior mass keeps its row. Zeros in `B` stay zero (like structural
+/// zeros of the transition matrix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoricalEmission {
+    probs: Mat<f64>,
+    log_probs: Vec<f64>,
+}
+
+/// Expected symbol counts per state (`counts[j * M + m] = Σ_t γ_t(j) [x_t = m]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoricalStats {
+    n_states: usize,
+    n_symbols: usize,
+    counts: Vec<f64>,
+}
+
+impl CategoricalStats {
+    /// Expected count of symbol `m` in state `j`.
+    #[must_use]
+    pub fn count(&self, j: usize, m: usize) -> f64 {
+        self.counts[j * self.n_symbols + m]
+    }
+}
+
+impl MergeStats for CategoricalStats {
+    fn merge(&mut self, other: &Self) {
+        debug_assert_eq!(self.counts.len(), other.counts.len());
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+}
+
+/// How [`CategoricalEmission::init_from_data`] initialises.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CategoricalInit {
+    /// Number of symbols M (at most [`MAX_SYMBOLS`]); `None`: one more than
+    /// the largest symbol in the data.
+    pub n_symbols: Option<usize>,
+    /// Given emission probabilities (K x M); `None`: random rows (uniform
+    /// draws normalised, as hmmlearn does), from the caller's RNG.
+    pub probabilities: Option<Mat<f64>>,
+}
+
+/// Largest number of symbols [`CategoricalEmission::init_from_data`] accepts
+/// (given or derived from the data), so that a wild value fails with an error
+/// instead of an impossible allocation.
+pub const MAX_SYMBOLS: usize = 1 << 24;
+
+/// The symbol index of an observation, if it is an exact integer in `0..m`.
+pub(crate) fn symbol_of(value: f64, m: usize) -> Option<usize> {
+    if value >= 0.0 && value < m as f64 && value.fract() == 0.0 {
+        Some(value as usize)
+    } else {
+        None
+    }
+}
+
+impl CategoricalEmission {
+    /// Validating constructor from the K x M emission matrix (rows sum to 1
+    /// within [`crate::ROW_SUM_TOLERANCE`], stored as given).
+    ///
+    /// # Errors
+    /// [`HmmError::NoStates`], [`HmmError::DimensionMismatch`] for M = 0,
+    /// [`HmmError::InvalidProbability`], [`HmmError::RowSum`].
+    pub fn new(probabilities: Mat<f64>) -> Result<Self, HmmError> {
+        let (k, m) = (probabilities.nrows(), probabilities.ncols());
+        if k == 0 {
+            return Err(HmmError::NoStates);
+        }
+        if m == 0 {
+            return Err(HmmError::DimensionMismatch {
+                what: "number of symbols (at least)",
+                expected: 1,
+                found: 0,
+            });
+        }
+        let mut probs = Mat::zeros(k, m);
+        for j in 0..k {
+            let row: Vec<f64> = (0..m).map(|s| probabilities[(j, s)]).collect();
+            let row = validate_row(&row, Table::EmissionProbabilities, j)?;
+            for s in 0..m {
+                probs[(j, s)] = row[s];
+            }
+        }
+        Ok(Self::from_valid(probs))
+    }
+
+    fn from_valid(probs: Mat<f64>) -> Self {
+        let (k, m) = (probs.nrows(), probs.ncols());
+        let flat: Vec<f64> = (0..k)
+            .flat_map(|j| (0..m).map(move |s| (j, s)))
+            .map(|(j, s)| probs[(j, s)])
+            .collect();
+        Self {
+            log_probs: ln_all(&flat),
+            probs,
+        }
+    }
+
+    /// The emission probabilities B (K x M).
+    #[must_use]
+    pub fn probabilities(&self) -> MatRef<'_, f64> {
+        self.probs.as_ref()
+    }
+
+    /// Number of symbols M.
+    #[must_use]
+    pub fn n_symbols(&self) -> usize {
+        self.probs.ncols()
+    }
+}
+
+impl Emission for CategoricalEmission {
+    type Stats = CategoricalStats;
+    type InitConfig = CategoricalInit;
+
+    fn n_states(&self) -> usize {
+        self.probs.nrows()
+    }
+
+    fn n_features(&self) -> usize {
+        1
+    }
+
+    fn check_data(&self, data: &Sequences<'_>) -> Result<(), HmmError> {
+        check_columns(data, 1)?;
+        let m = self.n_symbols();
+        let col = data.data().col(0);
+        for (sequence, (&start, &len)) in data.starts().iter().zip(data.lengths()).enumerate() {
+            for time in 0..len {
+                let row = start + time;
+                let value = col[row];
+                if symbol_of(value, m).is_none() {
+                    return Err(HmmError::SymbolOutOfRange {
+                        sequence,
+                        time,
+                        row,
+                        value,
+                        n_symbols: m,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
+        let (k, m) = (self.n_states(), self.n_symbols());
+        if x.ncols() != 1 {
+            return Err(HmmError::DimensionMismatch {
+                what: "observation columns",
+                expected: 1,
+                found: x.ncols(),
+            });
+        }
+        let mut out = Mat::zeros(x.nrows(), k);
+        for t in 0..x.nrows() {
+            let value = x[(t, 0)];
+            let s = symbol_of(value, m).ok_or(HmmError::SymbolOutOfRange {
+                sequence: 0,
+                time: t,
+                row: t,
+                value,
+                n_symbols: m,
+            })?;
+            for j in 0..k {
+                out[(t, j)] = self.log_probs[j * m + s];
+            }
+        }
+        Ok(out)
+    }
+
+    fn zero_stats(&self) -> Self::Stats {
+        CategoricalStats {
+            n_states: self.n_states(),
+            n_symbols: self.n_symbols(),
+            counts: vec![0.0; self.n_states() * self.n_symbols()],
+        }
+    }
+
+    fn accumulate(
+        &self,
+        x: MatRef<'_, f64>,
+        gamma: MatRef<'_, f64>,
+        stats: &mut Self::Stats,
+    ) -> Result<(), HmmError> {
+        let (k, m) = (self.n_states(), self.n_symbols());
+        for t in 0..x.nrows() {
+            let value = x[(t, 0)];
+            let s = symbol_of(value, m).ok_or(HmmError::SymbolOutOfRange {
+                sequence: 0,
+                time: t,
+                row: t,
+                value,
+                n_symbols: m,
+            })?;
+            for j in 0..k {
+                stats.counts[j * m + s] += gamma[(t, j)];
+            }
+        }
+        Ok(())
+    }
+
+    fn m_step(
+        &self,
+        stats: &Self::Stats,
+        options: &MStepOptions,
+    ) -> Result<(Self, EmissionDiagnostics), HmmError> {
+        let (k, m) = (self.n_states(), self.n_symbols());
+        if stats.n_states != k || stats.n_symbols != m {
+            return Err(HmmError::DimensionMismatch {
+                what: "categorical statistics (states x symbols)",
+                expected: k * m,
+                found: stats.n_states * stats.n_symbols,
+            });
+        }
+        let mut diagnostics = EmissionDiagnostics::default();
+        if !options.learn.emission_probabilities {
+            return Ok((self.clone(), diagnostics));
+        }
+        if let Some(prior) = options
+            .emission_prior
+            .as_ref()
+            .filter(|prior| prior.nrows() != k || prior.ncols() != m)
+        {
+            return Err(HmmError::DimensionMismatch {
+                what: "emission prior (states x symbols)",
+                expected: k * m,
+                found: prior.nrows() * prior.ncols(),
+            });
+        }
+        let mut probs = self.probs.clone();
+        for j in 0..k {
+            let prior_row: Option<Vec<f64>> = options
+                .emission_prior
+                .as_ref()
+                .map(|p| (0..m).map(|s| p[(j, s)]).collect());
+            if let Some(row) = &prior_row {
+                validate_prior(row, Table::EmissionProbabilities, j)?;
+            }
+            let previous: Vec<f64> = (0..m).map(|s| self.probs[(j, s)]).collect();
+            match map_row(&stats.counts[j * m..(j + 1) * m], prior_row.as_deref(), &previous) {
+                Some(row) => {
+                    for s in 0..m {
+                        probs[(j, s)] = row[s];
+                    }
+                }
+                None => diagnostics.states_kept.push(j),
+            }
+        }
+        Ok((Self::from_valid(probs), diagnostics))
+    }
+
+    fn n_parameters(&self) -> usize {
+        // Each row has M − 1 free entries among its non-zero ones.
+        (0..self.n_states())
+            .map(|j| {
+                (0..self.n_symbols())
+                    .filter(|&s| self.probs[(j, s)] > 0.0)
+                    .count()
+                    .saturating_sub(1)
+            })
+            .sum()
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {
+        check_states(states, self.n_states())?;
+        let m = self.n_symbols();
+        let rows: Vec<Vec<f64>> = (0..self.n_states())
+            .map(|j| (0..m).map(|s| self.probs[(j, s)]).collect())
+            .collect();
+        let mut out = Mat::zeros(states.len(), 1);
+        for (t, &j) in states.iter().enumerate() {
+            out[(t, 0)] = sample_index(&rows[j], rng) as f64;
+        }
+        Ok(out)
+    }
+
+    fn init_from_data<R: Rng + ?Sized>(
+        data: &Sequences<'_>,
+        n_states: usize,
+        config: &Self::InitConfig,
+        rng: &mut R,
+    ) -> Result<Self, HmmError> {
+        if n_states == 0 {
+            return Err(HmmError::NoStates);
+        }
+        check_columns(data, 1)?;
+        if let Some(p) = &config.probabilities {
+            if p.nrows() != n_states {
+                return Err(HmmError::DimensionMismatch {
+                    what: "emission probability rows",
+                    expected: n_states,
+                    found: p.nrows(),
+                });
+            }
+            let emission = Self::new(p.clone())?;
+            emission.check_data(data)?;
+            return Ok(emission);
+        }
+        let m = match config.n_symbols {
+            Some(m) => m,
+            None => {
+                let col = data.data().col(0);
+                let mut max = 0usize;
+                for (sequence, (&start, &len)) in data.starts().iter().zip(data.lengths()).enumerate() {
+                    for time in 0..len {
+                        let value = col[start + time];
+                        let s = symbol_of(value, usize::MAX).ok_or(HmmError::SymbolOutOfRange {
+                            sequence,
+                            time,
+                            row: start + time,
+                            value,
+                            n_symbols: usize::MAX,
+                        })?;
+                        max = max.max(s);
+                    }
+                }
+                max + 1
+            }
+        };
+        if m > MAX_SYMBOLS {
+            return Err(HmmError::InvalidOption {
+                what: "number of symbols",
+                value: m as f64,
+            });
+        }
+        let mut probs = Mat::zeros(n_states, m.max(1));
+        for j in 0..n_states {
+            // Uniform(0.5, 1.5) draws keep every probability well away from 0.
+            let row: Vec<f64> = (0..m).map(|_| 0.5 + rng.random::<f64>()).collect();
+            let total: f64 = row.iter().sum();
+            for s in 0..m {
+                probs[(j, s)] = row[s] / total;
+            }
+        }
+        let emission = Self::new(probs)?;
+        emission.check_data(data)?;
+        Ok(emission)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_must_be_exact_integers_in_range() {
+        assert_eq!(symbol_of(2.0, 3), Some(2));
+        assert_eq!(symbol_of(3.0, 3), None);
+        assert_eq!(symbol_of(-1.0, 3), None);
+        assert_eq!(symbol_of(0.5, 3), None);
+        assert_eq!(symbol_of(f64::NAN, 3), None);
+    }
+
+    #[test]
+    fn out_of_range_symbols_are_named() {
+        let e = CategoricalEmission::new(faer::mat![[0.5, 0.5], [0.1, 0.9]]).unwrap();
+        let x = faer::mat![[0.0], [1.0], [1.0], [2.0]];
+        let data = Sequences::new(x.as_ref(), &[2, 2]).unwrap();
+        assert!(matches!(
+            e.check_data(&data),
+            Err(HmmError::SymbolOutOfRange {
+                sequence: 1,
+                time: 1,
+                row: 3,
+                n_symbols: 2,
+                ..
+            })
+        ));
+    }
+}

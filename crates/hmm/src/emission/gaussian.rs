@@ -1,0 +1,330 @@
+//! Gaussian emissions (one Gaussian per state), built on `mixture::GaussianMixture`.
+
+use super::{Emission, EmissionDiagnostics, MergeStats, check_columns, check_states};
+use crate::{HmmError, MStepOptions, Sequences};
+use faer::{Mat, MatRef};
+use linalg_kernels::Cholesky;
+use mixture::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+/// Gaussian emissions `b_j(x) = N(x; μ_j, Σ_j)` with full, diagonal,
+/// spherical or tied covariances.
+///
+/// Stored as one [`GaussianMixture`] whose K components are the K states
+/// (its weights are uniform and unused): its
+/// [`log_prob_per_component`](GaussianMixture::log_prob_per_component) gives
+/// the emission log-densities, and
+/// [`SufficientStats::from_responsibilities`] with the posteriors `γ` plus its
+/// [`m_step`](GaussianMixture::m_step) (weights not updated) give the update:
+/// `μ_j = Σ_t γ_t(j) x_t / Σ_t γ_t(j)`,
+/// `Σ_j = Σ_t γ_t(j) (x_t − μ_j)(x_t − μ_j)ᵀ / Σ_t γ_t(j) + reg_covar · I`
+/// (diagonal: its diagonal; spherical: its mean variance; tied: pooled over
+/// states). A state with no posterior mass (or all of it on one point) keeps
+/// its mean and covariance (mixture's collapse policy, without re-seeding).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianEmission {
+    mixture: GaussianMixture,
+}
+
+/// Sufficient statistics of Gaussian emissions (the mixture crate's, with
+/// states as components).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianStats(pub SufficientStats);
+
+impl MergeStats for GaussianStats {
+    fn merge(&mut self, other: &Self) {
+        self.0.merge(&other.0);
+    }
+}
+
+/// How [`GaussianEmission::init_from_data`] initialises (hmmlearn's recipe).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianInit {
+    /// The covariance type of the emission.
+    pub covariance_type: CovarianceType,
+    /// Given means (K x d); `None`: k-means++ / Lloyd centroids of all rows.
+    pub means: Option<Mat<f64>>,
+    /// Given covariances; `None`: the data covariance (`n − 1` denominator)
+    /// plus `min_covar · I`, in the type's shape, for every state.
+    pub covariances: Option<Covariances>,
+    /// Lloyd rounds of the k-means initialisation.
+    pub kmeans_rounds: usize,
+    /// Added to the diagonal of the data covariance (default 1e-3, as hmmlearn).
+    pub min_covar: f64,
+}
+
+impl GaussianInit {
+    /// Means from k-means, covariances from the data, 100 Lloyd rounds, `min_covar = 1e-3`.
+    #[must_use]
+    pub fn new(covariance_type: CovarianceType) -> Self {
+        Self {
+            covariance_type,
+            means: None,
+            covariances: None,
+            kmeans_rounds: 100,
+            min_covar: 1e-3,
+        }
+    }
+}
+
+pub(crate) fn mixture_err(state: Option<usize>) -> impl Fn(MixtureError) -> HmmError {
+    move |source| HmmError::Mixture { state, source }
+}
+
+/// The mixture crate's M-step options for an HMM emission.
+pub(crate) fn mixture_options(options: &MStepOptions, update_weights: bool) -> mixture::MStepOptions {
+    mixture::MStepOptions::default()
+        .with_reg_covar(options.reg_covar)
+        .with_updates(update_weights, options.learn.means, options.learn.covariances)
+        .with_reseed(false)
+}
+
+/// Lower Cholesky factors of every component's covariance (for sampling).
+pub(crate) fn sampling_factors(mixture: &GaussianMixture, state: usize) -> Result<Vec<Mat<f64>>, HmmError> {
+    (0..mixture.n_components())
+        .map(|c| {
+            let cov = mixture.component_covariance(c).expect("component index in range");
+            Cholesky::new(cov.as_ref())
+                .map(|ch| ch.factor().to_owned())
+                .map_err(|source| HmmError::Kernel { state, source })
+        })
+        .collect()
+}
+
+/// Writes `μ + L ε` (ε standard normal) into row `t` of `out`.
+pub(crate) fn draw_gaussian<R: Rng + ?Sized>(
+    mean: MatRef<'_, f64>,
+    l: &Mat<f64>,
+    rng: &mut R,
+    eps: &mut [f64],
+    out: &mut Mat<f64>,
+    t: usize,
+) {
+    let d = eps.len();
+    for e in eps.iter_mut() {
+        *e = rng.sample(StandardNormal);
+    }
+    for r in 0..d {
+        let mut v = mean[(0, r)];
+        for j in 0..=r {
+            v += l[(r, j)] * eps[j];
+        }
+        out[(t, r)] = v;
+    }
+}
+
+/// Mean and covariance (`n − 1` denominator, `n` when n = 1) of the rows of `x`.
+pub(crate) fn data_moments(x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
+    let (n, d) = (x.nrows(), x.ncols());
+    let mean: Vec<f64> = (0..d).map(|j| x.col(j).iter().sum::<f64>() / n as f64).collect();
+    let denom = if n > 1 { (n - 1) as f64 } else { 1.0 };
+    let mut cov = Mat::zeros(d, d);
+    for a in 0..d {
+        for b in 0..=a {
+            let s: f64 = (0..n)
+                .map(|i| (x[(i, a)] - mean[a]) * (x[(i, b)] - mean[b]))
+                .sum();
+            cov[(a, b)] = s / denom;
+            cov[(b, a)] = s / denom;
+        }
+    }
+    (mean, cov)
+}
+
+/// The data covariance plus `min_covar · I`, in the shape of `cov_type` for `k` components.
+pub(crate) fn covariances_from_data(
+    x: MatRef<'_, f64>,
+    k: usize,
+    cov_type: CovarianceType,
+    min_covar: f64,
+) -> Result<Covariances, HmmError> {
+    if !(min_covar > 0.0 && min_covar.is_finite()) {
+        return Err(HmmError::InvalidOption {
+            what: "min_covar",
+            value: min_covar,
+        });
+    }
+    let d = x.ncols();
+    let (_, mut cov) = data_moments(x);
+    for i in 0..d {
+        cov[(i, i)] += min_covar;
+    }
+    Ok(match cov_type {
+        CovarianceType::Full => Covariances::Full(vec![cov; k]),
+        CovarianceType::Tied => Covariances::Tied(cov),
+        CovarianceType::Diagonal => Covariances::Diagonal(Mat::from_fn(k, d, |_, j| cov[(j, j)])),
+        CovarianceType::Spherical => {
+            Covariances::Spherical(vec![(0..d).map(|j| cov[(j, j)]).sum::<f64>() / d as f64; k])
+        }
+    })
+}
+
+impl GaussianEmission {
+    /// Validating constructor: means (K x d) and covariances of any type
+    /// (K matrices, K x d variances, K variances or one shared matrix).
+    ///
+    /// # Errors
+    /// [`HmmError::Mixture`] with the mixture crate's error naming the state
+    /// (as its `component`): shapes, non-finite values, asymmetric or non-SPD
+    /// covariances, non-positive variances; [`HmmError::NoStates`] for K = 0.
+    pub fn new(means: Mat<f64>, covariances: Covariances) -> Result<Self, HmmError> {
+        let k = means.nrows();
+        if k == 0 {
+            return Err(HmmError::NoStates);
+        }
+        let mixture =
+            GaussianMixture::new(vec![1.0 / k as f64; k], means, covariances).map_err(mixture_err(None))?;
+        Ok(Self { mixture })
+    }
+
+    /// Wraps a mixture whose components are the states (its weights are ignored).
+    #[must_use]
+    pub fn from_mixture(mixture: GaussianMixture) -> Self {
+        Self { mixture }
+    }
+
+    /// The state means μ_j (K x d).
+    #[must_use]
+    pub fn means(&self) -> MatRef<'_, f64> {
+        self.mixture.means()
+    }
+
+    /// The covariances, in the shape of their type.
+    #[must_use]
+    pub fn covariances(&self) -> &Covariances {
+        self.mixture.covariances()
+    }
+
+    /// The covariance type.
+    #[must_use]
+    pub fn covariance_type(&self) -> CovarianceType {
+        self.mixture.covariance_type()
+    }
+
+    /// The full d x d covariance of state `j` (`None` if `j ≥ K`).
+    #[must_use]
+    pub fn state_covariance(&self, j: usize) -> Option<Mat<f64>> {
+        self.mixture.component_covariance(j)
+    }
+
+    /// The underlying mixture (components = states, uniform weights).
+    #[must_use]
+    pub fn mixture(&self) -> &GaussianMixture {
+        &self.mixture
+    }
+}
+
+impl Emission for GaussianEmission {
+    type Stats = GaussianStats;
+    type InitConfig = GaussianInit;
+
+    fn n_states(&self) -> usize {
+        self.mixture.n_components()
+    }
+
+    fn n_features(&self) -> usize {
+        self.mixture.n_features()
+    }
+
+    fn check_data(&self, data: &Sequences<'_>) -> Result<(), HmmError> {
+        check_columns(data, self.n_features())
+    }
+
+    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
+        self.mixture.log_prob_per_component(x).map_err(mixture_err(None))
+    }
+
+    fn zero_stats(&self) -> Self::Stats {
+        GaussianStats(
+            SufficientStats::empty(self.n_states(), self.n_features(), self.covariance_type())
+                .expect("K and d are positive in a valid model"),
+        )
+    }
+
+    fn accumulate(
+        &self,
+        x: MatRef<'_, f64>,
+        gamma: MatRef<'_, f64>,
+        stats: &mut Self::Stats,
+    ) -> Result<(), HmmError> {
+        let s = SufficientStats::from_responsibilities(x, gamma, self.covariance_type())
+            .map_err(mixture_err(None))?;
+        stats.0.try_merge(&s).map_err(mixture_err(None))
+    }
+
+    fn m_step(
+        &self,
+        stats: &Self::Stats,
+        options: &MStepOptions,
+    ) -> Result<(Self, EmissionDiagnostics), HmmError> {
+        let opts = mixture_options(options, false);
+        let (mixture, d) = self.mixture.m_step(&stats.0, &opts).map_err(mixture_err(None))?;
+        let diagnostics = EmissionDiagnostics {
+            states_kept: d.kept.clone(),
+            degenerate_covariances: d.degenerate.iter().map(|&j| (j, 0)).collect(),
+            tied_degenerate: d.tied_degenerate,
+            objective_decreased: d.objective_decreased,
+            objective_change: d.objective_change,
+            ..EmissionDiagnostics::default()
+        };
+        Ok((Self { mixture }, diagnostics))
+    }
+
+    fn n_parameters(&self) -> usize {
+        let (k, d) = (self.n_states(), self.n_features());
+        k * d + self.covariance_type().n_parameters(k, d)
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {
+        check_states(states, self.n_states())?;
+        let d = self.n_features();
+        let factors = sampling_factors(&self.mixture, 0)?;
+        let mut out = Mat::zeros(states.len(), d);
+        let mut eps = vec![0.0; d];
+        for (t, &j) in states.iter().enumerate() {
+            draw_gaussian(
+                self.means().subrows(j, 1),
+                &factors[j],
+                rng,
+                &mut eps,
+                &mut out,
+                t,
+            );
+        }
+        Ok(out)
+    }
+
+    fn init_from_data<R: Rng + ?Sized>(
+        data: &Sequences<'_>,
+        n_states: usize,
+        config: &Self::InitConfig,
+        rng: &mut R,
+    ) -> Result<Self, HmmError> {
+        if n_states == 0 {
+            return Err(HmmError::NoStates);
+        }
+        let x = data.data();
+        let means = match &config.means {
+            Some(m) => m.clone(),
+            None => mixture::kmeans::kmeans(x, n_states, config.kmeans_rounds, rng)
+                .map_err(mixture_err(None))?
+                .centroids()
+                .to_owned(),
+        };
+        let covariances = match &config.covariances {
+            Some(c) => c.clone(),
+            None => covariances_from_data(x, n_states, config.covariance_type, config.min_covar)?,
+        };
+        let emission = Self::new(means, covariances)?;
+        if emission.n_states() != n_states {
+            return Err(HmmError::DimensionMismatch {
+                what: "rows of the given means (states)",
+                expected: n_states,
+                found: emission.n_states(),
+            });
+        }
+        emission.check_data(data)?;
+        Ok(emission)
+    }
+}

@@ -1,0 +1,364 @@
+//! Poisson emissions: independent Poisson counts per feature.
+
+use super::gaussian::mixture_err;
+use super::{Emission, EmissionDiagnostics, MergeStats, check_columns, check_states};
+use crate::{HmmError, MStepOptions, Sequences};
+use faer::{Mat, MatRef};
+use rand::Rng;
+use rand_distr::{Distribution, Poisson};
+
+/// Poisson emissions: in state j each feature c is an independent count
+/// `x_c ~ Poisson(λ_jc)`:
+/// `ln b_j(x) = Σ_c (x_c ln λ_jc − λ_jc − ln x_c!)` (with `0 · ln 0 = 0`, so a
+/// rate of 0 emits only zeros).
+///
+/// Observations must be non-negative integers stored as `f64`
+/// ([`HmmError::InvalidCount`] otherwise). M-step:
+/// `λ_jc = Σ_t γ_t(j) x_tc / Σ_t γ_t(j)` (learned with [`crate::Learn::means`],
+/// as the rates are the state means); a state without posterior mass keeps
+/// its rates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoissonEmission {
+    rates: Mat<f64>,
+    log_rates: Mat<f64>,
+}
+
+/// Sufficient statistics: `Σ_t γ_t(j)` and `Σ_t γ_t(j) x_t` per state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoissonStats {
+    mass: Vec<f64>,
+    /// K x d.
+    sums: Mat<f64>,
+}
+
+impl PoissonStats {
+    /// `Σ_t γ_t(j)` per state.
+    #[must_use]
+    pub fn mass(&self) -> &[f64] {
+        &self.mass
+    }
+
+    /// `Σ_t γ_t(j) x_t` (K x d).
+    #[must_use]
+    pub fn sums(&self) -> MatRef<'_, f64> {
+        self.sums.as_ref()
+    }
+}
+
+impl MergeStats for PoissonStats {
+    fn merge(&mut self, other: &Self) {
+        for (a, b) in self.mass.iter_mut().zip(&other.mass) {
+            *a += b;
+        }
+        self.sums += &other.sums;
+    }
+}
+
+/// How [`PoissonEmission::init_from_data`] initialises: given rates, or the
+/// k-means centroids of the counts (each rate at least `min_rate`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoissonInit {
+    /// Given rates (K x d); `None`: k-means centroids.
+    pub rates: Option<Mat<f64>>,
+    /// Lloyd rounds of the k-means initialisation.
+    pub kmeans_rounds: usize,
+    /// Smallest initial rate (a centroid of zeros would otherwise start at 0
+    /// and stay there).
+    pub min_rate: f64,
+}
+
+impl Default for PoissonInit {
+    /// k-means with 100 rounds, `min_rate = 1e-3`.
+    fn default() -> Self {
+        Self {
+            rates: None,
+            kmeans_rounds: 100,
+            min_rate: 1e-3,
+        }
+    }
+}
+
+/// `ln x!` for a non-negative integer `x` (exact sum below 16, Stirling's
+/// series with four correction terms above: relative error below 1e-15).
+pub(crate) fn ln_factorial(x: f64) -> f64 {
+    if x < 16.0 {
+        let mut acc = 0.0;
+        let mut k = 2.0;
+        while k <= x {
+            acc += f64::ln(k);
+            k += 1.0;
+        }
+        acc
+    } else {
+        // ln Γ(n + 1) with n = x: (n + ½) ln n − n + ½ ln 2π + 1/(12n) − 1/(360n³) + 1/(1260n⁵) − 1/(1680n⁷).
+        let n = x;
+        let inv = 1.0 / n;
+        let inv2 = inv * inv;
+        (n + 0.5) * n.ln() - n
+            + 0.5 * linalg_kernels::LN_2PI
+            + inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 / 1680.0)))
+    }
+}
+
+fn is_count(v: f64) -> bool {
+    v >= 0.0 && v.fract() == 0.0 && v.is_finite()
+}
+
+impl PoissonEmission {
+    /// Validating constructor from the K x d rates (finite, `≥ 0`).
+    ///
+    /// # Errors
+    /// [`HmmError::NoStates`], [`HmmError::NoFeatures`],
+    /// [`HmmError::InvalidRate`] naming the state and feature.
+    pub fn new(rates: Mat<f64>) -> Result<Self, HmmError> {
+        if rates.nrows() == 0 {
+            return Err(HmmError::NoStates);
+        }
+        if rates.ncols() == 0 {
+            return Err(HmmError::NoFeatures);
+        }
+        for j in 0..rates.nrows() {
+            for c in 0..rates.ncols() {
+                let value = rates[(j, c)];
+                if !(value >= 0.0 && value.is_finite()) {
+                    return Err(HmmError::InvalidRate {
+                        state: j,
+                        feature: c,
+                        value,
+                    });
+                }
+            }
+        }
+        let log_rates = Mat::from_fn(rates.nrows(), rates.ncols(), |j, c| rates[(j, c)].ln());
+        Ok(Self { rates, log_rates })
+    }
+
+    /// The rates λ (K x d).
+    #[must_use]
+    pub fn rates(&self) -> MatRef<'_, f64> {
+        self.rates.as_ref()
+    }
+}
+
+impl Emission for PoissonEmission {
+    type Stats = PoissonStats;
+    type InitConfig = PoissonInit;
+
+    fn n_states(&self) -> usize {
+        self.rates.nrows()
+    }
+
+    fn n_features(&self) -> usize {
+        self.rates.ncols()
+    }
+
+    fn check_data(&self, data: &Sequences<'_>) -> Result<(), HmmError> {
+        check_columns(data, self.n_features())?;
+        let x = data.data();
+        for (sequence, (&start, &len)) in data.starts().iter().zip(data.lengths()).enumerate() {
+            for time in 0..len {
+                let row = start + time;
+                for col in 0..x.ncols() {
+                    let value = x[(row, col)];
+                    if !is_count(value) {
+                        return Err(HmmError::InvalidCount {
+                            sequence,
+                            time,
+                            row,
+                            col,
+                            value,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
+        let (n, k, d) = (x.nrows(), self.n_states(), self.n_features());
+        if x.ncols() != d {
+            return Err(HmmError::DimensionMismatch {
+                what: "observation columns",
+                expected: d,
+                found: x.ncols(),
+            });
+        }
+        let mut out = Mat::zeros(n, k);
+        for c in 0..d {
+            for t in 0..n {
+                let v = x[(t, c)];
+                if !is_count(v) {
+                    return Err(HmmError::InvalidCount {
+                        sequence: 0,
+                        time: t,
+                        row: t,
+                        col: c,
+                        value: v,
+                    });
+                }
+                let lf = ln_factorial(v);
+                for j in 0..k {
+                    let term = if v == 0.0 { 0.0 } else { v * self.log_rates[(j, c)] };
+                    out[(t, j)] += term - self.rates[(j, c)] - lf;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn zero_stats(&self) -> Self::Stats {
+        PoissonStats {
+            mass: vec![0.0; self.n_states()],
+            sums: Mat::zeros(self.n_states(), self.n_features()),
+        }
+    }
+
+    fn accumulate(
+        &self,
+        x: MatRef<'_, f64>,
+        gamma: MatRef<'_, f64>,
+        stats: &mut Self::Stats,
+    ) -> Result<(), HmmError> {
+        for j in 0..self.n_states() {
+            let g = gamma.col(j);
+            stats.mass[j] += g.iter().sum::<f64>();
+            for c in 0..self.n_features() {
+                stats.sums[(j, c)] += g.iter().zip(x.col(c).iter()).map(|(a, b)| a * b).sum::<f64>();
+            }
+        }
+        Ok(())
+    }
+
+    fn m_step(
+        &self,
+        stats: &Self::Stats,
+        options: &MStepOptions,
+    ) -> Result<(Self, EmissionDiagnostics), HmmError> {
+        let (k, d) = (self.n_states(), self.n_features());
+        if stats.mass.len() != k || stats.sums.ncols() != d {
+            return Err(HmmError::DimensionMismatch {
+                what: "Poisson statistics (states)",
+                expected: k,
+                found: stats.mass.len(),
+            });
+        }
+        let mut diagnostics = EmissionDiagnostics::default();
+        if !options.learn.means {
+            return Ok((self.clone(), diagnostics));
+        }
+        let mut rates = self.rates.clone();
+        for j in 0..k {
+            if stats.mass[j] > 0.0 {
+                for c in 0..d {
+                    rates[(j, c)] = (stats.sums[(j, c)] / stats.mass[j]).max(0.0);
+                }
+            } else {
+                diagnostics.states_kept.push(j);
+            }
+        }
+        Ok((Self::new(rates)?, diagnostics))
+    }
+
+    fn n_parameters(&self) -> usize {
+        self.n_states() * self.n_features()
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {
+        check_states(states, self.n_states())?;
+        let mut out = Mat::zeros(states.len(), self.n_features());
+        for (t, &j) in states.iter().enumerate() {
+            for c in 0..self.n_features() {
+                let lambda = self.rates[(j, c)];
+                out[(t, c)] = if lambda == 0.0 {
+                    0.0
+                } else {
+                    Poisson::new(lambda)
+                        .map_err(|_| HmmError::InvalidRate {
+                            state: j,
+                            feature: c,
+                            value: lambda,
+                        })?
+                        .sample(rng)
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    fn init_from_data<R: Rng + ?Sized>(
+        data: &Sequences<'_>,
+        n_states: usize,
+        config: &Self::InitConfig,
+        rng: &mut R,
+    ) -> Result<Self, HmmError> {
+        if n_states == 0 {
+            return Err(HmmError::NoStates);
+        }
+        let rates = match &config.rates {
+            Some(r) => r.clone(),
+            None => {
+                if !(config.min_rate > 0.0 && config.min_rate.is_finite()) {
+                    return Err(HmmError::InvalidOption {
+                        what: "min_rate",
+                        value: config.min_rate,
+                    });
+                }
+                let km = mixture::kmeans::kmeans(data.data(), n_states, config.kmeans_rounds, rng)
+                    .map_err(mixture_err(None))?;
+                let c = km.centroids();
+                Mat::from_fn(c.nrows(), c.ncols(), |j, f| c[(j, f)].max(config.min_rate))
+            }
+        };
+        let emission = Self::new(rates)?;
+        if emission.n_states() != n_states {
+            return Err(HmmError::DimensionMismatch {
+                what: "rows of the given rates (states)",
+                expected: n_states,
+                found: emission.n_states(),
+            });
+        }
+        emission.check_data(data)?;
+        Ok(emission)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ln_factorial_is_accurate() {
+        let mut exact = 0.0f64;
+        for n in 1..=200u32 {
+            exact += f64::from(n).ln();
+            let got = ln_factorial(f64::from(n));
+            assert!(
+                (got - exact).abs() <= 1e-13 * exact.max(1.0),
+                "{n}: {got} vs {exact}"
+            );
+        }
+        assert_eq!(ln_factorial(0.0), 0.0);
+        assert_eq!(ln_factorial(1.0), 0.0);
+    }
+
+    #[test]
+    fn log_likelihood_matches_the_formula() {
+        let e = PoissonEmission::new(faer::mat![[2.0, 0.0], [0.5, 3.0]]).unwrap();
+        let x = faer::mat![[3.0, 0.0], [0.0, 2.0]];
+        let lb = e.log_likelihoods(x.as_ref()).unwrap();
+        let expected = 3.0 * 2f64.ln() - 2.0 - 6f64.ln();
+        assert!((lb[(0, 0)] - expected).abs() < 1e-14);
+        assert_eq!(lb[(1, 0)], f64::NEG_INFINITY); // rate 0 cannot emit 2
+        let expected = -0.5 + 2.0 * 3f64.ln() - 3.0 - 2f64.ln();
+        assert!((lb[(1, 1)] - expected).abs() < 1e-14);
+        assert!(matches!(
+            PoissonEmission::new(faer::mat![[-1.0]]),
+            Err(HmmError::InvalidRate {
+                state: 0,
+                feature: 0,
+                ..
+            })
+        ));
+    }
+}

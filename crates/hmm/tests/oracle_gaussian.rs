@@ -1,0 +1,346 @@
+//! Gaussian and GMM emissions: forward-backward, Viterbi and one Baum-Welch
+//! step against brute-force enumeration with independently computed densities.
+
+mod common;
+
+use common::{Brute, brute_force, max_abs_diff, random_row, random_transitions};
+use faer::{Mat, mat};
+use hmm::{Emission, GaussianEmission, GaussianHmm, GmmEmission, GmmHmm, MStepOptions, Sequences};
+use mixture::{CovarianceType, Covariances};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// ln N(x; mu, S) for d = 2 through the explicit 2 x 2 inverse.
+fn log_normal_2d(x: [f64; 2], mu: [f64; 2], s: [[f64; 2]; 2]) -> f64 {
+    let det = s[0][0] * s[1][1] - s[0][1] * s[1][0];
+    let r = [x[0] - mu[0], x[1] - mu[1]];
+    let q = (s[1][1] * r[0] * r[0] - 2.0 * s[0][1] * r[0] * r[1] + s[0][0] * r[1] * r[1]) / det;
+    -0.5 * (2.0 * LN_2PI + det.ln() + q)
+}
+
+fn random_spd<R: Rng>(rng: &mut R) -> [[f64; 2]; 2] {
+    let a = 0.5 + rng.random::<f64>();
+    let c = 0.5 + rng.random::<f64>();
+    let b = (rng.random::<f64>() - 0.5) * (a * c).sqrt();
+    [[a, b], [b, c]]
+}
+
+fn to_mat(s: [[f64; 2]; 2]) -> Mat<f64> {
+    mat![[s[0][0], s[0][1]], [s[1][0], s[1][1]]]
+}
+
+/// Random covariances of a type, and the dense 2 x 2 matrix of each state.
+fn random_covariances<R: Rng>(k: usize, t: CovarianceType, rng: &mut R) -> (Covariances, Vec<[[f64; 2]; 2]>) {
+    match t {
+        CovarianceType::Full => {
+            let s: Vec<_> = (0..k).map(|_| random_spd(rng)).collect();
+            (Covariances::Full(s.iter().map(|&m| to_mat(m)).collect()), s)
+        }
+        CovarianceType::Tied => {
+            let s = random_spd(rng);
+            (Covariances::Tied(to_mat(s)), vec![s; k])
+        }
+        CovarianceType::Diagonal => {
+            let v: Vec<[f64; 2]> = (0..k)
+                .map(|_| [0.5 + rng.random::<f64>(), 0.5 + rng.random::<f64>()])
+                .collect();
+            (
+                Covariances::Diagonal(Mat::from_fn(k, 2, |j, i| v[j][i])),
+                v.iter().map(|d| [[d[0], 0.0], [0.0, d[1]]]).collect(),
+            )
+        }
+        CovarianceType::Spherical => {
+            let v: Vec<f64> = (0..k).map(|_| 0.5 + rng.random::<f64>()).collect();
+            (
+                Covariances::Spherical(v.clone()),
+                v.iter().map(|&s| [[s, 0.0], [0.0, s]]).collect(),
+            )
+        }
+    }
+}
+
+fn random_points<R: Rng>(n: usize, rng: &mut R) -> Mat<f64> {
+    Mat::from_fn(n, 2, |_, _| 3.0 * (rng.random::<f64>() - 0.5))
+}
+
+/// Runs the brute force on every sequence of `data` with emission log-densities `log_b(t_global, j)`.
+fn brute_all(
+    start: &[f64],
+    trans: &Mat<f64>,
+    data: &Sequences<'_>,
+    k: usize,
+    log_b: &dyn Fn(usize, usize) -> f64,
+) -> Vec<Brute> {
+    (0..data.n_sequences())
+        .map(|s| {
+            let (r0, len) = (data.starts()[s], data.lengths()[s]);
+            let lb = Mat::from_fn(len, k, |t, j| log_b(r0 + t, j));
+            brute_force(start, trans, &lb)
+        })
+        .collect()
+}
+
+fn check_inference<E: Emission>(model: &hmm::Hmm<E>, data: &Sequences<'_>, brute: &[Brute]) -> Mat<f64> {
+    let scores = model.score_sequences(data).unwrap();
+    let gamma = model.predict_proba(data).unwrap();
+    let decoding = model.decode(data).unwrap();
+    let mut g_brute = Mat::<f64>::zeros(data.n_samples(), model.n_states());
+    for (s, b) in brute.iter().enumerate() {
+        let (r0, len) = (data.starts()[s], data.lengths()[s]);
+        assert!((scores[s] - b.loglik).abs() < 1e-10 * b.loglik.abs().max(1.0));
+        assert!(max_abs_diff(&gamma.as_ref().subrows(r0, len).to_owned(), &b.gamma) < 1e-11);
+        assert_eq!(&decoding.states[r0..r0 + len], &b.best_path[..]);
+        assert!((decoding.log_probs[s] - b.best_logp).abs() < 1e-10 * b.best_logp.abs().max(1.0));
+        g_brute.as_mut().subrows_mut(r0, len).copy_from(&b.gamma);
+    }
+    let e = model.e_step(data).unwrap();
+    let fb = model.forward_backward(data).unwrap();
+    assert_eq!(fb.log_likelihoods, scores);
+    assert_eq!(fb.posteriors, gamma);
+    assert_eq!(fb.transition_counts, e.stats.transition_counts().to_owned());
+    let total: f64 = brute.iter().map(|b| b.loglik).sum();
+    assert!((e.log_likelihood - total).abs() < 1e-10 * total.abs().max(1.0));
+    let mut xi = Mat::<f64>::zeros(model.n_states(), model.n_states());
+    for b in brute {
+        xi += &b.xi;
+    }
+    assert!(max_abs_diff(&e.stats.transition_counts().to_owned(), &xi) < 1e-11);
+    g_brute
+}
+
+/// Weighted mean and scatter of the rows of x with weights w (d = 2).
+fn weighted_moments(x: &Mat<f64>, w: &[f64], mean: Option<[f64; 2]>) -> (f64, [f64; 2], [[f64; 2]; 2]) {
+    let n: f64 = w.iter().sum();
+    let mu = mean.unwrap_or_else(|| {
+        let mut m = [0.0; 2];
+        for i in 0..x.nrows() {
+            for c in 0..2 {
+                m[c] += w[i] * x[(i, c)] / n;
+            }
+        }
+        m
+    });
+    let mut s = [[0.0; 2]; 2];
+    for i in 0..x.nrows() {
+        for a in 0..2 {
+            for b in 0..2 {
+                s[a][b] += w[i] * (x[(i, a)] - mu[a]) * (x[(i, b)] - mu[b]);
+            }
+        }
+    }
+    (n, mu, s)
+}
+
+#[test]
+fn gaussian_emissions_match_enumeration_for_every_covariance_type() {
+    let mut rng = StdRng::seed_from_u64(11);
+    for t in CovarianceType::ALL {
+        for k in 1..=3 {
+            for len in [1usize, 3, 6] {
+                let means = Mat::from_fn(k, 2, |_, _| 2.0 * (rng.random::<f64>() - 0.5));
+                let (covs, dense) = random_covariances(k, t, &mut rng);
+                let emission = GaussianEmission::new(means.clone(), covs).unwrap();
+                let model = GaussianHmm::new(
+                    random_row(k, &mut rng),
+                    random_transitions(k, &mut rng).as_ref(),
+                    emission,
+                )
+                .unwrap();
+                let lengths = [len, 7 - len.min(6)];
+                let x = random_points(lengths.iter().sum(), &mut rng);
+                let data = Sequences::new(x.as_ref(), &lengths).unwrap();
+                let log_b = |i: usize, j: usize| {
+                    log_normal_2d([x[(i, 0)], x[(i, 1)]], [means[(j, 0)], means[(j, 1)]], dense[j])
+                };
+                let brute = brute_all(
+                    model.start_probs(),
+                    &model.transitions().to_owned(),
+                    &data,
+                    k,
+                    &log_b,
+                );
+                let gamma = check_inference(&model, &data, &brute);
+
+                // One M-step against the closed forms with the brute-force posteriors.
+                let reg = 1e-3;
+                let options = MStepOptions {
+                    reg_covar: reg,
+                    ..MStepOptions::default()
+                };
+                let e = model.e_step(&data).unwrap();
+                let (next, _) = model.m_step(&e.stats, &options).unwrap();
+                let mut pooled = [[0.0; 2]; 2];
+                let mut total = 0.0;
+                let mut per_state = Vec::new();
+                for j in 0..k {
+                    let w: Vec<f64> = (0..x.nrows()).map(|i| gamma[(i, j)]).collect();
+                    let (n, mu, s) = weighted_moments(&x, &w, None);
+                    for c in 0..2 {
+                        assert!(
+                            (next.emission().means()[(j, c)] - mu[c]).abs() < 1e-10,
+                            "{t:?} mean"
+                        );
+                    }
+                    for a in 0..2 {
+                        for b in 0..2 {
+                            pooled[a][b] += s[a][b];
+                        }
+                    }
+                    total += n;
+                    per_state.push((n, s));
+                }
+                for j in 0..k {
+                    let (n, s) = per_state[j];
+                    let expected = match t {
+                        CovarianceType::Full => {
+                            [[s[0][0] / n + reg, s[0][1] / n], [s[1][0] / n, s[1][1] / n + reg]]
+                        }
+                        CovarianceType::Diagonal => [[s[0][0] / n + reg, 0.0], [0.0, s[1][1] / n + reg]],
+                        CovarianceType::Spherical => {
+                            let v = (s[0][0] + s[1][1]) / (2.0 * n) + reg;
+                            [[v, 0.0], [0.0, v]]
+                        }
+                        CovarianceType::Tied => [
+                            [pooled[0][0] / total + reg, pooled[0][1] / total],
+                            [pooled[1][0] / total, pooled[1][1] / total + reg],
+                        ],
+                    };
+                    let got = next.emission().state_covariance(j).unwrap();
+                    for a in 0..2 {
+                        for b in 0..2 {
+                            assert!(
+                                (got[(a, b)] - expected[a][b]).abs() < 1e-10,
+                                "{t:?} K={k} state {j}"
+                            );
+                        }
+                    }
+                }
+                // Start and transitions: normalised expected counts.
+                for j in 0..k {
+                    let s0: f64 = (0..data.n_sequences())
+                        .map(|s| gamma[(data.starts()[s], j)])
+                        .sum();
+                    assert!((next.start_probs()[j] - s0 / data.n_sequences() as f64).abs() < 1e-11);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gmm_emissions_match_enumeration_for_every_covariance_type() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let n_mix = 2;
+    for t in CovarianceType::ALL {
+        for k in 1..=3 {
+            let len = 5;
+            let mut weights = Mat::zeros(k, n_mix);
+            let mut means = Vec::new();
+            let mut covs = Vec::new();
+            let mut dense = Vec::new();
+            for j in 0..k {
+                let w = random_row(n_mix, &mut rng);
+                for m in 0..n_mix {
+                    weights[(j, m)] = w[m];
+                }
+                means.push(Mat::from_fn(n_mix, 2, |_, _| 2.0 * (rng.random::<f64>() - 0.5)));
+                let (c, d) = random_covariances(n_mix, t, &mut rng);
+                covs.push(c);
+                dense.push(d);
+            }
+            let emission = GmmEmission::new(weights.clone(), means.clone(), covs).unwrap();
+            let model = GmmHmm::new(
+                random_row(k, &mut rng),
+                random_transitions(k, &mut rng).as_ref(),
+                emission,
+            )
+            .unwrap();
+            let lengths = [len, 2];
+            let x = random_points(7, &mut rng);
+            let data = Sequences::new(x.as_ref(), &lengths).unwrap();
+            let comp = |i: usize, j: usize, m: usize| {
+                weights[(j, m)].ln()
+                    + log_normal_2d(
+                        [x[(i, 0)], x[(i, 1)]],
+                        [means[j][(m, 0)], means[j][(m, 1)]],
+                        dense[j][m],
+                    )
+            };
+            let log_b = |i: usize, j: usize| {
+                let a = comp(i, j, 0);
+                let b = comp(i, j, 1);
+                let mx = a.max(b);
+                mx + ((a - mx).exp() + (b - mx).exp()).ln()
+            };
+            let brute = brute_all(
+                model.start_probs(),
+                &model.transitions().to_owned(),
+                &data,
+                k,
+                &log_b,
+            );
+            let gamma = check_inference(&model, &data, &brute);
+
+            // One M-step (no floor) against the closed forms.
+            let options = MStepOptions {
+                reg_covar: 0.0,
+                ..MStepOptions::default()
+            };
+            let e = model.e_step(&data).unwrap();
+            let (next, _) = model.m_step(&e.stats, &options).unwrap();
+            for j in 0..k {
+                let mut masses = Vec::new();
+                let mut scatters = Vec::new();
+                let mut pooled = [[0.0; 2]; 2];
+                for m in 0..n_mix {
+                    let w: Vec<f64> = (0..7)
+                        .map(|i| gamma[(i, j)] * (comp(i, j, m) - log_b(i, j)).exp())
+                        .collect();
+                    let (n, mu, s) = weighted_moments(&x, &w, None);
+                    for c in 0..2 {
+                        assert!(
+                            (next.emission().means(j)[(m, c)] - mu[c]).abs() < 1e-9,
+                            "{t:?} mean"
+                        );
+                    }
+                    for a in 0..2 {
+                        for b in 0..2 {
+                            pooled[a][b] += s[a][b];
+                        }
+                    }
+                    masses.push(n);
+                    scatters.push(s);
+                }
+                let total: f64 = masses.iter().sum();
+                for m in 0..n_mix {
+                    assert!((next.emission().weights()[(j, m)] - masses[m] / total).abs() < 1e-10);
+                    let (n, s) = (masses[m], scatters[m]);
+                    let expected = match t {
+                        CovarianceType::Full => [[s[0][0] / n, s[0][1] / n], [s[1][0] / n, s[1][1] / n]],
+                        CovarianceType::Diagonal => [[s[0][0] / n, 0.0], [0.0, s[1][1] / n]],
+                        CovarianceType::Spherical => {
+                            let v = (s[0][0] + s[1][1]) / (2.0 * n);
+                            [[v, 0.0], [0.0, v]]
+                        }
+                        CovarianceType::Tied => [
+                            [pooled[0][0] / total, pooled[0][1] / total],
+                            [pooled[1][0] / total, pooled[1][1] / total],
+                        ],
+                    };
+                    let got = next.emission().mixtures()[j].component_covariance(m).unwrap();
+                    for a in 0..2 {
+                        for b in 0..2 {
+                            assert!(
+                                (got[(a, b)] - expected[a][b]).abs() < 1e-9 * expected[a][a].abs().max(1.0),
+                                "{t:?} K={k} state {j} comp {m}: {} vs {}",
+                                got[(a, b)],
+                                expected[a][b]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

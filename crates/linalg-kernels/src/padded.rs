@@ -1,0 +1,553 @@
+//! Cholesky factorisation and triangular solves for small matrices held in
+//! padded column-major buffers, vectorised with the widest instruction set
+//! the CPU offers (AVX-512, AVX2+FMA, or the baseline), chosen once at run
+//! time.
+//!
+//! Why: a Kalman filter factors an n x n innovation covariance and solves
+//! with it at every time step, with n ≈ 20 (21 in the robot-arm scenario).
+//! There [`cholesky_in_place`](crate::cholesky_in_place) runs a loop compiled
+//! for the baseline x86-64 instruction set (~0.7-0.9 µs at n = 21) and faer's
+//! triangular solve with 21 right-hand sides costs ~0.7 µs; these kernels
+//! take ~3-4x less.
+//!
+//! Layout: an r x c matrix is a slice `m` with entry (i, j) at
+//! `m[j * ld + i]`, where the leading dimension `ld ≥ r` is a multiple of
+//! [`PAD`]. Rows `r..ld` of every column are padding: they must be finite
+//! (keep them zero) and the kernels may update them; zero padding stays zero.
+//! Every function checks the layout and returns
+//! [`KernelError::DimensionMismatch`] if a slice is too short or `ld` is not
+//! a multiple of [`PAD`].
+//!
+//! Same sums, same order as the scalar kernels (left-looking Cholesky,
+//! substitution); with FMA the roundings differ by a few ulps.
+
+use crate::KernelError;
+use faer::MatMut;
+use std::sync::OnceLock;
+
+/// Lanes of one vector; every leading dimension is a multiple of it.
+pub const PAD: usize = 8;
+
+/// `n` rounded up to a multiple of [`PAD`] (at least [`PAD`]).
+#[must_use]
+pub fn padded_dim(n: usize) -> usize {
+    n.div_ceil(PAD).max(1) * PAD
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Baseline,
+}
+
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    })
+}
+
+fn check_layout(
+    what: &'static str,
+    len: usize,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+) -> Result<(), KernelError> {
+    if !ld.is_multiple_of(PAD) || ld < rows {
+        return Err(KernelError::DimensionMismatch {
+            what,
+            expected: padded_dim(rows),
+            found: ld,
+        });
+    }
+    let needed = ld * cols;
+    if len < needed {
+        return Err(KernelError::DimensionMismatch {
+            what,
+            expected: needed,
+            found: len,
+        });
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
+    if FMA { x.mul_add(y, acc) } else { x * y + acc }
+}
+
+/// Calls `$f` of the module of the detected instruction set.
+macro_rules! dispatch {
+    ($f:ident($($arg:expr),*)) => {
+        match isa() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU supports AVX-512F and FMA (checked by `isa`).
+            Isa::Avx512 => unsafe { avx512::$f($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU supports AVX2 and FMA (checked by `isa`).
+            Isa::Avx2 => unsafe { avx2::$f($($arg),*) },
+            Isa::Baseline => baseline::$f($($arg),*),
+        }
+    };
+}
+
+/// Factors the n x n matrix `a = L Lᵀ` in place.
+///
+/// Reads the lower triangle (diagonal included) and overwrites it with `L`.
+/// Entries of the strictly upper triangle that share an 8-row block with the
+/// diagonal may be overwritten (treat the strictly upper triangle as
+/// scratch). Allocates nothing for n < [`crate::cholesky::FAER_CHOLESKY_MIN_DIM`];
+/// from there it calls [`crate::cholesky_in_place`].
+///
+/// # Errors
+/// [`KernelError::DimensionMismatch`] for a bad layout;
+/// [`KernelError::NonFinite`] if the lower triangle holds NaN or ±inf;
+/// [`KernelError::NotPositiveDefinite`] with the failing pivot and its value.
+pub fn cholesky_padded(a: &mut [f64], n: usize, ld: usize) -> Result<(), KernelError> {
+    check_layout("padded Cholesky matrix", a.len(), n, n, ld)?;
+    for j in 0..n {
+        let col = &a[j * ld + j..j * ld + n];
+        // A branch-free fold the compiler vectorises (a `sum` would be a
+        // serial chain of additions).
+        if col.iter().fold(false, |bad, v| bad | !v.is_finite()) {
+            let (i, &value) = col
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !v.is_finite())
+                .expect("a non-finite entry exists");
+            return Err(KernelError::NonFinite {
+                row: j + i,
+                col: j,
+                value,
+            });
+        }
+    }
+    if n >= crate::cholesky::FAER_CHOLESKY_MIN_DIM {
+        return crate::cholesky_in_place(MatMut::from_column_major_slice_with_stride_mut(a, n, n, ld));
+    }
+    dispatch!(cholesky(a, n, ld))
+}
+
+/// Overwrites the `rows x n` matrix `x` with `x L⁻ᵀ` (solves `Y Lᵀ = X`),
+/// for the n x n lower-triangular factor `l` (upper triangle not read).
+///
+/// Column by column: `Y[:, j] = (X[:, j] − Σ_{k<j} Y[:, k] L[j, k]) · (1 / L[j, j])`,
+/// vectorised over the rows. With `x = P Hᵀ` this is the Kalman
+/// `Uᵀ = P Hᵀ L⁻ᵀ`; the diagonal of `l` must be positive (as from
+/// [`cholesky_padded`]). Allocates nothing.
+///
+/// # Errors
+/// [`KernelError::DimensionMismatch`] for a bad layout.
+pub fn solve_right_lower_transpose_padded(
+    l: &[f64],
+    n: usize,
+    ldl: usize,
+    x: &mut [f64],
+    rows: usize,
+    ldx: usize,
+) -> Result<(), KernelError> {
+    check_layout("padded triangular factor", l.len(), n, n, ldl)?;
+    check_layout("padded right-hand side", x.len(), rows, n, ldx)?;
+    let vectors = padded_dim(rows) / PAD;
+    dispatch!(solve_right(l, n, ldl, x, vectors, ldx, true));
+    Ok(())
+}
+
+/// Overwrites the `rows x n` matrix `x` with `x L⁻¹` (solves `Y L = X`),
+/// for the n x n lower-triangular factor `l` (upper triangle not read).
+///
+/// Column by column from the last:
+/// `Y[:, j] = (X[:, j] − Σ_{k>j} Y[:, k] L[k, j]) · (1 / L[j, j])`.
+/// After [`solve_right_lower_transpose_padded`], `x ← x (L Lᵀ)⁻¹`
+/// (the RTS gain `G = P_f Aᵀ P_p⁻¹`). Allocates nothing.
+///
+/// # Errors
+/// [`KernelError::DimensionMismatch`] for a bad layout.
+pub fn solve_right_lower_padded(
+    l: &[f64],
+    n: usize,
+    ldl: usize,
+    x: &mut [f64],
+    rows: usize,
+    ldx: usize,
+) -> Result<(), KernelError> {
+    check_layout("padded triangular factor", l.len(), n, n, ldl)?;
+    check_layout("padded right-hand side", x.len(), rows, n, ldx)?;
+    let vectors = padded_dim(rows) / PAD;
+    dispatch!(solve_right(l, n, ldl, x, vectors, ldx, false));
+    Ok(())
+}
+
+/// Overwrites the vector `x` (length ≥ n) with `L⁻¹ x` (forward
+/// substitution, column-oriented axpys) for the n x n lower-triangular
+/// factor `l`. Multiplies by `1 / L[j, j]`, which keeps the division off the
+/// critical path. Allocates nothing.
+///
+/// # Errors
+/// [`KernelError::DimensionMismatch`] for a bad layout or a short `x`.
+pub fn solve_lower_vector_padded(l: &[f64], n: usize, ldl: usize, x: &mut [f64]) -> Result<(), KernelError> {
+    check_layout("padded triangular factor", l.len(), n, n, ldl)?;
+    if x.len() < n {
+        return Err(KernelError::DimensionMismatch {
+            what: "padded vector",
+            expected: n,
+            found: x.len(),
+        });
+    }
+    dispatch!(solve_vector(l, n, ldl, x));
+    Ok(())
+}
+
+/// One module per instruction set: the same loops compiled with that set's
+/// features. The block kernels are separate (non-inlined) functions, which
+/// keeps the accumulators in registers.
+macro_rules! isa_kernels {
+    ($name:ident, $fma:literal $(, $features:literal)?) => {
+        mod $name {
+            use super::{KernelError, PAD, chol_block, right_block, vector_body};
+
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn cholesky(a: &mut [f64], n: usize, ld: usize) -> Result<(), KernelError> {
+                for j in 0..n {
+                    let (left, right) = a.split_at_mut(j * ld);
+                    let col = &mut right[..ld];
+                    let mut b = j / PAD * PAD;
+                    while b < ld {
+                        let vectors = ((ld - b) / PAD).min(4);
+                        match vectors {
+                            4 => block::<4>(left, col, j, b, ld),
+                            3 => block::<3>(left, col, j, b, ld),
+                            2 => block::<2>(left, col, j, b, ld),
+                            _ => block::<1>(left, col, j, b, ld),
+                        }
+                        b += vectors * PAD;
+                    }
+                    let pivot = col[j];
+                    if !(pivot > 0.0 && pivot.is_finite()) {
+                        return Err(KernelError::NotPositiveDefinite { pivot: j, value: pivot });
+                    }
+                    let l_jj = pivot.sqrt();
+                    col[j] = l_jj;
+                    let inv = 1.0 / l_jj;
+                    for x in &mut col[j + 1..] {
+                        *x *= inv;
+                    }
+                }
+                Ok(())
+            }
+
+            $(#[target_feature(enable = $features)])?
+            #[inline(never)]
+            fn block<const NV: usize>(left: &[f64], col: &mut [f64], j: usize, b: usize, ld: usize) {
+                chol_block::<NV, $fma>(left, col, j, b, ld);
+            }
+
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn solve_right(
+                l: &[f64],
+                n: usize,
+                ldl: usize,
+                x: &mut [f64],
+                vectors: usize,
+                ldx: usize,
+                transposed: bool,
+            ) {
+                let mut b = 0;
+                while b < vectors {
+                    let nv = (vectors - b).min(4);
+                    for step in 0..n {
+                        // Y Lᵀ = X: forward over j, coefficients L[j, k] = l[k·ldl + j], k < j.
+                        // Y L = X: backward over j, coefficients L[k, j] = l[j·ldl + k], k > j.
+                        let (j, ks, base, stride) = if transposed {
+                            (step, 0..step, step, ldl)
+                        } else {
+                            let j = n - 1 - step;
+                            (j, j + 1..n, j * ldl, 1)
+                        };
+                        let inv = 1.0 / l[j * ldl + j];
+                        match nv {
+                            4 => rblock::<4>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
+                            3 => rblock::<3>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
+                            2 => rblock::<2>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
+                            _ => rblock::<1>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
+                        }
+                    }
+                    b += nv;
+                }
+            }
+
+            $(#[target_feature(enable = $features)])?
+            #[inline(never)]
+            fn rblock<const NV: usize>(
+                x: &mut [f64],
+                ldx: usize,
+                r: usize,
+                j: usize,
+                ks: std::ops::Range<usize>,
+                l: &[f64],
+                base: usize,
+                stride: usize,
+                inv: f64,
+            ) {
+                right_block::<NV, $fma>(x, ldx, r, j, ks, l, base, stride, inv);
+            }
+
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn solve_vector(l: &[f64], n: usize, ldl: usize, x: &mut [f64]) {
+                vector_body::<$fma>(l, n, ldl, x);
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+isa_kernels!(avx512, true, "avx512f,avx2,fma");
+#[cfg(target_arch = "x86_64")]
+isa_kernels!(avx2, true, "avx2,fma");
+isa_kernels!(baseline, false);
+
+/// `col[b..b + NV·8] −= Σ_{k<j} L[j, k] · L[b.., k]` with two interleaved
+/// accumulators (even and odd k) to halve the dependency chains.
+#[inline(always)]
+fn chol_block<const NV: usize, const FMA: bool>(
+    left: &[f64],
+    col: &mut [f64],
+    j: usize,
+    b: usize,
+    ld: usize,
+) {
+    let mut even = [[0.0f64; PAD]; NV];
+    let mut odd = [[0.0f64; PAD]; NV];
+    let dst = &mut col[b..b + NV * PAD];
+    for v in 0..NV {
+        even[v].copy_from_slice(&dst[v * PAD..(v + 1) * PAD]);
+    }
+    let mut pairs = left.chunks_exact(2 * ld).take(j / 2);
+    for pair in pairs.by_ref() {
+        let (c0, c1) = pair.split_at(ld);
+        let (l0, l1) = (-c0[j], -c1[j]);
+        let (c0, c1) = (&c0[b..b + NV * PAD], &c1[b..b + NV * PAD]);
+        for v in 0..NV {
+            for s in 0..PAD {
+                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+                odd[v][s] = madd::<FMA>(l1, c1[v * PAD + s], odd[v][s]);
+            }
+        }
+    }
+    if j % 2 == 1 {
+        let c0 = &left[(j - 1) * ld..j * ld];
+        let l0 = -c0[j];
+        let c0 = &c0[b..b + NV * PAD];
+        for v in 0..NV {
+            for s in 0..PAD {
+                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+            }
+        }
+    }
+    for v in 0..NV {
+        for s in 0..PAD {
+            dst[v * PAD + s] = even[v][s] + odd[v][s];
+        }
+    }
+}
+
+/// `X[r.., j] = (X[r.., j] − Σ_{k ∈ ks} L(k) X[r.., k]) · inv` on the row
+/// block `r..r + NV·8`, with `L(k) = l[base + k·stride]` and two
+/// interleaved accumulators.
+#[inline(always)]
+fn right_block<const NV: usize, const FMA: bool>(
+    x: &mut [f64],
+    ldx: usize,
+    r: usize,
+    j: usize,
+    ks: std::ops::Range<usize>,
+    l: &[f64],
+    base: usize,
+    stride: usize,
+    inv: f64,
+) {
+    let mut even = [[0.0f64; PAD]; NV];
+    let mut odd = [[0.0f64; PAD]; NV];
+    {
+        let src = &x[j * ldx + r..j * ldx + r + NV * PAD];
+        for v in 0..NV {
+            even[v].copy_from_slice(&src[v * PAD..(v + 1) * PAD]);
+        }
+    }
+    let mut k = ks.start;
+    while k + 1 < ks.end {
+        let (l0, l1) = (-l[base + k * stride], -l[base + (k + 1) * stride]);
+        let c0 = &x[k * ldx + r..k * ldx + r + NV * PAD];
+        let c1 = &x[(k + 1) * ldx + r..(k + 1) * ldx + r + NV * PAD];
+        for v in 0..NV {
+            for s in 0..PAD {
+                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+                odd[v][s] = madd::<FMA>(l1, c1[v * PAD + s], odd[v][s]);
+            }
+        }
+        k += 2;
+    }
+    if k < ks.end {
+        let l0 = -l[base + k * stride];
+        let c0 = &x[k * ldx + r..k * ldx + r + NV * PAD];
+        for v in 0..NV {
+            for s in 0..PAD {
+                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+            }
+        }
+    }
+    let dst = &mut x[j * ldx + r..j * ldx + r + NV * PAD];
+    for v in 0..NV {
+        for s in 0..PAD {
+            dst[v * PAD + s] = (even[v][s] + odd[v][s]) * inv;
+        }
+    }
+}
+
+#[inline(always)]
+fn vector_body<const FMA: bool>(l: &[f64], n: usize, ldl: usize, x: &mut [f64]) {
+    let x = &mut x[..n];
+    for j in 0..n {
+        let col = &l[j * ldl..j * ldl + n];
+        let xj = x[j] * (1.0 / col[j]);
+        x[j] = xj;
+        for (xi, &lij) in x[j + 1..].iter_mut().zip(&col[j + 1..]) {
+            *xi = madd::<FMA>(-lij, xj, *xi);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cholesky, triangular};
+    use faer::{Mat, MatRef};
+
+    fn spd(n: usize) -> Mat<f64> {
+        let b = Mat::<f64>::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 11) as f64 / 11.0 - 0.4);
+        let mut a = &b * b.transpose();
+        for i in 0..n {
+            a[(i, i)] += 0.5 + i as f64 * 0.01;
+        }
+        a
+    }
+
+    fn padded(m: MatRef<'_, f64>) -> (Vec<f64>, usize) {
+        let ld = padded_dim(m.nrows());
+        let mut v = vec![0.0; ld * m.ncols()];
+        for j in 0..m.ncols() {
+            for i in 0..m.nrows() {
+                v[j * ld + i] = m[(i, j)];
+            }
+        }
+        (v, ld)
+    }
+
+    #[test]
+    fn cholesky_matches_the_scalar_kernel() {
+        for n in [1, 2, 7, 8, 9, 16, 21, 24, 33, 47, 50] {
+            let a = spd(n);
+            let reference = Cholesky::new(a.as_ref()).unwrap();
+            let (mut buf, ld) = padded(a.as_ref());
+            cholesky_padded(&mut buf, n, ld).unwrap();
+            for j in 0..n {
+                for i in j..n {
+                    let d = (buf[j * ld + i] - reference.factor()[(i, j)]).abs();
+                    assert!(d < 1e-12, "n = {n}, ({i}, {j}): {d}");
+                }
+                for i in n..ld {
+                    assert_eq!(buf[j * ld + i], 0.0, "padding stays zero");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cholesky_reports_pivot_and_non_finite_entries() {
+        let a = faer::mat![[1.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 2.0, 1.0]];
+        let (mut buf, ld) = padded(a.as_ref());
+        assert_eq!(
+            cholesky_padded(&mut buf, 3, ld),
+            Err(KernelError::NotPositiveDefinite {
+                pivot: 2,
+                value: -3.0
+            })
+        );
+        let (mut buf, ld) = padded(a.as_ref());
+        buf[ld + 2] = f64::NAN;
+        assert!(matches!(
+            cholesky_padded(&mut buf, 3, ld),
+            Err(KernelError::NonFinite { row: 2, col: 1, .. })
+        ));
+        let mut short = vec![0.0; 5];
+        assert!(matches!(
+            cholesky_padded(&mut short, 3, 8),
+            Err(KernelError::DimensionMismatch { .. })
+        ));
+        assert!(matches!(
+            cholesky_padded(&mut buf, 3, 3),
+            Err(KernelError::DimensionMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn right_solves_match_the_left_solves_of_the_transpose() {
+        for (n, rows) in [(1, 1), (5, 3), (21, 21), (21, 40), (9, 33)] {
+            let chol = Cholesky::new(spd(n).as_ref()).unwrap();
+            let (l, ldl) = padded(chol.factor());
+            let x = Mat::<f64>::from_fn(rows, n, |i, j| (i as f64 - 2.0 * j as f64).sin());
+            let (mut buf, ldx) = padded(x.as_ref());
+            solve_right_lower_transpose_padded(&l, n, ldl, &mut buf, rows, ldx).unwrap();
+            // Y Lᵀ = X  ⇔  L Yᵀ = Xᵀ.
+            let mut yt = x.transpose().to_owned();
+            triangular::solve_lower_in_place(chol.factor(), yt.as_mut());
+            for j in 0..n {
+                for i in 0..rows {
+                    assert!((buf[j * ldx + i] - yt[(j, i)]).abs() < 1e-11, "{n} {rows}");
+                }
+            }
+            let (mut buf, ldx) = padded(x.as_ref());
+            solve_right_lower_padded(&l, n, ldl, &mut buf, rows, ldx).unwrap();
+            // Y L = X  ⇔  Lᵀ Yᵀ = Xᵀ.
+            let mut yt = x.transpose().to_owned();
+            triangular::solve_lower_transpose_in_place(chol.factor(), yt.as_mut());
+            for j in 0..n {
+                for i in 0..rows {
+                    assert!((buf[j * ldx + i] - yt[(j, i)]).abs() < 1e-11, "{n} {rows}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn vector_solve_matches_the_kernel() {
+        let n = 21;
+        let chol = Cholesky::new(spd(n).as_ref()).unwrap();
+        let (l, ld) = padded(chol.factor());
+        let b: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
+        let mut x = b.clone();
+        solve_lower_vector_padded(&l, n, ld, &mut x).unwrap();
+        let mut want = Mat::<f64>::from_fn(n, 1, |i, _| b[i]);
+        triangular::solve_lower_in_place(chol.factor(), want.as_mut());
+        for i in 0..n {
+            assert!((x[i] - want[(i, 0)]).abs() < 1e-12);
+        }
+        assert!(matches!(
+            solve_lower_vector_padded(&l, n, ld, &mut [0.0; 3]),
+            Err(KernelError::DimensionMismatch { .. })
+        ));
+    }
+}

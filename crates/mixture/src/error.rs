@@ -1,0 +1,200 @@
+//! The one error type of the mixture crate.
+
+use crate::CovarianceType;
+use linalg_kernels::KernelError;
+use std::fmt;
+
+/// Which covariance matrix an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CovarianceOwner {
+    /// The covariance of one component (zero-based index).
+    Component(usize),
+    /// The single covariance shared by all components (tied model).
+    Tied,
+}
+
+impl fmt::Display for CovarianceOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Component(k) => write!(f, "component {k}"),
+            Self::Tied => write!(f, "the tied (shared) covariance"),
+        }
+    }
+}
+
+/// Everything that can go wrong in this crate, with the position it happened at.
+///
+/// Input errors name the row / column / component; numerical failures wrap the
+/// [`KernelError`] of `linalg-kernels` together with the component it concerned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MixtureError {
+    /// The data matrix has no rows.
+    #[error("the data has no rows")]
+    EmptyData,
+    /// A model or a request with zero components (K = 0).
+    #[error("the number of components must be at least 1")]
+    NoComponents,
+    /// A model or data set with zero features (d = 0).
+    #[error("the number of features must be at least 1")]
+    NoFeatures,
+    /// Fewer samples than components where at least one per component is needed.
+    #[error("{n_samples} samples are fewer than the {n_components} components")]
+    TooFewSamples {
+        /// Number of rows of the data.
+        n_samples: usize,
+        /// Number of components requested.
+        n_components: usize,
+    },
+    /// Fewer distinct data points than requested clusters (k-means, random points).
+    #[error("only {distinct} distinct data points for {requested} clusters")]
+    TooFewDistinctPoints {
+        /// Number of distinct rows found (at least this many; counted up to `requested`).
+        distinct: usize,
+        /// Number of clusters requested.
+        requested: usize,
+    },
+    /// A data value is NaN or infinite.
+    #[error("data value at row {row}, column {col} is not finite ({value})")]
+    NonFiniteData {
+        /// Row (observation) of the value.
+        row: usize,
+        /// Column (feature) of the value.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Two operands disagree in size.
+    #[error("dimension mismatch for {what}: expected {expected}, found {found}")]
+    DimensionMismatch {
+        /// Which operand had the wrong size.
+        what: &'static str,
+        /// The size that was needed.
+        expected: usize,
+        /// The size that was given.
+        found: usize,
+    },
+    /// A mixture weight is negative, NaN or infinite.
+    #[error("weight of component {component} is invalid ({value})")]
+    InvalidWeight {
+        /// The component.
+        component: usize,
+        /// The weight.
+        value: f64,
+    },
+    /// The weights do not sum to one within [`crate::WEIGHT_SUM_TOLERANCE`].
+    #[error("weights sum to {sum}, not 1 (tolerance {tolerance:e})")]
+    WeightsDoNotSumToOne {
+        /// Their sum.
+        sum: f64,
+        /// The tolerance applied.
+        tolerance: f64,
+    },
+    /// A mean is NaN or infinite.
+    #[error("mean of component {component}, feature {feature} is not finite ({value})")]
+    NonFiniteMean {
+        /// The component.
+        component: usize,
+        /// The feature (column of the means matrix).
+        feature: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A covariance (or precision) matrix entry is NaN or infinite.
+    #[error("covariance of {owner}: entry ({row}, {col}) is not finite ({value})")]
+    NonFiniteCovariance {
+        /// Whose covariance.
+        owner: CovarianceOwner,
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+        /// The entry.
+        value: f64,
+    },
+    /// A full covariance (or precision) matrix is not symmetric within
+    /// [`crate::SYMMETRY_TOLERANCE`] (relative to its largest diagonal entry).
+    #[error(
+        "covariance of {owner} is not symmetric: entries ({row}, {col}) and ({col}, {row}) differ by {difference:e}"
+    )]
+    NotSymmetric {
+        /// Whose covariance.
+        owner: CovarianceOwner,
+        /// Row of the first offending entry (row > col).
+        row: usize,
+        /// Column of the first offending entry.
+        col: usize,
+        /// `|a[row, col] - a[col, row]|`.
+        difference: f64,
+    },
+    /// A full covariance (or precision) matrix is not positive definite: the
+    /// Cholesky factorisation failed (the source names the pivot and its value).
+    #[error("covariance of {owner} is not symmetric positive definite: {source}")]
+    NotPositiveDefinite {
+        /// Whose covariance.
+        owner: CovarianceOwner,
+        /// The failed factorisation (pivot index and Schur complement value).
+        source: KernelError,
+    },
+    /// A diagonal or spherical variance is not strictly positive (or not finite).
+    #[error("variance of {owner}, feature {feature} must be positive and finite, found {value}")]
+    NonPositiveVariance {
+        /// Whose variance.
+        owner: CovarianceOwner,
+        /// The feature (0 for a spherical variance).
+        feature: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Statistics, options or parameters of one covariance type given to a
+    /// model or function of another.
+    #[error("covariance type mismatch: expected {expected}, found {found}")]
+    CovarianceTypeMismatch {
+        /// The type the model has.
+        expected: CovarianceType,
+        /// The type that was given.
+        found: CovarianceType,
+    },
+    /// A responsibility (weight of a point for a component) is negative, NaN or infinite.
+    #[error("responsibility at row {row}, component {component} is invalid ({value})")]
+    InvalidResponsibility {
+        /// Row (observation).
+        row: usize,
+        /// Component (column).
+        component: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A sample weight is negative, NaN or infinite.
+    #[error("sample weight of row {row} is invalid ({value})")]
+    InvalidSampleWeight {
+        /// Row (observation).
+        row: usize,
+        /// The weight.
+        value: f64,
+    },
+    /// Every component gives the point zero density in floating point (its
+    /// squared Mahalanobis distances overflow): the point is too far from
+    /// every component for its likelihood to be represented.
+    #[error("row {row} has zero likelihood under every component")]
+    ZeroLikelihood {
+        /// Row (observation).
+        row: usize,
+    },
+    /// An option value is out of its documented range.
+    #[error("option {name} has the invalid value {value}")]
+    InvalidOption {
+        /// The option.
+        name: &'static str,
+        /// Its value (counts are converted to f64).
+        value: f64,
+    },
+    /// A numerical kernel failed on the covariance of a component.
+    #[error("numerical failure on {owner}: {source}")]
+    Kernel {
+        /// Whose covariance.
+        owner: CovarianceOwner,
+        /// The kernel error.
+        source: KernelError,
+    },
+}

@@ -1,0 +1,278 @@
+//! Initialisation of a mixture from data, seeded by the caller's RNG.
+
+use crate::covariance::build_factors;
+use crate::data::{chunk_ranges, with_data};
+use crate::kmeans::kmeans;
+use crate::mstep::{DEFAULT_REG_COVAR, WEIGHT_FLOOR};
+use crate::stats::Scatter;
+use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
+use faer::{Mat, MatRef};
+use rand::Rng;
+use rayon::prelude::*;
+
+/// How [`GaussianMixture::init_from_data`] chooses the first parameters.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum InitMethod {
+    /// k-means++ seeding and up to `max_rounds` Lloyd rounds
+    /// ([`crate::kmeans::kmeans`]); each cluster gives one component
+    /// (hard responsibilities).
+    KMeans {
+        /// Lloyd rounds after the seeding.
+        max_rounds: usize,
+    },
+    /// Responsibilities drawn uniformly in [0, 1) and normalised per row
+    /// (scikit-learn's `"random"`).
+    RandomResponsibilities,
+    /// Means = K distinct data rows chosen at random; every covariance = the
+    /// covariance of the whole data set (of the model's type); equal weights.
+    RandomPoints,
+    /// These parameters, checked against the data's dimension and the
+    /// requested K and covariance type.
+    Explicit(Box<GaussianMixture>),
+}
+
+impl Default for InitMethod {
+    /// k-means with 10 Lloyd rounds.
+    fn default() -> Self {
+        Self::KMeans { max_rounds: 10 }
+    }
+}
+
+impl GaussianMixture {
+    /// A first model for the rows of `x` (n x d) with `n_components`
+    /// components of the given covariance type.
+    ///
+    /// From responsibilities (k-means labels or random ones) the parameters
+    /// are the M-step estimates: weights `Nₖ / N` (floored at
+    /// [`WEIGHT_FLOOR`]), means `mₖ`, covariances `Sₖ / Nₖ +`
+    /// [`DEFAULT_REG_COVAR`]` · I`. A component with fewer than two effective
+    /// points (a singleton cluster) gets the covariance of the whole data
+    /// set instead of the singular `reg_covar · I`.
+    ///
+    /// All randomness comes from `rng`: the same seed gives the same model.
+    ///
+    /// # Errors
+    /// [`MixtureError::NoComponents`], [`MixtureError::EmptyData`],
+    /// [`MixtureError::NoFeatures`], [`MixtureError::TooFewSamples`] (n < K),
+    /// [`MixtureError::NonFiniteData`], [`MixtureError::TooFewDistinctPoints`]
+    /// (k-means and random points); for `Explicit`,
+    /// [`MixtureError::DimensionMismatch`] or [`MixtureError::CovarianceTypeMismatch`].
+    pub fn init_from_data<R: Rng + ?Sized>(
+        x: MatRef<'_, f64>,
+        n_components: usize,
+        covariance_type: CovarianceType,
+        method: InitMethod,
+        rng: &mut R,
+    ) -> Result<Self, MixtureError> {
+        let (n, d, k) = (x.nrows(), x.ncols(), n_components);
+        if k == 0 {
+            return Err(MixtureError::NoComponents);
+        }
+        if n == 0 {
+            return Err(MixtureError::EmptyData);
+        }
+        if d == 0 {
+            return Err(MixtureError::NoFeatures);
+        }
+        if n < k {
+            return Err(MixtureError::TooFewSamples {
+                n_samples: n,
+                n_components: k,
+            });
+        }
+        with_data(x, |data| {
+            chunk_ranges(n)
+                .par_iter()
+                .map(|&(s, e)| data.check_finite_rows(s, e))
+                .collect::<Result<Vec<()>, _>>()
+        })?;
+        match method {
+            InitMethod::KMeans { max_rounds } => {
+                let km = kmeans(x, k, max_rounds, rng)?;
+                let resp = Mat::from_fn(n, k, |i, c| if km.labels()[i] == c { 1.0 } else { 0.0 });
+                from_responsibilities(x, resp.as_ref(), covariance_type)
+            }
+            InitMethod::RandomResponsibilities => {
+                let mut resp = Mat::<f64>::zeros(n, k);
+                for i in 0..n {
+                    let mut sum = 0.0;
+                    for c in 0..k {
+                        let v: f64 = rng.random();
+                        resp[(i, c)] = v;
+                        sum += v;
+                    }
+                    if sum > 0.0 {
+                        for c in 0..k {
+                            resp[(i, c)] /= sum;
+                        }
+                    } else {
+                        for c in 0..k {
+                            resp[(i, c)] = 1.0 / k as f64;
+                        }
+                    }
+                }
+                from_responsibilities(x, resp.as_ref(), covariance_type)
+            }
+            InitMethod::RandomPoints => random_points(x, k, covariance_type, rng),
+            InitMethod::Explicit(model) => {
+                if model.n_features() != d {
+                    return Err(MixtureError::DimensionMismatch {
+                        what: "features of the explicit initial model",
+                        expected: d,
+                        found: model.n_features(),
+                    });
+                }
+                if model.n_components() != k {
+                    return Err(MixtureError::DimensionMismatch {
+                        what: "components of the explicit initial model",
+                        expected: k,
+                        found: model.n_components(),
+                    });
+                }
+                if model.covariance_type() != covariance_type {
+                    return Err(MixtureError::CovarianceTypeMismatch {
+                        expected: covariance_type,
+                        found: model.covariance_type(),
+                    });
+                }
+                Ok(*model)
+            }
+        }
+    }
+}
+
+/// M-step estimates from responsibilities, with the data covariance for
+/// components of fewer than two effective points.
+fn from_responsibilities(
+    x: MatRef<'_, f64>,
+    resp: MatRef<'_, f64>,
+    covariance_type: CovarianceType,
+) -> Result<GaussianMixture, MixtureError> {
+    let (d, k) = (x.ncols(), resp.ncols());
+    let stats = SufficientStats::from_responsibilities(x, resp, covariance_type)?;
+    let data_cov = data_covariance(x)?;
+    let total = stats.total_mass();
+    let mass = stats.mass();
+    let ess = stats.effective_points();
+    let weak = |c: usize| !(mass[c] > 0.0) || ess[c] < 2.0;
+    let global_mean: Vec<f64> = (0..d)
+        .map(|j| x.col(j).iter().sum::<f64>() / x.nrows() as f64)
+        .collect();
+    let means = Mat::from_fn(k, d, |c, j| {
+        if mass[c] > 0.0 {
+            stats.means()[(c, j)]
+        } else {
+            global_mean[j]
+        }
+    });
+    let reg = DEFAULT_REG_COVAR;
+    let covariances = match stats.scatter() {
+        Scatter::Full(s) => Covariances::Full(
+            (0..k)
+                .map(|c| {
+                    if weak(c) {
+                        data_cov.clone()
+                    } else {
+                        Mat::from_fn(d, d, |i, j| {
+                            s[c][(i, j)] / mass[c] + if i == j { reg } else { 0.0 }
+                        })
+                    }
+                })
+                .collect(),
+        ),
+        Scatter::Diagonal(s) if covariance_type == CovarianceType::Diagonal => {
+            Covariances::Diagonal(Mat::from_fn(k, d, |c, j| {
+                if weak(c) {
+                    data_cov[(j, j)]
+                } else {
+                    s[(c, j)] / mass[c] + reg
+                }
+            }))
+        }
+        Scatter::Diagonal(s) => Covariances::Spherical(
+            (0..k)
+                .map(|c| {
+                    if weak(c) {
+                        (0..d).map(|j| data_cov[(j, j)]).sum::<f64>() / d as f64
+                    } else {
+                        (0..d).map(|j| s[(c, j)]).sum::<f64>() / (d as f64 * mass[c]) + reg
+                    }
+                })
+                .collect(),
+        ),
+        Scatter::Pooled(p) => Covariances::Tied(Mat::from_fn(d, d, |i, j| {
+            p[(i, j)] / total + if i == j { reg } else { 0.0 }
+        })),
+    };
+    let mut weights: Vec<f64> = mass.iter().map(|m| (m / total).max(WEIGHT_FLOOR)).collect();
+    let sum: f64 = weights.iter().sum();
+    for w in &mut weights {
+        *w /= sum;
+    }
+    let factors = build_factors(&covariances, k, d)?;
+    Ok(GaussianMixture::assemble(weights, means, covariances, factors))
+}
+
+/// The maximum-likelihood covariance of all rows plus [`DEFAULT_REG_COVAR`]` · I`.
+fn data_covariance(x: MatRef<'_, f64>) -> Result<Mat<f64>, MixtureError> {
+    let n = x.nrows();
+    let ones = Mat::from_fn(n, 1, |_, _| 1.0);
+    let stats = SufficientStats::from_responsibilities(x, ones.as_ref(), CovarianceType::Full)?;
+    let Scatter::Full(s) = stats.scatter() else {
+        unreachable!("full statistics have a full scatter")
+    };
+    let d = x.ncols();
+    Ok(Mat::from_fn(d, d, |i, j| {
+        s[0][(i, j)] / n as f64 + if i == j { DEFAULT_REG_COVAR } else { 0.0 }
+    }))
+}
+
+fn random_points<R: Rng + ?Sized>(
+    x: MatRef<'_, f64>,
+    k: usize,
+    covariance_type: CovarianceType,
+    rng: &mut R,
+) -> Result<GaussianMixture, MixtureError> {
+    let (n, d) = (x.nrows(), x.ncols());
+    // Random order of the rows (Fisher-Yates), then the first k distinct ones.
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut chosen: Vec<usize> = Vec::with_capacity(k);
+    for i in 0..n {
+        let j = rng.random_range(i..n);
+        order.swap(i, j);
+        let cand = order[i];
+        let distinct = chosen
+            .iter()
+            .all(|&c| (0..d).any(|col| x[(c, col)] != x[(cand, col)]));
+        if distinct {
+            chosen.push(cand);
+            if chosen.len() == k {
+                break;
+            }
+        }
+    }
+    if chosen.len() < k {
+        return Err(MixtureError::TooFewDistinctPoints {
+            distinct: chosen.len(),
+            requested: k,
+        });
+    }
+    let means = Mat::from_fn(k, d, |c, j| x[(chosen[c], j)]);
+    let cov = data_covariance(x)?;
+    let covariances = match covariance_type {
+        CovarianceType::Full => Covariances::Full(vec![cov; k]),
+        CovarianceType::Tied => Covariances::Tied(cov),
+        CovarianceType::Diagonal => Covariances::Diagonal(Mat::from_fn(k, d, |_, j| cov[(j, j)])),
+        CovarianceType::Spherical => {
+            Covariances::Spherical(vec![(0..d).map(|j| cov[(j, j)]).sum::<f64>() / d as f64; k])
+        }
+    };
+    let factors = build_factors(&covariances, k, d)?;
+    Ok(GaussianMixture::assemble(
+        vec![1.0 / k as f64; k],
+        means,
+        covariances,
+        factors,
+    ))
+}

@@ -1,0 +1,495 @@
+//! Mergeable sufficient statistics of a Gaussian mixture.
+//!
+//! For each component `k`, with point weights `ρᵢₖ ≥ 0` (responsibilities,
+//! times sample weights when there are any):
+//! - the mass `Nₖ = Σᵢ ρᵢₖ` and `Σᵢ ρᵢₖ²` (for the effective number of
+//!   points `Nₖ² / Σᵢ ρᵢₖ²`);
+//! - the weighted mean `mₖ = Σᵢ ρᵢₖ xᵢ / Nₖ`;
+//! - the centred scatter `Mₖ = Σᵢ ρᵢₖ (xᵢ − mₖ)(xᵢ − mₖ)ᵀ` — the full matrix
+//!   (full type), its diagonal (diagonal and spherical types) or its sum over
+//!   components `Σₖ Mₖ` (tied type).
+//!
+//! This is `(Σρ, Σρx, Σρxxᵀ)` in the numerically stable centred form.
+//! Two sets of statistics merge exactly (in exact arithmetic) by the
+//! parallel-variance formula of Chan, Golub and LeVeque:
+//! `N = Nₐ + N_b`, `δ = m_b − mₐ`, `m = mₐ + δ N_b / N`,
+//! `M = Mₐ + M_b + (Nₐ N_b / N) δ δᵀ`. So statistics of chunks (or of
+//! machines) add up to the statistics of the whole, up to rounding.
+//!
+//! Statistics from [`crate::GaussianMixture::e_step`] also carry up to K
+//! re-seeding candidates: the data points of lowest likelihood under the
+//! model that produced them (see [`crate::MStepOptions::reseed_collapsed`]).
+
+use crate::covariance::check_count;
+use crate::data::{Data, chunk_ranges, with_columns, with_data};
+use crate::kernel::{self, Acc, AccKind, LANES, hsum};
+use crate::{CovarianceType, MixtureError};
+use faer::{Mat, MatRef};
+use rayon::prelude::*;
+
+/// Per-chunk masses and weighted sums.
+type FirstMoments = (Vec<f64>, Vec<f64>);
+
+/// The centred second moments, per covariance type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scatter {
+    /// `K` symmetric d x d matrices `Mₖ` (full covariance type).
+    Full(Vec<Mat<f64>>),
+    /// A K x d matrix of the diagonals of `Mₖ` (diagonal and spherical types).
+    Diagonal(Mat<f64>),
+    /// The symmetric d x d matrix `Σₖ Mₖ` (tied type).
+    Pooled(Mat<f64>),
+}
+
+/// A data point proposed for re-seeding a collapsed component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReseedCandidate {
+    /// `ln p(x)` of the point under the model that produced the statistics.
+    pub log_likelihood: f64,
+    /// The point (d values).
+    pub point: Vec<f64>,
+}
+
+/// Sufficient statistics of a mixture (see the module documentation).
+///
+/// Build them with [`SufficientStats::from_responsibilities`], with
+/// [`crate::GaussianMixture::e_step`], or start from
+/// [`SufficientStats::empty`] and [`merge`](SufficientStats::merge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SufficientStats {
+    covariance_type: CovarianceType,
+    n_features: usize,
+    n_samples: usize,
+    mass: Vec<f64>,
+    mass_sq: Vec<f64>,
+    means: Mat<f64>,
+    scatter: Scatter,
+    candidates: Vec<ReseedCandidate>,
+}
+
+impl SufficientStats {
+    /// Statistics of no data: the identity of [`merge`](Self::merge).
+    ///
+    /// # Errors
+    /// [`MixtureError::NoComponents`] for `n_components = 0`,
+    /// [`MixtureError::NoFeatures`] for `n_features = 0`.
+    pub fn empty(
+        n_components: usize,
+        n_features: usize,
+        covariance_type: CovarianceType,
+    ) -> Result<Self, MixtureError> {
+        if n_components == 0 {
+            return Err(MixtureError::NoComponents);
+        }
+        if n_features == 0 {
+            return Err(MixtureError::NoFeatures);
+        }
+        Ok(Self::zeros(n_components, n_features, covariance_type))
+    }
+
+    pub(crate) fn zeros(k: usize, d: usize, covariance_type: CovarianceType) -> Self {
+        let scatter = match covariance_type {
+            CovarianceType::Full => Scatter::Full(vec![Mat::zeros(d, d); k]),
+            CovarianceType::Diagonal | CovarianceType::Spherical => Scatter::Diagonal(Mat::zeros(k, d)),
+            CovarianceType::Tied => Scatter::Pooled(Mat::zeros(d, d)),
+        };
+        Self {
+            covariance_type,
+            n_features: d,
+            n_samples: 0,
+            mass: vec![0.0; k],
+            mass_sq: vec![0.0; k],
+            means: Mat::zeros(k, d),
+            scatter,
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Statistics of data `x` (n x d) with point weights `resp` (n x K):
+    /// any non-negative finite values (responsibilities, state posteriors,
+    /// posteriors times within-state responsibilities, ...). Rows of `resp`
+    /// need not sum to one.
+    ///
+    /// Two passes over the data (weighted means, then the scatter centred on
+    /// them), each over fixed chunks in parallel with a fixed reduction order.
+    /// The result carries no re-seeding candidates. `n = 0` gives
+    /// [`empty`](Self::empty) statistics.
+    ///
+    /// # Errors
+    /// [`MixtureError::NoComponents`] / [`MixtureError::NoFeatures`] for
+    /// K = 0 / d = 0; [`MixtureError::DimensionMismatch`] when `resp` does not
+    /// have the rows of `x`; [`MixtureError::NonFiniteData`] and
+    /// [`MixtureError::InvalidResponsibility`] naming the row and column.
+    pub fn from_responsibilities(
+        x: MatRef<'_, f64>,
+        resp: MatRef<'_, f64>,
+        covariance_type: CovarianceType,
+    ) -> Result<Self, MixtureError> {
+        let (n, d, k) = (x.nrows(), x.ncols(), resp.ncols());
+        let mut stats = Self::empty(k, d, covariance_type)?;
+        check_count("responsibility rows", n, resp.nrows())?;
+        if n == 0 {
+            return Ok(stats);
+        }
+        let ranges = chunk_ranges(n);
+        with_data(x, |data| {
+            with_columns(resp, |rcols| {
+                // Pass 1: validation, masses and weighted sums, per chunk.
+                let firsts: Vec<Result<FirstMoments, MixtureError>> = ranges
+                    .par_iter()
+                    .map(|&(s, e)| {
+                        data.check_finite_rows(s, e)?;
+                        check_responsibilities(rcols, s, e)?;
+                        Ok(first_moments(data, rcols, s, e))
+                    })
+                    .collect();
+                let mut mass = vec![0.0; k];
+                let mut sums = vec![0.0; k * d];
+                for part in firsts {
+                    let (m, s) = part?;
+                    add_into(&mut mass, &m);
+                    add_into(&mut sums, &s);
+                }
+                let shift: Vec<f64> = (0..k * d)
+                    .map(|i| {
+                        let c = i / d;
+                        if mass[c] > 0.0 { sums[i] / mass[c] } else { 0.0 }
+                    })
+                    .collect();
+                // Pass 2: scatter centred on the weighted means.
+                let kind = acc_kind(covariance_type);
+                let parts: Vec<Self> = ranges
+                    .par_iter()
+                    .map(|&(s, e)| {
+                        let acc = kernel::accumulate_chunk(d, &shift, data, rcols, s, e, kind);
+                        Self::from_acc(&acc, &shift, e - s, covariance_type)
+                    })
+                    .collect();
+                for part in &parts {
+                    stats.merge(part);
+                }
+                Ok(stats)
+            })
+        })
+    }
+
+    /// Turns chunk accumulators (centred on `shift`, K·d) into statistics.
+    pub(crate) fn from_acc(
+        acc: &Acc,
+        shift: &[f64],
+        n_samples: usize,
+        covariance_type: CovarianceType,
+    ) -> Self {
+        let (k, d) = (acc.k, acc.d);
+        let mut out = Self::zeros(k, d, covariance_type);
+        out.n_samples = n_samples;
+        let tri = d * (d + 1) / 2;
+        let mut pooled = vec![0.0; if acc.kind == AccKind::Pooled { tri } else { 0 }];
+        if acc.kind == AccKind::Pooled {
+            for (p, v) in pooled.iter_mut().zip(&acc.s2) {
+                *p = hsum(v);
+            }
+        }
+        for c in 0..k {
+            let n_c = hsum(&acc.mass[c]);
+            out.mass[c] = n_c;
+            out.mass_sq[c] = hsum(&acc.mass_sq[c]);
+            if !(n_c > 0.0) {
+                continue;
+            }
+            let s1: Vec<f64> = (0..d).map(|j| hsum(&acc.s1[c * d + j])).collect();
+            for j in 0..d {
+                out.means[(c, j)] = shift[c * d + j] + s1[j] / n_c;
+            }
+            match (&mut out.scatter, acc.kind) {
+                (Scatter::Full(mats), AccKind::Full) => {
+                    let m = &mut mats[c];
+                    for j in 0..d {
+                        for i in 0..=j {
+                            let v = hsum(&acc.s2[c * tri + j * (j + 1) / 2 + i]) - s1[j] * s1[i] / n_c;
+                            m[(j, i)] = v;
+                            m[(i, j)] = v;
+                        }
+                        m[(j, j)] = m[(j, j)].max(0.0);
+                    }
+                }
+                (Scatter::Diagonal(m), AccKind::Diagonal) => {
+                    for j in 0..d {
+                        let v = hsum(&acc.s2[c * d + j]) - s1[j] * s1[j] / n_c;
+                        m[(c, j)] = v.max(0.0);
+                    }
+                }
+                (Scatter::Pooled(_), AccKind::Pooled) => {
+                    for j in 0..d {
+                        for i in 0..=j {
+                            pooled[j * (j + 1) / 2 + i] -= s1[j] * s1[i] / n_c;
+                        }
+                    }
+                }
+                _ => unreachable!("accumulator kind follows the covariance type"),
+            }
+        }
+        if let Scatter::Pooled(m) = &mut out.scatter {
+            for j in 0..d {
+                for i in 0..=j {
+                    let v = pooled[j * (j + 1) / 2 + i];
+                    m[(j, i)] = v;
+                    m[(i, j)] = v;
+                }
+                m[(j, j)] = m[(j, j)].max(0.0);
+            }
+        }
+        out
+    }
+
+    /// Adds the statistics of other data (Chan's merge, see the module docs);
+    /// re-seeding candidates are merged keeping the K of lowest likelihood
+    /// (ties keep `self`'s first).
+    ///
+    /// # Panics
+    /// If the two do not have the same number of components, features and
+    /// covariance type (a programming error; see [`try_merge`](Self::try_merge)).
+    pub fn merge(&mut self, other: &Self) {
+        if let Err(e) = self.try_merge(other) {
+            panic!("SufficientStats::merge: {e}");
+        }
+    }
+
+    /// [`merge`](Self::merge) that reports incompatible statistics instead of
+    /// panicking; on error `self` is unchanged.
+    ///
+    /// # Errors
+    /// [`MixtureError::CovarianceTypeMismatch`] or
+    /// [`MixtureError::DimensionMismatch`].
+    pub fn try_merge(&mut self, other: &Self) -> Result<(), MixtureError> {
+        if self.covariance_type != other.covariance_type {
+            return Err(MixtureError::CovarianceTypeMismatch {
+                expected: self.covariance_type,
+                found: other.covariance_type,
+            });
+        }
+        check_count(
+            "components of the statistics",
+            self.n_components(),
+            other.n_components(),
+        )?;
+        check_count("features of the statistics", self.n_features, other.n_features)?;
+        let d = self.n_features;
+        let mut pooled_extra = Mat::<f64>::zeros(
+            if matches!(self.scatter, Scatter::Pooled(_)) {
+                d
+            } else {
+                0
+            },
+            if matches!(self.scatter, Scatter::Pooled(_)) {
+                d
+            } else {
+                0
+            },
+        );
+        for c in 0..self.n_components() {
+            let (na, nb) = (self.mass[c], other.mass[c]);
+            self.mass_sq[c] += other.mass_sq[c];
+            if !(nb > 0.0) {
+                continue;
+            }
+            if !(na > 0.0) {
+                self.mass[c] = nb;
+                for j in 0..d {
+                    self.means[(c, j)] = other.means[(c, j)];
+                }
+                match (&mut self.scatter, &other.scatter) {
+                    (Scatter::Full(a), Scatter::Full(b)) => a[c].copy_from(&b[c]),
+                    (Scatter::Diagonal(a), Scatter::Diagonal(b)) => {
+                        for j in 0..d {
+                            a[(c, j)] = b[(c, j)];
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let n = na + nb;
+            let f = na * nb / n;
+            let delta: Vec<f64> = (0..d).map(|j| other.means[(c, j)] - self.means[(c, j)]).collect();
+            self.mass[c] = n;
+            for j in 0..d {
+                self.means[(c, j)] += delta[j] * (nb / n);
+            }
+            match (&mut self.scatter, &other.scatter) {
+                (Scatter::Full(a), Scatter::Full(b)) => {
+                    let (a, b) = (&mut a[c], &b[c]);
+                    for j in 0..d {
+                        for i in 0..d {
+                            a[(i, j)] += b[(i, j)] + f * delta[i] * delta[j];
+                        }
+                    }
+                }
+                (Scatter::Diagonal(a), Scatter::Diagonal(b)) => {
+                    for j in 0..d {
+                        a[(c, j)] += b[(c, j)] + f * delta[j] * delta[j];
+                    }
+                }
+                (Scatter::Pooled(_), Scatter::Pooled(_)) => {
+                    for j in 0..d {
+                        for i in 0..d {
+                            pooled_extra[(i, j)] += f * delta[i] * delta[j];
+                        }
+                    }
+                }
+                _ => unreachable!("same covariance type"),
+            }
+        }
+        if let (Scatter::Pooled(a), Scatter::Pooled(b)) = (&mut self.scatter, &other.scatter) {
+            for j in 0..d {
+                for i in 0..d {
+                    a[(i, j)] += b[(i, j)] + pooled_extra[(i, j)];
+                }
+            }
+        }
+        self.n_samples += other.n_samples;
+        if !other.candidates.is_empty() {
+            let cap = self.n_components();
+            let mut merged = std::mem::take(&mut self.candidates);
+            for cand in &other.candidates {
+                let pos = merged.partition_point(|c| c.log_likelihood <= cand.log_likelihood);
+                if pos < cap {
+                    merged.insert(pos, cand.clone());
+                    merged.truncate(cap);
+                }
+            }
+            self.candidates = merged;
+        }
+        Ok(())
+    }
+
+    /// The covariance type the statistics were accumulated for.
+    #[must_use]
+    pub fn covariance_type(&self) -> CovarianceType {
+        self.covariance_type
+    }
+
+    /// Number of components K.
+    #[must_use]
+    pub fn n_components(&self) -> usize {
+        self.mass.len()
+    }
+
+    /// Number of features d.
+    #[must_use]
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Number of data rows accumulated (whatever their weights).
+    #[must_use]
+    pub fn n_samples(&self) -> usize {
+        self.n_samples
+    }
+
+    /// Masses `Nₖ = Σᵢ ρᵢₖ`.
+    #[must_use]
+    pub fn mass(&self) -> &[f64] {
+        &self.mass
+    }
+
+    /// `Σₖ Nₖ`.
+    #[must_use]
+    pub fn total_mass(&self) -> f64 {
+        self.mass.iter().sum()
+    }
+
+    /// Effective numbers of points `Nₖ² / Σᵢ ρᵢₖ²` (0 for an empty component):
+    /// 1 when all the mass sits on one point, n for n points of equal weight.
+    #[must_use]
+    pub fn effective_points(&self) -> Vec<f64> {
+        self.mass
+            .iter()
+            .zip(&self.mass_sq)
+            .map(|(&n, &s)| if n > 0.0 && s > 0.0 { n * n / s } else { 0.0 })
+            .collect()
+    }
+
+    /// Weighted means `mₖ` (K x d); a row of zeros for an empty component.
+    #[must_use]
+    pub fn means(&self) -> MatRef<'_, f64> {
+        self.means.as_ref()
+    }
+
+    /// The centred scatter (see [`Scatter`]).
+    #[must_use]
+    pub fn scatter(&self) -> &Scatter {
+        &self.scatter
+    }
+
+    /// Re-seeding candidates, lowest likelihood first (empty unless the
+    /// statistics come from an E-step).
+    #[must_use]
+    pub fn candidates(&self) -> &[ReseedCandidate] {
+        &self.candidates
+    }
+
+    pub(crate) fn set_candidates(&mut self, candidates: Vec<ReseedCandidate>) {
+        self.candidates = candidates;
+    }
+}
+
+pub(crate) fn acc_kind(t: CovarianceType) -> AccKind {
+    match t {
+        CovarianceType::Full => AccKind::Full,
+        CovarianceType::Tied => AccKind::Pooled,
+        CovarianceType::Diagonal | CovarianceType::Spherical => AccKind::Diagonal,
+    }
+}
+
+fn add_into(dst: &mut [f64], src: &[f64]) {
+    for (a, b) in dst.iter_mut().zip(src) {
+        *a += b;
+    }
+}
+
+fn check_responsibilities(rcols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
+    let mut first: Option<(usize, usize)> = None;
+    for (c, col) in rcols.iter().enumerate() {
+        if let Some(i) = col[start..end].iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            let row = start + i;
+            if first.is_none_or(|(r, _)| row < r) {
+                first = Some((row, c));
+            }
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some((row, component)) => Err(MixtureError::InvalidResponsibility {
+            row,
+            component,
+            value: rcols[component][row],
+        }),
+    }
+}
+
+/// Per-component `Σρ` and `Σρx` over rows `start..end`, lane-wise then summed in order.
+fn first_moments(data: &Data<'_>, rcols: &[&[f64]], start: usize, end: usize) -> (Vec<f64>, Vec<f64>) {
+    let (k, d) = (rcols.len(), data.ncols());
+    let mut mass = vec![0.0; k];
+    let mut sums = vec![0.0; k * d];
+    for (c, r) in rcols.iter().enumerate() {
+        let r = &r[start..end];
+        mass[c] = lane_sum(r.iter().copied());
+        for j in 0..d {
+            sums[c * d + j] = match data {
+                Data::Cols(cols) => lane_sum(r.iter().zip(&cols[j][start..end]).map(|(a, b)| a * b)),
+                Data::Rows(_) => lane_sum(r.iter().enumerate().map(|(i, a)| a * data.get(start + i, j))),
+            };
+        }
+    }
+    (mass, sums)
+}
+
+fn lane_sum(values: impl Iterator<Item = f64>) -> f64 {
+    let mut acc = [0.0; LANES];
+    for (i, v) in values.enumerate() {
+        acc[i % LANES] += v;
+    }
+    acc.iter().sum()
+}

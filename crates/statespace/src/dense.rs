@@ -1,0 +1,514 @@
+//! Small dense products on padded column-major buffers.
+//!
+//! The per-step products of the Kalman filter and the RTS smoother are
+//! n x n with n around 20 (the robot-arm scenario has n = 21). At that size
+//! faer's matmul costs 0.7-9 µs depending on buffer addresses
+//! (`../shared/FAER.md`, hazard 2) and its setup dominates. These kernels keep
+//! every matrix in a column-major buffer whose leading dimension is the row
+//! count rounded up to a multiple of [`LANES`] (zero padding below the last
+//! row), so a column is a whole number of 8-wide vectors and the product is
+//! a register-blocked loop of broadcasts and fused multiply-adds.
+//!
+//! The same source is compiled three times (AVX-512, AVX2+FMA, baseline)
+//! and the widest one the CPU supports is picked once at run time. The
+//! instruction set changes rounding (FMA or not) but never the order of the
+//! sums, so results are reproducible on one machine whatever the thread count.
+//!
+//! Contract of every function: the padded rows of the left operand are zero
+//! (or at least finite), so the padded rows of the result are zero too.
+
+use std::sync::OnceLock;
+
+/// Vector width in `f64` lanes that every leading dimension is a multiple
+/// of (the padding of `linalg_kernels::padded`).
+pub(crate) const LANES: usize = linalg_kernels::padded::PAD;
+
+/// `n` rounded up to a multiple of [`LANES`] (at least [`LANES`]).
+#[must_use]
+pub(crate) fn pad(n: usize) -> usize {
+    linalg_kernels::padded::padded_dim(n)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Baseline,
+}
+
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    })
+}
+
+/// How the right operand of [`gemm`] is stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rhs<'a> {
+    /// `b` itself, column-major with the given leading dimension.
+    N(&'a [f64], usize),
+    /// The transpose of the column-major matrix stored in the slice (with
+    /// that leading dimension): `B(l, j) = m[l * ld + j]`.
+    T(&'a [f64], usize),
+}
+
+impl Rhs<'_> {
+    /// `(data, row stride, column stride)` of B.
+    fn parts(&self) -> (&[f64], usize, usize) {
+        match *self {
+            Rhs::N(b, ld) => (b, 1, ld),
+            Rhs::T(b, ld) => (b, ld, 1),
+        }
+    }
+}
+
+/// `c = alpha · a · b (+ c if accumulate)` on padded column-major buffers.
+///
+/// - `a` is `m x k` with leading dimension `lda`; `m` is a multiple of
+///   [`LANES`] (pass the padded row count);
+/// - `b` is `k x nc` ([`Rhs`]);
+/// - `c` is `m x nc` with leading dimension `ldc`.
+/// - `lower`: only the tiles that meet the lower triangle are computed
+///   (for a symmetric result that the caller then mirrors); the others are
+///   left as they were.
+///
+/// Sums over `l = 0..k` in increasing order for every entry, so products
+/// such as `U Uᵀ` are exactly symmetric.
+pub(crate) fn gemm(
+    m: usize,
+    nc: usize,
+    k: usize,
+    alpha: f64,
+    a: &[f64],
+    lda: usize,
+    b: Rhs<'_>,
+    accumulate: bool,
+    lower: bool,
+    c: &mut [f64],
+    ldc: usize,
+) {
+    debug_assert_eq!(m % LANES, 0);
+    debug_assert!(m <= lda && m <= ldc);
+    if m == 0 || nc == 0 {
+        return;
+    }
+    let (b, rs, cs) = b.parts();
+    debug_assert!(k == 0 || a.len() >= (k - 1) * lda + m);
+    debug_assert!(k == 0 || b.len() > (k - 1) * rs + (nc - 1) * cs);
+    debug_assert!(c.len() >= (nc - 1) * ldc + m);
+    run(
+        Args {
+            m,
+            nc,
+            k,
+            alpha,
+            a,
+            lda,
+            b,
+            rs,
+            cs,
+            accumulate,
+            init: None,
+            lower,
+            ldc,
+        },
+        c,
+    );
+}
+
+/// `c = init + alpha · a · b`, as [`gemm`] with the addend read from `init`
+/// (same layout as `c`) instead of copied into `c` first.
+pub(crate) fn gemm_init(
+    m: usize,
+    nc: usize,
+    k: usize,
+    alpha: f64,
+    a: &[f64],
+    lda: usize,
+    b: Rhs<'_>,
+    init: &[f64],
+    lower: bool,
+    c: &mut [f64],
+    ldc: usize,
+) {
+    debug_assert_eq!(m % LANES, 0);
+    if m == 0 || nc == 0 {
+        return;
+    }
+    debug_assert!(init.len() >= (nc - 1) * ldc + m);
+    let (b, rs, cs) = b.parts();
+    run(
+        Args {
+            m,
+            nc,
+            k,
+            alpha,
+            a,
+            lda,
+            b,
+            rs,
+            cs,
+            accumulate: false,
+            init: Some(init),
+            lower,
+            ldc,
+        },
+        c,
+    );
+}
+
+fn run(args: Args<'_>, c: &mut [f64]) {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX-512F and FMA (checked by `isa`).
+        Isa::Avx512 => unsafe { avx512::gemm(&args, c) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX2 and FMA (checked by `isa`).
+        Isa::Avx2 => unsafe { avx2::gemm(&args, c) },
+        Isa::Baseline => baseline::gemm(&args, c),
+    }
+}
+
+/// The operands of one product.
+struct Args<'a> {
+    m: usize,
+    nc: usize,
+    k: usize,
+    alpha: f64,
+    a: &'a [f64],
+    lda: usize,
+    b: &'a [f64],
+    rs: usize,
+    cs: usize,
+    accumulate: bool,
+    init: Option<&'a [f64]>,
+    lower: bool,
+    ldc: usize,
+}
+
+/// One module per instruction set: the same loops, compiled with that
+/// set's features. Each tile is its own (non-inlined) function, which keeps
+/// LLVM's register allocation of the accumulators clean (inlined into one
+/// big loop nest it shuffled them between registers every iteration, +30%).
+macro_rules! isa_kernels {
+    ($name:ident, $fma:literal $(, $features:literal)?) => {
+        mod $name {
+            use super::{Args, LANES, tile_body};
+
+            /// Column tiles of 3 (then 2, 1) columns; row panels of up to 4 vectors.
+            $(#[target_feature(enable = $features)])?
+            pub(super) fn gemm(args: &Args<'_>, c: &mut [f64]) {
+                let mut j0 = 0;
+                while j0 < args.nc {
+                    let nb = (args.nc - j0).min(3);
+                    let mut i0 = if args.lower { (j0 / LANES * LANES).min(args.m) } else { 0 };
+                    while i0 < args.m {
+                        let rb = ((args.m - i0) / LANES).min(4);
+                        match (rb, nb) {
+                            (4, 3) => tile::<4, 3>(args, c, i0, j0),
+                            (4, 2) => tile::<4, 2>(args, c, i0, j0),
+                            (4, _) => tile::<4, 1>(args, c, i0, j0),
+                            (3, 3) => tile::<3, 3>(args, c, i0, j0),
+                            (3, 2) => tile::<3, 2>(args, c, i0, j0),
+                            (3, _) => tile::<3, 1>(args, c, i0, j0),
+                            (2, 3) => tile::<2, 3>(args, c, i0, j0),
+                            (2, 2) => tile::<2, 2>(args, c, i0, j0),
+                            (2, _) => tile::<2, 1>(args, c, i0, j0),
+                            (_, 3) => tile::<1, 3>(args, c, i0, j0),
+                            (_, 2) => tile::<1, 2>(args, c, i0, j0),
+                            (_, _) => tile::<1, 1>(args, c, i0, j0),
+                        }
+                        i0 += rb * LANES;
+                    }
+                    j0 += nb;
+                }
+            }
+
+            $(#[target_feature(enable = $features)])?
+            #[inline(never)]
+            fn tile<const RB: usize, const NB: usize>(args: &Args<'_>, c: &mut [f64], i0: usize, j0: usize) {
+                if args.rs == 1 {
+                    tile_body::<RB, NB, $fma, false>(args, c, i0, j0);
+                } else {
+                    tile_body::<RB, NB, $fma, true>(args, c, i0, j0);
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+isa_kernels!(avx512, true, "avx512f,avx2,fma");
+#[cfg(target_arch = "x86_64")]
+isa_kernels!(avx2, true, "avx2,fma");
+isa_kernels!(baseline, false);
+
+#[inline(always)]
+fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
+    if FMA { x.mul_add(y, acc) } else { x * y + acc }
+}
+
+/// One `RB·8 x NB` tile of the product; `TB` says whether B is given
+/// transposed (`B(l, j) = b[l·rs + j]`) or not (`B(l, j) = b[l + j·cs]`).
+#[inline(always)]
+fn tile_body<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
+    args: &Args<'_>,
+    c: &mut [f64],
+    i0: usize,
+    j0: usize,
+) {
+    let (a, lda, k, b, rs, cs) = (args.a, args.lda, args.k, args.b, args.rs, args.cs);
+    let mut acc = [[[0.0f64; LANES]; RB]; NB];
+    let a_cols = a[i0..].chunks(lda).take(k);
+    for (l, col) in a_cols.enumerate() {
+        let col = &col[..RB * LANES];
+        let mut av = [[0.0f64; LANES]; RB];
+        for r in 0..RB {
+            av[r].copy_from_slice(&col[r * LANES..(r + 1) * LANES]);
+        }
+        let mut bv = [0.0f64; NB];
+        if TB {
+            bv.copy_from_slice(&b[l * rs + j0..l * rs + j0 + NB]);
+        } else {
+            for (jj, v) in bv.iter_mut().enumerate() {
+                *v = b[(j0 + jj) * cs + l];
+            }
+        }
+        for jj in 0..NB {
+            for r in 0..RB {
+                for s in 0..LANES {
+                    acc[jj][r][s] = madd::<FMA>(av[r][s], bv[jj], acc[jj][r][s]);
+                }
+            }
+        }
+    }
+    for jj in 0..NB {
+        let start = (j0 + jj) * args.ldc + i0;
+        let dst = &mut c[start..start + RB * LANES];
+        match args.init {
+            Some(init) => {
+                let init = &init[start..start + RB * LANES];
+                for r in 0..RB {
+                    for s in 0..LANES {
+                        dst[r * LANES + s] = init[r * LANES + s] + args.alpha * acc[jj][r][s];
+                    }
+                }
+            }
+            None => {
+                for r in 0..RB {
+                    for s in 0..LANES {
+                        let v = args.alpha * acc[jj][r][s];
+                        let d = &mut dst[r * LANES + s];
+                        *d = if args.accumulate { *d + v } else { v };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Clears the upper halves of the vector registers (`vzeroupper`) when the
+/// CPU has AVX.
+///
+/// faer's large matrix products leave them dirty, after which glibc's
+/// scalar `exp`/`ln` run up to 20x slower (`../shared/FAER.md`, hazard 1);
+/// call this after such a product.
+pub(crate) fn clear_upper_registers() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked just above).
+            unsafe { zeroupper() }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn zeroupper() {
+    std::arch::x86_64::_mm256_zeroupper();
+}
+
+/// Copies the strictly lower triangle of the `n x n` matrix onto the upper
+/// one, making it exactly symmetric.
+pub(crate) fn mirror_lower(n: usize, c: &mut [f64], ldc: usize) {
+    for j in 1..n {
+        // Row j of the upper triangle, (j, 0..j) ← column j below... i.e.
+        // c(i, j) = c(j, i) for i < j: read row j of the lower triangle.
+        let (left, right) = c.split_at_mut(j * ldc);
+        let col = &mut right[..j];
+        for (i, dst) in col.iter_mut().enumerate() {
+            *dst = left[i * ldc + j];
+        }
+    }
+}
+
+/// Largest `|x(i, j) − y(i, j)|` and largest `|y(i, j)|` over the `n x n`
+/// lower triangles.
+pub(crate) fn max_abs_diff_lower(n: usize, x: &[f64], y: &[f64], ld: usize) -> (f64, f64) {
+    let (mut diff, mut scale) = (0.0f64, 0.0f64);
+    for j in 0..n {
+        let (xc, yc) = (&x[j * ld + j..j * ld + n], &y[j * ld + j..j * ld + n]);
+        for (&u, &v) in xc.iter().zip(yc) {
+            diff = diff.max((u - v).abs());
+            scale = scale.max(v.abs());
+        }
+    }
+    (diff, scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, nc: usize, k: usize, a: &[f64], lda: usize, b: &[f64], ldb: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * nc];
+        for j in 0..nc {
+            for i in 0..m {
+                c[j * m + i] = (0..k).map(|l| a[l * lda + i] * b[j * ldb + l]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn gemm_matches_the_naive_product_for_many_shapes() {
+        for &(rows, nc, k) in &[
+            (1, 1, 1),
+            (3, 2, 5),
+            (8, 7, 8),
+            (21, 21, 21),
+            (21, 1, 21),
+            (40, 9, 3),
+            (33, 5, 0),
+        ] {
+            let m = pad(rows);
+            let (lda, ldb, ldc) = (m + 8, k + 3, m);
+            let a: Vec<f64> = (0..lda * k.max(1))
+                .map(|x| {
+                    if x % lda < rows {
+                        ((x * 7) % 13) as f64 - 6.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let b: Vec<f64> = (0..ldb * nc)
+                .map(|x| ((x * 5) % 11) as f64 * 0.25 - 1.0)
+                .collect();
+            let mut c = vec![1.5; ldc * nc];
+            gemm(m, nc, k, -2.0, &a, lda, Rhs::N(&b, ldb), true, false, &mut c, ldc);
+            let expected = naive(m, nc, k, &a, lda, &b, ldb);
+            for j in 0..nc {
+                for i in 0..m {
+                    let want = 1.5 - 2.0 * expected[j * m + i];
+                    assert!(
+                        (c[j * ldc + i] - want).abs() < 1e-12,
+                        "{rows} {nc} {k}: ({i},{j})"
+                    );
+                }
+            }
+            let mut c2 = vec![f64::NAN; ldc * nc];
+            gemm(
+                m,
+                nc,
+                k,
+                1.0,
+                &a,
+                lda,
+                Rhs::N(&b, ldb),
+                false,
+                false,
+                &mut c2,
+                ldc,
+            );
+            for j in 0..nc {
+                for i in 0..m {
+                    assert!((c2[j * ldc + i] - expected[j * m + i]).abs() < 1e-12);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transposed_and_lower_products() {
+        let n = 21;
+        let ld = pad(n);
+        let a: Vec<f64> = (0..ld * n)
+            .map(|x| {
+                if x % ld < n {
+                    ((x * 7) % 13) as f64 - 6.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        // a aᵀ through the transposed operand.
+        let mut c = vec![0.0; ld * n];
+        gemm(ld, n, n, 1.0, &a, ld, Rhs::T(&a, ld), false, false, &mut c, ld);
+        let mut lower = vec![f64::NAN; ld * n];
+        gemm(ld, n, n, 1.0, &a, ld, Rhs::T(&a, ld), false, true, &mut lower, ld);
+        for j in 0..n {
+            for i in 0..n {
+                let want: f64 = (0..n).map(|l| a[l * ld + i] * a[l * ld + j]).sum();
+                assert!((c[j * ld + i] - want).abs() < 1e-9);
+                assert_eq!(c[j * ld + i], c[i * ld + j], "exactly symmetric");
+                if i >= j {
+                    assert_eq!(lower[j * ld + i], c[j * ld + i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn products_with_an_addend() {
+        let n = 11;
+        let ld = pad(n);
+        let a: Vec<f64> = (0..ld * n)
+            .map(|x| {
+                if x % ld < n {
+                    ((x * 3) % 7) as f64 - 3.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let init: Vec<f64> = (0..ld * n)
+            .map(|x| if x % ld < n { x as f64 } else { 0.0 })
+            .collect();
+        let mut want = init.clone();
+        gemm(ld, n, n, -0.5, &a, ld, Rhs::T(&a, ld), true, false, &mut want, ld);
+        let mut got = vec![f64::NAN; ld * n];
+        gemm_init(ld, n, n, -0.5, &a, ld, Rhs::T(&a, ld), &init, false, &mut got, ld);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn mirror_and_diff() {
+        let (n, ld) = (3, 8);
+        let mut x = vec![0.0; ld * n];
+        for j in 0..n {
+            for i in 0..n {
+                x[j * ld + i] = (i * 10 + j) as f64;
+            }
+        }
+        let y = x.clone();
+        mirror_lower(n, &mut x, ld);
+        assert_eq!(x[2 * ld], x[2]);
+        assert_eq!(x[2 * ld + 1], 21.0);
+        let (d, s) = max_abs_diff_lower(n, &x, &y, ld);
+        assert_eq!((d, s), (0.0, 22.0));
+    }
+}

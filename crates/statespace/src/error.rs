@@ -1,0 +1,224 @@
+//! The one error type of the crate, and the names of the matrices it reports.
+
+use linalg_kernels::KernelError;
+use std::fmt;
+
+/// A matrix of the model or of the sufficient statistics, as named in errors
+/// and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Matrix {
+    /// The transition matrix `A` (n x n).
+    A,
+    /// The process-noise covariance `Q` (n x n).
+    Q,
+    /// The observation matrix `H` (p x n).
+    H,
+    /// The observation-noise covariance `R` (p x p).
+    R,
+    /// The initial state mean `m0` (n).
+    M0,
+    /// The initial state covariance `P0` (n x n).
+    P0,
+    /// `Φ = Σ E[x_{k-1} x_{k-1}ᵀ]`, the Gram matrix the update of `A` solves with.
+    TransitionGram,
+    /// `Σ_all E[x_k x_kᵀ]`, the Gram matrix the update of `H` solves with.
+    StateGram,
+}
+
+impl Matrix {
+    /// The short name used in messages (`"A"`, `"Q"`, ..., `"Phi"`, `"Sxx"`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::Q => "Q",
+            Self::H => "H",
+            Self::R => "R",
+            Self::M0 => "m0",
+            Self::P0 => "P0",
+            Self::TransitionGram => "Phi",
+            Self::StateGram => "Sxx",
+        }
+    }
+}
+
+impl fmt::Display for Matrix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything that can go wrong in this crate, with where it went wrong.
+///
+/// Sequence and step indices are zero-based. Nothing here carries a string:
+/// every field is structured so callers can match on it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateSpaceError {
+    /// A model dimension (n or p) is zero.
+    #[error("matrix {matrix} has a zero dimension: state and observation dimensions must be at least 1")]
+    ZeroDimension {
+        /// The matrix whose shape revealed the empty dimension.
+        matrix: Matrix,
+    },
+    /// A parameter has the wrong shape.
+    #[error("matrix {matrix} is {rows} x {cols}, expected {expected_rows} x {expected_cols}")]
+    Shape {
+        /// Which parameter.
+        matrix: Matrix,
+        /// Rows required by the other parameters.
+        expected_rows: usize,
+        /// Columns required by the other parameters.
+        expected_cols: usize,
+        /// Rows given.
+        rows: usize,
+        /// Columns given.
+        cols: usize,
+    },
+    /// A parameter entry is NaN or infinite.
+    #[error("matrix {matrix} has the non-finite entry {value} at ({row}, {col})")]
+    NonFiniteParameter {
+        /// Which parameter.
+        matrix: Matrix,
+        /// Row of the entry (0 for a vector).
+        row: usize,
+        /// Column of the entry (the index for a vector).
+        col: usize,
+        /// The entry.
+        value: f64,
+    },
+    /// A covariance is not symmetric (beyond [`crate::SYMMETRY_TOLERANCE`]).
+    #[error("matrix {matrix} is not symmetric: entries ({row}, {col}) and ({col}, {row}) differ")]
+    NotSymmetric {
+        /// Which covariance.
+        matrix: Matrix,
+        /// Row of the first entry.
+        row: usize,
+        /// Column of the first entry.
+        col: usize,
+    },
+    /// A covariance (or a Gram matrix of the statistics) is not positive definite.
+    #[error("matrix {matrix} is not positive definite: Cholesky pivot {pivot} is {value:e}")]
+    NotPositiveDefinite {
+        /// Which matrix.
+        matrix: Matrix,
+        /// The failing pivot of its Cholesky factorisation.
+        pivot: usize,
+        /// The value of the Schur complement at that pivot.
+        value: f64,
+    },
+    /// No sequence was given.
+    #[error("no sequences were given")]
+    NoSequences,
+    /// A sequence has no time steps (T = 0).
+    #[error("sequence {sequence} is empty (T = 0)")]
+    EmptySequence {
+        /// Index of the sequence.
+        sequence: usize,
+    },
+    /// A sequence does not have p columns.
+    #[error("sequence {sequence} has {found} columns, the model observes {expected}")]
+    ObservationDimension {
+        /// Index of the sequence.
+        sequence: usize,
+        /// The observation dimension p of the model.
+        expected: usize,
+        /// Columns of the sequence.
+        found: usize,
+    },
+    /// An observation is infinite (NaN marks a missing value; ±inf is an error).
+    #[error("sequence {sequence} has the infinite value {value} at step {step}, coordinate {coordinate}")]
+    InfiniteObservation {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Time step (row).
+        step: usize,
+        /// Coordinate (column).
+        coordinate: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Every value of every sequence is missing (NaN): there is nothing to learn from.
+    #[error("every observation is missing (NaN): nothing to learn from")]
+    NoObservedValues,
+    /// The lengths do not add up to the number of rows of the stacked data.
+    #[error("sequence lengths add up to {total}, the data has {rows} rows")]
+    LengthsMismatch {
+        /// Sum of the lengths.
+        total: usize,
+        /// Rows of the data.
+        rows: usize,
+    },
+    /// The innovation covariance `H P Hᵀ + R` of a step is not positive definite.
+    #[error(
+        "sequence {sequence}, step {step}: innovation covariance is not positive definite (pivot {pivot})"
+    )]
+    InnovationNotPositiveDefinite {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Time step.
+        step: usize,
+        /// The failing pivot (in the observed coordinates of the step).
+        pivot: usize,
+    },
+    /// A predicted covariance `A P Aᵀ + Q` is not positive definite (smoother).
+    #[error(
+        "sequence {sequence}, step {step}: predicted covariance is not positive definite (pivot {pivot})"
+    )]
+    PredictedNotPositiveDefinite {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Time step of the predicted covariance.
+        step: usize,
+        /// The failing pivot.
+        pivot: usize,
+    },
+    /// A mean or covariance overflowed (typically an unstable `A` over a long
+    /// unobserved stretch).
+    #[error("sequence {sequence}, step {step}: the recursion diverged (non-finite mean or covariance)")]
+    Diverged {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Time step.
+        step: usize,
+    },
+    /// The statistics hold no transition (every sequence has length 1), so
+    /// `A` and `Q` cannot be learned.
+    #[error("the statistics contain no transition (all sequences have length 1): cannot learn A or Q")]
+    NoTransitions,
+    /// Statistics and model disagree in dimensions.
+    #[error("statistics are for n = {stats_state}, p = {stats_obs}; the model has n = {state}, p = {obs}")]
+    StatisticsDimension {
+        /// State dimension of the statistics.
+        stats_state: usize,
+        /// Observation dimension of the statistics.
+        stats_obs: usize,
+        /// State dimension of the model.
+        state: usize,
+        /// Observation dimension of the model.
+        obs: usize,
+    },
+    /// The statistics hold a NaN or infinite value.
+    #[error("the sufficient statistics hold a non-finite value")]
+    NonFiniteStatistics,
+    /// An option is out of its range.
+    #[error("invalid option {option}: {requirement}")]
+    InvalidOption {
+        /// The option's name.
+        option: &'static str,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+    /// A covariance produced by the M-step could not be regularised by the floor.
+    #[error("M-step: matrix {matrix} could not be floored: {source}")]
+    FloorFailed {
+        /// Which matrix.
+        matrix: Matrix,
+        /// What the kernel reported.
+        source: KernelError,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = StateSpaceError> = std::result::Result<T, E>;

@@ -1,0 +1,127 @@
+//! Initialisation, scores, sampling of many sequences, thread-count
+//! independence.
+
+mod common;
+
+use common::random_model;
+use faer::Mat;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use statespace::{InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Parameters};
+
+fn sequences(model: &LinearGaussianSsm, lengths: &[usize], seed: u64) -> Vec<Mat<f64>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    model
+        .sample_sequences(lengths, &mut rng)
+        .into_iter()
+        .map(|(_, y)| y)
+        .collect()
+}
+
+#[test]
+fn sampling_is_seeded_and_shaped() {
+    let model = random_model(3, 2, 1);
+    let a = sequences(&model, &[5, 0, 7], 2);
+    let b = sequences(&model, &[5, 0, 7], 2);
+    assert_eq!(a, b);
+    assert_eq!(
+        (a[0].nrows(), a[0].ncols(), a[1].nrows(), a[2].nrows()),
+        (5, 2, 0, 7)
+    );
+    let mut rng = StdRng::seed_from_u64(3);
+    let (x, y) = model.sample(4, &mut rng);
+    assert_eq!((x.nrows(), x.ncols(), y.nrows(), y.ncols()), (4, 3, 4, 2));
+    assert!((0..4).all(|k| (0..3).all(|i| x[(k, i)].is_finite())));
+}
+
+#[test]
+fn init_from_data_gives_a_valid_start_that_em_improves() {
+    let truth = random_model(3, 3, 4);
+    let mut data = sequences(&truth, &[60, 40], 5);
+    data[0][(3, 1)] = f64::NAN;
+    data[1][(0, 0)] = f64::NAN;
+    let views: Vec<_> = data.iter().map(|m| m.as_ref()).collect();
+    for state_dim in [3, 2] {
+        let mut rng = StdRng::seed_from_u64(6);
+        let start = LinearGaussianSsm::init_from_data(&views, &InitConfig::new(state_dim), &mut rng).unwrap();
+        assert_eq!((start.state_dim(), start.obs_dim()), (state_dim, 3));
+        assert_eq!(start.h_is_identity(), state_dim == 3);
+        // Same seed, same start; another seed, another start.
+        let mut rng = StdRng::seed_from_u64(6);
+        let again = LinearGaussianSsm::init_from_data(&views, &InitConfig::new(state_dim), &mut rng).unwrap();
+        assert_eq!(start, again);
+        let mut rng = StdRng::seed_from_u64(7);
+        let other = LinearGaussianSsm::init_from_data(&views, &InitConfig::new(state_dim), &mut rng).unwrap();
+        assert_ne!(start, other);
+        let mut model = start;
+        let mut previous = f64::NEG_INFINITY;
+        for _ in 0..10 {
+            let it = model
+                .em_iteration(&views, &MStepOptions::new(LearnSet::all()))
+                .unwrap();
+            assert!(it.log_likelihood >= previous - 1e-9 * previous.abs());
+            previous = it.log_likelihood;
+            model = it.model;
+        }
+    }
+}
+
+#[test]
+fn scores_count_parameters_and_observed_steps() {
+    let model = random_model(2, 3, 8);
+    let mut data = sequences(&model, &[10, 5], 9);
+    for j in 0..3 {
+        data[1][(2, j)] = f64::NAN;
+    }
+    data[0][(4, 1)] = f64::NAN;
+    let views: Vec<_> = data.iter().map(|m| m.as_ref()).collect();
+    assert_eq!(model.n_observed_steps(&views).unwrap(), 14);
+    let k = 4 + 3 + 6 + 6 + 2 + 3;
+    assert_eq!(model.n_parameters(), k);
+    assert_eq!(MStepOptions::new(LearnSet::all()).n_free_parameters(2, 3), k);
+    let ll = model.log_likelihood(&views).unwrap();
+    assert!((model.bic(&views).unwrap() - (-2.0 * ll + k as f64 * 14f64.ln())).abs() < 1e-9);
+    assert!((model.aic(&views).unwrap() - (-2.0 * ll + 2.0 * k as f64)).abs() < 1e-9);
+    let options =
+        MStepOptions::new(LearnSet::transition()).with_q_structure(statespace::CovStructure::Diagonal);
+    assert_eq!(options.n_free_parameters(2, 3), 4 + 2);
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let model = random_model(3, 2, 10);
+    let lengths: Vec<usize> = (0..12).map(|i| 5 + 3 * i).collect();
+    let data = sequences(&model, &lengths, 11);
+    let views: Vec<_> = data.iter().map(|m| m.as_ref()).collect();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                (
+                    model.e_step(&views).unwrap(),
+                    model.log_likelihood(&views).unwrap(),
+                )
+            })
+    };
+    let (one, ll_one) = run(1);
+    let (two, ll_two) = run(2);
+    assert_eq!(one, two);
+    assert_eq!(ll_one.to_bits(), ll_two.to_bits());
+}
+
+#[test]
+fn parameters_round_trip_by_name() {
+    let model = random_model(2, 2, 12);
+    let params = model.parameters();
+    let rebuilt = LinearGaussianSsm::from_parameters(params.clone()).unwrap();
+    assert_eq!(rebuilt, model);
+    let changed = LinearGaussianSsm::from_parameters(Parameters {
+        m0: vec![1.0, -1.0],
+        ..params
+    })
+    .unwrap();
+    assert_eq!(changed.m0(), &[1.0, -1.0]);
+    assert_eq!(changed.a(), model.a());
+}

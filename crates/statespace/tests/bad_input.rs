@@ -1,0 +1,411 @@
+//! Bad input: typed errors or documented behaviour, never a panic or NaN.
+
+mod common;
+
+use common::random_model;
+use faer::{Mat, mat};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use statespace::{
+    InferenceOptions, InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Matrix, Parameters,
+    StateSpaceError, SufficientStats, split_sequences,
+};
+
+fn base() -> Parameters {
+    Parameters {
+        a: mat![[0.9, 0.1], [0.0, 0.8]],
+        q: mat![[0.2, 0.05], [0.05, 0.1]],
+        h: mat![[1.0, 0.0]],
+        r: mat![[0.5]],
+        m0: vec![0.0, 0.0],
+        p0: mat![[1.0, 0.0], [0.0, 1.0]],
+    }
+}
+
+fn build(p: Parameters) -> Result<LinearGaussianSsm, StateSpaceError> {
+    LinearGaussianSsm::from_parameters(p)
+}
+
+#[test]
+fn mismatched_shapes_name_the_matrix() {
+    assert!(build(base()).is_ok());
+    let err = build(Parameters {
+        q: mat![[1.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::Shape {
+            matrix: Matrix::Q,
+            expected_rows: 2,
+            rows: 1,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        h: mat![[1.0, 0.0, 0.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::Shape {
+            matrix: Matrix::H,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        m0: vec![0.0],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::Shape {
+            matrix: Matrix::M0,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        r: mat![[1.0, 0.0], [0.0, 1.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::Shape {
+            matrix: Matrix::R,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        a: Mat::zeros(0, 0),
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::ZeroDimension { matrix: Matrix::A }
+    ));
+    let err = build(Parameters {
+        h: Mat::zeros(0, 2),
+        r: Mat::zeros(0, 0),
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::ZeroDimension { matrix: Matrix::H }
+    ));
+}
+
+#[test]
+fn non_spd_covariances_name_the_matrix_and_pivot() {
+    let err = build(Parameters {
+        q: mat![[1.0, 2.0], [2.0, 1.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::NotPositiveDefinite {
+            matrix: Matrix::Q,
+            pivot: 1,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        r: mat![[0.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::NotPositiveDefinite {
+            matrix: Matrix::R,
+            pivot: 0,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        p0: mat![[1.0, 0.0], [0.0, -1.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::NotPositiveDefinite {
+            matrix: Matrix::P0,
+            pivot: 1,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        q: mat![[1.0, 0.5], [0.4, 1.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::NotSymmetric {
+            matrix: Matrix::Q,
+            row: 1,
+            col: 0
+        }
+    ));
+    let err = build(Parameters {
+        a: mat![[f64::NAN, 0.0], [0.0, 1.0]],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::NonFiniteParameter {
+            matrix: Matrix::A,
+            row: 0,
+            col: 0,
+            ..
+        }
+    ));
+    let err = build(Parameters {
+        m0: vec![0.0, f64::INFINITY],
+        ..base()
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::NonFiniteParameter {
+            matrix: Matrix::M0,
+            col: 1,
+            ..
+        }
+    ));
+    // Within the symmetry tolerance: accepted and stored exactly symmetric.
+    let q = mat![[0.2, 0.05], [0.05 * (1.0 + 1e-14), 0.1]];
+    let model = build(Parameters { q, ..base() }).unwrap();
+    assert_eq!(model.q()[(0, 1)], model.q()[(1, 0)]);
+}
+
+#[test]
+fn bad_data_is_reported_with_sequence_and_position() {
+    let model = random_model(2, 2, 1);
+    let empty = Mat::<f64>::zeros(0, 2);
+    assert!(matches!(
+        model.filter(empty.as_ref()),
+        Err(StateSpaceError::EmptySequence { sequence: 0 })
+    ));
+    let good = Mat::<f64>::zeros(3, 2);
+    assert!(matches!(
+        model.e_step(&[good.as_ref(), empty.as_ref()]),
+        Err(StateSpaceError::EmptySequence { sequence: 1 })
+    ));
+    let wide = Mat::<f64>::zeros(3, 3);
+    assert!(matches!(
+        model.log_likelihood(&[wide.as_ref()]),
+        Err(StateSpaceError::ObservationDimension {
+            sequence: 0,
+            expected: 2,
+            found: 3
+        })
+    ));
+    let mut inf = Mat::<f64>::zeros(4, 2);
+    inf[(2, 1)] = f64::NEG_INFINITY;
+    assert!(matches!(
+        model.smooth(inf.as_ref()),
+        Err(StateSpaceError::InfiniteObservation {
+            sequence: 0,
+            step: 2,
+            coordinate: 1,
+            ..
+        })
+    ));
+    assert!(matches!(model.e_step(&[]), Err(StateSpaceError::NoSequences)));
+    assert!(matches!(
+        model.log_likelihood(&[]),
+        Err(StateSpaceError::NoSequences)
+    ));
+}
+
+#[test]
+fn all_missing_data_filters_to_the_prior_but_cannot_be_learned_from() {
+    let model = random_model(2, 2, 2);
+    let y = Mat::<f64>::from_fn(5, 2, |_, _| f64::NAN);
+    let f = model.filter(y.as_ref()).unwrap();
+    assert_eq!(f.log_likelihood(), 0.0);
+    // Filtered = predicted = prior propagation.
+    for k in 0..5 {
+        for i in 0..2 {
+            assert_eq!(f.filtered_means()[(k, i)], f.predicted_means()[(k, i)]);
+        }
+    }
+    let s = model.smooth(y.as_ref()).unwrap();
+    assert!((0..5).all(|k| (0..2).all(|i| s.smoothed_means()[(k, i)].is_finite())));
+    assert!(matches!(
+        model.e_step(&[y.as_ref()]),
+        Err(StateSpaceError::NoObservedValues)
+    ));
+    let mut rng = StdRng::seed_from_u64(1);
+    assert!(matches!(
+        LinearGaussianSsm::init_from_data(&[y.as_ref()], &InitConfig::new(2), &mut rng),
+        Err(StateSpaceError::NoObservedValues)
+    ));
+}
+
+#[test]
+fn an_exploding_transition_is_reported_not_propagated() {
+    // |A| = 1e30 per step: the covariance overflows within a few unobserved steps.
+    let model = build(Parameters {
+        a: mat![[1e30, 0.0], [0.0, 1e30]],
+        ..base()
+    })
+    .unwrap();
+    let mut y = Mat::<f64>::from_fn(40, 1, |_, _| f64::NAN);
+    y[(0, 0)] = 1.0;
+    for options in [InferenceOptions::exact(), InferenceOptions::steady_state()] {
+        let m = model.clone().with_inference(options);
+        let err = m.filter(y.as_ref()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateSpaceError::Diverged { sequence: 0, .. }
+                    | StateSpaceError::InnovationNotPositiveDefinite { .. }
+            ),
+            "{err:?}"
+        );
+        assert!(m.e_step(&[y.as_ref()]).is_err());
+        assert!(m.log_likelihood(&[y.as_ref()]).is_err());
+    }
+}
+
+#[test]
+fn m_step_rejects_foreign_or_broken_statistics_and_leaves_the_model_alone() {
+    let model = random_model(2, 2, 3);
+    let before = model.clone();
+    let foreign = SufficientStats::zeros(3, 2);
+    assert!(matches!(
+        model.m_step(&foreign, &MStepOptions::default()),
+        Err(StateSpaceError::StatisticsDimension { .. })
+    ));
+    // Only sequences of length 1: no transition to learn A or Q from.
+    let mut rng = StdRng::seed_from_u64(4);
+    let singles: Vec<Mat<f64>> = (0..3).map(|_| model.sample(1, &mut rng).1).collect();
+    let views: Vec<_> = singles.iter().map(|m| m.as_ref()).collect();
+    let e = model.e_step(&views).unwrap();
+    assert_eq!(e.stats.n_transitions(), 0);
+    assert!(matches!(
+        model.m_step(&e.stats, &MStepOptions::new(LearnSet::transition())),
+        Err(StateSpaceError::NoTransitions)
+    ));
+    // ...but the initial state and the observation model can be learned.
+    let options = MStepOptions::new(LearnSet {
+        h: true,
+        r: true,
+        m0: true,
+        p0: true,
+        ..LearnSet::none()
+    });
+    let (next, _) = model.m_step(&e.stats, &options).unwrap();
+    assert_eq!(next.a(), model.a());
+    assert_eq!(model, before);
+    let mut merged = SufficientStats::zeros(2, 2);
+    assert!(merged.try_merge(&foreign).is_err());
+}
+
+#[test]
+fn learning_nothing_returns_the_same_parameters() {
+    let model = random_model(2, 3, 5);
+    let mut rng = StdRng::seed_from_u64(6);
+    let (_, y) = model.sample(20, &mut rng);
+    let e = model.e_step(&[y.as_ref()]).unwrap();
+    let (same, diagnostics) = model
+        .m_step(&e.stats, &MStepOptions::new(LearnSet::none()))
+        .unwrap();
+    assert_eq!(same, model);
+    assert!(diagnostics.is_empty());
+    assert_eq!(diagnostics.to_string(), "exact M-step");
+}
+
+#[test]
+fn a_singular_update_is_floored_and_reported() {
+    // Q learned from a model whose second state never moves and is observed
+    // exactly (tiny R, P0): the transition residual of that state is ~0.
+    let a = mat![[0.9, 0.0], [0.0, 1.0]];
+    let q = mat![[0.1, 0.0], [0.0, 1e-300]];
+    let h = mat![[1.0, 0.0], [0.0, 1.0]];
+    let r = mat![[0.1, 0.0], [0.0, 0.1]];
+    let model = LinearGaussianSsm::new(a, q, h, r, vec![0.0, 1.0], mat![[1.0, 0.0], [0.0, 1e-300]]).unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let (_, y) = model.sample(50, &mut rng);
+    let e = model.e_step(&[y.as_ref()]).unwrap();
+    let (next, diagnostics) = model
+        .m_step(&e.stats, &MStepOptions::new(LearnSet::transition()))
+        .unwrap();
+    assert!(!diagnostics.is_empty(), "expected a floor");
+    assert!(
+        diagnostics
+            .floors
+            .iter()
+            .any(|f| f.matrix == Matrix::Q && f.jitter > 0.0)
+    );
+    assert!(diagnostics.to_string().starts_with("floored Q"));
+    assert!((0..2).all(|i| (0..2).all(|j| next.q()[(i, j)].is_finite() && next.a()[(i, j)].is_finite())));
+}
+
+#[test]
+fn split_sequences_checks_lengths() {
+    let data = Mat::<f64>::zeros(5, 2);
+    assert_eq!(split_sequences(data.as_ref(), &[2, 3]).unwrap().len(), 2);
+    assert!(matches!(
+        split_sequences(data.as_ref(), &[2, 2]),
+        Err(StateSpaceError::LengthsMismatch { total: 4, rows: 5 })
+    ));
+    assert!(matches!(
+        split_sequences(data.as_ref(), &[5, 0]),
+        Err(StateSpaceError::EmptySequence { sequence: 1 })
+    ));
+    assert!(matches!(
+        split_sequences(data.as_ref(), &[usize::MAX, 6]),
+        Err(StateSpaceError::LengthsMismatch { .. })
+    ));
+}
+
+#[test]
+fn options_parse_and_reject_nonsense() {
+    assert_eq!(
+        LearnSet::parse("A, q,m0").unwrap(),
+        LearnSet {
+            a: true,
+            q: true,
+            m0: true,
+            ..LearnSet::none()
+        }
+    );
+    assert_eq!(LearnSet::parse("all").unwrap(), LearnSet::all());
+    assert_eq!(LearnSet::parse("none").unwrap(), LearnSet::none());
+    assert_eq!(LearnSet::transition().to_string(), "A,Q");
+    assert!(matches!(
+        LearnSet::parse("A,B"),
+        Err(StateSpaceError::InvalidOption { option: "learn", .. })
+    ));
+    assert!(statespace::CovStructure::parse("diag").is_ok());
+    assert!(statespace::CovStructure::parse("banded").is_err());
+    let mut rng = StdRng::seed_from_u64(8);
+    let y = Mat::<f64>::zeros(3, 2);
+    assert!(matches!(
+        LinearGaussianSsm::init_from_data(&[y.as_ref()], &InitConfig::new(0), &mut rng),
+        Err(StateSpaceError::ZeroDimension { .. })
+    ));
+    assert!(matches!(
+        LinearGaussianSsm::init_from_data(&[y.as_ref()], &InitConfig::new(2).with_a_jitter(-1.0), &mut rng),
+        Err(StateSpaceError::InvalidOption { .. })
+    ));
+    // A hostile state dimension fails fast instead of exhausting memory.
+    assert!(matches!(
+        LinearGaussianSsm::init_from_data(&[y.as_ref()], &InitConfig::new(100_000), &mut rng),
+        Err(StateSpaceError::InvalidOption {
+            option: "state_dim",
+            ..
+        })
+    ));
+}

@@ -1,0 +1,211 @@
+//! Dense reference computations: the joint Gaussian of all states and
+//! observations of a short sequence, built directly from the model.
+#![allow(dead_code)]
+
+use faer::{Mat, MatRef};
+use linalg_kernels::{Cholesky, LN_2PI};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use statespace::LinearGaussianSsm;
+
+/// Mean and covariance of `z = (x_0, ..., x_{T-1}, y_0, ..., y_{T-1})`.
+/// Index of `x_k[i]` is `k n + i`, of `y_k[j]` is `T n + k p + j`.
+pub struct Joint {
+    pub n: usize,
+    pub p: usize,
+    pub t: usize,
+    pub mean: Vec<f64>,
+    pub cov: Mat<f64>,
+}
+
+impl Joint {
+    pub fn x(&self, k: usize, i: usize) -> usize {
+        k * self.n + i
+    }
+    pub fn y(&self, k: usize, j: usize) -> usize {
+        self.t * self.n + k * self.p + j
+    }
+}
+
+pub fn joint(model: &LinearGaussianSsm, t: usize) -> Joint {
+    let (n, p) = (model.state_dim(), model.obs_dim());
+    let (a, q, h, r) = (model.a(), model.q(), model.h(), model.r());
+    let dim = t * (n + p);
+    // Cov(x_i, x_j) for i >= j: A^{i-j} V_j.
+    let mut cxx: Vec<Vec<Mat<f64>>> = vec![Vec::new(); t];
+    let mut v = model.p0().to_owned();
+    let mut means = vec![model.m0().to_vec()];
+    for k in 0..t {
+        if k > 0 {
+            v = a * &v * a.transpose() + q;
+            let prev = &means[k - 1];
+            means.push(
+                (0..n)
+                    .map(|i| (0..n).map(|j| a[(i, j)] * prev[j]).sum())
+                    .collect(),
+            );
+        }
+        cxx[k] = vec![Mat::zeros(n, n); k + 1];
+        cxx[k][k] = v.clone();
+    }
+    for j in 0..t {
+        for i in (j + 1)..t {
+            cxx[i][j] = a * &cxx[i - 1][j];
+        }
+    }
+    let cov_x = |i: usize, j: usize| -> Mat<f64> {
+        if i >= j {
+            cxx[i][j].clone()
+        } else {
+            cxx[j][i].transpose().to_owned()
+        }
+    };
+    let mut jt = Joint {
+        n,
+        p,
+        t,
+        mean: vec![0.0; dim],
+        cov: Mat::zeros(dim, dim),
+    };
+    for k in 0..t {
+        for i in 0..n {
+            let idx = jt.x(k, i);
+            jt.mean[idx] = means[k][i];
+        }
+        for j in 0..p {
+            let idx = jt.y(k, j);
+            jt.mean[idx] = (0..n).map(|c| h[(j, c)] * means[k][c]).sum();
+        }
+    }
+    for k1 in 0..t {
+        for k2 in 0..t {
+            let c = cov_x(k1, k2);
+            let hc = h * &c; // Cov(y_k1, x_k2)
+            let mut hch = &hc * h.transpose(); // Cov(y_k1, y_k2)
+            if k1 == k2 {
+                hch += r;
+            }
+            for i in 0..n {
+                for j in 0..n {
+                    let (a_, b_) = (jt.x(k1, i), jt.x(k2, j));
+                    jt.cov[(a_, b_)] = c[(i, j)];
+                }
+            }
+            for i in 0..p {
+                for j in 0..n {
+                    let (a_, b_) = (jt.y(k1, i), jt.x(k2, j));
+                    jt.cov[(a_, b_)] = hc[(i, j)];
+                    jt.cov[(b_, a_)] = hc[(i, j)];
+                }
+                for j in 0..p {
+                    let (a_, b_) = (jt.y(k1, i), jt.y(k2, j));
+                    jt.cov[(a_, b_)] = hch[(i, j)];
+                }
+            }
+        }
+    }
+    jt
+}
+
+/// Indices (into z) and values of the observed entries of `y` (T x p).
+pub fn observed(jt: &Joint, y: MatRef<'_, f64>, steps: usize) -> (Vec<usize>, Vec<f64>) {
+    let mut idx = Vec::new();
+    let mut val = Vec::new();
+    for k in 0..steps {
+        for j in 0..jt.p {
+            if !y[(k, j)].is_nan() {
+                idx.push(jt.y(k, j));
+                val.push(y[(k, j)]);
+            }
+        }
+    }
+    (idx, val)
+}
+
+/// `ln N(values; mean[idx], cov[idx, idx])`.
+pub fn log_density(jt: &Joint, idx: &[usize], values: &[f64]) -> f64 {
+    if idx.is_empty() {
+        return 0.0;
+    }
+    let m = idx.len();
+    let s = Mat::<f64>::from_fn(m, m, |a, b| jt.cov[(idx[a], idx[b])]);
+    let chol = Cholesky::new(s.as_ref()).unwrap();
+    let r: Vec<f64> = (0..m).map(|a| values[a] - jt.mean[idx[a]]).collect();
+    -0.5 * (m as f64 * LN_2PI + chol.log_det() + chol.mahalanobis_squared(&r).unwrap())
+}
+
+/// Posterior mean and covariance of all of z given the observed entries.
+pub fn condition(jt: &Joint, idx: &[usize], values: &[f64]) -> (Vec<f64>, Mat<f64>) {
+    let dim = jt.mean.len();
+    if idx.is_empty() {
+        return (jt.mean.clone(), jt.cov.clone());
+    }
+    let m = idx.len();
+    let s = Mat::<f64>::from_fn(m, m, |a, b| jt.cov[(idx[a], idx[b])]);
+    let chol = Cholesky::new(s.as_ref()).unwrap();
+    let mut s_inv_oz = Mat::<f64>::from_fn(m, dim, |a, z| jt.cov[(idx[a], z)]);
+    chol.solve_in_place(s_inv_oz.as_mut()).unwrap();
+    let r: Vec<f64> = (0..m).map(|a| values[a] - jt.mean[idx[a]]).collect();
+    let mean: Vec<f64> = (0..dim)
+        .map(|z| jt.mean[z] + (0..m).map(|a| s_inv_oz[(a, z)] * r[a]).sum::<f64>())
+        .collect();
+    let cov = Mat::<f64>::from_fn(dim, dim, |z1, z2| {
+        jt.cov[(z1, z2)]
+            - (0..m)
+                .map(|a| jt.cov[(z1, idx[a])] * s_inv_oz[(a, z2)])
+                .sum::<f64>()
+    });
+    (mean, cov)
+}
+
+/// A random SPD matrix `L Lᵀ + shift I`.
+pub fn random_spd<G: Rng>(n: usize, scale: f64, shift: f64, rng: &mut G) -> Mat<f64> {
+    let l = Mat::<f64>::from_fn(n, n, |_, _| rng.random_range(-1.0..1.0));
+    let mut m = &l * l.transpose() * faer::Scale(scale);
+    for i in 0..n {
+        m[(i, i)] += shift;
+    }
+    for j in 0..n {
+        for i in 0..j {
+            m[(i, j)] = m[(j, i)];
+        }
+    }
+    m
+}
+
+/// A random model with a stable A (Frobenius norm 0.9).
+pub fn random_model(n: usize, p: usize, seed: u64) -> LinearGaussianSsm {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut a = Mat::<f64>::from_fn(n, n, |_, _| rng.random_range(-1.0..1.0));
+    let norm = a.norm_l2();
+    a *= faer::Scale(0.9 / norm);
+    let q = random_spd(n, 0.3, 0.1, &mut rng);
+    let h = Mat::<f64>::from_fn(p, n, |_, _| rng.random_range(-1.0..1.0));
+    let r = random_spd(p, 0.3, 0.2, &mut rng);
+    let m0: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let p0 = random_spd(n, 0.5, 0.3, &mut rng);
+    LinearGaussianSsm::new(a, q, h, r, m0, p0).unwrap()
+}
+
+/// Largest absolute difference between two matrices.
+pub fn max_diff(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
+    assert_eq!((a.nrows(), a.ncols()), (b.nrows(), b.ncols()));
+    let mut d = 0.0f64;
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            d = d.max((a[(i, j)] - b[(i, j)]).abs());
+        }
+    }
+    d
+}
+
+/// A block of the posterior covariance.
+pub fn block(
+    cov: &Mat<f64>,
+    rows: impl Fn(usize) -> usize,
+    cols: impl Fn(usize) -> usize,
+    r: usize,
+    c: usize,
+) -> Mat<f64> {
+    Mat::from_fn(r, c, |i, j| cov[(rows(i), cols(j))])
+}

@@ -1,0 +1,236 @@
+//! The recursions against dense Gaussian conditioning of the joint
+//! distribution of all states and observations (built directly in
+//! `common::joint`, no recursion involved).
+
+mod common;
+
+use common::{block, condition, joint, log_density, max_diff, observed, random_model};
+use faer::Mat;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use statespace::{InferenceOptions, LinearGaussianSsm};
+
+const TOL: f64 = 1e-9;
+
+/// Data of `t` steps drawn from the model, with some entries removed.
+fn data(model: &LinearGaussianSsm, t: usize, seed: u64, missing: &[(usize, Option<usize>)]) -> Mat<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (_, mut y) = model.sample(t, &mut rng);
+    for &(k, j) in missing {
+        match j {
+            Some(j) => y[(k, j)] = f64::NAN,
+            None => (0..y.ncols()).for_each(|j| y[(k, j)] = f64::NAN),
+        }
+    }
+    y
+}
+
+fn check_against_dense(model: &LinearGaussianSsm, y: &Mat<f64>) {
+    let (n, t) = (model.state_dim(), y.nrows());
+    let jt = joint(model, t);
+    let smoothed = model.smooth(y.as_ref()).unwrap();
+    let filtered = smoothed.filter();
+
+    // Log-likelihood: density of the stacked observed values.
+    let (idx, val) = observed(&jt, y.as_ref(), t);
+    let reference = log_density(&jt, &idx, &val);
+    assert!(
+        (filtered.log_likelihood() - reference).abs() < TOL * (1.0 + reference.abs()),
+        "loglik {} vs dense {reference}",
+        filtered.log_likelihood()
+    );
+
+    for k in 0..t {
+        // Filtered: condition on steps 0..=k; predicted: on steps 0..k.
+        for (upto, means, cov) in [
+            (
+                k + 1,
+                filtered.filtered_means(),
+                filtered.filtered_cov(k).unwrap(),
+            ),
+            (k, filtered.predicted_means(), filtered.predicted_cov(k).unwrap()),
+        ] {
+            let (idx, val) = observed(&jt, y.as_ref(), upto);
+            let (mean, post) = condition(&jt, &idx, &val);
+            for i in 0..n {
+                let want = mean[jt.x(k, i)];
+                assert!(
+                    (means[(k, i)] - want).abs() < TOL * (1.0 + want.abs()),
+                    "step {k} mean"
+                );
+            }
+            let want = block(&post, |i| jt.x(k, i), |j| jt.x(k, j), n, n);
+            assert!(
+                max_diff(cov.as_ref(), want.as_ref()) < TOL,
+                "step {k} cov (upto {upto})"
+            );
+        }
+    }
+
+    // Smoothed: condition on everything.
+    let (mean, post) = condition(&jt, &idx, &val);
+    for k in 0..t {
+        for i in 0..n {
+            let want = mean[jt.x(k, i)];
+            let got = smoothed.smoothed_means()[(k, i)];
+            assert!((got - want).abs() < TOL * (1.0 + want.abs()), "smoothed mean {k}");
+        }
+        let want = block(&post, |i| jt.x(k, i), |j| jt.x(k, j), n, n);
+        assert!(
+            max_diff(smoothed.smoothed_cov(k).unwrap().as_ref(), want.as_ref()) < TOL,
+            "smoothed cov {k}"
+        );
+        if k + 1 < t {
+            let want = block(&post, |i| jt.x(k + 1, i), |j| jt.x(k, j), n, n);
+            assert!(
+                max_diff(smoothed.cross_cov(k).unwrap().as_ref(), want.as_ref()) < TOL,
+                "cross cov {k}"
+            );
+            // The gain satisfies Cov(x_{k+1}, x_k | y) = P_{k+1|T} G_kᵀ.
+            let g = smoothed.gain(k).unwrap();
+            let pg = smoothed.smoothed_cov(k + 1).unwrap() * g.transpose();
+            assert!(max_diff(pg.as_ref(), want.as_ref()) < TOL);
+        } else {
+            assert!(smoothed.cross_cov(k).is_none() && smoothed.gain(k).is_none());
+        }
+    }
+    assert!(smoothed.smoothed_cov(t).is_none());
+    let (fv, sv) = (filtered.filtered_variances(), smoothed.smoothed_variances());
+    for k in 0..t {
+        for i in 0..n {
+            assert_eq!(fv[(k, i)], filtered.filtered_cov(k).unwrap()[(i, i)]);
+            assert_eq!(sv[(k, i)], smoothed.smoothed_cov(k).unwrap()[(i, i)]);
+        }
+    }
+}
+
+#[test]
+fn filter_and_smoother_match_dense_conditioning() {
+    for (seed, n, p, t) in [
+        (1, 1, 1, 5),
+        (2, 2, 1, 6),
+        (3, 3, 2, 6),
+        (4, 2, 3, 5),
+        (5, 10, 9, 4),
+        (6, 9, 12, 3),
+    ] {
+        let model = random_model(n, p, seed);
+        let y = data(&model, t, seed + 100, &[]);
+        check_against_dense(&model, &y);
+    }
+}
+
+#[test]
+fn missing_rows_and_entries_match_dense_conditioning() {
+    let model = random_model(3, 3, 7);
+    let y = data(
+        &model,
+        7,
+        8,
+        &[
+            (0, Some(1)),
+            (2, None),
+            (3, Some(0)),
+            (3, Some(2)),
+            (5, None),
+            (6, Some(1)),
+        ],
+    );
+    check_against_dense(&model, &y);
+    // The first and the last step entirely missing.
+    let model = random_model(2, 2, 9);
+    let y = data(&model, 5, 10, &[(0, None), (4, None), (2, Some(0))]);
+    check_against_dense(&model, &y);
+}
+
+#[test]
+fn identity_observation_fast_path_matches_dense() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let base = random_model(3, 3, 12);
+    let mut params = base.into_parameters();
+    params.h = Mat::identity(3, 3);
+    let model = LinearGaussianSsm::from_parameters(params).unwrap();
+    assert!(model.h_is_identity());
+    let (_, y) = model.sample(6, &mut rng);
+    check_against_dense(&model, &y);
+    let mut y2 = y.clone();
+    y2[(2, 1)] = f64::NAN;
+    check_against_dense(&model, &y2);
+}
+
+/// The E-step statistics against expectations under the dense posterior of
+/// all of z (missing observations included, as latent variables).
+#[test]
+fn e_step_statistics_match_the_dense_posterior() {
+    for (seed, n, p, t, missing) in [
+        (21u64, 2, 2, 5, vec![]),
+        (22, 3, 2, 6, vec![(1, Some(0)), (3, None), (4, Some(1))]),
+        (23, 2, 3, 5, vec![(0, Some(2)), (2, Some(0)), (2, Some(1))]),
+    ] {
+        let model = random_model(n, p, seed);
+        let y = data(&model, t, seed + 50, &missing);
+        let jt = joint(&model, t);
+        let (idx, val) = observed(&jt, y.as_ref(), t);
+        let (mean, cov) = condition(&jt, &idx, &val);
+        let e = |a: usize, b: usize| cov[(a, b)] + mean[a] * mean[b];
+        let estep = model.e_step(&[y.as_ref()]).unwrap();
+        let s = &estep.stats;
+        assert!((estep.log_likelihood - log_density(&jt, &idx, &val)).abs() < TOL * 100.0);
+        assert_eq!((s.n_sequences(), s.n_steps(), s.n_transitions()), (1, t, t - 1));
+        let close = |got: f64, want: f64, what: &str| {
+            assert!(
+                (got - want).abs() < 1e-8 * (1.0 + want.abs()),
+                "{what}: {got} vs {want} (seed {seed})"
+            );
+        };
+        for i in 0..n {
+            close(s.sum_x0()[i], mean[jt.x(0, i)], "sum_x0");
+            for j in 0..n {
+                close(s.sum_x0x0()[(i, j)], e(jt.x(0, i), jt.x(0, j)), "sum_x0x0");
+                close(s.sum_xx_last()[(i, j)], e(jt.x(t - 1, i), jt.x(t - 1, j)), "last");
+                let all: f64 = (0..t).map(|k| e(jt.x(k, i), jt.x(k, j))).sum();
+                close(s.sum_xx()[(i, j)], all, "sum_xx");
+                let cross: f64 = (1..t).map(|k| e(jt.x(k, i), jt.x(k - 1, j))).sum();
+                close(s.sum_cross()[(i, j)], cross, "sum_cross");
+            }
+        }
+        for i in 0..p {
+            for j in 0..n {
+                let want: f64 = (0..t).map(|k| e(jt.y(k, i), jt.x(k, j))).sum();
+                close(s.sum_yx()[(i, j)], want, "sum_yx");
+            }
+            for j in 0..p {
+                let want: f64 = (0..t).map(|k| e(jt.y(k, i), jt.y(k, j))).sum();
+                close(s.sum_yy()[(i, j)], want, "sum_yy");
+            }
+        }
+    }
+}
+
+#[test]
+fn many_sequences_add_up() {
+    let model = random_model(2, 2, 31);
+    let y1 = data(&model, 4, 32, &[(1, Some(0))]);
+    let y2 = data(&model, 6, 33, &[]);
+    let y3 = data(&model, 1, 34, &[]);
+    let all = model.e_step(&[y1.as_ref(), y2.as_ref(), y3.as_ref()]).unwrap();
+    let mut merged = model.e_step(&[y1.as_ref()]).unwrap();
+    merged.merge(&model.e_step(&[y2.as_ref()]).unwrap());
+    merged.merge(&model.e_step(&[y3.as_ref()]).unwrap());
+    assert!((all.log_likelihood - merged.log_likelihood).abs() < 1e-12);
+    assert_eq!(all.stats.n_transitions(), 3 + 5);
+    assert!(max_diff(all.stats.sum_xx(), merged.stats.sum_xx()) < 1e-12);
+    let ll = model
+        .log_likelihood(&[y1.as_ref(), y2.as_ref(), y3.as_ref()])
+        .unwrap();
+    assert!((ll - all.log_likelihood).abs() < 1e-10);
+    let _ = InferenceOptions::exact();
+}
+
+#[test]
+fn larger_dimensions_with_missing_values_match_dense_conditioning() {
+    // Several 8-row blocks in the padded kernels, general H, missing values.
+    let model = random_model(17, 11, 41);
+    let y = data(&model, 4, 42, &[(1, Some(3)), (1, Some(10)), (2, None)]);
+    check_against_dense(&model, &y);
+}
