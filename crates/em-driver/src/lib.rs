@@ -82,3 +82,9 @@ pub use linalg_kernels;
 pub use mixture;
 pub use rand;
 pub use statespace;
+
+/// The Rust examples of the workspace README, compiled and run as doctests
+/// so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
