@@ -1,4 +1,6 @@
-//! `cargo xtask bench [FILTER]`: runs the criterion benches and prints a table.
+//! `cargo xtask bench [TARGET | FILTER]`: runs the criterion benches and prints
+//! a table. A bench target name (`kernels`, `mixture`, `hmm`, `statespace`)
+//! runs that file; anything else is passed to criterion as a name filter.
 //!
 //! The table is read back from criterion's `target/criterion/**/new/estimates.json`
 //! (mean and its 95% confidence interval), so it shows exactly what was measured.
@@ -6,20 +8,30 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// Runs `cargo bench -p emfit-benches [-- FILTER]` and prints the results.
-pub fn run(filter: Option<&str>) -> Result<(), String> {
-    let mut args = vec!["bench", "-p", "emfit-benches", "--"];
+/// The bench files of the `emfit-benches` crate.
+const TARGETS: [&str; 4] = ["kernels", "mixture", "hmm", "statespace"];
+
+/// Runs `cargo bench -p emfit-benches [--bench TARGET | -- FILTER]` and prints the results.
+pub fn run(selection: Option<&str>) -> Result<(), String> {
+    let mut args = vec!["bench", "-p", "emfit-benches"];
+    let target = selection.filter(|s| TARGETS.contains(s));
+    let filter = selection.filter(|s| !TARGETS.contains(s));
+    if let Some(t) = target {
+        args.extend(["--bench", t]);
+    }
     if let Some(f) = filter {
-        args.push(f);
+        args.extend(["--", f]);
     }
     crate::run_command("cargo", &args, &[])?;
     let root = crate::workspace_root().join("target").join("criterion");
     let mut rows = Vec::new();
     collect(&root, &root, &mut rows);
+    let groups = target.map(target_groups).unwrap_or_default();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     println!("\n{:<60} {:>14} {:>24}", "benchmark", "mean", "95% interval");
     for (name, mean, low, high) in rows {
-        if filter.is_none_or(|f| name.contains(f)) {
+        let in_target = groups.is_empty() || groups.iter().any(|g| name.starts_with(g));
+        if in_target && filter.is_none_or(|f| name.contains(f)) {
             println!(
                 "{name:<60} {:>14} {:>24}",
                 human(mean),
@@ -28,6 +40,17 @@ pub fn run(filter: Option<&str>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The criterion group names each bench file defines.
+fn target_groups(target: &str) -> Vec<&'static str> {
+    match target {
+        "kernels" => vec!["cholesky", "solve_d_rhs", "gaussian_log_density", "row_log_sum_exp"],
+        "mixture" => vec!["gmm_em_iteration"],
+        "hmm" => vec!["gaussian_hmm"],
+        "statespace" => vec!["lgssm"],
+        _ => Vec::new(),
+    }
 }
 
 fn collect(root: &Path, dir: &Path, rows: &mut Vec<(String, f64, f64, f64)>) {

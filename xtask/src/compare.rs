@@ -217,7 +217,7 @@ pub fn run(only: Option<&str>) -> Result<(), String> {
         }
     }
     let section = render_section(&rows, &python, cores)?;
-    replace_readme_section(&root.join("README.md"), &section)?;
+    crate::replace_readme_section("compare", &section)?;
     println!("\nREADME.md benchmark section updated.");
     Ok(())
 }
@@ -369,16 +369,4 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| format!("{program}: unavailable"))
-}
-
-const START: &str = "<!-- compare:start -->";
-const END: &str = "<!-- compare:end -->";
-
-fn replace_readme_section(readme: &Path, section: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(readme).map_err(|e| format!("{}: {e}", readme.display()))?;
-    let (Some(a), Some(b)) = (text.find(START), text.find(END)) else {
-        return Err(format!("{} has no {START} ... {END} markers", readme.display()));
-    };
-    let updated = format!("{}{START}\n{section}{}", &text[..a], &text[b..]);
-    std::fs::write(readme, updated).map_err(|e| format!("{}: {e}", readme.display()))
 }

@@ -3,7 +3,9 @@
 //! - `emfit-compare generate DIR`: writes every workload (data and the
 //!   initial parameters both sides start from) as `.npy` files into DIR;
 //! - `emfit-compare run DIR WORKLOAD`: times emfit on one workload and prints
-//!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb"}`.
+//!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb"}`;
+//! - `emfit-compare scaling DIR`: times one EM iteration over a range of sizes
+//!   (see `emfit_benches::scaling`) and writes `scaling.md` and `scaling.svg`.
 //!
 //! `run` rebuilds the workload from the same seeds instead of reading DIR
 //! back, so both sides see bit-identical inputs. Threads: rayon's global pool
@@ -29,7 +31,8 @@ fn main() {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["generate", dir] => generate(Path::new(dir)),
         ["run", _dir, workload] => run(workload),
-        _ => Err("usage: emfit-compare generate DIR | run DIR WORKLOAD".to_string()),
+        ["scaling", dir] => scaling(Path::new(dir)),
+        _ => Err("usage: emfit-compare generate DIR | run DIR WORKLOAD | scaling DIR".to_string()),
     };
     if let Err(message) = result {
         eprintln!("emfit-compare: {message}");
@@ -170,6 +173,16 @@ fn write_full_covariances(dir: &Path, name: &str, covariances: &Covariances) -> 
         .flat_map(|c| (0..d).flat_map(move |i| (0..d).map(move |j| c[(i, j)])))
         .collect();
     npy::write_f64(&dir.join(format!("{name}.npy")), &[list.len(), d, d], &data).map_err(io)
+}
+
+fn scaling(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let points = emfit_benches::scaling::measure_all();
+    let table = emfit_benches::scaling::markdown(&points);
+    std::fs::write(dir.join("scaling.md"), &table).map_err(io)?;
+    std::fs::write(dir.join("scaling.svg"), emfit_benches::scaling::svg(&points)).map_err(io)?;
+    print!("{table}");
+    Ok(())
 }
 
 /// What one timed run produced.

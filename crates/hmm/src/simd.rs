@@ -6,31 +6,12 @@
 //! reassociates floating-point sums or contracts `a * b + c` into a fused
 //! multiply-add, so every variant performs the same roundings.
 
-/// Instruction sets the recursions are compiled for, chosen once at run time.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Isa {
-    Baseline,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
+/// Instruction sets the recursions are compiled for, chosen once at run time
+/// (the same choice as every other SIMD kernel of the workspace).
+pub(crate) use linalg_kernels::isa::Isa;
 
 pub(crate) fn isa() -> Isa {
-    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512vl") && has!("avx512dq") && has!("avx2") && has!("fma") {
-                return Isa::Avx512;
-            }
-            if has!("avx2") && has!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    })
+    Isa::detect()
 }
 
 /// Defines `$name(args) -> ret` calling the `#[inline(always)]` `$body` compiled

@@ -23,6 +23,7 @@ pub mod cholesky;
 mod error;
 pub mod fastexp;
 pub mod gaussian;
+pub mod isa;
 pub mod logsumexp;
 pub mod padded;
 mod symmetric;

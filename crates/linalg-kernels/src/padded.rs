@@ -22,8 +22,8 @@
 //! substitution); with FMA the roundings differ by a few ulps.
 
 use crate::KernelError;
+use crate::isa::Isa;
 use faer::MatMut;
-use std::sync::OnceLock;
 
 /// Lanes of one vector; every leading dimension is a multiple of it.
 pub const PAD: usize = 8;
@@ -32,31 +32,6 @@ pub const PAD: usize = 8;
 #[must_use]
 pub fn padded_dim(n: usize) -> usize {
     n.div_ceil(PAD).max(1) * PAD
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isa {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Baseline,
-}
-
-fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-                return Isa::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    })
 }
 
 fn check_layout(
@@ -92,7 +67,7 @@ fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
 /// Calls `$f` of the module of the detected instruction set.
 macro_rules! dispatch {
     ($f:ident($($arg:expr),*)) => {
-        match isa() {
+        match Isa::detect() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU supports AVX-512F and FMA (checked by `isa`).
             Isa::Avx512 => unsafe { avx512::$f($($arg),*) },

@@ -17,7 +17,7 @@
 //! Contract of every function: the padded rows of the left operand are zero
 //! (or at least finite), so the padded rows of the result are zero too.
 
-use std::sync::OnceLock;
+use linalg_kernels::isa::Isa;
 
 /// Vector width in `f64` lanes that every leading dimension is a multiple
 /// of (the padding of `linalg_kernels::padded`).
@@ -27,31 +27,6 @@ pub(crate) const LANES: usize = linalg_kernels::padded::PAD;
 #[must_use]
 pub(crate) fn pad(n: usize) -> usize {
     linalg_kernels::padded::padded_dim(n)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isa {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Baseline,
-}
-
-fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-                return Isa::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    })
 }
 
 /// How the right operand of [`gemm`] is stored.
@@ -170,7 +145,7 @@ pub(crate) fn gemm_init(
 }
 
 fn run(args: Args<'_>, c: &mut [f64]) {
-    match isa() {
+    match Isa::detect() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU supports AVX-512F and FMA (checked by `isa`).
         Isa::Avx512 => unsafe { avx512::gemm(&args, c) },

@@ -178,8 +178,7 @@ mod avx2 {
     impl Avx2 {
         /// The token, if the running CPU has the features.
         pub(crate) fn detect() -> Option<Self> {
-            (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
-                .then_some(Self(()))
+            linalg_kernels::isa::Isa::detect().has_avx2().then_some(Self(()))
         }
     }
 
@@ -280,12 +279,9 @@ mod avx512 {
     impl Avx512 {
         /// The token, if the running CPU has the features.
         pub(crate) fn detect() -> Option<Self> {
-            (std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-                && std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma"))
-            .then_some(Self(()))
+            linalg_kernels::isa::Isa::detect()
+                .has_avx512()
+                .then_some(Self(()))
         }
     }
 

@@ -1,0 +1,76 @@
+//! Which vector instruction set the hand-vectorised loops run with.
+//!
+//! The SIMD kernels of the workspace (the padded products of [`crate::padded`],
+//! the mixture and HMM E-steps, the state-space recursions) are compiled for
+//! AVX-512, for AVX2 with FMA, and for the baseline target; [`Isa::detect`]
+//! picks the widest one the CPU supports, once per process, so every crate
+//! makes the same choice.
+
+use std::sync::OnceLock;
+
+/// An instruction set the SIMD kernels are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512 F, VL and DQ, with AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// AVX2 with FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// The compilation target's baseline (SSE2 on x86-64).
+    Baseline,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU supports (detected on the first
+    /// call, then cached).
+    #[must_use]
+    pub fn detect() -> Self {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                let avx2 = has!("avx2") && has!("fma");
+                if avx2 && has!("avx512f") && has!("avx512vl") && has!("avx512dq") {
+                    return Isa::Avx512;
+                }
+                if avx2 {
+                    return Isa::Avx2;
+                }
+            }
+            Isa::Baseline
+        })
+    }
+
+    /// True when AVX2 and FMA may be used (AVX-512 machines included).
+    #[must_use]
+    pub fn has_avx2(self) -> bool {
+        self != Isa::Baseline
+    }
+
+    /// True when the AVX-512 kernels may be used.
+    #[must_use]
+    pub fn has_avx512(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self == Isa::Avx512
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_is_stable_and_consistent() {
+        let isa = Isa::detect();
+        assert_eq!(isa, Isa::detect());
+        assert!(!isa.has_avx512() || isa.has_avx2());
+    }
+}
