@@ -37,9 +37,17 @@ fn gmm_point(series: &str, size: usize, n: usize, d: usize, k: usize) -> Point {
     let w = gmm_big(n, d, k);
     let options = mixture::MStepOptions::default();
     let seconds = median_of_three(|| {
-        std::hint::black_box(w.start.em_iteration(w.x.as_ref(), None, &options).expect("valid workload"));
+        std::hint::black_box(
+            w.start
+                .em_iteration(w.x.as_ref(), None, &options)
+                .expect("valid workload"),
+        );
     });
-    Point { series: series.to_string(), size, seconds }
+    Point {
+        series: series.to_string(),
+        size,
+        seconds,
+    }
 }
 
 fn hmm_point(series: &str, size: usize, k: usize, sequences: usize) -> Point {
@@ -49,7 +57,11 @@ fn hmm_point(series: &str, size: usize, k: usize, sequences: usize) -> Point {
     let seconds = median_of_three(|| {
         std::hint::black_box(w.start.em_iteration(&data, &options).expect("valid workload"));
     });
-    Point { series: series.to_string(), size, seconds }
+    Point {
+        series: series.to_string(),
+        size,
+        seconds,
+    }
 }
 
 /// A scenario-3-like model with `joints` joints (state dimension 3·joints,
@@ -57,7 +69,13 @@ fn hmm_point(series: &str, size: usize, k: usize, sequences: usize) -> Point {
 fn lgssm_model(joints: usize) -> LinearGaussianSsm {
     let n = 3 * joints;
     let a3 = [[0.99, 1.0, 0.5], [0.0, 0.95, 1.0], [0.0, 0.0, 0.90]];
-    let a = Mat::from_fn(n, n, |i, j| if i % joints == j % joints { a3[i / joints][j / joints] } else { 0.0 });
+    let a = Mat::from_fn(n, n, |i, j| {
+        if i % joints == j % joints {
+            a3[i / joints][j / joints]
+        } else {
+            0.0
+        }
+    });
     let diag = |d: [f64; 3]| Mat::from_fn(n, n, |i, j| if i == j { d[i / joints] } else { 0.0 });
     let q = diag([1e-4, 1e-3, 1e-1]);
     let r = diag([0.01, 0.01, 1.0]);
@@ -72,7 +90,11 @@ fn lgssm_point(series: &str, size: usize, joints: usize, steps: usize, inference
     let seconds = median_of_three(|| {
         std::hint::black_box(model.em_iteration(&sequences, &options).expect("valid workload"));
     });
-    Point { series: series.to_string(), size, seconds }
+    Point {
+        series: series.to_string(),
+        size,
+        seconds,
+    }
 }
 
 /// Every scaling curve. Takes a few minutes on one core.
@@ -83,23 +105,63 @@ pub fn measure_all() -> Vec<Point> {
         points.push(gmm_point("GMM full, one EM iteration: N (d=8, K=8)", n, n, 8, 8));
     }
     for k in [2, 8, 32, 80] {
-        points.push(gmm_point("GMM full, one EM iteration: K (N=200k, d=8)", k, 200_000, 8, k));
+        points.push(gmm_point(
+            "GMM full, one EM iteration: K (N=200k, d=8)",
+            k,
+            200_000,
+            8,
+            k,
+        ));
     }
     for d in [2, 8, 32, 80] {
-        points.push(gmm_point("GMM full, one EM iteration: d (N=20k, K=8)", d, 20_000, d, 8));
+        points.push(gmm_point(
+            "GMM full, one EM iteration: d (N=20k, K=8)",
+            d,
+            20_000,
+            d,
+            8,
+        ));
     }
     for sequences in [20, 200, 2_000] {
-        points.push(hmm_point("Gaussian HMM full, one Baum-Welch iteration: T (K=8, d=4)", sequences * 500, 8, sequences));
+        points.push(hmm_point(
+            "Gaussian HMM full, one Baum-Welch iteration: T (K=8, d=4)",
+            sequences * 500,
+            8,
+            sequences,
+        ));
     }
     for k in [2, 8, 32, 80] {
-        points.push(hmm_point("Gaussian HMM full, one Baum-Welch iteration: K (T=100k, d=4)", k, k, 200));
+        points.push(hmm_point(
+            "Gaussian HMM full, one Baum-Welch iteration: K (T=100k, d=4)",
+            k,
+            k,
+            200,
+        ));
     }
     for steps in [4_448, 44_484, 444_840] {
-        points.push(lgssm_point("LGSSM exact, one EM iteration: T (n=21)", steps, 7, steps, InferenceOptions::exact()));
-        points.push(lgssm_point("LGSSM steady state, one EM iteration: T (n=21)", steps, 7, steps, InferenceOptions::steady_state()));
+        points.push(lgssm_point(
+            "LGSSM exact, one EM iteration: T (n=21)",
+            steps,
+            7,
+            steps,
+            InferenceOptions::exact(),
+        ));
+        points.push(lgssm_point(
+            "LGSSM steady state, one EM iteration: T (n=21)",
+            steps,
+            7,
+            steps,
+            InferenceOptions::steady_state(),
+        ));
     }
     for joints in [1, 3, 7, 14, 28] {
-        points.push(lgssm_point("LGSSM exact, one EM iteration: n (T=4,448)", 3 * joints, joints, 4_448, InferenceOptions::exact()));
+        points.push(lgssm_point(
+            "LGSSM exact, one EM iteration: n (T=4,448)",
+            3 * joints,
+            joints,
+            4_448,
+            InferenceOptions::exact(),
+        ));
     }
     points
 }
@@ -133,8 +195,12 @@ pub fn svg(points: &[Point]) -> String {
                 .filter(|p| p.series == *name)
                 .map(|p| ((p.size as f64).log10(), p.seconds.log10()))
                 .unzip();
-            let mut figure = Figure::new(name).size(520.0, 300.0).labels("log10 size", "log10 seconds");
-            figure.line(&xs, &ys, color(i), None).points(&xs, &ys, color(i), None);
+            let mut figure = Figure::new(name)
+                .size(520.0, 300.0)
+                .labels("log10 size", "log10 seconds");
+            figure
+                .line(&xs, &ys, color(i), None)
+                .points(&xs, &ys, color(i), None);
             figure
         })
         .collect();

@@ -45,7 +45,12 @@ pub fn run(selection: Option<&str>) -> Result<(), String> {
 /// The criterion group names each bench file defines.
 fn target_groups(target: &str) -> Vec<&'static str> {
     match target {
-        "kernels" => vec!["cholesky", "solve_d_rhs", "gaussian_log_density", "row_log_sum_exp"],
+        "kernels" => vec![
+            "cholesky",
+            "solve_d_rhs",
+            "gaussian_log_density",
+            "row_log_sum_exp",
+        ],
         "mixture" => vec!["gmm_em_iteration"],
         "hmm" => vec!["gaussian_hmm"],
         "statespace" => vec!["lgssm"],

@@ -4,7 +4,18 @@
 /// Builds and runs `emfit-compare scaling`, then updates the README.
 pub fn run() -> Result<(), String> {
     let root = crate::workspace_root();
-    crate::run_command("cargo", &["build", "--release", "-p", "emfit-benches", "--bin", "emfit-compare"], &[])?;
+    crate::run_command(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "emfit-benches",
+            "--bin",
+            "emfit-compare",
+        ],
+        &[],
+    )?;
     let out = root.join("target/compare/scaling");
     let binary = root.join("target/release/emfit-compare");
     crate::run_command(
@@ -15,7 +26,8 @@ pub fn run() -> Result<(), String> {
     let table = std::fs::read_to_string(out.join("scaling.md")).map_err(|e| format!("scaling.md: {e}"))?;
     let docs = root.join("docs");
     std::fs::create_dir_all(&docs).map_err(|e| format!("{}: {e}", docs.display()))?;
-    std::fs::copy(out.join("scaling.svg"), docs.join("scaling.svg")).map_err(|e| format!("scaling.svg: {e}"))?;
+    std::fs::copy(out.join("scaling.svg"), docs.join("scaling.svg"))
+        .map_err(|e| format!("scaling.svg: {e}"))?;
     let date = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
         .output()
