@@ -265,8 +265,11 @@ fn scale_emissions_body(
         .iter()
         .map(|&s| if s == f64::NEG_INFINITY { 0.0 } else { s })
         .collect();
-    tmp.clear();
-    tmp.resize(n * k, 0.0);
+    // `tmp` only grows (reused by the caller); every entry used is written below.
+    if tmp.len() < n * k {
+        tmp.resize(n * k, 0.0);
+    }
+    let tmp = &mut tmp[..n * k];
     if n > 0 {
         for (j, dst) in tmp.chunks_exact_mut(n).enumerate() {
             let col = column(logb, j).expect("contiguous columns");
@@ -358,20 +361,29 @@ fn forward_k(
             pred.copy_from_slice(&chain.start[..k]);
         } else {
             let prev = &done[(t - 1) * k..];
-            pred.fill(0.0);
-            for (&a, row) in prev.iter().zip(trans.chunks_exact(k)) {
-                for (p, &aij) in pred.iter_mut().zip(row) {
-                    *p += a * aij;
+            if k <= LOCAL_K {
+                // Four partial sums over i (i mod 4), combined pairwise: the
+                // dependency chain per step is ~k/4 + 2 additions instead of k.
+                let mut part = [[0.0; LOCAL_K]; 4];
+                for (i, (&a, row)) in prev[..k].iter().zip(trans.chunks_exact(k)).enumerate() {
+                    for (p, &aij) in part[i % 4][..k].iter_mut().zip(row) {
+                        *p += a * aij;
+                    }
+                }
+                for (j, p) in pred.iter_mut().enumerate() {
+                    *p = (part[0][j] + part[1][j]) + (part[2][j] + part[3][j]);
+                }
+            } else {
+                pred.fill(0.0);
+                for (&a, row) in prev.iter().zip(trans.chunks_exact(k)) {
+                    for (p, &aij) in pred.iter_mut().zip(row) {
+                        *p += a * aij;
+                    }
                 }
             }
         }
         let et = &mut e[t * k..(t + 1) * k];
-        let mut ct = 0.0;
-        for ((a, &p), &ej) in at.iter_mut().zip(pred.iter()).zip(et.iter()) {
-            let v = p * ej;
-            *a = v;
-            ct += v;
-        }
+        let mut ct = scaled_products(pred, et, at);
         if !(ct > MIN_SCALE) {
             let row: Vec<f64> = (0..k).map(|j| logb[(t, j)]).collect();
             ct = rescale_step(&row, pred, et, at, &mut shift[t]).ok_or(t)?;
@@ -393,6 +405,19 @@ fn forward_k(
         }
     }
     Ok(log_acc + product.ln())
+}
+
+/// `at = pred ∘ et` and returns `Σ_j at[j]`, summed in four partial sums
+/// (j mod 4) combined pairwise (a short dependency chain).
+#[inline(always)]
+fn scaled_products(pred: &[f64], et: &[f64], at: &mut [f64]) -> f64 {
+    let mut part = [0.0; 4];
+    for (j, ((a, &p), &ej)) in at.iter_mut().zip(pred).zip(et).enumerate() {
+        let v = p * ej;
+        *a = v;
+        part[j % 4] += v;
+    }
+    (part[0] + part[1]) + (part[2] + part[3])
 }
 
 /// Redoes one forward step with the shift taken over the reachable states
@@ -469,7 +494,19 @@ fn backward_k(
     } else {
         (&mut beta[..k], &mut w[..k], &mut m[..k * k])
     };
-    let ok = backward_loop(k, trans, e, alpha, c, len, m_acc, beta, w);
+    let ok = if small {
+        // Aᵀ as stack array: β̂_t = Σ_j w_j A_{·j} becomes K-wide vector
+        // operations with four partial sums over j (a short dependency chain).
+        let mut trans_t = [0.0; LOCAL_K * LOCAL_K];
+        for i in 0..k {
+            for j in 0..k {
+                trans_t[j * k + i] = trans[i * k + j];
+            }
+        }
+        backward_loop_small(k, &trans_t[..k * k], e, alpha, c, len, m_acc, beta, w)
+    } else {
+        backward_loop(k, trans, e, alpha, c, len, m_acc, beta, w)
+    };
     if small {
         for (dst, &v) in m[..k * k].iter_mut().zip(&m_local[..k * k]) {
             *dst += v;
@@ -522,6 +559,66 @@ fn backward_loop(
             *a = g;
             sum += g;
         }
+        if !(sum > 0.0 && sum.is_finite()) {
+            return false;
+        }
+        let inv = 1.0 / sum;
+        for g in at.iter_mut() {
+            *g *= inv;
+        }
+    }
+    true
+}
+
+/// [`backward_loop`] for `k <= LOCAL_K` with `trans_t = Aᵀ` (row-major):
+/// `β̂_t(i) = Σ_j A_ij w_j` is accumulated over j in four partial sums
+/// (j mod 4) combined pairwise, vectorised over i.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_loop_small(
+    k: usize,
+    trans_t: &[f64],
+    e: &[f64],
+    alpha: &mut [f64],
+    c: &[f64],
+    len: usize,
+    m: &mut [f64],
+    beta: &mut [f64],
+    w: &mut [f64],
+) -> bool {
+    beta.fill(1.0);
+    for t in (0..len).rev() {
+        let at = &mut alpha[t * k..(t + 1) * k];
+        if t + 1 < len {
+            // beta holds β̂_{t+1}.
+            let et1 = &e[(t + 1) * k..(t + 2) * k];
+            let inv = 1.0 / c[t + 1];
+            for ((wj, &ej), &bj) in w.iter_mut().zip(et1).zip(beta.iter()) {
+                *wj = ej * bj * inv;
+            }
+            let mut part = [[0.0; LOCAL_K]; 4];
+            for (j, (&wj, col)) in w.iter().zip(trans_t.chunks_exact(k)).enumerate() {
+                for (p, &aij) in part[j % 4][..k].iter_mut().zip(col) {
+                    *p += aij * wj;
+                }
+            }
+            for (i, (bi, &ai)) in beta.iter_mut().zip(at.iter()).enumerate() {
+                let acc = (part[0][i] + part[1][i]) + (part[2][i] + part[3][i]);
+                *bi = if ai == 0.0 { 0.0 } else { acc };
+            }
+            for (&ai, mrow) in at.iter().zip(m.chunks_exact_mut(k)) {
+                for (mij, &wj) in mrow.iter_mut().zip(w.iter()) {
+                    *mij += ai * wj;
+                }
+            }
+        }
+        let mut part = [0.0; 4];
+        for (j, (a, &b)) in at.iter_mut().zip(beta.iter()).enumerate() {
+            let g = *a * b;
+            *a = g;
+            part[j % 4] += g;
+        }
+        let sum = (part[0] + part[1]) + (part[2] + part[3]);
         if !(sum > 0.0 && sum.is_finite()) {
             return false;
         }

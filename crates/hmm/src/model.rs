@@ -278,6 +278,17 @@ pub struct Hmm<E> {
 }
 
 /// Per-chunk output of the recursions.
+/// Work buffers of [`Hmm::chunk_pass`], reused across the chunks one
+/// rayon worker processes (they only grow; contents are overwritten).
+#[derive(Default)]
+struct ChunkBuffers {
+    e: Vec<f64>,
+    shift: Vec<f64>,
+    alpha: Vec<f64>,
+    tmp: Vec<f64>,
+    gamma: Vec<f64>,
+}
+
 struct ChunkOut<S> {
     logliks: Vec<f64>,
     /// Posteriors, n x K column-major.
@@ -447,23 +458,35 @@ impl<E: Emission> Hmm<E> {
         data: &Sequences<'_>,
         chunk: &Chunk,
         pass: Pass,
+        buffers: &mut ChunkBuffers,
     ) -> Result<ChunkOut<E::Stats>, HmmError> {
         let k = self.n_states();
         let n = chunk.n_rows;
         let x = data.data().subrows(chunk.first_row, n);
         let logb = self.emission.log_likelihoods(x)?;
         check_log_likelihood_shape(&logb, n, k)?;
-        let mut e = vec![0.0; n * k];
-        let mut shift = vec![0.0; n];
-        inference::scale_emissions(logb.as_ref(), &mut e, &mut shift, &mut Vec::new()).map_err(
-            |(t, state, value)| HmmError::InvalidLogLikelihood {
+        let ChunkBuffers {
+            e,
+            shift,
+            alpha,
+            tmp,
+            gamma: gamma_buf,
+        } = buffers;
+        // Reused across chunks: every entry read below is written first
+        // (`scale_emissions` fills `e` and `shift`, `forward` the rows of
+        // `alpha` of every sequence whose posteriors are used).
+        e.resize(n * k, 0.0);
+        shift.resize(n, 0.0);
+        alpha.resize(n * k, 0.0);
+        let (e, shift, alpha) = (&mut e[..n * k], &mut shift[..n], &mut alpha[..n * k]);
+        inference::scale_emissions(logb.as_ref(), e, shift, tmp).map_err(|(t, state, value)| {
+            HmmError::InvalidLogLikelihood {
                 row: chunk.first_row + t,
                 state,
                 value,
-            },
-        )?;
-        // Forward variables, overwritten by the posteriors in the backward pass.
-        let mut alpha = vec![0.0; n * k];
+            }
+        })?;
+        // Forward variables (`alpha`), overwritten by the posteriors in the backward pass.
         let mut c = vec![0.0; n];
         let mut scratch = Scratch::new(k);
         let mut m = vec![0.0; k * k];
@@ -509,20 +532,25 @@ impl<E: Emission> Hmm<E> {
                 }
             }
         }
-        let gamma = if pass == Pass::Score {
-            None
-        } else {
-            // Time-major posteriors (in `alpha`) to an n x K column-major buffer.
+        // Time-major posteriors (in `alpha`) to an n x K column-major buffer:
+        // returned for the posteriors pass, a reused buffer for the stats pass.
+        let gamma = if pass == Pass::Posteriors {
             let mut g = vec![0.0; n * k];
-            inference::time_major_to_columns(&alpha, k, &mut g);
+            inference::time_major_to_columns(alpha, k, &mut g);
             Some(g)
+        } else {
+            None
         };
         // ξ summed over the chunk: A ∘ Σ_t α̂_t w_{t+1}ᵀ.
         for (mij, &aij) in m.iter_mut().zip(&self.trans) {
             *mij *= aij;
         }
         let (stats, transitions) = if pass == Pass::Stats {
-            let g = gamma.as_ref().expect("posteriors computed in the stats pass");
+            if gamma_buf.len() < n * k {
+                gamma_buf.resize(n * k, 0.0);
+            }
+            let g = &mut gamma_buf[..n * k];
+            inference::time_major_to_columns(alpha, k, g);
             let mut emission = self.emission.zero_stats();
             self.emission
                 .accumulate(x, MatRef::from_column_major_slice(g, n, k), &mut emission)?;
@@ -549,7 +577,9 @@ impl<E: Emission> Hmm<E> {
         self.check(data)?;
         data.chunks()
             .par_iter()
-            .map(|chunk| self.chunk_pass(data, chunk, pass))
+            .map_init(ChunkBuffers::default, |buffers, chunk| {
+                self.chunk_pass(data, chunk, pass, buffers)
+            })
             .collect()
     }
 

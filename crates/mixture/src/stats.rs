@@ -173,6 +173,58 @@ impl SufficientStats {
         })
     }
 
+    /// [`from_responsibilities`](Self::from_responsibilities) in ONE pass
+    /// over the data: the scatter is accumulated centred on the given
+    /// `centre` (K x d, e.g. the current component means) instead of the
+    /// weighted means of a first pass, then moved to the weighted means:
+    /// `Mₖ = Σᵢ ρᵢₖ (xᵢ − cₖ)(xᵢ − cₖ)ᵀ − sₖ sₖᵀ / Nₖ` with `sₖ = Σᵢ ρᵢₖ (xᵢ − cₖ)`.
+    /// Exact in exact arithmetic for any centre; in floating point the
+    /// cancellation is small when `cₖ` is near the weighted mean (relative
+    /// error `~ ε · |x̄ₖ − cₖ|² / var`). A non-finite centre falls back to the
+    /// two-pass [`from_responsibilities`](Self::from_responsibilities).
+    ///
+    /// # Errors
+    /// As [`from_responsibilities`](Self::from_responsibilities), plus
+    /// [`MixtureError::DimensionMismatch`] when `centre` is not K x d.
+    pub fn from_responsibilities_centred(
+        x: MatRef<'_, f64>,
+        resp: MatRef<'_, f64>,
+        covariance_type: CovarianceType,
+        centre: MatRef<'_, f64>,
+    ) -> Result<Self, MixtureError> {
+        let (n, d, k) = (x.nrows(), x.ncols(), resp.ncols());
+        let mut stats = Self::empty(k, d, covariance_type)?;
+        check_count("responsibility rows", n, resp.nrows())?;
+        check_count("centre rows", k, centre.nrows())?;
+        check_count("centre columns", d, centre.ncols())?;
+        if n == 0 {
+            return Ok(stats);
+        }
+        let shift: Vec<f64> = (0..k * d).map(|i| centre[(i / d, i % d)]).collect();
+        if !shift.iter().all(|v| v.is_finite()) {
+            return Self::from_responsibilities(x, resp, covariance_type);
+        }
+        let ranges = chunk_ranges(n);
+        let kind = acc_kind(covariance_type);
+        with_data(x, |data| {
+            with_columns(resp, |rcols| {
+                let parts: Vec<Result<Self, MixtureError>> = ranges
+                    .par_iter()
+                    .map(|&(s, e)| {
+                        data.check_finite_rows(s, e)?;
+                        check_responsibilities(rcols, s, e)?;
+                        let acc = kernel::accumulate_chunk(d, &shift, data, rcols, s, e, kind);
+                        Ok(Self::from_acc(&acc, &shift, e - s, covariance_type))
+                    })
+                    .collect();
+                for part in parts {
+                    stats.merge(&part?);
+                }
+                Ok(stats)
+            })
+        })
+    }
+
     /// Turns chunk accumulators (centred on `shift`, K·d) into statistics.
     pub(crate) fn from_acc(
         acc: &Acc,
@@ -451,7 +503,11 @@ fn add_into(dst: &mut [f64], src: &[f64]) {
 fn check_responsibilities(rcols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
     let mut first: Option<(usize, usize)> = None;
     for (c, col) in rcols.iter().enumerate() {
-        if let Some(i) = col[start..end].iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        let part = &col[start..end];
+        if all_valid_responsibilities(part) {
+            continue;
+        }
+        if let Some(i) = part.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
             let row = start + i;
             if first.is_none_or(|(r, _)| row < r) {
                 first = Some((row, c));
@@ -475,15 +531,78 @@ fn first_moments(data: &Data<'_>, rcols: &[&[f64]], start: usize, end: usize) ->
     let mut sums = vec![0.0; k * d];
     for (c, r) in rcols.iter().enumerate() {
         let r = &r[start..end];
-        mass[c] = lane_sum(r.iter().copied());
-        for j in 0..d {
-            sums[c * d + j] = match data {
-                Data::Cols(cols) => lane_sum(r.iter().zip(&cols[j][start..end]).map(|(a, b)| a * b)),
-                Data::Rows(_) => lane_sum(r.iter().enumerate().map(|(i, a)| a * data.get(start + i, j))),
-            };
+        match data {
+            Data::Cols(cols) => {
+                let (m, s) = fused_lane_sums(r, cols, start, end);
+                mass[c] = m;
+                sums[c * d..(c + 1) * d].copy_from_slice(&s);
+            }
+            Data::Rows(_) => {
+                mass[c] = lane_sum(r.iter().copied());
+                for j in 0..d {
+                    sums[c * d + j] = lane_sum(r.iter().enumerate().map(|(i, a)| a * data.get(start + i, j)));
+                }
+            }
         }
     }
     (mass, sums)
+}
+
+/// `Σρ` and `Σρ x_j` of one component, with the same lane assignment (row
+/// offset mod [`LANES`]) and the same final lane order as [`lane_sum`], hence
+/// bit-identical to it, but written over fixed-size lane arrays so that the
+/// compiler keeps the accumulators in vector registers.
+fn fused_lane_sums(r: &[f64], cols: &[&[f64]], start: usize, end: usize) -> (f64, Vec<f64>) {
+    debug_assert_eq!(start + r.len(), end);
+    let mass = lane_sum_fast(r, None);
+    let sums = cols
+        .iter()
+        .map(|col| lane_sum_fast(r, Some(&col[start..end])))
+        .collect();
+    (mass, sums)
+}
+
+/// `Σ_i r_i` (or `Σ_i r_i x_i`) accumulated in lane `i mod LANES`, lanes
+/// summed in order (as [`lane_sum`]).
+#[inline]
+fn lane_sum_fast(r: &[f64], x: Option<&[f64]>) -> f64 {
+    let mut acc = [0.0; LANES];
+    let full = r.len() / LANES * LANES;
+    match x {
+        None => {
+            for rb in r[..full].chunks_exact(LANES) {
+                for l in 0..LANES {
+                    acc[l] += rb[l];
+                }
+            }
+            for (l, &v) in r[full..].iter().enumerate() {
+                acc[l] += v;
+            }
+        }
+        Some(x) => {
+            for (rb, xb) in r[..full].chunks_exact(LANES).zip(x[..full].chunks_exact(LANES)) {
+                for l in 0..LANES {
+                    acc[l] += rb[l] * xb[l];
+                }
+            }
+            for (l, (&v, &xv)) in r[full..].iter().zip(&x[full..]).enumerate() {
+                acc[l] += v * xv;
+            }
+        }
+    }
+    acc.iter().sum()
+}
+
+/// Whether every value is finite and `>= 0` (branch-free, vectorisable).
+fn all_valid_responsibilities(values: &[f64]) -> bool {
+    let mut ok = [true; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            ok[l] &= c[l] >= 0.0 && c[l] <= f64::MAX;
+        }
+    }
+    ok.iter().all(|&b| b) && chunks.remainder().iter().all(|v| (0.0..=f64::MAX).contains(v))
 }
 
 fn lane_sum(values: impl Iterator<Item = f64>) -> f64 {

@@ -277,3 +277,84 @@ fn row_major_views_give_the_same_results() {
         Err(MixtureError::DimensionMismatch { .. })
     ));
 }
+
+/// The one-pass statistics centred on a given centre agree with the two-pass
+/// ones (oracle), for every covariance type and for near and far centres;
+/// bad shapes and bad responsibilities are reported as in the two-pass version.
+#[test]
+fn centred_statistics_match_two_pass() {
+    let (truth, x, _) = blobs(5000, 21);
+    let resp = truth.predict_proba(x.as_ref()).unwrap();
+    for t in [
+        CovarianceType::Full,
+        CovarianceType::Diagonal,
+        CovarianceType::Spherical,
+        CovarianceType::Tied,
+    ] {
+        let two = mixture::SufficientStats::from_responsibilities(x.as_ref(), resp.as_ref(), t).unwrap();
+        for offset in [0.0, 0.7, 5.0] {
+            let centre = Mat::<f64>::from_fn(3, 2, |c, j| truth.means()[(c, j)] + offset);
+            let one = mixture::SufficientStats::from_responsibilities_centred(
+                x.as_ref(),
+                resp.as_ref(),
+                t,
+                centre.as_ref(),
+            )
+            .unwrap();
+            assert_eq!(one.n_samples(), two.n_samples());
+            for c in 0..3 {
+                assert!((one.mass()[c] - two.mass()[c]).abs() <= 1e-9 * two.mass()[c]);
+                for j in 0..2 {
+                    assert!((one.means()[(c, j)] - two.means()[(c, j)]).abs() <= 1e-9);
+                }
+            }
+            let (a, b): (Vec<f64>, Vec<f64>) = match (one.scatter(), two.scatter()) {
+                (mixture::Scatter::Full(a), mixture::Scatter::Full(b)) => (
+                    a.iter()
+                        .flat_map(|m| (0..4).map(move |i| m[(i / 2, i % 2)]))
+                        .collect(),
+                    b.iter()
+                        .flat_map(|m| (0..4).map(move |i| m[(i / 2, i % 2)]))
+                        .collect(),
+                ),
+                (mixture::Scatter::Diagonal(a), mixture::Scatter::Diagonal(b)) => (
+                    (0..6).map(|i| a[(i / 2, i % 2)]).collect(),
+                    (0..6).map(|i| b[(i / 2, i % 2)]).collect(),
+                ),
+                (mixture::Scatter::Pooled(a), mixture::Scatter::Pooled(b)) => (
+                    (0..4).map(|i| a[(i / 2, i % 2)]).collect(),
+                    (0..4).map(|i| b[(i / 2, i % 2)]).collect(),
+                ),
+                _ => panic!("scatter kinds differ"),
+            };
+            for (u, v) in a.iter().zip(&b) {
+                assert!((u - v).abs() <= 1e-9 * (1.0 + v.abs()), "{u} vs {v}");
+            }
+        }
+    }
+    let bad_centre = Mat::<f64>::zeros(2, 2);
+    assert!(matches!(
+        mixture::SufficientStats::from_responsibilities_centred(
+            x.as_ref(),
+            resp.as_ref(),
+            CovarianceType::Full,
+            bad_centre.as_ref()
+        ),
+        Err(MixtureError::DimensionMismatch { .. })
+    ));
+    let mut bad_resp = resp.clone();
+    bad_resp[(17, 1)] = -1.0;
+    assert!(matches!(
+        mixture::SufficientStats::from_responsibilities_centred(
+            x.as_ref(),
+            bad_resp.as_ref(),
+            CovarianceType::Full,
+            truth.means()
+        ),
+        Err(MixtureError::InvalidResponsibility {
+            row: 17,
+            component: 1,
+            ..
+        })
+    ));
+}

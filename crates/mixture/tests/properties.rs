@@ -87,21 +87,30 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Without a floor and without re-seeding, EM never lowers the
-    /// log-likelihood (beyond rounding, relative 1e-10), and the objective
-    /// check agrees.
+    /// Without a floor and without re-seeding, an exact EM step never lowers
+    /// the log-likelihood (beyond rounding, relative 1e-10), and the objective
+    /// check agrees. A step that found a new covariance numerically singular
+    /// keeps the previous one (`degenerate`): that step is no longer exact EM,
+    /// so a decrease may follow it, but only an announced one.
     #[test]
     fn log_likelihood_never_decreases_without_floor(c in case()) {
         let opts = MStepOptions::default().with_reg_covar(0.0).with_reseed(false);
         let mut model = c.model;
         let mut previous = f64::NEG_INFINITY;
+        let mut announced = false;
         for step in 0..20 {
             let (ll, stats) = model.e_step(c.x.as_ref(), None).unwrap().into_parts();
-            prop_assert!(ll >= previous - 1e-10 * previous.abs().max(1.0), "step {}: {} -> {}", step, previous, ll);
+            if ll < previous - 1e-10 * previous.abs().max(1.0) {
+                prop_assert!(announced, "step {}: unannounced decrease {} -> {}", step, previous, ll);
+            }
             previous = ll;
             let (next, diag) = model.m_step(&stats, &opts).unwrap();
             prop_assert!(diag.reseeded.is_empty());
-            prop_assert!(!diag.objective_decreased, "step {}: {}", step, diag);
+            let exact = diag.degenerate.is_empty() && !diag.tied_degenerate;
+            if exact {
+                prop_assert!(!diag.objective_decreased, "step {}: {}", step, diag);
+            }
+            announced = diag.objective_decreased;
             model = next;
         }
     }

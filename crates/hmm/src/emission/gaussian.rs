@@ -248,8 +248,11 @@ impl Emission for GaussianEmission {
         gamma: MatRef<'_, f64>,
         stats: &mut Self::Stats,
     ) -> Result<(), HmmError> {
-        let s = SufficientStats::from_responsibilities(x, gamma, self.covariance_type())
-            .map_err(mixture_err(None))?;
+        // One pass, centred on the current means (close to the weighted
+        // means, so the centring correction loses little precision).
+        let s =
+            SufficientStats::from_responsibilities_centred(x, gamma, self.covariance_type(), self.means())
+                .map_err(mixture_err(None))?;
         stats.0.try_merge(&s).map_err(mixture_err(None))
     }
 
