@@ -63,6 +63,29 @@ impl Isa {
     }
 }
 
+/// Clears the upper halves of the vector registers (`vzeroupper`) when the
+/// CPU has AVX.
+///
+/// faer's large matrix products (m·n·k > 4096, its AVX-512 kernel) leave them
+/// dirty, after which glibc's scalar `exp`/`ln` ran up to 20x slower
+/// (`../shared/FAER.md`, hazard 1); call this after such a product when
+/// scalar libm calls follow.
+pub fn clear_upper_registers() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked just above).
+            unsafe { zeroupper() }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn zeroupper() {
+    std::arch::x86_64::_mm256_zeroupper();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +95,12 @@ mod tests {
         let isa = Isa::detect();
         assert_eq!(isa, Isa::detect());
         assert!(!isa.has_avx512() || isa.has_avx2());
+    }
+
+    #[test]
+    fn clearing_the_upper_registers_keeps_values() {
+        let x = std::hint::black_box(0.5f64);
+        clear_upper_registers();
+        assert_eq!(x.exp(), 0.5f64.exp());
     }
 }

@@ -12,7 +12,9 @@
 //! - [`gaussian`]: batched Gaussian log-densities through the factor;
 //! - [`fastexp`]: a vectorisable `exp` (relative error ≤ 1e-13) for log-sum-exp loops;
 //! - [`padded`]: run-time vectorised Cholesky and triangular solves for small
-//!   matrices in padded buffers (the per-step kernels of the Kalman filter).
+//!   matrices in padded buffers (the per-step kernels of the Kalman filter);
+//! - [`isa`]: the one run-time choice of vector instruction set for every
+//!   SIMD kernel of the workspace, and `vzeroupper` after large faer products.
 //!
 //! This is the only crate that calls faer's decompositions. Matrices are faer
 //! views (`MatRef` / `MatMut`, column-major). Each function documents which

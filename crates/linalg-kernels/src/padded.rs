@@ -59,8 +59,11 @@ fn check_layout(
     Ok(())
 }
 
+/// `x·y + acc`, fused (one rounding) when `FMA`: the multiply-add of the
+/// multiversioned kernels, so that the FMA and non-FMA builds share one source.
 #[inline(always)]
-fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
+#[must_use]
+pub fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
     if FMA { x.mul_add(y, acc) } else { x * y + acc }
 }
 

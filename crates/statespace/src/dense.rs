@@ -18,6 +18,7 @@
 //! (or at least finite), so the padded rows of the result are zero too.
 
 use linalg_kernels::isa::Isa;
+use linalg_kernels::padded::madd;
 
 /// Vector width in `f64` lanes that every leading dimension is a multiple
 /// of (the padding of `linalg_kernels::padded`).
@@ -230,11 +231,6 @@ isa_kernels!(avx512, true, "avx512f,avx2,fma");
 isa_kernels!(avx2, true, "avx2,fma");
 isa_kernels!(baseline, false);
 
-#[inline(always)]
-fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
-    if FMA { x.mul_add(y, acc) } else { x * y + acc }
-}
-
 /// One `RB·8 x NB` tile of the product; `TB` says whether B is given
 /// transposed (`B(l, j) = b[l·rs + j]`) or not (`B(l, j) = b[l + j·cs]`).
 #[inline(always)]
@@ -292,28 +288,6 @@ fn tile_body<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
             }
         }
     }
-}
-
-/// Clears the upper halves of the vector registers (`vzeroupper`) when the
-/// CPU has AVX.
-///
-/// faer's large matrix products leave them dirty, after which glibc's
-/// scalar `exp`/`ln` run up to 20x slower (`../shared/FAER.md`, hazard 1);
-/// call this after such a product.
-pub(crate) fn clear_upper_registers() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU supports AVX (checked just above).
-            unsafe { zeroupper() }
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-fn zeroupper() {
-    std::arch::x86_64::_mm256_zeroupper();
 }
 
 /// Copies the strictly lower triangle of the `n x n` matrix onto the upper

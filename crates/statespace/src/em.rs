@@ -59,12 +59,12 @@
 
 use crate::buffers;
 use crate::data::validate_all;
-use crate::dense::clear_upper_registers;
 use crate::error::{Matrix, Result, StateSpaceError};
 use crate::kalman::{ForwardStore, Padded, backward, forward};
 use crate::model::LinearGaussianSsm;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
+use linalg_kernels::isa::clear_upper_registers;
 use linalg_kernels::{Cholesky, FloorSchedule};
 use rand::Rng;
 use rand_distr::StandardNormal;

@@ -23,10 +23,11 @@
 //!   products the step computes anyway (`G_k P_p,k+1 = P_f,k Aᵀ`).
 
 use crate::buffers;
-use crate::dense::{Rhs, clear_upper_registers, gemm, gemm_init, max_abs_diff_lower, mirror_lower, pad};
+use crate::dense::{Rhs, gemm, gemm_init, max_abs_diff_lower, mirror_lower, pad};
 use crate::error::{Result, StateSpaceError};
 use crate::model::LinearGaussianSsm;
 use faer::{Mat, MatRef};
+use linalg_kernels::isa::clear_upper_registers;
 use linalg_kernels::padded::{
     cholesky_padded, solve_lower_vector_padded, solve_right_lower_padded, solve_right_lower_transpose_padded,
 };
