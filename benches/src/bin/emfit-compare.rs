@@ -42,7 +42,7 @@ fn main() {
 
 type Result<T> = std::result::Result<T, String>;
 
-fn io(e: std::io::Error) -> String {
+fn io(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 

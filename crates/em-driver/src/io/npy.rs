@@ -347,20 +347,7 @@ impl Parser<'_> {
 /// # Errors
 /// The writer's error.
 pub fn write_npy<W: std::io::Write>(mut w: W, data: MatRef<'_, f64>) -> std::io::Result<()> {
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
-        data.nrows(),
-        data.ncols()
-    );
-    // Pad so that the data starts on a 64-byte boundary; the header ends with '\n'.
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
-    let header_len = u16::try_from(header.len()).map_err(std::io::Error::other)?;
-    w.write_all(MAGIC)?;
-    w.write_all(&[1, 0])?;
-    w.write_all(&header_len.to_le_bytes())?;
-    w.write_all(header.as_bytes())?;
+    write_npy_header(&mut w, "<f8", &[data.nrows(), data.ncols()])?;
     let mut row = Vec::with_capacity(8 * data.ncols());
     for i in 0..data.nrows() {
         row.clear();
@@ -370,6 +357,64 @@ pub fn write_npy<W: std::io::Write>(mut w: W, data: MatRef<'_, f64>) -> std::io:
         w.write_all(&row)?;
     }
     w.flush()
+}
+
+/// Writes `values` (C order) as a `.npy` array of any `shape` (`[]` for a
+/// scalar), as little-endian `f8`.
+///
+/// # Errors
+/// The writer's error; `InvalidInput` if the shape does not hold `values.len()` entries.
+pub fn write_npy_f64<W: std::io::Write>(mut w: W, shape: &[usize], values: &[f64]) -> std::io::Result<()> {
+    check_shape(shape, values.len())?;
+    write_npy_header(&mut w, "<f8", shape)?;
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    w.write_all(&bytes)?;
+    w.flush()
+}
+
+/// Writes `values` (C order) as a `.npy` array of any `shape`, as
+/// little-endian `i8` (int64: lengths, labels, counts).
+///
+/// # Errors
+/// The writer's error; `InvalidInput` if the shape does not hold `values.len()` entries.
+pub fn write_npy_i64<W: std::io::Write>(mut w: W, shape: &[usize], values: &[i64]) -> std::io::Result<()> {
+    check_shape(shape, values.len())?;
+    write_npy_header(&mut w, "<i8", shape)?;
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    w.write_all(&bytes)?;
+    w.flush()
+}
+
+fn check_shape(shape: &[usize], len: usize) -> std::io::Result<()> {
+    if shape.iter().product::<usize>() == len {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("npy shape {shape:?} does not hold {len} values"),
+        ))
+    }
+}
+
+/// Magic, version 1.0, header length and the header dictionary, padded so
+/// that the data starts on a 64-byte boundary (the header ends with '\n').
+fn write_npy_header<W: std::io::Write>(w: &mut W, descr: &str, shape: &[usize]) -> std::io::Result<()> {
+    let shape_text = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let total = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let header_len = u16::try_from(header.len()).map_err(std::io::Error::other)?;
+    w.write_all(MAGIC)?;
+    w.write_all(&[1, 0])?;
+    w.write_all(&header_len.to_le_bytes())?;
+    w.write_all(header.as_bytes())
 }
 
 #[cfg(test)]
@@ -400,6 +445,39 @@ pub(crate) mod tests {
 
     fn f8(values: &[f64]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn arrays_of_any_shape_are_written_and_read_back() {
+        let m = Mat::from_fn(2, 3, |i, j| (i * 3 + j) as f64 - 0.5);
+        let mut by_matrix = Vec::new();
+        write_npy(&mut by_matrix, m.as_ref()).unwrap();
+        let mut by_shape = Vec::new();
+        write_npy_f64(&mut by_shape, &[2, 3], &[-0.5, 0.5, 1.5, 2.5, 3.5, 4.5]).unwrap();
+        assert_eq!(by_matrix, by_shape);
+        assert_eq!(matrix(&by_shape).unwrap(), m);
+
+        let mut lengths = Vec::new();
+        write_npy_i64(&mut lengths, &[3], &[4, 5, 6]).unwrap();
+        let column = matrix(&lengths).unwrap();
+        assert_eq!((column.nrows(), column.ncols()), (3, 1));
+        assert_eq!(column[(2, 0)], 6.0);
+
+        let mut cube = Vec::new();
+        write_npy_f64(&mut cube, &[2, 1, 2], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        let parsed = parse(&cube).unwrap();
+        assert_eq!(parsed.shape, vec![2, 1, 2]);
+        assert_eq!(parsed.values, vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((cube.len() - 4 * 8) % 64, 0, "data starts on a 64-byte boundary");
+        let mut scalar = Vec::new();
+        write_npy_i64(&mut scalar, &[], &[10]).unwrap();
+        assert!(String::from_utf8_lossy(&scalar).contains("'shape': ()"));
+    }
+
+    #[test]
+    fn a_shape_that_does_not_hold_the_values_is_refused() {
+        let err = write_npy_f64(Vec::new(), &[2, 2], &[1.0]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 
     #[test]

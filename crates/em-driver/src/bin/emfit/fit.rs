@@ -79,8 +79,6 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Largest number of restarts accepted.
-const MAX_RESTARTS: usize = 10_000;
 /// Largest number of hidden states (the transition matrix has K^2 entries).
 const MAX_STATES: usize = 2_000;
 /// Largest number of entries of a model's parameter tables (e.g. K x M emission
@@ -91,14 +89,9 @@ const MAX_ENTRIES: usize = 250_000_000;
 
 /// Size flags against the data, before any allocation depends on them: a
 /// hostile or mistyped number is a clear error, never an out-of-memory abort.
+/// (`--restarts` is bounded by the driver's own `Settings` validation.)
 fn check_sizes(args: &FitArgs, loaded: &Loaded) -> Result<(), CliError> {
     let (n, d) = (loaded.data.nrows(), loaded.data.ncols());
-    if args.restarts > MAX_RESTARTS {
-        return Err(usage!(
-            "--restarts {} is more than the {MAX_RESTARTS} accepted",
-            args.restarts
-        ));
-    }
     if let Some(k) = args.components {
         if k == 0 {
             return Err(usage!("--components must be at least 1"));
