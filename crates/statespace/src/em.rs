@@ -60,7 +60,7 @@
 use crate::buffers;
 use crate::data::validate_all;
 use crate::error::{Matrix, Result, StateSpaceError};
-use crate::kalman::{ForwardStore, Padded, backward, forward};
+use crate::kalman::{CovStore, ForwardStore, Padded, backward, forward};
 use crate::model::LinearGaussianSsm;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -755,7 +755,7 @@ fn e_step_sequence(
     let tol = model.inference.steady_state_tolerance();
     let store = ForwardStore {
         means: true,
-        filtered_covs: true,
+        filtered_covs: CovStore::All,
     };
     let fwd = forward(pm, y, sequence, tol, store)?;
     let mask: Vec<bool> = if any_missing {

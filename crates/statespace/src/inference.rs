@@ -3,10 +3,16 @@
 use crate::data::{validate_all, validate_sequence};
 use crate::dense::{Rhs, gemm};
 use crate::error::Result;
-use crate::kalman::{Forward, ForwardStore, GainWork, MatSeq, Padded, backward, forward, gain_into};
+use crate::kalman::{
+    CovStore, Forward, ForwardStore, GainWork, MatSeq, Padded, backward, forward, gain_into, replay_filtered,
+};
 use crate::model::LinearGaussianSsm;
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
+
+/// Steps between the filtered covariances that [`LinearGaussianSsm::filter`]
+/// keeps in exact mode; the others are replayed from the nearest one before.
+pub const FILTER_CHECKPOINT_INTERVAL: usize = 16;
 
 /// The Kalman filter's output for one sequence of T steps.
 ///
@@ -14,49 +20,108 @@ use rayon::prelude::*;
 /// prior `m0`, `P0`: the first step is an update only) and the filtered
 /// moments `m_{k|k}`, `P_{k|k}`.
 ///
-/// Storage: the means, and the filtered covariances packed (lower triangle;
-/// a steady-state stretch stores one). A predicted covariance is recomputed
-/// on request from the filtered covariance it was predicted from, by the
-/// code the filter ran, so it is exactly the matrix the filter used. For the
-/// robot-arm scenario (n = 21, T = 44,484) that is 41 MB of covariances
-/// instead of 2 x 157 MB.
+/// Storage: the means, and filtered covariances packed (lower triangle).
+/// In exact mode [`LinearGaussianSsm::filter`] keeps those of every
+/// [`FILTER_CHECKPOINT_INTERVAL`]-th step and replays the covariance
+/// recursion from the nearest one for any other step (at most 15 steps of
+/// the filter's own code on the same matrices, so the result is exactly the
+/// matrix the filter used). For the robot-arm scenario (n = 21, T = 44,484)
+/// that is 5 MB of covariances instead of 2 x 157 MB, and a filter pass that
+/// does not fault in 80 MB of fresh pages. With the steady-state option, and
+/// in [`SmootherOutput::filter`], every distinct covariance is kept (a
+/// steady stretch stores one). A predicted covariance is recomputed from
+/// the filtered covariance it was predicted from, by the code the filter ran.
 #[derive(Debug, Clone)]
 pub struct FilterOutput {
     pm: Padded,
     steps: usize,
     pred_means: Vec<f64>,
     filt_means: Vec<f64>,
-    filt_covs: MatSeq,
-    pred_source: Vec<usize>,
+    covs: FilteredCovs,
     log_likelihood: f64,
     steady_steps: usize,
 }
 
+/// How a [`FilterOutput`] holds its filtered covariances.
+#[derive(Debug, Clone)]
+enum FilteredCovs {
+    /// Every step's, with the source of every predicted covariance.
+    All { covs: MatSeq, pred_source: Vec<usize> },
+    /// Those of the steps `0, every, 2·every, ...`, and (when some value is
+    /// missing) which values each step observed, for the replay.
+    Checkpoints {
+        covs: MatSeq,
+        every: usize,
+        observed: Option<ObservedMask>,
+    },
+}
+
+/// Which values of a T x p sequence are observed (not NaN).
+#[derive(Debug, Clone)]
+struct ObservedMask {
+    p: usize,
+    observed: Vec<bool>,
+}
+
+impl ObservedMask {
+    /// `None` when every value is observed.
+    fn of(y: MatRef<'_, f64>) -> Option<Self> {
+        let (t, p) = (y.nrows(), y.ncols());
+        let observed: Vec<bool> = (0..t * p).map(|i| !y[(i / p, i % p)].is_nan()).collect();
+        observed.contains(&false).then_some(Self { p, observed })
+    }
+}
+
+/// Writes the observed coordinates of step k into `idx`, returns their number.
+fn observed_at(mask: Option<&ObservedMask>, p: usize, k: usize, idx: &mut [usize]) -> usize {
+    match mask {
+        None => {
+            for (j, i) in idx[..p].iter_mut().enumerate() {
+                *i = j;
+            }
+            p
+        }
+        Some(m) => {
+            let mut count = 0;
+            for (j, &o) in m.observed[k * m.p..(k + 1) * m.p].iter().enumerate() {
+                if o {
+                    idx[count] = j;
+                    count += 1;
+                }
+            }
+            count
+        }
+    }
+}
+
 impl FilterOutput {
-    fn from_forward(pm: Padded, f: Forward) -> Self {
+    fn new(pm: Padded, f: Forward, covs: FilteredCovs) -> Self {
         Self {
             pm,
             steps: f.steps,
             pred_means: f.pred_means,
             filt_means: f.filt_means,
-            filt_covs: f.filt_covs.expect("stored"),
-            pred_source: f.pred_source,
+            covs,
             log_likelihood: f.log_likelihood,
             steady_steps: f.steady_steps,
         }
     }
 
-    fn into_forward(self) -> (Padded, Forward) {
-        let f = Forward {
-            steps: self.steps,
-            pred_means: self.pred_means,
-            filt_means: self.filt_means,
-            filt_covs: Some(self.filt_covs),
-            pred_source: self.pred_source,
-            log_likelihood: self.log_likelihood,
-            steady_steps: self.steady_steps,
+    /// A filter output holding every covariance (the smoother's).
+    fn with_all(pm: Padded, mut f: Forward) -> Self {
+        let covs = FilteredCovs::All {
+            covs: f.filt_covs.take().expect("stored"),
+            pred_source: std::mem::take(&mut f.pred_source),
         };
-        (self.pm, f)
+        Self::new(pm, f, covs)
+    }
+
+    /// The forward pass's view, for the smoother (every covariance stored).
+    fn forward_view(&self) -> Option<(&MatSeq, &[usize])> {
+        match &self.covs {
+            FilteredCovs::All { covs, pred_source } => Some((covs, pred_source)),
+            FilteredCovs::Checkpoints { .. } => None,
+        }
     }
 
     fn n(&self) -> usize {
@@ -95,27 +160,93 @@ impl FilterOutput {
     }
 
     /// Predicted covariance `P_{k|k-1}` (n x n; `P0` for k = 0), `None` past
-    /// the end. Recomputed (one `A P Aᵀ + Q`, O(n³)).
+    /// the end. Recomputed (one `A P Aᵀ + Q`, O(n³), after the replay of
+    /// [`Self::filtered_cov`] in exact mode).
     #[must_use]
     pub fn predicted_cov(&self, step: usize) -> Option<Mat<f64>> {
-        let source = *self.pred_source.get(step)?;
+        if step >= self.steps {
+            return None;
+        }
         let block = self.pm.ldn * self.n();
         let (mut pf, mut ct, mut out) = (vec![0.0; block], vec![0.0; block], vec![0.0; block]);
-        self.pm
-            .predicted_from(&self.filt_covs, source, &mut pf, &mut ct, &mut out);
+        match &self.covs {
+            FilteredCovs::All { covs, pred_source } => {
+                self.pm
+                    .predicted_from(covs, pred_source[step], &mut pf, &mut ct, &mut out);
+            }
+            FilteredCovs::Checkpoints { .. } if step == 0 => out.copy_from_slice(&self.pm.p0),
+            FilteredCovs::Checkpoints { .. } => {
+                self.for_each_filtered(step - 1, step - 1, |_, p| pf.copy_from_slice(p));
+                self.pm.predict_cov(&pf, &mut ct, &mut out);
+            }
+        }
         Some(unpadded(&out, self.n(), self.pm.ldn))
     }
 
     /// Filtered covariance `P_{k|k}` (n x n), `None` past the end.
     #[must_use]
     pub fn filtered_cov(&self, step: usize) -> Option<Mat<f64>> {
-        self.filt_covs.get(step)
+        if step >= self.steps {
+            return None;
+        }
+        let mut out = None;
+        self.for_each_filtered(step, step, |_, p| {
+            out = Some(unpadded(p, self.n(), self.pm.ldn));
+        });
+        out
     }
 
-    /// The filtered variances (diagonals of `P_{k|k}`), T x n.
+    /// The filtered variances (diagonals of `P_{k|k}`), T x n. In exact
+    /// mode this replays the whole covariance recursion once (the cost of
+    /// the filter's covariance work).
     #[must_use]
     pub fn filtered_variances(&self) -> Mat<f64> {
-        self.filt_covs.diagonals()
+        let (n, ld) = (self.n(), self.pm.ldn);
+        let mut out = Mat::zeros(self.steps, n);
+        self.for_each_filtered(0, self.steps - 1, |k, p| {
+            for i in 0..n {
+                out[(k, i)] = p[i * ld + i];
+            }
+        });
+        out
+    }
+
+    /// Calls `visit(k, P_{k|k})` (padded) for k in `first..=last`, in order.
+    fn for_each_filtered(&self, first: usize, last: usize, mut visit: impl FnMut(usize, &[f64])) {
+        let (n, ld) = (self.n(), self.pm.ldn);
+        match &self.covs {
+            FilteredCovs::All { covs, .. } => {
+                let mut buf = vec![0.0; ld * n];
+                for k in first..=last {
+                    covs.unpack(covs.slot(k), &mut buf, ld);
+                    visit(k, &buf);
+                }
+            }
+            FilteredCovs::Checkpoints {
+                covs,
+                every,
+                observed,
+            } => {
+                let p = self.pm.p;
+                let mut from = first / every * every;
+                while from <= last {
+                    let to = (from + every - 1).min(last);
+                    replay_filtered(
+                        &self.pm,
+                        covs,
+                        from,
+                        to,
+                        |k, idx| observed_at(observed.as_ref(), p, k, idx),
+                        |k, pf| {
+                            if k >= first {
+                                visit(k, pf);
+                            }
+                        },
+                    );
+                    from += every;
+                }
+            }
+        }
     }
 
     /// Number of steps that reused the converged steady-state gain (0 with
@@ -125,10 +256,13 @@ impl FilterOutput {
         self.steady_steps
     }
 
-    /// Number of distinct filtered covariances stored (T in exact mode).
+    /// Number of filtered covariances stored: T / [`FILTER_CHECKPOINT_INTERVAL`]
+    /// (rounded up) in exact mode, the distinct ones otherwise.
     #[must_use]
     pub fn distinct_covariances(&self) -> usize {
-        self.filt_covs.distinct()
+        match &self.covs {
+            FilteredCovs::All { covs, .. } | FilteredCovs::Checkpoints { covs, .. } => covs.distinct(),
+        }
     }
 }
 
@@ -198,15 +332,13 @@ impl SmootherOutput {
         if step + 1 >= self.filter.steps {
             return None;
         }
+        let (covs, pred_source) = self
+            .filter
+            .forward_view()
+            .expect("the smoother keeps every covariance");
         let mut w = GainWork::new(&self.filter.pm);
-        gain_into(
-            &self.filter.pm,
-            &self.filter.filt_covs,
-            &self.filter.pred_source,
-            step,
-            &mut w,
-        )
-        .expect("the smoother factored the same matrix");
+        gain_into(&self.filter.pm, covs, pred_source, step, &mut w)
+            .expect("the smoother factored the same matrix");
         Some(w)
     }
 
@@ -265,12 +397,31 @@ impl LinearGaussianSsm {
         validate_sequence(0, y, self.obs_dim())?;
         let pm = Padded::new(self);
         let tol = self.inference.steady_state_tolerance();
+        if tol.is_some() {
+            return self.filter_all(&pm, y).map(|f| FilterOutput::with_all(pm, f));
+        }
+        let every = FILTER_CHECKPOINT_INTERVAL;
         let store = ForwardStore {
             means: true,
-            filtered_covs: true,
+            filtered_covs: CovStore::Checkpoints { every },
         };
-        let f = forward(&pm, y, 0, tol, store)?;
-        Ok(FilterOutput::from_forward(pm, f))
+        let mut f = forward(&pm, y, 0, None, store)?;
+        let covs = FilteredCovs::Checkpoints {
+            covs: f.filt_covs.take().expect("stored"),
+            every,
+            observed: ObservedMask::of(y),
+        };
+        Ok(FilterOutput::new(pm, f, covs))
+    }
+
+    /// The forward pass keeping every filtered covariance (the smoother's).
+    fn filter_all(&self, pm: &Padded, y: MatRef<'_, f64>) -> Result<Forward> {
+        let tol = self.inference.steady_state_tolerance();
+        let store = ForwardStore {
+            means: true,
+            filtered_covs: CovStore::All,
+        };
+        forward(pm, y, 0, tol, store)
     }
 
     /// Runs the filter and the Rauch-Tung-Striebel smoother over one sequence.
@@ -284,12 +435,13 @@ impl LinearGaussianSsm {
     /// As [`Self::filter`], plus
     /// [`crate::StateSpaceError::PredictedNotPositiveDefinite`].
     pub fn smooth(&self, y: MatRef<'_, f64>) -> Result<SmootherOutput> {
-        let filter = self.filter(y)?;
+        validate_sequence(0, y, self.obs_dim())?;
+        let pm = Padded::new(self);
+        let fwd = self.filter_all(&pm, y)?;
         let tol = self.inference.steady_state_tolerance();
-        let (pm, fwd) = filter.into_forward();
         let b = backward(&pm, &fwd, 0, tol, true, &[], |_, _, _| Ok(()))?;
         Ok(SmootherOutput {
-            filter: FilterOutput::from_forward(pm, fwd),
+            filter: FilterOutput::with_all(pm, fwd),
             means: b.means,
             covs: b.covs.expect("stored"),
             steady_steps: b.steady_steps,
@@ -310,7 +462,7 @@ impl LinearGaussianSsm {
         let tol = self.inference.steady_state_tolerance();
         let store = ForwardStore {
             means: false,
-            filtered_covs: false,
+            filtered_covs: CovStore::Nothing,
         };
         let parts: Vec<Result<f64>> = sequences
             .par_iter()

@@ -29,7 +29,8 @@ use crate::model::LinearGaussianSsm;
 use faer::{Mat, MatRef};
 use linalg_kernels::isa::clear_upper_registers;
 use linalg_kernels::padded::{
-    cholesky_padded, solve_lower_vector_padded, solve_right_lower_padded, solve_right_lower_transpose_padded,
+    cholesky_padded, cholesky_panel_padded, solve_lower_vector_padded, solve_right_lower_padded,
+    solve_right_lower_transpose_padded,
 };
 use linalg_kernels::{KernelError, LN_2PI, log_det_from_factor};
 
@@ -190,7 +191,21 @@ impl MatSeq {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ForwardStore {
     pub means: bool,
-    pub filtered_covs: bool,
+    pub filtered_covs: CovStore,
+}
+
+/// Which filtered covariances the forward pass keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CovStore {
+    Nothing,
+    /// Every step's (a steady stretch stores one), with [`Forward::pred_source`]:
+    /// what the smoother needs.
+    All,
+    /// Those of the steps `0, every, 2·every, ...` only (exact recursion):
+    /// the others are replayed from them on request ([`replay_filtered`]).
+    Checkpoints {
+        every: usize,
+    },
 }
 
 /// Result of the forward pass.
@@ -274,8 +289,8 @@ pub(crate) fn is_converged(delta: f64, prev_delta: Option<f64>, scale: f64, tol:
 /// The cached quantities of a converged filter.
 struct Steady {
     pp: Vec<f64>,
-    l: Vec<f64>,
-    ut: Vec<f64>,
+    /// The factored panel `[L; Uᵀ; ·]` of the converged step.
+    panel: Vec<f64>,
     ll_const: f64,
     source: usize,
     slot_filt: Option<usize>,
@@ -288,8 +303,11 @@ struct Work {
     pp: Vec<f64>,
     pf: Vec<f64>,
     tmp: Vec<f64>,
+    /// The update's panel `[S; P Hᵀ; vᵀ]`, factored in place into
+    /// `[L; Uᵀ; zᵀ]` (see [`Panel`]).
+    panel: Vec<f64>,
     s: Vec<f64>,
-    ut: Vec<f64>,
+    pht: Vec<f64>,
     ho: Vec<f64>,
     hot: Vec<f64>,
     v: Vec<f64>,
@@ -306,8 +324,9 @@ impl Work {
             pp: vec![0.0; ldn * n],
             pf: vec![0.0; ldn * n],
             tmp: vec![0.0; ldn * n],
+            panel: vec![0.0; Panel::of(pm).len()],
             s: vec![0.0; ldp * p],
-            ut: vec![0.0; ldn * p],
+            pht: vec![0.0; ldn * p],
             ho: vec![0.0; ldp * n],
             hot: vec![0.0; ldn * p],
             v: vec![0.0; ldp],
@@ -336,10 +355,33 @@ fn diag_finite(n: usize, m: &[f64], ld: usize) -> bool {
     !(0..n).fold(false, |bad, i| bad | !m[i * ld + i].is_finite())
 }
 
+/// Layout of the update's panel `[S; P Hᵀ; vᵀ]` (p columns, leading
+/// dimension `ld`): rows `0..p_o` hold `S` (padded to `ldp` rows), rows
+/// `below..below + n` hold `P Hᵀ`, row `below + n` holds `vᵀ`, and the rows
+/// after it are zero. [`cholesky_panel_padded`] turns it into `[L; Uᵀ; zᵀ]`.
+#[derive(Debug, Clone, Copy)]
+struct Panel {
+    ld: usize,
+    below: usize,
+}
+
+impl Panel {
+    fn of(pm: &Padded) -> Self {
+        Self {
+            ld: pm.ldp + pad(pm.n + 1),
+            below: pm.ldp,
+        }
+    }
+
+    fn len(self) -> usize {
+        self.ld * self.below.max(1)
+    }
+}
+
 /// The measurement update of one step with `p_o` observed coordinates
 /// (`w.obs_idx[..p_o]`, values `w.yo[..p_o]`), from `w.mp`, `w.pp` into
-/// `w.mf`, `w.pf`. Leaves `L` in `w.s` and `Uᵀ` in `w.ut`. Returns
-/// `(log-likelihood term, ln det S)`.
+/// `w.mf`, `w.pf`. Leaves `[L; Uᵀ; 0]` in `w.panel` and `z` in `w.v`.
+/// Returns `(log-likelihood term, ln det S)`.
 fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -> Result<(f64, f64)> {
     let (n, ldn, ldp) = (pm.n, pm.ldn, pm.ldp);
     if p_o == 0 {
@@ -347,101 +389,40 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
         w.pf.copy_from_slice(&w.pp);
         return Ok((0.0, 0.0));
     }
-    let rows = pad(p_o);
+    let panel = Panel::of(pm);
     if pm.h_identity && p_o == pm.p {
-        // H = I: P Hᵀ = P, S = P + R, v = y − m.
-        w.ut.copy_from_slice(&w.pp);
-        for ((s, &p), &r) in w.s.iter_mut().zip(&w.pp).zip(&pm.r) {
-            *s = p + r;
-        }
-        for i in 0..n {
-            w.v[i] = w.yo[i] - w.mp[i];
-        }
-    } else {
-        // Gather the observed rows of H (zero padding below them), the
-        // observed columns of Hᵀ and the observed block of R.
+        // H = I: P Hᵀ = P, S = P + R, v = y − m, straight into the panel.
         for j in 0..n {
-            let col = &mut w.ho[j * ldp..(j + 1) * ldp];
-            for (i, &o) in w.obs_idx[..p_o].iter().enumerate() {
-                col[i] = pm.h[j * ldp + o];
+            let col = &mut w.panel[j * panel.ld..(j + 1) * panel.ld];
+            let (pp, r) = (&w.pp[j * ldn..(j + 1) * ldn], &pm.r[j * ldp..(j + 1) * ldp]);
+            for ((dst, &p), &r) in col[..ldn].iter_mut().zip(pp).zip(r) {
+                *dst = p + r;
             }
-            col[p_o..].fill(0.0);
-        }
-        for (i, &o) in w.obs_idx[..p_o].iter().enumerate() {
-            w.hot[i * ldn..(i + 1) * ldn].copy_from_slice(&pm.ht[o * ldn..(o + 1) * ldn]);
-            let col = &mut w.s[i * ldp..(i + 1) * ldp];
-            for (r, &o2) in w.obs_idx[..p_o].iter().enumerate() {
-                col[r] = pm.r[o * ldp + o2];
-            }
-            col[p_o..].fill(0.0);
-        }
-        // P Hᵀ (n x p_o), then S = H (P Hᵀ) + R.
-        gemm(
-            ldn,
-            p_o,
-            n,
-            1.0,
-            &w.pp,
-            ldn,
-            Rhs::N(&w.hot, ldn),
-            false,
-            false,
-            &mut w.ut,
-            ldn,
-        );
-        gemm(
-            rows,
-            p_o,
-            n,
-            1.0,
-            &w.ho,
-            ldp,
-            Rhs::N(&w.ut, ldn),
-            true,
-            false,
-            &mut w.s,
-            ldp,
-        );
-        w.v[..p_o].copy_from_slice(&w.yo[..p_o]);
-        w.v[p_o..].fill(0.0);
-        gemm(
-            rows,
-            1,
-            n,
-            -1.0,
-            &w.ho,
-            ldp,
-            Rhs::N(&w.mp, ldn),
-            true,
-            false,
-            &mut w.v,
-            ldp,
-        );
-    }
-    cholesky_padded(&mut w.s, p_o, ldp).map_err(|e| innovation_error(e, sequence, step))?;
-    let log_det = log_det_from_factor(MatRef::from_column_major_slice_with_stride(&w.s, p_o, p_o, ldp));
-    if n < ldn {
-        // z = L⁻¹ v rides along as an extra row of Uᵀ = P Hᵀ L⁻ᵀ (row n is
-        // padding): (L⁻¹ v)ᵀ = vᵀ L⁻ᵀ. Then the padding is zeroed again.
-        for j in 0..p_o {
-            w.ut[j * ldn + n] = w.v[j];
-        }
-        solve_right_lower_transpose_padded(&w.s, p_o, ldp, &mut w.ut, n + 1, ldn).expect("padded layout");
-        for j in 0..p_o {
-            w.v[j] = std::mem::take(&mut w.ut[j * ldn + n]);
+            col[panel.below..panel.below + ldn].copy_from_slice(pp);
+            col[panel.below + n] = w.yo[j] - w.mp[j];
         }
     } else {
-        solve_right_lower_transpose_padded(&w.s, p_o, ldp, &mut w.ut, n, ldn).expect("padded layout");
-        solve_lower_vector_padded(&w.s, p_o, ldp, &mut w.v).expect("padded layout");
+        fill_observed_panel(pm, w, p_o, panel);
     }
+    cholesky_panel_padded(&mut w.panel, p_o, panel.ld).map_err(|e| innovation_error(e, sequence, step))?;
+    let log_det = log_det_from_factor(MatRef::from_column_major_slice_with_stride(
+        &w.panel, p_o, p_o, panel.ld,
+    ));
+    // z leaves the panel, whose row `below + n` is then zero padding of Uᵀ
+    // again (the products below read `ldn` rows of Uᵀ).
+    for j in 0..p_o {
+        w.v[j] = std::mem::take(&mut w.panel[j * panel.ld + panel.below + n]);
+    }
+    w.v[p_o..].fill(0.0);
+    let ut = &w.panel[panel.below..];
     gemm_init(
         ldn,
         n,
         p_o,
         -1.0,
-        &w.ut,
-        ldn,
-        Rhs::T(&w.ut, ldn),
+        ut,
+        panel.ld,
+        Rhs::T(ut, panel.ld),
         &w.pp,
         true,
         &mut w.pf,
@@ -454,8 +435,8 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
         1,
         p_o,
         1.0,
-        &w.ut,
-        ldn,
+        ut,
+        panel.ld,
         Rhs::N(&w.v, ldp),
         true,
         false,
@@ -465,6 +446,79 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
     let zz: f64 = w.v[..p_o].iter().map(|z| z * z).sum();
     let ll = -0.5 * (p_o as f64 * LN_2PI + log_det + zz);
     Ok((ll, log_det))
+}
+
+/// The panel of an update with the observed coordinates `w.obs_idx[..p_o]`
+/// (or a general H): the observed rows of H, `P Hᵀ`, `S = H (P Hᵀ) + R` and
+/// `v = y − H m` on those coordinates.
+fn fill_observed_panel(pm: &Padded, w: &mut Work, p_o: usize, panel: Panel) {
+    let (n, ldn, ldp) = (pm.n, pm.ldn, pm.ldp);
+    let rows = pad(p_o);
+    // Gather the observed rows of H (zero padding below them), the observed
+    // columns of Hᵀ and the observed block of R.
+    for j in 0..n {
+        let col = &mut w.ho[j * ldp..(j + 1) * ldp];
+        for (i, &o) in w.obs_idx[..p_o].iter().enumerate() {
+            col[i] = pm.h[j * ldp + o];
+        }
+        col[p_o..].fill(0.0);
+    }
+    for (i, &o) in w.obs_idx[..p_o].iter().enumerate() {
+        w.hot[i * ldn..(i + 1) * ldn].copy_from_slice(&pm.ht[o * ldn..(o + 1) * ldn]);
+        let col = &mut w.s[i * ldp..(i + 1) * ldp];
+        for (r, &o2) in w.obs_idx[..p_o].iter().enumerate() {
+            col[r] = pm.r[o * ldp + o2];
+        }
+        col[p_o..].fill(0.0);
+    }
+    // P Hᵀ (n x p_o), then S = H (P Hᵀ) + R and v = y − H m.
+    gemm(
+        ldn,
+        p_o,
+        n,
+        1.0,
+        &w.pp,
+        ldn,
+        Rhs::N(&w.hot, ldn),
+        false,
+        false,
+        &mut w.pht,
+        ldn,
+    );
+    gemm(
+        rows,
+        p_o,
+        n,
+        1.0,
+        &w.ho,
+        ldp,
+        Rhs::N(&w.pht, ldn),
+        true,
+        false,
+        &mut w.s,
+        ldp,
+    );
+    w.v[..p_o].copy_from_slice(&w.yo[..p_o]);
+    w.v[p_o..].fill(0.0);
+    gemm(
+        rows,
+        1,
+        n,
+        -1.0,
+        &w.ho,
+        ldp,
+        Rhs::N(&w.mp, ldn),
+        true,
+        false,
+        &mut w.v,
+        ldp,
+    );
+    for j in 0..p_o {
+        let col = &mut w.panel[j * panel.ld..(j + 1) * panel.ld];
+        col[..ldp].copy_from_slice(&w.s[j * ldp..(j + 1) * ldp]);
+        col[panel.below..panel.below + ldn].copy_from_slice(&w.pht[j * ldn..(j + 1) * ldn]);
+        col[panel.below + n] = w.v[j];
+    }
 }
 
 /// Runs the Kalman filter over one sequence (rows of `y`, NaN = missing).
@@ -492,8 +546,15 @@ pub(crate) fn forward(
     } else {
         Vec::new()
     };
-    let mut filt_covs = store.filtered_covs.then(|| MatSeq::new(n, t, reserve));
-    let mut pred_source = if store.filtered_covs {
+    let mut filt_covs = match store.filtered_covs {
+        CovStore::Nothing => None,
+        CovStore::All => Some(MatSeq::new(n, t, reserve)),
+        CovStore::Checkpoints { every } => {
+            debug_assert!(tol.is_none() && every > 0);
+            Some(MatSeq::new(n, t, t.div_ceil(every)))
+        }
+    };
+    let mut pred_source = if store.filtered_covs == CovStore::All {
         vec![NO_SOURCE; t]
     } else {
         Vec::new()
@@ -578,15 +639,16 @@ pub(crate) fn forward(
                     ldp,
                 );
             }
-            solve_lower_vector_padded(&st.l, p, ldp, &mut w.v).expect("padded layout");
+            let panel = Panel::of(pm);
+            solve_lower_vector_padded(&st.panel, p, panel.ld, &mut w.v).expect("padded layout");
             w.mf.copy_from_slice(&w.mp);
             gemm(
                 ldn,
                 1,
                 p,
                 1.0,
-                &st.ut,
-                ldn,
+                &st.panel[panel.below..],
+                panel.ld,
                 Rhs::N(&w.v, ldp),
                 true,
                 false,
@@ -624,10 +686,17 @@ pub(crate) fn forward(
         if !all_finite(&w.mf[..n]) {
             return Err(StateSpaceError::Diverged { sequence, step: k });
         }
-        let filt_slot = filt_covs.as_mut().map(|c| {
+        let keep = match store.filtered_covs {
+            CovStore::Nothing => false,
+            CovStore::All => true,
+            CovStore::Checkpoints { every } => k % every == 0,
+        };
+        let filt_slot = filt_covs.as_mut().filter(|_| keep).map(|c| {
             let slot = c.add(&w.pf, ldn);
             c.set(k, slot);
-            pred_source[k] = source;
+            if let Some(s) = pred_source.get_mut(k) {
+                *s = source;
+            }
             slot
         });
         last_slot = filt_slot.unwrap_or(NO_SOURCE);
@@ -642,8 +711,7 @@ pub(crate) fn forward(
                     // The next P_p is this one (the fixed point).
                     steady = Some(Steady {
                         pp: w.pp.clone(),
-                        l: w.s.clone(),
-                        ut: w.ut.clone(),
+                        panel: w.panel.clone(),
                         ll_const: ll_full_const - 0.5 * log_det,
                         source,
                         slot_filt: filt_slot,
@@ -664,6 +732,31 @@ pub(crate) fn forward(
         log_likelihood,
         steady_steps,
     })
+}
+
+/// Replays the covariance recursion of [`forward`] (exact mode, stored
+/// with [`CovStore::Checkpoints`]) from the stored filtered covariance of
+/// step `from` to step `to`, calling `visit(k, P_{k|k})` for every step of
+/// `from..=to` (padded buffer). `observed(k, idx)` writes the observed
+/// coordinates of step k into `idx` and returns their number. The same
+/// functions on the same inputs as the filter: bit-identical matrices.
+pub(crate) fn replay_filtered(
+    pm: &Padded,
+    covs: &MatSeq,
+    from: usize,
+    to: usize,
+    mut observed: impl FnMut(usize, &mut [usize]) -> usize,
+    mut visit: impl FnMut(usize, &[f64]),
+) {
+    let mut w = Work::new(pm);
+    covs.unpack(covs.slot(from), &mut w.pf, pm.ldn);
+    visit(from, &w.pf);
+    for k in from + 1..=to {
+        pm.predict_cov(&w.pf, &mut w.tmp, &mut w.pp);
+        let p_o = observed(k, &mut w.obs_idx);
+        update(pm, &mut w, p_o, 0, k).expect("the filter ran this update on the same matrices");
+        visit(k, &w.pf);
+    }
 }
 
 /// Buffers of [`gain_into`].

@@ -83,7 +83,7 @@ pub use em::{
     SufficientStats,
 };
 pub use error::{Matrix, Result, StateSpaceError};
-pub use inference::{FilterOutput, SmootherOutput};
+pub use inference::{FILTER_CHECKPOINT_INTERVAL, FilterOutput, SmootherOutput};
 pub use linalg_kernels::FloorSchedule;
 pub use model::{
     DEFAULT_STEADY_STATE_TOLERANCE, InferenceOptions, LinearGaussianSsm, ParameterTuple, Parameters,

@@ -164,3 +164,45 @@ fn tolerance_is_validated() {
     );
     assert_eq!(InferenceOptions::default(), InferenceOptions::exact());
 }
+
+/// The exact filter keeps every 16th filtered covariance and replays the
+/// others: they must be the very matrices the smoother's filter pass stored,
+/// also across missing rows and entries.
+#[test]
+fn exact_filter_checkpoints_replay_the_stored_covariances() {
+    use statespace::FILTER_CHECKPOINT_INTERVAL;
+    let model = random_model(4, 3, 11).with_inference(InferenceOptions::exact());
+    let t = 3 * FILTER_CHECKPOINT_INTERVAL + 5;
+    let mut rng = StdRng::seed_from_u64(5);
+    let (_, mut y) = model.sample(t, &mut rng);
+    for j in 0..3 {
+        y[(FILTER_CHECKPOINT_INTERVAL + 2, j)] = f64::NAN;
+    }
+    y[(2 * FILTER_CHECKPOINT_INTERVAL - 1, 1)] = f64::NAN;
+    y[(2 * FILTER_CHECKPOINT_INTERVAL, 0)] = f64::NAN;
+    let filtered = model.filter(y.as_ref()).unwrap();
+    let smoothed = model.smooth(y.as_ref()).unwrap();
+    let stored = smoothed.filter();
+    assert_eq!(
+        filtered.distinct_covariances(),
+        t.div_ceil(FILTER_CHECKPOINT_INTERVAL)
+    );
+    assert_eq!(stored.distinct_covariances(), t);
+    assert_eq!(filtered.log_likelihood(), stored.log_likelihood());
+    for k in 0..t {
+        assert_eq!(
+            filtered.filtered_cov(k),
+            stored.filtered_cov(k),
+            "filtered, step {k}"
+        );
+        assert_eq!(
+            filtered.predicted_cov(k),
+            stored.predicted_cov(k),
+            "predicted, step {k}"
+        );
+    }
+    assert_eq!(filtered.filtered_cov(t), None);
+    assert_eq!(filtered.predicted_cov(t), None);
+    assert_eq!(filtered.filtered_variances(), stored.filtered_variances());
+    assert_eq!(filtered.filtered_means(), stored.filtered_means());
+}
