@@ -64,11 +64,10 @@ struct ObservedMask {
 }
 
 impl ObservedMask {
-    /// `None` when every value is observed.
-    fn of(y: MatRef<'_, f64>) -> Option<Self> {
+    fn of(y: MatRef<'_, f64>) -> Self {
         let (t, p) = (y.nrows(), y.ncols());
-        let observed: Vec<bool> = (0..t * p).map(|i| !y[(i / p, i % p)].is_nan()).collect();
-        observed.contains(&false).then_some(Self { p, observed })
+        let observed = (0..t * p).map(|i| !y[(i / p, i % p)].is_nan()).collect();
+        Self { p, observed }
     }
 }
 
@@ -394,7 +393,7 @@ impl LinearGaussianSsm {
     /// ([`crate::StateSpaceError::InnovationNotPositiveDefinite`],
     /// [`crate::StateSpaceError::Diverged`]). Sequence index 0 in errors.
     pub fn filter(&self, y: MatRef<'_, f64>) -> Result<FilterOutput> {
-        validate_sequence(0, y, self.obs_dim())?;
+        let summary = validate_sequence(0, y, self.obs_dim())?;
         let pm = Padded::new(self);
         let tol = self.inference.steady_state_tolerance();
         if tol.is_some() {
@@ -409,7 +408,7 @@ impl LinearGaussianSsm {
         let covs = FilteredCovs::Checkpoints {
             covs: f.filt_covs.take().expect("stored"),
             every,
-            observed: ObservedMask::of(y),
+            observed: summary.any_missing.then(|| ObservedMask::of(y)),
         };
         Ok(FilterOutput::new(pm, f, covs))
     }

@@ -7,7 +7,8 @@
 //!
 //! # Numerical choices
 //! - Innovation covariance `S = H P Hᵀ + R` is factored `S = L Lᵀ`
-//!   (`linalg_kernels::padded::cholesky_padded`); no inverse is formed.
+//!   (`linalg_kernels::padded::cholesky_panel_padded`, which also solves the rows of
+//!   `P Hᵀ` and `vᵀ` below it); no inverse is formed.
 //!   With `Uᵀ = P Hᵀ L⁻ᵀ` and `z = L⁻¹ v` (triangular solves):
 //!   `m_f = m_p + Uᵀ z`, `P_f = P_p − Uᵀ U`,
 //!   `ln N(v; 0, S) = −½ (p ln 2π + 2 Σ ln L_ii + ‖z‖²)`.
@@ -28,10 +29,7 @@ use crate::error::{Result, StateSpaceError};
 use crate::model::LinearGaussianSsm;
 use faer::{Mat, MatRef};
 use linalg_kernels::isa::clear_upper_registers;
-use linalg_kernels::padded::{
-    cholesky_padded, cholesky_panel_padded, solve_lower_vector_padded, solve_right_lower_padded,
-    solve_right_lower_transpose_padded,
-};
+use linalg_kernels::padded::{cholesky_panel_padded, solve_lower_vector_padded, solve_right_lower_padded};
 use linalg_kernels::{KernelError, LN_2PI, log_det_from_factor};
 
 /// The model's parameters copied into padded buffers.
@@ -536,13 +534,14 @@ pub(crate) fn forward(
     // slower until the upper vector registers are cleared.
     clear_upper_registers();
     let reserve = if tol.is_some() { t.min(256) } else { t };
+    // Filled step by step in order (never zeroed first).
     let mut pred_means = if store.means {
-        buffers::take_zeroed(n * t)
+        buffers::take(n * t)
     } else {
         Vec::new()
     };
     let mut filt_means = if store.means {
-        buffers::take_zeroed(n * t)
+        buffers::take(n * t)
     } else {
         Vec::new()
     };
@@ -614,7 +613,7 @@ pub(crate) fn forward(
             return Err(StateSpaceError::Diverged { sequence, step: k });
         }
         if store.means {
-            pred_means[k * n..(k + 1) * n].copy_from_slice(&w.mp[..n]);
+            pred_means.extend_from_slice(&w.mp[..n]);
         }
 
         if let Some(st) = steady.as_mut().filter(|_| full) {
@@ -666,7 +665,7 @@ pub(crate) fn forward(
                 pred_source[k] = st.source;
             }
             if store.means {
-                filt_means[k * n..(k + 1) * n].copy_from_slice(&w.mf[..n]);
+                filt_means.extend_from_slice(&w.mf[..n]);
             }
             steady_steps += 1;
             prev_full = true;
@@ -701,7 +700,7 @@ pub(crate) fn forward(
         });
         last_slot = filt_slot.unwrap_or(NO_SOURCE);
         if store.means {
-            filt_means[k * n..(k + 1) * n].copy_from_slice(&w.mf[..n]);
+            filt_means.extend_from_slice(&w.mf[..n]);
         }
         if let Some(d) = detector.as_mut() {
             if full {
@@ -767,8 +766,9 @@ pub(crate) struct GainWork {
     pub ct: Vec<f64>,
     /// `P_p,k+1` as the filter used it.
     pub pp: Vec<f64>,
-    /// Cholesky factor of `pp`.
-    pub l: Vec<f64>,
+    /// The panel `[P_p,k+1; P_f,k Aᵀ]` (leading dimension `2 ldn`),
+    /// factored into `[L; P_f,k Aᵀ L⁻ᵀ]` with `P_p,k+1 = L Lᵀ`.
+    panel: Vec<f64>,
     /// The gain `G_k`.
     pub g: Vec<f64>,
     scratch: Vec<f64>,
@@ -782,7 +782,7 @@ impl GainWork {
             pf: vec![0.0; block],
             ct: vec![0.0; block],
             pp: vec![0.0; block],
-            l: vec![0.0; block],
+            panel: vec![0.0; 2 * block],
             g: vec![0.0; block],
             scratch: vec![0.0; block],
             scratch2: vec![0.0; block],
@@ -811,7 +811,9 @@ impl Padded {
 }
 
 /// The smoother gain `G_k = P_f,k Aᵀ P_p,k+1⁻¹` into `w.g` (with `w.pf`,
-/// `w.ct`, `w.pp`, `w.l` as documented on [`GainWork`]), for `k + 1 < T`.
+/// `w.ct`, `w.pp` as documented on [`GainWork`]), for `k + 1 < T`: one
+/// panel factorisation gives `L` and `P_f,k Aᵀ L⁻ᵀ`, one triangular solve
+/// the gain.
 pub(crate) fn gain_into(
     pm: &Padded,
     filt: &MatSeq,
@@ -828,11 +830,17 @@ pub(crate) fn gain_into(
         // A steady stretch: the filter used the converged prediction.
         pm.predicted_from(filt, source, &mut w.scratch, &mut w.scratch2, &mut w.pp);
     }
-    w.l.copy_from_slice(&w.pp);
-    cholesky_padded(&mut w.l, n, ldn)?;
-    w.g.copy_from_slice(&w.ct);
-    solve_right_lower_transpose_padded(&w.l, n, ldn, &mut w.g, n, ldn)?;
-    solve_right_lower_padded(&w.l, n, ldn, &mut w.g, n, ldn)?;
+    let ld = 2 * ldn;
+    for j in 0..n {
+        let col = &mut w.panel[j * ld..(j + 1) * ld];
+        col[..ldn].copy_from_slice(&w.pp[j * ldn..(j + 1) * ldn]);
+        col[ldn..].copy_from_slice(&w.ct[j * ldn..(j + 1) * ldn]);
+    }
+    cholesky_panel_padded(&mut w.panel, n, ld)?;
+    for j in 0..n {
+        w.g[j * ldn..(j + 1) * ldn].copy_from_slice(&w.panel[j * ld + ldn..(j + 1) * ld]);
+    }
+    solve_right_lower_padded(&w.panel, n, ld, &mut w.g, n, ldn)?;
     Ok(())
 }
 
