@@ -38,15 +38,59 @@ pub(crate) enum Rhs<'a> {
     /// The transpose of the column-major matrix stored in the slice (with
     /// that leading dimension): `B(l, j) = m[l * ld + j]`.
     T(&'a [f64], usize),
+    /// As `T`, with the pattern of its zeros: only the rows of B that are
+    /// not zero in a column tile enter that tile's sums.
+    Tz(&'a [f64], usize, &'a ZeroPattern),
 }
 
-impl Rhs<'_> {
+impl<'a> Rhs<'a> {
     /// `(data, row stride, column stride)` of B.
-    fn parts(&self) -> (&[f64], usize, usize) {
+    fn parts(&self) -> (&'a [f64], usize, usize) {
         match *self {
             Rhs::N(b, ld) => (b, 1, ld),
-            Rhs::T(b, ld) => (b, ld, 1),
+            Rhs::T(b, ld) | Rhs::Tz(b, ld, _) => (b, ld, 1),
         }
+    }
+
+    fn pattern(&self) -> Option<&'a ZeroPattern> {
+        match *self {
+            Rhs::Tz(_, _, pattern) => Some(pattern),
+            _ => None,
+        }
+    }
+}
+
+/// Columns of one tile of [`gemm`].
+const TILE_COLS: usize = 3;
+
+/// Per column tile of [`gemm`] (every [`TILE_COLS`] columns of the product),
+/// the rows `l` of the right operand that hold a non-zero entry in the
+/// tile's columns. Structured transition matrices (the integrators of
+/// kinematic models: scenario 3's A is 80% zeros) then cost what their
+/// non-zeros cost; skipping an exact zero changes no sum.
+#[derive(Debug, Clone)]
+pub(crate) struct ZeroPattern {
+    starts: Vec<usize>,
+    rows: Vec<usize>,
+}
+
+impl ZeroPattern {
+    /// The pattern of `B = Mᵀ` for the `n x n` matrix `M` in the padded
+    /// buffer `m` (`B(l, j) = m[l · ld + j]`), or `None` when the tiles would
+    /// keep more than three quarters of the rows (not worth the detour).
+    pub(crate) fn of_transposed(m: &[f64], ld: usize, n: usize) -> Option<Self> {
+        let mut starts = vec![0];
+        let mut rows = Vec::new();
+        for j0 in (0..n).step_by(TILE_COLS) {
+            let cols = j0..(j0 + TILE_COLS).min(n);
+            rows.extend((0..n).filter(|&l| cols.clone().any(|j| m[l * ld + j] != 0.0)));
+            starts.push(rows.len());
+        }
+        (4 * rows.len() <= 3 * n * n.div_ceil(TILE_COLS)).then_some(Self { starts, rows })
+    }
+
+    fn rows(&self, tile: usize) -> &[usize] {
+        &self.rows[self.starts[tile]..self.starts[tile + 1]]
     }
 }
 
@@ -80,7 +124,7 @@ pub(crate) fn gemm(
     if m == 0 || nc == 0 {
         return;
     }
-    let (b, rs, cs) = b.parts();
+    let (pattern, (b, rs, cs)) = (b.pattern(), b.parts());
     debug_assert!(k == 0 || a.len() >= (k - 1) * lda + m);
     debug_assert!(k == 0 || b.len() > (k - 1) * rs + (nc - 1) * cs);
     debug_assert!(c.len() >= (nc - 1) * ldc + m);
@@ -95,6 +139,7 @@ pub(crate) fn gemm(
             b,
             rs,
             cs,
+            pattern,
             accumulate,
             init: None,
             lower,
@@ -124,7 +169,7 @@ pub(crate) fn gemm_init(
         return;
     }
     debug_assert!(init.len() >= (nc - 1) * ldc + m);
-    let (b, rs, cs) = b.parts();
+    let (pattern, (b, rs, cs)) = (b.pattern(), b.parts());
     run(
         Args {
             m,
@@ -136,6 +181,7 @@ pub(crate) fn gemm_init(
             b,
             rs,
             cs,
+            pattern,
             accumulate: false,
             init: Some(init),
             lower,
@@ -168,6 +214,7 @@ struct Args<'a> {
     b: &'a [f64],
     rs: usize,
     cs: usize,
+    pattern: Option<&'a ZeroPattern>,
     accumulate: bool,
     init: Option<&'a [f64]>,
     lower: bool,
@@ -181,14 +228,14 @@ struct Args<'a> {
 macro_rules! isa_kernels {
     ($name:ident, $fma:literal $(, $features:literal)?) => {
         mod $name {
-            use super::{Args, LANES, tile_body};
+            use super::{Args, LANES, TILE_COLS, tile_body};
 
             /// Column tiles of 3 (then 2, 1) columns; row panels of up to 4 vectors.
             $(#[target_feature(enable = $features)])?
             pub(super) fn gemm(args: &Args<'_>, c: &mut [f64]) {
                 let mut j0 = 0;
                 while j0 < args.nc {
-                    let nb = (args.nc - j0).min(3);
+                    let nb = (args.nc - j0).min(TILE_COLS);
                     let mut i0 = if args.lower { (j0 / LANES * LANES).min(args.m) } else { 0 };
                     while i0 < args.m {
                         let rb = ((args.m - i0) / LANES).min(4);
@@ -231,6 +278,42 @@ isa_kernels!(avx512, true, "avx512f,avx2,fma");
 isa_kernels!(avx2, true, "avx2,fma");
 isa_kernels!(baseline, false);
 
+/// `acc += A[i0.., l] · B[l, j0..]`: one column of the left operand times
+/// one row of the right one.
+#[inline(always)]
+fn add_column<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
+    acc: &mut [[[f64; LANES]; RB]; NB],
+    a: &[f64],
+    lda: usize,
+    i0: usize,
+    b: &[f64],
+    rs: usize,
+    cs: usize,
+    j0: usize,
+    l: usize,
+) {
+    let col = &a[l * lda + i0..l * lda + i0 + RB * LANES];
+    let mut av = [[0.0f64; LANES]; RB];
+    for r in 0..RB {
+        av[r].copy_from_slice(&col[r * LANES..(r + 1) * LANES]);
+    }
+    let mut bv = [0.0f64; NB];
+    if TB {
+        bv.copy_from_slice(&b[l * rs + j0..l * rs + j0 + NB]);
+    } else {
+        for (jj, v) in bv.iter_mut().enumerate() {
+            *v = b[(j0 + jj) * cs + l];
+        }
+    }
+    for jj in 0..NB {
+        for r in 0..RB {
+            for s in 0..LANES {
+                acc[jj][r][s] = madd::<FMA>(av[r][s], bv[jj], acc[jj][r][s]);
+            }
+        }
+    }
+}
+
 /// One `RB·8 x NB` tile of the product; `TB` says whether B is given
 /// transposed (`B(l, j) = b[l·rs + j]`) or not (`B(l, j) = b[l + j·cs]`).
 #[inline(always)]
@@ -242,26 +325,15 @@ fn tile_body<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
 ) {
     let (a, lda, k, b, rs, cs) = (args.a, args.lda, args.k, args.b, args.rs, args.cs);
     let mut acc = [[[0.0f64; LANES]; RB]; NB];
-    let a_cols = a[i0..].chunks(lda).take(k);
-    for (l, col) in a_cols.enumerate() {
-        let col = &col[..RB * LANES];
-        let mut av = [[0.0f64; LANES]; RB];
-        for r in 0..RB {
-            av[r].copy_from_slice(&col[r * LANES..(r + 1) * LANES]);
-        }
-        let mut bv = [0.0f64; NB];
-        if TB {
-            bv.copy_from_slice(&b[l * rs + j0..l * rs + j0 + NB]);
-        } else {
-            for (jj, v) in bv.iter_mut().enumerate() {
-                *v = b[(j0 + jj) * cs + l];
+    match args.pattern {
+        None => {
+            for l in 0..k {
+                add_column::<RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
             }
         }
-        for jj in 0..NB {
-            for r in 0..RB {
-                for s in 0..LANES {
-                    acc[jj][r][s] = madd::<FMA>(av[r][s], bv[jj], acc[jj][r][s]);
-                }
+        Some(pattern) => {
+            for &l in pattern.rows(j0 / TILE_COLS) {
+                add_column::<RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
             }
         }
     }
@@ -459,5 +531,68 @@ mod tests {
         assert_eq!(x[2 * ld + 1], 21.0);
         let (d, s) = max_abs_diff_lower(n, &x, &y, ld);
         assert_eq!((d, s), (0.0, 22.0));
+        for n in [8, 9, 17, 21, 24] {
+            let ld = pad(n);
+            let mut x: Vec<f64> = (0..ld * n).map(|v| v as f64).collect();
+            let lower = x.clone();
+            mirror_lower(n, &mut x, ld);
+            for j in 0..n {
+                for i in 0..ld {
+                    let want = if i < j {
+                        lower[i * ld + j]
+                    } else {
+                        lower[j * ld + i]
+                    };
+                    assert_eq!(x[j * ld + i], want, "n = {n}, ({i}, {j})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_patterns_skip_zero_rows_only() {
+        let (n, ld) = (7, 8);
+        let mut m = vec![0.0; ld * n];
+        // M = 2 I + one entry: B = Mᵀ has B(l, j) = M(j, l).
+        for i in 0..n {
+            m[i * ld + i] = 2.0;
+        }
+        m[5 * ld + 1] = 3.0; // M(1, 5)
+        let pattern = ZeroPattern::of_transposed(&m, ld, n).expect("sparse enough");
+        assert_eq!(pattern.rows(0), &[0, 1, 2, 5]);
+        assert_eq!(pattern.rows(2), &[6]);
+        let a: Vec<f64> = (0..ld * n)
+            .map(|v| if v % ld < n { (v % 5) as f64 - 1.5 } else { 0.0 })
+            .collect();
+        let (mut dense, mut skipped) = (vec![0.0; ld * n], vec![0.0; ld * n]);
+        gemm(
+            ld,
+            n,
+            n,
+            1.0,
+            &a,
+            ld,
+            Rhs::T(&m, ld),
+            false,
+            false,
+            &mut dense,
+            ld,
+        );
+        gemm(
+            ld,
+            n,
+            n,
+            1.0,
+            &a,
+            ld,
+            Rhs::Tz(&m, ld, &pattern),
+            false,
+            false,
+            &mut skipped,
+            ld,
+        );
+        assert_eq!(dense, skipped);
+        let full = vec![1.0; ld * n];
+        assert!(ZeroPattern::of_transposed(&full, ld, n).is_none());
     }
 }

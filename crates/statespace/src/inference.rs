@@ -167,7 +167,7 @@ impl FilterOutput {
             return None;
         }
         let block = self.pm.ldn * self.n();
-        let (mut pf, mut ct, mut out) = (vec![0.0; block], vec![0.0; block], vec![0.0; block]);
+        let [mut pf, mut ct, mut out] = [(); 3].map(|()| vec![0.0; block]);
         match &self.covs {
             FilteredCovs::All { covs, pred_source } => {
                 self.pm

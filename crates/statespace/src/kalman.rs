@@ -24,7 +24,7 @@
 //!   products the step computes anyway (`G_k P_p,k+1 = P_f,k Aᵀ`).
 
 use crate::buffers;
-use crate::dense::{Rhs, gemm, gemm_init, max_abs_diff_lower, mirror_lower, pad};
+use crate::dense::{Rhs, ZeroPattern, gemm, gemm_init, max_abs_diff_lower, mirror_lower, pad};
 use crate::error::{Result, StateSpaceError};
 use crate::model::LinearGaussianSsm;
 use faer::{Mat, MatRef};
@@ -47,6 +47,8 @@ pub(crate) struct Padded {
     pub p0: Vec<f64>,
     pub r: Vec<f64>,
     pub h_identity: bool,
+    /// The zeros of A, when it has enough to skip.
+    pub a_zeros: Option<ZeroPattern>,
 }
 
 fn padded_copy(m: MatRef<'_, f64>, ld: usize) -> Vec<f64> {
@@ -65,12 +67,14 @@ impl Padded {
         let (ldn, ldp) = (pad(n), pad(p));
         let mut m0 = vec![0.0; ldn];
         m0[..n].copy_from_slice(model.m0());
+        let a = padded_copy(model.a(), ldn);
         Self {
+            a_zeros: ZeroPattern::of_transposed(&a, ldn, n),
             n,
             p,
             ldn,
             ldp,
-            a: padded_copy(model.a(), ldn),
+            a,
             q: padded_copy(model.q(), ldn),
             h: padded_copy(model.h(), ldp),
             ht: padded_copy(model.h().transpose(), ldn),
@@ -81,10 +85,15 @@ impl Padded {
         }
     }
 
-    /// `ct = P_f Aᵀ`, `pp = A ct + Q` (exactly symmetric).
+    /// `ct = P_f Aᵀ`, `pp = A ct + Q` (exactly symmetric). When A has
+    /// enough zeros ([`ZeroPattern`]) the first product skips them.
     pub fn predict_cov(&self, pf: &[f64], ct: &mut [f64], pp: &mut [f64]) {
         let (n, ld) = (self.n, self.ldn);
-        gemm(ld, n, n, 1.0, pf, ld, Rhs::T(&self.a, ld), false, false, ct, ld);
+        let at = match &self.a_zeros {
+            None => Rhs::T(&self.a, ld),
+            Some(zeros) => Rhs::Tz(&self.a, ld, zeros),
+        };
+        gemm(ld, n, n, 1.0, pf, ld, at, false, false, ct, ld);
         gemm_init(ld, n, n, 1.0, &self.a, ld, Rhs::N(ct, ld), &self.q, true, pp, ld);
         mirror_lower(n, pp, ld);
     }
