@@ -46,7 +46,7 @@ const fn pair(
     }
 }
 
-const PAIRS: [Pair; 12] = [
+const PAIRS: [Pair; 14] = [
     pair(
         "gmm_full",
         "scikit-learn",
@@ -94,6 +94,22 @@ const PAIRS: [Pair; 12] = [
         "Kalman filter, T=44,484 n=21",
         Some(1e-9),
         true,
+    ),
+    pair(
+        "lgssm_filter_numpy_loglik",
+        "NumPy loop, log-likelihood only",
+        "lgssm_filter",
+        "Kalman filter, T=44,484 n=21",
+        Some(1e-9),
+        false,
+    ),
+    pair(
+        "lgssm_filter_numpy",
+        "NumPy loop",
+        "lgssm_filter_dense_a",
+        "Kalman filter, emfit with every entry of A non-zero (a different model: no log-likelihood to compare), T=44,484 n=21",
+        None,
+        false,
     ),
     pair(
         "lgssm_filter_numpy",
