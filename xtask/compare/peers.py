@@ -113,20 +113,23 @@ def kalman_inputs(workdir):
     return y, p
 
 
-def numpy_filter(y, p):
+def numpy_filter(y, p, keep=True):
     """The plain per-step NumPy filter of ../shared/peers/common.py (kf_filter):
-    keeps the predicted and filtered means and covariances, Cholesky of S for the gain."""
+    Cholesky of S for the gain; with `keep`, the predicted and filtered means and
+    covariances are kept as kf_filter does, without it only the log-likelihood."""
     from scipy import linalg
     A, Q, H, R, m, P = p["A"], p["Q"], p["H"], p["R"], p["m0"], p["P0"]
     T, n = y.shape[0], m.shape[0]
-    mp = np.empty((T, n)); Pp = np.empty((T, n, n))
-    mf = np.empty((T, n)); Pf = np.empty((T, n, n))
+    if keep:
+        mp = np.empty((T, n)); Pp = np.empty((T, n, n))
+        mf = np.empty((T, n)); Pf = np.empty((T, n, n))
     ll = 0.0
     for t in range(T):
         if t > 0:
             m = A @ m
             P = A @ P @ A.T + Q
-        mp[t] = m; Pp[t] = P
+        if keep:
+            mp[t] = m; Pp[t] = P
         v = y[t] - H @ m
         HP = H @ P
         S = HP @ H.T + R
@@ -134,28 +137,8 @@ def numpy_filter(y, p):
         K = linalg.cho_solve(c, HP).T
         m = m + K @ v
         P = P - K @ S @ K.T
-        mf[t] = m; Pf[t] = P
-        ll += -0.5 * (v @ linalg.cho_solve(c, v) + 2.0 * np.log(np.diag(c[0])).sum()
-                      + len(v) * np.log(2 * np.pi))
-    return ll
-
-
-def numpy_filter_loglik(y, p):
-    """The same loop keeping nothing but the log-likelihood (the leanest NumPy filter)."""
-    from scipy import linalg
-    A, Q, H, R, m, P = p["A"], p["Q"], p["H"], p["R"], p["m0"], p["P0"]
-    ll = 0.0
-    for t in range(y.shape[0]):
-        if t > 0:
-            m = A @ m
-            P = A @ P @ A.T + Q
-        v = y[t] - H @ m
-        HP = H @ P
-        S = HP @ H.T + R
-        c = linalg.cho_factor(S, lower=True)
-        K = linalg.cho_solve(c, HP).T
-        m = m + K @ v
-        P = P - K @ S @ K.T
+        if keep:
+            mf[t] = m; Pf[t] = P
         ll += -0.5 * (v @ linalg.cho_solve(c, v) + 2.0 * np.log(np.diag(c[0])).sum()
                       + len(v) * np.log(2 * np.pi))
     return ll
@@ -177,7 +160,7 @@ def lgssm_filter_numpy(workdir):
 
 def lgssm_filter_numpy_loglik(workdir):
     y, p = kalman_inputs(workdir)
-    seconds, ll = timed(lambda: numpy_filter_loglik(y, p))
+    seconds, ll = timed(lambda: numpy_filter(y, p, keep=False))
     return dict(seconds=seconds, iterations=1, loglik=float(ll))
 
 
@@ -185,7 +168,7 @@ def lgssm_filter_pykalman(workdir):
     y, p = kalman_inputs(workdir)
     kf = pykalman_model(p)
     seconds, _ = timed(lambda: kf.filter(y))
-    return dict(seconds=seconds, iterations=1, loglik=float(numpy_filter_loglik(y, p)))
+    return dict(seconds=seconds, iterations=1, loglik=float(numpy_filter(y, p, keep=False)))
 
 
 def lgssm_smoother_pykalman(workdir):
@@ -206,7 +189,7 @@ def lgssm_em_pykalman(workdir):
 
     seconds, kf = timed(run, repeat_below=1e9)
     q = dict(p, A=kf.transition_matrices, Q=kf.transition_covariance)
-    return dict(seconds=seconds, iterations=1, loglik=float(numpy_filter_loglik(y, q)))
+    return dict(seconds=seconds, iterations=1, loglik=float(numpy_filter(y, q, keep=False)))
 
 
 WORKLOADS = {

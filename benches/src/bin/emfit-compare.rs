@@ -308,7 +308,10 @@ fn gmmhmm_fit() -> Result<Timed> {
 
 fn lgssm_filter(inference: InferenceOptions) -> Result<Timed> {
     let (y, model) = standard_lgssm()?;
-    let model = model.with_inference(inference);
+    time_filter(&model.with_inference(inference), &y)
+}
+
+fn time_filter(model: &LinearGaussianSsm, y: &faer::Mat<f64>) -> Result<Timed> {
     timed(|| {
         Ok((
             1,
@@ -328,15 +331,7 @@ fn lgssm_filter_dense_a() -> Result<Timed> {
     let (a, q, h, r, m0, p0) = model.into_parts();
     let dense_a = faer::Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] + 1e-4);
     let model = LinearGaussianSsm::new(dense_a, q, h, r, m0, p0).map_err(|e| e.to_string())?;
-    timed(|| {
-        Ok((
-            1,
-            model
-                .filter(y.as_ref())
-                .map_err(|e| e.to_string())?
-                .log_likelihood(),
-        ))
-    })
+    time_filter(&model, &y)
 }
 
 fn lgssm_smoother(inference: InferenceOptions) -> Result<Timed> {
