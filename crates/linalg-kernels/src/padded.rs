@@ -8,7 +8,9 @@
 //! There [`cholesky_in_place`](crate::cholesky_in_place) runs a loop compiled
 //! for the baseline x86-64 instruction set (~0.7-0.9 µs at n = 21) and faer's
 //! triangular solve with 21 right-hand sides costs ~0.7 µs; these kernels
-//! take ~3-4x less.
+//! take ~3-4x less. [`cholesky_panel_padded`] factors and solves in one
+//! pass; [`solve_right_lower_padded`] and [`solve_lower_vector_padded`] are
+//! the solves that follow a factorisation.
 //!
 //! Layout: an r x c matrix is a slice `m` with entry (i, j) at
 //! `m[j * ld + i]`, where the leading dimension `ld ≥ r` is a multiple of
@@ -23,7 +25,6 @@
 
 use crate::KernelError;
 use crate::isa::Isa;
-use faer::MatMut;
 
 /// Lanes of one vector; every leading dimension is a multiple of it.
 pub const PAD: usize = 8;
@@ -82,46 +83,28 @@ macro_rules! dispatch {
     };
 }
 
-/// Factors the n x n matrix `a = L Lᵀ` in place.
-///
-/// Reads the lower triangle (diagonal included) and overwrites it with `L`.
-/// Entries of the strictly upper triangle that share an 8-row block with the
-/// diagonal may be overwritten (treat the strictly upper triangle as
-/// scratch). The square case of [`cholesky_panel_padded`] (zero padding rows
-/// stay zero); from n = [`crate::cholesky::FAER_CHOLESKY_MIN_DIM`] on it calls
-/// [`crate::cholesky_in_place`] instead, and allocates nothing below that.
-///
-/// # Errors
-/// [`KernelError::DimensionMismatch`] for a bad layout;
-/// [`KernelError::NonFinite`] if the lower triangle holds NaN or ±inf;
-/// [`KernelError::NotPositiveDefinite`] with the failing pivot and its value.
-pub fn cholesky_padded(a: &mut [f64], n: usize, ld: usize) -> Result<(), KernelError> {
-    check_layout("padded Cholesky matrix", a.len(), n, n, ld)?;
-    check_lower_finite(a, n, ld)?;
-    if n >= crate::cholesky::FAER_CHOLESKY_MIN_DIM {
-        return crate::cholesky_in_place(MatMut::from_column_major_slice_with_stride_mut(a, n, n, ld));
-    }
-    dispatch!(cholesky(a, n, ld))
-}
-
 /// Factors the top of a tall panel and solves the rows below with it, in
 /// one pass: the `ld x n` panel `[S; X]` (rows `0..n` hold the symmetric
 /// positive definite `S`, lower triangle read; rows `n..ld` any finite `X`)
-/// becomes `[L; X L⁻ᵀ]` with `S = L Lᵀ`. The strictly upper triangle of
-/// the top block is scratch, as in [`cholesky_padded`].
+/// becomes `[L; X L⁻ᵀ]` with `S = L Lᵀ`. Entries of the strictly upper
+/// triangle that share an 8-row block with the diagonal may be overwritten
+/// (treat the strictly upper triangle as scratch). With `X = 0` (zero
+/// padding rows) this is the plain factorisation of `S`, and the padding
+/// stays zero.
 ///
-/// Why: the left-looking column loop of [`cholesky_padded`] updates every
-/// row of a column with the same multipliers, so rows below the factor are
-/// solved by the loop that factors it. For the Kalman update, with
-/// `S = H P Hᵀ + R` on top, `P Hᵀ` below it and the innovation `vᵀ` as one
-/// more row, the rows below become `Uᵀ = P Hᵀ L⁻ᵀ` and `zᵀ = (L⁻¹ v)ᵀ`:
-/// at n = 21 this costs ~25% less than the factorisation followed by
-/// [`solve_right_lower_transpose_padded`] (their dependency chains
-/// overlap). Allocates nothing, at any n.
+/// Why: the left-looking column loop updates every row of a column with
+/// the same multipliers, so rows below the factor are solved by the loop
+/// that factors it. For the Kalman update, with `S = H P Hᵀ + R` on top,
+/// `P Hᵀ` below it and the innovation `vᵀ` as one more row, the rows below
+/// become `Uᵀ = P Hᵀ L⁻ᵀ` and `zᵀ = (L⁻¹ v)ᵀ`: at n = 21 this cost ~25%
+/// less than the factorisation followed by a separate column-by-column
+/// solve (their dependency chains overlap). Allocates nothing, at any n.
 ///
 /// # Errors
-/// As [`cholesky_padded`]; only the top block is checked for non-finite
-/// entries (a non-finite `X` gives non-finite rows below).
+/// [`KernelError::DimensionMismatch`] for a bad layout;
+/// [`KernelError::NonFinite`] if the lower triangle of the top block holds
+/// NaN or ±inf (a non-finite `X` gives non-finite rows below, unchecked);
+/// [`KernelError::NotPositiveDefinite`] with the failing pivot and its value.
 pub fn cholesky_panel_padded(a: &mut [f64], n: usize, ld: usize) -> Result<(), KernelError> {
     check_layout("padded Cholesky panel", a.len(), n, n, ld)?;
     check_lower_finite(a, n, ld)?;
@@ -149,38 +132,14 @@ fn check_lower_finite(a: &[f64], n: usize, ld: usize) -> Result<(), KernelError>
     Ok(())
 }
 
-/// Overwrites the `rows x n` matrix `x` with `x L⁻ᵀ` (solves `Y Lᵀ = X`),
-/// for the n x n lower-triangular factor `l` (upper triangle not read).
-///
-/// Column by column: `Y[:, j] = (X[:, j] − Σ_{k<j} Y[:, k] L[j, k]) · (1 / L[j, j])`,
-/// vectorised over the rows. With `x = P Hᵀ` this is the Kalman
-/// `Uᵀ = P Hᵀ L⁻ᵀ`; the diagonal of `l` must be positive (as from
-/// [`cholesky_padded`]). Allocates nothing.
-///
-/// # Errors
-/// [`KernelError::DimensionMismatch`] for a bad layout.
-pub fn solve_right_lower_transpose_padded(
-    l: &[f64],
-    n: usize,
-    ldl: usize,
-    x: &mut [f64],
-    rows: usize,
-    ldx: usize,
-) -> Result<(), KernelError> {
-    check_layout("padded triangular factor", l.len(), n, n, ldl)?;
-    check_layout("padded right-hand side", x.len(), rows, n, ldx)?;
-    let vectors = padded_dim(rows) / PAD;
-    dispatch!(solve_right(l, n, ldl, x, vectors, ldx, true));
-    Ok(())
-}
-
 /// Overwrites the `rows x n` matrix `x` with `x L⁻¹` (solves `Y L = X`),
 /// for the n x n lower-triangular factor `l` (upper triangle not read).
 ///
 /// Column by column from the last:
-/// `Y[:, j] = (X[:, j] − Σ_{k>j} Y[:, k] L[k, j]) · (1 / L[j, j])`.
-/// After [`solve_right_lower_transpose_padded`], `x ← x (L Lᵀ)⁻¹`
-/// (the RTS gain `G = P_f Aᵀ P_p⁻¹`). Allocates nothing.
+/// `Y[:, j] = (X[:, j] − Σ_{k>j} Y[:, k] L[k, j]) · (1 / L[j, j])`,
+/// vectorised over the rows. After [`cholesky_panel_padded`] of `[P; X]`
+/// it turns the rows `X L⁻ᵀ` into `X P⁻¹` (the RTS gain
+/// `G = P_f Aᵀ P_p⁻¹`). Allocates nothing.
 ///
 /// # Errors
 /// [`KernelError::DimensionMismatch`] for a bad layout.
@@ -195,7 +154,7 @@ pub fn solve_right_lower_padded(
     check_layout("padded triangular factor", l.len(), n, n, ldl)?;
     check_layout("padded right-hand side", x.len(), rows, n, ldx)?;
     let vectors = padded_dim(rows) / PAD;
-    dispatch!(solve_right(l, n, ldl, x, vectors, ldx, false));
+    dispatch!(solve_right(l, n, ldl, x, vectors, ldx));
     Ok(())
 }
 
@@ -271,26 +230,19 @@ macro_rules! isa_kernels {
                 x: &mut [f64],
                 vectors: usize,
                 ldx: usize,
-                transposed: bool,
             ) {
                 let mut b = 0;
                 while b < vectors {
                     let nv = (vectors - b).min(4);
-                    for step in 0..n {
-                        // Y Lᵀ = X: forward over j, coefficients L[j, k] = l[k·ldl + j], k < j.
-                        // Y L = X: backward over j, coefficients L[k, j] = l[j·ldl + k], k > j.
-                        let (j, ks, base, stride) = if transposed {
-                            (step, 0..step, step, ldl)
-                        } else {
-                            let j = n - 1 - step;
-                            (j, j + 1..n, j * ldl, 1)
-                        };
-                        let inv = 1.0 / l[j * ldl + j];
+                    // Backward over j; the coefficients L[k, j], k > j, are column j of L.
+                    for j in (0..n).rev() {
+                        let column = &l[j * ldl..j * ldl + n];
+                        let inv = 1.0 / column[j];
                         match nv {
-                            4 => rblock::<4>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
-                            3 => rblock::<3>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
-                            2 => rblock::<2>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
-                            _ => rblock::<1>(x, ldx, b * PAD, j, ks, l, base, stride, inv),
+                            4 => rblock::<4>(x, ldx, b * PAD, j, column, inv),
+                            3 => rblock::<3>(x, ldx, b * PAD, j, column, inv),
+                            2 => rblock::<2>(x, ldx, b * PAD, j, column, inv),
+                            _ => rblock::<1>(x, ldx, b * PAD, j, column, inv),
                         }
                     }
                     b += nv;
@@ -299,18 +251,8 @@ macro_rules! isa_kernels {
 
             $(#[target_feature(enable = $features)])?
             #[inline(never)]
-            fn rblock<const NV: usize>(
-                x: &mut [f64],
-                ldx: usize,
-                r: usize,
-                j: usize,
-                ks: std::ops::Range<usize>,
-                l: &[f64],
-                base: usize,
-                stride: usize,
-                inv: f64,
-            ) {
-                right_block::<NV, $fma>(x, ldx, r, j, ks, l, base, stride, inv);
+            fn rblock<const NV: usize>(x: &mut [f64], ldx: usize, r: usize, j: usize, column: &[f64], inv: f64) {
+                right_block::<NV, $fma>(x, ldx, r, j, column, inv);
             }
 
             $(#[target_feature(enable = $features)])?
@@ -372,8 +314,8 @@ fn chol_block<const NV: usize, const FMA: bool>(
     }
 }
 
-/// `X[r.., j] = (X[r.., j] − Σ_{k ∈ ks} L(k) X[r.., k]) · inv` on the row
-/// block `r..r + NV·8`, with `L(k) = l[base + k·stride]` and two
+/// `X[r.., j] = (X[r.., j] − Σ_{k>j} L[k, j] X[r.., k]) · inv` on the row
+/// block `r..r + NV·8`, with `column` = column j of L (length n) and two
 /// interleaved accumulators.
 #[inline(always)]
 fn right_block<const NV: usize, const FMA: bool>(
@@ -381,12 +323,10 @@ fn right_block<const NV: usize, const FMA: bool>(
     ldx: usize,
     r: usize,
     j: usize,
-    ks: std::ops::Range<usize>,
-    l: &[f64],
-    base: usize,
-    stride: usize,
+    column: &[f64],
     inv: f64,
 ) {
+    let ks = j + 1..column.len();
     let mut even = [[0.0f64; PAD]; NV];
     let mut odd = [[0.0f64; PAD]; NV];
     {
@@ -397,7 +337,7 @@ fn right_block<const NV: usize, const FMA: bool>(
     }
     let mut k = ks.start;
     while k + 1 < ks.end {
-        let (l0, l1) = (-l[base + k * stride], -l[base + (k + 1) * stride]);
+        let (l0, l1) = (-column[k], -column[k + 1]);
         let c0 = &x[k * ldx + r..k * ldx + r + NV * PAD];
         let c1 = &x[(k + 1) * ldx + r..(k + 1) * ldx + r + NV * PAD];
         for v in 0..NV {
@@ -409,7 +349,7 @@ fn right_block<const NV: usize, const FMA: bool>(
         k += 2;
     }
     if k < ks.end {
-        let l0 = -l[base + k * stride];
+        let l0 = -column[k];
         let c0 = &x[k * ldx + r..k * ldx + r + NV * PAD];
         for v in 0..NV {
             for s in 0..PAD {
@@ -470,7 +410,7 @@ mod tests {
             let a = spd(n);
             let reference = Cholesky::new(a.as_ref()).unwrap();
             let (mut buf, ld) = padded(a.as_ref());
-            cholesky_padded(&mut buf, n, ld).unwrap();
+            cholesky_panel_padded(&mut buf, n, ld).unwrap();
             for j in 0..n {
                 for i in j..n {
                     let d = (buf[j * ld + i] - reference.factor()[(i, j)]).abs();
@@ -488,7 +428,7 @@ mod tests {
         let a = faer::mat![[1.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 2.0, 1.0]];
         let (mut buf, ld) = padded(a.as_ref());
         assert_eq!(
-            cholesky_padded(&mut buf, 3, ld),
+            cholesky_panel_padded(&mut buf, 3, ld),
             Err(KernelError::NotPositiveDefinite {
                 pivot: 2,
                 value: -3.0
@@ -497,16 +437,16 @@ mod tests {
         let (mut buf, ld) = padded(a.as_ref());
         buf[ld + 2] = f64::NAN;
         assert!(matches!(
-            cholesky_padded(&mut buf, 3, ld),
+            cholesky_panel_padded(&mut buf, 3, ld),
             Err(KernelError::NonFinite { row: 2, col: 1, .. })
         ));
         let mut short = vec![0.0; 5];
         assert!(matches!(
-            cholesky_padded(&mut short, 3, 8),
+            cholesky_panel_padded(&mut short, 3, 8),
             Err(KernelError::DimensionMismatch { .. })
         ));
         assert!(matches!(
-            cholesky_padded(&mut buf, 3, 3),
+            cholesky_panel_padded(&mut buf, 3, 3),
             Err(KernelError::DimensionMismatch { .. })
         ));
     }
@@ -528,10 +468,15 @@ mod tests {
                 }
             }
             cholesky_panel_padded(&mut panel, n, ld).unwrap();
+            // The square factorisation (no rows below), and `Y Lᵀ = X` as
+            // `L Yᵀ = Xᵀ` by the scalar triangular solve.
             let (mut l, ldl) = padded(a.as_ref());
-            cholesky_padded(&mut l, n, ldl).unwrap();
-            let (mut y, ldy) = padded(x.as_ref());
-            solve_right_lower_transpose_padded(&l, n, ldl, &mut y, rows, ldy).unwrap();
+            cholesky_panel_padded(&mut l, n, ldl).unwrap();
+            let factor = Mat::<f64>::from_fn(n, n, |i, j| if i >= j { l[j * ldl + i] } else { 0.0 });
+            let mut yt = x.transpose().to_owned();
+            triangular::solve_lower_in_place(factor.as_ref(), yt.as_mut());
+            let ldy = rows;
+            let y: Vec<f64> = (0..n * rows).map(|v| yt[(v / rows, v % rows)]).collect();
             for j in 0..n {
                 for i in j..n {
                     assert!(
@@ -568,8 +513,22 @@ mod tests {
             let chol = Cholesky::new(spd(n).as_ref()).unwrap();
             let (l, ldl) = padded(chol.factor());
             let x = Mat::<f64>::from_fn(rows, n, |i, j| (i as f64 - 2.0 * j as f64).sin());
-            let (mut buf, ldx) = padded(x.as_ref());
-            solve_right_lower_transpose_padded(&l, n, ldl, &mut buf, rows, ldx).unwrap();
+            // Y Lᵀ = X as the rows below the factor of the panel [A; X].
+            let (top, ldx) = (ldl, padded_dim(rows));
+            let a = spd(n);
+            let mut panel = vec![0.0; (top + ldx) * n];
+            for j in 0..n {
+                for i in 0..n {
+                    panel[j * (top + ldx) + i] = a[(i, j)];
+                }
+                for i in 0..rows {
+                    panel[j * (top + ldx) + top + i] = x[(i, j)];
+                }
+            }
+            cholesky_panel_padded(&mut panel, n, top + ldx).unwrap();
+            let buf: Vec<f64> = (0..ldx * n)
+                .map(|v| panel[(v / ldx) * (top + ldx) + top + v % ldx])
+                .collect();
             // Y Lᵀ = X  ⇔  L Yᵀ = Xᵀ.
             let mut yt = x.transpose().to_owned();
             triangular::solve_lower_in_place(chol.factor(), yt.as_mut());

@@ -227,23 +227,15 @@ impl FilterOutput {
                 observed,
             } => {
                 let p = self.pm.p;
-                let mut from = first / every * every;
-                while from <= last {
-                    let to = (from + every - 1).min(last);
-                    replay_filtered(
-                        &self.pm,
-                        covs,
-                        from,
-                        to,
-                        |k, idx| observed_at(observed.as_ref(), p, k, idx),
-                        |k, pf| {
-                            if k >= first {
-                                visit(k, pf);
-                            }
-                        },
-                    );
-                    from += every;
-                }
+                replay_filtered(
+                    &self.pm,
+                    covs,
+                    *every,
+                    first,
+                    last,
+                    |k, idx| observed_at(observed.as_ref(), p, k, idx),
+                    visit,
+                );
             }
         }
     }

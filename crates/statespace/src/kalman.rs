@@ -331,7 +331,7 @@ impl Work {
             pp: vec![0.0; ldn * n],
             pf: vec![0.0; ldn * n],
             tmp: vec![0.0; ldn * n],
-            panel: vec![0.0; Panel::of(pm).len()],
+            panel: vec![0.0; Panel::of(pm).len(p)],
             s: vec![0.0; ldp * p],
             pht: vec![0.0; ldn * p],
             ho: vec![0.0; ldp * n],
@@ -380,8 +380,9 @@ impl Panel {
         }
     }
 
-    fn len(self) -> usize {
-        self.ld * self.below.max(1)
+    /// Values of the buffer: `p` columns.
+    fn len(self, p: usize) -> usize {
+        self.ld * p.max(1)
     }
 }
 
@@ -436,7 +437,44 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
         ldn,
     );
     mirror_lower(n, &mut w.pf, ldn);
-    w.mf.copy_from_slice(&w.mp);
+    add_gain_times(&w.panel, panel, p_o, ldn, ldp, &w.v, &w.mp, &mut w.mf);
+    let zz: f64 = w.v[..p_o].iter().map(|z| z * z).sum();
+    let ll = -0.5 * (p_o as f64 * LN_2PI + log_det + zz);
+    Ok((ll, log_det))
+}
+
+/// `v = y_o − H_o m` on `p_o` observed coordinates: `h` holds the observed
+/// rows of H (padded, leading dimension `ldh`), `yo` their values; the
+/// padding of `v` is zeroed.
+fn subtract_observed_mean(
+    h: &[f64],
+    ldh: usize,
+    p_o: usize,
+    n: usize,
+    ldn: usize,
+    yo: &[f64],
+    m: &[f64],
+    v: &mut [f64],
+) {
+    v[..p_o].copy_from_slice(&yo[..p_o]);
+    v[p_o..].fill(0.0);
+    gemm(pad(p_o), 1, n, -1.0, h, ldh, Rhs::N(m, ldn), true, false, v, ldh);
+}
+
+/// `m_f = m_p + Uᵀ z` with `Uᵀ` the rows below the factor of the panel
+/// (`p_o` columns) and `z = L⁻¹ v`.
+fn add_gain_times(
+    factored: &[f64],
+    panel: Panel,
+    p_o: usize,
+    ldn: usize,
+    ldp: usize,
+    z: &[f64],
+    mp: &[f64],
+    mf: &mut [f64],
+) {
+    mf.copy_from_slice(mp);
+    let ut = &factored[panel.below..];
     gemm(
         ldn,
         1,
@@ -444,15 +482,12 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
         1.0,
         ut,
         panel.ld,
-        Rhs::N(&w.v, ldp),
+        Rhs::N(z, ldp),
         true,
         false,
-        &mut w.mf,
+        mf,
         ldn,
     );
-    let zz: f64 = w.v[..p_o].iter().map(|z| z * z).sum();
-    let ll = -0.5 * (p_o as f64 * LN_2PI + log_det + zz);
-    Ok((ll, log_det))
 }
 
 /// The panel of an update with the observed coordinates `w.obs_idx[..p_o]`
@@ -505,21 +540,7 @@ fn fill_observed_panel(pm: &Padded, w: &mut Work, p_o: usize, panel: Panel) {
         &mut w.s,
         ldp,
     );
-    w.v[..p_o].copy_from_slice(&w.yo[..p_o]);
-    w.v[p_o..].fill(0.0);
-    gemm(
-        rows,
-        1,
-        n,
-        -1.0,
-        &w.ho,
-        ldp,
-        Rhs::N(&w.mp, ldn),
-        true,
-        false,
-        &mut w.v,
-        ldp,
-    );
+    subtract_observed_mean(&w.ho, ldp, p_o, n, ldn, &w.yo, &w.mp, &mut w.v);
     for j in 0..p_o {
         let col = &mut w.panel[j * panel.ld..(j + 1) * panel.ld];
         col[..ldp].copy_from_slice(&w.s[j * ldp..(j + 1) * ldp]);
@@ -632,37 +653,11 @@ pub(crate) fn forward(
                     w.v[i] = w.yo[i] - w.mp[i];
                 }
             } else {
-                w.v[..p].copy_from_slice(&w.yo[..p]);
-                gemm(
-                    ldp,
-                    1,
-                    n,
-                    -1.0,
-                    &pm.h,
-                    ldp,
-                    Rhs::N(&w.mp, ldn),
-                    true,
-                    false,
-                    &mut w.v,
-                    ldp,
-                );
+                subtract_observed_mean(&pm.h, ldp, p, n, ldn, &w.yo, &w.mp, &mut w.v);
             }
             let panel = Panel::of(pm);
             solve_lower_vector_padded(&st.panel, p, panel.ld, &mut w.v).expect("padded layout");
-            w.mf.copy_from_slice(&w.mp);
-            gemm(
-                ldn,
-                1,
-                p,
-                1.0,
-                &st.panel[panel.below..],
-                panel.ld,
-                Rhs::N(&w.v, ldp),
-                true,
-                false,
-                &mut w.mf,
-                ldn,
-            );
+            add_gain_times(&st.panel, panel, p, ldn, ldp, &w.v, &w.mp, &mut w.mf);
             let zz: f64 = w.v[..p].iter().map(|z| z * z).sum();
             log_likelihood += st.ll_const - 0.5 * zz;
             if !all_finite(&w.mf[..n]) {
@@ -743,27 +738,34 @@ pub(crate) fn forward(
 }
 
 /// Replays the covariance recursion of [`forward`] (exact mode, stored
-/// with [`CovStore::Checkpoints`]) from the stored filtered covariance of
-/// step `from` to step `to`, calling `visit(k, P_{k|k})` for every step of
-/// `from..=to` (padded buffer). `observed(k, idx)` writes the observed
-/// coordinates of step k into `idx` and returns their number. The same
-/// functions on the same inputs as the filter: bit-identical matrices.
+/// with [`CovStore::Checkpoints`] every `every` steps) and calls
+/// `visit(k, P_{k|k})` (padded buffer) for every step of `first..=last`, in
+/// order: from the checkpoint at or before `first`, unpacking each
+/// checkpoint it passes. `observed(k, idx)` writes the observed coordinates
+/// of step k into `idx` and returns their number. The same functions on the
+/// same inputs as the filter: bit-identical matrices. One workspace for the
+/// whole range.
 pub(crate) fn replay_filtered(
     pm: &Padded,
     covs: &MatSeq,
-    from: usize,
-    to: usize,
+    every: usize,
+    first: usize,
+    last: usize,
     mut observed: impl FnMut(usize, &mut [usize]) -> usize,
     mut visit: impl FnMut(usize, &[f64]),
 ) {
     let mut w = Work::new(pm);
-    covs.unpack(covs.slot(from), &mut w.pf, pm.ldn);
-    visit(from, &w.pf);
-    for k in from + 1..=to {
-        pm.predict_cov(&w.pf, &mut w.tmp, &mut w.pp);
-        let p_o = observed(k, &mut w.obs_idx);
-        update(pm, &mut w, p_o, 0, k).expect("the filter ran this update on the same matrices");
-        visit(k, &w.pf);
+    for k in first / every * every..=last {
+        if k % every == 0 {
+            covs.unpack(covs.slot(k), &mut w.pf, pm.ldn);
+        } else {
+            pm.predict_cov(&w.pf, &mut w.tmp, &mut w.pp);
+            let p_o = observed(k, &mut w.obs_idx);
+            update(pm, &mut w, p_o, 0, k).expect("the filter ran this update on the same matrices");
+        }
+        if k >= first {
+            visit(k, &w.pf);
+        }
     }
 }
 
