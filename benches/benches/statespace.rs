@@ -5,8 +5,9 @@
 //! skips), to show what a general transition costs.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use emfit_benches::workloads::with_dense_transition;
+use statespace::InferenceOptions;
 use statespace::scenario::{Scenario3, em_start, learn_options};
-use statespace::{InferenceOptions, LinearGaussianSsm};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -36,9 +37,7 @@ fn statespace(c: &mut Criterion) {
         }
     }
     let data = Scenario3::new(44_484, 4242).with_coupling(true).generate();
-    let (a, q, h, r, m0, p0) = data.truth.into_parts();
-    let dense_a = faer::Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] + 1e-4);
-    let dense = LinearGaussianSsm::new(dense_a, q, h, r, m0, p0).unwrap();
+    let dense = with_dense_transition(data.truth);
     let y = data.observations.as_ref();
     group.bench_function(BenchmarkId::new("filter", "n21_t44484_exact_dense_a"), |b| {
         b.iter(|| black_box(dense.filter(y).unwrap().log_likelihood()))

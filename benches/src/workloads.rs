@@ -10,6 +10,8 @@
 //!   `0.9 I + 0.1 Dirichlet(1)` rows, means 3·N(0, I), covariances
 //!   `W Wᵀ/4 + 0.3 I`; the start is uniform, `0.7 I + 0.3/8`, means
 //!   `+ N(0, 0.5²)`, covariances ×1.5.
+//! - [`with_dense_transition`]: a state-space model with `A + 1e-4` in every
+//!   entry of A, the cost of a transition without structural zeros.
 
 use faer::Mat;
 use hmm::{GaussianEmission, GaussianHmm, Sequences};
@@ -17,6 +19,7 @@ use mixture::{Covariances, GaussianMixture};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Gamma, StandardNormal};
+use statespace::LinearGaussianSsm;
 
 /// A mixture workload: data, the generating model and the start of the fit.
 pub struct GmmWorkload {
@@ -162,4 +165,17 @@ pub fn hmm_big(k: usize, d: usize, n_sequences: usize, length: usize) -> HmmWork
         truth,
         start,
     }
+}
+
+/// `model` with `A + 1e-4` in every entry of A: what the exact filter costs
+/// for a transition without structural zeros (scenario 3's A is 80% zeros,
+/// which the filter skips).
+///
+/// # Panics
+/// If the shifted model is invalid (it is not: only A changes).
+#[must_use]
+pub fn with_dense_transition(model: LinearGaussianSsm) -> LinearGaussianSsm {
+    let (a, q, h, r, m0, p0) = model.into_parts();
+    let dense_a = Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] + 1e-4);
+    LinearGaussianSsm::new(dense_a, q, h, r, m0, p0).expect("only A changed")
 }

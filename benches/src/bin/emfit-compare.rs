@@ -323,15 +323,11 @@ fn time_filter(model: &LinearGaussianSsm, y: &faer::Mat<f64>) -> Result<Timed> {
     })
 }
 
-/// The exact filter on scenario 3's data with `A + 1e-4` in every entry:
-/// what a transition without structural zeros costs (the true A is 80%
-/// zeros, which the filter skips).
+/// The exact filter on scenario 3's data with every entry of A non-zero
+/// ([`workloads::with_dense_transition`]).
 fn lgssm_filter_dense_a() -> Result<Timed> {
     let (y, model) = standard_lgssm()?;
-    let (a, q, h, r, m0, p0) = model.into_parts();
-    let dense_a = faer::Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] + 1e-4);
-    let model = LinearGaussianSsm::new(dense_a, q, h, r, m0, p0).map_err(|e| e.to_string())?;
-    time_filter(&model, &y)
+    time_filter(&workloads::with_dense_transition(model), &y)
 }
 
 fn lgssm_smoother(inference: InferenceOptions) -> Result<Timed> {

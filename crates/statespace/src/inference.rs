@@ -197,9 +197,13 @@ impl FilterOutput {
 
     /// The filtered variances (diagonals of `P_{k|k}`), T x n. In exact
     /// mode this replays the whole covariance recursion once (the cost of
-    /// the filter's covariance work).
+    /// the filter's covariance work); otherwise it reads the stored
+    /// diagonals.
     #[must_use]
     pub fn filtered_variances(&self) -> Mat<f64> {
+        if let FilteredCovs::All { covs, .. } = &self.covs {
+            return covs.diagonals();
+        }
         let (n, ld) = (self.n(), self.pm.ldn);
         let mut out = Mat::zeros(self.steps, n);
         self.for_each_filtered(0, self.steps - 1, |k, p| {
