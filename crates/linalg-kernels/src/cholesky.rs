@@ -401,24 +401,35 @@ impl Cholesky {
 #[must_use]
 pub fn log_det_from_factor(l: MatRef<'_, f64>) -> f64 {
     let n = l.nrows().min(l.ncols());
-    let diagonal = (0..n).map(|i| l[(i, i)]);
-    if !diagonal.clone().all(f64::is_normal) {
-        // Zero, subnormal, infinite or NaN pivots: the plain sum says what it is.
-        return 2.0 * diagonal.map(f64::ln).sum::<f64>();
+    2.0 * ln_product_of((0..n).map(|i| l[(i, i)]))
+}
+
+/// `Σ ln vᵢ = ln Π vᵢ` with one logarithm instead of one per value (for
+/// example `ln det S` from the pivots `L_ii²` of its factor). Exact in the
+/// exponents: no overflow or underflow whatever the number of values.
+#[must_use]
+pub fn ln_product(values: &[f64]) -> f64 {
+    ln_product_of(values.iter().copied())
+}
+
+fn ln_product_of(values: impl Iterator<Item = f64> + Clone) -> f64 {
+    if !values.clone().all(f64::is_normal) {
+        // Zero, subnormal, infinite or NaN values: the plain sum says what it is.
+        return values.map(f64::ln).sum::<f64>();
     }
-    // 2 ln Π L_ii with one logarithm instead of n: four interleaved products
-    // whose binary exponents are taken out after every factor (so they stay
-    // in [1, 2) or (-2, -1] and never overflow), summed exactly as integers.
+    // Four interleaved products whose binary exponents are taken out after
+    // every factor (so they stay in [1, 2) or (-2, -1] and never overflow),
+    // summed exactly as integers.
     let mut mantissas = [1.0f64; 4];
     let mut exponents = 0i64;
-    for (i, d) in diagonal.enumerate() {
+    for (i, d) in values.enumerate() {
         let m = &mut mantissas[i % 4];
         let (mantissa, exponent) = split_exponent(*m * d);
         *m = mantissa;
         exponents += exponent;
     }
     let product = (mantissas[0] * mantissas[1]) * (mantissas[2] * mantissas[3]);
-    2.0 * (product.ln() + exponents as f64 * std::f64::consts::LN_2)
+    product.ln() + exponents as f64 * std::f64::consts::LN_2
 }
 
 /// `x = m · 2^e` with `|m|` in [1, 2), for a normal `x`.
@@ -586,12 +597,15 @@ mod tests {
             let d = &values[..n];
             let l = Mat::<f64>::from_fn(n, n, |i, j| if i == j { d[i] } else { 0.25 });
             let want = 2.0 * d.iter().map(|x| x.ln()).sum::<f64>();
-            let got = log_det_from_factor(l.as_ref());
-            assert!(
-                (got - want).abs() <= 1e-13 * want.abs().max(1.0),
-                "n = {n}: {got} vs {want}"
-            );
+            for got in [log_det_from_factor(l.as_ref()), 2.0 * ln_product(d)] {
+                assert!(
+                    (got - want).abs() <= 1e-13 * want.abs().max(1.0),
+                    "n = {n}: {got} vs {want}"
+                );
+            }
         }
+        assert_eq!(ln_product(&[]), 0.0);
+        assert_eq!(ln_product(&[2.0, 0.0]), f64::NEG_INFINITY);
         let nan = Mat::<f64>::from_fn(2, 2, |i, _| if i == 0 { -1.0 } else { 2.0 });
         assert!(log_det_from_factor(nan.as_ref()).is_nan());
     }

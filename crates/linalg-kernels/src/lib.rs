@@ -5,7 +5,7 @@
 //! - [`cholesky`]: `A = L Lᵀ` in place or owned, with structured errors
 //!   ([`KernelError::NotPositiveDefinite`] names the pivot and its value), and
 //!   a floored variant that adds the smallest reported diagonal jitter;
-//! - from a factor: log-determinant, solves, whitening, inverse, reconstruction;
+//! - from a factor: log-determinant ([`ln_product`] of its pivots), solves, whitening, inverse, reconstruction;
 //! - [`triangular`]: forward and back substitution with `L`;
 //! - [`symmetrize`];
 //! - [`logsumexp`]: stable log-sum-exp of slices and rows, row normalisation;
@@ -31,7 +31,7 @@ pub mod padded;
 mod symmetric;
 pub mod triangular;
 
-pub use cholesky::{Cholesky, FloorInfo, FloorSchedule, cholesky_in_place, log_det_from_factor};
+pub use cholesky::{Cholesky, FloorInfo, FloorSchedule, cholesky_in_place, ln_product, log_det_from_factor};
 pub use error::KernelError;
 pub use gaussian::gaussian_log_density;
 pub use logsumexp::{log_normalize_rows_in_place, log_sum_exp, row_log_sum_exp};

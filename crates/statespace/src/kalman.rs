@@ -15,6 +15,11 @@
 //!   The lower triangle of `P_f` is computed and mirrored, so it is exactly
 //!   symmetric (the "symmetric form"; the Joseph form would cost two more n³
 //!   products per step for no measured gain here).
+//! - When H = I and R is diagonal (scenario 3) the update conditions on the
+//!   observed coordinates one at a time instead ([`crate::univariate`]):
+//!   the same pivots `L_ii²` and `z`, one rank-one update of `P` per
+//!   coordinate, exactly symmetric too. At n = 21 it cut the filter's time
+//!   by about a quarter.
 //! - `P_p = A (P_f Aᵀ) + Q`, lower triangle mirrored: exactly symmetric.
 //! - Smoother gain `G_k = P_f,k Aᵀ P_p,k+1⁻¹` as `(P_f,k Aᵀ) L⁻ᵀ L⁻¹` with
 //!   `P_p,k+1 = L Lᵀ` (two triangular solves, no inverse);
@@ -27,10 +32,11 @@ use crate::buffers;
 use crate::dense::{Rhs, ZeroPattern, gemm, gemm_init, max_abs_diff_lower, mirror_lower, pad};
 use crate::error::{Result, StateSpaceError};
 use crate::model::LinearGaussianSsm;
+use crate::univariate;
 use faer::{Mat, MatRef};
 use linalg_kernels::isa::clear_upper_registers;
 use linalg_kernels::padded::{cholesky_panel_padded, solve_lower_vector_padded, solve_right_lower_padded};
-use linalg_kernels::{KernelError, LN_2PI, log_det_from_factor};
+use linalg_kernels::{KernelError, LN_2PI, ln_product, log_det_from_factor};
 
 /// The model's parameters copied into padded buffers.
 #[derive(Debug, Clone)]
@@ -47,6 +53,9 @@ pub(crate) struct Padded {
     pub p0: Vec<f64>,
     pub r: Vec<f64>,
     pub h_identity: bool,
+    /// The diagonal of R when H = I and R is diagonal: then the update runs
+    /// one coordinate at a time ([`crate::univariate`]).
+    pub coordinate_noise: Option<Vec<f64>>,
     /// The zeros of A, when it has enough to skip.
     pub a_zeros: Option<ZeroPattern>,
 }
@@ -68,7 +77,11 @@ impl Padded {
         let mut m0 = vec![0.0; ldn];
         m0[..n].copy_from_slice(model.m0());
         let a = padded_copy(model.a(), ldn);
+        let r = model.r();
+        let r_diagonal = (0..p).all(|j| (0..p).all(|i| i == j || r[(i, j)] == 0.0));
         Self {
+            coordinate_noise: (model.h_is_identity() && r_diagonal)
+                .then(|| (0..p).map(|i| r[(i, i)]).collect()),
             a_zeros: ZeroPattern::of_transposed(&a, ldn, n),
             n,
             p,
@@ -320,6 +333,11 @@ struct Work {
     v: Vec<f64>,
     obs_idx: Vec<usize>,
     yo: Vec<f64>,
+    /// The noise variances of the observed coordinates, the pivots and the
+    /// scratch of [`crate::univariate::condition`].
+    ro: Vec<f64>,
+    pivots: Vec<f64>,
+    coordinate_scratch: Vec<f64>,
 }
 
 impl Work {
@@ -339,6 +357,9 @@ impl Work {
             v: vec![0.0; ldp],
             obs_idx: vec![0; p],
             yo: vec![0.0; p],
+            ro: vec![0.0; p],
+            pivots: vec![0.0; p],
+            coordinate_scratch: vec![0.0; univariate::scratch_len(ldn)],
         }
     }
 }
@@ -388,15 +409,65 @@ impl Panel {
 
 /// The measurement update of one step with `p_o` observed coordinates
 /// (`w.obs_idx[..p_o]`, values `w.yo[..p_o]`), from `w.mp`, `w.pp` into
-/// `w.mf`, `w.pf`. Leaves `[L; Uᵀ; 0]` in `w.panel` and `z` in `w.v`.
+/// `w.mf`, `w.pf`: one coordinate at a time when the model allows it
+/// ([`Padded::coordinate_noise`]), else with the factored panel.
 /// Returns `(log-likelihood term, ln det S)`.
 fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -> Result<(f64, f64)> {
-    let (n, ldn, ldp) = (pm.n, pm.ldn, pm.ldp);
+    w.mf.copy_from_slice(&w.mp);
+    w.pf.copy_from_slice(&w.pp);
     if p_o == 0 {
-        w.mf.copy_from_slice(&w.mp);
-        w.pf.copy_from_slice(&w.pp);
         return Ok((0.0, 0.0));
     }
+    let log_det_zz = match &pm.coordinate_noise {
+        Some(noise) => update_coordinatewise(pm, w, noise, p_o, sequence, step)?,
+        None => update_with_panel(pm, w, p_o, sequence, step)?,
+    };
+    let (log_det, zz) = log_det_zz;
+    let ll = -0.5 * (p_o as f64 * LN_2PI + log_det + zz);
+    Ok((ll, log_det))
+}
+
+/// [`update`] one coordinate at a time (`w.mf`, `w.pf` hold the prediction
+/// on entry); returns `(ln det S, ‖L⁻¹ v‖²)`.
+fn update_coordinatewise(
+    pm: &Padded,
+    w: &mut Work,
+    noise: &[f64],
+    p_o: usize,
+    sequence: usize,
+    step: usize,
+) -> Result<(f64, f64)> {
+    for (r, &o) in w.ro.iter_mut().zip(&w.obs_idx[..p_o]) {
+        *r = noise[o];
+    }
+    let zz = univariate::condition(univariate::Coordinatewise {
+        n: pm.n,
+        ld: pm.ldn,
+        p: &mut w.pf,
+        m: &mut w.mf,
+        coords: &w.obs_idx[..p_o],
+        y: &w.yo[..p_o],
+        r: &w.ro[..p_o],
+        pivots: &mut w.pivots,
+        scratch: &mut w.coordinate_scratch,
+    })
+    .map_err(|bad| {
+        innovation_error(
+            KernelError::NotPositiveDefinite {
+                pivot: bad.index,
+                value: bad.value,
+            },
+            sequence,
+            step,
+        )
+    })?;
+    Ok((ln_product(&w.pivots[..p_o]), zz))
+}
+
+/// Fills the panel `[S; P Hᵀ; vᵀ]` of `p_o` observed coordinates from
+/// `w.mp`, `w.pp` and factors it into `[L; Uᵀ; zᵀ]`.
+fn factor_panel(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -> Result<Panel> {
+    let (n, ldn, ldp) = (pm.n, pm.ldn, pm.ldp);
     let panel = Panel::of(pm);
     if pm.h_identity && p_o == pm.p {
         // H = I: P Hᵀ = P, S = P + R, v = y − m, straight into the panel.
@@ -413,17 +484,35 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
         fill_observed_panel(pm, w, p_o, panel);
     }
     cholesky_panel_padded(&mut w.panel, p_o, panel.ld).map_err(|e| innovation_error(e, sequence, step))?;
-    let log_det = log_det_from_factor(MatRef::from_column_major_slice_with_stride(
-        &w.panel, p_o, p_o, panel.ld,
-    ));
-    // z leaves the panel, whose row `below + n` is then zero padding of Uᵀ
-    // again (the products below read `ldn` rows of Uᵀ).
+    Ok(panel)
+}
+
+/// Moves `z` out of the factored panel into `w.v` (zero padding), leaving
+/// `[L; Uᵀ; 0]`: the products read `ldn` rows of `Uᵀ`.
+fn take_z(panel: Panel, n: usize, p_o: usize, w: &mut Work) {
     for j in 0..p_o {
         w.v[j] = std::mem::take(&mut w.panel[j * panel.ld + panel.below + n]);
     }
     w.v[p_o..].fill(0.0);
+}
+
+/// [`update`] with the factored panel; leaves `[L; Uᵀ; 0]` in `w.panel`
+/// and `z` in `w.v`. Returns `(ln det S, ‖z‖²)`.
+fn update_with_panel(
+    pm: &Padded,
+    w: &mut Work,
+    p_o: usize,
+    sequence: usize,
+    step: usize,
+) -> Result<(f64, f64)> {
+    let (n, ldn, ldp) = (pm.n, pm.ldn, pm.ldp);
+    let panel = factor_panel(pm, w, p_o, sequence, step)?;
+    let log_det = log_det_from_factor(MatRef::from_column_major_slice_with_stride(
+        &w.panel, p_o, p_o, panel.ld,
+    ));
+    take_z(panel, n, p_o, w);
     let ut = &w.panel[panel.below..];
-    gemm_init(
+    gemm(
         ldn,
         n,
         p_o,
@@ -431,7 +520,7 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
         ut,
         panel.ld,
         Rhs::T(ut, panel.ld),
-        &w.pp,
+        true,
         true,
         &mut w.pf,
         ldn,
@@ -439,8 +528,7 @@ fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -
     mirror_lower(n, &mut w.pf, ldn);
     add_gain_times(&w.panel, panel, p_o, ldn, ldp, &w.v, &w.mp, &mut w.mf);
     let zz: f64 = w.v[..p_o].iter().map(|z| z * z).sum();
-    let ll = -0.5 * (p_o as f64 * LN_2PI + log_det + zz);
-    Ok((ll, log_det))
+    Ok((log_det, zz))
 }
 
 /// `v = y_o − H_o m` on `p_o` observed coordinates: `h` holds the observed
@@ -712,6 +800,11 @@ pub(crate) fn forward(
                     // Converged: keep this step's P_p, L and Uᵀ for the
                     // next steps, and the covariance this step stored.
                     // The next P_p is this one (the fixed point).
+                    if pm.coordinate_noise.is_some() {
+                        // The coordinatewise update left no panel: factor it.
+                        let panel = factor_panel(pm, &mut w, p, sequence, k)?;
+                        take_z(panel, n, p, &mut w);
+                    }
                     steady = Some(Steady {
                         pp: w.pp.clone(),
                         panel: w.panel.clone(),

@@ -75,6 +75,7 @@ mod inference;
 mod kalman;
 mod model;
 pub mod scenario;
+mod univariate;
 
 pub use buffers::release_buffers;
 pub use data::split_sequences;

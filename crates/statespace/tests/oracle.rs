@@ -158,6 +158,25 @@ fn identity_observation_fast_path_matches_dense() {
     check_against_dense(&model, &y2);
 }
 
+/// H = I with a diagonal R: the update runs one coordinate at a time. Sizes
+/// that fill one, two and three 8-wide vectors (and a padded row), entries
+/// missing at the first, a middle and the last coordinate, whole rows
+/// missing.
+#[test]
+fn coordinatewise_update_matches_dense() {
+    for (n, seed) in [(3usize, 31u64), (10, 32), (17, 33)] {
+        let mut params = random_model(n, n, seed).into_parameters();
+        params.h = Mat::identity(n, n);
+        params.r = Mat::from_fn(n, n, |i, j| if i == j { 0.1 + 0.05 * i as f64 } else { 0.0 });
+        let model = LinearGaussianSsm::from_parameters(params).unwrap();
+        let missing = [(1, Some(0)), (2, Some(n / 2)), (2, Some(n - 1)), (3, None)];
+        for gaps in [&[][..], &missing[..]] {
+            let y = data(&model, 5, seed + 7, gaps);
+            check_against_dense(&model, &y);
+        }
+    }
+}
+
 /// The E-step statistics against expectations under the dense posterior of
 /// all of z (missing observations included, as latent variables).
 #[test]
