@@ -34,6 +34,12 @@
 //!   inverted: `Uᵀ = P Hᵀ L⁻ᵀ` and `z = L⁻¹ v` by triangular solves, then
 //!   `m_f = m_p + Uᵀ z`, `P_f = P_p − Uᵀ U` and
 //!   `ln N(v; 0, S) = −½ (p ln 2π + 2 Σ ln L_ii + ‖z‖²)`.
+//! - With H = I and a diagonal R the same update runs one observed
+//!   coordinate at a time (sequential processing): `s = P_cc + r_c`,
+//!   `l = P[:, c] / √s`, `m ← m + l (y_c − m_c) / √s`, `P ← P − l lᵀ`; the
+//!   `s` are the `L_ii²` above and `ln det S = Σ ln s` (one logarithm).
+//!   Both triangles get the same multiply-adds, so `P_f` is exactly
+//!   symmetric without a mirror.
 //! - Symmetric form instead of Joseph form: the lower triangles of
 //!   `P_f = P_p − Uᵀ U` and `P_p = A (P_f Aᵀ) + Q` are computed and mirrored,
 //!   so every covariance is exactly symmetric (the Joseph form would cost two
