@@ -4,7 +4,9 @@
 //! the mixture and HMM E-steps, the state-space recursions) are compiled for
 //! AVX-512, for AVX2 with FMA, and for the baseline target; [`Isa::detect`]
 //! picks the widest one the CPU supports, once per process, so every crate
-//! makes the same choice.
+//! makes the same choice. [`for_each_isa!`] compiles a kernel module once per
+//! set and [`isa_dispatch!`] calls the detected one, so the target features
+//! and the detection live here only.
 
 use std::sync::OnceLock;
 
@@ -61,6 +63,42 @@ impl Isa {
             false
         }
     }
+}
+
+/// Expands `$kernels!(name, fma, "features")` once per instruction set:
+/// `avx512` and `avx2` (x86-64 only, with the target features that
+/// [`Isa::detect`] checks) and `baseline`. `$kernels` is the caller's
+/// macro that defines a module `name` of the same loops compiled with
+/// `#[target_feature(enable = features)]` (none for `baseline`), `fma`
+/// telling them whether to fuse multiply-adds. [`isa_dispatch!`] then
+/// calls into the module of the detected set.
+#[macro_export]
+macro_rules! for_each_isa {
+    ($kernels:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        $kernels!(avx512, true, "avx512f,avx2,fma");
+        #[cfg(target_arch = "x86_64")]
+        $kernels!(avx2, true, "avx2,fma");
+        $kernels!(baseline, false);
+    };
+}
+
+/// `isa_dispatch!(f(a, b))` calls `f` of the module ([`for_each_isa!`]) of
+/// the instruction set [`Isa::detect`] picked. The arguments are names of
+/// local values: nothing the caller writes runs inside the `unsafe` calls.
+#[macro_export]
+macro_rules! isa_dispatch {
+    ($f:ident($($arg:ident),* $(,)?)) => {
+        match $crate::isa::Isa::detect() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU supports AVX-512F and FMA (checked by `Isa::detect`).
+            $crate::isa::Isa::Avx512 => unsafe { avx512::$f($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU supports AVX2 and FMA (checked by `Isa::detect`).
+            $crate::isa::Isa::Avx2 => unsafe { avx2::$f($($arg),*) },
+            $crate::isa::Isa::Baseline => baseline::$f($($arg),*),
+        }
+    };
 }
 
 /// Clears the upper halves of the vector registers (`vzeroupper`) when the

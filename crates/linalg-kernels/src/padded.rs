@@ -24,7 +24,6 @@
 //! substitution); with FMA the roundings differ by a few ulps.
 
 use crate::KernelError;
-use crate::isa::Isa;
 
 /// Lanes of one vector; every leading dimension is a multiple of it.
 pub const PAD: usize = 8;
@@ -68,21 +67,6 @@ pub fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
     if FMA { x.mul_add(y, acc) } else { x * y + acc }
 }
 
-/// Calls `$f` of the module of the detected instruction set.
-macro_rules! dispatch {
-    ($f:ident($($arg:expr),*)) => {
-        match Isa::detect() {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: the CPU supports AVX-512F and FMA (checked by `isa`).
-            Isa::Avx512 => unsafe { avx512::$f($($arg),*) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: the CPU supports AVX2 and FMA (checked by `isa`).
-            Isa::Avx2 => unsafe { avx2::$f($($arg),*) },
-            Isa::Baseline => baseline::$f($($arg),*),
-        }
-    };
-}
-
 /// Factors the top of a tall panel and solves the rows below with it, in
 /// one pass: the `ld x n` panel `[S; X]` (rows `0..n` hold the symmetric
 /// positive definite `S`, lower triangle read; rows `n..ld` any finite `X`)
@@ -108,7 +92,7 @@ macro_rules! dispatch {
 pub fn cholesky_panel_padded(a: &mut [f64], n: usize, ld: usize) -> Result<(), KernelError> {
     check_layout("padded Cholesky panel", a.len(), n, n, ld)?;
     check_lower_finite(a, n, ld)?;
-    dispatch!(cholesky(a, n, ld))
+    crate::isa_dispatch!(cholesky(a, n, ld))
 }
 
 fn check_lower_finite(a: &[f64], n: usize, ld: usize) -> Result<(), KernelError> {
@@ -154,7 +138,7 @@ pub fn solve_right_lower_padded(
     check_layout("padded triangular factor", l.len(), n, n, ldl)?;
     check_layout("padded right-hand side", x.len(), rows, n, ldx)?;
     let vectors = padded_dim(rows) / PAD;
-    dispatch!(solve_right(l, n, ldl, x, vectors, ldx));
+    crate::isa_dispatch!(solve_right(l, n, ldl, x, vectors, ldx));
     Ok(())
 }
 
@@ -174,7 +158,7 @@ pub fn solve_lower_vector_padded(l: &[f64], n: usize, ldl: usize, x: &mut [f64])
             found: x.len(),
         });
     }
-    dispatch!(solve_vector(l, n, ldl, x));
+    crate::isa_dispatch!(solve_vector(l, n, ldl, x));
     Ok(())
 }
 
@@ -263,11 +247,7 @@ macro_rules! isa_kernels {
     };
 }
 
-#[cfg(target_arch = "x86_64")]
-isa_kernels!(avx512, true, "avx512f,avx2,fma");
-#[cfg(target_arch = "x86_64")]
-isa_kernels!(avx2, true, "avx2,fma");
-isa_kernels!(baseline, false);
+crate::for_each_isa!(isa_kernels);
 
 /// `col[b..b + NV·8] −= Σ_{k<j} L[j, k] · L[b.., k]` with two interleaved
 /// accumulators (even and odd k) to halve the dependency chains.

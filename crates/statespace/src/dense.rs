@@ -17,7 +17,6 @@
 //! Contract of every function: the padded rows of the left operand are zero
 //! (or at least finite), so the padded rows of the result are zero too.
 
-use linalg_kernels::isa::Isa;
 use linalg_kernels::padded::madd;
 
 /// Vector width in `f64` lanes that every leading dimension is a multiple
@@ -192,15 +191,8 @@ pub(crate) fn gemm_init(
 }
 
 fn run(args: Args<'_>, c: &mut [f64]) {
-    match Isa::detect() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX-512F and FMA (checked by `isa`).
-        Isa::Avx512 => unsafe { avx512::gemm(&args, c) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX2 and FMA (checked by `isa`).
-        Isa::Avx2 => unsafe { avx2::gemm(&args, c) },
-        Isa::Baseline => baseline::gemm(&args, c),
-    }
+    let args = &args;
+    linalg_kernels::isa_dispatch!(gemm(args, c));
 }
 
 /// The operands of one product.
@@ -272,11 +264,7 @@ macro_rules! isa_kernels {
     };
 }
 
-#[cfg(target_arch = "x86_64")]
-isa_kernels!(avx512, true, "avx512f,avx2,fma");
-#[cfg(target_arch = "x86_64")]
-isa_kernels!(avx2, true, "avx2,fma");
-isa_kernels!(baseline, false);
+linalg_kernels::for_each_isa!(isa_kernels);
 
 /// `acc += A[i0.., l] · B[l, j0..]`: one column of the left operand times
 /// one row of the right one.

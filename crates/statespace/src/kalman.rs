@@ -333,11 +333,9 @@ struct Work {
     v: Vec<f64>,
     obs_idx: Vec<usize>,
     yo: Vec<f64>,
-    /// The noise variances of the observed coordinates, the pivots and the
-    /// scratch of [`crate::univariate::condition`].
-    ro: Vec<f64>,
+    /// The pivots and the scratch `l` of [`crate::univariate::condition`].
     pivots: Vec<f64>,
-    coordinate_scratch: Vec<f64>,
+    l: Vec<f64>,
 }
 
 impl Work {
@@ -357,9 +355,8 @@ impl Work {
             v: vec![0.0; ldp],
             obs_idx: vec![0; p],
             yo: vec![0.0; p],
-            ro: vec![0.0; p],
             pivots: vec![0.0; p],
-            coordinate_scratch: vec![0.0; univariate::scratch_len(ldn)],
+            l: vec![0.0; ldn],
         }
     }
 }
@@ -413,22 +410,21 @@ impl Panel {
 /// ([`Padded::coordinate_noise`]), else with the factored panel.
 /// Returns `(log-likelihood term, ln det S)`.
 fn update(pm: &Padded, w: &mut Work, p_o: usize, sequence: usize, step: usize) -> Result<(f64, f64)> {
-    w.mf.copy_from_slice(&w.mp);
-    w.pf.copy_from_slice(&w.pp);
     if p_o == 0 {
+        w.mf.copy_from_slice(&w.mp);
+        w.pf.copy_from_slice(&w.pp);
         return Ok((0.0, 0.0));
     }
-    let log_det_zz = match &pm.coordinate_noise {
+    let (log_det, zz) = match &pm.coordinate_noise {
         Some(noise) => update_coordinatewise(pm, w, noise, p_o, sequence, step)?,
         None => update_with_panel(pm, w, p_o, sequence, step)?,
     };
-    let (log_det, zz) = log_det_zz;
     let ll = -0.5 * (p_o as f64 * LN_2PI + log_det + zz);
     Ok((ll, log_det))
 }
 
-/// [`update`] one coordinate at a time (`w.mf`, `w.pf` hold the prediction
-/// on entry); returns `(ln det S, ‖L⁻¹ v‖²)`.
+/// [`update`] one coordinate at a time, `noise` the diagonal of R; returns
+/// `(ln det S, ‖L⁻¹ v‖²)`.
 fn update_coordinatewise(
     pm: &Padded,
     w: &mut Work,
@@ -437,9 +433,8 @@ fn update_coordinatewise(
     sequence: usize,
     step: usize,
 ) -> Result<(f64, f64)> {
-    for (r, &o) in w.ro.iter_mut().zip(&w.obs_idx[..p_o]) {
-        *r = noise[o];
-    }
+    w.mf.copy_from_slice(&w.mp);
+    w.pf.copy_from_slice(&w.pp);
     let zz = univariate::condition(univariate::Coordinatewise {
         n: pm.n,
         ld: pm.ldn,
@@ -447,20 +442,11 @@ fn update_coordinatewise(
         m: &mut w.mf,
         coords: &w.obs_idx[..p_o],
         y: &w.yo[..p_o],
-        r: &w.ro[..p_o],
+        r: noise,
         pivots: &mut w.pivots,
-        scratch: &mut w.coordinate_scratch,
+        l: &mut w.l,
     })
-    .map_err(|bad| {
-        innovation_error(
-            KernelError::NotPositiveDefinite {
-                pivot: bad.index,
-                value: bad.value,
-            },
-            sequence,
-            step,
-        )
-    })?;
+    .map_err(|e| innovation_error(e, sequence, step))?;
     Ok((ln_product(&w.pivots[..p_o]), zz))
 }
 
@@ -512,7 +498,7 @@ fn update_with_panel(
     ));
     take_z(panel, n, p_o, w);
     let ut = &w.panel[panel.below..];
-    gemm(
+    gemm_init(
         ldn,
         n,
         p_o,
@@ -520,7 +506,7 @@ fn update_with_panel(
         ut,
         panel.ld,
         Rhs::T(ut, panel.ld),
-        true,
+        &w.pp,
         true,
         &mut w.pf,
         ldn,

@@ -19,18 +19,10 @@
 //! triangles of P get the same multiply-adds (`l_i l_j = l_j l_i`), so a
 //! symmetric P stays exactly symmetric.
 
-use linalg_kernels::isa::Isa;
+use linalg_kernels::KernelError;
 use linalg_kernels::padded::madd;
 
 use crate::dense::LANES;
-
-/// A pivot `s = P_cc + r_c` that is not positive and finite: the index of
-/// the coordinate among the observed ones, and its value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct BadPivot {
-    pub index: usize,
-    pub value: f64,
-}
 
 /// The buffers of one update.
 pub(crate) struct Coordinatewise<'a> {
@@ -46,38 +38,25 @@ pub(crate) struct Coordinatewise<'a> {
     pub coords: &'a [usize],
     /// Their values.
     pub y: &'a [f64],
-    /// Their noise variances.
+    /// The noise variance of every coordinate (the diagonal of R).
     pub r: &'a [f64],
     /// Out: the pivots `s`, one per observed coordinate.
     pub pivots: &'a mut [f64],
-    /// Scratch, [`scratch_len`] values (`l`).
-    pub scratch: &'a mut [f64],
-}
-
-/// Values of [`Coordinatewise::scratch`] for the leading dimension `ld`.
-pub(crate) fn scratch_len(ld: usize) -> usize {
-    ld
+    /// Scratch for `l`, `ld` values.
+    pub l: &'a mut [f64],
 }
 
 /// Conditions `N(m, P)` on the observed coordinates one after the other
 /// (see the module docs) and returns `Σ z²`; the pivots go to `pivots`.
-/// On a bad pivot `p` and `m` are left partly updated (the caller
-/// discards them).
-pub(crate) fn condition(u: Coordinatewise<'_>) -> Result<f64, BadPivot> {
+///
+/// # Errors
+/// [`KernelError::NotPositiveDefinite`] for a pivot that is not positive
+/// and finite (`pivot`: its index among the observed coordinates); `p` and
+/// `m` are then left partly updated (the caller discards them).
+pub(crate) fn condition(u: Coordinatewise<'_>) -> Result<f64, KernelError> {
     debug_assert!(u.ld.is_multiple_of(LANES) && u.p.len() >= u.ld * u.n && u.m.len() >= u.ld);
-    debug_assert!(
-        u.scratch.len() >= scratch_len(u.ld)
-            && u.coords.len() <= u.y.len().min(u.r.len()).min(u.pivots.len())
-    );
-    match Isa::detect() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX-512F and FMA (checked by `isa`).
-        Isa::Avx512 => unsafe { avx512::condition(u) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX2 and FMA (checked by `isa`).
-        Isa::Avx2 => unsafe { avx2::condition(u) },
-        Isa::Baseline => baseline::condition(u),
-    }
+    debug_assert!(u.l.len() >= u.ld && u.coords.len() <= u.y.len().min(u.pivots.len()));
+    linalg_kernels::isa_dispatch!(condition(u))
 }
 
 /// One module per instruction set: the same loops compiled with its
@@ -87,10 +66,10 @@ pub(crate) fn condition(u: Coordinatewise<'_>) -> Result<f64, BadPivot> {
 macro_rules! isa_kernels {
     ($name:ident, $fma:literal $(, $features:literal)?) => {
         mod $name {
-            use super::{BadPivot, Coordinatewise, LANES, condition_body, subtract_outer_rows};
+            use super::{Coordinatewise, KernelError, LANES, condition_body, subtract_outer_rows};
 
             $(#[target_feature(enable = $features)])?
-            pub(super) fn condition(u: Coordinatewise<'_>) -> Result<f64, BadPivot> {
+            pub(super) fn condition(u: Coordinatewise<'_>) -> Result<f64, KernelError> {
                 condition_body::<$fma>(u, |p, ld, n, l, skip| {
                     let mut r0 = 0;
                     while r0 < ld {
@@ -115,19 +94,18 @@ macro_rules! isa_kernels {
     };
 }
 
-#[cfg(target_arch = "x86_64")]
-isa_kernels!(avx512, true, "avx512f,avx2,fma");
-#[cfg(target_arch = "x86_64")]
-isa_kernels!(avx2, true, "avx2,fma");
-isa_kernels!(baseline, false);
+linalg_kernels::for_each_isa!(isa_kernels);
 
 /// `1 / √s` for the pivot `s` of the coordinate `index` (stored in
 /// `pivot`), or the error.
 #[inline(always)]
-fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, BadPivot> {
+fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, KernelError> {
     // Not `is_finite`: this compare is one instruction.
     if !(s > 0.0 && s <= f64::MAX) {
-        return Err(BadPivot { index, value: s });
+        return Err(KernelError::NotPositiveDefinite {
+            pivot: index,
+            value: s,
+        });
     }
     *pivot = s;
     Ok(1.0 / s.sqrt())
@@ -144,7 +122,7 @@ fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, BadPivot> 
 fn condition_body<const FMA: bool>(
     u: Coordinatewise<'_>,
     mut subtract_outer: impl FnMut(&mut [f64], usize, usize, &[f64], usize),
-) -> Result<f64, BadPivot> {
+) -> Result<f64, KernelError> {
     let Coordinatewise {
         n,
         ld,
@@ -154,14 +132,14 @@ fn condition_body<const FMA: bool>(
         y,
         r,
         pivots,
-        scratch,
+        l,
     } = u;
-    let (l, m) = (&mut scratch[..ld], &mut m[..ld]);
+    let (l, m) = (&mut l[..ld], &mut m[..ld]);
     let mut zz = 0.0;
     let Some(&first) = coords.first() else {
         return Ok(zz);
     };
-    let mut inv_root = inverse_root(p[first * ld + first] + r[0], 0, &mut pivots[0])?;
+    let mut inv_root = inverse_root(p[first * ld + first] + r[first], 0, &mut pivots[0])?;
     for (index, &c) in coords.iter().enumerate() {
         let column = &p[c * ld..(c + 1) * ld];
         let z = (y[index] - m[c]) * inv_root;
@@ -189,7 +167,7 @@ fn condition_body<const FMA: bool>(
         // multiply-add as the vector code, so the same value), to keep
         // memory off the chain of square roots and divisions.
         let l_next = column[next] * inv_root;
-        let s_next = madd::<FMA>(-l_next, l_next, p[next * ld + next]) + r[index + 1];
+        let s_next = madd::<FMA>(-l_next, l_next, p[next * ld + next]) + r[next];
         for (d, &li) in p[next * ld..(next + 1) * ld].iter_mut().zip(l.iter()) {
             *d = madd::<FMA>(-l_next, li, *d);
         }
@@ -235,6 +213,7 @@ mod tests {
     use super::*;
     use faer::Mat;
     use linalg_kernels::Cholesky;
+    use linalg_kernels::isa::Isa;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -257,10 +236,7 @@ mod tests {
         (buf, p)
     }
 
-    /// Against the joint update `K = P[:, c] S⁻¹`, `S = P[c, c] + diag(r)`,
-    /// on 1, 2 and 3 vectors, coordinates out of order: same moments, same
-    /// `ln det S` and `vᵀ S⁻¹ v`, a bitwise symmetric P and zero padding.
-    type Kernel = fn(Coordinatewise<'_>) -> Result<f64, BadPivot>;
+    type Kernel = fn(Coordinatewise<'_>) -> Result<f64, KernelError>;
 
     /// The dispatched kernel and every instruction set's this CPU can run.
     fn kernels() -> Vec<Kernel> {
@@ -273,6 +249,9 @@ mod tests {
         all
     }
 
+    /// Against the joint update `K = P[:, c] S⁻¹`, `S = P[c, c] + diag(r)`,
+    /// on 1, 2 and 3 vectors, coordinates out of order: same moments, same
+    /// `ln det S` and `vᵀ S⁻¹ v`, a bitwise symmetric P and zero padding.
     #[test]
     fn matches_the_joint_update() {
         for kernel in kernels() {
@@ -294,8 +273,8 @@ mod tests {
                 .collect();
             let m_before = m.clone();
             let y: Vec<f64> = coords.iter().map(|_| rng.random_range(-2.0..2.0)).collect();
-            let r: Vec<f64> = coords.iter().map(|_| rng.random_range(0.1..1.0)).collect();
-            let (mut pivots, mut scratch) = (vec![0.0; coords.len()], vec![0.0; scratch_len(ld)]);
+            let r: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..1.0)).collect();
+            let (mut pivots, mut l) = (vec![0.0; coords.len()], vec![0.0; ld]);
             let zz = condition(Coordinatewise {
                 n,
                 ld,
@@ -305,13 +284,13 @@ mod tests {
                 y: &y,
                 r: &r,
                 pivots: &mut pivots,
-                scratch: &mut scratch,
+                l: &mut l,
             })
             .unwrap();
 
             let k = coords.len();
             let s = Mat::<f64>::from_fn(k, k, |a, b| {
-                p_mat[(coords[a], coords[b])] + if a == b { r[a] } else { 0.0 }
+                p_mat[(coords[a], coords[b])] + if a == b { r[coords[a]] } else { 0.0 }
             });
             let chol = Cholesky::new(s.as_ref()).unwrap();
             let v: Vec<f64> = (0..k).map(|a| y[a] - m_before[coords[a]]).collect();
@@ -356,7 +335,7 @@ mod tests {
         let mut p = vec![0.0; ld * n];
         (p[0], p[1], p[ld], p[ld + 1]) = (1.0, 2.0, 2.0, 1.0);
         let mut m = vec![0.0; ld];
-        let (mut pivots, mut scratch) = (vec![0.0; 2], vec![0.0; scratch_len(ld)]);
+        let (mut pivots, mut l) = (vec![0.0; 2], vec![0.0; ld]);
         let err = condition(Coordinatewise {
             n,
             ld,
@@ -366,10 +345,13 @@ mod tests {
             y: &[0.0, 0.0],
             r: &[1.0, 0.5],
             pivots: &mut pivots,
-            scratch: &mut scratch,
+            l: &mut l,
         })
         .unwrap_err();
-        assert_eq!(err.index, 1);
-        assert!((err.value + 0.5).abs() < 1e-12, "{err:?}");
+        let KernelError::NotPositiveDefinite { pivot, value } = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(pivot, 1);
+        assert!((value + 0.5).abs() < 1e-12, "{err:?}");
     }
 }
