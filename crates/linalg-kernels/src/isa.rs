@@ -4,8 +4,8 @@
 //! the mixture and HMM E-steps, the state-space recursions) are compiled for
 //! AVX-512, for AVX2 with FMA, and for the baseline target; [`Isa::detect`]
 //! picks the widest one the CPU supports, once per process, so every crate
-//! makes the same choice. [`for_each_isa!`] compiles a kernel module once per
-//! set and [`isa_dispatch!`] calls the detected one, so the target features
+//! makes the same choice. [`for_each_isa!`](crate::for_each_isa) compiles a kernel module once per
+//! set and [`isa_dispatch!`](crate::isa_dispatch) calls the detected one, so the target features
 //! and the detection live here only.
 
 use std::sync::OnceLock;
@@ -70,7 +70,7 @@ impl Isa {
 /// [`Isa::detect`] checks) and `baseline`. `$kernels` is the caller's
 /// macro that defines a module `name` of the same loops compiled with
 /// `#[target_feature(enable = features)]` (none for `baseline`), `fma`
-/// telling them whether to fuse multiply-adds. [`isa_dispatch!`] then
+/// telling them whether to fuse multiply-adds. [`isa_dispatch!`](crate::isa_dispatch) then
 /// calls into the module of the detected set.
 #[macro_export]
 macro_rules! for_each_isa {
@@ -83,7 +83,7 @@ macro_rules! for_each_isa {
     };
 }
 
-/// `isa_dispatch!(f(a, b))` calls `f` of the module ([`for_each_isa!`]) of
+/// `isa_dispatch!(f(a, b))` calls `f` of the module ([`for_each_isa!`](crate::for_each_isa)) of
 /// the instruction set [`Isa::detect`] picked. The arguments are names of
 /// local values: nothing the caller writes runs inside the `unsafe` calls.
 #[macro_export]
