@@ -1,11 +1,14 @@
-//! Per-thread reuse of the large per-sequence buffers of the E-step.
+//! Per-thread reuse of the large per-sequence buffers of the E-step, the
+//! filter and the smoother.
 //!
 //! An E-step over one long sequence needs the filtered covariances of every
 //! step (82 MB for n = 21, T = 44,484 in exact mode) and a few T x n mean
 //! buffers. Allocated fresh at every EM iteration, their pages are faulted in
-//! again each time, which cost ~10% of an exact EM iteration here. The E-step
-//! therefore hands its buffers back to a small per-thread cache when it is
-//! done, and the next E-step on that thread takes them from there.
+//! again each time, which cost ~10% of an exact EM iteration here (and ~10%
+//! of a filter pass, whose T x n means are 15 MB). The E-step therefore
+//! hands its buffers back to a small per-thread cache when it is done, as do
+//! [`crate::FilterOutput`] and [`crate::SmootherOutput`] when dropped, and
+//! the next pass on that thread takes them from there.
 //!
 //! At most [`KEEP`] buffers of at least [`MIN_CACHED`] values are kept per
 //! thread (the largest ones). [`release_buffers`] frees them.
@@ -76,8 +79,9 @@ pub(crate) fn give_back(v: Vec<f64>) {
 /// [`crate::LinearGaussianSsm::e_step`] keeps, per thread, up to four of the
 /// large buffers it used (the filtered covariances and means of a sequence:
 /// about 100 MB for the 21-dimensional scenario at T = 44,484 in exact mode)
-/// so that the next E-step does not fault their pages in again. Call this
-/// after fitting to give that memory back.
+/// so that the next E-step does not fault their pages in again; a dropped
+/// filter or smoother output leaves its buffers there too. Call this after
+/// fitting or filtering to give that memory back.
 pub fn release_buffers() {
     SPARES.with(|spares| spares.borrow_mut().clear());
     rayon::broadcast(|_| SPARES.with(|spares| spares.borrow_mut().clear()));

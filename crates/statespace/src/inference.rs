@@ -1,5 +1,6 @@
 //! Public filtering, smoothing and log-likelihood.
 
+use crate::buffers;
 use crate::data::{validate_all, validate_sequence};
 use crate::dense::{Rhs, gemm};
 use crate::error::Result;
@@ -90,6 +91,20 @@ fn observed_at(mask: Option<&ObservedMask>, p: usize, k: usize, idx: &mut [usize
             }
             count
         }
+    }
+}
+
+/// The mean buffers and the covariance pool go back to this thread's buffer
+/// cache (see [`crate::release_buffers`]): the next filter or E-step on the
+/// thread reuses them instead of faulting fresh pages in.
+impl Drop for FilterOutput {
+    fn drop(&mut self) {
+        buffers::give_back(std::mem::take(&mut self.pred_means));
+        buffers::give_back(std::mem::take(&mut self.filt_means));
+        let covs = match &mut self.covs {
+            FilteredCovs::All { covs, .. } | FilteredCovs::Checkpoints { covs, .. } => covs,
+        };
+        std::mem::take(covs).recycle();
     }
 }
 
@@ -277,6 +292,14 @@ pub struct SmootherOutput {
     means: Vec<f64>,
     covs: MatSeq,
     steady_steps: usize,
+}
+
+/// Like [`FilterOutput`]'s: the buffers go back to this thread's cache.
+impl Drop for SmootherOutput {
+    fn drop(&mut self) {
+        buffers::give_back(std::mem::take(&mut self.means));
+        std::mem::take(&mut self.covs).recycle();
+    }
 }
 
 impl SmootherOutput {

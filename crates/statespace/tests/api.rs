@@ -125,3 +125,43 @@ fn parameters_round_trip_by_name() {
     assert_eq!(changed.m0(), &[1.0, -1.0]);
     assert_eq!(changed.a(), model.a());
 }
+
+/// Dropped filter and smoother outputs leave their buffers to the next pass
+/// on the thread (larger, with stale values): the results stay bit for bit
+/// those of passes on fresh buffers, for the joint and the coordinatewise
+/// update.
+#[test]
+fn reused_buffers_do_not_change_results() {
+    let general = random_model(3, 2, 4);
+    let coordinatewise = LinearGaussianSsm::new(
+        general.a().to_owned(),
+        general.q().to_owned(),
+        Mat::identity(3, 3),
+        Mat::from_fn(3, 3, |i, j| if i == j { 0.1 + 0.2 * i as f64 } else { 0.0 }),
+        general.m0().to_vec(),
+        general.p0().to_owned(),
+    )
+    .unwrap();
+    for model in [general, coordinatewise] {
+        let long = &sequences(&model, &[60_000], 5)[0];
+        let y = &sequences(&model, &[50_000], 6)[0];
+        statespace::release_buffers();
+        let fresh_filter = model.filter(y.as_ref()).unwrap();
+        let fresh_smoother = model.smooth(y.as_ref()).unwrap();
+        let (want_means, want_ll) = (
+            fresh_filter.filtered_means().to_owned(),
+            fresh_filter.log_likelihood(),
+        );
+        let want_smoothed = fresh_smoother.smoothed_means().to_owned();
+        let want_cov = fresh_smoother.smoothed_cov(49_999).unwrap();
+        drop((fresh_filter, fresh_smoother));
+        drop(model.smooth(long.as_ref()).unwrap());
+        let filter = model.filter(y.as_ref()).unwrap();
+        let smoother = model.smooth(y.as_ref()).unwrap();
+        assert_eq!(filter.log_likelihood().to_bits(), want_ll.to_bits());
+        assert_eq!(filter.filtered_means(), want_means);
+        assert_eq!(smoother.smoothed_means(), want_smoothed);
+        assert_eq!(smoother.smoothed_cov(49_999).unwrap(), want_cov);
+    }
+    statespace::release_buffers();
+}
