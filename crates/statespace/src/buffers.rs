@@ -5,15 +5,17 @@
 //! step (82 MB for n = 21, T = 44,484 in exact mode) and a few T x n mean
 //! buffers. Allocated fresh at every EM iteration, their pages are faulted in
 //! again each time, which cost ~10% of an exact EM iteration here (and ~10%
-//! of a filter pass, whose T x n means are 15 MB). The E-step therefore
-//! hands its buffers back to a small per-thread cache when it is done, as do
-//! [`crate::FilterOutput`] and [`crate::SmootherOutput`] when dropped, and
-//! the next pass on that thread takes them from there.
+//! of a filter pass, whose T x n means are 15 MB). The forward and backward
+//! passes therefore take their large buffers as [`Buffer`]s, which go back
+//! to a small per-thread cache when dropped (at the end of the E-step, or
+//! with the [`crate::FilterOutput`] or [`crate::SmootherOutput`] holding
+//! them), and the next pass on that thread takes them from there.
 //!
 //! At most [`KEEP`] buffers of at least [`MIN_CACHED`] values are kept per
 //! thread (the largest ones). [`release_buffers`] frees them.
 
 use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
 
 /// Buffers kept per thread.
 const KEEP: usize = 4;
@@ -24,9 +26,42 @@ thread_local! {
     static SPARES: RefCell<Vec<Vec<f64>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An empty vector with capacity for at least `capacity` values: the
+/// A vector of values that goes back to this thread's cache when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Buffer(Vec<f64>);
+
+impl Deref for Buffer {
+    type Target = Vec<f64>;
+    fn deref(&self) -> &Vec<f64> {
+        &self.0
+    }
+}
+
+impl DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut Vec<f64> {
+        &mut self.0
+    }
+}
+
+impl Clone for Buffer {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.0));
+    }
+}
+
+/// An empty buffer with capacity for at least `capacity` values: the
 /// smallest cached buffer that is large enough, or a new allocation.
-pub(crate) fn take(capacity: usize) -> Vec<f64> {
+pub(crate) fn take(capacity: usize) -> Buffer {
+    Buffer(take_vec(capacity))
+}
+
+fn take_vec(capacity: usize) -> Vec<f64> {
     let cached = SPARES.with(|spares| {
         let mut spares = spares.borrow_mut();
         let best = spares
@@ -46,15 +81,15 @@ pub(crate) fn take(capacity: usize) -> Vec<f64> {
     }
 }
 
-/// A zeroed vector of `len` values (from the cache when possible).
-pub(crate) fn take_zeroed(len: usize) -> Vec<f64> {
+/// A zeroed buffer of `len` values (from the cache when possible).
+pub(crate) fn take_zeroed(len: usize) -> Buffer {
     let mut v = take(len);
     v.resize(len, 0.0);
     v
 }
 
-/// Offers a buffer back to this thread's cache.
-pub(crate) fn give_back(v: Vec<f64>) {
+/// Offers a vector back to this thread's cache.
+fn give_back(v: Vec<f64>) {
     if v.capacity() < MIN_CACHED {
         return;
     }
@@ -102,12 +137,12 @@ mod tests {
         release_buffers();
         let v = take(MIN_CACHED);
         let ptr = v.as_ptr();
-        give_back(v);
+        drop(v);
         assert!(cached_values() >= MIN_CACHED);
         let again = take(MIN_CACHED / 2);
         assert_eq!(again.as_ptr(), ptr);
         assert!(again.is_empty());
-        give_back(again);
+        drop(again);
         give_back(vec![0.0; 10]);
         for _ in 0..6 {
             give_back(Vec::with_capacity(MIN_CACHED));
@@ -115,6 +150,6 @@ mod tests {
         assert!(SPARES.with(|s| s.borrow().len()) <= KEEP);
         release_buffers();
         assert_eq!(cached_values(), 0);
-        assert_eq!(take_zeroed(5), vec![0.0; 5]);
+        assert_eq!(*take_zeroed(5), vec![0.0; 5]);
     }
 }

@@ -57,7 +57,6 @@
 //! not factor. A floored step may lower the likelihood; an unfloored one
 //! never does.
 
-use crate::buffers;
 use crate::data::validate_all;
 use crate::error::{Matrix, Result, StateSpaceError};
 use crate::kalman::{CovStore, ForwardStore, Padded, backward, forward};
@@ -771,12 +770,6 @@ fn e_step_sequence(
         }
     })?;
     let log_likelihood = fwd.log_likelihood;
-    // Hand the large buffers to the next E-step on this thread.
-    if let Some(covs) = fwd.filt_covs {
-        covs.recycle();
-    }
-    buffers::give_back(fwd.pred_means);
-    buffers::give_back(fwd.filt_means);
 
     let ms = MatRef::from_column_major_slice(&bwd.means, n, t);
     let mut sum_xx = Mat::<f64>::zeros(n, n);
@@ -821,7 +814,6 @@ fn e_step_sequence(
     let m_first = m_first.to_vec();
     let sum_x0x0 = outer_plus_padded(&m_first, &bwd.ps_first, ldn);
     let sum_xx_last = outer_plus_padded(m_last, &bwd.ps_last, ldn);
-    buffers::give_back(bwd.means);
     let stats = SufficientStats {
         n_sequences: 1,
         n_steps: t,

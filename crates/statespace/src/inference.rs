@@ -1,6 +1,6 @@
 //! Public filtering, smoothing and log-likelihood.
 
-use crate::buffers;
+use crate::buffers::Buffer;
 use crate::data::{validate_all, validate_sequence};
 use crate::dense::{Rhs, gemm};
 use crate::error::Result;
@@ -36,8 +36,8 @@ pub const FILTER_CHECKPOINT_INTERVAL: usize = 16;
 pub struct FilterOutput {
     pm: Padded,
     steps: usize,
-    pred_means: Vec<f64>,
-    filt_means: Vec<f64>,
+    pred_means: Buffer,
+    filt_means: Buffer,
     covs: FilteredCovs,
     log_likelihood: f64,
     steady_steps: usize,
@@ -91,20 +91,6 @@ fn observed_at(mask: Option<&ObservedMask>, p: usize, k: usize, idx: &mut [usize
             }
             count
         }
-    }
-}
-
-/// The mean buffers and the covariance pool go back to this thread's buffer
-/// cache (see [`crate::release_buffers`]): the next filter or E-step on the
-/// thread reuses them instead of faulting fresh pages in.
-impl Drop for FilterOutput {
-    fn drop(&mut self) {
-        buffers::give_back(std::mem::take(&mut self.pred_means));
-        buffers::give_back(std::mem::take(&mut self.filt_means));
-        let covs = match &mut self.covs {
-            FilteredCovs::All { covs, .. } | FilteredCovs::Checkpoints { covs, .. } => covs,
-        };
-        std::mem::take(covs).recycle();
     }
 }
 
@@ -289,17 +275,9 @@ fn unpadded(buf: &[f64], n: usize, ld: usize) -> Mat<f64> {
 #[derive(Debug, Clone)]
 pub struct SmootherOutput {
     filter: FilterOutput,
-    means: Vec<f64>,
+    means: Buffer,
     covs: MatSeq,
     steady_steps: usize,
-}
-
-/// Like [`FilterOutput`]'s: the buffers go back to this thread's cache.
-impl Drop for SmootherOutput {
-    fn drop(&mut self) {
-        buffers::give_back(std::mem::take(&mut self.means));
-        std::mem::take(&mut self.covs).recycle();
-    }
 }
 
 impl SmootherOutput {

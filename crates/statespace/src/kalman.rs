@@ -28,7 +28,7 @@
 //!   `Cov(x_{k+1}, x_k | y) = P_s,k+1 G_kᵀ = (E_k + P_f,k Aᵀ)ᵀ`, from
 //!   products the step computes anyway (`G_k P_p,k+1 = P_f,k Aᵀ`).
 
-use crate::buffers;
+use crate::buffers::{self, Buffer};
 use crate::dense::{Rhs, ZeroPattern, gemm, gemm_init, max_abs_diff_lower, mirror_lower, pad};
 use crate::error::{Result, StateSpaceError};
 use crate::model::LinearGaussianSsm;
@@ -117,10 +117,10 @@ impl Padded {
 /// per step, the index ("slot") of the step's matrix. The filter of a
 /// 21-dimensional state over 44,484 steps keeps 41 MB per covariance
 /// sequence this way instead of 179 MB padded.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct MatSeq {
     n: usize,
-    pool: Vec<f64>,
+    pool: Buffer,
     slots: Vec<usize>,
 }
 
@@ -131,11 +131,6 @@ impl MatSeq {
             pool: buffers::take(reserve_blocks * n * (n + 1) / 2),
             slots: vec![usize::MAX; steps],
         }
-    }
-
-    /// Hands the storage back to the per-thread buffer cache.
-    pub fn recycle(self) {
-        buffers::give_back(self.pool);
     }
 
     fn block_len(&self) -> usize {
@@ -232,9 +227,9 @@ pub(crate) enum CovStore {
 pub(crate) struct Forward {
     pub steps: usize,
     /// `m_{k|k-1}`, n values per step (empty unless stored).
-    pub pred_means: Vec<f64>,
+    pub pred_means: Buffer,
     /// `m_{k|k}`, n values per step (empty unless stored).
-    pub filt_means: Vec<f64>,
+    pub filt_means: Buffer,
     pub filt_covs: Option<MatSeq>,
     /// Per step, the slot of the filtered covariance whose prediction is
     /// the step's predicted covariance (`NO_SOURCE`: the prior `P0`).
@@ -408,14 +403,15 @@ impl Panel {
 /// (`w.obs_idx[..p_o]`, values `w.yo[..p_o]`), from `w.mp`, `w.pp` into
 /// `w.mf`, `w.pf`: one coordinate at a time when the model allows it
 /// ([`Padded::coordinate_noise`]), else with the factored panel. Without
-/// `keep_predicted`, `w.pp` is left undefined (the coordinatewise update
-/// then works in place, without a copy of P). Returns `(log-likelihood
-/// term, ln det S)`.
+/// `keep_predicted`, `w.pp` holds stale values afterwards (the
+/// coordinatewise update then works in place, without a copy of P).
+/// Returns `(log-likelihood term, ln det S)`.
 fn update(
     pm: &Padded,
     w: &mut Work,
     p_o: usize,
-    (sequence, step): (usize, usize),
+    sequence: usize,
+    step: usize,
     keep_predicted: bool,
 ) -> Result<(f64, f64)> {
     if p_o == 0 {
@@ -424,7 +420,7 @@ fn update(
         return Ok((0.0, 0.0));
     }
     let (log_det, zz) = match &pm.coordinate_noise {
-        Some(noise) => update_coordinatewise(pm, w, noise, p_o, (sequence, step), keep_predicted)?,
+        Some(noise) => update_coordinatewise(pm, w, noise, p_o, sequence, step, keep_predicted)?,
         None => update_with_panel(pm, w, p_o, sequence, step)?,
     };
     let ll = -0.5 * (p_o as f64 * LN_2PI + log_det + zz);
@@ -438,7 +434,8 @@ fn update_coordinatewise(
     w: &mut Work,
     noise: &[f64],
     p_o: usize,
-    (sequence, step): (usize, usize),
+    sequence: usize,
+    step: usize,
     keep_predicted: bool,
 ) -> Result<(f64, f64)> {
     w.mf.copy_from_slice(&w.mp);
@@ -459,7 +456,7 @@ fn update_coordinatewise(
 }
 
 /// `w.pf = w.pp`: a copy with `keep_predicted`, else a swap of the buffers
-/// (4 KB less to copy per step for n = 21; `w.pp` is then undefined).
+/// (4 KB less to copy per step for n = 21; `w.pp` then holds stale values).
 fn predicted_into_filtered(w: &mut Work, keep_predicted: bool) {
     if keep_predicted {
         w.pf.copy_from_slice(&w.pp);
@@ -660,12 +657,12 @@ pub(crate) fn forward(
     let mut pred_means = if store.means {
         buffers::take(n * t)
     } else {
-        Vec::new()
+        Buffer::default()
     };
     let mut filt_means = if store.means {
         buffers::take(n * t)
     } else {
-        Vec::new()
+        Buffer::default()
     };
     let mut filt_covs = match store.filtered_covs {
         CovStore::Nothing => None,
@@ -776,7 +773,7 @@ pub(crate) fn forward(
             }
         }
 
-        let (ll, log_det) = update(pm, &mut w, p_o, (sequence, k), detector.is_some())?;
+        let (ll, log_det) = update(pm, &mut w, p_o, sequence, k, detector.is_some())?;
         log_likelihood += ll;
         if !all_finite(&w.mf[..n]) {
             return Err(StateSpaceError::Diverged { sequence, step: k });
@@ -858,7 +855,7 @@ pub(crate) fn replay_filtered(
         } else {
             pm.predict_cov(&w.pf, &mut w.tmp, &mut w.pp);
             let p_o = observed(k, &mut w.obs_idx);
-            update(pm, &mut w, p_o, (0, k), false).expect("the filter ran this update on the same matrices");
+            update(pm, &mut w, p_o, 0, k, false).expect("the filter ran this update on the same matrices");
         }
         if k >= first {
             visit(k, &w.pf);
@@ -955,7 +952,7 @@ pub(crate) fn gain_into(
 /// Result of the backward pass.
 pub(crate) struct Backward {
     /// `m_{k|T}`, n values per step.
-    pub means: Vec<f64>,
+    pub means: Buffer,
     /// `Σ_k P_{k|T}` over all steps (padded n x n).
     pub sum_ps: Vec<f64>,
     /// `P_{0|T}` (padded).
