@@ -4,6 +4,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use emfit_benches::workloads::hmm_big;
+use hmm::EmModel;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ fn hmm(c: &mut Criterion) {
             b.iter(|| black_box(w.start.decode(&data).unwrap().log_prob()))
         });
         group.bench_function(BenchmarkId::new("baum_welch_iteration", &shape), |b| {
-            b.iter(|| black_box(w.start.em_iteration(&data, &options).unwrap().1))
+            b.iter(|| black_box(w.start.em_iteration(&data, &options).unwrap().log_likelihood))
         });
     }
     group.finish();

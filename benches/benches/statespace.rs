@@ -6,8 +6,8 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use emfit_benches::workloads::with_dense_transition;
-use statespace::InferenceOptions;
 use statespace::scenario::{Scenario3, em_start, learn_options};
+use statespace::{EmModel, InferenceOptions};
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use crate::workloads::{gmm_big, hmm_big};
 use faer::Mat;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use statespace::{InferenceOptions, LearnSet, LinearGaussianSsm, MStepOptions};
+use statespace::{EmModel, InferenceOptions, LearnSet, LinearGaussianSsm, MStepOptions, Param};
 use std::time::Instant;
 
 /// One measured point of a scaling curve.
@@ -39,7 +39,7 @@ fn gmm_point(series: &str, size: usize, n: usize, d: usize, k: usize) -> Point {
     let seconds = median_of_three(|| {
         std::hint::black_box(
             w.start
-                .em_iteration(w.x.as_ref(), None, &options)
+                .em_iteration(w.x.as_ref(), &options)
                 .expect("valid workload"),
         );
     });
@@ -79,13 +79,23 @@ fn lgssm_model(joints: usize) -> LinearGaussianSsm {
     let diag = |d: [f64; 3]| Mat::from_fn(n, n, |i, j| if i == j { d[i / joints] } else { 0.0 });
     let q = diag([1e-4, 1e-3, 1e-1]);
     let r = diag([0.01, 0.01, 1.0]);
-    LinearGaussianSsm::new(a, q, Mat::identity(n, n), r.clone(), vec![0.0; n], r).expect("valid model")
+    let h = Mat::identity(n, n);
+    let m0 = vec![0.0; n];
+    LinearGaussianSsm::builder()
+        .a(a.as_ref())
+        .q(q.as_ref())
+        .h(h.as_ref())
+        .r(r.as_ref())
+        .m0(&m0)
+        .p0(r.as_ref())
+        .build()
+        .expect("valid model")
 }
 
 fn lgssm_point(series: &str, size: usize, joints: usize, steps: usize, inference: InferenceOptions) -> Point {
     let model = lgssm_model(joints).with_inference(inference);
     let (_, y) = model.sample(steps, &mut StdRng::seed_from_u64(5));
-    let options = MStepOptions::new(LearnSet::transition());
+    let options = MStepOptions::new(LearnSet::only(&[Param::A, Param::Q]));
     let sequences = [y.as_ref()];
     let seconds = median_of_three(|| {
         std::hint::black_box(model.em_iteration(&sequences, &options).expect("valid workload"));
@@ -179,7 +189,7 @@ pub fn markdown(points: &[Point]) -> String {
 /// One panel per curve: log10(seconds) against log10(size).
 #[must_use]
 pub fn svg(points: &[Point]) -> String {
-    use em_driver::plot::{Figure, color, grid};
+    use emfit_cli::plot::{Figure, color, grid};
     let mut series: Vec<&str> = Vec::new();
     for p in points {
         if !series.contains(&p.series.as_str()) {

@@ -175,7 +175,8 @@ pub fn hmm_big(k: usize, d: usize, n_sequences: usize, length: usize) -> HmmWork
 /// If the shifted model is invalid (it is not: only A changes).
 #[must_use]
 pub fn with_dense_transition(model: LinearGaussianSsm) -> LinearGaussianSsm {
-    let (a, q, h, r, m0, p0) = model.into_parts();
-    let dense_a = Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] + 1e-4);
-    LinearGaussianSsm::new(dense_a, q, h, r, m0, p0).expect("only A changed")
+    let mut parameters = model.into_parameters();
+    let a = &parameters.a;
+    parameters.a = Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] + 1e-4);
+    LinearGaussianSsm::from_parameters(parameters).expect("only A changed")
 }

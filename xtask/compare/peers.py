@@ -114,7 +114,7 @@ def kalman_inputs(workdir):
 
 
 def numpy_filter(y, p, keep=True):
-    """The plain per-step NumPy filter of ../shared/peers/common.py (kf_filter):
+    """The plain per-step NumPy Kalman filter a user writes by hand:
     Cholesky of S for the gain; with `keep`, the predicted and filtered means and
     covariances are kept as kf_filter does, without it only the log-likelihood."""
     from scipy import linalg

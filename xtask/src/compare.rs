@@ -10,6 +10,7 @@
 //! seconds, iterations, the log-likelihood it reached and its peak memory.
 //! The table goes to stdout and replaces the README's benchmark section.
 
+use crate::Failure;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -175,22 +176,30 @@ impl Measurement {
     }
 }
 
+/// `cargo xtask compare --help`.
+pub const HELP: &str = "\
+Times emfit against scikit-learn, hmmlearn and pykalman on the same workloads,
+from the same initial parameters, each side in a fresh process, and replaces
+the README's benchmark section (<!-- compare:start --> ... <!-- compare:end -->).
+
+usage: cargo xtask compare [FILTER]
+
+  FILTER    only the workloads whose peer or emfit name contains it (gmm, hmm, lgssm, ...)
+
+Needs python3 with venv and pip: the pinned peers of xtask/compare/requirements.txt
+are installed into target/compare/venv. The whole run takes about 10 minutes.
+";
+
+/// Entry point of `cargo xtask compare`.
+pub fn main(args: &[String]) -> Result<(), Failure> {
+    let only = crate::optional_positional(args)?;
+    Ok(run(only)?)
+}
+
 /// Runs the whole comparison. `only` restricts it to workloads whose names contain the filter.
-pub fn run(only: Option<&str>) -> Result<(), String> {
+fn run(only: Option<&str>) -> Result<(), String> {
     let root = crate::workspace_root();
-    crate::run_command(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "-p",
-            "emfit-benches",
-            "--bin",
-            "emfit-compare",
-        ],
-        &[],
-    )?;
-    let binary = root.join("target/release/emfit-compare");
+    let binary = crate::build_compare_binary()?;
     let python = ensure_venv(&root)?;
     let work = root.join("target/compare/work");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;

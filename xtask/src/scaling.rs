@@ -1,23 +1,29 @@
 //! `cargo xtask scaling`: time per EM iteration against problem size, one
 //! thread, written into the README (table) and `docs/scaling.svg` (plot).
 
+use crate::Failure;
+
+/// `cargo xtask scaling --help`.
+pub const HELP: &str = "\
+Times one EM iteration against problem size for each model family, on one
+thread (RAYON_NUM_THREADS=1), release build, with `emfit-compare scaling`; then
+replaces the README's scaling section (<!-- scaling:start --> ... <!-- scaling:end -->)
+and writes docs/scaling.svg.
+
+usage: cargo xtask scaling
+";
+
+/// Entry point of `cargo xtask scaling`.
+pub fn main(args: &[String]) -> Result<(), Failure> {
+    crate::no_arguments(args)?;
+    Ok(run()?)
+}
+
 /// Builds and runs `emfit-compare scaling`, then updates the README.
-pub fn run() -> Result<(), String> {
+fn run() -> Result<(), String> {
     let root = crate::workspace_root();
-    crate::run_command(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "-p",
-            "emfit-benches",
-            "--bin",
-            "emfit-compare",
-        ],
-        &[],
-    )?;
+    let binary = crate::build_compare_binary()?;
     let out = root.join("target/compare/scaling");
-    let binary = root.join("target/release/emfit-compare");
     crate::run_command(
         &binary.to_string_lossy(),
         &["scaling", &out.to_string_lossy()],

@@ -13,7 +13,7 @@
 
 use emfit_benches::npy;
 use emfit_benches::workloads::{self, GmmWorkload, HmmWorkload};
-use mixture::{Covariances, GaussianMixture};
+use mixture::{Covariances, EmModel, GaussianMixture};
 use statespace::{InferenceOptions, LinearGaussianSsm};
 use std::path::Path;
 use std::time::Instant;
@@ -140,9 +140,10 @@ fn standard_lgssm() -> Result<(faer::Mat<f64>, LinearGaussianSsm)> {
         .with_coupling(true)
         .generate();
     let y = data.observations;
-    let (a, q, h, r, _, _) = data.truth.into_parts();
-    let m0 = (0..y.ncols()).map(|j| y[(0, j)]).collect();
-    let model = LinearGaussianSsm::new(a, q, h, r.clone(), m0, r).map_err(|e| e.to_string())?;
+    let mut parameters = data.truth.into_parameters();
+    parameters.m0 = (0..y.ncols()).map(|j| y[(0, j)]).collect();
+    parameters.p0 = parameters.r.clone();
+    let model = LinearGaussianSsm::from_parameters(parameters).map_err(|e| e.to_string())?;
     Ok((y, model))
 }
 
@@ -249,9 +250,9 @@ fn gmm_iterations(w: &GmmWorkload, diagonal: bool) -> Result<Timed> {
         let mut model = start.clone();
         for _ in 0..GMM_ITERATIONS {
             model = model
-                .em_iteration(w.x.as_ref(), None, &options)
+                .em_iteration(w.x.as_ref(), &options)
                 .map_err(|e| e.to_string())?
-                .0;
+                .model;
         }
         Ok((
             GMM_ITERATIONS,
@@ -272,7 +273,10 @@ fn hmm_iterations(w: &HmmWorkload) -> Result<Timed> {
     timed(|| {
         let mut model = w.start.clone();
         for _ in 0..HMM_ITERATIONS {
-            model = model.em_iteration(&data, &options).map_err(|e| e.to_string())?.0;
+            model = model
+                .em_iteration(&data, &options)
+                .map_err(|e| e.to_string())?
+                .model;
         }
         Ok((HMM_ITERATIONS, model.score(&data).map_err(|e| e.to_string())?))
     })

@@ -1,19 +1,17 @@
-//! The error type of em-driver.
+//! The error type of model files, and [`ModelError`]: any model crate's
+//! error, kept typed.
 //!
-//! One enum, [`Error`], for everything the library part of this crate can
-//! fail with: invalid settings, a model step that failed during a fit, and
-//! model files that cannot be read, written or validated. Errors coming from
-//! the model crates are kept typed inside [`ModelError`], so a caller can
-//! `matches!` all the way down.
-//!
-//! Not converging is *not* an error: it is a [`crate::Termination`] in the
-//! report of a successful fit.
+//! [`Error`] is everything reading, writing or validating a model file can
+//! fail with. Errors coming from the model crates' validating constructors
+//! are kept typed inside [`ModelError`], so a caller can `matches!` all the
+//! way down. (A fit's errors are [`crate::FitError`]s of the model's own
+//! error type; data files have [`crate::io::DataError`].)
 
 use std::path::PathBuf;
 
 use crate::model_file::ModelKind;
 
-/// An error raised by a model (one of the model crates, or a user's own
+/// An error raised by a model of one of the model crates (or a user's own
 /// [`crate::EmModel`]), kept typed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -103,82 +101,10 @@ impl std::fmt::Display for FieldPath {
     }
 }
 
-/// Which of the two steps of an EM iteration failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// The E-step (log-likelihood and sufficient statistics of the current
-    /// parameters).
-    EStep,
-    /// The M-step (new parameters from the statistics).
-    MStep,
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::EStep => "E-step",
-            Self::MStep => "M-step",
-        })
-    }
-}
-
-/// Everything em-driver can fail with.
+/// Everything reading, writing or validating a model file can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A numeric setting is out of its valid range (NaN, negative, zero
-    /// where a positive value is needed, ...).
-    #[error("invalid setting `{setting}`: {value} ({requirement})")]
-    InvalidSetting {
-        /// The setting's name, as in [`crate::SettingsBuilder`].
-        setting: &'static str,
-        /// The rejected value (integers are converted to f64).
-        value: f64,
-        /// What the value must satisfy.
-        requirement: &'static str,
-    },
-    /// A warm start (given parameters) combined with several restarts: every
-    /// restart would run the identical fit.
-    #[error("a warm start runs exactly one fit, but {restarts} restarts were requested")]
-    WarmStartWithRestarts {
-        /// The number of restarts requested.
-        restarts: usize,
-    },
-    /// The initialisation of a restart from data failed.
-    #[error("initialisation of restart {restart} (seed {seed:#018x}) failed: {source}")]
-    Init {
-        /// Index of the restart.
-        restart: usize,
-        /// The seed of that restart.
-        seed: u64,
-        /// What the model reported.
-        source: ModelError,
-    },
-    /// An E-step or M-step failed.
-    #[error("{step} of iteration {iteration} (restart {restart}) failed: {source}")]
-    Step {
-        /// Index of the restart.
-        restart: usize,
-        /// The iteration (number of M-steps done before the failing step).
-        iteration: usize,
-        /// Which step failed.
-        step: Step,
-        /// What the model reported.
-        source: ModelError,
-    },
-    /// The E-step returned a log-likelihood that is NaN or infinite (the
-    /// data have zero density under the parameters, or the numerics broke).
-    #[error(
-        "non-finite log-likelihood {value} at iteration {iteration} (restart {restart}): the data are impossible under the parameters or the numerics failed"
-    )]
-    NonFiniteLogLikelihood {
-        /// Index of the restart.
-        restart: usize,
-        /// The iteration (number of M-steps done).
-        iteration: usize,
-        /// The value returned.
-        value: f64,
-    },
     /// Reading or writing a model file failed.
     #[error("model file {}: {source}", path.display())]
     Io {

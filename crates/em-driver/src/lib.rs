@@ -1,34 +1,34 @@
-//! emfit: Expectation-Maximization for Gaussian mixtures, hidden Markov
-//! models and linear Gaussian state-space models, with one EM loop.
+//! emfit as one library: every model family, the EM loop, model files and
+//! data readers behind one dependency.
 //!
-//! This crate is the top of the emfit stack. It re-exports the model crates
-//! ([`mixture`], [`hmm`], [`statespace`], [`linalg_kernels`]) plus [`faer`]
-//! and [`rand`], so one dependency gives the whole library, and adds:
+//! The emfit crates are layered: `linalg-kernels` (numerics) < `em-core`
+//! (the EM loop and the shared vocabulary) < `mixture` < `hmm` <
+//! `statespace` (the model crates, each implementing [`EmModel`] for its
+//! models) < `em-driver` (this crate) < `emfit-cli` (the `emfit` program).
+//! A program that needs one model family depends on that model crate alone;
+//! this crate is for programs that use several, or that read and write
+//! emfit's files. It adds:
 //!
-//! - [`EmModel`]: the one trait every model implements (an E-step giving the
-//!   log-likelihood of the current parameters and statistics, an M-step
-//!   giving a new model and diagnostics, a seeded initialisation);
-//!   implemented for every model of the model crates in [`models`];
-//! - [`fit`] / [`fit_observed`]: the only EM loop (signed convergence,
-//!   restarts with derived seeds run in parallel with a thread-count
-//!   independent result, time budget, fall policy) returning a [`Fit`]: the
-//!   model plus a [`FitReport`];
-//! - [`Observer`]s, with [`LogObserver`] printing the
-//!   `iteration  log-likelihood  improvement` log (the library never prints
-//!   by itself);
+//! - re-exports of the model crates ([`mixture`], [`hmm`], [`statespace`],
+//!   [`linalg_kernels`]), of [`faer`] and [`rand`], and of the loop of
+//!   [`em_core`] ([`fit`], [`fit_observed`], [`Settings`], [`FitReport`],
+//!   observers, [`LearnSet`], [`StepDiagnostics`], ...);
 //! - [`model_file`]: JSON model files with a format version and a kind,
-//!   validated on load, bit-exact round trips, atomic writes;
-//! - [`io`] (CSV and `.npy` readers) and [`plot`] (SVG) for the `emfit`
-//!   program.
+//!   validated on load, bit-exact on round trips, written atomically;
+//! - [`io`]: CSV and `.npy` readers and writers, sequence-lengths files,
+//!   every error naming the file, line and column.
+//!
+//! It has no command-line, progress-bar or plotting code: those are the
+//! `emfit-cli` crate's.
 //!
 //! # Example
 //! Scenario 2 of the project (a 2-D mixture of two Gaussians), from the
-//! naive start, with the convergence log written to a buffer:
+//! naive start, with the convergence log written to a buffer, saved and
+//! loaded back:
 //!
 //! ```
-//! use em_driver::mixture::{self, MStepOptions};
-//! use em_driver::models::Gmm;
-//! use em_driver::{fit_observed, LogObserver, ModelFile, Settings, Start, Tolerance};
+//! use em_driver::mixture::{self, GaussianMixture, MStepOptions};
+//! use em_driver::{LogObserver, ModelFile, Settings, Start, Tolerance, fit_observed};
 //!
 //! let data = mixture::scenario::two_component_2d(42);
 //! let settings = Settings::builder()
@@ -48,34 +48,20 @@
 //! w.sort_by(f64::total_cmp);
 //! assert!((w[0] - 0.3).abs() < 0.05);
 //! // Save and reload: bit-identical parameters.
-//! let back = Gmm::from_json(&fit.model.to_json())?;
+//! let back = GaussianMixture::from_json(&fit.model.to_json())?;
 //! assert_eq!(back, fit.model);
-//! # Ok::<(), em_driver::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-//!
-//! With random initialisations and restarts instead of a warm start:
-//! `fit::<Gmm>(x, Start::FromData(GmmInit::new(2, CovarianceType::Full)), &options,
-//! &Settings::builder().restarts(8).seed(7).build()?)`. Any other model
-//! gets the same loop by implementing [`EmModel`] (the `tests/driver_loop.rs`
-//! file fits a small model written in the test itself).
 
-pub mod driver;
 mod error;
 pub mod io;
 pub mod model_file;
-pub mod models;
-pub mod plot;
 
-pub use driver::model::{Diagnostics, EStepOutput, EmModel, NoDiagnostics};
-pub use driver::observer::{
-    Control, FnObserver, IterationEvent, LogObserver, NoopObserver, Observer, StartEvent,
-};
-pub use driver::report::{Fall, FitReport, RestartOutcome, RestartSummary, Termination};
-pub use driver::settings::{MAX_RESTARTS, OnFall, Settings, SettingsBuilder, Tolerance, restart_seed};
-pub use driver::{Fit, Start, fit, fit_observed};
-pub use error::{Error, FieldPath, ModelError, PathSegment, Step};
+pub use error::{Error, FieldPath, ModelError, PathSegment};
 pub use model_file::{AnyModel, FORMAT_VERSION, ModelFile, ModelKind};
 
+/// The EM loop and the shared vocabulary, re-exported whole.
+pub use em_core::{self, *};
 pub use faer;
 pub use hmm;
 pub use linalg_kernels;

@@ -2,67 +2,20 @@
 
 use em_driver::faer::{Mat, mat};
 use em_driver::hmm::{CategoricalEmission, GaussianEmission, Hmm};
+use em_driver::hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
+use em_driver::mixture::GaussianMixture as Gmm;
 use em_driver::mixture::{CovarianceType, Covariances, GaussianMixture};
 use em_driver::model_file::{AnyModel, read_kind};
-use em_driver::models::{CategoricalHmm, GaussianHmm, Gmm, GmmHmm, Lgssm};
-use em_driver::statespace::LinearGaussianSsm;
+use em_driver::statespace::LinearGaussianSsm as Lgssm;
+use em_driver::statespace::{LinearGaussianSsm, Parameters};
 use em_driver::{FORMAT_VERSION, ModelFile, ModelKind};
-use proptest::prelude::*;
+mod common;
+use common::{bits, cov_bits, gmm_bits, mat_bits};
 
-fn bits(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-fn mat_bits(m: em_driver::faer::MatRef<'_, f64>) -> Vec<u64> {
-    (0..m.nrows())
-        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)].to_bits()))
-        .collect()
-}
-
-fn cov_bits(c: &Covariances) -> Vec<u64> {
-    match c {
-        Covariances::Full(ms) => ms.iter().flat_map(|m| mat_bits(m.as_ref())).collect(),
-        Covariances::Diagonal(m) | Covariances::Tied(m) => mat_bits(m.as_ref()),
-        Covariances::Spherical(v) => bits(v),
-    }
-}
-
-fn gmm_bits(m: &GaussianMixture) -> (Vec<u64>, Vec<u64>, Vec<u64>, CovarianceType) {
-    (
-        bits(m.weights()),
-        mat_bits(m.means()),
-        cov_bits(m.covariances()),
-        m.covariance_type(),
-    )
-}
-
-/// Whether the hmm crate stores validated probability rows as given. At the
-/// time of writing its constructors renormalise every row (`p / Σp`), which
-/// moves a row summing to 0.9999999999999999 by an ulp at every load, so
-/// probability rows of HMM files cannot round-trip bit for bit (requested
-/// in notes/DRIVER_NEEDS.md). Until then the tests below check those rows
-/// to 4 ulps and everything else bit for bit; they tighten by themselves
-/// once the constructors keep rows as given.
-fn hmm_keeps_rows_as_given() -> bool {
-    let p = vec![0.7, 0.2, 0.1];
-    let e = CategoricalEmission::new(mat![[0.7, 0.2, 0.1], [0.7, 0.2, 0.1], [0.7, 0.2, 0.1]]).unwrap();
-    let keeps_emission = bits(&(0..3).map(|s| e.probabilities()[(0, s)]).collect::<Vec<_>>()) == bits(&p);
-    let t = mat![[0.7, 0.2, 0.1], [0.7, 0.2, 0.1], [0.7, 0.2, 0.1]];
-    let m = Hmm::new(p.clone(), t.as_ref(), e).unwrap();
-    keeps_emission && bits(m.start_probs()) == bits(&p)
-}
-
-/// Probability rows: bit for bit when the hmm crate keeps them as given,
-/// otherwise within 4 ulps.
+/// Probability rows round-trip bit for bit (the hmm crate stores validated
+/// rows as given).
 fn assert_rows_round_trip(back: &[f64], orig: &[f64]) {
-    if hmm_keeps_rows_as_given() {
-        assert_eq!(bits(back), bits(orig));
-    } else {
-        assert_eq!(back.len(), orig.len());
-        for (a, b) in back.iter().zip(orig) {
-            assert!((a - b).abs() <= 4.0 * f64::EPSILON * b.abs(), "{a} vs {b}");
-        }
-    }
+    assert_eq!(bits(back), bits(orig));
 }
 
 fn assert_chain_round_trips<E: em_driver::hmm::Emission>(back: &Hmm<E>, orig: &Hmm<E>) {
@@ -146,9 +99,7 @@ fn gaussian_hmm_round_trips_bit_for_bit() {
             cov_bits(back.emission().covariances()),
             cov_bits(m.emission().covariances())
         );
-        if hmm_keeps_rows_as_given() {
-            assert_eq!(back.to_json(), text);
-        }
+        assert_eq!(back.to_json(), text);
     }
 }
 
@@ -161,9 +112,7 @@ fn gmm_hmm_round_trips_bit_for_bit() {
     for (a, b) in back.emission().mixtures().iter().zip(m.emission().mixtures()) {
         assert_eq!(gmm_bits(a), gmm_bits(b));
     }
-    if hmm_keeps_rows_as_given() {
-        assert_eq!(back.to_json(), text);
-    }
+    assert_eq!(back.to_json(), text);
 }
 
 #[test]
@@ -184,20 +133,18 @@ fn categorical_hmm_round_trips_bit_for_bit() {
         &flat(back.emission().probabilities()),
         &flat(m.emission().probabilities()),
     );
-    if hmm_keeps_rows_as_given() {
-        assert_eq!(back.to_json(), text);
-    }
+    assert_eq!(back.to_json(), text);
 }
 
 fn awkward_lgssm() -> LinearGaussianSsm {
-    LinearGaussianSsm::new(
-        mat![[0.99, 1.0 / 3.0], [0.0, 0.1 + 0.2]],
-        mat![[2.0 / 3.0, 1e-5], [1e-5, 1e-7]],
-        mat![[1.0, 0.0], [0.0, 1.0], [0.5, -1.0 / 7.0]],
-        Mat::from_fn(3, 3, |i, j| if i == j { [0.01, 0.01, 1.0][i] } else { 0.0 }),
-        vec![1e-300, -12345.678901234567],
-        mat![[1.0, 0.3], [0.3, std::f64::consts::PI]],
-    )
+    LinearGaussianSsm::from_parameters(Parameters {
+        a: mat![[0.99, 1.0 / 3.0], [0.0, 0.1 + 0.2]],
+        q: mat![[2.0 / 3.0, 1e-5], [1e-5, 1e-7]],
+        h: mat![[1.0, 0.0], [0.0, 1.0], [0.5, -1.0 / 7.0]],
+        r: Mat::from_fn(3, 3, |i, j| if i == j { [0.01, 0.01, 1.0][i] } else { 0.0 }),
+        m0: vec![1e-300, -12345.678901234567],
+        p0: mat![[1.0, 0.3], [0.3, std::f64::consts::PI]],
+    })
     .unwrap()
 }
 
@@ -247,13 +194,7 @@ fn save_and_load_through_files_and_any_model() {
         m.save(&path).unwrap();
         let back = AnyModel::load(&path).unwrap();
         assert_eq!(back.kind(), m.kind());
-        let is_hmm = matches!(
-            m,
-            AnyModel::GaussianHmm(_) | AnyModel::GmmHmm(_) | AnyModel::CategoricalHmm(_)
-        );
-        if !is_hmm || hmm_keeps_rows_as_given() {
-            assert_eq!(back.to_json(), m.to_json());
-        }
+        assert_eq!(back.to_json(), m.to_json());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), m.to_json());
     }
     let gmm = awkward_gmm(CovarianceType::Tied);
@@ -277,45 +218,4 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn finite() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        -1e6f64..1e6,
-        (-300i32..300, 1.0f64..10.0).prop_map(|(e, m)| m * 10f64.powi(e)),
-        Just(-0.0),
-    ]
-}
-
-fn positive() -> impl Strategy<Value = f64> {
-    (-20i32..20, 1.0f64..10.0).prop_map(|(e, m)| m * 10f64.powi(e))
-}
-
-prop_compose! {
-    fn any_gmm()(k in 1usize..4, d in 1usize..4, t in 0usize..3)
-        (raw_w in prop::collection::vec(0.01f64..1.0, k),
-         means in prop::collection::vec(finite(), k * d),
-         vars in prop::collection::vec(positive(), k * d),
-         k in Just(k), d in Just(d), t in Just(t)) -> GaussianMixture {
-        let total: f64 = raw_w.iter().sum();
-        let weights: Vec<f64> = raw_w.iter().map(|w| w / total).collect();
-        let means = Mat::from_fn(k, d, |i, j| means[i * d + j]);
-        let covariances = match t {
-            0 => Covariances::Diagonal(Mat::from_fn(k, d, |i, j| vars[i * d + j])),
-            1 => Covariances::Spherical(vars[..k].to_vec()),
-            _ => Covariances::Full((0..k).map(|c| Mat::from_fn(d, d, |i, j| if i == j { vars[c * d + i] } else { 0.0 })).collect()),
-        };
-        GaussianMixture::new(weights, means, covariances).unwrap()
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
-
-    #[test]
-    fn any_gmm_round_trips_bit_for_bit(m in any_gmm()) {
-        let text = m.to_json();
-        let back = Gmm::from_json(&text).unwrap();
-        prop_assert_eq!(gmm_bits(&back), gmm_bits(&m));
-    }
 }

@@ -1,11 +1,11 @@
 //! Scenario 1: fit a fresh 2-state, 2-mix diagonal GMM-HMM to 50 sequences
-//! sampled from the scenario's GMM-HMM, print the convergence log, then decode
-//! a fresh sample with Viterbi and report the accuracy up to relabelling.
+//! sampled from the scenario's GMM-HMM with the EM loop of `em-core`
+//! ([`hmm::fit_observed`], printing the convergence log), then decode a fresh
+//! sample with Viterbi and report the accuracy up to relabelling.
 //!
-//! `cargo run --release -p hmm --example scenario1 [seed]`
+//! `cargo run --release -p emfit-hmm --example scenario1 [seed]`
 
-use hmm::{Emission, match_labels, scenario};
-use std::time::Instant;
+use hmm::{Emission, LogObserver, OnFall, Settings, Start, Tolerance, fit_observed, match_labels, scenario};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seed: u64 = std::env::args()
@@ -22,47 +22,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         train.lengths.iter().min().unwrap_or(&0),
         train.lengths.iter().max().unwrap_or(&0)
     );
-    let start = Instant::now();
-    let mut model = scenario::fresh_model(&data, seed)?;
-    let options = scenario::m_step_options();
+    // Stop at a gain of at most 1e-10, after 1000 iterations, or at a fall
+    // (keeping the parameters before it).
+    let settings = Settings::builder()
+        .max_iterations(scenario::MAX_ITERATIONS)
+        .tolerance(Tolerance::absolute(scenario::TOLERANCE))
+        .on_fall(OnFall::StopKeepBest)
+        .build()?;
+    let start = Start::Warm(scenario::fresh_model(&data, seed)?);
+    let mut log = LogObserver::new(std::io::stdout());
+    let fitted = fit_observed(&data, start, &scenario::m_step_options(), &settings, &mut log)?;
+    let (model, report) = (fitted.model, fitted.report);
     println!(
-        "{:>9} {:>20} {:>14}",
-        "iteration", "log-likelihood", "improvement"
-    );
-    let mut previous: Option<f64> = None;
-    let mut iterations = 0;
-    for iteration in 0..=scenario::MAX_ITERATIONS {
-        let e = model.e_step(&data)?;
-        let ll = e.log_likelihood;
-        let gain = previous.map(|p| ll - p);
-        match gain {
-            None => println!("{iteration:>9} {ll:>20.6} {:>14}", "-"),
-            Some(g) => println!("{iteration:>9} {ll:>20.6} {g:>14.6e}"),
-        }
-        iterations = iteration;
-        if let Some(g) = gain {
-            if g < 0.0 {
-                println!("log-likelihood fell by {:.3e}: stopping", -g);
-                break;
-            }
-            if g <= scenario::TOLERANCE {
-                break;
-            }
-        }
-        if iteration == scenario::MAX_ITERATIONS {
-            break;
-        }
-        let (next, diagnostics) = model.m_step(&e.stats, &options)?;
-        if !diagnostics.is_empty() {
-            println!("          M-step: {diagnostics}");
-        }
-        model = next;
-        previous = Some(ll);
-    }
-    let elapsed = start.elapsed();
-    println!(
-        "fit: {iterations} iterations in {:.3} ms",
-        elapsed.as_secs_f64() * 1e3
+        "fit: {} iterations in {:.3} ms ({:?})",
+        report.iterations,
+        report.elapsed.as_secs_f64() * 1e3,
+        report.termination
     );
     println!("start probabilities {:?}", model.start_probs());
     println!("transitions {:?}", model.transitions());

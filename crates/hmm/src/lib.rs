@@ -2,20 +2,48 @@
 //! Gaussian-mixture, categorical and Poisson emissions, over many sequences of
 //! different lengths.
 //!
+//! A program that needs HMMs depends on this crate alone: [`Hmm`] implements
+//! [`EmModel`] (one Baum-Welch E-step and M-step, and the initialisation from
+//! data), and the EM loop of `em-core` is re-exported here ([`fit`],
+//! [`fit_observed`], [`Settings`], [`Start`], [`FitReport`], ...), with
+//! restarts, convergence report and fall handling.
+//!
 //! - [`Sequences`]: the observations (stacked rows plus lengths), validated.
 //! - [`Emission`]: the one trait behind which every emission lives, so the
-//!   scaled forward-backward and Viterbi recursions are written once
-//!   (`inference` module docs give the maths).
-//! - [`Hmm`]: start probabilities, transition matrix and an emission;
-//!   [`Hmm::e_step`] (parallel over sequences, fixed reduction order) and
-//!   [`Hmm::m_step`] are one Baum-Welch iteration, with learn-flags and
-//!   optional Dirichlet priors ([`MStepOptions`]). The iteration loop and
-//!   convergence policy live in `em-driver`; tests and examples drive a plain loop.
-//! - Inference: [`Hmm::score`], [`Hmm::forward_backward`], [`Hmm::predict_proba`], [`Hmm::decode`]
-//!   (Viterbi with path log-probability), [`Hmm::predict`],
-//!   [`Hmm::predict_posterior`], [`Hmm::sample`], [`Hmm::bic`], [`Hmm::aic`].
+//!   scaled forward-backward and Viterbi recursions are written once.
+//! - [`Hmm`]: start probabilities, transition matrix and an emission. Through
+//!   [`EmModel`]: `e_step` (parallel over sequences, fixed reduction order),
+//!   `m_step` (which blocks it learns: [`LearnSet`] of [`Param`]; optional
+//!   Dirichlet priors: [`MStepOptions`]; what it had to do:
+//!   [`StepDiagnostics`]), `init_from_data` ([`InitConfig`]) and
+//!   `em_iteration`.
+//! - Inference: [`Hmm::score`], [`Hmm::forward_backward`],
+//!   [`Hmm::predict_proba`], [`Hmm::decode`] (Viterbi with path
+//!   log-probability), [`Hmm::predict`], [`Hmm::predict_posterior`],
+//!   [`Hmm::bic`], [`Hmm::aic`]; sampling: [`Hmm::sample`],
+//!   [`Hmm::sample_sequences`].
 //! - [`match_labels`]: accuracy up to relabelling of the states.
-//! - [`scenario`]: scenario 1 (the GMM-HMM) of the project.
+//! - [`scenario`]: the crate's worked example, a 2-state HMM with 2-component
+//!   Gaussian-mixture emissions, its sampler and the fit's settings.
+//!
+//! # Example
+//! Fit a fresh 2-state, 2-component GMM-HMM to the scenario's 50 sequences
+//! (initialised from the data by nested k-means; at most 100 iterations, the
+//! default [`Settings`]) and decode them:
+//!
+//! ```
+//! use hmm::{GmmHmm, Settings, Start, fit, match_labels, scenario};
+//!
+//! let train = scenario::sample(42); // 1000 observations in 50 sequences
+//! let data = train.sequences()?;
+//! let start = Start::FromData(scenario::init_config());
+//! let fitted = fit::<GmmHmm>(&data, start, &scenario::m_step_options(), &Settings::default())?;
+//! let report = &fitted.report;
+//! assert!(report.falls.is_empty() && report.log_likelihood > report.history[0] + 100.0);
+//! let path = fitted.model.predict(&data)?; // Viterbi
+//! assert!(match_labels(&path, &train.states, 2).unwrap().accuracy > 0.95);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Numerics
 //! - Forward-backward is Rabiner's scaled recursion on emission likelihoods
@@ -34,37 +62,42 @@
 //!   for any number of threads.
 //! - Emission log-densities and M-step statistics of Gaussian and GMM
 //!   emissions come from the `mixture` crate (its kernels and its exact,
-//!   centred statistics); exponentials from `linalg_kernels::fastexp`.
+//!   centred statistics); exponentials from `linalg_kernels::fastexp`;
+//!   `ln x!` of Poisson counts from statrs.
 //!
 //! # Speed
 //! The recursions are specialised for K = 1..=8 states and compiled for
-//! AVX-512, AVX2 and the baseline target, selected at run time (the only
-//! `unsafe` in the crate: calling the `#[target_feature]` variants after the
-//! features were detected). Every variant performs the same floating-point
-//! operations in the same order, so the recursions give the same bits on
-//! every CPU (the `mixture` crate documents its own density kernels).
+//! AVX-512, AVX2 and the baseline target by the workspace's
+//! `linalg_kernels::for_each_isa!`, the variant chosen at run time by
+//! `linalg_kernels::isa_dispatch!` (the only `unsafe` in the crate: calling
+//! the `#[target_feature]` variants after the features were detected). Every
+//! variant performs the same floating-point operations in the same order, so
+//! the recursions give the same bits on every CPU (the `mixture` crate
+//! documents its own density kernels).
 
+mod em;
 mod emission;
 mod error;
 mod inference;
 mod labels;
 mod model;
+mod param;
 mod probability;
 pub mod scenario;
 mod sequences;
-mod simd;
 
-pub use emission::{
-    CategoricalEmission, CategoricalInit, CategoricalStats, Emission, EmissionDiagnostics, GaussianEmission,
-    GaussianInit, GaussianStats, GmmEmission, GmmInit, GmmStats, MAX_SYMBOLS, MergeStats, PoissonEmission,
-    PoissonInit, PoissonStats,
-};
+pub use emission::categorical::{CategoricalEmission, CategoricalInit, CategoricalStats, MAX_SYMBOLS};
+pub use emission::gaussian::{GaussianEmission, GaussianInit, GaussianStats};
+pub use emission::gmm::{GmmEmission, GmmInit, GmmStats};
+pub use emission::poisson::{PoissonEmission, PoissonInit, PoissonStats};
+pub use emission::{Emission, MergeStats};
 pub use error::{HmmError, Table};
 pub use labels::{LabelMatch, MAX_BRUTE_FORCE_LABELS, match_labels};
-pub use model::{
-    Decoding, EStep, ForwardBackward, Hmm, HmmInit, HmmStats, Learn, MStepOptions, StepDiagnostics,
-};
-pub use probability::ROW_SUM_TOLERANCE;
+pub use model::Hmm;
+pub use model::decoding::{Decoding, ForwardBackward};
+pub use model::options::{InitConfig, MStepOptions};
+pub use model::stats::HmmStats;
+pub use param::{LearnSet, Param, StepDiagnostics};
 pub use sequences::{CHUNK_ROWS, Chunk, Sequences};
 
 /// A hidden Markov model with Gaussian emissions (one Gaussian per state).
@@ -75,3 +108,12 @@ pub type GmmHmm = Hmm<GmmEmission>;
 pub type CategoricalHmm = Hmm<CategoricalEmission>;
 /// A hidden Markov model with Poisson emissions (independent counts per feature).
 pub type PoissonHmm = Hmm<PoissonEmission>;
+
+pub use em_core::{
+    self, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver, OnFall, Settings, Start,
+    Tolerance, fit, fit_observed,
+};
+pub use faer;
+/// The covariance types of Gaussian and GMM emissions (from the `mixture` crate).
+pub use mixture::{CovarianceType, Covariances};
+pub use rand;

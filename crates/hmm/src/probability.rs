@@ -1,17 +1,14 @@
 //! Validation, Dirichlet-MAP updates and sampling of probability vectors.
 
-use crate::HmmError;
-use crate::error::Table;
+use crate::error::{HmmError, Table};
+use faer::Mat;
+use linalg_kernels::tolerance::PROBABILITY_SUM;
 use rand::Rng;
 
-/// Largest accepted `|Σ p − 1|` of a user-given probability row (as the
-/// mixture crate's weight tolerance). Accepted rows are stored as given, bit
-/// for bit, so that model files round-trip exactly; M-steps produce rows
-/// normalised to rounding.
-pub const ROW_SUM_TOLERANCE: f64 = 1e-8;
-
 /// Checks one probability row (finite, non-negative, summing to 1 within
-/// [`ROW_SUM_TOLERANCE`]) and returns it unchanged.
+/// [`PROBABILITY_SUM`]) and returns it unchanged. Accepted rows are stored as
+/// given, bit for bit, so that model files round-trip exactly; M-steps
+/// produce rows normalised to rounding.
 pub(crate) fn validate_row(values: &[f64], table: Table, row: usize) -> Result<Vec<f64>, HmmError> {
     for (col, &value) in values.iter().enumerate() {
         if !(value >= 0.0 && value.is_finite()) {
@@ -24,7 +21,7 @@ pub(crate) fn validate_row(values: &[f64], table: Table, row: usize) -> Result<V
         }
     }
     let sum: f64 = values.iter().sum();
-    if !((sum - 1.0).abs() <= ROW_SUM_TOLERANCE) {
+    if !((sum - 1.0).abs() <= PROBABILITY_SUM) {
         return Err(HmmError::RowSum { table, row, sum });
     }
     Ok(values.to_vec())
@@ -43,6 +40,39 @@ pub(crate) fn validate_prior(values: &[f64], table: Table, row: usize) -> Result
         }
     }
     Ok(())
+}
+
+/// The rows of a `rows x cols` matrix of Dirichlet concentrations, each
+/// checked by [`validate_prior`]; `None` without a prior.
+///
+/// # Errors
+/// [`HmmError::DimensionMismatch`] (`what`, counting entries) for another
+/// shape; [`HmmError::InvalidPrior`] for a concentration below 1 or not finite.
+pub(crate) fn prior_rows(
+    prior: Option<&Mat<f64>>,
+    rows: usize,
+    cols: usize,
+    what: &'static str,
+    table: Table,
+) -> Result<Option<Vec<Vec<f64>>>, HmmError> {
+    let Some(prior) = prior else {
+        return Ok(None);
+    };
+    if prior.nrows() != rows || prior.ncols() != cols {
+        return Err(HmmError::DimensionMismatch {
+            what,
+            expected: rows * cols,
+            found: prior.nrows() * prior.ncols(),
+        });
+    }
+    (0..rows)
+        .map(|i| {
+            let row: Vec<f64> = (0..cols).map(|j| prior[(i, j)]).collect();
+            validate_prior(&row, table, i)?;
+            Ok(row)
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 /// The Dirichlet-MAP (or, without prior, maximum-likelihood) update of one

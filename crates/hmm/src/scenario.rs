@@ -1,6 +1,8 @@
-//! Scenario 1 of the project (`shared/SCENARIOS.md`): a 2-state HMM whose
-//! emission in each state is a 2-component, 1-D Gaussian mixture with
-//! diagonal covariances.
+//! The crate's worked example (emfit's scenario 1, the GMM-HMM): a 2-state
+//! HMM whose emission in each state is a 2-component, 1-D Gaussian mixture
+//! with diagonal covariances, and a fit that must recover it (Viterbi with
+//! the fitted model finds at least 98% of the true states of a fresh sample,
+//! up to relabelling).
 //!
 //! | parameter | value |
 //! |---|---|
@@ -18,11 +20,17 @@
 //! [`TOLERANCE`] / [`MAX_ITERATIONS`] its stopping rule. Used by
 //! `examples/scenario1.rs`, the end-to-end test and `emfit demo`.
 
-use crate::{GmmEmission, GmmHmm, GmmInit, HmmError, HmmInit, MStepOptions, Sequences};
+use em_core::EmModel;
 use faer::{Mat, mat};
 use mixture::{CovarianceType, Covariances};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+
+use crate::GmmHmm;
+use crate::emission::gmm::{GmmEmission, GmmInit};
+use crate::error::HmmError;
+use crate::model::options::{InitConfig, MStepOptions};
+use crate::sequences::Sequences;
 
 /// Number of observations of one sample.
 pub const N_POINTS: usize = 1000;
@@ -125,13 +133,8 @@ pub fn sample(seed: u64) -> ScenarioData {
 /// per state, uniform start and transitions, nested k-means means, data
 /// variance plus 1e-3.
 #[must_use]
-pub fn init_config() -> HmmInit<GmmInit> {
-    HmmInit {
-        n_states: N_STATES,
-        start: None,
-        transitions: None,
-        emission: GmmInit::new(N_MIX, CovarianceType::Diagonal),
-    }
+pub fn init_config() -> InitConfig<GmmInit> {
+    InitConfig::new(N_STATES, GmmInit::new(N_MIX, CovarianceType::Diagonal))
 }
 
 /// The fresh 2-state, 2-mix diagonal GMM-HMM the fit starts from, initialised

@@ -1,6 +1,6 @@
 //! Many observation sequences of different lengths, stacked row-wise.
 
-use crate::HmmError;
+use crate::error::HmmError;
 use faer::MatRef;
 
 /// Target number of rows of one E-step work unit (see [`Sequences::chunks`]).
@@ -162,6 +162,16 @@ impl<'a> Sequences<'a> {
     #[must_use]
     pub fn chunks(&self) -> &[Chunk] {
         &self.chunks
+    }
+
+    /// `(sequence, time, row)` of every row, in row order: the position an
+    /// error about an observation names.
+    pub(crate) fn positions(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.starts
+            .iter()
+            .zip(&self.lengths)
+            .enumerate()
+            .flat_map(|(sequence, (&start, &len))| (0..len).map(move |time| (sequence, time, start + time)))
     }
 }
 

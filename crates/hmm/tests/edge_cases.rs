@@ -2,9 +2,12 @@
 
 mod common;
 
-use common::brute_force;
+use common::{brute_force, with_threads};
 use faer::{Mat, mat};
-use hmm::{CategoricalEmission, CategoricalHmm, HmmError, Learn, MStepOptions, Sequences, Table};
+use hmm::em_core::{Adjustment, Event};
+use hmm::{
+    CategoricalEmission, CategoricalHmm, EmModel, HmmError, LearnSet, MStepOptions, Param, Sequences, Table,
+};
 
 fn two_state(start: Vec<f64>, a: Mat<f64>, b: Mat<f64>) -> Result<CategoricalHmm, HmmError> {
     CategoricalHmm::new(start, a.as_ref(), CategoricalEmission::new(b)?)
@@ -264,14 +267,11 @@ fn learn_flags_hold_parameters_fixed() {
     let x = mat![[0.0], [1.0], [1.0], [1.0], [0.0]];
     let data = Sequences::single(x.as_ref()).unwrap();
     let e = model.e_step(&data).unwrap();
-    let options = MStepOptions {
-        learn: Learn {
-            transitions: false,
-            emission_probabilities: false,
-            ..Learn::all()
-        },
-        ..MStepOptions::default()
-    };
+    let options = MStepOptions::default().with_learn(
+        LearnSet::all()
+            .without(Param::Transitions)
+            .without(Param::Probabilities),
+    );
     let (next, diagnostics) = model.m_step(&e.stats, &options).unwrap();
     assert!(diagnostics.is_empty());
     assert_eq!(next.transitions().to_owned(), model.transitions().to_owned());
@@ -280,10 +280,7 @@ fn learn_flags_hold_parameters_fixed() {
         model.emission().probabilities().to_owned()
     );
     assert_ne!(next.start_probs(), model.start_probs());
-    let none = MStepOptions {
-        learn: Learn::none(),
-        ..MStepOptions::default()
-    };
+    let none = MStepOptions::default().with_learn(LearnSet::none());
     let (same, _) = model.m_step(&e.stats, &none).unwrap();
     assert_eq!(same.start_probs(), model.start_probs());
 }
@@ -301,10 +298,17 @@ fn a_state_never_left_keeps_its_row_and_is_reported() {
     let data = Sequences::single(x.as_ref()).unwrap();
     let e = model.e_step(&data).unwrap();
     let (next, diagnostics) = model.m_step(&e.stats, &MStepOptions::default()).unwrap();
-    assert_eq!(diagnostics.transition_rows_kept, vec![1]);
-    assert_eq!(diagnostics.emission.states_kept, vec![1]);
+    // Exactly two events: state 1's transition row and emission row kept.
+    assert_eq!(
+        diagnostics.events,
+        vec![
+            Event::new(Some(Param::Transitions), Adjustment::KeptWithoutMass).in_state(1),
+            Event::new(Some(Param::Probabilities), Adjustment::KeptWithoutMass).in_state(1),
+        ]
+    );
+    assert_eq!(diagnostics.states(Adjustment::KeptWithoutMass), vec![1]);
     assert!(!diagnostics.is_empty());
-    assert!(diagnostics.to_string().contains("[1]"));
+    assert!(diagnostics.to_string().contains("state 1"), "{diagnostics}");
     assert_eq!(next.transitions()[(1, 0)], 0.3);
     assert_eq!(next.emission().probabilities()[(1, 0)], 0.9);
     assert!((next.emission().probabilities()[(0, 1)] - 2.0 / 3.0).abs() < 1e-15);
@@ -324,11 +328,7 @@ fn e_step_does_not_depend_on_the_thread_count() {
     let data = Sequences::new(x.as_ref(), &lengths).unwrap();
     assert!(data.chunks().len() > 2);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        with_threads(threads, || {
             let e = model.e_step(&data).unwrap();
             let path = model.predict(&data).unwrap();
             (e.log_likelihood, e.stats, path)

@@ -5,8 +5,10 @@ mod common;
 
 use common::{Brute, brute_force, max_abs_diff, random_row, random_transitions};
 use faer::{Mat, mat};
-use hmm::{Emission, GaussianEmission, GaussianHmm, GmmEmission, GmmHmm, MStepOptions, Sequences};
-use mixture::{CovarianceType, Covariances};
+use hmm::{
+    CovarianceType, Covariances, EmModel, Emission, GaussianEmission, GaussianHmm, GmmEmission, GmmHmm,
+    MStepOptions, Sequences,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -64,21 +66,23 @@ fn random_points<R: Rng>(n: usize, rng: &mut R) -> Mat<f64> {
     Mat::from_fn(n, 2, |_, _| 3.0 * (rng.random::<f64>() - 0.5))
 }
 
-/// Runs the brute force on every sequence of `data` with emission log-densities `log_b(t_global, j)`.
-fn brute_all(
-    start: &[f64],
-    trans: &Mat<f64>,
+/// Runs the brute force on every sequence of `data` with emission
+/// log-densities `log_b(t_global, j)` and checks the model's inference
+/// against it; the brute-force posteriors of all rows (n x K).
+fn check_against_enumeration<E: Emission>(
+    model: &hmm::Hmm<E>,
     data: &Sequences<'_>,
-    k: usize,
     log_b: &dyn Fn(usize, usize) -> f64,
-) -> Vec<Brute> {
-    (0..data.n_sequences())
+) -> Mat<f64> {
+    let trans = model.transitions().to_owned();
+    let brute: Vec<Brute> = (0..data.n_sequences())
         .map(|s| {
             let (r0, len) = (data.starts()[s], data.lengths()[s]);
-            let lb = Mat::from_fn(len, k, |t, j| log_b(r0 + t, j));
-            brute_force(start, trans, &lb)
+            let lb = Mat::from_fn(len, model.n_states(), |t, j| log_b(r0 + t, j));
+            brute_force(model.start_probs(), &trans, &lb)
         })
-        .collect()
+        .collect();
+    check_inference(model, data, &brute)
 }
 
 fn check_inference<E: Emission>(model: &hmm::Hmm<E>, data: &Sequences<'_>, brute: &[Brute]) -> Mat<f64> {
@@ -132,6 +136,92 @@ fn weighted_moments(x: &Mat<f64>, w: &[f64], mean: Option<[f64; 2]>) -> (f64, [f
     (n, mu, s)
 }
 
+/// Mass, mean and scatter of the rows of `x` under each weight vector, and
+/// the pooled scatter and total mass (the tied covariance's statistics).
+type Moments = (Vec<(f64, [f64; 2], [[f64; 2]; 2])>, [[f64; 2]; 2], f64);
+
+fn moments_of(x: &Mat<f64>, weights: &[Vec<f64>]) -> Moments {
+    let mut pooled = [[0.0; 2]; 2];
+    let mut total = 0.0;
+    let mut each = Vec::new();
+    for w in weights {
+        let (n, mu, s) = weighted_moments(x, w, None);
+        for a in 0..2 {
+            for b in 0..2 {
+                pooled[a][b] += s[a][b];
+            }
+        }
+        total += n;
+        each.push((n, mu, s));
+    }
+    (each, pooled, total)
+}
+
+/// The closed-form covariance update of a component of mass `n` and
+/// scatter `s` (the pooled scatter over `total` for tied covariances), plus
+/// `reg` on the diagonal.
+fn expected_covariance(
+    t: CovarianceType,
+    (n, s): (f64, [[f64; 2]; 2]),
+    (pooled, total): ([[f64; 2]; 2], f64),
+    reg: f64,
+) -> [[f64; 2]; 2] {
+    match t {
+        CovarianceType::Full => [[s[0][0] / n + reg, s[0][1] / n], [s[1][0] / n, s[1][1] / n + reg]],
+        CovarianceType::Diagonal => [[s[0][0] / n + reg, 0.0], [0.0, s[1][1] / n + reg]],
+        CovarianceType::Spherical => {
+            let v = (s[0][0] + s[1][1]) / (2.0 * n) + reg;
+            [[v, 0.0], [0.0, v]]
+        }
+        CovarianceType::Tied => [
+            [pooled[0][0] / total + reg, pooled[0][1] / total],
+            [pooled[1][0] / total, pooled[1][1] / total + reg],
+        ],
+    }
+}
+
+/// One M-step (`reg_covar = 1e-3`) of a Gaussian HMM against the closed
+/// forms with the brute-force posteriors `gamma`.
+fn check_gaussian_m_step(model: &GaussianHmm, data: &Sequences<'_>, gamma: &Mat<f64>, t: CovarianceType) {
+    let (x, k) = (data.data().to_owned(), model.n_states());
+    let reg = 1e-3;
+    let options = MStepOptions {
+        reg_covar: reg,
+        ..MStepOptions::default()
+    };
+    let e = model.e_step(data).unwrap();
+    let (next, _) = model.m_step(&e.stats, &options).unwrap();
+    let weights: Vec<Vec<f64>> = (0..k)
+        .map(|j| (0..x.nrows()).map(|i| gamma[(i, j)]).collect())
+        .collect();
+    let (each, pooled, total) = moments_of(&x, &weights);
+    for (j, &(n, mu, s)) in each.iter().enumerate() {
+        for c in 0..2 {
+            assert!(
+                (next.emission().means()[(j, c)] - mu[c]).abs() < 1e-10,
+                "{t:?} mean"
+            );
+        }
+        let expected = expected_covariance(t, (n, s), (pooled, total), reg);
+        let got = next.emission().state_covariance(j).unwrap();
+        for a in 0..2 {
+            for b in 0..2 {
+                assert!(
+                    (got[(a, b)] - expected[a][b]).abs() < 1e-10,
+                    "{t:?} K={k} state {j}"
+                );
+            }
+        }
+    }
+    // Start probabilities: normalised expected counts.
+    for j in 0..k {
+        let s0: f64 = (0..data.n_sequences())
+            .map(|s| gamma[(data.starts()[s], j)])
+            .sum();
+        assert!((next.start_probs()[j] - s0 / data.n_sequences() as f64).abs() < 1e-11);
+    }
+}
+
 #[test]
 fn gaussian_emissions_match_enumeration_for_every_covariance_type() {
     let mut rng = StdRng::seed_from_u64(11);
@@ -153,75 +243,83 @@ fn gaussian_emissions_match_enumeration_for_every_covariance_type() {
                 let log_b = |i: usize, j: usize| {
                     log_normal_2d([x[(i, 0)], x[(i, 1)]], [means[(j, 0)], means[(j, 1)]], dense[j])
                 };
-                let brute = brute_all(
-                    model.start_probs(),
-                    &model.transitions().to_owned(),
-                    &data,
-                    k,
-                    &log_b,
-                );
-                let gamma = check_inference(&model, &data, &brute);
+                let gamma = check_against_enumeration(&model, &data, &log_b);
+                check_gaussian_m_step(&model, &data, &gamma, t);
+            }
+        }
+    }
+}
 
-                // One M-step against the closed forms with the brute-force posteriors.
-                let reg = 1e-3;
-                let options = MStepOptions {
-                    reg_covar: reg,
-                    ..MStepOptions::default()
-                };
-                let e = model.e_step(&data).unwrap();
-                let (next, _) = model.m_step(&e.stats, &options).unwrap();
-                let mut pooled = [[0.0; 2]; 2];
-                let mut total = 0.0;
-                let mut per_state = Vec::new();
-                for j in 0..k {
-                    let w: Vec<f64> = (0..x.nrows()).map(|i| gamma[(i, j)]).collect();
-                    let (n, mu, s) = weighted_moments(&x, &w, None);
-                    for c in 0..2 {
-                        assert!(
-                            (next.emission().means()[(j, c)] - mu[c]).abs() < 1e-10,
-                            "{t:?} mean"
-                        );
-                    }
-                    for a in 0..2 {
-                        for b in 0..2 {
-                            pooled[a][b] += s[a][b];
-                        }
-                    }
-                    total += n;
-                    per_state.push((n, s));
-                }
-                for j in 0..k {
-                    let (n, s) = per_state[j];
-                    let expected = match t {
-                        CovarianceType::Full => {
-                            [[s[0][0] / n + reg, s[0][1] / n], [s[1][0] / n, s[1][1] / n + reg]]
-                        }
-                        CovarianceType::Diagonal => [[s[0][0] / n + reg, 0.0], [0.0, s[1][1] / n + reg]],
-                        CovarianceType::Spherical => {
-                            let v = (s[0][0] + s[1][1]) / (2.0 * n) + reg;
-                            [[v, 0.0], [0.0, v]]
-                        }
-                        CovarianceType::Tied => [
-                            [pooled[0][0] / total + reg, pooled[0][1] / total],
-                            [pooled[1][0] / total, pooled[1][1] / total + reg],
-                        ],
-                    };
-                    let got = next.emission().state_covariance(j).unwrap();
-                    for a in 0..2 {
-                        for b in 0..2 {
-                            assert!(
-                                (got[(a, b)] - expected[a][b]).abs() < 1e-10,
-                                "{t:?} K={k} state {j}"
-                            );
-                        }
-                    }
-                }
-                // Start and transitions: normalised expected counts.
-                for j in 0..k {
-                    let s0: f64 = (0..data.n_sequences())
-                        .map(|s| gamma[(data.starts()[s], j)])
-                        .sum();
-                    assert!((next.start_probs()[j] - s0 / data.n_sequences() as f64).abs() < 1e-11);
+/// The parameters of a GMM-HMM as the test knows them: weights (K x n_mix),
+/// means (K matrices n_mix x 2) and the dense 2 x 2 covariance of every
+/// component.
+type GmmParameters = (Mat<f64>, Vec<Mat<f64>>, Vec<Vec<[[f64; 2]; 2]>>);
+
+/// A GMM-HMM with random parameters, and those parameters.
+fn random_gmm_model<R: Rng>(
+    k: usize,
+    n_mix: usize,
+    t: CovarianceType,
+    rng: &mut R,
+) -> (GmmHmm, GmmParameters) {
+    let mut weights = Mat::zeros(k, n_mix);
+    let mut means = Vec::new();
+    let mut covs = Vec::new();
+    let mut dense = Vec::new();
+    for j in 0..k {
+        let w = random_row(n_mix, rng);
+        for m in 0..n_mix {
+            weights[(j, m)] = w[m];
+        }
+        means.push(Mat::from_fn(n_mix, 2, |_, _| 2.0 * (rng.random::<f64>() - 0.5)));
+        let (c, d) = random_covariances(n_mix, t, rng);
+        covs.push(c);
+        dense.push(d);
+    }
+    let emission = GmmEmission::new(weights.clone(), means.clone(), covs).unwrap();
+    let model = GmmHmm::new(random_row(k, rng), random_transitions(k, rng).as_ref(), emission).unwrap();
+    (model, (weights, means, dense))
+}
+
+/// One M-step (no floor) of a GMM-HMM against the closed forms, with the
+/// within-state responsibilities `resp(i, j, m)` times the posteriors.
+fn check_gmm_m_step(
+    model: &GmmHmm,
+    data: &Sequences<'_>,
+    gamma: &Mat<f64>,
+    resp: &dyn Fn(usize, usize, usize) -> f64,
+    t: CovarianceType,
+) {
+    let (x, k, n_mix) = (data.data().to_owned(), model.n_states(), model.emission().n_mix());
+    let options = MStepOptions {
+        reg_covar: 0.0,
+        ..MStepOptions::default()
+    };
+    let e = model.e_step(data).unwrap();
+    let (next, _) = model.m_step(&e.stats, &options).unwrap();
+    for j in 0..k {
+        let weights: Vec<Vec<f64>> = (0..n_mix)
+            .map(|m| (0..x.nrows()).map(|i| gamma[(i, j)] * resp(i, j, m)).collect())
+            .collect();
+        let (each, pooled, total) = moments_of(&x, &weights);
+        for (m, &(n, mu, s)) in each.iter().enumerate() {
+            for c in 0..2 {
+                assert!(
+                    (next.emission().means(j)[(m, c)] - mu[c]).abs() < 1e-9,
+                    "{t:?} mean"
+                );
+            }
+            assert!((next.emission().weights()[(j, m)] - n / total).abs() < 1e-10);
+            let expected = expected_covariance(t, (n, s), (pooled, total), 0.0);
+            let got = next.emission().mixtures()[j].component_covariance(m).unwrap();
+            for a in 0..2 {
+                for b in 0..2 {
+                    assert!(
+                        (got[(a, b)] - expected[a][b]).abs() < 1e-9 * expected[a][a].abs().max(1.0),
+                        "{t:?} K={k} state {j} comp {m}: {} vs {}",
+                        got[(a, b)],
+                        expected[a][b]
+                    );
                 }
             }
         }
@@ -234,29 +332,8 @@ fn gmm_emissions_match_enumeration_for_every_covariance_type() {
     let n_mix = 2;
     for t in CovarianceType::ALL {
         for k in 1..=3 {
-            let len = 5;
-            let mut weights = Mat::zeros(k, n_mix);
-            let mut means = Vec::new();
-            let mut covs = Vec::new();
-            let mut dense = Vec::new();
-            for j in 0..k {
-                let w = random_row(n_mix, &mut rng);
-                for m in 0..n_mix {
-                    weights[(j, m)] = w[m];
-                }
-                means.push(Mat::from_fn(n_mix, 2, |_, _| 2.0 * (rng.random::<f64>() - 0.5)));
-                let (c, d) = random_covariances(n_mix, t, &mut rng);
-                covs.push(c);
-                dense.push(d);
-            }
-            let emission = GmmEmission::new(weights.clone(), means.clone(), covs).unwrap();
-            let model = GmmHmm::new(
-                random_row(k, &mut rng),
-                random_transitions(k, &mut rng).as_ref(),
-                emission,
-            )
-            .unwrap();
-            let lengths = [len, 2];
+            let (model, (weights, means, dense)) = random_gmm_model(k, n_mix, t, &mut rng);
+            let lengths = [5, 2];
             let x = random_points(7, &mut rng);
             let data = Sequences::new(x.as_ref(), &lengths).unwrap();
             let comp = |i: usize, j: usize, m: usize| {
@@ -273,74 +350,14 @@ fn gmm_emissions_match_enumeration_for_every_covariance_type() {
                 let mx = a.max(b);
                 mx + ((a - mx).exp() + (b - mx).exp()).ln()
             };
-            let brute = brute_all(
-                model.start_probs(),
-                &model.transitions().to_owned(),
+            let gamma = check_against_enumeration(&model, &data, &log_b);
+            check_gmm_m_step(
+                &model,
                 &data,
-                k,
-                &log_b,
+                &gamma,
+                &|i, j, m| (comp(i, j, m) - log_b(i, j)).exp(),
+                t,
             );
-            let gamma = check_inference(&model, &data, &brute);
-
-            // One M-step (no floor) against the closed forms.
-            let options = MStepOptions {
-                reg_covar: 0.0,
-                ..MStepOptions::default()
-            };
-            let e = model.e_step(&data).unwrap();
-            let (next, _) = model.m_step(&e.stats, &options).unwrap();
-            for j in 0..k {
-                let mut masses = Vec::new();
-                let mut scatters = Vec::new();
-                let mut pooled = [[0.0; 2]; 2];
-                for m in 0..n_mix {
-                    let w: Vec<f64> = (0..7)
-                        .map(|i| gamma[(i, j)] * (comp(i, j, m) - log_b(i, j)).exp())
-                        .collect();
-                    let (n, mu, s) = weighted_moments(&x, &w, None);
-                    for c in 0..2 {
-                        assert!(
-                            (next.emission().means(j)[(m, c)] - mu[c]).abs() < 1e-9,
-                            "{t:?} mean"
-                        );
-                    }
-                    for a in 0..2 {
-                        for b in 0..2 {
-                            pooled[a][b] += s[a][b];
-                        }
-                    }
-                    masses.push(n);
-                    scatters.push(s);
-                }
-                let total: f64 = masses.iter().sum();
-                for m in 0..n_mix {
-                    assert!((next.emission().weights()[(j, m)] - masses[m] / total).abs() < 1e-10);
-                    let (n, s) = (masses[m], scatters[m]);
-                    let expected = match t {
-                        CovarianceType::Full => [[s[0][0] / n, s[0][1] / n], [s[1][0] / n, s[1][1] / n]],
-                        CovarianceType::Diagonal => [[s[0][0] / n, 0.0], [0.0, s[1][1] / n]],
-                        CovarianceType::Spherical => {
-                            let v = (s[0][0] + s[1][1]) / (2.0 * n);
-                            [[v, 0.0], [0.0, v]]
-                        }
-                        CovarianceType::Tied => [
-                            [pooled[0][0] / total, pooled[0][1] / total],
-                            [pooled[1][0] / total, pooled[1][1] / total],
-                        ],
-                    };
-                    let got = next.emission().mixtures()[j].component_covariance(m).unwrap();
-                    for a in 0..2 {
-                        for b in 0..2 {
-                            assert!(
-                                (got[(a, b)] - expected[a][b]).abs() < 1e-9 * expected[a][a].abs().max(1.0),
-                                "{t:?} K={k} state {j} comp {m}: {} vs {}",
-                                got[(a, b)],
-                                expected[a][b]
-                            );
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -6,7 +6,8 @@ mod common;
 use common::{brute_force, max_abs_diff, random_row, random_transitions};
 use faer::{Mat, mat};
 use hmm::{
-    HmmError, HmmInit, MStepOptions, PoissonEmission, PoissonHmm, PoissonInit, Sequences, match_labels,
+    EmModel, HmmError, InitConfig, MStepOptions, PoissonEmission, PoissonHmm, PoissonInit, Sequences,
+    match_labels,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -65,12 +66,7 @@ fn poisson_fit_is_monotone_and_recovers_states() {
     let mut rng = StdRng::seed_from_u64(22);
     let (x, z) = truth.sample(2000, &mut rng).unwrap();
     let data = Sequences::new(x.as_ref(), &[500, 500, 1000]).unwrap();
-    let config = HmmInit {
-        n_states: 2,
-        start: None,
-        transitions: None,
-        emission: PoissonInit::default(),
-    };
+    let config = InitConfig::new(2, PoissonInit::default());
     let mut model = PoissonHmm::init_from_data(&data, &config, &mut StdRng::seed_from_u64(1)).unwrap();
     let mut previous = f64::NEG_INFINITY;
     for _ in 0..50 {

@@ -4,7 +4,7 @@
 //! sample of 1000 matches the true states at least 98% of the time after
 //! matching labels.
 
-use hmm::{Emission, match_labels, scenario};
+use hmm::{EmModel, Emission, match_labels, scenario};
 
 #[test]
 fn gmm_hmm_fit_is_monotone_and_decodes_fresh_data() {

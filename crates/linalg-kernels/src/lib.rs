@@ -13,6 +13,7 @@
 //! - [`fastexp`]: a vectorisable `exp` (relative error ≤ 1e-13) for log-sum-exp loops;
 //! - [`padded`]: run-time vectorised Cholesky and triangular solves for small
 //!   matrices in padded buffers (the per-step kernels of the Kalman filter);
+//! - [`tolerance`]: the numerical tolerances of every model crate, named once;
 //! - [`isa`]: the one run-time choice of vector instruction set for every
 //!   SIMD kernel of the workspace, and `vzeroupper` after large faer products.
 //!
@@ -29,6 +30,7 @@ pub mod isa;
 pub mod logsumexp;
 pub mod padded;
 mod symmetric;
+pub mod tolerance;
 pub mod triangular;
 
 pub use cholesky::{Cholesky, FloorInfo, FloorSchedule, cholesky_in_place, ln_product, log_det_from_factor};

@@ -1,11 +1,13 @@
-//! Scenario 2 of `shared/SCENARIOS.md`: the 2-D mixture whose hand-written EM
-//! crashed. Generates the 1000 points, starts from means [0, 1] and [1, 0],
-//! identity covariances and equal weights, and runs plain EM steps until the
-//! log-likelihood gain is below 1e-10 (relative) — printing the convergence
-//! log — then compares with the truth (label-switching aware).
+//! The test scenario of `mixture::scenario`: the 2-D two-component mixture
+//! whose hand-written EM crashed. Generates the 1000 points, starts from
+//! means [0, 1] and [1, 0], identity covariances and equal weights, and runs
+//! plain EM steps until the log-likelihood gain is below 1e-10 (relative) —
+//! printing the convergence log — then compares with the truth
+//! (label-switching aware).
 //!
 //! Run: `cargo run --release -p mixture --example scenario2 [seed]`
 
+use mixture::{EStep, EmModel};
 use mixture::{MStepOptions, scenario};
 
 fn main() -> Result<(), mixture::MixtureError> {
@@ -16,7 +18,10 @@ fn main() -> Result<(), mixture::MixtureError> {
     println!("iteration, log-likelihood, improvement");
     let mut previous = f64::NEG_INFINITY;
     for iteration in 0..1000 {
-        let (ll, stats) = model.e_step(data.x.as_ref(), None)?.into_parts();
+        let EStep {
+            log_likelihood: ll,
+            stats,
+        } = model.e_step(data.x.as_ref())?;
         let gain = ll - previous;
         println!("{iteration:4}, {ll:.10}, {gain:.3e}");
         if gain.abs() <= 1e-10 * ll.abs() {

@@ -16,13 +16,9 @@
 use crate::error::{CovarianceOwner, MixtureError};
 use faer::Mat;
 use faer::prelude::Reborrow;
+use linalg_kernels::tolerance::SYMMETRY;
 use linalg_kernels::{Cholesky, LN_2PI, triangular};
 use std::fmt;
-
-/// Relative tolerance of the symmetry check of full covariance (and precision)
-/// matrices: `|a[i, j] − a[j, i]| ≤ SYMMETRY_TOLERANCE · max(|a[i, i]|, |a[j, j]|)`.
-/// Only the lower triangle is read by the factorisation.
-pub const SYMMETRY_TOLERANCE: f64 = 1e-8;
 
 /// How the covariance of each component is parameterised.
 ///
@@ -225,7 +221,7 @@ pub(crate) fn factor_full(m: &Mat<f64>, d: usize, owner: CovarianceOwner) -> Res
     Cholesky::new(m.as_ref()).map_err(|source| MixtureError::NotPositiveDefinite { owner, source })
 }
 
-/// Finite entries and symmetry within [`SYMMETRY_TOLERANCE`].
+/// Finite entries and symmetry within [`SYMMETRY`].
 pub(crate) fn check_symmetric(m: &Mat<f64>, owner: CovarianceOwner) -> Result<(), MixtureError> {
     let d = m.nrows();
     for j in 0..d {
@@ -245,7 +241,7 @@ pub(crate) fn check_symmetric(m: &Mat<f64>, owner: CovarianceOwner) -> Result<()
         for i in j + 1..d {
             let difference = (m[(i, j)] - m[(j, i)]).abs();
             let scale = m[(i, i)].abs().max(m[(j, j)].abs());
-            if difference > SYMMETRY_TOLERANCE * scale {
+            if difference > SYMMETRY * scale {
                 return Err(MixtureError::NotSymmetric {
                     owner,
                     row: i,

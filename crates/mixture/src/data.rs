@@ -3,6 +3,7 @@
 use crate::MixtureError;
 use crate::kernel::{CHUNK_ROWS, LANES};
 use faer::{Mat, MatMut, MatRef};
+use rayon::prelude::*;
 
 /// `(start, end)` of every chunk of `n` rows, in order. The chunk size is a
 /// constant, so the partition (and every reduction over it) is the same for
@@ -43,6 +44,14 @@ impl Data<'_> {
         }
     }
 
+    /// Number of rows n (0 without columns).
+    pub(crate) fn nrows(&self) -> usize {
+        match self {
+            Data::Cols(c) => c.first().map_or(0, |col| col.len()),
+            Data::Rows(x) => x.nrows(),
+        }
+    }
+
     /// Entry `(i, j)`.
     #[inline]
     pub(crate) fn get(&self, i: usize, j: usize) -> f64 {
@@ -55,6 +64,16 @@ impl Data<'_> {
     /// Row `i` as a vector.
     pub(crate) fn row(&self, i: usize) -> Vec<f64> {
         (0..self.ncols()).map(|j| self.get(i, j)).collect()
+    }
+
+    /// The first non-finite entry (smallest row, then smallest column) of
+    /// the `n` rows, as an error; over the fixed chunks in parallel.
+    pub(crate) fn check_finite(&self, n: usize) -> Result<(), MixtureError> {
+        let parts: Vec<Result<(), MixtureError>> = chunk_ranges(n)
+            .par_iter()
+            .map(|&(s, e)| self.check_finite_rows(s, e))
+            .collect();
+        parts.into_iter().collect()
     }
 
     /// The first non-finite entry (smallest row, then smallest column) of
@@ -105,20 +124,7 @@ fn column_slices(x: MatRef<'_, f64>) -> Option<Vec<&[f64]>> {
 /// The first non-finite entry (smallest row, then smallest column) of rows
 /// `start..end`, as an error.
 pub(crate) fn check_finite_rows(cols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
-    let mut first: Option<(usize, usize)> = None;
-    for (j, col) in cols.iter().enumerate() {
-        let part = &col[start..end];
-        if all_finite(part) {
-            continue;
-        }
-        if let Some(i) = part.iter().position(|v| !v.is_finite()) {
-            let row = start + i;
-            if first.is_none_or(|(r, _)| row < r) {
-                first = Some((row, j));
-            }
-        }
-    }
-    match first {
+    match first_invalid(cols, start, end, all_finite, f64::is_finite) {
         None => Ok(()),
         Some((row, col)) => Err(MixtureError::NonFiniteData {
             row,
@@ -126,6 +132,54 @@ pub(crate) fn check_finite_rows(cols: &[&[f64]], start: usize, end: usize) -> Re
             value: cols[col][row],
         }),
     }
+}
+
+/// `(row, column)` of the first entry of rows `start..end` (smallest row,
+/// then smallest column) that is not `valid`; `all_valid` tests a whole
+/// column part at once (the vectorised fast path).
+pub(crate) fn first_invalid(
+    cols: &[&[f64]],
+    start: usize,
+    end: usize,
+    all_valid: impl Fn(&[f64]) -> bool,
+    valid: impl Fn(f64) -> bool,
+) -> Option<(usize, usize)> {
+    let mut first: Option<(usize, usize)> = None;
+    for (j, col) in cols.iter().enumerate() {
+        let part = &col[start..end];
+        if all_valid(part) {
+            continue;
+        }
+        if let Some(i) = part.iter().position(|&v| !valid(v)) {
+            let row = start + i;
+            if first.is_none_or(|(r, _)| row < r) {
+                first = Some((row, j));
+            }
+        }
+    }
+    first
+}
+
+/// The checks of the data a model is initialised or clustered from: `k ≥ 1`
+/// components, at least one row and one feature, at least `k` rows, and
+/// every value finite (the first non-finite one named), in this order.
+pub(crate) fn check_training_data(data: &Data<'_>, n: usize, k: usize) -> Result<(), MixtureError> {
+    if k == 0 {
+        return Err(MixtureError::NoComponents);
+    }
+    if n == 0 {
+        return Err(MixtureError::EmptyData);
+    }
+    if data.ncols() == 0 {
+        return Err(MixtureError::NoFeatures);
+    }
+    if n < k {
+        return Err(MixtureError::TooFewSamples {
+            n_samples: n,
+            n_components: k,
+        });
+    }
+    data.check_finite(n)
 }
 
 /// True when every value is finite (vectorised: `v · 0` is NaN for NaN and ±inf).

@@ -82,7 +82,7 @@ pub enum MixtureError {
         /// The weight.
         value: f64,
     },
-    /// The weights do not sum to one within [`crate::WEIGHT_SUM_TOLERANCE`].
+    /// The weights do not sum to one within [`linalg_kernels::tolerance::PROBABILITY_SUM`].
     #[error("weights sum to {sum}, not 1 (tolerance {tolerance:e})")]
     WeightsDoNotSumToOne {
         /// Their sum.
@@ -113,7 +113,7 @@ pub enum MixtureError {
         value: f64,
     },
     /// A full covariance (or precision) matrix is not symmetric within
-    /// [`crate::SYMMETRY_TOLERANCE`] (relative to its largest diagonal entry).
+    /// [`linalg_kernels::tolerance::SYMMETRY`] (relative to its largest diagonal entry).
     #[error(
         "covariance of {owner} is not symmetric: entries ({row}, {col}) and ({col}, {row}) differ by {difference:e}"
     )]

@@ -1,53 +1,20 @@
 //! The E-step: log-likelihood of the current parameters and sufficient statistics.
 
 use crate::data::{check_columns, check_sample_weights, chunk_ranges, with_data};
-use crate::kernel::{self, insert_worst};
+use crate::kernel::{self, EStepJob, insert_worst};
 use crate::stats::{ReseedCandidate, SufficientStats, acc_kind};
 use crate::{GaussianMixture, MixtureError};
+use em_core::EStep;
 use faer::MatRef;
 use rayon::prelude::*;
 
 /// One chunk's log-likelihood, statistics and worst rows.
 type ChunkPart = (f64, SufficientStats, Vec<(f64, usize)>);
 
-/// What an E-step returns: the log-likelihood of the model that ran it and
-/// the statistics the M-step needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EStep {
-    log_likelihood: f64,
-    stats: SufficientStats,
-}
-
-impl EStep {
-    /// `Σᵢ wᵢ ln p(xᵢ)` under the current parameters (`wᵢ = 1` without
-    /// sample weights): the total, not the mean.
-    #[must_use]
-    pub fn log_likelihood(&self) -> f64 {
-        self.log_likelihood
-    }
-
-    /// The sufficient statistics (with re-seeding candidates).
-    #[must_use]
-    pub fn stats(&self) -> &SufficientStats {
-        &self.stats
-    }
-
-    /// The statistics, by value.
-    #[must_use]
-    pub fn into_stats(self) -> SufficientStats {
-        self.stats
-    }
-
-    /// `(log_likelihood, stats)`.
-    #[must_use]
-    pub fn into_parts(self) -> (f64, SufficientStats) {
-        (self.log_likelihood, self.stats)
-    }
-}
-
 impl GaussianMixture {
-    /// One E-step over the rows of `x` (n x d), with optional per-sample
-    /// weights (weighted EM: row i counts `wᵢ` times).
+    /// The E-step with per-sample weights `wᵢ ≥ 0` (weighted EM: row i
+    /// counts `wᵢ` times) over the rows of `x` (n x d);
+    /// [`em_core::EmModel::e_step`] is this with every `wᵢ = 1`.
     ///
     /// For each row, in log space: `ℓᵢₖ = ln wₖ + ln N(xᵢ; μₖ, Σₖ)` through
     /// the cached whitening `Wₖ = Lₖ⁻¹` (no inverse, no determinant),
@@ -65,7 +32,21 @@ impl GaussianMixture {
     /// for the wrong number of columns or of sample weights;
     /// [`MixtureError::NonFiniteData`] (row and column of the first bad value);
     /// [`MixtureError::InvalidSampleWeight`]; [`MixtureError::ZeroLikelihood`].
-    pub fn e_step(&self, x: MatRef<'_, f64>, sample_weights: Option<&[f64]>) -> Result<EStep, MixtureError> {
+    pub fn e_step_weighted(
+        &self,
+        x: MatRef<'_, f64>,
+        sample_weights: &[f64],
+    ) -> Result<EStep<SufficientStats>, MixtureError> {
+        self.e_step_with(x, Some(sample_weights))
+    }
+
+    /// [`e_step_weighted`](Self::e_step_weighted) with optional sample
+    /// weights (`None`: every weight 1).
+    pub(crate) fn e_step_with(
+        &self,
+        x: MatRef<'_, f64>,
+        sample_weights: Option<&[f64]>,
+    ) -> Result<EStep<SufficientStats>, MixtureError> {
         let (n, d, k) = (x.nrows(), self.n_features(), self.n_components());
         if n == 0 {
             return Err(MixtureError::EmptyData);
@@ -74,14 +55,19 @@ impl GaussianMixture {
         check_sample_weights(sample_weights, n)?;
         let cov_type = self.covariance_type();
         let kind = acc_kind(cov_type);
-        let view = self.view();
         let shift = self.means_flat();
         with_data(x, |data| {
+            let job = EStepJob {
+                model: self.view(),
+                log_w: self.log_weights(),
+                data,
+                weights: sample_weights,
+                kind,
+            };
             let parts: Vec<Result<ChunkPart, MixtureError>> = chunk_ranges(n)
                 .par_iter()
                 .map(|&(s, e)| {
-                    let chunk =
-                        kernel::estep_chunk(&view, self.log_weights(), data, sample_weights, s, e, kind);
+                    let chunk = kernel::estep_chunk(&job, s, e);
                     if let Some(row) = chunk.bad_row {
                         // Non-finite data is the likelier cause; name its first entry.
                         data.check_finite_rows(s, e)?;

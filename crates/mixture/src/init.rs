@@ -1,16 +1,49 @@
 //! Initialisation of a mixture from data, seeded by the caller's RNG.
 
 use crate::covariance::build_factors;
-use crate::data::{chunk_ranges, with_data};
-use crate::kmeans::kmeans;
+use crate::data::{check_training_data, with_data};
+use crate::kmeans::cluster;
 use crate::mstep::{DEFAULT_REG_COVAR, WEIGHT_FLOOR};
 use crate::stats::Scatter;
 use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
 use faer::{Mat, MatRef};
 use rand::Rng;
-use rayon::prelude::*;
 
-/// How [`GaussianMixture::init_from_data`] chooses the first parameters.
+/// How a mixture is initialised from data ([`em_core::EmModel::init_from_data`],
+/// used by [`em_core::Start::FromData`]): K, the covariance type and the
+/// method.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InitConfig {
+    /// Number of components K.
+    pub n_components: usize,
+    /// Covariance type.
+    pub covariance_type: CovarianceType,
+    /// Initialisation method (default: k-means++ seeding and 10 Lloyd
+    /// rounds, see [`InitMethod`]).
+    pub method: InitMethod,
+}
+
+impl InitConfig {
+    /// K components of the given covariance type, default method.
+    #[must_use]
+    pub fn new(n_components: usize, covariance_type: CovarianceType) -> Self {
+        Self {
+            n_components,
+            covariance_type,
+            method: InitMethod::default(),
+        }
+    }
+
+    /// The same with another initialisation method.
+    #[must_use]
+    pub fn with_method(mut self, method: InitMethod) -> Self {
+        self.method = method;
+        self
+    }
+}
+
+/// How [`InitConfig`] chooses the first parameters.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum InitMethod {
@@ -40,8 +73,9 @@ impl Default for InitMethod {
 }
 
 impl GaussianMixture {
-    /// A first model for the rows of `x` (n x d) with `n_components`
-    /// components of the given covariance type.
+    /// The initialisation of [`em_core::EmModel::init_from_data`]: a first
+    /// model for the rows of `x` (n x d) with `config.n_components`
+    /// components of `config.covariance_type`.
     ///
     /// From responsibilities (k-means labels or random ones) the parameters
     /// are the M-step estimates: weights `Nₖ / N` (floored at
@@ -58,38 +92,17 @@ impl GaussianMixture {
     /// [`MixtureError::NonFiniteData`], [`MixtureError::TooFewDistinctPoints`]
     /// (k-means and random points); for `Explicit`,
     /// [`MixtureError::DimensionMismatch`] or [`MixtureError::CovarianceTypeMismatch`].
-    pub fn init_from_data<R: Rng + ?Sized>(
+    pub(crate) fn initialise<R: Rng + ?Sized>(
         x: MatRef<'_, f64>,
-        n_components: usize,
-        covariance_type: CovarianceType,
-        method: InitMethod,
+        config: &InitConfig,
         rng: &mut R,
     ) -> Result<Self, MixtureError> {
-        let (n, d, k) = (x.nrows(), x.ncols(), n_components);
-        if k == 0 {
-            return Err(MixtureError::NoComponents);
-        }
-        if n == 0 {
-            return Err(MixtureError::EmptyData);
-        }
-        if d == 0 {
-            return Err(MixtureError::NoFeatures);
-        }
-        if n < k {
-            return Err(MixtureError::TooFewSamples {
-                n_samples: n,
-                n_components: k,
-            });
-        }
-        with_data(x, |data| {
-            chunk_ranges(n)
-                .par_iter()
-                .map(|&(s, e)| data.check_finite_rows(s, e))
-                .collect::<Result<Vec<()>, _>>()
-        })?;
-        match method {
-            InitMethod::KMeans { max_rounds } => {
-                let km = kmeans(x, k, max_rounds, rng)?;
+        let covariance_type = config.covariance_type;
+        let (n, d, k) = (x.nrows(), x.ncols(), config.n_components);
+        with_data(x, |data| check_training_data(data, n, k))?;
+        match &config.method {
+            &InitMethod::KMeans { max_rounds } => {
+                let km = with_data(x, |data| cluster(data, k, max_rounds, rng))?;
                 let resp = Mat::from_fn(n, k, |i, c| if km.labels()[i] == c { 1.0 } else { 0.0 });
                 from_responsibilities(x, resp.as_ref(), covariance_type)
             }
@@ -136,7 +149,7 @@ impl GaussianMixture {
                         found: model.covariance_type(),
                     });
                 }
-                Ok(*model)
+                Ok((**model).clone())
             }
         }
     }

@@ -16,11 +16,13 @@
 //! statistics are accumulated per lane, centred on the shift `μₖ` (see [`Acc`]).
 //!
 //! The block functions are generic over a [`Simd`] token and marked
-//! `#[inline(always)]`; `simd_entry!` instantiates each chunk-level entry
-//! point for AVX-512 and for a portable fallback and picks one at run time,
-//! so the workspace needs no `target-cpu` flag. Results may differ in the last bits between those
-//! instruction sets, never between thread counts: chunks have a fixed size
-//! ([`CHUNK_ROWS`]) and are reduced in index order.
+//! `#[inline(always)]`; `isa_kernels!` instantiates each chunk-level entry
+//! point once per instruction set of [`linalg_kernels::for_each_isa!`]
+//! (AVX-512, AVX2 + FMA, portable) and [`linalg_kernels::isa_dispatch!`]
+//! picks one at run time, so the workspace needs no `target-cpu` flag.
+//! Results may differ in the last bits between those instruction sets (fused
+//! or separate multiply-adds), never between thread counts: chunks have a
+//! fixed size ([`CHUNK_ROWS`]) and are reduced in index order.
 
 use crate::covariance::Whitening;
 use crate::data::Data;
@@ -37,41 +39,102 @@ pub(crate) const BLOCK_ROWS: usize = GROUPS * LANES;
 /// not depend on the number of threads.
 pub(crate) const CHUNK_ROWS: usize = 4096;
 
+mod acc;
 mod simd;
-use simd::Scalar;
+pub(crate) use acc::{Acc, AccKind};
 pub(crate) use simd::Simd;
-#[cfg(target_arch = "x86_64")]
-use simd::{Avx2, Avx512};
 
-/// Instantiates `$generic::<S>` for the best instruction set detected at run
-/// time: AVX-512 (`Avx512`), else AVX2 + FMA (`Avx2`), else the portable
-/// lane-array fallback (`Scalar`).
-macro_rules! simd_entry {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident => $generic:ident ($($arg:ident : $ty:ty),* $(,)?) -> $ret:ty) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-                fn avx512(s: Avx512, $($arg: $ty),*) -> $ret {
-                    $generic(s, $($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2(s: Avx2, $($arg: $ty),*) -> $ret {
-                    $generic(s, $($arg),*)
-                }
-                if let Some(s) = Avx512::detect() {
-                    // SAFETY: `detect` returned a token, so the CPU supports the enabled features.
-                    return unsafe { avx512(s, $($arg),*) };
-                }
-                if let Some(s) = Avx2::detect() {
-                    // SAFETY: `detect` returned a token, so the CPU supports the enabled features.
-                    return unsafe { avx2(s, $($arg),*) };
-                }
+/// One module per instruction set of [`linalg_kernels::for_each_isa!`]
+/// (`avx512`, `avx2`, `baseline`): the chunk-level entry points compiled
+/// with that set's target features, each instantiating the
+/// `#[inline(always)]` generic kernels with the token of the same name in
+/// [`simd`], so that the whole chunk loop is compiled with the features.
+/// [`linalg_kernels::isa_dispatch!`] calls the module of the detected set.
+///
+/// Whether multiply-adds are fused is the token's choice (`$fma` is unused):
+/// fused with AVX2 and AVX-512, separate in the portable token.
+macro_rules! isa_kernels {
+    ($isa:ident, $fma:literal $(, $features:literal)?) => {
+        mod $isa {
+            use super::simd::$isa::Token;
+            use super::{Acc, AccumulateJob, EStepChunk, EStepJob, EvalJob, EvalOut};
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn estep_chunk(job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
+                super::estep_chunk_generic(Token::new(), job, start, end)
             }
-            $generic(Scalar, $($arg),*)
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn eval_chunk(job: &EvalJob<'_>, start: usize, end: usize, out: EvalOut<'_>) -> Option<usize> {
+                super::eval_chunk_generic(Token::new(), job, start, end, out)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn accumulate_chunk(job: &AccumulateJob<'_>, start: usize, end: usize) -> Acc {
+                super::accumulate_chunk_generic(Token::new(), job, start, end)
+            }
         }
     };
+}
+
+linalg_kernels::for_each_isa!(isa_kernels);
+
+/// One E-step chunk over rows `start..end` (see [`estep_chunk_generic`]),
+/// with the instruction set detected at run time.
+pub(crate) fn estep_chunk(job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
+    linalg_kernels::isa_dispatch!(estep_chunk(job, start, end))
+}
+
+/// Densities / responsibilities / row scores over rows `start..end`
+/// (see [`eval_chunk_generic`]); returns the first row whose result is not
+/// finite, if any.
+pub(crate) fn eval_chunk(job: &EvalJob<'_>, start: usize, end: usize, out: EvalOut<'_>) -> Option<usize> {
+    linalg_kernels::isa_dispatch!(eval_chunk(job, start, end, out))
+}
+
+/// Accumulates given responsibilities over rows `start..end` (see
+/// [`accumulate_chunk_generic`]).
+pub(crate) fn accumulate_chunk(job: &AccumulateJob<'_>, start: usize, end: usize) -> Acc {
+    linalg_kernels::isa_dispatch!(accumulate_chunk(job, start, end))
+}
+
+/// What every chunk of an E-step pass reads.
+pub(crate) struct EStepJob<'a> {
+    /// The model.
+    pub model: ModelView<'a>,
+    /// `ln wₖ`.
+    pub log_w: &'a [f64],
+    /// The data.
+    pub data: &'a Data<'a>,
+    /// Optional per-row sample weights.
+    pub weights: Option<&'a [f64]>,
+    /// The second moment to accumulate.
+    pub kind: AccKind,
+}
+
+/// What every chunk of a density pass reads.
+pub(crate) struct EvalJob<'a> {
+    /// The model.
+    pub model: ModelView<'a>,
+    /// `ln wₖ` for responsibilities and row scores; `None` for the
+    /// component log-densities.
+    pub log_w: Option<&'a [f64]>,
+    /// The data.
+    pub data: &'a Data<'a>,
+}
+
+/// What every chunk of a statistics pass with given responsibilities reads.
+pub(crate) struct AccumulateJob<'a> {
+    /// Features.
+    pub d: usize,
+    /// The per-component shift the statistics are centred on (K·d).
+    pub shift: &'a [f64],
+    /// The data.
+    pub data: &'a Data<'a>,
+    /// One column of responsibilities per component.
+    pub resp: &'a Cols<'a>,
+    /// The second moment to accumulate.
+    pub kind: AccKind,
 }
 
 /// What the density kernels need of a model.
@@ -152,8 +215,8 @@ fn log_densities<S: Simd>(s: S, m: &ModelView<'_>, xb: &[V], diff: &mut [V], lp:
         let maha = match m.whitening {
             Whitening::Full(w) => triangular_norm(s, &w[c * d * d..(c + 1) * d * d], dc, d),
             Whitening::Tied(w) => triangular_norm(s, w, dc, d),
-            Whitening::Diagonal(inv) => scaled_norm(s, |j| inv[c * d + j], dc, d),
-            Whitening::Spherical(inv) => scaled_norm(s, |_| inv[c], dc, d),
+            Whitening::Diagonal(inv) => scaled_norm(s, &inv[c * d..(c + 1) * d], 1, dc, d),
+            Whitening::Spherical(inv) => scaled_norm(s, &inv[c..=c], 0, dc, d),
         };
         let norm = s.splat(m.log_norm[c]);
         let half = s.splat(-0.5);
@@ -184,12 +247,13 @@ fn triangular_norm<S: Simd>(s: S, w: &[f64], dc: &[V], d: usize) -> [S::R; GROUP
     maha
 }
 
-/// `Σ_j (scale(j) diff_j)²` per lane (diagonal and spherical whitening).
+/// `Σ_j (scale_j diff_j)²` per lane with `scale_j = scales[j · step]`:
+/// diagonal whitening (step 1), spherical (one scale, step 0).
 #[inline(always)]
-fn scaled_norm<S: Simd>(s: S, scale: impl Fn(usize) -> f64, dc: &[V], d: usize) -> [S::R; GROUPS] {
+fn scaled_norm<S: Simd>(s: S, scales: &[f64], step: usize, dc: &[V], d: usize) -> [S::R; GROUPS] {
     let mut maha = [s.splat(0.0); GROUPS];
     for j in 0..d {
-        let sj = s.splat(scale(j));
+        let sj = s.splat(scales[j * step]);
         for g in 0..GROUPS {
             let y = s.mul(s.load(&dc[j * GROUPS + g]), sj);
             maha[g] = s.mul_add(y, y, maha[g]);
@@ -238,116 +302,6 @@ fn log_sum_exp_group<S: Simd>(
     None
 }
 
-/// Per-lane accumulators of the sufficient statistics of one chunk, centred
-/// on a per-component shift `sₖ` (the current means in the E-step, the
-/// weighted means of a first pass in [`crate::SufficientStats::from_responsibilities`]):
-/// `Σρ`, `Σρ²`, `Σρ (x − sₖ)` and `Σρ (x − sₖ)(x − sₖ)ᵀ` (packed lower
-/// triangle, per component or pooled over components, or its diagonal).
-/// Centring on a shift close to the mean avoids the cancellation of the raw
-/// `Σρxxᵀ − N μμᵀ`. The lane groups of a block are added into the same
-/// lane arrays in group order.
-pub(crate) struct Acc {
-    pub d: usize,
-    pub k: usize,
-    pub kind: AccKind,
-    pub mass: Vec<V>,
-    pub mass_sq: Vec<V>,
-    pub s1: Vec<V>,
-    pub s2: Vec<V>,
-}
-
-/// Which second moment an [`Acc`] keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AccKind {
-    /// Packed lower triangle per component (`k · d(d+1)/2`).
-    Full,
-    /// One packed lower triangle summed over components (`d(d+1)/2`).
-    Pooled,
-    /// Diagonal per component (`k · d`).
-    Diagonal,
-}
-
-impl Acc {
-    pub(crate) fn new(k: usize, d: usize, kind: AccKind) -> Self {
-        let tri = d * (d + 1) / 2;
-        let s2_len = match kind {
-            AccKind::Full => k * tri,
-            AccKind::Pooled => tri,
-            AccKind::Diagonal => k * d,
-        };
-        Self {
-            d,
-            k,
-            kind,
-            mass: vec![[0.0; LANES]; k],
-            mass_sq: vec![[0.0; LANES]; k],
-            s1: vec![[0.0; LANES]; k * d],
-            s2: vec![[0.0; LANES]; s2_len],
-        }
-    }
-
-    /// Adds the block with centred values `diff` (index `(c·d + j)·G + g`)
-    /// and weights `rho` (index `c·G + g`, zero on padded lanes).
-    #[inline(always)]
-    fn add_block<S: Simd>(&mut self, s: S, diff: &[V], rho: &[V]) {
-        let (d, tri) = (self.d, self.d * (self.d + 1) / 2);
-        for c in 0..self.k {
-            let rc = &rho[c * GROUPS..(c + 1) * GROUPS];
-            if rc.iter().all(|v| v.iter().all(|&x| x == 0.0)) {
-                continue;
-            }
-            let r: [S::R; GROUPS] = std::array::from_fn(|g| s.load(&rc[g]));
-            let mut mass = s.load(&self.mass[c]);
-            let mut mass_sq = s.load(&self.mass_sq[c]);
-            for g in 0..GROUPS {
-                mass = s.add(mass, r[g]);
-                mass_sq = s.mul_add(r[g], r[g], mass_sq);
-            }
-            s.store(&mut self.mass[c], mass);
-            s.store(&mut self.mass_sq[c], mass_sq);
-            let dc = &diff[c * d * GROUPS..(c + 1) * d * GROUPS];
-            let s1 = &mut self.s1[c * d..(c + 1) * d];
-            match self.kind {
-                AccKind::Diagonal => {
-                    let s2 = &mut self.s2[c * d..(c + 1) * d];
-                    for j in 0..d {
-                        let (mut a1, mut a2) = (s.load(&s1[j]), s.load(&s2[j]));
-                        for g in 0..GROUPS {
-                            let x = s.load(&dc[j * GROUPS + g]);
-                            let t = s.mul(r[g], x);
-                            a1 = s.add(a1, t);
-                            a2 = s.mul_add(t, x, a2);
-                        }
-                        s.store(&mut s1[j], a1);
-                        s.store(&mut s2[j], a2);
-                    }
-                }
-                AccKind::Full | AccKind::Pooled => {
-                    let base = if self.kind == AccKind::Full { c * tri } else { 0 };
-                    let s2 = &mut self.s2[base..base + tri];
-                    for j in 0..d {
-                        let t: [S::R; GROUPS] =
-                            std::array::from_fn(|g| s.mul(r[g], s.load(&dc[j * GROUPS + g])));
-                        let mut a1 = s.load(&s1[j]);
-                        for tg in t {
-                            a1 = s.add(a1, tg);
-                        }
-                        s.store(&mut s1[j], a1);
-                        let row = &mut s2[j * (j + 1) / 2..j * (j + 1) / 2 + j + 1];
-                        for (i, acc) in row.iter_mut().enumerate() {
-                            let mut a = s.load(acc);
-                            for g in 0..GROUPS {
-                                a = s.mul_add(t[g], s.load(&dc[i * GROUPS + g]), a);
-                            }
-                            s.store(acc, a);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Sum of the lanes, in lane order.
 #[inline]
 pub(crate) fn hsum(v: &V) -> f64 {
@@ -384,17 +338,17 @@ impl Buffers {
     }
 }
 
+/// One E-step chunk: log-likelihood, statistics of the responsibilities
+/// (times the sample weights) and the worst-explained rows.
 #[inline(always)]
-fn estep_chunk_generic<S: Simd>(
-    s: S,
-    m: &ModelView<'_>,
-    log_w: &[f64],
-    data: &Data<'_>,
-    weights: Option<&[f64]>,
-    start: usize,
-    end: usize,
-    kind: AccKind,
-) -> EStepChunk {
+fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
+    let &EStepJob {
+        model: ref m,
+        log_w,
+        data,
+        weights,
+        kind,
+    } = job;
     let (d, k) = (m.d, m.k);
     let mut b = Buffers::new(k, d);
     let mut acc = Acc::new(k, d, kind);
@@ -462,19 +416,6 @@ pub(crate) fn insert_worst(list: &mut Vec<(f64, usize)>, cap: usize, score: f64,
     }
 }
 
-simd_entry! {
-    /// One E-step chunk over rows `start..end` (see [`estep_chunk_generic`]).
-    pub(crate) fn estep_chunk => estep_chunk_generic(
-        m: &ModelView<'_>,
-        log_w: &[f64],
-        data: &Data<'_>,
-        weights: Option<&[f64]>,
-        start: usize,
-        end: usize,
-        kind: AccKind,
-    ) -> EStepChunk
-}
-
 /// What [`eval_chunk`] writes.
 pub(crate) struct EvalOut<'a> {
     /// One slice of the chunk's rows per component: component log-densities
@@ -484,16 +425,21 @@ pub(crate) struct EvalOut<'a> {
     pub row_lse: Option<&'a mut [f64]>,
 }
 
+/// Component log-densities, responsibilities or row scores of one chunk,
+/// written into `out`.
 #[inline(always)]
 fn eval_chunk_generic<S: Simd>(
     s: S,
-    m: &ModelView<'_>,
-    log_w: Option<&[f64]>,
-    data: &Data<'_>,
+    job: &EvalJob<'_>,
     start: usize,
     end: usize,
     out: EvalOut<'_>,
 ) -> Option<usize> {
+    let &EvalJob {
+        model: ref m,
+        log_w,
+        data,
+    } = job;
     let (d, k) = (m.d, m.k);
     let EvalOut {
         mut per_component,
@@ -544,30 +490,16 @@ fn eval_chunk_generic<S: Simd>(
     None
 }
 
-simd_entry! {
-    /// Densities / responsibilities / row scores over rows `start..end`;
-    /// returns the first row whose result is not finite, if any.
-    pub(crate) fn eval_chunk => eval_chunk_generic(
-        m: &ModelView<'_>,
-        log_w: Option<&[f64]>,
-        data: &Data<'_>,
-        start: usize,
-        end: usize,
-        out: EvalOut<'_>,
-    ) -> Option<usize>
-}
-
+/// Statistics of given responsibilities over one chunk.
 #[inline(always)]
-fn accumulate_chunk_generic<S: Simd>(
-    s: S,
-    d: usize,
-    shift: &[f64],
-    data: &Data<'_>,
-    resp: &Cols<'_>,
-    start: usize,
-    end: usize,
-    kind: AccKind,
-) -> Acc {
+fn accumulate_chunk_generic<S: Simd>(s: S, job: &AccumulateJob<'_>, start: usize, end: usize) -> Acc {
+    let &AccumulateJob {
+        d,
+        shift,
+        data,
+        resp,
+        kind,
+    } = job;
     let k = resp.len();
     let mut b = Buffers::new(k, d);
     let mut acc = Acc::new(k, d, kind);
@@ -594,102 +526,5 @@ fn accumulate_chunk_generic<S: Simd>(
     acc
 }
 
-simd_entry! {
-    /// Accumulates given responsibilities over rows `start..end`, centred on `shift`.
-    pub(crate) fn accumulate_chunk => accumulate_chunk_generic(
-        d: usize,
-        shift: &[f64],
-        data: &Data<'_>,
-        resp: &Cols<'_>,
-        start: usize,
-        end: usize,
-        kind: AccKind,
-    ) -> Acc
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::CovarianceType;
-    use crate::stats::acc_kind;
-
-    /// The AVX-512 and portable instantiations agree (to rounding: FMA vs
-    /// separate multiply-add).
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn instruction_sets_agree() {
-        if let Some(s) = Avx512::detect() {
-            agree_with_scalar(s);
-        }
-        if let Some(s) = Avx2::detect() {
-            agree_with_scalar(s);
-        }
-    }
-
-    fn agree_with_scalar<S: Simd>(fast: S) {
-        for t in CovarianceType::ALL {
-            let d = 3;
-            let means = faer::mat![[0.0, 0.5, -1.0], [2.0, 1.0, 0.0]];
-            let covs = match t {
-                CovarianceType::Full => crate::Covariances::Full(vec![
-                    faer::mat![[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 0.5]],
-                    faer::Mat::identity(3, 3),
-                ]),
-                CovarianceType::Tied => {
-                    crate::Covariances::Tied(faer::mat![[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 0.5]])
-                }
-                CovarianceType::Diagonal => {
-                    crate::Covariances::Diagonal(faer::mat![[1.0, 2.0, 0.5], [0.7, 0.7, 3.0]])
-                }
-                CovarianceType::Spherical => crate::Covariances::Spherical(vec![0.4, 2.5]),
-            };
-            let model = crate::GaussianMixture::new(vec![0.4, 0.6], means, covs).unwrap();
-            let n = 203;
-            let x = faer::Mat::from_fn(n, d, |i, j| ((i * 7 + j * 3) % 13) as f64 * 0.4 - 2.0);
-            let cols = Data::Cols(
-                (0..d)
-                    .map(|j| x.col(j).try_as_col_major().unwrap().as_slice())
-                    .collect(),
-            );
-            let view = model.view();
-            let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 3) as f64).collect();
-            let a = estep_chunk_generic(
-                Scalar,
-                &view,
-                model.log_weights(),
-                &cols,
-                Some(&w),
-                0,
-                n,
-                acc_kind(t),
-            );
-            let b = estep_chunk_generic(
-                fast,
-                &view,
-                model.log_weights(),
-                &cols,
-                Some(&w),
-                0,
-                n,
-                acc_kind(t),
-            );
-            let close = |p: f64, q: f64| (p - q).abs() <= 1e-12 * (1.0 + p.abs());
-            assert!(close(a.log_likelihood, b.log_likelihood));
-            assert_eq!(
-                a.worst.iter().map(|w| w.1).collect::<Vec<_>>(),
-                b.worst.iter().map(|w| w.1).collect::<Vec<_>>()
-            );
-            for (p, q) in [
-                (&a.acc.mass, &b.acc.mass),
-                (&a.acc.s1, &b.acc.s1),
-                (&a.acc.s2, &b.acc.s2),
-            ] {
-                for (u, v) in p.iter().zip(q.iter()) {
-                    for l in 0..LANES {
-                        assert!(close(u[l], v[l]), "{t}: {} vs {}", u[l], v[l]);
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

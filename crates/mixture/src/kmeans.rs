@@ -22,7 +22,7 @@
 //! in parallel and are reduced in order, so the thread count does not matter.
 
 use crate::MixtureError;
-use crate::data::{Data, chunk_ranges, with_data};
+use crate::data::{Data, check_training_data, chunk_ranges, with_data};
 use faer::{Mat, MatRef};
 use rand::Rng;
 use rayon::prelude::*;
@@ -95,54 +95,46 @@ pub fn kmeans<R: Rng + ?Sized>(
     max_rounds: usize,
     rng: &mut R,
 ) -> Result<KMeans, MixtureError> {
-    let (n, d) = (x.nrows(), x.ncols());
-    if k == 0 {
-        return Err(MixtureError::NoComponents);
-    }
-    if n == 0 {
-        return Err(MixtureError::EmptyData);
-    }
-    if d == 0 {
-        return Err(MixtureError::NoFeatures);
-    }
-    if n < k {
-        return Err(MixtureError::TooFewSamples {
-            n_samples: n,
-            n_components: k,
-        });
-    }
-    with_data(x, |cols| {
-        let ranges = chunk_ranges(n);
-        ranges
-            .par_iter()
-            .map(|&(s, e)| cols.check_finite_rows(s, e))
-            .collect::<Result<Vec<()>, _>>()?;
-        let mut centroids = seed_plus_plus(cols, n, k, rng)?;
-        let (mut labels, mut dist) = assign(cols, &centroids, &ranges);
-        let mut rounds = 0;
-        let mut converged = false;
-        let mut relocations = 0;
-        while rounds < max_rounds {
-            rounds += 1;
-            relocations += update_centroids(cols, &labels, &dist, &mut centroids);
-            let (new_labels, new_dist) = assign(cols, &centroids, &ranges);
-            let changed = new_labels != labels;
-            labels = new_labels;
-            dist = new_dist;
-            if !changed {
-                converged = true;
-                break;
-            }
+    with_data(x, |data| {
+        check_training_data(data, x.nrows(), k)?;
+        cluster(data, k, max_rounds, rng)
+    })
+}
+
+/// [`kmeans`] of data that passed [`check_training_data`].
+pub(crate) fn cluster<R: Rng + ?Sized>(
+    cols: &Data<'_>,
+    k: usize,
+    max_rounds: usize,
+    rng: &mut R,
+) -> Result<KMeans, MixtureError> {
+    let (n, d) = (cols.nrows(), cols.ncols());
+    let ranges = chunk_ranges(n);
+    let mut centroids = seed_plus_plus(cols, n, k, rng)?;
+    let (mut labels, mut dist) = assign(cols, &centroids, &ranges);
+    let mut rounds = 0;
+    let mut converged = false;
+    let mut relocations = 0;
+    while rounds < max_rounds {
+        rounds += 1;
+        relocations += update_centroids(cols, &labels, &dist, &mut centroids);
+        let (new_labels, new_dist) = assign(cols, &centroids, &ranges);
+        let changed = new_labels != labels;
+        labels = new_labels;
+        dist = new_dist;
+        if !changed {
+            converged = true;
+            break;
         }
-        let inertia = ranges.iter().map(|&(s, e)| dist[s..e].iter().sum::<f64>()).sum();
-        Ok(KMeans {
-            centroids: Mat::from_fn(k, d, |c, j| centroids[c * d + j]),
-            labels,
-            inertia,
-            rounds,
-            converged,
-            relocations,
-        })
+    }
+    let inertia = ranges.iter().map(|&(s, e)| dist[s..e].iter().sum::<f64>()).sum();
+    Ok(KMeans {
+        centroids: Mat::from_fn(k, d, |c, j| centroids[c * d + j]),
+        labels,
+        inertia,
+        rounds,
+        converged,
+        relocations,
     })
 }
 

@@ -2,29 +2,50 @@
 //!
 //! [`GaussianMixture`] holds K Gaussian components in d dimensions with
 //! full, diagonal, spherical or tied covariances ([`CovarianceType`]),
-//! validated at construction. This crate owns the mathematics of ONE EM step
-//! and inference; the iteration loop belongs to `em-driver` (tests and
-//! examples here drive plain loops):
+//! validated at construction. This crate owns the mathematics of one EM step
+//! and of inference, and implements [`EmModel`] for the mixture, so the loop
+//! of `em-core` fits it: [`fit`] (re-exported here with the [`Settings`] and
+//! the [`FitReport`] it takes and gives) runs restarts, the convergence test
+//! and the fall policy. A program that needs only mixtures depends on this
+//! crate alone.
 //!
-//! - [`GaussianMixture::e_step`]: log-likelihood of the current parameters
-//!   and mergeable [`SufficientStats`], over fixed chunks in parallel with a
+//! - the E-step ([`EmModel::e_step`], or [`GaussianMixture::e_step_weighted`]
+//!   with sample weights): log-likelihood of the current parameters and
+//!   mergeable [`SufficientStats`], over fixed chunks in parallel with a
 //!   fixed reduction order;
-//! - [`GaussianMixture::m_step`]: a new model plus [`MStepDiagnostics`]
-//!   (floors, collapsed components, objective check), see [`mstep`];
-//! - [`GaussianMixture::em_iteration`]: both, for benchmarks;
-//! - [`GaussianMixture::init_from_data`] ([`InitMethod`]) and [`kmeans()`](crate::kmeans::kmeans);
+//! - the M-step ([`EmModel::m_step`]): a new model plus [`StepDiagnostics`]
+//!   (floors, collapsed components, objective check), see [`mstep`]; which
+//!   blocks it updates is a [`LearnSet`] of [`Param`]s;
+//! - the initialisation ([`EmModel::init_from_data`] with an [`InitConfig`]:
+//!   [`InitMethod`], [`kmeans()`](crate::kmeans::kmeans));
 //! - inference: [`GaussianMixture::log_prob_per_component`],
 //!   [`GaussianMixture::score_samples`], [`GaussianMixture::predict_proba`],
 //!   [`GaussianMixture::predict`], [`GaussianMixture::sample`],
 //!   [`GaussianMixture::n_parameters`], [`GaussianMixture::bic`], [`GaussianMixture::aic`];
-//! - [`scenario`]: scenario 2 of `shared/SCENARIOS.md`.
+//! - [`scenario`]: the project's 2-D mixture whose hand-written EM crashed.
 //!
 //! Data are `faer::MatRef<f64>` with one row per observation. Numerics go
 //! through `linalg-kernels` (Cholesky, triangular solves, the vectorisable
 //! exp); the E-step kernel is in `kernel.rs`.
+//!
+//! # Example
+//! ```
+//! use mixture::{CovarianceType, GaussianMixture, InitConfig, MStepOptions, Settings, Start, fit, scenario};
+//!
+//! let data = scenario::two_component_2d(7);
+//! let settings = Settings::builder().max_iterations(500).restarts(4).seed(1).build()?;
+//! let start = Start::FromData(InitConfig::new(2, CovarianceType::Full));
+//! let fitted = fit::<GaussianMixture>(data.x.as_ref(), start, &MStepOptions::default(), &settings)?;
+//! assert!(fitted.report.converged());
+//! let mut weights = fitted.model.weights().to_vec();
+//! weights.sort_by(f64::total_cmp);
+//! assert!((weights[0] - 0.3).abs() < 0.05);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod covariance;
 mod data;
+mod em;
 mod error;
 mod estep;
 mod init;
@@ -32,43 +53,28 @@ mod kernel;
 pub mod kmeans;
 mod model;
 pub mod mstep;
+mod param;
 pub mod scenario;
 mod stats;
 
-pub use covariance::{CovarianceType, Covariances, SYMMETRY_TOLERANCE};
+pub use covariance::{CovarianceType, Covariances};
 pub use error::{CovarianceOwner, MixtureError};
-pub use estep::EStep;
-pub use init::InitMethod;
+pub use init::{InitConfig, InitMethod};
 pub use kmeans::{KMeans, kmeans};
 /// The kernels' error, wrapped by [`MixtureError::NotPositiveDefinite`] and [`MixtureError::Kernel`].
 pub use linalg_kernels::KernelError;
-pub use model::{GaussianMixture, WEIGHT_SUM_TOLERANCE};
-pub use mstep::{
-    DEFAULT_REG_COVAR, DEGENERATE_PIVOT_RATIO, MStepDiagnostics, MStepOptions, OBJECTIVE_TOLERANCE,
-    WEIGHT_FLOOR,
-};
+pub use model::GaussianMixture;
+pub use mstep::{DEFAULT_REG_COVAR, MStepOptions, WEIGHT_FLOOR};
+pub use param::{LearnSet, Param, StepDiagnostics};
 pub use stats::{ReseedCandidate, Scatter, SufficientStats};
+
+pub use em_core::{
+    self, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver, OnFall, Settings, Start,
+    Tolerance, fit, fit_observed,
+};
+pub use faer;
+pub use rand;
 
 /// Rows per parallel chunk of every data pass. Fixed, so that results do not
 /// depend on the number of threads.
 pub const CHUNK_ROWS: usize = kernel::CHUNK_ROWS;
-
-impl GaussianMixture {
-    /// One full EM iteration: [`e_step`](Self::e_step) then
-    /// [`m_step`](Self::m_step). Returns the new model, the log-likelihood
-    /// of `self` (the model BEFORE the step) and the M-step diagnostics.
-    /// Convenience for benchmarks and simple loops.
-    ///
-    /// # Errors
-    /// As [`e_step`](Self::e_step) and [`m_step`](Self::m_step).
-    pub fn em_iteration(
-        &self,
-        x: faer::MatRef<'_, f64>,
-        sample_weights: Option<&[f64]>,
-        options: &MStepOptions,
-    ) -> Result<(GaussianMixture, f64, MStepDiagnostics), MixtureError> {
-        let (ll, stats) = self.e_step(x, sample_weights)?.into_parts();
-        let (model, diag) = self.m_step(&stats, options)?;
-        Ok((model, ll, diag))
-    }
-}

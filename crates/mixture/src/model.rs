@@ -4,11 +4,12 @@ use crate::covariance::{Factors, build_factors, check_count};
 use crate::data::{check_columns, chunk_ranges, column_slices_mut, with_data};
 use crate::error::CovarianceOwner;
 use crate::kernel::CHUNK_ROWS;
-use crate::kernel::{self, EvalOut, ModelView};
+use crate::kernel::{self, EvalJob, EvalOut, ModelView};
 use crate::{CovarianceType, Covariances, MixtureError};
 use faer::prelude::ReborrowMut;
 use faer::{Mat, MatMut, MatRef};
 use linalg_kernels::Cholesky;
+use linalg_kernels::tolerance::PROBABILITY_SUM;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
@@ -16,16 +17,11 @@ use rayon::prelude::*;
 /// One chunk's slices of the per-component outputs and of the row scores.
 type ChunkOutputs<'a> = (Vec<&'a mut [f64]>, Option<&'a mut [f64]>);
 
-/// Tolerance of the check that the weights sum to one: `|Σ wₖ − 1| ≤ 1e-8`
-/// (scikit-learn's `np.allclose` default). Weights are stored as given, not
-/// renormalised, so that saved models round-trip bit for bit.
-pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-8;
-
 /// A mixture of K Gaussians in d dimensions:
 /// `p(x) = Σₖ wₖ N(x; μₖ, Σₖ)`.
 ///
 /// Parameters are validated at construction and never change afterwards;
-/// [`m_step`](Self::m_step) returns a new model. The Cholesky factors,
+/// [`m_step`](crate::EmModel::m_step) returns a new model. The Cholesky factors,
 /// whitening matrices and log-determinants of the covariances are cached
 /// (see [`CovarianceType`] and the crate README).
 ///
@@ -57,9 +53,9 @@ impl GaussianMixture {
     /// Builds a mixture from weights (K), means (K x d) and covariances.
     ///
     /// Checks: K ≥ 1, d ≥ 1; weights finite, non-negative, summing to one
-    /// within [`WEIGHT_SUM_TOLERANCE`] (a weight may be 0); means finite;
+    /// within [`linalg_kernels::tolerance::PROBABILITY_SUM`] (a weight may be 0); means finite;
     /// covariance shapes; full and tied matrices finite, symmetric within
-    /// [`crate::SYMMETRY_TOLERANCE`] and positive definite (the failing
+    /// [`linalg_kernels::tolerance::SYMMETRY`] and positive definite (the failing
     /// Cholesky pivot is reported); variances finite and positive.
     ///
     /// # Errors
@@ -173,7 +169,7 @@ impl GaussianMixture {
         self.means.ncols()
     }
 
-    /// Mixture weights `wₖ` (sum to one within [`WEIGHT_SUM_TOLERANCE`]).
+    /// Mixture weights `wₖ` (sum to one within [`linalg_kernels::tolerance::PROBABILITY_SUM`]).
     #[must_use]
     pub fn weights(&self) -> &[f64] {
         &self.weights
@@ -500,9 +496,12 @@ impl GaussianMixture {
                 piece.1 = Some(part);
             }
         }
-        let view = self.view();
-        let log_w = weighted.then_some(self.log_weights.as_slice());
         with_data(x, |data| {
+            let job = EvalJob {
+                model: self.view(),
+                log_w: weighted.then_some(self.log_weights.as_slice()),
+                data,
+            };
             ranges
                 .par_iter()
                 .zip(pieces.into_par_iter())
@@ -511,7 +510,7 @@ impl GaussianMixture {
                         per_component: want_per_component.then_some(columns),
                         row_lse: lse,
                     };
-                    match kernel::eval_chunk(&view, log_w, data, s, e, out) {
+                    match kernel::eval_chunk(&job, s, e, out) {
                         Some(row) => {
                             // Non-finite data is the likelier cause; name its first entry.
                             data.check_finite_rows(s, e)?;
@@ -533,10 +532,10 @@ fn check_weights(weights: &[f64]) -> Result<(), MixtureError> {
         }
     }
     let sum: f64 = weights.iter().sum();
-    if (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE {
+    if (sum - 1.0).abs() > PROBABILITY_SUM {
         return Err(MixtureError::WeightsDoNotSumToOne {
             sum,
-            tolerance: WEIGHT_SUM_TOLERANCE,
+            tolerance: PROBABILITY_SUM,
         });
     }
     Ok(())

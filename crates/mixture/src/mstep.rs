@@ -19,8 +19,7 @@
 //! point: the maximum-likelihood covariance would be singular). A collapsed
 //! component never produces NaN or a singular covariance:
 //! - if `reseed_collapsed` is set, means are updated and the statistics carry
-//!   re-seeding candidates (statistics from [`crate::GaussianMixture::e_step`]
-//!   do; [`crate::SufficientStats::from_responsibilities`] does not), it is
+//!   re-seeding candidates (statistics from the E-step do; [`crate::SufficientStats::from_responsibilities`] does not), it is
 //!   **re-seeded** on the next unused candidate, the data point of lowest
 //!   likelihood under the current model: mean = that point, covariance = the
 //!   mass-weighted average of the new covariances of the healthy components
@@ -35,7 +34,7 @@
 //!   for states without posterior mass.)
 //!
 //! A new full or tied covariance that does not factor, or factors with a
-//! numerically singular pivot ([`DEGENERATE_PIVOT_RATIO`]; in practice only
+//! numerically singular pivot ([`linalg_kernels::tolerance::DEGENERATE_PIVOT`]; in practice only
 //! with `reg_covar = 0` and a component spanning fewer than d + 1 points),
 //! keeps its previous value (`degenerate` in the diagnostics; the mean is
 //! still updated, which is again a generalised EM step). Diagonal and
@@ -51,13 +50,23 @@
 //! a floor and without re-seeding it is ≥ 0 up to rounding; a floor that
 //! costs more than rounding (relative 1e-10) is reported as
 //! `objective_decreased`, never hidden.
+//!
+//! Every adjustment is an event of the [`StepDiagnostics`]: a re-seeded
+//! component (`Adjustment::Reseeded`, no parameter: the whole component), a
+//! collapsed component's kept means or covariances (`KeptWithoutMass`), a
+//! degenerate covariance kept (`KeptDegenerate`, no component for the tied
+//! type) and a floored weight (`ProbabilityFloored`).
 
 use crate::covariance::{Whitening, build_factors, check_count};
 use crate::stats::Scatter;
-use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
+use crate::{
+    CovarianceType, Covariances, GaussianMixture, LearnSet, MixtureError, Param, StepDiagnostics,
+    SufficientStats,
+};
+use em_core::{Adjustment, Event};
 use faer::Mat;
+use linalg_kernels::tolerance::{DEGENERATE_PIVOT, OBJECTIVE};
 use linalg_kernels::{Cholesky, LN_2PI};
-use std::fmt;
 
 /// Default covariance floor added to the diagonal (scikit-learn's default).
 pub const DEFAULT_REG_COVAR: f64 = 1e-6;
@@ -65,21 +74,8 @@ pub const DEFAULT_REG_COVAR: f64 = 1e-6;
 /// Smallest weight after an M-step (before renormalisation): `10 · ε`.
 pub const WEIGHT_FLOOR: f64 = 10.0 * f64::EPSILON;
 
-/// A new full (or tied) covariance is *degenerate* — numerically singular —
-/// when a Cholesky pivot satisfies `L_jj² < DEGENERATE_PIVOT_RATIO · Σ_jj`,
-/// i.e. feature j is, to 12 digits, a linear combination of the features
-/// before it within that component. The previous covariance is then kept.
-/// With the default `reg_covar = 1e-6` this only happens for variances above
-/// ~10⁶ in a collinear direction; it is meant to catch `reg_covar = 0` fits
-/// where a component spans fewer than d + 1 points.
-pub const DEGENERATE_PIVOT_RATIO: f64 = 1e-12;
-
-/// Relative tolerance of the objective check: a change of
-/// `Q` below `−OBJECTIVE_TOLERANCE · max(1, |Q_old|)` is reported.
-pub const OBJECTIVE_TOLERANCE: f64 = 1e-10;
-
-/// Options of [`GaussianMixture::m_step`]. Build with [`Default`] and
-/// adjust fields or use the `with_*` methods.
+/// Options of the M-step ([`em_core::EmModel::m_step`]). Build with
+/// [`Default`] and adjust fields or use the `with_*` methods.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MStepOptions {
@@ -87,12 +83,8 @@ pub struct MStepOptions {
     /// [`DEFAULT_REG_COVAR`]). For spherical and diagonal types it is added
     /// to each variance.
     pub reg_covar: f64,
-    /// Update the weights (default true).
-    pub update_weights: bool,
-    /// Update the means (default true).
-    pub update_means: bool,
-    /// Update the covariances (default true).
-    pub update_covariances: bool,
+    /// The blocks updated (default: all); the others keep their values.
+    pub learn: LearnSet,
     /// A component whose mass is at most this fraction of the total mass is
     /// collapsed (default `1e-12`; in `[0, 1)`).
     pub min_relative_mass: f64,
@@ -108,9 +100,7 @@ impl Default for MStepOptions {
     fn default() -> Self {
         Self {
             reg_covar: DEFAULT_REG_COVAR,
-            update_weights: true,
-            update_means: true,
-            update_covariances: true,
+            learn: LearnSet::all(),
             min_relative_mass: 1e-12,
             min_effective_points: 1.5,
             reseed_collapsed: true,
@@ -126,12 +116,10 @@ impl MStepOptions {
         self
     }
 
-    /// Sets which parameters are updated.
+    /// Sets which blocks are updated.
     #[must_use]
-    pub fn with_updates(mut self, weights: bool, means: bool, covariances: bool) -> Self {
-        self.update_weights = weights;
-        self.update_means = means;
-        self.update_covariances = covariances;
+    pub fn with_learn(mut self, learn: LearnSet) -> Self {
+        self.learn = learn;
         self
     }
 
@@ -169,129 +157,94 @@ impl MStepOptions {
     }
 }
 
-/// What an M-step did beyond the plain update.
-#[derive(Debug, Clone, PartialEq, Default)]
-#[non_exhaustive]
-pub struct MStepDiagnostics {
-    /// Collapsed components re-seeded on a data point.
-    pub reseeded: Vec<usize>,
-    /// Collapsed components that kept their previous mean and covariance.
-    pub kept: Vec<usize>,
-    /// Components whose new covariance was degenerate (see
-    /// [`DEGENERATE_PIVOT_RATIO`]) and that kept the previous one.
-    pub degenerate: Vec<usize>,
-    /// The tied covariance did not factor and was kept.
-    pub tied_degenerate: bool,
-    /// Components whose weight was raised to [`WEIGHT_FLOOR`].
-    pub weight_floored: Vec<usize>,
-    /// `Q(θ_new) − Q(θ_old)` (see the module docs); a lower bound on the
-    /// log-likelihood gain when the statistics come from the old model.
-    pub objective_change: f64,
-    /// `objective_change` is below `−OBJECTIVE_TOLERANCE · max(1, |Q_old|)`:
-    /// this step may lower the log-likelihood (floor or re-seeding).
-    pub objective_decreased: bool,
-}
-
-impl MStepDiagnostics {
-    /// True when there is nothing to report (no collapse, no degenerate
-    /// covariance, no floored weight, no objective decrease).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.reseeded.is_empty()
-            && self.kept.is_empty()
-            && self.degenerate.is_empty()
-            && !self.tied_degenerate
-            && self.weight_floored.is_empty()
-            && !self.objective_decreased
-    }
-}
-
-impl fmt::Display for MStepDiagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_empty() {
-            return write!(
-                f,
-                "m-step: nothing to report (objective change {:.3e})",
-                self.objective_change
-            );
-        }
-        let mut parts = Vec::new();
-        if !self.reseeded.is_empty() {
-            parts.push(format!("re-seeded components {:?}", self.reseeded));
-        }
-        if !self.kept.is_empty() {
-            parts.push(format!("collapsed components kept {:?}", self.kept));
-        }
-        if !self.degenerate.is_empty() {
-            parts.push(format!("degenerate covariances kept {:?}", self.degenerate));
-        }
-        if self.tied_degenerate {
-            parts.push("degenerate tied covariance kept".to_string());
-        }
-        if !self.weight_floored.is_empty() {
-            parts.push(format!("weights floored {:?}", self.weight_floored));
-        }
-        if self.objective_decreased {
-            parts.push(format!("objective decreased by {:.3e}", -self.objective_change));
-        } else {
-            parts.push(format!("objective change {:.3e}", self.objective_change));
-        }
-        write!(f, "m-step: {}", parts.join("; "))
-    }
-}
-
 impl GaussianMixture {
-    /// One M-step: a NEW model from `stats` (see the module docs for the
-    /// formulas, the collapse policy and the objective check). `self` is
-    /// unchanged; on error no model is produced.
-    ///
-    /// `stats` should come from this model's [`e_step`](Self::e_step) (or,
-    /// for other weights, from [`SufficientStats::from_responsibilities`]);
-    /// the objective check compares this model with the new one.
-    ///
-    /// # Errors
-    /// [`MixtureError::InvalidOption`]; [`MixtureError::CovarianceTypeMismatch`]
-    /// or [`MixtureError::DimensionMismatch`] if the statistics do not fit the model.
-    pub fn m_step(
+    /// The M-step of [`em_core::EmModel::m_step`] (see the module docs).
+    pub(crate) fn maximise(
         &self,
         stats: &SufficientStats,
         options: &MStepOptions,
-    ) -> Result<(GaussianMixture, MStepDiagnostics), MixtureError> {
+    ) -> Result<(GaussianMixture, StepDiagnostics), MixtureError> {
         options.validate()?;
+        self.check_statistics(stats)?;
         let (k, d) = (self.n_components(), self.n_features());
-        let cov_type = self.covariance_type();
-        if stats.covariance_type() != cov_type {
-            return Err(MixtureError::CovarianceTypeMismatch {
-                expected: cov_type,
-                found: stats.covariance_type(),
-            });
-        }
-        check_count("components of the statistics", k, stats.n_components())?;
-        check_count("features of the statistics", d, stats.n_features())?;
-
-        let mut diag = MStepDiagnostics::default();
-        let mass = stats.mass();
-        let total = stats.total_mass();
-        let ess = stats.effective_points();
-        let collapsed: Vec<bool> = (0..k)
-            .map(|c| {
-                !(mass[c] > 0.0 && mass[c] > options.min_relative_mass * total)
-                    || ess[c] < options.min_effective_points
-            })
-            .collect();
-
-        // Means.
-        let mut means = self.means().to_owned();
-        if options.update_means {
-            for c in (0..k).filter(|&c| !collapsed[c]) {
-                for j in 0..d {
-                    means[(c, j)] = stats.means()[(c, j)];
+        let learn = options.learn;
+        let mut diag = StepDiagnostics::default();
+        let collapsed = collapsed_components(stats, options);
+        let (means, reseeded) = self.new_means(stats, &collapsed, options);
+        let covariances = if learn.contains(Param::Covariances) {
+            self.new_covariances(stats, &means, &collapsed, &reseeded, options.reg_covar, &mut diag)
+        } else {
+            self.covariances().clone()
+        };
+        let weights = if learn.contains(Param::Weights) {
+            self.new_weights(stats, &reseeded, &mut diag)
+        } else {
+            self.weights().to_vec()
+        };
+        for c in 0..k {
+            if reseeded[c] {
+                diag.push(Event::new(None, Adjustment::Reseeded).in_component(c));
+            } else if collapsed[c] {
+                for block in [Param::Means, Param::Covariances]
+                    .into_iter()
+                    .filter(|&b| learn.contains(b))
+                {
+                    diag.push(Event::new(Some(block), Adjustment::KeptWithoutMass).in_component(c));
                 }
             }
         }
-        // Re-seeding targets (means only; covariances below).
+        let factors = build_factors(&covariances, k, d)?;
+        let model = GaussianMixture::assemble(weights, means, covariances, factors);
+        let q_old = expected_log_likelihood(self, stats);
+        let q_new = expected_log_likelihood(&model, stats);
+        let change = q_new - q_old;
+        diag.objective_change = Some(change);
+        diag.objective_decreased =
+            change < -OBJECTIVE * q_old.abs().max(1.0) || (q_old.is_finite() && !q_new.is_finite());
+        Ok((model, diag))
+    }
+
+    /// The statistics have this model's covariance type, K and d.
+    fn check_statistics(&self, stats: &SufficientStats) -> Result<(), MixtureError> {
+        if stats.covariance_type() != self.covariance_type() {
+            return Err(MixtureError::CovarianceTypeMismatch {
+                expected: self.covariance_type(),
+                found: stats.covariance_type(),
+            });
+        }
+        check_count(
+            "components of the statistics",
+            self.n_components(),
+            stats.n_components(),
+        )?;
+        check_count(
+            "features of the statistics",
+            self.n_features(),
+            stats.n_features(),
+        )
+    }
+
+    /// The new means (weighted means of the healthy components, previous
+    /// means of the collapsed ones, a candidate point for each re-seeded
+    /// one) and which components are re-seeded.
+    fn new_means(
+        &self,
+        stats: &SufficientStats,
+        collapsed: &[bool],
+        options: &MStepOptions,
+    ) -> (Mat<f64>, Vec<bool>) {
+        let (k, d) = (self.n_components(), self.n_features());
+        let mut means = self.means().to_owned();
         let mut reseeded = vec![false; k];
-        if options.reseed_collapsed && options.update_means {
+        if !options.learn.contains(Param::Means) {
+            return (means, reseeded);
+        }
+        for c in (0..k).filter(|&c| !collapsed[c]) {
+            for j in 0..d {
+                means[(c, j)] = stats.means()[(c, j)];
+            }
+        }
+        if options.reseed_collapsed {
             let mut next = stats.candidates().iter();
             for c in (0..k).filter(|&c| collapsed[c]) {
                 let Some(cand) = next.next() else { break };
@@ -301,55 +254,46 @@ impl GaussianMixture {
                 reseeded[c] = true;
             }
         }
-
-        // Covariances about the chosen means.
-        let covariances = if options.update_covariances {
-            self.new_covariances(stats, &means, &collapsed, &reseeded, options.reg_covar, &mut diag)
-        } else {
-            self.covariances().clone()
-        };
-
-        // Weights.
-        let mut weights = self.weights().to_vec();
-        if options.update_weights && total > 0.0 {
-            let n_reseeded = reseeded.iter().filter(|&&r| r).count();
-            for c in (0..k).filter(|&c| !reseeded[c]) {
-                weights[c] = mass[c] / total;
-                if !(weights[c] >= WEIGHT_FLOOR) {
-                    weights[c] = WEIGHT_FLOOR;
-                    diag.weight_floored.push(c);
-                }
-            }
-            // Re-seeded components get 1/K each; the others share the rest.
-            let share = 1.0 - n_reseeded as f64 / k as f64;
-            let sum: f64 = (0..k).filter(|&c| !reseeded[c]).map(|c| weights[c]).sum();
-            for c in 0..k {
-                weights[c] = if reseeded[c] {
-                    1.0 / k as f64
-                } else {
-                    weights[c] * share / sum
-                };
-            }
-        }
-
-        for c in 0..k {
-            if reseeded[c] {
-                diag.reseeded.push(c);
-            } else if collapsed[c] && (options.update_means || options.update_covariances) {
-                diag.kept.push(c);
-            }
-        }
-
-        let factors = build_factors(&covariances, k, d)?;
-        let model = GaussianMixture::assemble(weights, means, covariances, factors);
-        let q_old = expected_log_likelihood(self, stats);
-        let q_new = expected_log_likelihood(&model, stats);
-        diag.objective_change = q_new - q_old;
-        diag.objective_decreased = diag.objective_change < -OBJECTIVE_TOLERANCE * q_old.abs().max(1.0)
-            || (q_old.is_finite() && !q_new.is_finite());
-        Ok((model, diag))
+        (means, reseeded)
     }
 
+    /// The new weights `Nₖ / N`, floored at [`WEIGHT_FLOOR`] (reported);
+    /// re-seeded components get `1/K` each and the others share the rest.
+    /// Without mass the weights are kept.
+    fn new_weights(
+        &self,
+        stats: &SufficientStats,
+        reseeded: &[bool],
+        diag: &mut StepDiagnostics,
+    ) -> Vec<f64> {
+        let k = self.n_components();
+        let (mass, total) = (stats.mass(), stats.total_mass());
+        let mut weights = self.weights().to_vec();
+        if !(total > 0.0) {
+            return weights;
+        }
+        let n_reseeded = reseeded.iter().filter(|&&r| r).count();
+        for c in (0..k).filter(|&c| !reseeded[c]) {
+            weights[c] = mass[c] / total;
+            if !(weights[c] >= WEIGHT_FLOOR) {
+                weights[c] = WEIGHT_FLOOR;
+                diag.push(Event::new(Some(Param::Weights), Adjustment::ProbabilityFloored).in_component(c));
+            }
+        }
+        let share = 1.0 - n_reseeded as f64 / k as f64;
+        let sum: f64 = (0..k).filter(|&c| !reseeded[c]).map(|c| weights[c]).sum();
+        for c in 0..k {
+            weights[c] = if reseeded[c] {
+                1.0 / k as f64
+            } else {
+                weights[c] * share / sum
+            };
+        }
+        weights
+    }
+
+    /// The new covariances about `means` (see the module docs); `reg` is
+    /// added to the diagonal.
     fn new_covariances(
         &self,
         stats: &SufficientStats,
@@ -357,127 +301,180 @@ impl GaussianMixture {
         collapsed: &[bool],
         reseeded: &[bool],
         reg: f64,
-        diag: &mut MStepDiagnostics,
+        diag: &mut StepDiagnostics,
     ) -> Covariances {
         let (k, d) = (self.n_components(), self.n_features());
         let mass = stats.mass();
         let m = stats.means();
         let delta = |c: usize, j: usize| m[(c, j)] - means[(c, j)];
+        let blocks = ComponentBlocks {
+            mass,
+            collapsed,
+            reseeded,
+        };
         match (self.covariances(), stats.scatter()) {
             (Covariances::Full(old), Scatter::Full(scatter)) => {
-                let mut new: Vec<Mat<f64>> = old.clone();
-                let mut healthy: Vec<usize> = Vec::new();
-                for c in (0..k).filter(|&c| !collapsed[c]) {
+                let old = old.iter().map(|o| flatten(o.as_ref())).collect();
+                let new = blocks.update(old, diag, |c| {
                     let n_c = mass[c];
                     let cand = Mat::from_fn(d, d, |i, j| {
                         let v = (scatter[c][(i, j)] + n_c * delta(c, i) * delta(c, j)) / n_c;
                         if i == j { v + reg } else { v }
                     });
                     let cand = symmetric_copy(&cand);
-                    if factors_well(&cand) {
-                        new[c] = cand;
-                        healthy.push(c);
-                    } else {
-                        diag.degenerate.push(c);
-                    }
-                }
-                let n_h: f64 = healthy.iter().map(|&c| mass[c]).sum();
-                for c in (0..k).filter(|&c| reseeded[c]) {
-                    if n_h > 0.0 {
-                        let avg = Mat::from_fn(d, d, |i, j| {
-                            healthy.iter().map(|&h| mass[h] * new[h][(i, j)]).sum::<f64>() / n_h
-                        });
-                        new[c] = symmetric_copy(&avg);
-                    }
-                }
-                Covariances::Full(new)
+                    factors_well(&cand).then(|| flatten(cand.as_ref()))
+                });
+                Covariances::Full(
+                    new.iter()
+                        .map(|v| Mat::from_fn(d, d, |i, j| v[j * d + i]))
+                        .collect(),
+                )
             }
             (Covariances::Diagonal(old), Scatter::Diagonal(scatter)) => {
-                let mut new = old.clone();
-                let mut healthy = Vec::new();
-                for c in (0..k).filter(|&c| !collapsed[c]) {
+                let old = (0..k).map(|c| (0..d).map(|j| old[(c, j)]).collect()).collect();
+                let new = blocks.update(old, diag, |c| {
                     let n_c = mass[c];
                     let row: Vec<f64> = (0..d)
                         .map(|j| (scatter[(c, j)] + n_c * delta(c, j) * delta(c, j)) / n_c + reg)
                         .collect();
-                    if row.iter().all(|v| *v > 0.0 && v.is_finite()) {
-                        for j in 0..d {
-                            new[(c, j)] = row[j];
-                        }
-                        healthy.push(c);
-                    } else {
-                        diag.degenerate.push(c);
-                    }
-                }
-                let n_h: f64 = healthy.iter().map(|&c| mass[c]).sum();
-                for c in (0..k).filter(|&c| reseeded[c]) {
-                    if n_h > 0.0 {
-                        for j in 0..d {
-                            new[(c, j)] = healthy.iter().map(|&h| mass[h] * new[(h, j)]).sum::<f64>() / n_h;
-                        }
-                    }
-                }
-                Covariances::Diagonal(new)
+                    row.iter().all(|v| *v > 0.0 && v.is_finite()).then_some(row)
+                });
+                Covariances::Diagonal(Mat::from_fn(k, d, |c, j| new[c][j]))
             }
             (Covariances::Spherical(old), Scatter::Diagonal(scatter)) => {
-                let mut new = old.clone();
-                let mut healthy = Vec::new();
-                for c in (0..k).filter(|&c| !collapsed[c]) {
+                let old = old.iter().map(|&v| vec![v]).collect();
+                let new = blocks.update(old, diag, |c| {
                     let n_c = mass[c];
                     let tr: f64 = (0..d)
                         .map(|j| scatter[(c, j)] + n_c * delta(c, j) * delta(c, j))
                         .sum();
                     let v = tr / (d as f64 * n_c) + reg;
-                    if v > 0.0 && v.is_finite() {
-                        new[c] = v;
-                        healthy.push(c);
-                    } else {
-                        diag.degenerate.push(c);
-                    }
-                }
-                let n_h: f64 = healthy.iter().map(|&c| mass[c]).sum();
-                for c in (0..k).filter(|&c| reseeded[c]) {
-                    if n_h > 0.0 {
-                        new[c] = healthy.iter().map(|&h| mass[h] * new[h]).sum::<f64>() / n_h;
-                    }
-                }
-                Covariances::Spherical(new)
+                    (v > 0.0 && v.is_finite()).then(|| vec![v])
+                });
+                Covariances::Spherical(new.iter().map(|v| v[0]).collect())
             }
             (Covariances::Tied(old), Scatter::Pooled(pooled)) => {
-                let total = stats.total_mass();
-                if !(total > 0.0) {
-                    return Covariances::Tied(old.clone());
-                }
-                let cand = Mat::from_fn(d, d, |i, j| {
-                    let extra: f64 = (0..k)
-                        .filter(|&c| mass[c] > 0.0)
-                        .map(|c| mass[c] * delta(c, i) * delta(c, j))
-                        .sum();
-                    let v = (pooled[(i, j)] + extra) / total;
-                    if i == j { v + reg } else { v }
-                });
-                let cand = symmetric_copy(&cand);
-                if factors_well(&cand) {
-                    Covariances::Tied(cand)
-                } else {
-                    diag.tied_degenerate = true;
-                    Covariances::Tied(old.clone())
-                }
+                Covariances::Tied(tied_covariance(old, pooled, stats, means, reg, diag))
             }
             _ => unreachable!("statistics type checked against the model"),
         }
     }
 }
 
+/// The new tied covariance `Σₖ Sₖ / N + reg · I` about `means`; the old one
+/// when there is no mass, or when the new one is degenerate (reported).
+fn tied_covariance(
+    old: &Mat<f64>,
+    pooled: &Mat<f64>,
+    stats: &SufficientStats,
+    means: &Mat<f64>,
+    reg: f64,
+    diag: &mut StepDiagnostics,
+) -> Mat<f64> {
+    let (mass, total, m) = (stats.mass(), stats.total_mass(), stats.means());
+    if !(total > 0.0) {
+        return old.clone();
+    }
+    let (k, d) = (means.nrows(), means.ncols());
+    let delta = |c: usize, j: usize| m[(c, j)] - means[(c, j)];
+    let cand = Mat::from_fn(d, d, |i, j| {
+        let extra: f64 = (0..k)
+            .filter(|&c| mass[c] > 0.0)
+            .map(|c| mass[c] * delta(c, i) * delta(c, j))
+            .sum();
+        let v = (pooled[(i, j)] + extra) / total;
+        if i == j { v + reg } else { v }
+    });
+    let cand = symmetric_copy(&cand);
+    if factors_well(&cand) {
+        cand
+    } else {
+        diag.push(Event::new(Some(Param::Covariances), Adjustment::KeptDegenerate));
+        old.clone()
+    }
+}
+
+/// Which components are collapsed (see the module docs).
+fn collapsed_components(stats: &SufficientStats, options: &MStepOptions) -> Vec<bool> {
+    let mass = stats.mass();
+    let total = stats.total_mass();
+    stats
+        .effective_points()
+        .iter()
+        .zip(mass)
+        .map(|(&ess, &m)| {
+            !(m > 0.0 && m > options.min_relative_mass * total) || ess < options.min_effective_points
+        })
+        .collect()
+}
+
+/// The covariance update of the per-component types (full, diagonal,
+/// spherical), on each component's covariance block flattened to a vector.
+struct ComponentBlocks<'a> {
+    mass: &'a [f64],
+    collapsed: &'a [bool],
+    reseeded: &'a [bool],
+}
+
+impl ComponentBlocks<'_> {
+    /// Every healthy (not collapsed) component takes `candidate(c)`, or
+    /// keeps its block when the candidate is degenerate (`None`, reported as
+    /// `KeptDegenerate`); the components that took their candidate are the
+    /// healthy ones. Then every re-seeded component takes the mass-weighted
+    /// average of the healthy components' new blocks, `Σₕ Nₕ Bₕ / Σₕ Nₕ`
+    /// (and keeps its block when there are none).
+    ///
+    /// For the full type the average of exactly symmetric blocks is exactly
+    /// symmetric: entries `(i, j)` and `(j, i)` are the same sums in the
+    /// same order.
+    fn update(
+        &self,
+        mut blocks: Vec<Vec<f64>>,
+        diag: &mut StepDiagnostics,
+        candidate: impl Fn(usize) -> Option<Vec<f64>>,
+    ) -> Vec<Vec<f64>> {
+        let k = blocks.len();
+        let mut healthy: Vec<usize> = Vec::new();
+        for c in (0..k).filter(|&c| !self.collapsed[c]) {
+            match candidate(c) {
+                Some(block) => {
+                    blocks[c] = block;
+                    healthy.push(c);
+                }
+                None => diag
+                    .push(Event::new(Some(Param::Covariances), Adjustment::KeptDegenerate).in_component(c)),
+            }
+        }
+        let n_h: f64 = healthy.iter().map(|&c| self.mass[c]).sum();
+        if n_h > 0.0 {
+            let len = blocks.first().map_or(0, Vec::len);
+            let average: Vec<f64> = (0..len)
+                .map(|e| healthy.iter().map(|&h| self.mass[h] * blocks[h][e]).sum::<f64>() / n_h)
+                .collect();
+            for c in (0..k).filter(|&c| self.reseeded[c]) {
+                blocks[c].clone_from(&average);
+            }
+        }
+        blocks
+    }
+}
+
+/// The entries of a matrix, column after column.
+fn flatten(a: faer::MatRef<'_, f64>) -> Vec<f64> {
+    (0..a.ncols())
+        .flat_map(|j| (0..a.nrows()).map(move |i| a[(i, j)]))
+        .collect()
+}
+
 /// True when `a` factors and no pivot is numerically singular:
-/// `L_jj² ≥ DEGENERATE_PIVOT_RATIO · a_jj` for every j (`L_jj²` is the part
+/// `L_jj² ≥ DEGENERATE_PIVOT · a_jj` for every j (`L_jj²` is the part
 /// of the variance of feature j not explained by the features before it, so
 /// the test does not depend on the units of the features).
 fn factors_well(a: &Mat<f64>) -> bool {
     match Cholesky::new(a.as_ref()) {
         Ok(chol) => {
             let l = chol.factor();
-            (0..a.nrows()).all(|j| l[(j, j)] * l[(j, j)] >= DEGENERATE_PIVOT_RATIO * a[(j, j)])
+            (0..a.nrows()).all(|j| l[(j, j)] * l[(j, j)] >= DEGENERATE_PIVOT * a[(j, j)])
         }
         Err(_) => false,
     }

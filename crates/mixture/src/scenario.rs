@@ -1,5 +1,7 @@
-//! Scenario 2 of `shared/SCENARIOS.md`: a 2-D, two-component mixture that a
-//! hand-written EM loop crashed on.
+//! The crate's test scenario: a 2-D, two-component mixture that a
+//! hand-written EM loop crashed on (it passed a mean where a covariance
+//! belonged; this crate rejects such a model with a typed error naming the
+//! component).
 //!
 //! With probability 0.3 a point comes from `N([0, 0], [[1, 0.5], [0.5, 1]])`
 //! (component 0), otherwise from `N([2.5, 0], [[1, −0.5], [−0.5, 1]])`

@@ -16,13 +16,13 @@
 //! `M = Mₐ + M_b + (Nₐ N_b / N) δ δᵀ`. So statistics of chunks (or of
 //! machines) add up to the statistics of the whole, up to rounding.
 //!
-//! Statistics from [`crate::GaussianMixture::e_step`] also carry up to K
+//! Statistics from [`e_step`](crate::EmModel::e_step) also carry up to K
 //! re-seeding candidates: the data points of lowest likelihood under the
 //! model that produced them (see [`crate::MStepOptions::reseed_collapsed`]).
 
 use crate::covariance::check_count;
-use crate::data::{Data, chunk_ranges, with_columns, with_data};
-use crate::kernel::{self, Acc, AccKind, LANES, hsum};
+use crate::data::{Data, chunk_ranges, first_invalid, with_columns, with_data};
+use crate::kernel::{self, Acc, AccKind, AccumulateJob, LANES, hsum};
 use crate::{CovarianceType, MixtureError};
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
@@ -53,7 +53,7 @@ pub struct ReseedCandidate {
 /// Sufficient statistics of a mixture (see the module documentation).
 ///
 /// Build them with [`SufficientStats::from_responsibilities`], with
-/// [`crate::GaussianMixture::e_step`], or start from
+/// [`e_step`](crate::EmModel::e_step), or start from
 /// [`SufficientStats::empty`] and [`merge`](SufficientStats::merge).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SufficientStats {
@@ -125,50 +125,15 @@ impl SufficientStats {
         resp: MatRef<'_, f64>,
         covariance_type: CovarianceType,
     ) -> Result<Self, MixtureError> {
-        let (n, d, k) = (x.nrows(), x.ncols(), resp.ncols());
-        let mut stats = Self::empty(k, d, covariance_type)?;
-        check_count("responsibility rows", n, resp.nrows())?;
-        if n == 0 {
+        let stats = Self::for_responsibilities(x, resp, covariance_type)?;
+        if x.nrows() == 0 {
             return Ok(stats);
         }
-        let ranges = chunk_ranges(n);
         with_data(x, |data| {
             with_columns(resp, |rcols| {
-                // Pass 1: validation, masses and weighted sums, per chunk.
-                let firsts: Vec<Result<FirstMoments, MixtureError>> = ranges
-                    .par_iter()
-                    .map(|&(s, e)| {
-                        data.check_finite_rows(s, e)?;
-                        check_responsibilities(rcols, s, e)?;
-                        Ok(first_moments(data, rcols, s, e))
-                    })
-                    .collect();
-                let mut mass = vec![0.0; k];
-                let mut sums = vec![0.0; k * d];
-                for part in firsts {
-                    let (m, s) = part?;
-                    add_into(&mut mass, &m);
-                    add_into(&mut sums, &s);
-                }
-                let shift: Vec<f64> = (0..k * d)
-                    .map(|i| {
-                        let c = i / d;
-                        if mass[c] > 0.0 { sums[i] / mass[c] } else { 0.0 }
-                    })
-                    .collect();
-                // Pass 2: scatter centred on the weighted means.
-                let kind = acc_kind(covariance_type);
-                let parts: Vec<Self> = ranges
-                    .par_iter()
-                    .map(|&(s, e)| {
-                        let acc = kernel::accumulate_chunk(d, &shift, data, rcols, s, e, kind);
-                        Self::from_acc(&acc, &shift, e - s, covariance_type)
-                    })
-                    .collect();
-                for part in &parts {
-                    stats.merge(part);
-                }
-                Ok(stats)
+                // Pass 1 validates; pass 2 needs no new checks.
+                let shift = weighted_means(data, rcols)?;
+                stats.add_chunks(data, rcols, &shift, false)
             })
         })
     }
@@ -192,9 +157,8 @@ impl SufficientStats {
         covariance_type: CovarianceType,
         centre: MatRef<'_, f64>,
     ) -> Result<Self, MixtureError> {
+        let stats = Self::for_responsibilities(x, resp, covariance_type)?;
         let (n, d, k) = (x.nrows(), x.ncols(), resp.ncols());
-        let mut stats = Self::empty(k, d, covariance_type)?;
-        check_count("responsibility rows", n, resp.nrows())?;
         check_count("centre rows", k, centre.nrows())?;
         check_count("centre columns", d, centre.ncols())?;
         if n == 0 {
@@ -204,25 +168,56 @@ impl SufficientStats {
         if !shift.iter().all(|v| v.is_finite()) {
             return Self::from_responsibilities(x, resp, covariance_type);
         }
-        let ranges = chunk_ranges(n);
-        let kind = acc_kind(covariance_type);
         with_data(x, |data| {
-            with_columns(resp, |rcols| {
-                let parts: Vec<Result<Self, MixtureError>> = ranges
-                    .par_iter()
-                    .map(|&(s, e)| {
-                        data.check_finite_rows(s, e)?;
-                        check_responsibilities(rcols, s, e)?;
-                        let acc = kernel::accumulate_chunk(d, &shift, data, rcols, s, e, kind);
-                        Ok(Self::from_acc(&acc, &shift, e - s, covariance_type))
-                    })
-                    .collect();
-                for part in parts {
-                    stats.merge(&part?);
-                }
-                Ok(stats)
-            })
+            with_columns(resp, |rcols| stats.add_chunks(data, rcols, &shift, true))
         })
+    }
+
+    /// Empty statistics for responsibilities `resp` of the rows of `x`.
+    fn for_responsibilities(
+        x: MatRef<'_, f64>,
+        resp: MatRef<'_, f64>,
+        covariance_type: CovarianceType,
+    ) -> Result<Self, MixtureError> {
+        let stats = Self::empty(resp.ncols(), x.ncols(), covariance_type)?;
+        check_count("responsibility rows", x.nrows(), resp.nrows())?;
+        Ok(stats)
+    }
+
+    /// Adds the statistics of the responsibilities `rcols` of every chunk of
+    /// the data, accumulated about `shift` (K·d), in chunk order; with
+    /// `validate`, each chunk's data and responsibilities are checked first
+    /// (the first error in row order is returned).
+    fn add_chunks(
+        mut self,
+        data: &Data<'_>,
+        rcols: &[&[f64]],
+        shift: &[f64],
+        validate: bool,
+    ) -> Result<Self, MixtureError> {
+        let covariance_type = self.covariance_type;
+        let job = AccumulateJob {
+            d: self.n_features,
+            shift,
+            data,
+            resp: rcols,
+            kind: acc_kind(covariance_type),
+        };
+        let parts: Vec<Result<Self, MixtureError>> = chunk_ranges(data.nrows())
+            .par_iter()
+            .map(|&(s, e)| {
+                if validate {
+                    data.check_finite_rows(s, e)?;
+                    check_responsibilities(rcols, s, e)?;
+                }
+                let acc = kernel::accumulate_chunk(&job, s, e);
+                Ok(Self::from_acc(&acc, shift, e - s, covariance_type))
+            })
+            .collect();
+        for part in parts {
+            self.merge(&part?);
+        }
+        Ok(self)
     }
 
     /// Turns chunk accumulators (centred on `shift`, K·d) into statistics.
@@ -327,92 +322,95 @@ impl SufficientStats {
         )?;
         check_count("features of the statistics", self.n_features, other.n_features)?;
         let d = self.n_features;
-        let mut pooled_extra = Mat::<f64>::zeros(
-            if matches!(self.scatter, Scatter::Pooled(_)) {
-                d
-            } else {
-                0
-            },
-            if matches!(self.scatter, Scatter::Pooled(_)) {
-                d
-            } else {
-                0
-            },
-        );
+        // Tied type: the `(Nₐ N_b / N) δ δᵀ` terms of all components, added last.
+        let mut pooled_extra = matches!(self.scatter, Scatter::Pooled(_)).then(|| Mat::<f64>::zeros(d, d));
         for c in 0..self.n_components() {
-            let (na, nb) = (self.mass[c], other.mass[c]);
-            self.mass_sq[c] += other.mass_sq[c];
-            if !(nb > 0.0) {
-                continue;
-            }
-            if !(na > 0.0) {
-                self.mass[c] = nb;
-                for j in 0..d {
-                    self.means[(c, j)] = other.means[(c, j)];
-                }
-                match (&mut self.scatter, &other.scatter) {
-                    (Scatter::Full(a), Scatter::Full(b)) => a[c].copy_from(&b[c]),
-                    (Scatter::Diagonal(a), Scatter::Diagonal(b)) => {
-                        for j in 0..d {
-                            a[(c, j)] = b[(c, j)];
-                        }
-                    }
-                    _ => {}
-                }
-                continue;
-            }
-            let n = na + nb;
-            let f = na * nb / n;
-            let delta: Vec<f64> = (0..d).map(|j| other.means[(c, j)] - self.means[(c, j)]).collect();
-            self.mass[c] = n;
-            for j in 0..d {
-                self.means[(c, j)] += delta[j] * (nb / n);
-            }
-            match (&mut self.scatter, &other.scatter) {
-                (Scatter::Full(a), Scatter::Full(b)) => {
-                    let (a, b) = (&mut a[c], &b[c]);
-                    for j in 0..d {
-                        for i in 0..d {
-                            a[(i, j)] += b[(i, j)] + f * delta[i] * delta[j];
-                        }
-                    }
-                }
-                (Scatter::Diagonal(a), Scatter::Diagonal(b)) => {
-                    for j in 0..d {
-                        a[(c, j)] += b[(c, j)] + f * delta[j] * delta[j];
-                    }
-                }
-                (Scatter::Pooled(_), Scatter::Pooled(_)) => {
-                    for j in 0..d {
-                        for i in 0..d {
-                            pooled_extra[(i, j)] += f * delta[i] * delta[j];
-                        }
-                    }
-                }
-                _ => unreachable!("same covariance type"),
-            }
+            self.merge_component(other, c, pooled_extra.as_mut());
         }
-        if let (Scatter::Pooled(a), Scatter::Pooled(b)) = (&mut self.scatter, &other.scatter) {
+        if let (Scatter::Pooled(a), Scatter::Pooled(b), Some(extra)) =
+            (&mut self.scatter, &other.scatter, &pooled_extra)
+        {
             for j in 0..d {
                 for i in 0..d {
-                    a[(i, j)] += b[(i, j)] + pooled_extra[(i, j)];
+                    a[(i, j)] += b[(i, j)] + extra[(i, j)];
                 }
             }
         }
         self.n_samples += other.n_samples;
-        if !other.candidates.is_empty() {
-            let cap = self.n_components();
-            let mut merged = std::mem::take(&mut self.candidates);
-            for cand in &other.candidates {
-                let pos = merged.partition_point(|c| c.log_likelihood <= cand.log_likelihood);
-                if pos < cap {
-                    merged.insert(pos, cand.clone());
-                    merged.truncate(cap);
+        self.merge_candidates(&other.candidates);
+        Ok(())
+    }
+
+    /// Chan's merge of component `c` of `other` into `self` (the pooled
+    /// scatter of the tied type gets its correction in `pooled_extra`).
+    fn merge_component(&mut self, other: &Self, c: usize, pooled_extra: Option<&mut Mat<f64>>) {
+        let d = self.n_features;
+        let (na, nb) = (self.mass[c], other.mass[c]);
+        self.mass_sq[c] += other.mass_sq[c];
+        if !(nb > 0.0) {
+            return;
+        }
+        if !(na > 0.0) {
+            self.mass[c] = nb;
+            for j in 0..d {
+                self.means[(c, j)] = other.means[(c, j)];
+            }
+            match (&mut self.scatter, &other.scatter) {
+                (Scatter::Full(a), Scatter::Full(b)) => a[c].copy_from(&b[c]),
+                (Scatter::Diagonal(a), Scatter::Diagonal(b)) => {
+                    for j in 0..d {
+                        a[(c, j)] = b[(c, j)];
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        let n = na + nb;
+        let f = na * nb / n;
+        let delta: Vec<f64> = (0..d).map(|j| other.means[(c, j)] - self.means[(c, j)]).collect();
+        self.mass[c] = n;
+        for j in 0..d {
+            self.means[(c, j)] += delta[j] * (nb / n);
+        }
+        match (&mut self.scatter, &other.scatter, pooled_extra) {
+            (Scatter::Full(a), Scatter::Full(b), _) => {
+                let (a, b) = (&mut a[c], &b[c]);
+                for j in 0..d {
+                    for i in 0..d {
+                        a[(i, j)] += b[(i, j)] + f * delta[i] * delta[j];
+                    }
                 }
             }
-            self.candidates = merged;
+            (Scatter::Diagonal(a), Scatter::Diagonal(b), _) => {
+                for j in 0..d {
+                    a[(c, j)] += b[(c, j)] + f * delta[j] * delta[j];
+                }
+            }
+            (Scatter::Pooled(_), Scatter::Pooled(_), Some(extra)) => {
+                for j in 0..d {
+                    for i in 0..d {
+                        extra[(i, j)] += f * delta[i] * delta[j];
+                    }
+                }
+            }
+            _ => unreachable!("same covariance type"),
         }
-        Ok(())
+    }
+
+    /// Keeps the K candidates of lowest likelihood of both sets (ties keep
+    /// `self`'s first).
+    fn merge_candidates(&mut self, other: &[ReseedCandidate]) {
+        let cap = self.n_components();
+        for cand in other {
+            let pos = self
+                .candidates
+                .partition_point(|c| c.log_likelihood <= cand.log_likelihood);
+            if pos < cap {
+                self.candidates.insert(pos, cand.clone());
+                self.candidates.truncate(cap);
+            }
+        }
     }
 
     /// The covariance type the statistics were accumulated for.
@@ -494,27 +492,45 @@ pub(crate) fn acc_kind(t: CovarianceType) -> AccKind {
     }
 }
 
+/// The weighted means `Σᵢ ρᵢₖ xᵢ / Nₖ` (K·d, zero for a component without
+/// mass), after checking the data and responsibilities of every chunk (the
+/// first error in row order is returned).
+fn weighted_means(data: &Data<'_>, rcols: &[&[f64]]) -> Result<Vec<f64>, MixtureError> {
+    let (k, d) = (rcols.len(), data.ncols());
+    let firsts: Vec<Result<FirstMoments, MixtureError>> = chunk_ranges(data.nrows())
+        .par_iter()
+        .map(|&(s, e)| {
+            data.check_finite_rows(s, e)?;
+            check_responsibilities(rcols, s, e)?;
+            Ok(first_moments(data, rcols, s, e))
+        })
+        .collect();
+    let mut mass = vec![0.0; k];
+    let mut sums = vec![0.0; k * d];
+    for part in firsts {
+        let (m, s) = part?;
+        add_into(&mut mass, &m);
+        add_into(&mut sums, &s);
+    }
+    Ok((0..k * d)
+        .map(|i| {
+            let c = i / d;
+            if mass[c] > 0.0 { sums[i] / mass[c] } else { 0.0 }
+        })
+        .collect())
+}
+
 fn add_into(dst: &mut [f64], src: &[f64]) {
     for (a, b) in dst.iter_mut().zip(src) {
         *a += b;
     }
 }
 
+/// The first responsibility of rows `start..end` that is negative, NaN or
+/// infinite (smallest row, then smallest component), as an error.
 fn check_responsibilities(rcols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
-    let mut first: Option<(usize, usize)> = None;
-    for (c, col) in rcols.iter().enumerate() {
-        let part = &col[start..end];
-        if all_valid_responsibilities(part) {
-            continue;
-        }
-        if let Some(i) = part.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-            let row = start + i;
-            if first.is_none_or(|(r, _)| row < r) {
-                first = Some((row, c));
-            }
-        }
-    }
-    match first {
+    let valid = |v: f64| v.is_finite() && v >= 0.0;
+    match first_invalid(rcols, start, end, all_valid_responsibilities, valid) {
         None => Ok(()),
         Some((row, component)) => Err(MixtureError::InvalidResponsibility {
             row,

@@ -5,10 +5,12 @@ mod common;
 
 use common::*;
 use faer::{Mat, mat};
+use mixture::Iteration;
 use mixture::{
     CovarianceOwner, CovarianceType, Covariances, GaussianMixture, InitMethod, KernelError, MStepOptions,
     MixtureError, SufficientStats, kmeans,
 };
+use mixture::{EmModel, InitConfig, em_core::Adjustment};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -45,7 +47,7 @@ fn non_finite_data_names_the_row_and_column() {
                 "{e:?}"
             );
         };
-        check(model.e_step(x.as_ref(), None).unwrap_err());
+        check(model.e_step(x.as_ref()).unwrap_err());
         check(model.score_samples(x.as_ref()).unwrap_err());
         check(model.log_prob_per_component(x.as_ref()).unwrap_err());
         check(model.predict_proba(x.as_ref()).unwrap_err());
@@ -53,9 +55,7 @@ fn non_finite_data_names_the_row_and_column() {
         check(
             GaussianMixture::init_from_data(
                 x.as_ref(),
-                2,
-                CovarianceType::Full,
-                InitMethod::default(),
+                &InitConfig::new(2, CovarianceType::Full),
                 &mut rng(),
             )
             .unwrap_err(),
@@ -73,7 +73,7 @@ fn wrong_dimensions_are_reported() {
     let model = two_comp();
     let x = wiggly_data(10, 3);
     assert!(matches!(
-        model.e_step(x.as_ref(), None),
+        model.e_step(x.as_ref()),
         Err(MixtureError::DimensionMismatch {
             expected: 2,
             found: 3,
@@ -86,7 +86,7 @@ fn wrong_dimensions_are_reported() {
     ));
     let x = wiggly_data(10, 2);
     assert!(matches!(
-        model.e_step(x.as_ref(), Some(&[1.0; 9])),
+        model.e_step_weighted(x.as_ref(), &[1.0; 9]),
         Err(MixtureError::DimensionMismatch {
             expected: 10,
             found: 9,
@@ -96,12 +96,12 @@ fn wrong_dimensions_are_reported() {
     let mut w = vec![1.0; 10];
     w[3] = -1.0;
     assert!(matches!(
-        model.e_step(x.as_ref(), Some(&w)),
+        model.e_step_weighted(x.as_ref(), &w),
         Err(MixtureError::InvalidSampleWeight { row: 3, .. })
     ));
     w[3] = f64::NAN;
     assert!(matches!(
-        model.e_step(x.as_ref(), Some(&w)),
+        model.e_step_weighted(x.as_ref(), &w),
         Err(MixtureError::InvalidSampleWeight { row: 3, .. })
     ));
     // Statistics of another shape or type.
@@ -140,7 +140,7 @@ fn empty_data_zero_components_zero_features() {
     let model = two_comp();
     let empty = Mat::<f64>::zeros(0, 2);
     assert!(matches!(
-        model.e_step(empty.as_ref(), None),
+        model.e_step(empty.as_ref()),
         Err(MixtureError::EmptyData)
     ));
     assert!(matches!(
@@ -161,13 +161,7 @@ fn empty_data_zero_components_zero_features() {
         Err(MixtureError::NoComponents)
     ));
     assert!(matches!(
-        GaussianMixture::init_from_data(
-            x.as_ref(),
-            0,
-            CovarianceType::Full,
-            InitMethod::default(),
-            &mut rng()
-        ),
+        GaussianMixture::init_from_data(x.as_ref(), &InitConfig::new(0, CovarianceType::Full), &mut rng()),
         Err(MixtureError::NoComponents)
     ));
     let no_features = Mat::<f64>::zeros(10, 0);
@@ -205,7 +199,11 @@ fn fewer_samples_than_components() {
         InitMethod::RandomResponsibilities,
     ] {
         assert!(matches!(
-            GaussianMixture::init_from_data(x.as_ref(), 4, CovarianceType::Diagonal, method, &mut rng()),
+            GaussianMixture::init_from_data(
+                x.as_ref(),
+                &InitConfig::new(4, CovarianceType::Diagonal).with_method(method),
+                &mut rng()
+            ),
             Err(MixtureError::TooFewSamples { .. })
         ));
     }
@@ -225,9 +223,7 @@ fn duplicate_points() {
     assert!(matches!(
         GaussianMixture::init_from_data(
             x.as_ref(),
-            3,
-            CovarianceType::Full,
-            InitMethod::RandomPoints,
+            &InitConfig::new(3, CovarianceType::Full).with_method(InitMethod::RandomPoints),
             &mut rng()
         ),
         Err(MixtureError::TooFewDistinctPoints {
@@ -240,17 +236,13 @@ fn duplicate_points() {
     assert_eq!(km.inertia(), 0.0);
     // Random responsibilities on duplicates: EM runs, stays finite and SPD.
     for t in CovarianceType::ALL {
-        let mut model =
-            GaussianMixture::init_from_data(x.as_ref(), 3, t, InitMethod::RandomResponsibilities, &mut rng())
-                .unwrap();
-        for _ in 0..5 {
-            let (next, ll, _) = model
-                .em_iteration(x.as_ref(), None, &MStepOptions::default())
-                .unwrap();
-            assert!(ll.is_finite());
-            assert_all_finite(&next);
-            model = next;
-        }
+        let model = GaussianMixture::init_from_data(
+            x.as_ref(),
+            &InitConfig::new(3, t).with_method(InitMethod::RandomResponsibilities),
+            &mut rng(),
+        )
+        .unwrap();
+        run_em_finite(model, &x, 5);
     }
 }
 
@@ -261,16 +253,8 @@ fn zero_variance_columns_are_floored_not_fatal() {
         x[(i, 1)] = 4.0;
     }
     for t in CovarianceType::ALL {
-        let mut model =
-            GaussianMixture::init_from_data(x.as_ref(), 2, t, InitMethod::default(), &mut rng()).unwrap();
-        for _ in 0..10 {
-            let (next, ll, _) = model
-                .em_iteration(x.as_ref(), None, &MStepOptions::default())
-                .unwrap();
-            assert!(ll.is_finite());
-            assert_all_finite(&next);
-            model = next;
-        }
+        let model = GaussianMixture::init_from_data(x.as_ref(), &InitConfig::new(2, t), &mut rng()).unwrap();
+        let model = run_em_finite(model, &x, 10);
         if t != CovarianceType::Spherical {
             // The constant column has variance = reg_covar.
             let v = model.component_covariance(0).unwrap()[(1, 1)];
@@ -279,31 +263,50 @@ fn zero_variance_columns_are_floored_not_fatal() {
     }
 }
 
+/// The means of the parameter tests.
+fn means() -> Mat<f64> {
+    mat![[0.0, 0.0], [1.0, 1.0]]
+}
+
+fn eye() -> Mat<f64> {
+    Mat::identity(2, 2)
+}
+
+/// Full covariances: the identity, then `a`.
+fn full(a: Mat<f64>) -> Covariances {
+    Covariances::Full(vec![eye(), a])
+}
+
+/// The error of a mixture of [`means`] with these weights and covariances.
+fn new_err(weights: Vec<f64>, covariances: Covariances) -> MixtureError {
+    GaussianMixture::new(weights, means(), covariances).unwrap_err()
+}
+
 #[test]
-fn invalid_parameters_name_the_component() {
-    let means = mat![[0.0, 0.0], [1.0, 1.0]];
-    let eye = || Mat::<f64>::identity(2, 2);
-    let full = |a: Mat<f64>| Covariances::Full(vec![eye(), a]);
-    let err = |w: Vec<f64>, c: Covariances| GaussianMixture::new(w, means.clone(), c).unwrap_err();
+fn invalid_weights_name_the_component() {
     assert!(matches!(
-        err(vec![1.5, -0.5], full(eye())),
+        new_err(vec![1.5, -0.5], full(eye())),
         MixtureError::InvalidWeight { component: 1, .. }
     ));
     assert!(matches!(
-        err(vec![0.5, f64::NAN], full(eye())),
+        new_err(vec![0.5, f64::NAN], full(eye())),
         MixtureError::InvalidWeight { component: 1, .. }
     ));
     assert!(matches!(
-        err(vec![0.5, 0.6], full(eye())),
+        new_err(vec![0.5, 0.6], full(eye())),
         MixtureError::WeightsDoNotSumToOne { .. }
     ));
     // Within tolerance is accepted and stored as given.
-    let ok = GaussianMixture::new(vec![0.5, 0.5 + 1e-10], means.clone(), full(eye())).unwrap();
+    let ok = GaussianMixture::new(vec![0.5, 0.5 + 1e-10], means(), full(eye())).unwrap();
     assert_eq!(ok.weights()[1], 0.5 + 1e-10);
     // A zero weight is allowed.
-    GaussianMixture::new(vec![1.0, 0.0], means.clone(), full(eye())).unwrap();
+    GaussianMixture::new(vec![1.0, 0.0], means(), full(eye())).unwrap();
+}
+
+#[test]
+fn invalid_covariances_and_means_name_the_component() {
     assert!(matches!(
-        err(vec![0.5, 0.5], full(mat![[1.0, 0.0], [0.0, f64::INFINITY]])),
+        new_err(vec![0.5, 0.5], full(mat![[1.0, 0.0], [0.0, f64::INFINITY]])),
         MixtureError::NonFiniteCovariance {
             owner: CovarianceOwner::Component(1),
             row: 1,
@@ -312,14 +315,14 @@ fn invalid_parameters_name_the_component() {
         }
     ));
     assert!(matches!(
-        err(vec![0.5, 0.5], full(mat![[1.0, 0.0], [0.0, -1.0]])),
+        new_err(vec![0.5, 0.5], full(mat![[1.0, 0.0], [0.0, -1.0]])),
         MixtureError::NotPositiveDefinite {
             owner: CovarianceOwner::Component(1),
             source: KernelError::NotPositiveDefinite { pivot: 1, .. }
         }
     ));
     assert!(matches!(
-        err(vec![0.5, 0.5], Covariances::Full(vec![eye()])),
+        new_err(vec![0.5, 0.5], Covariances::Full(vec![eye()])),
         MixtureError::DimensionMismatch {
             expected: 2,
             found: 1,
@@ -327,7 +330,7 @@ fn invalid_parameters_name_the_component() {
         }
     ));
     assert!(matches!(
-        err(
+        new_err(
             vec![0.5, 0.5],
             Covariances::Full(vec![eye(), Mat::identity(3, 3)])
         ),
@@ -338,14 +341,14 @@ fn invalid_parameters_name_the_component() {
         }
     ));
     assert!(matches!(
-        err(vec![0.5, 0.5], Covariances::Tied(mat![[1.0, 2.0], [2.0, 1.0]])),
+        new_err(vec![0.5, 0.5], Covariances::Tied(mat![[1.0, 2.0], [2.0, 1.0]])),
         MixtureError::NotPositiveDefinite {
             owner: CovarianceOwner::Tied,
             ..
         }
     ));
     assert!(matches!(
-        err(
+        new_err(
             vec![0.5, 0.5],
             Covariances::Diagonal(mat![[1.0, 1.0], [1.0, 0.0]])
         ),
@@ -356,7 +359,7 @@ fn invalid_parameters_name_the_component() {
         }
     ));
     assert!(matches!(
-        err(vec![0.5, 0.5], Covariances::Spherical(vec![1.0, -2.0])),
+        new_err(vec![0.5, 0.5], Covariances::Spherical(vec![1.0, -2.0])),
         MixtureError::NonPositiveVariance {
             owner: CovarianceOwner::Component(1),
             ..
@@ -371,7 +374,7 @@ fn invalid_parameters_name_the_component() {
         })
     ));
     assert!(matches!(
-        GaussianMixture::from_precisions(vec![0.5, 0.5], means.clone(), full(mat![[1.0, 3.0], [3.0, 1.0]])),
+        GaussianMixture::from_precisions(vec![0.5, 0.5], means(), full(mat![[1.0, 3.0], [3.0, 1.0]])),
         Err(MixtureError::NotPositiveDefinite {
             owner: CovarianceOwner::Component(1),
             ..
@@ -401,7 +404,7 @@ fn invalid_options_and_far_away_points() {
         Err(MixtureError::ZeroLikelihood { row: 1 })
     ));
     assert!(matches!(
-        model.e_step(x.as_ref(), None),
+        model.e_step(x.as_ref()),
         Err(MixtureError::ZeroLikelihood { row: 1 })
     ));
     // Far but representable: finite log-likelihood, no NaN.
@@ -416,7 +419,7 @@ fn m_step_on_empty_statistics_keeps_everything() {
     let stats = SufficientStats::empty(2, 2, CovarianceType::Full).unwrap();
     let (new, diag) = model.m_step(&stats, &MStepOptions::default()).unwrap();
     assert_eq!(new, model);
-    assert_eq!(diag.kept, vec![0, 1]);
+    assert_eq!(diag.components(Adjustment::KeptWithoutMass), vec![0, 1]);
     assert!(!diag.is_empty());
 }
 
@@ -431,4 +434,20 @@ fn assert_all_finite(m: &GaussianMixture) {
             }
         }
     }
+}
+
+/// `steps` EM iterations with the default options, each giving a finite
+/// log-likelihood and finite parameters; returns the last model.
+fn run_em_finite(mut model: GaussianMixture, x: &Mat<f64>, steps: usize) -> GaussianMixture {
+    for _ in 0..steps {
+        let Iteration {
+            model: next,
+            log_likelihood: ll,
+            ..
+        } = model.em_iteration(x.as_ref(), &MStepOptions::default()).unwrap();
+        assert!(ll.is_finite());
+        assert_all_finite(&next);
+        model = next;
+    }
+    model
 }

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use faer::{Mat, mat};
 use mixture::{CovarianceType, Covariances, GaussianMixture, MStepOptions, SufficientStats};
+use mixture::{EmModel, LearnSet, Param, em_core::Adjustment};
 
 fn far_component_model(t: CovarianceType) -> GaussianMixture {
     let means = mat![[0.0, 0.0], [3.0, 1.0], [1e3, 1e3]];
@@ -23,14 +24,14 @@ fn an_empty_component_is_reseeded_on_the_worst_point() {
     let x = wiggly_data(200, 2);
     for t in CovarianceType::ALL {
         let model = far_component_model(t);
-        let e = model.e_step(x.as_ref(), None).unwrap();
-        assert_eq!(e.stats().mass()[2], 0.0);
+        let e = model.e_step(x.as_ref()).unwrap();
+        assert_eq!(e.stats.mass()[2], 0.0);
         let scores = model.score_samples(x.as_ref()).unwrap();
         let worst = (0..200).min_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap();
-        assert_eq!(e.stats().candidates()[0].point, row(&x, worst));
-        assert_eq!(e.stats().candidates()[0].log_likelihood, scores[worst]);
-        let (new, diag) = model.m_step(e.stats(), &MStepOptions::default()).unwrap();
-        assert_eq!(diag.reseeded, vec![2], "{t}");
+        assert_eq!(e.stats.candidates()[0].point, row(&x, worst));
+        assert_eq!(e.stats.candidates()[0].log_likelihood, scores[worst]);
+        let (new, diag) = model.m_step(&e.stats, &MStepOptions::default()).unwrap();
+        assert_eq!(diag.components(Adjustment::Reseeded), vec![2], "{t}");
         assert!(!diag.is_empty());
         assert!(diag.to_string().contains("re-seeded"));
         assert_eq!(row(&new.means().to_owned(), 2), row(&x, worst));
@@ -38,7 +39,7 @@ fn an_empty_component_is_reseeded_on_the_worst_point() {
         assert!((new.weights()[2] - 1.0 / 3.0).abs() < 1e-12);
         assert!((new.weights().iter().sum::<f64>() - 1.0).abs() < 1e-14);
         // Covariance: mass-weighted average of the healthy components' new ones.
-        let m = e.stats().mass();
+        let m = e.stats.mass();
         let avg = Mat::from_fn(2, 2, |i, j| {
             (m[0] * new.component_covariance(0).unwrap()[(i, j)]
                 + m[1] * new.component_covariance(1).unwrap()[(i, j)])
@@ -49,8 +50,8 @@ fn an_empty_component_is_reseeded_on_the_worst_point() {
             "{t}"
         );
         // The re-seeded model runs: the component takes data.
-        let e2 = new.e_step(x.as_ref(), None).unwrap();
-        assert!(e2.stats().mass()[2] > 0.5);
+        let e2 = new.e_step(x.as_ref()).unwrap();
+        assert!(e2.stats.mass()[2] > 0.5);
     }
 }
 
@@ -59,21 +60,21 @@ fn without_reseeding_a_collapsed_component_keeps_its_parameters() {
     let x = wiggly_data(200, 2);
     for t in CovarianceType::ALL {
         let model = far_component_model(t);
-        let e = model.e_step(x.as_ref(), None).unwrap();
+        let e = model.e_step(x.as_ref()).unwrap();
         let (new, diag) = model
-            .m_step(e.stats(), &MStepOptions::default().with_reseed(false))
+            .m_step(&e.stats, &MStepOptions::default().with_reseed(false))
             .unwrap();
-        assert_eq!(diag.kept, vec![2]);
-        assert_eq!(diag.weight_floored, vec![2]);
+        assert_eq!(diag.components(Adjustment::KeptWithoutMass), vec![2]);
+        assert_eq!(diag.components(Adjustment::ProbabilityFloored), vec![2]);
         assert_eq!(row(&new.means().to_owned(), 2), vec![1e3, 1e3]);
         if t != CovarianceType::Tied {
             assert_eq!(new.component_covariance(2), model.component_covariance(2));
         }
         assert!(new.weights()[2] > 0.0 && new.weights()[2] < 1e-14);
         // Keeping is a generalised EM step: the objective did not fall.
-        assert!(diag.objective_change >= 0.0 && !diag.objective_decreased);
+        assert!(diag.objective_change.unwrap() >= 0.0 && !diag.objective_decreased);
         let ll_new = new.total_log_likelihood(x.as_ref()).unwrap();
-        assert!(ll_new >= e.log_likelihood());
+        assert!(ll_new >= e.log_likelihood);
     }
 }
 
@@ -92,15 +93,18 @@ fn statistics_without_candidates_keep_massless_components() {
         let stats = SufficientStats::from_responsibilities(x.as_ref(), resp.as_ref(), t).unwrap();
         assert!(stats.candidates().is_empty());
         let (new, diag) = model.m_step(&stats, &MStepOptions::default()).unwrap();
-        assert_eq!(diag.kept, vec![2]);
-        assert!(diag.reseeded.is_empty());
+        assert_eq!(diag.components(Adjustment::KeptWithoutMass), vec![2]);
+        assert!(diag.components(Adjustment::Reseeded).is_empty());
         assert_eq!(row(&new.means().to_owned(), 2), vec![1e3, 1e3]);
         if t != CovarianceType::Tied {
             assert_eq!(new.component_covariance(2), model.component_covariance(2));
         }
         // Weights not updated on request.
         let (same_w, _) = model
-            .m_step(&stats, &MStepOptions::default().with_updates(false, true, true))
+            .m_step(
+                &stats,
+                &MStepOptions::default().with_learn(LearnSet::only(&[Param::Means, Param::Covariances])),
+            )
             .unwrap();
         assert_eq!(same_w.weights(), model.weights());
     }
@@ -129,7 +133,7 @@ fn all_mass_on_a_single_point_is_a_collapse() {
     let (new, diag) = model
         .m_step(&stats, &MStepOptions::default().with_reg_covar(0.0))
         .unwrap();
-    assert_eq!(diag.kept, vec![2]);
+    assert_eq!(diag.components(Adjustment::KeptWithoutMass), vec![2]);
     // No singular covariance: the previous one is kept.
     assert_eq!(new.component_covariance(2), model.component_covariance(2));
     // With the test disabled, the floor alone keeps it SPD.
@@ -139,7 +143,7 @@ fn all_mass_on_a_single_point_is_a_collapse() {
             &MStepOptions::default().with_collapse_thresholds(1e-12, 0.0),
         )
         .unwrap();
-    assert!(diag.kept.is_empty());
+    assert!(diag.components(Adjustment::KeptWithoutMass).is_empty());
     let c = new.component_covariance(2).unwrap();
     assert!((c[(0, 0)] - 1e-6).abs() < 1e-15 && c[(0, 1)] == 0.0);
     // Without floor and without the test: singular, so degenerate and kept.
@@ -151,7 +155,7 @@ fn all_mass_on_a_single_point_is_a_collapse() {
                 .with_collapse_thresholds(1e-12, 0.0),
         )
         .unwrap();
-    assert_eq!(diag.degenerate, vec![2]);
+    assert_eq!(diag.components(Adjustment::KeptDegenerate), vec![2]);
     assert_eq!(new.component_covariance(2), model.component_covariance(2));
     assert_eq!(row(&new.means().to_owned(), 2), row(&x, 7));
 }
@@ -160,11 +164,11 @@ fn all_mass_on_a_single_point_is_a_collapse() {
 fn frozen_means_give_covariances_about_the_old_means() {
     let x = wiggly_data(80, 2);
     let model = test_model(CovarianceType::Full, 2);
-    let e = model.e_step(x.as_ref(), None).unwrap();
+    let e = model.e_step(x.as_ref()).unwrap();
     let (new, _) = model
         .m_step(
-            e.stats(),
-            &MStepOptions::default().with_updates(true, false, true),
+            &e.stats,
+            &MStepOptions::default().with_learn(LearnSet::only(&[Param::Weights, Param::Covariances])),
         )
         .unwrap();
     assert_eq!(new.means(), model.means());
@@ -189,10 +193,7 @@ fn frozen_means_give_covariances_about_the_old_means() {
     }
     // Nothing updated: the same model back, nothing to report.
     let (same, diag) = model
-        .m_step(
-            e.stats(),
-            &MStepOptions::default().with_updates(false, false, false),
-        )
+        .m_step(&e.stats, &MStepOptions::default().with_learn(LearnSet::only(&[])))
         .unwrap();
     assert_eq!(same, model);
     assert!(diag.is_empty(), "{diag}");

@@ -1,7 +1,9 @@
 //! Same seed, same result; same result for any number of threads.
 
 use faer::Mat;
+use mixture::Iteration;
 use mixture::{CovarianceType, GaussianMixture, InitMethod, MStepOptions, kmeans};
+use mixture::{EmModel, InitConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -31,12 +33,14 @@ fn results_do_not_depend_on_the_thread_count() {
         let run = || {
             let mut rng = StdRng::seed_from_u64(3);
             let mut model =
-                GaussianMixture::init_from_data(x.as_ref(), 3, t, InitMethod::default(), &mut rng).unwrap();
+                GaussianMixture::init_from_data(x.as_ref(), &InitConfig::new(3, t), &mut rng).unwrap();
             let mut lls = Vec::new();
             for _ in 0..5 {
-                let (next, ll, _) = model
-                    .em_iteration(x.as_ref(), None, &MStepOptions::default())
-                    .unwrap();
+                let Iteration {
+                    model: next,
+                    log_likelihood: ll,
+                    ..
+                } = model.em_iteration(x.as_ref(), &MStepOptions::default()).unwrap();
                 lls.push(ll);
                 model = next;
             }
@@ -64,25 +68,19 @@ fn the_same_seed_gives_the_same_model() {
     ] {
         let a = GaussianMixture::init_from_data(
             x.as_ref(),
-            3,
-            CovarianceType::Full,
-            method.clone(),
+            &InitConfig::new(3, CovarianceType::Full).with_method(method.clone()),
             &mut StdRng::seed_from_u64(1),
         )
         .unwrap();
         let b = GaussianMixture::init_from_data(
             x.as_ref(),
-            3,
-            CovarianceType::Full,
-            method.clone(),
+            &InitConfig::new(3, CovarianceType::Full).with_method(method.clone()),
             &mut StdRng::seed_from_u64(1),
         )
         .unwrap();
         let c = GaussianMixture::init_from_data(
             x.as_ref(),
-            3,
-            CovarianceType::Full,
-            method,
+            &InitConfig::new(3, CovarianceType::Full).with_method(method),
             &mut StdRng::seed_from_u64(2),
         )
         .unwrap();
@@ -91,9 +89,7 @@ fn the_same_seed_gives_the_same_model() {
     }
     let m = GaussianMixture::init_from_data(
         x.as_ref(),
-        3,
-        CovarianceType::Diagonal,
-        InitMethod::default(),
+        &InitConfig::new(3, CovarianceType::Diagonal),
         &mut StdRng::seed_from_u64(1),
     )
     .unwrap();

@@ -3,6 +3,7 @@
 
 use faer::Mat;
 use mixture::{CovarianceType, Covariances, GaussianMixture, MStepOptions, Scatter, SufficientStats};
+use mixture::{EStep, EmModel, Iteration, em_core::Adjustment};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -99,14 +100,14 @@ proptest! {
         let mut previous = f64::NEG_INFINITY;
         let mut announced = false;
         for step in 0..20 {
-            let (ll, stats) = model.e_step(c.x.as_ref(), None).unwrap().into_parts();
+            let EStep { log_likelihood: ll, stats } = model.e_step(c.x.as_ref()).unwrap();
             if ll < previous - 1e-10 * previous.abs().max(1.0) {
                 prop_assert!(announced, "step {}: unannounced decrease {} -> {}", step, previous, ll);
             }
             previous = ll;
             let (next, diag) = model.m_step(&stats, &opts).unwrap();
-            prop_assert!(diag.reseeded.is_empty());
-            let exact = diag.degenerate.is_empty() && !diag.tied_degenerate;
+            prop_assert!(diag.components(Adjustment::Reseeded).is_empty());
+            let exact = diag.components(Adjustment::KeptDegenerate).is_empty() && !diag.of_kind(Adjustment::KeptDegenerate).any(|e| e.component.is_none());
             if exact {
                 prop_assert!(!diag.objective_decreased, "step {}: {}", step, diag);
             }
@@ -125,14 +126,14 @@ proptest! {
         let mut previous = f64::NEG_INFINITY;
         let mut announced = false;
         for _ in 0..20 {
-            let (ll, stats) = model.e_step(c.x.as_ref(), None).unwrap().into_parts();
+            let EStep { log_likelihood: ll, stats } = model.e_step(c.x.as_ref()).unwrap();
             prop_assert!(ll.is_finite());
             if ll < previous - 1e-10 * previous.abs() {
                 prop_assert!(announced, "unannounced decrease {} -> {}", previous, ll);
             }
             previous = ll;
             let (next, diag) = model.m_step(&stats, &opts).unwrap();
-            announced = diag.objective_decreased || !diag.reseeded.is_empty();
+            announced = diag.objective_decreased || !diag.components(Adjustment::Reseeded).is_empty();
             for k in 0..next.n_components() {
                 prop_assert!(is_spd(&next.component_covariance(k).unwrap()));
                 prop_assert!(next.weights()[k].is_finite() && next.weights()[k] > 0.0);
@@ -164,11 +165,11 @@ proptest! {
         let n = c.x.nrows();
         let cut = ((n as f64) * split) as usize;
         let (a, b) = (c.x.as_ref().subrows(0, cut), c.x.as_ref().subrows(cut, n - cut));
-        let whole = c.model.e_step(c.x.as_ref(), None).unwrap().into_stats();
+        let whole = c.model.e_step(c.x.as_ref()).unwrap().stats;
         let mut merged = SufficientStats::empty(c.model.n_components(), c.model.n_features(), c.model.covariance_type()).unwrap();
         for part in [a, b] {
             if part.nrows() > 0 {
-                merged.merge(c.model.e_step(part, None).unwrap().stats());
+                merged.merge(&c.model.e_step(part).unwrap().stats);
             }
         }
         assert_stats_close(&merged, &whole)?;
@@ -201,8 +202,8 @@ proptest! {
             }
         }
         let opts = MStepOptions::default();
-        let (m0, ll0, _) = c.model.em_iteration(c.x.as_ref(), None, &opts).unwrap();
-        let (m1, ll1, _) = p.em_iteration(c.x.as_ref(), None, &opts).unwrap();
+        let Iteration { model: m0, log_likelihood: ll0, ..} = c.model.em_iteration(c.x.as_ref(), &opts).unwrap();
+        let Iteration { model: m1, log_likelihood: ll1, ..} = p.em_iteration(c.x.as_ref(), &opts).unwrap();
         prop_assert!(rel_close(ll0, ll1, 1e-12));
         for j in 0..k {
             prop_assert!(rel_close(m1.weights()[j], m0.weights()[perm[j]], 1e-9));

@@ -1,6 +1,8 @@
-//! Scenario 2 end to end: generate, fit from the naive start, check.
+//! The test scenario of `mixture::scenario` end to end: generate, fit from
+//! the naive start, check.
 
 use mixture::{Covariances, MStepOptions, scenario};
+use mixture::{EStep, EmModel, em_core::Adjustment};
 
 fn spd_2x2(m: &faer::Mat<f64>) -> bool {
     m[(0, 1)] == m[(1, 0)] && m[(0, 0)] > 0.0 && m[(0, 0)] * m[(1, 1)] - m[(0, 1)] * m[(1, 0)] > 0.0
@@ -19,7 +21,10 @@ fn fit_from_the_naive_start_converges_to_the_truth() {
         let mut previous = f64::NEG_INFINITY;
         let mut converged = false;
         for _ in 0..500 {
-            let (ll, stats) = model.e_step(data.x.as_ref(), None).unwrap().into_parts();
+            let EStep {
+                log_likelihood: ll,
+                stats,
+            } = model.e_step(data.x.as_ref()).unwrap();
             assert!(
                 ll >= previous - 1e-9 * ll.abs(),
                 "seed {seed}: log-likelihood fell {previous} -> {ll}"
@@ -30,7 +35,11 @@ fn fit_from_the_naive_start_converges_to_the_truth() {
             }
             previous = ll;
             let (next, diag) = model.m_step(&stats, &options).unwrap();
-            assert!(diag.reseeded.is_empty() && diag.kept.is_empty(), "{diag}");
+            assert!(
+                diag.components(Adjustment::Reseeded).is_empty()
+                    && diag.components(Adjustment::KeptWithoutMass).is_empty(),
+                "{diag}"
+            );
             let Covariances::Full(covs) = next.covariances() else {
                 panic!()
             };
@@ -73,15 +82,15 @@ fn the_generator_is_deterministic() {
 #[test]
 fn the_wiring_bug_of_the_scenario_is_a_typed_error() {
     // The user's loop put a mean where a covariance belonged.
-    let err = mixture::GaussianMixture::new(
-        vec![0.5, 0.5],
-        faer::mat![[0.0, 1.0], [1.0, 0.0]],
-        Covariances::Full(vec![
-            faer::Mat::identity(2, 2),
-            faer::mat![[0.3, 0.0], [2.5, 0.0]],
-        ]),
-    )
-    .unwrap_err();
+    let with_second = |second: faer::Mat<f64>| {
+        mixture::GaussianMixture::new(
+            vec![0.5, 0.5],
+            faer::mat![[0.0, 1.0], [1.0, 0.0]],
+            Covariances::Full(vec![faer::Mat::identity(2, 2), second]),
+        )
+        .unwrap_err()
+    };
+    let err = with_second(faer::mat![[0.3, 0.0], [2.5, 0.0]]);
     assert!(matches!(
         err,
         mixture::MixtureError::NotSymmetric {
@@ -91,15 +100,7 @@ fn the_wiring_bug_of_the_scenario_is_a_typed_error() {
             ..
         }
     ));
-    let err = mixture::GaussianMixture::new(
-        vec![0.5, 0.5],
-        faer::mat![[0.0, 1.0], [1.0, 0.0]],
-        Covariances::Full(vec![
-            faer::Mat::identity(2, 2),
-            faer::mat![[1.0, 2.0], [2.0, 1.0]],
-        ]),
-    )
-    .unwrap_err();
+    let err = with_second(faer::mat![[1.0, 2.0], [2.0, 1.0]]);
     assert!(matches!(
         err,
         mixture::MixtureError::NotPositiveDefinite {

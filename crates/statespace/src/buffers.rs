@@ -111,7 +111,7 @@ fn give_back(v: Vec<f64>) {
 /// Frees the buffers the E-step keeps for reuse, on this thread and on every
 /// thread of the current rayon pool.
 ///
-/// [`crate::LinearGaussianSsm::e_step`] keeps, per thread, up to four of the
+/// The E-step ([`em_core::EmModel::e_step`]) keeps, per thread, up to four of the
 /// large buffers it used (the filtered covariances and means of a sequence:
 /// about 100 MB for the 21-dimensional scenario at T = 44,484 in exact mode)
 /// so that the next E-step does not fault their pages in again; a dropped

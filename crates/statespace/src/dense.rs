@@ -2,8 +2,9 @@
 //!
 //! The per-step products of the Kalman filter and the RTS smoother are
 //! n x n with n around 20 (the robot-arm scenario has n = 21). At that size
-//! faer's matmul costs 0.7-9 µs depending on buffer addresses
-//! (`../shared/FAER.md`, hazard 2) and its setup dominates. These kernels keep
+//! faer's matmul costs 0.7-9 µs depending on buffer addresses (measured:
+//! its run time varies with the alignment of the operands) and its setup
+//! dominates. These kernels keep
 //! every matrix in a column-major buffer whose leading dimension is the row
 //! count rounded up to a multiple of [`LANES`] (zero padding below the last
 //! row), so a column is a whole number of 8-wide vectors and the product is
@@ -29,33 +30,173 @@ pub(crate) fn pad(n: usize) -> usize {
     linalg_kernels::padded::padded_dim(n)
 }
 
-/// How the right operand of [`gemm`] is stored.
+/// The shape of a product `C = A · B`: `C` is `rows x cols`, `A` is
+/// `rows x inner`, `B` is `inner x cols`. `rows` is a padded row count (a
+/// multiple of [`LANES`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Rhs<'a> {
-    /// `b` itself, column-major with the given leading dimension.
-    N(&'a [f64], usize),
-    /// The transpose of the column-major matrix stored in the slice (with
-    /// that leading dimension): `B(l, j) = m[l * ld + j]`.
-    T(&'a [f64], usize),
-    /// As `T`, with the pattern of its zeros: only the rows of B that are
-    /// not zero in a column tile enter that tile's sums.
-    Tz(&'a [f64], usize, &'a ZeroPattern),
+pub(crate) struct Shape {
+    /// Rows of `A` and `C`, padded.
+    pub rows: usize,
+    /// Columns of `B` and `C`.
+    pub cols: usize,
+    /// Columns of `A`, rows of `B`: the length of every sum.
+    pub inner: usize,
 }
 
-impl<'a> Rhs<'a> {
-    /// `(data, row stride, column stride)` of B.
-    fn parts(&self) -> (&'a [f64], usize, usize) {
-        match *self {
-            Rhs::N(b, ld) => (b, 1, ld),
-            Rhs::T(b, ld) | Rhs::Tz(b, ld, _) => (b, ld, 1),
+impl Shape {
+    /// A product of n x n matrices, the left one and the result stored with
+    /// `rows` (padded) rows.
+    #[inline]
+    pub(crate) fn square(rows: usize, n: usize) -> Self {
+        Self {
+            rows,
+            cols: n,
+            inner: n,
         }
     }
 
+    /// A matrix times a column: `rows x inner` times `inner x 1`.
+    #[inline]
+    pub(crate) fn column(rows: usize, inner: usize) -> Self {
+        Self { rows, cols: 1, inner }
+    }
+}
+
+/// How an [`Operand`]'s buffer holds the matrix.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Layout<'a> {
+    /// As stored: `X(i, j) = data[j · ld + i]`.
+    AsStored,
+    /// The transpose of the stored matrix: `X(i, j) = data[i · ld + j]`.
+    Transposed,
+    /// As `Transposed`, with the pattern of its zeros (right operand only):
+    /// only the rows of X that are not zero in a column tile enter that
+    /// tile's sums.
+    TransposedSparse(&'a ZeroPattern),
+}
+
+/// A matrix operand of [`gemm`]: a column-major padded buffer, its leading
+/// dimension and how to read it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operand<'a> {
+    data: &'a [f64],
+    ld: usize,
+    layout: Layout<'a>,
+}
+
+impl<'a> Operand<'a> {
+    /// The matrix as stored, with leading dimension `ld`.
+    #[inline]
+    pub(crate) fn new(data: &'a [f64], ld: usize) -> Self {
+        Self {
+            data,
+            ld,
+            layout: Layout::AsStored,
+        }
+    }
+
+    /// The transpose of the matrix stored with leading dimension `ld`.
+    #[inline]
+    pub(crate) fn transposed(data: &'a [f64], ld: usize) -> Self {
+        Self {
+            data,
+            ld,
+            layout: Layout::Transposed,
+        }
+    }
+
+    /// As [`Self::transposed`], skipping the zeros of `pattern`.
+    #[inline]
+    pub(crate) fn transposed_sparse(data: &'a [f64], ld: usize, pattern: &'a ZeroPattern) -> Self {
+        Self {
+            data,
+            ld,
+            layout: Layout::TransposedSparse(pattern),
+        }
+    }
+
+    /// `(data, row stride, column stride)`.
+    #[inline]
+    fn strides(&self) -> (&'a [f64], usize, usize) {
+        match self.layout {
+            Layout::AsStored => (self.data, 1, self.ld),
+            Layout::Transposed | Layout::TransposedSparse(_) => (self.data, self.ld, 1),
+        }
+    }
+
+    #[inline]
     fn pattern(&self) -> Option<&'a ZeroPattern> {
-        match *self {
-            Rhs::Tz(_, _, pattern) => Some(pattern),
+        match self.layout {
+            Layout::TransposedSparse(pattern) => Some(pattern),
             _ => None,
         }
+    }
+}
+
+/// What the product is added to: `C = addend + alpha · A B`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Addend<'a> {
+    /// Nothing: `C = alpha · A B`.
+    Zero,
+    /// The destination's own values: `C += alpha · A B`.
+    Itself,
+    /// Another buffer of the destination's layout, read instead of copied
+    /// into `C` first.
+    Buffer(&'a [f64]),
+}
+
+/// Which tiles of the destination [`gemm`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// Every tile.
+    All,
+    /// The tiles that meet the lower triangle (for a symmetric result the
+    /// caller then mirrors); the others are left as they were.
+    Lower,
+}
+
+/// The destination `C` of [`gemm`]: a column-major padded buffer, its
+/// leading dimension, what the product is added to and which part is
+/// computed.
+#[derive(Debug)]
+pub(crate) struct Destination<'a> {
+    data: &'a mut [f64],
+    ld: usize,
+    addend: Addend<'a>,
+    part: Part,
+}
+
+impl<'a> Destination<'a> {
+    /// `C = alpha · A B` into `data` (leading dimension `ld`), every tile.
+    #[inline]
+    pub(crate) fn new(data: &'a mut [f64], ld: usize) -> Self {
+        Self {
+            data,
+            ld,
+            addend: Addend::Zero,
+            part: Part::All,
+        }
+    }
+
+    /// Adds the product to the values already there.
+    #[inline]
+    pub(crate) fn accumulate(mut self) -> Self {
+        self.addend = Addend::Itself;
+        self
+    }
+
+    /// Adds the product to `init` (same layout as the destination).
+    #[inline]
+    pub(crate) fn plus(mut self, init: &'a [f64]) -> Self {
+        self.addend = Addend::Buffer(init);
+        self
+    }
+
+    /// Computes only the tiles that meet the lower triangle.
+    #[inline]
+    pub(crate) fn lower(mut self) -> Self {
+        self.part = Part::Lower;
+        self
     }
 }
 
@@ -65,7 +206,7 @@ const TILE_COLS: usize = 3;
 /// Per column tile of [`gemm`] (every [`TILE_COLS`] columns of the product),
 /// the rows `l` of the right operand that hold a non-zero entry in the
 /// tile's columns. Structured transition matrices (the integrators of
-/// kinematic models: scenario 3's A is 80% zeros) then cost what their
+/// kinematic models: the robot-arm scenario's A is 80% zeros) then cost what their
 /// non-zeros cost; skipping an exact zero changes no sum.
 #[derive(Debug, Clone)]
 pub(crate) struct ZeroPattern {
@@ -93,97 +234,61 @@ impl ZeroPattern {
     }
 }
 
-/// `c = alpha · a · b (+ c if accumulate)` on padded column-major buffers.
+/// `C = addend + alpha · A · B` on padded column-major buffers (see
+/// [`Shape`], [`Operand`], [`Destination`]); `A` is read as stored.
 ///
-/// - `a` is `m x k` with leading dimension `lda`; `m` is a multiple of
-///   [`LANES`] (pass the padded row count);
-/// - `b` is `k x nc` ([`Rhs`]);
-/// - `c` is `m x nc` with leading dimension `ldc`.
-/// - `lower`: only the tiles that meet the lower triangle are computed
-///   (for a symmetric result that the caller then mirrors); the others are
-///   left as they were.
-///
-/// Sums over `l = 0..k` in increasing order for every entry, so products
+/// Sums over `l = 0..inner` in increasing order for every entry, so products
 /// such as `U Uᵀ` are exactly symmetric.
-pub(crate) fn gemm(
-    m: usize,
-    nc: usize,
-    k: usize,
-    alpha: f64,
-    a: &[f64],
-    lda: usize,
-    b: Rhs<'_>,
-    accumulate: bool,
-    lower: bool,
-    c: &mut [f64],
-    ldc: usize,
-) {
+///
+/// Always inlined: the operand descriptions then dissolve into the caller's
+/// registers (passed through memory they cost a store-forwarding stall per
+/// call, +10% on the steady-state smoother).
+#[inline(always)]
+pub(crate) fn gemm(shape: Shape, alpha: f64, a: Operand<'_>, b: Operand<'_>, c: Destination<'_>) {
+    let Shape {
+        rows: m,
+        cols: nc,
+        inner: k,
+    } = shape;
+    let Destination {
+        data: c,
+        ld: ldc,
+        addend,
+        part,
+    } = c;
+    debug_assert!(matches!(a.layout, Layout::AsStored));
     debug_assert_eq!(m % LANES, 0);
-    debug_assert!(m <= lda && m <= ldc);
+    debug_assert!(m <= a.ld && m <= ldc);
     if m == 0 || nc == 0 {
         return;
     }
-    let (pattern, (b, rs, cs)) = (b.pattern(), b.parts());
-    debug_assert!(k == 0 || a.len() >= (k - 1) * lda + m);
+    let (pattern, (b, rs, cs)) = (b.pattern(), b.strides());
+    debug_assert!(k == 0 || a.data.len() >= (k - 1) * a.ld + m);
     debug_assert!(k == 0 || b.len() > (k - 1) * rs + (nc - 1) * cs);
     debug_assert!(c.len() >= (nc - 1) * ldc + m);
+    let (accumulate, init) = match addend {
+        Addend::Zero => (false, None),
+        Addend::Itself => (true, None),
+        Addend::Buffer(init) => {
+            debug_assert!(init.len() >= (nc - 1) * ldc + m);
+            (false, Some(init))
+        }
+    };
     run(
         Args {
             m,
             nc,
             k,
             alpha,
-            a,
-            lda,
+            a: a.data,
+            lda: a.ld,
             b,
             rs,
             cs,
             pattern,
             accumulate,
-            init: None,
-            lower,
-            ldc,
-        },
-        c,
-    );
-}
-
-/// `c = init + alpha · a · b`, as [`gemm`] with the addend read from `init`
-/// (same layout as `c`) instead of copied into `c` first.
-pub(crate) fn gemm_init(
-    m: usize,
-    nc: usize,
-    k: usize,
-    alpha: f64,
-    a: &[f64],
-    lda: usize,
-    b: Rhs<'_>,
-    init: &[f64],
-    lower: bool,
-    c: &mut [f64],
-    ldc: usize,
-) {
-    debug_assert_eq!(m % LANES, 0);
-    if m == 0 || nc == 0 {
-        return;
-    }
-    debug_assert!(init.len() >= (nc - 1) * ldc + m);
-    let (pattern, (b, rs, cs)) = (b.pattern(), b.parts());
-    run(
-        Args {
-            m,
-            nc,
-            k,
-            alpha,
-            a,
-            lda,
-            b,
-            rs,
-            cs,
-            pattern,
-            accumulate: false,
-            init: Some(init),
-            lower,
+            init,
+            lower: part == Part::Lower,
             ldc,
         },
         c,
@@ -382,6 +487,14 @@ pub(crate) fn max_abs_diff_lower(n: usize, x: &[f64], y: &[f64], ld: usize) -> (
 mod tests {
     use super::*;
 
+    /// An `ld x cols` buffer holding `value(index)` in its first `rows` rows
+    /// and zero padding below them.
+    fn padded(ld: usize, rows: usize, cols: usize, value: impl Fn(usize) -> f64) -> Vec<f64> {
+        (0..ld * cols)
+            .map(|x| if x % ld < rows { value(x) } else { 0.0 })
+            .collect()
+    }
+
     fn naive(m: usize, nc: usize, k: usize, a: &[f64], lda: usize, b: &[f64], ldb: usize) -> Vec<f64> {
         let mut c = vec![0.0; m * nc];
         for j in 0..nc {
@@ -405,21 +518,27 @@ mod tests {
         ] {
             let m = pad(rows);
             let (lda, ldb, ldc) = (m + 8, k + 3, m);
-            let a: Vec<f64> = (0..lda * k.max(1))
-                .map(|x| {
-                    if x % lda < rows {
-                        ((x * 7) % 13) as f64 - 6.0
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
+            let a = padded(lda, rows, k.max(1), |x| ((x * 7) % 13) as f64 - 6.0);
             let b: Vec<f64> = (0..ldb * nc)
                 .map(|x| ((x * 5) % 11) as f64 * 0.25 - 1.0)
                 .collect();
-            let mut c = vec![1.5; ldc * nc];
-            gemm(m, nc, k, -2.0, &a, lda, Rhs::N(&b, ldb), true, false, &mut c, ldc);
+            let shape = Shape {
+                rows: m,
+                cols: nc,
+                inner: k,
+            };
             let expected = naive(m, nc, k, &a, lda, &b, ldb);
+            let mut c = vec![1.5; ldc * nc];
+            let (a_op, b_op) = (Operand::new(&a, lda), Operand::new(&b, ldb));
+            gemm(
+                shape,
+                -2.0,
+                a_op,
+                b_op,
+                Destination::new(&mut c, ldc).accumulate(),
+            );
+            let mut c2 = vec![f64::NAN; ldc * nc];
+            gemm(shape, 1.0, a_op, b_op, Destination::new(&mut c2, ldc));
             for j in 0..nc {
                 for i in 0..m {
                     let want = 1.5 - 2.0 * expected[j * m + i];
@@ -427,24 +546,6 @@ mod tests {
                         (c[j * ldc + i] - want).abs() < 1e-12,
                         "{rows} {nc} {k}: ({i},{j})"
                     );
-                }
-            }
-            let mut c2 = vec![f64::NAN; ldc * nc];
-            gemm(
-                m,
-                nc,
-                k,
-                1.0,
-                &a,
-                lda,
-                Rhs::N(&b, ldb),
-                false,
-                false,
-                &mut c2,
-                ldc,
-            );
-            for j in 0..nc {
-                for i in 0..m {
                     assert!((c2[j * ldc + i] - expected[j * m + i]).abs() < 1e-12);
                 }
             }
@@ -455,20 +556,14 @@ mod tests {
     fn transposed_and_lower_products() {
         let n = 21;
         let ld = pad(n);
-        let a: Vec<f64> = (0..ld * n)
-            .map(|x| {
-                if x % ld < n {
-                    ((x * 7) % 13) as f64 - 6.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let a = padded(ld, n, n, |x| ((x * 7) % 13) as f64 - 6.0);
+        let shape = Shape::square(ld, n);
         // a aᵀ through the transposed operand.
+        let (a_op, at_op) = (Operand::new(&a, ld), Operand::transposed(&a, ld));
         let mut c = vec![0.0; ld * n];
-        gemm(ld, n, n, 1.0, &a, ld, Rhs::T(&a, ld), false, false, &mut c, ld);
+        gemm(shape, 1.0, a_op, at_op, Destination::new(&mut c, ld));
         let mut lower = vec![f64::NAN; ld * n];
-        gemm(ld, n, n, 1.0, &a, ld, Rhs::T(&a, ld), false, true, &mut lower, ld);
+        gemm(shape, 1.0, a_op, at_op, Destination::new(&mut lower, ld).lower());
         for j in 0..n {
             for i in 0..n {
                 let want: f64 = (0..n).map(|l| a[l * ld + i] * a[l * ld + j]).sum();
@@ -485,22 +580,26 @@ mod tests {
     fn products_with_an_addend() {
         let n = 11;
         let ld = pad(n);
-        let a: Vec<f64> = (0..ld * n)
-            .map(|x| {
-                if x % ld < n {
-                    ((x * 3) % 7) as f64 - 3.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let init: Vec<f64> = (0..ld * n)
-            .map(|x| if x % ld < n { x as f64 } else { 0.0 })
-            .collect();
+        let a = padded(ld, n, n, |x| ((x * 3) % 7) as f64 - 3.0);
+        let init = padded(ld, n, n, |x| x as f64);
+        let shape = Shape::square(ld, n);
+        let (a_op, at_op) = (Operand::new(&a, ld), Operand::transposed(&a, ld));
         let mut want = init.clone();
-        gemm(ld, n, n, -0.5, &a, ld, Rhs::T(&a, ld), true, false, &mut want, ld);
+        gemm(
+            shape,
+            -0.5,
+            a_op,
+            at_op,
+            Destination::new(&mut want, ld).accumulate(),
+        );
         let mut got = vec![f64::NAN; ld * n];
-        gemm_init(ld, n, n, -0.5, &a, ld, Rhs::T(&a, ld), &init, false, &mut got, ld);
+        gemm(
+            shape,
+            -0.5,
+            a_op,
+            at_op,
+            Destination::new(&mut got, ld).plus(&init),
+        );
         assert_eq!(got, want);
     }
 
@@ -549,36 +648,19 @@ mod tests {
         let pattern = ZeroPattern::of_transposed(&m, ld, n).expect("sparse enough");
         assert_eq!(pattern.rows(0), &[0, 1, 2, 5]);
         assert_eq!(pattern.rows(2), &[6]);
-        let a: Vec<f64> = (0..ld * n)
-            .map(|v| if v % ld < n { (v % 5) as f64 - 1.5 } else { 0.0 })
-            .collect();
+        let a = padded(ld, n, n, |v| (v % 5) as f64 - 1.5);
+        let shape = Shape::square(ld, n);
         let (mut dense, mut skipped) = (vec![0.0; ld * n], vec![0.0; ld * n]);
+        let a_op = Operand::new(&a, ld);
         gemm(
-            ld,
-            n,
-            n,
+            shape,
             1.0,
-            &a,
-            ld,
-            Rhs::T(&m, ld),
-            false,
-            false,
-            &mut dense,
-            ld,
+            a_op,
+            Operand::transposed(&m, ld),
+            Destination::new(&mut dense, ld),
         );
-        gemm(
-            ld,
-            n,
-            n,
-            1.0,
-            &a,
-            ld,
-            Rhs::Tz(&m, ld, &pattern),
-            false,
-            false,
-            &mut skipped,
-            ld,
-        );
+        let sparse = Operand::transposed_sparse(&m, ld, &pattern);
+        gemm(shape, 1.0, a_op, sparse, Destination::new(&mut skipped, ld));
         assert_eq!(dense, skipped);
         let full = vec![1.0; ld * n];
         assert!(ZeroPattern::of_transposed(&full, ld, n).is_none());

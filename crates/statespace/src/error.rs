@@ -3,23 +3,18 @@
 use linalg_kernels::KernelError;
 use std::fmt;
 
-/// A matrix of the model or of the sufficient statistics, as named in errors
-/// and diagnostics.
+use crate::param::Param;
+
+/// A matrix of the model or of the sufficient statistics, as named in errors.
+///
+/// A parameter block is named by its [`Param`] (`Matrix::Param(Param::Q)`,
+/// or `Param::Q.into()`); besides those, errors name the two Gram matrices of
+/// the statistics that the M-step factors (and that can fail to factor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Matrix {
-    /// The transition matrix `A` (n x n).
-    A,
-    /// The process-noise covariance `Q` (n x n).
-    Q,
-    /// The observation matrix `H` (p x n).
-    H,
-    /// The observation-noise covariance `R` (p x p).
-    R,
-    /// The initial state mean `m0` (n).
-    M0,
-    /// The initial state covariance `P0` (n x n).
-    P0,
+    /// A parameter block of the model: `A`, `Q`, `H`, `R`, `m0` or `P0`.
+    Param(Param),
     /// `Φ = Σ E[x_{k-1} x_{k-1}ᵀ]`, the Gram matrix the update of `A` solves with.
     TransitionGram,
     /// `Σ_all E[x_k x_kᵀ]`, the Gram matrix the update of `H` solves with.
@@ -31,15 +26,16 @@ impl Matrix {
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
-            Self::A => "A",
-            Self::Q => "Q",
-            Self::H => "H",
-            Self::R => "R",
-            Self::M0 => "m0",
-            Self::P0 => "P0",
+            Self::Param(param) => em_core::Parameter::name(param),
             Self::TransitionGram => "Phi",
             Self::StateGram => "Sxx",
         }
+    }
+}
+
+impl From<Param> for Matrix {
+    fn from(param: Param) -> Self {
+        Self::Param(param)
     }
 }
 
@@ -56,6 +52,12 @@ impl fmt::Display for Matrix {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateSpaceError {
+    /// [`crate::LinearGaussianSsmBuilder::build`] was not given a parameter.
+    #[error("the model builder was not given {parameter}")]
+    MissingParameter {
+        /// The parameter block that was not set.
+        parameter: Param,
+    },
     /// A model dimension (n or p) is zero.
     #[error("matrix {matrix} has a zero dimension: state and observation dimensions must be at least 1")]
     ZeroDimension {
@@ -88,7 +90,8 @@ pub enum StateSpaceError {
         /// The entry.
         value: f64,
     },
-    /// A covariance is not symmetric (beyond [`crate::SYMMETRY_TOLERANCE`]).
+    /// A covariance is not symmetric: `|c_ij − c_ji| > SYMMETRY · max(|c_ii|, |c_jj|)`
+    /// with [`linalg_kernels::tolerance::SYMMETRY`].
     #[error("matrix {matrix} is not symmetric: entries ({row}, {col}) and ({col}, {row}) differ")]
     NotSymmetric {
         /// Which covariance.

@@ -2,7 +2,7 @@
 
 use crate::buffers::Buffer;
 use crate::data::{validate_all, validate_sequence};
-use crate::dense::{Rhs, gemm};
+use crate::dense::{Destination, Operand, Shape, gemm};
 use crate::error::Result;
 use crate::kalman::{
     CovStore, Forward, ForwardStore, GainWork, MatSeq, Padded, backward, forward, gain_into, replay_filtered,
@@ -353,19 +353,9 @@ impl SmootherOutput {
         let mut w = self.gain_work(step)?;
         let (n, ldn) = (self.filter.n(), self.filter.pm.ldn);
         self.covs.unpack(self.covs.slot(step + 1), &mut w.pf, ldn);
-        gemm(
-            ldn,
-            n,
-            n,
-            1.0,
-            &w.pf,
-            ldn,
-            Rhs::T(&w.g, ldn),
-            false,
-            false,
-            &mut w.ct,
-            ldn,
-        );
+        let shape = Shape::square(ldn, n);
+        let (ps, gt) = (Operand::new(&w.pf, ldn), Operand::transposed(&w.g, ldn));
+        gemm(shape, 1.0, ps, gt, Destination::new(&mut w.ct, ldn));
         Some(unpadded(&w.ct, n, ldn))
     }
 
@@ -392,7 +382,7 @@ impl LinearGaussianSsm {
     pub fn filter(&self, y: MatRef<'_, f64>) -> Result<FilterOutput> {
         let summary = validate_sequence(0, y, self.obs_dim())?;
         let pm = Padded::new(self);
-        let tol = self.inference.steady_state_tolerance();
+        let tol = self.inference().steady_state_tolerance();
         if tol.is_some() {
             return self.filter_all(&pm, y).map(|f| FilterOutput::with_all(pm, f));
         }
@@ -412,7 +402,7 @@ impl LinearGaussianSsm {
 
     /// The forward pass keeping every filtered covariance (the smoother's).
     fn filter_all(&self, pm: &Padded, y: MatRef<'_, f64>) -> Result<Forward> {
-        let tol = self.inference.steady_state_tolerance();
+        let tol = self.inference().steady_state_tolerance();
         let store = ForwardStore {
             means: true,
             filtered_covs: CovStore::All,
@@ -434,7 +424,7 @@ impl LinearGaussianSsm {
         validate_sequence(0, y, self.obs_dim())?;
         let pm = Padded::new(self);
         let fwd = self.filter_all(&pm, y)?;
-        let tol = self.inference.steady_state_tolerance();
+        let tol = self.inference().steady_state_tolerance();
         let b = backward(&pm, &fwd, 0, tol, true, &[], |_, _, _| Ok(()))?;
         Ok(SmootherOutput {
             filter: FilterOutput::with_all(pm, fwd),
@@ -455,7 +445,7 @@ impl LinearGaussianSsm {
     pub fn log_likelihood(&self, sequences: &[MatRef<'_, f64>]) -> Result<f64> {
         validate_all(sequences, self.obs_dim())?;
         let pm = Padded::new(self);
-        let tol = self.inference.steady_state_tolerance();
+        let tol = self.inference().steady_state_tolerance();
         let store = ForwardStore {
             means: false,
             filtered_covs: CovStore::Nothing,

@@ -1,5 +1,5 @@
 //! Linear Gaussian state-space models for emfit: Kalman filter, RTS smoother,
-//! and the mathematics of one EM step.
+//! and EM.
 //!
 //! ```text
 //! x_0 ~ N(m0, P0),  x_k = A x_{k-1} + w_k,  w_k ~ N(0, Q)
@@ -9,18 +9,26 @@
 //! The first observation is of `x_0` (pykalman's convention): the filter's
 //! first step is an update only.
 //!
-//! - [`LinearGaussianSsm`]: validated parameters, sampling, [`filter`](LinearGaussianSsm::filter),
+//! # Shape
+//! [`LinearGaussianSsm`] implements [`EmModel`] (one E-step, one M-step, a
+//! seeded start); the EM loop itself ([`fit`]: convergence, restarts, fall
+//! policy, report) comes from em-core and is re-exported here, so a program
+//! that fits state-space models depends on this crate alone.
+//!
+//! - [`LinearGaussianSsm`]: validated parameters ([`LinearGaussianSsm::builder`]
+//!   takes the matrices by name), sampling, [`filter`](LinearGaussianSsm::filter),
 //!   [`smooth`](LinearGaussianSsm::smooth), [`log_likelihood`](LinearGaussianSsm::log_likelihood);
-//! - [`em`]: [`e_step`](LinearGaussianSsm::e_step) (log-likelihood and mergeable
-//!   [`SufficientStats`]) and [`m_step`](LinearGaussianSsm::m_step) for any subset of
-//!   (A, Q, H, R, m0, P0) with full, diagonal or scalar Q and R;
+//! - [`em`]: the E-step (log-likelihood and mergeable [`SufficientStats`])
+//!   and the M-step for any [`LearnSet`] of the blocks [`Param`]
+//!   (A, Q, H, R, m0, P0) with full, diagonal or scalar Q and R, reporting
+//!   floors in [`StepDiagnostics`];
 //! - missing data: NaN entries; a NaN row skips its update, a partly NaN row
 //!   updates with its observed coordinates, and EM treats missing values as
 //!   latent (exact);
 //! - [`InferenceOptions::steady_state`]: reuse of the converged Riccati
 //!   recursion, O(n²) instead of O(n³) per step;
-//! - [`scenario`]: scenario 3 of `../shared/SCENARIOS.md` (the 21-dimensional
-//!   robot-arm-like model).
+//! - [`scenario`]: the 21-dimensional robot-arm scenario (model, simulator,
+//!   EM start).
 //!
 //! Numerics: the per-step Cholesky factors and triangular solves are
 //! `linalg_kernels::padded` (vectorised at run time for small matrices), the
@@ -54,22 +62,22 @@
 //! [`InferenceOptions`].
 //!
 //! # Example
+//! Fitting the transition of the robot-arm scenario from its EM start, with
+//! the steady-state recursions:
+//!
 //! ```
 //! use statespace::scenario::{Scenario3, em_start, learn_options};
-//! use statespace::InferenceOptions;
+//! use statespace::{InferenceOptions, Settings, Start};
 //!
 //! let data = Scenario3::new(300, 1).generate();
 //! let y = data.observations.as_ref();
-//! let mut model = em_start(y, 1).unwrap().with_inference(InferenceOptions::steady_state());
-//! let mut history = Vec::new();
-//! for _ in 0..5 {
-//!     let step = model.em_iteration(&[y], &learn_options()).unwrap();
-//!     history.push(step.log_likelihood);
-//!     model = step.model;
-//! }
-//! assert!(history.windows(2).all(|w| w[1] > w[0]));
-//! let smoothed = model.smooth(y).unwrap();
+//! let model = em_start(y, 1)?.with_inference(InferenceOptions::steady_state());
+//! let settings = Settings::builder().max_iterations(5).build()?;
+//! let fitted = statespace::fit(&[y][..], Start::Warm(model), &learn_options(), &settings)?;
+//! assert!(fitted.report.gains().iter().all(|&gain| gain > 0.0));
+//! let smoothed = fitted.model.smooth(y)?;
 //! assert_eq!(smoothed.smoothed_means().nrows(), 300);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod buffers;
@@ -80,19 +88,24 @@ mod error;
 mod inference;
 mod kalman;
 mod model;
+mod param;
 pub mod scenario;
 mod univariate;
 
 pub use buffers::release_buffers;
 pub use data::split_sequences;
-pub use em::{
-    CovStructure, EStep, EmIteration, FloorApplied, InitConfig, LearnSet, MStepDiagnostics, MStepOptions,
-    SufficientStats,
-};
+pub use em::{CovStructure, InitConfig, MStepOptions, SufficientStats};
 pub use error::{Matrix, Result, StateSpaceError};
 pub use inference::{FILTER_CHECKPOINT_INTERVAL, FilterOutput, SmootherOutput};
 pub use linalg_kernels::FloorSchedule;
-pub use model::{
-    DEFAULT_STEADY_STATE_TOLERANCE, InferenceOptions, LinearGaussianSsm, ParameterTuple, Parameters,
-    SYMMETRY_TOLERANCE,
+pub use model::builder::LinearGaussianSsmBuilder;
+pub use model::inference_options::{DEFAULT_STEADY_STATE_TOLERANCE, InferenceOptions};
+pub use model::{LinearGaussianSsm, Parameters};
+pub use param::{LearnSet, Param, StepDiagnostics};
+
+pub use em_core::{
+    self, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver, OnFall, Settings, Start,
+    Tolerance, fit, fit_observed,
 };
+pub use faer;
+pub use rand;

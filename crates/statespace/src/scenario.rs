@@ -1,10 +1,13 @@
-//! Scenario 3 of `../shared/SCENARIOS.md`: EM for a 21-dimensional
-//! robot-arm-like state-space model, at any length.
+//! The robot-arm scenario ("scenario 3" of emfit's benchmarks): EM for a
+//! 21-dimensional state-space model of the kinematics of a 7-joint arm, at
+//! any length.
 //!
-//! The state is `[pos₁…₇, vel₁…₇, acc₁…₇]` of 7 joints. The true model is
-//! the `lgssm_sarcos_like` workload of `../shared/peers/data/README.md`,
-//! drawn from this crate's own seeded generator (so the numbers differ from
-//! the NumPy files, the structure does not):
+//! The state is `[pos₁…₇, vel₁…₇, acc₁…₇]` of 7 joints, each integrated by
+//! a damped constant-acceleration model and observed directly with noise:
+//! precise positions and velocities, noisy accelerations. The full-length
+//! workload has 44,484 steps (the length of the SARCOS robot-arm training
+//! set, which the scenario imitates). The model and the simulation are drawn
+//! from this crate's own seeded generator:
 //!
 //! - `A = kron(A3, I₇)` with the damped constant-acceleration integrator
 //!   `A3 = [[0.99, 1, 0.5], [0, 0.95, 1], [0, 0, 0.90]]`, plus (optionally) a
@@ -19,13 +22,15 @@
 //! Draws from `StdRng::seed_from_u64(seed)` in the order: C, W, then the
 //! simulation ([`LinearGaussianSsm::sample`]).
 //!
-//! The EM start ([`em_start`]) is the scenario's: `A = 0`,
-//! `Q = 0.01 diag(u)` with `u` uniform in (0, 1] from its own seed, `H = I`,
-//! the true R, `m0 = y_0`, `P0 = R`; EM learns (A, Q) ([`learn_options`]).
+//! The EM start ([`em_start`]) knows the observation model but nothing of
+//! the dynamics: `A = 0`, `Q = 0.01 diag(u)` with `u` uniform in (0, 1]
+//! from its own seed, `H = I`, the true R, `m0 = y_0`, `P0 = R`; EM learns
+//! the transition (A, Q) ([`learn_options`]).
 
-use crate::em::{LearnSet, MStepOptions};
+use crate::em::MStepOptions;
 use crate::error::Result;
-use crate::model::LinearGaussianSsm;
+use crate::model::{LinearGaussianSsm, Parameters};
+use crate::param::{LearnSet, Param};
 use faer::{Mat, MatRef};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -47,7 +52,7 @@ pub const Q_DIAG: [f64; 3] = [1e-4, 1e-3, 1e-1];
 /// Spectral norm of the joint coupling added to the acceleration block.
 pub const COUPLING_NORM: f64 = 0.05;
 
-/// How to generate scenario 3.
+/// How to generate the robot-arm scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Scenario3 {
@@ -91,7 +96,7 @@ impl Scenario3 {
     }
 }
 
-/// A simulated scenario-3 data set.
+/// A simulated robot-arm data set.
 #[derive(Debug, Clone)]
 pub struct Scenario3Data {
     /// The model the data were drawn from.
@@ -152,7 +157,7 @@ fn spectral_norm(c: &Mat<f64>) -> f64 {
     norm
 }
 
-/// Draws the true scenario-3 model (C if `coupling`, then W, from `rng`).
+/// Draws the true robot-arm model (C if `coupling`, then W, from `rng`).
 pub fn true_model<G: Rng + ?Sized>(coupling: bool, rng: &mut G) -> LinearGaussianSsm {
     let mut a = transition_without_coupling();
     if coupling {
@@ -172,15 +177,14 @@ pub fn true_model<G: Rng + ?Sized>(coupling: bool, rng: &mut G) -> LinearGaussia
             q[(i, j)] += 1e-3 * 0.5 * (wwt[(i, j)] + wwt[(j, i)]) / STATE_DIM as f64;
         }
     }
-    let r = observation_covariance();
-    LinearGaussianSsm::new(
+    LinearGaussianSsm::from_parameters(Parameters {
         a,
-        q.clone(),
-        Mat::identity(STATE_DIM, STATE_DIM),
-        r,
-        vec![0.0; STATE_DIM],
-        q,
-    )
+        q: q.clone(),
+        h: Mat::identity(STATE_DIM, STATE_DIM),
+        r: observation_covariance(),
+        m0: vec![0.0; STATE_DIM],
+        p0: q,
+    })
     .expect("the scenario's parameters are valid by construction")
 }
 
@@ -206,18 +210,18 @@ pub fn em_start(y: MatRef<'_, f64>, seed: u64) -> Result<LinearGaussianSsm> {
     let m0 = (0..STATE_DIM)
         .map(|i| if y[(0, i)].is_nan() { 0.0 } else { y[(0, i)] })
         .collect();
-    LinearGaussianSsm::new(
-        Mat::zeros(STATE_DIM, STATE_DIM),
+    LinearGaussianSsm::from_parameters(Parameters {
+        a: Mat::zeros(STATE_DIM, STATE_DIM),
         q,
-        Mat::identity(STATE_DIM, STATE_DIM),
-        r.clone(),
+        h: Mat::identity(STATE_DIM, STATE_DIM),
+        r: r.clone(),
         m0,
-        r,
-    )
+        p0: r,
+    })
 }
 
-/// M-step options of the scenario: learn (A, Q), full Q.
+/// M-step options of the scenario: learn the transition (A, Q), full Q.
 #[must_use]
 pub fn learn_options() -> MStepOptions {
-    MStepOptions::new(LearnSet::transition())
+    MStepOptions::new(LearnSet::only(&[Param::A, Param::Q]))
 }

@@ -7,7 +7,7 @@ use common::random_model;
 use faer::Mat;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use statespace::{InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Parameters};
+use statespace::{EmModel, InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Param, Parameters};
 
 fn sequences(model: &LinearGaussianSsm, lengths: &[usize], seed: u64) -> Vec<Mat<f64>> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -66,6 +66,41 @@ fn init_from_data_gives_a_valid_start_that_em_improves() {
     }
 }
 
+/// The em-core loop drives the model's trait implementation: restarts from
+/// `init_from_data` with derived seeds, the best one returned, the same
+/// result when run again.
+#[test]
+fn fit_from_data_runs_restarts_of_the_em_core_loop() {
+    let truth = random_model(2, 2, 13);
+    let data = sequences(&truth, &[80, 50], 14);
+    let views: Vec<_> = data.iter().map(|m| m.as_ref()).collect();
+    let settings = statespace::Settings::builder()
+        .max_iterations(15)
+        .restarts(3)
+        .seed(5)
+        .build()
+        .unwrap();
+    let options = MStepOptions::default();
+    let start = || statespace::Start::<LinearGaussianSsm>::FromData(InitConfig::new(2));
+    let fit = statespace::fit(&views[..], start(), &options, &settings).unwrap();
+    assert_eq!(fit.report.restarts.len(), 3);
+    assert!(fit.report.falls.is_empty(), "{}", fit.report);
+    assert!(fit.report.history.windows(2).all(|w| w[1] >= w[0]));
+    let again = statespace::fit(&views[..], start(), &options, &settings).unwrap();
+    assert_eq!(again.model, fit.model);
+    // The returned model is the one the report describes.
+    let ll = fit.model.log_likelihood(&views).unwrap();
+    let best = fit.report.history[fit.report.returned_iteration];
+    assert!((ll - best).abs() <= 1e-9 * best.abs(), "{ll} vs {best}");
+    // Restart 0 is `init_from_data` with its seed, then EM.
+    let mut rng = StdRng::seed_from_u64(settings.restart_seed(0));
+    let first = LinearGaussianSsm::init_from_data(&views, &InitConfig::new(2), &mut rng).unwrap();
+    let first_ll = first.log_likelihood(&views).unwrap();
+    let restart0 = fit.report.restarts.iter().find(|r| r.index == 0).unwrap();
+    assert_eq!(restart0.seed, settings.restart_seed(0));
+    assert!(first_ll <= best);
+}
+
 #[test]
 fn scores_count_parameters_and_observed_steps() {
     let model = random_model(2, 3, 8);
@@ -82,9 +117,14 @@ fn scores_count_parameters_and_observed_steps() {
     let ll = model.log_likelihood(&views).unwrap();
     assert!((model.bic(&views).unwrap() - (-2.0 * ll + k as f64 * 14f64.ln())).abs() < 1e-9);
     assert!((model.aic(&views).unwrap() - (-2.0 * ll + 2.0 * k as f64)).abs() < 1e-9);
-    let options =
-        MStepOptions::new(LearnSet::transition()).with_q_structure(statespace::CovStructure::Diagonal);
+    let options = MStepOptions::new(LearnSet::only(&[Param::A, Param::Q]))
+        .with_q_structure(statespace::CovStructure::Diagonal);
     assert_eq!(options.n_free_parameters(2, 3), 4 + 2);
+    let options = options
+        .with_r_structure(statespace::CovStructure::Scalar)
+        .with_learn(LearnSet::only(&[Param::R, Param::M0]));
+    assert_eq!(options.learn.to_string(), "R,m0");
+    assert_eq!(options.n_free_parameters(2, 3), 1 + 2);
 }
 
 #[test]
@@ -133,15 +173,11 @@ fn parameters_round_trip_by_name() {
 #[test]
 fn reused_buffers_do_not_change_results() {
     let general = random_model(3, 2, 4);
-    let coordinatewise = LinearGaussianSsm::new(
-        general.a().to_owned(),
-        general.q().to_owned(),
-        Mat::identity(3, 3),
-        Mat::from_fn(3, 3, |i, j| if i == j { 0.1 + 0.2 * i as f64 } else { 0.0 }),
-        general.m0().to_vec(),
-        general.p0().to_owned(),
-    )
-    .unwrap();
+    let coordinatewise = common::model(Parameters {
+        h: Mat::identity(3, 3),
+        r: Mat::from_fn(3, 3, |i, j| if i == j { 0.1 + 0.2 * i as f64 } else { 0.0 }),
+        ..general.parameters()
+    });
     for model in [general, coordinatewise] {
         let long = &sequences(&model, &[60_000], 5)[0];
         let y = &sequences(&model, &[50_000], 6)[0];

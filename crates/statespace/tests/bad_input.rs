@@ -6,9 +6,10 @@ use common::random_model;
 use faer::{Mat, mat};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use statespace::em_core::{Adjustment, Diagnostics};
 use statespace::{
-    InferenceOptions, InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Matrix, Parameters,
-    StateSpaceError, SufficientStats, split_sequences,
+    EmModel, InferenceOptions, InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Matrix, Param,
+    Parameters, StateSpaceError, SufficientStats, split_sequences,
 };
 
 fn base() -> Parameters {
@@ -37,7 +38,7 @@ fn mismatched_shapes_name_the_matrix() {
     assert!(matches!(
         err,
         StateSpaceError::Shape {
-            matrix: Matrix::Q,
+            matrix: Matrix::Param(Param::Q),
             expected_rows: 2,
             rows: 1,
             ..
@@ -51,7 +52,7 @@ fn mismatched_shapes_name_the_matrix() {
     assert!(matches!(
         err,
         StateSpaceError::Shape {
-            matrix: Matrix::H,
+            matrix: Matrix::Param(Param::H),
             ..
         }
     ));
@@ -63,7 +64,7 @@ fn mismatched_shapes_name_the_matrix() {
     assert!(matches!(
         err,
         StateSpaceError::Shape {
-            matrix: Matrix::M0,
+            matrix: Matrix::Param(Param::M0),
             ..
         }
     ));
@@ -75,7 +76,7 @@ fn mismatched_shapes_name_the_matrix() {
     assert!(matches!(
         err,
         StateSpaceError::Shape {
-            matrix: Matrix::R,
+            matrix: Matrix::Param(Param::R),
             ..
         }
     ));
@@ -86,7 +87,9 @@ fn mismatched_shapes_name_the_matrix() {
     .unwrap_err();
     assert!(matches!(
         err,
-        StateSpaceError::ZeroDimension { matrix: Matrix::A }
+        StateSpaceError::ZeroDimension {
+            matrix: Matrix::Param(Param::A)
+        }
     ));
     let err = build(Parameters {
         h: Mat::zeros(0, 2),
@@ -96,7 +99,9 @@ fn mismatched_shapes_name_the_matrix() {
     .unwrap_err();
     assert!(matches!(
         err,
-        StateSpaceError::ZeroDimension { matrix: Matrix::H }
+        StateSpaceError::ZeroDimension {
+            matrix: Matrix::Param(Param::H)
+        }
     ));
 }
 
@@ -110,7 +115,7 @@ fn non_spd_covariances_name_the_matrix_and_pivot() {
     assert!(matches!(
         err,
         StateSpaceError::NotPositiveDefinite {
-            matrix: Matrix::Q,
+            matrix: Matrix::Param(Param::Q),
             pivot: 1,
             ..
         }
@@ -123,7 +128,7 @@ fn non_spd_covariances_name_the_matrix_and_pivot() {
     assert!(matches!(
         err,
         StateSpaceError::NotPositiveDefinite {
-            matrix: Matrix::R,
+            matrix: Matrix::Param(Param::R),
             pivot: 0,
             ..
         }
@@ -136,11 +141,15 @@ fn non_spd_covariances_name_the_matrix_and_pivot() {
     assert!(matches!(
         err,
         StateSpaceError::NotPositiveDefinite {
-            matrix: Matrix::P0,
+            matrix: Matrix::Param(Param::P0),
             pivot: 1,
             ..
         }
     ));
+}
+
+#[test]
+fn asymmetric_or_non_finite_parameters_name_the_entry() {
     let err = build(Parameters {
         q: mat![[1.0, 0.5], [0.4, 1.0]],
         ..base()
@@ -149,7 +158,7 @@ fn non_spd_covariances_name_the_matrix_and_pivot() {
     assert!(matches!(
         err,
         StateSpaceError::NotSymmetric {
-            matrix: Matrix::Q,
+            matrix: Matrix::Param(Param::Q),
             row: 1,
             col: 0
         }
@@ -162,7 +171,7 @@ fn non_spd_covariances_name_the_matrix_and_pivot() {
     assert!(matches!(
         err,
         StateSpaceError::NonFiniteParameter {
-            matrix: Matrix::A,
+            matrix: Matrix::Param(Param::A),
             row: 0,
             col: 0,
             ..
@@ -176,15 +185,61 @@ fn non_spd_covariances_name_the_matrix_and_pivot() {
     assert!(matches!(
         err,
         StateSpaceError::NonFiniteParameter {
-            matrix: Matrix::M0,
+            matrix: Matrix::Param(Param::M0),
             col: 1,
             ..
         }
     ));
-    // Within the symmetry tolerance: accepted and stored exactly symmetric.
-    let q = mat![[0.2, 0.05], [0.05 * (1.0 + 1e-14), 0.1]];
-    let model = build(Parameters { q, ..base() }).unwrap();
-    assert_eq!(model.q()[(0, 1)], model.q()[(1, 0)]);
+    // Within the symmetry tolerance (1e-8 of the diagonal): accepted and
+    // stored exactly symmetric; beyond it, rejected.
+    for relative in [1e-14, 1e-9] {
+        let q = mat![[0.2, 0.05], [0.05 + relative * 0.2, 0.1]];
+        let model = build(Parameters { q, ..base() }).unwrap();
+        assert_eq!(model.q()[(0, 1)], model.q()[(1, 0)]);
+    }
+    let q = mat![[0.2, 0.05], [0.05 + 1e-7 * 0.2, 0.1]];
+    assert!(matches!(
+        build(Parameters { q, ..base() }),
+        Err(StateSpaceError::NotSymmetric {
+            matrix: Matrix::Param(Param::Q),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_builder_names_a_missing_matrix() {
+    let p = base();
+    let full = LinearGaussianSsm::builder()
+        .a(p.a.as_ref())
+        .q(p.q.as_ref())
+        .h(p.h.as_ref())
+        .r(p.r.as_ref())
+        .m0(&p.m0)
+        .p0(p.p0.as_ref());
+    assert_eq!(full.build().unwrap(), build(base()).unwrap());
+    let without_r = LinearGaussianSsm::builder()
+        .a(p.a.as_ref())
+        .q(p.q.as_ref())
+        .h(p.h.as_ref())
+        .m0(&p.m0)
+        .p0(p.p0.as_ref());
+    let err = without_r.build().unwrap_err();
+    assert_eq!(err, StateSpaceError::MissingParameter { parameter: Param::R });
+    assert_eq!(err.to_string(), "the model builder was not given R");
+    assert!(matches!(
+        LinearGaussianSsm::builder().build(),
+        Err(StateSpaceError::MissingParameter { parameter: Param::A })
+    ));
+    // The builder validates as `from_parameters` does.
+    let err = full.q(mat![[1.0]].as_ref()).build().unwrap_err();
+    assert!(matches!(
+        err,
+        StateSpaceError::Shape {
+            matrix: Matrix::Param(Param::Q),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -294,17 +349,14 @@ fn m_step_rejects_foreign_or_broken_statistics_and_leaves_the_model_alone() {
     let e = model.e_step(&views).unwrap();
     assert_eq!(e.stats.n_transitions(), 0);
     assert!(matches!(
-        model.m_step(&e.stats, &MStepOptions::new(LearnSet::transition())),
+        model.m_step(
+            &e.stats,
+            &MStepOptions::new(LearnSet::only(&[Param::A, Param::Q]))
+        ),
         Err(StateSpaceError::NoTransitions)
     ));
     // ...but the initial state and the observation model can be learned.
-    let options = MStepOptions::new(LearnSet {
-        h: true,
-        r: true,
-        m0: true,
-        p0: true,
-        ..LearnSet::none()
-    });
+    let options = MStepOptions::new(LearnSet::only(&[Param::H, Param::R, Param::M0, Param::P0]));
     let (next, _) = model.m_step(&e.stats, &options).unwrap();
     assert_eq!(next.a(), model.a());
     assert_eq!(model, before);
@@ -334,21 +386,31 @@ fn a_singular_update_is_floored_and_reported() {
     let q = mat![[0.1, 0.0], [0.0, 1e-300]];
     let h = mat![[1.0, 0.0], [0.0, 1.0]];
     let r = mat![[0.1, 0.0], [0.0, 0.1]];
-    let model = LinearGaussianSsm::new(a, q, h, r, vec![0.0, 1.0], mat![[1.0, 0.0], [0.0, 1e-300]]).unwrap();
+    let p0 = mat![[1.0, 0.0], [0.0, 1e-300]];
+    let model = LinearGaussianSsm::builder()
+        .a(a.as_ref())
+        .q(q.as_ref())
+        .h(h.as_ref())
+        .r(r.as_ref())
+        .m0(&[0.0, 1.0])
+        .p0(p0.as_ref())
+        .build()
+        .unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     let (_, y) = model.sample(50, &mut rng);
     let e = model.e_step(&[y.as_ref()]).unwrap();
     let (next, diagnostics) = model
-        .m_step(&e.stats, &MStepOptions::new(LearnSet::transition()))
+        .m_step(
+            &e.stats,
+            &MStepOptions::new(LearnSet::only(&[Param::A, Param::Q])),
+        )
         .unwrap();
     assert!(!diagnostics.is_empty(), "expected a floor");
-    assert!(
-        diagnostics
-            .floors
-            .iter()
-            .any(|f| f.matrix == Matrix::Q && f.jitter > 0.0)
-    );
-    assert!(diagnostics.to_string().starts_with("floored Q"));
+    assert!(diagnostics.events.iter().any(|e| e.parameter == Some(Param::Q)
+        && matches!(e.adjustment, Adjustment::Floored { jitter, attempts } if jitter > 0.0 && attempts > 0)));
+    // A floor may lower the likelihood: the fit loop must expect a fall.
+    assert!(diagnostics.expects_fall());
+    assert!(diagnostics.to_string().starts_with("Q floored"), "{diagnostics}");
     assert!((0..2).all(|i| (0..2).all(|j| next.q()[(i, j)].is_finite() && next.a()[(i, j)].is_finite())));
 }
 
@@ -373,21 +435,17 @@ fn split_sequences_checks_lengths() {
 #[test]
 fn options_parse_and_reject_nonsense() {
     assert_eq!(
-        LearnSet::parse("A, q,m0").unwrap(),
-        LearnSet {
-            a: true,
-            q: true,
-            m0: true,
-            ..LearnSet::none()
-        }
+        "A, q,M0".parse::<LearnSet>().unwrap(),
+        LearnSet::only(&[Param::A, Param::Q, Param::M0])
     );
-    assert_eq!(LearnSet::parse("all").unwrap(), LearnSet::all());
-    assert_eq!(LearnSet::parse("none").unwrap(), LearnSet::none());
-    assert_eq!(LearnSet::transition().to_string(), "A,Q");
-    assert!(matches!(
-        LearnSet::parse("A,B"),
-        Err(StateSpaceError::InvalidOption { option: "learn", .. })
-    ));
+    assert_eq!("p0,h".parse::<LearnSet>().unwrap().to_string(), "H,P0");
+    assert_eq!("all".parse::<LearnSet>().unwrap(), LearnSet::all());
+    assert_eq!("none".parse::<LearnSet>().unwrap(), LearnSet::none());
+    assert_eq!(LearnSet::all().to_string(), "A,Q,H,R,m0,P0");
+    assert_eq!(LearnSet::only(&[Param::Q, Param::A]).to_string(), "A,Q");
+    let err = "A,B".parse::<LearnSet>().unwrap_err();
+    assert_eq!(err.name, "B");
+    assert!(err.to_string().contains("A, Q, H, R, m0, P0"), "{err}");
     assert!(statespace::CovStructure::parse("diag").is_ok());
     assert!(statespace::CovStructure::parse("banded").is_err());
     let mut rng = StdRng::seed_from_u64(8);

@@ -2,10 +2,13 @@
 //! learned parameters, and keeps Q, R, P0 symmetric positive definite.
 //! Everything is drawn from proptest strategies, so failures shrink.
 
+mod common;
+
+use common::learn_set;
 use faer::Mat;
 use linalg_kernels::Cholesky;
 use proptest::prelude::*;
-use statespace::{CovStructure, LearnSet, LinearGaussianSsm, MStepOptions};
+use statespace::{CovStructure, EmModel, LinearGaussianSsm, MStepOptions, Parameters};
 
 const EM_STEPS: usize = 20;
 
@@ -111,7 +114,14 @@ impl Case {
         let q = structured(spd(&self.q, n), structure(self.q_structure));
         let r = structured(spd(&self.r, p), structure(self.r_structure));
         let h = Mat::<f64>::from_fn(p, n, |i, j| self.h[j * p + i]);
-        LinearGaussianSsm::new(a, q, h, r, self.m0.clone(), spd(&self.p0, n)).unwrap()
+        common::model(Parameters {
+            a,
+            q,
+            h,
+            r,
+            m0: self.m0.clone(),
+            p0: spd(&self.p0, n),
+        })
     }
 
     fn sequences(&self) -> Vec<Mat<f64>> {
@@ -149,7 +159,7 @@ proptest! {
         let views: Vec<_> = data.iter().map(|m| m.as_ref()).collect();
         prop_assume!(views.iter().any(|y| (0..y.nrows()).any(|k| (0..y.ncols()).any(|j| !y[(k, j)].is_nan()))));
         for mask in 0u8..64 {
-            let options = MStepOptions::new(LearnSet::from_bits(mask))
+            let options = MStepOptions::new(learn_set(mask))
                 .with_q_structure(structure(case.q_structure))
                 .with_r_structure(structure(case.r_structure));
             let mut model = start.clone();
@@ -159,7 +169,7 @@ proptest! {
                 if let Some((ll, true)) = previous {
                     prop_assert!(
                         e.log_likelihood >= ll - 1e-9 * (1.0 + ll.abs()),
-                        "learn {} step {step}: {} < {ll}", LearnSet::from_bits(mask), e.log_likelihood
+                        "learn {} step {step}: {} < {ll}", learn_set(mask), e.log_likelihood
                     );
                 }
                 let (next, diagnostics) = model.m_step(&e.stats, &options).unwrap();

@@ -14,7 +14,7 @@ use faer::{Mat, MatRef};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use statespace::scenario::Scenario3;
-use statespace::{InferenceOptions, LinearGaussianSsm};
+use statespace::{EmModel, InferenceOptions, LinearGaussianSsm};
 
 const TOL: f64 = 1e-12;
 

@@ -22,7 +22,7 @@ mod error;
 mod npy;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use faer::{Mat, MatRef};
 
@@ -271,9 +271,10 @@ pub fn write_matrix(path: &Path, data: MatRef<'_, f64>, header: Option<&[String]
     }
 }
 
-/// Writes a file atomically: `write` fills a temporary file in the same folder,
-/// which is flushed, synced and renamed over `path`. On any error the temporary
-/// file is removed and `path` is left untouched.
+/// Writes a file atomically: `write` fills a temporary file in the same folder
+/// (the tempfile crate's), which is flushed, synced and persisted (renamed)
+/// over `path`. On any error the temporary file is removed and `path` is left
+/// untouched. The one atomic writer of the crate: model files use it too.
 ///
 /// # Errors
 /// [`DataError::Io`] naming `path`.
@@ -281,40 +282,45 @@ pub fn write_atomically<F>(path: &Path, write: F) -> Result<(), DataError>
 where
     F: FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 {
-    let io = |source| DataError::Io {
+    persist_atomically(path, write).map_err(|source| DataError::Io {
         path: path.into(),
         source,
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io(std::io::Error::other("not a file name")))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(file);
-        write(&mut w)?;
-        let file = w.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// [`write_atomically`] with the bare I/O error.
+pub(crate) fn persist_atomically<F>(path: &Path, write: F) -> std::io::Result<()>
+where
+    F: FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+{
+    if path.file_name().is_none() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ));
     }
-    result.map_err(io)
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // The temporary file is deleted when `temp_path` is dropped on an error.
+    let (file, temp_path) = tempfile::Builder::new()
+        .prefix(".emfit-")
+        .tempfile_in(dir)?
+        .into_parts();
+    let mut w = std::io::BufWriter::new(file);
+    write(&mut w)?;
+    let file = w.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    drop(file);
+    temp_path.persist(path).map_err(|e| e.error)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn temp_dir(tag: &str) -> PathBuf {
+    fn temp_dir(tag: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("emfit-io-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir

@@ -2,9 +2,11 @@
 
 use std::path::Path;
 
-use super::{ModelFile, ModelKind, read_kind, read_limited, write_atomic};
+use super::{ModelFile, ModelKind, read_kind, read_limited, save_json};
 use crate::error::Error;
-use crate::models::{CategoricalHmm, GaussianHmm, Gmm, GmmHmm, Lgssm};
+use hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
+use mixture::GaussianMixture as Gmm;
+use statespace::LinearGaussianSsm as Lgssm;
 
 /// A model of any kind, as read from a model file whose kind is not known in
 /// advance (e.g. `emfit predict --model FILE`).
@@ -75,7 +77,7 @@ impl AnyModel {
     /// # Errors
     /// [`Error::Io`].
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        write_atomic(path, self.to_json().as_bytes())
+        save_json(path, &self.to_json())
     }
 }
 

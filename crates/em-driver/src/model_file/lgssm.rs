@@ -17,7 +17,7 @@
 //! [`statespace::LinearGaussianSsm::with_inference`].
 
 use serde::{Deserialize, Serialize};
-use statespace::LinearGaussianSsm;
+use statespace::{LinearGaussianSsm, Parameters};
 
 use super::matrix::{mat_from_rows, mat_to_rows, vec_checked};
 use super::{ModelFile, ModelKind};
@@ -91,9 +91,11 @@ impl ModelFile for LinearGaussianSsm {
             Some(n),
             Some(n),
         )?;
-        LinearGaussianSsm::new(a, q, h, r, m0, p0).map_err(|e| Error::InvalidModel {
-            kind: ModelKind::Lgssm,
-            source: ModelError::StateSpace(e),
+        LinearGaussianSsm::from_parameters(Parameters { a, q, h, r, m0, p0 }).map_err(|e| {
+            Error::InvalidModel {
+                kind: ModelKind::Lgssm,
+                source: ModelError::StateSpace(e),
+            }
         })
     }
 }

@@ -36,8 +36,7 @@ mod matrix;
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -195,12 +194,12 @@ pub trait ModelFile: Sized {
         Self::from_parameters(doc.parameters)
     }
 
-    /// Writes the model file to `path` atomically (see [`write_atomic`]).
+    /// Writes the model file to `path` atomically (see [`save_json`]).
     ///
     /// # Errors
     /// [`Error::Io`].
     fn save(&self, path: &Path) -> Result<(), Error> {
-        write_atomic(path, self.to_json().as_bytes())
+        save_json(path, &self.to_json())
     }
 
     /// Reads and validates the model file at `path`.
@@ -245,44 +244,15 @@ pub fn read_limited(path: &Path) -> Result<String, Error> {
     Ok(text)
 }
 
-/// Writes `bytes` to `path` atomically: to a temporary file in the same
-/// directory (`.<name>.tmp-<pid>-<n>`), flushed and synced, then renamed over
-/// `path`. On failure the temporary file is removed and `path` is untouched.
+/// Writes a model file's text to `path` atomically
+/// ([`crate::io::write_atomically`]: a temporary file in the same directory,
+/// synced, then renamed over `path`; on failure `path` is untouched).
 ///
 /// # Errors
-/// [`Error::Io`] naming `path` (or the temporary file).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |path: &Path, source| Error::Io {
+/// [`Error::Io`] naming `path`.
+pub fn save_json(path: &Path, json: &str) -> Result<(), Error> {
+    crate::io::persist_atomically(path, |w| w.write_all(json.as_bytes())).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-        )
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp: PathBuf = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    match result {
-        Ok(()) => Ok(()),
-        Err(source) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(io(path, source))
-        }
-    }
+    })
 }

@@ -1,11 +1,15 @@
 //! Categorical (discrete-symbol) emissions.
 
-use super::{Emission, EmissionDiagnostics, MergeStats, check_columns, check_states};
-use crate::error::Table;
-use crate::probability::{ln_all, map_row, sample_index, validate_prior, validate_row};
-use crate::{HmmError, MStepOptions, Sequences};
+use em_core::{Adjustment, Event};
 use faer::{Mat, MatRef};
 use rand::Rng;
+
+use super::{Emission, MergeStats, check_columns, check_states, init_checked};
+use crate::error::{HmmError, Table};
+use crate::model::options::MStepOptions;
+use crate::param::{Param, StepDiagnostics};
+use crate::probability::{ln_all, map_row, prior_rows, sample_index, validate_row};
+use crate::sequences::Sequences;
 
 /// Categorical emissions: in state j the symbol `m ∈ 0..M` is emitted with
 /// probability `B[j, m]`.
@@ -74,9 +78,20 @@ pub(crate) fn symbol_of(value: f64, m: usize) -> Option<usize> {
     }
 }
 
+/// The symbol at row `t` of a block of observations (`n_symbols` symbols).
+fn symbol_at(value: f64, t: usize, n_symbols: usize) -> Result<usize, HmmError> {
+    symbol_of(value, n_symbols).ok_or(HmmError::SymbolOutOfRange {
+        sequence: 0,
+        time: t,
+        row: t,
+        value,
+        n_symbols,
+    })
+}
+
 impl CategoricalEmission {
     /// Validating constructor from the K x M emission matrix (rows sum to 1
-    /// within [`crate::ROW_SUM_TOLERANCE`], stored as given).
+    /// within [`linalg_kernels::tolerance::PROBABILITY_SUM`], stored as given).
     ///
     /// # Errors
     /// [`HmmError::NoStates`], [`HmmError::DimensionMismatch`] for M = 0,
@@ -145,19 +160,16 @@ impl Emission for CategoricalEmission {
         check_columns(data, 1)?;
         let m = self.n_symbols();
         let col = data.data().col(0);
-        for (sequence, (&start, &len)) in data.starts().iter().zip(data.lengths()).enumerate() {
-            for time in 0..len {
-                let row = start + time;
-                let value = col[row];
-                if symbol_of(value, m).is_none() {
-                    return Err(HmmError::SymbolOutOfRange {
-                        sequence,
-                        time,
-                        row,
-                        value,
-                        n_symbols: m,
-                    });
-                }
+        for (sequence, time, row) in data.positions() {
+            let value = col[row];
+            if symbol_of(value, m).is_none() {
+                return Err(HmmError::SymbolOutOfRange {
+                    sequence,
+                    time,
+                    row,
+                    value,
+                    n_symbols: m,
+                });
             }
         }
         Ok(())
@@ -174,14 +186,7 @@ impl Emission for CategoricalEmission {
         }
         let mut out = Mat::zeros(x.nrows(), k);
         for t in 0..x.nrows() {
-            let value = x[(t, 0)];
-            let s = symbol_of(value, m).ok_or(HmmError::SymbolOutOfRange {
-                sequence: 0,
-                time: t,
-                row: t,
-                value,
-                n_symbols: m,
-            })?;
+            let s = symbol_at(x[(t, 0)], t, m)?;
             for j in 0..k {
                 out[(t, j)] = self.log_probs[j * m + s];
             }
@@ -205,14 +210,7 @@ impl Emission for CategoricalEmission {
     ) -> Result<(), HmmError> {
         let (k, m) = (self.n_states(), self.n_symbols());
         for t in 0..x.nrows() {
-            let value = x[(t, 0)];
-            let s = symbol_of(value, m).ok_or(HmmError::SymbolOutOfRange {
-                sequence: 0,
-                time: t,
-                row: t,
-                value,
-                n_symbols: m,
-            })?;
+            let s = symbol_at(x[(t, 0)], t, m)?;
             for j in 0..k {
                 stats.counts[j * m + s] += gamma[(t, j)];
             }
@@ -224,7 +222,7 @@ impl Emission for CategoricalEmission {
         &self,
         stats: &Self::Stats,
         options: &MStepOptions,
-    ) -> Result<(Self, EmissionDiagnostics), HmmError> {
+    ) -> Result<(Self, StepDiagnostics), HmmError> {
         let (k, m) = (self.n_states(), self.n_symbols());
         if stats.n_states != k || stats.n_symbols != m {
             return Err(HmmError::DimensionMismatch {
@@ -233,38 +231,29 @@ impl Emission for CategoricalEmission {
                 found: stats.n_states * stats.n_symbols,
             });
         }
-        let mut diagnostics = EmissionDiagnostics::default();
-        if !options.learn.emission_probabilities {
+        let mut diagnostics = StepDiagnostics::default();
+        if !options.learn.contains(Param::Probabilities) {
             return Ok((self.clone(), diagnostics));
         }
-        if let Some(prior) = options
-            .emission_prior
-            .as_ref()
-            .filter(|prior| prior.nrows() != k || prior.ncols() != m)
-        {
-            return Err(HmmError::DimensionMismatch {
-                what: "emission prior (states x symbols)",
-                expected: k * m,
-                found: prior.nrows() * prior.ncols(),
-            });
-        }
+        let priors = prior_rows(
+            options.emission_prior.as_ref(),
+            k,
+            m,
+            "emission prior (states x symbols)",
+            Table::EmissionProbabilities,
+        )?;
         let mut probs = self.probs.clone();
         for j in 0..k {
-            let prior_row: Option<Vec<f64>> = options
-                .emission_prior
-                .as_ref()
-                .map(|p| (0..m).map(|s| p[(j, s)]).collect());
-            if let Some(row) = &prior_row {
-                validate_prior(row, Table::EmissionProbabilities, j)?;
-            }
+            let prior = priors.as_ref().map(|p| p[j].as_slice());
             let previous: Vec<f64> = (0..m).map(|s| self.probs[(j, s)]).collect();
-            match map_row(&stats.counts[j * m..(j + 1) * m], prior_row.as_deref(), &previous) {
+            match map_row(&stats.counts[j * m..(j + 1) * m], prior, &previous) {
                 Some(row) => {
                     for s in 0..m {
                         probs[(j, s)] = row[s];
                     }
                 }
-                None => diagnostics.states_kept.push(j),
+                None => diagnostics
+                    .push(Event::new(Some(Param::Probabilities), Adjustment::KeptWithoutMass).in_state(j)),
             }
         }
         Ok((Self::from_valid(probs), diagnostics))
@@ -301,39 +290,40 @@ impl Emission for CategoricalEmission {
         config: &Self::InitConfig,
         rng: &mut R,
     ) -> Result<Self, HmmError> {
-        if n_states == 0 {
-            return Err(HmmError::NoStates);
-        }
-        check_columns(data, 1)?;
-        if let Some(p) = &config.probabilities {
-            if p.nrows() != n_states {
-                return Err(HmmError::DimensionMismatch {
-                    what: "emission probability rows",
-                    expected: n_states,
-                    found: p.nrows(),
-                });
+        init_checked(data, n_states, "emission probability rows", || {
+            check_columns(data, 1)?;
+            match &config.probabilities {
+                Some(p) => Self::new(p.clone()),
+                None => Self::random(data, n_states, config.n_symbols, rng),
             }
-            let emission = Self::new(p.clone())?;
-            emission.check_data(data)?;
-            return Ok(emission);
-        }
-        let m = match config.n_symbols {
+        })
+    }
+}
+
+impl CategoricalEmission {
+    /// Random rows (uniform draws normalised, as hmmlearn does) over `n_symbols`
+    /// symbols, or one more than the largest symbol in the data.
+    fn random<R: Rng + ?Sized>(
+        data: &Sequences<'_>,
+        n_states: usize,
+        n_symbols: Option<usize>,
+        rng: &mut R,
+    ) -> Result<Self, HmmError> {
+        let m = match n_symbols {
             Some(m) => m,
             None => {
                 let col = data.data().col(0);
                 let mut max = 0usize;
-                for (sequence, (&start, &len)) in data.starts().iter().zip(data.lengths()).enumerate() {
-                    for time in 0..len {
-                        let value = col[start + time];
-                        let s = symbol_of(value, usize::MAX).ok_or(HmmError::SymbolOutOfRange {
-                            sequence,
-                            time,
-                            row: start + time,
-                            value,
-                            n_symbols: usize::MAX,
-                        })?;
-                        max = max.max(s);
-                    }
+                for (sequence, time, row) in data.positions() {
+                    let value = col[row];
+                    let s = symbol_of(value, usize::MAX).ok_or(HmmError::SymbolOutOfRange {
+                        sequence,
+                        time,
+                        row,
+                        value,
+                        n_symbols: usize::MAX,
+                    })?;
+                    max = max.max(s);
                 }
                 max + 1
             }
@@ -353,9 +343,7 @@ impl Emission for CategoricalEmission {
                 probs[(j, s)] = row[s] / total;
             }
         }
-        let emission = Self::new(probs)?;
-        emission.check_data(data)?;
-        Ok(emission)
+        Self::new(probs)
     }
 }
 

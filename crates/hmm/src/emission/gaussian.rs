@@ -1,12 +1,17 @@
 //! Gaussian emissions (one Gaussian per state), built on `mixture::GaussianMixture`.
 
-use super::{Emission, EmissionDiagnostics, MergeStats, check_columns, check_states};
-use crate::{HmmError, MStepOptions, Sequences};
+use em_core::EmModel;
 use faer::{Mat, MatRef};
 use linalg_kernels::Cholesky;
 use mixture::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
 use rand::Rng;
 use rand_distr::StandardNormal;
+
+use super::{Emission, MergeStats, check_columns, check_states, from_mixture, init_checked};
+use crate::error::HmmError;
+use crate::model::options::MStepOptions;
+use crate::param::{Param, StepDiagnostics};
+use crate::sequences::Sequences;
 
 /// Gaussian emissions `b_j(x) = N(x; μ_j, Σ_j)` with full, diagonal,
 /// spherical or tied covariances.
@@ -74,9 +79,16 @@ pub(crate) fn mixture_err(state: Option<usize>) -> impl Fn(MixtureError) -> HmmE
 
 /// The mixture crate's M-step options for an HMM emission.
 pub(crate) fn mixture_options(options: &MStepOptions, update_weights: bool) -> mixture::MStepOptions {
+    let learn = mixture::LearnSet::none()
+        .set(mixture::Param::Weights, update_weights)
+        .set(mixture::Param::Means, options.learn.contains(Param::Means))
+        .set(
+            mixture::Param::Covariances,
+            options.learn.contains(Param::Covariances),
+        );
     mixture::MStepOptions::default()
         .with_reg_covar(options.reg_covar)
-        .with_updates(update_weights, options.learn.means, options.learn.covariances)
+        .with_learn(learn)
         .with_reseed(false)
 }
 
@@ -92,26 +104,31 @@ pub(crate) fn sampling_factors(mixture: &GaussianMixture, state: usize) -> Resul
         .collect()
 }
 
-/// Writes `μ + L ε` (ε standard normal) into row `t` of `out`.
-pub(crate) fn draw_gaussian<R: Rng + ?Sized>(
-    mean: MatRef<'_, f64>,
-    l: &Mat<f64>,
+/// One row per entry of `states`: row t is `μ + L ε` (ε standard normal)
+/// for the mean row and lower Cholesky factor `pick(states[t], rng)` gives
+/// (`pick` may draw, e.g. a mixture component, before ε is drawn).
+pub(crate) fn draw_rows<'m, R: Rng + ?Sized>(
+    states: &[usize],
+    d: usize,
     rng: &mut R,
-    eps: &mut [f64],
-    out: &mut Mat<f64>,
-    t: usize,
-) {
-    let d = eps.len();
-    for e in eps.iter_mut() {
-        *e = rng.sample(StandardNormal);
-    }
-    for r in 0..d {
-        let mut v = mean[(0, r)];
-        for j in 0..=r {
-            v += l[(r, j)] * eps[j];
+    mut pick: impl FnMut(usize, &mut R) -> (MatRef<'m, f64>, &'m Mat<f64>),
+) -> Mat<f64> {
+    let mut out = Mat::zeros(states.len(), d);
+    let mut eps = vec![0.0; d];
+    for (t, &j) in states.iter().enumerate() {
+        let (mean, l) = pick(j, rng);
+        for e in eps.iter_mut() {
+            *e = rng.sample(StandardNormal);
         }
-        out[(t, r)] = v;
+        for r in 0..d {
+            let mut v = mean[(0, r)];
+            for c in 0..=r {
+                v += l[(r, c)] * eps[c];
+            }
+            out[(t, r)] = v;
+        }
     }
+    out
 }
 
 /// Mean and covariance (`n − 1` denominator, `n` when n = 1) of the rows of `x`.
@@ -260,18 +277,10 @@ impl Emission for GaussianEmission {
         &self,
         stats: &Self::Stats,
         options: &MStepOptions,
-    ) -> Result<(Self, EmissionDiagnostics), HmmError> {
+    ) -> Result<(Self, StepDiagnostics), HmmError> {
         let opts = mixture_options(options, false);
         let (mixture, d) = self.mixture.m_step(&stats.0, &opts).map_err(mixture_err(None))?;
-        let diagnostics = EmissionDiagnostics {
-            states_kept: d.kept.clone(),
-            degenerate_covariances: d.degenerate.iter().map(|&j| (j, 0)).collect(),
-            tied_degenerate: d.tied_degenerate,
-            objective_decreased: d.objective_decreased,
-            objective_change: d.objective_change,
-            ..EmissionDiagnostics::default()
-        };
-        Ok((Self { mixture }, diagnostics))
+        Ok((Self { mixture }, from_mixture(d, None, false)))
     }
 
     fn n_parameters(&self) -> usize {
@@ -281,21 +290,11 @@ impl Emission for GaussianEmission {
 
     fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {
         check_states(states, self.n_states())?;
-        let d = self.n_features();
         let factors = sampling_factors(&self.mixture, 0)?;
-        let mut out = Mat::zeros(states.len(), d);
-        let mut eps = vec![0.0; d];
-        for (t, &j) in states.iter().enumerate() {
-            draw_gaussian(
-                self.means().subrows(j, 1),
-                &factors[j],
-                rng,
-                &mut eps,
-                &mut out,
-                t,
-            );
-        }
-        Ok(out)
+        let means = self.means();
+        Ok(draw_rows(states, self.n_features(), rng, |j, _| {
+            (means.subrows(j, 1), &factors[j])
+        }))
     }
 
     fn init_from_data<R: Rng + ?Sized>(
@@ -304,30 +303,20 @@ impl Emission for GaussianEmission {
         config: &Self::InitConfig,
         rng: &mut R,
     ) -> Result<Self, HmmError> {
-        if n_states == 0 {
-            return Err(HmmError::NoStates);
-        }
-        let x = data.data();
-        let means = match &config.means {
-            Some(m) => m.clone(),
-            None => mixture::kmeans::kmeans(x, n_states, config.kmeans_rounds, rng)
-                .map_err(mixture_err(None))?
-                .centroids()
-                .to_owned(),
-        };
-        let covariances = match &config.covariances {
-            Some(c) => c.clone(),
-            None => covariances_from_data(x, n_states, config.covariance_type, config.min_covar)?,
-        };
-        let emission = Self::new(means, covariances)?;
-        if emission.n_states() != n_states {
-            return Err(HmmError::DimensionMismatch {
-                what: "rows of the given means (states)",
-                expected: n_states,
-                found: emission.n_states(),
-            });
-        }
-        emission.check_data(data)?;
-        Ok(emission)
+        init_checked(data, n_states, "rows of the given means (states)", || {
+            let x = data.data();
+            let means = match &config.means {
+                Some(m) => m.clone(),
+                None => mixture::kmeans::kmeans(x, n_states, config.kmeans_rounds, rng)
+                    .map_err(mixture_err(None))?
+                    .centroids()
+                    .to_owned(),
+            };
+            let covariances = match &config.covariances {
+                Some(c) => c.clone(),
+                None => covariances_from_data(x, n_states, config.covariance_type, config.min_covar)?,
+            };
+            Self::new(means, covariances)
+        })
     }
 }

@@ -1,18 +1,21 @@
 //! Gaussian-mixture emissions: one `mixture::GaussianMixture` per state.
 
-use super::gaussian::{
-    covariances_from_data, data_moments, draw_gaussian, mixture_err, mixture_options, sampling_factors,
-};
-use super::{Emission, EmissionDiagnostics, MergeStats, check_columns, check_states};
-use crate::error::Table;
-use crate::probability::{map_row, sample_index, validate_prior, validate_row};
-use crate::simd::multiversion;
-use crate::{HmmError, MStepOptions, Sequences};
+use em_core::EmModel;
 use faer::{Mat, MatRef};
 use linalg_kernels::fastexp;
 use mixture::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
 use rand::Rng;
 use rand_distr::StandardNormal;
+
+use super::gaussian::{
+    covariances_from_data, data_moments, draw_rows, mixture_err, mixture_options, sampling_factors,
+};
+use super::{Emission, MergeStats, check_columns, check_states, from_mixture, init_checked};
+use crate::error::{HmmError, Table};
+use crate::model::options::MStepOptions;
+use crate::param::{Param, StepDiagnostics};
+use crate::probability::{map_row, prior_rows, sample_index, validate_row};
+use crate::sequences::Sequences;
 
 /// Gaussian-mixture emissions: `b_j(x) = Σ_m w_jm N(x; μ_jm, Σ_jm)` with
 /// `n_mix` components per state, all of one covariance type (full,
@@ -228,10 +231,33 @@ impl GmmEmission {
     }
 }
 
-multiversion! {
-    /// See [`exp_terms_body`].
-    fn exp_terms(terms: &mut [f64], log_w: &[f64], max: &mut [f64], sum: &mut [f64]) -> Result<(), (usize, f64)> = exp_terms_body;
+/// See [`exp_terms_body`]; compiled for every instruction set of
+/// `linalg_kernels::for_each_isa!`, chosen at run time (same bits on all).
+fn exp_terms(terms: &mut [f64], log_w: &[f64], max: &mut [f64], sum: &mut [f64]) -> Result<(), (usize, f64)> {
+    linalg_kernels::isa_dispatch!(exp_terms(terms, log_w, max, sum))
 }
+
+/// One module per instruction set: [`exp_terms_body`] compiled with that
+/// set's target features (no fused multiply-adds: `$fma` unused).
+macro_rules! isa_kernels {
+    ($name:ident, $fma:literal $(, $features:literal)?) => {
+        mod $name {
+            use super::exp_terms_body;
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn exp_terms(
+                terms: &mut [f64],
+                log_w: &[f64],
+                max: &mut [f64],
+                sum: &mut [f64],
+            ) -> Result<(), (usize, f64)> {
+                exp_terms_body(terms, log_w, max, sum)
+            }
+        }
+    };
+}
+
+linalg_kernels::for_each_isa!(isa_kernels);
 
 /// `terms` holds n x M log-densities column-major: adds `log_w[m]` to column
 /// m, writes the row maxima into `max` and replaces every term by
@@ -354,7 +380,7 @@ impl Emission for GmmEmission {
         &self,
         stats: &Self::Stats,
         options: &MStepOptions,
-    ) -> Result<(Self, EmissionDiagnostics), HmmError> {
+    ) -> Result<(Self, StepDiagnostics), HmmError> {
         let (k, n_mix) = (self.n_states(), self.n_mix());
         if stats.0.len() != k {
             return Err(HmmError::DimensionMismatch {
@@ -363,47 +389,27 @@ impl Emission for GmmEmission {
                 found: stats.0.len(),
             });
         }
-        if let Some(prior) = &options.weight_prior {
-            if prior.nrows() != k || prior.ncols() != n_mix {
-                return Err(HmmError::DimensionMismatch {
-                    what: "mixture weight prior (states x components)",
-                    expected: k * n_mix,
-                    found: prior.nrows() * prior.ncols(),
-                });
-            }
-            for j in 0..k {
-                let row: Vec<f64> = (0..n_mix).map(|m| prior[(j, m)]).collect();
-                validate_prior(&row, Table::MixtureWeights, j)?;
-            }
-        }
-        let map_weights = options.learn.weights && options.weight_prior.is_some();
-        let opts = mixture_options(options, options.learn.weights && !map_weights);
-        let mut diagnostics = EmissionDiagnostics::default();
+        let priors = prior_rows(
+            options.weight_prior.as_ref(),
+            k,
+            n_mix,
+            "mixture weight prior (states x components)",
+            Table::MixtureWeights,
+        )?;
+        let learn_weights = options.learn.contains(Param::Weights);
+        let map_weights = learn_weights && priors.is_some();
+        let opts = mixture_options(options, learn_weights && !map_weights);
+        let mut diagnostics = StepDiagnostics::default();
         let mut mixtures = Vec::with_capacity(k);
         for (j, (mix, s)) in self.mixtures.iter().zip(&stats.0).enumerate() {
             let (mut new, d) = mix.m_step(s, &opts).map_err(mixture_err(Some(j)))?;
             let no_mass = !(s.total_mass() > 0.0);
-            if no_mass {
-                diagnostics.states_kept.push(j);
-            } else {
-                diagnostics.components_kept.extend(d.kept.iter().map(|&m| (j, m)));
-            }
-            diagnostics
-                .degenerate_covariances
-                .extend(d.degenerate.iter().map(|&m| (j, m)));
-            diagnostics.tied_degenerate |= d.tied_degenerate;
-            diagnostics
-                .weights_floored
-                .extend(d.weight_floored.iter().map(|&m| (j, m)));
-            diagnostics.objective_decreased |= d.objective_decreased;
-            diagnostics.objective_change += d.objective_change;
-            if map_weights {
-                let prior = options.weight_prior.as_ref().expect("checked above");
-                let row: Vec<f64> = (0..n_mix).map(|m| prior[(j, m)]).collect();
-                if let Some(w) = map_row(s.mass(), Some(&row), mix.weights()) {
-                    new = GaussianMixture::new(w, new.means().to_owned(), new.covariances().clone())
-                        .map_err(mixture_err(Some(j)))?;
-                }
+            diagnostics.absorb(from_mixture(d, Some(j), no_mass));
+            if let (true, Some(priors)) = (map_weights, &priors)
+                && let Some(w) = map_row(s.mass(), Some(&priors[j]), mix.weights())
+            {
+                new = GaussianMixture::new(w, new.means().to_owned(), new.covariances().clone())
+                    .map_err(mixture_err(Some(j)))?;
             }
             mixtures.push(new);
         }
@@ -417,28 +423,17 @@ impl Emission for GmmEmission {
 
     fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {
         check_states(states, self.n_states())?;
-        let d = self.n_features();
         let factors: Vec<Vec<Mat<f64>>> = self
             .mixtures
             .iter()
             .enumerate()
             .map(|(j, mix)| sampling_factors(mix, j))
             .collect::<Result<_, _>>()?;
-        let mut out = Mat::zeros(states.len(), d);
-        let mut eps = vec![0.0; d];
-        for (t, &j) in states.iter().enumerate() {
+        Ok(draw_rows(states, self.n_features(), rng, |j, rng| {
             let mix = &self.mixtures[j];
             let m = sample_index(mix.weights(), rng);
-            draw_gaussian(
-                mix.means().subrows(m, 1),
-                &factors[j][m],
-                rng,
-                &mut eps,
-                &mut out,
-                t,
-            );
-        }
-        Ok(out)
+            (mix.means().subrows(m, 1), &factors[j][m])
+        }))
     }
 
     fn init_from_data<R: Rng + ?Sized>(
@@ -447,78 +442,158 @@ impl Emission for GmmEmission {
         config: &Self::InitConfig,
         rng: &mut R,
     ) -> Result<Self, HmmError> {
-        if n_states == 0 {
-            return Err(HmmError::NoStates);
-        }
-        let n_mix = config.n_mix;
-        if n_mix == 0 {
-            return Err(HmmError::Mixture {
-                state: None,
-                source: MixtureError::NoComponents,
-            });
-        }
-        let x = data.data();
-        let d = x.ncols();
-        if n_mix > x.nrows() {
-            // Fail fast: more components per state than observations.
-            return Err(HmmError::Mixture {
-                state: None,
-                source: MixtureError::TooFewSamples {
-                    n_samples: x.nrows(),
-                    n_components: n_mix,
-                },
-            });
-        }
-        let weights = config
-            .weights
-            .clone()
-            .unwrap_or_else(|| Mat::from_fn(n_states, n_mix, |_, _| 1.0 / n_mix as f64));
-        let means = match &config.means {
-            Some(m) => m.clone(),
-            None => {
-                let km = mixture::kmeans::kmeans(x, n_states, config.kmeans_rounds, rng)
-                    .map_err(mixture_err(None))?;
-                let (_, cov) = data_moments(x);
-                let sd: Vec<f64> = (0..d).map(|i| cov[(i, i)].sqrt()).collect();
-                let mut means = Vec::with_capacity(n_states);
-                for j in 0..n_states {
-                    let rows: Vec<usize> = (0..x.nrows()).filter(|&i| km.labels()[i] == j).collect();
-                    let xj = Mat::from_fn(rows.len(), d, |i, c| x[(rows[i], c)]);
-                    let inner = if rows.len() >= n_mix {
-                        mixture::kmeans::kmeans(xj.as_ref(), n_mix, config.kmeans_rounds, rng).ok()
-                    } else {
-                        None
-                    };
-                    means.push(match inner {
-                        Some(inner) => inner.centroids().to_owned(),
-                        None => {
-                            let centroid = km.centroids();
-                            Mat::from_fn(n_mix, d, |_, c| {
-                                let e: f64 = rng.sample(StandardNormal);
-                                centroid[(j, c)] + 0.1 * sd[c] * e
-                            })
-                        }
-                    });
+        init_checked(data, n_states, "given GMM parameters (states)", || {
+            let n_mix = config.n_mix;
+            if n_mix == 0 {
+                return Err(HmmError::Mixture {
+                    state: None,
+                    source: MixtureError::NoComponents,
+                });
+            }
+            let x = data.data();
+            if n_mix > x.nrows() {
+                // Fail fast: more components per state than observations.
+                return Err(HmmError::Mixture {
+                    state: None,
+                    source: MixtureError::TooFewSamples {
+                        n_samples: x.nrows(),
+                        n_components: n_mix,
+                    },
+                });
+            }
+            let weights = config
+                .weights
+                .clone()
+                .unwrap_or_else(|| Mat::from_fn(n_states, n_mix, |_, _| 1.0 / n_mix as f64));
+            let means = match &config.means {
+                Some(m) => m.clone(),
+                None => nested_kmeans_means(x, n_states, n_mix, config.kmeans_rounds, rng)?,
+            };
+            let covariances = match &config.covariances {
+                Some(c) => c.clone(),
+                None => {
+                    let c = covariances_from_data(x, n_mix, config.covariance_type, config.min_covar)?;
+                    vec![c; n_states]
                 }
-                means
+            };
+            let emission = Self::new(weights, means, covariances)?;
+            if emission.n_states() == n_states && emission.n_mix() != n_mix {
+                return Err(HmmError::DimensionMismatch {
+                    what: "components per state of the given GMM parameters",
+                    expected: n_mix,
+                    found: emission.n_mix(),
+                });
             }
+            Ok(emission)
+        })
+    }
+}
+
+/// hmmlearn's component means: k-means with `n_states` clusters on all rows
+/// assigns rows to states, k-means with `n_mix` clusters on each state's
+/// rows gives its means; a state with fewer rows than `n_mix` (or whose
+/// k-means fails) gets its centroid plus Gaussian jitter of 0.1 data
+/// standard deviations.
+fn nested_kmeans_means<R: Rng + ?Sized>(
+    x: MatRef<'_, f64>,
+    n_states: usize,
+    n_mix: usize,
+    rounds: usize,
+    rng: &mut R,
+) -> Result<Vec<Mat<f64>>, HmmError> {
+    let d = x.ncols();
+    let km = mixture::kmeans::kmeans(x, n_states, rounds, rng).map_err(mixture_err(None))?;
+    let (_, cov) = data_moments(x);
+    let sd: Vec<f64> = (0..d).map(|i| cov[(i, i)].sqrt()).collect();
+    let mut means = Vec::with_capacity(n_states);
+    for j in 0..n_states {
+        let rows: Vec<usize> = (0..x.nrows()).filter(|&i| km.labels()[i] == j).collect();
+        let xj = Mat::from_fn(rows.len(), d, |i, c| x[(rows[i], c)]);
+        let inner = if rows.len() >= n_mix {
+            mixture::kmeans::kmeans(xj.as_ref(), n_mix, rounds, rng).ok()
+        } else {
+            None
         };
-        let covariances = match &config.covariances {
-            Some(c) => c.clone(),
+        means.push(match inner {
+            Some(inner) => inner.centroids().to_owned(),
             None => {
-                let c = covariances_from_data(x, n_mix, config.covariance_type, config.min_covar)?;
-                vec![c; n_states]
+                let centroid = km.centroids();
+                Mat::from_fn(n_mix, d, |_, c| {
+                    let e: f64 = rng.sample(StandardNormal);
+                    centroid[(j, c)] + 0.1 * sd[c] * e
+                })
             }
-        };
-        let emission = Self::new(weights, means, covariances)?;
-        if emission.n_states() != n_states || emission.n_mix() != n_mix {
-            return Err(HmmError::DimensionMismatch {
-                what: "given GMM parameters (states)",
-                expected: n_states,
-                found: emission.n_states(),
-            });
+        });
+    }
+    Ok(means)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Terms, maxima and sums of one variant on a fixed input.
+    type Terms = (Vec<u64>, Vec<u64>, Vec<u64>);
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// n x 3 log-densities with `−∞` entries and a row of `−∞`, weights.
+    fn input(n: usize) -> (Vec<f64>, Vec<f64>) {
+        let terms = (0..3 * n)
+            .map(|i| match i % 11 {
+                0 => f64::NEG_INFINITY,
+                r => -0.37 * (i % 97) as f64 - 40.0 * f64::from(r as u8 % 3),
+            })
+            .collect();
+        (terms, vec![0.2f64.ln(), 0.3f64.ln(), 0.5f64.ln()])
+    }
+
+    fn run(f: impl Fn(&mut [f64], &[f64], &mut [f64], &mut [f64]) -> Result<(), (usize, f64)>) -> Terms {
+        let n = 157;
+        let (mut terms, log_w) = input(n);
+        for t in [3, 50] {
+            for m in 0..3 {
+                terms[m * n + t] = f64::NEG_INFINITY;
+            }
         }
-        emission.check_data(data)?;
-        Ok(emission)
+        let (mut max, mut sum) = (vec![f64::NEG_INFINITY; n], vec![0.0; n]);
+        f(&mut terms, &log_w, &mut max, &mut sum).unwrap();
+        (bits(&terms), bits(&max), bits(&sum))
+    }
+
+    /// Every instruction-set variant this CPU can run gives the bits of the
+    /// body compiled for the baseline target.
+    #[test]
+    fn every_instruction_set_gives_identical_terms() {
+        let reference = run(exp_terms_body);
+        assert_eq!(run(exp_terms), reference, "dispatched");
+        assert_eq!(run(baseline::exp_terms), reference, "baseline");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let isa = linalg_kernels::isa::Isa::detect();
+            if isa.has_avx2() {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                assert_eq!(
+                    run(|a, b, c, d| unsafe { avx2::exp_terms(a, b, c, d) }),
+                    reference,
+                    "AVX2"
+                );
+            }
+            if isa.has_avx512() {
+                // SAFETY: the CPU has AVX-512 F, VL and DQ (checked just above).
+                assert_eq!(
+                    run(|a, b, c, d| unsafe { avx512::exp_terms(a, b, c, d) }),
+                    reference,
+                    "AVX-512"
+                );
+            }
+        }
+        // A NaN term is located.
+        let (mut terms, log_w) = input(4);
+        terms[4 + 2] = f64::NAN;
+        let (mut max, mut sum) = (vec![f64::NEG_INFINITY; 4], vec![0.0; 4]);
+        assert!(matches!(exp_terms(&mut terms, &log_w, &mut max, &mut sum), Err((2, v)) if v.is_nan()));
     }
 }

@@ -4,20 +4,24 @@
 //! log-density `ln b_j(x_t)` ([`Emission::log_likelihoods`]); accumulates its
 //! sufficient statistics from the state posteriors `γ_t(j)`
 //! ([`Emission::accumulate`]); and maximises them ([`Emission::m_step`]).
+//!
+//! The emissions are in `categorical.rs`, `gaussian.rs` (one Gaussian per
+//! state, on the `mixture` crate), `gmm.rs` (one Gaussian mixture per state)
+//! and `poisson.rs`; this file holds the trait and the checks they share.
 
-use crate::{HmmError, MStepOptions, Sequences};
+pub(crate) mod categorical;
+pub(crate) mod gaussian;
+pub(crate) mod gmm;
+pub(crate) mod poisson;
+
+use em_core::{Adjustment, Event};
 use faer::{Mat, MatRef};
 use rand::Rng;
 
-mod categorical;
-mod gaussian;
-mod gmm;
-mod poisson;
-
-pub use categorical::{CategoricalEmission, CategoricalInit, CategoricalStats, MAX_SYMBOLS};
-pub use gaussian::{GaussianEmission, GaussianInit, GaussianStats};
-pub use gmm::{GmmEmission, GmmInit, GmmStats};
-pub use poisson::{PoissonEmission, PoissonInit, PoissonStats};
+use crate::error::HmmError;
+use crate::model::options::MStepOptions;
+use crate::param::{Param, StepDiagnostics};
+use crate::sequences::Sequences;
 
 /// Sufficient statistics that can be merged (added) across sequences or chunks.
 pub trait MergeStats {
@@ -26,11 +30,12 @@ pub trait MergeStats {
 }
 
 /// An emission distribution for K hidden states.
-pub trait Emission: Clone + Send + Sync + std::fmt::Debug + Sized {
+pub trait Emission: Clone + PartialEq + Send + Sync + std::fmt::Debug + Sized {
     /// Sufficient statistics of the E-step (mergeable).
     type Stats: MergeStats + Clone + Send + Sync + std::fmt::Debug;
-    /// Configuration of [`Emission::init_from_data`].
-    type InitConfig: Clone + std::fmt::Debug;
+    /// Configuration of [`Emission::init_from_data`] (shared by the restarts
+    /// of a fit, so `Send + Sync`).
+    type InitConfig: Clone + std::fmt::Debug + Send + Sync;
 
     /// Number of hidden states K.
     fn n_states(&self) -> usize;
@@ -77,7 +82,7 @@ pub trait Emission: Clone + Send + Sync + std::fmt::Debug + Sized {
         &self,
         stats: &Self::Stats,
         options: &MStepOptions,
-    ) -> Result<(Self, EmissionDiagnostics), HmmError>;
+    ) -> Result<(Self, StepDiagnostics), HmmError>;
 
     /// Number of free parameters.
     fn n_parameters(&self) -> usize;
@@ -101,85 +106,66 @@ pub trait Emission: Clone + Send + Sync + std::fmt::Debug + Sized {
     ) -> Result<Self, HmmError>;
 }
 
-/// What an emission M-step had to do beyond the plain update.
-#[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct EmissionDiagnostics {
-    /// States whose emission parameters were kept: no posterior mass, or all
-    /// of it on a single point (Gaussian emissions; mixture's collapse rule).
-    pub states_kept: Vec<usize>,
-    /// `(state, component)` mixture components kept for the same reason (GMM emissions).
-    pub components_kept: Vec<(usize, usize)>,
-    /// `(state, component)` whose new covariance did not factor and was kept
-    /// (possible only with `reg_covar = 0`; component 0 for Gaussian emissions).
-    pub degenerate_covariances: Vec<(usize, usize)>,
-    /// A tied covariance did not factor and was kept.
-    pub tied_degenerate: bool,
-    /// `(state, component)` mixture weights raised to `mixture::WEIGHT_FLOOR`.
-    pub weights_floored: Vec<(usize, usize)>,
-    /// The covariance floor (`reg_covar`) lowered the expected complete-data
-    /// log-likelihood by more than rounding: this step may lower the likelihood.
-    pub objective_decreased: bool,
-    /// Change of the emission part of EM's objective `Q` (a lower bound on its
-    /// contribution to the log-likelihood gain); 0 for categorical emissions.
-    pub objective_change: f64,
+/// An emission's report from the mixture crate's M-step, in the HMM's terms.
+///
+/// With `state = Some(j)` the mixture is state j's (GMM emissions): its
+/// components stay components of state j. With `None` the mixture's
+/// components are the states (Gaussian emissions). A state without posterior
+/// mass is reported once, as its whole emission kept, instead of per component.
+pub(crate) fn from_mixture(
+    report: mixture::StepDiagnostics,
+    state: Option<usize>,
+    no_mass: bool,
+) -> StepDiagnostics {
+    let mut lifted = StepDiagnostics::default();
+    if let (Some(j), true) = (state, no_mass) {
+        lifted.push(Event::new(None, Adjustment::KeptWithoutMass).in_state(j));
+    }
+    for event in report.events {
+        if no_mass && event.adjustment == Adjustment::KeptWithoutMass {
+            continue;
+        }
+        let lifted_event = Event::new(event.parameter.map(Param::from), event.adjustment);
+        lifted.push(match (state, event.component) {
+            (Some(j), Some(c)) => lifted_event.in_state(j).in_component(c),
+            (Some(j), None) => lifted_event.in_state(j),
+            (None, Some(c)) => lifted_event.in_state(c),
+            (None, None) => lifted_event,
+        });
+    }
+    lifted.objective_change = report.objective_change;
+    lifted.objective_decreased = report.objective_decreased;
+    lifted
 }
 
-impl EmissionDiagnostics {
-    /// True when nothing beyond the plain update happened.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.states_kept.is_empty()
-            && self.components_kept.is_empty()
-            && self.degenerate_covariances.is_empty()
-            && !self.tied_degenerate
-            && self.weights_floored.is_empty()
-            && !self.objective_decreased
+/// The checks every [`Emission::init_from_data`] makes around its own
+/// recipe `build`: at least one state; the emission built (from given
+/// parameters or from the data) has `n_states` states (`given` names the
+/// given parameter whose rows are the states); the data fits it
+/// ([`Emission::check_data`]).
+///
+/// # Errors
+/// [`HmmError::NoStates`], the errors of `build`,
+/// [`HmmError::DimensionMismatch`], the errors of [`Emission::check_data`].
+pub(crate) fn init_checked<E: Emission>(
+    data: &Sequences<'_>,
+    n_states: usize,
+    given: &'static str,
+    build: impl FnOnce() -> Result<E, HmmError>,
+) -> Result<E, HmmError> {
+    if n_states == 0 {
+        return Err(HmmError::NoStates);
     }
-}
-
-impl std::fmt::Display for EmissionDiagnostics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut parts = Vec::new();
-        if !self.states_kept.is_empty() {
-            parts.push(format!(
-                "emissions kept for states without mass {:?}",
-                self.states_kept
-            ));
-        }
-        if !self.components_kept.is_empty() {
-            parts.push(format!(
-                "mixture components kept without mass (state, component) {:?}",
-                self.components_kept
-            ));
-        }
-        if !self.degenerate_covariances.is_empty() {
-            parts.push(format!(
-                "degenerate covariances kept (state, component) {:?}",
-                self.degenerate_covariances
-            ));
-        }
-        if self.tied_degenerate {
-            parts.push("degenerate tied covariance kept".to_string());
-        }
-        if !self.weights_floored.is_empty() {
-            parts.push(format!(
-                "mixture weights floored (state, component) {:?}",
-                self.weights_floored
-            ));
-        }
-        if self.objective_decreased {
-            parts.push(format!(
-                "covariance floor lowered the objective by {:.3e}",
-                -self.objective_change
-            ));
-        }
-        if parts.is_empty() {
-            f.write_str("emission update clean")
-        } else {
-            f.write_str(&parts.join("; "))
-        }
+    let emission = build()?;
+    if emission.n_states() != n_states {
+        return Err(HmmError::DimensionMismatch {
+            what: given,
+            expected: n_states,
+            found: emission.n_states(),
+        });
     }
+    emission.check_data(data)?;
+    Ok(emission)
 }
 
 /// Checks that the data has the number of columns an emission needs.

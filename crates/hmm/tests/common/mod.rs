@@ -182,3 +182,12 @@ pub fn log_space_reference(start: &[f64], trans: &Mat<f64>, log_b: &Mat<f64>) ->
         best_logp,
     }
 }
+
+/// Runs `f` on a rayon pool of `threads` threads.
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}

@@ -5,14 +5,19 @@
 //! vectorised the *outer* loops (gathers and 128-bit shuffles) and the
 //! statistics kernel ran ~10x slower than this form.
 //!
-//! - [`Avx512`]: one `__m512d` per lane group; a token only obtainable after
-//!   run-time detection ([`Avx512::detect`]), so the intrinsics are only ever
-//!   executed on a CPU that has them. Its methods are `#[inline(always)]` and
-//!   are only called from functions compiled with the AVX-512 features
-//!   enabled (see `simd_entry!`), where the intrinsics inline.
-//! - [`Avx2`]: two `__m256d` per lane group, for CPUs with AVX2 + FMA but no
-//!   AVX-512 (same token discipline).
-//! - [`Scalar`]: `[f64; 8]` with plain lane loops, for every other CPU.
+//! One module per instruction set of [`linalg_kernels::for_each_isa!`], with
+//! the same names, each exporting its token as `Token`:
+//! - [`avx512::Avx512`]: one `__m512d` per lane group;
+//! - [`avx2::Avx2`]: two `__m256d` per lane group (AVX2 + FMA);
+//! - [`baseline::Scalar`]: `[f64; 8]` with plain lane loops, for every CPU.
+//!
+//! A vector token is a proof that the CPU has its features: its constructor
+//! `new` is a `#[target_feature]` function, so safe code can only call it
+//! from a function compiled with the same features (the kernel entry points
+//! of `super`, which `linalg_kernels::isa_dispatch!` enters after run-time
+//! detection). Every method is `#[inline(always)]` and free of closures, so
+//! that in such a function the intrinsics inline instead of becoming calls
+//! compiled without the features.
 
 use super::{LANES, V};
 
@@ -78,13 +83,12 @@ pub(crate) trait Simd: Copy {
         let r = self.mul_add(n, self.splat(-LN2_LO), r);
         let r2 = self.mul(r, r);
         let r4 = self.mul(r2, r2);
-        let c = |v: f64| self.splat(v);
-        let p01 = self.add(c(1.0), r);
-        let p23 = self.mul_add(c(1.0 / 6.0), r, c(0.5));
-        let p45 = self.mul_add(c(1.0 / 120.0), r, c(1.0 / 24.0));
-        let p67 = self.mul_add(c(1.0 / 5040.0), r, c(1.0 / 720.0));
-        let p89 = self.mul_add(c(1.0 / 362_880.0), r, c(1.0 / 40320.0));
-        let p1011 = self.mul_add(c(1.0 / 39_916_800.0), r, c(1.0 / 3_628_800.0));
+        let p01 = self.add(self.splat(1.0), r);
+        let p23 = self.mul_add(self.splat(1.0 / 6.0), r, self.splat(0.5));
+        let p45 = self.mul_add(self.splat(1.0 / 120.0), r, self.splat(1.0 / 24.0));
+        let p67 = self.mul_add(self.splat(1.0 / 5040.0), r, self.splat(1.0 / 720.0));
+        let p89 = self.mul_add(self.splat(1.0 / 362_880.0), r, self.splat(1.0 / 40320.0));
+        let p1011 = self.mul_add(self.splat(1.0 / 39_916_800.0), r, self.splat(1.0 / 3_628_800.0));
         let q0 = self.mul_add(p23, r2, p01);
         let q1 = self.mul_add(p67, r2, p45);
         let q2 = self.mul_add(p1011, r2, p89);
@@ -93,10 +97,8 @@ pub(crate) trait Simd: Copy {
     }
 }
 
-/// Portable fallback: plain loops over `[f64; 8]`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Scalar;
-
+/// One lane array per register: `lanes!(|a, b| a + b)` applies the
+/// expression lane by lane.
 macro_rules! lanes {
     (|$($v:ident),*| $e:expr) => {{
         let mut out = [0.0; LANES];
@@ -108,66 +110,83 @@ macro_rules! lanes {
     }};
 }
 
-impl Simd for Scalar {
-    type R = V;
-    #[inline(always)]
-    fn splat(self, v: f64) -> V {
-        [v; LANES]
+/// The portable fallback.
+pub(crate) mod baseline {
+    use super::{LANES, Simd, V};
+
+    /// The portable token: plain loops over `[f64; 8]`, separate multiply
+    /// and add (no fused multiply-add), for every CPU.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Scalar;
+
+    /// The token of this instruction set.
+    pub(crate) type Token = Scalar;
+
+    impl Scalar {
+        /// The token (every CPU can run it).
+        #[inline(always)]
+        pub(crate) fn new() -> Self {
+            Self
+        }
     }
-    #[inline(always)]
-    fn load(self, a: &V) -> V {
-        *a
-    }
-    #[inline(always)]
-    fn store(self, a: &mut V, v: V) {
-        *a = v;
-    }
-    #[inline(always)]
-    fn add(self, a: V, b: V) -> V {
-        lanes!(|a, b| a + b)
-    }
-    #[inline(always)]
-    fn sub(self, a: V, b: V) -> V {
-        lanes!(|a, b| a - b)
-    }
-    #[inline(always)]
-    fn mul(self, a: V, b: V) -> V {
-        lanes!(|a, b| a * b)
-    }
-    #[inline(always)]
-    fn mul_add(self, a: V, b: V, c: V) -> V {
-        lanes!(|a, b, c| a * b + c)
-    }
-    #[inline(always)]
-    fn max(self, a: V, b: V) -> V {
-        lanes!(|a, b| if a > b { a } else { b })
-    }
-    #[inline(always)]
-    fn min(self, a: V, b: V) -> V {
-        lanes!(|a, b| if a < b { a } else { b })
-    }
-    #[inline(always)]
-    fn round(self, a: V) -> V {
-        lanes!(|a| a.round_ties_even())
-    }
-    #[inline(always)]
-    fn scale2(self, p: V, n: V) -> V {
-        lanes!(|p, n| {
-            let n = n as i64;
-            let n1 = n >> 1;
-            let n2 = n - n1;
-            p * f64::from_bits(((n1 + 1023) as u64) << 52) * f64::from_bits(((n2 + 1023) as u64) << 52)
-        })
+
+    impl Simd for Scalar {
+        type R = V;
+        #[inline(always)]
+        fn splat(self, v: f64) -> V {
+            [v; LANES]
+        }
+        #[inline(always)]
+        fn load(self, a: &V) -> V {
+            *a
+        }
+        #[inline(always)]
+        fn store(self, a: &mut V, v: V) {
+            *a = v;
+        }
+        #[inline(always)]
+        fn add(self, a: V, b: V) -> V {
+            lanes!(|a, b| a + b)
+        }
+        #[inline(always)]
+        fn sub(self, a: V, b: V) -> V {
+            lanes!(|a, b| a - b)
+        }
+        #[inline(always)]
+        fn mul(self, a: V, b: V) -> V {
+            lanes!(|a, b| a * b)
+        }
+        #[inline(always)]
+        fn mul_add(self, a: V, b: V, c: V) -> V {
+            lanes!(|a, b, c| a * b + c)
+        }
+        #[inline(always)]
+        fn max(self, a: V, b: V) -> V {
+            lanes!(|a, b| if a > b { a } else { b })
+        }
+        #[inline(always)]
+        fn min(self, a: V, b: V) -> V {
+            lanes!(|a, b| if a < b { a } else { b })
+        }
+        #[inline(always)]
+        fn round(self, a: V) -> V {
+            lanes!(|a| a.round_ties_even())
+        }
+        #[inline(always)]
+        fn scale2(self, p: V, n: V) -> V {
+            lanes!(|p, n| {
+                let n = n as i64;
+                let n1 = n >> 1;
+                let n2 = n - n1;
+                p * f64::from_bits(((n1 + 1023) as u64) << 52) * f64::from_bits(((n2 + 1023) as u64) << 52)
+            })
+        }
     }
 }
 
+/// AVX2 with FMA.
 #[cfg(target_arch = "x86_64")]
-pub(crate) use avx2::Avx2;
-#[cfg(target_arch = "x86_64")]
-pub(crate) use avx512::Avx512;
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(crate) mod avx2 {
     use super::{Simd, V};
     use std::arch::x86_64::*;
 
@@ -175,10 +194,41 @@ mod avx2 {
     #[derive(Clone, Copy, Debug)]
     pub(crate) struct Avx2(());
 
+    /// The token of this instruction set.
+    pub(crate) type Token = Avx2;
+
     impl Avx2 {
-        /// The token, if the running CPU has the features.
-        pub(crate) fn detect() -> Option<Self> {
-            linalg_kernels::isa::Isa::detect().has_avx2().then_some(Self(()))
+        /// The token; safe to call only from code compiled with these
+        /// features, which runs only on a CPU that has them.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        pub(crate) fn new() -> Self {
+            Self(())
+        }
+
+        /// `p · 2ⁿ` on four lanes: `2ⁿ = 2^n1 · 2^n2` with `n1 = n >> 1`.
+        #[inline(always)]
+        fn scale2_quarter(self, p: __m256d, n: __m256d) -> __m256d {
+            // SAFETY: the token proves AVX2 (see `new`).
+            unsafe {
+                let n32 = _mm256_cvtpd_epi32(n);
+                let n1 = _mm_srai_epi32::<1>(n32);
+                let n2 = _mm_sub_epi32(n32, n1);
+                _mm256_mul_pd(_mm256_mul_pd(p, self.pow2(n1)), self.pow2(n2))
+            }
+        }
+
+        /// `2ᵐ` for four integers `m` (`|m| ≤ 1022`), built in the exponent field.
+        #[inline(always)]
+        fn pow2(self, m: __m128i) -> __m256d {
+            // SAFETY: the token proves AVX2 (see `new`).
+            unsafe {
+                let m64 = _mm256_cvtepi32_epi64(m);
+                _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(
+                    m64,
+                    _mm256_set1_epi64x(1023),
+                )))
+            }
         }
     }
 
@@ -190,8 +240,8 @@ mod avx2 {
         };
     }
 
-    // SAFETY (all methods): an `Avx2` value exists only after `detect`
-    // confirmed the CPU features, so executing the intrinsics is sound;
+    // SAFETY (all methods): an `Avx2` value exists only where `new` could be
+    // called, on a CPU with the features, so executing the intrinsics is sound;
     // loads and stores go through references to 8 contiguous f64.
     impl Simd for Avx2 {
         type R = R2;
@@ -246,47 +296,36 @@ mod avx2 {
         }
         #[inline(always)]
         fn scale2(self, p: R2, n: R2) -> R2 {
-            // 2ⁿ = 2^n1 · 2^n2, n1 = n >> 1, each built in the exponent field.
-            unsafe {
-                let half = |p: __m256d, n: __m256d| {
-                    let n32 = _mm256_cvtpd_epi32(n);
-                    let n1 = _mm_srai_epi32::<1>(n32);
-                    let n2 = _mm_sub_epi32(n32, n1);
-                    let pow = |m: __m128i| {
-                        let m64 = _mm256_cvtepi32_epi64(m);
-                        _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(
-                            m64,
-                            _mm256_set1_epi64x(1023),
-                        )))
-                    };
-                    _mm256_mul_pd(_mm256_mul_pd(p, pow(n1)), pow(n2))
-                };
-                [half(p[0], n[0]), half(p[1], n[1])]
-            }
+            [self.scale2_quarter(p[0], n[0]), self.scale2_quarter(p[1], n[1])]
         }
     }
 }
 
+/// AVX-512.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(crate) mod avx512 {
     use super::{Simd, V};
     use std::arch::x86_64::*;
 
-    /// Proof that the CPU supports AVX-512F/VL/DQ and FMA.
+    /// Proof that the CPU supports AVX-512F and FMA.
     #[derive(Clone, Copy, Debug)]
     pub(crate) struct Avx512(());
 
+    /// The token of this instruction set.
+    pub(crate) type Token = Avx512;
+
     impl Avx512 {
-        /// The token, if the running CPU has the features.
-        pub(crate) fn detect() -> Option<Self> {
-            linalg_kernels::isa::Isa::detect()
-                .has_avx512()
-                .then_some(Self(()))
+        /// The token; safe to call only from code compiled with these
+        /// features, which runs only on a CPU that has them.
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        #[inline]
+        pub(crate) fn new() -> Self {
+            Self(())
         }
     }
 
-    // SAFETY (all methods): an `Avx512` value exists only after `detect`
-    // confirmed the CPU features, so executing the intrinsics is sound;
+    // SAFETY (all methods): an `Avx512` value exists only where `new` could be
+    // called, on a CPU with the features, so executing the intrinsics is sound;
     // loads and stores go through references to 8 contiguous f64.
     impl Simd for Avx512 {
         type R = __m512d;
@@ -425,29 +464,27 @@ mod tests {
         }
     }
 
+    /// The vector `exp` and `ln` of every instruction set this CPU has
+    /// match the standard library's.
     #[test]
-    fn vector_ln_matches_std() {
-        check_ln(Scalar);
+    fn vector_exp_and_ln_match_std() {
+        check_exp(baseline::Scalar::new());
+        check_ln(baseline::Scalar::new());
         #[cfg(target_arch = "x86_64")]
-        if let Some(s) = Avx2::detect() {
-            check_ln(s);
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(s) = Avx512::detect() {
-            check_ln(s);
-        }
-    }
-
-    #[test]
-    fn vector_exp_matches_std() {
-        check_exp(Scalar);
-        #[cfg(target_arch = "x86_64")]
-        if let Some(s) = Avx2::detect() {
-            check_exp(s);
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(s) = Avx512::detect() {
-            check_exp(s);
+        {
+            let isa = linalg_kernels::isa::Isa::detect();
+            if isa.has_avx2() {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                let s = unsafe { avx2::Avx2::new() };
+                check_exp(s);
+                check_ln(s);
+            }
+            if isa.has_avx512() {
+                // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+                let s = unsafe { avx512::Avx512::new() };
+                check_exp(s);
+                check_ln(s);
+            }
         }
     }
 }

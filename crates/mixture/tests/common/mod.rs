@@ -117,59 +117,29 @@ pub fn reference_m_step(x: &Mat<f64>, resp: &[Vec<f64>], cov_type: CovarianceTyp
             })
             .collect()
     };
-    let covs: Vec<Vec<Vec<f64>>> = match cov_type {
-        CovarianceType::Full => (0..k)
-            .map(|c| {
-                let s = scatter(c);
-                (0..d)
-                    .map(|a| {
-                        (0..d)
-                            .map(|b| s[a][b] / nk[c] + if a == b { reg } else { 0.0 })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect(),
-        CovarianceType::Diagonal => (0..k)
-            .map(|c| {
-                let s = scatter(c);
-                (0..d)
-                    .map(|a| {
-                        (0..d)
-                            .map(|b| if a == b { s[a][a] / nk[c] + reg } else { 0.0 })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect(),
-        CovarianceType::Spherical => (0..k)
-            .map(|c| {
-                let s = scatter(c);
+    let delta = |a: usize, b: usize| if a == b { 1.0 } else { 0.0 };
+    let matrix = |f: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<f64>> {
+        (0..d).map(|a| (0..d).map(|b| f(a, b)).collect()).collect()
+    };
+    let component = |c: usize| -> Vec<Vec<f64>> {
+        let s = scatter(c);
+        match cov_type {
+            CovarianceType::Full => matrix(&|a, b| s[a][b] / nk[c] + reg * delta(a, b)),
+            CovarianceType::Diagonal => matrix(&|a, b| (s[a][a] / nk[c] + reg) * delta(a, b)),
+            CovarianceType::Spherical => {
                 let v = (0..d).map(|a| s[a][a]).sum::<f64>() / (d as f64 * nk[c]) + reg;
-                (0..d)
-                    .map(|a| (0..d).map(|b| if a == b { v } else { 0.0 }).collect())
-                    .collect()
-            })
-            .collect(),
-        CovarianceType::Tied => {
-            let mut t = vec![vec![0.0; d]; d];
-            for c in 0..k {
-                let s = scatter(c);
-                for a in 0..d {
-                    for b in 0..d {
-                        t[a][b] += s[a][b];
-                    }
-                }
+                matrix(&|a, b| v * delta(a, b))
             }
-            let t: Vec<Vec<f64>> = (0..d)
-                .map(|a| {
-                    (0..d)
-                        .map(|b| t[a][b] / total + if a == b { reg } else { 0.0 })
-                        .collect()
-                })
-                .collect();
-            vec![t; k]
+            CovarianceType::Tied => unreachable!("the tied covariance pools the components"),
         }
+    };
+    let covs: Vec<Vec<Vec<f64>>> = if cov_type == CovarianceType::Tied {
+        let scatters: Vec<Vec<Vec<f64>>> = (0..k).map(scatter).collect();
+        let pooled =
+            matrix(&|a, b| scatters.iter().map(|s| s[a][b]).sum::<f64>() / total + reg * delta(a, b));
+        vec![pooled; k]
+    } else {
+        (0..k).map(component).collect()
     };
     (weights, means, covs)
 }

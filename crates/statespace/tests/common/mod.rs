@@ -6,7 +6,7 @@ use faer::{Mat, MatRef};
 use linalg_kernels::{Cholesky, LN_2PI};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use statespace::LinearGaussianSsm;
+use statespace::{LearnSet, LinearGaussianSsm, Param, Parameters};
 
 /// Mean and covariance of `z = (x_0, ..., x_{T-1}, y_0, ..., y_{T-1})`.
 /// Index of `x_k[i]` is `k n + i`, of `y_k[j]` is `T n + k p + j`.
@@ -184,7 +184,32 @@ pub fn random_model(n: usize, p: usize, seed: u64) -> LinearGaussianSsm {
     let r = random_spd(p, 0.3, 0.2, &mut rng);
     let m0: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
     let p0 = random_spd(n, 0.5, 0.3, &mut rng);
-    LinearGaussianSsm::new(a, q, h, r, m0, p0).unwrap()
+    LinearGaussianSsm::builder()
+        .a(a.as_ref())
+        .q(q.as_ref())
+        .h(h.as_ref())
+        .r(r.as_ref())
+        .m0(&m0)
+        .p0(p0.as_ref())
+        .build()
+        .unwrap()
+}
+
+/// A model from named parameters.
+pub fn model(parameters: Parameters) -> LinearGaussianSsm {
+    LinearGaussianSsm::from_parameters(parameters).unwrap()
+}
+
+/// The learn set whose bit i is set in `mask` for block `Param::ALL[i]`
+/// (A, Q, H, R, m0, P0): the 64 subsets are the masks `0..64`.
+pub fn learn_set(mask: u8) -> LearnSet {
+    use statespace::em_core::Parameter;
+    Param::ALL
+        .iter()
+        .enumerate()
+        .fold(LearnSet::none(), |set, (i, &block)| {
+            set.set(block, mask & (1 << i) != 0)
+        })
 }
 
 /// Largest absolute difference between two matrices.

@@ -1,0 +1,218 @@
+//! What a fit returns besides the model: why it stopped, the log-likelihood
+//! history, what the M-steps reported, every restart's summary.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::FitError;
+
+/// Why a restart stopped. Not converging is a result, not an error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Termination {
+    /// The gain was non-negative and within tolerance:
+    /// `0 ≤ ℓ(θₖ) − ℓ(θₖ₋₁) ≤ tol`.
+    Converged,
+    /// The maximum number of iterations was done without convergence.
+    IterationCap,
+    /// The time budget was spent.
+    TimeBudget,
+    /// An observer asked to stop.
+    StoppedByObserver,
+    /// The log-likelihood fell at `iteration` under [`crate::OnFall::StopKeepBest`];
+    /// the parameters of the previous iteration were kept.
+    LogLikelihoodFell {
+        /// The iteration whose log-likelihood was lower than the previous one.
+        iteration: usize,
+        /// `ℓ(θₖ₋₁) − ℓ(θₖ) > 0`.
+        drop: f64,
+    },
+}
+
+impl Termination {
+    /// True for [`Termination::Converged`].
+    #[must_use]
+    pub fn is_converged(&self) -> bool {
+        matches!(self, Self::Converged)
+    }
+}
+
+impl fmt::Display for Termination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Converged => f.write_str("converged"),
+            Self::IterationCap => f.write_str("iteration cap reached (not converged)"),
+            Self::TimeBudget => f.write_str("time budget spent (not converged)"),
+            Self::StoppedByObserver => f.write_str("stopped by observer"),
+            Self::LogLikelihoodFell { iteration, drop } => write!(
+                f,
+                "log-likelihood fell by {drop:.3e} at iteration {iteration}; kept iteration {}",
+                iteration - 1
+            ),
+        }
+    }
+}
+
+/// A fall of the log-likelihood (negative gain), recorded whatever the
+/// [`crate::OnFall`] policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fall {
+    /// The iteration k with `ℓ(θₖ) < ℓ(θₖ₋₁)`.
+    pub iteration: usize,
+    /// `ℓ(θₖ₋₁) − ℓ(θₖ) > 0`.
+    pub drop: f64,
+    /// True when the M-step producing θₖ announced it
+    /// ([`crate::Diagnostics::expects_fall`], e.g. a re-seeded component);
+    /// such a fall never stops the fit.
+    pub expected: bool,
+}
+
+/// How one restart ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RestartOutcome<E> {
+    /// The restart ran (whether or not it converged).
+    Finished {
+        /// Why it stopped.
+        termination: Termination,
+        /// Number of EM iterations (M-steps) done.
+        iterations: usize,
+        /// Log-likelihood of the starting parameters.
+        initial_log_likelihood: f64,
+        /// Log-likelihood of the parameters the restart returned.
+        log_likelihood: f64,
+        /// Number of falls of the log-likelihood.
+        falls: usize,
+    },
+    /// The restart failed (its initialisation or a step returned an error);
+    /// other restarts may still have succeeded.
+    Failed(FitError<E>),
+}
+
+/// Summary of one restart.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RestartSummary<E> {
+    /// The restart's index (restart `i` of the master seed).
+    pub index: usize,
+    /// Its seed, [`crate::restart_seed`]`(master, index)` (unused by a warm
+    /// start).
+    pub seed: u64,
+    /// How it ended.
+    pub outcome: RestartOutcome<E>,
+    /// Its wall-clock time.
+    pub elapsed: Duration,
+}
+
+impl<E> RestartSummary<E> {
+    /// The final log-likelihood, or `None` if the restart failed.
+    #[must_use]
+    pub fn log_likelihood(&self) -> Option<f64> {
+        match &self.outcome {
+            RestartOutcome::Finished { log_likelihood, .. } => Some(*log_likelihood),
+            RestartOutcome::Failed(_) => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for RestartSummary<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "restart {} (seed {:#018x}): ", self.index, self.seed)?;
+        match &self.outcome {
+            RestartOutcome::Finished {
+                termination,
+                iterations,
+                log_likelihood,
+                ..
+            } => write!(
+                f,
+                "log-likelihood {log_likelihood:.6} after {iterations} iterations, {termination}"
+            ),
+            RestartOutcome::Failed(error) => write!(f, "failed: {error}"),
+        }
+    }
+}
+
+/// The report of a fit: everything about the winning restart, and a summary
+/// of every restart.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FitReport<D, E> {
+    /// Why the winning restart stopped.
+    pub termination: Termination,
+    /// Number of EM iterations (M-steps) of the winning restart.
+    pub iterations: usize,
+    /// Log-likelihood of the returned parameters.
+    pub log_likelihood: f64,
+    /// Index into [`FitReport::history`] of the returned parameters: the
+    /// last entry, or the one before a fall under
+    /// [`crate::OnFall::StopKeepBest`].
+    pub returned_iteration: usize,
+    /// `history[k] = ℓ(θₖ)`: the log-likelihood after k M-steps
+    /// (`history[0]` is the starting parameters); `iterations + 1` entries.
+    pub history: Vec<f64>,
+    /// Every fall of the log-likelihood of the winning restart.
+    pub falls: Vec<Fall>,
+    /// The non-empty diagnostics of the winning restart's M-steps:
+    /// `(k, d)` is what the M-step that produced θₖ reported.
+    pub diagnostics: Vec<(usize, D)>,
+    /// Index of the winning restart (best final log-likelihood; the lowest
+    /// index among ties).
+    pub best_restart: usize,
+    /// Summary of every restart, in index order.
+    pub restarts: Vec<RestartSummary<E>>,
+    /// Wall-clock time of the whole fit.
+    pub elapsed: Duration,
+}
+
+impl<D, E> FitReport<D, E> {
+    /// True iff the winning restart converged.
+    #[must_use]
+    pub fn converged(&self) -> bool {
+        self.termination.is_converged()
+    }
+
+    /// The summary of the winning restart.
+    #[must_use]
+    pub fn best(&self) -> &RestartSummary<E> {
+        self.restarts
+            .iter()
+            .find(|r| r.index == self.best_restart)
+            .unwrap_or(&self.restarts[0])
+    }
+
+    /// The gains `ℓ(θₖ) − ℓ(θₖ₋₁)` for k = 1..=iterations.
+    #[must_use]
+    pub fn gains(&self) -> Vec<f64> {
+        self.history.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+}
+
+impl<D: fmt::Display, E: fmt::Display> fmt::Display for FitReport<D, E> {
+    /// A short multi-line summary a person can read.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "termination: {}", self.termination)?;
+        writeln!(f, "iterations: {}", self.iterations)?;
+        if let (Some(first), Some(_)) = (self.history.first(), self.history.last()) {
+            writeln!(f, "log-likelihood: {:.6} (start {first:.6})", self.log_likelihood)?;
+        }
+        if !self.falls.is_empty() {
+            let worst = self.falls.iter().map(|x| x.drop).fold(0.0, f64::max);
+            writeln!(
+                f,
+                "log-likelihood fell {} time(s), largest drop {worst:.3e}",
+                self.falls.len()
+            )?;
+        }
+        for (k, d) in &self.diagnostics {
+            writeln!(f, "iteration {k}: {d}")?;
+        }
+        if self.restarts.len() > 1 {
+            writeln!(f, "restarts (best: {}):", self.best_restart)?;
+            for r in &self.restarts {
+                writeln!(f, "  {r}")?;
+            }
+        }
+        write!(f, "elapsed: {:.3} s", self.elapsed.as_secs_f64())
+    }
+}

@@ -1,0 +1,351 @@
+//! Settings of a fit: iteration cap, tolerance, restarts, seed, time budget,
+//! and what to do when the log-likelihood falls.
+//!
+//! [`SettingsBuilder`] holds unchecked values; [`SettingsBuilder::build`]
+//! validates them into [`Settings`], the only type the driver accepts.
+
+use std::time::Duration;
+
+use crate::error::SettingsError;
+
+/// The largest number of restarts [`SettingsBuilder::build`] accepts.
+pub const MAX_RESTARTS: usize = 1 << 16;
+
+/// What the driver does when the log-likelihood of an iteration is lower
+/// than that of the previous one (a *fall*, i.e. a negative gain).
+///
+/// Exact EM never lowers the log-likelihood; a fall comes from rounding at a
+/// fixed point, from a floor or a re-seeded component (see the iteration's
+/// diagnostics), or from a bug. A fall is always recorded in the report and is
+/// never taken for convergence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnFall {
+    /// Stop this restart and return the parameters *before* the fall (the
+    /// best seen, since the log-likelihood rose until then; after a fall the
+    /// model announced, see [`crate::Diagnostics::expects_fall`], the best
+    /// since that fall). Default.
+    #[default]
+    StopKeepBest,
+    /// Record the fall and keep iterating; the fit returns the parameters of
+    /// its last iteration.
+    Continue,
+}
+
+/// Convergence tolerance on the log-likelihood gain
+/// `Δₖ = ℓ(θₖ) − ℓ(θₖ₋₁)` (ℓ summed over all observations).
+///
+/// The fit has converged at iteration k iff `0 ≤ Δₖ ≤ max(absolute,
+/// relative · |ℓ(θₖ)|)`. The test is signed: a negative gain (a fall) is
+/// never convergence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Absolute tolerance on the gain (default `1e-8`).
+    pub absolute: f64,
+    /// Tolerance relative to `|ℓ|` (default `1e-8`). Set it to 0 for a
+    /// purely absolute test.
+    pub relative: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Self {
+            absolute: 1e-8,
+            relative: 1e-8,
+        }
+    }
+}
+
+impl Tolerance {
+    /// A purely absolute tolerance (`relative = 0`).
+    #[must_use]
+    pub fn absolute(absolute: f64) -> Self {
+        Self {
+            absolute,
+            relative: 0.0,
+        }
+    }
+
+    /// The threshold `max(absolute, relative · |ℓ|)` at log-likelihood `ℓ`.
+    #[must_use]
+    pub fn threshold(&self, log_likelihood: f64) -> f64 {
+        self.absolute.max(self.relative * log_likelihood.abs())
+    }
+
+    /// True iff `0 ≤ gain ≤ threshold(log_likelihood)`.
+    #[must_use]
+    pub fn is_converged(&self, gain: f64, log_likelihood: f64) -> bool {
+        gain >= 0.0 && gain <= self.threshold(log_likelihood)
+    }
+}
+
+/// Unchecked settings of a fit, with documented defaults.
+///
+/// Fields are public for struct-update syntax; [`SettingsBuilder::build`]
+/// checks them.
+///
+/// ```
+/// use em_core::{OnFall, Settings, Tolerance};
+/// let settings = Settings::builder()
+///     .max_iterations(1000)
+///     .tolerance(Tolerance::absolute(1e-10))
+///     .restarts(4)
+///     .seed(42)
+///     .on_fall(OnFall::Continue)
+///     .build()
+///     .unwrap();
+/// assert_eq!(settings.restarts(), 4);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct SettingsBuilder {
+    /// Maximum number of EM iterations (M-steps) per restart; default 100.
+    /// 0 only evaluates the starting parameters.
+    pub max_iterations: usize,
+    /// Convergence tolerance; default [`Tolerance::default`].
+    pub tolerance: Tolerance,
+    /// Number of restarts (independent initialisations); default 1, must be
+    /// in `1..=`[`MAX_RESTARTS`].
+    pub restarts: usize,
+    /// Index of the first restart; default 0. Restart `i` uses the seed
+    /// [`restart_seed`]`(seed, i)`, so `restarts = 1, first_restart = i`
+    /// replays restart `i` of a larger run alone.
+    pub first_restart: usize,
+    /// Master seed from which every restart's seed is derived; default 0.
+    pub seed: u64,
+    /// Wall-clock budget for the whole fit (all restarts); default none.
+    /// Checked after every iteration: a restart that sees the budget spent
+    /// stops with [`crate::Termination::TimeBudget`] (each restart evaluates
+    /// at least its starting parameters).
+    pub time_budget: Option<Duration>,
+    /// What to do when the log-likelihood falls; default
+    /// [`OnFall::StopKeepBest`].
+    pub on_fall: OnFall,
+    /// Run restarts in parallel on the rayon pool; default true. The result
+    /// is identical either way (only the order of observer calls differs).
+    pub parallel_restarts: bool,
+}
+
+impl Default for SettingsBuilder {
+    fn default() -> Self {
+        Self {
+            max_iterations: 100,
+            tolerance: Tolerance::default(),
+            restarts: 1,
+            first_restart: 0,
+            seed: 0,
+            time_budget: None,
+            on_fall: OnFall::StopKeepBest,
+            parallel_restarts: true,
+        }
+    }
+}
+
+impl SettingsBuilder {
+    /// Sets [`SettingsBuilder::max_iterations`].
+    pub fn max_iterations(mut self, max_iterations: usize) -> Self {
+        self.max_iterations = max_iterations;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::tolerance`].
+    pub fn tolerance(mut self, tolerance: Tolerance) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::restarts`].
+    pub fn restarts(mut self, restarts: usize) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::first_restart`].
+    pub fn first_restart(mut self, first_restart: usize) -> Self {
+        self.first_restart = first_restart;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::seed`].
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::time_budget`].
+    pub fn time_budget(mut self, time_budget: Option<Duration>) -> Self {
+        self.time_budget = time_budget;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::on_fall`].
+    pub fn on_fall(mut self, on_fall: OnFall) -> Self {
+        self.on_fall = on_fall;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::parallel_restarts`].
+    pub fn parallel_restarts(mut self, parallel_restarts: bool) -> Self {
+        self.parallel_restarts = parallel_restarts;
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    /// [`SettingsError`] when a tolerance is NaN, infinite or
+    /// negative, `restarts` is 0 or above [`MAX_RESTARTS`],
+    /// `first_restart + restarts` overflows, or the time budget is zero.
+    pub fn build(self) -> Result<Settings, SettingsError> {
+        let check_tol = |setting: &'static str, value: f64| {
+            if value.is_finite() && value >= 0.0 {
+                Ok(())
+            } else {
+                Err(SettingsError {
+                    setting,
+                    value,
+                    requirement: "must be finite and >= 0",
+                })
+            }
+        };
+        check_tol("tolerance.absolute", self.tolerance.absolute)?;
+        check_tol("tolerance.relative", self.tolerance.relative)?;
+        if self.restarts == 0 {
+            return Err(SettingsError {
+                setting: "restarts",
+                value: 0.0,
+                requirement: "must be at least 1",
+            });
+        }
+        if self.restarts > MAX_RESTARTS {
+            return Err(SettingsError {
+                setting: "restarts",
+                value: self.restarts as f64,
+                requirement: "must be at most 65536 (MAX_RESTARTS)",
+            });
+        }
+        if self.first_restart.checked_add(self.restarts).is_none() {
+            return Err(SettingsError {
+                setting: "first_restart",
+                value: self.first_restart as f64,
+                requirement: "first_restart + restarts must fit in usize",
+            });
+        }
+        if let Some(budget) = self.time_budget
+            && budget.is_zero()
+        {
+            return Err(SettingsError {
+                setting: "time_budget",
+                value: 0.0,
+                requirement: "must be positive (use None for no budget)",
+            });
+        }
+        Ok(Settings { inner: self })
+    }
+}
+
+/// Validated settings of a fit (see [`SettingsBuilder`] for the meaning and
+/// default of each one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    inner: SettingsBuilder,
+}
+
+impl Default for Settings {
+    /// The defaults of [`SettingsBuilder`]: 100 iterations, tolerance
+    /// `max(1e-8, 1e-8·|ℓ|)`, one restart, seed 0, no time budget, stop and
+    /// keep the best parameters on a fall, parallel restarts.
+    fn default() -> Self {
+        Self {
+            inner: SettingsBuilder::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Starts from the defaults.
+    pub fn builder() -> SettingsBuilder {
+        SettingsBuilder::default()
+    }
+
+    /// These settings as a builder, to change some of them.
+    pub fn to_builder(&self) -> SettingsBuilder {
+        self.inner.clone()
+    }
+
+    /// Maximum number of EM iterations (M-steps) per restart.
+    #[must_use]
+    pub fn max_iterations(&self) -> usize {
+        self.inner.max_iterations
+    }
+
+    /// Convergence tolerance.
+    #[must_use]
+    pub fn tolerance(&self) -> Tolerance {
+        self.inner.tolerance
+    }
+
+    /// Number of restarts.
+    #[must_use]
+    pub fn restarts(&self) -> usize {
+        self.inner.restarts
+    }
+
+    /// Index of the first restart.
+    #[must_use]
+    pub fn first_restart(&self) -> usize {
+        self.inner.first_restart
+    }
+
+    /// Master seed.
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.inner.seed
+    }
+
+    /// Wall-clock budget of the whole fit.
+    #[must_use]
+    pub fn time_budget(&self) -> Option<Duration> {
+        self.inner.time_budget
+    }
+
+    /// Policy when the log-likelihood falls.
+    #[must_use]
+    pub fn on_fall(&self) -> OnFall {
+        self.inner.on_fall
+    }
+
+    /// Whether restarts run in parallel.
+    #[must_use]
+    pub fn parallel_restarts(&self) -> bool {
+        self.inner.parallel_restarts
+    }
+
+    /// The seed of restart `index` (see [`restart_seed`]).
+    #[must_use]
+    pub fn restart_seed(&self, index: usize) -> u64 {
+        restart_seed(self.inner.seed, index)
+    }
+}
+
+/// The seed of restart `index` derived from the master seed: the
+/// `(index + 1)`-th output of the SplitMix64 generator started at `master`,
+///
+/// ```text
+/// z = master + (index + 1) · 0x9E3779B97F4A7C15   (mod 2⁶⁴)
+/// z = (z ⊕ (z >> 30)) · 0xBF58476D1CE4E5B9
+/// z = (z ⊕ (z >> 27)) · 0x94D049BB133111EB
+/// seed = z ⊕ (z >> 31)
+/// ```
+///
+/// The restart's random generator is `StdRng::seed_from_u64(seed)`. Seeds of
+/// different restarts are distinct (the map is a bijection of `index` for a
+/// fixed master) and a restart is replayed alone by
+/// `SettingsBuilder { restarts: 1, first_restart: index, .. }`.
+#[must_use]
+pub fn restart_seed(master: u64, index: usize) -> u64 {
+    let mut z = master.wrapping_add((index as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

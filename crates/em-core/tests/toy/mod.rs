@@ -1,0 +1,220 @@
+//! The toy model of the loop's tests: a 1-D mixture of two Gaussians, plus
+//! variants whose steps misbehave on purpose, so the loop's policy is tested
+//! independently of the model crates.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::fmt;
+
+use em_core::{Diagnostics, EStep, EmModel, Settings, Tolerance};
+use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Normal};
+
+/// What can go wrong with the toy.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum ToyError {
+    #[error("no data")]
+    NoData,
+    #[error("init refused for this seed")]
+    InitRefused,
+    #[error("m-step exploded")]
+    MStepFailed,
+}
+
+/// How the toy misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Sabotage {
+    #[default]
+    None,
+    /// The M-step producing iteration `k` shifts the means away (a fall).
+    FallAt(usize),
+    /// The same, announced in the diagnostics (like a re-seeded component).
+    AnnouncedFallAt(usize),
+    /// The M-step producing iteration `k` returns an error.
+    FailAt(usize),
+    /// The E-step returns NaN at iteration `k`.
+    NanAt(usize),
+    /// Init fails when the first random draw is below 0.5.
+    FlakyInit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toy {
+    pub w: [f64; 2],
+    pub mu: [f64; 2],
+    pub var: [f64; 2],
+    /// Number of M-steps that produced this model.
+    pub generation: usize,
+    pub sabotage: Sabotage,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ToyDiag {
+    pub floored: usize,
+    pub moved: bool,
+}
+
+impl fmt::Display for ToyDiag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} variance(s) floored", self.floored)?;
+        if self.moved {
+            f.write_str(", means moved")?;
+        }
+        Ok(())
+    }
+}
+
+impl Diagnostics for ToyDiag {
+    fn is_empty(&self) -> bool {
+        self.floored == 0 && !self.moved
+    }
+
+    fn expects_fall(&self) -> bool {
+        self.moved
+    }
+}
+
+pub struct ToyStats {
+    pub n: [f64; 2],
+    pub sx: [f64; 2],
+    pub sxx: [f64; 2],
+}
+
+pub const VAR_FLOOR: f64 = 1e-6;
+
+pub fn ln_normal(x: f64, mu: f64, var: f64) -> f64 {
+    -0.5 * ((2.0 * std::f64::consts::PI * var).ln() + (x - mu) * (x - mu) / var)
+}
+
+impl EmModel for Toy {
+    type Data<'a> = &'a [f64];
+    type Stats = ToyStats;
+    type Options = ();
+    type InitConfig = Sabotage;
+    type Diagnostics = ToyDiag;
+    type Error = ToyError;
+
+    fn e_step(&self, data: &[f64]) -> Result<EStep<ToyStats>, ToyError> {
+        if data.is_empty() {
+            return Err(ToyError::NoData);
+        }
+        if self.sabotage == Sabotage::NanAt(self.generation) {
+            return Ok(EStep {
+                log_likelihood: f64::NAN,
+                stats: ToyStats {
+                    n: [0.0; 2],
+                    sx: [0.0; 2],
+                    sxx: [0.0; 2],
+                },
+            });
+        }
+        let mut ll = 0.0;
+        let mut s = ToyStats {
+            n: [0.0; 2],
+            sx: [0.0; 2],
+            sxx: [0.0; 2],
+        };
+        for &x in data {
+            let a = self.w[0].ln() + ln_normal(x, self.mu[0], self.var[0]);
+            let b = self.w[1].ln() + ln_normal(x, self.mu[1], self.var[1]);
+            let m = a.max(b);
+            let lse = m + ((a - m).exp() + (b - m).exp()).ln();
+            ll += lse;
+            for (k, lk) in [a, b].into_iter().enumerate() {
+                let r = (lk - lse).exp();
+                s.n[k] += r;
+                s.sx[k] += r * x;
+                s.sxx[k] += r * x * x;
+            }
+        }
+        Ok(EStep {
+            log_likelihood: ll,
+            stats: s,
+        })
+    }
+
+    fn m_step(&self, s: &ToyStats, _: &()) -> Result<(Self, ToyDiag), ToyError> {
+        let generation = self.generation + 1;
+        if self.sabotage == Sabotage::FailAt(generation) {
+            return Err(ToyError::MStepFailed);
+        }
+        let total = s.n[0] + s.n[1];
+        let mut next = self.clone();
+        next.generation = generation;
+        let mut diag = ToyDiag::default();
+        for k in 0..2 {
+            if s.n[k] <= 1e-12 {
+                continue; // keeps the previous parameters
+            }
+            next.w[k] = s.n[k] / total;
+            next.mu[k] = s.sx[k] / s.n[k];
+            let v = s.sxx[k] / s.n[k] - next.mu[k] * next.mu[k];
+            if v < VAR_FLOOR {
+                diag.floored += 1;
+            }
+            next.var[k] = v.max(VAR_FLOOR);
+        }
+        if self.sabotage == Sabotage::FallAt(generation)
+            || self.sabotage == Sabotage::AnnouncedFallAt(generation)
+        {
+            next.mu = [next.mu[0] + 3.0, next.mu[1] - 3.0];
+            diag.moved = self.sabotage == Sabotage::AnnouncedFallAt(generation);
+        }
+        Ok((next, diag))
+    }
+
+    fn init_from_data<R: Rng + ?Sized>(
+        data: &[f64],
+        config: &Sabotage,
+        rng: &mut R,
+    ) -> Result<Self, ToyError> {
+        if data.is_empty() {
+            return Err(ToyError::NoData);
+        }
+        if *config == Sabotage::FlakyInit && rng.random::<f64>() < 0.5 {
+            return Err(ToyError::InitRefused);
+        }
+        let i = rng.random_range(0..data.len());
+        let j = rng.random_range(0..data.len());
+        Ok(Toy {
+            w: [0.5, 0.5],
+            mu: [data[i], data[j] + 1e-3],
+            var: [1.0, 1.0],
+            generation: 0,
+            sabotage: *config,
+        })
+    }
+}
+
+pub fn data(seed: u64, n: usize) -> Vec<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let a = Normal::new(-2.0, 1.0).unwrap();
+    let b = Normal::new(3.0, 0.7).unwrap();
+    (0..n)
+        .map(|_| {
+            if rng.random::<f64>() < 0.3 {
+                a.sample(&mut rng)
+            } else {
+                b.sample(&mut rng)
+            }
+        })
+        .collect()
+}
+
+pub fn start() -> Toy {
+    Toy {
+        w: [0.5, 0.5],
+        mu: [0.0, 1.0],
+        var: [1.0, 1.0],
+        generation: 0,
+        sabotage: Sabotage::None,
+    }
+}
+
+pub fn settings() -> em_core::SettingsBuilder {
+    Settings::builder()
+        .max_iterations(500)
+        .tolerance(Tolerance::absolute(1e-9))
+}

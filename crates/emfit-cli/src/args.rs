@@ -1,0 +1,270 @@
+//! The command line, declared with clap's derive API.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Fit Gaussian mixtures, hidden Markov models and linear Gaussian state-space
+/// models by EM.
+#[derive(Debug, Parser)]
+#[command(name = "emfit", version, propagate_version = true)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Number of worker threads (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the three example scenarios on generated data and print what EM found.
+    Demo(DemoArgs),
+    /// Fit a model to data and save it as a JSON model file.
+    Fit(FitArgs),
+    /// Most likely component or hidden state of every observation (Viterbi for HMMs),
+    /// or with --proba their posterior probabilities; filtered state means for lgssm.
+    Predict(PredictArgs),
+    /// Log-likelihood of data under a model, with BIC and AIC.
+    Score(ScoreArgs),
+    /// Draw observations (and their hidden labels) from a model.
+    Sample(SampleArgs),
+    /// Smoothed hidden states: posterior state probabilities (HMMs) or
+    /// Rauch-Tung-Striebel means and standard deviations (lgssm).
+    Smooth(SmoothArgs),
+}
+
+/// Options of `emfit demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Write SVG plots of each scenario into this folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+    /// Seed of the generated data and of the fits.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Run scenario 3 at the full size of the robot-arm data set (T = 44,484, d = 21).
+    #[arg(long)]
+    pub full: bool,
+    /// Number of time steps of scenario 3 (default 5,000; 44,484 with --full).
+    #[arg(long, value_name = "T")]
+    pub steps: Option<usize>,
+    /// EM iterations of scenario 3.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub iterations: usize,
+    /// Run only these scenarios (1, 2, 3; default all).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub only: Vec<u8>,
+    /// Print every n-th row of the convergence logs (0: every row up to 10, every
+    /// 10th up to 100, then every 100th; the last row is always printed).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub log_every: usize,
+}
+
+/// The model families of `emfit fit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FamilyArg {
+    /// Gaussian mixture model.
+    Gmm,
+    /// Hidden Markov model with Gaussian emissions.
+    Hmm,
+    /// Hidden Markov model with Gaussian-mixture emissions.
+    Gmmhmm,
+    /// Hidden Markov model with categorical emissions (data: one column of symbols 0, 1, 2, ...).
+    CategoricalHmm,
+    /// Linear Gaussian state-space model (Kalman filter / RTS smoother).
+    Lgssm,
+}
+
+/// Covariance structure of Gaussian components.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CovarianceArg {
+    /// A full covariance matrix per component.
+    Full,
+    /// A diagonal covariance per component.
+    Diag,
+    /// One variance per component.
+    Spherical,
+    /// One full covariance shared by all components.
+    Tied,
+}
+
+/// Header handling of CSV data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HeaderArg {
+    /// The first line is a header if it has words and no numbers.
+    Auto,
+    /// The first line is a header.
+    Yes,
+    /// There is no header.
+    No,
+}
+
+/// What to do when the log-likelihood falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFallArg {
+    /// Stop and keep the parameters with the best log-likelihood.
+    Stop,
+    /// Record the fall and go on.
+    Continue,
+}
+
+/// Where the data come from.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Data file: CSV/whitespace text (one row per observation) or NumPy .npy.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Sequence lengths (text, one per line, or .npy); default: one sequence.
+    #[arg(long, value_name = "FILE")]
+    pub lengths: Option<PathBuf>,
+    /// Whether the CSV data start with a header line.
+    #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
+    pub header: HeaderArg,
+    /// Accept missing values (empty cells, NaN, NA) as missing observations (lgssm only).
+    #[arg(long)]
+    pub missing: bool,
+}
+
+/// Options of `emfit fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The model family.
+    #[arg(value_enum)]
+    pub family: FamilyArg,
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number of mixture components (gmm) or hidden states (HMMs).
+    #[arg(short = 'k', long, visible_alias = "states", value_name = "K")]
+    pub components: Option<usize>,
+    /// Mixture components per hidden state (gmmhmm).
+    #[arg(short = 'm', long, value_name = "M")]
+    pub mixtures: Option<usize>,
+    /// Covariance structure (default: full; diag for gmmhmm).
+    #[arg(long, value_enum)]
+    pub covariance: Option<CovarianceArg>,
+    /// Number of symbols (categorical-hmm; default: largest symbol + 1).
+    #[arg(long, value_name = "N")]
+    pub symbols: Option<usize>,
+    /// Dimension of the hidden state (lgssm; default: number of data columns).
+    #[arg(long, value_name = "N")]
+    pub state_dim: Option<usize>,
+    /// Use the steady-state Kalman filter once the covariances settle (lgssm; much
+    /// faster on long sequences, equal to the exact filter to about 1e-12).
+    #[arg(long)]
+    pub steady_state: bool,
+    /// Maximum number of EM iterations.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_iter: usize,
+    /// Absolute tolerance on the log-likelihood gain.
+    #[arg(long, default_value_t = 1e-8, value_name = "X")]
+    pub tol: f64,
+    /// Tolerance relative to |log-likelihood| (the larger threshold applies).
+    #[arg(long, default_value_t = 1e-8, value_name = "X")]
+    pub rel_tol: f64,
+    /// Number of restarts from different random initialisations (the best wins).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub restarts: usize,
+    /// Master seed (restart i uses a seed derived from it).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop after this many seconds (the best parameters so far are kept).
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
+    /// What to do when the log-likelihood falls.
+    #[arg(long, value_enum, default_value_t = OnFallArg::Stop)]
+    pub on_fall: OnFallArg,
+    /// Start from the parameters of this model file instead of a random initialisation.
+    #[arg(long, value_name = "FILE")]
+    pub init: Option<PathBuf>,
+    /// Parameters to learn, comma-separated, or all / none (default: all). gmm: weights,
+    /// means, covariances. hmm: start, transitions, means, covariances; gmmhmm: these and
+    /// weights; categorical-hmm: start, transitions, probabilities. lgssm: A, Q, H, R, m0, P0.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub learn: Vec<String>,
+    /// Write the fitted model to this JSON file (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// A model file argument.
+#[derive(Debug, Args)]
+pub struct ModelArg {
+    /// A model file written by `emfit fit`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+}
+
+/// Options of `emfit predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Posterior probabilities of every component/state instead of the most likely one.
+    #[arg(long)]
+    pub proba: bool,
+    /// Output file (CSV, or .npy by extension); default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `emfit score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Options of `emfit sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Number of observations (time steps per sequence for sequence models).
+    #[arg(short = 'n', long = "samples", value_name = "N")]
+    pub n: usize,
+    /// Number of independent sequences of length N (sequence models).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub sequences: usize,
+    /// Write the sequence lengths to this file (one per line).
+    #[arg(long, value_name = "FILE")]
+    pub lengths_out: Option<PathBuf>,
+    /// Seed of the random draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output file for the observations (CSV, or .npy by extension); default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write the hidden labels (components/states) or states (lgssm) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub hidden_out: Option<PathBuf>,
+}
+
+/// Options of `emfit smooth`.
+#[derive(Debug, Args)]
+pub struct SmoothArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output file (CSV, or .npy by extension); default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}

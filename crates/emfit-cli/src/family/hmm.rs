@@ -1,0 +1,211 @@
+//! Hidden Markov models (`emfit fit hmm`, `gmmhmm`, `categorical-hmm`):
+//! [`Family`] and [`Apply`] once for every emission; what depends on the
+//! emission is the [`EmissionFamily`] trait (in `emission.rs`).
+
+use std::fmt::Write as _;
+
+use em_driver::faer::Mat;
+use em_driver::hmm::{Emission, Hmm, InitConfig, LearnSet, MStepOptions, Param, Sequences};
+use em_driver::rand::rngs::StdRng;
+use em_driver::{ModelFile, Settings, Start};
+
+use crate::apply::{Apply, Score, Table, draw_size};
+use crate::args::FitArgs;
+use crate::error::{CliError, model, usage};
+use crate::fit::{Family, Flag, check_components, components, learn_set};
+use crate::input::Loaded;
+use crate::text::{features, list, table};
+
+/// Largest number of hidden states (the transition matrix has K^2 entries).
+const MAX_STATES: usize = 2_000;
+
+/// The blocks of the Markov chain, learned by every HMM family.
+pub const CHAIN: [Param; 2] = [Param::Start, Param::Transitions];
+
+/// Old names of the chain's blocks that `--learn` still accepts.
+const CHAIN_ALIASES: &[(&str, Param)] = &[
+    ("s", Param::Start),
+    ("startprob", Param::Start),
+    ("t", Param::Transitions),
+    ("transmat", Param::Transitions),
+];
+
+/// The part of an HMM family that depends on its emission.
+pub trait EmissionFamily: Emission {
+    /// The family's name on the command line (`hmm`, `gmmhmm`, ...).
+    const NAME: &'static str;
+    /// The flags the family takes besides `--components`.
+    const FLAGS: &'static [Flag];
+    /// The emission's blocks (learned besides [`CHAIN`]).
+    const BLOCKS: &'static [Param];
+    /// Old names of the emission's blocks that `--learn` still accepts.
+    const ALIASES: &'static [(&'static str, Param)];
+    /// What the emission's flags ask for.
+    type Request;
+
+    /// Parses the emission's flags for `states` hidden states and checks
+    /// them against the data.
+    fn request(args: &FitArgs, data: &Loaded, states: usize) -> Result<Self::Request, CliError>;
+    /// How the emission is initialised from the data (without `--init`).
+    fn init(request: &Self::Request) -> Self::InitConfig;
+    /// Checks the emission of an `--init` model against the request and the data.
+    fn check_warm(&self, request: &Self::Request, data: &Loaded) -> Result<(), CliError>;
+    /// Checks data against the emission: columns, or symbols it knows.
+    fn check_observations(&self, data: &Loaded) -> Result<(), CliError>;
+    /// What follows `{K} states` in the first line of a description.
+    fn headline(&self, n_features: usize) -> String;
+    /// The table of the emission's parameters, one row per state (or per
+    /// state and component).
+    fn table(&self) -> String;
+}
+
+/// What `emfit fit hmm|gmmhmm|categorical-hmm` asks for.
+pub struct HmmRequest<E: EmissionFamily> {
+    /// `--components`, if given.
+    components: Option<usize>,
+    /// Number of hidden states without `--init`.
+    states: usize,
+    /// The blocks learned.
+    learn: LearnSet,
+    /// The emission's part.
+    emission: E::Request,
+}
+
+fn sequences(data: &Loaded) -> Result<Sequences<'_>, CliError> {
+    Sequences::new(data.x(), &data.lengths).map_err(model)
+}
+
+impl<E: EmissionFamily> Family for Hmm<E>
+where
+    Hmm<E>: ModelFile,
+{
+    const NAME: &'static str = E::NAME;
+    const FLAGS: &'static [Flag] = E::FLAGS;
+    type Request = HmmRequest<E>;
+    type Input<'a> = Sequences<'a>;
+
+    fn request(args: &FitArgs, data: &Loaded) -> Result<HmmRequest<E>, CliError> {
+        let states = components(args, data.x().nrows(), Some(MAX_STATES))?;
+        let emission = E::request(args, data, states)?;
+        let blocks = [&CHAIN[..], E::BLOCKS].concat();
+        let aliases = [CHAIN_ALIASES, E::ALIASES].concat();
+        Ok(HmmRequest {
+            components: args.components,
+            states,
+            learn: learn_set(args, E::NAME, &blocks, &aliases)?,
+            emission,
+        })
+    }
+
+    fn input(data: &Loaded) -> Result<Sequences<'_>, CliError> {
+        sequences(data)
+    }
+
+    fn view<'b>(input: &'b Sequences<'_>) -> &'b Sequences<'b> {
+        input
+    }
+
+    fn options(request: &HmmRequest<E>) -> MStepOptions {
+        MStepOptions::default().with_learn(request.learn)
+    }
+
+    fn start(request: &HmmRequest<E>, _: &Sequences<'_>, _: &Settings) -> Result<Start<Self>, CliError> {
+        let emission = E::init(&request.emission);
+        Ok(Start::FromData(InitConfig::new(request.states, emission)))
+    }
+
+    fn check_warm(self, request: &HmmRequest<E>, data: &Loaded) -> Result<Self, CliError> {
+        self.emission().check_warm(&request.emission, data)?;
+        check_components(request.components, self.n_states())?;
+        Ok(self)
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "\nfitted {}: {} states{}\n",
+            E::NAME,
+            self.n_states(),
+            self.emission().headline(self.n_features())
+        );
+        chain(&mut s, self);
+        s.push_str(&self.emission().table());
+        s
+    }
+
+    fn criteria(&self, data: &Sequences<'_>) -> Result<(f64, f64), CliError> {
+        Ok((self.bic(data).map_err(model)?, self.aic(data).map_err(model)?))
+    }
+}
+
+/// Start probabilities and the transition matrix.
+fn chain<E: Emission>(s: &mut String, model: &Hmm<E>) {
+    let _ = writeln!(s, "start probabilities {}", list(model.start_probs(), 4));
+    let k = model.n_states();
+    let mut header = vec!["transitions".to_string()];
+    header.extend((0..k).map(|j| format!("to {}", j + 1)));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let a = model.transitions();
+    let rows: Vec<Vec<String>> = (0..k)
+        .map(|i| {
+            let mut r = vec![format!("from {}", i + 1)];
+            r.extend((0..k).map(|j| format!("{:.4}", a[(i, j)])));
+            r
+        })
+        .collect();
+    s.push_str(&table(&header, &rows));
+}
+
+/// One row per state: its number and a description of its emission.
+pub fn state_table(name: &str, rows: impl Iterator<Item = String>) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .enumerate()
+        .map(|(j, r)| vec![format!("{}", j + 1), r])
+        .collect();
+    table(&["state", name], &rows)
+}
+
+/// `, 2 features, full covariances`.
+pub fn gaussian_headline(n_features: usize, covariance: impl std::fmt::Display) -> String {
+    format!(", {}, {covariance} covariances", features(n_features))
+}
+
+impl<E: EmissionFamily> Apply for Hmm<E> {
+    fn check_data(&self, data: &Loaded) -> Result<(), CliError> {
+        self.emission().check_observations(data)
+    }
+
+    fn predict(&self, data: &Loaded, proba: bool) -> Result<Table, CliError> {
+        if proba {
+            return self.smooth(data);
+        }
+        let states = Hmm::predict(self, &sequences(data)?).map_err(model)?;
+        Ok(Table::labels(&states, "state"))
+    }
+
+    fn score(&self, data: &Loaded) -> Result<Score, CliError> {
+        Ok(Score {
+            log_likelihood: Hmm::score(self, &sequences(data)?).map_err(model)?,
+            parameters: self.n_parameters(),
+            sequences: Some(data.lengths.len()),
+        })
+    }
+
+    fn sample(&self, n: usize, sequences: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
+        let total = draw_size(n, sequences, 1, 100_000_000).ok_or_else(|| {
+            usage!("-n {n} x --sequences {sequences} is too many observations (at most 10^8)")
+        })?;
+        let mut x = Mat::zeros(total, self.n_features());
+        let mut states = Vec::with_capacity(total);
+        for s in 0..sequences {
+            let (xs, zs) = Hmm::sample(self, n, rng).map_err(model)?;
+            x.as_mut().subrows_mut(s * n, n).copy_from(xs.as_ref());
+            states.extend(zs);
+        }
+        Ok((Table::numbered(x, "x"), Table::labels(&states, "state")))
+    }
+
+    fn smooth(&self, data: &Loaded) -> Result<Table, CliError> {
+        let p = self.predict_proba(&sequences(data)?).map_err(model)?;
+        Ok(Table::numbered(p, "state"))
+    }
+}

@@ -1,0 +1,380 @@
+//! `emfit fit`: the command line parsed once into a typed [`FitRequest`] of
+//! one model family, then one generic path for every family: load the data
+//! (and the `--init` model), start, fit with the progress display, report,
+//! save.
+//!
+//! What differs between families is the small [`Family`] trait, implemented
+//! once per family in the `family` module.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use em_driver::hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
+use em_driver::mixture::GaussianMixture;
+use em_driver::statespace::LinearGaussianSsm;
+use em_driver::{
+    EmModel, Fit, LearnSet, ModelFile, OnFall, Parameter, Settings, Start, Tolerance, UnknownParameter,
+};
+
+use crate::args::{FamilyArg, FitArgs, OnFallArg};
+use crate::error::{CliError, in_model_file, usage};
+use crate::input::{self, Loaded};
+use crate::progress::Progress;
+
+/// Runs `emfit fit`.
+pub fn run(args: &FitArgs) -> Result<(), CliError> {
+    fn fit<F: Family>(args: &FitArgs) -> Result<(), CliError> {
+        FitRequest::<F>::parse(args)?.run()
+    }
+    match args.family {
+        FamilyArg::Gmm => fit::<GaussianMixture>(args),
+        FamilyArg::Hmm => fit::<GaussianHmm>(args),
+        FamilyArg::Gmmhmm => fit::<GmmHmm>(args),
+        FamilyArg::CategoricalHmm => fit::<CategoricalHmm>(args),
+        FamilyArg::Lgssm => fit::<LinearGaussianSsm>(args),
+    }
+}
+
+/// The per-family part of `emfit fit`; everything else is [`FitRequest`]'s.
+///
+/// A family parses its own flags into a typed [`Family::Request`] (checked
+/// against the data), turns the data into the form its fit borrows, says how
+/// a fit starts from the data or from an `--init` model, and describes a
+/// fitted model.
+pub trait Family: EmModel + ModelFile {
+    /// The family's name on the command line and in messages (`gmm`, `hmm`, ...).
+    const NAME: &'static str;
+    /// The flags of [`Flag`] the family takes (the others are refused).
+    const FLAGS: &'static [Flag];
+    /// What the family's flags ask for (sizes, covariance type, `--learn`, ...).
+    type Request;
+    /// The data in the form a fit borrows ([`EmModel::Data`] borrows from it).
+    type Input<'a>;
+
+    /// Parses the family's flags and checks them against the data.
+    fn request(args: &FitArgs, data: &Loaded) -> Result<Self::Request, CliError>;
+    /// The data as the fit takes them (e.g. split into sequences).
+    fn input(data: &Loaded) -> Result<Self::Input<'_>, CliError>;
+    /// The borrowed view of [`Family::input`] that the fit runs on.
+    fn view<'b>(input: &'b Self::Input<'_>) -> Self::Data<'b>;
+    /// The M-step options of the request (which blocks are learned, ...).
+    fn options(request: &Self::Request) -> Self::Options;
+    /// The start of a fit without `--init`: usually an initialisation from
+    /// the data by the loop (one per restart).
+    fn start(
+        request: &Self::Request,
+        data: Self::Data<'_>,
+        settings: &Settings,
+    ) -> Result<Start<Self>, CliError>;
+    /// An `--init` model checked against the request and the data (and set up
+    /// as the request asks).
+    fn check_warm(self, request: &Self::Request, data: &Loaded) -> Result<Self, CliError>;
+    /// A short description of a fitted model (starting with an empty line).
+    fn describe(&self) -> String;
+    /// BIC and AIC of the model on the data.
+    fn criteria(&self, data: Self::Data<'_>) -> Result<(f64, f64), CliError>;
+}
+
+/// `emfit fit`, parsed and checked: the data, the loop's settings, the
+/// `--init` model and the family's own request.
+pub struct FitRequest<F: Family> {
+    data: Loaded,
+    settings: Settings,
+    init: Option<F>,
+    family: F::Request,
+    out: Option<PathBuf>,
+    quiet: bool,
+}
+
+impl<F: Family> FitRequest<F> {
+    /// Parses the command line for family `F`, loading the data and the
+    /// `--init` model: the usage errors are found here, before any fitting.
+    pub fn parse(args: &FitArgs) -> Result<Self, CliError> {
+        check_flags::<F>(args)?;
+        let settings = settings(args)?;
+        let data = input::load(&args.data)?;
+        let family = F::request(args, &data)?;
+        let init = match args.init.as_deref() {
+            Some(path) => Some(load::<F>(path)?.check_warm(&family, &data)?),
+            None => None,
+        };
+        Ok(Self {
+            data,
+            settings,
+            init,
+            family,
+            out: args.out.clone(),
+            quiet: args.quiet,
+        })
+    }
+
+    /// Fits, prints the report and the fitted model, and saves it.
+    pub fn run(self) -> Result<(), CliError> {
+        let input = F::input(&self.data)?;
+        let data = F::view(&input);
+        let start = match self.init {
+            Some(model) => Start::Warm(model),
+            None => F::start(&self.family, data, &self.settings)?,
+        };
+        let mut progress = Progress::new(self.quiet);
+        let options = F::options(&self.family);
+        let fit = em_driver::fit_observed(data, start, &options, &self.settings, &mut progress)?;
+        if !self.quiet {
+            report(&fit, data)?;
+        }
+        save(&fit.model, self.out.as_deref(), self.quiet)
+    }
+}
+
+/// A flag of `emfit fit` that only some families take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    /// `--mixtures`.
+    Mixtures,
+    /// `--symbols`.
+    Symbols,
+    /// `--state-dim`.
+    StateDim,
+    /// `--covariance`.
+    Covariance,
+    /// `--components`.
+    Components,
+}
+
+impl Flag {
+    /// Every such flag, in the order they are checked.
+    const ALL: [Self; 5] = [
+        Self::Mixtures,
+        Self::Symbols,
+        Self::StateDim,
+        Self::Covariance,
+        Self::Components,
+    ];
+
+    fn given(self, args: &FitArgs) -> bool {
+        match self {
+            Self::Mixtures => args.mixtures.is_some(),
+            Self::Symbols => args.symbols.is_some(),
+            Self::StateDim => args.state_dim.is_some(),
+            Self::Covariance => args.covariance.is_some(),
+            Self::Components => args.components.is_some(),
+        }
+    }
+
+    /// The flag and the families that take it.
+    fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Mixtures => ("--mixtures", "gmmhmm"),
+            Self::Symbols => ("--symbols", "categorical-hmm"),
+            Self::StateDim => ("--state-dim", "lgssm"),
+            Self::Covariance => ("--covariance", "gmm, hmm and gmmhmm"),
+            Self::Components => ("--components", "gmm and the HMMs"),
+        }
+    }
+}
+
+/// The flags family `F` does not take, and the combinations no fit takes.
+fn check_flags<F: Family>(args: &FitArgs) -> Result<(), CliError> {
+    if let Some(flag) = Flag::ALL
+        .into_iter()
+        .find(|f| f.given(args) && !F::FLAGS.contains(f))
+    {
+        let (flag, takers) = flag.describe();
+        return Err(usage!("{flag} applies to {takers}, not to {}", F::NAME));
+    }
+    input::check_flags(&args.data, F::KIND, F::NAME)?;
+    if args.init.is_some() && args.restarts > 1 {
+        return Err(usage!(
+            "--init starts one fit from the given parameters; it cannot be combined with --restarts"
+        ));
+    }
+    Ok(())
+}
+
+/// The loop's settings from the flags (validated by [`Settings`]' builder).
+fn settings(args: &FitArgs) -> Result<Settings, CliError> {
+    let budget = match args.time_budget {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(usage!(
+                "--time-budget must be a positive number of seconds, got {s}"
+            ));
+        }
+    };
+    Ok(Settings::builder()
+        .max_iterations(args.max_iter)
+        .tolerance(Tolerance {
+            absolute: args.tol,
+            relative: args.rel_tol,
+        })
+        .restarts(args.restarts)
+        .seed(args.seed)
+        .time_budget(budget)
+        .on_fall(match args.on_fall {
+            OnFallArg::Stop => OnFall::StopKeepBest,
+            OnFallArg::Continue => OnFall::Continue,
+        })
+        .build()?)
+}
+
+/// `--learn` for a family whose blocks are `blocks`: the blocks named
+/// (case-insensitively, or by one of the old `aliases`), `all` (every block
+/// of the family) or `none`; without the flag, every block.
+pub fn learn_set<P: Parameter>(
+    args: &FitArgs,
+    family: &str,
+    blocks: &[P],
+    aliases: &[(&str, P)],
+) -> Result<LearnSet<P>, CliError> {
+    let every = LearnSet::only(blocks);
+    let unknown = |name: &str| {
+        let valid: Vec<&str> = blocks.iter().map(|b| b.name()).collect();
+        usage!(
+            "--learn: unknown parameter '{name}' for {family} (valid: {}, all, none)",
+            valid.join(", ")
+        )
+    };
+    let mut names = Vec::new();
+    let mut all = args.learn.is_empty();
+    for item in args.learn.iter().map(|item| item.trim()) {
+        if item.eq_ignore_ascii_case("all") {
+            all = true;
+        } else if !item.eq_ignore_ascii_case("none") {
+            let alias = aliases.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(item));
+            names.push(alias.map_or(item, |&(_, block)| block.name()));
+        }
+    }
+    let named: LearnSet<P> = names
+        .join(",")
+        .parse()
+        .map_err(|e: UnknownParameter| unknown(&e.name))?;
+    // A block of the model that this family's emission does not have.
+    if let Some(other) = named.iter().find(|b| !blocks.contains(b)) {
+        return Err(unknown(other.name()));
+    }
+    Ok(if all { every } else { named })
+}
+
+/// `--components` (default 2), checked against the `n` observations of the
+/// data and, for hidden states, against `max_states`.
+pub fn components(args: &FitArgs, n: usize, max_states: Option<usize>) -> Result<usize, CliError> {
+    let Some(k) = args.components else {
+        return Ok(2);
+    };
+    if k == 0 {
+        return Err(usage!("--components must be at least 1"));
+    }
+    if k > n {
+        return Err(usage!(
+            "--components {k} is more than the {n} observations of the data"
+        ));
+    }
+    match max_states {
+        Some(max) if k > max => Err(usage!(
+            "--components {k} is more than the {max} hidden states accepted"
+        )),
+        _ => Ok(k),
+    }
+}
+
+/// An `--init` given with `--components` of another size.
+pub fn check_components(given: Option<usize>, k: usize) -> Result<(), CliError> {
+    match given {
+        Some(given) if given != k => Err(usage!(
+            "--components {given} conflicts with the {k} components/states of the --init model"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn load<F: ModelFile>(path: &Path) -> Result<F, CliError> {
+    F::load(path).map_err(|e| in_model_file(path, e))
+}
+
+/// The loop's report, the fitted model and its information criteria.
+fn report<F: Family>(fit: &Fit<F>, data: F::Data<'_>) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    let report = fit.report.to_string();
+    writeln!(out, "{}", report.trim_end())?;
+    write!(out, "{}", fit.model.describe())?;
+    let (bic, aic) = fit.model.criteria(data)?;
+    writeln!(out, "BIC {bic:.3}  AIC {aic:.3}")?;
+    Ok(())
+}
+
+/// Saves the model (atomically) if `--out` was given and says so.
+fn save<M: ModelFile>(model: &M, path: Option<&Path>, quiet: bool) -> Result<(), CliError> {
+    if let Some(path) = path {
+        model.save(path)?;
+    }
+    if !quiet {
+        let mut out = std::io::stdout().lock();
+        match path {
+            Some(path) => writeln!(out, "model written to {}", path.display())?,
+            None => writeln!(out, "(model not saved: pass --out FILE to write it)")?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use em_driver::hmm::Param as Hmm;
+    use em_driver::statespace::Param as Ssm;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn fit_args(learn: &[&str]) -> FitArgs {
+        let mut argv = vec!["emfit", "fit", "hmm", "--data", "x.csv"];
+        for item in learn {
+            argv.extend(["--learn", item]);
+        }
+        match Cli::try_parse_from(argv).expect("a valid command line").command {
+            Command::Fit(args) => args,
+            _ => unreachable!("a fit command"),
+        }
+    }
+
+    const CHAIN_AND_MEANS: &[Hmm] = &[Hmm::Start, Hmm::Transitions, Hmm::Means];
+
+    fn learn(items: &[&str]) -> Result<LearnSet<Hmm>, CliError> {
+        learn_set(
+            &fit_args(items),
+            "hmm",
+            CHAIN_AND_MEANS,
+            &[("t", Hmm::Transitions)],
+        )
+    }
+
+    #[test]
+    fn learn_takes_names_aliases_all_and_none() {
+        let every = LearnSet::only(CHAIN_AND_MEANS);
+        assert_eq!(learn(&[]).unwrap(), every);
+        assert_eq!(learn(&["all"]).unwrap(), every);
+        assert_eq!(learn(&["NONE"]).unwrap(), LearnSet::none());
+        assert_eq!(
+            learn(&["t,MEANS"]).unwrap(),
+            LearnSet::only(&[Hmm::Transitions, Hmm::Means])
+        );
+        assert_eq!(learn(&["start", "means,all"]).unwrap(), every);
+        let lgssm = learn_set(&fit_args(&["a,m,p0"]), "lgssm", Ssm::ALL, &[("m", Ssm::M0)]);
+        assert_eq!(lgssm.unwrap(), LearnSet::only(&[Ssm::A, Ssm::M0, Ssm::P0]));
+    }
+
+    #[test]
+    fn learn_refuses_blocks_the_family_does_not_have() {
+        for (items, name) in [(&["weights"][..], "'weights'"), (&["means,slope"], "'slope'")] {
+            let message = learn(items).expect_err("an unknown block").to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(
+                message.contains("for hmm (valid: start, transitions, means, all, none)"),
+                "{message}"
+            );
+        }
+    }
+}

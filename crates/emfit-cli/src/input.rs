@@ -1,0 +1,82 @@
+//! Reading the data and lengths files named on the command line, and the
+//! checks of the data every command shares.
+
+use std::path::PathBuf;
+
+use em_driver::ModelKind;
+use em_driver::faer::{Mat, MatRef};
+use em_driver::io::{self, Header, ReadOptions};
+
+use crate::args::{DataArgs, HeaderArg};
+use crate::error::{CliError, usage};
+
+/// The data of a command: rows = observations, plus sequence lengths.
+pub struct Loaded {
+    /// The data file (named in errors).
+    pub path: PathBuf,
+    /// The observations.
+    pub data: Mat<f64>,
+    /// Sequence lengths adding up to the number of rows (one sequence if no file).
+    pub lengths: Vec<usize>,
+}
+
+impl Loaded {
+    /// The observations.
+    pub fn x(&self) -> MatRef<'_, f64> {
+        self.data.as_ref()
+    }
+
+    /// Checks that the data have the `expected` number of columns.
+    pub fn check_columns(&self, expected: usize) -> Result<(), CliError> {
+        Ok(io::check_columns(&self.path, self.x(), expected)?)
+    }
+
+    /// The data as symbols `0, 1, 2, ...`: an error names the first value
+    /// that is not one.
+    pub fn symbols(&self) -> Result<Vec<usize>, CliError> {
+        Ok(io::to_symbols(&self.path, self.x())?)
+    }
+}
+
+/// Reads `--data` and `--lengths`, checking that the lengths add up.
+pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
+    let options = ReadOptions {
+        header: match args.header {
+            HeaderArg::Auto => Header::Auto,
+            HeaderArg::Yes => Header::Present,
+            HeaderArg::No => Header::Absent,
+        },
+        allow_missing: args.missing,
+    };
+    let data = io::read_matrix(&args.data, &options)?;
+    let lengths = match &args.lengths {
+        Some(path) => {
+            let lengths = io::read_lengths(path)?;
+            io::check_lengths(path, &lengths, data.nrows())?;
+            lengths
+        }
+        None => vec![data.nrows()],
+    };
+    Ok(Loaded {
+        path: args.data.clone(),
+        data,
+        lengths,
+    })
+}
+
+/// Rejects the data flags a kind of model cannot use, before reading the
+/// data: `--missing` (only a state-space model takes missing values) and
+/// `--lengths` (a mixture has no sequences). `name` is the model as the
+/// command calls it.
+pub fn check_flags(args: &DataArgs, kind: ModelKind, name: &str) -> Result<(), CliError> {
+    if args.missing && kind != ModelKind::Lgssm {
+        return Err(usage!("--missing is only supported by lgssm, not by {name}"));
+    }
+    match &args.lengths {
+        Some(p) if kind == ModelKind::Gmm => Err(usage!(
+            "--lengths {} was given, but a {name} has no sequences",
+            p.display()
+        )),
+        _ => Ok(()),
+    }
+}

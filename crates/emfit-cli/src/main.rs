@@ -1,0 +1,111 @@
+//! `emfit`: fit Gaussian mixtures, hidden Markov models and linear Gaussian
+//! state-space models by EM from the command line.
+//!
+//! ```text
+//! emfit demo [--plots DIR] [--seed N] [--full]
+//! emfit fit gmm|hmm|gmmhmm|categorical-hmm|lgssm --data FILE [--lengths FILE] [options] [--out model.json]
+//! emfit predict|score|smooth --model model.json --data FILE [--lengths FILE]
+//! emfit sample --model model.json -n N [--out FILE]
+//! ```
+//!
+//! Errors are one line on stderr (`emfit: ...`) and a non-zero exit code:
+//! 2 for a usage error (clap), 1 for anything else. Output files are written
+//! atomically. `--threads N` sets the number of worker threads.
+//!
+//! # Why a crate of its own
+//! The program is the only place that parses arguments (clap), draws progress
+//! bars (indicatif) and writes plots: keeping it out of the libraries keeps
+//! `em-driver` and the model crates free of these dependencies for the
+//! programs that embed them. Everything numerical, the model files and the
+//! data readers come from `em-driver`.
+//!
+//! # Layout
+//! - `args`: the command line (clap's derive API); `main`: dispatch, errors
+//!   as one line, exit codes.
+//! - `fit`: `emfit fit` as one generic path (parse a typed request, load,
+//!   start, fit, report, save) over the `Family` trait.
+//! - `apply`: `emfit predict`, `score`, `sample` and `smooth`, written once
+//!   over the object-safe `Apply` trait.
+//! - `family`: the per-family parts, one file per family (`gmm`, `hmm` with
+//!   its `emission`s, `lgssm`), each implementing `Family` and `Apply`.
+//! - `input` (data files), `progress` (bars or the convergence log),
+//!   `text` (numbers, lists, tables), `error`.
+//! - `demo`: `emfit demo`, one file per scenario, with its plots, drawn
+//!   with `plot`, a small SVG writer (the crate's library target, so that the
+//!   benchmark tools draw with it too).
+
+mod apply;
+mod args;
+mod demo;
+mod error;
+mod family;
+mod fit;
+mod input;
+mod progress;
+mod text;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with success; usage errors to stderr.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    // A panic is a bug of emfit: report it in one line instead of a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("emfit: internal error (please report it): {message}{place}");
+    }));
+    let result = std::panic::catch_unwind(|| run(cli));
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(CliError::Output(e))) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("emfit: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::from(101),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    if let Some(threads) = cli.threads {
+        if threads == 0 {
+            return Err(CliError::Usage("--threads must be at least 1".into()));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .map_err(|e| CliError::Usage(format!("cannot start {threads} threads: {e}")))?;
+    }
+    match cli.command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Fit(a) => fit::run(&a),
+        Command::Predict(a) => apply::predict(&a),
+        Command::Score(a) => apply::score(&a),
+        Command::Sample(a) => apply::sample(&a),
+        Command::Smooth(a) => apply::smooth(&a),
+    }
+}

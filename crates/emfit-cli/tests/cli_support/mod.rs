@@ -1,0 +1,130 @@
+//! Shared helpers of the `emfit` end-to-end tests: run the binary, temp folders,
+//! SVG checks ([`svg::check_svg`], shared with the unit tests of the plot
+//! module).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub mod svg;
+
+/// The result of one run of the binary.
+pub struct Run {
+    /// Exit code (None if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns standard output.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts a failure with exit code 1 and exactly one line on stderr that
+    /// contains every needle; returns that line.
+    #[track_caller]
+    pub fn fails_with(&self, needles: &[&str]) -> &str {
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected exit code 1\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        let line = self.stderr.trim_end();
+        assert_eq!(
+            line.lines().count(),
+            1,
+            "expected one line on stderr, got:\n{}",
+            self.stderr
+        );
+        assert!(line.starts_with("emfit: "), "{line}");
+        for needle in needles {
+            assert!(
+                line.contains(needle),
+                "stderr {line:?} does not contain {needle:?}"
+            );
+        }
+        assert!(!line.contains("panicked"), "{line}");
+        line
+    }
+}
+
+/// Runs `emfit` with arguments in `dir`.
+pub fn emfit(dir: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_emfit"))
+        .args(args)
+        .current_dir(dir)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the emfit binary runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh temporary folder, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates `emfit-cli-<tag>-<pid>` in the system temp folder.
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("emfit-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes a file and returns its name (relative to the folder).
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
+        std::fs::write(self.0.join(name), contents).expect("write test file");
+        name.to_string()
+    }
+
+    /// Reads a file of the folder.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.0.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Parses CSV text written by emfit into rows of numbers.
+pub fn parse_rows(text: &str) -> Vec<Vec<f64>> {
+    text.lines()
+        .filter(|l| {
+            !l.trim().is_empty()
+                && l.trim_start()
+                    .starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        })
+        .map(|l| {
+            l.split(',')
+                .map(|c| c.trim().parse::<f64>().expect("a number"))
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,73 @@
+//! [`Hmm`] as an [`EmModel`]: one Baum-Welch E-step and M-step and the
+//! initialisation ([`InitConfig`]) that the loop of `em-core`
+//! ([`em_core::fit`], re-exported as [`crate::fit`]) drives.
+
+use em_core::{EStep, EmModel};
+use rand::Rng;
+
+use crate::emission::Emission;
+use crate::error::HmmError;
+use crate::model::Hmm;
+use crate::model::options::{InitConfig, MStepOptions};
+use crate::model::stats::HmmStats;
+use crate::param::StepDiagnostics;
+use crate::sequences::Sequences;
+
+impl<E: Emission> EmModel for Hmm<E> {
+    /// The observation sequences.
+    type Data<'a> = &'a Sequences<'a>;
+    type Stats = HmmStats<E::Stats>;
+    type Options = MStepOptions;
+    type InitConfig = InitConfig<E::InitConfig>;
+    type Diagnostics = StepDiagnostics;
+    type Error = HmmError;
+
+    /// The Baum-Welch E-step: forward-backward on every sequence (in parallel
+    /// over the fixed chunks of [`Sequences::chunks`], merged in chunk order,
+    /// so the result does not depend on the number of threads).
+    ///
+    /// # Errors
+    /// Data errors ([`Emission::check_data`]); [`HmmError::ZeroLikelihood`]
+    /// for a sequence the model cannot produce; [`HmmError::NumericalFailure`].
+    fn e_step(&self, data: &Sequences<'_>) -> Result<EStep<Self::Stats>, HmmError> {
+        self.expectation(data)
+    }
+
+    /// The Baum-Welch M-step: a new model maximising the expected
+    /// complete-data log-likelihood (or its MAP version under priors):
+    ///
+    /// - `π_j ∝ Σ_seq γ_0(j) + α_j − 1`,
+    /// - `A_ij ∝ Σ_seq Σ_t ξ_t(i, j) + α_ij − 1`,
+    /// - the emission's own update ([`Emission::m_step`]).
+    ///
+    /// Only the blocks in `options.learn` change. A transition row without
+    /// expected counts (a state never left) is kept and reported. Without
+    /// priors and with `reg_covar = 0` the step never lowers the
+    /// log-likelihood.
+    ///
+    /// # Errors
+    /// Statistics from a model of another shape, invalid priors or options,
+    /// emission failures. `self` is never modified.
+    fn m_step(
+        &self,
+        stats: &Self::Stats,
+        options: &MStepOptions,
+    ) -> Result<(Self, StepDiagnostics), HmmError> {
+        self.maximise(stats, options)
+    }
+
+    /// Start and transitions given or uniform, the emission by its own
+    /// [`Emission::init_from_data`] (e.g. k-means means), all randomness from
+    /// `rng`.
+    ///
+    /// # Errors
+    /// [`HmmError::NoStates`], validation errors of given parameters, the
+    /// emission's errors (e.g. fewer distinct points than states).
+    fn init_from_data<R: Rng + ?Sized>(
+        data: &Sequences<'_>,
+        config: &Self::InitConfig,
+        rng: &mut R,
+    ) -> Result<Self, HmmError> {
+        Self::initialise(data, config, rng)
+    }
+}

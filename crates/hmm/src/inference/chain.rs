@@ -1,0 +1,51 @@
+//! What every recursion shares: the chain's parameters, the work buffers of
+//! one sequence, and the specialisation over the number of states.
+
+/// The parameters of the Markov chain, row-major.
+#[derive(Clone, Copy)]
+pub(crate) struct Chain<'a> {
+    pub start: &'a [f64],
+    /// `trans[i * k + j] = A_ij`.
+    pub trans: &'a [f64],
+    pub k: usize,
+}
+
+/// Scratch for the recursions of one sequence.
+pub(crate) struct Scratch {
+    pub(super) pred: Vec<f64>,
+    pub(super) beta: Vec<f64>,
+    pub(super) w: Vec<f64>,
+}
+
+impl Scratch {
+    pub fn new(k: usize) -> Self {
+        Self {
+            pred: vec![0.0; k],
+            beta: vec![0.0; k],
+            w: vec![0.0; k],
+        }
+    }
+}
+
+/// Largest K for which the recursions use stack arrays as accumulators.
+pub(super) const LOCAL_K: usize = 8;
+
+/// Calls `$f(k, args...)` with `k` a literal for K = 1..=8, so that the
+/// `#[inline(always)]` body is specialised for those sizes.
+macro_rules! dispatch_k {
+    ($k:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $k {
+            1 => $f(1, $($arg),*),
+            2 => $f(2, $($arg),*),
+            3 => $f(3, $($arg),*),
+            4 => $f(4, $($arg),*),
+            5 => $f(5, $($arg),*),
+            6 => $f(6, $($arg),*),
+            7 => $f(7, $($arg),*),
+            8 => $f(8, $($arg),*),
+            k => $f(k, $($arg),*),
+        }
+    };
+}
+
+pub(super) use dispatch_k;

@@ -1,0 +1,171 @@
+//! Layout changes of the emission log-likelihoods: the emissions give n x K
+//! column-major matrices, the recursions read time-major rows (row t holds the
+//! K values of time t, contiguous). Also the per-step shift and
+//! exponentiation of the forward-backward pass ([`scale_emissions_body`]).
+
+use faer::MatRef;
+use linalg_kernels::fastexp;
+
+use super::chain::dispatch_k;
+
+/// The contiguous values of column `j` of an owned-layout matrix (unit row stride).
+#[inline(always)]
+fn column(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
+    m.col(j).try_as_col_major().map(|c| c.as_slice())
+}
+
+/// Finds the first NaN or `+inf` of `m`.
+fn first_invalid(m: MatRef<'_, f64>) -> (usize, usize, f64) {
+    for j in 0..m.ncols() {
+        for t in 0..m.nrows() {
+            let v = m[(t, j)];
+            if v.is_nan() || v == f64::INFINITY {
+                return (t, j, v);
+            }
+        }
+    }
+    unreachable!("called only after an invalid value was detected")
+}
+
+/// Copies the n x K column-major `logb` into time-major `out` (n·K) and
+/// checks it (NaN and `+inf` are errors: `Err((t, j, value))`).
+#[inline(always)]
+pub(super) fn to_time_major_body(logb: MatRef<'_, f64>, out: &mut [f64]) -> Result<(), (usize, usize, f64)> {
+    let (n, k) = (logb.nrows(), logb.ncols());
+    debug_assert_eq!(out.len(), n * k);
+    let cols: Option<Vec<&[f64]>> = (0..k).map(|j| column(logb, j)).collect();
+    let Some(cols) = cols else {
+        // Strided input (not produced by the emissions of this crate): plain copy.
+        for t in 0..n {
+            for j in 0..k {
+                let v = logb[(t, j)];
+                if v.is_nan() || v == f64::INFINITY {
+                    return Err((t, j, v));
+                }
+                out[t * k + j] = v;
+            }
+        }
+        return Ok(());
+    };
+    // Checked first in contiguous (vectorised) passes, then transposed.
+    for col in &cols {
+        if col
+            .iter()
+            .fold(false, |b, &v| b | v.is_nan() | (v == f64::INFINITY))
+        {
+            return Err(first_invalid(logb));
+        }
+    }
+    columns_to_time_major(&cols, out);
+    Ok(())
+}
+
+/// `cols[j * n + t] = tm[t * k + j]`: time-major n x K to column-major.
+#[inline(always)]
+pub(super) fn time_major_to_columns_body(tm: &[f64], k: usize, cols: &mut [f64]) {
+    dispatch_k!(k, time_major_to_columns_k(tm, cols))
+}
+
+#[inline(always)]
+fn time_major_to_columns_k(k: usize, tm: &[f64], cols: &mut [f64]) {
+    let n = tm.len() / k.max(1);
+    if n == 0 {
+        return;
+    }
+    let mut t0 = 0;
+    while t0 < n {
+        let len = TRANSPOSE_BLOCK.min(n - t0);
+        let src = &tm[t0 * k..(t0 + len) * k];
+        for (j, col) in cols.chunks_exact_mut(n).enumerate() {
+            for (dst, row) in col[t0..t0 + len].iter_mut().zip(src.chunks_exact(k)) {
+                *dst = row[j];
+            }
+        }
+        t0 += len;
+    }
+}
+
+/// Rows per block of [`columns_to_time_major`]: a block of the output
+/// (`64 · K` values) stays in L1 while the K columns are scattered into it.
+const TRANSPOSE_BLOCK: usize = 64;
+
+/// `out[t * K + j] = cols[j][t]`, blocked over t.
+#[inline(always)]
+fn columns_to_time_major(cols: &[&[f64]], out: &mut [f64]) {
+    let k = cols.len();
+    let n = out.len() / k.max(1);
+    let mut t0 = 0;
+    while t0 < n {
+        let len = TRANSPOSE_BLOCK.min(n - t0);
+        let dst = &mut out[t0 * k..(t0 + len) * k];
+        for (j, col) in cols.iter().enumerate() {
+            for (row, &v) in dst.chunks_exact_mut(k).zip(&col[t0..t0 + len]) {
+                row[j] = v;
+            }
+        }
+        t0 += len;
+    }
+}
+
+/// Fills `e` (time-major n x K) with `exp(logb − s_t)` and `shift` with
+/// `s_t = max_j logb[t, j]`.
+///
+/// The exponentials go through `linalg_kernels::fastexp` one column at a time
+/// (a contiguous, vectorised loop into `tmp`), then are scattered into
+/// time-major rows. A row that is all `−∞` gets `s_t = −∞` and `e_t = 0`
+/// (`fastexp::exp(−∞) = 0` exactly).
+///
+/// Returns `Err((t, j, value))` for a NaN or `+inf` log-likelihood.
+#[inline(always)]
+pub(super) fn scale_emissions_body(
+    logb: MatRef<'_, f64>,
+    e: &mut [f64],
+    shift: &mut [f64],
+    tmp: &mut Vec<f64>,
+) -> Result<(), (usize, usize, f64)> {
+    let (n, k) = (logb.nrows(), logb.ncols());
+    debug_assert_eq!(e.len(), n * k);
+    debug_assert_eq!(shift.len(), n);
+    let owned;
+    let logb = if (0..k).all(|j| column(logb, j).is_some()) {
+        logb
+    } else {
+        owned = logb.to_owned();
+        owned.as_ref()
+    };
+    shift.fill(f64::NEG_INFINITY);
+    let mut bad = false;
+    for j in 0..k {
+        let col = column(logb, j).expect("contiguous columns");
+        for (s, &v) in shift.iter_mut().zip(col) {
+            bad |= v.is_nan() | (v == f64::INFINITY);
+            *s = s.max(v);
+        }
+    }
+    if bad {
+        return Err(first_invalid(logb));
+    }
+    let safe_shift: Vec<f64> = shift
+        .iter()
+        .map(|&s| if s == f64::NEG_INFINITY { 0.0 } else { s })
+        .collect();
+    // `tmp` only grows (reused by the caller); every entry used is written below.
+    if tmp.len() < n * k {
+        tmp.resize(n * k, 0.0);
+    }
+    let tmp = &mut tmp[..n * k];
+    if n > 0 {
+        for (j, dst) in tmp.chunks_exact_mut(n).enumerate() {
+            let col = column(logb, j).expect("contiguous columns");
+            for ((out, &v), &s) in dst.iter_mut().zip(col).zip(&safe_shift) {
+                *out = fastexp::exp(v - s);
+            }
+        }
+        // The same column slices as `to_time_major_body` takes (built from the
+        // index, not `chunks_exact`: with the latter the transposition below
+        // was compiled into AVX-512 scatters, slower than scalar stores).
+        let cols: Vec<&[f64]> = (0..k).map(|j| &tmp[j * n..(j + 1) * n]).collect();
+        columns_to_time_major(&cols, e);
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! Forward-backward and Viterbi on one sequence, written once for every emission.
+//!
+//! # Scaling
+//! Emission log-likelihoods `ln b_j(x_t)` are shifted per time step,
+//! `e_t(j) = exp(ln b_j(x_t) − s_t)` with `s_t = max_j ln b_j(x_t)`, so the
+//! largest scaled emission is exactly 1 and nothing underflows however small
+//! the densities are. The forward recursion is then normalised every step
+//! (Rabiner's scaling):
+//!
+//! - `p_t = π` (t = 0) or `p_t = Aᵀ α̂_{t−1}` (the predicted state distribution),
+//! - `c_t = Σ_j p_t(j) e_t(j)`, `α̂_t = p_t ∘ e_t / c_t`,
+//! - `ln p(x_{0:T−1}) = Σ_t (ln c_t + s_t)`.
+//!
+//! If `c_t` underflows (the predicted distribution puts almost no mass on the
+//! states that explain `x_t`, e.g. with structural zeros and an outlier), the
+//! step is redone with the shift taken over the *reachable* states only,
+//! `s_t = max_{j: p_t(j) > 0} ln b_j(x_t)`, which makes `c_t ≥ p_t(j*) > 0`.
+//! If no reachable state can emit `x_t` the sequence has probability zero
+//! (reported, never NaN).
+//!
+//! The backward recursion uses the same `e_t` and `c_t`:
+//! `β̂_{T−1} = 1`, `w_{t+1} = e_{t+1} ∘ β̂_{t+1} / c_{t+1}`, `β̂_t = A w_{t+1}`,
+//! giving the posteriors `γ_t = α̂_t ∘ β̂_t` and the expected transitions
+//! `ξ_t(i, j) = α̂_t(i) A_ij w_{t+1}(j)`. The sum over t of `α̂_t w_{t+1}ᵀ` is
+//! accumulated and multiplied by `A` elementwise once per chunk. `β̂_t(i)` is
+//! set to 0 where `α̂_t(i) = 0`: such a state never contributes to the
+//! posteriors of reachable states, and zeroing it keeps unreachable states
+//! from growing without bound (and `0 · ∞` from producing NaN).
+//!
+//! Viterbi works in log space with `ln 0 = −∞` for structural zeros.
+//!
+//! # Files
+//! - `chain.rs`: the chain's parameters, the work buffers, the specialisation
+//!   over K (`dispatch_k!`);
+//! - `layout.rs`: column-major to time-major copies, the per-step shift and
+//!   exponentiation of the emissions;
+//! - `forward.rs`, `backward.rs`, `viterbi.rs`: the recursions;
+//! - this file: one entry point per kernel, compiled for every instruction
+//!   set of `linalg_kernels::for_each_isa!` and chosen at run time by
+//!   `linalg_kernels::isa_dispatch!`.
+//!
+//! # Speed
+//! Every buffer is time-major (row t holds the K values of time t), so each
+//! step reads and writes contiguous K-vectors. The recursions are written
+//! once with the number of states as an argument and inlined into a `match`
+//! over K = 1..=8 (`dispatch_k!`), so that for those K the loops have
+//! constant trip counts and the compiler unrolls and vectorises them; other K
+//! run the same code with a runtime trip count. `ln p` is accumulated as a
+//! running product of the `c_t`, flushed into a log every ~40 steps, instead of
+//! one `ln` per step.
+//!
+//! The kernels are `#[inline(always)]` bodies called by one
+//! `#[target_feature]` function per instruction set, so the whole recursion
+//! is compiled with that set's features. Every variant performs the same
+//! floating-point operations in the same order (Rust neither reassociates
+//! sums nor contracts `a * b + c` into a fused multiply-add), so they give
+//! the same bits; wider vectors only change the speed.
+
+mod backward;
+mod chain;
+mod forward;
+mod layout;
+#[cfg(test)]
+mod tests;
+mod viterbi;
+
+use faer::MatRef;
+
+use backward::backward_body;
+pub(crate) use chain::{Chain, Scratch};
+use forward::forward_body;
+use layout::{scale_emissions_body, time_major_to_columns_body, to_time_major_body};
+pub(crate) use viterbi::ViterbiScratch;
+use viterbi::viterbi_body;
+
+/// Copies the n x K column-major `logb` into time-major `out` (n·K) and
+/// checks it (NaN and `+inf` are errors: `Err((t, j, value))`).
+pub(crate) fn to_time_major(logb: MatRef<'_, f64>, out: &mut [f64]) -> Result<(), (usize, usize, f64)> {
+    linalg_kernels::isa_dispatch!(to_time_major(logb, out))
+}
+
+/// `cols[j * n + t] = tm[t * k + j]`: time-major n x K to column-major.
+pub(crate) fn time_major_to_columns(tm: &[f64], k: usize, cols: &mut [f64]) {
+    linalg_kernels::isa_dispatch!(time_major_to_columns(tm, k, cols))
+}
+
+/// Fills `e` (time-major n x K) with `exp(logb − s_t)` and `shift` with
+/// `s_t = max_j logb[t, j]`; `Err((t, j, value))` for a NaN or `+inf`
+/// log-likelihood (see `layout::scale_emissions_body`).
+pub(crate) fn scale_emissions(
+    logb: MatRef<'_, f64>,
+    e: &mut [f64],
+    shift: &mut [f64],
+    tmp: &mut Vec<f64>,
+) -> Result<(), (usize, usize, f64)> {
+    linalg_kernels::isa_dispatch!(scale_emissions(logb, e, shift, tmp))
+}
+
+/// The scaled forward pass over one sequence: writes `alpha` and `c`,
+/// returns the log-likelihood or `Err(t)` for an impossible sequence (see
+/// `forward::forward_body`).
+pub(crate) fn forward(
+    chain: Chain<'_>,
+    logb: MatRef<'_, f64>,
+    e: &mut [f64],
+    shift: &mut [f64],
+    alpha: &mut [f64],
+    c: &mut [f64],
+    scratch: &mut Scratch,
+) -> Result<f64, usize> {
+    linalg_kernels::isa_dispatch!(forward(chain, logb, e, shift, alpha, c, scratch))
+}
+
+/// The backward pass after [`forward`]: posteriors in place of `alpha`,
+/// `Σ_t α̂_t w_{t+1}ᵀ` added into `m`; `false` if a posterior came out
+/// non-finite (see `backward::backward_body`).
+pub(crate) fn backward(
+    chain: Chain<'_>,
+    e: &[f64],
+    alpha: &mut [f64],
+    c: &[f64],
+    m: &mut [f64],
+    scratch: &mut Scratch,
+) -> bool {
+    linalg_kernels::isa_dispatch!(backward(chain, e, alpha, c, m, scratch))
+}
+
+/// Viterbi over one sequence (time-major `logb`): the best path into `path`
+/// and its log-probability, or `Err(t)` when no path remains at time t (see
+/// `viterbi::viterbi_body`).
+pub(crate) fn viterbi(
+    log_start: &[f64],
+    log_trans: &[f64],
+    logb: &[f64],
+    path: &mut [usize],
+    work: &mut ViterbiScratch,
+) -> Result<f64, usize> {
+    linalg_kernels::isa_dispatch!(viterbi(log_start, log_trans, logb, path, work))
+}
+
+/// One module per instruction set: the entry points compiled with that
+/// set's target features, each calling the `#[inline(always)]` body (so the
+/// whole recursion is compiled with the features). No fused multiply-adds
+/// whatever the set (`$fma` unused): the variants must give the same bits.
+macro_rules! isa_kernels {
+    ($name:ident, $fma:literal $(, $features:literal)?) => {
+        mod $name {
+            use super::{
+                Chain, MatRef, Scratch, ViterbiScratch, backward_body, forward_body, scale_emissions_body,
+                time_major_to_columns_body, to_time_major_body, viterbi_body,
+            };
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn to_time_major(logb: MatRef<'_, f64>, out: &mut [f64]) -> Result<(), (usize, usize, f64)> {
+                to_time_major_body(logb, out)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn time_major_to_columns(tm: &[f64], k: usize, cols: &mut [f64]) {
+                time_major_to_columns_body(tm, k, cols)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn scale_emissions(
+                logb: MatRef<'_, f64>,
+                e: &mut [f64],
+                shift: &mut [f64],
+                tmp: &mut Vec<f64>,
+            ) -> Result<(), (usize, usize, f64)> {
+                scale_emissions_body(logb, e, shift, tmp)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn forward(
+                chain: Chain<'_>,
+                logb: MatRef<'_, f64>,
+                e: &mut [f64],
+                shift: &mut [f64],
+                alpha: &mut [f64],
+                c: &mut [f64],
+                scratch: &mut Scratch,
+            ) -> Result<f64, usize> {
+                forward_body(chain, logb, e, shift, alpha, c, scratch)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn backward(
+                chain: Chain<'_>,
+                e: &[f64],
+                alpha: &mut [f64],
+                c: &[f64],
+                m: &mut [f64],
+                scratch: &mut Scratch,
+            ) -> bool {
+                backward_body(chain, e, alpha, c, m, scratch)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn viterbi(
+                log_start: &[f64],
+                log_trans: &[f64],
+                logb: &[f64],
+                path: &mut [usize],
+                work: &mut ViterbiScratch,
+            ) -> Result<f64, usize> {
+                viterbi_body(log_start, log_trans, logb, path, work)
+            }
+        }
+    };
+}
+
+linalg_kernels::for_each_isa!(isa_kernels);

@@ -1,0 +1,219 @@
+//! Bit-identity of the instruction-set variants and error locations.
+
+use super::*;
+use faer::Mat;
+
+/// Deterministic pseudo-random numbers in (0, 1).
+fn numbers(n: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        })
+        .collect()
+}
+
+fn rows(k: usize, seed: u64) -> Vec<f64> {
+    let raw = numbers(k * k, seed);
+    raw.chunks_exact(k)
+        .flat_map(|r| {
+            let s: f64 = r.iter().sum();
+            r.iter().map(move |v| v / s).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Everything one variant of the kernels computes on a test input.
+#[derive(Debug, PartialEq)]
+struct Outputs {
+    ll: u64,
+    best: u64,
+    e: Vec<f64>,
+    shift: Vec<f64>,
+    gamma: Vec<f64>,
+    columns: Vec<f64>,
+    m: Vec<f64>,
+    time_major: Vec<f64>,
+    path: Vec<usize>,
+}
+
+/// Runs the kernels of one variant: `$kernel!(name(args))` calls them.
+macro_rules! run_variant {
+    ($chain:expr, $logb:expr, $call:ident) => {{
+        let (chain, logb): (Chain<'_>, &Mat<f64>) = ($chain, $logb);
+        let (n, k) = (logb.nrows(), chain.k);
+        let (mut e, mut shift, mut tmp) = (vec![0.0; n * k], vec![0.0; n], Vec::new());
+        let (mut alpha, mut c, mut m) = (vec![0.0; n * k], vec![0.0; n], vec![0.0; k * k]);
+        let mut scratch = Scratch::new(k);
+        let (mut tm, mut columns) = (vec![0.0; n * k], vec![0.0; n * k]);
+        let mut path = vec![0usize; n];
+        let mut work = ViterbiScratch::default();
+        let log_trans: Vec<f64> = chain.trans.iter().map(|v| v.ln()).collect();
+        let log_start: Vec<f64> = chain.start.iter().map(|v| v.ln()).collect();
+        let logb = logb.as_ref();
+        $call!(scale_emissions(logb, &mut e, &mut shift, &mut tmp)).unwrap();
+        let ll = $call!(forward(
+            chain,
+            logb,
+            &mut e,
+            &mut shift,
+            &mut alpha,
+            &mut c,
+            &mut scratch
+        ))
+        .unwrap();
+        assert!($call!(backward(chain, &e, &mut alpha, &c, &mut m, &mut scratch)));
+        $call!(time_major_to_columns(&alpha, k, &mut columns));
+        $call!(to_time_major(logb, &mut tm)).unwrap();
+        let best = $call!(viterbi(&log_start, &log_trans, &tm, &mut path, &mut work)).unwrap();
+        Outputs {
+            ll: ll.to_bits(),
+            best: best.to_bits(),
+            e,
+            shift,
+            gamma: alpha,
+            columns,
+            m,
+            time_major: tm,
+            path,
+        }
+    }};
+}
+
+/// The bodies called from this (baseline) test code.
+macro_rules! body {
+    (scale_emissions($($a:expr),*)) => { layout::scale_emissions_body($($a),*) };
+    (forward($($a:expr),*)) => { forward::forward_body($($a),*) };
+    (backward($($a:expr),*)) => { backward::backward_body($($a),*) };
+    (time_major_to_columns($($a:expr),*)) => { layout::time_major_to_columns_body($($a),*) };
+    (to_time_major($($a:expr),*)) => { layout::to_time_major_body($($a),*) };
+    (viterbi($($a:expr),*)) => { viterbi::viterbi_body($($a),*) };
+}
+
+/// The entry points with the run-time choice of instruction set.
+macro_rules! dispatched {
+    ($f:ident($($a:expr),*)) => { $f($($a),*) };
+}
+
+/// The baseline module of the kernels.
+macro_rules! baseline {
+    ($f:ident($($a:expr),*)) => { baseline::$f($($a),*) };
+}
+
+/// The AVX2 module (called only on CPUs that have AVX2 and FMA).
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx2 {
+    // SAFETY: the caller checked `Isa::detect().has_avx2()`.
+    ($f:ident($($a:expr),*)) => { unsafe { avx2::$f($($a),*) } };
+}
+
+/// The AVX-512 module (called only on CPUs that have AVX-512).
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx512 {
+    // SAFETY: the caller checked `Isa::detect().has_avx512()`.
+    ($f:ident($($a:expr),*)) => { unsafe { avx512::$f($($a),*) } };
+}
+
+/// A K-state chain and n x K emission log-likelihoods. With `structural`,
+/// the last state is unreachable (zero start probability and zero
+/// transitions into it) and every 13th row only it explains well, so the
+/// scale factor underflows and those steps are rescaled over the reachable
+/// states.
+fn case(k: usize, n: usize, structural: bool) -> (Vec<f64>, Vec<f64>, Mat<f64>) {
+    let mut trans = rows(k, 1 + k as u64);
+    let mut start = rows(k, 2)[..k].to_vec();
+    if structural && k > 1 {
+        start[k - 1] = 0.0;
+        for i in 0..k - 1 {
+            trans[i * k + k - 1] = 0.0;
+        }
+    }
+    let normalise = |v: &mut [f64]| {
+        let s: f64 = v.iter().sum();
+        v.iter_mut().for_each(|x| *x /= s);
+    };
+    normalise(&mut start);
+    trans.chunks_exact_mut(k).for_each(normalise);
+    let vals = numbers(n * k, 3);
+    let logb = Mat::from_fn(n, k, |t, j| {
+        if structural && k > 1 && t % 13 == 5 {
+            if j == k - 1 { 0.0 } else { -720.0 }
+        } else {
+            -30.0 * vals[t * k + j] - if (t + j) % 7 == 0 { 400.0 } else { 0.0 }
+        }
+    });
+    (start, trans, logb)
+}
+
+/// Every instruction-set variant this CPU can run (and the run-time
+/// selected one) gives bit-identical results to the bodies compiled for the
+/// baseline target, for the specialised K and the generic path, with and
+/// without rescaled steps.
+#[test]
+fn every_instruction_set_gives_identical_results() {
+    let isa = linalg_kernels::isa::Isa::detect();
+    for (k, structural) in [1usize, 2, 3, 5, 8, 11]
+        .into_iter()
+        .flat_map(|k| [(k, false), (k, true)])
+    {
+        let (start, trans, logb) = case(k, 300, structural);
+        let chain = Chain {
+            start: &start,
+            trans: &trans,
+            k,
+        };
+        let reference = run_variant!(chain, &logb, body);
+        if structural && k > 1 {
+            // Rescaled: the shift of row 5 is over the reachable states.
+            assert_eq!(reference.shift[5], -720.0, "K = {k}");
+        }
+        let what = format!("K = {k}, structural zeros {structural}");
+        assert_eq!(
+            run_variant!(chain, &logb, dispatched),
+            reference,
+            "{what}, dispatched"
+        );
+        assert_eq!(
+            run_variant!(chain, &logb, baseline),
+            reference,
+            "{what}, baseline"
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            if isa.has_avx2() {
+                assert_eq!(run_variant!(chain, &logb, avx2), reference, "{what}, AVX2");
+            }
+            if isa.has_avx512() {
+                assert_eq!(run_variant!(chain, &logb, avx512), reference, "{what}, AVX-512");
+            }
+        }
+        let _ = isa;
+    }
+}
+
+#[test]
+fn invalid_log_likelihoods_are_located() {
+    let mut logb = Mat::<f64>::zeros(4, 2);
+    logb[(2, 1)] = f64::NAN;
+    let mut e = vec![0.0; 8];
+    let mut shift = vec![0.0; 4];
+    let scale = |logb: MatRef<'_, f64>, e: &mut [f64], shift: &mut [f64]| {
+        scale_emissions(logb, e, shift, &mut Vec::new())
+    };
+    assert!(matches!(
+        scale(logb.as_ref(), &mut e, &mut shift),
+        Err((2, 1, v)) if v.is_nan()
+    ));
+    logb[(2, 1)] = 0.0;
+    logb[(3, 0)] = f64::INFINITY;
+    assert!(matches!(to_time_major(logb.as_ref(), &mut e), Err((3, 0, _))));
+    // A row that is all −∞ scales to zeros, not NaN.
+    logb[(3, 0)] = f64::NEG_INFINITY;
+    logb[(3, 1)] = f64::NEG_INFINITY;
+    scale(logb.as_ref(), &mut e, &mut shift).unwrap();
+    assert_eq!(&e[6..8], &[0.0, 0.0]);
+    assert_eq!(shift[3], f64::NEG_INFINITY);
+}

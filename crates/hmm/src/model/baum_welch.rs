@@ -1,0 +1,140 @@
+//! The maths of one Baum-Welch iteration and of the initialisation, behind
+//! the [`em_core::EmModel`] implementation of `em.rs`.
+
+use em_core::{Adjustment, EStep, Event};
+use faer::Mat;
+use rand::Rng;
+
+use super::Hmm;
+use super::options::{InitConfig, MStepOptions};
+use super::passes::Pass;
+use super::stats::HmmStats;
+use crate::emission::Emission;
+use crate::error::{HmmError, Table};
+use crate::param::{Param, StepDiagnostics};
+use crate::probability::{map_row, prior_rows, validate_prior};
+use crate::sequences::Sequences;
+
+impl<E: Emission> Hmm<E> {
+    /// The initialisation of [`em_core::EmModel::init_from_data`] (see
+    /// [`InitConfig`]).
+    pub(crate) fn initialise<R: Rng + ?Sized>(
+        data: &Sequences<'_>,
+        config: &InitConfig<E::InitConfig>,
+        rng: &mut R,
+    ) -> Result<Self, HmmError> {
+        let k = config.n_states;
+        if k == 0 {
+            return Err(HmmError::NoStates);
+        }
+        let emission = E::init_from_data(data, k, &config.emission, rng)?;
+        let start = config.start.clone().unwrap_or_else(|| vec![1.0 / k as f64; k]);
+        let transitions = config
+            .transitions
+            .clone()
+            .unwrap_or_else(|| Mat::from_fn(k, k, |_, _| 1.0 / k as f64));
+        Self::new(start, transitions.as_ref(), emission)
+    }
+
+    /// The E-step of [`em_core::EmModel::e_step`]: the statistics of every
+    /// chunk, merged in chunk order.
+    pub(crate) fn expectation(&self, data: &Sequences<'_>) -> Result<EStep<HmmStats<E::Stats>>, HmmError> {
+        let parts = self.run(data, Pass::Stats)?;
+        let mut stats = HmmStats::zero(self.n_states(), self.emission.zero_stats());
+        let mut log_likelihood = 0.0;
+        for part in &parts {
+            log_likelihood += part.logliks.iter().sum::<f64>();
+            stats.merge(part.stats.as_ref().expect("stats pass"));
+        }
+        Ok(EStep {
+            log_likelihood,
+            stats,
+        })
+    }
+
+    /// The M-step of [`em_core::EmModel::m_step`].
+    pub(crate) fn maximise(
+        &self,
+        stats: &HmmStats<E::Stats>,
+        options: &MStepOptions,
+    ) -> Result<(Self, StepDiagnostics), HmmError> {
+        let k = self.n_states();
+        if stats.start.len() != k || stats.transitions.len() != k * k {
+            return Err(HmmError::DimensionMismatch {
+                what: "statistics states",
+                expected: k,
+                found: stats.start.len(),
+            });
+        }
+        if !(options.reg_covar >= 0.0 && options.reg_covar.is_finite()) {
+            return Err(HmmError::InvalidOption {
+                what: "reg_covar",
+                value: options.reg_covar,
+            });
+        }
+        let mut diagnostics = StepDiagnostics::default();
+        let start = if options.learn.contains(Param::Start) {
+            self.updated_start(stats, options)?
+        } else {
+            self.start.clone()
+        };
+        let trans = if options.learn.contains(Param::Transitions) {
+            self.updated_transitions(stats, options, &mut diagnostics)?
+        } else {
+            self.trans.clone()
+        };
+        let (emission, emission_diagnostics) = self.emission.m_step(&stats.emission, options)?;
+        diagnostics.absorb(emission_diagnostics);
+        Ok((Self::from_valid(start, trans, emission), diagnostics))
+    }
+
+    /// `π_j ∝ Σ_seq γ_0(j) + α_j − 1` (the current π without any mass).
+    fn updated_start(
+        &self,
+        stats: &HmmStats<E::Stats>,
+        options: &MStepOptions,
+    ) -> Result<Vec<f64>, HmmError> {
+        let k = self.n_states();
+        if let Some(prior) = &options.start_prior {
+            if prior.len() != k {
+                return Err(HmmError::DimensionMismatch {
+                    what: "start prior",
+                    expected: k,
+                    found: prior.len(),
+                });
+            }
+            validate_prior(prior, Table::Start, 0)?;
+        }
+        Ok(map_row(&stats.start, options.start_prior.as_deref(), &self.start)
+            .unwrap_or_else(|| self.start.clone()))
+    }
+
+    /// `A_ij ∝ Σ_seq Σ_t ξ_t(i, j) + α_ij − 1`; a row without expected counts
+    /// (a state never left) is kept and reported.
+    fn updated_transitions(
+        &self,
+        stats: &HmmStats<E::Stats>,
+        options: &MStepOptions,
+        diagnostics: &mut StepDiagnostics,
+    ) -> Result<Vec<f64>, HmmError> {
+        let k = self.n_states();
+        let priors = prior_rows(
+            options.transition_prior.as_ref(),
+            k,
+            k,
+            "transition prior (K x K entries)",
+            Table::Transitions,
+        )?;
+        let mut trans = self.trans.clone();
+        for i in 0..k {
+            let rows = i * k..(i + 1) * k;
+            let prior = priors.as_ref().map(|p| p[i].as_slice());
+            match map_row(&stats.transitions[rows.clone()], prior, &self.trans[rows.clone()]) {
+                Some(row) => trans[rows].copy_from_slice(&row),
+                None => diagnostics
+                    .push(Event::new(Some(Param::Transitions), Adjustment::KeptWithoutMass).in_state(i)),
+            }
+        }
+        Ok(trans)
+    }
+}

@@ -1,0 +1,99 @@
+//! How the Baum-Welch steps run: [`MStepOptions`] (which blocks are learned,
+//! Dirichlet priors, the covariance floor) and [`InitConfig`] (how a model is
+//! initialised from data).
+
+use faer::Mat;
+
+use crate::param::LearnSet;
+
+/// Options of the Baum-Welch M-step ([`em_core::EmModel::m_step`]).
+///
+/// Dirichlet priors turn the update of a probability row into its MAP
+/// estimate `p_j ∝ n_j + α_j − 1` (`n_j` the expected counts); concentrations
+/// must be `≥ 1` (then the mode exists and no entry goes negative). `α = 1`
+/// everywhere is the maximum-likelihood update. Zeros of the current row
+/// (structural zeros) stay zero whatever the prior.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MStepOptions {
+    /// The blocks updated (default: all); the others keep their values.
+    pub learn: LearnSet,
+    /// Dirichlet concentrations for the start probabilities (K).
+    pub start_prior: Option<Vec<f64>>,
+    /// Dirichlet concentrations for each transition row (K x K).
+    pub transition_prior: Option<Mat<f64>>,
+    /// Dirichlet concentrations for the mixture weights of GMM emissions (K x n_mix).
+    pub weight_prior: Option<Mat<f64>>,
+    /// Dirichlet concentrations for categorical emission rows (K x M).
+    pub emission_prior: Option<Mat<f64>>,
+    /// Added to the diagonal of every updated covariance (Gaussian and GMM
+    /// emissions), as in `mixture::MStepOptions::reg_covar`. Set 0 for exact EM.
+    pub reg_covar: f64,
+}
+
+impl Default for MStepOptions {
+    /// Learn everything, no priors, `reg_covar = 1e-6`.
+    fn default() -> Self {
+        Self {
+            learn: LearnSet::all(),
+            start_prior: None,
+            transition_prior: None,
+            weight_prior: None,
+            emission_prior: None,
+            reg_covar: 1e-6,
+        }
+    }
+}
+
+impl MStepOptions {
+    /// Sets which blocks are updated.
+    #[must_use]
+    pub fn with_learn(mut self, learn: LearnSet) -> Self {
+        self.learn = learn;
+        self
+    }
+}
+
+/// How an HMM is initialised from data ([`em_core::EmModel::init_from_data`],
+/// used by [`em_core::Start::FromData`]): start probabilities and transitions
+/// given or uniform, the emission by its own configuration `C` (e.g. k-means
+/// means).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InitConfig<C> {
+    /// Number of hidden states K.
+    pub n_states: usize,
+    /// Given start probabilities; `None`: uniform.
+    pub start: Option<Vec<f64>>,
+    /// Given transition matrix; `None`: uniform rows.
+    pub transitions: Option<Mat<f64>>,
+    /// The emission's initialisation.
+    pub emission: C,
+}
+
+impl<C> InitConfig<C> {
+    /// `n_states` states with uniform start and transition probabilities and
+    /// this emission configuration.
+    #[must_use]
+    pub fn new(n_states: usize, emission: C) -> Self {
+        Self {
+            n_states,
+            start: None,
+            transitions: None,
+            emission,
+        }
+    }
+
+    /// With given start probabilities.
+    #[must_use]
+    pub fn with_start(mut self, start: Vec<f64>) -> Self {
+        self.start = Some(start);
+        self
+    }
+
+    /// With a given transition matrix.
+    #[must_use]
+    pub fn with_transitions(mut self, transitions: Mat<f64>) -> Self {
+        self.transitions = Some(transitions);
+        self
+    }
+}

@@ -1,0 +1,290 @@
+//! The parallel passes over the data: the recursions of the `inference`
+//! module run over the fixed chunks of whole sequences of
+//! [`Sequences::chunks`], one chunk per rayon task, and the per-chunk results
+//! are returned in chunk order (so every reduction over them is independent
+//! of the number of threads).
+
+use faer::{Mat, MatRef};
+use rayon::prelude::*;
+
+use super::Hmm;
+use super::stats::HmmStats;
+use crate::emission::Emission;
+use crate::error::HmmError;
+use crate::inference::{self, Scratch, ViterbiScratch};
+use crate::sequences::{Chunk, Sequences};
+
+/// What a pass over the chunks computes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pass {
+    /// Forward only; impossible sequences give −∞.
+    Score,
+    /// Forward-backward, posteriors kept.
+    Posteriors,
+    /// Forward-backward, statistics accumulated.
+    Stats,
+}
+
+/// Per-chunk output of the recursions.
+pub(super) struct ChunkOut<S> {
+    /// `ln p(x_s | θ)` of every sequence of the chunk.
+    pub(super) logliks: Vec<f64>,
+    /// Posteriors, n x K column-major (posteriors pass).
+    pub(super) gamma: Option<Vec<f64>>,
+    /// Expected transition counts of the chunk (row-major K x K; empty in
+    /// the statistics pass, which keeps them in `stats`).
+    pub(super) transitions: Vec<f64>,
+    /// The chunk's statistics (statistics pass).
+    pub(super) stats: Option<HmmStats<S>>,
+}
+
+/// Best paths of a chunk (concatenated) and their log-probabilities.
+pub(super) type ChunkPath = (Vec<usize>, Vec<f64>);
+
+/// Work buffers of [`Hmm::chunk_pass`], reused across the chunks one
+/// rayon worker processes (they only grow; contents are overwritten).
+#[derive(Default)]
+struct ChunkBuffers {
+    e: Vec<f64>,
+    shift: Vec<f64>,
+    alpha: Vec<f64>,
+    tmp: Vec<f64>,
+    gamma: Vec<f64>,
+}
+
+/// What the recursions over the sequences of one chunk give; the
+/// posteriors (or forward variables) stay in the time-major buffer.
+struct Sweep {
+    logliks: Vec<f64>,
+    /// `Σ_s γ_0(j)` over the sequences of the chunk.
+    start_counts: Vec<f64>,
+    /// `Σ_t α̂_t w_{t+1}ᵀ` (row-major K x K).
+    transitions: Vec<f64>,
+}
+
+/// Checks that an emission returned an n x K log-likelihood matrix.
+fn check_log_likelihood_shape(logb: &Mat<f64>, n: usize, k: usize) -> Result<(), HmmError> {
+    if logb.nrows() != n {
+        return Err(HmmError::DimensionMismatch {
+            what: "emission log-likelihood rows",
+            expected: n,
+            found: logb.nrows(),
+        });
+    }
+    if logb.ncols() != k {
+        return Err(HmmError::DimensionMismatch {
+            what: "emission log-likelihood columns",
+            expected: k,
+            found: logb.ncols(),
+        });
+    }
+    Ok(())
+}
+
+/// The error of an invalid emission log-likelihood at row `t` of a chunk
+/// starting at row `first_row`.
+fn invalid_log_likelihood(first_row: usize) -> impl Fn((usize, usize, f64)) -> HmmError {
+    move |(t, state, value)| HmmError::InvalidLogLikelihood {
+        row: first_row + t,
+        state,
+        value,
+    }
+}
+
+impl<E: Emission> Hmm<E> {
+    /// The emission's checks of the data.
+    pub(super) fn check(&self, data: &Sequences<'_>) -> Result<(), HmmError> {
+        self.emission.check_data(data)
+    }
+
+    /// Runs `pass` over every chunk in parallel; the results in chunk order.
+    pub(super) fn run(&self, data: &Sequences<'_>, pass: Pass) -> Result<Vec<ChunkOut<E::Stats>>, HmmError> {
+        self.check(data)?;
+        data.chunks()
+            .par_iter()
+            .map_init(ChunkBuffers::default, |buffers, chunk| {
+                self.chunk_pass(data, chunk, pass, buffers)
+            })
+            .collect()
+    }
+
+    /// Runs the recursions over one chunk.
+    fn chunk_pass(
+        &self,
+        data: &Sequences<'_>,
+        chunk: &Chunk,
+        pass: Pass,
+        buffers: &mut ChunkBuffers,
+    ) -> Result<ChunkOut<E::Stats>, HmmError> {
+        let k = self.n_states();
+        let n = chunk.n_rows;
+        let x = data.data().subrows(chunk.first_row, n);
+        let logb = self.emission.log_likelihoods(x)?;
+        check_log_likelihood_shape(&logb, n, k)?;
+        let ChunkBuffers {
+            e,
+            shift,
+            alpha,
+            tmp,
+            gamma: gamma_buf,
+        } = buffers;
+        // Reused across chunks: every entry read below is written first
+        // (`scale_emissions` fills `e` and `shift`, `forward` the rows of
+        // `alpha` of every sequence whose posteriors are used).
+        e.resize(n * k, 0.0);
+        shift.resize(n, 0.0);
+        alpha.resize(n * k, 0.0);
+        let (e, shift, alpha) = (&mut e[..n * k], &mut shift[..n], &mut alpha[..n * k]);
+        inference::scale_emissions(logb.as_ref(), e, shift, tmp)
+            .map_err(invalid_log_likelihood(chunk.first_row))?;
+        let mut sweep = self.sweep(data, chunk, pass, logb.as_ref(), e, shift, alpha)?;
+        // Time-major posteriors (in `alpha`) to an n x K column-major buffer:
+        // returned for the posteriors pass, a reused buffer for the stats pass.
+        let gamma = if pass == Pass::Posteriors {
+            let mut g = vec![0.0; n * k];
+            inference::time_major_to_columns(alpha, k, &mut g);
+            Some(g)
+        } else {
+            None
+        };
+        // ξ summed over the chunk: A ∘ Σ_t α̂_t w_{t+1}ᵀ.
+        for (mij, &aij) in sweep.transitions.iter_mut().zip(&self.trans) {
+            *mij *= aij;
+        }
+        let logliks = std::mem::take(&mut sweep.logliks);
+        let (stats, transitions) = if pass == Pass::Stats {
+            let stats = self.chunk_stats(x, alpha, gamma_buf, sweep, chunk)?;
+            (Some(stats), Vec::new())
+        } else {
+            (None, sweep.transitions)
+        };
+        Ok(ChunkOut {
+            logliks,
+            gamma,
+            transitions,
+            stats,
+        })
+    }
+
+    /// Forward (and, unless scoring, backward) over every sequence of a
+    /// chunk: `e` and `shift` from `scale_emissions`, `alpha` receives the
+    /// forward variables, overwritten by the posteriors in the backward pass.
+    fn sweep(
+        &self,
+        data: &Sequences<'_>,
+        chunk: &Chunk,
+        pass: Pass,
+        logb: MatRef<'_, f64>,
+        e: &mut [f64],
+        shift: &mut [f64],
+        alpha: &mut [f64],
+    ) -> Result<Sweep, HmmError> {
+        let (k, n) = (self.n_states(), chunk.n_rows);
+        let mut c = vec![0.0; n];
+        let mut scratch = Scratch::new(k);
+        let mut m = vec![0.0; k * k];
+        let mut start_counts = vec![0.0; k];
+        let mut logliks = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
+        let chain = self.chain();
+        for s in chunk.first_sequence..chunk.end_sequence {
+            let r0 = data.starts()[s] - chunk.first_row;
+            let len = data.lengths()[s];
+            let rows = r0 * k..(r0 + len) * k;
+            let fwd = inference::forward(
+                chain,
+                logb.subrows(r0, len),
+                &mut e[rows.clone()],
+                &mut shift[r0..r0 + len],
+                &mut alpha[rows.clone()],
+                &mut c[r0..r0 + len],
+                &mut scratch,
+            );
+            let ll = match fwd {
+                Ok(ll) => ll,
+                Err(_) if pass == Pass::Score => {
+                    logliks.push(f64::NEG_INFINITY);
+                    continue;
+                }
+                Err(time) => return Err(HmmError::ZeroLikelihood { sequence: s, time }),
+            };
+            logliks.push(ll);
+            if pass != Pass::Score {
+                let ok = inference::backward(
+                    chain,
+                    &e[rows.clone()],
+                    &mut alpha[rows],
+                    &c[r0..r0 + len],
+                    &mut m,
+                    &mut scratch,
+                );
+                if !ok {
+                    return Err(HmmError::NumericalFailure { sequence: s });
+                }
+                for (sc, &g) in start_counts.iter_mut().zip(&alpha[r0 * k..(r0 + 1) * k]) {
+                    *sc += g;
+                }
+            }
+        }
+        Ok(Sweep {
+            logliks,
+            start_counts,
+            transitions: m,
+        })
+    }
+
+    /// The statistics of a chunk from its time-major posteriors `alpha`
+    /// (transposed into the reused `gamma_buf`) and its sweep (whose
+    /// transitions already carry the factor A).
+    fn chunk_stats(
+        &self,
+        x: MatRef<'_, f64>,
+        alpha: &[f64],
+        gamma_buf: &mut Vec<f64>,
+        sweep: Sweep,
+        chunk: &Chunk,
+    ) -> Result<HmmStats<E::Stats>, HmmError> {
+        let (k, n) = (self.n_states(), chunk.n_rows);
+        if gamma_buf.len() < n * k {
+            gamma_buf.resize(n * k, 0.0);
+        }
+        let g = &mut gamma_buf[..n * k];
+        inference::time_major_to_columns(alpha, k, g);
+        let mut emission = self.emission.zero_stats();
+        self.emission
+            .accumulate(x, MatRef::from_column_major_slice(g, n, k), &mut emission)?;
+        Ok(HmmStats {
+            start: sweep.start_counts,
+            transitions: sweep.transitions,
+            emission,
+            n_sequences: chunk.end_sequence - chunk.first_sequence,
+            n_samples: n,
+        })
+    }
+
+    /// Viterbi over the sequences of one chunk (log space).
+    pub(super) fn viterbi_chunk(&self, data: &Sequences<'_>, chunk: &Chunk) -> Result<ChunkPath, HmmError> {
+        let k = self.n_states();
+        let x = data.data().subrows(chunk.first_row, chunk.n_rows);
+        let logb = self.emission.log_likelihoods(x)?;
+        check_log_likelihood_shape(&logb, chunk.n_rows, k)?;
+        let mut lb = vec![0.0; chunk.n_rows * k];
+        inference::to_time_major(logb.as_ref(), &mut lb).map_err(invalid_log_likelihood(chunk.first_row))?;
+        let mut path = vec![0usize; chunk.n_rows];
+        let mut log_probs = Vec::new();
+        let mut work = ViterbiScratch::default();
+        for s in chunk.first_sequence..chunk.end_sequence {
+            let r0 = data.starts()[s] - chunk.first_row;
+            let len = data.lengths()[s];
+            let lp = inference::viterbi(
+                &self.log_start,
+                &self.log_trans,
+                &lb[r0 * k..(r0 + len) * k],
+                &mut path[r0..r0 + len],
+                &mut work,
+            )
+            .map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?;
+            log_probs.push(lp);
+        }
+        Ok((path, log_probs))
+    }
+}

@@ -1,0 +1,34 @@
+//! The property tests of the crate (proptest), in the workspace's one
+//! `properties` test target (`cargo test --workspace --test properties`).
+//!
+//! - `gaussian`: Baum-Welch with Gaussian and GMM emissions, every
+//!   covariance type;
+//! - `categorical`: Baum-Welch with categorical emissions, merged statistics.
+//!
+//! The cases are drawn from `PROPTEST_RNG_SEED` (set in the workspace's
+//! `.cargo/config.toml`); a failure is saved next to the module that found it
+//! (`tests/properties/<module>.proptest-regressions`) and replayed first on
+//! every later run.
+
+mod categorical;
+mod gaussian;
+
+use proptest::test_runner::{Config, FileFailurePersistence};
+
+/// `cases` cases per property, failures persisted next to the source file
+/// of the property.
+fn config(cases: u32) -> Config {
+    Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    }
+}
+
+/// `v / Σ v`.
+fn normalise(v: &[f64]) -> Vec<f64> {
+    let s: f64 = v.iter().sum();
+    v.iter().map(|x| x / s).collect()
+}

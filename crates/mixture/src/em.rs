@@ -1,0 +1,65 @@
+//! [`GaussianMixture`] as an [`EmModel`]: the E-step ([`crate::estep`]),
+//! the M-step ([`crate::mstep`]) and the initialisation ([`InitConfig`]) that
+//! the loop of `em-core` ([`crate::fit`]) drives.
+
+use em_core::{EStep, EmModel};
+use faer::MatRef;
+use rand::Rng;
+
+use crate::{GaussianMixture, InitConfig, MStepOptions, MixtureError, StepDiagnostics, SufficientStats};
+
+impl EmModel for GaussianMixture {
+    /// The observations, one row each (n x d).
+    type Data<'a> = MatRef<'a, f64>;
+    type Stats = SufficientStats;
+    type Options = MStepOptions;
+    type InitConfig = InitConfig;
+    type Diagnostics = StepDiagnostics;
+    type Error = MixtureError;
+
+    /// `Σᵢ ln p(xᵢ)` under the current parameters and the statistics of the
+    /// responsibilities, with the K worst-explained rows as re-seeding
+    /// candidates ([`GaussianMixture::e_step_weighted`] with unit weights).
+    ///
+    /// # Errors
+    /// [`MixtureError::EmptyData`], [`MixtureError::DimensionMismatch`],
+    /// [`MixtureError::NonFiniteData`] (row and column of the first bad
+    /// value), [`MixtureError::ZeroLikelihood`].
+    fn e_step(&self, x: MatRef<'_, f64>) -> Result<EStep<SufficientStats>, MixtureError> {
+        self.e_step_with(x, None)
+    }
+
+    /// A NEW model from `stats` (see [`crate::mstep`] for the formulas, the
+    /// collapse policy and the objective check); `self` is unchanged and on
+    /// error no model is produced. `stats` should come from this model's
+    /// E-step (or, for other weights, from
+    /// [`SufficientStats::from_responsibilities`]): the objective check
+    /// compares this model with the new one.
+    ///
+    /// # Errors
+    /// [`MixtureError::InvalidOption`]; [`MixtureError::CovarianceTypeMismatch`]
+    /// or [`MixtureError::DimensionMismatch`] if the statistics do not fit the model.
+    fn m_step(
+        &self,
+        stats: &SufficientStats,
+        options: &MStepOptions,
+    ) -> Result<(Self, StepDiagnostics), MixtureError> {
+        self.maximise(stats, options)
+    }
+
+    /// See [`InitConfig`] and [`crate::InitMethod`].
+    ///
+    /// # Errors
+    /// [`MixtureError::NoComponents`], [`MixtureError::EmptyData`],
+    /// [`MixtureError::NoFeatures`], [`MixtureError::TooFewSamples`] (n < K),
+    /// [`MixtureError::NonFiniteData`], [`MixtureError::TooFewDistinctPoints`]
+    /// (k-means and random points); for an explicit model,
+    /// [`MixtureError::DimensionMismatch`] or [`MixtureError::CovarianceTypeMismatch`].
+    fn init_from_data<R: Rng + ?Sized>(
+        x: MatRef<'_, f64>,
+        config: &InitConfig,
+        rng: &mut R,
+    ) -> Result<Self, MixtureError> {
+        Self::initialise(x, config, rng)
+    }
+}

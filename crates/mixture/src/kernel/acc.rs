@@ -1,0 +1,118 @@
+//! Per-lane accumulators of the sufficient statistics of one chunk.
+
+use super::{GROUPS, LANES, Simd, V};
+
+/// Per-lane accumulators of the sufficient statistics of one chunk, centred
+/// on a per-component shift `sₖ` (the current means in the E-step, the
+/// weighted means of a first pass in [`crate::SufficientStats::from_responsibilities`]):
+/// `Σρ`, `Σρ²`, `Σρ (x − sₖ)` and `Σρ (x − sₖ)(x − sₖ)ᵀ` (packed lower
+/// triangle, per component or pooled over components, or its diagonal).
+/// Centring on a shift close to the mean avoids the cancellation of the raw
+/// `Σρxxᵀ − N μμᵀ`. The lane groups of a block are added into the same
+/// lane arrays in group order.
+pub(crate) struct Acc {
+    pub d: usize,
+    pub k: usize,
+    pub kind: AccKind,
+    pub mass: Vec<V>,
+    pub mass_sq: Vec<V>,
+    pub s1: Vec<V>,
+    pub s2: Vec<V>,
+}
+
+/// Which second moment an [`Acc`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccKind {
+    /// Packed lower triangle per component (`k · d(d+1)/2`).
+    Full,
+    /// One packed lower triangle summed over components (`d(d+1)/2`).
+    Pooled,
+    /// Diagonal per component (`k · d`).
+    Diagonal,
+}
+
+impl Acc {
+    pub(crate) fn new(k: usize, d: usize, kind: AccKind) -> Self {
+        let tri = d * (d + 1) / 2;
+        let s2_len = match kind {
+            AccKind::Full => k * tri,
+            AccKind::Pooled => tri,
+            AccKind::Diagonal => k * d,
+        };
+        Self {
+            d,
+            k,
+            kind,
+            mass: vec![[0.0; LANES]; k],
+            mass_sq: vec![[0.0; LANES]; k],
+            s1: vec![[0.0; LANES]; k * d],
+            s2: vec![[0.0; LANES]; s2_len],
+        }
+    }
+
+    /// Adds the block with centred values `diff` (index `(c·d + j)·G + g`)
+    /// and weights `rho` (index `c·G + g`, zero on padded lanes).
+    #[inline(always)]
+    pub(super) fn add_block<S: Simd>(&mut self, s: S, diff: &[V], rho: &[V]) {
+        let (d, tri) = (self.d, self.d * (self.d + 1) / 2);
+        for c in 0..self.k {
+            let rc = &rho[c * GROUPS..(c + 1) * GROUPS];
+            if rc.iter().all(|v| v.iter().all(|&x| x == 0.0)) {
+                continue;
+            }
+            let mut r = [s.splat(0.0); GROUPS];
+            for g in 0..GROUPS {
+                r[g] = s.load(&rc[g]);
+            }
+            let mut mass = s.load(&self.mass[c]);
+            let mut mass_sq = s.load(&self.mass_sq[c]);
+            for g in 0..GROUPS {
+                mass = s.add(mass, r[g]);
+                mass_sq = s.mul_add(r[g], r[g], mass_sq);
+            }
+            s.store(&mut self.mass[c], mass);
+            s.store(&mut self.mass_sq[c], mass_sq);
+            let dc = &diff[c * d * GROUPS..(c + 1) * d * GROUPS];
+            let s1 = &mut self.s1[c * d..(c + 1) * d];
+            match self.kind {
+                AccKind::Diagonal => {
+                    let s2 = &mut self.s2[c * d..(c + 1) * d];
+                    for j in 0..d {
+                        let (mut a1, mut a2) = (s.load(&s1[j]), s.load(&s2[j]));
+                        for g in 0..GROUPS {
+                            let x = s.load(&dc[j * GROUPS + g]);
+                            let t = s.mul(r[g], x);
+                            a1 = s.add(a1, t);
+                            a2 = s.mul_add(t, x, a2);
+                        }
+                        s.store(&mut s1[j], a1);
+                        s.store(&mut s2[j], a2);
+                    }
+                }
+                AccKind::Full | AccKind::Pooled => {
+                    let base = if self.kind == AccKind::Full { c * tri } else { 0 };
+                    let s2 = &mut self.s2[base..base + tri];
+                    for j in 0..d {
+                        let mut t = [s.splat(0.0); GROUPS];
+                        for g in 0..GROUPS {
+                            t[g] = s.mul(r[g], s.load(&dc[j * GROUPS + g]));
+                        }
+                        let mut a1 = s.load(&s1[j]);
+                        for tg in t {
+                            a1 = s.add(a1, tg);
+                        }
+                        s.store(&mut s1[j], a1);
+                        let row = &mut s2[j * (j + 1) / 2..j * (j + 1) / 2 + j + 1];
+                        for (i, acc) in row.iter_mut().enumerate() {
+                            let mut a = s.load(acc);
+                            for g in 0..GROUPS {
+                                a = s.mul_add(t[g], s.load(&dc[i * GROUPS + g]), a);
+                            }
+                            s.store(acc, a);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The E-step: filter and RTS smoother per sequence (in parallel), and the
+//! sums of the smoothed moments that make up the statistics.
+
+use em_core::EStep;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use linalg_kernels::isa::clear_upper_registers;
+use rayon::prelude::*;
+
+use super::missing::Missing;
+use super::stats::SufficientStats;
+use crate::data::validate_all;
+use crate::error::{Result, StateSpaceError};
+use crate::kalman::{Backward, CovStore, ForwardStore, Padded, backward, forward};
+use crate::model::LinearGaussianSsm;
+use crate::model::validate::symmetrise;
+
+/// The E-step over every sequence (documented on the [`em_core::EmModel`]
+/// implementation).
+pub(super) fn e_step(
+    model: &LinearGaussianSsm,
+    sequences: &[MatRef<'_, f64>],
+) -> Result<EStep<SufficientStats>> {
+    let summaries = validate_all(sequences, model.obs_dim())?;
+    if summaries.iter().all(|s| s.observed_values == 0) {
+        return Err(StateSpaceError::NoObservedValues);
+    }
+    let pm = Padded::new(model);
+    let parts: Vec<Result<(f64, SufficientStats)>> = sequences
+        .par_iter()
+        .zip(summaries.par_iter())
+        .enumerate()
+        .map(|(i, (y, s))| e_step_sequence(model, &pm, *y, i, s.any_missing))
+        .collect();
+    let mut total = EStep {
+        log_likelihood: 0.0,
+        stats: SufficientStats::zeros(model.state_dim(), model.obs_dim()),
+    };
+    for part in parts {
+        let (ll, stats) = part?;
+        total.log_likelihood += ll;
+        total.stats.try_merge(&stats)?;
+    }
+    Ok(total)
+}
+
+/// E-step of one sequence: log-likelihood and statistics.
+fn e_step_sequence(
+    model: &LinearGaussianSsm,
+    pm: &Padded,
+    y: MatRef<'_, f64>,
+    sequence: usize,
+    any_missing: bool,
+) -> Result<(f64, SufficientStats)> {
+    let (p, ldn) = (pm.p, pm.ldn);
+    let t = y.nrows();
+    let tol = model.inference().steady_state_tolerance();
+    let store = ForwardStore {
+        means: true,
+        filtered_covs: CovStore::All,
+    };
+    let fwd = forward(pm, y, sequence, tol, store)?;
+    let mask: Vec<bool> = if any_missing {
+        (0..t).map(|k| (0..p).any(|j| y[(k, j)].is_nan())).collect()
+    } else {
+        Vec::new()
+    };
+    let mut missing = any_missing.then(|| Missing::new(model, y));
+    let bwd = backward(pm, &fwd, sequence, tol, false, &mask, |k, ms, ps| {
+        match missing.as_mut() {
+            Some(m) => m.visit(k, ms, ps, ldn),
+            None => Ok(()),
+        }
+    })?;
+    let stats = statistics(pm, y, &bwd, missing.as_ref());
+    Ok((fwd.log_likelihood, stats))
+}
+
+/// The statistics of one sequence from its smoothed moments (and, with
+/// missing values, their expectations and corrections).
+fn statistics(
+    pm: &Padded,
+    y: MatRef<'_, f64>,
+    bwd: &Backward,
+    missing: Option<&Missing<'_>>,
+) -> SufficientStats {
+    let (n, p, ldn) = (pm.n, pm.p, pm.ldn);
+    let t = y.nrows();
+    let ms = MatRef::from_column_major_slice(&bwd.means, n, t);
+    let mut sum_xx = Mat::<f64>::zeros(n, n);
+    matmul(sum_xx.as_mut(), Accum::Replace, ms, ms.transpose(), 1.0, Par::Seq);
+    add_padded(&mut sum_xx, &bwd.sum_ps, ldn, false);
+    symmetrise(&mut sum_xx);
+    let mut sum_cross = Mat::<f64>::zeros(n, n);
+    if t > 1 {
+        matmul(
+            sum_cross.as_mut(),
+            Accum::Replace,
+            ms.subcols(1, t - 1),
+            ms.subcols(0, t - 1).transpose(),
+            1.0,
+            Par::Seq,
+        );
+        add_padded(&mut sum_cross, &bwd.sum_cross_t, ldn, true);
+    }
+    let yy = match missing {
+        Some(m) => m.yhat.as_ref(),
+        None => y,
+    };
+    let mut sum_yx = Mat::<f64>::zeros(p, n);
+    matmul(
+        sum_yx.as_mut(),
+        Accum::Replace,
+        yy.transpose(),
+        ms.transpose(),
+        1.0,
+        Par::Seq,
+    );
+    let mut sum_yy = Mat::<f64>::zeros(p, p);
+    matmul(sum_yy.as_mut(), Accum::Replace, yy.transpose(), yy, 1.0, Par::Seq);
+    clear_upper_registers();
+    if let Some(m) = missing {
+        sum_yx += &m.b_corr;
+        sum_yy += &m.d_corr;
+    }
+    symmetrise(&mut sum_yy);
+    let m_first = bwd.means[..n].to_vec();
+    let m_last = &bwd.means[(t - 1) * n..];
+    SufficientStats {
+        n_sequences: 1,
+        n_steps: t,
+        n_transitions: t - 1,
+        sum_x0x0: outer_plus_padded(&m_first, &bwd.ps_first, ldn),
+        sum_xx_last: outer_plus_padded(m_last, &bwd.ps_last, ldn),
+        sum_x0: m_first,
+        sum_xx,
+        sum_cross,
+        sum_yx,
+        sum_yy,
+    }
+}
+
+/// `dst += src` (or `srcᵀ` with `transpose`) for the n x n matrix in the
+/// padded buffer `src` (leading dimension `ld`).
+fn add_padded(dst: &mut Mat<f64>, src: &[f64], ld: usize, transpose: bool) {
+    let n = dst.nrows();
+    for j in 0..n {
+        for i in 0..n {
+            dst[(i, j)] += if transpose {
+                src[i * ld + j]
+            } else {
+                src[j * ld + i]
+            };
+        }
+    }
+}
+
+/// `cov + m mᵀ` for the covariance in the padded buffer `cov`.
+fn outer_plus_padded(m: &[f64], cov: &[f64], ld: usize) -> Mat<f64> {
+    let n = m.len();
+    Mat::from_fn(n, n, |i, j| cov[j * ld + i] + m[i] * m[j])
+}

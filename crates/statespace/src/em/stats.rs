@@ -1,0 +1,187 @@
+//! The E-step's sufficient statistics: sums over sequences and steps,
+//! mergeable.
+
+use faer::{Mat, MatRef};
+
+use crate::error::{Result, StateSpaceError};
+
+/// Mergeable sufficient statistics of the E-step (sums over sequences and
+/// steps; see [`crate::em`] for the definitions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SufficientStats {
+    pub(super) n_sequences: usize,
+    pub(super) n_steps: usize,
+    pub(super) n_transitions: usize,
+    pub(super) sum_x0: Vec<f64>,
+    pub(super) sum_x0x0: Mat<f64>,
+    pub(super) sum_xx_last: Mat<f64>,
+    pub(super) sum_xx: Mat<f64>,
+    pub(super) sum_cross: Mat<f64>,
+    pub(super) sum_yx: Mat<f64>,
+    pub(super) sum_yy: Mat<f64>,
+}
+
+impl SufficientStats {
+    /// Empty statistics (the identity of [`Self::merge`]) for state
+    /// dimension n and observation dimension p.
+    #[must_use]
+    pub fn zeros(n: usize, p: usize) -> Self {
+        Self {
+            n_sequences: 0,
+            n_steps: 0,
+            n_transitions: 0,
+            sum_x0: vec![0.0; n],
+            sum_x0x0: Mat::zeros(n, n),
+            sum_xx_last: Mat::zeros(n, n),
+            sum_xx: Mat::zeros(n, n),
+            sum_cross: Mat::zeros(n, n),
+            sum_yx: Mat::zeros(p, n),
+            sum_yy: Mat::zeros(p, p),
+        }
+    }
+
+    /// State dimension n.
+    #[must_use]
+    pub fn state_dim(&self) -> usize {
+        self.sum_x0.len()
+    }
+
+    /// Observation dimension p.
+    #[must_use]
+    pub fn obs_dim(&self) -> usize {
+        self.sum_yy.nrows()
+    }
+
+    /// Number of sequences J.
+    #[must_use]
+    pub fn n_sequences(&self) -> usize {
+        self.n_sequences
+    }
+
+    /// Number of time steps `Σ_j T_j`.
+    #[must_use]
+    pub fn n_steps(&self) -> usize {
+        self.n_steps
+    }
+
+    /// Number of transitions `Σ_j (T_j − 1)`.
+    #[must_use]
+    pub fn n_transitions(&self) -> usize {
+        self.n_transitions
+    }
+
+    /// `Σ_j E[x_0]`.
+    #[must_use]
+    pub fn sum_x0(&self) -> &[f64] {
+        &self.sum_x0
+    }
+
+    /// `Σ_j E[x_0 x_0ᵀ]`.
+    #[must_use]
+    pub fn sum_x0x0(&self) -> MatRef<'_, f64> {
+        self.sum_x0x0.as_ref()
+    }
+
+    /// `Σ_j E[x_{T_j-1} x_{T_j-1}ᵀ]`.
+    #[must_use]
+    pub fn sum_xx_last(&self) -> MatRef<'_, f64> {
+        self.sum_xx_last.as_ref()
+    }
+
+    /// `Σ` over all steps of `E[x_k x_kᵀ]`.
+    #[must_use]
+    pub fn sum_xx(&self) -> MatRef<'_, f64> {
+        self.sum_xx.as_ref()
+    }
+
+    /// `Σ_{k≥1} E[x_k x_{k-1}ᵀ]` (`C` of the M-step, unnormalised).
+    #[must_use]
+    pub fn sum_cross(&self) -> MatRef<'_, f64> {
+        self.sum_cross.as_ref()
+    }
+
+    /// `Σ_k E[y_k x_kᵀ]` (`B` of the M-step, unnormalised; p x n).
+    #[must_use]
+    pub fn sum_yx(&self) -> MatRef<'_, f64> {
+        self.sum_yx.as_ref()
+    }
+
+    /// `Σ_k E[y_k y_kᵀ]` (`D` of the M-step, unnormalised; p x p).
+    #[must_use]
+    pub fn sum_yy(&self) -> MatRef<'_, f64> {
+        self.sum_yy.as_ref()
+    }
+
+    /// `Σ_{k≥1} E[x_k x_kᵀ]` (`Σ` of the M-step, unnormalised).
+    #[must_use]
+    pub fn sigma(&self) -> Mat<f64> {
+        &self.sum_xx - &self.sum_x0x0
+    }
+
+    /// `Σ_{k≤T-2} E[x_k x_kᵀ]` (`Φ` of the M-step, unnormalised).
+    #[must_use]
+    pub fn phi(&self) -> Mat<f64> {
+        &self.sum_xx - &self.sum_xx_last
+    }
+
+    /// Adds `other` into `self`.
+    ///
+    /// # Errors
+    /// [`StateSpaceError::StatisticsDimension`] if the dimensions differ.
+    pub fn try_merge(&mut self, other: &Self) -> Result<()> {
+        if self.state_dim() != other.state_dim() || self.obs_dim() != other.obs_dim() {
+            return Err(StateSpaceError::StatisticsDimension {
+                stats_state: other.state_dim(),
+                stats_obs: other.obs_dim(),
+                state: self.state_dim(),
+                obs: self.obs_dim(),
+            });
+        }
+        self.n_sequences += other.n_sequences;
+        self.n_steps += other.n_steps;
+        self.n_transitions += other.n_transitions;
+        for (a, b) in self.sum_x0.iter_mut().zip(&other.sum_x0) {
+            *a += b;
+        }
+        self.sum_x0x0 += &other.sum_x0x0;
+        self.sum_xx_last += &other.sum_xx_last;
+        self.sum_xx += &other.sum_xx;
+        self.sum_cross += &other.sum_cross;
+        self.sum_yx += &other.sum_yx;
+        self.sum_yy += &other.sum_yy;
+        Ok(())
+    }
+
+    /// Adds `other` into `self`.
+    ///
+    /// # Panics
+    /// If the dimensions differ (statistics of different models); use
+    /// [`Self::try_merge`] to get an error instead.
+    pub fn merge(&mut self, other: &Self) {
+        self.try_merge(other)
+            .expect("merging sufficient statistics of different dimensions");
+    }
+
+    /// True when every value is finite.
+    pub(super) fn all_finite(&self) -> bool {
+        let mats = [
+            &self.sum_x0x0,
+            &self.sum_xx_last,
+            &self.sum_xx,
+            &self.sum_cross,
+            &self.sum_yx,
+            &self.sum_yy,
+        ];
+        self.sum_x0.iter().all(|v| v.is_finite())
+            && mats
+                .iter()
+                .all(|m| (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite())))
+    }
+}
+
+impl std::ops::AddAssign<&SufficientStats> for SufficientStats {
+    /// As [`SufficientStats::merge`] (panics on a dimension mismatch).
+    fn add_assign(&mut self, other: &SufficientStats) {
+        self.merge(other);
+    }
+}

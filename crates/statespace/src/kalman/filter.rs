@@ -1,0 +1,359 @@
+//! The forward recursion (Kalman filter) over one sequence, and the replay
+//! of its covariance recursion from stored checkpoints.
+//!
+//! Each step predicts, `m_p = A m_f`, `P_p = A (P_f Aᵀ) + Q` (lower triangle
+//! mirrored: exactly symmetric), then updates with the observed coordinates
+//! ([`super::update`]). With a steady-state tolerance the predicted
+//! covariances of fully observed steps are fed to a [`Detector`]; once it
+//! declares convergence the filter reuses that step's predicted covariance,
+//! factor and gain (O(n²) per step) until a step with missing values.
+
+use crate::buffers::{self, Buffer};
+use crate::dense::{Destination, Operand, Shape, gemm};
+use crate::error::{Result, StateSpaceError};
+use faer::MatRef;
+use linalg_kernels::LN_2PI;
+use linalg_kernels::isa::clear_upper_registers;
+use linalg_kernels::padded::solve_lower_vector_padded;
+
+use super::matseq::MatSeq;
+use super::padded::{NO_SOURCE, Padded};
+use super::steady::Detector;
+use super::update::{
+    Panel, Work, add_gain_times, all_finite, diag_finite, factor_panel, subtract_observed_mean, take_z,
+    update,
+};
+
+/// What the forward pass keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ForwardStore {
+    pub means: bool,
+    pub filtered_covs: CovStore,
+}
+
+/// Which filtered covariances the forward pass keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CovStore {
+    Nothing,
+    /// Every step's (a steady stretch stores one), with [`Forward::pred_source`]:
+    /// what the smoother needs.
+    All,
+    /// Those of the steps `0, every, 2·every, ...` only (exact recursion):
+    /// the others are replayed from them on request ([`replay_filtered`]).
+    Checkpoints {
+        every: usize,
+    },
+}
+
+/// Result of the forward pass.
+pub(crate) struct Forward {
+    pub steps: usize,
+    /// `m_{k|k-1}`, n values per step (empty unless stored).
+    pub pred_means: Buffer,
+    /// `m_{k|k}`, n values per step (empty unless stored).
+    pub filt_means: Buffer,
+    pub filt_covs: Option<MatSeq>,
+    /// Per step, the slot of the filtered covariance whose prediction is
+    /// the step's predicted covariance ([`NO_SOURCE`]: the prior `P0`).
+    /// Stored with the filtered covariances; the predicted covariances are
+    /// recomputed from it with the same code, so they are bit-identical.
+    pub pred_source: Vec<usize>,
+    pub log_likelihood: f64,
+    pub steady_steps: usize,
+}
+
+/// The cached quantities of a converged filter.
+struct Steady {
+    pp: Vec<f64>,
+    /// The factored panel `[L; Uᵀ; ·]` of the converged step.
+    panel: Vec<f64>,
+    ll_const: f64,
+    source: usize,
+    slot_filt: Option<usize>,
+}
+
+/// Runs the Kalman filter over one sequence (rows of `y`, NaN = missing).
+pub(crate) fn forward(
+    pm: &Padded,
+    y: MatRef<'_, f64>,
+    sequence: usize,
+    tol: Option<f64>,
+    store: ForwardStore,
+) -> Result<Forward> {
+    // Every step calls `ln` (log-determinant); after a large faer product
+    // (the caller's, or the previous M-step's) glibc's `ln` can run ~20x
+    // slower until the upper vector registers are cleared.
+    clear_upper_registers();
+    let mut pass = ForwardPass::new(pm, y.nrows(), sequence, tol, store);
+    for k in 0..y.nrows() {
+        let p_o = pass.w.observe(y, k);
+        let full = p_o == pm.p;
+        pass.predict(k)?;
+        if full && pass.steady.is_some() {
+            pass.steady_step(k)?;
+        } else {
+            pass.leave_steady_state();
+            pass.full_step(k, p_o, full)?;
+        }
+    }
+    Ok(pass.finish(y.nrows()))
+}
+
+/// The state of [`forward`] between steps.
+struct ForwardPass<'a> {
+    pm: &'a Padded,
+    sequence: usize,
+    store: ForwardStore,
+    w: Work,
+    pred_means: Buffer,
+    filt_means: Buffer,
+    filt_covs: Option<MatSeq>,
+    pred_source: Vec<usize>,
+    /// The source of the predicted covariance in `w.pp`.
+    source: usize,
+    /// The slot of the last filtered covariance stored.
+    last_slot: usize,
+    detector: Option<Detector>,
+    steady: Option<Steady>,
+    prev_full: bool,
+    log_likelihood: f64,
+    steady_steps: usize,
+    /// `−½ p ln 2π`, the constant of a fully observed step.
+    ll_full_const: f64,
+}
+
+impl<'a> ForwardPass<'a> {
+    fn new(pm: &'a Padded, t: usize, sequence: usize, tol: Option<f64>, store: ForwardStore) -> Self {
+        let n = pm.n;
+        let reserve = if tol.is_some() { t.min(256) } else { t };
+        // Filled step by step in order (never zeroed first).
+        let means = || {
+            if store.means {
+                buffers::take(n * t)
+            } else {
+                Buffer::default()
+            }
+        };
+        let filt_covs = match store.filtered_covs {
+            CovStore::Nothing => None,
+            CovStore::All => Some(MatSeq::new(n, t, reserve)),
+            CovStore::Checkpoints { every } => {
+                debug_assert!(tol.is_none() && every > 0);
+                Some(MatSeq::new(n, t, t.div_ceil(every)))
+            }
+        };
+        let pred_source = if store.filtered_covs == CovStore::All {
+            vec![NO_SOURCE; t]
+        } else {
+            Vec::new()
+        };
+        Self {
+            pm,
+            sequence,
+            store,
+            w: Work::new(pm),
+            pred_means: means(),
+            filt_means: means(),
+            filt_covs,
+            pred_source,
+            source: NO_SOURCE,
+            last_slot: NO_SOURCE,
+            detector: tol.map(|tol| Detector::new(tol, pm.ldn * n)),
+            steady: None,
+            prev_full: false,
+            log_likelihood: 0.0,
+            steady_steps: 0,
+            ll_full_const: -0.5 * pm.p as f64 * LN_2PI,
+        }
+    }
+
+    fn diverged(&self, step: usize) -> StateSpaceError {
+        StateSpaceError::Diverged {
+            sequence: self.sequence,
+            step,
+        }
+    }
+
+    /// The predicted mean into `w.mp` and (outside a steady stretch) the
+    /// predicted covariance into `w.pp`.
+    fn predict(&mut self, k: usize) -> Result<()> {
+        let (pm, n, ldn) = (self.pm, self.pm.n, self.pm.ldn);
+        let w = &mut self.w;
+        if k == 0 {
+            w.mp.copy_from_slice(&pm.m0);
+            w.pp.copy_from_slice(&pm.p0);
+            self.source = NO_SOURCE;
+        } else {
+            let shape = Shape::column(ldn, n);
+            let (a, mf) = (Operand::new(&pm.a, ldn), Operand::new(&w.mf, ldn));
+            gemm(shape, 1.0, a, mf, Destination::new(&mut w.mp, ldn));
+            if self.steady.is_none() {
+                pm.predict_cov(&w.pf, &mut w.tmp, &mut w.pp);
+                self.source = self.last_slot;
+                if !diag_finite(n, &w.pp, ldn) {
+                    return Err(self.diverged(k));
+                }
+            }
+        }
+        if !all_finite(&self.w.mp[..n]) {
+            return Err(self.diverged(k));
+        }
+        if self.store.means {
+            self.pred_means.extend_from_slice(&self.w.mp[..n]);
+        }
+        Ok(())
+    }
+
+    /// A fully observed step of a steady stretch: the converged factor and
+    /// gain, O(n²).
+    fn steady_step(&mut self, k: usize) -> Result<()> {
+        let (pm, w) = (self.pm, &mut self.w);
+        let (n, p, ldn, ldp) = (pm.n, pm.p, pm.ldn, pm.ldp);
+        let st = self.steady.as_ref().expect("in a steady stretch");
+        if pm.h_identity {
+            for i in 0..n {
+                w.v[i] = w.yo[i] - w.mp[i];
+            }
+        } else {
+            subtract_observed_mean(&pm.h, ldp, p, n, ldn, &w.yo, &w.mp, &mut w.v);
+        }
+        let panel = Panel::of(pm);
+        solve_lower_vector_padded(&st.panel, p, panel.ld, &mut w.v).expect("padded layout");
+        add_gain_times(&st.panel, panel, p, ldn, ldp, &w.v, &w.mp, &mut w.mf);
+        let zz: f64 = w.v[..p].iter().map(|z| z * z).sum();
+        self.log_likelihood += st.ll_const - 0.5 * zz;
+        if !all_finite(&w.mf[..n]) {
+            return Err(self.diverged(k));
+        }
+        if let Some(c) = self.filt_covs.as_mut() {
+            let slot = st.slot_filt.expect("captured with the filtered covariance");
+            c.set(k, slot);
+            self.pred_source[k] = st.source;
+        }
+        if self.store.means {
+            self.filt_means.extend_from_slice(&w.mf[..n]);
+        }
+        self.steady_steps += 1;
+        self.prev_full = true;
+        Ok(())
+    }
+
+    /// Before a step that is not steady: a step with missing values ends the
+    /// steady stretch, and runs in full from the steady predicted covariance.
+    fn leave_steady_state(&mut self) {
+        if let Some(st) = self.steady.take() {
+            self.w.pp.copy_from_slice(&st.pp);
+            self.source = st.source;
+            if let Some(d) = self.detector.as_mut() {
+                d.reset();
+            }
+        }
+    }
+
+    /// A step of the full recursion: the update, what is stored of it, and
+    /// the steady-state detection.
+    fn full_step(&mut self, k: usize, p_o: usize, full: bool) -> Result<()> {
+        let n = self.pm.n;
+        let keep_predicted = self.detector.is_some();
+        let (ll, log_det) = update(self.pm, &mut self.w, p_o, self.sequence, k, keep_predicted)?;
+        self.log_likelihood += ll;
+        if !all_finite(&self.w.mf[..n]) {
+            return Err(self.diverged(k));
+        }
+        let keep = match self.store.filtered_covs {
+            CovStore::Nothing => false,
+            CovStore::All => true,
+            CovStore::Checkpoints { every } => k.is_multiple_of(every),
+        };
+        let (w, source, pred_source) = (&self.w, self.source, &mut self.pred_source);
+        let filt_slot = self.filt_covs.as_mut().filter(|_| keep).map(|c| {
+            let slot = c.add(&w.pf, self.pm.ldn);
+            c.set(k, slot);
+            if let Some(s) = pred_source.get_mut(k) {
+                *s = source;
+            }
+            slot
+        });
+        self.last_slot = filt_slot.unwrap_or(NO_SOURCE);
+        if self.store.means {
+            self.filt_means.extend_from_slice(&self.w.mf[..n]);
+        }
+        self.detect(k, full, filt_slot, log_det)?;
+        self.prev_full = full;
+        Ok(())
+    }
+
+    /// Feeds a fully observed step's predicted covariance to the detector;
+    /// on convergence keeps this step's `P_p`, `L` and `Uᵀ` for the next
+    /// steps, and the covariance this step stored (the next `P_p` is this
+    /// one: the fixed point).
+    fn detect(&mut self, k: usize, full: bool, filt_slot: Option<usize>, log_det: f64) -> Result<()> {
+        let (pm, n, ldn) = (self.pm, self.pm.n, self.pm.ldn);
+        let Some(d) = self.detector.as_mut() else {
+            return Ok(());
+        };
+        if !full {
+            d.reset();
+            return Ok(());
+        }
+        if d.observe(n, ldn, &self.w.pp, self.prev_full) {
+            if pm.coordinate_noise.is_some() {
+                // The coordinatewise update left no panel: factor it.
+                let panel = factor_panel(pm, &mut self.w, pm.p, self.sequence, k)?;
+                take_z(panel, n, pm.p, &mut self.w);
+            }
+            self.steady = Some(Steady {
+                pp: self.w.pp.clone(),
+                panel: self.w.panel.clone(),
+                ll_const: self.ll_full_const - 0.5 * log_det,
+                source: self.source,
+                slot_filt: filt_slot,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(self, t: usize) -> Forward {
+        Forward {
+            steps: t,
+            pred_means: self.pred_means,
+            filt_means: self.filt_means,
+            filt_covs: self.filt_covs,
+            pred_source: self.pred_source,
+            log_likelihood: self.log_likelihood,
+            steady_steps: self.steady_steps,
+        }
+    }
+}
+
+/// Replays the covariance recursion of [`forward`] (exact mode, stored
+/// with [`CovStore::Checkpoints`] every `every` steps) and calls
+/// `visit(k, P_{k|k})` (padded buffer) for every step of `first..=last`, in
+/// order: from the checkpoint at or before `first`, unpacking each
+/// checkpoint it passes. `observed(k, idx)` writes the observed coordinates
+/// of step k into `idx` and returns their number. The same functions on the
+/// same inputs as the filter: bit-identical matrices. One workspace for the
+/// whole range.
+pub(crate) fn replay_filtered(
+    pm: &Padded,
+    covs: &MatSeq,
+    every: usize,
+    first: usize,
+    last: usize,
+    mut observed: impl FnMut(usize, &mut [usize]) -> usize,
+    mut visit: impl FnMut(usize, &[f64]),
+) {
+    let mut w = Work::new(pm);
+    for k in first / every * every..=last {
+        if k % every == 0 {
+            covs.unpack(covs.slot(k), &mut w.pf, pm.ldn);
+        } else {
+            pm.predict_cov(&w.pf, &mut w.tmp, &mut w.pp);
+            let p_o = observed(k, &mut w.obs_idx);
+            update(pm, &mut w, p_o, 0, k, false).expect("the filter ran this update on the same matrices");
+        }
+        if k >= first {
+            visit(k, &w.pf);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Sampling states and observations from the model.
+
+use faer::{Mat, MatRef};
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+use super::LinearGaussianSsm;
+
+impl LinearGaussianSsm {
+    /// Draws one sequence of `t` steps: `(states (t x n), observations (t x p))`.
+    ///
+    /// `x_0 = m0 + L0 ε`, `x_k = A x_{k-1} + L_Q ε`, `y_k = H x_k + L_R ε`
+    /// with `L Lᵀ` the Cholesky factors and ε standard normal, drawn in the
+    /// order x_0, y_0, x_1, y_1, ... `t = 0` gives two empty matrices.
+    pub fn sample<G: Rng + ?Sized>(&self, t: usize, rng: &mut G) -> (Mat<f64>, Mat<f64>) {
+        let (n, p) = (self.state_dim(), self.obs_dim());
+        let mut states = Mat::<f64>::zeros(t, n);
+        let mut obs = Mat::<f64>::zeros(t, p);
+        let mut x = vec![0.0; n];
+        let mut next = vec![0.0; n];
+        let mut eps_n = vec![0.0; n];
+        let mut eps_p = vec![0.0; p];
+        let mut noise = vec![0.0; p];
+        for k in 0..t {
+            eps_n.iter_mut().for_each(|e| *e = rng.sample(StandardNormal));
+            if k == 0 {
+                lower_times(self.chol_p0.factor(), &eps_n, &mut next);
+                for i in 0..n {
+                    x[i] = self.m0[i] + next[i];
+                }
+            } else {
+                lower_times(self.chol_q.factor(), &eps_n, &mut next);
+                for i in 0..n {
+                    next[i] += (0..n).map(|j| self.a[(i, j)] * x[j]).sum::<f64>();
+                }
+                x.copy_from_slice(&next);
+            }
+            eps_p.iter_mut().for_each(|e| *e = rng.sample(StandardNormal));
+            lower_times(self.chol_r.factor(), &eps_p, &mut noise);
+            for i in 0..p {
+                obs[(k, i)] = noise[i] + (0..n).map(|j| self.h[(i, j)] * x[j]).sum::<f64>();
+            }
+            for i in 0..n {
+                states[(k, i)] = x[i];
+            }
+        }
+        (states, obs)
+    }
+
+    /// Draws one sequence per entry of `lengths` (in that order, from one RNG).
+    pub fn sample_sequences<G: Rng + ?Sized>(
+        &self,
+        lengths: &[usize],
+        rng: &mut G,
+    ) -> Vec<(Mat<f64>, Mat<f64>)> {
+        lengths.iter().map(|&t| self.sample(t, rng)).collect()
+    }
+}
+
+/// `out = L x` for a lower-triangular factor.
+fn lower_times(l: MatRef<'_, f64>, x: &[f64], out: &mut [f64]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (0..=i).map(|j| l[(i, j)] * x[j]).sum();
+    }
+}
