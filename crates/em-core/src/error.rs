@@ -71,6 +71,15 @@ pub enum FitError<E> {
         /// What the model reported.
         source: E,
     },
+    /// The stopping rule [`crate::Convergence::ParameterChange`] was asked of
+    /// a model without flat parameters ([`crate::EmModel::flat_parameters`]).
+    #[error(
+        "restart {restart}: the parameter-change stopping rule needs the model's flat parameters, which it does not provide"
+    )]
+    NoFlatParameters {
+        /// Index of the restart.
+        restart: usize,
+    },
     /// The E-step returned a log-likelihood that is NaN or infinite (the
     /// data have zero density under the parameters, or the numerics broke).
     #[error(

@@ -8,12 +8,12 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
 
-use crate::diagnostics::Diagnostics;
-use crate::error::{FitError, Step};
+use crate::error::FitError;
 use crate::model::EmModel;
-use crate::observer::{Control, IterationEvent, NoopObserver, Observer, StartEvent};
-use crate::report::{Fall, FitReport, RestartOutcome, RestartSummary, Termination};
-use crate::settings::{OnFall, Settings, restart_seed};
+use crate::observer::{NoopObserver, Observer, StartEvent};
+use crate::report::{FitReport, RestartOutcome, RestartSummary};
+use crate::run::Run;
+use crate::settings::{Settings, restart_seed};
 
 /// Where a fit starts.
 #[derive(Debug, Clone)]
@@ -169,6 +169,7 @@ where
             returned_iteration: run.returned_iteration,
             history: run.history,
             falls: run.falls,
+            work: run.work,
             diagnostics: run.diagnostics,
             best_restart,
             restarts: summaries,
@@ -207,24 +208,12 @@ impl<M: EmModel> Outcome<M> {
     }
 }
 
-/// The complete result of one successful restart.
-struct Run<M: EmModel> {
-    model: M,
-    termination: Termination,
-    iterations: usize,
-    log_likelihood: f64,
-    returned_iteration: usize,
-    history: Vec<f64>,
-    falls: Vec<Fall>,
-    diagnostics: Vec<(usize, M::Diagnostics)>,
-}
-
-struct Context<'c, 'o, 'd, M: EmModel, O: ?Sized> {
-    data: M::Data<'d>,
-    options: &'c M::Options,
-    settings: &'c Settings,
-    observer: &'c Mutex<&'o mut O>,
-    t0: Instant,
+pub(crate) struct Context<'c, 'o, 'd, M: EmModel, O: ?Sized> {
+    pub(crate) data: M::Data<'d>,
+    pub(crate) options: &'c M::Options,
+    pub(crate) settings: &'c Settings,
+    pub(crate) observer: &'c Mutex<&'o mut O>,
+    pub(crate) t0: Instant,
 }
 
 impl<M, O> Context<'_, '_, '_, M, O>
@@ -232,7 +221,7 @@ where
     M: EmModel,
     O: Observer<M> + Send + ?Sized,
 {
-    fn notify<T>(&self, f: impl FnOnce(&mut O) -> T) -> T {
+    pub(crate) fn notify<T>(&self, f: impl FnOnce(&mut O) -> T) -> T {
         // A panic inside an observer poisons the lock; keep going with the
         // observer as it is (it is only ever called, never inspected).
         let mut guard = self
@@ -242,7 +231,7 @@ where
         f(&mut **guard)
     }
 
-    fn budget_spent(&self) -> bool {
+    pub(crate) fn budget_spent(&self) -> bool {
         self.settings
             .time_budget()
             .is_some_and(|b| self.t0.elapsed() >= b)
@@ -275,6 +264,7 @@ where
                     initial_log_likelihood: run.history[0],
                     log_likelihood: run.log_likelihood,
                     falls: run.falls.len(),
+                    work: run.work,
                 },
                 Some(run),
             ),
@@ -290,6 +280,8 @@ where
         (summary, run)
     }
 
+    /// The start of restart `restart` (the warm model, or an initialisation
+    /// from the data with its seed), then the loop.
     fn run(
         &self,
         restart: usize,
@@ -297,7 +289,7 @@ where
         warm: Option<M>,
         config: Option<&M::InitConfig>,
     ) -> Result<Run<M>, FitError<M::Error>> {
-        let mut model = match (warm, config) {
+        let model = match (warm, config) {
             (Some(model), _) => model,
             (None, Some(config)) => {
                 let mut rng = StdRng::seed_from_u64(seed);
@@ -309,113 +301,6 @@ where
             }
             (None, None) => unreachable!("fit_observed passes a warm model or an init config"),
         };
-        let max_iterations = self.settings.max_iterations();
-        let tolerance = self.settings.tolerance();
-        let on_fall = self.settings.on_fall();
-        let mut history: Vec<f64> = Vec::with_capacity(max_iterations.min(4096) + 1);
-        let mut falls = Vec::new();
-        let mut diagnostics: Vec<(usize, M::Diagnostics)> = Vec::new();
-        // The parameters of the previous iteration (for OnFall::StopKeepBest)
-        // and what the M-step that produced `model` reported.
-        let mut previous: Option<M> = None;
-        let mut last_diagnostics: Option<M::Diagnostics> = None;
-        let mut k = 0usize;
-        loop {
-            let e = model.e_step(self.data).map_err(|source| FitError::Step {
-                restart,
-                iteration: k,
-                step: Step::EStep,
-                source,
-            })?;
-            let ll = e.log_likelihood;
-            if !ll.is_finite() {
-                return Err(FitError::NonFiniteLogLikelihood {
-                    restart,
-                    iteration: k,
-                    value: ll,
-                });
-            }
-            let gain = history.last().map(|prev| ll - prev);
-            history.push(ll);
-            let control = self.notify(|o| {
-                o.on_iteration(&IterationEvent {
-                    restart,
-                    iteration: k,
-                    log_likelihood: ll,
-                    improvement: gain,
-                    diagnostics: last_diagnostics.as_ref(),
-                    model: &model,
-                    elapsed: self.t0.elapsed(),
-                })
-            });
-            let expected = last_diagnostics.as_ref().is_some_and(Diagnostics::expects_fall);
-            if let Some(d) = last_diagnostics.take() {
-                diagnostics.push((k, d));
-            }
-
-            let mut termination = None;
-            if let Some(gain) = gain {
-                if gain < 0.0 {
-                    falls.push(Fall {
-                        iteration: k,
-                        drop: -gain,
-                        expected,
-                    });
-                    if on_fall == OnFall::StopKeepBest && !expected {
-                        let kept = previous.take().expect("a gain implies a previous model");
-                        return Ok(Run {
-                            model: kept,
-                            termination: Termination::LogLikelihoodFell {
-                                iteration: k,
-                                drop: -gain,
-                            },
-                            iterations: k,
-                            log_likelihood: history[k - 1],
-                            returned_iteration: k - 1,
-                            history,
-                            falls,
-                            diagnostics,
-                        });
-                    }
-                } else if tolerance.is_converged(gain, ll) {
-                    termination = Some(Termination::Converged);
-                }
-            }
-            if termination.is_none() {
-                if k >= max_iterations {
-                    termination = Some(Termination::IterationCap);
-                } else if self.budget_spent() {
-                    termination = Some(Termination::TimeBudget);
-                } else if control == Control::Stop {
-                    termination = Some(Termination::StoppedByObserver);
-                }
-            }
-            if let Some(termination) = termination {
-                return Ok(Run {
-                    model,
-                    termination,
-                    iterations: k,
-                    log_likelihood: ll,
-                    returned_iteration: k,
-                    history,
-                    falls,
-                    diagnostics,
-                });
-            }
-
-            let (next, d) = model
-                .m_step(&e.stats, self.options)
-                .map_err(|source| FitError::Step {
-                    restart,
-                    iteration: k,
-                    step: Step::MStep,
-                    source,
-                })?;
-            if !d.is_empty() {
-                last_diagnostics = Some(d);
-            }
-            previous = Some(std::mem::replace(&mut model, next));
-            k += 1;
-        }
+        self.run_from(restart, model)
     }
 }

@@ -67,6 +67,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod acceleration;
+mod convergence;
 mod diagnostics;
 mod error;
 mod fit;
@@ -74,15 +76,18 @@ mod learn;
 mod model;
 mod observer;
 mod report;
+mod run;
 mod settings;
 
+pub use acceleration::{Acceleration, Squarem};
+pub use convergence::{Convergence, Tolerance};
 pub use diagnostics::{Adjustment, Diagnostics, Event, NoDiagnostics, StepDiagnostics};
 pub use error::{FitError, SettingsError, Step};
 pub use fit::{Fit, Start, fit, fit_observed};
 pub use learn::{LearnSet, Parameter, UnknownParameter};
 pub use model::{EStep, EmModel, Iteration};
 pub use observer::{Control, FnObserver, IterationEvent, LogObserver, NoopObserver, Observer, StartEvent};
-pub use report::{Fall, FitReport, RestartOutcome, RestartSummary, Termination};
-pub use settings::{MAX_RESTARTS, OnFall, Settings, SettingsBuilder, Tolerance, restart_seed};
+pub use report::{Fall, FitReport, RestartOutcome, RestartSummary, Termination, Work};
+pub use settings::{MAX_RESTARTS, OnFall, Settings, SettingsBuilder, restart_seed};
 
 pub use rand;

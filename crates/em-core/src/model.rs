@@ -92,6 +92,31 @@ pub trait EmModel: Sized + Send + Sync {
         rng: &mut R,
     ) -> Result<Self, Self::Error>;
 
+    /// The learned parameters as one flat vector, for accelerated EM
+    /// ([`crate::Acceleration::Squarem`]) and the parameter-change stopping
+    /// rule ([`crate::Convergence::ParameterChange`]).
+    ///
+    /// Only the blocks `options` learns, and no structural zero (a forbidden
+    /// transition stays out); natural parameters (means, covariance entries,
+    /// probabilities) or a transformation where it is cheap (a log-variance).
+    /// The layout is the model's own, the same for every model of the same
+    /// shape and options. Default: `None` (no flat view: accelerated fits of
+    /// the model run plain EM).
+    fn flat_parameters(&self, options: &Self::Options) -> Option<Vec<f64>> {
+        let _ = options;
+        None
+    }
+
+    /// `self` with its learned parameters replaced by `flat` (the layout of
+    /// [`EmModel::flat_parameters`]; the other parameters are kept), or
+    /// `None` when `flat` is not a valid model (a covariance that is not
+    /// positive definite, a probability vector off the simplex, a non-finite
+    /// value, a wrong length). Default: `None`.
+    fn with_flat_parameters(&self, flat: &[f64], options: &Self::Options) -> Option<Self> {
+        let _ = (flat, options);
+        None
+    }
+
     /// One E-step and one M-step, without the loop's policy (for benchmarks
     /// and hand-written loops).
     ///

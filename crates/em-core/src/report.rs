@@ -20,12 +20,15 @@ pub enum Termination {
     /// An observer asked to stop.
     StoppedByObserver,
     /// The log-likelihood fell at `iteration` under [`crate::OnFall::StopKeepBest`];
-    /// the parameters of the previous iteration were kept.
+    /// the best parameters of the history were kept.
     LogLikelihoodFell {
         /// The iteration whose log-likelihood was lower than the previous one.
         iteration: usize,
         /// `ℓ(θₖ₋₁) − ℓ(θₖ) > 0`.
         drop: f64,
+        /// The iteration whose parameters were kept: the best of the whole
+        /// history, the start included.
+        kept: usize,
     },
 }
 
@@ -44,10 +47,13 @@ impl fmt::Display for Termination {
             Self::IterationCap => f.write_str("iteration cap reached (not converged)"),
             Self::TimeBudget => f.write_str("time budget spent (not converged)"),
             Self::StoppedByObserver => f.write_str("stopped by observer"),
-            Self::LogLikelihoodFell { iteration, drop } => write!(
+            Self::LogLikelihoodFell {
+                iteration,
+                drop,
+                kept,
+            } => write!(
                 f,
-                "log-likelihood fell by {drop:.3e} at iteration {iteration}; kept iteration {}",
-                iteration - 1
+                "log-likelihood fell by {drop:.3e} at iteration {iteration}; kept iteration {kept}, the best"
             ),
         }
     }
@@ -67,6 +73,40 @@ pub struct Fall {
     pub expected: bool,
 }
 
+/// What a restart spent: E-steps and M-steps, and what became of its
+/// extrapolations (accelerated EM, [`crate::Acceleration::Squarem`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Work {
+    /// E-steps run (each a pass over the data).
+    pub e_steps: usize,
+    /// M-steps run.
+    pub m_steps: usize,
+    /// Extrapolations used as they were.
+    pub accepted: usize,
+    /// Extrapolations used after shortening toward the EM iterate (they were
+    /// not valid parameters at full length).
+    pub shortened: usize,
+    /// Extrapolations discarded for the plain EM iterate (the log-likelihood
+    /// would have fallen, or no shortening gave valid parameters).
+    pub rejected: usize,
+}
+
+impl fmt::Display for Work {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} E-steps, {} M-steps", self.e_steps, self.m_steps)?;
+        let extrapolations = self.accepted + self.shortened + self.rejected;
+        if extrapolations > 0 {
+            write!(
+                f,
+                "; {extrapolations} extrapolations: {} accepted, {} shortened, {} rejected",
+                self.accepted, self.shortened, self.rejected
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// How one restart ended.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -75,7 +115,7 @@ pub enum RestartOutcome<E> {
     Finished {
         /// Why it stopped.
         termination: Termination,
-        /// Number of EM iterations (M-steps) done.
+        /// Number of iterations done (recorded parameters after the start).
         iterations: usize,
         /// Log-likelihood of the starting parameters.
         initial_log_likelihood: f64,
@@ -83,6 +123,8 @@ pub enum RestartOutcome<E> {
         log_likelihood: f64,
         /// Number of falls of the log-likelihood.
         falls: usize,
+        /// What it spent.
+        work: Work,
     },
     /// The restart failed (its initialisation or a step returned an error);
     /// other restarts may still have succeeded.
@@ -140,19 +182,23 @@ impl<E: fmt::Display> fmt::Display for RestartSummary<E> {
 pub struct FitReport<D, E> {
     /// Why the winning restart stopped.
     pub termination: Termination,
-    /// Number of EM iterations (M-steps) of the winning restart.
+    /// Number of iterations of the winning restart: parameters recorded
+    /// after the start (each an EM step, or with acceleration an accepted
+    /// extrapolation); [`FitReport::work`] counts the steps behind them.
     pub iterations: usize,
     /// Log-likelihood of the returned parameters.
     pub log_likelihood: f64,
     /// Index into [`FitReport::history`] of the returned parameters: the
-    /// last entry, or the one before a fall under
-    /// [`crate::OnFall::StopKeepBest`].
+    /// last entry, or under [`crate::OnFall::StopKeepBest`] after a fall the
+    /// best of the whole history (the start included).
     pub returned_iteration: usize,
-    /// `history[k] = ℓ(θₖ)`: the log-likelihood after k M-steps
-    /// (`history[0]` is the starting parameters); `iterations + 1` entries.
+    /// `history[k] = ℓ(θₖ)`: the log-likelihood of the k-th recorded
+    /// parameters (`history[0]` is the start); `iterations + 1` entries.
     pub history: Vec<f64>,
     /// Every fall of the log-likelihood of the winning restart.
     pub falls: Vec<Fall>,
+    /// What the winning restart spent (E-steps, M-steps, extrapolations).
+    pub work: Work,
     /// The non-empty diagnostics of the winning restart's M-steps:
     /// `(k, d)` is what the M-step that produced θₖ reported.
     pub diagnostics: Vec<(usize, D)>,
@@ -192,7 +238,7 @@ impl<D: fmt::Display, E: fmt::Display> fmt::Display for FitReport<D, E> {
     /// A short multi-line summary a person can read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "termination: {}", self.termination)?;
-        writeln!(f, "iterations: {}", self.iterations)?;
+        writeln!(f, "iterations: {} ({})", self.iterations, self.work)?;
         if let (Some(first), Some(_)) = (self.history.first(), self.history.last()) {
             writeln!(f, "log-likelihood: {:.6} (start {first:.6})", self.log_likelihood)?;
         }

@@ -1,11 +1,13 @@
-//! Settings of a fit: iteration cap, tolerance, restarts, seed, time budget,
-//! and what to do when the log-likelihood falls.
+//! Settings of a fit: iteration cap, stopping rule, acceleration, restarts,
+//! seed, time budget, and what to do when the log-likelihood falls.
 //!
 //! [`SettingsBuilder`] holds unchecked values; [`SettingsBuilder::build`]
 //! validates them into [`Settings`], the only type the driver accepts.
 
 use std::time::Duration;
 
+use crate::acceleration::{Acceleration, Squarem};
+use crate::convergence::{Convergence, Tolerance};
 use crate::error::SettingsError;
 
 /// The largest number of restarts [`SettingsBuilder::build`] accepts.
@@ -32,53 +34,6 @@ pub enum OnFall {
     Continue,
 }
 
-/// Convergence tolerance on the log-likelihood gain
-/// `Δₖ = ℓ(θₖ) − ℓ(θₖ₋₁)` (ℓ summed over all observations).
-///
-/// The fit has converged at iteration k iff `0 ≤ Δₖ ≤ max(absolute,
-/// relative · |ℓ(θₖ)|)`. The test is signed: a negative gain (a fall) is
-/// never convergence.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerance {
-    /// Absolute tolerance on the gain (default `1e-8`).
-    pub absolute: f64,
-    /// Tolerance relative to `|ℓ|` (default `1e-8`). Set it to 0 for a
-    /// purely absolute test.
-    pub relative: f64,
-}
-
-impl Default for Tolerance {
-    fn default() -> Self {
-        Self {
-            absolute: 1e-8,
-            relative: 1e-8,
-        }
-    }
-}
-
-impl Tolerance {
-    /// A purely absolute tolerance (`relative = 0`).
-    #[must_use]
-    pub fn absolute(absolute: f64) -> Self {
-        Self {
-            absolute,
-            relative: 0.0,
-        }
-    }
-
-    /// The threshold `max(absolute, relative · |ℓ|)` at log-likelihood `ℓ`.
-    #[must_use]
-    pub fn threshold(&self, log_likelihood: f64) -> f64 {
-        self.absolute.max(self.relative * log_likelihood.abs())
-    }
-
-    /// True iff `0 ≤ gain ≤ threshold(log_likelihood)`.
-    #[must_use]
-    pub fn is_converged(&self, gain: f64, log_likelihood: f64) -> bool {
-        gain >= 0.0 && gain <= self.threshold(log_likelihood)
-    }
-}
-
 /// Unchecked settings of a fit, with documented defaults.
 ///
 /// Fields are public for struct-update syntax; [`SettingsBuilder::build`]
@@ -99,11 +54,15 @@ impl Tolerance {
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub struct SettingsBuilder {
-    /// Maximum number of EM iterations (M-steps) per restart; default 100.
-    /// 0 only evaluates the starting parameters.
+    /// Maximum number of iterations per restart; default 100. 0 only
+    /// evaluates the starting parameters; `usize::MAX` is no cap (then the
+    /// stopping rule must be able to stop the fit).
     pub max_iterations: usize,
-    /// Convergence tolerance; default [`Tolerance::default`].
-    pub tolerance: Tolerance,
+    /// The stopping rule; default [`Convergence::default`] (the
+    /// log-likelihood gain within `max(1e-8, 1e-8·|ℓ|)`).
+    pub convergence: Convergence,
+    /// Acceleration of EM; default [`Acceleration::None`] (plain EM).
+    pub acceleration: Acceleration,
     /// Number of restarts (independent initialisations); default 1, must be
     /// in `1..=`[`MAX_RESTARTS`].
     pub restarts: usize,
@@ -130,7 +89,8 @@ impl Default for SettingsBuilder {
     fn default() -> Self {
         Self {
             max_iterations: 100,
-            tolerance: Tolerance::default(),
+            convergence: Convergence::default(),
+            acceleration: Acceleration::None,
             restarts: 1,
             first_restart: 0,
             seed: 0,
@@ -148,9 +108,22 @@ impl SettingsBuilder {
         self
     }
 
-    /// Sets [`SettingsBuilder::tolerance`].
+    /// Sets [`SettingsBuilder::convergence`].
+    pub fn convergence(mut self, convergence: Convergence) -> Self {
+        self.convergence = convergence;
+        self
+    }
+
+    /// Sets [`SettingsBuilder::convergence`] to the log-likelihood rule with
+    /// this tolerance.
     pub fn tolerance(mut self, tolerance: Tolerance) -> Self {
-        self.tolerance = tolerance;
+        self.convergence = Convergence::LogLikelihood(tolerance);
+        self
+    }
+
+    /// Sets [`SettingsBuilder::acceleration`].
+    pub fn acceleration(mut self, acceleration: Acceleration) -> Self {
+        self.acceleration = acceleration;
         self
     }
 
@@ -193,23 +166,16 @@ impl SettingsBuilder {
     /// Validates the settings.
     ///
     /// # Errors
-    /// [`SettingsError`] when a tolerance is NaN, infinite or
-    /// negative, `restarts` is 0 or above [`MAX_RESTARTS`],
+    /// [`SettingsError`] when a tolerance is NaN, infinite or negative, a
+    /// fit could never stop (no iteration cap with a zero tolerance or a
+    /// fixed number of iterations), a SQUAREM step cap is below 1 or its
+    /// growth not above 1, `restarts` is 0 or above [`MAX_RESTARTS`],
     /// `first_restart + restarts` overflows, or the time budget is zero.
     pub fn build(self) -> Result<Settings, SettingsError> {
-        let check_tol = |setting: &'static str, value: f64| {
-            if value.is_finite() && value >= 0.0 {
-                Ok(())
-            } else {
-                Err(SettingsError {
-                    setting,
-                    value,
-                    requirement: "must be finite and >= 0",
-                })
-            }
-        };
-        check_tol("tolerance.absolute", self.tolerance.absolute)?;
-        check_tol("tolerance.relative", self.tolerance.relative)?;
+        self.check_stopping()?;
+        if let Acceleration::Squarem(squarem) = self.acceleration {
+            check_squarem(squarem)?;
+        }
         if self.restarts == 0 {
             return Err(SettingsError {
                 setting: "restarts",
@@ -244,6 +210,62 @@ impl SettingsBuilder {
     }
 }
 
+impl SettingsBuilder {
+    /// The stopping rule's values, and that the fit can stop.
+    fn check_stopping(&self) -> Result<(), SettingsError> {
+        let non_negative = |setting: &'static str, value: f64| {
+            if value.is_finite() && value >= 0.0 {
+                Ok(())
+            } else {
+                Err(SettingsError {
+                    setting,
+                    value,
+                    requirement: "must be finite and >= 0",
+                })
+            }
+        };
+        let never_stops = match self.convergence {
+            Convergence::LogLikelihood(tolerance) => {
+                non_negative("tolerance.absolute", tolerance.absolute)?;
+                non_negative("tolerance.relative", tolerance.relative)?;
+                tolerance.absolute == 0.0 && tolerance.relative == 0.0
+            }
+            Convergence::ParameterChange { relative } => {
+                non_negative("convergence.relative", relative)?;
+                relative == 0.0
+            }
+            Convergence::FixedIterations => true,
+        };
+        if never_stops && self.max_iterations == usize::MAX {
+            return Err(SettingsError {
+                setting: "max_iterations",
+                value: self.max_iterations as f64,
+                requirement: "an iteration cap is needed when the stopping rule cannot stop the fit (zero tolerance or fixed iterations)",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The SQUAREM step policy: a cap of at least 1, a growth above 1.
+fn check_squarem(squarem: Squarem) -> Result<(), SettingsError> {
+    if !(squarem.max_step.is_finite() && squarem.max_step >= 1.0) {
+        return Err(SettingsError {
+            setting: "squarem.max_step",
+            value: squarem.max_step,
+            requirement: "must be finite and >= 1 (1 is a plain EM step)",
+        });
+    }
+    if !(squarem.step_growth.is_finite() && squarem.step_growth > 1.0) {
+        return Err(SettingsError {
+            setting: "squarem.step_growth",
+            value: squarem.step_growth,
+            requirement: "must be finite and > 1",
+        });
+    }
+    Ok(())
+}
+
 /// Validated settings of a fit (see [`SettingsBuilder`] for the meaning and
 /// default of each one).
 #[derive(Debug, Clone, PartialEq)]
@@ -253,7 +275,7 @@ pub struct Settings {
 
 impl Default for Settings {
     /// The defaults of [`SettingsBuilder`]: 100 iterations, tolerance
-    /// `max(1e-8, 1e-8·|ℓ|)`, one restart, seed 0, no time budget, stop and
+    /// `max(1e-8, 1e-8·|ℓ|)`, plain EM, one restart, seed 0, no time budget, stop and
     /// keep the best parameters on a fall, parallel restarts.
     fn default() -> Self {
         Self {
@@ -279,10 +301,16 @@ impl Settings {
         self.inner.max_iterations
     }
 
-    /// Convergence tolerance.
+    /// The stopping rule.
     #[must_use]
-    pub fn tolerance(&self) -> Tolerance {
-        self.inner.tolerance
+    pub fn convergence(&self) -> Convergence {
+        self.inner.convergence
+    }
+
+    /// The acceleration of EM.
+    #[must_use]
+    pub fn acceleration(&self) -> Acceleration {
+        self.inner.acceleration
     }
 
     /// Number of restarts.

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use em_core::{
-    Control, Diagnostics, FitError as Error, FnObserver, IterationEvent, LogObserver, NoopObserver, Observer,
-    OnFall, RestartOutcome, RestartSummary, Settings, Start, StartEvent, Step, Termination, Tolerance, fit,
-    fit_observed, restart_seed,
+    Acceleration, Control, Convergence, Diagnostics, FitError as Error, FnObserver, IterationEvent,
+    LogObserver, NoopObserver, Observer, OnFall, RestartOutcome, RestartSummary, Settings, Start, StartEvent,
+    Step, Termination, Tolerance, fit, fit_observed, restart_seed,
 };
 
 mod toy;
@@ -79,7 +79,9 @@ fn a_fall_stops_and_keeps_the_best_by_default() {
     s.sabotage = Sabotage::FallAt(4);
     let f = fit(&x[..], Start::Warm(s.clone()), &(), &settings().build().unwrap()).unwrap();
     let r = &f.report;
-    assert!(matches!(r.termination, Termination::LogLikelihoodFell { iteration: 4, drop } if drop > 0.0));
+    assert!(
+        matches!(r.termination, Termination::LogLikelihoodFell { iteration: 4, drop, kept: 3 } if drop > 0.0)
+    );
     assert!(!r.converged());
     assert_eq!(r.iterations, 4);
     assert_eq!(r.history.len(), 5);
@@ -182,7 +184,8 @@ fn settings_are_validated() {
     assert_eq!(d.max_iterations(), 100);
     assert_eq!(d.restarts(), 1);
     assert_eq!(d.on_fall(), OnFall::StopKeepBest);
-    assert_eq!(d.tolerance(), Tolerance::default());
+    assert_eq!(d.convergence(), Convergence::LogLikelihood(Tolerance::default()));
+    assert_eq!(d.acceleration(), Acceleration::None);
     assert_eq!(d.to_builder().build().unwrap(), d);
 
     let x = data(5, 50);

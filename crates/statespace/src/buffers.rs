@@ -62,6 +62,11 @@ pub(crate) fn take(capacity: usize) -> Buffer {
 }
 
 fn take_vec(capacity: usize) -> Vec<f64> {
+    // A small request never takes a large spare: it would leave the next
+    // large request of the pass without one.
+    if capacity < MIN_CACHED {
+        return Vec::with_capacity(capacity);
+    }
     let cached = SPARES.with(|spares| {
         let mut spares = spares.borrow_mut();
         let best = spares

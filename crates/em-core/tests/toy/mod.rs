@@ -32,12 +32,16 @@ pub enum Sabotage {
     FallAt(usize),
     /// The same, announced in the diagnostics (like a re-seeded component).
     AnnouncedFallAt(usize),
+    /// An announced fall at the first iteration, an unannounced one at the second.
+    FallsAt(usize, usize),
     /// The M-step producing iteration `k` returns an error.
     FailAt(usize),
     /// The E-step returns NaN at iteration `k`.
     NanAt(usize),
     /// Init fails when the first random draw is below 0.5.
     FlakyInit,
+    /// No flat parameters (so no acceleration, no parameter-change rule).
+    NoFlat,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,11 +160,21 @@ impl EmModel for Toy {
             }
             next.var[k] = v.max(VAR_FLOOR);
         }
-        if self.sabotage == Sabotage::FallAt(generation)
-            || self.sabotage == Sabotage::AnnouncedFallAt(generation)
-        {
-            next.mu = [next.mu[0] + 3.0, next.mu[1] - 3.0];
-            diag.moved = self.sabotage == Sabotage::AnnouncedFallAt(generation);
+        let (falls, announced) = match self.sabotage {
+            Sabotage::FallAt(k) => (k == generation, false),
+            Sabotage::AnnouncedFallAt(k) => (k == generation, true),
+            Sabotage::FallsAt(a, b) => (a == generation || b == generation, a == generation),
+            _ => (false, false),
+        };
+        if falls {
+            // The second fall of `FallsAt` goes further than the first.
+            let shift = if matches!(self.sabotage, Sabotage::FallsAt(_, b) if b == generation) {
+                10.0
+            } else {
+                3.0
+            };
+            next.mu = [next.mu[0] + shift, next.mu[1] - shift];
+            diag.moved = announced;
         }
         Ok((next, diag))
     }
@@ -186,12 +200,36 @@ impl EmModel for Toy {
             sabotage: *config,
         })
     }
+
+    /// `(w₀, μ₀, μ₁, σ²₀, σ²₁)`: the natural parameters (w₁ = 1 − w₀).
+    fn flat_parameters(&self, _: &()) -> Option<Vec<f64>> {
+        (self.sabotage != Sabotage::NoFlat)
+            .then(|| vec![self.w[0], self.mu[0], self.mu[1], self.var[0], self.var[1]])
+    }
+
+    fn with_flat_parameters(&self, flat: &[f64], _: &()) -> Option<Self> {
+        let &[w0, mu0, mu1, v0, v1] = flat else {
+            return None;
+        };
+        let valid = w0 > 0.0 && w0 < 1.0 && v0 > 0.0 && v1 > 0.0 && flat.iter().all(|x| x.is_finite());
+        valid.then(|| Toy {
+            w: [w0, 1.0 - w0],
+            mu: [mu0, mu1],
+            var: [v0, v1],
+            ..self.clone()
+        })
+    }
 }
 
 pub fn data(seed: u64, n: usize) -> Vec<f64> {
+    data_with_means(seed, n, -2.0, 3.0)
+}
+
+/// 30% from N(a, 1), 70% from N(b, 0.49): close means make EM slow.
+pub fn data_with_means(seed: u64, n: usize, mean_a: f64, mean_b: f64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let a = Normal::new(-2.0, 1.0).unwrap();
-    let b = Normal::new(3.0, 0.7).unwrap();
+    let a = Normal::new(mean_a, 1.0).unwrap();
+    let b = Normal::new(mean_b, 0.7).unwrap();
     (0..n)
         .map(|_| {
             if rng.random::<f64>() < 0.3 {

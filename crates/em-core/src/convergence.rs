@@ -1,0 +1,122 @@
+//! When a fit has converged: the stopping rules of [`crate::Settings`].
+
+/// Tolerance on the log-likelihood gain `Δₖ = ℓ(θₖ) − ℓ(θₖ₋₁)` (ℓ summed
+/// over all observations).
+///
+/// The fit has converged at iteration k iff `0 ≤ Δₖ ≤ max(absolute,
+/// relative · |ℓ(θₖ)|)`. The test is signed: a negative gain (a fall) is
+/// never convergence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Absolute tolerance on the gain (default `1e-8`).
+    pub absolute: f64,
+    /// Tolerance relative to `|ℓ|` (default `1e-8`). Set it to 0 for a
+    /// purely absolute test.
+    pub relative: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Self {
+            absolute: 1e-8,
+            relative: 1e-8,
+        }
+    }
+}
+
+impl Tolerance {
+    /// A purely absolute tolerance (`relative = 0`).
+    #[must_use]
+    pub fn absolute(absolute: f64) -> Self {
+        Self {
+            absolute,
+            relative: 0.0,
+        }
+    }
+
+    /// A purely relative tolerance (`absolute = 0`).
+    #[must_use]
+    pub fn relative(relative: f64) -> Self {
+        Self {
+            absolute: 0.0,
+            relative,
+        }
+    }
+
+    /// The threshold `max(absolute, relative · |ℓ|)` at log-likelihood `ℓ`.
+    #[must_use]
+    pub fn threshold(&self, log_likelihood: f64) -> f64 {
+        self.absolute.max(self.relative * log_likelihood.abs())
+    }
+
+    /// True iff `0 ≤ gain ≤ threshold(log_likelihood)`.
+    #[must_use]
+    pub fn is_converged(&self, gain: f64, log_likelihood: f64) -> bool {
+        gain >= 0.0 && gain <= self.threshold(log_likelihood)
+    }
+}
+
+/// The stopping rule of a fit (besides the iteration cap, the time budget and
+/// an observer's stop).
+///
+/// Whatever the rule, a negative gain is never convergence, and with
+/// acceleration only plain EM steps are tested (an extrapolation's gain says
+/// little about the distance to the optimum).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Convergence {
+    /// The log-likelihood gain of an EM step is within the [`Tolerance`].
+    LogLikelihood(Tolerance),
+    /// The learned parameters of an EM step moved by at most this fraction
+    /// of their size, `‖θₖ − θₖ₋₁‖₂ ≤ relative · ‖θₖ‖₂` (over the flat
+    /// parameter vector of [`crate::EmModel::flat_parameters`]), with a
+    /// non-negative gain. A fit whose model has no flat parameters fails with
+    /// [`crate::FitError::NoFlatParameters`].
+    ParameterChange {
+        /// The relative step size below which the fit has converged.
+        relative: f64,
+    },
+    /// No convergence test: exactly `max_iterations` iterations run (unless
+    /// the time budget, an observer or a fall stops the fit first).
+    FixedIterations,
+}
+
+impl Default for Convergence {
+    /// [`Convergence::LogLikelihood`] with the default [`Tolerance`].
+    fn default() -> Self {
+        Self::LogLikelihood(Tolerance::default())
+    }
+}
+
+/// What an iteration offers the stopping rule.
+pub(crate) struct Step<'a> {
+    /// `ℓ(θₖ) − ℓ(θₖ₋₁)`.
+    pub gain: f64,
+    /// `ℓ(θₖ)`.
+    pub log_likelihood: f64,
+    /// The flat parameters `(θₖ₋₁, θₖ)`, when the rule needs them.
+    pub parameters: Option<(&'a [f64], &'a [f64])>,
+}
+
+impl Convergence {
+    /// Whether the rule needs the flat parameters of every iteration.
+    pub(crate) fn needs_parameters(&self) -> bool {
+        matches!(self, Self::ParameterChange { .. })
+    }
+
+    /// Whether the rule holds for an EM step.
+    pub(crate) fn holds(&self, step: &Step<'_>) -> bool {
+        match *self {
+            Self::LogLikelihood(tolerance) => tolerance.is_converged(step.gain, step.log_likelihood),
+            Self::ParameterChange { relative } => {
+                step.gain >= 0.0
+                    && step.parameters.is_some_and(|(before, after)| {
+                        let moved: f64 = before.iter().zip(after).map(|(a, b)| (b - a) * (b - a)).sum();
+                        let size: f64 = after.iter().map(|b| b * b).sum();
+                        moved.sqrt() <= relative * size.sqrt()
+                    })
+            }
+            Self::FixedIterations => false,
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! One restart of the loop: plain EM iterations, or SQUAREM cycles
+//! ([`crate::acceleration`]), recorded by a [`Record`] that applies the
+//! stopping rules after every evaluated point.
+
+use crate::acceleration::{Acceleration, MAX_SHORTENINGS, StepCap, extrapolate, shorten};
+use crate::convergence::{self, Convergence};
+use crate::diagnostics::Diagnostics;
+use crate::error::{FitError, Step};
+use crate::fit::Context;
+use crate::model::{EStep, EmModel};
+use crate::observer::{Control, IterationEvent, Observer};
+use crate::report::{Fall, Termination, Work};
+use crate::settings::OnFall;
+
+/// The complete result of one successful restart.
+pub(crate) struct Run<M: EmModel> {
+    pub model: M,
+    pub termination: Termination,
+    pub iterations: usize,
+    pub log_likelihood: f64,
+    pub returned_iteration: usize,
+    pub history: Vec<f64>,
+    pub falls: Vec<Fall>,
+    pub diagnostics: Vec<(usize, M::Diagnostics)>,
+    pub work: Work,
+}
+
+/// Parameters whose E-step is done.
+struct Point<M: EmModel> {
+    model: M,
+    e: EStep<M::Stats>,
+    /// Their flat parameters, when the stopping rule needs them.
+    flat: Option<Vec<f64>>,
+}
+
+/// The history of one restart: every recorded point goes through
+/// [`Record::push`], which applies the fall policy and the stopping rules.
+struct Record<M: EmModel> {
+    restart: usize,
+    current: Point<M>,
+    history: Vec<f64>,
+    falls: Vec<Fall>,
+    diagnostics: Vec<(usize, M::Diagnostics)>,
+    /// The best point of the history when it is not `current` (after a fall).
+    best: Option<(usize, M)>,
+    best_log_likelihood: f64,
+    work: Work,
+}
+
+impl<M: EmModel> Record<M> {
+    fn iteration(&self) -> usize {
+        self.history.len() - 1
+    }
+
+    /// The run, ending with `termination` at the current point (or at the
+    /// best one after a fall under [`OnFall::StopKeepBest`]).
+    fn finish(self, termination: Termination) -> Run<M> {
+        let iterations = self.iteration();
+        let (returned_iteration, model) = match (termination, self.best) {
+            (Termination::LogLikelihoodFell { kept, .. }, Some((_, best))) => (kept, best),
+            _ => (iterations, self.current.model),
+        };
+        Run {
+            model,
+            termination,
+            iterations,
+            log_likelihood: self.history[returned_iteration],
+            returned_iteration,
+            history: self.history,
+            falls: self.falls,
+            diagnostics: self.diagnostics,
+            work: self.work,
+        }
+    }
+}
+
+impl<M, O> Context<'_, '_, '_, M, O>
+where
+    M: EmModel,
+    O: Observer<M> + Send + ?Sized,
+{
+    /// Runs one restart from `model`.
+    pub(crate) fn run_from(&self, restart: usize, model: M) -> Result<Run<M>, FitError<M::Error>> {
+        let mut work = Work::default();
+        let e = self.e_step(&model, restart, 0, &mut work)?;
+        let flat = self.flat_for_rule(&model, restart)?;
+        let mut record = Record {
+            restart,
+            history: Vec::with_capacity(self.settings.max_iterations().min(4096) + 1),
+            current: Point { model, e, flat },
+            falls: Vec::new(),
+            diagnostics: Vec::new(),
+            best: None,
+            best_log_likelihood: f64::NEG_INFINITY,
+            work,
+        };
+        if let Some(termination) = self.start(&mut record) {
+            return Ok(record.finish(termination));
+        }
+        let mut cap = match self.settings.acceleration() {
+            Acceleration::Squarem(policy) => Some(StepCap::new(policy)),
+            Acceleration::None => None,
+        };
+        loop {
+            let termination = match cap.as_mut() {
+                Some(cap) => self.squarem_cycle(&mut record, cap)?,
+                None => self.em_iteration(&mut record)?,
+            };
+            if let Some(termination) = termination {
+                return Ok(record.finish(termination));
+            }
+        }
+    }
+
+    /// The E-step of `model` as iteration `iteration`, counted.
+    fn e_step(
+        &self,
+        model: &M,
+        restart: usize,
+        iteration: usize,
+        work: &mut Work,
+    ) -> Result<EStep<M::Stats>, FitError<M::Error>> {
+        work.e_steps += 1;
+        let e = model.e_step(self.data).map_err(|source| FitError::Step {
+            restart,
+            iteration,
+            step: Step::EStep,
+            source,
+        })?;
+        if e.log_likelihood.is_finite() {
+            Ok(e)
+        } else {
+            Err(FitError::NonFiniteLogLikelihood {
+                restart,
+                iteration,
+                value: e.log_likelihood,
+            })
+        }
+    }
+
+    /// The M-step from the current point, counted.
+    fn m_step(&self, record: &mut Record<M>) -> Result<(M, M::Diagnostics), FitError<M::Error>> {
+        record.work.m_steps += 1;
+        let current = &record.current;
+        current
+            .model
+            .m_step(&current.e.stats, self.options)
+            .map_err(|source| FitError::Step {
+                restart: record.restart,
+                iteration: record.iteration(),
+                step: Step::MStep,
+                source,
+            })
+    }
+
+    /// The flat parameters the stopping rule needs (none for the other rules).
+    fn flat_for_rule(&self, model: &M, restart: usize) -> Result<Option<Vec<f64>>, FitError<M::Error>> {
+        if !self.settings.convergence().needs_parameters() {
+            return Ok(None);
+        }
+        model
+            .flat_parameters(self.options)
+            .map(Some)
+            .ok_or(FitError::NoFlatParameters { restart })
+    }
+
+    /// One plain EM iteration.
+    fn em_iteration(&self, record: &mut Record<M>) -> Result<Option<Termination>, FitError<M::Error>> {
+        let (next, diagnostics) = self.m_step(record)?;
+        let e = self.e_step(&next, record.restart, record.iteration() + 1, &mut record.work)?;
+        self.push(record, next, e, Some(diagnostics), true)
+    }
+
+    /// One SQUAREM cycle (see [`crate::acceleration`]): two EM steps, then
+    /// the extrapolation, accepted when its log-likelihood does not fall.
+    fn squarem_cycle(
+        &self,
+        record: &mut Record<M>,
+        cap: &mut StepCap,
+    ) -> Result<Option<Termination>, FitError<M::Error>> {
+        let p0 = record.current.model.flat_parameters(self.options);
+        if let Some(termination) = self.em_iteration(record)? {
+            return Ok(Some(termination));
+        }
+        let (theta2, d2) = self.m_step(record)?;
+        let p1 = record.current.model.flat_parameters(self.options);
+        let p2 = theta2.flat_parameters(self.options);
+        let extrapolation = match (&p0, &p1, &p2) {
+            (Some(p0), Some(p1), Some(p2)) => extrapolate(p0, p1, p2, cap.get()),
+            _ => None,
+        };
+        let moved = extrapolation.is_some();
+        let Some(mut extrapolation) = extrapolation.filter(|x| x.alpha > 1.0) else {
+            // A step length of 1 (or nothing to extrapolate) is θ₂: a plain
+            // EM step, after which a cap of 1 grows as a used-up cap does.
+            if moved {
+                cap.update(1.0, true);
+            }
+            let e = self.e_step(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
+            return self.push(record, theta2, e, Some(d2), true);
+        };
+        let p2 = p2.expect("an extrapolation implies flat parameters");
+        let mut shortened = false;
+        let mut candidate = theta2.with_flat_parameters(&extrapolation.point, self.options);
+        for _ in 0..MAX_SHORTENINGS {
+            if candidate.is_some() {
+                break;
+            }
+            shorten(&mut extrapolation.point, &p2);
+            shortened = true;
+            candidate = theta2.with_flat_parameters(&extrapolation.point, self.options);
+        }
+        let best = record.current.e.log_likelihood;
+        let evaluated = candidate.and_then(|model| {
+            // A failed or non-finite E-step of an extrapolation is a
+            // rejection, not the end of the fit: θ₂ is still there.
+            let mut work = Work::default();
+            let e = self
+                .e_step(&model, record.restart, record.iteration() + 1, &mut work)
+                .ok();
+            record.work.e_steps += work.e_steps;
+            e.filter(|e| e.log_likelihood >= best).map(|e| (model, e))
+        });
+        cap.update(extrapolation.alpha, evaluated.is_some());
+        match evaluated {
+            Some((model, e)) => {
+                if shortened {
+                    record.work.shortened += 1;
+                } else {
+                    record.work.accepted += 1;
+                }
+                self.push(record, model, e, Some(d2), false)
+            }
+            None => {
+                record.work.rejected += 1;
+                let e = self.e_step(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
+                self.push(record, theta2, e, Some(d2), true)
+            }
+        }
+    }
+
+    /// Records the start (iteration 0): the observer sees it, and the
+    /// iteration cap, the time budget or the observer may end the run.
+    fn start(&self, record: &mut Record<M>) -> Option<Termination> {
+        record.history.push(record.current.e.log_likelihood);
+        record.best_log_likelihood = record.current.e.log_likelihood;
+        let control = self.observe(record, None, None);
+        self.stop_anyway(record, control)
+    }
+
+    /// Records `model` (its E-step `e`, produced with `diagnostics`) as the
+    /// next iteration and applies the fall policy and the stopping rules
+    /// (the convergence test only for EM steps).
+    fn push(
+        &self,
+        record: &mut Record<M>,
+        model: M,
+        e: EStep<M::Stats>,
+        diagnostics: Option<M::Diagnostics>,
+        em_step: bool,
+    ) -> Result<Option<Termination>, FitError<M::Error>> {
+        let k = record.iteration() + 1;
+        let flat = self.flat_for_rule(&model, record.restart)?;
+        let ll = e.log_likelihood;
+        let gain = ll - record.current.e.log_likelihood;
+        let previous = std::mem::replace(&mut record.current, Point { model, e, flat });
+        if ll >= record.best_log_likelihood {
+            record.best_log_likelihood = ll;
+            record.best = None;
+        } else if record.best.is_none() {
+            // The previous point was the best: keep it for StopKeepBest.
+            record.best = Some((k - 1, previous.model));
+        }
+        record.history.push(ll);
+        let diagnostics = diagnostics.filter(|d| !d.is_empty());
+        let control = self.observe(record, Some(gain), diagnostics.as_ref());
+        let expected = diagnostics.as_ref().is_some_and(Diagnostics::expects_fall);
+        if let Some(d) = diagnostics {
+            record.diagnostics.push((k, d));
+        }
+        if gain < 0.0 {
+            record.falls.push(Fall {
+                iteration: k,
+                drop: -gain,
+                expected,
+            });
+            if self.settings.on_fall() == OnFall::StopKeepBest && !expected {
+                let kept = record.best.as_ref().map_or(k, |(i, _)| *i);
+                return Ok(Some(Termination::LogLikelihoodFell {
+                    iteration: k,
+                    drop: -gain,
+                    kept,
+                }));
+            }
+        } else if em_step && self.converged(record, &previous.flat, gain) {
+            return Ok(Some(Termination::Converged));
+        }
+        Ok(self.stop_anyway(record, control))
+    }
+
+    /// The stopping rule on an EM step from `before` to the current point.
+    fn converged(&self, record: &Record<M>, before: &Option<Vec<f64>>, gain: f64) -> bool {
+        let convergence: Convergence = self.settings.convergence();
+        let parameters = match (before, &record.current.flat) {
+            (Some(a), Some(b)) => Some((a.as_slice(), b.as_slice())),
+            _ => None,
+        };
+        convergence.holds(&convergence::Step {
+            gain,
+            log_likelihood: record.current.e.log_likelihood,
+            parameters,
+        })
+    }
+
+    /// The iteration cap, the time budget and the observer's stop.
+    fn stop_anyway(&self, record: &Record<M>, control: Control) -> Option<Termination> {
+        if record.iteration() >= self.settings.max_iterations() {
+            Some(Termination::IterationCap)
+        } else if self.budget_spent() {
+            Some(Termination::TimeBudget)
+        } else if control == Control::Stop {
+            Some(Termination::StoppedByObserver)
+        } else {
+            None
+        }
+    }
+
+    /// Tells the observer about the current point.
+    fn observe(
+        &self,
+        record: &Record<M>,
+        gain: Option<f64>,
+        diagnostics: Option<&M::Diagnostics>,
+    ) -> Control {
+        self.notify(|o| {
+            o.on_iteration(&IterationEvent {
+                restart: record.restart,
+                iteration: record.iteration(),
+                log_likelihood: record.current.e.log_likelihood,
+                improvement: gain,
+                diagnostics,
+                model: &record.current.model,
+                elapsed: self.t0.elapsed(),
+            })
+        })
+    }
+}
