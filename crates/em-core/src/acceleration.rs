@@ -87,8 +87,12 @@ pub(crate) struct Extrapolation {
 }
 
 /// The S3 extrapolation from three flat iterates, or `None` when the
-/// iterates do not move (`v = 0`: nothing to extrapolate).
+/// iterates do not move (`v = 0`: nothing to extrapolate) or do not share a
+/// layout (an M-step made a new structural zero, which leaves its vector).
 pub(crate) fn extrapolate(p0: &[f64], p1: &[f64], p2: &[f64], max_step: f64) -> Option<Extrapolation> {
+    if p0.len() != p1.len() || p1.len() != p2.len() {
+        return None;
+    }
     let (mut rr, mut vv) = (0.0, 0.0);
     for ((a, b), c) in p0.iter().zip(p1).zip(p2) {
         let r = b - a;

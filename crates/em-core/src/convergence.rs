@@ -65,7 +65,17 @@ impl Tolerance {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum Convergence {
-    /// The log-likelihood gain of an EM step is within the [`Tolerance`].
+    /// The gain still to come is within the [`Tolerance`]: EM converges
+    /// linearly, so with `r = Δₖ / Δₖ₋₁` the gains left after an EM step
+    /// sum to about `Δₖ r / (1 − r)`, and the fit has converged when
+    /// `0 ≤ Δₖ · max(1, r / (1 − r)) ≤ max(absolute, relative · |ℓ|)` (never
+    /// while the gains do not shrink, `r ≥ 1`, nor at the first EM step). On a
+    /// flat likelihood, where EM crawls (`r` near 1), this waits for the
+    /// answer instead of stopping on a small gain far from it. Default.
+    Remaining(Tolerance),
+    /// The log-likelihood gain of an EM step is within the [`Tolerance`]:
+    /// `0 ≤ Δₖ ≤ max(absolute, relative · |ℓ|)`, the rule of scikit-learn and
+    /// hmmlearn (use it to reproduce their stopping points).
     LogLikelihood(Tolerance),
     /// The learned parameters of an EM step moved by at most this fraction
     /// of their size, `‖θₖ − θₖ₋₁‖₂ ≤ relative · ‖θₖ‖₂` (over the flat
@@ -82,9 +92,9 @@ pub enum Convergence {
 }
 
 impl Default for Convergence {
-    /// [`Convergence::LogLikelihood`] with the default [`Tolerance`].
+    /// [`Convergence::Remaining`] with the default [`Tolerance`].
     fn default() -> Self {
-        Self::LogLikelihood(Tolerance::default())
+        Self::Remaining(Tolerance::default())
     }
 }
 
@@ -92,6 +102,8 @@ impl Default for Convergence {
 pub(crate) struct Step<'a> {
     /// `ℓ(θₖ) − ℓ(θₖ₋₁)`.
     pub gain: f64,
+    /// The gain of the EM step before, if any.
+    pub previous_gain: Option<f64>,
     /// `ℓ(θₖ)`.
     pub log_likelihood: f64,
     /// The flat parameters `(θₖ₋₁, θₖ)`, when the rule needs them.
@@ -107,6 +119,17 @@ impl Convergence {
     /// Whether the rule holds for an EM step.
     pub(crate) fn holds(&self, step: &Step<'_>) -> bool {
         match *self {
+            Self::Remaining(tolerance) => step.previous_gain.is_some_and(|previous| {
+                let remaining = if step.gain == 0.0 {
+                    0.0
+                } else if step.gain < previous {
+                    let r = step.gain / previous;
+                    step.gain * (r / (1.0 - r)).max(1.0)
+                } else {
+                    f64::INFINITY
+                };
+                step.gain >= 0.0 && remaining <= tolerance.threshold(step.log_likelihood)
+            }),
             Self::LogLikelihood(tolerance) => tolerance.is_converged(step.gain, step.log_likelihood),
             Self::ParameterChange { relative } => {
                 step.gain >= 0.0

@@ -74,7 +74,7 @@ pub enum FitError<E> {
     /// The stopping rule [`crate::Convergence::ParameterChange`] was asked of
     /// a model without flat parameters ([`crate::EmModel::flat_parameters`]).
     #[error(
-        "restart {restart}: the parameter-change stopping rule needs the model's flat parameters, which it does not provide"
+        "the parameter-change stopping rule needs the model's flat parameters, which it does not provide (restart {restart})"
     )]
     NoFlatParameters {
         /// Index of the restart.

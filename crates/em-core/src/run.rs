@@ -44,6 +44,8 @@ struct Record<M: EmModel> {
     /// The best point of the history when it is not `current` (after a fall).
     best: Option<(usize, M)>,
     best_log_likelihood: f64,
+    /// The gain of the last EM step (for [`Convergence::Remaining`]).
+    last_em_gain: Option<f64>,
     work: Work,
 }
 
@@ -92,6 +94,7 @@ where
             diagnostics: Vec::new(),
             best: None,
             best_log_likelihood: f64::NEG_INFINITY,
+            last_em_gain: None,
             work,
         };
         if let Some(termination) = self.start(&mut record) {
@@ -295,6 +298,9 @@ where
         } else if em_step && self.converged(record, &previous.flat, gain) {
             return Ok(Some(Termination::Converged));
         }
+        if em_step {
+            record.last_em_gain = Some(gain);
+        }
         Ok(self.stop_anyway(record, control))
     }
 
@@ -307,6 +313,7 @@ where
         };
         convergence.holds(&convergence::Step {
             gain,
+            previous_gain: record.last_em_gain,
             log_likelihood: record.current.e.log_likelihood,
             parameters,
         })

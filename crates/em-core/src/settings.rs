@@ -58,8 +58,8 @@ pub struct SettingsBuilder {
     /// evaluates the starting parameters; `usize::MAX` is no cap (then the
     /// stopping rule must be able to stop the fit).
     pub max_iterations: usize,
-    /// The stopping rule; default [`Convergence::default`] (the
-    /// log-likelihood gain within `max(1e-8, 1e-8·|ℓ|)`).
+    /// The stopping rule; default [`Convergence::default`] (the estimated
+    /// gain still to come within `max(1e-8, 1e-8·|ℓ|)`).
     pub convergence: Convergence,
     /// Acceleration of EM; default [`Acceleration::None`] (plain EM).
     pub acceleration: Acceleration,
@@ -114,8 +114,9 @@ impl SettingsBuilder {
         self
     }
 
-    /// Sets [`SettingsBuilder::convergence`] to the log-likelihood rule with
-    /// this tolerance.
+    /// Sets [`SettingsBuilder::convergence`] to the plain log-likelihood gain
+    /// rule with this tolerance ([`Convergence::LogLikelihood`], the rule of
+    /// scikit-learn and hmmlearn).
     pub fn tolerance(mut self, tolerance: Tolerance) -> Self {
         self.convergence = Convergence::LogLikelihood(tolerance);
         self
@@ -225,7 +226,7 @@ impl SettingsBuilder {
             }
         };
         let never_stops = match self.convergence {
-            Convergence::LogLikelihood(tolerance) => {
+            Convergence::LogLikelihood(tolerance) | Convergence::Remaining(tolerance) => {
                 non_negative("tolerance.absolute", tolerance.absolute)?;
                 non_negative("tolerance.relative", tolerance.relative)?;
                 tolerance.absolute == 0.0 && tolerance.relative == 0.0
@@ -274,8 +275,8 @@ pub struct Settings {
 }
 
 impl Default for Settings {
-    /// The defaults of [`SettingsBuilder`]: 100 iterations, tolerance
-    /// `max(1e-8, 1e-8·|ℓ|)`, plain EM, one restart, seed 0, no time budget, stop and
+    /// The defaults of [`SettingsBuilder`]: 100 iterations, the estimated
+    /// remaining gain within `max(1e-8, 1e-8·|ℓ|)`, plain EM, one restart, seed 0, no time budget, stop and
     /// keep the best parameters on a fall, parallel restarts.
     fn default() -> Self {
         Self {

@@ -199,3 +199,34 @@ fn bad_acceleration_and_stopping_settings_are_refused() {
             .is_ok()
     );
 }
+
+#[test]
+fn the_remaining_gain_rule_does_not_stop_far_from_the_optimum() {
+    // Overlapping components: EM crawls, and a small gain is no sign of the
+    // answer. Same tolerance, the two rules; the optimum from a very long run.
+    let x = data_with_means(12, 400, 0.0, 1.0);
+    let run = |convergence| {
+        let s = settings()
+            .convergence(convergence)
+            .max_iterations(30_000)
+            .on_fall(OnFall::Continue)
+            .build()
+            .unwrap();
+        fit(&x[..], Start::Warm(start()), &(), &s).unwrap()
+    };
+    let tolerance = Tolerance::relative(1e-7);
+    let optimum = run(Convergence::FixedIterations).report.log_likelihood;
+    let gain_rule = run(Convergence::LogLikelihood(tolerance));
+    let remaining_rule = run(Convergence::Remaining(tolerance));
+    assert!(gain_rule.report.converged() && remaining_rule.report.converged());
+    let gap = |f: &em_core::Fit<Toy>| (optimum - f.report.log_likelihood) / optimum.abs();
+    // The gain rule stops with more than its tolerance still to come; the
+    // remaining-gain rule comes within it.
+    assert!(gap(&gain_rule) > 1e-7, "gain rule gap {:e}", gap(&gain_rule));
+    assert!(
+        gap(&remaining_rule) <= 1e-7,
+        "remaining rule gap {:e}",
+        gap(&remaining_rule)
+    );
+    assert!(remaining_rule.report.iterations > gain_rule.report.iterations);
+}

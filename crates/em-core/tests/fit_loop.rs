@@ -184,7 +184,7 @@ fn settings_are_validated() {
     assert_eq!(d.max_iterations(), 100);
     assert_eq!(d.restarts(), 1);
     assert_eq!(d.on_fall(), OnFall::StopKeepBest);
-    assert_eq!(d.convergence(), Convergence::LogLikelihood(Tolerance::default()));
+    assert_eq!(d.convergence(), Convergence::Remaining(Tolerance::default()));
     assert_eq!(d.acceleration(), Acceleration::None);
     assert_eq!(d.to_builder().build().unwrap(), d);
 

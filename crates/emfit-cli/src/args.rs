@@ -111,6 +111,32 @@ pub enum OnFallArg {
     Continue,
 }
 
+/// How EM is accelerated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccelerationArg {
+    /// SQUAREM extrapolation: the same answer in a fraction of the E-steps.
+    Squarem,
+    /// Plain EM: one E-step and one M-step per iteration (the trajectories of
+    /// scikit-learn, hmmlearn and pykalman).
+    None,
+}
+
+/// When a fit stops (besides --max-iter, --time-budget and a fall).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StopArg {
+    /// The gain still to come, estimated from the last two EM steps, is within
+    /// --tol / --rel-tol (so a slowly crawling fit is not stopped far from
+    /// the answer).
+    Remaining,
+    /// The log-likelihood gain of an EM step is within --tol / --rel-tol (the
+    /// rule of scikit-learn and hmmlearn).
+    Gain,
+    /// The parameters of an EM step moved by at most --param-tol of their size.
+    Params,
+    /// Exactly --max-iter iterations, whatever the gains.
+    Iterations,
+}
+
 /// Where the data come from.
 #[derive(Debug, Args)]
 pub struct DataArgs {
@@ -159,7 +185,7 @@ pub struct FitArgs {
     /// Maximum number of EM iterations.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub max_iter: usize,
-    /// Absolute tolerance on the log-likelihood gain.
+    /// Absolute tolerance on the log-likelihood gain (see --stop).
     #[arg(long, default_value_t = 1e-8, value_name = "X")]
     pub tol: f64,
     /// Tolerance relative to |log-likelihood| (the larger threshold applies).
@@ -177,6 +203,16 @@ pub struct FitArgs {
     /// What to do when the log-likelihood falls.
     #[arg(long, value_enum, default_value_t = OnFallArg::Stop)]
     pub on_fall: OnFallArg,
+    /// How EM is accelerated (default: the library's default, shown by --help's
+    /// long form).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub acceleration: Option<AccelerationArg>,
+    /// The stopping rule.
+    #[arg(long, value_enum, default_value_t = StopArg::Remaining)]
+    pub stop: StopArg,
+    /// Relative parameter change below which --stop params stops.
+    #[arg(long, default_value_t = 1e-6, value_name = "X")]
+    pub param_tol: f64,
     /// Start from the parameters of this model file instead of a random initialisation.
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,

@@ -14,10 +14,11 @@ use em_driver::hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
 use em_driver::mixture::GaussianMixture;
 use em_driver::statespace::LinearGaussianSsm;
 use em_driver::{
-    EmModel, Fit, LearnSet, ModelFile, OnFall, Parameter, Settings, Start, Tolerance, UnknownParameter,
+    Acceleration, Convergence, EmModel, Fit, LearnSet, ModelFile, OnFall, Parameter, Settings, Start,
+    Tolerance, UnknownParameter,
 };
 
-use crate::args::{FamilyArg, FitArgs, OnFallArg};
+use crate::args::{AccelerationArg, FamilyArg, FitArgs, OnFallArg, StopArg};
 use crate::error::{CliError, in_model_file, usage};
 use crate::input::{self, Loaded};
 use crate::progress::Progress;
@@ -203,12 +204,28 @@ fn settings(args: &FitArgs) -> Result<Settings, CliError> {
             ));
         }
     };
-    Ok(Settings::builder()
+    let tolerance = Tolerance {
+        absolute: args.tol,
+        relative: args.rel_tol,
+    };
+    let convergence = match args.stop {
+        StopArg::Remaining => Convergence::Remaining(tolerance),
+        StopArg::Gain => Convergence::LogLikelihood(tolerance),
+        StopArg::Params => Convergence::ParameterChange {
+            relative: args.param_tol,
+        },
+        StopArg::Iterations => Convergence::FixedIterations,
+    };
+    let mut builder = Settings::builder();
+    if let Some(acceleration) = args.acceleration {
+        builder = builder.acceleration(match acceleration {
+            AccelerationArg::Squarem => Acceleration::squarem(),
+            AccelerationArg::None => Acceleration::None,
+        });
+    }
+    Ok(builder
         .max_iterations(args.max_iter)
-        .tolerance(Tolerance {
-            absolute: args.tol,
-            relative: args.rel_tol,
-        })
+        .convergence(convergence)
         .restarts(args.restarts)
         .seed(args.seed)
         .time_budget(budget)

@@ -212,6 +212,48 @@ fn gmm_options_and_restarts() {
     .fails_with(&["--lengths", "gmm"]);
 }
 
+#[test]
+fn acceleration_and_stopping_rules() {
+    let dir = TempDir::new("gmmstop");
+    let data = dir.write("g.csv", two_clusters(300, 4));
+    let fit = |extra: &[&str]| {
+        let mut args = vec!["fit", "gmm", "--data", &data, "-k", "2", "--seed", "1"];
+        args.extend_from_slice(extra);
+        emfit(dir.path(), &args)
+    };
+    // Exactly --max-iter iterations with --stop iterations, zero gains or not.
+    let text = fit(&[
+        "--stop",
+        "iterations",
+        "--max-iter",
+        "40",
+        "--on-fall",
+        "continue",
+    ])
+    .ok()
+    .to_string();
+    assert!(text.contains("iterations: 40 (41 E-steps, 40 M-steps"), "{text}");
+    let text = fit(&["--acceleration", "squarem", "--tol", "1e-10"])
+        .ok()
+        .to_string();
+    assert!(text.contains("termination: converged"), "{text}");
+    let squarem = log_likelihood_line(&text);
+    let text = fit(&["--acceleration", "none", "--tol", "1e-10"])
+        .ok()
+        .to_string();
+    let plain = log_likelihood_line(&text);
+    assert!(
+        (squarem - plain).abs() <= 1e-6 * plain.abs(),
+        "{squarem} vs {plain}"
+    );
+    let text = fit(&["--stop", "params", "--param-tol", "1e-4"]).ok().to_string();
+    assert!(text.contains("termination: converged"), "{text}");
+    fit(&["--stop", "params", "--param-tol=-1"]).fails_with(&["convergence.relative"]);
+    let usage = fit(&["--acceleration", "fast"]);
+    assert_eq!(usage.code, Some(2), "a usage error: {}", usage.stderr);
+    assert!(usage.stderr.contains("--acceleration"), "{}", usage.stderr);
+}
+
 /// One session, command after command, on the files the previous steps wrote
 /// (long because every command line is written out).
 #[test]

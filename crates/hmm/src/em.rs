@@ -1,6 +1,8 @@
-//! [`Hmm`] as an [`EmModel`]: one Baum-Welch E-step and M-step and the
-//! initialisation ([`InitConfig`]) that the loop of `em-core`
-//! ([`em_core::fit`], re-exported as [`crate::fit`]) drives.
+//! [`Hmm`] as an [`EmModel`]: one Baum-Welch E-step and M-step, the
+//! initialisation ([`InitConfig`]) and the flat view of the learned
+//! parameters ([`crate::flat`], for SQUAREM and the parameter-change rule)
+//! that the loop of `em-core` ([`em_core::fit`], re-exported as
+//! [`crate::fit`]) drives.
 
 use em_core::{EStep, EmModel};
 use rand::Rng;
@@ -54,6 +56,23 @@ impl<E: Emission> EmModel for Hmm<E> {
         options: &MStepOptions,
     ) -> Result<(Self, StepDiagnostics), HmmError> {
         self.maximise(stats, options)
+    }
+
+    /// The learned blocks of `options.learn` as one flat vector: the start
+    /// and transition probabilities that are not structural zeros, then the
+    /// emission's blocks ([`Emission::flat_parameters`]); the layout is in
+    /// [`crate::flat`]. `None` when the emission has no flat view.
+    fn flat_parameters(&self, options: &MStepOptions) -> Option<Vec<f64>> {
+        self.flat_view(options)
+    }
+
+    /// `self` with its learned blocks replaced by `flat` (the layout of
+    /// [`crate::flat`]), rebuilt by [`Hmm::new`] and the emission's
+    /// constructor: `None` for a wrong length, a non-finite value, a
+    /// negative (or, where `self` is positive, zero) probability, a row off
+    /// the simplex or invalid emission parameters.
+    fn with_flat_parameters(&self, flat: &[f64], options: &MStepOptions) -> Option<Self> {
+        self.with_flat(flat, options)
     }
 
     /// Start and transitions given or uniform, the emission by its own

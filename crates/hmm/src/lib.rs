@@ -15,8 +15,9 @@
 //!   [`EmModel`]: `e_step` (parallel over sequences, fixed reduction order),
 //!   `m_step` (which blocks it learns: [`LearnSet`] of [`Param`]; optional
 //!   Dirichlet priors: [`MStepOptions`]; what it had to do:
-//!   [`StepDiagnostics`]), `init_from_data` ([`InitConfig`]) and
-//!   `em_iteration`.
+//!   [`StepDiagnostics`]), `init_from_data` ([`InitConfig`]),
+//!   `em_iteration`, and the learned parameters as one flat vector for
+//!   accelerated EM and the parameter-change rule ([`flat`]).
 //! - Inference: [`Hmm::score`], [`Hmm::forward_backward`],
 //!   [`Hmm::predict_proba`], [`Hmm::decode`] (Viterbi with path
 //!   log-probability), [`Hmm::predict`], [`Hmm::predict_posterior`],
@@ -78,6 +79,7 @@
 mod em;
 mod emission;
 mod error;
+pub mod flat;
 mod inference;
 mod labels;
 mod model;

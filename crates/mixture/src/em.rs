@@ -1,6 +1,8 @@
 //! [`GaussianMixture`] as an [`EmModel`]: the E-step ([`crate::estep`]),
-//! the M-step ([`crate::mstep`]) and the initialisation ([`InitConfig`]) that
-//! the loop of `em-core` ([`crate::fit`]) drives.
+//! the M-step ([`crate::mstep`]), the initialisation ([`InitConfig`]) and
+//! the flat view of the learned parameters ([`crate::flat`], for SQUAREM and
+//! the parameter-change rule) that the loop of `em-core` ([`crate::fit`])
+//! drives.
 
 use em_core::{EStep, EmModel};
 use faer::MatRef;
@@ -45,6 +47,21 @@ impl EmModel for GaussianMixture {
         options: &MStepOptions,
     ) -> Result<(Self, StepDiagnostics), MixtureError> {
         self.maximise(stats, options)
+    }
+
+    /// The blocks of `options.learn` (weights, means, covariances by their
+    /// lower triangle or variances) in the layout of [`crate::flat`].
+    fn flat_parameters(&self, options: &MStepOptions) -> Option<Vec<f64>> {
+        let mut out = Vec::new();
+        self.push_flat_parameters(options.learn, &mut out);
+        Some(out)
+    }
+
+    /// [`GaussianMixture::with_flat_parameters_of`] with `options.learn`:
+    /// `None` for a wrong length, a non-finite value or an invalid mixture
+    /// (see [`crate::flat`]).
+    fn with_flat_parameters(&self, flat: &[f64], options: &MStepOptions) -> Option<Self> {
+        self.with_flat_parameters_of(flat, options.learn)
     }
 
     /// See [`InitConfig`] and [`crate::InitMethod`].

@@ -16,6 +16,9 @@
 //! - the M-step ([`EmModel::m_step`]): a new model plus [`StepDiagnostics`]
 //!   (floors, collapsed components, objective check), see [`mstep`]; which
 //!   blocks it updates is a [`LearnSet`] of [`Param`]s;
+//! - the learned parameters as one flat vector ([`flat`]:
+//!   [`EmModel::flat_parameters`], [`EmModel::with_flat_parameters`]), for
+//!   accelerated EM (SQUAREM) and the parameter-change stopping rule;
 //! - the initialisation ([`EmModel::init_from_data`] with an [`InitConfig`]:
 //!   [`InitMethod`], [`kmeans()`](crate::kmeans::kmeans));
 //! - inference: [`GaussianMixture::log_prob_per_component`],
@@ -48,6 +51,7 @@ mod data;
 mod em;
 mod error;
 mod estep;
+pub mod flat;
 mod init;
 mod kernel;
 pub mod kmeans;

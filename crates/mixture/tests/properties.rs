@@ -2,7 +2,9 @@
 //! inside a property), so failures shrink and replay.
 
 use faer::Mat;
-use mixture::{CovarianceType, Covariances, GaussianMixture, MStepOptions, Scatter, SufficientStats};
+use mixture::{
+    CovarianceType, Covariances, GaussianMixture, LearnSet, MStepOptions, Param, Scatter, SufficientStats,
+};
 use mixture::{EStep, EmModel, Iteration, em_core::Adjustment};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -209,6 +211,78 @@ proptest! {
             prop_assert!(rel_close(m1.weights()[j], m0.weights()[perm[j]], 1e-9));
             let diff = &m1.component_covariance(j).unwrap() - &m0.component_covariance(perm[j]).unwrap();
             prop_assert!(diff.norm_max() < 1e-8 * (1.0 + m0.component_covariance(perm[j]).unwrap().norm_max()));
+        }
+    }
+}
+
+/// The learn set of the three bits of `bits` (weights, means, covariances).
+fn learn_set(bits: u8) -> LearnSet {
+    LearnSet::none()
+        .set(Param::Weights, bits & 1 != 0)
+        .set(Param::Means, bits & 2 != 0)
+        .set(Param::Covariances, bits & 4 != 0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// `with_flat_parameters(flat_parameters(m)) = m` bit for bit (caches
+    /// included), for random models of every type and every learn set.
+    #[test]
+    fn flat_parameters_round_trip_exactly(c in case(), bits in 0u8..8) {
+        let opts = MStepOptions::default().with_learn(learn_set(bits));
+        let flat = c.model.flat_parameters(&opts).unwrap();
+        prop_assert_eq!(flat.len(), c.model.flat_len(opts.learn));
+        let back = c.model.with_flat_parameters(&flat, &opts).unwrap();
+        prop_assert_eq!(format!("{back:?}"), format!("{:?}", c.model));
+    }
+
+    /// A perturbed vector gives `None` or a valid model with the same
+    /// layout, the perturbed means as they are, and the blocks that are not
+    /// learned kept bit for bit. Never a panic.
+    #[test]
+    fn perturbed_flat_parameters_give_a_valid_model_or_none(
+        c in case(),
+        bits in 0u8..8,
+        noise in vec(-1.5f64..1.5, 64),
+    ) {
+        let learn = learn_set(bits);
+        let opts = MStepOptions::default().with_learn(learn);
+        let mut flat = c.model.flat_parameters(&opts).unwrap();
+        for (i, v) in flat.iter_mut().enumerate() {
+            *v += noise[i % noise.len()] * (0.1 + v.abs());
+        }
+        if learn.contains(Param::Weights) {
+            // Weights off the simplex give None: keep them on it (a negative
+            // one still gives None).
+            let k = c.model.n_components();
+            let sum: f64 = flat[..k].iter().sum();
+            flat[..k].iter_mut().for_each(|w| *w /= sum);
+        }
+        let Some(m) = c.model.with_flat_parameters(&flat, &opts) else {
+            return Ok(());
+        };
+        let rebuilt = GaussianMixture::new(m.weights().to_vec(), m.means().to_owned(), m.covariances().clone());
+        prop_assert!(rebuilt.is_ok());
+        prop_assert_eq!(m.flat_parameters(&opts).unwrap().len(), flat.len());
+        if learn.contains(Param::Means) {
+            let (k, d) = (m.n_components(), m.n_features());
+            let offset = if learn.contains(Param::Weights) { k } else { 0 };
+            for i in 0..k * d {
+                prop_assert_eq!(m.means()[(i / d, i % d)].to_bits(), flat[offset + i].to_bits());
+            }
+        } else {
+            prop_assert_eq!(m.means(), c.model.means());
+        }
+        if !learn.contains(Param::Weights) {
+            prop_assert_eq!(m.weights(), c.model.weights());
+        }
+        if !learn.contains(Param::Covariances) {
+            prop_assert_eq!(m.covariances(), c.model.covariances());
         }
     }
 }

@@ -12,28 +12,45 @@ use em_driver::mixture::GaussianMixture as Gmm;
 use em_driver::mixture::{CovarianceType, Covariances, GaussianMixture};
 use em_driver::statespace::{self, LearnSet, LinearGaussianSsm as Lgssm, Parameters};
 use em_driver::{
-    Control, EmModel, FnObserver, IterationEvent, OnFall, Settings, Start, Tolerance, fit_observed,
+    Acceleration, Control, Convergence, EmModel, FnObserver, IterationEvent, OnFall, Settings, Start,
+    fit_observed,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 
 use crate::common::*;
 
-/// The generic property, through the trait: fit `iterations` EM steps from
-/// `start` (no convergence stop, falls do not stop the run), check `valid` on
-/// the parameters of every iteration, and the history for falls beyond a
-/// relative 1e-10.
-fn monotone_and_valid<M: EmModel>(
+/// The generic property, through the trait, for plain and for accelerated
+/// EM (SQUAREM): fit `iterations` iterations from `start` (no convergence
+/// stop, falls do not stop the run), check `valid` on the parameters of every
+/// iteration (extrapolated ones included), and the history for falls beyond
+/// a relative 1e-10.
+fn monotone_and_valid<M: EmModel + Clone>(
     data: M::Data<'_>,
     start: M,
     options: &M::Options,
     iterations: usize,
     valid: impl Fn(&M) -> Result<(), String> + Sync,
 ) -> Result<(), TestCaseError> {
+    for acceleration in [Acceleration::None, Acceleration::squarem()] {
+        monotone_and_valid_with(data, start.clone(), options, iterations, acceleration, &valid)?;
+    }
+    Ok(())
+}
+
+fn monotone_and_valid_with<M: EmModel>(
+    data: M::Data<'_>,
+    start: M,
+    options: &M::Options,
+    iterations: usize,
+    acceleration: Acceleration,
+    valid: &(impl Fn(&M) -> Result<(), String> + Sync),
+) -> Result<(), TestCaseError> {
     let settings = Settings::builder()
         .max_iterations(iterations)
-        .tolerance(Tolerance::absolute(0.0))
+        .convergence(Convergence::FixedIterations)
         .on_fall(OnFall::Continue)
+        .acceleration(acceleration)
         .build()
         .unwrap();
     let mut problems = Vec::new();
@@ -52,8 +69,9 @@ fn monotone_and_valid<M: EmModel>(
     for (k, w) in f.report.history.windows(2).enumerate() {
         prop_assert!(
             w[1] - w[0] >= -1e-10 * w[0].abs().max(1.0),
-            "log-likelihood fell at iteration {}: {} -> {} (diagnostics {:?})",
+            "log-likelihood fell at iteration {} ({:?}): {} -> {} (diagnostics {:?})",
             k + 1,
+            acceleration,
             w[0],
             w[1],
             f.report.diagnostics

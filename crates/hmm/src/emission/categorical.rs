@@ -6,6 +6,7 @@ use rand::Rng;
 
 use super::{Emission, MergeStats, check_columns, check_states, init_checked};
 use crate::error::{HmmError, Table};
+use crate::flat::{push_support, with_support};
 use crate::model::options::MStepOptions;
 use crate::param::{Param, StepDiagnostics};
 use crate::probability::{ln_all, map_row, prior_rows, sample_index, validate_row};
@@ -142,6 +143,15 @@ impl CategoricalEmission {
     pub fn n_symbols(&self) -> usize {
         self.probs.ncols()
     }
+
+    /// The probabilities row by row (`B_jm` at `j M + m`).
+    fn row_major(&self) -> Vec<f64> {
+        let (k, m) = (self.n_states(), self.n_symbols());
+        (0..k)
+            .flat_map(|j| (0..m).map(move |s| (j, s)))
+            .map(|(j, s)| self.probs[(j, s)])
+            .collect()
+    }
 }
 
 impl Emission for CategoricalEmission {
@@ -269,6 +279,31 @@ impl Emission for CategoricalEmission {
                     .saturating_sub(1)
             })
             .sum()
+    }
+
+    /// The probabilities `B_jm > 0`, row by row (structural zeros left out),
+    /// when `options.learn` has [`Param::Probabilities`].
+    fn flat_parameters(&self, options: &MStepOptions) -> Option<Vec<f64>> {
+        let mut out = Vec::new();
+        if options.learn.contains(Param::Probabilities) {
+            push_support(&self.row_major(), &mut out);
+        }
+        Some(out)
+    }
+
+    /// Rebuilt by [`CategoricalEmission::new`]; a structural zero stays 0 and
+    /// a positive entry must stay positive.
+    fn with_flat_parameters(&self, flat: &[f64], options: &MStepOptions) -> Option<Self> {
+        if !options.learn.contains(Param::Probabilities) {
+            return flat.is_empty().then(|| self.clone());
+        }
+        let mut rest = flat;
+        let entries = with_support(&self.row_major(), self.n_symbols(), &mut rest)?;
+        if !rest.is_empty() {
+            return None;
+        }
+        let (k, m) = (self.n_states(), self.n_symbols());
+        Self::new(Mat::from_fn(k, m, |j, s| entries[j * m + s])).ok()
     }
 
     fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {

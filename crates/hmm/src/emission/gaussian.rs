@@ -77,18 +77,23 @@ pub(crate) fn mixture_err(state: Option<usize>) -> impl Fn(MixtureError) -> HmmE
     move |source| HmmError::Mixture { state, source }
 }
 
-/// The mixture crate's M-step options for an HMM emission.
-pub(crate) fn mixture_options(options: &MStepOptions, update_weights: bool) -> mixture::MStepOptions {
-    let learn = mixture::LearnSet::none()
-        .set(mixture::Param::Weights, update_weights)
+/// The mixture blocks an HMM emission learns: means and covariances as
+/// `options.learn` says, weights when `weights` is set.
+pub(crate) fn mixture_learn(options: &MStepOptions, weights: bool) -> mixture::LearnSet {
+    mixture::LearnSet::none()
+        .set(mixture::Param::Weights, weights)
         .set(mixture::Param::Means, options.learn.contains(Param::Means))
         .set(
             mixture::Param::Covariances,
             options.learn.contains(Param::Covariances),
-        );
+        )
+}
+
+/// The mixture crate's M-step options for an HMM emission.
+pub(crate) fn mixture_options(options: &MStepOptions, update_weights: bool) -> mixture::MStepOptions {
     mixture::MStepOptions::default()
         .with_reg_covar(options.reg_covar)
-        .with_learn(learn)
+        .with_learn(mixture_learn(options, update_weights))
         .with_reseed(false)
 }
 
@@ -286,6 +291,22 @@ impl Emission for GaussianEmission {
     fn n_parameters(&self) -> usize {
         let (k, d) = (self.n_states(), self.n_features());
         k * d + self.covariance_type().n_parameters(k, d)
+    }
+
+    /// Means then covariances of the states (as `options.learn` says), in
+    /// the mixture crate's layout; the mixture's weights are not a parameter.
+    fn flat_parameters(&self, options: &MStepOptions) -> Option<Vec<f64>> {
+        let mut out = Vec::new();
+        self.mixture
+            .push_flat_parameters(mixture_learn(options, false), &mut out);
+        Some(out)
+    }
+
+    /// Rebuilt by `GaussianMixture::new` (the weights kept).
+    fn with_flat_parameters(&self, flat: &[f64], options: &MStepOptions) -> Option<Self> {
+        self.mixture
+            .with_flat_parameters_of(flat, mixture_learn(options, false))
+            .map(Self::from_mixture)
     }
 
     fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {

@@ -8,7 +8,8 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::gaussian::{
-    covariances_from_data, data_moments, draw_rows, mixture_err, mixture_options, sampling_factors,
+    covariances_from_data, data_moments, draw_rows, mixture_err, mixture_learn, mixture_options,
+    sampling_factors,
 };
 use super::{Emission, MergeStats, check_columns, check_states, from_mixture, init_checked};
 use crate::error::{HmmError, Table};
@@ -419,6 +420,37 @@ impl Emission for GmmEmission {
     fn n_parameters(&self) -> usize {
         let (k, m, d) = (self.n_states(), self.n_mix(), self.n_features());
         k * ((m - 1) + m * d + self.covariance_type().n_parameters(m, d))
+    }
+
+    /// State by state, the state's mixture in the mixture crate's layout:
+    /// weights, means, covariances (as `options.learn` says).
+    fn flat_parameters(&self, options: &MStepOptions) -> Option<Vec<f64>> {
+        let learn = mixture_learn(options, options.learn.contains(Param::Weights));
+        let mut out = Vec::with_capacity(self.n_states() * self.mixtures[0].flat_len(learn));
+        for mix in &self.mixtures {
+            mix.push_flat_parameters(learn, &mut out);
+        }
+        Some(out)
+    }
+
+    /// Each state's mixture rebuilt by `GaussianMixture::new`, the emission
+    /// by [`GmmEmission::from_mixtures`].
+    fn with_flat_parameters(&self, flat: &[f64], options: &MStepOptions) -> Option<Self> {
+        let learn = mixture_learn(options, options.learn.contains(Param::Weights));
+        let per_state = self.mixtures[0].flat_len(learn);
+        if flat.len() != self.n_states() * per_state {
+            return None;
+        }
+        let mixtures = if per_state == 0 {
+            self.mixtures.clone()
+        } else {
+            self.mixtures
+                .iter()
+                .zip(flat.chunks_exact(per_state))
+                .map(|(mix, values)| mix.with_flat_parameters_of(values, learn))
+                .collect::<Option<Vec<_>>>()?
+        };
+        Self::from_mixtures(mixtures).ok()
     }
 
     fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {

@@ -87,6 +87,27 @@ pub trait Emission: Clone + PartialEq + Send + Sync + std::fmt::Debug + Sized {
     /// Number of free parameters.
     fn n_parameters(&self) -> usize;
 
+    /// The emission's blocks that `options.learn` learns, as one flat vector
+    /// in a fixed order (natural parameters, structural zeros left out), for
+    /// [`em_core::EmModel::flat_parameters`] of the HMM; the layouts of the
+    /// crate's emissions are in [`crate::flat`]. An empty vector when no
+    /// block of the emission is learned. Default: `None`, no flat view (an
+    /// accelerated fit of the HMM then runs plain EM).
+    fn flat_parameters(&self, options: &MStepOptions) -> Option<Vec<f64>> {
+        let _ = options;
+        None
+    }
+
+    /// `self` with the learned blocks replaced by `flat` (the layout of
+    /// [`Emission::flat_parameters`], exactly that many values) and the other
+    /// parameters kept, rebuilt by the emission's validating constructor;
+    /// `None` for a wrong length, a non-finite value or invalid parameters.
+    /// Must never panic. Default: `None`.
+    fn with_flat_parameters(&self, flat: &[f64], options: &MStepOptions) -> Option<Self> {
+        let _ = (flat, options);
+        None
+    }
+
     /// Draws one observation per entry of `states` (row t from state `states[t]`),
     /// as a `states.len()` x d matrix.
     ///

@@ -256,6 +256,39 @@ impl Emission for PoissonEmission {
         self.n_states() * self.n_features()
     }
 
+    /// The rates `λ_jc`, state-major, when `options.learn` has
+    /// [`Param::Rates`].
+    fn flat_parameters(&self, options: &MStepOptions) -> Option<Vec<f64>> {
+        let (k, d) = (self.n_states(), self.n_features());
+        if !options.learn.contains(Param::Rates) {
+            return Some(Vec::new());
+        }
+        Some(
+            (0..k)
+                .flat_map(|j| (0..d).map(move |c| self.rates[(j, c)]))
+                .collect(),
+        )
+    }
+
+    /// Rebuilt by [`PoissonEmission::new`] (rates finite and `≥ 0`). A rate
+    /// that is positive in `self` must stay positive: a rate of 0 emits only
+    /// zeros, so EM would never move it again.
+    fn with_flat_parameters(&self, flat: &[f64], options: &MStepOptions) -> Option<Self> {
+        let (k, d) = (self.n_states(), self.n_features());
+        if !options.learn.contains(Param::Rates) {
+            return flat.is_empty().then(|| self.clone());
+        }
+        if flat.len() != k * d {
+            return None;
+        }
+        let rates = Mat::from_fn(k, d, |j, c| flat[j * d + c]);
+        let absorbed = (0..k).any(|j| (0..d).any(|c| self.rates[(j, c)] > 0.0 && rates[(j, c)] == 0.0));
+        if absorbed {
+            return None;
+        }
+        Self::new(rates).ok()
+    }
+
     fn sample<R: Rng + ?Sized>(&self, states: &[usize], rng: &mut R) -> Result<Mat<f64>, HmmError> {
         check_states(states, self.n_states())?;
         let mut out = Mat::zeros(states.len(), self.n_features());

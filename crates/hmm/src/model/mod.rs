@@ -115,6 +115,11 @@ impl<E: Emission> Hmm<E> {
         MatRef::from_row_major_slice(&self.trans, k, k)
     }
 
+    /// The transition matrix row-major (`A_ij` at `i K + j`).
+    pub(crate) fn transition_entries(&self) -> &[f64] {
+        &self.trans
+    }
+
     /// The emission distribution.
     #[must_use]
     pub fn emission(&self) -> &E {

@@ -3,7 +3,9 @@
 //!
 //! - `gaussian`: Baum-Welch with Gaussian and GMM emissions, every
 //!   covariance type;
-//! - `categorical`: Baum-Welch with categorical emissions, merged statistics.
+//! - `categorical`: Baum-Welch with categorical emissions, merged statistics;
+//! - `flat`: the flat view of the learned parameters (round trips, affine
+//!   moves), every emission.
 //!
 //! The cases are drawn from `PROPTEST_RNG_SEED` (set in the workspace's
 //! `.cargo/config.toml`); a failure is saved next to the module that found it
@@ -11,6 +13,7 @@
 //! every later run.
 
 mod categorical;
+mod flat;
 mod gaussian;
 
 use proptest::test_runner::{Config, FileFailurePersistence};
