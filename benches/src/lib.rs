@@ -5,6 +5,7 @@
 //! linear congruential sequence; the model workloads ([`workloads`]) from
 //! seeded `StdRng`s, with the recipes of the standard comparison workloads.
 
+pub mod converge;
 pub mod npy;
 pub mod scaling;
 pub mod workloads;

@@ -1,11 +1,23 @@
 """Time the Python libraries on one emfit comparison workload.
 
 Usage: python peers.py WORKDIR WORKLOAD
+       python peers.py WORKDIR converge WORKLOAD default|tight MAX_ITER BUDGET_SECONDS [STEPS]
 
-WORKDIR holds the .npy files written by `cargo xtask compare` (data and the
-initial parameters both sides start from). Prints one JSON line:
-{"seconds": ..., "iterations": ..., "loglik": ..., "peak_rss_mb": ...}.
+WORKDIR holds the .npy files written by `emfit-compare generate` (data and the
+initial parameters both sides start from). The first form (`cargo xtask
+compare`) prints one JSON line
+{"seconds": ..., "iterations": ..., "loglik": ..., "peak_rss_mb": ...};
 `seconds` is the median of 3 timed runs when one run takes under 10 s.
+
+The second form (`cargo xtask converge`) runs one fit from the same start,
+at the library's default stopping rule or at a tight one (MAX_ITER iterations
+at most), and records the log-likelihood of every point the library
+evaluates, with the E-steps and the seconds it took to get there (see
+`converge`); it prints one JSON line
+{"points": [[e_steps, seconds, loglik], ...], "iterations", "seconds", "loglik",
+"stopped", "rule", "peak_rss_mb"}. STEPS is the length of the robot-arm
+workload (the first STEPS rows of the full-length data).
+
 Thread counts come from the environment (OMP_NUM_THREADS etc.), set by xtask.
 """
 
@@ -54,12 +66,12 @@ def gmm(workdir, cov_type):
     return dict(seconds=seconds, iterations=iters, loglik=float(gm.score(x) * x.shape[0]))
 
 
-def ghmm_model(workdir, iters):
+def ghmm_model(workdir, iters, tol=-np.inf):
     from hmmlearn.hmm import GaussianHMM
     s, t, m, c = (load(workdir, "hmm_init_" + k) for k in ("startprob", "transmat", "means", "covariances"))
     # covars_prior = 0, covars_weight = 1 and min_covar = 0: plain maximum likelihood
     # (hmmlearn's default prior adds 1e-2 to every covariance entry).
-    model = GaussianHMM(n_components=len(s), covariance_type="full", n_iter=iters, tol=-np.inf,
+    model = GaussianHMM(n_components=len(s), covariance_type="full", n_iter=iters, tol=tol,
                         init_params="", params="stmc", covars_prior=0.0, covars_weight=1.0,
                         min_covar=0.0, implementation="scaling")
     model.startprob_, model.transmat_, model.means_, model.covars_ = s, t, m, c
@@ -87,18 +99,24 @@ def hmm_viterbi(workdir):
     return dict(seconds=seconds, iterations=1, loglik=float(logprob))
 
 
-def gmmhmm_fit(workdir):
+def gmmhmm_model(workdir, n_iter, tol):
+    """Scenario 1's GMM-HMM from the written start, priors off (exact EM)."""
     from hmmlearn.hmm import GMMHMM
-    x, lengths = load(workdir, "gmmhmm_x"), load(workdir, "gmmhmm_lengths")
     s, t, m, c, w = (load(workdir, "gmmhmm_init_" + k)
                      for k in ("startprob", "transmat", "means", "covariances", "weights"))
+    model = GMMHMM(n_components=s.shape[0], n_mix=w.shape[1], covariance_type="diag",
+                   n_iter=n_iter, tol=tol, init_params="", params="stmcw",
+                   covars_prior=0.0, covars_weight=0.0, min_covar=0.0)
+    model.n_features = m.shape[2]
+    model.startprob_, model.transmat_, model.means_, model.covars_, model.weights_ = s, t, m, c, w
+    return model
+
+
+def gmmhmm_fit(workdir):
+    x, lengths = load(workdir, "gmmhmm_x"), load(workdir, "gmmhmm_lengths")
 
     def run():
-        model = GMMHMM(n_components=s.shape[0], n_mix=w.shape[1], covariance_type="diag",
-                       n_iter=1000, tol=1e-10, init_params="", params="stmcw",
-                       covars_prior=0.0, covars_weight=0.0, min_covar=0.0)
-        model.n_features = x.shape[1]
-        model.startprob_, model.transmat_, model.means_, model.covars_, model.weights_ = s, t, m, c, w
+        model = gmmhmm_model(workdir, 1000, 1e-10)
         model.fit(x, lengths)
         return model
 
@@ -192,6 +210,207 @@ def lgssm_em_pykalman(workdir):
     return dict(seconds=seconds, iterations=1, loglik=float(numpy_filter(y, q, keep=False)))
 
 
+class OutOfBudget(Exception):
+    """Raised by a Recorder when a tight run has spent its time budget."""
+
+
+class Recorder:
+    """The trajectory of one fit: every evaluated log-likelihood with the
+    E-steps run so far (each record is one pass over the data, the one that
+    evaluated the start included) and the seconds since the fit started,
+    less the time spent evaluating log-likelihoods the library does not
+    compute itself (`excluded`)."""
+
+    def __init__(self, budget):
+        self.points, self.budget = [], budget
+        self.t0, self.excluded = time.perf_counter(), 0.0
+
+    def now(self):
+        return time.perf_counter() - self.t0 - self.excluded
+
+    def record(self, loglik, seconds=None):
+        seconds = self.now() if seconds is None else seconds
+        self.points.append([len(self.points) + 1, seconds, float(loglik)])
+        if seconds > self.budget:
+            raise OutOfBudget()
+
+
+def sci(x):
+    """1e-08 as 1e-8, 0.001 as 1e-3."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def converged_result(rec, iterations, stopped, rule):
+    last = rec.points[-1]
+    return dict(points=rec.points, iterations=iterations, seconds=last[1], loglik=last[2],
+                stopped=stopped, rule=rule)
+
+
+def converge_gmm(workdir, cov_type, tight, max_iter, budget, _steps):
+    """scikit-learn's GaussianMixture from the written start. Its `_e_step`
+    (one per iteration, plus the final one fit always does, which evaluates
+    the returned parameters) is wrapped to record the mean log-likelihood
+    times n. `init_params="random_from_data"`: with all three initial
+    parameters given the initial responsibilities are discarded, and the
+    default "kmeans" would run a k-means to 200k points first."""
+    from sklearn.mixture import GaussianMixture
+    x = load(workdir, "gmm_x")
+    w0, m0, c0 = (load(workdir, "gmm_init_" + k) for k in ("weights", "means", "covariances"))
+    prec0 = np.linalg.inv(c0) if cov_type == "full" else 1.0 / np.diagonal(c0, axis1=1, axis2=2)
+    rule = dict(tol=1e-12, max_iter=max_iter) if tight else {}
+    gm = GaussianMixture(n_components=len(w0), covariance_type=cov_type, reg_covar=1e-6,
+                         init_params="random_from_data", random_state=0, weights_init=w0,
+                         means_init=m0, precisions_init=prec0, **rule)
+    n, rec = x.shape[0], None
+    original = gm._e_step
+
+    def e_step(X, xp=None):
+        result = original(X, xp=xp)
+        rec.record(float(result[0]) * n)
+        return result
+
+    gm._e_step = e_step
+    rec = Recorder(budget)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gm.fit(x)
+        stopped = "converged" if gm.converged_ else "iteration cap"
+        iterations = gm.n_iter_
+    except OutOfBudget:
+        stopped, iterations = "time budget", len(rec.points) - 1
+    rule_text = (f"tol {sci(gm.tol)} per point, max_iter {gm.max_iter:,}" if tight
+                 else f"defaults: tol {sci(gm.tol)} per point, max_iter {gm.max_iter}")
+    return converged_result(rec, iterations, stopped, rule_text)
+
+
+def converge_hmm(model, x, lengths, tight, budget):
+    """An hmmlearn fit with `_do_estep` wrapped to record each iteration's
+    log-likelihood (that of the parameters before its M-step); the returned
+    parameters are evaluated by `score`, timed as one more pass."""
+    rec, original = None, model._do_estep
+
+    def do_estep(X, lengths):
+        stats, logprob = original(X, lengths)
+        rec.record(logprob)
+        return stats, logprob
+
+    model._do_estep = do_estep
+    rec = Recorder(budget)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(x, lengths)
+        rec.record(model.score(x, lengths))
+        history, iterations = model.monitor_.history, model.monitor_.iter
+        gain = history[-1] - history[-2] if len(history) >= 2 else np.inf
+        if gain < 0:
+            stopped = "log-likelihood fell (hmmlearn's rule: gain < tol)"
+        elif gain < model.tol:
+            stopped = "converged"
+        else:
+            stopped = "iteration cap"
+    except OutOfBudget:
+        stopped, iterations = "time budget", len(rec.points) - 1
+    rule = (f"tol {sci(model.tol)}, n_iter {model.n_iter:,}" if tight
+            else f"defaults: tol {sci(model.tol)}, n_iter {model.n_iter}")
+    return converged_result(rec, iterations, stopped, rule)
+
+
+def converge_hmm_fit(workdir, tight, max_iter, budget, _steps):
+    x, lengths = load(workdir, "hmm_x"), load(workdir, "hmm_lengths")
+    model = ghmm_model(workdir, max_iter, 1e-8) if tight else ghmm_model(workdir, 10, 1e-2)
+    return converge_hmm(model, x, lengths, tight, budget)
+
+
+def converge_gmmhmm_fit(workdir, tight, max_iter, budget, _steps):
+    x, lengths = load(workdir, "gmmhmm_x"), load(workdir, "gmmhmm_lengths")
+    model = gmmhmm_model(workdir, max_iter, 1e-10) if tight else gmmhmm_model(workdir, 10, 1e-2)
+    return converge_hmm(model, x, lengths, tight, budget)
+
+
+def predicted_loglik(H, R, y, means, covariances):
+    """ln p(y) from the predicted means and covariances of a Kalman filter
+    (no missing values, zero offsets), batched over time."""
+    v = y - means @ H.T
+    S = H @ covariances @ H.T + R
+    L = np.linalg.cholesky(S)
+    w = np.linalg.solve(L, v[:, :, None])[:, :, 0]
+    logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()
+    return -0.5 * (np.sum(w * w) + logdet + y.size * np.log(2 * np.pi))
+
+
+def converge_pykalman(y, p, a0, q0, em_vars, tight, max_iter, budget):
+    """pykalman's `em` from (a0, q0), learning `em_vars`. Its E-step's
+    filter (`pykalman.standard._filter`) is wrapped: the log-likelihood of the
+    parameters it filters with follows from its predicted means and
+    covariances (batched, not timed); the returned parameters are evaluated
+    by one more filter pass (`kf.filter`, timed). pykalman has no stopping
+    rule: its default is n_iter=10; the tight run calls em one iteration at
+    a time (the same computation) until the relative gain is below 1e-13."""
+    import pykalman.standard as standard
+    rec, original = None, standard._filter
+
+    def filter_(*args):
+        out = original(*args)
+        t = time.perf_counter()
+        H, R = args[1], args[3]
+        ll = predicted_loglik(H, R, y, out[0], out[1])
+        rec.excluded += time.perf_counter() - t
+        rec.record(ll)
+        return out
+
+    standard._filter = filter_
+    kf = pykalman_model(p, A=a0, Q=q0)
+    rec = Recorder(budget)
+    stopped = "iteration cap"
+    try:
+        if tight:
+            for _ in range(max_iter):
+                kf.em(y, n_iter=1, em_vars=em_vars)
+                pts = rec.points
+                if len(pts) >= 2 and 0 <= pts[-1][2] - pts[-2][2] <= 1e-13 * abs(pts[-1][2]):
+                    stopped = "converged"
+                    break
+        else:
+            kf.em(y, em_vars=em_vars)
+        kf.filter(y)
+    except OutOfBudget:
+        stopped = "time budget"
+    rule = "relative gain 1e-13 (loop of em(n_iter=1))" if tight else "defaults: n_iter 10"
+    return converged_result(rec, len(rec.points) - 1, stopped, rule)
+
+
+def converge_lgssm_em(workdir, tight, max_iter, budget, steps):
+    y, p = kalman_inputs(workdir)
+    if steps is not None:
+        y = y[:steps]
+    a0, q0 = load(workdir, "lgssm_em_A0"), load(workdir, "lgssm_em_Q0")
+    return converge_pykalman(y, p, a0, q0, ["transition_matrices", "transition_covariance"],
+                             tight, max_iter, budget)
+
+
+def converge_nile(workdir, tight, max_iter, budget, _steps):
+    """The Nile local-level model: pykalman learns Q, R and m0, as emfit's
+    `nile_learn_options` (A = H = 1 and the near-diffuse P0 stay fixed)."""
+    y = load(workdir, "nile_y")
+    p = {k: load(workdir, "nile_" + k) for k in ("A", "Q", "H", "R", "m0", "P0")}
+    return converge_pykalman(y, p, p["A"], p["Q"],
+                             ["transition_covariance", "observation_covariance", "initial_state_mean"],
+                             tight, max_iter, budget)
+
+
+CONVERGE = {
+    "gmm_full": lambda w, *a: converge_gmm(w, "full", *a),
+    "gmm_diag": lambda w, *a: converge_gmm(w, "diag", *a),
+    "hmm_fit": converge_hmm_fit,
+    "gmmhmm_fit": converge_gmmhmm_fit,
+    "lgssm_em": converge_lgssm_em,
+    "nile": converge_nile,
+}
+
+
 WORKLOADS = {
     "gmm_full": lambda w: gmm(w, "full"),
     "gmm_diag": lambda w: gmm(w, "diag"),
@@ -207,8 +426,15 @@ WORKLOADS = {
 
 
 def main():
-    workdir, workload = sys.argv[1], sys.argv[2]
-    result = WORKLOADS[workload](workdir)
+    if len(sys.argv) > 2 and sys.argv[2] == "converge":
+        workdir, workload, mode, max_iter, budget = sys.argv[1], *sys.argv[3:7]
+        steps = int(sys.argv[7]) if len(sys.argv) > 7 else None
+        if mode not in ("default", "tight"):
+            sys.exit(f"peers.py: mode {mode}: default or tight")
+        result = CONVERGE[workload](workdir, mode == "tight", int(max_iter), float(budget), steps)
+    else:
+        workdir, workload = sys.argv[1], sys.argv[2]
+        result = WORKLOADS[workload](workdir)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(result))
 

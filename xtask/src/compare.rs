@@ -11,10 +11,9 @@
 //! The table goes to stdout and replaces the README's benchmark section.
 
 use crate::Failure;
-use serde_json::Value;
+use crate::harness::{self, Peers};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One row of the comparison: a peer workload and the emfit workload timed against it.
@@ -198,15 +197,9 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
 
 /// Runs the whole comparison. `only` restricts it to workloads whose names contain the filter.
 fn run(only: Option<&str>) -> Result<(), String> {
-    let root = crate::workspace_root();
-    let binary = crate::build_compare_binary()?;
-    let python = ensure_venv(&root)?;
-    let work = root.join("target/compare/work");
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let work_str = work.to_string_lossy().into_owned();
-    crate::run_command(&binary.to_string_lossy(), &["generate", &work_str], &[])?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let peers_script = root.join("xtask/compare/peers.py");
+    let peers = Peers::prepare()?;
+    let work = peers.work.to_string_lossy().into_owned();
+    let cores = harness::cores();
 
     let mut rows = Vec::new();
     // A peer workload paired with two emfit variants is timed once per thread count.
@@ -221,94 +214,25 @@ fn run(only: Option<&str>) -> Result<(), String> {
             vec![1]
         };
         for threads in thread_counts {
-            let env = thread_env(threads);
             let peer = match peer_results.entry((pair.peer, threads)) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(measure(
-                    Command::new(&python)
-                        .arg(&peers_script)
-                        .args([&work_str, pair.peer])
-                        .envs(env.clone()),
-                )?),
+                Entry::Vacant(e) => e.insert(measure(&mut peers.peer(&[pair.peer], threads))?),
             };
-            let ours = measure(
-                Command::new(&binary)
-                    .args(["run", &work_str, pair.ours])
-                    .envs(env),
-            )?;
+            let ours = measure(&mut peers.emfit(&["run", &work, pair.ours], threads))?;
             let row = render_row(pair, threads, peer, &ours);
             println!("{row}");
             rows.push(row);
         }
     }
-    let section = render_section(&rows, &python, cores)?;
+    let section = render_section(&rows, &peers, cores);
     crate::replace_readme_section("compare", &section)?;
     println!("\nREADME.md benchmark section updated.");
     Ok(())
 }
 
-fn thread_env(threads: usize) -> Vec<(String, String)> {
-    let t = threads.to_string();
-    [
-        "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "RAYON_NUM_THREADS",
-    ]
-    .iter()
-    .map(|k| (k.to_string(), t.clone()))
-    .collect()
-}
-
-fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
-    let venv = root.join("target/compare/venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join("requirements.installed");
-    let requirements = root.join("xtask/compare/requirements.txt");
-    let wanted =
-        std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return Ok(python);
-    }
-    crate::run_command("python3", &["-m", "venv", &venv.to_string_lossy()], &[])?;
-    crate::run_command(
-        &python.to_string_lossy(),
-        &[
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "-r",
-            &requirements.to_string_lossy(),
-        ],
-        &[],
-    )?;
-    std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    Ok(python)
-}
-
-/// Runs one side in a fresh process (OpenBLAS core-type overrides removed, as
-/// they slow a current NumPy) and parses its JSON line.
+/// Runs one side in a fresh process and reads its JSON line.
 fn measure(command: &mut Command) -> Result<Measurement, String> {
-    let output = command
-        .env_remove("OPENBLAS_CORETYPE")
-        .env_remove("OPENBLAS_L2_SIZE")
-        .current_dir(crate::workspace_root())
-        .output()
-        .map_err(|e| format!("could not start {command:?}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{command:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .ok_or("no JSON line in output")?;
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("{line}: {e}"))?;
+    let v = harness::run_json(command)?;
     Ok(Measurement {
         seconds: v["seconds"].as_f64().ok_or("missing seconds")?,
         iterations: v["iterations"].as_f64().unwrap_or(1.0),
@@ -337,39 +261,18 @@ fn render_row(pair: &Pair, threads: usize, peer: &Measurement, ours: &Measuremen
         "| {} | {} | {threads} | {} | {} | **{ratio:.1}x** | {:.0} / {:.0} | {agreement} |",
         pair.what,
         pair.peer_library,
-        seconds(peer.per_iteration()),
-        seconds(ours.per_iteration()),
+        harness::seconds(peer.per_iteration()),
+        harness::seconds(ours.per_iteration()),
         peer.peak_rss_mb,
         ours.peak_rss_mb,
     )
 }
 
-fn seconds(s: f64) -> String {
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else {
-        format!("{:.2} ms", s * 1e3)
-    }
-}
-
-fn render_section(rows: &[String], python: &Path, cores: usize) -> Result<String, String> {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let rustc = command_output("rustc", &["--version"]);
-    let versions = command_output(
-        &python.to_string_lossy(),
-        &[
-            "-c",
-            "import numpy, scipy, sklearn, hmmlearn, pykalman, sys; print(f'Python {sys.version.split()[0]}, numpy {numpy.__version__}, scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, hmmlearn {hmmlearn.__version__}, pykalman {pykalman.__version__}')",
-        ],
-    );
-    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+fn render_section(rows: &[String], peers: &Peers, cores: usize) -> String {
+    let cpu = harness::cpu_model();
+    let rustc = harness::command_output("rustc", &["--version"]);
+    let versions = peers.python_versions();
+    let date = harness::now_utc();
     let mut s = String::new();
     s.push_str(&format!(
         "Measured {date} on {cpu} ({cores} cores), {rustc}; {versions}.\n\
@@ -384,14 +287,5 @@ fn render_section(rows: &[String], python: &Path, cores: usize) -> Result<String
         s.push_str(row);
         s.push('\n');
     }
-    Ok(s)
-}
-
-fn command_output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| format!("{program}: unavailable"))
+    s
 }

@@ -11,8 +11,13 @@
 //! - [`bench`](mod@bench): the criterion benches and a compact table;
 //! - [`compare`]: emfit against scikit-learn, hmmlearn and pykalman on the
 //!   same workloads; rewrites the README's benchmark section;
+//! - [`converge`]: time to the answer, plain EM and SQUAREM against the same
+//!   peers, from the same starts; rewrites the README's "Time to the answer";
 //! - [`scaling`]: one EM iteration over a range of sizes per model family;
 //!   rewrites the README's scaling section and `docs/scaling.svg`.
+//!
+//! [`harness`] holds what `compare` and `converge` share (the binary, the
+//! peers' virtual environment, one fresh process per measured run).
 //!
 //! Arguments are parsed by hand (no dependency for it). Exit codes: 0 on
 //! success, 1 when a step fails, 2 on a usage error.
@@ -20,6 +25,8 @@
 mod bench;
 mod ci;
 mod compare;
+mod converge;
+mod harness;
 mod props;
 mod scaling;
 mod tidy;
@@ -49,7 +56,7 @@ struct Command {
     run: fn(&[String]) -> Result<(), Failure>,
 }
 
-const COMMANDS: [Command; 6] = [
+const COMMANDS: [Command; 7] = [
     Command {
         name: "tidy",
         summary: "check crate layering, program-only dependencies and lint opt-in",
@@ -79,6 +86,12 @@ const COMMANDS: [Command; 6] = [
         summary: "emfit against scikit-learn, hmmlearn, pykalman; rewrites the README table [FILTER]",
         help: compare::HELP,
         run: compare::main,
+    },
+    Command {
+        name: "converge",
+        summary: "time to the answer: plain EM, SQUAREM and the peers; rewrites the README section",
+        help: converge::HELP,
+        run: converge::main,
     },
     Command {
         name: "scaling",

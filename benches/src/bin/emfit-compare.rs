@@ -5,12 +5,18 @@
 //! - `emfit-compare run DIR WORKLOAD`: times emfit on one workload and prints
 //!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb"}`;
 //! - `emfit-compare scaling DIR`: times one EM iteration over a range of sizes
-//!   (see `emfit_benches::scaling`) and writes `scaling.md` and `scaling.svg`.
+//!   (see `emfit_benches::scaling`) and writes `scaling.md` and `scaling.svg`;
+//! - `emfit-compare converge WORKLOAD plain|squarem MAX_ITERATIONS BUDGET_SECONDS [STEPS]`:
+//!   one fit of a workload from its start to a tight tolerance, every recorded
+//!   point with its E-steps and wall time (see `emfit_benches::converge`), as
+//!   one JSON line `{"points": [[e_steps, seconds, loglik], ...], "termination",
+//!   "work", "e_steps", "seconds", "loglik", "peak_rss_mb"}` (`cargo xtask converge`).
 //!
 //! `run` rebuilds the workload from the same seeds instead of reading DIR
 //! back, so both sides see bit-identical inputs. Threads: rayon's global pool
 //! follows `RAYON_NUM_THREADS`, which xtask sets.
 
+use emfit_benches::converge::{Method, Trajectory, trajectory};
 use emfit_benches::npy;
 use emfit_benches::workloads::{self, GmmWorkload, HmmWorkload};
 use mixture::{Covariances, EmModel, GaussianMixture};
@@ -32,7 +38,12 @@ fn main() {
         ["generate", dir] => generate(Path::new(dir)),
         ["run", _dir, workload] => run(workload),
         ["scaling", dir] => scaling(Path::new(dir)),
-        _ => Err("usage: emfit-compare generate DIR | run DIR WORKLOAD | scaling DIR".to_string()),
+        ["converge", rest @ ..] => converge(rest),
+        _ => Err(
+            "usage: emfit-compare generate DIR | run DIR WORKLOAD | scaling DIR \
+             | converge WORKLOAD plain|squarem MAX_ITERATIONS BUDGET_SECONDS [STEPS]"
+                .to_string(),
+        ),
     };
     if let Err(message) = result {
         eprintln!("emfit-compare: {message}");
@@ -93,7 +104,26 @@ fn generate(dir: &Path) -> Result<()> {
     npy::write_f64(&dir.join("lgssm_m0.npy"), &[model.state_dim()], model.m0()).map_err(io)?;
     let start = lgssm_em_start(&y)?;
     npy::write_matrix(&dir.join("lgssm_em_A0.npy"), start.a()).map_err(io)?;
-    npy::write_matrix(&dir.join("lgssm_em_Q0.npy"), start.q()).map_err(io)
+    npy::write_matrix(&dir.join("lgssm_em_Q0.npy"), start.q()).map_err(io)?;
+    write_nile(dir)
+}
+
+/// The Nile local-level model: the flows (100 x 1) and the EM start of
+/// `statespace::scenario::nile` (every parameter, 1 x 1; m0 of length 1).
+fn write_nile(dir: &Path) -> Result<()> {
+    let nile = statespace::scenario::nile();
+    npy::write_matrix(&dir.join("nile_y.npy"), nile.flow.as_ref()).map_err(io)?;
+    let start = &nile.start;
+    for (name, m) in [
+        ("A", start.a()),
+        ("Q", start.q()),
+        ("H", start.h()),
+        ("R", start.r()),
+        ("P0", start.p0()),
+    ] {
+        npy::write_matrix(&dir.join(format!("nile_{name}.npy")), m).map_err(io)?;
+    }
+    npy::write_f64(&dir.join("nile_m0.npy"), &[start.state_dim()], start.m0()).map_err(io)
 }
 
 /// Scenario 1: the 50 sequences and the start both sides fit from (diagonal
@@ -368,6 +398,104 @@ fn lgssm_em(inference: InferenceOptions) -> Result<Timed> {
         .with_inference(InferenceOptions::exact());
     result.loglik = updated.log_likelihood(&sequences).map_err(|e| e.to_string())?;
     Ok(result)
+}
+
+/// `converge WORKLOAD METHOD MAX_ITERATIONS BUDGET_SECONDS [STEPS]`: one
+/// recorded fit from the workload's start (the start `generate` writes for
+/// the peers), printed as one JSON line. STEPS is the length of the
+/// robot-arm workload `lgssm_em` (the first STEPS rows of the full-length
+/// simulation, whose EM start is the same); default the full length.
+fn converge(args: &[&str]) -> Result<()> {
+    let usage = || {
+        "usage: emfit-compare converge WORKLOAD plain|squarem MAX_ITERATIONS BUDGET_SECONDS [STEPS]"
+            .to_string()
+    };
+    let (workload, method, max_iterations, budget, steps) = match args {
+        [w, m, i, b] => (*w, *m, *i, *b, None),
+        [w, m, i, b, s] => (*w, *m, *i, *b, Some(*s)),
+        _ => return Err(usage()),
+    };
+    let method = Method::parse(method).ok_or_else(|| format!("unknown method {method}: plain or squarem"))?;
+    let max_iterations: usize = max_iterations
+        .parse()
+        .map_err(|e| format!("MAX_ITERATIONS {max_iterations}: {e}"))?;
+    let budget: f64 = budget
+        .parse()
+        .map_err(|e| format!("BUDGET_SECONDS {budget}: {e}"))?;
+    let budget =
+        std::time::Duration::try_from_secs_f64(budget).map_err(|e| format!("BUDGET_SECONDS: {e}"))?;
+    let steps = steps
+        .map(|s| s.parse::<usize>().map_err(|e| format!("STEPS {s}: {e}")))
+        .transpose()?;
+    let result: Trajectory = match workload {
+        "gmm_full" | "gmm_diag" => {
+            let w = standard_gmm();
+            let start = if workload == "gmm_diag" {
+                workloads::diagonal_start(&w.start)
+            } else {
+                w.start.clone()
+            };
+            let options = mixture::MStepOptions::default();
+            trajectory(w.x.as_ref(), start, &options, method, max_iterations, budget)
+        }
+        "hmm_fit" => {
+            let w = standard_hmm();
+            let data = w.sequences();
+            let options = hmm::MStepOptions {
+                reg_covar: 0.0,
+                ..Default::default()
+            };
+            trajectory(&data, w.start.clone(), &options, method, max_iterations, budget)
+        }
+        "gmmhmm_fit" => {
+            let data = hmm::scenario::sample(GMMHMM_SEED);
+            let sequences = data.sequences().map_err(|e| e.to_string())?;
+            let start = gmmhmm_start(&data)?;
+            let options = hmm::scenario::m_step_options();
+            trajectory(&sequences, start, &options, method, max_iterations, budget)
+        }
+        "lgssm_em" => {
+            let (y, _) = standard_lgssm()?;
+            let steps = steps.unwrap_or(y.nrows()).min(y.nrows());
+            let y = y.subrows(0, steps).to_owned();
+            let start = lgssm_em_start(&y)?.with_inference(InferenceOptions::steady_state());
+            let options = statespace::scenario::learn_options();
+            let sequences = [y.as_ref()];
+            trajectory(&sequences[..], start, &options, method, max_iterations, budget)
+        }
+        "nile" => {
+            let nile = statespace::scenario::nile();
+            let options = statespace::scenario::nile_learn_options();
+            let sequences = [nile.flow.as_ref()];
+            trajectory(
+                &sequences[..],
+                nile.start,
+                &options,
+                method,
+                max_iterations,
+                budget,
+            )
+        }
+        other => return Err(format!("unknown converge workload {other}")),
+    }?;
+    let points: Vec<[f64; 3]> = result
+        .points
+        .iter()
+        .map(|p| [p.e_steps as f64, p.seconds, p.log_likelihood])
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "points": points,
+            "termination": result.termination,
+            "work": result.work,
+            "e_steps": result.e_steps,
+            "seconds": result.seconds,
+            "loglik": result.log_likelihood,
+            "peak_rss_mb": peak_rss_mb(),
+        })
+    );
+    Ok(())
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.

@@ -28,6 +28,11 @@
 //!   log-likelihood so far; otherwise (or when `θ'` stays infeasible, or its
 //!   E-step fails) the cycle falls back to the plain EM iterate `θ₂`, at the
 //!   cost of one more E-step. The recorded history never falls.
+//! - Convergence: the stopping rule is tested on the EM step `θ₀ → θ₁` (and
+//!   on `θ₁ → θ₂` when the cycle falls back), never on an extrapolation. For
+//!   [`crate::Convergence::Remaining`], the rate at which plain EM's gains
+//!   shrink, which the gains between extrapolations do not show, comes from
+//!   the two EM steps of the cycle (see `em_gain_rate`).
 //! - The step cap `α_max` adapts as in the R package SQUAREM: it starts at
 //!   [`Squarem::max_step`], grows by [`Squarem::step_growth`] each time an
 //!   accepted step used the whole cap, and shrinks by the same factor (not
@@ -114,6 +119,28 @@ pub(crate) fn extrapolate(p0: &[f64], p1: &[f64], p2: &[f64], max_step: f64) -> 
         })
         .collect();
     Some(Extrapolation { alpha, point })
+}
+
+/// The rate at which the log-likelihood gains of plain EM shrink, estimated
+/// from the two EM steps of a cycle: EM converges linearly, `θₖ₊₁ − θ* ≈
+/// J (θₖ − θ*)`, so the steps shrink by `ρ = ‖θ₂ − θ₁‖ / ‖θ₁ − θ₀‖` and the
+/// log-likelihood gains, quadratic in the distance, by `ρ²`. Each coordinate
+/// is measured against its size, `|θ₁ᵢ| + mean |θ₁|`, so that no block's
+/// units dominate. `None` without a step or with layouts that differ.
+pub(crate) fn em_gain_rate(p0: &[f64], p1: &[f64], p2: &[f64]) -> Option<f64> {
+    if p0.len() != p1.len() || p1.len() != p2.len() || p1.is_empty() {
+        return None;
+    }
+    let typical = p1.iter().map(|x| x.abs()).sum::<f64>() / p1.len() as f64;
+    let (mut first, mut second) = (0.0, 0.0);
+    for ((a, b), c) in p0.iter().zip(p1).zip(p2) {
+        let scale = b.abs() + typical;
+        if scale > 0.0 {
+            first += ((b - a) / scale).powi(2);
+            second += ((c - b) / scale).powi(2);
+        }
+    }
+    (first > 0.0 && second.is_finite()).then(|| second / first)
 }
 
 /// `θ₂ + (θ' − θ₂) / 2`: one shortening toward the EM iterate.

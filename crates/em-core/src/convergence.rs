@@ -69,7 +69,9 @@ pub enum Convergence {
     /// linearly, so with `r = Δₖ / Δₖ₋₁` the gains left after an EM step
     /// sum to about `Δₖ r / (1 − r)`, and the fit has converged when
     /// `0 ≤ Δₖ · max(1, r / (1 − r)) ≤ max(absolute, relative · |ℓ|)` (never
-    /// while the gains do not shrink, `r ≥ 1`, nor at the first EM step). On a
+    /// while the gains do not shrink, `r ≥ 1`, nor at the first EM step).
+    /// With acceleration, `r` is estimated from the two EM steps of a cycle
+    /// (see [`crate::acceleration`]). On a
     /// flat likelihood, where EM crawls (`r` near 1), this waits for the
     /// answer instead of stopping on a small gain far from it. Default.
     Remaining(Tolerance),
@@ -102,8 +104,8 @@ impl Default for Convergence {
 pub(crate) struct Step<'a> {
     /// `ℓ(θₖ) − ℓ(θₖ₋₁)`.
     pub gain: f64,
-    /// The gain of the EM step before, if any.
-    pub previous_gain: Option<f64>,
+    /// How fast the gains of plain EM shrink here (`Δₖ₊₁ / Δₖ`), if known.
+    pub rate: Option<f64>,
     /// `ℓ(θₖ)`.
     pub log_likelihood: f64,
     /// The flat parameters `(θₖ₋₁, θₖ)`, when the rule needs them.
@@ -119,17 +121,14 @@ impl Convergence {
     /// Whether the rule holds for an EM step.
     pub(crate) fn holds(&self, step: &Step<'_>) -> bool {
         match *self {
-            Self::Remaining(tolerance) => step.previous_gain.is_some_and(|previous| {
-                let remaining = if step.gain == 0.0 {
-                    0.0
-                } else if step.gain < previous {
-                    let r = step.gain / previous;
-                    step.gain * (r / (1.0 - r)).max(1.0)
-                } else {
-                    f64::INFINITY
+            Self::Remaining(tolerance) => {
+                let remaining = match step.rate {
+                    _ if step.gain == 0.0 => 0.0,
+                    Some(r) if (0.0..1.0).contains(&r) => step.gain * (r / (1.0 - r)).max(1.0),
+                    _ => f64::INFINITY,
                 };
                 step.gain >= 0.0 && remaining <= tolerance.threshold(step.log_likelihood)
-            }),
+            }
             Self::LogLikelihood(tolerance) => tolerance.is_converged(step.gain, step.log_likelihood),
             Self::ParameterChange { relative } => {
                 step.gain >= 0.0

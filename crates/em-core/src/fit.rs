@@ -74,7 +74,7 @@ pub fn fit<M: EmModel>(
 /// So every returned model has an exactly evaluated log-likelihood (the
 /// model after the last M-step is evaluated by one more E-step), `history`
 /// has `iterations + 1` entries, and a negative gain is recorded as a
-/// [`Fall`] and never counted as convergence.
+/// [`Fall`](crate::Fall) and never counted as convergence.
 ///
 /// # Restarts
 ///

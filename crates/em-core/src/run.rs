@@ -2,7 +2,7 @@
 //! ([`crate::acceleration`]), recorded by a [`Record`] that applies the
 //! stopping rules after every evaluated point.
 
-use crate::acceleration::{Acceleration, MAX_SHORTENINGS, StepCap, extrapolate, shorten};
+use crate::acceleration::{Acceleration, MAX_SHORTENINGS, StepCap, em_gain_rate, extrapolate, shorten};
 use crate::convergence::{self, Convergence};
 use crate::diagnostics::Diagnostics;
 use crate::error::{FitError, Step};
@@ -11,6 +11,16 @@ use crate::model::{EStep, EmModel};
 use crate::observer::{Control, IterationEvent, Observer};
 use crate::report::{Fall, Termination, Work};
 use crate::settings::OnFall;
+
+/// How many observations of EM's rate the remaining-gain rule keeps. Their
+/// largest is its estimate: right after an extrapolation the fast modes
+/// make one observation too small, and the slow tail is what is left.
+const RATES_KEPT: usize = 8;
+
+/// The largest of `rates` (the slowest), `None` for none.
+fn slowest(rates: &[f64]) -> Option<f64> {
+    rates.iter().copied().reduce(f64::max)
+}
 
 /// The complete result of one successful restart.
 pub(crate) struct Run<M: EmModel> {
@@ -23,6 +33,16 @@ pub(crate) struct Run<M: EmModel> {
     pub falls: Vec<Fall>,
     pub diagnostics: Vec<(usize, M::Diagnostics)>,
     pub work: Work,
+}
+
+/// What produced a recorded point.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// An EM step; `rate` is an estimate of how fast plain EM's gains shrink
+    /// here, when the loop has one (else the ratio of the last two EM gains).
+    Em { rate: Option<f64> },
+    /// An accepted extrapolation (not tested for convergence).
+    Extrapolation,
 }
 
 /// Parameters whose E-step is done.
@@ -46,6 +66,8 @@ struct Record<M: EmModel> {
     best_log_likelihood: f64,
     /// The gain of the last EM step (for [`Convergence::Remaining`]).
     last_em_gain: Option<f64>,
+    /// The last [`RATES_KEPT`] observations of how fast EM's gains shrink.
+    rates: Vec<f64>,
     work: Work,
 }
 
@@ -95,6 +117,7 @@ where
             best: None,
             best_log_likelihood: f64::NEG_INFINITY,
             last_em_gain: None,
+            rates: Vec::with_capacity(RATES_KEPT),
             work,
         };
         if let Some(termination) = self.start(&mut record) {
@@ -171,7 +194,7 @@ where
     fn em_iteration(&self, record: &mut Record<M>) -> Result<Option<Termination>, FitError<M::Error>> {
         let (next, diagnostics) = self.m_step(record)?;
         let e = self.e_step(&next, record.restart, record.iteration() + 1, &mut record.work)?;
-        self.push(record, next, e, Some(diagnostics), true)
+        self.push(record, next, e, Some(diagnostics), Kind::Em { rate: None })
     }
 
     /// One SQUAREM cycle (see [`crate::acceleration`]): two EM steps, then
@@ -182,12 +205,32 @@ where
         cap: &mut StepCap,
     ) -> Result<Option<Termination>, FitError<M::Error>> {
         let p0 = record.current.model.flat_parameters(self.options);
-        if let Some(termination) = self.em_iteration(record)? {
+        let (theta1, d1) = self.m_step(record)?;
+        let k1 = record.iteration() + 1;
+        let e1 = self.e_step(&theta1, record.restart, k1, &mut record.work)?;
+        // θ₂ = F(θ₁) before θ₁ is recorded: the two steps give EM's rate.
+        record.work.m_steps += 1;
+        let second = theta1
+            .m_step(&e1.stats, self.options)
+            .map_err(|source| FitError::Step {
+                restart: record.restart,
+                iteration: k1,
+                step: Step::MStep,
+                source,
+            });
+        let p1 = theta1.flat_parameters(self.options);
+        let p2 = second
+            .as_ref()
+            .ok()
+            .and_then(|(t, _)| t.flat_parameters(self.options));
+        let rate = match (&p0, &p1, &p2) {
+            (Some(p0), Some(p1), Some(p2)) => em_gain_rate(p0, p1, p2),
+            _ => None,
+        };
+        if let Some(termination) = self.push(record, theta1, e1, Some(d1), Kind::Em { rate })? {
             return Ok(Some(termination));
         }
-        let (theta2, d2) = self.m_step(record)?;
-        let p1 = record.current.model.flat_parameters(self.options);
-        let p2 = theta2.flat_parameters(self.options);
+        let (theta2, d2) = second?;
         let extrapolation = match (&p0, &p1, &p2) {
             (Some(p0), Some(p1), Some(p2)) => extrapolate(p0, p1, p2, cap.get()),
             _ => None,
@@ -200,7 +243,7 @@ where
                 cap.update(1.0, true);
             }
             let e = self.e_step(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
-            return self.push(record, theta2, e, Some(d2), true);
+            return self.push(record, theta2, e, Some(d2), Kind::Em { rate: None });
         };
         let p2 = p2.expect("an extrapolation implies flat parameters");
         let mut shortened = false;
@@ -232,12 +275,12 @@ where
                 } else {
                     record.work.accepted += 1;
                 }
-                self.push(record, model, e, Some(d2), false)
+                self.push(record, model, e, Some(d2), Kind::Extrapolation)
             }
             None => {
                 record.work.rejected += 1;
                 let e = self.e_step(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
-                self.push(record, theta2, e, Some(d2), true)
+                self.push(record, theta2, e, Some(d2), Kind::Em { rate: None })
             }
         }
     }
@@ -260,7 +303,7 @@ where
         model: M,
         e: EStep<M::Stats>,
         diagnostics: Option<M::Diagnostics>,
-        em_step: bool,
+        kind: Kind,
     ) -> Result<Option<Termination>, FitError<M::Error>> {
         let k = record.iteration() + 1;
         let flat = self.flat_for_rule(&model, record.restart)?;
@@ -295,17 +338,27 @@ where
                     kept,
                 }));
             }
-        } else if em_step && self.converged(record, &previous.flat, gain) {
-            return Ok(Some(Termination::Converged));
+        } else if let Kind::Em { rate } = kind {
+            let observed = rate.or_else(|| record.last_em_gain.filter(|&g| g > 0.0).map(|g| gain / g));
+            if let Some(r) = observed.filter(|r| r.is_finite()) {
+                if record.rates.len() == RATES_KEPT {
+                    record.rates.remove(0);
+                }
+                record.rates.push(r);
+            }
+            if self.converged(record, &previous.flat, gain, slowest(&record.rates)) {
+                return Ok(Some(Termination::Converged));
+            }
         }
-        if em_step {
+        if let Kind::Em { .. } = kind {
             record.last_em_gain = Some(gain);
         }
         Ok(self.stop_anyway(record, control))
     }
 
-    /// The stopping rule on an EM step from `before` to the current point.
-    fn converged(&self, record: &Record<M>, before: &Option<Vec<f64>>, gain: f64) -> bool {
+    /// The stopping rule on an EM step from `before` to the current point,
+    /// whose gains shrink at `rate` (if known).
+    fn converged(&self, record: &Record<M>, before: &Option<Vec<f64>>, gain: f64, rate: Option<f64>) -> bool {
         let convergence: Convergence = self.settings.convergence();
         let parameters = match (before, &record.current.flat) {
             (Some(a), Some(b)) => Some((a.as_slice(), b.as_slice())),
@@ -313,7 +366,7 @@ where
         };
         convergence.holds(&convergence::Step {
             gain,
-            previous_gain: record.last_em_gain,
+            rate,
             log_likelihood: record.current.e.log_likelihood,
             parameters,
         })

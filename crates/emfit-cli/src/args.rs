@@ -51,8 +51,8 @@ pub struct DemoArgs {
     /// Number of time steps of scenario 3 (default 5,000; 44,484 with --full).
     #[arg(long, value_name = "T")]
     pub steps: Option<usize>,
-    /// EM iterations of scenario 3.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    /// Iteration cap of scenario 3 (its fits stop when converged).
+    #[arg(long, default_value_t = 5000, value_name = "N")]
     pub iterations: usize,
     /// Run only these scenarios (1, 2, 3; default all).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]

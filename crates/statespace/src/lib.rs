@@ -21,14 +21,19 @@
 //! - [`em`]: the E-step (log-likelihood and mergeable [`SufficientStats`])
 //!   and the M-step for any [`LearnSet`] of the blocks [`Param`]
 //!   (A, Q, H, R, m0, P0) with full, diagonal or scalar Q and R, reporting
-//!   floors in [`StepDiagnostics`];
+//!   floors in [`StepDiagnostics`]; the learned blocks as one flat vector,
+//!   so SQUAREM accelerates the fits; the data-driven start (an
+//!   autoregression of the observations, or principal components and a
+//!   VAR(1) of the factors);
 //! - missing data: NaN entries; a NaN row skips its update, a partly NaN row
 //!   updates with its observed coordinates, and EM treats missing values as
 //!   latent (exact);
 //! - [`InferenceOptions::steady_state`]: reuse of the converged Riccati
 //!   recursion, O(n²) instead of O(n³) per step;
-//! - [`scenario`]: the 21-dimensional robot-arm scenario (model, simulator,
-//!   EM start).
+//! - [`scenario`]: built-in data with their models: the 21-dimensional
+//!   robot-arm scenario (model, simulator, EM start) and the Nile
+//!   local-level model (the 1871–1970 flow series and its published
+//!   maximum-likelihood estimates).
 //!
 //! Numerics: the per-step Cholesky factors and triangular solves are
 //! `linalg_kernels::padded` (vectorised at run time for small matrices), the

@@ -9,7 +9,8 @@
 //!    crashed a hand-written EM loop; the covariances stay symmetric positive
 //!    definite throughout (checked independently).
 //! 3. `robot_arm`: a 21-dimensional state-space model of a 7-joint robot arm,
-//!    EM for A and Q with the steady-state Kalman filter and RTS smoother.
+//!    EM for A and Q with the steady-state Kalman filter and RTS smoother,
+//!    SQUAREM-accelerated, from A = 0 and from the data-driven start.
 //!
 //! `log` holds the thinned convergence log and the one-line outcome of a fit,
 //! `output` what every scenario prints and writes, `figures` the plots.

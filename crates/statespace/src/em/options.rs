@@ -132,7 +132,8 @@ pub struct InitConfig {
     /// State dimension n (at least 1).
     pub state_dim: usize,
     /// Standard deviation of the Gaussian jitter added to every entry of
-    /// the initial A (makes restarts differ; 0 for none).
+    /// the initial A (makes restarts differ; 0 for none). A jitter that
+    /// would make A unstable is scaled back until A is stable.
     pub a_jitter: f64,
 }
 
