@@ -70,6 +70,8 @@ pub enum Convergence {
     /// sum to about `Δₖ r / (1 − r)`, and the fit has converged when
     /// `0 ≤ Δₖ · max(1, r / (1 − r)) ≤ max(absolute, relative · |ℓ|)` (never
     /// while the gains do not shrink, `r ≥ 1`, nor at the first EM step).
+    /// A gain at the rounding level of ℓ (`Δₖ ≤ 10⁻¹² |ℓ|`) is taken as all
+    /// that is left: there, the ratio of two gains is rounding noise.
     /// With acceleration, `r` is estimated from the two EM steps of a cycle
     /// (see [`crate::acceleration`]). On a
     /// flat likelihood, where EM crawls (`r` near 1), this waits for the
@@ -100,6 +102,15 @@ impl Default for Convergence {
     }
 }
 
+/// The size of rounding in a log-likelihood `ℓ` summed over many terms:
+/// `10⁻¹² · |ℓ|`. A gain this small says nothing about how fast EM
+/// converges: it estimates no rate, and [`Convergence::Remaining`] takes it
+/// as the whole gain still to come. A drop this small is no fall: the loop
+/// counts it as a zero gain (EM is at its fixed point to working precision).
+pub(crate) fn rounding(log_likelihood: f64) -> f64 {
+    1e-12 * log_likelihood.abs()
+}
+
 /// What an iteration offers the stopping rule.
 pub(crate) struct Step<'a> {
     /// `ℓ(θₖ) − ℓ(θₖ₋₁)`.
@@ -123,7 +134,7 @@ impl Convergence {
         match *self {
             Self::Remaining(tolerance) => {
                 let remaining = match step.rate {
-                    _ if step.gain == 0.0 => 0.0,
+                    _ if step.gain <= rounding(step.log_likelihood) => step.gain,
                     Some(r) if (0.0..1.0).contains(&r) => step.gain * (r / (1.0 - r)).max(1.0),
                     _ => f64::INFINITY,
                 };

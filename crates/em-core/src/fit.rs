@@ -74,7 +74,8 @@ pub fn fit<M: EmModel>(
 /// So every returned model has an exactly evaluated log-likelihood (the
 /// model after the last M-step is evaluated by one more E-step), `history`
 /// has `iterations + 1` entries, and a negative gain is recorded as a
-/// [`Fall`](crate::Fall) and never counted as convergence.
+/// [`Fall`](crate::Fall) and never counted as convergence (but for a drop
+/// within the rounding of ℓ, `10⁻¹² |ℓ|`, which counts as a zero gain).
 ///
 /// # Restarts
 ///

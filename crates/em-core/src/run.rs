@@ -308,7 +308,12 @@ where
         let k = record.iteration() + 1;
         let flat = self.flat_for_rule(&model, record.restart)?;
         let ll = e.log_likelihood;
-        let gain = ll - record.current.e.log_likelihood;
+        // A drop within the rounding of ℓ is no fall: EM is at its fixed
+        // point to working precision, and the step counts as a zero gain.
+        let gain = match ll - record.current.e.log_likelihood {
+            g if g < 0.0 && -g <= convergence::rounding(ll) => 0.0,
+            g => g,
+        };
         let previous = std::mem::replace(&mut record.current, Point { model, e, flat });
         if ll >= record.best_log_likelihood {
             record.best_log_likelihood = ll;
@@ -340,7 +345,8 @@ where
             }
         } else if let Kind::Em { rate } = kind {
             let observed = rate.or_else(|| record.last_em_gain.filter(|&g| g > 0.0).map(|g| gain / g));
-            if let Some(r) = observed.filter(|r| r.is_finite()) {
+            let measurable = gain > convergence::rounding(ll);
+            if let Some(r) = observed.filter(|r| r.is_finite() && measurable) {
                 if record.rates.len() == RATES_KEPT {
                     record.rates.remove(0);
                 }

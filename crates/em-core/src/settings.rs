@@ -61,7 +61,8 @@ pub struct SettingsBuilder {
     /// The stopping rule; default [`Convergence::default`] (the estimated
     /// gain still to come within `max(1e-8, 1e-8·|ℓ|)`).
     pub convergence: Convergence,
-    /// Acceleration of EM; default [`Acceleration::None`] (plain EM).
+    /// Acceleration of EM; default [`Acceleration::squarem`] (see
+    /// [`Acceleration`] for why; [`Acceleration::None`] is plain EM).
     pub acceleration: Acceleration,
     /// Number of restarts (independent initialisations); default 1, must be
     /// in `1..=`[`MAX_RESTARTS`].
@@ -90,7 +91,7 @@ impl Default for SettingsBuilder {
         Self {
             max_iterations: 100,
             convergence: Convergence::default(),
-            acceleration: Acceleration::None,
+            acceleration: Acceleration::default(),
             restarts: 1,
             first_restart: 0,
             seed: 0,

@@ -185,7 +185,7 @@ fn settings_are_validated() {
     assert_eq!(d.restarts(), 1);
     assert_eq!(d.on_fall(), OnFall::StopKeepBest);
     assert_eq!(d.convergence(), Convergence::Remaining(Tolerance::default()));
-    assert_eq!(d.acceleration(), Acceleration::None);
+    assert_eq!(d.acceleration(), Acceleration::squarem());
     assert_eq!(d.to_builder().build().unwrap(), d);
 
     let x = data(5, 50);

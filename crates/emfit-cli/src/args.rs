@@ -203,10 +203,9 @@ pub struct FitArgs {
     /// What to do when the log-likelihood falls.
     #[arg(long, value_enum, default_value_t = OnFallArg::Stop)]
     pub on_fall: OnFallArg,
-    /// How EM is accelerated (default: the library's default, shown by --help's
-    /// long form).
-    #[arg(long, value_enum, value_name = "HOW")]
-    pub acceleration: Option<AccelerationArg>,
+    /// How EM is accelerated.
+    #[arg(long, value_enum, default_value_t = AccelerationArg::Squarem, value_name = "HOW")]
+    pub acceleration: AccelerationArg,
     /// The stopping rule.
     #[arg(long, value_enum, default_value_t = StopArg::Remaining)]
     pub stop: StopArg,

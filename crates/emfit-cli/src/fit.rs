@@ -216,14 +216,12 @@ fn settings(args: &FitArgs) -> Result<Settings, CliError> {
         },
         StopArg::Iterations => Convergence::FixedIterations,
     };
-    let mut builder = Settings::builder();
-    if let Some(acceleration) = args.acceleration {
-        builder = builder.acceleration(match acceleration {
-            AccelerationArg::Squarem => Acceleration::squarem(),
-            AccelerationArg::None => Acceleration::None,
-        });
-    }
-    Ok(builder
+    let acceleration = match args.acceleration {
+        AccelerationArg::Squarem => Acceleration::squarem(),
+        AccelerationArg::None => Acceleration::None,
+    };
+    Ok(Settings::builder()
+        .acceleration(acceleration)
         .max_iterations(args.max_iter)
         .convergence(convergence)
         .restarts(args.restarts)

@@ -221,8 +221,11 @@ fn acceleration_and_stopping_rules() {
         args.extend_from_slice(extra);
         emfit(dir.path(), &args)
     };
-    // Exactly --max-iter iterations with --stop iterations, zero gains or not.
+    // Exactly --max-iter iterations with --stop iterations, zero gains or not
+    // (plain EM: one E-step per iteration, as the Python libraries).
     let text = fit(&[
+        "--acceleration",
+        "none",
         "--stop",
         "iterations",
         "--max-iter",

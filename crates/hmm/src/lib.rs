@@ -112,8 +112,8 @@ pub type CategoricalHmm = Hmm<CategoricalEmission>;
 pub type PoissonHmm = Hmm<PoissonEmission>;
 
 pub use em_core::{
-    self, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver, OnFall, Settings, Start,
-    Tolerance, fit, fit_observed,
+    self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,
+    OnFall, Settings, Start, Tolerance, fit, fit_observed,
 };
 pub use faer;
 /// The covariance types of Gaussian and GMM emissions (from the `mixture` crate).

@@ -73,8 +73,8 @@ pub use param::{LearnSet, Param, StepDiagnostics};
 pub use stats::{ReseedCandidate, Scatter, SufficientStats};
 
 pub use em_core::{
-    self, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver, OnFall, Settings, Start,
-    Tolerance, fit, fit_observed,
+    self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,
+    OnFall, Settings, Start, Tolerance, fit, fit_observed,
 };
 pub use faer;
 pub use rand;

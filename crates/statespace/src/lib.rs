@@ -109,8 +109,8 @@ pub use model::{LinearGaussianSsm, Parameters};
 pub use param::{LearnSet, Param, StepDiagnostics};
 
 pub use em_core::{
-    self, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver, OnFall, Settings, Start,
-    Tolerance, fit, fit_observed,
+    self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,
+    OnFall, Settings, Start, Tolerance, fit, fit_observed,
 };
 pub use faer;
 pub use rand;

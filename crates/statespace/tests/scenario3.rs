@@ -1,7 +1,7 @@
 //! The robot-arm scenario end to end at reduced size.
 
 use statespace::scenario::{FULL_LENGTH, STATE_DIM, Scenario3, em_start, learn_options};
-use statespace::{EmModel, InferenceOptions, LinearGaussianSsm, OnFall, Settings, Start};
+use statespace::{Acceleration, EmModel, InferenceOptions, LinearGaussianSsm, OnFall, Settings, Start};
 
 /// Largest |difference| over the block `rows x cols`.
 fn block_error(
@@ -54,6 +54,7 @@ fn em_from_the_scenario_start_raises_the_likelihood_every_iteration() {
     let model = start.with_inference(InferenceOptions::steady_state());
     // The em-core loop, run for exactly 30 iterations whatever happens.
     let settings = Settings::builder()
+        .acceleration(Acceleration::None)
         .max_iterations(30)
         .tolerance(statespace::Tolerance::absolute(0.0))
         .on_fall(OnFall::Continue)

@@ -251,8 +251,10 @@ pub fn start() -> Toy {
     }
 }
 
+/// Plain EM (the loop's tests count its iterations), at most 500 of them.
 pub fn settings() -> em_core::SettingsBuilder {
     Settings::builder()
+        .acceleration(em_core::Acceleration::None)
         .max_iterations(500)
         .tolerance(Tolerance::absolute(1e-9))
 }

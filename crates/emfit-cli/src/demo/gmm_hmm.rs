@@ -93,7 +93,8 @@ fn intro(data: &ScenarioData) -> Result<(), CliError> {
     )?;
     writeln!(
         out,
-        "stop:  gain <= {:e} or {} iterations\n",
+        "fit:   EM accelerated by SQUAREM (the default) until the log-likelihood gain still to come\n       \
+         is within {:e}, or {} iterations\n",
         s1::TOLERANCE,
         s1::MAX_ITERATIONS
     )?;

@@ -95,7 +95,8 @@ fn intro(data: &ScenarioData) -> Result<(), CliError> {
     )?;
     writeln!(
         out,
-        "start: the user's start: means [0, 1] and [1, 0], identity covariances, equal weights\n"
+        "start: the user's start: means [0, 1] and [1, 0], identity covariances, equal weights\n\
+         fit:   the library's defaults (EM accelerated by SQUAREM, the remaining-gain stopping rule)\n"
     )?;
     Ok(())
 }

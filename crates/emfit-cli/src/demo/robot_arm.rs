@@ -17,8 +17,8 @@ use em_driver::rand::rngs::StdRng;
 use em_driver::statespace::scenario::{self as s3, Scenario3, Scenario3Data};
 use em_driver::statespace::{InferenceOptions, InitConfig, LinearGaussianSsm, Parameters, StateSpaceError};
 use em_driver::{
-    Acceleration, Control, EmModel, Fit, IterationEvent, NoopObserver, Observer, RestartSummary, Settings,
-    Start, StartEvent, Termination,
+    Control, EmModel, Fit, IterationEvent, NoopObserver, Observer, RestartSummary, Settings, Start,
+    StartEvent, Termination,
 };
 
 use super::figures::{self, SmoothedPanel};
@@ -46,10 +46,8 @@ pub fn run(args: &DemoArgs) -> Result<Vec<String>, CliError> {
     let own = s3::em_start(y, args.seed)
         .map_err(model)?
         .with_inference(InferenceOptions::steady_state());
-    let settings = Settings::builder()
-        .max_iterations(args.iterations)
-        .acceleration(Acceleration::squarem())
-        .build()?;
+    // The library's defaults (SQUAREM, the remaining-gain rule) but for the cap.
+    let settings = Settings::builder().max_iterations(args.iterations).build()?;
     let mut log = Reaches::new(DemoLog::new(args.log_every), data.truth.a());
     let from_zero = em_driver::fit_observed::<LinearGaussianSsm, _>(
         &[y][..],
