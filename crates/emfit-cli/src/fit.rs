@@ -314,6 +314,11 @@ fn report<F: Family>(fit: &Fit<F>, data: F::Data<'_>) -> Result<(), CliError> {
     writeln!(out)?;
     let report = fit.report.to_string();
     writeln!(out, "{}", report.trim_end())?;
+    writeln!(
+        out,
+        "kernels: {} instruction set",
+        em_driver::linalg_kernels::isa::Isa::detect()
+    )?;
     write!(out, "{}", fit.model.describe())?;
     let (bic, aic) = fit.model.criteria(data)?;
     writeln!(out, "BIC {bic:.3}  AIC {aic:.3}")?;

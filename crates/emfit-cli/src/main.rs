@@ -10,7 +10,9 @@
 //!
 //! Errors are one line on stderr (`emfit: ...`) and a non-zero exit code:
 //! 2 for a usage error (clap), 1 for anything else. Output files are written
-//! atomically. `--threads N` sets the number of worker threads.
+//! atomically. `--threads N` sets the number of worker threads; the
+//! environment variable `EMFIT_ISA` (`avx512`, `avx2`, `baseline`) caps the
+//! instruction set of the numerical kernels, for testing and measurement.
 //!
 //! # Why a crate of its own
 //! The program is the only place that parses arguments (clap), draws progress
@@ -91,6 +93,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
+    // The kernels ignore a cap they cannot read; the program refuses it.
+    em_driver::linalg_kernels::isa::Isa::requested().map_err(|e| CliError::Usage(e.to_string()))?;
     if let Some(threads) = cli.threads {
         if threads == 0 {
             return Err(CliError::Usage("--threads must be at least 1".into()));

@@ -7,27 +7,87 @@
 //! makes the same choice. [`for_each_isa!`](crate::for_each_isa) compiles a kernel module once per
 //! set and [`isa_dispatch!`](crate::isa_dispatch) calls the detected one, so the target features
 //! and the detection live here only.
+//!
+//! # Forcing a narrower set
+//! The environment variable [`ISA_VARIABLE`] (`EMFIT_ISA`), read once per
+//! process, caps the set: `avx512`, `avx2` or `baseline`. It is honoured
+//! only downward: the kernels run with the widest set the CPU supports that
+//! is not wider than the one asked for, so `EMFIT_ISA=avx2` measures the
+//! AVX2 path on an AVX-512 machine and means nothing worse than the
+//! baseline on an ARM one. Any other value is ignored by the kernels
+//! ([`Isa::requested`] reports it, for programs that want to refuse it).
 
+use std::fmt;
+use std::str::FromStr;
 use std::sync::OnceLock;
 
-/// An instruction set the SIMD kernels are compiled for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The environment variable that caps the instruction set ([`Isa::detect`]).
+pub const ISA_VARIABLE: &str = "EMFIT_ISA";
+
+/// An instruction set the SIMD kernels are compiled for, ordered from the
+/// narrowest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Isa {
-    /// AVX-512 F, VL and DQ, with AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
+    /// The compilation target's baseline (SSE2 on x86-64, NEON on aarch64).
+    Baseline,
     /// AVX2 with FMA.
     #[cfg(target_arch = "x86_64")]
     Avx2,
-    /// The compilation target's baseline (SSE2 on x86-64).
-    Baseline,
+    /// AVX-512 F, VL and DQ, with AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+/// A value of [`ISA_VARIABLE`] that names no instruction set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownIsa(pub String);
+
+impl fmt::Display for UnknownIsa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{ISA_VARIABLE}={:?} names no instruction set (use avx512, avx2 or baseline)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownIsa {}
+
+/// A requested cap: the width of each name, whatever this architecture has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IsaCap(u8);
+
+impl FromStr for IsaCap {
+    type Err = UnknownIsa;
+
+    fn from_str(name: &str) -> Result<Self, UnknownIsa> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "baseline" => Ok(Self(0)),
+            "avx2" => Ok(Self(1)),
+            "avx512" => Ok(Self(2)),
+            _ => Err(UnknownIsa(name.to_string())),
+        }
+    }
 }
 
 impl Isa {
-    /// The widest instruction set this CPU supports (detected on the first
-    /// call, then cached).
+    /// The instruction set the kernels run with: the widest this CPU
+    /// supports, capped by [`ISA_VARIABLE`] when it names a set (detected
+    /// on the first call, then cached).
     #[must_use]
     pub fn detect() -> Self {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| match Self::requested() {
+            Ok(Some(cap)) => Self::widest_within(cap),
+            _ => Self::supported(),
+        })
+    }
+
+    /// The widest instruction set this CPU supports, whatever
+    /// [`ISA_VARIABLE`] says.
+    #[must_use]
+    pub fn supported() -> Self {
         static ISA: OnceLock<Isa> = OnceLock::new();
         *ISA.get_or_init(|| {
             #[cfg(target_arch = "x86_64")]
@@ -43,6 +103,61 @@ impl Isa {
             }
             Isa::Baseline
         })
+    }
+
+    /// Every instruction set this CPU supports, the baseline first: the
+    /// sets the kernels' tests compare (whatever [`ISA_VARIABLE`] says).
+    #[must_use]
+    pub fn available() -> Vec<Self> {
+        Self::ALL
+            .into_iter()
+            .filter(|&isa| isa <= Self::supported())
+            .collect()
+    }
+
+    /// The cap [`ISA_VARIABLE`] asks for: `None` when it is unset or empty.
+    ///
+    /// # Errors
+    /// [`UnknownIsa`] when it names no instruction set.
+    pub fn requested() -> Result<Option<IsaCap>, UnknownIsa> {
+        match std::env::var(ISA_VARIABLE) {
+            Ok(value) if !value.trim().is_empty() => value.parse().map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The name [`ISA_VARIABLE`] takes for this set.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Baseline => "baseline",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Every set compiled for this architecture, the narrowest first.
+    const ALL: [Isa; Self::COMPILED] = [
+        Isa::Baseline,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512,
+    ];
+    #[cfg(target_arch = "x86_64")]
+    const COMPILED: usize = 3;
+    #[cfg(not(target_arch = "x86_64"))]
+    const COMPILED: usize = 1;
+
+    /// The widest supported set whose name is within `cap`.
+    fn widest_within(cap: IsaCap) -> Self {
+        Self::available()
+            .into_iter()
+            .filter(|isa| isa.name().parse::<IsaCap>().is_ok_and(|width| width <= cap))
+            .max()
+            .unwrap_or(Isa::Baseline)
     }
 
     /// True when AVX2 and FMA may be used (AVX-512 machines included).
@@ -62,6 +177,12 @@ impl Isa {
         {
             false
         }
+    }
+}
+
+impl fmt::Display for Isa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -134,6 +255,23 @@ mod tests {
         let isa = Isa::detect();
         assert_eq!(isa, Isa::detect());
         assert!(!isa.has_avx512() || isa.has_avx2());
+        assert!(isa <= Isa::supported());
+        assert_eq!(Isa::available()[0], Isa::Baseline);
+        assert_eq!(Isa::available().last(), Some(&Isa::supported()));
+    }
+
+    #[test]
+    fn a_cap_is_honoured_only_downward() {
+        for isa in Isa::available() {
+            let cap = isa.name().parse().unwrap();
+            assert_eq!(Isa::widest_within(cap), isa, "{isa}");
+        }
+        // Asking for more than the CPU has gives what it has.
+        assert_eq!(Isa::widest_within("avx512".parse().unwrap()), Isa::supported());
+        assert_eq!(Isa::widest_within("baseline".parse().unwrap()), Isa::Baseline);
+        assert_eq!(" AVX2 ".parse::<IsaCap>(), "avx2".parse::<IsaCap>());
+        let unknown = "sse9".parse::<IsaCap>().unwrap_err();
+        assert!(unknown.to_string().contains("EMFIT_ISA=\"sse9\""), "{unknown}");
     }
 
     #[test]

@@ -238,15 +238,18 @@ mod tests {
 
     type Kernel = fn(Coordinatewise<'_>) -> Result<f64, KernelError>;
 
-    /// The dispatched kernel and every instruction set's this CPU can run.
+    /// The dispatched kernel and every instruction set's this CPU can run
+    /// (AVX-512 machines run the AVX2 kernel).
     fn kernels() -> Vec<Kernel> {
-        let mut all: Vec<Kernel> = vec![condition, baseline::condition];
-        #[cfg(target_arch = "x86_64")]
-        if Isa::detect().has_avx2() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            all.push(|u| unsafe { avx2::condition(u) });
-        }
-        all
+        let compiled = Isa::available().into_iter().map(|isa| -> Kernel {
+            match isa {
+                Isa::Baseline => baseline::condition,
+                // SAFETY: `Isa::available` lists only sets the CPU supports.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 | Isa::Avx512 => |u| unsafe { avx2::condition(u) },
+            }
+        });
+        std::iter::once(condition as Kernel).chain(compiled).collect()
     }
 
     /// Against the joint update `K = P[:, c] S⁻¹`, `S = P[c, c] + diag(r)`,

@@ -65,10 +65,16 @@ impl Run {
 
 /// Runs `emfit` with arguments in `dir`.
 pub fn emfit(dir: &Path, args: &[&str]) -> Run {
+    emfit_with_env(dir, args, &[])
+}
+
+/// Runs the binary as [`emfit`] does, with extra environment variables.
+pub fn emfit_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_emfit"))
         .args(args)
         .current_dir(dir)
         .env("RAYON_NUM_THREADS", "2")
+        .envs(env.iter().copied())
         .output()
         .expect("the emfit binary runs");
     Run {

@@ -106,14 +106,14 @@ macro_rules! baseline {
 /// The AVX2 module (called only on CPUs that have AVX2 and FMA).
 #[cfg(target_arch = "x86_64")]
 macro_rules! avx2 {
-    // SAFETY: the caller checked `Isa::detect().has_avx2()`.
+    // SAFETY: the caller checked `Isa::supported().has_avx2()`.
     ($f:ident($($a:expr),*)) => { unsafe { avx2::$f($($a),*) } };
 }
 
 /// The AVX-512 module (called only on CPUs that have AVX-512).
 #[cfg(target_arch = "x86_64")]
 macro_rules! avx512 {
-    // SAFETY: the caller checked `Isa::detect().has_avx512()`.
+    // SAFETY: the caller checked `Isa::supported().has_avx512()`.
     ($f:ident($($a:expr),*)) => { unsafe { avx512::$f($($a),*) } };
 }
 
@@ -154,7 +154,7 @@ fn case(k: usize, n: usize, structural: bool) -> (Vec<f64>, Vec<f64>, Mat<f64>) 
 /// without rescaled steps.
 #[test]
 fn every_instruction_set_gives_identical_results() {
-    let isa = linalg_kernels::isa::Isa::detect();
+    let isa = linalg_kernels::isa::Isa::supported();
     for (k, structural) in [1usize, 2, 3, 5, 8, 11]
         .into_iter()
         .flat_map(|k| [(k, false), (k, true)])

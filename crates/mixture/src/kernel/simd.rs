@@ -472,7 +472,7 @@ mod tests {
         check_ln(baseline::Scalar::new());
         #[cfg(target_arch = "x86_64")]
         {
-            let isa = linalg_kernels::isa::Isa::detect();
+            let isa = linalg_kernels::isa::Isa::supported();
             if isa.has_avx2() {
                 // SAFETY: the CPU has AVX2 and FMA (checked just above).
                 let s = unsafe { avx2::Avx2::new() };

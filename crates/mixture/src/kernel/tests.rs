@@ -5,31 +5,15 @@ use crate::CovarianceType;
 use crate::stats::acc_kind;
 use linalg_kernels::isa::Isa;
 
-/// Every instruction set this CPU has, the portable one first.
-fn available() -> Vec<Isa> {
-    let detected = Isa::detect();
-    let mut sets = vec![Isa::Baseline];
-    #[cfg(target_arch = "x86_64")]
-    {
-        if detected.has_avx2() {
-            sets.push(Isa::Avx2);
-        }
-        if detected.has_avx512() {
-            sets.push(Isa::Avx512);
-        }
-    }
-    sets
-}
-
 /// The E-step chunk of the entry point compiled for `isa`, which the CPU
-/// must have (see [`available`]).
+/// must have (see [`Isa::available`]).
 fn estep_chunk_with(isa: Isa, job: &EStepJob<'_>, n: usize) -> EStepChunk {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` comes from `available`: the CPU has AVX-512F and FMA.
+        // SAFETY: `isa` comes from `Isa::available`: the CPU has AVX-512F and FMA.
         Isa::Avx512 => unsafe { avx512::estep_chunk(job, 0, n) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` comes from `available`: the CPU has AVX2 and FMA.
+        // SAFETY: `isa` comes from `Isa::available`: the CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe { avx2::estep_chunk(job, 0, n) },
         Isa::Baseline => baseline::estep_chunk(job, 0, n),
     }
@@ -74,7 +58,7 @@ fn instruction_sets_agree() {
         };
         let run = |isa| estep_chunk_with(isa, &job, n);
         let a = run(Isa::Baseline);
-        for isa in available() {
+        for isa in Isa::available() {
             let b = run(isa);
             let close = |p: f64, q: f64| (p - q).abs() <= 1e-12 * (1.0 + p.abs());
             assert!(close(a.log_likelihood, b.log_likelihood), "{isa:?}");
