@@ -22,6 +22,7 @@ use crate::error::{CliError, in_model_file, usage};
 use crate::files::check_outputs;
 use crate::input::{self, Loaded};
 use crate::json;
+use crate::limits::{check_memory, f64_bytes};
 use crate::messages::fit_error;
 use crate::progress::Progress;
 
@@ -287,7 +288,8 @@ pub fn learn_set<P: Parameter>(
 }
 
 /// `--components` (default 2), checked against the `n` observations of the
-/// data and, for hidden states, against `max_states`.
+/// data, for hidden states against `max_states`, and against the memory of
+/// the `n x K` tables of an E-step.
 pub fn components(args: &FitArgs, n: usize, max_states: Option<usize>) -> Result<usize, CliError> {
     let Some(k) = args.components else {
         return Ok(2);
@@ -300,12 +302,18 @@ pub fn components(args: &FitArgs, n: usize, max_states: Option<usize>) -> Result
             "--components {k} is more than the {n} observations of the data"
         ));
     }
-    match max_states {
-        Some(max) if k > max => Err(usage!(
+    if let Some(max) = max_states.filter(|&max| k > max) {
+        return Err(usage!(
             "--components {k} is more than the {max} hidden states accepted"
-        )),
-        _ => Ok(k),
+        ));
     }
+    // Per observation and component: the log-density, the responsibility
+    // (posterior) and a working copy.
+    check_memory(
+        &format!("--components {k} over {n} observations"),
+        f64_bytes(&[n, k, 3]),
+    )?;
+    Ok(k)
 }
 
 /// An `--init` given with `--components` of another size.

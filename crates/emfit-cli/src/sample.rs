@@ -21,7 +21,7 @@ use crate::args::{self, SampleArgs};
 use crate::error::{CliError, usage};
 use crate::files::check_outputs;
 use crate::json;
-use crate::limits::{MAX_WRITTEN_VALUES, check_memory, f64_bytes, human_bytes};
+use crate::limits::{MAX_WRITTEN_VALUES, NOTE_BYTES, check_memory, f64_bytes, human_bytes};
 
 /// Points of a mixture drawn at a time.
 pub const CHUNK: usize = 65_536;
@@ -66,6 +66,13 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
             "-n {n} x --sequences {sequences} would write {values} values (about {} as .npy), more than the {MAX_WRITTEN_VALUES} a sample may write",
             human_bytes(values.saturating_mul(8))
         ));
+    }
+    let bytes = values.saturating_mul(8);
+    if bytes > NOTE_BYTES {
+        eprintln!(
+            "emfit: note: -n {n} x --sequences {sequences} writes {values} values (about {} as .npy, more as CSV)",
+            human_bytes(bytes)
+        );
     }
     // At most MAX_WRITTEN_VALUES, so the product fits.
     let rows = n * sequences;

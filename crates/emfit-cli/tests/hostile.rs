@@ -66,6 +66,23 @@ const CASES: &[Case] = &[
         needles: &["would write", "values"],
     },
     Case {
+        name: "a merely huge sample is announced with its size",
+        args: &[
+            "sample",
+            "--model",
+            "gmm.json",
+            "-n",
+            "50000000",
+            "--out",
+            "no/such/folder/x.csv",
+        ],
+        code: 1,
+        needles: &[
+            "note: -n 50000000 x --sequences 1 writes 150000000 values (about 1.2 GB",
+            "x.csv",
+        ],
+    },
+    Case {
         name: "threads far above the cores",
         args: &["--threads", "100000", "fit", "gmm", "--data", "points.csv"],
         code: 1,

@@ -16,10 +16,6 @@ use crate::limits::{check_memory, f64_bytes};
 use crate::messages::on_data;
 use crate::text::{list, row};
 
-/// Largest number of values of the per-step covariances of the filter and
-/// smoother (T n^2).
-const MAX_ENTRIES: usize = 250_000_000;
-
 /// The free parameters learned for state dimension `n` and observation
 /// dimension `p`: `n²` for A, `n(n+1)/2` for Q and P0, `pn` for H,
 /// `p(p+1)/2` for R, `n` for m0 (symmetric matrices count their upper
@@ -105,14 +101,13 @@ impl Family for LinearGaussianSsm {
         if state == 0 {
             return Err(usage!("--state-dim must be at least 1"));
         }
+        // The filter's and smoother's per-step covariances (n x n) or gains
+        // (p x n), with a copy: about 1.25 T n² values measured.
         let per_step = state.saturating_mul(state).max(d.saturating_mul(state));
-        if n.saturating_mul(per_step) > MAX_ENTRIES {
-            return Err(usage!(
-                "a state dimension of {state} over {n} time steps needs too much memory \
-                 (T n^2 = {} values; at most {MAX_ENTRIES})",
-                n.saturating_mul(per_step)
-            ));
-        }
+        check_memory(
+            &format!("a state dimension of {state} over {n} time steps"),
+            f64_bytes(&[n, per_step, 2]),
+        )?;
         let learn = learn_set(
             args,
             Self::NAME,
