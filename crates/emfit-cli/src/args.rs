@@ -374,3 +374,28 @@ pub struct SmoothArgs {
     #[arg(long, value_name = "FILE.npy")]
     pub covariances_out: Option<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_range_checked_with_the_value() {
+        assert_eq!(non_negative("--tol", 0.0).unwrap(), 0.0);
+        let e = non_negative("--tol", -1.0).unwrap_err().to_string();
+        assert_eq!(e, "--tol must be a finite number ≥ 0, got -1");
+        assert!(non_negative("--tol", f64::INFINITY).is_err());
+        assert_eq!(seed("--seed", 7).unwrap(), 7);
+        assert!(seed("--seed", -1).unwrap_err().to_string().ends_with("got -1"));
+        assert!(seed("--seed", 1 << 64).is_err());
+        assert_eq!(positive("-n", 3).unwrap(), 3);
+        assert_eq!(
+            positive("-n", 0).unwrap_err().to_string(),
+            "-n must be at least 1, got 0"
+        );
+        let e = positive("-n", 1 << 100).unwrap_err().to_string();
+        assert!(e.contains("more than this machine can count"), "{e}");
+        assert!(time_budget(2.5).is_ok());
+        assert!(time_budget(f64::NAN).is_err());
+    }
+}

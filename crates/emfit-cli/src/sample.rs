@@ -82,6 +82,8 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
         vec![n; sequences]
     };
     let mut rng = StdRng::seed_from_u64(args::seed("--seed", args.seed)?);
+    // The first failure, said with the output it concerns: the writers of
+    // the two files nest, so their own error would name the outer file.
     let mut failure = None;
     let json_rows = as_json && args.out.is_none();
     if json_rows {
@@ -91,21 +93,25 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
         );
     }
     let written = with_output(args.out.as_deref(), |x_out| {
-        with_output_or_sink(args.hidden_out.as_deref(), |hidden_out| {
+        let hidden = with_output_or_sink(args.hidden_out.as_deref(), |hidden_out| {
             let mut xs = Stream::new(x_out, args.out.as_deref(), rows, json_rows);
             let mut hs = Stream::new(hidden_out, args.hidden_out.as_deref(), rows, false);
             for &size in &chunks {
-                let (x, hidden) = match model.sample(size, &mut rng) {
-                    Ok(drawn) => drawn,
-                    Err(e) => {
-                        failure = Some(e);
-                        return Err(std::io::Error::other("sampling failed"));
-                    }
-                };
-                xs.write(&x)?;
-                hs.write(&hidden)?;
+                let step = model.sample(size, &mut rng).and_then(|(x, hidden)| {
+                    xs.write(&x).map_err(|e| output_error(args.out.as_deref(), e))?;
+                    hs.write(&hidden)
+                        .map_err(|e| output_error(args.hidden_out.as_deref(), e))
+                });
+                if let Err(e) = step {
+                    failure = Some(e);
+                    return Err(std::io::Error::other("sampling stopped"));
+                }
             }
             Ok(())
+        });
+        hidden.map_err(|e| {
+            failure.get_or_insert(e);
+            std::io::Error::other("sampling stopped")
         })
     });
     if let Some(e) = failure {
@@ -153,14 +159,26 @@ where
     }
 }
 
+/// An error of writing the output `path` (standard output without one).
+fn output_error(path: Option<&Path>, source: std::io::Error) -> CliError {
+    match path {
+        Some(path) => io::DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into(),
+        None => CliError::Output(source),
+    }
+}
+
 /// Runs `write` on the file `path` (atomically), or on a sink without one.
-fn with_output_or_sink<F>(path: Option<&Path>, write: F) -> std::io::Result<()>
+fn with_output_or_sink<F>(path: Option<&Path>, write: F) -> Result<(), CliError>
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
     match path {
-        Some(path) => io::write_atomically(path, |w| write(w)).map_err(std::io::Error::other),
-        None => write(&mut std::io::sink()),
+        Some(path) => Ok(io::write_atomically(path, |w| write(w))?),
+        None => write(&mut std::io::sink()).map_err(CliError::Output),
     }
 }
 

@@ -83,6 +83,22 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "an unwritable hidden output is named, not the other one",
+        args: &[
+            "sample",
+            "--model",
+            "hmm.json",
+            "-n",
+            "5",
+            "--out",
+            "x.csv",
+            "--hidden-out",
+            "no/such/folder/z.csv",
+        ],
+        code: 1,
+        needles: &["emfit: no/such/folder/z.csv: "],
+    },
+    Case {
         name: "threads far above the cores",
         args: &["--threads", "100000", "fit", "gmm", "--data", "points.csv"],
         code: 1,
@@ -333,7 +349,7 @@ fn every_hostile_case_is_refused_with_its_message() {
         failures.join("\n")
     );
     // Nothing was written by a refused command.
-    for name in ["s.csv", "c.csv"] {
+    for name in ["s.csv", "c.csv", "x.csv"] {
         assert!(!dir.path().join(name).exists(), "{name} was written");
     }
     let data = std::fs::read_to_string(dir.path().join("points.csv")).expect("the data");
