@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::{CliError, usage};
+
 /// Fit Gaussian mixtures, hidden Markov models and linear Gaussian state-space
 /// models by EM.
 #[derive(Debug, Parser)]
@@ -12,9 +14,56 @@ pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
-    /// Number of worker threads (default: all cores).
+    /// Number of worker threads (default: all cores; at most 4 per core).
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// Print one JSON object on standard output instead of text, with every
+    /// number in its shortest form that reads back to the same f64 (full
+    /// precision); tables go into it unless --out names a file.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The numbers of the command line are parsed as given, negative ones
+/// included (`allow_negative_numbers`), and range-checked by the commands
+/// with these functions, so that a message says what is wrong with the
+/// value rather than that the parser saw an unknown flag.
+///
+/// `flag` as a finite number ≥ 0 (a tolerance).
+pub fn non_negative(flag: &str, x: f64) -> Result<f64, CliError> {
+    if x >= 0.0 && x.is_finite() {
+        Ok(x)
+    } else {
+        Err(usage!("{flag} must be a finite number ≥ 0, got {x}"))
+    }
+}
+
+/// `flag` as a seed, an integer from 0 to 2^64 − 1.
+pub fn seed(flag: &str, x: i128) -> Result<u64, CliError> {
+    u64::try_from(x).map_err(|_| usage!("{flag} must be an integer from 0 to {}, got {x}", u64::MAX))
+}
+
+/// `flag` as a count of at least 1.
+pub fn positive(flag: &str, x: i128) -> Result<usize, CliError> {
+    match usize::try_from(x) {
+        Ok(n) if n > 0 => Ok(n),
+        _ if x > 0 => Err(usage!(
+            "{flag} {x} is more than this machine can count ({})",
+            usize::MAX
+        )),
+        _ => Err(usage!("{flag} must be at least 1, got {x}")),
+    }
+}
+
+/// `--time-budget` as a duration: a positive number of seconds below 10^9.
+pub fn time_budget(x: f64) -> Result<std::time::Duration, CliError> {
+    if x.is_finite() && x > 0.0 && x < 1e9 {
+        Ok(std::time::Duration::from_secs_f64(x))
+    } else {
+        Err(usage!(
+            "--time-budget must be a positive number of seconds (below 10^9), got {x}"
+        ))
+    }
 }
 
 /// The subcommands.
@@ -43,8 +92,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
     /// Seed of the generated data and of the fits.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
+    pub seed: i128,
     /// Run scenario 3 at the full size of the robot-arm data set (T = 44,484, d = 21).
     #[arg(long)]
     pub full: bool,
@@ -61,6 +110,13 @@ pub struct DemoArgs {
     /// 10th up to 100, then every 100th; the last row is always printed).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub log_every: usize,
+}
+
+impl DemoArgs {
+    /// `--seed`, checked (see [`seed`]).
+    pub fn seed(&self) -> Result<u64, CliError> {
+        seed("--seed", self.seed)
+    }
 }
 
 /// The model families of `emfit fit`.
@@ -133,7 +189,11 @@ pub enum StopArg {
     Gain,
     /// The parameters of an EM step moved by at most --param-tol of their size.
     Params,
-    /// Exactly --max-iter iterations, whatever the gains.
+    /// Exactly --max-iter iterations, whatever the gains. An iteration is
+    /// one recorded update of the parameters: a plain EM step; with SQUAREM
+    /// a cycle records two, its first EM step, then its extrapolation when
+    /// accepted or else its second EM step (so N iterations cost N to 1.5 N
+    /// E-steps besides the start's; --acceleration none for N EM steps).
     Iterations,
 }
 
@@ -169,7 +229,8 @@ pub struct FitArgs {
     /// Mixture components per hidden state (gmmhmm).
     #[arg(short = 'm', long, value_name = "M")]
     pub mixtures: Option<usize>,
-    /// Covariance structure (default: full; diag for gmmhmm).
+    /// Covariance structure (default: full; diag for gmmhmm; not with --init,
+    /// whose model fixes it).
     #[arg(long, value_enum)]
     pub covariance: Option<CovarianceArg>,
     /// Number of symbols (categorical-hmm; default: largest symbol + 1).
@@ -186,19 +247,19 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub max_iter: usize,
     /// Absolute tolerance on the log-likelihood gain (see --stop).
-    #[arg(long, default_value_t = 1e-8, value_name = "X")]
+    #[arg(long, default_value_t = 1e-8, value_name = "X", allow_negative_numbers = true)]
     pub tol: f64,
     /// Tolerance relative to |log-likelihood| (the larger threshold applies).
-    #[arg(long, default_value_t = 1e-8, value_name = "X")]
+    #[arg(long, default_value_t = 1e-8, value_name = "X", allow_negative_numbers = true)]
     pub rel_tol: f64,
     /// Number of restarts from different random initialisations (the best wins).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub restarts: usize,
     /// Master seed (restart i uses a seed derived from it).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub seed: i128,
     /// Stop after this many seconds (the best parameters so far are kept).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub time_budget: Option<f64>,
     /// What to do when the log-likelihood falls.
     #[arg(long, value_enum, default_value_t = OnFallArg::Stop)]
@@ -210,7 +271,7 @@ pub struct FitArgs {
     #[arg(long, value_enum, default_value_t = StopArg::Remaining)]
     pub stop: StopArg,
     /// Relative parameter change below which --stop params stops.
-    #[arg(long, default_value_t = 1e-6, value_name = "X")]
+    #[arg(long, default_value_t = 1e-6, value_name = "X", allow_negative_numbers = true)]
     pub param_tol: f64,
     /// Start from the parameters of this model file instead of a random initialisation.
     #[arg(long, value_name = "FILE")]
@@ -271,17 +332,23 @@ pub struct SampleArgs {
     #[command(flatten)]
     pub model: ModelArg,
     /// Number of observations (time steps per sequence for sequence models).
-    #[arg(short = 'n', long = "samples", value_name = "N")]
-    pub n: usize,
+    /// Written as they are drawn, one sequence (or 65,536 points) at a time.
+    #[arg(
+        short = 'n',
+        long = "samples",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub n: i128,
     /// Number of independent sequences of length N (sequence models).
-    #[arg(long, default_value_t = 1, value_name = "K")]
-    pub sequences: usize,
+    #[arg(long, default_value_t = 1, value_name = "K", allow_negative_numbers = true)]
+    pub sequences: i128,
     /// Write the sequence lengths to this file (one per line).
     #[arg(long, value_name = "FILE")]
     pub lengths_out: Option<PathBuf>,
     /// Seed of the random draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub seed: i128,
     /// Output file for the observations (CSV, or .npy by extension); default: standard output.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -302,4 +369,33 @@ pub struct SmoothArgs {
     /// Output file (CSV, or .npy by extension); default: standard output.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// lgssm: also write the full smoothed state covariances Cov(x_t | y_1..y_T)
+    /// to this .npy file, shape T x n x n (all sequences stacked, as the rows of --out).
+    #[arg(long, value_name = "FILE.npy")]
+    pub covariances_out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_range_checked_with_the_value() {
+        assert_eq!(non_negative("--tol", 0.0).unwrap(), 0.0);
+        let e = non_negative("--tol", -1.0).unwrap_err().to_string();
+        assert_eq!(e, "--tol must be a finite number ≥ 0, got -1");
+        assert!(non_negative("--tol", f64::INFINITY).is_err());
+        assert_eq!(seed("--seed", 7).unwrap(), 7);
+        assert!(seed("--seed", -1).unwrap_err().to_string().ends_with("got -1"));
+        assert!(seed("--seed", 1 << 64).is_err());
+        assert_eq!(positive("-n", 3).unwrap(), 3);
+        assert_eq!(
+            positive("-n", 0).unwrap_err().to_string(),
+            "-n must be at least 1, got 0"
+        );
+        let e = positive("-n", 1 << 100).unwrap_err().to_string();
+        assert!(e.contains("more than this machine can count"), "{e}");
+        assert!(time_budget(2.5).is_ok());
+        assert!(time_budget(f64::NAN).is_err());
+    }
 }

@@ -32,6 +32,10 @@ pub enum CliError {
     /// A model operation failed.
     #[error(transparent)]
     Model(Box<em_driver::ModelError>),
+    /// A model error said in the program's words (1-based positions, the
+    /// data file named; see the `messages` module).
+    #[error("{0}")]
+    Reworded(String),
     /// Options that do not fit together or do not fit the model/data.
     #[error("{0}")]
     Usage(String),
@@ -58,9 +62,10 @@ impl<E: std::error::Error + Send + Sync + 'static> From<FitError<E>> for CliErro
     }
 }
 
-/// A model crate's error as a program error.
+/// A model crate's error as a program error (in the program's wording, see
+/// [`crate::messages::model_error`]).
 pub fn model<E: Into<em_driver::ModelError>>(e: E) -> CliError {
-    CliError::Model(Box::new(e.into()))
+    crate::messages::model_error(e.into())
 }
 
 /// Names the model file in an error of loading it, unless the error already does.

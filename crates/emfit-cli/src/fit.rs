@@ -8,7 +8,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use em_driver::hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
 use em_driver::mixture::GaussianMixture;
@@ -18,22 +17,26 @@ use em_driver::{
     Tolerance, UnknownParameter,
 };
 
-use crate::args::{AccelerationArg, FamilyArg, FitArgs, OnFallArg, StopArg};
+use crate::args::{self, AccelerationArg, FamilyArg, FitArgs, OnFallArg, StopArg};
 use crate::error::{CliError, in_model_file, usage};
+use crate::files::check_outputs;
 use crate::input::{self, Loaded};
+use crate::json;
+use crate::limits::{check_memory, f64_bytes};
+use crate::messages::fit_error;
 use crate::progress::Progress;
 
-/// Runs `emfit fit`.
-pub fn run(args: &FitArgs) -> Result<(), CliError> {
-    fn fit<F: Family>(args: &FitArgs) -> Result<(), CliError> {
-        FitRequest::<F>::parse(args)?.run()
+/// Runs `emfit fit`; with `as_json`, the report is one JSON object.
+pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
+    fn fit<F: Family>(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
+        FitRequest::<F>::parse(args)?.run(as_json)
     }
     match args.family {
-        FamilyArg::Gmm => fit::<GaussianMixture>(args),
-        FamilyArg::Hmm => fit::<GaussianHmm>(args),
-        FamilyArg::Gmmhmm => fit::<GmmHmm>(args),
-        FamilyArg::CategoricalHmm => fit::<CategoricalHmm>(args),
-        FamilyArg::Lgssm => fit::<LinearGaussianSsm>(args),
+        FamilyArg::Gmm => fit::<GaussianMixture>(args, as_json),
+        FamilyArg::Hmm => fit::<GaussianHmm>(args, as_json),
+        FamilyArg::Gmmhmm => fit::<GmmHmm>(args, as_json),
+        FamilyArg::CategoricalHmm => fit::<CategoricalHmm>(args, as_json),
+        FamilyArg::Lgssm => fit::<LinearGaussianSsm>(args, as_json),
     }
 }
 
@@ -43,7 +46,7 @@ pub fn run(args: &FitArgs) -> Result<(), CliError> {
 /// against the data), turns the data into the form its fit borrows, says how
 /// a fit starts from the data or from an `--init` model, and describes a
 /// fitted model.
-pub trait Family: EmModel + ModelFile {
+pub trait Family: EmModel<Error: Into<em_driver::ModelError>> + ModelFile {
     /// The family's name on the command line and in messages (`gmm`, `hmm`, ...).
     const NAME: &'static str;
     /// The flags of [`Flag`] the family takes (the others are refused).
@@ -110,17 +113,25 @@ impl<F: Family> FitRequest<F> {
         })
     }
 
-    /// Fits, prints the report and the fitted model, and saves it.
-    pub fn run(self) -> Result<(), CliError> {
+    /// Fits, prints the report and the fitted model (or its JSON object),
+    /// and saves it.
+    pub fn run(self, as_json: bool) -> Result<(), CliError> {
         let input = F::input(&self.data)?;
         let data = F::view(&input);
         let start = match self.init {
             Some(model) => Start::Warm(model),
             None => F::start(&self.family, data, &self.settings)?,
         };
-        let mut progress = Progress::new(self.quiet);
+        let mut progress = Progress::new(self.quiet || as_json);
         let options = F::options(&self.family);
-        let fit = em_driver::fit_observed(data, start, &options, &self.settings, &mut progress)?;
+        let fit = em_driver::fit_observed(data, start, &options, &self.settings, &mut progress)
+            .map_err(|e| fit_error(&self.data, e))?;
+        if as_json {
+            if let Some(path) = &self.out {
+                fit.model.save(path)?;
+            }
+            return json::print(&report_json(&fit, data, self.out.as_deref())?);
+        }
         if !self.quiet {
             report(&fit, data)?;
         }
@@ -190,29 +201,33 @@ fn check_flags<F: Family>(args: &FitArgs) -> Result<(), CliError> {
             "--init starts one fit from the given parameters; it cannot be combined with --restarts"
         ));
     }
-    Ok(())
+    if let (Some(init), Some(_)) = (&args.init, args.covariance) {
+        return Err(usage!(
+            "--covariance conflicts with --init: the covariance structure comes from the --init model {}",
+            init.display()
+        ));
+    }
+    check_outputs(
+        &[("--out", args.out.as_deref())],
+        &[
+            ("--data", Some(args.data.data.as_path())),
+            ("--lengths", args.data.lengths.as_deref()),
+        ],
+    )
 }
 
 /// The loop's settings from the flags (validated by [`Settings`]' builder).
 fn settings(args: &FitArgs) -> Result<Settings, CliError> {
-    let budget = match args.time_budget {
-        None => None,
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(usage!(
-                "--time-budget must be a positive number of seconds, got {s}"
-            ));
-        }
-    };
+    let budget = args.time_budget.map(args::time_budget).transpose()?;
     let tolerance = Tolerance {
-        absolute: args.tol,
-        relative: args.rel_tol,
+        absolute: args::non_negative("--tol", args.tol)?,
+        relative: args::non_negative("--rel-tol", args.rel_tol)?,
     };
     let convergence = match args.stop {
         StopArg::Remaining => Convergence::Remaining(tolerance),
         StopArg::Gain => Convergence::LogLikelihood(tolerance),
         StopArg::Params => Convergence::ParameterChange {
-            relative: args.param_tol,
+            relative: args::non_negative("--param-tol", args.param_tol)?,
         },
         StopArg::Iterations => Convergence::FixedIterations,
     };
@@ -225,7 +240,7 @@ fn settings(args: &FitArgs) -> Result<Settings, CliError> {
         .max_iterations(args.max_iter)
         .convergence(convergence)
         .restarts(args.restarts)
-        .seed(args.seed)
+        .seed(args::seed("--seed", args.seed)?)
         .time_budget(budget)
         .on_fall(match args.on_fall {
             OnFallArg::Stop => OnFall::StopKeepBest,
@@ -273,7 +288,8 @@ pub fn learn_set<P: Parameter>(
 }
 
 /// `--components` (default 2), checked against the `n` observations of the
-/// data and, for hidden states, against `max_states`.
+/// data, for hidden states against `max_states`, and against the memory of
+/// the `n x K` tables of an E-step.
 pub fn components(args: &FitArgs, n: usize, max_states: Option<usize>) -> Result<usize, CliError> {
     let Some(k) = args.components else {
         return Ok(2);
@@ -286,12 +302,18 @@ pub fn components(args: &FitArgs, n: usize, max_states: Option<usize>) -> Result
             "--components {k} is more than the {n} observations of the data"
         ));
     }
-    match max_states {
-        Some(max) if k > max => Err(usage!(
+    if let Some(max) = max_states.filter(|&max| k > max) {
+        return Err(usage!(
             "--components {k} is more than the {max} hidden states accepted"
-        )),
-        _ => Ok(k),
+        ));
     }
+    // Per observation and component: the log-density, the responsibility
+    // (posterior) and a working copy.
+    check_memory(
+        &format!("--components {k} over {n} observations"),
+        f64_bytes(&[n, k, 3]),
+    )?;
+    Ok(k)
 }
 
 /// An `--init` given with `--components` of another size.
@@ -323,6 +345,42 @@ fn report<F: Family>(fit: &Fit<F>, data: F::Data<'_>) -> Result<(), CliError> {
     let (bic, aic) = fit.model.criteria(data)?;
     writeln!(out, "BIC {bic:.3}  AIC {aic:.3}")?;
     Ok(())
+}
+
+/// The JSON object of `emfit fit --json`: the loop's report (every
+/// log-likelihood of the history at full precision), BIC and AIC, and where
+/// the model was written.
+fn report_json<F: Family>(
+    fit: &Fit<F>,
+    data: F::Data<'_>,
+    out: Option<&Path>,
+) -> Result<json::Value, CliError> {
+    let r = &fit.report;
+    let (bic, aic) = fit.model.criteria(data)?;
+    Ok(json::json!({
+        "command": "fit",
+        "family": F::NAME,
+        "termination": r.termination.to_string(),
+        "converged": r.converged(),
+        "iterations": r.iterations,
+        "returned_iteration": r.returned_iteration,
+        "log_likelihood": r.log_likelihood,
+        "history": r.history,
+        "e_steps": r.work.e_steps,
+        "m_steps": r.work.m_steps,
+        "extrapolations": {
+            "accepted": r.work.accepted,
+            "shortened": r.work.shortened,
+            "rejected": r.work.rejected,
+        },
+        "falls": r.falls.len(),
+        "best_restart": r.best_restart,
+        "restarts": r.restarts.len(),
+        "elapsed_seconds": r.elapsed.as_secs_f64(),
+        "bic": bic,
+        "aic": aic,
+        "model_file": out.map(|p| p.display().to_string()),
+    }))
 }
 
 /// Saves the model (atomically) if `--out` was given and says so.

@@ -30,8 +30,11 @@
 //!   over the object-safe `Apply` trait.
 //! - `family`: the per-family parts, one file per family (`gmm`, `hmm` with
 //!   its `emission`s, `lgssm`), each implementing `Family` and `Apply`.
-//! - `input` (data files), `progress` (bars or the convergence log),
-//!   `text` (numbers, lists, tables), `error`.
+//! - `input` (data files), `files` (output paths that must not collide),
+//!   `limits` (sizes against the memory they imply), `json` (`--json`),
+//!   `messages` (model errors in the program's 1-based wording),
+//!   `progress` (bars or the convergence log), `text` (numbers, lists,
+//!   tables), `error`.
 //! - `demo`: `emfit demo`, one file per scenario, with its plots, drawn
 //!   with `plot`, a small SVG writer (the crate's library target, so that the
 //!   benchmark tools draw with it too).
@@ -41,9 +44,14 @@ mod args;
 mod demo;
 mod error;
 mod family;
+mod files;
 mod fit;
 mod input;
+mod json;
+mod limits;
+mod messages;
 mod progress;
+mod sample;
 mod text;
 
 use std::process::ExitCode;
@@ -96,20 +104,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
     // The kernels ignore a cap they cannot read; the program refuses it.
     em_driver::linalg_kernels::isa::Isa::requested().map_err(|e| CliError::Usage(e.to_string()))?;
     if let Some(threads) = cli.threads {
-        if threads == 0 {
-            return Err(CliError::Usage("--threads must be at least 1".into()));
-        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        limits::check_threads(threads, cores)?;
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global()
             .map_err(|e| CliError::Usage(format!("cannot start {threads} threads: {e}")))?;
     }
     match cli.command {
+        Command::Demo(_) if cli.json => Err(CliError::Usage(
+            "--json applies to fit, predict, score, sample and smooth; demo prints a report for reading"
+                .into(),
+        )),
         Command::Demo(a) => demo::run(&a),
-        Command::Fit(a) => fit::run(&a),
-        Command::Predict(a) => apply::predict(&a),
-        Command::Score(a) => apply::score(&a),
-        Command::Sample(a) => apply::sample(&a),
-        Command::Smooth(a) => apply::smooth(&a),
+        Command::Fit(a) => fit::run(&a, cli.json),
+        Command::Predict(a) => apply::predict(&a, cli.json),
+        Command::Score(a) => apply::score(&a, cli.json),
+        Command::Sample(a) => sample::sample(&a, cli.json),
+        Command::Smooth(a) => apply::smooth(&a, cli.json),
     }
 }

@@ -251,7 +251,8 @@ fn acceleration_and_stopping_rules() {
     );
     let text = fit(&["--stop", "params", "--param-tol", "1e-4"]).ok().to_string();
     assert!(text.contains("termination: converged"), "{text}");
-    fit(&["--stop", "params", "--param-tol=-1"]).fails_with(&["convergence.relative"]);
+    fit(&["--stop", "params", "--param-tol=-1"])
+        .fails_with(&["--param-tol must be a finite number ≥ 0, got -1"]);
     let usage = fit(&["--acceleration", "fast"]);
     assert_eq!(usage.code, Some(2), "a usage error: {}", usage.stderr);
     assert!(usage.stderr.contains("--acceleration"), "{}", usage.stderr);
@@ -552,7 +553,8 @@ fn bad_model_files_and_dimensions() {
     )
     .fails_with(&["m.json"]);
     assert!(!dir.path().join("no").exists());
-    emfit(dir.path(), &["sample", "--model", "m.json", "-n", "0"]).fails_with(&["-n"]);
+    emfit(dir.path(), &["sample", "--model", "m.json", "-n", "0"])
+        .fails_with(&["-n must be at least 1, got 0"]);
 }
 
 #[test]

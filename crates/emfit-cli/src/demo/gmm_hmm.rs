@@ -20,9 +20,9 @@ use crate::text::list;
 /// Runs scenario 1; returns the plots written.
 pub fn run(args: &DemoArgs) -> Result<Vec<String>, CliError> {
     heading("Scenario 1: GMM-HMM, 2 hidden states, each a 2-component 1-D Gaussian mixture")?;
-    let data = s1::sample(args.seed);
+    let data = s1::sample(args.seed()?);
     let seqs = data.sequences().map_err(model)?;
-    let fresh = s1::fresh_model(&seqs, args.seed).map_err(model)?;
+    let fresh = s1::fresh_model(&seqs, args.seed()?).map_err(model)?;
     intro(&data)?;
     let settings = Settings::builder()
         .max_iterations(s1::MAX_ITERATIONS)
@@ -41,7 +41,7 @@ pub fn run(args: &DemoArgs) -> Result<Vec<String>, CliError> {
     // Accuracy up to relabelling: on the training data, and on a fresh sample.
     let train_path = hmm.predict(&seqs).map_err(model)?;
     let train = match_labels(&train_path, &data.states, s1::N_STATES);
-    let fresh_data = s1::sample_with(args.seed.wrapping_add(1), s1::N_POINTS, 1).map_err(model)?;
+    let fresh_data = s1::sample_with(args.seed()?.wrapping_add(1), s1::N_POINTS, 1).map_err(model)?;
     let fresh_path = hmm
         .predict(&fresh_data.sequences().map_err(model)?)
         .map_err(model)?;

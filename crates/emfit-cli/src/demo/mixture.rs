@@ -22,7 +22,7 @@ pub fn run(args: &DemoArgs) -> Result<Vec<String>, CliError> {
     heading(
         "Scenario 2: 2-D Gaussian mixture, 2 full-covariance components (the hand-written loop crashed)",
     )?;
-    let data = s2::two_component_2d(args.seed);
+    let data = s2::two_component_2d(args.seed()?);
     intro(&data)?;
     let settings = Settings::builder().max_iterations(500).build()?;
     let mut watch = SpdWatch {

@@ -37,7 +37,17 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
             "--only: there is no scenario {bad} (scenarios are 1, 2, 3)"
         ));
     }
+    args.seed()?;
+    if only(3) {
+        robot_arm::steps(args)?;
+    }
     if let Some(dir) = &args.plots {
+        if dir.exists() && !dir.is_dir() {
+            return Err(usage!(
+                "--plots {}: this is a file, not a folder; give a folder for the SVG plots (created if missing)",
+                dir.display()
+            ));
+        }
         std::fs::create_dir_all(dir).map_err(|source| em_driver::io::DataError::Io {
             path: dir.clone(),
             source,

@@ -5,11 +5,12 @@ use em_driver::mixture::{CovarianceType, GaussianMixture, InitConfig, LearnSet, 
 use em_driver::rand::rngs::StdRng;
 use em_driver::{Parameter, Settings, Start};
 
-use crate::apply::{Apply, Score, Table};
+use crate::apply::{Apply, Prediction, Score, Table};
 use crate::args::FitArgs;
 use crate::error::{CliError, model, usage};
 use crate::fit::{Family, Flag, check_components, components, learn_set};
 use crate::input::Loaded;
+use crate::messages::on_data;
 use crate::text::{features, row, table};
 
 /// What `emfit fit gmm` asks for.
@@ -107,33 +108,39 @@ impl Apply for GaussianMixture {
         data.check_columns(self.n_features())
     }
 
-    fn predict(&self, data: &Loaded, proba: bool) -> Result<Table, CliError> {
-        if proba {
-            let p = self.predict_proba(data.x()).map_err(model)?;
-            Ok(Table::numbered(p, "component"))
+    fn predict(&self, data: &Loaded, proba: bool) -> Result<Prediction, CliError> {
+        let table = if proba {
+            let p = self
+                .predict_proba(data.x())
+                .map_err(|e| on_data(data, e.into()))?;
+            Table::numbered(p, "component")
         } else {
-            let labels = self.predict(data.x()).map_err(model)?;
-            Ok(Table::labels(&labels, "component"))
-        }
+            let labels = self.predict(data.x()).map_err(|e| on_data(data, e.into()))?;
+            Table::labels(&labels, "component")
+        };
+        Ok(Prediction { table, viterbi: None })
     }
 
     fn score(&self, data: &Loaded) -> Result<Score, CliError> {
         Ok(Score {
-            log_likelihood: self.total_log_likelihood(data.x()).map_err(model)?,
+            log_likelihood: self
+                .total_log_likelihood(data.x())
+                .map_err(|e| on_data(data, e.into()))?,
             parameters: self.n_parameters(),
             sequences: None,
         })
     }
 
-    fn sample(&self, n: usize, _sequences: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
-        if n.saturating_mul(self.n_features()) > 100_000_000 {
-            return Err(usage!("-n {n} is too many points to draw (at most 10^8 values)"));
-        }
+    fn sample_widths(&self) -> (usize, usize) {
+        (self.n_features(), 1)
+    }
+
+    fn sample(&self, n: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
         let (x, labels) = GaussianMixture::sample(self, n, rng);
         Ok((Table::numbered(x, "x"), Table::labels(&labels, "component")))
     }
 
-    fn smooth(&self, _: &Loaded) -> Result<Table, CliError> {
+    fn smooth(&self, _: &Loaded, _: bool) -> Result<(Table, Option<Vec<f64>>), CliError> {
         Err(usage!(
             "smooth needs a sequence model (hmm, gmmhmm, categorical-hmm, lgssm); for a gmm use `emfit predict --proba`"
         ))

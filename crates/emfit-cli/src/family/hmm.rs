@@ -4,16 +4,16 @@
 
 use std::fmt::Write as _;
 
-use em_driver::faer::Mat;
 use em_driver::hmm::{Emission, Hmm, InitConfig, LearnSet, MStepOptions, Param, Sequences};
 use em_driver::rand::rngs::StdRng;
 use em_driver::{ModelFile, Settings, Start};
 
-use crate::apply::{Apply, Score, Table, draw_size};
+use crate::apply::{Apply, Prediction, Score, Table};
 use crate::args::FitArgs;
-use crate::error::{CliError, model, usage};
+use crate::error::{CliError, model};
 use crate::fit::{Family, Flag, check_components, components, learn_set};
 use crate::input::Loaded;
+use crate::messages::on_data;
 use crate::text::{features, list, table};
 
 /// Largest number of hidden states (the transition matrix has K^2 entries).
@@ -174,38 +174,49 @@ impl<E: EmissionFamily> Apply for Hmm<E> {
         self.emission().check_observations(data)
     }
 
-    fn predict(&self, data: &Loaded, proba: bool) -> Result<Table, CliError> {
+    fn predict(&self, data: &Loaded, proba: bool) -> Result<Prediction, CliError> {
         if proba {
-            return self.smooth(data);
+            let (table, _) = self.smooth(data, false)?;
+            return Ok(Prediction { table, viterbi: None });
         }
-        let states = Hmm::predict(self, &sequences(data)?).map_err(model)?;
-        Ok(Table::labels(&states, "state"))
+        let decoding = self
+            .decode(&sequences(data)?)
+            .map_err(|e| on_data(data, e.into()))?;
+        Ok(Prediction {
+            table: Table::labels(&decoding.states, "state"),
+            viterbi: Some(decoding.log_probs),
+        })
     }
 
+    /// An impossible sequence (log-likelihood −∞) is an error naming it and
+    /// its first impossible observation (found by Viterbi, whose paths die
+    /// at the same time step as the forward pass's).
     fn score(&self, data: &Loaded) -> Result<Score, CliError> {
+        let seqs = sequences(data)?;
+        let per_sequence = self.score_sequences(&seqs).map_err(|e| on_data(data, e.into()))?;
+        if per_sequence.contains(&f64::NEG_INFINITY) {
+            self.decode(&seqs).map_err(|e| on_data(data, e.into()))?;
+        }
         Ok(Score {
-            log_likelihood: Hmm::score(self, &sequences(data)?).map_err(model)?,
+            log_likelihood: per_sequence.iter().sum(),
             parameters: self.n_parameters(),
             sequences: Some(data.lengths.len()),
         })
     }
 
-    fn sample(&self, n: usize, sequences: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
-        let total = draw_size(n, sequences, 1, 100_000_000).ok_or_else(|| {
-            usage!("-n {n} x --sequences {sequences} is too many observations (at most 10^8)")
-        })?;
-        let mut x = Mat::zeros(total, self.n_features());
-        let mut states = Vec::with_capacity(total);
-        for s in 0..sequences {
-            let (xs, zs) = Hmm::sample(self, n, rng).map_err(model)?;
-            x.as_mut().subrows_mut(s * n, n).copy_from(xs.as_ref());
-            states.extend(zs);
-        }
+    fn sample_widths(&self) -> (usize, usize) {
+        (self.n_features(), 1)
+    }
+
+    fn sample(&self, n: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
+        let (x, states) = Hmm::sample(self, n, rng).map_err(model)?;
         Ok((Table::numbered(x, "x"), Table::labels(&states, "state")))
     }
 
-    fn smooth(&self, data: &Loaded) -> Result<Table, CliError> {
-        let p = self.predict_proba(&sequences(data)?).map_err(model)?;
-        Ok(Table::numbered(p, "state"))
+    fn smooth(&self, data: &Loaded, _: bool) -> Result<(Table, Option<Vec<f64>>), CliError> {
+        let p = self
+            .predict_proba(&sequences(data)?)
+            .map_err(|e| on_data(data, e.into()))?;
+        Ok((Table::numbered(p, "state"), None))
     }
 }

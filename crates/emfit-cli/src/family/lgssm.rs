@@ -7,16 +7,59 @@ use em_driver::rand::rngs::StdRng;
 use em_driver::statespace::{InferenceOptions, InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Param};
 use em_driver::{EmModel, Parameter, Settings, Start};
 
-use crate::apply::{Apply, Score, Table, draw_size};
+use crate::apply::{Apply, Prediction, Score, Table};
 use crate::args::FitArgs;
 use crate::error::{CliError, model, usage};
 use crate::fit::{Family, Flag, learn_set};
 use crate::input::Loaded;
+use crate::limits::{check_memory, f64_bytes};
+use crate::messages::on_data;
 use crate::text::{list, row};
 
-/// Largest number of values of the per-step covariances of the filter and
-/// smoother (T n^2).
-const MAX_ENTRIES: usize = 250_000_000;
+/// The free parameters learned for state dimension `n` and observation
+/// dimension `p`: `n²` for A, `n(n+1)/2` for Q and P0, `pn` for H,
+/// `p(p+1)/2` for R, `n` for m0 (symmetric matrices count their upper
+/// triangle), over the blocks of `learn`.
+fn learned_parameters(n: usize, p: usize, learn: LearnSet) -> u128 {
+    let (n, p) = (n as u128, p as u128);
+    let sym = |k: u128| k.saturating_mul(k.saturating_add(1)) / 2;
+    [
+        (Param::A, n.saturating_mul(n)),
+        (Param::Q, sym(n)),
+        (Param::H, p.saturating_mul(n)),
+        (Param::R, sym(p)),
+        (Param::M0, n),
+        (Param::P0, sym(n)),
+    ]
+    .into_iter()
+    .filter(|(block, _)| learn.contains(*block))
+    .fold(0u128, |acc, (_, count)| acc.saturating_add(count))
+}
+
+/// An explicit `--state-dim` whose learned parameters outnumber the values
+/// of the data cannot be estimated (the likelihood has no unique maximum):
+/// refused, with the largest state dimension the data allow.
+fn check_identifiable(n: usize, data: &Loaded, learn: LearnSet) -> Result<(), CliError> {
+    let (t, p) = (data.x().nrows(), data.x().ncols());
+    let values = (t as u128).saturating_mul(p as u128);
+    let needed = learned_parameters(n, p, learn);
+    if needed <= values {
+        return Ok(());
+    }
+    // The largest dimension within the data: the count grows with n.
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if learned_parameters(mid, p, learn) <= values {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Err(usage!(
+        "--state-dim {n}: the model has {needed} free parameters to learn, more than the {values} values of the data ({t} rows x {p} columns), so they cannot be estimated; the data allow a state dimension of at most {lo}"
+    ))
+}
 
 /// What `emfit fit lgssm` asks for.
 pub struct LgssmRequest {
@@ -58,13 +101,21 @@ impl Family for LinearGaussianSsm {
         if state == 0 {
             return Err(usage!("--state-dim must be at least 1"));
         }
+        // The filter's and smoother's per-step covariances (n x n) or gains
+        // (p x n), with a copy: about 1.25 T n² values measured.
         let per_step = state.saturating_mul(state).max(d.saturating_mul(state));
-        if n.saturating_mul(per_step) > MAX_ENTRIES {
-            return Err(usage!(
-                "a state dimension of {state} over {n} time steps needs too much memory \
-                 (T n^2 = {} values; at most {MAX_ENTRIES})",
-                n.saturating_mul(per_step)
-            ));
+        check_memory(
+            &format!("a state dimension of {state} over {n} time steps"),
+            f64_bytes(&[n, per_step, 2]),
+        )?;
+        let learn = learn_set(
+            args,
+            Self::NAME,
+            Param::ALL,
+            &[("m", Param::M0), ("p", Param::P0)],
+        )?;
+        if args.state_dim.is_some() {
+            check_identifiable(state, data, learn)?;
         }
         // The inference options live in the model: one start from the data
         // (see `start`), not one per restart.
@@ -73,12 +124,11 @@ impl Family for LinearGaussianSsm {
                 "--steady-state cannot be combined with --restarts (initialise once, or use --init)"
             ));
         }
-        let aliases = [("m", Param::M0), ("p", Param::P0)];
         Ok(LgssmRequest {
             state_dim: args.state_dim,
             init: InitConfig::new(state),
             steady_state: args.steady_state,
-            learn: learn_set(args, Self::NAME, Param::ALL, &aliases)?,
+            learn,
         })
     }
 
@@ -154,72 +204,109 @@ impl Apply for LinearGaussianSsm {
     }
 
     /// Filtered state means.
-    fn predict(&self, data: &Loaded, proba: bool) -> Result<Table, CliError> {
+    fn predict(&self, data: &Loaded, proba: bool) -> Result<Prediction, CliError> {
         if proba {
             return Err(usage!(
                 "--proba applies to mixtures and HMMs; an lgssm predicts filtered state means"
             ));
         }
-        states(self, data, false)
+        let (table, _) = states(self, data, Output::Filtered)?;
+        Ok(Prediction { table, viterbi: None })
     }
 
     fn score(&self, data: &Loaded) -> Result<Score, CliError> {
         Ok(Score {
-            log_likelihood: self.log_likelihood(&sequences(data)?).map_err(model)?,
+            log_likelihood: self
+                .log_likelihood(&sequences(data)?)
+                .map_err(|e| on_data(data, e.into()))?,
             parameters: self.n_parameters(),
             sequences: Some(data.lengths.len()),
         })
     }
 
+    fn sample_widths(&self) -> (usize, usize) {
+        (self.obs_dim(), self.state_dim())
+    }
+
     /// Observations and hidden states.
-    fn sample(&self, n: usize, sequences: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
-        let width = self.obs_dim().max(self.state_dim());
-        let total = draw_size(n, sequences, width, 100_000_000)
-            .ok_or_else(|| usage!("-n {n} x --sequences {sequences} is too many values to draw"))?;
-        let lengths = vec![n; sequences];
-        let mut y = Mat::zeros(total, self.obs_dim());
-        let mut x = Mat::zeros(total, self.state_dim());
-        for (s, (xs, ys)) in self.sample_sequences(&lengths, rng).into_iter().enumerate() {
-            y.as_mut().subrows_mut(s * n, n).copy_from(ys.as_ref());
-            x.as_mut().subrows_mut(s * n, n).copy_from(xs.as_ref());
-        }
+    fn sample(&self, n: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
+        let (x, y) = LinearGaussianSsm::sample(self, n, rng);
         Ok((Table::numbered(y, "x"), Table::numbered(x, "state")))
     }
 
-    /// Smoothed means and standard deviations.
-    fn smooth(&self, data: &Loaded) -> Result<Table, CliError> {
-        states(self, data, true)
+    /// Smoothed means and standard deviations, and with `covariances` the
+    /// full smoothed covariances.
+    fn smooth(&self, data: &Loaded, covariances: bool) -> Result<(Table, Option<Vec<f64>>), CliError> {
+        states(
+            self,
+            data,
+            if covariances {
+                Output::SmoothedWithCovariances
+            } else {
+                Output::Smoothed
+            },
+        )
     }
 }
 
-/// Filtered (`smoothed = false`) means, or smoothed means and standard
-/// deviations, of every sequence, stacked.
-fn states(m: &LinearGaussianSsm, data: &Loaded, smoothed: bool) -> Result<Table, CliError> {
+/// What [`states`] computes.
+#[derive(Clone, Copy, PartialEq)]
+enum Output {
+    /// Filtered means `E[x_t | y_1..y_t]`.
+    Filtered,
+    /// Smoothed means `E[x_t | y_1..y_T]` and standard deviations (the
+    /// square roots of the diagonal of `Cov(x_t | y_1..y_T)`).
+    Smoothed,
+    /// As `Smoothed`, and every `Cov(x_t | y_1..y_T)` in full.
+    SmoothedWithCovariances,
+}
+
+/// Filtered means, or smoothed means and standard deviations (and the full
+/// smoothed covariances, `T x n x n` row-major), of every sequence, stacked.
+fn states(
+    m: &LinearGaussianSsm,
+    data: &Loaded,
+    output: Output,
+) -> Result<(Table, Option<Vec<f64>>), CliError> {
     let n = m.state_dim();
     let rows = data.x().nrows();
-    if rows.saturating_mul(n).saturating_mul(n) > MAX_ENTRIES {
-        return Err(usage!(
-            "the filter of a state dimension of {n} over {rows} steps needs too much memory; split the data"
-        ));
-    }
+    let smoothed = output != Output::Filtered;
+    // The filter's and smoother's per-step covariances, and the output copy.
+    let copies = if output == Output::SmoothedWithCovariances {
+        3
+    } else {
+        2
+    };
+    check_memory(
+        &format!("the smoother of a state dimension of {n} over {rows} steps"),
+        f64_bytes(&[rows, n, n, copies]),
+    )?;
     let cols = if smoothed { 2 * n } else { n };
     let mut out = Mat::zeros(rows, cols);
+    let mut full = (output == Output::SmoothedWithCovariances).then(|| Vec::with_capacity(rows * n * n));
     let mut first = 0;
     for y in sequences(data)? {
         let t = y.nrows();
         let mut block = out.as_mut().subrows_mut(first, t);
         if smoothed {
-            let s = m.smooth(y).map_err(model)?;
+            let s = m.smooth(y).map_err(|e| on_data(data, e.into()))?;
             block.as_mut().subcols_mut(0, n).copy_from(s.smoothed_means());
             for k in 0..t {
-                if let Some(cov) = s.smoothed_cov(k) {
-                    for i in 0..n {
-                        block[(k, n + i)] = cov[(i, i)].max(0.0).sqrt();
-                    }
+                let cov = s.smoothed_cov(k).ok_or_else(|| {
+                    usage!(
+                        "the smoother kept no covariance for step {} of the data",
+                        first + k + 1
+                    )
+                })?;
+                for i in 0..n {
+                    block[(k, n + i)] = cov[(i, i)].max(0.0).sqrt();
+                }
+                if let Some(full) = full.as_mut() {
+                    full.extend((0..n * n).map(|ij| cov[(ij / n, ij % n)]));
                 }
             }
         } else {
-            block.copy_from(m.filter(y).map_err(model)?.filtered_means());
+            block.copy_from(m.filter(y).map_err(|e| on_data(data, e.into()))?.filtered_means());
         }
         first += t;
     }
@@ -227,5 +314,12 @@ fn states(m: &LinearGaussianSsm, data: &Loaded, smoothed: bool) -> Result<Table,
     if smoothed {
         header.extend((0..n).map(|i| format!("sd{i}")));
     }
-    Ok(Table { values: out, header })
+    Ok((
+        Table {
+            values: out,
+            header,
+            labels: false,
+        },
+        full,
+    ))
 }

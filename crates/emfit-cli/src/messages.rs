@@ -1,0 +1,129 @@
+//! Model errors in the program's words: the model crates count rows,
+//! sequences, time steps and states from 0 and do not know the data file;
+//! the program says "row 1" for the first row of the file, names the file,
+//! and gives the position of an impossible observation both in its sequence
+//! and in the file.
+
+use em_driver::hmm::HmmError;
+use em_driver::mixture::MixtureError;
+use em_driver::{FitError, ModelError};
+
+use crate::error::CliError;
+use crate::input::Loaded;
+
+/// A model error without data context: states counted from 1, the emission
+/// of every state named as such (`state: None`) instead of a debug `None`.
+pub fn model_error(error: ModelError) -> CliError {
+    match error {
+        ModelError::Hmm(HmmError::Mixture { state, source }) => CliError::Reworded(match state {
+            Some(state) => format!("emission of state {}: {source}", state + 1),
+            None => format!("emission (all states): {source}"),
+        }),
+        other => CliError::Model(Box::new(other)),
+    }
+}
+
+/// A model error on `data`: as [`model_error`], and the errors that point at
+/// a row or a sequence of the data say where, 1-based, with the file's name.
+pub fn on_data(data: &Loaded, error: ModelError) -> CliError {
+    let file = data.path.display();
+    match error {
+        ModelError::Mixture(MixtureError::ZeroLikelihood { row }) => CliError::Reworded(format!(
+            "{file}: row {} has zero likelihood under every component of the model (too far from all of them): the data are impossible under the model",
+            row + 1
+        )),
+        ModelError::Hmm(HmmError::ZeroLikelihood { sequence, time }) => {
+            let first_row: usize = data.lengths.iter().take(sequence).sum();
+            CliError::Reworded(format!(
+                "{file}: sequence {} has probability zero under the model (no state path produces it); first impossible observation: position {} of the sequence, row {} of the data",
+                sequence + 1,
+                time + 1,
+                first_row + time + 1
+            ))
+        }
+        other => model_error(other),
+    }
+}
+
+/// A failed fit: the model's error of a failed initialisation or step said
+/// as [`on_data`] says it, in the loop's sentence; the loop's own errors as
+/// they are.
+pub fn fit_error<E>(data: &Loaded, error: FitError<E>) -> CliError
+where
+    E: Into<ModelError> + std::error::Error + Send + Sync + 'static,
+{
+    match error {
+        FitError::Init {
+            restart,
+            seed,
+            source,
+        } => CliError::Reworded(format!(
+            "initialisation of restart {restart} (seed {seed:#018x}) failed: {}",
+            on_data(data, source.into())
+        )),
+        FitError::Step {
+            restart,
+            iteration,
+            step,
+            source,
+        } => CliError::Reworded(format!(
+            "{step} of iteration {iteration} (restart {restart}) failed: {}",
+            on_data(data, source.into())
+        )),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use em_driver::faer::Mat;
+
+    use super::*;
+
+    fn loaded(lengths: Vec<usize>) -> Loaded {
+        let rows = lengths.iter().sum();
+        Loaded {
+            path: "obs.csv".into(),
+            data: Mat::zeros(rows, 1),
+            lengths,
+        }
+    }
+
+    #[test]
+    fn positions_are_one_based_with_the_file() {
+        let data = loaded(vec![4, 5]);
+        let e = on_data(&data, HmmError::ZeroLikelihood { sequence: 1, time: 2 }.into()).to_string();
+        assert!(
+            e.contains("obs.csv: sequence 2 ") && e.contains("position 3 of the sequence, row 7 of the data"),
+            "{e}"
+        );
+        let e = on_data(&data, MixtureError::ZeroLikelihood { row: 0 }.into()).to_string();
+        assert!(e.starts_with("obs.csv: row 1 has zero likelihood"), "{e}");
+    }
+
+    #[test]
+    fn an_emission_error_names_its_state_from_1() {
+        let source = || MixtureError::NoComponents;
+        let e = model_error(
+            HmmError::Mixture {
+                state: Some(0),
+                source: source(),
+            }
+            .into(),
+        )
+        .to_string();
+        assert!(e.starts_with("emission of state 1: "), "{e}");
+        let e = model_error(
+            HmmError::Mixture {
+                state: None,
+                source: source(),
+            }
+            .into(),
+        )
+        .to_string();
+        assert!(
+            e.starts_with("emission (all states): ") && !e.contains("None"),
+            "{e}"
+        );
+    }
+}
