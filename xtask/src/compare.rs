@@ -167,6 +167,8 @@ struct Measurement {
     iterations: f64,
     loglik: Option<f64>,
     peak_rss_mb: f64,
+    /// The instruction set emfit's kernels ran with (`unknown` for a peer).
+    isa: String,
 }
 
 impl Measurement {
@@ -181,29 +183,71 @@ Times emfit against scikit-learn, hmmlearn and pykalman on the same workloads,
 from the same initial parameters, each side in a fresh process, and replaces
 the README's benchmark section (<!-- compare:start --> ... <!-- compare:end -->).
 
-usage: cargo xtask compare [FILTER]
+usage: cargo xtask compare [FILTER] [--isa avx512|avx2|baseline]
 
-  FILTER    only the workloads whose peer or emfit name contains it (gmm, hmm, lgssm, ...)
+  FILTER    only the workloads whose peer or emfit name contains it (gmm, hmm, lgssm, ...);
+            the table is printed, the README is left alone
+  --isa SET caps the instruction set of emfit's kernels (EMFIT_ISA, honoured only
+            downward: the AVX2 path can be measured on an AVX-512 machine); the table
+            goes to the README section <!-- compare-SET:start --> ... <!-- compare-SET:end -->
 
 Needs python3 with venv and pip: the pinned peers of xtask/compare/requirements.txt
 are installed into target/compare/venv. The whole run takes about 10 minutes.
 ";
 
-/// Entry point of `cargo xtask compare`.
-pub fn main(args: &[String]) -> Result<(), Failure> {
-    let only = crate::optional_positional(args)?;
-    Ok(run(only)?)
+/// What `cargo xtask compare` was asked for.
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    /// Only the workloads whose names contain it (and the README is left alone).
+    filter: Option<String>,
+    /// The cap of emfit's instruction set (`--isa`).
+    isa: Option<String>,
 }
 
-/// Runs the whole comparison. `only` restricts it to workloads whose names contain the filter.
-fn run(only: Option<&str>) -> Result<(), String> {
-    let peers = Peers::prepare()?;
+fn parse_args(args: &[String]) -> Result<Options, Failure> {
+    let mut options = Options::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--isa" => {
+                let v = args
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--isa needs a value".into()))?;
+                if !harness::ISA_NAMES.contains(&v.as_str()) {
+                    return Err(Failure::Usage(format!(
+                        "--isa {v}: one of {}",
+                        harness::ISA_NAMES.join(", ")
+                    )));
+                }
+                options.isa = Some(v.clone());
+            }
+            flag if flag.starts_with('-') => return Err(Failure::Usage(format!("unknown option `{flag}`"))),
+            filter if options.filter.is_none() => options.filter = Some(filter.to_string()),
+            extra => return Err(Failure::Usage(format!("unexpected argument `{extra}`"))),
+        }
+    }
+    Ok(options)
+}
+
+/// Entry point of `cargo xtask compare`.
+pub fn main(args: &[String]) -> Result<(), Failure> {
+    let options = parse_args(args)?;
+    Ok(run(&options)?)
+}
+
+/// Runs the comparison (of the workloads the filter selects).
+fn run(options: &Options) -> Result<(), String> {
+    let only = options.filter.as_deref();
+    let mut peers = Peers::prepare()?;
+    peers.isa.clone_from(&options.isa);
     let work = peers.work.to_string_lossy().into_owned();
     let cores = harness::cores();
 
     let mut rows = Vec::new();
     // A peer workload paired with two emfit variants is timed once per thread count.
     let mut peer_results: HashMap<(&str, usize), Measurement> = HashMap::new();
+    // The instruction set emfit's kernels ran with, as its first run reported.
+    let mut ran: Option<String> = None;
     for pair in PAIRS
         .iter()
         .filter(|p| only.is_none_or(|f| p.peer.contains(f) || p.ours.contains(f)))
@@ -219,14 +263,23 @@ fn run(only: Option<&str>) -> Result<(), String> {
                 Entry::Vacant(e) => e.insert(measure(&mut peers.peer(&[pair.peer], threads))?),
             };
             let ours = measure(&mut peers.emfit(&["run", &work, pair.ours], threads))?;
+            ran.get_or_insert_with(|| ours.isa.clone());
             let row = render_row(pair, threads, peer, &ours);
             println!("{row}");
             rows.push(row);
         }
     }
-    let section = render_section(&rows, &peers, cores);
-    crate::replace_readme_section("compare", &section)?;
-    println!("\nREADME.md benchmark section updated.");
+    let kernels = harness::kernels_note(ran.as_deref().unwrap_or("unknown"), options.isa.as_deref());
+    let section = render_section(&rows, &peers, cores, &kernels);
+    println!("\n{section}");
+    if only.is_none() {
+        let name = match &options.isa {
+            Some(isa) => format!("compare-{isa}"),
+            None => "compare".to_string(),
+        };
+        crate::replace_readme_section(&name, &section)?;
+        println!("README.md section {name} updated.");
+    }
     Ok(())
 }
 
@@ -238,6 +291,7 @@ fn measure(command: &mut Command) -> Result<Measurement, String> {
         iterations: v["iterations"].as_f64().unwrap_or(1.0),
         loglik: v["loglik"].as_f64(),
         peak_rss_mb: v["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
+        isa: v["isa"].as_str().unwrap_or("unknown").to_string(),
     })
 }
 
@@ -268,14 +322,14 @@ fn render_row(pair: &Pair, threads: usize, peer: &Measurement, ours: &Measuremen
     )
 }
 
-fn render_section(rows: &[String], peers: &Peers, cores: usize) -> String {
+fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str) -> String {
     let cpu = harness::cpu_model();
     let rustc = harness::command_output("rustc", &["--version"]);
     let versions = peers.python_versions();
     let date = harness::now_utc();
     let mut s = String::new();
     s.push_str(&format!(
-        "Measured {date} on {cpu} ({cores} cores), {rustc}; {versions}.\n\
+        "Measured {date} on {cpu} ({cores} cores), {kernels}, {rustc}; {versions}.\n\
          Threads: 1, and {cores} (all cores) where marked; OMP/OPENBLAS/MKL/RAYON_NUM_THREADS set to that number for both sides,\n\
          OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. Each side runs in a fresh process; times are medians of 3 runs\n\
          (one run when it takes over 10 s). Both sides start from the same initial parameters and data.\n\
@@ -288,4 +342,41 @@ fn render_section(rows: &[String], peers: &Peers, cores: usize) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, Failure> {
+        parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options_are_parsed() {
+        assert_eq!(parse(&[]), Ok(Options::default()));
+        assert_eq!(
+            parse(&["gmm", "--isa", "avx2"]),
+            Ok(Options {
+                filter: Some("gmm".into()),
+                isa: Some("avx2".into()),
+            })
+        );
+        for bad in [&["--isa"][..], &["--isa", "sse9"], &["--fast"], &["a", "b"]] {
+            assert!(matches!(parse(bad), Err(Failure::Usage(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_kernels_note_says_what_ran_and_why() {
+        assert_eq!(
+            harness::kernels_note("avx512", None),
+            "AVX-512 kernels (the widest this CPU has)"
+        );
+        let forced = harness::kernels_note("avx2", Some("avx2"));
+        assert!(
+            forced.starts_with("AVX2 kernels (forced with EMFIT_ISA=avx2; the CPU has "),
+            "{forced}"
+        );
+    }
 }

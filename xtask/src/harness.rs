@@ -18,6 +18,9 @@ pub struct Peers {
     pub script: PathBuf,
     /// `target/compare/work`, with the workloads written by `emfit-compare generate`.
     pub work: PathBuf,
+    /// The cap of the kernels' instruction set for emfit's runs (`EMFIT_ISA`),
+    /// if one was asked for.
+    pub isa: Option<String>,
 }
 
 impl Peers {
@@ -39,13 +42,18 @@ impl Peers {
             python,
             script: root.join("xtask/compare/peers.py"),
             work,
+            isa: None,
         })
     }
 
-    /// `emfit-compare ARGS` with `threads` threads.
+    /// `emfit-compare ARGS` with `threads` threads (and `EMFIT_ISA` when
+    /// [`Peers::isa`] is set).
     pub fn emfit(&self, args: &[&str], threads: usize) -> Command {
         let mut command = Command::new(&self.binary);
         command.args(args).envs(thread_env(threads));
+        if let Some(isa) = &self.isa {
+            command.env(ISA_VARIABLE, isa);
+        }
         command
     }
 
@@ -180,6 +188,32 @@ pub fn isa_from_cpuinfo(cpuinfo: &str) -> &'static str {
 /// The instruction set of this machine's CPU ([`isa_from_cpuinfo`]).
 pub fn cpu_isa() -> &'static str {
     std::fs::read_to_string("/proc/cpuinfo").map_or("unknown instruction set", |t| isa_from_cpuinfo(&t))
+}
+
+/// The environment variable that caps the instruction set of emfit's
+/// kernels (read by `linalg_kernels::isa`; honoured only downward).
+pub const ISA_VARIABLE: &str = "EMFIT_ISA";
+
+/// The values [`ISA_VARIABLE`] takes.
+pub const ISA_NAMES: [&str; 3] = ["avx512", "avx2", "baseline"];
+
+/// How a figure's kernels ran: `AVX2 kernels (forced with EMFIT_ISA=avx2;
+/// the CPU has AVX-512)`, or `AVX-512 kernels (the widest this CPU has)`.
+/// `ran` is the set emfit-compare reported (`avx512`, `avx2`, `baseline`).
+pub fn kernels_note(ran: &str, forced: Option<&str>) -> String {
+    let shown = match ran {
+        "avx512" => "AVX-512",
+        "avx2" => "AVX2",
+        "baseline" => "baseline",
+        other => other,
+    };
+    match forced {
+        Some(cap) => format!(
+            "{shown} kernels (forced with {ISA_VARIABLE}={cap}; the CPU has {})",
+            cpu_isa()
+        ),
+        None => format!("{shown} kernels (the widest this CPU has)"),
+    }
 }
 
 /// The number of cores the benchmarks may use.

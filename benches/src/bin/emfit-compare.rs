@@ -3,7 +3,8 @@
 //! - `emfit-compare generate DIR`: writes every workload (data and the
 //!   initial parameters both sides start from) as `.npy` files into DIR;
 //! - `emfit-compare run DIR WORKLOAD`: times emfit on one workload and prints
-//!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb"}`;
+//!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb", "isa"}`
+//!   (`isa`: the instruction set the kernels ran with, which `EMFIT_ISA` caps);
 //! - `emfit-compare scaling DIR`: times one EM iteration over a range of sizes
 //!   (see `emfit_benches::scaling`) and writes `scaling.md` and `scaling.svg`;
 //! - `emfit-compare converge WORKLOAD plain|squarem MAX_ITERATIONS BUDGET_SECONDS [STEPS]`:
@@ -264,6 +265,7 @@ fn run(workload: &str) -> Result<()> {
             "iterations": timed.iterations,
             "loglik": timed.loglik,
             "peak_rss_mb": peak_rss_mb(),
+            "isa": linalg_kernels::isa::Isa::detect().name(),
         })
     );
     Ok(())
