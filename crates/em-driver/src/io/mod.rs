@@ -302,10 +302,21 @@ pub fn write_matrix(path: &Path, data: MatRef<'_, f64>, header: Option<&[String]
     }
 }
 
-/// Writes a file atomically: `write` fills a temporary file in the same folder
-/// (the tempfile crate's), which is flushed, synced and persisted (renamed)
-/// over `path`. On any error the temporary file is removed and `path` is left
-/// untouched. The one atomic writer of the crate: model files use it too.
+/// Writes a file atomically: `write` fills a temporary file in the target's
+/// folder (the tempfile crate's, with a short name such as `.emfit-a1B2c3`, so
+/// that a target name of up to 255 bytes works), which is flushed, synced and
+/// persisted (renamed) over the target. On any error the temporary file is
+/// removed and the target is left untouched. The one atomic writer of the
+/// crate: model files use it too.
+///
+/// - The target is `path` with its symbolic links followed: writing to a link
+///   replaces the file it points to (creating it if the link dangles) and
+///   leaves the link in place.
+/// - A new file gets the permissions `File::create` gives it (on unix 0o666
+///   less the umask). A target that exists keeps its permissions (mode); it must be a regular
+///   file that is not read-only: a read-only file is refused, not replaced,
+///   and so is a directory. (Ownership and extended attributes are those of a
+///   new file.)
 ///
 /// # Errors
 /// [`DataError::Io`] naming `path`.
@@ -319,32 +330,80 @@ where
     })
 }
 
+/// The file a path names, its symbolic links followed (at most 40, as Linux).
+fn follow_links(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let mut target = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&target)?;
+                target = match target.parent() {
+                    Some(dir) => dir.join(link),
+                    None => link,
+                };
+            }
+            Ok(_) => return Ok(target),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(target),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
 /// [`write_atomically`] with the bare I/O error.
 pub(crate) fn persist_atomically<F>(path: &Path, write: F) -> std::io::Result<()>
 where
     F: FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 {
-    if path.file_name().is_none() {
+    let target = follow_links(path)?;
+    if target.file_name().is_none() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a file name",
         ));
     }
-    let dir = match path.parent() {
+    let permissions = match std::fs::metadata(&target) {
+        Ok(m) if m.is_dir() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not replaced",
+            ));
+        }
+        Ok(m) if m.permissions().readonly() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the file is read-only and is not replaced (make it writable or remove it)",
+            ));
+        }
+        Ok(m) => Some(m.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    // A short name, whatever the target's: `.emfit-` and 6 random characters.
     // The temporary file is deleted when `temp_path` is dropped on an error.
-    let (file, temp_path) = tempfile::Builder::new()
-        .prefix(".emfit-")
-        .tempfile_in(dir)?
-        .into_parts();
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".emfit-").rand_bytes(6);
+    #[cfg(unix)]
+    if permissions.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        // A new file gets the mode `File::create` gives: 0o666 less the umask
+        // (tempfile's default, 0o600, would hide it from the group).
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let (file, temp_path) = builder.tempfile_in(dir)?.into_parts();
     let mut w = std::io::BufWriter::new(file);
     write(&mut w)?;
     let file = w.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+    if let Some(permissions) = permissions {
+        file.set_permissions(permissions)?;
+    }
     file.sync_all()?;
     drop(file);
-    temp_path.persist(path).map_err(|e| e.error)
+    temp_path.persist(&target).map_err(|e| e.error)
 }
 
 #[cfg(test)]
@@ -517,6 +576,99 @@ mod tests {
             write_matrix(&missing, Mat::<f64>::zeros(1, 1).as_ref(), None),
             Err(DataError::Io { .. })
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The names in a folder.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_target_name_of_245_bytes_works() {
+        let dir = temp_dir("long");
+        let p = dir.join(format!("{}.csv", "n".repeat(241)));
+        assert_eq!(p.file_name().unwrap().len(), 245);
+        write_matrix(&p, Mat::<f64>::zeros(1, 1).as_ref(), None).unwrap();
+        write_matrix(&p, Mat::<f64>::zeros(2, 1).as_ref(), None).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "0\n0\n");
+        assert_eq!(names(&dir).len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("mode");
+        let p = dir.join("shared.csv");
+        std::fs::write(&p, "old\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&p, |w| w.write_all(b"new\n")).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        // A new file has the mode of a file made by `File::create`.
+        let created = dir.join("created.csv");
+        std::fs::write(&created, "").unwrap();
+        let fresh = dir.join("fresh.csv");
+        write_atomically(&fresh, |w| w.write_all(b"1\n")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&fresh), mode(&created));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writing_to_a_symlink_writes_through_to_its_target() {
+        let dir = temp_dir("link");
+        std::fs::create_dir(dir.join("real")).unwrap();
+        let target = dir.join("real").join("data.csv");
+        std::fs::write(&target, "old\n").unwrap();
+        let link = dir.join("link.csv");
+        std::os::unix::fs::symlink("real/data.csv", &link).unwrap();
+        write_atomically(&link, |w| w.write_all(b"new\n")).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
+        // A dangling link: its target is created.
+        let dangling = dir.join("dangling.csv");
+        std::os::unix::fs::symlink("real/new.csv", &dangling).unwrap();
+        write_atomically(&dangling, |w| w.write_all(b"1\n")).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("real/new.csv")).unwrap(), "1\n");
+        assert_eq!(names(&dir.join("real")), ["data.csv", "new.csv"]);
+        // A loop of links is an error, not a hang.
+        std::os::unix::fs::symlink("b", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink("a", dir.join("b")).unwrap();
+        assert!(write_atomically(&dir.join("a"), |w| w.write_all(b"x")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_target_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("readonly");
+        let p = dir.join("frozen.csv");
+        std::fs::write(&p, "old\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let e = write_atomically(&p, |w| w.write_all(b"new\n")).unwrap_err();
+        let DataError::Io { source, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            e.to_string()
+                .contains("frozen.csv: the file is read-only and is not replaced"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
+        assert_eq!(names(&dir), ["frozen.csv"]);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
