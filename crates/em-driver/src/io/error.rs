@@ -273,8 +273,8 @@ pub enum DataError {
         problem: CellProblem,
     },
     /// A sequence length is not a positive integer.
-    #[error("{}: entry {entry}: {}", path.display(), match problem {
-        LengthProblem::NotAnInteger => "not a non-negative integer",
+    #[error("{}: {} {entry}: {}", path.display(), entry_name(path), match problem {
+        LengthProblem::NotAnInteger => "not a positive integer",
         LengthProblem::Zero => "a sequence of length 0",
     })]
     Length {
@@ -318,6 +318,16 @@ pub enum DataError {
         /// Columns expected.
         expected: usize,
     },
+}
+
+/// What an entry of a lengths file is: an element of a `.npy` array, a line
+/// of text.
+fn entry_name(path: &std::path::Path) -> &'static str {
+    if crate::io::is_npy(path) {
+        "element"
+    } else {
+        "line"
+    }
 }
 
 /// A short piece of text copied from a bad file into an error (at most 32 characters,
