@@ -54,32 +54,40 @@ fn invalid(kind: ModelKind) -> impl Fn(HmmError) -> Error {
     }
 }
 
-/// The names of the chain's fields: start probabilities, transitions.
-fn chain_names(format_version: u64) -> [&'static str; 2] {
-    if format_version == 1 {
-        ["start", "transitions"]
-    } else {
-        ["startprob", "transmat"]
-    }
-}
-
-/// Start probabilities and transitions, shape-checked for `k` states.
-fn chain(object: &Object<'_>, format_version: u64, k: usize) -> Result<(Vec<f64>, Mat<f64>), Error> {
-    let [start, transitions] = chain_names(format_version);
-    let start = object.field(start)?.vector(Some(k))?;
-    let transitions = object.field(transitions)?.matrix(Some(k), Some(k))?;
-    Ok((start, transitions))
-}
-
-/// The parameters object of an HMM file, with the chain's fields and the
-/// emission's (`format_2` or `format_1`, as the version says).
+/// The parameters object of an HMM file and the names of its fields:
+/// `fields[0]` in format 2, `fields[1]` in format 1. Every list starts with
+/// the start probabilities and the transitions.
 fn hmm_object<'a>(
     parameters: &'a serde_json::Value,
     format_version: u64,
-    format_2: &'static [&'static str],
-    format_1: &'static [&'static str],
-) -> Result<Object<'a>, Error> {
-    parameters_node(parameters).object(if format_version == 1 { format_1 } else { format_2 })
+    fields: [&'static [&'static str]; 2],
+) -> Result<(Object<'a>, &'static [&'static str]), Error> {
+    let names = if format_version == 1 { fields[1] } else { fields[0] };
+    Ok((parameters_node(parameters).object(names)?, names))
+}
+
+/// Start probabilities and transitions (the fields `names[0]` and
+/// `names[1]`), shape-checked for `k` states.
+fn chain(object: &Object<'_>, names: &[&'static str], k: usize) -> Result<(Vec<f64>, Mat<f64>), Error> {
+    let start = object.field(names[0])?.vector(Some(k))?;
+    let transitions = object.field(names[1])?.matrix(Some(k), Some(k))?;
+    Ok((start, transitions))
+}
+
+/// Reads an HMM whose emission is one matrix with a row per state, in the
+/// field `names[2]` (categorical: symbol probabilities; Poisson: rates).
+fn read_matrix_hmm<E: hmm::Emission>(
+    parameters: &serde_json::Value,
+    format_version: u64,
+    fields: [&'static [&'static str]; 2],
+    kind: ModelKind,
+    emission: impl FnOnce(Mat<f64>) -> Result<E, HmmError>,
+) -> Result<Hmm<E>, Error> {
+    let (object, names) = hmm_object(parameters, format_version, fields)?;
+    let matrix = object.field(names[2])?.matrix(None, None)?;
+    let (start, transitions) = chain(&object, names, matrix.nrows())?;
+    let emission = emission(matrix).map_err(invalid(kind))?;
+    Hmm::new(start, transitions.as_ref(), emission).map_err(invalid(kind))
 }
 
 fn chain_rows<E: hmm::Emission>(m: &Hmm<E>) -> (Vec<f64>, Vec<Vec<f64>>) {
@@ -118,15 +126,17 @@ impl ModelFile for GaussianHmm {
     }
 
     fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
-        let object = hmm_object(
+        let (object, names) = hmm_object(
             parameters,
             format_version,
-            &["startprob", "transmat", "covariance_type", "means", "covars"],
-            &["start", "transitions", "means", "covariances"],
+            [
+                &["startprob", "transmat", "covariance_type", "means", "covars"],
+                &["start", "transitions", "means", "covariances"],
+            ],
         )?;
         let means = object.field("means")?.matrix(None, None)?;
         let (k, d) = (means.nrows(), means.ncols());
-        let (start, transitions) = chain(&object, format_version, k)?;
+        let (start, transitions) = chain(&object, names, k)?;
         let covariances = if format_version == 1 {
             covariances::read_v1(&object.field("covariances")?, k, d)?
         } else {
@@ -220,25 +230,27 @@ impl ModelFile for GmmHmm {
     }
 
     fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
-        let object = hmm_object(
+        let (object, names) = hmm_object(
             parameters,
             format_version,
-            &[
-                "startprob",
-                "transmat",
-                "covariance_type",
-                "weights",
-                "means",
-                "covars",
+            [
+                &[
+                    "startprob",
+                    "transmat",
+                    "covariance_type",
+                    "weights",
+                    "means",
+                    "covars",
+                ],
+                &["start", "transitions", "mixtures"],
             ],
-            &["start", "transitions", "mixtures"],
         )?;
         let mixtures = if format_version == 1 {
             read_mixtures_v1(&object)?
         } else {
             read_mixtures_v2(&object)?
         };
-        let (start, transitions) = chain(&object, format_version, mixtures.len())?;
+        let (start, transitions) = chain(&object, names, mixtures.len())?;
         let emission = GmmEmission::from_mixtures(mixtures).map_err(invalid(Self::KIND))?;
         Hmm::new(start, transitions.as_ref(), emission).map_err(invalid(Self::KIND))
     }
@@ -269,21 +281,16 @@ impl ModelFile for CategoricalHmm {
     }
 
     fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
-        let object = hmm_object(
+        read_matrix_hmm(
             parameters,
             format_version,
-            &["startprob", "transmat", "emissionprob"],
-            &["start", "transitions", "emission_probabilities"],
-        )?;
-        let name = if format_version == 1 {
-            "emission_probabilities"
-        } else {
-            "emissionprob"
-        };
-        let probabilities = object.field(name)?.matrix(None, None)?;
-        let (start, transitions) = chain(&object, format_version, probabilities.nrows())?;
-        let emission = CategoricalEmission::new(probabilities).map_err(invalid(Self::KIND))?;
-        Hmm::new(start, transitions.as_ref(), emission).map_err(invalid(Self::KIND))
+            [
+                &["startprob", "transmat", "emissionprob"],
+                &["start", "transitions", "emission_probabilities"],
+            ],
+            Self::KIND,
+            CategoricalEmission::new,
+        )
     }
 }
 
@@ -313,12 +320,14 @@ impl ModelFile for PoissonHmm {
 
     /// The fields are those of format 2 in either version (the kind is new
     /// in format 2).
-    fn from_parameters(parameters: &serde_json::Value, _format_version: u64) -> Result<Self, Error> {
-        let fields = &["startprob", "transmat", "lambdas"];
-        let object = hmm_object(parameters, 2, fields, fields)?;
-        let rates = object.field("lambdas")?.matrix(None, None)?;
-        let (start, transitions) = chain(&object, 2, rates.nrows())?;
-        let emission = PoissonEmission::new(rates).map_err(invalid(Self::KIND))?;
-        Hmm::new(start, transitions.as_ref(), emission).map_err(invalid(Self::KIND))
+    fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
+        let fields: &[&str] = &["startprob", "transmat", "lambdas"];
+        read_matrix_hmm(
+            parameters,
+            format_version,
+            [fields, fields],
+            Self::KIND,
+            PoissonEmission::new,
+        )
     }
 }
