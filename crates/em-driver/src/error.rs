@@ -116,6 +116,18 @@ impl std::fmt::Display for Place<'_> {
     }
 }
 
+/// `, field `x`` after the kind of an invalid model, if the field is known.
+struct At<'a>(Option<&'a FieldPath>);
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(field) => write!(f, ", field `{field}`"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A list of accepted names in a message: `gmm, lgssm`.
 struct OneOf(&'static [&'static str]);
 
@@ -252,10 +264,13 @@ pub enum Error {
     },
     /// The parameters of a model file were rejected by the model's validating
     /// constructor (not SPD, probabilities not summing to one, ...).
-    #[error("invalid {kind} model: {source}")]
+    #[error("invalid {kind} model{}: {source}", At(field.as_ref()))]
     InvalidModel {
         /// The kind of model.
         kind: ModelKind,
+        /// The field the problem is in, when the constructor's error says
+        /// (`parameters.covariances[1]`, `parameters.transmat[0]`).
+        field: Option<FieldPath>,
         /// What the constructor reported.
         source: ModelError,
     },

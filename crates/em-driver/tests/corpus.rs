@@ -91,7 +91,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "model/not-spd.json",
-        &["invalid gmm model: covariance of component 1 is not symmetric positive definite"],
+        &[
+            "invalid gmm model, field `parameters.covariances[1]`: covariance of component 1 is not symmetric positive definite",
+        ],
     ),
     (
         "model/covariance-type.json",
@@ -103,10 +105,12 @@ const TABLE: &[(&str, &[&str])] = &[
         "model/transmat-row.json",
         &["field `parameters.transmat[1]`: expected length 2, found 3"],
     ),
-    // The hmm crate numbers the rows of its matrices from 0.
+    // The model crates number components and rows from 0, as field paths do.
     (
         "model/transmat-sum.json",
-        &["invalid gaussian-hmm model: row 1 of the transition matrix sums to 0.89"],
+        &[
+            "invalid gaussian-hmm model, field `parameters.transmat[1]`: row 1 of the transition matrix sums to 0.89",
+        ],
     ),
     (
         "model/unknown-kind.json",

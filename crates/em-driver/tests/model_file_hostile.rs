@@ -293,12 +293,18 @@ fn invalid_values_are_rejected_by_the_model_constructors() {
             &e,
             Error::InvalidModel {
                 kind: ModelKind::Gmm,
+                field: Some(_),
                 source: ModelError::Mixture(MixtureError::NotPositiveDefinite { .. })
             }
         ),
         "{e:?}"
     );
-    assert!(e.to_string().starts_with("invalid gmm model: "), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "invalid gmm model, field `parameters.covariances.values[1]`: covariance of component 1"
+        ),
+        "{e}"
+    );
     // Asymmetric.
     let e = Gmm::from_json(&gmm_with(
         r#"{"weights": [1.0], "means": [[0, 0]], "covariances": {"type": "full", "values": [[[1, 0.5], [0, 1]]]}}"#,
@@ -360,12 +366,32 @@ fn hmm_files_are_validated() {
                 e,
                 Error::InvalidModel {
                     kind: ModelKind::CategoricalHmm,
+                    field: Some(_),
                     source: ModelError::Hmm(HmmError::RowSum { .. } | HmmError::InvalidProbability { .. })
                 }
             ),
             "{p}: {e:?}"
         );
     }
+    // The constructor's error names the field it is about.
+    let fields: Vec<String> = bad_rows
+        .iter()
+        .map(|p| {
+            let e = CategoricalHmm::from_json(&hmm_doc("categorical-hmm", p)).unwrap_err();
+            let Error::InvalidModel { field: Some(f), .. } = e else {
+                panic!("{e:?}")
+            };
+            f.to_string()
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "parameters.start",
+            "parameters.transitions[0]",
+            "parameters.emission_probabilities[0][1]"
+        ]
+    );
     let e = CategoricalHmm::from_json(&hmm_doc(
         "categorical-hmm",
         r#"{"start": [1.0], "transitions": [[0.9, 0.1], [0.2, 0.8]], "emission_probabilities": [[0.5, 0.5], [0.1, 0.9]]}"#,
@@ -386,11 +412,12 @@ fn hmm_files_are_validated() {
     .unwrap_err();
     assert!(
         matches!(
-            e,
+            &e,
             Error::InvalidModel {
                 kind: ModelKind::GaussianHmm,
+                field: Some(f),
                 source: ModelError::Hmm(_)
-            }
+            } if f.to_string() == "parameters.covariances.values[1]"
         ),
         "{e:?}"
     );
@@ -465,14 +492,15 @@ fn lgssm_files_are_validated() {
     let e = Lgssm::from_json(&lgssm_doc("[[1, 2], [2, 1]]", "[[1, 0]]", "[0, 0]")).unwrap_err();
     assert!(
         matches!(
-            e,
+            &e,
             Error::InvalidModel {
                 kind: ModelKind::Lgssm,
+                field: Some(f),
                 source: ModelError::StateSpace(StateSpaceError::NotPositiveDefinite {
                     matrix: Matrix::Param(Param::Q),
                     ..
                 })
-            }
+            } if f.to_string() == "parameters.transition_covariance"
         ),
         "{e:?}"
     );
@@ -601,4 +629,51 @@ fn file_level_problems() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with(".emfit-")), "{names:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Values a model constructor rejects are located in format-2 files too.
+#[test]
+fn invalid_values_name_their_field_in_format_2() {
+    let located = |kind: &str, parameters: &str| {
+        let text = format!(r#"{{"format_version": 2, "kind": "{kind}", "parameters": {parameters}}}"#);
+        let e = AnyModel::from_json(&text).unwrap_err();
+        let Error::InvalidModel { field: Some(f), .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(e.to_string().contains(&format!("field `{f}`: ")), "{e}");
+        f.to_string()
+    };
+    let chain = r#""startprob": [0.5, 0.5], "transmat": [[0.9, 0.1], [0.2, 0.8]]"#;
+    assert_eq!(
+        located(
+            "gmm-hmm",
+            &format!(
+                r#"{{{chain}, "covariance_type": "spherical", "weights": [[0.5, 0.5], [0.5, 0.5]],
+                    "means": [[[0], [1]], [[2], [3]]], "covars": [[1, 1], [-1, 1]]}}"#
+            )
+        ),
+        "parameters.covars[1][0]"
+    );
+    assert_eq!(
+        located(
+            "gmm",
+            r#"{"covariance_type": "diag", "weights": [-0.5, 1.5], "means": [[0], [1]], "covariances": [[1], [1]]}"#
+        ),
+        "parameters.weights[0]"
+    );
+    assert_eq!(
+        located(
+            "poisson-hmm",
+            &format!(r#"{{{chain}, "lambdas": [[1.0], [-2.0]]}}"#)
+        ),
+        "parameters.lambdas[1][0]"
+    );
+    assert_eq!(
+        located(
+            "lgssm",
+            r#"{"transition_matrices": [[1]], "transition_covariance": [[1]], "observation_matrices": [[1]],
+                "observation_covariance": [[1]], "initial_state_mean": [0], "initial_state_covariance": [[-1]]}"#
+        ),
+        "parameters.initial_state_covariance"
+    );
 }

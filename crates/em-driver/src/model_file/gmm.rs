@@ -19,10 +19,11 @@ use mixture::{GaussianMixture, MixtureError};
 use serde::Serialize;
 
 use super::covariances::{self, CovariancesOut};
+use super::locate::{MixtureFields, invalid};
 use super::matrix::mat_to_rows;
 use super::node::Node;
 use super::{ModelFile, ModelKind, parameters_node};
-use crate::error::{Error, ModelError};
+use crate::error::{Error, FieldPath};
 
 /// The fields of a mixture in a format-2 file.
 const FIELDS: &[&str] = &["covariance_type", "weights", "means", "covariances"];
@@ -44,25 +45,39 @@ pub struct GmmParameters {
 
 /// Reads a mixture (the `parameters` of a `gmm` file, or one state's mixture
 /// of a format-1 `gmm-hmm` file): shapes are checked here (errors name the
-/// field), values by [`GaussianMixture::new`], whose error is returned as it
-/// is for the caller to wrap.
+/// field), values by [`GaussianMixture::new`], whose error is returned with
+/// the field it is about, for the caller to wrap.
 pub(crate) fn read_mixture(
     node: &Node<'_>,
     format_version: u64,
-) -> Result<Result<GaussianMixture, MixtureError>, Error> {
+) -> Result<Result<GaussianMixture, (MixtureError, Option<FieldPath>)>, Error> {
     let object = node.object(if format_version == 1 { FIELDS_V1 } else { FIELDS })?;
-    let weights = object.field("weights")?.vector(None)?;
-    let k = weights.len();
-    let means = object.field("means")?.matrix(Some(k), None)?;
-    let d = means.ncols();
+    let weights = object.field("weights")?;
+    let means = object.field("means")?;
     let values = object.field("covariances")?;
+    let fields = MixtureFields {
+        weights: Some(weights.path().clone()),
+        means: means.path().clone(),
+        covariances: if format_version == 1 {
+            values.path().with_key("values")
+        } else {
+            values.path().clone()
+        },
+    };
+    let weights = weights.vector(None)?;
+    let k = weights.len();
+    let means = means.matrix(Some(k), None)?;
+    let d = means.ncols();
     let covariances = if format_version == 1 {
         covariances::read_v1(&values, k, d)?
     } else {
         let t = covariances::read_type(&object.field("covariance_type")?)?;
         covariances::read(&values, t, k, d)?
     };
-    Ok(GaussianMixture::new(weights, means, covariances))
+    Ok(GaussianMixture::new(weights, means, covariances).map_err(|e| {
+        let field = fields.of(&e);
+        (e, field)
+    }))
 }
 
 impl ModelFile for GaussianMixture {
@@ -80,9 +95,7 @@ impl ModelFile for GaussianMixture {
     }
 
     fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
-        read_mixture(&parameters_node(parameters), format_version)?.map_err(|e| Error::InvalidModel {
-            kind: ModelKind::Gmm,
-            source: ModelError::Mixture(e),
-        })
+        read_mixture(&parameters_node(parameters), format_version)?
+            .map_err(|(e, field)| invalid(Self::KIND, field, e))
     }
 }

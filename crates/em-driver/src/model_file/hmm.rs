@@ -37,21 +37,34 @@ use hmm::{
     CategoricalEmission, CategoricalHmm, GaussianEmission, GaussianHmm, GmmEmission, GmmHmm, Hmm, HmmError,
     PoissonEmission, PoissonHmm,
 };
-use mixture::GaussianMixture;
+use mixture::{GaussianMixture, MixtureError};
 use serde::Serialize;
 
 use super::covariances::{self, CovariancesOut};
 use super::gmm::read_mixture;
+use super::locate::{MixtureFields, hmm_field, invalid};
 use super::matrix::mat_to_rows;
 use super::node::Object;
 use super::{ModelFile, ModelKind, parameters_node};
-use crate::error::{Error, ModelError};
+use crate::error::{Error, FieldPath};
 
-fn invalid(kind: ModelKind) -> impl Fn(HmmError) -> Error {
-    move |e| Error::InvalidModel {
-        kind,
-        source: ModelError::Hmm(e),
-    }
+/// An HMM constructor's error, with the field it is about: `names` are the
+/// file's fields, `states` where the Gaussian emissions' parts are (see
+/// [`hmm_field`]).
+fn rejected(kind: ModelKind, names: &[&'static str], states: &[MixtureFields], e: HmmError) -> Error {
+    invalid(kind, hmm_field(names, states, &e), e)
+}
+
+/// The error of state `j`'s mixture in a `gmm-hmm` file, with its field.
+fn state_rejected(j: usize, (source, field): (MixtureError, Option<FieldPath>)) -> Error {
+    invalid(
+        ModelKind::GmmHmm,
+        field,
+        HmmError::Mixture {
+            state: Some(j),
+            source,
+        },
+    )
 }
 
 /// The parameters object of an HMM file and the names of its fields:
@@ -86,8 +99,8 @@ fn read_matrix_hmm<E: hmm::Emission>(
     let (object, names) = hmm_object(parameters, format_version, fields)?;
     let matrix = object.field(names[2])?.matrix(None, None)?;
     let (start, transitions) = chain(&object, names, matrix.nrows())?;
-    let emission = emission(matrix).map_err(invalid(kind))?;
-    Hmm::new(start, transitions.as_ref(), emission).map_err(invalid(kind))
+    let emission = emission(matrix).map_err(|e| rejected(kind, names, &[], e))?;
+    Hmm::new(start, transitions.as_ref(), emission).map_err(|e| rejected(kind, names, &[], e))
 }
 
 fn chain_rows<E: hmm::Emission>(m: &Hmm<E>) -> (Vec<f64>, Vec<Vec<f64>>) {
@@ -134,17 +147,33 @@ impl ModelFile for GaussianHmm {
                 &["start", "transitions", "means", "covariances"],
             ],
         )?;
-        let means = object.field("means")?.matrix(None, None)?;
+        let means = object.field("means")?;
+        let covars = object.field(if format_version == 1 {
+            "covariances"
+        } else {
+            "covars"
+        })?;
+        let states = [MixtureFields {
+            weights: None,
+            means: means.path().clone(),
+            covariances: if format_version == 1 {
+                covars.path().with_key("values")
+            } else {
+                covars.path().clone()
+            },
+        }];
+        let means = means.matrix(None, None)?;
         let (k, d) = (means.nrows(), means.ncols());
         let (start, transitions) = chain(&object, names, k)?;
         let covariances = if format_version == 1 {
-            covariances::read_v1(&object.field("covariances")?, k, d)?
+            covariances::read_v1(&covars, k, d)?
         } else {
             let t = covariances::read_type(&object.field("covariance_type")?)?;
-            covariances::read(&object.field("covars")?, t, k, d)?
+            covariances::read(&covars, t, k, d)?
         };
-        let emission = GaussianEmission::new(means, covariances).map_err(invalid(Self::KIND))?;
-        Hmm::new(start, transitions.as_ref(), emission).map_err(invalid(Self::KIND))
+        let emission =
+            GaussianEmission::new(means, covariances).map_err(|e| rejected(Self::KIND, names, &states, e))?;
+        Hmm::new(start, transitions.as_ref(), emission).map_err(|e| rejected(Self::KIND, names, &states, e))
     }
 }
 
@@ -180,11 +209,14 @@ fn read_mixtures_v2(object: &Object<'_>) -> Result<Vec<GaussianMixture>, Error> 
         let w = weights[j].vector(first.map(GaussianMixture::n_components))?;
         let m = means[j].matrix(Some(w.len()), first.map(GaussianMixture::n_features))?;
         let c = covariances::read(&covars[j], t, w.len(), m.ncols())?;
-        let mixture = GaussianMixture::new(w, m, c).map_err(|source| {
-            invalid(ModelKind::GmmHmm)(HmmError::Mixture {
-                state: Some(j),
-                source,
-            })
+        let fields = MixtureFields {
+            weights: Some(weights[j].path().clone()),
+            means: means[j].path().clone(),
+            covariances: covars[j].path().clone(),
+        };
+        let mixture = GaussianMixture::new(w, m, c).map_err(|e| {
+            let field = fields.of(&e);
+            state_rejected(j, (e, field))
         })?;
         mixtures.push(mixture);
     }
@@ -196,12 +228,7 @@ fn read_mixtures_v2(object: &Object<'_>) -> Result<Vec<GaussianMixture>, Error> 
 fn read_mixtures_v1(object: &Object<'_>) -> Result<Vec<GaussianMixture>, Error> {
     let mut mixtures = Vec::new();
     for (j, node) in object.field("mixtures")?.array(None)?.iter().enumerate() {
-        let mixture = read_mixture(node, 1)?.map_err(|source| {
-            invalid(ModelKind::GmmHmm)(HmmError::Mixture {
-                state: Some(j),
-                source,
-            })
-        })?;
+        let mixture = read_mixture(node, 1)?.map_err(|e| state_rejected(j, e))?;
         mixtures.push(mixture);
     }
     Ok(mixtures)
@@ -251,8 +278,9 @@ impl ModelFile for GmmHmm {
             read_mixtures_v2(&object)?
         };
         let (start, transitions) = chain(&object, names, mixtures.len())?;
-        let emission = GmmEmission::from_mixtures(mixtures).map_err(invalid(Self::KIND))?;
-        Hmm::new(start, transitions.as_ref(), emission).map_err(invalid(Self::KIND))
+        let emission =
+            GmmEmission::from_mixtures(mixtures).map_err(|e| rejected(Self::KIND, names, &[], e))?;
+        Hmm::new(start, transitions.as_ref(), emission).map_err(|e| rejected(Self::KIND, names, &[], e))
     }
 }
 

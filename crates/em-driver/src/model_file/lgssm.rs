@@ -25,9 +25,10 @@
 use serde::Serialize;
 use statespace::{LinearGaussianSsm, Parameters};
 
+use super::locate::{invalid, lgssm_field};
 use super::matrix::mat_to_rows;
 use super::{ModelFile, ModelKind, parameters_node};
-use crate::error::{Error, ModelError};
+use crate::error::Error;
 
 /// The fields of format 2: A, Q, H, R, m0, P0.
 const FIELDS: [&str; 6] = [
@@ -94,11 +95,7 @@ impl ModelFile for LinearGaussianSsm {
         let r = object.field(r)?.matrix(Some(p), Some(p))?;
         let m0 = object.field(m0)?.vector(Some(n))?;
         let p0 = object.field(p0)?.matrix(Some(n), Some(n))?;
-        LinearGaussianSsm::from_parameters(Parameters { a, q, h, r, m0, p0 }).map_err(|e| {
-            Error::InvalidModel {
-                kind: ModelKind::Lgssm,
-                source: ModelError::StateSpace(e),
-            }
-        })
+        LinearGaussianSsm::from_parameters(Parameters { a, q, h, r, m0, p0 })
+            .map_err(|e| invalid(Self::KIND, lgssm_field(names, &e), e))
     }
 }

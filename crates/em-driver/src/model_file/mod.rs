@@ -67,6 +67,7 @@ pub mod covariances;
 pub mod gmm;
 pub mod hmm;
 pub mod lgssm;
+mod locate;
 mod matrix;
 mod node;
 

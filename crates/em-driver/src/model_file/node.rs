@@ -38,6 +38,11 @@ impl<'a> Node<'a> {
         Self { value, path }
     }
 
+    /// Where the value is.
+    pub(crate) fn path(&self) -> &FieldPath {
+        &self.path
+    }
+
     fn wrong_type(&self, expected: &'static str) -> Error {
         Error::WrongType {
             field: self.path.clone(),
