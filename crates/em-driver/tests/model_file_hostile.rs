@@ -20,9 +20,10 @@ fn gmm_with(parameters: &str) -> String {
 
 fn field(e: &Error) -> String {
     match e {
-        Error::Shape { field, .. } | Error::EmptyField { field } | Error::InvalidValue { field, .. } => {
-            field.to_string()
-        }
+        Error::Shape { field, .. }
+        | Error::EmptyField { field }
+        | Error::WrongType { field, .. }
+        | Error::MissingField { field } => field.to_string(),
         other => panic!("not a field error: {other:?}"),
     }
 }
@@ -42,8 +43,6 @@ fn syntax_errors_are_json_errors_with_a_position() {
         "not json",
         "{",
         &GOOD_GMM[..GOOD_GMM.len() / 2],
-        "[1, 2, 3]",
-        "null",
         "{\"format_version\": 1, \"kind\": \"gmm\", \"parameters\": {}} trailing",
         &gmm_with(
             r#"{"weights": [NaN], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
@@ -51,16 +50,10 @@ fn syntax_errors_are_json_errors_with_a_position() {
         &gmm_with(
             r#"{"weights": [1e400], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
         ),
-        &gmm_with(
-            r#"{"weights": [null], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
-        ),
-        &gmm_with(
-            r#"{"weights": ["1"], "means": [[0]], "covariances": {"type": "spherical", "values": [1]}}"#,
-        ),
     ] {
         let e = Gmm::from_json(text).unwrap_err();
         assert!(matches!(e, Error::Json(_)), "{text}: {e:?}");
-        assert!(!e.to_string().is_empty());
+        assert!(e.to_string().starts_with("not valid JSON: "), "{e}");
     }
     let e = Gmm::from_json(
         "{\n  \"format_version\": 1,\n  \"kind\": \"gmm\",\n  \"parameters\": {\"weights\": [1,}\n}",
@@ -69,6 +62,52 @@ fn syntax_errors_are_json_errors_with_a_position() {
     let Error::Json(j) = &e else { panic!("{e:?}") };
     assert_eq!(j.line(), 4);
     assert!(e.to_string().contains("line 4"), "{e}");
+}
+
+#[test]
+fn a_document_that_is_not_an_object_is_named() {
+    for (text, found) in [
+        ("[1, 2, 3]", "an array"),
+        ("null", "null"),
+        ("\"gmm\"", "a string"),
+        ("3", "a number"),
+    ] {
+        let e = AnyModel::from_json(text).unwrap_err();
+        assert!(
+            matches!(e, Error::NotAModelFile { found: f } if f == found),
+            "{text}: {e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "expected an object with a `kind` field (and `format_version` and `parameters`), found {found}"
+            )
+        );
+    }
+}
+
+#[test]
+fn wrong_json_types_name_the_field_and_the_types() {
+    for (weights, path, found) in [
+        ("[null]", "parameters.weights[0]", "null"),
+        (r#"[0.5, "1"]"#, "parameters.weights[1]", "a string"),
+        ("{}", "parameters.weights", "an object"),
+        ("0.5", "parameters.weights", "a number"),
+    ] {
+        let e = Gmm::from_json(&gmm_with(&format!(
+            r#"{{"weights": {weights}, "means": [[0]], "covariances": {{"type": "spherical", "values": [1]}}}}"#
+        )))
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::WrongType { found: f, .. } if *f == found),
+            "{weights}: {e:?}"
+        );
+        assert_eq!(field(&e), path);
+        assert!(
+            e.to_string().contains(&format!("field `{path}`: expected ")),
+            "{e}"
+        );
+    }
 }
 
 #[test]
@@ -85,39 +124,62 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
 #[test]
 fn header_problems() {
     let e = Gmm::from_json(r#"{"kind": "gmm", "parameters": {}}"#).unwrap_err();
-    assert!(
-        matches!(&e, Error::Json(_)) && e.to_string().contains("format_version"),
-        "{e}"
-    );
+    assert!(matches!(&e, Error::MissingField { .. }), "{e:?}");
+    assert_eq!(e.to_string(), "field `format_version` is missing");
     let e = Gmm::from_json(r#"{"format_version": 1, "parameters": {}}"#).unwrap_err();
-    assert!(e.to_string().contains("kind"), "{e}");
+    assert_eq!(e.to_string(), "field `kind` is missing");
     let e = Gmm::from_json(r#"{"format_version": 1, "kind": "gmm"}"#).unwrap_err();
-    assert!(e.to_string().contains("parameters"), "{e}");
+    assert_eq!(e.to_string(), "field `parameters` is missing");
     for v in ["-1", "1.5", "\"1\"", "18446744073709551616"] {
         let text = GOOD_GMM.replace("\"format_version\": 1", &format!("\"format_version\": {v}"));
-        assert!(matches!(Gmm::from_json(&text), Err(Error::Json(_))), "{v}");
+        let e = Gmm::from_json(&text).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::WrongType {
+                    expected: "a non-negative integer",
+                    ..
+                }
+            ),
+            "{v}: {e:?}"
+        );
+        assert_eq!(field(&e), "format_version");
     }
-    let text = GOOD_GMM.replace("\"format_version\": 1", "\"format_version\": 2");
-    assert!(matches!(
-        Gmm::from_json(&text),
-        Err(Error::UnsupportedFormatVersion {
-            found: 2,
-            supported: 1
-        })
-    ));
+    for v in [0, 3] {
+        let text = GOOD_GMM.replace("\"format_version\": 1", &format!("\"format_version\": {v}"));
+        let e = Gmm::from_json(&text).unwrap_err();
+        assert!(
+            matches!(e, Error::UnsupportedFormatVersion { found, supported: 2 } if found == v),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("reads 1 to 2"), "{e}");
+    }
     let text = GOOD_GMM.replace("\"kind\": \"gmm\"", "\"kind\": \"neural-net\"");
     let e = Gmm::from_json(&text).unwrap_err();
-    assert!(
-        matches!(&e, Error::Json(_)) && e.to_string().contains("neural-net"),
-        "{e}"
+    assert!(matches!(&e, Error::UnknownName { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "field `kind`: unknown name `neural-net` (expected one of: gmm, gaussian-hmm, gmm-hmm, \
+         categorical-hmm, poisson-hmm, lgssm)"
     );
-    assert!(matches!(AnyModel::from_json(&text), Err(Error::Json(_))));
+    assert!(matches!(
+        AnyModel::from_json(&text),
+        Err(Error::UnknownName { .. })
+    ));
     // Unknown fields are rejected at the top level and inside parameters.
     let text = GOOD_GMM.replace("\"kind\": \"gmm\",", "\"kind\": \"gmm\", \"extra\": 1,");
-    assert!(matches!(Gmm::from_json(&text), Err(Error::Json(_))));
+    let e = Gmm::from_json(&text).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the top-level object has an unknown field `extra` (expected: format_version, kind, parameters)"
+    );
     let text = GOOD_GMM.replace("\"weights\"", "\"bias\": 0, \"weights\"");
     let e = Gmm::from_json(&text).unwrap_err();
-    assert!(e.to_string().contains("bias"), "{e}");
+    assert!(
+        matches!(&e, Error::UnknownField { object, name, .. } if object.to_string() == "parameters" && name.as_str() == "bias"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("`bias`"), "{e}");
 }
 
 #[test]
@@ -136,10 +198,7 @@ fn wrong_kind_is_named() {
         ));
     }
     let e = GaussianHmm::from_json(GOOD_GMM).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "model file holds a gmm model, expected a gaussian-hmm model"
-    );
+    assert_eq!(e.to_string(), "holds a gmm model, expected a gaussian-hmm model");
 }
 
 #[test]
@@ -193,12 +252,15 @@ fn shape_problems_name_the_field() {
         r#"{"weights": [1.0], "means": [[0]], "covariances": {"type": "banana", "values": [1]}}"#,
     ))
     .unwrap_err();
-    assert!(matches!(e, Error::Json(_)));
+    assert!(
+        matches!(&e, Error::UnknownName { field, .. } if field.to_string() == "parameters.covariances.type"),
+        "{e:?}"
+    );
     let e = Gmm::from_json(&gmm_with(
         r#"{"weights": [1.0], "means": [[0]], "covariances": {"type": "spherical", "values": [1], "x": 2}}"#,
     ))
     .unwrap_err();
-    assert!(matches!(e, Error::Json(_)));
+    assert!(matches!(e, Error::UnknownField { .. }), "{e:?}");
     // The structured path is available too.
     let e = Gmm::from_json(&gmm_with(cases[0].0)).unwrap_err();
     let Error::Shape {
@@ -231,12 +293,18 @@ fn invalid_values_are_rejected_by_the_model_constructors() {
             &e,
             Error::InvalidModel {
                 kind: ModelKind::Gmm,
+                field: Some(_),
                 source: ModelError::Mixture(MixtureError::NotPositiveDefinite { .. })
             }
         ),
         "{e:?}"
     );
-    assert!(e.to_string().contains("invalid gmm model"), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "invalid gmm model, field `parameters.covariances.values[1]`: covariance of component 1"
+        ),
+        "{e}"
+    );
     // Asymmetric.
     let e = Gmm::from_json(&gmm_with(
         r#"{"weights": [1.0], "means": [[0, 0]], "covariances": {"type": "full", "values": [[[1, 0.5], [0, 1]]]}}"#,
@@ -298,12 +366,32 @@ fn hmm_files_are_validated() {
                 e,
                 Error::InvalidModel {
                     kind: ModelKind::CategoricalHmm,
+                    field: Some(_),
                     source: ModelError::Hmm(HmmError::RowSum { .. } | HmmError::InvalidProbability { .. })
                 }
             ),
             "{p}: {e:?}"
         );
     }
+    // The constructor's error names the field it is about.
+    let fields: Vec<String> = bad_rows
+        .iter()
+        .map(|p| {
+            let e = CategoricalHmm::from_json(&hmm_doc("categorical-hmm", p)).unwrap_err();
+            let Error::InvalidModel { field: Some(f), .. } = e else {
+                panic!("{e:?}")
+            };
+            f.to_string()
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "parameters.start",
+            "parameters.transitions[0]",
+            "parameters.emission_probabilities[0][1]"
+        ]
+    );
     let e = CategoricalHmm::from_json(&hmm_doc(
         "categorical-hmm",
         r#"{"start": [1.0], "transitions": [[0.9, 0.1], [0.2, 0.8]], "emission_probabilities": [[0.5, 0.5], [0.1, 0.9]]}"#,
@@ -324,11 +412,12 @@ fn hmm_files_are_validated() {
     .unwrap_err();
     assert!(
         matches!(
-            e,
+            &e,
             Error::InvalidModel {
                 kind: ModelKind::GaussianHmm,
+                field: Some(f),
                 source: ModelError::Hmm(_)
-            }
+            } if f.to_string() == "parameters.covariances.values[1]"
         ),
         "{e:?}"
     );
@@ -403,14 +492,15 @@ fn lgssm_files_are_validated() {
     let e = Lgssm::from_json(&lgssm_doc("[[1, 2], [2, 1]]", "[[1, 0]]", "[0, 0]")).unwrap_err();
     assert!(
         matches!(
-            e,
+            &e,
             Error::InvalidModel {
                 kind: ModelKind::Lgssm,
+                field: Some(f),
                 source: ModelError::StateSpace(StateSpaceError::NotPositiveDefinite {
                     matrix: Matrix::Param(Param::Q),
                     ..
                 })
-            }
+            } if f.to_string() == "parameters.transition_covariance"
         ),
         "{e:?}"
     );
@@ -483,6 +573,38 @@ fn file_level_problems() {
     assert!(matches!(e, Error::FileTooLarge { size, max: MAX_FILE_BYTES, .. } if size == MAX_FILE_BYTES + 1));
     std::fs::remove_file(&huge).unwrap();
 
+    // A UTF-8 byte order mark (as Windows editors write) is skipped.
+    let bom = dir.join("bom.json");
+    std::fs::write(&bom, format!("\u{feff}{GOOD_GMM}")).unwrap();
+    assert_eq!(Gmm::load(&bom).unwrap().n_components(), 2);
+    // Errors of a loaded file name the file, the field and the problem.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, GOOD_GMM.replace("[2.5, 0.0]", "[2.5]")).unwrap();
+    let e = AnyModel::load(&bad).unwrap_err();
+    assert!(matches!(&e, Error::InFile { path, .. } if *path == bad), "{e:?}");
+    assert!(matches!(
+        e.cause(),
+        Error::Shape {
+            expected: 2,
+            found: 1,
+            ..
+        }
+    ));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "model file {}: field `parameters.means[1]`: expected length 2, found 1",
+            bad.display()
+        )
+    );
+    std::fs::write(&bad, "[1, 2, 3]").unwrap();
+    let e = Gmm::load(&bad).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("bad.json: expected an object with a `kind` field"),
+        "{e}"
+    );
+
     let binary = dir.join("binary.json");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x7b]).unwrap();
     assert!(matches!(Gmm::load(&binary), Err(Error::Io { .. })));
@@ -507,4 +629,51 @@ fn file_level_problems() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with(".emfit-")), "{names:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Values a model constructor rejects are located in format-2 files too.
+#[test]
+fn invalid_values_name_their_field_in_format_2() {
+    let located = |kind: &str, parameters: &str| {
+        let text = format!(r#"{{"format_version": 2, "kind": "{kind}", "parameters": {parameters}}}"#);
+        let e = AnyModel::from_json(&text).unwrap_err();
+        let Error::InvalidModel { field: Some(f), .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(e.to_string().contains(&format!("field `{f}`: ")), "{e}");
+        f.to_string()
+    };
+    let chain = r#""startprob": [0.5, 0.5], "transmat": [[0.9, 0.1], [0.2, 0.8]]"#;
+    assert_eq!(
+        located(
+            "gmm-hmm",
+            &format!(
+                r#"{{{chain}, "covariance_type": "spherical", "weights": [[0.5, 0.5], [0.5, 0.5]],
+                    "means": [[[0], [1]], [[2], [3]]], "covars": [[1, 1], [-1, 1]]}}"#
+            )
+        ),
+        "parameters.covars[1][0]"
+    );
+    assert_eq!(
+        located(
+            "gmm",
+            r#"{"covariance_type": "diag", "weights": [-0.5, 1.5], "means": [[0], [1]], "covariances": [[1], [1]]}"#
+        ),
+        "parameters.weights[0]"
+    );
+    assert_eq!(
+        located(
+            "poisson-hmm",
+            &format!(r#"{{{chain}, "lambdas": [[1.0], [-2.0]]}}"#)
+        ),
+        "parameters.lambdas[1][0]"
+    );
+    assert_eq!(
+        located(
+            "lgssm",
+            r#"{"transition_matrices": [[1]], "transition_covariance": [[1]], "observation_matrices": [[1]],
+                "observation_covariance": [[1]], "initial_state_mean": [0], "initial_state_covariance": [[-1]]}"#
+        ),
+        "parameters.initial_state_covariance"
+    );
 }

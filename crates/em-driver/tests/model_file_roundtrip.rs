@@ -64,8 +64,16 @@ fn documents_have_version_kind_and_parameters() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["format_version"], FORMAT_VERSION);
     assert_eq!(v["kind"], "gmm");
-    assert_eq!(v["parameters"]["covariances"]["type"], "diag");
+    assert_eq!(FORMAT_VERSION, 2);
     assert_eq!(v.as_object().unwrap().len(), 3);
+    // scikit-learn's names and shapes.
+    let p = &v["parameters"];
+    assert_eq!(p["covariance_type"], "diag");
+    assert_eq!(p["weights"].as_array().unwrap().len(), 2);
+    assert_eq!(p["covariances"][1].as_array().unwrap().len(), 2);
+    assert_eq!(p["covariances"][1][0], 1e10);
+    let names: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(names, ["covariance_type", "covariances", "means", "weights"]);
 }
 
 fn gaussian_hmm(cov_type: CovarianceType) -> GaussianHmm {
@@ -113,6 +121,112 @@ fn gmm_hmm_round_trips_bit_for_bit() {
         assert_eq!(gmm_bits(a), gmm_bits(b));
     }
     assert_eq!(back.to_json(), text);
+}
+
+#[test]
+fn hmm_files_use_hmmlearn_names_and_shapes() {
+    let v: serde_json::Value =
+        serde_json::from_str(&em_driver::hmm::scenario::true_model().to_json()).unwrap();
+    let p = &v["parameters"];
+    assert_eq!(p["startprob"], serde_json::json!([0.9, 0.1]));
+    assert_eq!(p["transmat"][1], serde_json::json!([0.15, 0.85]));
+    assert_eq!(p["covariance_type"], "diag");
+    // weights K x M, means K x M x d, covars (diag) K x M x d.
+    assert_eq!(p["weights"], serde_json::json!([[0.6, 0.4], [0.4, 0.6]]));
+    assert_eq!(p["means"][1], serde_json::json!([[-10.0], [-5.0]]));
+    assert_eq!(p["covars"][0], serde_json::json!([[9.0], [4.0]]));
+    let v: serde_json::Value =
+        serde_json::from_str(&gaussian_hmm(CovarianceType::Spherical).to_json()).unwrap();
+    assert_eq!(v["parameters"]["covars"], serde_json::json!([0.1, 0.2, 0.3]));
+    assert_eq!(v["parameters"]["means"][2][1], 1e-9);
+}
+
+#[test]
+fn gmm_hmm_round_trips_for_every_covariance_type() {
+    for t in CovarianceType::ALL {
+        let mixtures: Vec<GaussianMixture> = (0..2)
+            .map(|j| {
+                let m = awkward_gmm(t);
+                let means = Mat::from_fn(2, 2, |i, c| m.means()[(i, c)] + j as f64);
+                GaussianMixture::new(m.weights().to_vec(), means, m.covariances().clone()).unwrap()
+            })
+            .collect();
+        let emission = em_driver::hmm::GmmEmission::from_mixtures(mixtures).unwrap();
+        let m: GmmHmm = Hmm::new(vec![0.25, 0.75], mat![[0.5, 0.5], [0.1, 0.9]].as_ref(), emission).unwrap();
+        let text = m.to_json();
+        let back = GmmHmm::from_json(&text).unwrap();
+        for (a, b) in back.emission().mixtures().iter().zip(m.emission().mixtures()) {
+            assert_eq!(gmm_bits(a), gmm_bits(b), "{t}");
+        }
+        assert_eq!(back.to_json(), text, "{t}");
+    }
+}
+
+#[test]
+fn poisson_hmm_round_trips_bit_for_bit() {
+    let rates = mat![[1.5, 0.1 + 0.2], [20.0, 1e-3]];
+    let emission = em_driver::hmm::PoissonEmission::new(rates).unwrap();
+    let m: em_driver::hmm::PoissonHmm =
+        Hmm::new(vec![0.3, 0.7], mat![[0.9, 0.1], [0.2, 0.8]].as_ref(), emission).unwrap();
+    let text = m.to_json();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["kind"], "poisson-hmm");
+    assert_eq!(
+        v["parameters"]["lambdas"][0],
+        serde_json::json!([1.5, 0.30000000000000004])
+    );
+    let back = AnyModel::from_json(&text).unwrap();
+    let AnyModel::PoissonHmm(back) = back else {
+        panic!("{back:?}")
+    };
+    assert_chain_round_trips(&back, &m);
+    assert_eq!(mat_bits(back.emission().rates()), mat_bits(m.emission().rates()));
+    assert_eq!(back.to_json(), text);
+}
+
+/// The committed format-1 files (written by the format-1 writer from the
+/// models of this file) still load, to the same models, and are written
+/// back as format 2.
+#[test]
+fn format_1_files_still_load() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/v1");
+    let load = |name: &str| {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"format_version\": 1"), "{name}");
+        AnyModel::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let expected: Vec<(&str, AnyModel)> = vec![
+        ("gmm-full.json", awkward_gmm(CovarianceType::Full).into()),
+        ("gmm-tied.json", awkward_gmm(CovarianceType::Tied).into()),
+        (
+            "gaussian-hmm-diag.json",
+            gaussian_hmm(CovarianceType::Diagonal).into(),
+        ),
+        (
+            "gaussian-hmm-spherical.json",
+            gaussian_hmm(CovarianceType::Spherical).into(),
+        ),
+        ("gmm-hmm.json", em_driver::hmm::scenario::true_model().into()),
+        ("categorical-hmm.json", {
+            let emission = CategoricalEmission::new(mat![[0.7, 0.2, 0.1], [0.1 + 0.2, 0.3, 0.4]]).unwrap();
+            let m: CategoricalHmm =
+                Hmm::new(vec![0.3, 0.7], mat![[0.9, 0.1], [0.2, 0.8]].as_ref(), emission).unwrap();
+            m.into()
+        }),
+        ("lgssm.json", awkward_lgssm().into()),
+    ];
+    let mut kinds = std::collections::HashSet::new();
+    for (name, model) in expected {
+        let back = load(name);
+        kinds.insert(back.kind());
+        // Same model: the same format-2 text, bit for bit.
+        assert_eq!(back.to_json(), model.to_json(), "{name}");
+        assert!(back.to_json().contains("\"format_version\": 2"));
+    }
+    // Every kind that format 1 had.
+    assert_eq!(kinds.len(), 5);
+    assert!(!kinds.contains(&ModelKind::PoissonHmm));
 }
 
 #[test]
@@ -169,7 +283,17 @@ fn lgssm_round_trips_bit_for_bit() {
     assert_eq!(back, m);
     assert_eq!(back.to_json(), text);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["parameters"]["observation_matrix"].as_array().unwrap().len(), 3);
+    let p = &v["parameters"];
+    assert_eq!(p["observation_matrices"].as_array().unwrap().len(), 3);
+    assert_eq!(p["initial_state_mean"][1], -12345.678901234567);
+    for name in [
+        "transition_matrices",
+        "transition_covariance",
+        "observation_covariance",
+        "initial_state_covariance",
+    ] {
+        assert!(p[name].is_array(), "{name}");
+    }
 }
 
 #[test]

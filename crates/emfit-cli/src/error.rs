@@ -71,7 +71,9 @@ pub fn model<E: Into<em_driver::ModelError>>(e: E) -> CliError {
 /// Names the model file in an error of loading it, unless the error already does.
 pub fn in_model_file(path: &Path, error: em_driver::Error) -> CliError {
     match error {
-        e @ (em_driver::Error::Io { .. } | em_driver::Error::FileTooLarge { .. }) => CliError::from(e),
+        e @ (em_driver::Error::Io { .. }
+        | em_driver::Error::FileTooLarge { .. }
+        | em_driver::Error::InFile { .. }) => CliError::from(e),
         source => CliError::ModelFile {
             path: path.to_path_buf(),
             source: Box::new(source),

@@ -47,6 +47,7 @@ pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
             HeaderArg::No => Header::Absent,
         },
         allow_missing: args.missing,
+        columns: None,
     };
     let data = io::read_matrix(&args.data, &options)?;
     let lengths = match &args.lengths {

@@ -82,9 +82,9 @@ fn bad_lengths_files() {
         "5 rows",
     ]);
     let f = dir.write("zero.txt", "5\n0\n");
-    emfit(dir.path(), &["fit", "hmm", "--data", &data, "--lengths", &f]).fails_with(&["zero.txt", "entry 2"]);
+    emfit(dir.path(), &["fit", "hmm", "--data", &data, "--lengths", &f]).fails_with(&["zero.txt", "line 2"]);
     let f = dir.write("word.txt", "five\n");
-    emfit(dir.path(), &["fit", "hmm", "--data", &data, "--lengths", &f]).fails_with(&["word.txt", "entry 1"]);
+    emfit(dir.path(), &["fit", "hmm", "--data", &data, "--lengths", &f]).fails_with(&["word.txt", "line 1"]);
 }
 
 #[test]

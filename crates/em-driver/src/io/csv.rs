@@ -2,19 +2,29 @@
 //!
 //! Accepted: cells separated by commas (surrounding blanks ignored) or, on a line
 //! without commas, by blanks/tabs; an optional header line; blank lines and lines
-//! starting with `#` are skipped; `\r\n` line ends; cells may be wrapped in double
-//! quotes. Every data line must have the same number of cells. A cell must be a
-//! finite number; an empty cell, `nan`, `NA` or `null` is a missing value, read as
-//! `NaN` only when [`ReadOptions::allow_missing`] is set (the state-space model
-//! treats a `NaN` observation as missing), otherwise an error naming line and column.
+//! starting with `#` are skipped; a UTF-8 byte order mark at the start is skipped;
+//! `\r\n` line ends; cells may be wrapped in double quotes. Every data line must
+//! have the same number of cells. A cell must be a finite number of magnitude at
+//! most [`super::MAX_ABS_VALUE`]; an empty cell, `nan`, `NA` or `null` is a missing
+//! value, read as `NaN` only when [`ReadOptions::allow_missing`] is set (the
+//! state-space model treats a `NaN` observation as missing), otherwise an error
+//! naming line and column.
+//!
+//! [`ReadOptions::columns`] keeps some columns only, by number from 1 or by header
+//! name, in the order given; the other columns are not parsed (they may hold
+//! text, such as an identifier or a date).
+//!
+//! Every error names the file, and the line and column from 1 (the column in the
+//! file, not in the selection).
 
 use std::io::BufRead;
 use std::path::Path;
 
 use faer::Mat;
 
+use super::columns::resolve;
 use super::error::{CellProblem, CellText, DataError};
-use super::{Header, ReadOptions};
+use super::{Header, MAX_ABS_VALUE, ReadOptions};
 
 /// Reads a numeric CSV file into an `n x d` matrix (one row per data line).
 ///
@@ -22,13 +32,31 @@ use super::{Header, ReadOptions};
 /// [`DataError::Io`] if the file cannot be read, [`DataError::Cell`] for a cell that
 /// is not a finite number, [`DataError::Ragged`] for a line with a different number of
 /// cells, [`DataError::NotText`] for bytes that are not UTF-8, [`DataError::Empty`] if
-/// there is no data line.
+/// there is no data line, [`DataError::Column`] for a column selection that does not
+/// fit the file.
 pub fn read_csv(path: &Path, options: &ReadOptions) -> Result<Mat<f64>, DataError> {
     let file = std::fs::File::open(path).map_err(|source| DataError::Io {
         path: path.into(),
         source,
     })?;
     parse_csv(std::io::BufReader::new(file), path, options)
+}
+
+/// Whether the first line is a header: always, never, or (auto) when it has a
+/// word and no number (`x,y`, or `,x,y` with an index column).
+fn is_header(cells: &[&str], header: Header) -> bool {
+    match header {
+        Header::Present => true,
+        Header::Absent => false,
+        Header::Auto => {
+            let problems: Vec<Option<CellProblem>> =
+                cells.iter().map(|c| parse_cell(c, false).err()).collect();
+            problems.contains(&Some(CellProblem::NotANumber))
+                && !problems
+                    .iter()
+                    .any(|p| matches!(p, None | Some(CellProblem::Infinite | CellProblem::TooLarge)))
+        }
+    }
 }
 
 /// Parses CSV text from any reader; `path` is only used in error messages.
@@ -46,6 +74,10 @@ pub fn parse_csv<R: BufRead>(
     let mut rows = 0usize;
     let mut line_no = 0usize;
     let mut seen_first = false;
+    // The header's cells and line, if there is one.
+    let mut header: Option<(Vec<String>, usize)> = None;
+    // The 0-based file columns that are kept, once the first data line is seen.
+    let mut selected: Vec<usize> = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
     loop {
         buf.clear();
@@ -80,24 +112,24 @@ pub fn parse_csv<R: BufRead>(
         };
         if !seen_first {
             seen_first = true;
-            let is_header = match options.header {
-                Header::Present => true,
-                Header::Absent => false,
-                // A header has a word and no number: `x,y`, `,x,y` (an index column).
-                Header::Auto => {
-                    cells
-                        .iter()
-                        .any(|c| parse_cell(c, false) == Err(CellProblem::NotANumber))
-                        && !cells.iter().any(|c| parse_cell(c, false).is_ok())
-                }
-            };
-            if is_header {
+            if is_header(&cells, options.header) {
+                header = Some((cells.iter().map(|c| (*c).to_string()).collect(), line_no));
                 continue;
             }
         }
         if rows == 0 {
             cols = cells.len();
             first_line = line_no;
+            selected = match &options.columns {
+                Some(selection) => resolve(
+                    path,
+                    selection,
+                    header.as_ref().map(|(names, line)| (names.as_slice(), *line)),
+                    cols,
+                    Some(line_no),
+                )?,
+                None => (0..cols).collect(),
+            };
         } else if cells.len() != cols {
             return Err(DataError::Ragged {
                 path: path.into(),
@@ -107,7 +139,8 @@ pub fn parse_csv<R: BufRead>(
                 first_line,
             });
         }
-        for (j, cell) in cells.iter().enumerate() {
+        for &j in &selected {
+            let cell = cells[j];
             let value = parse_cell(cell, options.allow_missing).map_err(|problem| DataError::Cell {
                 path: path.into(),
                 line: line_no,
@@ -122,6 +155,7 @@ pub fn parse_csv<R: BufRead>(
     if rows == 0 {
         return Err(DataError::Empty { path: path.into() });
     }
+    let cols = selected.len();
     Ok(Mat::from_fn(rows, cols, |i, j| values[i * cols + j]))
 }
 
@@ -133,7 +167,8 @@ fn clean_cell(cell: &str) -> &str {
         .map_or(cell, str::trim)
 }
 
-/// Reads one cell: a finite number, or `NaN` for a missing value when allowed.
+/// Reads one cell: a finite number of magnitude at most [`MAX_ABS_VALUE`], or
+/// `NaN` for a missing value when allowed.
 pub(crate) fn parse_cell(cell: &str, allow_missing: bool) -> Result<f64, CellProblem> {
     let missing = cell.is_empty()
         || cell.eq_ignore_ascii_case("nan")
@@ -148,7 +183,8 @@ pub(crate) fn parse_cell(cell: &str, allow_missing: bool) -> Result<f64, CellPro
     }
     // `str::parse` also accepts "inf"/"infinity"; those and overflow give an infinite value.
     match cell.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) if v.abs() <= MAX_ABS_VALUE => Ok(v),
+        Ok(v) if v.is_finite() => Err(CellProblem::TooLarge),
         Ok(v) if v.is_nan() => {
             if allow_missing {
                 Ok(f64::NAN)
@@ -164,6 +200,7 @@ pub(crate) fn parse_cell(cell: &str, allow_missing: bool) -> Result<f64, CellPro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::{ColumnProblem, ColumnSelector};
 
     fn parse(text: &str, options: &ReadOptions) -> Result<Mat<f64>, DataError> {
         parse_csv(text.as_bytes(), Path::new("t.csv"), options)
@@ -305,6 +342,74 @@ mod tests {
         assert!(matches!(
             parse_csv(bytes, Path::new("b.csv"), &ReadOptions::default()),
             Err(DataError::NotText { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn columns_are_selected_by_number_or_name() {
+        let text = "\u{feff}id,x,when,y\n a1, 1, 2024-01-01, 2\n a2, 3, 2024-01-02, 4\n";
+        let by = |columns: &str| ReadOptions {
+            columns: Some(ColumnSelector::parse_list(columns).unwrap()),
+            ..ReadOptions::default()
+        };
+        for columns in ["y,x", "4,2", "y,2"] {
+            let m = parse(text, &by(columns)).unwrap();
+            assert_eq!((m.nrows(), m.ncols()), (2, 2), "{columns}");
+            assert_eq!((m[(0, 0)], m[(0, 1)], m[(1, 0)]), (2.0, 1.0, 4.0), "{columns}");
+        }
+        // A bad cell of a kept column is named by its column in the file.
+        let e = parse(text, &by("x,3")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: line 2, column 3: cell '2024-01-01' is not a number"
+        );
+        let e = parse(text, &by("5")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: column 5 is selected but line 2 has 4 columns"
+        );
+        let e = parse(text, &by("z")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: line 1: no column of the header is named 'z'"
+        );
+        let e = parse("1,2\n3,4\n", &by("x")).unwrap_err();
+        assert!(matches!(
+            e,
+            DataError::Column {
+                problem: ColumnProblem::NoHeader { .. },
+                ..
+            }
+        ));
+        // Lines must still have the same number of cells.
+        assert!(matches!(
+            parse("1,2,3\n4,5\n", &by("1")),
+            Err(DataError::Ragged { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn values_whose_squares_overflow_are_refused() {
+        let e = parse("x\n1\n-1e300\n", &ReadOptions::default()).unwrap_err();
+        assert!(matches!(
+            e,
+            DataError::Cell {
+                line: 3,
+                col: 1,
+                problem: CellProblem::TooLarge,
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "t.csv: line 3, column 1: cell '-1e300' is too large: values beyond 1e150 in \
+             magnitude overflow when squared in a covariance (rescale the data)"
+        );
+        assert_eq!(ok("1e150\n")[(0, 0)], 1e150);
+        // A first line of huge numbers is data, not a header.
+        assert!(matches!(
+            parse("1e200,1\n", &ReadOptions::default()),
+            Err(DataError::Cell { line: 1, col: 1, .. })
         ));
     }
 

@@ -12,6 +12,9 @@ pub enum CellProblem {
     Missing,
     /// The cell is `inf`, `-inf` or a number too large for an `f64`.
     Infinite,
+    /// The value's magnitude is beyond [`crate::io::MAX_ABS_VALUE`]: its
+    /// square would overflow in a covariance.
+    TooLarge,
 }
 
 impl std::fmt::Display for CellProblem {
@@ -20,6 +23,10 @@ impl std::fmt::Display for CellProblem {
             Self::NotANumber => "is not a number",
             Self::Missing => "is missing (empty or NaN) and missing values are not allowed",
             Self::Infinite => "is infinite",
+            Self::TooLarge => {
+                "is too large: values beyond 1e150 in magnitude overflow when squared in a \
+                 covariance (rescale the data)"
+            }
         })
     }
 }
@@ -42,16 +49,92 @@ pub enum NpyField {
     Shape,
 }
 
+/// What is wrong with the field, in a message.
 impl std::fmt::Display for NpyField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Magic => "magic string",
-            Self::Version => "format version",
-            Self::Header => "header",
-            Self::Descr => "'descr'",
-            Self::FortranOrder => "'fortran_order'",
-            Self::Shape => "'shape'",
+            Self::Magic => "it does not start with the magic string \\x93NUMPY",
+            Self::Version => "unsupported format version (1.0, 2.0 and 3.0 are read)",
+            Self::Header => "the header length or the header's dict literal is malformed",
+            Self::Descr => "bad or missing 'descr' in the header",
+            Self::FortranOrder => "bad or missing 'fortran_order' in the header",
+            Self::Shape => "bad or missing 'shape' in the header",
         })
+    }
+}
+
+/// What is wrong with the column selection of [`crate::io::ReadOptions::columns`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ColumnProblem {
+    /// The selection is empty.
+    NoneSelected,
+    /// A column is selected by name but the file has no header line (or is
+    /// a `.npy` file).
+    NoHeader {
+        /// The name.
+        name: CellText,
+    },
+    /// No column of the header has the name.
+    UnknownName {
+        /// The name.
+        name: CellText,
+        /// The header's line, from 1.
+        line: usize,
+    },
+    /// Two columns of the header have the name.
+    AmbiguousName {
+        /// The name.
+        name: CellText,
+        /// The first and second columns with the name, from 1.
+        columns: (usize, usize),
+    },
+    /// A column number beyond the file's columns.
+    OutOfRange {
+        /// The column selected, from 1.
+        column: usize,
+        /// The file's number of columns.
+        available: usize,
+        /// The first data line, from 1 (None for `.npy`).
+        line: Option<usize>,
+    },
+}
+
+impl std::fmt::Display for ColumnProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoneSelected => f.write_str("no column is selected"),
+            Self::NoHeader { name } => {
+                write!(
+                    f,
+                    "column '{name}' is selected by name but the file has no header line"
+                )
+            }
+            Self::UnknownName { name, line } => {
+                write!(f, "line {line}: no column of the header is named '{name}'")
+            }
+            Self::AmbiguousName { name, columns } => write!(
+                f,
+                "columns {} and {} of the header are both named '{name}'",
+                columns.0, columns.1
+            ),
+            Self::OutOfRange {
+                column,
+                available,
+                line: Some(line),
+            } => write!(
+                f,
+                "column {column} is selected but line {line} has {available} columns"
+            ),
+            Self::OutOfRange {
+                column,
+                available,
+                line: None,
+            } => write!(
+                f,
+                "column {column} is selected but the array has {available} columns"
+            ),
+        }
     }
 }
 
@@ -82,6 +165,20 @@ pub enum DataError {
     Empty {
         /// The file.
         path: PathBuf,
+    },
+    /// A lengths file holds no sequence lengths.
+    #[error("{}: empty lengths file (no sequence lengths)", path.display())]
+    EmptyLengths {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The column selection does not fit the file.
+    #[error("{}: {problem}", path.display())]
+    Column {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        problem: ColumnProblem,
     },
     /// A CSV cell could not be read as a finite number.
     #[error("{}: line {line}, column {col}: cell '{cell}' {problem}", path.display())]
@@ -120,7 +217,7 @@ pub enum DataError {
         line: usize,
     },
     /// A `.npy` header field is malformed or missing.
-    #[error("{}: not a valid .npy file: bad or missing {field} in the header", path.display())]
+    #[error("{}: not a valid .npy file: {field}", path.display())]
     NpyHeader {
         /// The file.
         path: PathBuf,
@@ -160,20 +257,24 @@ pub enum DataError {
         available: u64,
     },
     /// A `.npy` value could not be used (non-finite data, non-integral length).
-    #[error("{}: .npy element {index} ({value}) {problem}", path.display())]
+    #[error("{}: element {element} (row {row}, column {col}): value {value} {problem}", path.display())]
     NpyValue {
         /// The file.
         path: PathBuf,
-        /// Flat index of the element in file order, from 0.
-        index: usize,
+        /// The element's number in file order, from 1.
+        element: usize,
+        /// Its row, from 1.
+        row: usize,
+        /// Its column, from 1.
+        col: usize,
         /// The value.
         value: f64,
         /// What was wrong.
         problem: CellProblem,
     },
     /// A sequence length is not a positive integer.
-    #[error("{}: entry {entry}: {}", path.display(), match problem {
-        LengthProblem::NotAnInteger => "not a non-negative integer",
+    #[error("{}: {} {entry}: {}", path.display(), entry_name(path), match problem {
+        LengthProblem::NotAnInteger => "not a positive integer",
         LengthProblem::Zero => "a sequence of length 0",
     })]
     Length {
@@ -217,6 +318,16 @@ pub enum DataError {
         /// Columns expected.
         expected: usize,
     },
+}
+
+/// What an entry of a lengths file is: an element of a `.npy` array, a line
+/// of text.
+fn entry_name(path: &std::path::Path) -> &'static str {
+    if crate::io::is_npy(path) {
+        "element"
+    } else {
+        "line"
+    }
 }
 
 /// A short piece of text copied from a bad file into an error (at most 32 characters,

@@ -4,9 +4,14 @@
 //! Data are read into an `n x d` [`faer::Mat`] with one row per observation, the
 //! convention of every model crate. The format is chosen by the file extension:
 //! `.npy` is NumPy, anything else is CSV/whitespace-separated text (see [`read_csv`]).
-//! Every error is a [`DataError`] naming the file and, for text, the line and
-//! column; for `.npy`, the header field. Hostile files cannot cause a panic or an
-//! allocation larger than the file itself.
+//! [`ReadOptions::columns`] keeps chosen columns only ([`ColumnSelector`]).
+//! Values must be finite and at most [`MAX_ABS_VALUE`] in magnitude.
+//!
+//! Every error is a [`DataError`] naming the file, with one convention for
+//! places: lines, columns, rows, elements and lengths entries are numbered from 1
+//! (for text, the line and column; for `.npy`, the header field, or the element
+//! with its row and column). Hostile files cannot cause a panic or an allocation
+//! larger than a small multiple of the file's size.
 //!
 //! Sequences (for hidden Markov and state-space models) are consecutive blocks of
 //! rows whose lengths come from a lengths file: one positive integer per line (or
@@ -17,6 +22,7 @@
 //! the target's folder and rename it into place, so a reader never sees a
 //! truncated file.
 
+mod columns;
 mod csv;
 mod error;
 mod npy;
@@ -26,8 +32,9 @@ use std::path::Path;
 
 use faer::{Mat, MatRef};
 
+pub use columns::{ColumnSelector, ColumnSelectorError};
 pub use csv::{parse_csv, read_csv};
-pub use error::{CellProblem, CellText, DataError, LengthProblem, NpyField};
+pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
 pub use npy::{read_npy, write_npy, write_npy_f64, write_npy_i64};
 
 /// Whether a CSV file starts with a header line.
@@ -42,15 +49,28 @@ pub enum Header {
     Absent,
 }
 
-/// Options of the data readers. The default reads a header if there is one and
-/// rejects missing values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The largest magnitude of a data value, 1e150: the models square the data
+/// (second moments, covariances, the squared distances of k-means), and a
+/// value beyond about 1e154 has a square beyond `f64::MAX` (1.8e308); 1e150
+/// leaves room for sums of 10^4 such squares and more. Larger values are
+/// refused by the readers ([`CellProblem::TooLarge`]) rather than turning into
+/// a non-finite covariance later: rescale such data.
+pub const MAX_ABS_VALUE: f64 = 1e150;
+
+/// Options of the data readers. The default reads a header if there is one,
+/// rejects missing values and keeps every column.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReadOptions {
     /// Header handling of CSV files.
     pub header: Header,
     /// Read empty cells, `nan`, `NA` and `null` (and `NaN` in `.npy`) as `f64::NAN`
     /// (missing observations) instead of rejecting them.
     pub allow_missing: bool,
+    /// The columns to keep, in this order (a column may be named twice); `None`
+    /// keeps them all. By number from 1, or by name in a CSV file with a header
+    /// line ([`ColumnSelector::parse_list`] reads `2,4` or `x,y`). Columns that
+    /// are not kept are not parsed. Errors: [`DataError::Column`].
+    pub columns: Option<Vec<ColumnSelector>>,
 }
 
 /// Whether a path names a `.npy` file (by its extension, in any case).
@@ -64,21 +84,27 @@ pub fn is_npy(path: &Path) -> bool {
 /// # Errors
 /// See [`read_csv`] and [`read_npy`].
 pub fn read_matrix(path: &Path, options: &ReadOptions) -> Result<Mat<f64>, DataError> {
-    if is_npy(path) {
-        read_npy(path, options.allow_missing)
-    } else {
-        read_csv(path, options)
+    if !is_npy(path) {
+        return read_csv(path, options);
+    }
+    let data = read_npy(path, options.allow_missing)?;
+    match &options.columns {
+        None => Ok(data),
+        Some(selection) => {
+            let kept = columns::resolve(path, selection, None, data.ncols(), None)?;
+            Ok(Mat::from_fn(data.nrows(), kept.len(), |i, j| data[(i, kept[j])]))
+        }
     }
 }
 
 /// Reads sequence lengths: a text file with positive integers (one per line, or
-/// separated by commas or blanks; blank lines and `#` comments skipped) or a 1-D
-/// (or single-row/column) integer-valued `.npy` array.
+/// separated by commas or blanks; blank lines, `#` comments and a UTF-8 byte order
+/// mark skipped) or a 1-D (or single-row/column) integer-valued `.npy` array.
 ///
 /// # Errors
 /// [`DataError::Length`] for an entry that is not a positive integer (the entry is
-/// the line number in text, the element number from 1 in `.npy`),
-/// [`DataError::Empty`] for no lengths, and the errors of the readers.
+/// the line number from 1 in text, the element number from 1 in `.npy`),
+/// [`DataError::EmptyLengths`] for no lengths, and the errors of the readers.
 pub fn read_lengths(path: &Path) -> Result<Vec<usize>, DataError> {
     let lengths = if is_npy(path) {
         let array = npy::read_npy_array(path)?;
@@ -118,6 +144,11 @@ pub fn read_lengths(path: &Path) -> Result<Vec<usize>, DataError> {
                 path: path.into(),
                 line: entry,
             })?;
+            let line = if entry == 1 {
+                line.trim_start_matches('\u{feff}')
+            } else {
+                line
+            };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -137,7 +168,7 @@ pub fn read_lengths(path: &Path) -> Result<Vec<usize>, DataError> {
         out
     };
     if lengths.is_empty() {
-        return Err(DataError::Empty { path: path.into() });
+        return Err(DataError::EmptyLengths { path: path.into() });
     }
     Ok(lengths)
 }
@@ -271,10 +302,21 @@ pub fn write_matrix(path: &Path, data: MatRef<'_, f64>, header: Option<&[String]
     }
 }
 
-/// Writes a file atomically: `write` fills a temporary file in the same folder
-/// (the tempfile crate's), which is flushed, synced and persisted (renamed)
-/// over `path`. On any error the temporary file is removed and `path` is left
-/// untouched. The one atomic writer of the crate: model files use it too.
+/// Writes a file atomically: `write` fills a temporary file in the target's
+/// folder (the tempfile crate's, with a short name such as `.emfit-a1B2c3`, so
+/// that a target name of up to 255 bytes works), which is flushed, synced and
+/// persisted (renamed) over the target. On any error the temporary file is
+/// removed and the target is left untouched. The one atomic writer of the
+/// crate: model files use it too.
+///
+/// - The target is `path` with its symbolic links followed: writing to a link
+///   replaces the file it points to (creating it if the link dangles) and
+///   leaves the link in place.
+/// - A new file gets the permissions `File::create` gives it (on unix 0o666
+///   less the umask). A target that exists keeps its permissions (mode); it must be a regular
+///   file that is not read-only: a read-only file is refused, not replaced,
+///   and so is a directory. (Ownership and extended attributes are those of a
+///   new file.)
 ///
 /// # Errors
 /// [`DataError::Io`] naming `path`.
@@ -288,32 +330,80 @@ where
     })
 }
 
+/// The file a path names, its symbolic links followed (at most 40, as Linux).
+fn follow_links(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let mut target = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&target)?;
+                target = match target.parent() {
+                    Some(dir) => dir.join(link),
+                    None => link,
+                };
+            }
+            Ok(_) => return Ok(target),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(target),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
 /// [`write_atomically`] with the bare I/O error.
 pub(crate) fn persist_atomically<F>(path: &Path, write: F) -> std::io::Result<()>
 where
     F: FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 {
-    if path.file_name().is_none() {
+    let target = follow_links(path)?;
+    if target.file_name().is_none() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a file name",
         ));
     }
-    let dir = match path.parent() {
+    let permissions = match std::fs::metadata(&target) {
+        Ok(m) if m.is_dir() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not replaced",
+            ));
+        }
+        Ok(m) if m.permissions().readonly() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the file is read-only and is not replaced (make it writable or remove it)",
+            ));
+        }
+        Ok(m) => Some(m.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    // A short name, whatever the target's: `.emfit-` and 6 random characters.
     // The temporary file is deleted when `temp_path` is dropped on an error.
-    let (file, temp_path) = tempfile::Builder::new()
-        .prefix(".emfit-")
-        .tempfile_in(dir)?
-        .into_parts();
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".emfit-").rand_bytes(6);
+    #[cfg(unix)]
+    if permissions.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        // A new file gets the mode `File::create` gives: 0o666 less the umask
+        // (tempfile's default, 0o600, would hide it from the group).
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let (file, temp_path) = builder.tempfile_in(dir)?.into_parts();
     let mut w = std::io::BufWriter::new(file);
     write(&mut w)?;
     let file = w.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+    if let Some(permissions) = permissions {
+        file.set_permissions(permissions)?;
+    }
     file.sync_all()?;
     drop(file);
-    temp_path.persist(path).map_err(|e| e.error)
+    temp_path.persist(&target).map_err(|e| e.error)
 }
 
 #[cfg(test)]
@@ -369,7 +459,15 @@ mod tests {
             Err(DataError::Length { entry: 1, .. })
         ));
         std::fs::write(&p, "\n# none\n").unwrap();
-        assert!(matches!(read_lengths(&p), Err(DataError::Empty { .. })));
+        assert!(matches!(read_lengths(&p), Err(DataError::EmptyLengths { .. })));
+        std::fs::write(&p, "").unwrap();
+        let e = read_lengths(&p).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: empty lengths file (no sequence lengths)", p.display())
+        );
+        std::fs::write(&p, "\u{feff}4\r\n5\r\n").unwrap();
+        assert_eq!(read_lengths(&p).unwrap(), vec![4, 5]);
 
         let q = dir.join("len.npy");
         let ints: Vec<u8> = [4i64, 6].iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -481,6 +579,99 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The names in a folder.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_target_name_of_245_bytes_works() {
+        let dir = temp_dir("long");
+        let p = dir.join(format!("{}.csv", "n".repeat(241)));
+        assert_eq!(p.file_name().unwrap().len(), 245);
+        write_matrix(&p, Mat::<f64>::zeros(1, 1).as_ref(), None).unwrap();
+        write_matrix(&p, Mat::<f64>::zeros(2, 1).as_ref(), None).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "0\n0\n");
+        assert_eq!(names(&dir).len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("mode");
+        let p = dir.join("shared.csv");
+        std::fs::write(&p, "old\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&p, |w| w.write_all(b"new\n")).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        // A new file has the mode of a file made by `File::create`.
+        let created = dir.join("created.csv");
+        std::fs::write(&created, "").unwrap();
+        let fresh = dir.join("fresh.csv");
+        write_atomically(&fresh, |w| w.write_all(b"1\n")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&fresh), mode(&created));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writing_to_a_symlink_writes_through_to_its_target() {
+        let dir = temp_dir("link");
+        std::fs::create_dir(dir.join("real")).unwrap();
+        let target = dir.join("real").join("data.csv");
+        std::fs::write(&target, "old\n").unwrap();
+        let link = dir.join("link.csv");
+        std::os::unix::fs::symlink("real/data.csv", &link).unwrap();
+        write_atomically(&link, |w| w.write_all(b"new\n")).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
+        // A dangling link: its target is created.
+        let dangling = dir.join("dangling.csv");
+        std::os::unix::fs::symlink("real/new.csv", &dangling).unwrap();
+        write_atomically(&dangling, |w| w.write_all(b"1\n")).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("real/new.csv")).unwrap(), "1\n");
+        assert_eq!(names(&dir.join("real")), ["data.csv", "new.csv"]);
+        // A loop of links is an error, not a hang.
+        std::os::unix::fs::symlink("b", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink("a", dir.join("b")).unwrap();
+        assert!(write_atomically(&dir.join("a"), |w| w.write_all(b"x")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_target_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("readonly");
+        let p = dir.join("frozen.csv");
+        std::fs::write(&p, "old\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let e = write_atomically(&p, |w| w.write_all(b"new\n")).unwrap_err();
+        let DataError::Io { source, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            e.to_string()
+                .contains("frozen.csv: the file is read-only and is not replaced"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
+        assert_eq!(names(&dir), ["frozen.csv"]);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     mod properties {
         use super::super::*;
         use proptest::prelude::*;
@@ -505,13 +696,14 @@ mod tests {
                 let _ = npy::parse_npy(bytes.as_slice(), bytes.len() as u64, Path::new("p.npy"));
             }
 
-            /// CSV and .npy writers round-trip every finite value bit for bit.
+            /// CSV and .npy writers round-trip every readable value (finite, at most
+            /// MAX_ABS_VALUE in magnitude) bit for bit.
             #[test]
             fn writers_round_trip(
                 rows in 1usize..6,
                 cols in 1usize..4,
                 values in proptest::collection::vec(
-                    any::<f64>().prop_filter("finite", |v| v.is_finite()), 24),
+                    any::<f64>().prop_filter("readable", |v| v.abs() <= MAX_ABS_VALUE), 24),
             ) {
                 let m = Mat::from_fn(rows, cols, |i, j| values[i * cols + j]);
                 let mut csv_bytes = Vec::new();

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use super::{ModelFile, ModelKind, read_kind, read_limited, save_json};
+use super::{Document, ModelFile, ModelKind, read_limited, save_json};
 use crate::error::Error;
-use hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
+use hmm::{CategoricalHmm, GaussianHmm, GmmHmm, PoissonHmm};
 use mixture::GaussianMixture as Gmm;
 use statespace::LinearGaussianSsm as Lgssm;
 
@@ -21,6 +21,8 @@ pub enum AnyModel {
     GmmHmm(GmmHmm),
     /// `categorical-hmm`.
     CategoricalHmm(CategoricalHmm),
+    /// `poisson-hmm`.
+    PoissonHmm(PoissonHmm),
     /// `lgssm`.
     Lgssm(Lgssm),
 }
@@ -34,6 +36,7 @@ impl AnyModel {
             Self::GaussianHmm(_) => ModelKind::GaussianHmm,
             Self::GmmHmm(_) => ModelKind::GmmHmm,
             Self::CategoricalHmm(_) => ModelKind::CategoricalHmm,
+            Self::PoissonHmm(_) => ModelKind::PoissonHmm,
             Self::Lgssm(_) => ModelKind::Lgssm,
         }
     }
@@ -43,12 +46,14 @@ impl AnyModel {
     /// # Errors
     /// As [`ModelFile::from_json`].
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        Ok(match read_kind(json)? {
-            ModelKind::Gmm => Self::Gmm(Gmm::from_json(json)?),
-            ModelKind::GaussianHmm => Self::GaussianHmm(GaussianHmm::from_json(json)?),
-            ModelKind::GmmHmm => Self::GmmHmm(GmmHmm::from_json(json)?),
-            ModelKind::CategoricalHmm => Self::CategoricalHmm(CategoricalHmm::from_json(json)?),
-            ModelKind::Lgssm => Self::Lgssm(Lgssm::from_json(json)?),
+        let document = Document::parse(json)?;
+        Ok(match document.kind {
+            ModelKind::Gmm => Self::Gmm(document.model()?),
+            ModelKind::GaussianHmm => Self::GaussianHmm(document.model()?),
+            ModelKind::GmmHmm => Self::GmmHmm(document.model()?),
+            ModelKind::CategoricalHmm => Self::CategoricalHmm(document.model()?),
+            ModelKind::PoissonHmm => Self::PoissonHmm(document.model()?),
+            ModelKind::Lgssm => Self::Lgssm(document.model()?),
         })
     }
 
@@ -57,7 +62,7 @@ impl AnyModel {
     /// # Errors
     /// As [`ModelFile::load`].
     pub fn load(path: &Path) -> Result<Self, Error> {
-        Self::from_json(&read_limited(path)?)
+        Self::from_json(&read_limited(path)?).map_err(|e| e.in_file(path))
     }
 
     /// The model file as JSON text.
@@ -68,6 +73,7 @@ impl AnyModel {
             Self::GaussianHmm(m) => m.to_json(),
             Self::GmmHmm(m) => m.to_json(),
             Self::CategoricalHmm(m) => m.to_json(),
+            Self::PoissonHmm(m) => m.to_json(),
             Self::Lgssm(m) => m.to_json(),
         }
     }
@@ -102,6 +108,12 @@ impl From<GmmHmm> for AnyModel {
 impl From<CategoricalHmm> for AnyModel {
     fn from(m: CategoricalHmm) -> Self {
         Self::CategoricalHmm(m)
+    }
+}
+
+impl From<PoissonHmm> for AnyModel {
+    fn from(m: PoissonHmm) -> Self {
+        Self::PoissonHmm(m)
     }
 }
 

@@ -1,123 +1,83 @@
-//! Model files of Gaussian mixtures (`kind: "gmm"`).
+//! Model files of Gaussian mixtures (`kind: "gmm"`), with scikit-learn's
+//! `GaussianMixture` names:
 //!
 //! ```json
 //! "parameters": {
+//!   "covariance_type": "full",
 //!   "weights": [0.3, 0.7],
 //!   "means": [[0.0, 0.0], [2.5, 0.0]],
-//!   "covariances": { "type": "full", "values": [[[1.0, 0.5], [0.5, 1.0]], [[1.0, -0.5], [-0.5, 1.0]]] }
+//!   "covariances": [[[1.0, 0.5], [0.5, 1.0]], [[1.0, -0.5], [-0.5, 1.0]]]
 //! }
 //! ```
 //!
-//! `covariances.type` is `full` (K matrices d x d), `diag` (K rows of d
-//! variances), `spherical` (K variances) or `tied` (one d x d matrix).
+//! K weights (non-negative, summing to one), K rows of d means, and the
+//! covariances in the layout of their type ([`super::covariances`]).
+//! Format 1 had no `covariance_type`; its `covariances` was an object
+//! `{"type": "full", "values": [...]}`.
 
-use mixture::{Covariances, GaussianMixture};
-use serde::{Deserialize, Serialize};
+use mixture::{GaussianMixture, MixtureError};
+use serde::Serialize;
 
-use super::matrix::{mat_from_rows, mat_to_rows, vec_checked};
-use super::{ModelFile, ModelKind};
-use crate::error::{Error, FieldPath, ModelError};
+use super::covariances::{self, CovariancesOut};
+use super::locate::{MixtureFields, invalid};
+use super::matrix::mat_to_rows;
+use super::node::Node;
+use super::{ModelFile, ModelKind, parameters_node};
+use crate::error::{Error, FieldPath};
 
-/// Covariances in a model file, tagged by their type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "values", deny_unknown_fields)]
-pub enum CovariancesFile {
-    /// K symmetric positive definite d x d matrices.
-    #[serde(rename = "full")]
-    Full(Vec<Vec<Vec<f64>>>),
-    /// K rows of d variances.
-    #[serde(rename = "diag")]
-    Diagonal(Vec<Vec<f64>>),
-    /// K variances.
-    #[serde(rename = "spherical")]
-    Spherical(Vec<f64>),
-    /// One d x d matrix shared by all components.
-    #[serde(rename = "tied")]
-    Tied(Vec<Vec<f64>>),
-}
+/// The fields of a mixture in a format-2 file.
+const FIELDS: &[&str] = &["covariance_type", "weights", "means", "covariances"];
+/// The fields of a mixture in a format-1 file.
+const FIELDS_V1: &[&str] = &["weights", "means", "covariances"];
 
-impl CovariancesFile {
-    /// The file form of covariances.
-    #[must_use]
-    pub fn from_covariances(c: &Covariances) -> Self {
-        match c {
-            Covariances::Full(ms) => Self::Full(ms.iter().map(|m| mat_to_rows(m.as_ref())).collect()),
-            Covariances::Diagonal(m) => Self::Diagonal(mat_to_rows(m.as_ref())),
-            Covariances::Spherical(v) => Self::Spherical(v.clone()),
-            Covariances::Tied(m) => Self::Tied(mat_to_rows(m.as_ref())),
-        }
-    }
-
-    /// Checks the shapes for `k` components in `d` dimensions (not the
-    /// values: the model constructor does that).
-    ///
-    /// # Errors
-    /// [`Error::Shape`], [`Error::EmptyField`] naming `path` and the entry.
-    pub fn into_covariances(self, path: &FieldPath, k: usize, d: usize) -> Result<Covariances, Error> {
-        let values = path.with_key("values");
-        Ok(match self {
-            Self::Full(ms) => {
-                if ms.len() != k {
-                    return Err(Error::Shape {
-                        field: values,
-                        expected: k,
-                        found: ms.len(),
-                    });
-                }
-                Covariances::Full(
-                    ms.iter()
-                        .enumerate()
-                        .map(|(c, m)| mat_from_rows(m, &values.with_index(c), Some(d), Some(d)))
-                        .collect::<Result<_, _>>()?,
-                )
-            }
-            Self::Diagonal(m) => Covariances::Diagonal(mat_from_rows(&m, &values, Some(k), Some(d))?),
-            Self::Spherical(v) => Covariances::Spherical(vec_checked(v, &values, Some(k))?),
-            Self::Tied(m) => Covariances::Tied(mat_from_rows(&m, &values, Some(d), Some(d))?),
-        })
-    }
-}
-
-/// The `parameters` of a `gmm` model file (also one state's mixture in a
-/// `gmm-hmm` file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The `parameters` of a `gmm` model file (format 2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GmmParameters {
-    /// K mixture weights (non-negative, summing to one).
+    /// `full`, `diag`, `spherical` or `tied`.
+    pub covariance_type: &'static str,
+    /// K mixture weights.
     pub weights: Vec<f64>,
     /// K rows of d means.
     pub means: Vec<Vec<f64>>,
-    /// The covariances.
-    pub covariances: CovariancesFile,
+    /// The covariances in the layout of their type.
+    pub covariances: CovariancesOut,
 }
 
-impl GmmParameters {
-    /// The file form of a mixture.
-    #[must_use]
-    pub fn from_mixture(m: &GaussianMixture) -> Self {
-        Self {
-            weights: m.weights().to_vec(),
-            means: mat_to_rows(m.means()),
-            covariances: CovariancesFile::from_covariances(m.covariances()),
-        }
-    }
-
-    /// Checks shapes (errors name fields under `path`) and builds the
-    /// mixture through [`GaussianMixture::new`]; its errors are returned
-    /// as they are, for the caller to wrap.
-    pub(crate) fn build(
-        self,
-        path: &FieldPath,
-    ) -> Result<Result<GaussianMixture, mixture::MixtureError>, Error> {
-        let weights = vec_checked(self.weights, &path.with_key("weights"), None)?;
-        let k = weights.len();
-        let means = mat_from_rows(&self.means, &path.with_key("means"), Some(k), None)?;
-        let d = means.ncols();
-        let covariances = self
-            .covariances
-            .into_covariances(&path.with_key("covariances"), k, d)?;
-        Ok(GaussianMixture::new(weights, means, covariances))
-    }
+/// Reads a mixture (the `parameters` of a `gmm` file, or one state's mixture
+/// of a format-1 `gmm-hmm` file): shapes are checked here (errors name the
+/// field), values by [`GaussianMixture::new`], whose error is returned with
+/// the field it is about, for the caller to wrap.
+pub(crate) fn read_mixture(
+    node: &Node<'_>,
+    format_version: u64,
+) -> Result<Result<GaussianMixture, (MixtureError, Option<FieldPath>)>, Error> {
+    let object = node.object(if format_version == 1 { FIELDS_V1 } else { FIELDS })?;
+    let weights = object.field("weights")?;
+    let means = object.field("means")?;
+    let values = object.field("covariances")?;
+    let fields = MixtureFields {
+        weights: Some(weights.path().clone()),
+        means: means.path().clone(),
+        covariances: if format_version == 1 {
+            values.path().with_key("values")
+        } else {
+            values.path().clone()
+        },
+    };
+    let weights = weights.vector(None)?;
+    let k = weights.len();
+    let means = means.matrix(Some(k), None)?;
+    let d = means.ncols();
+    let covariances = if format_version == 1 {
+        covariances::read_v1(&values, k, d)?
+    } else {
+        let t = covariances::read_type(&object.field("covariance_type")?)?;
+        covariances::read(&values, t, k, d)?
+    };
+    Ok(GaussianMixture::new(weights, means, covariances).map_err(|e| {
+        let field = fields.of(&e);
+        (e, field)
+    }))
 }
 
 impl ModelFile for GaussianMixture {
@@ -125,14 +85,17 @@ impl ModelFile for GaussianMixture {
     type Parameters = GmmParameters;
 
     fn to_parameters(&self) -> GmmParameters {
-        GmmParameters::from_mixture(self)
+        let (covariance_type, covariances) = CovariancesOut::new(self.covariances());
+        GmmParameters {
+            covariance_type,
+            weights: self.weights().to_vec(),
+            means: mat_to_rows(self.means()),
+            covariances,
+        }
     }
 
-    fn from_parameters(p: GmmParameters) -> Result<Self, Error> {
-        p.build(&FieldPath::key("parameters"))?
-            .map_err(|e| Error::InvalidModel {
-                kind: ModelKind::Gmm,
-                source: ModelError::Mixture(e),
-            })
+    fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
+        read_mixture(&parameters_node(parameters), format_version)?
+            .map_err(|(e, field)| invalid(Self::KIND, field, e))
     }
 }

@@ -2,55 +2,93 @@
 //!
 //! ```json
 //! {
-//!   "format_version": 1,
+//!   "format_version": 2,
 //!   "kind": "gmm",
 //!   "parameters": { ... }
 //! }
 //! ```
 //!
-//! - `kind` is one of [`ModelKind`]'s names (`gmm`, `gaussian-hmm`,
-//!   `gmm-hmm`, `categorical-hmm`, `lgssm`); `parameters` is described by
-//!   the kind's parameter type in this module.
+//! # Schema (format 2)
+//!
+//! - `format_version`: 2 is written; 1 and 2 are read.
+//! - `kind`: one of [`ModelKind`]'s names (`gmm`, `gaussian-hmm`, `gmm-hmm`,
+//!   `categorical-hmm`, `poisson-hmm`, `lgssm`).
+//! - `parameters`: the model's parameters, under the names of the Python
+//!   libraries people know, with the same shapes as their attributes:
+//!
+//! | kind              | fields of `parameters` (shapes)                                                   | as in                      |
+//! |-------------------|-----------------------------------------------------------------------------------|----------------------------|
+//! | `gmm`             | `covariance_type`, `weights` (K), `means` (K x d), `covariances`                  | scikit-learn GaussianMixture |
+//! | `gaussian-hmm`    | `startprob` (K), `transmat` (K x K), `covariance_type`, `means` (K x d), `covars` | hmmlearn GaussianHMM       |
+//! | `gmm-hmm`         | `startprob`, `transmat`, `covariance_type`, `weights` (K x M), `means` (K x M x d), `covars` | hmmlearn GMMHMM  |
+//! | `categorical-hmm` | `startprob`, `transmat`, `emissionprob` (K x M)                                   | hmmlearn CategoricalHMM    |
+//! | `poisson-hmm`     | `startprob`, `transmat`, `lambdas` (K x d)                                        | hmmlearn PoissonHMM        |
+//! | `lgssm`           | `transition_matrices` (n x n), `transition_covariance` (n x n), `observation_matrices` (p x n), `observation_covariance` (p x p), `initial_state_mean` (n), `initial_state_covariance` (n x n) | pykalman KalmanFilter |
+//!
+//!   `covariance_type` is `full`, `diag`, `spherical` or `tied`, and the
+//!   covariances have scikit-learn's layout for it (full: K x d x d, diag:
+//!   K x d, spherical: K, tied: d x d; per state for a `gmm-hmm`): see
+//!   [`covariances`], and [`gmm`], [`hmm`] and [`lgssm`] for examples of
+//!   each kind.
 //! - Matrices are arrays of rows (`[[a, b], [c, d]]`), vectors are arrays.
 //!   There are no size fields: every size is the length of an actual array,
-//!   so a file cannot make the loader allocate more than its own size
-//!   (and [`MAX_FILE_BYTES`] bounds what is read from a path).
-//! - Loading checks the version, the kind, unknown or missing fields,
-//!   ragged or mismatched arrays (errors name the field path, e.g.
-//!   `emissions[1].covariances[0][2]`), then builds the model through the
+//!   so a file cannot make the loader allocate more than a small multiple of
+//!   its own size (and [`MAX_FILE_BYTES`] bounds what is read from a path).
+//!
+//! Format 1 had the same envelope with emfit's earlier names (`start`,
+//! `transitions`, `emission_probabilities`, `mixtures`, covariances as
+//! `{"type": ..., "values": ...}`, `transition_matrix`, `initial_mean`, ...);
+//! such files still load, and are written back as format 2.
+//!
+//! # Loading
+//!
+//! - A UTF-8 byte order mark at the start is skipped.
+//! - Loading checks the version, the kind, unknown or missing fields, JSON
+//!   types, ragged or mismatched arrays, then builds the model through the
 //!   model crate's validating constructor (SPD, probabilities summing to
-//!   one, ...). Nothing panics on a hostile file.
+//!   one, ...). Every error says what is wrong and where: the field path
+//!   with 0-based indices as in the file and in NumPy (`covariances[2]`,
+//!   `transmat[1]`, `parameters.means[0][1]`), or serde_json's line and
+//!   column for invalid JSON; [`ModelFile::load`]'s errors name the file too
+//!   ([`Error::InFile`]). Nothing panics on a hostile file.
 //! - f64 values round-trip bit for bit: serde_json prints the shortest
 //!   representation that parses back to the same value and parses with
 //!   correct rounding (`float_roundtrip`). NaN and infinities are not
 //!   representable in JSON and are rejected (models never contain them).
-//! - [`ModelFile::save`] writes atomically: a temporary file in the same
-//!   directory, synced, then renamed over the target, so a reader never
-//!   sees a truncated model file.
+//!
+//! # Saving
+//!
+//! [`ModelFile::save`] writes atomically ([`crate::io::write_atomically`]):
+//! a temporary file in the target's directory, synced, then renamed over the
+//! target, so a reader never sees a truncated model file.
 
 mod any;
-mod gmm;
-mod hmm;
-mod lgssm;
+pub mod covariances;
+pub mod gmm;
+pub mod hmm;
+pub mod lgssm;
+mod locate;
 mod matrix;
+mod node;
 
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, FieldPath};
+use node::{Node, json_type};
 
 pub use any::AnyModel;
-pub use gmm::{CovariancesFile, GmmParameters};
-pub use hmm::{CategoricalHmmParameters, GaussianHmmParameters, GmmHmmParameters};
+pub use covariances::CovariancesOut;
+pub use gmm::GmmParameters;
+pub use hmm::{CategoricalHmmParameters, GaussianHmmParameters, GmmHmmParameters, PoissonHmmParameters};
 pub use lgssm::LgssmParameters;
-pub use matrix::{mat_from_rows, mat_to_rows, vec_checked};
+pub use matrix::mat_to_rows;
 
-/// The model file format this version writes and reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// The model file format this version writes (it reads 1 and 2).
+pub const FORMAT_VERSION: u64 = 2;
 
 /// The largest model file [`ModelFile::load`] reads (1 GiB).
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
@@ -68,30 +106,37 @@ pub enum ModelKind {
     GmmHmm,
     /// A hidden Markov model with categorical emissions (`categorical-hmm`).
     CategoricalHmm,
+    /// A hidden Markov model with Poisson emissions (`poisson-hmm`).
+    PoissonHmm,
     /// A linear Gaussian state-space model (`lgssm`).
     Lgssm,
 }
 
 impl ModelKind {
     /// Every kind.
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         Self::Gmm,
         Self::GaussianHmm,
         Self::GmmHmm,
         Self::CategoricalHmm,
+        Self::PoissonHmm,
         Self::Lgssm,
+    ];
+
+    /// The names used in files, in the order of [`ModelKind::ALL`].
+    pub const NAMES: [&'static str; 6] = [
+        "gmm",
+        "gaussian-hmm",
+        "gmm-hmm",
+        "categorical-hmm",
+        "poisson-hmm",
+        "lgssm",
     ];
 
     /// The name used in files.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Gmm => "gmm",
-            Self::GaussianHmm => "gaussian-hmm",
-            Self::GmmHmm => "gmm-hmm",
-            Self::CategoricalHmm => "categorical-hmm",
-            Self::Lgssm => "lgssm",
-        }
+        Self::NAMES[self as usize]
     }
 }
 
@@ -101,14 +146,6 @@ impl fmt::Display for ModelKind {
     }
 }
 
-#[derive(Deserialize)]
-struct Header {
-    format_version: u64,
-    kind: String,
-    #[serde(rename = "parameters")]
-    _parameters: IgnoredAny,
-}
-
 #[derive(Serialize)]
 struct DocumentOut<'a, P> {
     format_version: u64,
@@ -116,31 +153,77 @@ struct DocumentOut<'a, P> {
     parameters: &'a P,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DocumentIn<P> {
-    #[serde(rename = "format_version")]
-    _format_version: u64,
-    #[serde(rename = "kind")]
-    _kind: ModelKind,
-    parameters: P,
+/// The fields of a model file.
+const DOCUMENT_FIELDS: &[&str] = &["format_version", "kind", "parameters"];
+
+/// A parsed model file whose version and kind have been checked.
+struct Document {
+    format_version: u64,
+    kind: ModelKind,
+    value: serde_json::Value,
+}
+
+impl Document {
+    /// Parses a model file's text (after a UTF-8 byte order mark, if any)
+    /// and checks its envelope.
+    fn parse(json: &str) -> Result<Self, Error> {
+        let json = json.strip_prefix('\u{feff}').unwrap_or(json);
+        let value: serde_json::Value = serde_json::from_str(json)?;
+        if !value.is_object() {
+            return Err(Error::NotAModelFile {
+                found: json_type(&value),
+            });
+        }
+        let root = Node::new(&value, FieldPath::default());
+        let object = root.object(DOCUMENT_FIELDS)?;
+        let kind = ModelKind::ALL[object.field("kind")?.name(&ModelKind::NAMES)?];
+        let format_version = object.field("format_version")?.unsigned()?;
+        if !(1..=FORMAT_VERSION).contains(&format_version) {
+            return Err(Error::UnsupportedFormatVersion {
+                found: format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        object.field("parameters")?;
+        Ok(Self {
+            format_version,
+            kind,
+            value,
+        })
+    }
+
+    /// The `parameters` value (present: checked by [`Document::parse`]).
+    fn parameters(&self) -> &serde_json::Value {
+        &self.value["parameters"]
+    }
+
+    /// Builds the model of kind `M`.
+    fn model<M: ModelFile>(&self) -> Result<M, Error> {
+        if self.kind != M::KIND {
+            return Err(Error::WrongKind {
+                expected: M::KIND,
+                found: self.kind,
+            });
+        }
+        M::from_parameters(self.parameters(), self.format_version)
+    }
+}
+
+/// The node of a file's `parameters` value: errors name fields under
+/// `parameters`.
+fn parameters_node(parameters: &serde_json::Value) -> Node<'_> {
+    Node::new(parameters, FieldPath::key("parameters"))
 }
 
 /// Reads the `format_version` and `kind` of a model file's text.
 ///
 /// # Errors
-/// [`Error::Json`] for malformed JSON, a missing or mistyped
-/// `format_version` / `kind` / `parameters` or an unknown kind;
+/// [`Error::Json`] for malformed JSON, [`Error::NotAModelFile`],
+/// [`Error::MissingField`], [`Error::UnknownField`], [`Error::WrongType`]
+/// for the envelope's fields, [`Error::UnknownName`] for an unknown kind,
 /// [`Error::UnsupportedFormatVersion`].
 pub fn read_kind(json: &str) -> Result<ModelKind, Error> {
-    let header: Header = serde_json::from_str(json)?;
-    if header.format_version != FORMAT_VERSION {
-        return Err(Error::UnsupportedFormatVersion {
-            found: header.format_version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    Ok(serde_json::from_value(serde_json::Value::String(header.kind))?)
+    Ok(Document::parse(json)?.kind)
 }
 
 /// A model that has a model file. Implemented for every model of the emfit
@@ -148,19 +231,22 @@ pub fn read_kind(json: &str) -> Result<ModelKind, Error> {
 pub trait ModelFile: Sized {
     /// The kind written in the file.
     const KIND: ModelKind;
-    /// The `parameters` object of the file.
-    type Parameters: Serialize + DeserializeOwned;
+    /// The `parameters` object of the file, as written (format 2).
+    type Parameters: Serialize;
 
     /// The parameters of this model, as written in the file.
     fn to_parameters(&self) -> Self::Parameters;
 
-    /// Validates file parameters and builds the model.
+    /// Validates the `parameters` value of a file of format
+    /// `format_version` (1 or 2) and builds the model.
     ///
     /// # Errors
-    /// [`Error::Shape`], [`Error::EmptyField`], [`Error::InvalidValue`] for
-    /// inconsistent arrays; [`Error::InvalidModel`] when the model's
-    /// validating constructor rejects them.
-    fn from_parameters(parameters: Self::Parameters) -> Result<Self, Error>;
+    /// [`Error::MissingField`], [`Error::UnknownField`],
+    /// [`Error::WrongType`], [`Error::UnknownName`], [`Error::Shape`],
+    /// [`Error::EmptyField`] naming the field (`parameters.means[1]`);
+    /// [`Error::InvalidModel`] when the model's validating constructor
+    /// rejects the values.
+    fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error>;
 
     /// The model file as pretty-printed JSON text.
     #[must_use]
@@ -180,18 +266,10 @@ pub trait ModelFile: Sized {
     /// Parses and validates a model file's text.
     ///
     /// # Errors
-    /// [`read_kind`]'s errors, [`Error::WrongKind`], [`Error::Json`] for a
-    /// malformed `parameters` object, and [`ModelFile::from_parameters`]'s.
+    /// [`read_kind`]'s errors, [`Error::WrongKind`], and
+    /// [`ModelFile::from_parameters`]'s.
     fn from_json(json: &str) -> Result<Self, Error> {
-        let kind = read_kind(json)?;
-        if kind != Self::KIND {
-            return Err(Error::WrongKind {
-                expected: Self::KIND,
-                found: kind,
-            });
-        }
-        let doc: DocumentIn<Self::Parameters> = serde_json::from_str(json)?;
-        Self::from_parameters(doc.parameters)
+        Document::parse(json)?.model()
     }
 
     /// Writes the model file to `path` atomically (see [`save_json`]).
@@ -205,9 +283,10 @@ pub trait ModelFile: Sized {
     /// Reads and validates the model file at `path`.
     ///
     /// # Errors
-    /// [`Error::Io`], [`Error::FileTooLarge`] and [`ModelFile::from_json`]'s.
+    /// [`Error::Io`], [`Error::FileTooLarge`], and [`ModelFile::from_json`]'s
+    /// inside [`Error::InFile`].
     fn load(path: &Path) -> Result<Self, Error> {
-        Self::from_json(&read_limited(path)?)
+        Self::from_json(&read_limited(path)?).map_err(|e| e.in_file(path))
     }
 }
 

@@ -21,6 +21,7 @@ mod header;
 pub(crate) mod tests;
 mod write;
 
+use super::MAX_ABS_VALUE;
 use super::error::{CellProblem, CellText, DataError, NpyField};
 use header::{parse_descr, parse_header};
 pub use write::{write_npy, write_npy_f64, write_npy_i64};
@@ -56,7 +57,9 @@ pub(crate) struct NpyArray {
 
 /// Reads a 1-D (`n` -> `n x 1`) or 2-D (`n x d`) `.npy` array as an `n x d` matrix.
 ///
-/// Non-finite values are rejected, except `NaN` when `allow_missing` is set.
+/// Non-finite values and values beyond [`MAX_ABS_VALUE`] in magnitude are
+/// rejected, except `NaN` when `allow_missing` is set; the error names the
+/// element, its row and its column from 1.
 ///
 /// # Errors
 /// [`DataError::Io`], [`DataError::NpyHeader`] (naming the bad header field),
@@ -102,13 +105,22 @@ pub(crate) fn array_to_matrix(
             Some(CellProblem::Missing)
         } else if value.is_infinite() {
             Some(CellProblem::Infinite)
+        } else if value.abs() > MAX_ABS_VALUE {
+            Some(CellProblem::TooLarge)
         } else {
             None
         };
         if let Some(problem) = problem {
+            let (row, col) = if array.fortran_order {
+                (index % rows, index / rows)
+            } else {
+                (index / cols, index % cols)
+            };
             return Err(DataError::NpyValue {
                 path: path.into(),
-                index,
+                element: index + 1,
+                row: row + 1,
+                col: col + 1,
                 value,
                 problem,
             });

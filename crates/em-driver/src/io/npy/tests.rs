@@ -305,7 +305,9 @@ fn non_finite_values() {
     assert!(matches!(
         matrix(&bytes),
         Err(DataError::NpyValue {
-            index: 1,
+            element: 2,
+            row: 2,
+            col: 1,
             problem: CellProblem::Missing,
             ..
         })
@@ -314,9 +316,64 @@ fn non_finite_values() {
     assert!(matches!(
         got,
         Err(DataError::NpyValue {
-            index: 2,
+            element: 3,
             problem: CellProblem::Infinite,
             ..
         })
     ));
+}
+
+#[test]
+fn huge_values_are_named_with_their_element_row_and_column() {
+    // 2 x 2 in Fortran order: the third element in the file is row 1, column 2.
+    let data = f8(&[1.0, 2.0, 1e300, 4.0]);
+    let header = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }";
+    let e = matrix(&image(1, header, &data)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::NpyValue {
+                element: 3,
+                row: 1,
+                col: 2,
+                problem: CellProblem::TooLarge,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("t.npy: element 3 (row 1, column 2): value ")
+            && msg.contains("overflow when squared"),
+        "{msg}"
+    );
+    // In C order the third element is row 2, column 1; 1e150 itself is accepted.
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }";
+    assert!(matches!(
+        matrix(&image(1, header, &data)),
+        Err(DataError::NpyValue { row: 2, col: 1, .. })
+    ));
+    let ok = f8(&[1e150, -1e150]);
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
+    assert_eq!(matrix(&image(1, header, &ok)).unwrap()[(1, 0)], -1e150);
+}
+
+#[test]
+fn header_messages_say_what_is_wrong() {
+    let e = parse(b"\x93NUMPX\x01\x00").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.npy: not a valid .npy file: it does not start with the magic string \\x93NUMPY"
+    );
+    let e = parse(&image(1, "{'descr': '<f8'", &[])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.npy: not a valid .npy file: the header length or the header's dict literal is malformed"
+    );
+    let e = parse(&image(1, "{'descr': '<f8', 'fortran_order': False, }", &[])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.npy: not a valid .npy file: bad or missing 'shape' in the header"
+    );
 }
