@@ -275,10 +275,12 @@ pub fn score(args: &ScoreArgs, as_json: bool) -> Result<(), CliError> {
         Some(s) => writeln!(out, "data: {n} observations in {s} sequence(s) ({source})")?,
         None => writeln!(out, "data: {n} observations ({source})")?,
     }
-    writeln!(out, "log-likelihood: {ll}")?;
-    writeln!(out, "per observation: {}", ll / n as f64)?;
+    // `{:?}`: the shortest text that reads back to the same f64, in
+    // exponent form beyond 1e16 (so 1e300 is not 300 digits).
+    writeln!(out, "log-likelihood: {ll:?}")?;
+    writeln!(out, "per observation: {:?}", ll / n as f64)?;
     writeln!(out, "free parameters: {p}")?;
-    writeln!(out, "BIC: {bic}")?;
-    writeln!(out, "AIC: {aic}")?;
+    writeln!(out, "BIC: {bic:?}")?;
+    writeln!(out, "AIC: {aic:?}")?;
     Ok(())
 }

@@ -209,6 +209,10 @@ pub struct DataArgs {
     /// Whether the CSV data start with a header line.
     #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
     pub header: HeaderArg,
+    /// The columns to read, comma-separated, by number from 1 or by header name
+    /// (e.g. 2,4 or price,volume), in the order given; default: every column.
+    #[arg(long, value_name = "LIST")]
+    pub columns: Option<String>,
     /// Accept missing values (empty cells, NaN, NA) as missing observations (lgssm only).
     #[arg(long)]
     pub missing: bool,

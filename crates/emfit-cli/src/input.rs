@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use em_driver::ModelKind;
 use em_driver::faer::{Mat, MatRef};
-use em_driver::io::{self, Header, ReadOptions};
+use em_driver::io::{self, ColumnSelector, Header, ReadOptions};
 
 use crate::args::{DataArgs, HeaderArg};
 use crate::error::{CliError, usage};
@@ -47,7 +47,12 @@ pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
             HeaderArg::No => Header::Absent,
         },
         allow_missing: args.missing,
-        columns: None,
+        columns: args
+            .columns
+            .as_deref()
+            .map(ColumnSelector::parse_list)
+            .transpose()
+            .map_err(|e| CliError::Usage(format!("--columns: {e}")))?,
     };
     let data = io::read_matrix(&args.data, &options)?;
     let lengths = match &args.lengths {

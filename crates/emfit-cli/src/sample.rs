@@ -223,7 +223,7 @@ impl<'w> Stream<'w> {
             Format::Csv => io::write_csv(&mut *self.w, x, first.then_some(&table.header[..]))?,
             Format::Npy => {
                 if first {
-                    npy_header(&mut *self.w, self.rows, x.ncols())?;
+                    io::write_npy_f64_header(&mut *self.w, &[self.rows, x.ncols()])?;
                 }
                 let mut bytes = Vec::with_capacity(8 * x.ncols());
                 for i in 0..x.nrows() {
@@ -246,22 +246,6 @@ impl<'w> Stream<'w> {
         self.written += x.nrows();
         Ok(())
     }
-}
-
-/// The `.npy` (version 1.0) header of a `rows x cols` array of little-endian
-/// `f8` in C order: magic, version, header length, and the dictionary padded
-/// with spaces to a multiple of 64 bytes, ending in a newline. (The data
-/// readers' writer writes whole matrices only; streaming needs the header
-/// before the rows exist.)
-fn npy_header(w: &mut dyn Write, rows: usize, cols: usize) -> std::io::Result<()> {
-    let mut dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    let unpadded = 10 + dict.len() + 1;
-    dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
-    dict.push('\n');
-    let len = u16::try_from(dict.len()).map_err(std::io::Error::other)?;
-    w.write_all(b"\x93NUMPY\x01\x00")?;
-    w.write_all(&len.to_le_bytes())?;
-    w.write_all(dict.as_bytes())
 }
 
 #[cfg(test)]

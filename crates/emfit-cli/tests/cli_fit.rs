@@ -583,3 +583,35 @@ fn same_seed_same_model_with_one_or_two_threads() {
     }
     assert_eq!(dir.read("m1.json"), dir.read("m2.json"));
 }
+
+/// `--columns` picks columns by header name or number, in the order given:
+/// the fit equals the fit of a file holding only those columns.
+#[test]
+fn columns_are_selected_by_name_or_number() {
+    let dir = TempDir::new("columns");
+    let text = two_clusters(200, 9);
+    let wide: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("id,{l},const\n"),
+            _ => format!("{i},{l},7\n"),
+        })
+        .collect();
+    let narrow = dir.write("narrow.csv", text);
+    let wide = dir.write("wide.csv", wide);
+    let fit = |data: &str, extra: &[&str]| {
+        let mut args = vec!["fit", "gmm", "--data", data, "-k", "2", "--seed", "3"];
+        args.extend_from_slice(extra);
+        log_likelihood_line(emfit(dir.path(), &args).ok())
+    };
+    let reference = fit(&narrow, &[]);
+    assert_eq!(fit(&wide, &["--columns", "x,y"]), reference);
+    assert_eq!(fit(&wide, &["--columns", "2,3"]), reference);
+    // Swapped features: the same mixture up to the order of the features.
+    let swapped = fit(&wide, &["--columns", "y,x"]);
+    assert!(
+        (swapped - reference).abs() <= 1e-9 * reference.abs(),
+        "{swapped} vs {reference}"
+    );
+}

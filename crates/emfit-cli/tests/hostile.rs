@@ -225,10 +225,25 @@ const CASES: &[Case] = &[
         code: 1,
         needles: &["--json applies to fit, predict, score, sample and smooth"],
     },
+    // Column selection: a name the header lacks, a column 0.
+    Case {
+        name: "--columns with a name the header lacks",
+        args: &["fit", "gmm", "--data", "named.csv", "-k", "2", "--columns", "x,w"],
+        code: 1,
+        needles: &["named.csv: line 1: no column of the header is named 'w'"],
+    },
+    Case {
+        name: "--columns with a column 0",
+        args: &["fit", "gmm", "--data", "named.csv", "-k", "2", "--columns", "0,1"],
+        code: 1,
+        needles: &["--columns: '0' is not a column"],
+    },
     // 4. Data impossible under the model: where, 1-based, never -inf.
     Case {
         name: "score of a point too far from every component",
-        args: &["score", "--model", "gmm.json", "--data", "far.csv"],
+        // Variances of 1e-10 against a distance of 1e150: the squared
+        // Mahalanobis distance overflows (the data reader caps |x| at 1e150).
+        args: &["score", "--model", "narrow-gmm.json", "--data", "far.csv"],
         code: 1,
         needles: &["far.csv: row 2 has zero likelihood under every component"],
     },

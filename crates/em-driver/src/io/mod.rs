@@ -35,7 +35,7 @@ use faer::{Mat, MatRef};
 pub use columns::{ColumnSelector, ColumnSelectorError};
 pub use csv::{parse_csv, read_csv};
 pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
-pub use npy::{read_npy, write_npy, write_npy_f64, write_npy_i64};
+pub use npy::{read_npy, write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
 
 /// Whether a CSV file starts with a header line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -24,7 +24,7 @@ mod write;
 use super::MAX_ABS_VALUE;
 use super::error::{CellProblem, CellText, DataError, NpyField};
 use header::{parse_descr, parse_header};
-pub use write::{write_npy, write_npy_f64, write_npy_i64};
+pub use write::{write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
 
 /// The largest header accepted (NumPy itself writes a few hundred bytes).
 const MAX_HEADER: u64 = 1 << 20;

@@ -58,9 +58,23 @@ fn check_shape(shape: &[usize], len: usize) -> std::io::Result<()> {
     }
 }
 
+/// The header of a `.npy` array of little-endian `f8` in C order and shape
+/// `shape`, for a writer that streams the values after it (the shape must
+/// be known first).
+///
+/// # Errors
+/// The writer's error.
+pub fn write_npy_f64_header<W: std::io::Write + ?Sized>(w: &mut W, shape: &[usize]) -> std::io::Result<()> {
+    write_npy_header(w, "<f8", shape)
+}
+
 /// Magic, version 1.0, header length and the header dictionary, padded so
 /// that the data starts on a 64-byte boundary (the header ends with '\n').
-fn write_npy_header<W: std::io::Write>(w: &mut W, descr: &str, shape: &[usize]) -> std::io::Result<()> {
+fn write_npy_header<W: std::io::Write + ?Sized>(
+    w: &mut W,
+    descr: &str,
+    shape: &[usize],
+) -> std::io::Result<()> {
     let shape_text = match shape {
         [n] => format!("({n},)"),
         _ => format!(
