@@ -297,7 +297,7 @@ fn hmm_iterations(w: &HmmWorkload) -> Result<Timed> {
     let data = w.sequences();
     // reg_covar = 0: exact maximum likelihood, as hmmlearn with its priors switched off.
     let options = hmm::MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: hmm::Floor::Absolute(0.0),
         ..Default::default()
     };
     timed(|| {
@@ -444,7 +444,7 @@ fn converge(args: &[&str]) -> Result<()> {
             let w = standard_hmm();
             let data = w.sequences();
             let options = hmm::MStepOptions {
-                reg_covar: 0.0,
+                covariance_floor: hmm::Floor::Absolute(0.0),
                 ..Default::default()
             };
             trajectory(&data, w.start.clone(), &options, method, max_iterations, budget)

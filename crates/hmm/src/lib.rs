@@ -89,7 +89,7 @@ pub mod scenario;
 mod sequences;
 
 pub use emission::categorical::{CategoricalEmission, CategoricalInit, CategoricalStats, MAX_SYMBOLS};
-pub use emission::gaussian::{GaussianEmission, GaussianInit, GaussianStats};
+pub use emission::gaussian::{DEFAULT_INIT_FLOOR, GaussianEmission, GaussianInit, GaussianStats};
 pub use emission::gmm::{GmmEmission, GmmInit, GmmStats};
 pub use emission::poisson::{PoissonEmission, PoissonInit, PoissonStats};
 pub use emission::{Emission, MergeStats};
@@ -117,5 +117,5 @@ pub use em_core::{
 };
 pub use faer;
 /// The covariance types of Gaussian and GMM emissions (from the `mixture` crate).
-pub use mixture::{CovarianceType, Covariances};
+pub use mixture::{CovarianceType, Covariances, DEFAULT_RELATIVE_FLOOR, Floor};
 pub use rand;

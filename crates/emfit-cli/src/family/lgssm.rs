@@ -179,7 +179,12 @@ impl Apply for LinearGaussianSsm {
         let lengths = vec![n; sequences];
         let mut y = Mat::zeros(total, self.obs_dim());
         let mut x = Mat::zeros(total, self.state_dim());
-        for (s, (xs, ys)) in self.sample_sequences(&lengths, rng).into_iter().enumerate() {
+        for (s, (xs, ys)) in self
+            .sample_sequences(&lengths, rng)
+            .map_err(model)?
+            .into_iter()
+            .enumerate()
+        {
             y.as_mut().subrows_mut(s * n, n).copy_from(ys.as_ref());
             x.as_mut().subrows_mut(s * n, n).copy_from(xs.as_ref());
         }

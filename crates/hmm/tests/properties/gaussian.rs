@@ -108,7 +108,7 @@ fn check_run<E: Emission>(
     condition: impl Fn(&E) -> f64,
 ) -> Result<(), TestCaseError> {
     let options = MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: hmm::Floor::Absolute(0.0),
         ..MStepOptions::default()
     };
     let mut m = model;
@@ -195,5 +195,83 @@ proptest! {
         }, |e: &GmmEmission| {
             worst_condition(e.mixtures().iter().flat_map(|m| (0..m.n_components()).map(|c| m.component_covariance(c).unwrap())))
         })?;
+    }
+}
+
+/// Covariances of any type times `a2`.
+fn scale_covariances(c: &Covariances, a2: f64) -> Covariances {
+    match c {
+        Covariances::Full(v) => Covariances::Full(v.iter().map(|m| m * faer::Scale(a2)).collect()),
+        Covariances::Tied(m) => Covariances::Tied(m * faer::Scale(a2)),
+        Covariances::Diagonal(m) => Covariances::Diagonal(m * faer::Scale(a2)),
+        Covariances::Spherical(v) => Covariances::Spherical(v.iter().map(|s| s * a2).collect()),
+    }
+}
+
+/// `|a − b| ≤ tol · size` entry by entry.
+fn close(a: &Mat<f64>, b: &Mat<f64>, size: f64, tol: f64, what: &str) -> Result<(), TestCaseError> {
+    prop_assert!((a - b).norm_max() <= tol * size, "{}: {:?} vs {:?}", what, a, b);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// A Gaussian HMM fit does not depend on the units of the data: data and
+    /// start multiplied by `a = 10^p` (p in -150..150) give, after the same
+    /// 10 plain EM iterations with the default options (relative covariance
+    /// floor), the same start and transition probabilities, means times `a`,
+    /// covariances times `a²`, and a log-likelihood shifted by `−n d ln a`.
+    /// Tolerance relative `1e-7` of the parameters' size (the data are in
+    /// [-5, 5]): the runs differ by the rounding of the scaling amplified by
+    /// 10 EM maps (see the mixture crate's property for the reasoning and
+    /// for why the iterations are fixed rather than stopped by the default
+    /// rule).
+    #[test]
+    fn gaussian_hmm_fits_are_equivariant_to_the_units_of_the_data(
+        (k, d, t, _n_mix, start, a, _w, means, cov_raw, x, lengths) in setup(),
+        p in -150i32..150,
+    ) {
+        let scale = 10f64.powi(p);
+        let means = Mat::from_fn(k, d, |j, i| means[j * d + i]);
+        let covs = covariances(t, k, d, &cov_raw);
+        let model = GaussianHmm::new(start.clone(), a.as_ref(), GaussianEmission::new(means.clone(), covs.clone()).unwrap()).unwrap();
+        let model_s = GaussianHmm::new(
+            start,
+            a.as_ref(),
+            GaussianEmission::new(&means * faer::Scale(scale), scale_covariances(&covs, scale * scale)).unwrap(),
+        )
+        .unwrap();
+        let x_s = &x * faer::Scale(scale);
+        let settings = hmm::Settings::builder()
+            .acceleration(hmm::Acceleration::None)
+            .convergence(hmm::Convergence::FixedIterations)
+            .on_fall(hmm::OnFall::Continue)
+            .max_iterations(10)
+            .build()
+            .unwrap();
+        let options = MStepOptions::default();
+        let data = Sequences::new(x.as_ref(), &lengths).unwrap();
+        let data_s = Sequences::new(x_s.as_ref(), &lengths).unwrap();
+        let plain = hmm::fit(&data, hmm::Start::Warm(model), &options, &settings).unwrap();
+        let units = hmm::fit(&data_s, hmm::Start::Warm(model_s), &options, &settings).unwrap();
+        let (m, s) = (&plain.model, &units.model);
+        let tol = 1e-7;
+        for (u, v) in m.start_probs().iter().zip(s.start_probs()) {
+            prop_assert!((u - v).abs() <= tol, "start {:?} vs {:?}", m.start_probs(), s.start_probs());
+        }
+        close(&m.transitions().to_owned(), &s.transitions().to_owned(), 1.0, tol, "transitions")?;
+        let (e, f) = (m.emission(), s.emission());
+        close(&e.means().to_owned(), &(f.means() * faer::Scale(1.0 / scale)), 1.0 + e.means().norm_max(), tol, "means")?;
+        for j in 0..k {
+            let (p0, q0) = (e.state_covariance(j).unwrap(), f.state_covariance(j).unwrap());
+            close(&p0, &(&q0 * faer::Scale(1.0 / (scale * scale))), 1.0 + p0.norm_max(), tol, "covariance")?;
+        }
+        let shift = (x.nrows() * d) as f64 * scale.ln();
+        let (l0, l1) = (plain.report.log_likelihood, units.report.log_likelihood);
+        prop_assert!(
+            (l1 + shift - l0).abs() <= tol * (l0.abs() + shift.abs()),
+            "log-likelihood {} vs {} shifted by {}", l0, l1, shift
+        );
     }
 }
