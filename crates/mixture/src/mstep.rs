@@ -228,8 +228,11 @@ impl GaussianMixture {
         let q_new = expected_log_likelihood(&model, stats);
         let change = q_new - q_old;
         diag.objective_change = Some(change);
-        diag.objective_decreased =
-            change < -OBJECTIVE * q_old.abs().max(1.0) || (q_old.is_finite() && !q_new.is_finite());
+        // Rounding of Q is relative to its terms, at least of the order of
+        // the mass (the trace term is ½ N d at the optimum): `max(|Q|, N)`
+        // is a scale that does not depend on the units of the data.
+        diag.objective_decreased = change < -OBJECTIVE * q_old.abs().max(stats.total_mass())
+            || (q_old.is_finite() && !q_new.is_finite());
         Ok((model, diag))
     }
 

@@ -373,6 +373,34 @@ mod tests {
     }
 
     #[test]
+    fn the_initial_rate_floor_is_relative_to_the_mean_count() {
+        use rand::SeedableRng;
+        // A rare event: one count in 2000 steps (mean 5e-4), and a feature
+        // that is always 0.
+        let x = Mat::from_fn(2000, 2, |i, f| if i == 7 && f == 0 { 1.0 } else { 0.0 });
+        let data = Sequences::new(x.as_ref(), &[2000]).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let init = |min_rate| PoissonInit {
+            min_rate,
+            ..PoissonInit::default()
+        };
+        let e = PoissonEmission::init_from_data(&data, 2, &init(Floor::Relative(1e-3)), &mut rng).unwrap();
+        let rates = e.rates();
+        let smallest = (0..2).map(|j| rates[(j, 0)]).fold(f64::INFINITY, f64::min);
+        assert!((smallest - 1e-3 * 5e-4).abs() < 1e-15, "{rates:?}");
+        // A feature of zeros takes the coefficient itself.
+        assert_eq!((rates[(0, 1)], rates[(1, 1)]), (1e-3, 1e-3));
+        // hmmlearn's absolute floor is twice the event's own rate.
+        let e = PoissonEmission::init_from_data(&data, 2, &init(Floor::Absolute(1e-3)), &mut rng).unwrap();
+        assert!((0..2).all(|j| e.rates()[(j, 0)] >= 1e-3), "{:?}", e.rates());
+        let bad = PoissonEmission::init_from_data(&data, 2, &init(Floor::Relative(0.0)), &mut rng);
+        assert!(matches!(
+            bad,
+            Err(HmmError::InvalidOption { what: "min_rate", .. })
+        ));
+    }
+
+    #[test]
     fn log_likelihood_matches_the_formula() {
         let e = PoissonEmission::new(faer::mat![[2.0, 0.0], [0.5, 3.0]]).unwrap();
         let x = faer::mat![[3.0, 0.0], [0.0, 2.0]];
