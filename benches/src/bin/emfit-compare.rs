@@ -275,7 +275,8 @@ fn gmm_iterations(w: &GmmWorkload, diagonal: bool) -> Result<Timed> {
     } else {
         w.start.clone()
     };
-    let options = mixture::MStepOptions::default();
+    // scikit-learn's absolute reg_covar = 1e-6: both sides run the same EM.
+    let options = mixture::MStepOptions::default().with_reg_covar(1e-6);
     timed(|| {
         let mut model = start.clone();
         for _ in 0..GMM_ITERATIONS {
@@ -437,7 +438,8 @@ fn converge(args: &[&str]) -> Result<()> {
             } else {
                 w.start.clone()
             };
-            let options = mixture::MStepOptions::default();
+            // scikit-learn's absolute reg_covar = 1e-6, as the Python side.
+            let options = mixture::MStepOptions::default().with_reg_covar(1e-6);
             trajectory(w.x.as_ref(), start, &options, method, max_iterations, budget)
         }
         "hmm_fit" => {
