@@ -152,3 +152,39 @@ fn kmeans_sees_distinct_points_at_any_scale() {
         }
     }
 }
+
+#[test]
+fn with_the_default_settings_fits_in_other_units_agree_to_the_tolerance() {
+    // The default stopping rule's threshold moves with |ℓ| (which shifts by
+    // n d ln a with the units), so the runs may stop at different
+    // iterations; both stop near the same fixed point.
+    let start = Start::FromData(InitConfig::new(2, CovarianceType::Full));
+    let fits: Vec<_> = [1.0, 1e-150, 1e150]
+        .into_iter()
+        .map(|sigma| {
+            let x = two_clusters(sigma);
+            let f = fit::<GaussianMixture>(x.as_ref(), start.clone(), &MStepOptions::default(), &settings())
+                .unwrap();
+            assert!(f.report.converged(), "σ = {sigma:e}: {}", f.report);
+            (sigma, f)
+        })
+        .collect();
+    let (_, unit) = &fits[0];
+    let [l0, r0] = sorted_means(&unit.model);
+    for (sigma, f) in &fits[1..] {
+        let [l, r] = sorted_means(&f.model);
+        for (a, b) in l0.iter().chain(&r0).zip(l.iter().chain(&r)) {
+            assert!(
+                (a - b / sigma).abs() < 1e-6,
+                "σ = {sigma:e}: {a} vs {}",
+                b / sigma
+            );
+        }
+        let shift = 400.0 * sigma.ln();
+        let gap = (f.report.log_likelihood + shift - unit.report.log_likelihood).abs();
+        assert!(
+            gap < 1e-6 * shift.abs().max(1.0),
+            "σ = {sigma:e}: log-likelihoods differ by {gap}"
+        );
+    }
+}
