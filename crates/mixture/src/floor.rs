@@ -30,13 +30,17 @@
 //! for a column of 4.0) that would make every rounding error of a mean an
 //! enormous Mahalanobis distance. So the scale of feature j is
 //! `max(s_j², ε m̄ⱼ²)`, and 1 for a column of zeros; it still scales as
-//! `a²` with the data.
+//! `a²` with the data. A relative floor that is not a normal number (data
+//! of size below about `1e-146`, whose squares underflow, or above `1e154`)
+//! is [`MixtureError::ScaleOutOfRange`] naming the feature: such data
+//! cannot be fitted in floating point, and falling back to an absolute
+//! floor would be a silent wrong answer.
 //!
 //! [`Floor::Absolute`]`(reg_covar)` adds the same `reg_covar` to every
 //! variance, as scikit-learn (`MStepOptions::with_reg_covar`).
 
-use crate::SufficientStats;
 use crate::stats::Scatter;
+use crate::{MixtureError, SufficientStats};
 pub use em_core::Floor;
 
 /// The default coefficient of the relative floor, `c = 10⁻⁶`.
@@ -57,29 +61,41 @@ pub fn data_variances(stats: &SufficientStats) -> Option<Vec<f64>> {
 }
 
 /// The floor `f_j` of every feature (see the module docs).
-pub(crate) fn feature_floors(stats: &SufficientStats, floor: Floor) -> Vec<f64> {
+///
+/// # Errors
+/// [`MixtureError::ScaleOutOfRange`] when a positive relative floor is not a
+/// normal number.
+pub(crate) fn feature_floors(stats: &SufficientStats, floor: Floor) -> Result<Vec<f64>, MixtureError> {
     let d = stats.n_features();
     match floor {
-        Floor::Absolute(value) => vec![value; d],
+        Floor::Absolute(value) => Ok(vec![value; d]),
         Floor::Relative(c) => match pooled_moments(stats) {
             Some((means, total)) => variances_about(stats, &means, total)
                 .into_iter()
-                .map(|(variance, mean)| c * feature_scale(variance, mean))
+                .enumerate()
+                .map(|(feature, (variance, mean))| {
+                    let f = c * feature_scale(variance, mean);
+                    if c == 0.0 || f.is_normal() {
+                        Ok(f)
+                    } else {
+                        Err(MixtureError::ScaleOutOfRange { feature, variance })
+                    }
+                })
                 .collect(),
-            None => vec![c; d],
+            None => Ok(vec![c; d]),
         },
     }
 }
 
 /// The scale of a feature of variance `variance` and mean `mean`:
-/// `max(variance, ε mean²)` (see the module docs), 1 for a column of zeros
-/// (or a non-finite scale).
+/// `max(variance, ε mean²)` (see the module docs); 1 for a column of zeros
+/// (`variance = mean = 0`). For data too small or too large to square the
+/// result is 0 or ∞ (never a silent unit scale): callers check it.
 pub fn feature_scale(variance: f64, mean: f64) -> f64 {
-    let scale = variance.max(f64::EPSILON * mean * mean);
-    if scale > 0.0 && scale.is_finite() {
-        scale
-    } else {
+    if variance == 0.0 && mean == 0.0 {
         1.0
+    } else {
+        variance.max(f64::EPSILON * mean * mean)
     }
 }
 
@@ -167,7 +183,7 @@ mod tests {
                     (v[0] / (scale * scale) - want).abs() < 1e-12 * want,
                     "{kind:?} {scale}: {v:?}"
                 );
-                let f = feature_floors(&s, Floor::Relative(1e-6));
+                let f = feature_floors(&s, Floor::Relative(1e-6)).unwrap();
                 assert!(
                     (f[0] / (scale * scale) - 1e-6 * want).abs() < 1e-17,
                     "{kind:?} {scale}"
@@ -178,7 +194,10 @@ mod tests {
                     (f[1] / (scale * scale) - want).abs() < 1e-9 * want,
                     "{kind:?} {scale}: {f:?}"
                 );
-                assert_eq!(feature_floors(&s, Floor::Absolute(1e-3)), vec![1e-3, 1e-3]);
+                assert_eq!(
+                    feature_floors(&s, Floor::Absolute(1e-3)).unwrap(),
+                    vec![1e-3, 1e-3]
+                );
             }
         }
     }
@@ -195,6 +214,18 @@ mod tests {
         );
         let empty = SufficientStats::empty(2, 3, CovarianceType::Full).unwrap();
         assert!(data_variances(&empty).is_none());
-        assert_eq!(feature_floors(&empty, Floor::Relative(1e-6)), vec![1e-6; 3]);
+        assert_eq!(
+            feature_floors(&empty, Floor::Relative(1e-6)).unwrap(),
+            vec![1e-6; 3]
+        );
+        // Data whose squares underflow: an error naming the feature, not a
+        // unit scale.
+        assert_eq!(feature_scale(0.0, 1e-300), 0.0);
+        let tiny = stats(CovarianceType::Diagonal, 1e-300);
+        assert!(matches!(
+            feature_floors(&tiny, Floor::Relative(1e-6)),
+            Err(MixtureError::ScaleOutOfRange { feature: 0, .. })
+        ));
+        assert!(feature_floors(&tiny, Floor::Relative(0.0)).is_ok());
     }
 }

@@ -188,7 +188,7 @@ fn from_responsibilities(
     let (d, k) = (x.ncols(), resp.ncols());
     let stats = SufficientStats::from_responsibilities(x, resp, covariance_type)?;
     let data_cov = data_covariance(x, floor)?;
-    let floors = feature_floors(&stats, floor);
+    let floors = feature_floors(&stats, floor)?;
     let total = stats.total_mass();
     let mass = stats.mass();
     let ess = stats.effective_points();
@@ -258,7 +258,7 @@ fn data_covariance(x: MatRef<'_, f64>, floor: Floor) -> Result<Mat<f64>, Mixture
     let Scatter::Full(s) = stats.scatter() else {
         unreachable!("full statistics have a full scatter")
     };
-    let (d, floors) = (x.ncols(), feature_floors(&stats, floor));
+    let (d, floors) = (x.ncols(), feature_floors(&stats, floor)?);
     Ok(Mat::from_fn(d, d, |i, j| {
         s[0][(i, j)] / n as f64 + if i == j { floors[i] } else { 0.0 }
     }))

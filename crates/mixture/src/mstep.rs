@@ -194,7 +194,7 @@ impl GaussianMixture {
         let collapsed = collapsed_components(stats, options);
         let (means, reseeded) = self.new_means(stats, &collapsed, options);
         let covariances = if learn.contains(Param::Covariances) {
-            let floors = feature_floors(stats, options.covariance_floor);
+            let floors = feature_floors(stats, options.covariance_floor)?;
             let blocks = ComponentBlocks {
                 mass: stats.mass(),
                 collapsed: &collapsed,

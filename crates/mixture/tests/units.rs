@@ -188,3 +188,22 @@ fn with_the_default_settings_fits_in_other_units_agree_to_the_tolerance() {
         );
     }
 }
+
+#[test]
+fn data_too_small_to_square_are_an_error_not_an_absolute_floor() {
+    // σ = 1e-300: every variance underflows to 0 in floating point.
+    let x = two_clusters(1e-300);
+    let start = Start::FromData(InitConfig::new(2, CovarianceType::Diagonal));
+    let err = fit::<GaussianMixture>(x.as_ref(), start, &MStepOptions::default(), &settings()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            mixture::FitError::Init {
+                source: mixture::MixtureError::ScaleOutOfRange { feature: 0, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("rescale"), "{err}");
+}

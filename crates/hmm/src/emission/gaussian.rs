@@ -186,7 +186,17 @@ pub(crate) fn covariances_from_data(
     let d = x.ncols();
     let (mean, mut cov) = data_moments(x);
     for i in 0..d {
-        cov[(i, i)] += floor.at_scale(feature_scale(cov[(i, i)], mean[i]));
+        let f = floor.at_scale(feature_scale(cov[(i, i)], mean[i]));
+        if !f.is_normal() {
+            return Err(HmmError::Mixture {
+                state: None,
+                source: MixtureError::ScaleOutOfRange {
+                    feature: i,
+                    variance: cov[(i, i)],
+                },
+            });
+        }
+        cov[(i, i)] += f;
     }
     Ok(match cov_type {
         CovarianceType::Full => Covariances::Full(vec![cov; k]),
