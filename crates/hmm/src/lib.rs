@@ -53,7 +53,8 @@
 //!   for long sequences or tiny densities. A step whose scale factor still
 //!   underflows (structural zeros plus an outlier) is redone with the shift
 //!   over the reachable states only; a sequence no path can produce is
-//!   [`HmmError::ZeroLikelihood`] (or `−∞` from [`Hmm::score`]), never NaN.
+//!   [`HmmError::ZeroLikelihood`] naming the sequence and the time step
+//!   (from [`Hmm::score`] too), never `−∞` or NaN.
 //! - Viterbi runs in log space (`ln 0 = −∞` for structural zeros); ties go to
 //!   the lowest state index.
 //! - Zeros of the start probabilities, transition matrix and categorical
