@@ -94,7 +94,9 @@ fn lgssm_model(joints: usize) -> LinearGaussianSsm {
 
 fn lgssm_point(series: &str, size: usize, joints: usize, steps: usize, inference: InferenceOptions) -> Point {
     let model = lgssm_model(joints).with_inference(inference);
-    let (_, y) = model.sample(steps, &mut StdRng::seed_from_u64(5));
+    let (_, y) = model
+        .sample(steps, &mut StdRng::seed_from_u64(5))
+        .expect("a stable model samples");
     let options = MStepOptions::new(LearnSet::only(&[Param::A, Param::Q]));
     let sequences = [y.as_ref()];
     let seconds = median_of_three(|| {

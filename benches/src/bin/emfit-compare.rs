@@ -277,7 +277,8 @@ fn gmm_iterations(w: &GmmWorkload, diagonal: bool) -> Result<Timed> {
     } else {
         w.start.clone()
     };
-    let options = mixture::MStepOptions::default();
+    // scikit-learn's absolute reg_covar = 1e-6: both sides run the same EM.
+    let options = mixture::MStepOptions::default().with_reg_covar(1e-6);
     timed(|| {
         let mut model = start.clone();
         for _ in 0..GMM_ITERATIONS {
@@ -299,7 +300,7 @@ fn hmm_iterations(w: &HmmWorkload) -> Result<Timed> {
     let data = w.sequences();
     // reg_covar = 0: exact maximum likelihood, as hmmlearn with its priors switched off.
     let options = hmm::MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: hmm::Floor::Absolute(0.0),
         ..Default::default()
     };
     timed(|| {
@@ -439,14 +440,15 @@ fn converge(args: &[&str]) -> Result<()> {
             } else {
                 w.start.clone()
             };
-            let options = mixture::MStepOptions::default();
+            // scikit-learn's absolute reg_covar = 1e-6, as the Python side.
+            let options = mixture::MStepOptions::default().with_reg_covar(1e-6);
             trajectory(w.x.as_ref(), start, &options, method, max_iterations, budget)
         }
         "hmm_fit" => {
             let w = standard_hmm();
             let data = w.sequences();
             let options = hmm::MStepOptions {
-                reg_covar: 0.0,
+                covariance_floor: hmm::Floor::Absolute(0.0),
                 ..Default::default()
             };
             trajectory(&data, w.start.clone(), &options, method, max_iterations, budget)

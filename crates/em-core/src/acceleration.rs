@@ -37,6 +37,14 @@
 //!   [`Squarem::max_step`], grows by [`Squarem::step_growth`] each time an
 //!   accepted step used the whole cap, and shrinks by the same factor (not
 //!   below its start) when a capped step is rejected.
+//!
+//! # Units
+//! The step length `‖r‖ / ‖v‖` is a norm over the whole flat vector, whose
+//! blocks have different units (mixture weights none, means those of the
+//! data, covariances their square). Data in other units weigh the blocks
+//! differently, so the accelerated path (not the fixed point it converges
+//! to) depends on the units of the data; plain EM ([`Acceleration::None`])
+//! does not, which is what the model crates' equivariance properties use.
 
 /// How the loop accelerates EM.
 ///

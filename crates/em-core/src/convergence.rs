@@ -6,6 +6,17 @@
 /// The fit has converged at iteration k iff `0 ≤ Δₖ ≤ max(absolute,
 /// relative · |ℓ(θₖ)|)`. The test is signed: a negative gain (a fall) is
 /// never convergence.
+///
+/// Units of the data: multiplying continuous data by `a` shifts every
+/// log-likelihood by `−N d ln a` (N observations of d values) and leaves
+/// the gains `Δₖ` unchanged. So the absolute part is unit-free, but the
+/// relative part (and the rounding level `10⁻¹² |ℓ|` of the loop) moves
+/// with `|ℓ|`: the same fit of the same data in other units can stop at a
+/// different iteration (the fixed point is the same; the parameters agree
+/// to the tolerance, not to rounding). For a stopping point that does not
+/// depend on the units use [`Tolerance::absolute`], or a fixed number of
+/// iterations ([`Convergence::FixedIterations`]), as the model crates'
+/// equivariance properties do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
     /// Absolute tolerance on the gain (default `1e-8`).

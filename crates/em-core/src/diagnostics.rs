@@ -67,6 +67,18 @@ pub enum Adjustment {
     },
     /// A probability was raised to its floor and its vector renormalised.
     ProbabilityFloored,
+    /// The variance floor binds: the floor added to the variance of
+    /// `feature` (`None`: the one variance of a spherical covariance) is at
+    /// least the variance the data gave, so the fitted variance is mostly
+    /// floor (e.g. a component on a single point, or an absolute floor too
+    /// large for data this small). The objective check reports whether it
+    /// cost log-likelihood.
+    VarianceFloored {
+        /// The feature (0-based); `None` for a spherical variance.
+        feature: Option<usize>,
+        /// The floor added.
+        floor: f64,
+    },
 }
 
 impl Adjustment {
@@ -141,6 +153,13 @@ impl<P: Parameter> fmt::Display for Event<P> {
                 write!(f, " floored (+{jitter:.1e} on the diagonal, {attempts} attempts)")
             }
             Adjustment::ProbabilityFloored => f.write_str(" floored"),
+            Adjustment::VarianceFloored { feature, floor } => {
+                f.write_str(" floored")?;
+                if let Some(j) = feature {
+                    write!(f, " on feature {j}")?;
+                }
+                write!(f, " (floor {floor:.3e} ≥ the variance of the data)")
+            }
         }
     }
 }

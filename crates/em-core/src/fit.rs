@@ -71,6 +71,15 @@ pub fn fit<M: EmModel>(
 ///     θₖ₊₁ = m_step(θₖ, S)
 /// ```
 ///
+/// Under [`OnFall::StopKeepBest`](crate::OnFall::StopKeepBest) the returned
+/// model is the best of the whole history, the start included, however the
+/// run ended: falls the M-step announced do not stop the run, so it can end
+/// (converged, at the iteration cap, ...) below an earlier point, and then
+/// that earlier point is returned ([`FitReport::returned_iteration`] says
+/// which; a point below the best by no more than the rounding of ℓ counts as
+/// as good). Under [`OnFall::Continue`](crate::OnFall::Continue) the last
+/// point is returned.
+///
 /// So every returned model has an exactly evaluated log-likelihood (the
 /// model after the last M-step is evaluated by one more E-step), `history`
 /// has `iterations + 1` entries, and a negative gain is recorded as a

@@ -27,7 +27,8 @@
 //! - The shared vocabulary of the model crates: [`LearnSet`] over a model's
 //!   [`Parameter`] blocks (which blocks an M-step updates) and
 //!   [`StepDiagnostics`] (what an M-step had to do: [`Event`]s of
-//!   [`Adjustment`]s, and the change of EM's objective).
+//!   [`Adjustment`]s, and the change of EM's objective), and [`Floor`]
+//!   (a variance or rate floor relative to the data's scale, or absolute).
 //!
 //! # Example
 //! A model written here (a 1-D Gaussian with unknown mean, whose M-step
@@ -72,6 +73,7 @@ mod convergence;
 mod diagnostics;
 mod error;
 mod fit;
+mod floor;
 mod learn;
 mod model;
 mod observer;
@@ -84,6 +86,7 @@ pub use convergence::{Convergence, Tolerance};
 pub use diagnostics::{Adjustment, Diagnostics, Event, NoDiagnostics, StepDiagnostics};
 pub use error::{FitError, SettingsError, Step};
 pub use fit::{Fit, Start, fit, fit_observed};
+pub use floor::Floor;
 pub use learn::{LearnSet, Parameter, UnknownParameter};
 pub use model::{EStep, EmModel, Iteration};
 pub use observer::{Control, FnObserver, IterationEvent, LogObserver, NoopObserver, Observer, StartEvent};

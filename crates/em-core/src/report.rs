@@ -11,7 +11,11 @@ use crate::error::FitError;
 #[non_exhaustive]
 pub enum Termination {
     /// The gain was non-negative and within tolerance:
-    /// `0 ≤ ℓ(θₖ) − ℓ(θₖ₋₁) ≤ tol`.
+    /// `0 ≤ ℓ(θₖ) − ℓ(θₖ₋₁) ≤ tol`. Like every termination but
+    /// [`Termination::LogLikelihoodFell`], under
+    /// [`crate::OnFall::StopKeepBest`] the returned parameters are still the
+    /// best of the whole history ([`FitReport::returned_iteration`]), which
+    /// is not the last point when announced falls came before.
     Converged,
     /// The maximum number of iterations was done without convergence.
     IterationCap,
@@ -189,8 +193,11 @@ pub struct FitReport<D, E> {
     /// Log-likelihood of the returned parameters.
     pub log_likelihood: f64,
     /// Index into [`FitReport::history`] of the returned parameters: the
-    /// last entry, or under [`crate::OnFall::StopKeepBest`] after a fall the
-    /// best of the whole history (the start included).
+    /// last entry, or under [`crate::OnFall::StopKeepBest`] the best of the
+    /// whole history (the start included) when the last entry is below it
+    /// by more than rounding, whatever the [`Termination`] (after falls the
+    /// M-step announced, a run can converge or reach the iteration cap below
+    /// an earlier point).
     pub returned_iteration: usize,
     /// `history[k] = ℓ(θₖ)`: the log-likelihood of the k-th recorded
     /// parameters (`history[0]` is the start); `iterations + 1` entries.
@@ -241,6 +248,14 @@ impl<D: fmt::Display, E: fmt::Display> fmt::Display for FitReport<D, E> {
         writeln!(f, "iterations: {} ({})", self.iterations, self.work)?;
         if let (Some(first), Some(_)) = (self.history.first(), self.history.last()) {
             writeln!(f, "log-likelihood: {:.6} (start {first:.6})", self.log_likelihood)?;
+        }
+        if self.returned_iteration != self.iterations {
+            writeln!(
+                f,
+                "returned: iteration {}, the best of the history (the last is {:.6})",
+                self.returned_iteration,
+                self.history.last().copied().unwrap_or(f64::NAN)
+            )?;
         }
         if !self.falls.is_empty() {
             let worst = self.falls.iter().map(|x| x.drop).fold(0.0, f64::max);

@@ -76,13 +76,23 @@ impl<M: EmModel> Record<M> {
         self.history.len() - 1
     }
 
-    /// The run, ending with `termination` at the current point (or at the
-    /// best one after a fall under [`OnFall::StopKeepBest`]).
-    fn finish(self, termination: Termination) -> Run<M> {
+    /// The run, ending with `termination`. Under [`OnFall::StopKeepBest`]
+    /// (`keep_best`) it returns the best point of the whole history, the
+    /// start included: the point before a fall that stopped the run, and
+    /// also when the run ended another way (converged, iteration cap, time
+    /// budget, observer) below an earlier point after falls the M-step
+    /// announced ([`Diagnostics::expects_fall`]). A current point below the
+    /// best by no more than the rounding of ℓ (`10⁻¹² |ℓ|`, a zero gain) is
+    /// returned itself. Otherwise the current point.
+    fn finish(self, termination: Termination, keep_best: bool) -> Run<M> {
         let iterations = self.iteration();
+        let current_ll = self.current.e.log_likelihood;
+        let below_best =
+            self.best_log_likelihood - current_ll > convergence::rounding(self.best_log_likelihood);
         let (returned_iteration, model) = match (termination, self.best) {
             (Termination::LogLikelihoodFell { kept, .. }, Some((_, best))) => (kept, best),
-            _ => (iterations, self.current.model),
+            (_, Some((kept, best))) if keep_best && below_best => (kept, best),
+            (_, _) => (iterations, self.current.model),
         };
         Run {
             model,
@@ -120,8 +130,9 @@ where
             rates: Vec::with_capacity(RATES_KEPT),
             work,
         };
+        let keep_best = self.settings.on_fall() == OnFall::StopKeepBest;
         if let Some(termination) = self.start(&mut record) {
-            return Ok(record.finish(termination));
+            return Ok(record.finish(termination, keep_best));
         }
         let mut cap = match self.settings.acceleration() {
             Acceleration::Squarem(policy) => Some(StepCap::new(policy)),
@@ -133,7 +144,7 @@ where
                 None => self.em_iteration(&mut record)?,
             };
             if let Some(termination) = termination {
-                return Ok(record.finish(termination));
+                return Ok(record.finish(termination, keep_best));
             }
         }
     }

@@ -23,10 +23,12 @@ pub const MAX_RESTARTS: usize = 1 << 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum OnFall {
-    /// Stop this restart and return the parameters *before* the fall (the
-    /// best seen, since the log-likelihood rose until then; after a fall the
-    /// model announced, see [`crate::Diagnostics::expects_fall`], the best
-    /// since that fall). Default.
+    /// Stop this restart on a fall and return the best parameters of the
+    /// whole history, the start included. A fall the model announced (see
+    /// [`crate::Diagnostics::expects_fall`]) does not stop the run; however
+    /// the run then ends (a later unannounced fall, convergence, the
+    /// iteration cap, ...), the parameters returned are still the best of
+    /// the whole history. Default.
     #[default]
     StopKeepBest,
     /// Record the fall and keep iterating; the fit returns the parameters of

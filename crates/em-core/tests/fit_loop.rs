@@ -124,6 +124,68 @@ fn an_announced_fall_is_recorded_but_does_not_stop() {
 }
 
 #[test]
+fn keep_best_returns_the_best_of_the_whole_history_however_the_run_ends() {
+    let x = data(3, 300);
+    // Start at the maximum: every later (sabotaged) point is below it.
+    let s = fit(&x[..], Start::Warm(start()), &(), &settings().build().unwrap())
+        .unwrap()
+        .model;
+    let s = Toy {
+        generation: 0,
+        sabotage: Sabotage::AnnouncedFallsFrom(1),
+        ..s
+    };
+    let settings = settings().max_iterations(12);
+    let f = fit(
+        &x[..],
+        Start::Warm(s.clone()),
+        &(),
+        &settings.clone().build().unwrap(),
+    )
+    .unwrap();
+    let r = &f.report;
+    assert!(
+        !matches!(r.termination, Termination::LogLikelihoodFell { .. }),
+        "announced falls do not stop the run: {}",
+        r.termination
+    );
+    assert!(!r.falls.is_empty() && r.falls.iter().all(|fall| fall.expected));
+    let last = *r.history.last().unwrap();
+    assert!(
+        last < r.history[0],
+        "the run ends below its start: {:?}",
+        r.history
+    );
+    let best = (0..r.history.len())
+        .max_by(|&a, &b| r.history[a].total_cmp(&r.history[b]).then(b.cmp(&a)))
+        .unwrap();
+    assert_eq!(r.returned_iteration, best);
+    assert_eq!(
+        f.model.generation, best,
+        "the returned model is that of the best iteration"
+    );
+    assert_eq!(r.log_likelihood, r.history[best]);
+    assert!(r.history.iter().all(|&l| l <= r.log_likelihood));
+    assert!(
+        r.to_string()
+            .contains(&format!("returned: iteration {best}, the best of the history")),
+        "{r}"
+    );
+
+    // Under OnFall::Continue the last point is returned.
+    let f = fit(
+        &x[..],
+        Start::Warm(s),
+        &(),
+        &settings.on_fall(OnFall::Continue).build().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(f.report.returned_iteration, f.report.iterations);
+    assert_eq!(f.model.generation, f.report.iterations);
+    assert_eq!(f.report.log_likelihood, last);
+}
+
+#[test]
 fn failed_steps_are_errors_naming_restart_iteration_and_step() {
     let x = data(4, 100);
     let mut s = start();

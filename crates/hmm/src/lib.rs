@@ -53,7 +53,8 @@
 //!   for long sequences or tiny densities. A step whose scale factor still
 //!   underflows (structural zeros plus an outlier) is redone with the shift
 //!   over the reachable states only; a sequence no path can produce is
-//!   [`HmmError::ZeroLikelihood`] (or `−∞` from [`Hmm::score`]), never NaN.
+//!   [`HmmError::ZeroLikelihood`] naming the sequence and the time step
+//!   (from [`Hmm::score`] too), never `−∞` or NaN.
 //! - Viterbi runs in log space (`ln 0 = −∞` for structural zeros); ties go to
 //!   the lowest state index.
 //! - Zeros of the start probabilities, transition matrix and categorical
@@ -89,7 +90,7 @@ pub mod scenario;
 mod sequences;
 
 pub use emission::categorical::{CategoricalEmission, CategoricalInit, CategoricalStats, MAX_SYMBOLS};
-pub use emission::gaussian::{GaussianEmission, GaussianInit, GaussianStats};
+pub use emission::gaussian::{DEFAULT_INIT_FLOOR, GaussianEmission, GaussianInit, GaussianStats};
 pub use emission::gmm::{GmmEmission, GmmInit, GmmStats};
 pub use emission::poisson::{PoissonEmission, PoissonInit, PoissonStats};
 pub use emission::{Emission, MergeStats};
@@ -117,5 +118,5 @@ pub use em_core::{
 };
 pub use faer;
 /// The covariance types of Gaussian and GMM emissions (from the `mixture` crate).
-pub use mixture::{CovarianceType, Covariances};
+pub use mixture::{CovarianceType, Covariances, DEFAULT_RELATIVE_FLOOR, Floor};
 pub use rand;

@@ -154,7 +154,7 @@ pub fn fresh_model(data: &Sequences<'_>, seed: u64) -> Result<GmmHmm, HmmError> 
 #[must_use]
 pub fn m_step_options() -> MStepOptions {
     MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: mixture::Floor::Absolute(0.0),
         ..MStepOptions::default()
     }
 }

@@ -146,7 +146,7 @@ fn a_full_covariance_gaussian_hmm_reaches_the_same_optimum_in_far_fewer_e_steps(
     let start: GaussianHmm =
         hmm::EmModel::init_from_data(&data, &config, &mut StdRng::seed_from_u64(1)).expect("k-means start");
     let exact = MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: hmm::Floor::Absolute(0.0),
         ..MStepOptions::default()
     };
     let (plain, fast) = plain_and_accelerated(&data, &start, &exact, 1e-9, gaussian_is_valid);

@@ -117,9 +117,15 @@ fn impossible_sequences_are_reported_not_nan() {
     .unwrap();
     let x = mat![[0.0], [0.0], [0.0], [1.0]];
     let data = Sequences::new(x.as_ref(), &[2, 2]).unwrap();
-    let scores = model.score_sequences(&data).unwrap();
-    assert_eq!(scores[0], 0.0);
-    assert_eq!(scores[1], f64::NEG_INFINITY);
+    // Scoring locates the impossible observation instead of returning −∞.
+    let possible = Sequences::new(x.as_ref().subrows(0, 2), &[2]).unwrap();
+    assert_eq!(model.score_sequences(&possible).unwrap(), vec![0.0]);
+    for err in [model.score_sequences(&data).err(), model.score(&data).err()] {
+        assert!(
+            matches!(err, Some(HmmError::ZeroLikelihood { sequence: 1, time: 1 })),
+            "{err:?}"
+        );
+    }
     assert!(matches!(
         model.e_step(&data),
         Err(HmmError::ZeroLikelihood { sequence: 1, time: 1 })
@@ -247,7 +253,7 @@ fn invalid_priors_and_options_are_rejected() {
         Err(HmmError::DimensionMismatch { .. })
     ));
     let bad = MStepOptions {
-        reg_covar: f64::NAN,
+        covariance_floor: hmm::Floor::Absolute(f64::NAN),
         ..MStepOptions::default()
     };
     assert!(matches!(

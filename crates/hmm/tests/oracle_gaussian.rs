@@ -186,7 +186,7 @@ fn check_gaussian_m_step(model: &GaussianHmm, data: &Sequences<'_>, gamma: &Mat<
     let (x, k) = (data.data().to_owned(), model.n_states());
     let reg = 1e-3;
     let options = MStepOptions {
-        reg_covar: reg,
+        covariance_floor: hmm::Floor::Absolute(reg),
         ..MStepOptions::default()
     };
     let e = model.e_step(data).unwrap();
@@ -292,7 +292,7 @@ fn check_gmm_m_step(
 ) {
     let (x, k, n_mix) = (data.data().to_owned(), model.n_states(), model.emission().n_mix());
     let options = MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: hmm::Floor::Absolute(0.0),
         ..MStepOptions::default()
     };
     let e = model.e_step(data).unwrap();

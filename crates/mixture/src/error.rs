@@ -54,6 +54,21 @@ pub enum MixtureError {
         /// Number of clusters requested.
         requested: usize,
     },
+    /// A feature's data are too small (or too large) for their variance to
+    /// be a normal floating-point number (values below about `1e-146` in
+    /// size square to nothing), so no covariance can describe them: the
+    /// relative covariance floor of the feature would underflow (or
+    /// overflow). Rescale the feature. Never a silent absolute floor.
+    #[error(
+        "feature {feature}: the variance of the data ({variance:e}) is out of the range of floating point; \
+         rescale this feature"
+    )]
+    ScaleOutOfRange {
+        /// The feature (0-based column).
+        feature: usize,
+        /// The data's variance of the feature as computed (0 or subnormal, or ∞).
+        variance: f64,
+    },
     /// A data value is NaN or infinite.
     #[error("data value at row {row}, column {col} is not finite ({value})")]
     NonFiniteData {

@@ -2,8 +2,9 @@
 
 use crate::covariance::build_factors;
 use crate::data::{check_training_data, with_data};
+use crate::floor::{DEFAULT_RELATIVE_FLOOR, Floor, feature_floors};
 use crate::kmeans::cluster;
-use crate::mstep::{DEFAULT_REG_COVAR, WEIGHT_FLOOR};
+use crate::mstep::WEIGHT_FLOOR;
 use crate::stats::Scatter;
 use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
 use faer::{Mat, MatRef};
@@ -22,6 +23,11 @@ pub struct InitConfig {
     /// Initialisation method (default: k-means++ seeding and 10 Lloyd
     /// rounds, see [`InitMethod`]).
     pub method: InitMethod,
+    /// The floor added to the initial variances (default
+    /// [`Floor::Relative`]`(`[`DEFAULT_RELATIVE_FLOOR`]`)`, as the M-step's;
+    /// see [`crate::floor`]). Set [`Floor::Absolute`] with the same value as
+    /// the M-step's `reg_covar` to reproduce scikit-learn's start.
+    pub covariance_floor: Floor,
 }
 
 impl InitConfig {
@@ -32,7 +38,15 @@ impl InitConfig {
             n_components,
             covariance_type,
             method: InitMethod::default(),
+            covariance_floor: Floor::Relative(DEFAULT_RELATIVE_FLOOR),
         }
+    }
+
+    /// The same with another covariance floor.
+    #[must_use]
+    pub fn with_covariance_floor(mut self, floor: Floor) -> Self {
+        self.covariance_floor = floor;
+        self
     }
 
     /// The same with another initialisation method.
@@ -79,10 +93,12 @@ impl GaussianMixture {
     ///
     /// From responsibilities (k-means labels or random ones) the parameters
     /// are the M-step estimates: weights `Nₖ / N` (floored at
-    /// [`WEIGHT_FLOOR`]), means `mₖ`, covariances `Sₖ / Nₖ +`
-    /// [`DEFAULT_REG_COVAR`]` · I`. A component with fewer than two effective
-    /// points (a singleton cluster) gets the covariance of the whole data
-    /// set instead of the singular `reg_covar · I`.
+    /// [`WEIGHT_FLOOR`]), means `mₖ`, covariances `Sₖ / Nₖ + diag(f)` with
+    /// the floor `f` of [`InitConfig::covariance_floor`] (by default `10⁻⁶`
+    /// times the data's variance of each feature). A component with fewer
+    /// than two effective points (a singleton cluster) gets the covariance
+    /// of the whole data set (plus the floor) instead of the singular
+    /// `diag(f)`.
     ///
     /// All randomness comes from `rng`: the same seed gives the same model.
     ///
@@ -97,14 +113,20 @@ impl GaussianMixture {
         config: &InitConfig,
         rng: &mut R,
     ) -> Result<Self, MixtureError> {
-        let covariance_type = config.covariance_type;
+        let (covariance_type, floor) = (config.covariance_type, config.covariance_floor);
+        if !floor.is_valid() {
+            return Err(MixtureError::InvalidOption {
+                name: "initial covariance floor",
+                value: floor.value(),
+            });
+        }
         let (n, d, k) = (x.nrows(), x.ncols(), config.n_components);
         with_data(x, |data| check_training_data(data, n, k))?;
         match &config.method {
             &InitMethod::KMeans { max_rounds } => {
                 let km = with_data(x, |data| cluster(data, k, max_rounds, rng))?;
                 let resp = Mat::from_fn(n, k, |i, c| if km.labels()[i] == c { 1.0 } else { 0.0 });
-                from_responsibilities(x, resp.as_ref(), covariance_type)
+                from_responsibilities(x, resp.as_ref(), covariance_type, floor)
             }
             InitMethod::RandomResponsibilities => {
                 let mut resp = Mat::<f64>::zeros(n, k);
@@ -125,9 +147,9 @@ impl GaussianMixture {
                         }
                     }
                 }
-                from_responsibilities(x, resp.as_ref(), covariance_type)
+                from_responsibilities(x, resp.as_ref(), covariance_type, floor)
             }
-            InitMethod::RandomPoints => random_points(x, k, covariance_type, rng),
+            InitMethod::RandomPoints => random_points(x, k, covariance_type, floor, rng),
             InitMethod::Explicit(model) => {
                 if model.n_features() != d {
                     return Err(MixtureError::DimensionMismatch {
@@ -161,10 +183,12 @@ fn from_responsibilities(
     x: MatRef<'_, f64>,
     resp: MatRef<'_, f64>,
     covariance_type: CovarianceType,
+    floor: Floor,
 ) -> Result<GaussianMixture, MixtureError> {
     let (d, k) = (x.ncols(), resp.ncols());
     let stats = SufficientStats::from_responsibilities(x, resp, covariance_type)?;
-    let data_cov = data_covariance(x)?;
+    let data_cov = data_covariance(x, floor)?;
+    let floors = feature_floors(&stats, floor)?;
     let total = stats.total_mass();
     let mass = stats.mass();
     let ess = stats.effective_points();
@@ -179,7 +203,6 @@ fn from_responsibilities(
             global_mean[j]
         }
     });
-    let reg = DEFAULT_REG_COVAR;
     let covariances = match stats.scatter() {
         Scatter::Full(s) => Covariances::Full(
             (0..k)
@@ -188,7 +211,7 @@ fn from_responsibilities(
                         data_cov.clone()
                     } else {
                         Mat::from_fn(d, d, |i, j| {
-                            s[c][(i, j)] / mass[c] + if i == j { reg } else { 0.0 }
+                            s[c][(i, j)] / mass[c] + if i == j { floors[i] } else { 0.0 }
                         })
                     }
                 })
@@ -199,7 +222,7 @@ fn from_responsibilities(
                 if weak(c) {
                     data_cov[(j, j)]
                 } else {
-                    s[(c, j)] / mass[c] + reg
+                    s[(c, j)] / mass[c] + floors[j]
                 }
             }))
         }
@@ -209,13 +232,13 @@ fn from_responsibilities(
                     if weak(c) {
                         (0..d).map(|j| data_cov[(j, j)]).sum::<f64>() / d as f64
                     } else {
-                        (0..d).map(|j| s[(c, j)]).sum::<f64>() / (d as f64 * mass[c]) + reg
+                        (0..d).map(|j| s[(c, j)] / mass[c] + floors[j]).sum::<f64>() / d as f64
                     }
                 })
                 .collect(),
         ),
         Scatter::Pooled(p) => Covariances::Tied(Mat::from_fn(d, d, |i, j| {
-            p[(i, j)] / total + if i == j { reg } else { 0.0 }
+            p[(i, j)] / total + if i == j { floors[i] } else { 0.0 }
         })),
     };
     let mut weights: Vec<f64> = mass.iter().map(|m| (m / total).max(WEIGHT_FLOOR)).collect();
@@ -227,17 +250,17 @@ fn from_responsibilities(
     Ok(GaussianMixture::assemble(weights, means, covariances, factors))
 }
 
-/// The maximum-likelihood covariance of all rows plus [`DEFAULT_REG_COVAR`]` · I`.
-fn data_covariance(x: MatRef<'_, f64>) -> Result<Mat<f64>, MixtureError> {
+/// The maximum-likelihood covariance of all rows plus the floor `diag(f)`.
+fn data_covariance(x: MatRef<'_, f64>, floor: Floor) -> Result<Mat<f64>, MixtureError> {
     let n = x.nrows();
     let ones = Mat::from_fn(n, 1, |_, _| 1.0);
     let stats = SufficientStats::from_responsibilities(x, ones.as_ref(), CovarianceType::Full)?;
     let Scatter::Full(s) = stats.scatter() else {
         unreachable!("full statistics have a full scatter")
     };
-    let d = x.ncols();
+    let (d, floors) = (x.ncols(), feature_floors(&stats, floor)?);
     Ok(Mat::from_fn(d, d, |i, j| {
-        s[0][(i, j)] / n as f64 + if i == j { DEFAULT_REG_COVAR } else { 0.0 }
+        s[0][(i, j)] / n as f64 + if i == j { floors[i] } else { 0.0 }
     }))
 }
 
@@ -245,6 +268,7 @@ fn random_points<R: Rng + ?Sized>(
     x: MatRef<'_, f64>,
     k: usize,
     covariance_type: CovarianceType,
+    floor: Floor,
     rng: &mut R,
 ) -> Result<GaussianMixture, MixtureError> {
     let (n, d) = (x.nrows(), x.ncols());
@@ -272,7 +296,7 @@ fn random_points<R: Rng + ?Sized>(
         });
     }
     let means = Mat::from_fn(k, d, |c, j| x[(chosen[c], j)]);
-    let cov = data_covariance(x)?;
+    let cov = data_covariance(x, floor)?;
     let covariances = match covariance_type {
         CovarianceType::Full => Covariances::Full(vec![cov; k]),
         CovarianceType::Tied => Covariances::Tied(cov),

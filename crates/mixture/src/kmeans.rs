@@ -17,6 +17,14 @@
 //! [`MixtureError::TooFewDistinctPoints`] (no clustering with duplicate
 //! centroids is returned).
 //!
+//! Units: distances are computed on the data times `2⁻ᵉ`, where `2ᵉ` is the
+//! power of two nearest below the largest `|xᵢⱼ|`. Multiplying by a power of
+//! two is exact, so the clustering is that of the data as given, while
+//! squared distances neither underflow (data of size `1e-200`, whose
+//! squared differences would be 0 and every point "the same") nor overflow
+//! (data of size `1e200`): k-means does not depend on the units of the data.
+//! [`KMeans::inertia`] is in the data's units.
+//!
 //! All randomness comes from the caller's RNG, drawn sequentially: the same
 //! seed gives the same clustering. The distance passes run over fixed chunks
 //! in parallel and are reduced in order, so the thread count does not matter.
@@ -51,7 +59,10 @@ impl KMeans {
         &self.labels
     }
 
-    /// `Σᵢ ‖xᵢ − c_{label(i)}‖²` for the returned centroids and labels.
+    /// `Σᵢ ‖xᵢ − c_{label(i)}‖²` for the returned centroids and labels, in
+    /// the squared units of the data (`+∞` when it exceeds the largest
+    /// float, possible only for data beyond `1e154`; the clustering itself
+    /// is computed in scaled units and does not overflow).
     #[must_use]
     pub fn inertia(&self) -> f64 {
         self.inertia
@@ -110,15 +121,16 @@ pub(crate) fn cluster<R: Rng + ?Sized>(
 ) -> Result<KMeans, MixtureError> {
     let (n, d) = (cols.nrows(), cols.ncols());
     let ranges = chunk_ranges(n);
-    let mut centroids = seed_plus_plus(cols, n, k, rng)?;
-    let (mut labels, mut dist) = assign(cols, &centroids, &ranges);
+    let units = Units::of(cols, n);
+    let mut centroids = seed_plus_plus(cols, units, n, k, rng)?;
+    let (mut labels, mut dist) = assign(cols, units, &centroids, &ranges);
     let mut rounds = 0;
     let mut converged = false;
     let mut relocations = 0;
     while rounds < max_rounds {
         rounds += 1;
-        relocations += update_centroids(cols, &labels, &dist, &mut centroids);
-        let (new_labels, new_dist) = assign(cols, &centroids, &ranges);
+        relocations += update_centroids(cols, units, &labels, &dist, &mut centroids);
+        let (new_labels, new_dist) = assign(cols, units, &centroids, &ranges);
         let changed = new_labels != labels;
         labels = new_labels;
         dist = new_dist;
@@ -127,7 +139,11 @@ pub(crate) fn cluster<R: Rng + ?Sized>(
             break;
         }
     }
-    let inertia = ranges.iter().map(|&(s, e)| dist[s..e].iter().sum::<f64>()).sum();
+    let inertia = ranges
+        .iter()
+        .map(|&(s, e)| dist[s..e].iter().sum::<f64>())
+        .sum::<f64>()
+        * (units.scale * units.scale);
     Ok(KMeans {
         centroids: Mat::from_fn(k, d, |c, j| centroids[c * d + j]),
         labels,
@@ -138,11 +154,40 @@ pub(crate) fn cluster<R: Rng + ?Sized>(
     })
 }
 
-fn sq_dist(cols: &Data<'_>, i: usize, c: &[f64]) -> f64 {
+/// The power of two `scale = 2ᵉ` the distances are measured in (see the
+/// module docs), and its inverse.
+#[derive(Clone, Copy)]
+struct Units {
+    scale: f64,
+    inv: f64,
+}
+
+impl Units {
+    /// `2ᵉ ≤ max |xᵢⱼ| < 2ᵉ⁺¹` (e clamped to ±1022, so both powers are
+    /// normal numbers); 1 for data of zeros.
+    fn of(cols: &Data<'_>, n: usize) -> Self {
+        let largest = (0..cols.ncols())
+            .flat_map(|j| (0..n).map(move |i| cols.get(i, j).abs()))
+            .fold(0.0, f64::max);
+        if !(largest > 0.0 && largest.is_finite()) {
+            return Self { scale: 1.0, inv: 1.0 };
+        }
+        let e = (largest.log2().floor() as i64).clamp(-1022, 1022);
+        let power = |e: i64| f64::from_bits(((1023 + e) as u64) << 52);
+        Self {
+            scale: power(e),
+            inv: power(-e),
+        }
+    }
+}
+
+/// `‖xᵢ − c‖²` in [`Units`]: each coordinate scaled before subtracting, so
+/// that no difference overflows.
+fn sq_dist(cols: &Data<'_>, units: Units, i: usize, c: &[f64]) -> f64 {
     c.iter()
         .enumerate()
         .map(|(j, cj)| {
-            let v = cols.get(i, j) - cj;
+            let v = cols.get(i, j) * units.inv - cj * units.inv;
             v * v
         })
         .sum()
@@ -151,6 +196,7 @@ fn sq_dist(cols: &Data<'_>, i: usize, c: &[f64]) -> f64 {
 /// Greedy k-means++; centroids returned flat, `c·d + j`.
 fn seed_plus_plus<R: Rng + ?Sized>(
     cols: &Data<'_>,
+    units: Units,
     n: usize,
     k: usize,
     rng: &mut R,
@@ -159,7 +205,7 @@ fn seed_plus_plus<R: Rng + ?Sized>(
     let trials = 2 + (k as f64).ln().floor() as usize;
     let first = rng.random_range(0..n);
     let mut centroids: Vec<f64> = cols.row(first);
-    let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(cols, i, &centroids[..d])).collect();
+    let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(cols, units, i, &centroids[..d])).collect();
     for chosen in 1..k {
         let potential: f64 = closest.iter().sum();
         if !(potential > 0.0) {
@@ -188,7 +234,7 @@ fn seed_plus_plus<R: Rng + ?Sized>(
                 .par_iter()
                 .enumerate()
                 .with_min_len(4096)
-                .map(|(i, &v)| v.min(sq_dist(cols, i, &cand)))
+                .map(|(i, &v)| v.min(sq_dist(cols, units, i, &cand)))
                 .collect();
             let pot = lane_total(&updated);
             if best.as_ref().is_none_or(|(p, _, _)| pot < *p) {
@@ -210,7 +256,12 @@ fn lane_total(v: &[f64]) -> f64 {
 }
 
 /// Nearest centroid (first on ties) and squared distance of every row.
-fn assign(cols: &Data<'_>, centroids: &[f64], ranges: &[(usize, usize)]) -> (Vec<usize>, Vec<f64>) {
+fn assign(
+    cols: &Data<'_>,
+    units: Units,
+    centroids: &[f64],
+    ranges: &[(usize, usize)],
+) -> (Vec<usize>, Vec<f64>) {
     let d = cols.ncols();
     let k = centroids.len() / d;
     let parts: Vec<(Vec<usize>, Vec<f64>)> = ranges
@@ -221,7 +272,7 @@ fn assign(cols: &Data<'_>, centroids: &[f64], ranges: &[(usize, usize)]) -> (Vec
             for i in s..e {
                 let mut best = (f64::INFINITY, 0);
                 for c in 0..k {
-                    let v = sq_dist(cols, i, &centroids[c * d..(c + 1) * d]);
+                    let v = sq_dist(cols, units, i, &centroids[c * d..(c + 1) * d]);
                     if v < best.0 {
                         best = (v, c);
                     }
@@ -241,9 +292,16 @@ fn assign(cols: &Data<'_>, centroids: &[f64], ranges: &[(usize, usize)]) -> (Vec
     (labels, dist)
 }
 
-/// Moves centroids to the means of their rows; relocates empty clusters.
-/// Returns the number of relocations.
-fn update_centroids(cols: &Data<'_>, labels: &[usize], dist: &[f64], centroids: &mut [f64]) -> usize {
+/// Moves centroids to the means of their rows (summed in [`Units`], so that
+/// no sum overflows); relocates empty clusters. Returns the number of
+/// relocations.
+fn update_centroids(
+    cols: &Data<'_>,
+    units: Units,
+    labels: &[usize],
+    dist: &[f64],
+    centroids: &mut [f64],
+) -> usize {
     let d = cols.ncols();
     let k = centroids.len() / d;
     let mut count = vec![0usize; k];
@@ -251,7 +309,7 @@ fn update_centroids(cols: &Data<'_>, labels: &[usize], dist: &[f64], centroids: 
     for (i, &l) in labels.iter().enumerate() {
         count[l] += 1;
         for j in 0..d {
-            sums[l * d + j] += cols.get(i, j);
+            sums[l * d + j] += cols.get(i, j) * units.inv;
         }
     }
     let mut relocations = 0;
@@ -259,7 +317,7 @@ fn update_centroids(cols: &Data<'_>, labels: &[usize], dist: &[f64], centroids: 
     for c in 0..k {
         if count[c] > 0 {
             for j in 0..d {
-                centroids[c * d + j] = sums[c * d + j] / count[c] as f64;
+                centroids[c * d + j] = sums[c * d + j] / count[c] as f64 * units.scale;
             }
         } else {
             // Farthest row (from its own centroid) whose cluster keeps other rows.

@@ -14,7 +14,8 @@
 //!   mergeable [`SufficientStats`], over fixed chunks in parallel with a
 //!   fixed reduction order;
 //! - the M-step ([`EmModel::m_step`]): a new model plus [`StepDiagnostics`]
-//!   (floors, collapsed components, objective check), see [`mstep`]; which
+//!   (floors, collapsed components, objective check), see [`mstep`], with a
+//!   covariance floor in the units of the data ([`floor`]); which
 //!   blocks it updates is a [`LearnSet`] of [`Param`]s;
 //! - the learned parameters as one flat vector ([`flat`]:
 //!   [`EmModel::flat_parameters`], [`EmModel::with_flat_parameters`]), for
@@ -52,6 +53,7 @@ mod em;
 mod error;
 mod estep;
 pub mod flat;
+pub mod floor;
 mod init;
 mod kernel;
 pub mod kmeans;
@@ -63,12 +65,13 @@ mod stats;
 
 pub use covariance::{CovarianceType, Covariances};
 pub use error::{CovarianceOwner, MixtureError};
+pub use floor::{DEFAULT_RELATIVE_FLOOR, Floor};
 pub use init::{InitConfig, InitMethod};
 pub use kmeans::{KMeans, kmeans};
 /// The kernels' error, wrapped by [`MixtureError::NotPositiveDefinite`] and [`MixtureError::Kernel`].
 pub use linalg_kernels::KernelError;
 pub use model::GaussianMixture;
-pub use mstep::{DEFAULT_REG_COVAR, MStepOptions, WEIGHT_FLOOR};
+pub use mstep::{MStepOptions, WEIGHT_FLOOR};
 pub use param::{LearnSet, Param, StepDiagnostics};
 pub use stats::{ReseedCandidate, Scatter, SufficientStats};
 

@@ -8,9 +8,20 @@
 //!   (as scikit-learn's `+10 eps`, so that no component gets weight exactly 0);
 //! - means `μₖ = mₖ`;
 //! - covariances about the new means (`Sₖ = Mₖ + Nₖ (mₖ − μₖ)(mₖ − μₖ)ᵀ`,
-//!   which is `Mₖ` unless means are frozen), plus the floor `reg_covar · I`:
+//!   which is `Mₖ` unless means are frozen), plus the floor `diag(f)`:
 //!   full `Sₖ / Nₖ`, diagonal `diag(Sₖ) / Nₖ`, spherical `tr(Sₖ) / (d Nₖ)`,
-//!   tied `Σₖ Sₖ / N`.
+//!   tied `Σₖ Sₖ / N`. The floor of feature j is by default `10⁻⁶` times
+//!   the data's variance of feature j, computed from the statistics, so the
+//!   fit does not depend on the units of the data (see [`crate::floor`]);
+//!   [`MStepOptions::with_reg_covar`] gives scikit-learn's absolute
+//!   `reg_covar · I` instead. The spherical type adds the mean of the `f_j`.
+//!
+//! # When the floor binds
+//! When the floor of a feature is at least the variance the data gave it
+//! (`f_j ≥ Sₖ,jj / Nₖ`: the fitted variance is mostly floor), the M-step
+//! reports `Adjustment::VarianceFloored` naming the component (none for the
+//! tied type) and the feature (none for the spherical type's one variance),
+//! so a floor that shapes the answer is never silent.
 //!
 //! # Collapsed components
 //! Component k is *collapsed* when its mass is at most
@@ -35,7 +46,7 @@
 //!
 //! A new full or tied covariance that does not factor, or factors with a
 //! numerically singular pivot ([`linalg_kernels::tolerance::DEGENERATE_PIVOT`]; in practice only
-//! with `reg_covar = 0` and a component spanning fewer than d + 1 points),
+//! with a zero floor and a component spanning fewer than d + 1 points),
 //! keeps its previous value (`degenerate` in the diagnostics; the mean is
 //! still updated, which is again a generalised EM step). Diagonal and
 //! spherical variances are degenerate when not strictly positive.
@@ -55,9 +66,11 @@
 //! component (`Adjustment::Reseeded`, no parameter: the whole component), a
 //! collapsed component's kept means or covariances (`KeptWithoutMass`), a
 //! degenerate covariance kept (`KeptDegenerate`, no component for the tied
-//! type) and a floored weight (`ProbabilityFloored`).
+//! type), a binding variance floor (`VarianceFloored`) and a floored weight
+//! (`ProbabilityFloored`).
 
 use crate::covariance::{Whitening, build_factors, check_count};
+use crate::floor::{DEFAULT_RELATIVE_FLOOR, Floor, feature_floors};
 use crate::stats::Scatter;
 use crate::{
     CovarianceType, Covariances, GaussianMixture, LearnSet, MixtureError, Param, StepDiagnostics,
@@ -68,9 +81,6 @@ use faer::Mat;
 use linalg_kernels::tolerance::{DEGENERATE_PIVOT, OBJECTIVE};
 use linalg_kernels::{Cholesky, LN_2PI};
 
-/// Default covariance floor added to the diagonal (scikit-learn's default).
-pub const DEFAULT_REG_COVAR: f64 = 1e-6;
-
 /// Smallest weight after an M-step (before renormalisation): `10 · ε`.
 pub const WEIGHT_FLOOR: f64 = 10.0 * f64::EPSILON;
 
@@ -79,10 +89,11 @@ pub const WEIGHT_FLOOR: f64 = 10.0 * f64::EPSILON;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MStepOptions {
-    /// Added to the diagonal of every new covariance (≥ 0, finite; default
-    /// [`DEFAULT_REG_COVAR`]). For spherical and diagonal types it is added
-    /// to each variance.
-    pub reg_covar: f64,
+    /// The floor added to the diagonal of every new covariance (value ≥ 0,
+    /// finite; default [`Floor::Relative`]`(`[`DEFAULT_RELATIVE_FLOOR`]`)`:
+    /// `10⁻⁶` times the data's variance of each feature, see
+    /// [`crate::floor`]). [`Floor::Absolute`] is scikit-learn's `reg_covar`.
+    pub covariance_floor: Floor,
     /// The blocks updated (default: all); the others keep their values.
     pub learn: LearnSet,
     /// A component whose mass is at most this fraction of the total mass is
@@ -99,7 +110,7 @@ pub struct MStepOptions {
 impl Default for MStepOptions {
     fn default() -> Self {
         Self {
-            reg_covar: DEFAULT_REG_COVAR,
+            covariance_floor: Floor::Relative(DEFAULT_RELATIVE_FLOOR),
             learn: LearnSet::all(),
             min_relative_mass: 1e-12,
             min_effective_points: 1.5,
@@ -109,10 +120,17 @@ impl Default for MStepOptions {
 }
 
 impl MStepOptions {
-    /// Sets [`reg_covar`](Self::reg_covar).
+    /// An absolute floor, scikit-learn's `reg_covar`: `reg_covar` added to
+    /// every variance whatever the data's units (`0`: exact EM).
     #[must_use]
-    pub fn with_reg_covar(mut self, reg_covar: f64) -> Self {
-        self.reg_covar = reg_covar;
+    pub fn with_reg_covar(self, reg_covar: f64) -> Self {
+        self.with_covariance_floor(Floor::Absolute(reg_covar))
+    }
+
+    /// Sets [`covariance_floor`](Self::covariance_floor).
+    #[must_use]
+    pub fn with_covariance_floor(mut self, floor: Floor) -> Self {
+        self.covariance_floor = floor;
         self
     }
 
@@ -144,8 +162,12 @@ impl MStepOptions {
     /// [`MixtureError::InvalidOption`] naming the option.
     pub fn validate(&self) -> Result<(), MixtureError> {
         let bad = |name, value| Err(MixtureError::InvalidOption { name, value });
-        if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
-            return bad("reg_covar", self.reg_covar);
+        if !self.covariance_floor.is_valid() {
+            let name = match self.covariance_floor {
+                Floor::Relative(_) => "relative covariance floor",
+                Floor::Absolute(_) => "reg_covar",
+            };
+            return bad(name, self.covariance_floor.value());
         }
         if !(self.min_relative_mass.is_finite() && (0.0..1.0).contains(&self.min_relative_mass)) {
             return bad("min_relative_mass", self.min_relative_mass);
@@ -172,7 +194,14 @@ impl GaussianMixture {
         let collapsed = collapsed_components(stats, options);
         let (means, reseeded) = self.new_means(stats, &collapsed, options);
         let covariances = if learn.contains(Param::Covariances) {
-            self.new_covariances(stats, &means, &collapsed, &reseeded, options.reg_covar, &mut diag)
+            let floors = feature_floors(stats, options.covariance_floor)?;
+            let blocks = ComponentBlocks {
+                mass: stats.mass(),
+                collapsed: &collapsed,
+                reseeded: &reseeded,
+            };
+            report_binding_floors(stats, &means, &collapsed, &floors, &mut diag);
+            self.new_covariances(stats, &means, &blocks, &floors, &mut diag)
         } else {
             self.covariances().clone()
         };
@@ -199,8 +228,11 @@ impl GaussianMixture {
         let q_new = expected_log_likelihood(&model, stats);
         let change = q_new - q_old;
         diag.objective_change = Some(change);
-        diag.objective_decreased =
-            change < -OBJECTIVE * q_old.abs().max(1.0) || (q_old.is_finite() && !q_new.is_finite());
+        // Rounding of Q is relative to its terms, at least of the order of
+        // the mass (the trace term is ½ N d at the optimum): `max(|Q|, N)`
+        // is a scale that does not depend on the units of the data.
+        diag.objective_decreased = change < -OBJECTIVE * q_old.abs().max(stats.total_mass())
+            || (q_old.is_finite() && !q_new.is_finite());
         Ok((model, diag))
     }
 
@@ -292,26 +324,20 @@ impl GaussianMixture {
         weights
     }
 
-    /// The new covariances about `means` (see the module docs); `reg` is
-    /// added to the diagonal.
+    /// The new covariances about `means` (see the module docs); `floors[j]`
+    /// is added to the variance of feature j.
     fn new_covariances(
         &self,
         stats: &SufficientStats,
         means: &Mat<f64>,
-        collapsed: &[bool],
-        reseeded: &[bool],
-        reg: f64,
+        blocks: &ComponentBlocks<'_>,
+        floors: &[f64],
         diag: &mut StepDiagnostics,
     ) -> Covariances {
         let (k, d) = (self.n_components(), self.n_features());
         let mass = stats.mass();
         let m = stats.means();
         let delta = |c: usize, j: usize| m[(c, j)] - means[(c, j)];
-        let blocks = ComponentBlocks {
-            mass,
-            collapsed,
-            reseeded,
-        };
         match (self.covariances(), stats.scatter()) {
             (Covariances::Full(old), Scatter::Full(scatter)) => {
                 let old = old.iter().map(|o| flatten(o.as_ref())).collect();
@@ -319,7 +345,7 @@ impl GaussianMixture {
                     let n_c = mass[c];
                     let cand = Mat::from_fn(d, d, |i, j| {
                         let v = (scatter[c][(i, j)] + n_c * delta(c, i) * delta(c, j)) / n_c;
-                        if i == j { v + reg } else { v }
+                        if i == j { v + floors[i] } else { v }
                     });
                     let cand = symmetric_copy(&cand);
                     factors_well(&cand).then(|| flatten(cand.as_ref()))
@@ -335,55 +361,50 @@ impl GaussianMixture {
                 let new = blocks.update(old, diag, |c| {
                     let n_c = mass[c];
                     let row: Vec<f64> = (0..d)
-                        .map(|j| (scatter[(c, j)] + n_c * delta(c, j) * delta(c, j)) / n_c + reg)
+                        .map(|j| (scatter[(c, j)] + n_c * delta(c, j) * delta(c, j)) / n_c + floors[j])
                         .collect();
                     row.iter().all(|v| *v > 0.0 && v.is_finite()).then_some(row)
                 });
                 Covariances::Diagonal(Mat::from_fn(k, d, |c, j| new[c][j]))
             }
             (Covariances::Spherical(old), Scatter::Diagonal(scatter)) => {
+                let floor = mean_floor(floors);
                 let old = old.iter().map(|&v| vec![v]).collect();
                 let new = blocks.update(old, diag, |c| {
                     let n_c = mass[c];
                     let tr: f64 = (0..d)
                         .map(|j| scatter[(c, j)] + n_c * delta(c, j) * delta(c, j))
                         .sum();
-                    let v = tr / (d as f64 * n_c) + reg;
+                    let v = tr / (d as f64 * n_c) + floor;
                     (v > 0.0 && v.is_finite()).then(|| vec![v])
                 });
                 Covariances::Spherical(new.iter().map(|v| v[0]).collect())
             }
             (Covariances::Tied(old), Scatter::Pooled(pooled)) => {
-                Covariances::Tied(tied_covariance(old, pooled, stats, means, reg, diag))
+                Covariances::Tied(tied_covariance(old, pooled, stats, means, floors, diag))
             }
             _ => unreachable!("statistics type checked against the model"),
         }
     }
 }
 
-/// The new tied covariance `Σₖ Sₖ / N + reg · I` about `means`; the old one
+/// The new tied covariance `Σₖ Sₖ / N + diag(f)` about `means`; the old one
 /// when there is no mass, or when the new one is degenerate (reported).
 fn tied_covariance(
     old: &Mat<f64>,
     pooled: &Mat<f64>,
     stats: &SufficientStats,
     means: &Mat<f64>,
-    reg: f64,
+    floors: &[f64],
     diag: &mut StepDiagnostics,
 ) -> Mat<f64> {
-    let (mass, total, m) = (stats.mass(), stats.total_mass(), stats.means());
-    if !(total > 0.0) {
+    if !(stats.total_mass() > 0.0) {
         return old.clone();
     }
-    let (k, d) = (means.nrows(), means.ncols());
-    let delta = |c: usize, j: usize| m[(c, j)] - means[(c, j)];
+    let d = means.ncols();
     let cand = Mat::from_fn(d, d, |i, j| {
-        let extra: f64 = (0..k)
-            .filter(|&c| mass[c] > 0.0)
-            .map(|c| mass[c] * delta(c, i) * delta(c, j))
-            .sum();
-        let v = (pooled[(i, j)] + extra) / total;
-        if i == j { v + reg } else { v }
+        let v = tied_entry(pooled, stats, means, i, j);
+        if i == j { v + floors[i] } else { v }
     });
     let cand = symmetric_copy(&cand);
     if factors_well(&cand) {
@@ -391,6 +412,84 @@ fn tied_covariance(
     } else {
         diag.push(Event::new(Some(Param::Covariances), Adjustment::KeptDegenerate));
         old.clone()
+    }
+}
+
+/// Entry `(i, j)` of the tied covariance without floor, `Σₖ Sₖ / N` about
+/// `means` (`S` the scatter about the new means).
+fn tied_entry(pooled: &Mat<f64>, stats: &SufficientStats, means: &Mat<f64>, i: usize, j: usize) -> f64 {
+    let (mass, m) = (stats.mass(), stats.means());
+    let extra: f64 = (0..means.nrows())
+        .filter(|&c| mass[c] > 0.0)
+        .map(|c| mass[c] * (m[(c, i)] - means[(c, i)]) * (m[(c, j)] - means[(c, j)]))
+        .sum();
+    (pooled[(i, j)] + extra) / stats.total_mass()
+}
+
+/// The spherical type's floor: the mean of the features' floors.
+fn mean_floor(floors: &[f64]) -> f64 {
+    floors.iter().sum::<f64>() / floors.len() as f64
+}
+
+/// Reports every variance whose floor is at least the variance the data
+/// gave it (see the module docs): per component and feature for the full
+/// and diagonal types, per component for the spherical type (against the
+/// mean floor), per feature for the tied type. Collapsed components keep
+/// their covariance and are not checked. `O(K d)`.
+fn report_binding_floors(
+    stats: &SufficientStats,
+    means: &Mat<f64>,
+    collapsed: &[bool],
+    floors: &[f64],
+    diag: &mut StepDiagnostics,
+) {
+    let (mass, m) = (stats.mass(), stats.means());
+    let d = floors.len();
+    let event = |feature, floor| {
+        Event::new(
+            Some(Param::Covariances),
+            Adjustment::VarianceFloored { feature, floor },
+        )
+    };
+    // The variance of feature j of component c about its new mean, unfloored.
+    let raw = |c: usize, j: usize, scatter: f64| {
+        let delta = m[(c, j)] - means[(c, j)];
+        (scatter + mass[c] * delta * delta) / mass[c]
+    };
+    let healthy = (0..mass.len()).filter(|&c| !collapsed[c]);
+    let scatter = |c: usize, j: usize| match stats.scatter() {
+        Scatter::Full(s) => s[c][(j, j)],
+        Scatter::Diagonal(s) => s[(c, j)],
+        Scatter::Pooled(s) => s[(j, j)],
+    };
+    match stats.covariance_type() {
+        CovarianceType::Full | CovarianceType::Diagonal => {
+            for c in healthy {
+                for j in (0..d).filter(|&j| floors[j] > 0.0 && floors[j] >= raw(c, j, scatter(c, j))) {
+                    diag.push(event(Some(j), floors[j]).in_component(c));
+                }
+            }
+        }
+        CovarianceType::Spherical => {
+            let floor = mean_floor(floors);
+            for c in healthy {
+                let variance = (0..d).map(|j| raw(c, j, scatter(c, j))).sum::<f64>() / d as f64;
+                if floor > 0.0 && floor >= variance {
+                    diag.push(event(None, floor).in_component(c));
+                }
+            }
+        }
+        CovarianceType::Tied => {
+            let Scatter::Pooled(p) = stats.scatter() else {
+                unreachable!("tied statistics have a pooled scatter")
+            };
+            if stats.total_mass() > 0.0 {
+                for j in (0..d).filter(|&j| floors[j] > 0.0 && floors[j] >= tied_entry(p, stats, means, j, j))
+                {
+                    diag.push(event(Some(j), floors[j]));
+                }
+            }
+        }
     }
 }
 

@@ -136,16 +136,53 @@ fn all_mass_on_a_single_point_is_a_collapse() {
     assert_eq!(diag.components(Adjustment::KeptWithoutMass), vec![2]);
     // No singular covariance: the previous one is kept.
     assert_eq!(new.component_covariance(2), model.component_covariance(2));
-    // With the test disabled, the floor alone keeps it SPD.
+    // With the test disabled, the floor alone keeps it SPD, and the report
+    // says that the floor binds on both features of that component.
     let (new, diag) = model
         .m_step(
             &stats,
-            &MStepOptions::default().with_collapse_thresholds(1e-12, 0.0),
+            &MStepOptions::default()
+                .with_reg_covar(1e-6)
+                .with_collapse_thresholds(1e-12, 0.0),
         )
         .unwrap();
     assert!(diag.components(Adjustment::KeptWithoutMass).is_empty());
     let c = new.component_covariance(2).unwrap();
     assert!((c[(0, 0)] - 1e-6).abs() < 1e-15 && c[(0, 1)] == 0.0);
+    let floored: Vec<_> = diag
+        .of_kind(Adjustment::VarianceFloored {
+            feature: None,
+            floor: 0.0,
+        })
+        .map(|e| (e.component, e.adjustment))
+        .collect();
+    for j in 0..2 {
+        assert!(
+            floored.contains(&(
+                Some(2),
+                Adjustment::VarianceFloored {
+                    feature: Some(j),
+                    floor: 1e-6
+                }
+            )),
+            "{floored:?}"
+        );
+    }
+    // The default floor is relative: 1e-6 times the data's variance.
+    let (new, _) = model
+        .m_step(
+            &stats,
+            &MStepOptions::default().with_collapse_thresholds(1e-12, 0.0),
+        )
+        .unwrap();
+    let variances = mixture::floor::data_variances(&stats).unwrap();
+    let c = new.component_covariance(2).unwrap();
+    for j in 0..2 {
+        assert!(
+            (c[(j, j)] - 1e-6 * variances[j]).abs() < 1e-12 * variances[j],
+            "{c:?}"
+        );
+    }
     // Without floor and without the test: singular, so degenerate and kept.
     let (new, diag) = model
         .m_step(
@@ -165,6 +202,7 @@ fn frozen_means_give_covariances_about_the_old_means() {
     let x = wiggly_data(80, 2);
     let model = test_model(CovarianceType::Full, 2);
     let e = model.e_step(x.as_ref()).unwrap();
+    let floor = mixture::floor::data_variances(&e.stats).unwrap();
     let (new, _) = model
         .m_step(
             &e.stats,
@@ -185,7 +223,7 @@ fn frozen_means_give_covariances_about_the_old_means() {
                     })
                     .sum::<f64>()
                     / nk
-                    + if a == b { 1e-6 } else { 0.0 };
+                    + if a == b { 1e-6 * floor[a] } else { 0.0 };
                 let got = new.component_covariance(c).unwrap()[(a, b)];
                 assert!((got - s).abs() < 1e-10 * (1.0 + s.abs()), "{got} vs {s}");
             }

@@ -3,9 +3,11 @@
 
 use faer::Mat;
 use mixture::{
+    Acceleration, Convergence, EStep, EmModel, Iteration, OnFall, Settings, Start, em_core::Adjustment, fit,
+};
+use mixture::{
     CovarianceType, Covariances, GaussianMixture, LearnSet, MStepOptions, Param, Scatter, SufficientStats,
 };
-use mixture::{EStep, EmModel, Iteration, em_core::Adjustment};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -329,4 +331,78 @@ fn assert_stats_close(a: &SufficientStats, b: &SufficientStats) -> Result<(), Te
         _ => prop_assert!(false, "scatter kinds differ"),
     }
     Ok(())
+}
+
+/// The model with means times `a` and covariances times `a²`.
+fn scaled(model: &GaussianMixture, a: f64) -> GaussianMixture {
+    let a2 = a * a;
+    let covs = match model.covariances() {
+        Covariances::Full(v) => Covariances::Full(v.iter().map(|m| m * faer::Scale(a2)).collect()),
+        Covariances::Tied(m) => Covariances::Tied(m * faer::Scale(a2)),
+        Covariances::Diagonal(m) => Covariances::Diagonal(m * faer::Scale(a2)),
+        Covariances::Spherical(v) => Covariances::Spherical(v.iter().map(|s| s * a2).collect()),
+    };
+    GaussianMixture::new(model.weights().to_vec(), model.means() * faer::Scale(a), covs).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// The fit does not depend on the units of the data: the data and the
+    /// start multiplied by `a = 10^p` (p in -150..150) give, after the same
+    /// 12 plain EM iterations with the default options (relative covariance
+    /// floor, re-seeding), the same weights, means times `a`, covariances
+    /// times `a²`, and a log-likelihood shifted by `−n d ln a`.
+    ///
+    /// Tolerance: multiplying by `10^p` rounds every value (relative ε), and
+    /// the two runs do the same operations on the scaled values, so they
+    /// differ by rounding amplified by at most 12 EM maps; relative `1e-7`
+    /// of the parameters' size (the data are in [-5, 5]) leaves room for
+    /// that and nothing else: scikit-learn's absolute floor `1e-6` fails
+    /// this property at once (covariances off by `10^284` relative at
+    /// `p = -145`). For ℓ the size is `|ℓ| + n d |ln a|` (each term carries
+    /// `ln a`).
+    ///
+    /// The run uses a fixed number of iterations: the default stopping rule
+    /// compares gains with `max(1e-8, 1e-8 |ℓ|)` and with the rounding of ℓ
+    /// (`1e-12 |ℓ|`), and `|ℓ|` grows by `n d |ln a|` with the units, so
+    /// the number of iterations (not the fixed point) depends on them.
+    #[test]
+    fn fits_are_equivariant_to_the_units_of_the_data(c in case(), p in -150i32..150) {
+        let a = 10f64.powi(p);
+        let settings = Settings::builder()
+            .acceleration(Acceleration::None)
+            .convergence(Convergence::FixedIterations)
+            .on_fall(OnFall::Continue)
+            .max_iterations(12)
+            .build()
+            .unwrap();
+        let opts = MStepOptions::default();
+        let x_scaled = &c.x * faer::Scale(a);
+        let plain = fit(c.x.as_ref(), Start::Warm(c.model.clone()), &opts, &settings).unwrap();
+        let units = fit(x_scaled.as_ref(), Start::Warm(scaled(&c.model, a)), &opts, &settings).unwrap();
+        let (m, s) = (&plain.model, &units.model);
+        let tol = 1e-7;
+        for (w, v) in m.weights().iter().zip(s.weights()) {
+            prop_assert!((w - v).abs() <= tol, "weights {:?} vs {:?}", m.weights(), s.weights());
+        }
+        let back = scaled(s, 1.0 / a);
+        let size = 1.0 + m.means().norm_max();
+        prop_assert!((m.means() - back.means()).norm_max() <= tol * size, "means at 10^{}", p);
+        for k in 0..m.n_components() {
+            let (p0, q0) = (m.component_covariance(k).unwrap(), back.component_covariance(k).unwrap());
+            prop_assert!((&p0 - &q0).norm_max() <= tol * (1.0 + p0.norm_max()), "covariance {} at 10^{}", k, p);
+        }
+        let (n, d) = (c.x.nrows() as f64, c.x.ncols() as f64);
+        let shift = n * d * a.ln();
+        let (l0, l1) = (plain.report.log_likelihood, units.report.log_likelihood);
+        prop_assert!(
+            (l1 + shift - l0).abs() <= tol * (l0.abs() + shift.abs()),
+            "log-likelihood {} vs {} shifted by {}", l0, l1, shift
+        );
+    }
 }

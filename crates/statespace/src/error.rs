@@ -186,6 +186,35 @@ pub enum StateSpaceError {
         /// Time step.
         step: usize,
     },
+    /// The log-likelihood term of a step is not finite: the innovation
+    /// `y − H m` (whitened) is too large for floating point, typically data
+    /// or an initial mean of magnitude near `1e308`, or far outside what the
+    /// model's covariances allow. Never reported as a log-likelihood of −∞.
+    #[error(
+        "sequence {sequence}, step {step}: the log-likelihood overflowed (the innovation is too large \
+         for floating point: data or initial mean near the largest float?)"
+    )]
+    LogLikelihoodOverflow {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Time step.
+        step: usize,
+    },
+    /// Sampling overflowed: a drawn state or observation is not finite
+    /// (typically an unstable `A`, spectral radius above 1, over many
+    /// steps). Nothing non-finite is returned.
+    #[error(
+        "sampling sequence {sequence}: the {what} of step {step} overflowed (unstable transition A, \
+         spectral radius above 1?)"
+    )]
+    SampleOverflow {
+        /// Index of the sequence (0 for [`crate::LinearGaussianSsm::sample`]).
+        sequence: usize,
+        /// Time step.
+        step: usize,
+        /// `"state"` or `"observation"`.
+        what: &'static str,
+    },
     /// The statistics hold no transition (every sequence has length 1), so
     /// `A` and `Q` cannot be learned.
     #[error("the statistics contain no transition (all sequences have length 1): cannot learn A or Q")]

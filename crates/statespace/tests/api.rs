@@ -13,6 +13,7 @@ fn sequences(model: &LinearGaussianSsm, lengths: &[usize], seed: u64) -> Vec<Mat
     let mut rng = StdRng::seed_from_u64(seed);
     model
         .sample_sequences(lengths, &mut rng)
+        .unwrap()
         .into_iter()
         .map(|(_, y)| y)
         .collect()
@@ -29,7 +30,7 @@ fn sampling_is_seeded_and_shaped() {
         (5, 2, 0, 7)
     );
     let mut rng = StdRng::seed_from_u64(3);
-    let (x, y) = model.sample(4, &mut rng);
+    let (x, y) = model.sample(4, &mut rng).unwrap();
     assert_eq!((x.nrows(), x.ncols(), y.nrows(), y.ncols()), (4, 3, 4, 2));
     assert!((0..4).all(|k| (0..3).all(|i| x[(k, i)].is_finite())));
 }

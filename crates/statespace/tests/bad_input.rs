@@ -344,7 +344,7 @@ fn m_step_rejects_foreign_or_broken_statistics_and_leaves_the_model_alone() {
     ));
     // Only sequences of length 1: no transition to learn A or Q from.
     let mut rng = StdRng::seed_from_u64(4);
-    let singles: Vec<Mat<f64>> = (0..3).map(|_| model.sample(1, &mut rng).1).collect();
+    let singles: Vec<Mat<f64>> = (0..3).map(|_| model.sample(1, &mut rng).unwrap().1).collect();
     let views: Vec<_> = singles.iter().map(|m| m.as_ref()).collect();
     let e = model.e_step(&views).unwrap();
     assert_eq!(e.stats.n_transitions(), 0);
@@ -368,7 +368,7 @@ fn m_step_rejects_foreign_or_broken_statistics_and_leaves_the_model_alone() {
 fn learning_nothing_returns_the_same_parameters() {
     let model = random_model(2, 3, 5);
     let mut rng = StdRng::seed_from_u64(6);
-    let (_, y) = model.sample(20, &mut rng);
+    let (_, y) = model.sample(20, &mut rng).unwrap();
     let e = model.e_step(&[y.as_ref()]).unwrap();
     let (same, diagnostics) = model
         .m_step(&e.stats, &MStepOptions::new(LearnSet::none()))
@@ -397,7 +397,7 @@ fn a_singular_update_is_floored_and_reported() {
         .build()
         .unwrap();
     let mut rng = StdRng::seed_from_u64(7);
-    let (_, y) = model.sample(50, &mut rng);
+    let (_, y) = model.sample(50, &mut rng).unwrap();
     let e = model.e_step(&[y.as_ref()]).unwrap();
     let (next, diagnostics) = model
         .m_step(
@@ -466,4 +466,85 @@ fn options_parse_and_reject_nonsense() {
             ..
         })
     ));
+}
+
+/// The local-level model `x_k = x_{k-1} + w`, `y_k = x_k + v`, with
+/// transition `a` and initial mean `m0`.
+fn local_level(a: f64, m0: f64) -> LinearGaussianSsm {
+    build(Parameters {
+        a: mat![[a]],
+        q: mat![[1.0]],
+        h: mat![[1.0]],
+        r: mat![[1.0]],
+        m0: vec![m0],
+        p0: mat![[1.0]],
+    })
+    .unwrap()
+}
+
+#[test]
+fn an_overflowing_log_likelihood_is_an_error_naming_sequence_and_step() {
+    let model = local_level(0.5, 0.0);
+    let fine = mat![[0.0], [1.0], [2.0]];
+    let huge = mat![[0.0], [1e308], [2.0]];
+    let err = model.log_likelihood(&[fine.as_ref(), huge.as_ref()]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateSpaceError::LogLikelihoodOverflow { sequence: 1, step: 1 }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("sequence 1, step 1"), "{err}");
+    // The E-step and the filter say the same, for each of their paths.
+    let e = model.e_step(&[huge.as_ref()][..]).unwrap_err();
+    assert!(
+        matches!(e, StateSpaceError::LogLikelihoodOverflow { sequence: 0, step: 1 }),
+        "{e:?}"
+    );
+    for inference in [InferenceOptions::default(), InferenceOptions::steady_state()] {
+        let model = local_level(0.5, 0.0).with_inference(inference);
+        let e = model.filter(huge.as_ref()).unwrap_err();
+        assert!(
+            matches!(e, StateSpaceError::LogLikelihoodOverflow { step: 1, .. }),
+            "{e:?}"
+        );
+    }
+    // An initial mean near the largest float: the first step overflows.
+    let far = local_level(0.5, 1e308);
+    let err = far.log_likelihood(&[fine.as_ref()]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateSpaceError::LogLikelihoodOverflow { sequence: 0, step: 0 }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn sampling_an_unstable_model_that_overflows_is_an_error_naming_the_step() {
+    // x_k = 2 x_{k-1} + w: |x_k| ~ 2^k overflows near k = 1024.
+    let model = local_level(2.0, 0.0);
+    let mut rng = StdRng::seed_from_u64(1);
+    let err = model.sample(1200, &mut rng).unwrap_err();
+    match err {
+        StateSpaceError::SampleOverflow {
+            sequence: 0,
+            step,
+            what,
+        } => {
+            assert!((1000..1100).contains(&step), "step {step}");
+            assert!(what == "state" || what == "observation");
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = model.sample_sequences(&[10, 1200], &mut rng).unwrap_err();
+    assert!(
+        matches!(err, StateSpaceError::SampleOverflow { sequence: 1, .. }),
+        "{err:?}"
+    );
+    // A short stretch of the same model is finite and returned.
+    let (x, y) = model.sample(100, &mut rng).unwrap();
+    assert!(x.col(0).iter().chain(y.col(0).iter()).all(|v| v.is_finite()));
 }

@@ -65,7 +65,7 @@ fn spectral_radius(a: MatRef<'_, f64>) -> f64 {
 }
 
 fn simulate(model: &LinearGaussianSsm, steps: usize, seed: u64) -> Mat<f64> {
-    model.sample(steps, &mut StdRng::seed_from_u64(seed)).1
+    model.sample(steps, &mut StdRng::seed_from_u64(seed)).unwrap().1
 }
 
 fn start(y: MatRef<'_, f64>, n: usize, jitter: f64, seed: u64) -> LinearGaussianSsm {

@@ -95,7 +95,7 @@ fn no_perturbation_of_a_learned_parameter_beats_the_m_step() {
     let mut rng = StdRng::seed_from_u64(1);
     for (seed, n, p) in [(11u64, 2, 2), (12, 3, 2), (13, 2, 3)] {
         let model = random_model(n, p, seed);
-        let mut seqs: Vec<Mat<f64>> = (0..2).map(|_| model.sample(8, &mut rng).1).collect();
+        let mut seqs: Vec<Mat<f64>> = (0..2).map(|_| model.sample(8, &mut rng).unwrap().1).collect();
         seqs[0][(2, 0)] = f64::NAN;
         seqs[1][(5, p - 1)] = f64::NAN;
         let views: Vec<_> = seqs.iter().map(|m| m.as_ref()).collect();

@@ -15,7 +15,7 @@ const TOL: f64 = 1e-9;
 /// Data of `t` steps drawn from the model, with some entries removed.
 fn data(model: &LinearGaussianSsm, t: usize, seed: u64, missing: &[(usize, Option<usize>)]) -> Mat<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let (_, mut y) = model.sample(t, &mut rng);
+    let (_, mut y) = model.sample(t, &mut rng).unwrap();
     for &(k, j) in missing {
         match j {
             Some(j) => y[(k, j)] = f64::NAN,
@@ -153,7 +153,7 @@ fn identity_observation_fast_path_matches_dense() {
     })
     .unwrap();
     assert!(model.h_is_identity());
-    let (_, y) = model.sample(6, &mut rng);
+    let (_, y) = model.sample(6, &mut rng).unwrap();
     check_against_dense(&model, &y);
     let mut y2 = y.clone();
     y2[(2, 1)] = f64::NAN;

@@ -91,7 +91,10 @@ fn p_values(
     );
     let [mut initial, mut transition, mut observation] = [(); 3].map(|()| Whitened::default());
     let mut rng = StdRng::seed_from_u64(2024);
-    for (x, y) in sampler.sample_sequences(&vec![steps; sequences], &mut rng) {
+    for (x, y) in sampler
+        .sample_sequences(&vec![steps; sequences], &mut rng)
+        .unwrap()
+    {
         let (n, p) = (x.ncols(), y.ncols());
         let r0: Vec<f64> = (0..n).map(|i| x[(0, i)] - model.m0()[i]).collect();
         initial.push(l0.as_ref(), &r0);

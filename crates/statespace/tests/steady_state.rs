@@ -109,7 +109,7 @@ fn compare(model: &LinearGaussianSsm, y: &Mat<f64>) -> (usize, usize) {
 fn steady_state_matches_the_full_recursion() {
     let model = random_model(3, 2, 5);
     let mut rng = StdRng::seed_from_u64(6);
-    let (_, y) = model.sample(400, &mut rng);
+    let (_, y) = model.sample(400, &mut rng).unwrap();
     let (filter_steps, smoother_steps) = compare(&model, &y);
     assert!(filter_steps > 300, "the filter converged late: {filter_steps}");
     assert!(
@@ -122,7 +122,7 @@ fn steady_state_matches_the_full_recursion() {
 fn missing_values_interrupt_the_steady_state_and_it_resumes() {
     let model = random_model(3, 3, 7);
     let mut rng = StdRng::seed_from_u64(8);
-    let (_, mut y) = model.sample(500, &mut rng);
+    let (_, mut y) = model.sample(500, &mut rng).unwrap();
     for j in 0..3 {
         y[(200, j)] = f64::NAN;
     }
@@ -174,7 +174,7 @@ fn exact_filter_checkpoints_replay_the_stored_covariances() {
     let model = random_model(4, 3, 11).with_inference(InferenceOptions::exact());
     let t = 3 * FILTER_CHECKPOINT_INTERVAL + 5;
     let mut rng = StdRng::seed_from_u64(5);
-    let (_, mut y) = model.sample(t, &mut rng);
+    let (_, mut y) = model.sample(t, &mut rng).unwrap();
     for j in 0..3 {
         y[(FILTER_CHECKPOINT_INTERVAL + 2, j)] = f64::NAN;
     }

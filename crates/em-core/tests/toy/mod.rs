@@ -34,6 +34,9 @@ pub enum Sabotage {
     AnnouncedFallAt(usize),
     /// An announced fall at the first iteration, an unannounced one at the second.
     FallsAt(usize, usize),
+    /// Every M-step from the one producing iteration `k` on shifts the means
+    /// away and announces it: the run goes on below its earlier points.
+    AnnouncedFallsFrom(usize),
     /// The M-step producing iteration `k` returns an error.
     FailAt(usize),
     /// The E-step returns NaN at iteration `k`.
@@ -164,6 +167,7 @@ impl EmModel for Toy {
             Sabotage::FallAt(k) => (k == generation, false),
             Sabotage::AnnouncedFallAt(k) => (k == generation, true),
             Sabotage::FallsAt(a, b) => (a == generation || b == generation, a == generation),
+            Sabotage::AnnouncedFallsFrom(k) => (generation >= k, true),
             _ => (false, false),
         };
         if falls {

@@ -287,7 +287,7 @@ fn exact_gmm_options() -> em_driver::mixture::MStepOptions {
 
 fn exact_hmm_options() -> em_driver::hmm::MStepOptions {
     em_driver::hmm::MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: em_driver::hmm::Floor::Absolute(0.0),
         ..Default::default()
     }
 }

@@ -230,7 +230,7 @@ impl Apply for LinearGaussianSsm {
 
     /// Observations and hidden states.
     fn sample(&self, n: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
-        let (x, y) = LinearGaussianSsm::sample(self, n, rng);
+        let (x, y) = LinearGaussianSsm::sample(self, n, rng).map_err(model)?;
         Ok((Table::numbered(y, "x"), Table::numbered(x, "state")))
     }
 

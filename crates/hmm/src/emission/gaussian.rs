@@ -3,7 +3,8 @@
 use em_core::EmModel;
 use faer::{Mat, MatRef};
 use linalg_kernels::Cholesky;
-use mixture::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
+use mixture::floor::feature_scale;
+use mixture::{CovarianceType, Covariances, Floor, GaussianMixture, MixtureError, SufficientStats};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -23,7 +24,9 @@ use crate::sequences::Sequences;
 /// [`SufficientStats::from_responsibilities`] with the posteriors `γ` plus its
 /// [`m_step`](GaussianMixture::m_step) (weights not updated) give the update:
 /// `μ_j = Σ_t γ_t(j) x_t / Σ_t γ_t(j)`,
-/// `Σ_j = Σ_t γ_t(j) (x_t − μ_j)(x_t − μ_j)ᵀ / Σ_t γ_t(j) + reg_covar · I`
+/// `Σ_j = Σ_t γ_t(j) (x_t − μ_j)(x_t − μ_j)ᵀ / Σ_t γ_t(j) + diag(f)`, `f` the
+/// covariance floor ([`MStepOptions::covariance_floor`], by default `10⁻⁶`
+/// times the data's variance of each feature)
 /// (diagonal: its diagonal; spherical: its mean variance; tied: pooled over
 /// states). A state with no posterior mass (or all of it on one point) keeps
 /// its mean and covariance (mixture's collapse policy, without re-seeding).
@@ -51,16 +54,20 @@ pub struct GaussianInit {
     /// Given means (K x d); `None`: k-means++ / Lloyd centroids of all rows.
     pub means: Option<Mat<f64>>,
     /// Given covariances; `None`: the data covariance (`n − 1` denominator)
-    /// plus `min_covar · I`, in the type's shape, for every state.
+    /// plus the floor `diag(f)` of `covariance_floor`, in the type's shape,
+    /// for every state.
     pub covariances: Option<Covariances>,
     /// Lloyd rounds of the k-means initialisation.
     pub kmeans_rounds: usize,
-    /// Added to the diagonal of the data covariance (default 1e-3, as hmmlearn).
-    pub min_covar: f64,
+    /// Added to the diagonal of the data covariance (value > 0; default
+    /// [`Floor::Relative`]`(1e-3)`: `10⁻³` times the data's variance of each
+    /// feature; hmmlearn's `min_covar` is [`Floor::Absolute`]`(1e-3)`).
+    pub covariance_floor: Floor,
 }
 
 impl GaussianInit {
-    /// Means from k-means, covariances from the data, 100 Lloyd rounds, `min_covar = 1e-3`.
+    /// Means from k-means, covariances from the data, 100 Lloyd rounds, the
+    /// initial floor [`DEFAULT_INIT_FLOOR`] relative to the data's variances.
     #[must_use]
     pub fn new(covariance_type: CovarianceType) -> Self {
         Self {
@@ -68,10 +75,15 @@ impl GaussianInit {
             means: None,
             covariances: None,
             kmeans_rounds: 100,
-            min_covar: 1e-3,
+            covariance_floor: Floor::Relative(DEFAULT_INIT_FLOOR),
         }
     }
 }
+
+/// The default coefficient of the initial covariance floor of the Gaussian
+/// and GMM emissions, `10⁻³` (hmmlearn's `min_covar`, here relative to the
+/// data's variance of each feature).
+pub const DEFAULT_INIT_FLOOR: f64 = 1e-3;
 
 pub(crate) fn mixture_err(state: Option<usize>) -> impl Fn(MixtureError) -> HmmError {
     move |source| HmmError::Mixture { state, source }
@@ -92,7 +104,7 @@ pub(crate) fn mixture_learn(options: &MStepOptions, weights: bool) -> mixture::L
 /// The mixture crate's M-step options for an HMM emission.
 pub(crate) fn mixture_options(options: &MStepOptions, update_weights: bool) -> mixture::MStepOptions {
     mixture::MStepOptions::default()
-        .with_reg_covar(options.reg_covar)
+        .with_covariance_floor(options.covariance_floor)
         .with_learn(mixture_learn(options, update_weights))
         .with_reseed(false)
 }
@@ -154,23 +166,37 @@ pub(crate) fn data_moments(x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
     (mean, cov)
 }
 
-/// The data covariance plus `min_covar · I`, in the shape of `cov_type` for `k` components.
+/// The data covariance plus the floor `diag(f)`, in the shape of `cov_type`
+/// for `k` components: `f_j = c · s_j²` for [`Floor::Relative`]`(c)` (`s_j²`
+/// the data's variance of feature j, at least `ε` times its mean squared, 1
+/// for a column of zeros: `mixture::floor::feature_scale`), the
+/// value itself for [`Floor::Absolute`].
 pub(crate) fn covariances_from_data(
     x: MatRef<'_, f64>,
     k: usize,
     cov_type: CovarianceType,
-    min_covar: f64,
+    floor: Floor,
 ) -> Result<Covariances, HmmError> {
-    if !(min_covar > 0.0 && min_covar.is_finite()) {
+    if !(floor.is_valid() && floor.value() > 0.0) {
         return Err(HmmError::InvalidOption {
-            what: "min_covar",
-            value: min_covar,
+            what: "initial covariance floor",
+            value: floor.value(),
         });
     }
     let d = x.ncols();
-    let (_, mut cov) = data_moments(x);
+    let (mean, mut cov) = data_moments(x);
     for i in 0..d {
-        cov[(i, i)] += min_covar;
+        let f = floor.at_scale(feature_scale(cov[(i, i)], mean[i]));
+        if !f.is_normal() {
+            return Err(HmmError::Mixture {
+                state: None,
+                source: MixtureError::ScaleOutOfRange {
+                    feature: i,
+                    variance: cov[(i, i)],
+                },
+            });
+        }
+        cov[(i, i)] += f;
     }
     Ok(match cov_type {
         CovarianceType::Full => Covariances::Full(vec![cov; k]),
@@ -335,7 +361,7 @@ impl Emission for GaussianEmission {
             };
             let covariances = match &config.covariances {
                 Some(c) => c.clone(),
-                None => covariances_from_data(x, n_states, config.covariance_type, config.min_covar)?,
+                None => covariances_from_data(x, n_states, config.covariance_type, config.covariance_floor)?,
             };
             Self::new(means, covariances)
         })

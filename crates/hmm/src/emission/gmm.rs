@@ -3,13 +3,13 @@
 use em_core::EmModel;
 use faer::{Mat, MatRef};
 use linalg_kernels::fastexp;
-use mixture::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
+use mixture::{CovarianceType, Covariances, Floor, GaussianMixture, MixtureError, SufficientStats};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::gaussian::{
-    covariances_from_data, data_moments, draw_rows, mixture_err, mixture_learn, mixture_options,
-    sampling_factors,
+    DEFAULT_INIT_FLOOR, covariances_from_data, data_moments, draw_rows, mixture_err, mixture_learn,
+    mixture_options, sampling_factors,
 };
 use super::{Emission, MergeStats, check_columns, check_states, from_mixture, init_checked};
 use crate::error::{HmmError, Table};
@@ -54,7 +54,7 @@ impl MergeStats for GmmStats {
 /// clusters on each state's rows gives its component means (a state with
 /// fewer distinct rows than `n_mix` gets its centroid plus Gaussian jitter of
 /// 0.1 data standard deviations); every covariance is the data covariance
-/// plus `min_covar · I`; weights are uniform.
+/// plus the initial floor (`covariance_floor`); weights are uniform.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GmmInit {
     /// Components per state.
@@ -69,12 +69,16 @@ pub struct GmmInit {
     pub covariances: Option<Vec<Covariances>>,
     /// Lloyd rounds of each k-means.
     pub kmeans_rounds: usize,
-    /// Added to the diagonal of the data covariance (default 1e-3, as hmmlearn).
-    pub min_covar: f64,
+    /// Added to the diagonal of the data covariance (value > 0; default
+    /// [`Floor::Relative`]`(`[`DEFAULT_INIT_FLOOR`]`)`: `10⁻³` times the data's
+    /// variance of each feature; hmmlearn's `min_covar` is
+    /// [`Floor::Absolute`]`(1e-3)`).
+    pub covariance_floor: Floor,
 }
 
 impl GmmInit {
-    /// Everything from data, 100 Lloyd rounds, `min_covar = 1e-3`.
+    /// Everything from data, 100 Lloyd rounds, the relative initial floor
+    /// [`DEFAULT_INIT_FLOOR`].
     #[must_use]
     pub fn new(n_mix: usize, covariance_type: CovarianceType) -> Self {
         Self {
@@ -84,7 +88,7 @@ impl GmmInit {
             means: None,
             covariances: None,
             kmeans_rounds: 100,
-            min_covar: 1e-3,
+            covariance_floor: Floor::Relative(DEFAULT_INIT_FLOOR),
         }
     }
 }
@@ -504,7 +508,7 @@ impl Emission for GmmEmission {
             let covariances = match &config.covariances {
                 Some(c) => c.clone(),
                 None => {
-                    let c = covariances_from_data(x, n_mix, config.covariance_type, config.min_covar)?;
+                    let c = covariances_from_data(x, n_mix, config.covariance_type, config.covariance_floor)?;
                     vec![c; n_states]
                 }
             };

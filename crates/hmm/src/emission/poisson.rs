@@ -1,6 +1,6 @@
 //! Poisson emissions: independent Poisson counts per feature.
 
-use em_core::{Adjustment, Event};
+use em_core::{Adjustment, Event, Floor};
 use faer::{Mat, MatRef};
 use rand::Rng;
 use rand_distr::{Distribution, Poisson};
@@ -62,7 +62,9 @@ impl MergeStats for PoissonStats {
 }
 
 /// How [`PoissonEmission::init_from_data`] initialises: given rates, or the
-/// k-means centroids of the counts (each rate at least `min_rate`).
+/// k-means centroids of the counts (each rate of feature c at least
+/// `min_rate`, by default `10⁻³` times the mean count of feature c, so that
+/// rare events, means far below 1, are not floored above their rate).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoissonInit {
     /// Given rates (K x d); `None`: k-means centroids.
@@ -70,17 +72,19 @@ pub struct PoissonInit {
     /// Lloyd rounds of the k-means initialisation.
     pub kmeans_rounds: usize,
     /// Smallest initial rate (a centroid of zeros would otherwise start at 0
-    /// and stay there).
-    pub min_rate: f64,
+    /// and stay there; value > 0): [`Floor::Relative`]`(c)` is `c` times the
+    /// feature's mean count (`c` itself for a feature that is always 0),
+    /// [`Floor::Absolute`] a fixed rate.
+    pub min_rate: Floor,
 }
 
 impl Default for PoissonInit {
-    /// k-means with 100 rounds, `min_rate = 1e-3`.
+    /// k-means with 100 rounds, `min_rate` `10⁻³` times the mean count.
     fn default() -> Self {
         Self {
             rates: None,
             kmeans_rounds: 100,
-            min_rate: 1e-3,
+            min_rate: Floor::Relative(1e-3),
         }
     }
 }
@@ -321,16 +325,23 @@ impl Emission for PoissonEmission {
             let rates = match &config.rates {
                 Some(r) => r.clone(),
                 None => {
-                    if !(config.min_rate > 0.0 && config.min_rate.is_finite()) {
+                    if !(config.min_rate.is_valid() && config.min_rate.value() > 0.0) {
                         return Err(HmmError::InvalidOption {
                             what: "min_rate",
-                            value: config.min_rate,
+                            value: config.min_rate.value(),
                         });
                     }
-                    let km = mixture::kmeans::kmeans(data.data(), n_states, config.kmeans_rounds, rng)
+                    let x = data.data();
+                    let km = mixture::kmeans::kmeans(x, n_states, config.kmeans_rounds, rng)
                         .map_err(mixture_err(None))?;
                     let c = km.centroids();
-                    Mat::from_fn(c.nrows(), c.ncols(), |j, f| c[(j, f)].max(config.min_rate))
+                    let floors: Vec<f64> = (0..x.ncols())
+                        .map(|f| {
+                            let mean = x.col(f).iter().sum::<f64>() / x.nrows() as f64;
+                            config.min_rate.at_scale(if mean > 0.0 { mean } else { 1.0 })
+                        })
+                        .collect();
+                    Mat::from_fn(c.nrows(), c.ncols(), |j, f| c[(j, f)].max(floors[f]))
                 }
             };
             Self::new(rates)
@@ -359,6 +370,34 @@ mod tests {
         let n = 1e25f64;
         let stirling = (n + 0.5) * n.ln() - n + 0.5 * linalg_kernels::LN_2PI + 1.0 / (12.0 * n);
         assert!((ln_factorial(n) - stirling).abs() <= 1e-13 * stirling);
+    }
+
+    #[test]
+    fn the_initial_rate_floor_is_relative_to_the_mean_count() {
+        use rand::SeedableRng;
+        // A rare event: one count in 2000 steps (mean 5e-4), and a feature
+        // that is always 0.
+        let x = Mat::from_fn(2000, 2, |i, f| if i == 7 && f == 0 { 1.0 } else { 0.0 });
+        let data = Sequences::new(x.as_ref(), &[2000]).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let init = |min_rate| PoissonInit {
+            min_rate,
+            ..PoissonInit::default()
+        };
+        let e = PoissonEmission::init_from_data(&data, 2, &init(Floor::Relative(1e-3)), &mut rng).unwrap();
+        let rates = e.rates();
+        let smallest = (0..2).map(|j| rates[(j, 0)]).fold(f64::INFINITY, f64::min);
+        assert!((smallest - 1e-3 * 5e-4).abs() < 1e-15, "{rates:?}");
+        // A feature of zeros takes the coefficient itself.
+        assert_eq!((rates[(0, 1)], rates[(1, 1)]), (1e-3, 1e-3));
+        // hmmlearn's absolute floor is twice the event's own rate.
+        let e = PoissonEmission::init_from_data(&data, 2, &init(Floor::Absolute(1e-3)), &mut rng).unwrap();
+        assert!((0..2).all(|j| e.rates()[(j, 0)] >= 1e-3), "{:?}", e.rates());
+        let bad = PoissonEmission::init_from_data(&data, 2, &init(Floor::Relative(0.0)), &mut rng);
+        assert!(matches!(
+            bad,
+            Err(HmmError::InvalidOption { what: "min_rate", .. })
+        ));
     }
 
     #[test]

@@ -66,10 +66,10 @@ impl<E: Emission> Hmm<E> {
                 found: stats.start.len(),
             });
         }
-        if !(options.reg_covar >= 0.0 && options.reg_covar.is_finite()) {
+        if !options.covariance_floor.is_valid() {
             return Err(HmmError::InvalidOption {
-                what: "reg_covar",
-                value: options.reg_covar,
+                what: "covariance floor",
+                value: options.covariance_floor.value(),
             });
         }
         let mut diagnostics = StepDiagnostics::default();

@@ -39,11 +39,17 @@ impl Decoding {
 }
 
 impl<E: Emission> Hmm<E> {
-    /// `ln p(x_s | θ)` of every sequence (forward algorithm); a sequence the
-    /// model cannot produce gives `−∞`.
+    /// `ln p(x_s | θ)` of every sequence (forward algorithm).
+    ///
+    /// Data the model cannot produce (probability zero: a symbol no
+    /// reachable state emits, a count a zero rate cannot emit, a transition
+    /// the model forbids) are not scored `−∞`:
+    /// [`HmmError::ZeroLikelihood`] names the first such sequence and the
+    /// first time step (both 0-based) at which no state path remains, so a
+    /// caller can say "impossible under the model at sequence s, position t".
     ///
     /// # Errors
-    /// Data errors.
+    /// Data errors; [`HmmError::ZeroLikelihood`].
     pub fn score_sequences(&self, data: &Sequences<'_>) -> Result<Vec<f64>, HmmError> {
         Ok(self
             .run(data, Pass::Score)?
@@ -52,10 +58,11 @@ impl<E: Emission> Hmm<E> {
             .collect())
     }
 
-    /// `Σ_s ln p(x_s | θ)`, the total log-likelihood (may be `−∞`).
+    /// `Σ_s ln p(x_s | θ)`, the total log-likelihood (always finite).
     ///
     /// # Errors
-    /// Data errors.
+    /// As [`Hmm::score_sequences`]: data errors; [`HmmError::ZeroLikelihood`]
+    /// locating data the model cannot produce.
     pub fn score(&self, data: &Sequences<'_>) -> Result<f64, HmmError> {
         Ok(self.score_sequences(data)?.iter().sum())
     }

@@ -3,6 +3,7 @@
 //! initialised from data).
 
 use faer::Mat;
+use mixture::{DEFAULT_RELATIVE_FLOOR, Floor};
 
 use crate::param::LearnSet;
 
@@ -25,13 +26,19 @@ pub struct MStepOptions {
     pub weight_prior: Option<Mat<f64>>,
     /// Dirichlet concentrations for categorical emission rows (K x M).
     pub emission_prior: Option<Mat<f64>>,
-    /// Added to the diagonal of every updated covariance (Gaussian and GMM
-    /// emissions), as in `mixture::MStepOptions::reg_covar`. Set 0 for exact EM.
-    pub reg_covar: f64,
+    /// The floor added to the diagonal of every updated covariance
+    /// (Gaussian and GMM emissions), as `mixture::MStepOptions::covariance_floor`:
+    /// by default `10⁻⁶` times the variance of each feature of the data the
+    /// statistics came from (the whole data set for Gaussian emissions, the
+    /// state's share of it for GMM emissions), so the fit does not depend on
+    /// the units of the data; [`Floor::Absolute`] adds a fixed value
+    /// (`Floor::Absolute(0.0)`: exact EM). A binding floor is reported
+    /// (`Adjustment::VarianceFloored`).
+    pub covariance_floor: Floor,
 }
 
 impl Default for MStepOptions {
-    /// Learn everything, no priors, `reg_covar = 1e-6`.
+    /// Learn everything, no priors, the relative covariance floor `10⁻⁶`.
     fn default() -> Self {
         Self {
             learn: LearnSet::all(),
@@ -39,7 +46,7 @@ impl Default for MStepOptions {
             transition_prior: None,
             weight_prior: None,
             emission_prior: None,
-            reg_covar: 1e-6,
+            covariance_floor: Floor::Relative(DEFAULT_RELATIVE_FLOOR),
         }
     }
 }
@@ -50,6 +57,19 @@ impl MStepOptions {
     pub fn with_learn(mut self, learn: LearnSet) -> Self {
         self.learn = learn;
         self
+    }
+
+    /// Sets [`covariance_floor`](Self::covariance_floor).
+    #[must_use]
+    pub fn with_covariance_floor(mut self, floor: Floor) -> Self {
+        self.covariance_floor = floor;
+        self
+    }
+
+    /// An absolute covariance floor `reg_covar` (`0`: exact EM).
+    #[must_use]
+    pub fn with_reg_covar(self, reg_covar: f64) -> Self {
+        self.with_covariance_floor(Floor::Absolute(reg_covar))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::sequences::{Chunk, Sequences};
 /// What a pass over the chunks computes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Pass {
-    /// Forward only; impossible sequences give −∞.
+    /// Forward only.
     Score,
     /// Forward-backward, posteriors kept.
     Posteriors,
@@ -199,14 +199,7 @@ impl<E: Emission> Hmm<E> {
                 &mut c[r0..r0 + len],
                 &mut scratch,
             );
-            let ll = match fwd {
-                Ok(ll) => ll,
-                Err(_) if pass == Pass::Score => {
-                    logliks.push(f64::NEG_INFINITY);
-                    continue;
-                }
-                Err(time) => return Err(HmmError::ZeroLikelihood { sequence: s, time }),
-            };
+            let ll = fwd.map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?;
             logliks.push(ll);
             if pass != Pass::Score {
                 let ok = inference::backward(

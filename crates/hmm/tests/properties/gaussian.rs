@@ -1,6 +1,6 @@
 //! Baum-Welch with Gaussian and GMM emissions: the log-likelihood never
 //! falls over 20 steps (exact EM, no floor), covariances stay SPD,
-//! probability rows sum to 1.
+//! probability rows sum to 1; fits do not depend on the units of the data.
 
 use faer::Mat;
 use hmm::{
@@ -8,6 +8,7 @@ use hmm::{
     MStepOptions, Sequences,
 };
 use linalg_kernels::Cholesky;
+use mixture::GaussianMixture;
 use proptest::prelude::*;
 
 use super::{config, normalise};
@@ -108,7 +109,7 @@ fn check_run<E: Emission>(
     condition: impl Fn(&E) -> f64,
 ) -> Result<(), TestCaseError> {
     let options = MStepOptions {
-        reg_covar: 0.0,
+        covariance_floor: hmm::Floor::Absolute(0.0),
         ..MStepOptions::default()
     };
     let mut m = model;
@@ -195,5 +196,146 @@ proptest! {
         }, |e: &GmmEmission| {
             worst_condition(e.mixtures().iter().flat_map(|m| (0..m.n_components()).map(|c| m.component_covariance(c).unwrap())))
         })?;
+    }
+}
+
+/// Covariances of any type times `a2`.
+fn scale_covariances(c: &Covariances, a2: f64) -> Covariances {
+    match c {
+        Covariances::Full(v) => Covariances::Full(v.iter().map(|m| m * faer::Scale(a2)).collect()),
+        Covariances::Tied(m) => Covariances::Tied(m * faer::Scale(a2)),
+        Covariances::Diagonal(m) => Covariances::Diagonal(m * faer::Scale(a2)),
+        Covariances::Spherical(v) => Covariances::Spherical(v.iter().map(|s| s * a2).collect()),
+    }
+}
+
+/// Fits `model` to `x` and `model_s` (the same start in units `scale`) to
+/// `x · scale` with the same 10 plain EM iterations and the default options
+/// (relative covariance floor); checks that start and transition
+/// probabilities agree and that the log-likelihood is shifted by
+/// `−n d ln scale`, and returns both fitted models.
+///
+/// Tolerance relative `1e-7` of the parameters' size (the data are in
+/// [-5, 5]): the runs differ by the rounding of the scaling amplified by 10
+/// EM maps (see the mixture crate's property for the reasoning and for why
+/// the iterations are fixed rather than stopped by the default rule).
+fn fit_in_both_units<E: Emission>(
+    model: Hmm<E>,
+    model_s: Hmm<E>,
+    x: &Mat<f64>,
+    lengths: &[usize],
+    scale: f64,
+) -> Result<(Hmm<E>, Hmm<E>), TestCaseError> {
+    let x_s = x * faer::Scale(scale);
+    let settings = hmm::Settings::builder()
+        .acceleration(hmm::Acceleration::None)
+        .convergence(hmm::Convergence::FixedIterations)
+        .on_fall(hmm::OnFall::Continue)
+        .max_iterations(10)
+        .build()
+        .unwrap();
+    let options = MStepOptions::default();
+    let data = Sequences::new(x.as_ref(), lengths).unwrap();
+    let data_s = Sequences::new(x_s.as_ref(), lengths).unwrap();
+    let plain = hmm::fit(&data, hmm::Start::Warm(model), &options, &settings).unwrap();
+    let units = hmm::fit(&data_s, hmm::Start::Warm(model_s), &options, &settings).unwrap();
+    let (m, s) = (&plain.model, &units.model);
+    same_probabilities(m.start_probs(), s.start_probs(), "start")?;
+    close(
+        &m.transitions().to_owned(),
+        &s.transitions().to_owned(),
+        1.0,
+        "transitions",
+    )?;
+    let shift = (x.nrows() * x.ncols()) as f64 * scale.ln();
+    let (l0, l1) = (plain.report.log_likelihood, units.report.log_likelihood);
+    prop_assert!(
+        (l1 + shift - l0).abs() <= TOL * (l0.abs() + shift.abs()),
+        "log-likelihood {} vs {} shifted by {}",
+        l0,
+        l1,
+        shift
+    );
+    Ok((plain.model, units.model))
+}
+
+/// The tolerance of the equivariance properties (see [`fit_in_both_units`]).
+const TOL: f64 = 1e-7;
+
+/// Probabilities equal to [`TOL`].
+fn same_probabilities(a: &[f64], b: &[f64], what: &str) -> Result<(), TestCaseError> {
+    for (u, v) in a.iter().zip(b) {
+        prop_assert!((u - v).abs() <= TOL, "{}: {:?} vs {:?}", what, a, b);
+    }
+    Ok(())
+}
+
+/// `|a − b| ≤ TOL · size` entry by entry.
+fn close(a: &Mat<f64>, b: &Mat<f64>, size: f64, what: &str) -> Result<(), TestCaseError> {
+    prop_assert!((a - b).norm_max() <= TOL * size, "{}: {:?} vs {:?}", what, a, b);
+    Ok(())
+}
+
+/// The mixture `m` against `s` brought back from units `scale`.
+fn same_mixture(m: &GaussianMixture, s: &GaussianMixture, scale: f64) -> Result<(), TestCaseError> {
+    same_probabilities(m.weights(), s.weights(), "weights")?;
+    let means = s.means() * faer::Scale(1.0 / scale);
+    close(&m.means().to_owned(), &means, 1.0 + m.means().norm_max(), "means")?;
+    for c in 0..m.n_components() {
+        let (p0, q0) = (
+            m.component_covariance(c).unwrap(),
+            s.component_covariance(c).unwrap(),
+        );
+        let back = &q0 * faer::Scale(1.0 / (scale * scale));
+        close(&p0, &back, 1.0 + p0.norm_max(), "covariance")?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// A Gaussian HMM fit does not depend on the units of the data: data and
+    /// start multiplied by `a = 10^p` (p in -150..150) give the same start
+    /// and transition probabilities, means times `a`, covariances times
+    /// `a²`, and a log-likelihood shifted by `−n d ln a`
+    /// ([`fit_in_both_units`]).
+    #[test]
+    fn gaussian_hmm_fits_are_equivariant_to_the_units_of_the_data(
+        (k, d, t, _n_mix, start, a, _w, means, cov_raw, x, lengths) in setup(),
+        p in -150i32..150,
+    ) {
+        let scale = 10f64.powi(p);
+        let means = Mat::from_fn(k, d, |j, i| means[j * d + i]);
+        let covs = covariances(t, k, d, &cov_raw);
+        let emission = GaussianEmission::new(means.clone(), covs.clone()).unwrap();
+        let emission_s =
+            GaussianEmission::new(&means * faer::Scale(scale), scale_covariances(&covs, scale * scale)).unwrap();
+        let model = GaussianHmm::new(start.clone(), a.as_ref(), emission).unwrap();
+        let model_s = GaussianHmm::new(start, a.as_ref(), emission_s).unwrap();
+        let (m, s) = fit_in_both_units(model, model_s, &x, &lengths, scale)?;
+        same_mixture(m.emission().mixture(), s.emission().mixture(), scale)?;
+    }
+
+    /// The same for GMM emissions: every state's mixture weights agree, its
+    /// means and covariances scale with the data.
+    #[test]
+    fn gmm_hmm_fits_are_equivariant_to_the_units_of_the_data(
+        (k, d, t, n_mix, start, a, w, means, cov_raw, x, lengths) in setup(),
+        p in -150i32..150,
+    ) {
+        let scale = 10f64.powi(p);
+        let means: Vec<Mat<f64>> = (0..k)
+            .map(|j| Mat::from_fn(n_mix, d, |m, i| means[(j * n_mix + m) * d + i]))
+            .collect();
+        let covs: Vec<Covariances> = (0..k).map(|j| covariances(t, n_mix, d, &cov_raw[j..])).collect();
+        let means_s = means.iter().map(|m| m * faer::Scale(scale)).collect();
+        let covs_s = covs.iter().map(|c| scale_covariances(c, scale * scale)).collect();
+        let model = GmmHmm::new(start.clone(), a.as_ref(), GmmEmission::new(w.clone(), means, covs).unwrap()).unwrap();
+        let model_s = GmmHmm::new(start, a.as_ref(), GmmEmission::new(w, means_s, covs_s).unwrap()).unwrap();
+        let (m, s) = fit_in_both_units(model, model_s, &x, &lengths, scale)?;
+        for (u, v) in m.emission().mixtures().iter().zip(s.emission().mixtures()) {
+            same_mixture(u, v, scale)?;
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! `properties` test target (`cargo test --workspace --test properties`).
 //!
 //! - `gaussian`: Baum-Welch with Gaussian and GMM emissions, every
-//!   covariance type;
+//!   covariance type, and the equivariance of their fits to the units of
+//!   the data;
 //! - `categorical`: Baum-Welch with categorical emissions, merged statistics;
 //! - `flat`: the flat view of the learned parameters (round trips, affine
 //!   moves), every emission.

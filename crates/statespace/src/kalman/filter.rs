@@ -221,7 +221,7 @@ impl<'a> ForwardPass<'a> {
         solve_lower_vector_padded(&st.panel, p, panel.ld, &mut w.v).expect("padded layout");
         add_gain_times(&st.panel, panel, p, ldn, ldp, &w.v, &w.mp, &mut w.mf);
         let zz: f64 = w.v[..p].iter().map(|z| z * z).sum();
-        self.log_likelihood += st.ll_const - 0.5 * zz;
+        self.log_likelihood += finite_term(self.sequence, k, st.ll_const - 0.5 * zz)?;
         if !all_finite(&w.mf[..n]) {
             return Err(self.diverged(k));
         }
@@ -256,7 +256,7 @@ impl<'a> ForwardPass<'a> {
         let n = self.pm.n;
         let keep_predicted = self.detector.is_some();
         let (ll, log_det) = update(self.pm, &mut self.w, p_o, self.sequence, k, keep_predicted)?;
-        self.log_likelihood += ll;
+        self.log_likelihood += finite_term(self.sequence, k, ll)?;
         if !all_finite(&self.w.mf[..n]) {
             return Err(self.diverged(k));
         }
@@ -355,5 +355,17 @@ pub(crate) fn replay_filtered(
         if k >= first {
             visit(k, &w.pf);
         }
+    }
+}
+
+/// The log-likelihood term of step `step` of sequence `sequence`, checked: a
+/// non-finite term (an innovation that overflows) is
+/// [`StateSpaceError::LogLikelihoodOverflow`] naming the sequence and step,
+/// never a log-likelihood of −∞.
+fn finite_term(sequence: usize, step: usize, term: f64) -> Result<f64> {
+    if term.is_finite() {
+        Ok(term)
+    } else {
+        Err(StateSpaceError::LogLikelihoodOverflow { sequence, step })
     }
 }

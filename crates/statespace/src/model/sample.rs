@@ -5,6 +5,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::LinearGaussianSsm;
+use crate::error::{Result, StateSpaceError};
 
 impl LinearGaussianSsm {
     /// Draws one sequence of `t` steps: `(states (t x n), observations (t x p))`.
@@ -12,7 +13,39 @@ impl LinearGaussianSsm {
     /// `x_0 = m0 + L0 ε`, `x_k = A x_{k-1} + L_Q ε`, `y_k = H x_k + L_R ε`
     /// with `L Lᵀ` the Cholesky factors and ε standard normal, drawn in the
     /// order x_0, y_0, x_1, y_1, ... `t = 0` gives two empty matrices.
-    pub fn sample<G: Rng + ?Sized>(&self, t: usize, rng: &mut G) -> (Mat<f64>, Mat<f64>) {
+    ///
+    /// # Errors
+    /// [`StateSpaceError::SampleOverflow`] (sequence 0) naming the first step
+    /// whose state or observation is not finite: an unstable `A` (spectral
+    /// radius above 1) overflows after enough steps. Nothing non-finite is
+    /// ever returned.
+    pub fn sample<G: Rng + ?Sized>(&self, t: usize, rng: &mut G) -> Result<(Mat<f64>, Mat<f64>)> {
+        self.sample_sequence(0, t, rng)
+    }
+
+    /// Draws one sequence per entry of `lengths` (in that order, from one RNG).
+    ///
+    /// # Errors
+    /// As [`Self::sample`], naming the sequence.
+    pub fn sample_sequences<G: Rng + ?Sized>(
+        &self,
+        lengths: &[usize],
+        rng: &mut G,
+    ) -> Result<Vec<(Mat<f64>, Mat<f64>)>> {
+        lengths
+            .iter()
+            .enumerate()
+            .map(|(s, &t)| self.sample_sequence(s, t, rng))
+            .collect()
+    }
+
+    /// [`Self::sample`] as sequence `sequence` (for the error).
+    fn sample_sequence<G: Rng + ?Sized>(
+        &self,
+        sequence: usize,
+        t: usize,
+        rng: &mut G,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
         let (n, p) = (self.state_dim(), self.obs_dim());
         let mut states = Mat::<f64>::zeros(t, n);
         let mut obs = Mat::<f64>::zeros(t, p);
@@ -21,6 +54,7 @@ impl LinearGaussianSsm {
         let mut eps_n = vec![0.0; n];
         let mut eps_p = vec![0.0; p];
         let mut noise = vec![0.0; p];
+        let overflow = |step, what| StateSpaceError::SampleOverflow { sequence, step, what };
         for k in 0..t {
             eps_n.iter_mut().for_each(|e| *e = rng.sample(StandardNormal));
             if k == 0 {
@@ -35,25 +69,25 @@ impl LinearGaussianSsm {
                 }
                 x.copy_from_slice(&next);
             }
+            if !x.iter().all(|v| v.is_finite()) {
+                return Err(overflow(k, "state"));
+            }
             eps_p.iter_mut().for_each(|e| *e = rng.sample(StandardNormal));
             lower_times(self.chol_r.factor(), &eps_p, &mut noise);
             for i in 0..p {
-                obs[(k, i)] = noise[i] + (0..n).map(|j| self.h[(i, j)] * x[j]).sum::<f64>();
+                noise[i] += (0..n).map(|j| self.h[(i, j)] * x[j]).sum::<f64>();
+            }
+            if !noise.iter().all(|v| v.is_finite()) {
+                return Err(overflow(k, "observation"));
+            }
+            for i in 0..p {
+                obs[(k, i)] = noise[i];
             }
             for i in 0..n {
                 states[(k, i)] = x[i];
             }
         }
-        (states, obs)
-    }
-
-    /// Draws one sequence per entry of `lengths` (in that order, from one RNG).
-    pub fn sample_sequences<G: Rng + ?Sized>(
-        &self,
-        lengths: &[usize],
-        rng: &mut G,
-    ) -> Vec<(Mat<f64>, Mat<f64>)> {
-        lengths.iter().map(|&t| self.sample(t, rng)).collect()
+        Ok((states, obs))
     }
 }
 
