@@ -92,7 +92,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "model/not-spd.json",
         &[
-            "invalid gmm model, field `parameters.covariances[1]`: covariance of component 1 is not symmetric positive definite",
+            "invalid gmm model, field `parameters.covariances[1]`: covariance of component 2 is not symmetric positive definite",
         ],
     ),
     (
@@ -109,7 +109,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "model/transmat-sum.json",
         &[
-            "invalid gaussian-hmm model, field `parameters.transmat[1]`: row 1 of the transition matrix sums to 0.89",
+            "invalid gaussian-hmm model, field `parameters.transmat[1]`: row 2 of the transition matrix sums to 0.89",
         ],
     ),
     (

@@ -301,7 +301,7 @@ fn invalid_values_are_rejected_by_the_model_constructors() {
     );
     assert!(
         e.to_string().starts_with(
-            "invalid gmm model, field `parameters.covariances.values[1]`: covariance of component 1"
+            "invalid gmm model, field `parameters.covariances.values[1]`: covariance of component 2"
         ),
         "{e}"
     );

@@ -1,4 +1,8 @@
 //! The one error type of the crate.
+//!
+//! Messages count positions from 1 (row 1 is the first row; likewise
+//! columns, components, states, features, sequences, time steps and pivots),
+//! as the data files and programs do; the fields hold 0-based indices.
 
 use linalg_kernels::KernelError;
 use mixture::MixtureError;
@@ -46,7 +50,7 @@ pub enum HmmError {
     #[error("no sequence given")]
     NoSequences,
     /// A sequence has length 0.
-    #[error("sequence {sequence} has length 0")]
+    #[error("sequence {} has length 0", .sequence + 1)]
     EmptySequence {
         /// Index of the sequence.
         sequence: usize,
@@ -60,7 +64,7 @@ pub enum HmmError {
         rows: usize,
     },
     /// An observation is NaN or infinite.
-    #[error("non-finite observation {value} in sequence {sequence}, time {time} (row {row}), column {col}")]
+    #[error("non-finite observation {value} in sequence {}, time {} (row {}), column {}", .sequence + 1, .time + 1, .row + 1, .col + 1)]
     NonFinite {
         /// Index of the sequence.
         sequence: usize,
@@ -84,7 +88,7 @@ pub enum HmmError {
         found: usize,
     },
     /// A probability is negative, NaN or infinite.
-    #[error("invalid {table} entry at ({row}, {col}): {value}")]
+    #[error("invalid {table} entry at ({}, {}): {value}", .row + 1, .col + 1)]
     InvalidProbability {
         /// The table.
         table: Table,
@@ -96,7 +100,7 @@ pub enum HmmError {
         value: f64,
     },
     /// A row of probabilities does not sum to 1.
-    #[error("row {row} of the {table} sums to {sum}, not 1")]
+    #[error("row {} of the {table} sums to {sum}, not 1", .row + 1)]
     RowSum {
         /// The table.
         table: Table,
@@ -106,7 +110,7 @@ pub enum HmmError {
         sum: f64,
     },
     /// A categorical observation is not one of the symbols `0..n_symbols`.
-    #[error("sequence {sequence}, time {time} (row {row}): {value} is not a symbol in 0..{n_symbols}")]
+    #[error("sequence {}, time {} (row {}): {value} is not a symbol in 0..{n_symbols}", .sequence + 1, .time + 1, .row + 1)]
     SymbolOutOfRange {
         /// Index of the sequence.
         sequence: usize,
@@ -120,7 +124,7 @@ pub enum HmmError {
         n_symbols: usize,
     },
     /// A Poisson observation is not a non-negative integer.
-    #[error("sequence {sequence}, time {time} (row {row}), column {col}: {value} is not a count")]
+    #[error("sequence {}, time {} (row {}), column {}: {value} is not a count", .sequence + 1, .time + 1, .row + 1, .col + 1)]
     InvalidCount {
         /// Index of the sequence.
         sequence: usize,
@@ -134,7 +138,7 @@ pub enum HmmError {
         value: f64,
     },
     /// A Poisson rate is negative, NaN or infinite (or too large to sample).
-    #[error("rate of state {state}, feature {feature} is invalid: {value}")]
+    #[error("rate of state {}, feature {} is invalid: {value}", .state + 1, .feature + 1)]
     InvalidRate {
         /// The state.
         state: usize,
@@ -145,7 +149,7 @@ pub enum HmmError {
     },
     /// A sequence has probability zero under the model (no state path can
     /// produce it, e.g. a symbol with zero probability in every reachable state).
-    #[error("sequence {sequence} has probability zero under the model (first impossible at time {time})")]
+    #[error("sequence {} has probability zero under the model (first impossible at time {})", .sequence + 1, .time + 1)]
     ZeroLikelihood {
         /// Index of the sequence.
         sequence: usize,
@@ -154,7 +158,7 @@ pub enum HmmError {
     },
     /// An emission log-likelihood was NaN or `+inf` (a bug or an emission
     /// with degenerate parameters; never propagated).
-    #[error("invalid emission log-likelihood {value} at row {row}, state {state}")]
+    #[error("invalid emission log-likelihood {value} at row {}, state {}", .row + 1, .state + 1)]
     InvalidLogLikelihood {
         /// Row of the stacked data.
         row: usize,
@@ -165,14 +169,14 @@ pub enum HmmError {
     },
     /// The forward-backward recursions lost all precision on a sequence
     /// (a posterior came out non-finite). Never propagated as NaN.
-    #[error("forward-backward lost precision on sequence {sequence}")]
+    #[error("forward-backward lost precision on sequence {}", .sequence + 1)]
     NumericalFailure {
         /// Index of the sequence.
         sequence: usize,
     },
     /// A Dirichlet prior concentration is below 1 or not finite (the MAP
     /// estimate needs `α ≥ 1`).
-    #[error("invalid Dirichlet prior on the {table} at ({row}, {col}): {value} (need a finite value >= 1)")]
+    #[error("invalid Dirichlet prior on the {table} at ({}, {}): {value} (need a finite value >= 1)", .row + 1, .col + 1)]
     InvalidPrior {
         /// The table the prior is on.
         table: Table,
@@ -195,7 +199,7 @@ pub enum HmmError {
     #[error("cannot sample a sequence of length 0")]
     ZeroLength,
     /// The mixture crate reported an error for a state's emission.
-    #[error("emission of state {state:?}: {source}")]
+    #[error("emission of {}: {source}", StateName(*.state))]
     Mixture {
         /// The state whose mixture failed (`None` when one mixture holds all states).
         state: Option<usize>,
@@ -203,11 +207,24 @@ pub enum HmmError {
         source: MixtureError,
     },
     /// A kernel failed on a state's covariance.
-    #[error("covariance of state {state}: {source}")]
+    #[error("covariance of state {}: {source}", .state + 1)]
     Kernel {
         /// The state.
         state: usize,
         /// The kernel error.
         source: KernelError,
     },
+}
+
+/// "state k" counted from 1, or "every state" for an emission that holds
+/// them all (one mixture shared by the states).
+struct StateName(Option<usize>);
+
+impl std::fmt::Display for StateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(state) => write!(f, "state {}", state + 1),
+            None => f.write_str("every state"),
+        }
+    }
 }

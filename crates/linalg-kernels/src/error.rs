@@ -1,4 +1,8 @@
 //! The one error type of the kernels.
+//!
+//! Messages count positions from 1 (row 1 is the first row; likewise
+//! columns, components, states, features, sequences, time steps and pivots),
+//! as the data files and programs do; the fields hold 0-based indices.
 
 /// What went wrong in a kernel, and where.
 ///
@@ -26,7 +30,7 @@ pub enum KernelError {
         found: usize,
     },
     /// Cholesky found a pivot that is not strictly positive.
-    #[error("matrix is not positive definite: pivot {pivot} is {value:e}")]
+    #[error("matrix is not positive definite: pivot {} is {value:e}", .pivot + 1)]
     NotPositiveDefinite {
         /// Zero-based index of the failing pivot.
         pivot: usize,
@@ -34,7 +38,7 @@ pub enum KernelError {
         value: f64,
     },
     /// A matrix entry is NaN or infinite.
-    #[error("non-finite value {value} at row {row}, column {col}")]
+    #[error("non-finite value {value} at row {}, column {}", .row + 1, .col + 1)]
     NonFinite {
         /// Row of the entry.
         row: usize,
@@ -56,7 +60,7 @@ pub enum KernelError {
     },
     /// A log-domain value is NaN or +inf (only finite values and -inf are
     /// meaningful logarithms of non-negative numbers).
-    #[error("invalid log-domain value {value} at row {row}, column {col}")]
+    #[error("invalid log-domain value {value} at row {}, column {}", .row + 1, .col + 1)]
     InvalidLogValue {
         /// Row of the value (0 for a slice).
         row: usize,

@@ -1,4 +1,8 @@
 //! The one error type of the mixture crate.
+//!
+//! Messages count positions from 1 (row 1 is the first row; likewise
+//! columns, components, states, features, sequences, time steps and pivots),
+//! as the data files and programs do; the fields hold 0-based indices.
 
 use crate::CovarianceType;
 use linalg_kernels::KernelError;
@@ -16,7 +20,7 @@ pub enum CovarianceOwner {
 impl fmt::Display for CovarianceOwner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Component(k) => write!(f, "component {k}"),
+            Self::Component(k) => write!(f, "component {}", k + 1),
             Self::Tied => write!(f, "the tied (shared) covariance"),
         }
     }
@@ -70,7 +74,7 @@ pub enum MixtureError {
         variance: f64,
     },
     /// A data value is NaN or infinite.
-    #[error("data value at row {row}, column {col} is not finite ({value})")]
+    #[error("data value at row {}, column {} is not finite ({value})", .row + 1, .col + 1)]
     NonFiniteData {
         /// Row (observation) of the value.
         row: usize,
@@ -90,7 +94,7 @@ pub enum MixtureError {
         found: usize,
     },
     /// A mixture weight is negative, NaN or infinite.
-    #[error("weight of component {component} is invalid ({value})")]
+    #[error("weight of component {} is invalid ({value})", .component + 1)]
     InvalidWeight {
         /// The component.
         component: usize,
@@ -106,7 +110,7 @@ pub enum MixtureError {
         tolerance: f64,
     },
     /// A mean is NaN or infinite.
-    #[error("mean of component {component}, feature {feature} is not finite ({value})")]
+    #[error("mean of component {}, feature {} is not finite ({value})", .component + 1, .feature + 1)]
     NonFiniteMean {
         /// The component.
         component: usize,
@@ -116,7 +120,7 @@ pub enum MixtureError {
         value: f64,
     },
     /// A covariance (or precision) matrix entry is NaN or infinite.
-    #[error("covariance of {owner}: entry ({row}, {col}) is not finite ({value})")]
+    #[error("covariance of {owner}: entry ({}, {}) is not finite ({value})", .row + 1, .col + 1)]
     NonFiniteCovariance {
         /// Whose covariance.
         owner: CovarianceOwner,
@@ -152,7 +156,7 @@ pub enum MixtureError {
         source: KernelError,
     },
     /// A diagonal or spherical variance is not strictly positive (or not finite).
-    #[error("variance of {owner}, feature {feature} must be positive and finite, found {value}")]
+    #[error("variance of {owner}, feature {} must be positive and finite, found {value}", .feature + 1)]
     NonPositiveVariance {
         /// Whose variance.
         owner: CovarianceOwner,
@@ -171,7 +175,7 @@ pub enum MixtureError {
         found: CovarianceType,
     },
     /// A responsibility (weight of a point for a component) is negative, NaN or infinite.
-    #[error("responsibility at row {row}, component {component} is invalid ({value})")]
+    #[error("responsibility at row {}, component {} is invalid ({value})", .row + 1, .component + 1)]
     InvalidResponsibility {
         /// Row (observation).
         row: usize,
@@ -181,7 +185,7 @@ pub enum MixtureError {
         value: f64,
     },
     /// A sample weight is negative, NaN or infinite.
-    #[error("sample weight of row {row} is invalid ({value})")]
+    #[error("sample weight of row {} is invalid ({value})", .row + 1)]
     InvalidSampleWeight {
         /// Row (observation).
         row: usize,
@@ -191,7 +195,7 @@ pub enum MixtureError {
     /// Every component gives the point zero density in floating point (its
     /// squared Mahalanobis distances overflow): the point is too far from
     /// every component for its likelihood to be represented.
-    #[error("row {row} has zero likelihood under every component")]
+    #[error("row {} has zero likelihood under every component", .row + 1)]
     ZeroLikelihood {
         /// Row (observation).
         row: usize,

@@ -108,7 +108,7 @@ fn the_wiring_bug_of_the_scenario_is_a_typed_error() {
             source: linalg_kernels::KernelError::NotPositiveDefinite { pivot: 1, .. }
         }
     ));
-    // The message names the component and what failed.
+    // The message names the component and the pivot, counted from 1.
     let msg = err.to_string();
-    assert!(msg.contains("component 1") && msg.contains("pivot 1"), "{msg}");
+    assert!(msg.contains("component 2") && msg.contains("pivot 2"), "{msg}");
 }

@@ -1,4 +1,8 @@
 //! The one error type of the crate, and the names of the matrices it reports.
+//!
+//! Messages count positions from 1 (row 1 is the first row; likewise
+//! columns, components, states, features, sequences, time steps and pivots),
+//! as the data files and programs do; the fields hold 0-based indices.
 
 use linalg_kernels::KernelError;
 use std::fmt;
@@ -79,7 +83,7 @@ pub enum StateSpaceError {
         cols: usize,
     },
     /// A parameter entry is NaN or infinite.
-    #[error("matrix {matrix} has the non-finite entry {value} at ({row}, {col})")]
+    #[error("matrix {matrix} has the non-finite entry {value} at ({}, {})", .row + 1, .col + 1)]
     NonFiniteParameter {
         /// Which parameter.
         matrix: Matrix,
@@ -92,7 +96,7 @@ pub enum StateSpaceError {
     },
     /// A covariance is not symmetric: `|c_ij − c_ji| > SYMMETRY · max(|c_ii|, |c_jj|)`
     /// with [`linalg_kernels::tolerance::SYMMETRY`].
-    #[error("matrix {matrix} is not symmetric: entries ({row}, {col}) and ({col}, {row}) differ")]
+    #[error("matrix {matrix} is not symmetric: entries ({}, {}) and ({}, {}) differ", .row + 1, .col + 1, .col + 1, .row + 1)]
     NotSymmetric {
         /// Which covariance.
         matrix: Matrix,
@@ -102,7 +106,7 @@ pub enum StateSpaceError {
         col: usize,
     },
     /// A covariance (or a Gram matrix of the statistics) is not positive definite.
-    #[error("matrix {matrix} is not positive definite: Cholesky pivot {pivot} is {value:e}")]
+    #[error("matrix {matrix} is not positive definite: Cholesky pivot {} is {value:e}", .pivot + 1)]
     NotPositiveDefinite {
         /// Which matrix.
         matrix: Matrix,
@@ -115,13 +119,13 @@ pub enum StateSpaceError {
     #[error("no sequences were given")]
     NoSequences,
     /// A sequence has no time steps (T = 0).
-    #[error("sequence {sequence} is empty (T = 0)")]
+    #[error("sequence {} is empty (T = 0)", .sequence + 1)]
     EmptySequence {
         /// Index of the sequence.
         sequence: usize,
     },
     /// A sequence does not have p columns.
-    #[error("sequence {sequence} has {found} columns, the model observes {expected}")]
+    #[error("sequence {} has {found} columns, the model observes {expected}", .sequence + 1)]
     ObservationDimension {
         /// Index of the sequence.
         sequence: usize,
@@ -131,7 +135,7 @@ pub enum StateSpaceError {
         found: usize,
     },
     /// An observation is infinite (NaN marks a missing value; ±inf is an error).
-    #[error("sequence {sequence} has the infinite value {value} at step {step}, coordinate {coordinate}")]
+    #[error("sequence {} has the infinite value {value} at step {}, coordinate {}", .sequence + 1, .step + 1, .coordinate + 1)]
     InfiniteObservation {
         /// Index of the sequence.
         sequence: usize,
@@ -179,7 +183,7 @@ pub enum StateSpaceError {
     },
     /// A mean or covariance overflowed (typically an unstable `A` over a long
     /// unobserved stretch).
-    #[error("sequence {sequence}, step {step}: the recursion diverged (non-finite mean or covariance)")]
+    #[error("sequence {}, step {}: the recursion diverged (non-finite mean or covariance)", .sequence + 1, .step + 1)]
     Diverged {
         /// Index of the sequence.
         sequence: usize,
