@@ -131,7 +131,8 @@ impl<P> Event<P> {
 }
 
 impl<P: Parameter> fmt::Display for Event<P> {
-    /// E.g. `covariances of state 1 component 0 kept (degenerate)`.
+    /// E.g. `covariances of state 2 component 1 kept (degenerate)`: states,
+    /// components and features counted from 1 (the fields are 0-based).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.parameter {
             Some(p) => f.write_str(p.name())?,
@@ -139,11 +140,11 @@ impl<P: Parameter> fmt::Display for Event<P> {
         }
         let mut of = " of";
         if let Some(state) = self.state {
-            write!(f, "{of} state {state}")?;
+            write!(f, "{of} state {}", state + 1)?;
             of = "";
         }
         if let Some(component) = self.component {
-            write!(f, "{of} component {component}")?;
+            write!(f, "{of} component {}", component + 1)?;
         }
         match self.adjustment {
             Adjustment::Reseeded => f.write_str(" re-seeded"),
@@ -156,7 +157,7 @@ impl<P: Parameter> fmt::Display for Event<P> {
             Adjustment::VarianceFloored { feature, floor } => {
                 f.write_str(" floored")?;
                 if let Some(j) = feature {
-                    write!(f, " on feature {j}")?;
+                    write!(f, " on feature {}", j + 1)?;
                 }
                 write!(f, " (floor {floor:.3e} ≥ the variance of the data)")
             }

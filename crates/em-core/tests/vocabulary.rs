@@ -77,9 +77,10 @@ fn step_diagnostics_report_what_may_lower_the_likelihood() {
     assert_eq!(d.states(Adjustment::Reseeded), vec![0]);
     assert_eq!(
         d.to_string(),
-        "covariances of component 2 kept (new value degenerate); means of component 2 kept (new value \
-         degenerate); weights of component 1 floored; \
-         parameters of state 0 component 3 re-seeded"
+        "covariances of component 3 kept (new value degenerate); means of component 3 kept (new value \
+         degenerate); weights of component 2 floored; \
+         parameters of state 1 component 4 re-seeded",
+        "messages count from 1"
     );
 
     let mut floor = StepDiagnostics::<Block>::default();

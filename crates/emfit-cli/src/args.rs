@@ -250,6 +250,12 @@ pub struct FitArgs {
     /// Maximum number of EM iterations.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub max_iter: usize,
+    /// Add X to the diagonal of every covariance, in the data's units (scikit-learn's
+    /// reg_covar, hmmlearn's min_covar: use it to reproduce their fits). Default: a floor of
+    /// 1e-6 of each feature's variance, so that a fit does not depend on the data's units
+    /// (gmm, hmm, gmmhmm).
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    pub reg_covar: Option<f64>,
     /// Absolute tolerance on the log-likelihood gain (see --stop).
     #[arg(long, default_value_t = 1e-8, value_name = "X", allow_negative_numbers = true)]
     pub tol: f64,

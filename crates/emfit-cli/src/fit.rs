@@ -152,16 +152,19 @@ pub enum Flag {
     Covariance,
     /// `--components`.
     Components,
+    /// `--reg-covar`.
+    RegCovar,
 }
 
 impl Flag {
     /// Every such flag, in the order they are checked.
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Mixtures,
         Self::Symbols,
         Self::StateDim,
         Self::Covariance,
         Self::Components,
+        Self::RegCovar,
     ];
 
     fn given(self, args: &FitArgs) -> bool {
@@ -171,6 +174,7 @@ impl Flag {
             Self::StateDim => args.state_dim.is_some(),
             Self::Covariance => args.covariance.is_some(),
             Self::Components => args.components.is_some(),
+            Self::RegCovar => args.reg_covar.is_some(),
         }
     }
 
@@ -182,6 +186,7 @@ impl Flag {
             Self::StateDim => ("--state-dim", "lgssm"),
             Self::Covariance => ("--covariance", "gmm, hmm and gmmhmm"),
             Self::Components => ("--components", "gmm and the HMMs"),
+            Self::RegCovar => ("--reg-covar", "gmm, hmm and gmmhmm"),
         }
     }
 }
@@ -396,6 +401,13 @@ fn save<M: ModelFile>(model: &M, path: Option<&Path>, quiet: bool) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// `--reg-covar`, checked: the absolute covariance floor asked for, if any.
+pub fn reg_covar(args: &FitArgs) -> Result<Option<f64>, CliError> {
+    args.reg_covar
+        .map(|x| args::non_negative("--reg-covar", x))
+        .transpose()
 }
 
 #[cfg(test)]

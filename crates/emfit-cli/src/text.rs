@@ -20,8 +20,15 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-/// A number with `digits` decimals, `-0.000` written as `0.000`.
+/// `v` with `digits` decimals, or in exponent form (`digits` significant
+/// digits) when the decimals would hide it (`0 < |v| < 10⁻ᵈⁱᵍⁱᵗˢ`, data in
+/// small units) or it is 10⁷ or more; never `-0.000`.
 pub fn num(v: f64, digits: usize) -> String {
+    let magnitude = v.abs();
+    if magnitude != 0.0 && (magnitude < 0.1f64.powi(digits as i32) || magnitude >= 1e7) {
+        let significant = digits.saturating_sub(1);
+        return format!("{v:.significant$e}");
+    }
     let s = format!("{v:.digits$}");
     if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
         s[1..].to_string()
@@ -110,7 +117,10 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(812)), "812 ms");
         assert_eq!(duration(Duration::from_millis(3420)), "3.42 s");
         assert_eq!(duration(Duration::from_secs(125)), "2 min 05 s");
-        assert_eq!(num(-0.0001, 3), "0.000");
+        assert_eq!(num(-0.0, 3), "0.000");
+        assert_eq!(num(-0.0001, 3), "-1.00e-4", "small units stay visible");
+        assert_eq!(num(0.0012, 3), "0.001");
+        assert_eq!(num(2.5e9, 2), "2.5e9");
         assert_eq!(list(&[1.0, -2.5], 1), "[1.0, -2.5]");
         let t = table(&["a", "bb"], &[vec!["x".into(), "1".into()]]);
         assert_eq!(t, "  a  bb\n  x   1\n");

@@ -615,3 +615,49 @@ fn columns_are_selected_by_name_or_number() {
         "{swapped} vs {reference}"
     );
 }
+
+/// Two clusters in units of 1e-4: the default floor (relative to each
+/// feature's variance) finds them; scikit-learn's absolute `--reg-covar
+/// 1e-6`, far above the data's variance, merges them, and the report says
+/// where the floor binds.
+#[test]
+fn the_default_floor_follows_the_units_and_reg_covar_is_absolute() {
+    let dir = TempDir::new("regcovar");
+    let small: String = two_clusters(300, 5)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("{l}\n"),
+            _ => {
+                let v: Vec<String> = l
+                    .split(',')
+                    .map(|x| format!("{:e}", x.parse::<f64>().unwrap() * 1e-4))
+                    .collect();
+                format!("{}\n", v.join(","))
+            }
+        })
+        .collect();
+    let data = dir.write("small.csv", small);
+    // The report's text, and the distance between the fitted means' first coordinates.
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "fit", "gmm", "--data", &data, "-k", "2", "--seed", "1", "--out", "m.json",
+        ];
+        args.extend_from_slice(extra);
+        let text = emfit(dir.path(), &args).ok().to_string();
+        let model: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+        let m = &model["parameters"]["means"];
+        let spread = (m[0][0].as_f64().unwrap() - m[1][0].as_f64().unwrap()).abs();
+        (text, spread)
+    };
+    let (text, spread) = fit(&[]);
+    assert!(
+        spread > 3e-4,
+        "the clusters 5e-4 apart are found: {spread}\n{text}"
+    );
+    assert!(!text.contains("floored on feature"), "{text}");
+    let (text, spread) = fit(&["--reg-covar", "1e-6"]);
+    assert!(spread < 1e-4, "a floor of 1e-6 merges them: {spread}\n{text}");
+    assert!(text.contains("floored on feature 1"), "{text}");
+}

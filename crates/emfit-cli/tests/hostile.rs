@@ -225,6 +225,37 @@ const CASES: &[Case] = &[
         code: 1,
         needles: &["--json applies to fit, predict, score, sample and smooth"],
     },
+    // --reg-covar: a negative floor, a family without covariances.
+    Case {
+        name: "a negative --reg-covar",
+        args: &[
+            "fit",
+            "gmm",
+            "--data",
+            "points.csv",
+            "-k",
+            "2",
+            "--reg-covar",
+            "-1e-6",
+        ],
+        code: 1,
+        needles: &["--reg-covar must be a finite number ≥ 0, got -0.000001"],
+    },
+    Case {
+        name: "--reg-covar for a model without covariances",
+        args: &[
+            "fit",
+            "categorical-hmm",
+            "--data",
+            "symbols01.csv",
+            "-k",
+            "2",
+            "--reg-covar",
+            "1e-6",
+        ],
+        code: 1,
+        needles: &["--reg-covar applies to gmm, hmm and gmmhmm, not to categorical-hmm"],
+    },
     // Column selection: a name the header lacks, a column 0.
     Case {
         name: "--columns with a name the header lacks",

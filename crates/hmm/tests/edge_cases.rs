@@ -314,7 +314,7 @@ fn a_state_never_left_keeps_its_row_and_is_reported() {
     );
     assert_eq!(diagnostics.states(Adjustment::KeptWithoutMass), vec![1]);
     assert!(!diagnostics.is_empty());
-    assert!(diagnostics.to_string().contains("state 1"), "{diagnostics}");
+    assert!(diagnostics.to_string().contains("state 2"), "{diagnostics}");
     assert_eq!(next.transitions()[(1, 0)], 0.3);
     assert_eq!(next.emission().probabilities()[(1, 0)], 0.9);
     assert!((next.emission().probabilities()[(0, 1)] - 2.0 / 3.0).abs() < 1e-15);

@@ -107,7 +107,7 @@ fn an_absolute_floor_larger_than_the_data_is_reported_where_it_binds() {
     }
     assert!(
         last.to_string()
-            .contains("covariances of component 0 floored on feature 0"),
+            .contains("covariances of component 1 floored on feature 1"),
         "{last}"
     );
     // The relative floor of the same size on unit data behaves as the absolute one.

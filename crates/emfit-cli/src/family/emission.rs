@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use em_driver::hmm::{
-    CategoricalEmission, CategoricalInit, CovarianceType, Emission, GaussianEmission, GaussianInit,
+    CategoricalEmission, CategoricalInit, CovarianceType, Emission, Floor, GaussianEmission, GaussianInit,
     GmmEmission, GmmInit, Param,
 };
 
@@ -23,7 +23,7 @@ const MAX_TABLE: usize = 10_000_000;
 
 impl EmissionFamily for GaussianEmission {
     const NAME: &'static str = "hmm";
-    const FLAGS: &'static [Flag] = &[Flag::Components, Flag::Covariance];
+    const FLAGS: &'static [Flag] = &[Flag::Components, Flag::Covariance, Flag::RegCovar];
     const BLOCKS: &'static [Param] = &[Param::Means, Param::Covariances];
     const ALIASES: &'static [(&'static str, Param)] = &[
         ("m", Param::Means),
@@ -37,8 +37,12 @@ impl EmissionFamily for GaussianEmission {
         Ok(covariance_type(args, CovarianceType::Full))
     }
 
-    fn init(covariance: &CovarianceType) -> GaussianInit {
-        GaussianInit::new(*covariance)
+    fn init(covariance: &CovarianceType, reg_covar: Option<f64>) -> GaussianInit {
+        let mut init = GaussianInit::new(*covariance);
+        if let Some(x) = reg_covar {
+            init.covariance_floor = Floor::Absolute(x);
+        }
+        init
     }
 
     fn check_warm(&self, _: &CovarianceType, data: &Loaded) -> Result<(), CliError> {
@@ -68,7 +72,7 @@ pub struct GmmRequest {
 
 impl EmissionFamily for GmmEmission {
     const NAME: &'static str = "gmmhmm";
-    const FLAGS: &'static [Flag] = &[Flag::Components, Flag::Mixtures, Flag::Covariance];
+    const FLAGS: &'static [Flag] = &[Flag::Components, Flag::Mixtures, Flag::Covariance, Flag::RegCovar];
     const BLOCKS: &'static [Param] = &[Param::Weights, Param::Means, Param::Covariances];
     const ALIASES: &'static [(&'static str, Param)] = &[
         ("w", Param::Weights),
@@ -98,8 +102,12 @@ impl EmissionFamily for GmmEmission {
         })
     }
 
-    fn init(request: &GmmRequest) -> GmmInit {
-        GmmInit::new(request.mixtures.unwrap_or(2), request.covariance)
+    fn init(request: &GmmRequest, reg_covar: Option<f64>) -> GmmInit {
+        let mut init = GmmInit::new(request.mixtures.unwrap_or(2), request.covariance);
+        if let Some(x) = reg_covar {
+            init.covariance_floor = Floor::Absolute(x);
+        }
+        init
     }
 
     fn check_warm(&self, request: &GmmRequest, data: &Loaded) -> Result<(), CliError> {
@@ -191,7 +199,7 @@ impl EmissionFamily for CategoricalEmission {
         })
     }
 
-    fn init(request: &CategoricalRequest) -> CategoricalInit {
+    fn init(request: &CategoricalRequest, _: Option<f64>) -> CategoricalInit {
         CategoricalInit {
             n_symbols: request.symbols,
             probabilities: None,

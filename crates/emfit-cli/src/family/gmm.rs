@@ -1,14 +1,14 @@
 //! Gaussian mixtures (`emfit fit gmm`, and model files of kind `gmm`).
 
 use em_driver::faer::MatRef;
-use em_driver::mixture::{CovarianceType, GaussianMixture, InitConfig, LearnSet, MStepOptions, Param};
+use em_driver::mixture::{CovarianceType, Floor, GaussianMixture, InitConfig, LearnSet, MStepOptions, Param};
 use em_driver::rand::rngs::StdRng;
 use em_driver::{Parameter, Settings, Start};
 
 use crate::apply::{Apply, Prediction, Score, Table};
 use crate::args::FitArgs;
 use crate::error::{CliError, model, usage};
-use crate::fit::{Family, Flag, check_components, components, learn_set};
+use crate::fit::{Family, Flag, check_components, components, learn_set, reg_covar};
 use crate::input::Loaded;
 use crate::messages::on_data;
 use crate::text::{features, row, table};
@@ -21,6 +21,8 @@ pub struct GmmRequest {
     init: InitConfig,
     /// The blocks learned.
     learn: LearnSet,
+    /// `--reg-covar`: an absolute covariance floor instead of the relative default.
+    reg_covar: Option<f64>,
 }
 
 /// Covariance structure of `--covariance` (or `default`).
@@ -37,7 +39,7 @@ pub fn covariance_type(args: &FitArgs, default: CovarianceType) -> CovarianceTyp
 
 impl Family for GaussianMixture {
     const NAME: &'static str = "gmm";
-    const FLAGS: &'static [Flag] = &[Flag::Components, Flag::Covariance];
+    const FLAGS: &'static [Flag] = &[Flag::Components, Flag::Covariance, Flag::RegCovar];
     type Request = GmmRequest;
     type Input<'a> = MatRef<'a, f64>;
 
@@ -49,10 +51,16 @@ impl Family for GaussianMixture {
             ("c", Param::Covariances),
             ("covars", Param::Covariances),
         ];
+        let reg_covar = reg_covar(args)?;
+        let mut init = InitConfig::new(k, covariance_type(args, CovarianceType::Full));
+        if let Some(x) = reg_covar {
+            init = init.with_covariance_floor(Floor::Absolute(x));
+        }
         Ok(GmmRequest {
             components: args.components,
-            init: InitConfig::new(k, covariance_type(args, CovarianceType::Full)),
+            init,
             learn: learn_set(args, Self::NAME, Param::ALL, &aliases)?,
+            reg_covar,
         })
     }
 
@@ -65,7 +73,11 @@ impl Family for GaussianMixture {
     }
 
     fn options(request: &GmmRequest) -> MStepOptions {
-        MStepOptions::default().with_learn(request.learn)
+        let options = MStepOptions::default().with_learn(request.learn);
+        match request.reg_covar {
+            Some(x) => options.with_reg_covar(x),
+            None => options,
+        }
     }
 
     fn start(request: &GmmRequest, _: MatRef<'_, f64>, _: &Settings) -> Result<Start<Self>, CliError> {

@@ -11,7 +11,7 @@ use em_driver::{ModelFile, Settings, Start};
 use crate::apply::{Apply, Prediction, Score, Table};
 use crate::args::FitArgs;
 use crate::error::{CliError, model};
-use crate::fit::{Family, Flag, check_components, components, learn_set};
+use crate::fit::{Family, Flag, check_components, components, learn_set, reg_covar};
 use crate::input::Loaded;
 use crate::messages::on_data;
 use crate::text::{features, list, table};
@@ -46,8 +46,10 @@ pub trait EmissionFamily: Emission {
     /// Parses the emission's flags for `states` hidden states and checks
     /// them against the data.
     fn request(args: &FitArgs, data: &Loaded, states: usize) -> Result<Self::Request, CliError>;
-    /// How the emission is initialised from the data (without `--init`).
-    fn init(request: &Self::Request) -> Self::InitConfig;
+    /// How the emission is initialised from the data (without `--init`),
+    /// with the absolute covariance floor of `--reg-covar` if given (only
+    /// families with [`Flag::RegCovar`] get one).
+    fn init(request: &Self::Request, reg_covar: Option<f64>) -> Self::InitConfig;
     /// Checks the emission of an `--init` model against the request and the data.
     fn check_warm(&self, request: &Self::Request, data: &Loaded) -> Result<(), CliError>;
     /// Checks data against the emission: columns, or symbols it knows.
@@ -69,6 +71,8 @@ pub struct HmmRequest<E: EmissionFamily> {
     learn: LearnSet,
     /// The emission's part.
     emission: E::Request,
+    /// `--reg-covar`: an absolute covariance floor instead of the relative default.
+    reg_covar: Option<f64>,
 }
 
 fn sequences(data: &Loaded) -> Result<Sequences<'_>, CliError> {
@@ -94,6 +98,7 @@ where
             states,
             learn: learn_set(args, E::NAME, &blocks, &aliases)?,
             emission,
+            reg_covar: reg_covar(args)?,
         })
     }
 
@@ -106,11 +111,15 @@ where
     }
 
     fn options(request: &HmmRequest<E>) -> MStepOptions {
-        MStepOptions::default().with_learn(request.learn)
+        let options = MStepOptions::default().with_learn(request.learn);
+        match request.reg_covar {
+            Some(x) => options.with_reg_covar(x),
+            None => options,
+        }
     }
 
     fn start(request: &HmmRequest<E>, _: &Sequences<'_>, _: &Settings) -> Result<Start<Self>, CliError> {
-        let emission = E::init(&request.emission);
+        let emission = E::init(&request.emission, request.reg_covar);
         Ok(Start::FromData(InitConfig::new(request.states, emission)))
     }
 
