@@ -50,7 +50,8 @@ pub enum KernelError {
     /// Even the largest diagonal jitter of the schedule did not make the
     /// matrix factor (or reach the required condition).
     #[error(
-        "matrix could not be regularised: still failing at pivot {pivot} with diagonal jitter {jitter:e}"
+        "matrix could not be regularised: still failing at pivot {} with diagonal jitter {jitter:e}",
+        .pivot + 1
     )]
     FloorExhausted {
         /// The largest jitter that was tried.

@@ -64,8 +64,9 @@ pub enum MixtureError {
     /// relative covariance floor of the feature would underflow (or
     /// overflow). Rescale the feature. Never a silent absolute floor.
     #[error(
-        "feature {feature}: the variance of the data ({variance:e}) is out of the range of floating point; \
-         rescale this feature"
+        "feature {}: the variance of the data ({variance:e}) is out of the range of floating point; \
+         rescale this feature",
+        .feature + 1
     )]
     ScaleOutOfRange {
         /// The feature (0-based column).
@@ -134,7 +135,8 @@ pub enum MixtureError {
     /// A full covariance (or precision) matrix is not symmetric within
     /// [`linalg_kernels::tolerance::SYMMETRY`] (relative to its largest diagonal entry).
     #[error(
-        "covariance of {owner} is not symmetric: entries ({row}, {col}) and ({col}, {row}) differ by {difference:e}"
+        "covariance of {owner} is not symmetric: entries ({}, {}) and ({}, {}) differ by {difference:e}",
+        .row + 1, .col + 1, .col + 1, .row + 1
     )]
     NotSymmetric {
         /// Whose covariance.

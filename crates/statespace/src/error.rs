@@ -159,7 +159,8 @@ pub enum StateSpaceError {
     },
     /// The innovation covariance `H P Hᵀ + R` of a step is not positive definite.
     #[error(
-        "sequence {sequence}, step {step}: innovation covariance is not positive definite (pivot {pivot})"
+        "sequence {}, step {}: innovation covariance is not positive definite (pivot {})",
+        .sequence + 1, .step + 1, .pivot + 1
     )]
     InnovationNotPositiveDefinite {
         /// Index of the sequence.
@@ -171,7 +172,8 @@ pub enum StateSpaceError {
     },
     /// A predicted covariance `A P Aᵀ + Q` is not positive definite (smoother).
     #[error(
-        "sequence {sequence}, step {step}: predicted covariance is not positive definite (pivot {pivot})"
+        "sequence {}, step {}: predicted covariance is not positive definite (pivot {})",
+        .sequence + 1, .step + 1, .pivot + 1
     )]
     PredictedNotPositiveDefinite {
         /// Index of the sequence.
@@ -195,8 +197,9 @@ pub enum StateSpaceError {
     /// or an initial mean of magnitude near `1e308`, or far outside what the
     /// model's covariances allow. Never reported as a log-likelihood of −∞.
     #[error(
-        "sequence {sequence}, step {step}: the log-likelihood overflowed (the innovation is too large \
-         for floating point: data or initial mean near the largest float?)"
+        "sequence {}, step {}: the log-likelihood overflowed (the innovation is too large \
+         for floating point: data or initial mean near the largest float?)",
+        .sequence + 1, .step + 1
     )]
     LogLikelihoodOverflow {
         /// Index of the sequence.
@@ -208,8 +211,9 @@ pub enum StateSpaceError {
     /// (typically an unstable `A`, spectral radius above 1, over many
     /// steps). Nothing non-finite is returned.
     #[error(
-        "sampling sequence {sequence}: the {what} of step {step} overflowed (unstable transition A, \
-         spectral radius above 1?)"
+        "sampling sequence {}: the {what} of step {} overflowed (unstable transition A, \
+         spectral radius above 1?)",
+        .sequence + 1, .step + 1
     )]
     SampleOverflow {
         /// Index of the sequence (0 for [`crate::LinearGaussianSsm::sample`]).

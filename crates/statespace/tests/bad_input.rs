@@ -495,7 +495,8 @@ fn an_overflowing_log_likelihood_is_an_error_naming_sequence_and_step() {
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("sequence 1, step 1"), "{err}");
+    // The message counts from 1: the second sequence, its second step.
+    assert!(err.to_string().contains("sequence 2, step 2"), "{err}");
     // The E-step and the filter say the same, for each of their paths.
     let e = model.e_step(&[huge.as_ref()][..]).unwrap_err();
     assert!(
