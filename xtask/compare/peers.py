@@ -241,6 +241,18 @@ def sci(x):
     return f"{mantissa}e{int(exponent)}"
 
 
+def fit_recorded(rec, fit, outcome):
+    """Runs `fit()` with the peers' warnings silenced; `(stopped, iterations)`
+    from `outcome()`, or the time budget's when the recorder ran out."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit()
+        return outcome()
+    except OutOfBudget:
+        return "time budget", len(rec.points) - 1
+
+
 def converged_result(rec, iterations, stopped, rule):
     last = rec.points[-1]
     return dict(points=rec.points, iterations=iterations, seconds=last[1], loglik=last[2],
@@ -272,14 +284,9 @@ def converge_gmm(workdir, cov_type, tight, max_iter, budget, _steps):
 
     gm._e_step = e_step
     rec = Recorder(budget)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gm.fit(x)
-        stopped = "converged" if gm.converged_ else "iteration cap"
-        iterations = gm.n_iter_
-    except OutOfBudget:
-        stopped, iterations = "time budget", len(rec.points) - 1
+    stopped, iterations = fit_recorded(
+        rec, lambda: gm.fit(x),
+        lambda: ("converged" if gm.converged_ else "iteration cap", gm.n_iter_))
     rule_text = (f"tol {sci(gm.tol)} per point, max_iter {gm.max_iter:,}" if tight
                  else f"defaults: tol {sci(gm.tol)} per point, max_iter {gm.max_iter}")
     return converged_result(rec, iterations, stopped, rule_text)
@@ -298,12 +305,13 @@ def converge_hmm(model, x, lengths, tight, budget):
 
     model._do_estep = do_estep
     rec = Recorder(budget)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(x, lengths)
+
+    def fit():
+        model.fit(x, lengths)
         rec.record(model.score(x, lengths))
-        history, iterations = model.monitor_.history, model.monitor_.iter
+
+    def outcome():
+        history = model.monitor_.history
         gain = history[-1] - history[-2] if len(history) >= 2 else np.inf
         if gain < 0:
             stopped = "log-likelihood fell (hmmlearn's rule: gain < tol)"
@@ -311,8 +319,9 @@ def converge_hmm(model, x, lengths, tight, budget):
             stopped = "converged"
         else:
             stopped = "iteration cap"
-    except OutOfBudget:
-        stopped, iterations = "time budget", len(rec.points) - 1
+        return stopped, model.monitor_.iter
+
+    stopped, iterations = fit_recorded(rec, fit, outcome)
     rule = (f"tol {sci(model.tol)}, n_iter {model.n_iter:,}" if tight
             else f"defaults: tol {sci(model.tol)}, n_iter {model.n_iter}")
     return converged_result(rec, iterations, stopped, rule)

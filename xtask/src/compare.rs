@@ -221,9 +221,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
                 }
                 options.isa = Some(v.clone());
             }
-            flag if flag.starts_with('-') => return Err(Failure::Usage(format!("unknown option `{flag}`"))),
-            filter if options.filter.is_none() => options.filter = Some(filter.to_string()),
-            extra => return Err(Failure::Usage(format!("unexpected argument `{extra}`"))),
+            other => crate::filter_argument(other, &mut options.filter)?,
         }
     }
     Ok(options)

@@ -147,9 +147,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
                     .filter(|&b: &f64| b.is_finite() && b > 0.0)
                     .ok_or_else(|| Failure::Usage(format!("--budget {v}: a positive number of seconds")))?;
             }
-            flag if flag.starts_with('-') => return Err(Failure::Usage(format!("unknown option `{flag}`"))),
-            filter if options.filter.is_none() => options.filter = Some(filter.to_string()),
-            extra => return Err(Failure::Usage(format!("unexpected argument `{extra}`"))),
+            other => crate::filter_argument(other, &mut options.filter)?,
         }
     }
     Ok(options)

@@ -191,6 +191,20 @@ fn optional_positional(args: &[String]) -> Result<Option<&str>, Failure> {
     }
 }
 
+/// An argument of a command that takes options and one optional FILTER:
+/// the filter, if none was given yet; else an unknown option or an
+/// unexpected argument (usage errors).
+fn filter_argument(arg: &str, filter: &mut Option<String>) -> Result<(), Failure> {
+    if arg.starts_with('-') {
+        Err(Failure::Usage(format!("unknown option `{arg}`")))
+    } else if filter.is_none() {
+        *filter = Some(arg.to_string());
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!("unexpected argument `{arg}`")))
+    }
+}
+
 /// The workspace root (the parent of this crate's folder).
 fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
