@@ -348,7 +348,7 @@ fn render_section(rows: &[String], machine: &str, options: &Options) -> String {
          each run in a fresh process, once, from the same data and initial parameters as `cargo xtask compare`.\n\
          L* is the best log-likelihood any run reached on the workload; a run has the answer at its first recorded\n\
          point within 1e-8 of L* (relative). E-steps are passes over the data, the one that evaluates the start\n\
-         included (plain EM: iteration + 1; SQUAREM: 2 or 3 per cycle of two recorded points; a peer: one per iteration,\n\
+         included (plain EM: iteration + 1; SQUAREM: 2 per cycle of two recorded points, 1 or 2 more for a rejected extrapolation; a peer: one per iteration,\n\
          plus its evaluation of the returned parameters); times are wall time since the fit started. emfit stops at a\n\
          relative gain of 1e-13 (SQUAREM tests its plain EM steps only), every run at {budget} s. The robot arm is the\n\
          first {steps} steps of the full-length data (T=44,484), whose EM start is the same.\n\

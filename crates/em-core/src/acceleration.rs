@@ -25,9 +25,14 @@
 //!   [`MAX_SHORTENINGS`] times. The simplex and the SPD cone are convex and
 //!   `θ₂` lies inside them, so a short enough step is always feasible.
 //! - Monotonicity: `θ'` is accepted only when `ℓ(θ') ≥ ℓ(θ₁)`, the best
-//!   log-likelihood so far; otherwise (or when `θ'` stays infeasible, or its
-//!   E-step fails) the cycle falls back to the plain EM iterate `θ₂`, at the
-//!   cost of one more E-step. The recorded history never falls.
+//!   log-likelihood so far, and its stabilising step `F(θ')` (the next
+//!   cycle's first EM step, computed before `θ'` is recorded) keeps `ℓ(θ')`
+//!   up to rounding. Exact EM always does; an M-step with a constraint (a
+//!   covariance floor) does not when `θ'` lies outside the set it maps into,
+//!   and such a `θ'` would be followed by a fall. Otherwise (or when `θ'`
+//!   stays infeasible, or an E- or M-step of it fails) the cycle falls back
+//!   to the plain EM iterate `θ₂`, at the cost of one or two more E-steps.
+//!   The recorded history never falls.
 //! - Convergence: the stopping rule is tested on the EM step `θ₀ → θ₁` (and
 //!   on `θ₁ → θ₂` when the cycle falls back), never on an extrapolation. For
 //!   [`crate::Convergence::Remaining`], the rate at which plain EM's gains

@@ -68,8 +68,15 @@ struct Record<M: EmModel> {
     last_em_gain: Option<f64>,
     /// The last [`RATES_KEPT`] observations of how fast EM's gains shrink.
     rates: Vec<f64>,
+    /// The EM step `F(θ')` from the last accepted extrapolation `θ'`, with
+    /// its E-step: computed to accept `θ'`, it is the next cycle's first step.
+    next_em: Option<EmStep<M>>,
     work: Work,
 }
+
+/// An EM step whose E-step is done: the model, its E-step, and what its
+/// M-step reported.
+type EmStep<M> = (M, EStep<<M as EmModel>::Stats>, <M as EmModel>::Diagnostics);
 
 impl<M: EmModel> Record<M> {
     fn iteration(&self) -> usize {
@@ -128,6 +135,7 @@ where
             best_log_likelihood: f64::NEG_INFINITY,
             last_em_gain: None,
             rates: Vec::with_capacity(RATES_KEPT),
+            next_em: None,
             work,
         };
         let keep_best = self.settings.on_fall() == OnFall::StopKeepBest;
@@ -216,9 +224,15 @@ where
         cap: &mut StepCap,
     ) -> Result<Option<Termination>, FitError<M::Error>> {
         let p0 = record.current.model.flat_parameters(self.options);
-        let (theta1, d1) = self.m_step(record)?;
         let k1 = record.iteration() + 1;
-        let e1 = self.e_step(&theta1, record.restart, k1, &mut record.work)?;
+        let (theta1, e1, d1) = match record.next_em.take() {
+            Some(step) => step,
+            None => {
+                let (theta1, d1) = self.m_step(record)?;
+                let e1 = self.e_step(&theta1, record.restart, k1, &mut record.work)?;
+                (theta1, e1, d1)
+            }
+        };
         // θ₂ = F(θ₁) before θ₁ is recorded: the two steps give EM's rate.
         record.work.m_steps += 1;
         let second = theta1
@@ -278,14 +292,19 @@ where
             record.work.e_steps += work.e_steps;
             e.filter(|e| e.log_likelihood >= best).map(|e| (model, e))
         });
+        let evaluated = evaluated.and_then(|(model, e)| {
+            let next = self.stabilising_step(record, &model, &e)?;
+            Some((model, e, next))
+        });
         cap.update(extrapolation.alpha, evaluated.is_some());
         match evaluated {
-            Some((model, e)) => {
+            Some((model, e, next)) => {
                 if shortened {
                     record.work.shortened += 1;
                 } else {
                     record.work.accepted += 1;
                 }
+                record.next_em = Some(next);
                 self.push(record, model, e, Some(d2), Kind::Extrapolation)
             }
             None => {
@@ -294,6 +313,27 @@ where
                 self.push(record, theta2, e, Some(d2), Kind::Em { rate: None })
             }
         }
+    }
+
+    /// SQUAREM's stabilising step `F(θ')` from an extrapolated point `θ'`
+    /// (evaluated, `e`), when it keeps `θ'`'s log-likelihood up to rounding.
+    /// Exact EM always does; an M-step with constraints (a covariance floor)
+    /// does not when `θ'` lies outside the set it maps into (a variance below
+    /// the floor), and then `θ'` is rejected: no recorded point is ever
+    /// followed by a fall that the EM map forced. A failed step is a
+    /// rejection too.
+    fn stabilising_step(&self, record: &mut Record<M>, model: &M, e: &EStep<M::Stats>) -> Option<EmStep<M>> {
+        record.work.m_steps += 1;
+        let (next, diagnostics) = model.m_step(&e.stats, self.options).ok()?;
+        let mut work = Work::default();
+        let next_e = self
+            .e_step(&next, record.restart, record.iteration() + 2, &mut work)
+            .ok();
+        record.work.e_steps += work.e_steps;
+        let floor = e.log_likelihood - convergence::rounding(e.log_likelihood);
+        next_e
+            .filter(|n| n.log_likelihood >= floor)
+            .map(|n| (next, n, diagnostics))
     }
 
     /// Records the start (iteration 0): the observer sees it, and the
