@@ -62,10 +62,10 @@ impl<E: std::error::Error + Send + Sync + 'static> From<FitError<E>> for CliErro
     }
 }
 
-/// A model crate's error as a program error (in the program's wording, see
-/// [`crate::messages::model_error`]).
+/// A model crate's error as a program error, in the crate's words (which
+/// count from 1; [`crate::messages::on_data`] adds the data file's name).
 pub fn model<E: Into<em_driver::ModelError>>(e: E) -> CliError {
-    crate::messages::model_error(e.into())
+    CliError::Model(Box::new(e.into()))
 }
 
 /// Names the model file in an error of loading it, unless the error already does.

@@ -1,8 +1,7 @@
-//! Model errors in the program's words: the model crates count rows,
-//! sequences, time steps and states from 0 and do not know the data file;
-//! the program says "row 1" for the first row of the file, names the file,
-//! and gives the position of an impossible observation both in its sequence
-//! and in the file.
+//! Model errors in the program's words: the model crates count from 1 but
+//! do not know the data file; the program names the file and gives the
+//! position of an impossible observation both in its sequence and in the
+//! file.
 
 use em_driver::hmm::HmmError;
 use em_driver::mixture::MixtureError;
@@ -11,20 +10,9 @@ use em_driver::{FitError, ModelError};
 use crate::error::CliError;
 use crate::input::Loaded;
 
-/// A model error without data context: states counted from 1, the emission
-/// of every state named as such (`state: None`) instead of a debug `None`.
-pub fn model_error(error: ModelError) -> CliError {
-    match error {
-        ModelError::Hmm(HmmError::Mixture { state, source }) => CliError::Reworded(match state {
-            Some(state) => format!("emission of state {}: {source}", state + 1),
-            None => format!("emission (all states): {source}"),
-        }),
-        other => CliError::Model(Box::new(other)),
-    }
-}
-
-/// A model error on `data`: as [`model_error`], and the errors that point at
-/// a row or a sequence of the data say where, 1-based, with the file's name.
+/// A model error on `data`: the errors that point at a row or a sequence of
+/// the data say where, 1-based, with the file's name; the others as the
+/// model crate says them.
 pub fn on_data(data: &Loaded, error: ModelError) -> CliError {
     let file = data.path.display();
     match error {
@@ -41,7 +29,7 @@ pub fn on_data(data: &Loaded, error: ModelError) -> CliError {
                 first_row + time + 1
             ))
         }
-        other => model_error(other),
+        other => CliError::Model(Box::new(other)),
     }
 }
 
@@ -104,22 +92,16 @@ mod tests {
     #[test]
     fn an_emission_error_names_its_state_from_1() {
         let source = || MixtureError::NoComponents;
-        let e = model_error(
-            HmmError::Mixture {
-                state: Some(0),
-                source: source(),
-            }
-            .into(),
-        )
+        let e = crate::error::model(HmmError::Mixture {
+            state: Some(0),
+            source: source(),
+        })
         .to_string();
         assert!(e.starts_with("emission of state 1: "), "{e}");
-        let e = model_error(
-            HmmError::Mixture {
-                state: None,
-                source: source(),
-            }
-            .into(),
-        )
+        let e = crate::error::model(HmmError::Mixture {
+            state: None,
+            source: source(),
+        })
         .to_string();
         assert!(
             e.starts_with("emission (all states): ") && !e.contains("None"),

@@ -199,7 +199,7 @@ pub enum HmmError {
     #[error("cannot sample a sequence of length 0")]
     ZeroLength,
     /// The mixture crate reported an error for a state's emission.
-    #[error("emission of {}: {source}", StateName(*.state))]
+    #[error("emission{}: {source}", StateName(*.state))]
     Mixture {
         /// The state whose mixture failed (`None` when one mixture holds all states).
         state: Option<usize>,
@@ -216,15 +216,15 @@ pub enum HmmError {
     },
 }
 
-/// "state k" counted from 1, or "every state" for an emission that holds
-/// them all (one mixture shared by the states).
+/// " of state k" counted from 1, or " (all states)" for an emission that
+/// holds them all (one mixture shared by the states).
 struct StateName(Option<usize>);
 
 impl std::fmt::Display for StateName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            Some(state) => write!(f, "state {}", state + 1),
-            None => f.write_str("every state"),
+            Some(state) => write!(f, " of state {}", state + 1),
+            None => f.write_str(" (all states)"),
         }
     }
 }
