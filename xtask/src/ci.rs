@@ -10,7 +10,7 @@ pub const HELP: &str = "\
 Runs what .ci/run runs, stopping at the first failure:
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
-  cargo test --workspace
+  cargo xtask test (cargo test --workspace, then the Python package's tests)
   RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
 
 usage: cargo xtask ci [--seed N|random]
@@ -34,7 +34,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     )?;
     let seed = options.seed.resolve().map(|s| s.to_string());
     let envs: Vec<(&str, &str)> = seed.iter().map(|s| ("PROPTEST_RNG_SEED", s.as_str())).collect();
-    crate::run_command(cargo, &["test", "--workspace"], &envs).map_err(|e| match &seed {
+    crate::test::run(false, &envs, &[]).map_err(|e| match &seed {
         Some(s) => format!("{e}\nreplay with: cargo xtask ci --seed {s}"),
         None => e,
     })?;

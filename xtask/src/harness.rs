@@ -5,7 +5,7 @@
 //! the thread environment, and the description of the machine.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// Everything a benchmark against the Python peers needs, ready.
@@ -29,7 +29,10 @@ impl Peers {
     pub fn prepare() -> Result<Self, String> {
         let root = crate::workspace_root();
         let binary = crate::build_compare_binary()?;
-        let python = ensure_venv(&root)?;
+        let python = crate::venv::ensure(
+            &root.join("target/compare/venv"),
+            &root.join("xtask/compare/requirements.txt"),
+        )?;
         let work = root.join("target/compare/work");
         std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
         crate::run_command(
@@ -92,35 +95,6 @@ pub fn thread_env(threads: usize) -> Vec<(String, String)> {
     .iter()
     .map(|k| (k.to_string(), t.clone()))
     .collect()
-}
-
-/// The Python of `target/compare/venv`, created with the pinned peers of
-/// `xtask/compare/requirements.txt` unless it already has exactly them.
-fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
-    let venv = root.join("target/compare/venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join("requirements.installed");
-    let requirements = root.join("xtask/compare/requirements.txt");
-    let wanted =
-        std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return Ok(python);
-    }
-    crate::run_command("python3", &["-m", "venv", &venv.to_string_lossy()], &[])?;
-    crate::run_command(
-        &python.to_string_lossy(),
-        &[
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "-r",
-            &requirements.to_string_lossy(),
-        ],
-        &[],
-    )?;
-    std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    Ok(python)
 }
 
 /// Runs one measurement in a fresh process (OpenBLAS core-type overrides

@@ -4,6 +4,7 @@
 //!
 //! - [`tidy`]: workspace conventions, checked on the real dependency graph
 //!   against the rules declared in the root `Cargo.toml`;
+//! - [`test`]: every test, Rust and Python (the README's test command);
 //! - [`ci`]: what `.ci/run` does: fmt check, clippy with warnings denied,
 //!   tests, docs with warnings denied;
 //! - [`props`]: every property test of the workspace, with a chosen number of
@@ -17,7 +18,8 @@
 //!   rewrites the README's scaling section and `docs/scaling.svg`.
 //!
 //! [`harness`] holds what `compare` and `converge` share (the binary, the
-//! peers' virtual environment, one fresh process per measured run).
+//! peers' virtual environment, one fresh process per measured run);
+//! [`venv`] makes the pinned Python environments of `harness` and `test`.
 //!
 //! Arguments are parsed by hand (no dependency for it). Exit codes: 0 on
 //! success, 1 when a step fails, 2 on a usage error.
@@ -29,7 +31,9 @@ mod converge;
 mod harness;
 mod props;
 mod scaling;
+mod test;
 mod tidy;
+mod venv;
 
 use std::process::ExitCode;
 
@@ -56,12 +60,18 @@ struct Command {
     run: fn(&[String]) -> Result<(), Failure>,
 }
 
-const COMMANDS: [Command; 7] = [
+const COMMANDS: [Command; 8] = [
     Command {
         name: "tidy",
         summary: "check crate layering, program-only dependencies and lint opt-in",
         help: tidy::HELP,
         run: tidy::main,
+    },
+    Command {
+        name: "test",
+        summary: "every test: cargo test --workspace, then the Python package's pytest suite",
+        help: test::HELP,
+        run: test::main,
     },
     Command {
         name: "ci",

@@ -1,0 +1,82 @@
+"""The extension module's shared behaviour: reports, errors, the GIL and
+Ctrl-C. The estimator classes have their own test files."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from emfit import _emfit
+
+
+def two_clusters(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.vstack([rng.normal(-3.0, 1.0, (n // 2, 2)), rng.normal(3.0, 0.5, (n - n // 2, 2))])
+    return np.ascontiguousarray(x)
+
+
+def fit(x, k=2, max_iter=200, stopping="remaining", tol=1e-6, verbose=False):
+    return _emfit.gmm_fit(x, k, "full", 1e-6, "kmeans", None, max_iter, tol, stopping, "squarem", 1, 7, verbose)
+
+
+def test_a_fit_returns_parameters_and_a_report():
+    weights, means, covariances, report = fit(two_clusters())
+    assert weights.shape == (2,) and means.shape == (2, 2) and covariances.shape == (2, 2, 2)
+    assert abs(weights.sum() - 1.0) < 1e-12
+    assert report["converged"] is True
+    history = report["history"]
+    assert len(history) == report["iterations"] + 1
+    assert all(b >= a - 1e-9 * abs(a) for a, b in zip(history, history[1:]))
+    assert report["log_likelihood"] == pytest.approx(history[report["returned_iteration"]])
+    assert report["e_steps"] >= report["iterations"]
+    assert "termination: converged" in report["text"]
+
+
+def test_rust_errors_are_value_errors_with_emfit_messages():
+    x = two_clusters()
+    not_spd = np.array([[[1.0, 2.0], [2.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    with pytest.raises(ValueError, match="component 1"):
+        _emfit.gmm_score_samples(x, np.array([0.5, 0.5]), np.zeros((2, 2)), not_spd, "full")
+    with pytest.raises(ValueError, match="stopping must be"):
+        fit(x, stopping="sometimes")
+
+
+def big():
+    rng = np.random.default_rng(1)
+    return np.ascontiguousarray(rng.normal(size=(100_000, 8)))
+
+
+def test_a_fit_releases_the_gil():
+    x = big()
+    ticks = []
+    running = threading.Event()
+
+    def count():
+        running.set()
+        while len(ticks) < 1_000_000 and not done.is_set():
+            ticks.append(1)
+
+    done = threading.Event()
+    thread = threading.Thread(target=count)
+    thread.start()
+    running.wait()
+    before = len(ticks)
+    fit(x, k=4, max_iter=20, stopping="fixed")
+    during = len(ticks) - before
+    done.set()
+    thread.join()
+    assert during > 1000, f"the other thread ran only {during} steps during the fit"
+
+
+def test_ctrl_c_interrupts_a_long_fit():
+    x = big()
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        fit(x, k=4, max_iter=100_000, stopping="fixed")
+    timer.join()
+    assert time.monotonic() - start < 30.0

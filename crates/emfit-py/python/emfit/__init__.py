@@ -1,0 +1,14 @@
+"""emfit: Expectation-Maximization for Gaussian mixtures, hidden Markov
+models and linear Gaussian state-space models, compiled from Rust.
+
+The classes are drop-in replacements for the Python libraries people use:
+
+- ``emfit.mixture.GaussianMixture`` for ``sklearn.mixture.GaussianMixture``;
+
+Fits release the GIL; Ctrl-C interrupts a fit between iterations and leaves
+the estimator as it was.
+"""
+
+from emfit._emfit import __version__
+
+__all__ = ["__version__"]

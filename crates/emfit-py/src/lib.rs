@@ -1,0 +1,45 @@
+//! The Python extension of emfit: the compiled module `emfit._emfit` behind
+//! the Python package `emfit` (`python/emfit`), whose classes are drop-in
+//! replacements for scikit-learn's `GaussianMixture`, hmmlearn's HMMs and
+//! pykalman's `KalmanFilter`.
+//!
+//! # Why the split is what it is
+//! The crate sits at the top of the stack, a peer of the `emfit` program:
+//! it depends on the model crates and nothing depends on it, so the Rust
+//! crates stay free of Python. It is deliberately thin and stateless: every
+//! function takes NumPy arrays of parameters and data, rebuilds the Rust
+//! model (which validates it: SPD covariances, rows on the simplex), runs
+//! one operation and returns NumPy arrays. The estimator classes, their
+//! constructor arguments, attributes and Python conventions
+//! (`get_params`, `NotFittedError`, `ConvergenceWarning`, masked arrays)
+//! live in the pure-Python layer, where scikit-learn's own validation
+//! helpers and estimator checks apply to them.
+//!
+//! # Conventions of every function here
+//! - Fits release the GIL ([`fit::run`]): other Python threads run during a
+//!   fit. Between iterations the fit takes the GIL for a moment to check
+//!   for signals, so Ctrl-C stops it with `KeyboardInterrupt`; the Python
+//!   layer assigns fitted attributes only after a fit returns, so an
+//!   interrupted or failed fit leaves the estimator as it was.
+//! - Every error of the Rust side becomes a `ValueError` carrying emfit's
+//!   message ([`error`]).
+//! - Arrays come in as C-contiguous float64 (the Python layer converts) and
+//!   are read without copying where the Rust side accepts the layout
+//!   ([`array`]).
+
+mod array;
+mod error;
+mod fit;
+mod mixture;
+mod report;
+
+use pyo3::prelude::*;
+
+/// The module `emfit._emfit`.
+#[pymodule]
+fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(fit::restart_seed, m)?)?;
+    mixture::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! Gaussian mixtures: the functions behind `emfit.mixture.GaussianMixture`.
+//!
+//! A mixture crosses the boundary as `(weights, means, covariances,
+//! covariance_type)` in scikit-learn's shapes: `weights` (K,), `means`
+//! (K, d) and `covariances` (K, d, d) for `"full"`, (K, d) for `"diag"`,
+//! (K,) for `"spherical"` and (d, d) for `"tied"`.
+
+use crate::array::{matrices, rows, to_array2, to_array3};
+use crate::error::{OrValueError, value_error};
+use crate::fit;
+use mixture::faer::Mat;
+use mixture::{CovarianceType, Covariances, GaussianMixture, InitConfig, InitMethod, MStepOptions, Start};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+/// Registers the mixture functions.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(gmm_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_score_samples, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_predict_proba, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_sample, m)?)?;
+    Ok(())
+}
+
+/// scikit-learn's covariance type names.
+fn covariance_type(name: &str) -> PyResult<CovarianceType> {
+    match name {
+        "full" => Ok(CovarianceType::Full),
+        "diag" => Ok(CovarianceType::Diagonal),
+        "spherical" => Ok(CovarianceType::Spherical),
+        "tied" => Ok(CovarianceType::Tied),
+        other => Err(value_error(format!(
+            "covariance_type must be 'full', 'diag', 'spherical' or 'tied', got {other:?}"
+        ))),
+    }
+}
+
+/// Covariances (or precisions) of the given type from their array.
+fn covariances(kind: CovarianceType, array: &Bound<'_, PyAny>) -> PyResult<Covariances> {
+    Ok(match kind {
+        CovarianceType::Full => Covariances::Full(matrices(&array.extract::<PyReadonlyArray3<'_, f64>>()?)),
+        CovarianceType::Diagonal => {
+            let a = array.extract::<PyReadonlyArray2<'_, f64>>()?;
+            Covariances::Diagonal(rows(&a)?.to_owned())
+        }
+        CovarianceType::Spherical => {
+            Covariances::Spherical(array.extract::<PyReadonlyArray1<'_, f64>>()?.as_slice()?.to_vec())
+        }
+        CovarianceType::Tied => {
+            let a = array.extract::<PyReadonlyArray2<'_, f64>>()?;
+            Covariances::Tied(rows(&a)?.to_owned())
+        }
+    })
+}
+
+/// The covariances as an array of scikit-learn's shape.
+fn covariances_array<'py>(py: Python<'py>, model: &GaussianMixture) -> Bound<'py, PyAny> {
+    let d = model.n_features();
+    match model.covariances() {
+        Covariances::Full(ms) => to_array3(py, ms, d, d).into_any(),
+        Covariances::Diagonal(m) | Covariances::Tied(m) => to_array2(py, m.as_ref()).into_any(),
+        Covariances::Spherical(v) => v.clone().into_pyarray(py).into_any(),
+    }
+}
+
+/// A mixture from its parameters; `precisions` says whether the third
+/// array holds precisions (scikit-learn's `precisions_init`) rather than
+/// covariances.
+fn model(
+    weights: PyReadonlyArray1<'_, f64>,
+    means: PyReadonlyArray2<'_, f64>,
+    covariances_or_precisions: &Bound<'_, PyAny>,
+    covariance_type: &str,
+    precisions: bool,
+) -> PyResult<GaussianMixture> {
+    let kind = self::covariance_type(covariance_type)?;
+    let weights = weights.as_slice()?.to_vec();
+    let means: Mat<f64> = rows(&means)?.to_owned();
+    let third = covariances(kind, covariances_or_precisions)?;
+    if precisions {
+        GaussianMixture::from_precisions(weights, means, third).or_value_error()
+    } else {
+        GaussianMixture::new(weights, means, third).or_value_error()
+    }
+}
+
+/// `(weights, means, covariances)` of a model.
+type Parameters<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+/// A start given as `(weights, means, covariances or precisions, are
+/// precisions)`.
+type GivenStart<'py> = (
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray2<'py, f64>,
+    Bound<'py, PyAny>,
+    bool,
+);
+
+/// The parameters of a model as arrays.
+fn parameters<'py>(py: Python<'py>, model: &GaussianMixture) -> Parameters<'py> {
+    (
+        model.weights().to_vec().into_pyarray(py).into_any(),
+        to_array2(py, model.means()).into_any(),
+        covariances_array(py, model),
+    )
+}
+
+/// The parameters of a fit and its report.
+type FitResult<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyDict>,
+);
+
+/// Fits a mixture to `x` (n, d).
+///
+/// The start is `start = (weights, means, covariances_or_precisions,
+/// are_precisions)` when given (a warm start, or scikit-learn's
+/// `*_init` arguments), else `init` chooses it from the data: `"kmeans"`
+/// (k-means++ seeding and Lloyd rounds), `"k-means++"` (the seeding only),
+/// `"random"` (random responsibilities), `"random_from_data"` (random data
+/// points as means). `reg_covar` is added to every variance, as
+/// scikit-learn does. See [`fit::settings`] for the loop's arguments.
+///
+/// Returns `(weights, means, covariances, report)`.
+#[pyfunction]
+#[pyo3(signature = (x, n_components, covariance_type, reg_covar, init, start, max_iter, tol, stopping, acceleration, n_init, seed, verbose))]
+fn gmm_fit<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    n_components: usize,
+    covariance_type: &str,
+    reg_covar: f64,
+    init: &str,
+    start: Option<GivenStart<'py>>,
+    max_iter: usize,
+    tol: f64,
+    stopping: &str,
+    acceleration: &str,
+    n_init: usize,
+    seed: u64,
+    verbose: bool,
+) -> PyResult<FitResult<'py>> {
+    let kind = self::covariance_type(covariance_type)?;
+    if !(reg_covar >= 0.0 && reg_covar.is_finite()) {
+        return Err(value_error(format!(
+            "reg_covar must be finite and >= 0, got {reg_covar}"
+        )));
+    }
+    let start = match start {
+        Some((w, m, c, are_precisions)) => Start::Warm(model(w, m, &c, covariance_type, are_precisions)?),
+        None => {
+            let method = match init {
+                "kmeans" => InitMethod::KMeans { max_rounds: 300 },
+                "k-means++" => InitMethod::KMeans { max_rounds: 0 },
+                "random" => InitMethod::RandomResponsibilities,
+                "random_from_data" => InitMethod::RandomPoints,
+                other => {
+                    return Err(value_error(format!(
+                        "init_params must be 'kmeans', 'k-means++', 'random' or 'random_from_data', got {other:?}"
+                    )));
+                }
+            };
+            let config = InitConfig::new(n_components, kind)
+                .with_method(method)
+                .with_covariance_floor(mixture::Floor::Absolute(reg_covar));
+            Start::FromData(config)
+        }
+    };
+    let settings = fit::settings(max_iter, tol, stopping, acceleration, n_init, seed)?;
+    let options = MStepOptions::default().with_reg_covar(reg_covar);
+    let x = rows(&x)?;
+    let fitted = fit::run(py, verbose, |observer| {
+        mixture::em_core::fit_observed(x, start, &options, &settings, observer)
+    })?;
+    let (w, m, c) = parameters(py, &fitted.model);
+    Ok((w, m, c, crate::report::to_dict(py, &fitted.report)?))
+}
+
+/// `ln p(xᵢ)` for every row of `x` under the mixture.
+#[pyfunction]
+fn gmm_score_samples<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    covariances: Bound<'py, PyAny>,
+    covariance_type: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let model = model(weights, means, &covariances, covariance_type, false)?;
+    let x = rows(&x)?;
+    let scores = py.detach(|| model.score_samples(x)).or_value_error()?;
+    Ok(scores.into_pyarray(py).into_any())
+}
+
+/// The responsibilities `p(z = k | xᵢ)` (n, K).
+#[pyfunction]
+fn gmm_predict_proba<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    covariances: Bound<'py, PyAny>,
+    covariance_type: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let model = model(weights, means, &covariances, covariance_type, false)?;
+    let x = rows(&x)?;
+    let resp = py.detach(|| model.predict_proba(x)).or_value_error()?;
+    Ok(to_array2(py, resp.as_ref()).into_any())
+}
+
+/// `n` points drawn from the mixture with a generator seeded by `seed`:
+/// `(x (n, d), components (n,))`.
+#[pyfunction]
+fn gmm_sample<'py>(
+    py: Python<'py>,
+    n: usize,
+    seed: u64,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    covariances: Bound<'py, PyAny>,
+    covariance_type: &str,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let model = model(weights, means, &covariances, covariance_type, false)?;
+    let (x, labels) = py.detach(|| model.sample(n, &mut StdRng::seed_from_u64(seed)));
+    let labels: Vec<i64> = labels.into_iter().map(|l| l as i64).collect();
+    Ok((
+        to_array2(py, x.as_ref()).into_any(),
+        labels.into_pyarray(py).into_any(),
+    ))
+}

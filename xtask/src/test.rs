@@ -1,0 +1,69 @@
+//! `cargo xtask test [-- PYTEST ARGS]`: every test of the project, the
+//! README's test command. First `cargo test --workspace` (the Rust tests),
+//! then the Python package: a virtual environment under
+//! `target/python/venv` with the pinned packages of
+//! `crates/emfit-py/requirements-test.txt`, the extension built in release
+//! mode and installed into it by `maturin develop`, and pytest over
+//! `crates/emfit-py/pytests`.
+
+use crate::Failure;
+
+/// `cargo xtask test --help`.
+pub const HELP: &str = "\
+Runs every test: the Rust tests, then the Python package's.
+
+usage: cargo xtask test [--python-only] [-- PYTEST ARGS]
+
+  1. cargo test --workspace (skipped with --python-only)
+  2. a virtual environment in target/python/venv with the pinned packages of
+     crates/emfit-py/requirements-test.txt (made once; needs python3 with venv
+     and pip, and PyPI the first time)
+  3. maturin develop --release: builds the extension emfit._emfit and installs
+     the package emfit into that environment
+  4. pytest crates/emfit-py/pytests [PYTEST ARGS]
+";
+
+/// Entry point of `cargo xtask test`.
+pub fn main(args: &[String]) -> Result<(), Failure> {
+    let (ours, pytest_args) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    let python_only = match ours {
+        [] => false,
+        [flag] if flag == "--python-only" => true,
+        [other, ..] => return Err(Failure::Usage(format!("unexpected argument `{other}`"))),
+    };
+    run(python_only, &[], pytest_args)?;
+    eprintln!("test: passed");
+    Ok(())
+}
+
+/// The steps of `cargo xtask test`; `envs` are set for `cargo test` (the
+/// property-test seed of `cargo xtask ci`).
+pub fn run(python_only: bool, envs: &[(&str, &str)], pytest_args: &[String]) -> Result<(), String> {
+    if !python_only {
+        crate::run_command(&crate::cargo(), &["test", "--workspace"], envs)?;
+    }
+    let root = crate::workspace_root();
+    let venv = root.join("target/python/venv");
+    let python = crate::venv::ensure(&venv, &root.join("crates/emfit-py/requirements-test.txt"))?;
+    let python = python.to_string_lossy();
+    let venv = venv.to_string_lossy();
+    crate::run_command(
+        &python,
+        &[
+            "-m",
+            "maturin",
+            "develop",
+            "--release",
+            "--quiet",
+            "-m",
+            "crates/emfit-py/Cargo.toml",
+        ],
+        &[("VIRTUAL_ENV", &venv)],
+    )?;
+    let mut pytest = vec!["-m", "pytest", "crates/emfit-py/pytests"];
+    pytest.extend(pytest_args.iter().map(String::as_str));
+    crate::run_command(&python, &pytest, &[("VIRTUAL_ENV", &venv)])
+}

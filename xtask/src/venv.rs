@@ -1,0 +1,34 @@
+//! Python virtual environments under `target/`, each with the pinned
+//! packages of one requirements file: the peers of `compare` and
+//! `converge`, and the test environment of `test`.
+
+use std::path::{Path, PathBuf};
+
+/// The Python of the virtual environment `venv` (a folder), created with the
+/// packages of `requirements` unless it already has exactly them (a stamp
+/// file keeps the requirements it was made with).
+pub fn ensure(venv: &Path, requirements: &Path) -> Result<PathBuf, String> {
+    let python = venv.join("bin/python");
+    let stamp = venv.join("requirements.installed");
+    let wanted =
+        std::fs::read_to_string(requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
+    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(python);
+    }
+    crate::run_command("python3", &["-m", "venv", &venv.to_string_lossy()], &[])?;
+    crate::run_command(
+        &python.to_string_lossy(),
+        &[
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            &requirements.to_string_lossy(),
+        ],
+        &[],
+    )?;
+    std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(python)
+}
