@@ -16,16 +16,17 @@
 //! helpers and estimator checks apply to them.
 //!
 //! # Conventions of every function here
-//! - Fits release the GIL ([`fit::run`]): other Python threads run during a
-//!   fit. Between iterations the fit takes the GIL for a moment to check
-//!   for signals, so Ctrl-C stops it with `KeyboardInterrupt`; the Python
-//!   layer assigns fitted attributes only after a fit returns, so an
-//!   interrupted or failed fit leaves the estimator as it was.
+//! - A fit runs on a worker thread without the GIL (module `fit`), so other
+//!   Python threads run meanwhile; the calling thread checks for signals
+//!   every 50 ms and on Ctrl-C stops the fit at its next iteration and
+//!   raises `KeyboardInterrupt`. The Python layer assigns fitted attributes
+//!   only after a fit returns, so an interrupted or failed fit leaves the
+//!   estimator as it was.
 //! - Every error of the Rust side becomes a `ValueError` carrying emfit's
-//!   message ([`error`]).
+//!   message (module `error`).
 //! - Arrays come in as C-contiguous float64 (the Python layer converts) and
 //!   are read without copying where the Rust side accepts the layout
-//!   ([`array`]).
+//!   (module `array`).
 
 mod array;
 mod error;
