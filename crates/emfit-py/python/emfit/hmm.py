@@ -493,11 +493,11 @@ class CategoricalHMM(_BaseHMM):
             values = values.astype(float)
             bad = ~(np.isfinite(values) & (values == np.round(values)))
             if bad.any():
-                row = int(np.argmax(bad))
-                raise ValueError(f"symbols must be non-negative integers: row {row} is {values[row]!r}")
+                row = int(np.argmax(bad)) + 1
+                raise ValueError(f"symbols must be non-negative integers: row {row} (counting from 1) is {values[row - 1]!r}")
         if (values < 0).any():
-            row = int(np.argmax(values < 0))
-            raise ValueError(f"symbols must be non-negative integers: row {row} is {values[row]!r}")
+            row = int(np.argmax(values < 0)) + 1
+            raise ValueError(f"symbols must be non-negative integers: row {row} (counting from 1) is {values[row - 1]!r}")
         return np.ascontiguousarray(X, dtype=float)
 
     def _n_symbols(self, X):
