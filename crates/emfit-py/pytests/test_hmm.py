@@ -5,8 +5,8 @@ decodings agree to 1e-9 relative where the algorithm is the same.
 
 hmmlearn's default Gaussian M-step adds the inverse-gamma/Wishart prior
 covars_prior=1e-2 to the covariances; emfit's is maximum likelihood plus the
-floor min_covar, so the comparisons set covars_prior=0 in hmmlearn and
-min_covar=0 in emfit: both are then exact maximum-likelihood EM.
+floor reg_covar, so the comparisons set covars_prior=0 in hmmlearn and
+reg_covar=0 in emfit: both are then exact maximum-likelihood EM.
 """
 
 import warnings
@@ -103,7 +103,7 @@ def check_same_fit(ref, ours, X, lengths, n_iter=25):
 def test_gaussian_hmm_equals_hmmlearn(covariance_type):
     X = gaussian_data()
     ref, ours = pair_of(hl.GaussianHMM(3, covariance_type, covars_prior=0.0),
-                        eh.GaussianHMM(3, covariance_type, min_covar=0.0),
+                        eh.GaussianHMM(3, covariance_type, reg_covar=0.0),
                         lambda m: set_gaussian_start(m, covariance_type))
     ref, ours = check_same_fit(ref, ours, X, LENGTHS)
     assert rel(ours.means_, ref.means_) < 1e-7
@@ -305,7 +305,7 @@ def test_bad_input_is_a_value_error_naming_where_and_leaves_the_model_unchanged(
     model.transmat_ = before["transmat_"]
     after = {k: v for k, v in vars(model).items() if k.endswith("_")}
     assert set(after) == set(before) and all(np.array_equal(after[k], before[k]) for k in before)
-    assert not hasattr(model, "monitor_")
+    assert "_monitor" not in vars(model) and not hasattr(model, "fit_report_")
     with pytest.raises(ValueError, match="row 4"):
         eh.CategoricalHMM(2).fit(np.array([[0], [1], [2], [1.5]]))
     with pytest.raises(ValueError, match="row 2"):

@@ -107,7 +107,12 @@ fn optional(params: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<ArrayD<f64
     match params.get_item(key)? {
         None => Ok(None),
         Some(value) if value.is_none() => Ok(None),
-        Some(value) => Ok(Some(value.extract::<PyReadonlyArrayDyn<'_, f64>>()?.as_array().to_owned())),
+        Some(value) => Ok(Some(
+            value
+                .extract::<PyReadonlyArrayDyn<'_, f64>>()?
+                .as_array()
+                .to_owned(),
+        )),
     }
 }
 
@@ -132,7 +137,9 @@ fn check_ndim(a: &ArrayD<f64>, ndim: usize, what: &str, shape: &str) -> PyResult
 /// A 2-D array as a matrix.
 fn matrix(a: &ArrayD<f64>, what: &str, shape: &str) -> PyResult<Mat<f64>> {
     check_ndim(a, 2, what, shape)?;
-    Ok(Mat::from_fn(a.shape()[0], a.shape()[1], |i, j| a[[i, j].as_slice()]))
+    Ok(Mat::from_fn(a.shape()[0], a.shape()[1], |i, j| {
+        a[[i, j].as_slice()]
+    }))
 }
 
 /// The matrix `a[index, .., ..]` of an array of at least 3 dimensions.
@@ -239,12 +246,14 @@ fn all_present(given: &Bound<'_, PyDict>, keys: &[&str]) -> PyResult<bool> {
     Ok(true)
 }
 
-/// A covariance floor from `min_covar`.
-fn floor(min_covar: f64) -> PyResult<Floor> {
-    if min_covar >= 0.0 && min_covar.is_finite() {
-        Ok(Floor::Absolute(min_covar))
+/// The absolute covariance floor `value` (the argument `what`).
+fn floor(what: &str, value: f64) -> PyResult<Floor> {
+    if value >= 0.0 && value.is_finite() {
+        Ok(Floor::Absolute(value))
     } else {
-        Err(value_error(format!("min_covar must be finite and >= 0, got {min_covar}")))
+        Err(value_error(format!(
+            "{what} must be finite and >= 0, got {value}"
+        )))
     }
 }
 
@@ -259,13 +268,21 @@ impl Binding for GaussianEmission {
 
     fn export(&self, py: Python<'_>, params: &Bound<'_, PyDict>) -> PyResult<()> {
         params.set_item("means", to_array2(py, self.means()))?;
-        params.set_item("covars", covariances_array(self.covariances(), self.n_features()).into_pyarray(py))
+        params.set_item(
+            "covars",
+            covariances_array(self.covariances(), self.n_features()).into_pyarray(py),
+        )
     }
 
-    fn init_config(spec: Spec, given: &Bound<'_, PyDict>, min_covar: f64, _: Option<usize>) -> PyResult<GaussianInit> {
+    fn init_config(
+        spec: Spec,
+        given: &Bound<'_, PyDict>,
+        min_covar: f64,
+        _: Option<usize>,
+    ) -> PyResult<GaussianInit> {
         let kind = spec.covariance_type;
         let mut init = GaussianInit::new(kind);
-        init.covariance_floor = floor(min_covar)?;
+        init.covariance_floor = floor("min_covar", min_covar)?;
         if let Some(m) = optional(given, "means")? {
             init.means = Some(matrix(&m, "means", "(n_components, n_features)")?);
         }
@@ -283,7 +300,12 @@ impl Binding for GaussianEmission {
 
 /// The per-state covariances of a GMM emission from hmmlearn's array.
 fn gmm_covariances(kind: CovarianceType, c: &ArrayD<f64>) -> PyResult<Vec<Covariances>> {
-    check_ndim(c, covariance_ndim(kind) + 1, "covars", covariance_shape(kind, true))?;
+    check_ndim(
+        c,
+        covariance_ndim(kind) + 1,
+        "covars",
+        covariance_shape(kind, true),
+    )?;
     Ok((0..c.shape()[0]).map(|j| covariances_at(kind, c, &[j])).collect())
 }
 
@@ -315,9 +337,14 @@ impl Binding for GmmEmission {
         params.set_item("covars", covars.into_pyarray(py))
     }
 
-    fn init_config(spec: Spec, given: &Bound<'_, PyDict>, min_covar: f64, _: Option<usize>) -> PyResult<GmmInit> {
+    fn init_config(
+        spec: Spec,
+        given: &Bound<'_, PyDict>,
+        min_covar: f64,
+        _: Option<usize>,
+    ) -> PyResult<GmmInit> {
         let mut init = GmmInit::new(spec.n_mix, spec.covariance_type);
-        init.covariance_floor = floor(min_covar)?;
+        init.covariance_floor = floor("min_covar", min_covar)?;
         if let Some(w) = optional(given, "weights")? {
             init.weights = Some(matrix(&w, "weights", "(n_components, n_mix)")?);
         }
@@ -345,7 +372,12 @@ impl Binding for CategoricalEmission {
         params.set_item("emissionprob", to_array2(py, self.probabilities()))
     }
 
-    fn init_config(_: Spec, given: &Bound<'_, PyDict>, _: f64, n_features: Option<usize>) -> PyResult<CategoricalInit> {
+    fn init_config(
+        _: Spec,
+        given: &Bound<'_, PyDict>,
+        _: f64,
+        n_features: Option<usize>,
+    ) -> PyResult<CategoricalInit> {
         let probabilities = optional(given, "emissionprob")?
             .map(|b| matrix(&b, "emissionprob", "(n_components, n_features)"))
             .transpose()?;
@@ -405,7 +437,8 @@ fn transitions_of(params: &Bound<'_, PyDict>) -> PyResult<Option<Mat<f64>>> {
 /// The model of a complete parameter dict.
 fn model<E: Binding>(spec: Spec, params: &Bound<'_, PyDict>) -> PyResult<Hmm<E>> {
     let start = start_of(params)?.ok_or_else(|| value_error("the parameter startprob is missing"))?;
-    let transitions = transitions_of(params)?.ok_or_else(|| value_error("the parameter transmat is missing"))?;
+    let transitions =
+        transitions_of(params)?.ok_or_else(|| value_error("the parameter transmat is missing"))?;
     let emission = E::from_params(spec, params)?;
     Hmm::new(start, transitions.as_ref(), emission).or_value_error()
 }
@@ -474,15 +507,19 @@ fn spec(covariance_type: &str, n_mix: usize) -> PyResult<Spec> {
 ///   (K, K), `weights` (K, M), `emissionprob` (K, n_symbols), each `≥ 1`,
 ///   turning the update of a probability row into its MAP estimate
 ///   `p_j ∝ n_j + α_j − 1`; absent: maximum likelihood.
-/// - `min_covar`: added to the diagonal of every covariance the M-step
-///   updates (and to the data covariance of the initialisation).
+/// - `min_covar`: added to the diagonal of the data covariance of the
+///   initialisation (hmmlearn's use of it).
+/// - `reg_covar`: added to the diagonal of every covariance the M-step
+///   updates (`0`: exact EM); `None`: the `hmm` crate's default floor,
+///   `10⁻⁶` times the variance of each feature, which does not depend on
+///   the units of the data.
 /// - `n_features`: the number of symbols of a categorical emission (None:
 ///   one more than the largest symbol).
 ///
 /// See [`fit::settings`] for the loop's arguments. Returns `(parameters,
 /// report)`.
 #[pyfunction]
-#[pyo3(signature = (family, x, lengths, n_components, covariance_type, n_mix, n_features, given, params, priors, min_covar, max_iter, tol, stopping, acceleration, n_init, seed, verbose))]
+#[pyo3(signature = (family, x, lengths, n_components, covariance_type, n_mix, n_features, given, params, priors, min_covar, reg_covar, max_iter, tol, stopping, acceleration, n_init, seed, verbose))]
 fn hmm_fit<'py>(
     py: Python<'py>,
     family: &str,
@@ -496,6 +533,7 @@ fn hmm_fit<'py>(
     params: &str,
     priors: Bound<'py, PyDict>,
     min_covar: f64,
+    reg_covar: Option<f64>,
     max_iter: usize,
     tol: f64,
     stopping: &str,
@@ -517,7 +555,10 @@ fn hmm_fit<'py>(
         emission_prior: optional(&priors, "emissionprob")?
             .map(|a| matrix(&a, "emissionprob_prior", "(n_components, n_features)"))
             .transpose()?,
-        covariance_floor: floor(min_covar)?,
+        covariance_floor: match reg_covar {
+            Some(value) => floor("reg_covar", value)?,
+            None => MStepOptions::default().covariance_floor,
+        },
     };
     let data = sequences(&x, &lengths)?;
     with_emission!(family, E => {
@@ -661,7 +702,12 @@ fn hmm_sample<'py>(
 /// start and transition probabilities are not parameters), for the
 /// information criteria `AIC = −2 ln L + 2p` and `BIC = −2 ln L + p ln n`.
 #[pyfunction]
-fn hmm_n_parameters(family: &str, covariance_type: &str, n_mix: usize, params: Bound<'_, PyDict>) -> PyResult<usize> {
+fn hmm_n_parameters(
+    family: &str,
+    covariance_type: &str,
+    n_mix: usize,
+    params: Bound<'_, PyDict>,
+) -> PyResult<usize> {
     let spec = spec(covariance_type, n_mix)?;
     with_emission!(family, E => Ok(model::<E>(spec, &params)?.n_parameters()))
 }

@@ -37,12 +37,16 @@ What differs from hmmlearn, on purpose:
   ``emissionprob_prior``, ``weights_prior``) give the MAP update
   ``p_j ∝ n_j + α_j − 1``, as hmmlearn's; concentrations must be ≥ 1 (below
   1 the mode is not unique and hmmlearn clips). The covariance M-step is
-  maximum likelihood plus ``min_covar`` on the diagonal (hmmlearn documents
-  ``min_covar`` as that floor); the Normal / inverse-gamma / inverse-Wishart
+  maximum likelihood plus a floor on the diagonal: the extra argument
+  ``reg_covar`` (``0``: exact EM), by default ``None``, ``10⁻⁶`` times the
+  data's variance of each feature (so it does not depend on units; an
+  absolute floor like hmmlearn's 1e-3 swamps features of variance 1e-6 and
+  makes EM fall). ``min_covar`` is, as in hmmlearn, added to the data
+  covariance of the initialisation only. The Normal / inverse-gamma / inverse-Wishart
   priors of means and covariances (``means_prior``, ``means_weight``,
   ``covars_prior``, ``covars_weight``) and the Gamma prior of Poisson rates
   are not implemented: their default values are accepted (hmmlearn's
-  default ``covars_prior=1e-2`` is replaced by the ``min_covar`` floor) and
+  default ``covars_prior=1e-2`` is replaced by the ``reg_covar`` floor) and
   any other value is a ``ValueError``.
 - ``decode(..., algorithm='map')`` returns ``Σ_t ln max_j γ_t(j)``, the log
   of the product of the posterior probabilities of the chosen states
@@ -200,6 +204,9 @@ class _BaseHMM(BaseEstimator):
     def _min_covar(self):
         return 1e-3
 
+    def _reg_covar(self):
+        return None
+
     def _n_symbols(self, X):
         return None
 
@@ -228,6 +235,22 @@ class _BaseHMM(BaseEstimator):
         if self._covariance_type() not in _COVARIANCE_TYPES:
             raise ValueError(
                 f"covariance_type must be one of {_COVARIANCE_TYPES}, got {self._covariance_type()!r}")
+        report = self._run(X, lengths, self.n_iter)
+        self.fit_report_ = report
+        self.monitor_ = ConvergenceMonitor(
+            self.tol, self.n_iter, self.verbose, report["history"], report["iterations"],
+            report["converged"])
+        if not report["converged"] and self.stopping != "fixed":
+            warnings.warn(
+                f"{type(self).__name__} did not converge: {report['termination']} after "
+                f"{report['iterations']} iterations (n_iter={self.n_iter}, tol={self.tol}).",
+                ConvergenceWarning, stacklevel=2)
+        return self
+
+    def _run(self, X, lengths, n_iter):
+        """Runs the Rust fit with at most ``n_iter`` iterations, sets the
+        parameters and ``n_features`` and returns the report; the
+        estimator is unchanged if it raises."""
         self._check_unsupported_priors()
         X, lengths = self._validate_data(X, lengths)
         given = {}
@@ -244,21 +267,42 @@ class _BaseHMM(BaseEstimator):
         fitted, report = _emfit.hmm_fit(
             self._family, X, lengths, int(self.n_components), self._covariance_type(), self._n_mix(),
             self._n_symbols(X), given, self.params, self._priors(), float(self._min_covar()),
-            int(self.n_iter), float(self.tol), self.stopping, self.acceleration, int(self.n_init),
+            self._reg_covar(),
+            int(n_iter), float(self.tol), self.stopping, self.acceleration, int(self.n_init),
             master, bool(self.verbose))
         for _, attribute, key in self._all_params():
             setattr(self, attribute, fitted[key])
         self.n_features = self._n_features_of()
-        self.fit_report_ = report
-        self.monitor_ = ConvergenceMonitor(
-            self.tol, self.n_iter, self.verbose, report["history"], report["iterations"],
-            report["converged"])
-        if not report["converged"] and self.stopping != "fixed":
-            warnings.warn(
-                f"{type(self).__name__} did not converge: {report['termination']} after "
-                f"{report['iterations']} iterations (n_iter={self.n_iter}, tol={self.tol}).",
-                ConvergenceWarning, stacklevel=2)
-        return self
+        return report
+
+    def _init(self, X, lengths=None):
+        """hmmlearn's initialisation alone: the parameters in
+        ``init_params`` and those not set are initialised from the data (as
+        ``fit`` does), no EM iteration runs."""
+        if lengths is not None and np.ndim(lengths) == 0:
+            lengths = [int(lengths)]
+        self._run(X, lengths, 0)
+
+    def _check(self):
+        """hmmlearn's validation of the parameters: the model is built on
+        the Rust side (ValueError naming the table, row or state)."""
+        if self._covariance_type() not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {_COVARIANCE_TYPES}, got {self._covariance_type()!r}")
+        self._n_free_parameters()
+
+    @property
+    def monitor_(self):
+        """The :class:`ConvergenceMonitor` of the last fit; before a fit, an
+        empty one with the estimator's ``tol``, ``n_iter`` and ``verbose``
+        (hmmlearn makes it in its constructor). A monitor assigned before
+        ``fit`` is replaced by the fit's: the stopping rule is emfit's."""
+        monitor = self.__dict__.get("_monitor")
+        return ConvergenceMonitor(self.tol, self.n_iter, self.verbose) if monitor is None else monitor
+
+    @monitor_.setter
+    def monitor_(self, monitor):
+        self.__dict__["_monitor"] = monitor
 
     # -- inference ----------------------------------------------------------
 
@@ -334,7 +378,7 @@ def _unsupported(name, value, default):
     if value is None or default is None or not np.all(np.asarray(value) == default):
         raise ValueError(
             f"{name}={value!r}: emfit does not implement this prior (only its default "
-            f"{default!r}); its M-step is maximum likelihood with the covariance floor min_covar")
+            f"{default!r}); its M-step is maximum likelihood with the covariance floor reg_covar")
 
 
 class GaussianHMM(_BaseHMM):
@@ -345,7 +389,7 @@ class GaussianHMM(_BaseHMM):
     matrices, as hmmlearn returns it; setting it takes the covariance
     type's own shape ((K,) spherical, (K, d) diag, (K, d, d) full, (d, d)
     tied), kept in ``_covars_``. Extra arguments: ``acceleration``,
-    ``stopping``, ``n_init`` (see the module's documentation).
+    ``stopping``, ``n_init``, ``reg_covar`` (see the module's documentation).
     """
 
     _family = "gaussian"
@@ -355,10 +399,11 @@ class GaussianHMM(_BaseHMM):
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2,
                  covars_weight=1, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2,
                  verbose=False, params="stmc", init_params="stmc", implementation="log",
-                 acceleration="squarem", stopping="remaining", n_init=1):
+                 acceleration="squarem", stopping="remaining", n_init=1, reg_covar=None):
         self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
                          n_iter, tol, verbose, params, init_params, implementation, acceleration,
                          stopping, n_init)
+        self.reg_covar = reg_covar
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.means_prior = means_prior
@@ -371,6 +416,9 @@ class GaussianHMM(_BaseHMM):
 
     def _min_covar(self):
         return self.min_covar
+
+    def _reg_covar(self):
+        return None if self.reg_covar is None else float(self.reg_covar)
 
     def _check_unsupported_priors(self):
         _unsupported("means_weight", self.means_weight, 0)
@@ -413,7 +461,7 @@ class GMMHMM(_BaseHMM):
     (K, n_mix) spherical, (K, n_mix, d) diag, (K, n_mix, d, d) full,
     (K, d, d) tied. The M-step is the exact maximum-likelihood update of
     the mixture per state (with ``weights_prior`` as a Dirichlet prior and
-    ``min_covar`` on every updated variance).
+    the ``reg_covar`` floor on every updated variance).
     """
 
     _family = "gmm"
@@ -425,10 +473,11 @@ class GMMHMM(_BaseHMM):
                  covars_prior=None, covars_weight=None, algorithm="viterbi", covariance_type="diag",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmcw",
                  init_params="stmcw", implementation="log", acceleration="squarem",
-                 stopping="remaining", n_init=1):
+                 stopping="remaining", n_init=1, reg_covar=None):
         self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
                          n_iter, tol, verbose, params, init_params, implementation, acceleration,
                          stopping, n_init)
+        self.reg_covar = reg_covar
         self.n_mix = n_mix
         self.min_covar = min_covar
         self.weights_prior = weights_prior
@@ -446,6 +495,9 @@ class GMMHMM(_BaseHMM):
 
     def _min_covar(self):
         return self.min_covar
+
+    def _reg_covar(self):
+        return None if self.reg_covar is None else float(self.reg_covar)
 
     def _check_unsupported_priors(self):
         _unsupported("means_weight", self.means_weight, 0.0)
