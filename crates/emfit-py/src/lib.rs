@@ -31,6 +31,7 @@
 mod array;
 mod error;
 mod fit;
+mod hmm;
 mod mixture;
 mod report;
 
@@ -42,5 +43,6 @@ fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(fit::restart_seed, m)?)?;
     mixture::register(m)?;
+    hmm::register(m)?;
     Ok(())
 }

@@ -4,6 +4,7 @@ models and linear Gaussian state-space models, compiled from Rust.
 The classes are drop-in replacements for the Python libraries people use:
 
 - ``emfit.mixture.GaussianMixture`` for ``sklearn.mixture.GaussianMixture``;
+- ``emfit.hmm`` (``GaussianHMM``, ``GMMHMM``, ``CategoricalHMM``, ``PoissonHMM``) for ``hmmlearn.hmm``;
 
 Fits release the GIL; Ctrl-C interrupts a fit between iterations and leaves
 the estimator as it was.

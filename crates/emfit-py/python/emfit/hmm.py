@@ -1,0 +1,617 @@
+"""Hidden Markov models: drop-in replacements for hmmlearn's ``GaussianHMM``,
+``GMMHMM``, ``CategoricalHMM`` and ``PoissonHMM`` (hmmlearn 0.3).
+
+Change ``from hmmlearn import hmm`` to ``from emfit import hmm``: the
+constructor arguments, fitted attributes (``startprob_``, ``transmat_``,
+``means_``, ``covars_``, ``weights_``, ``emissionprob_``, ``lambdas_``,
+``n_features``, ``monitor_``) and methods (``fit(X, lengths)``, ``score``,
+``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``,
+``aic``, ``bic``) are hmmlearn's. The model, with K states,
+
+    p(x, z) = π_{z_0} b_{z_0}(x_0) Π_{t≥1} A_{z_{t−1} z_t} b_{z_t}(x_t),
+
+is fitted by Baum-Welch (EM) in Rust (the ``hmm`` crate), without the GIL.
+
+What differs from hmmlearn, on purpose:
+
+- ``acceleration='squarem'`` and ``stopping='remaining'`` (emfit's extras)
+  are the defaults: ``tol`` keeps hmmlearn's meaning, an absolute number of
+  log-likelihood units of the whole data, but the fit stops when the gain
+  still to come (estimated from the rate of EM) is within ``tol`` instead of
+  the last gain, so it does not stop on a slow stretch far from the
+  optimum. ``acceleration='none', stopping='gain'`` reproduces hmmlearn's
+  iterates; hmmlearn then runs one more M-step than emfit (it tests the gain
+  of the previous iterate after updating), so with the same ``tol`` emfit
+  stops one iteration earlier.
+- A fit that stops before converging warns with ``ConvergenceWarning``
+  (hmmlearn counts reaching ``n_iter`` as converged and warns nothing);
+  ``stopping='fixed'`` runs exactly ``n_iter`` iterations and never warns.
+- ``monitor_.history`` holds the log-likelihood of every iterate, the start
+  first and the returned parameters last (hmmlearn's holds those before
+  each M-step); ``fit_report_`` is emfit's full report.
+- Start and transition probabilities not given are initialised uniform
+  (hmmlearn draws them from a Dirichlet), the rest by the ``hmm`` crate's
+  recipe (k-means means, the data covariance plus ``min_covar``); ``n_init``
+  restarts from a master seed drawn from ``random_state``.
+- Dirichlet priors (``startprob_prior``, ``transmat_prior``,
+  ``emissionprob_prior``, ``weights_prior``) give the MAP update
+  ``p_j ∝ n_j + α_j − 1``, as hmmlearn's; concentrations must be ≥ 1 (below
+  1 the mode is not unique and hmmlearn clips). The covariance M-step is
+  maximum likelihood plus a floor on the diagonal: the extra argument
+  ``reg_covar`` (``0``: exact EM), by default ``None``, ``10⁻⁶`` times the
+  data's variance of each feature (so it does not depend on units; an
+  absolute floor like hmmlearn's 1e-3 swamps features of variance 1e-6 and
+  makes EM fall). ``min_covar`` is, as in hmmlearn, added to the data
+  covariance of the initialisation only. The Normal / inverse-gamma / inverse-Wishart
+  priors of means and covariances (``means_prior``, ``means_weight``,
+  ``covars_prior``, ``covars_weight``) and the Gamma prior of Poisson rates
+  are not implemented: their default values are accepted (hmmlearn's
+  default ``covars_prior=1e-2`` is replaced by the ``reg_covar`` floor) and
+  any other value is a ``ValueError``.
+- ``decode(..., algorithm='map')`` returns ``Σ_t ln max_j γ_t(j)``, the log
+  of the product of the posterior probabilities of the chosen states
+  (hmmlearn returns the sum of the probabilities themselves).
+- ``aic``/``bic`` count every free parameter of the model (structural zeros
+  of π and A excluded), not only those in ``params``.
+- ``implementation`` ('log' or 'scaling') is accepted and has no effect:
+  emfit's recursions are scaled with a per-step shift and never underflow.
+"""
+
+import logging
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils import check_array, check_random_state
+
+from emfit import _emfit
+
+__all__ = ["ConvergenceMonitor", "GaussianHMM", "GMMHMM", "CategoricalHMM", "PoissonHMM"]
+
+_log = logging.getLogger(__name__)
+
+_COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
+
+
+class ConvergenceMonitor:
+    """How a fit went, in hmmlearn's vocabulary.
+
+    Attributes
+    ----------
+    tol, n_iter, verbose : the estimator's arguments.
+    history : list of float
+        The total log-likelihood of every iterate, the start first and the
+        returned parameters last.
+    iter : int
+        The number of EM iterations run.
+    converged : bool
+        Whether the stopping rule held (not merely ``n_iter`` reached).
+    """
+
+    def __init__(self, tol, n_iter, verbose, history=(), iter=0, converged=False):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = list(history)
+        self.iter = iter
+        self.converged = converged
+
+    def __repr__(self):
+        fields = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items()))
+        return f"ConvergenceMonitor({fields})"
+
+
+def _seed(random_state):
+    """A 64-bit seed for the Rust generators from a scikit-learn random state."""
+    return int(check_random_state(random_state).randint(0, 2**63 - 1, dtype=np.int64))
+
+
+class _BaseHMM(BaseEstimator):
+    """What the four HMMs share: the fit, scores, decoding and sampling
+    through the Rust functions; each subclass names its emission family and
+    parameters."""
+
+    #: The emission family of the Rust functions.
+    _family = None
+    #: (letter, attribute, key of the Rust parameter dict) of each emission
+    #: parameter.
+    _emission_params = ()
+
+    # The shared arguments, in hmmlearn's order; subclasses call this.
+    def _set_common(self, n_components, startprob_prior, transmat_prior, algorithm, random_state,
+                    n_iter, tol, verbose, params, init_params, implementation, acceleration,
+                    stopping, n_init):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.acceleration = acceleration
+        self.stopping = stopping
+        self.n_init = n_init
+
+    # -- parameters crossing to Rust -------------------------------------
+
+    def _covariance_type(self):
+        return "diag"
+
+    def _n_mix(self):
+        return 1
+
+    def _all_params(self):
+        return (("s", "startprob_", "startprob"), ("t", "transmat_", "transmat")) + tuple(
+            self._emission_params)
+
+    def _param_value(self, attribute):
+        """The value of a parameter attribute as the Rust side takes it."""
+        return np.ascontiguousarray(getattr(self, attribute), dtype=float)
+
+    def _model(self):
+        """The parameter dict of the current model; NotFittedError if a
+        parameter is missing."""
+        missing = [a for _, a, _ in self._all_params() if not hasattr(self, a)]
+        if missing:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet: {', '.join(missing)} "
+                "not set. Call 'fit' or set the parameters first.")
+        return {key: self._param_value(a) for _, a, key in self._all_params()}
+
+    def _call(self, function, X, lengths):
+        model = self._model()
+        X, lengths = self._validate_data(X, lengths)
+        return function(self._family, self._covariance_type(), self._n_mix(), model, X, lengths)
+
+    # -- data ---------------------------------------------------------------
+
+    def _check_X(self, X):
+        """The observations as a C-contiguous float64 (n, d) array."""
+        return np.ascontiguousarray(check_array(X, dtype=float, ensure_all_finite=False), dtype=float)
+
+    def _validate_data(self, X, lengths):
+        X = self._check_X(X)
+        if lengths is None:
+            lengths = [X.shape[0]]
+        lengths = np.asarray(lengths)
+        if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 0).any():
+            raise ValueError(f"lengths must be a 1-D array of non-negative integers, got {lengths!r}")
+        if lengths.sum() != X.shape[0]:
+            raise ValueError(
+                f"lengths sum to {lengths.sum()} but X has {X.shape[0]} rows")
+        return X, [int(n) for n in lengths]
+
+    # -- fitting ------------------------------------------------------------
+
+    def _priors(self):
+        """The Dirichlet priors as arrays, None where they are all 1
+        (maximum likelihood)."""
+        k = self.n_components
+        priors = {
+            "startprob": np.broadcast_to(np.asarray(self.startprob_prior, dtype=float), (k,)),
+            "transmat": np.broadcast_to(np.asarray(self.transmat_prior, dtype=float), (k, k)),
+        }
+        return {key: (None if np.all(v == 1.0) else np.ascontiguousarray(v)) for key, v in priors.items()}
+
+    def _check_unsupported_priors(self):
+        """Raises ValueError for priors emfit does not implement."""
+
+    def _min_covar(self):
+        return 1e-3
+
+    def _reg_covar(self):
+        return None
+
+    def _n_symbols(self, X):
+        return None
+
+    def fit(self, X, lengths=None):
+        """Estimates the parameters by Baum-Welch (EM).
+
+        Parameters listed in ``init_params`` are initialised from the data;
+        the others, if set by hand, are the start (validated: an error
+        names the row or state). Only the parameters in ``params`` are
+        learned. On failure (bad input, interrupt) the estimator is left as
+        it was.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The observations of all sequences, stacked.
+        lengths : array-like of int, shape (n_sequences,), optional
+            The length of each sequence; they sum to ``n_samples``.
+
+        Returns
+        -------
+        self
+        """
+        if self.algorithm not in ("viterbi", "map"):
+            raise ValueError(f"algorithm must be 'viterbi' or 'map', got {self.algorithm!r}")
+        if self._covariance_type() not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {_COVARIANCE_TYPES}, got {self._covariance_type()!r}")
+        report = self._run(X, lengths, self.n_iter)
+        self.fit_report_ = report
+        self.monitor_ = ConvergenceMonitor(
+            self.tol, self.n_iter, self.verbose, report["history"], report["iterations"],
+            report["converged"])
+        if not report["converged"] and self.stopping != "fixed":
+            warnings.warn(
+                f"{type(self).__name__} did not converge: {report['termination']} after "
+                f"{report['iterations']} iterations (n_iter={self.n_iter}, tol={self.tol}).",
+                ConvergenceWarning, stacklevel=2)
+        return self
+
+    def _run(self, X, lengths, n_iter):
+        """Runs the Rust fit with at most ``n_iter`` iterations, sets the
+        parameters and ``n_features`` and returns the report; the
+        estimator is unchanged if it raises."""
+        self._check_unsupported_priors()
+        X, lengths = self._validate_data(X, lengths)
+        given = {}
+        for letter, attribute, key in self._all_params():
+            if not hasattr(self, attribute):
+                continue
+            if letter in self.init_params:
+                _log.warning(
+                    "Even though the %r attribute is set, it will be overwritten during "
+                    "initialization because 'init_params' contains %r", attribute, letter)
+            else:
+                given[key] = self._param_value(attribute)
+        master = _seed(self.random_state)
+        fitted, report = _emfit.hmm_fit(
+            self._family, X, lengths, int(self.n_components), self._covariance_type(), self._n_mix(),
+            self._n_symbols(X), given, self.params, self._priors(), float(self._min_covar()),
+            self._reg_covar(),
+            int(n_iter), float(self.tol), self.stopping, self.acceleration, int(self.n_init),
+            master, bool(self.verbose))
+        for _, attribute, key in self._all_params():
+            setattr(self, attribute, fitted[key])
+        self.n_features = self._n_features_of()
+        return report
+
+    def _init(self, X, lengths=None):
+        """hmmlearn's initialisation alone: the parameters in
+        ``init_params`` and those not set are initialised from the data (as
+        ``fit`` does), no EM iteration runs."""
+        if lengths is not None and np.ndim(lengths) == 0:
+            lengths = [int(lengths)]
+        self._run(X, lengths, 0)
+
+    def _check(self):
+        """hmmlearn's validation of the parameters: the model is built on
+        the Rust side (ValueError naming the table, row or state)."""
+        if self._covariance_type() not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {_COVARIANCE_TYPES}, got {self._covariance_type()!r}")
+        self._n_free_parameters()
+
+    @property
+    def monitor_(self):
+        """The :class:`ConvergenceMonitor` of the last fit; before a fit, an
+        empty one with the estimator's ``tol``, ``n_iter`` and ``verbose``
+        (hmmlearn makes it in its constructor). A monitor assigned before
+        ``fit`` is replaced by the fit's: the stopping rule is emfit's."""
+        monitor = self.__dict__.get("_monitor")
+        return ConvergenceMonitor(self.tol, self.n_iter, self.verbose) if monitor is None else monitor
+
+    @monitor_.setter
+    def monitor_(self, monitor):
+        self.__dict__["_monitor"] = monitor
+
+    # -- inference ----------------------------------------------------------
+
+    def score(self, X, lengths=None):
+        """The total log-likelihood ``Σ_s ln p(x_s | θ)`` (forward algorithm)."""
+        return float(np.sum(self._call(_emfit.hmm_score, X, lengths)))
+
+    def score_samples(self, X, lengths=None):
+        """The total log-likelihood and the posteriors
+        ``γ_t(j) = p(z_t = j | x)`` (n_samples, n_components)."""
+        logliks, posteriors = self._call(_emfit.hmm_posteriors, X, lengths)
+        return float(np.sum(logliks)), posteriors
+
+    def predict_proba(self, X, lengths=None):
+        """The posteriors ``γ_t(j) = p(z_t = j | x)`` (n_samples, n_components)."""
+        return self.score_samples(X, lengths)[1]
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """The most probable states and their log-probability.
+
+        ``algorithm='viterbi'``: the most probable path ``z*`` and
+        ``Σ_s ln p(x_s, z*_s)``; ``'map'``: the most probable state of every
+        step, ``argmax_j γ_t(j)``, and ``Σ_t ln max_j γ_t(j)``. Default: the
+        estimator's ``algorithm``.
+        """
+        algorithm = self.algorithm if algorithm is None else algorithm
+        if algorithm == "viterbi":
+            log_probs, states = self._call(_emfit.hmm_viterbi, X, lengths)
+            return float(np.sum(log_probs)), states
+        if algorithm == "map":
+            posteriors = self.predict_proba(X, lengths)
+            states = np.argmax(posteriors, axis=1)
+            return float(np.sum(np.log(posteriors[np.arange(len(states)), states]))), states
+        raise ValueError(f"algorithm must be 'viterbi' or 'map', got {algorithm!r}")
+
+    def predict(self, X, lengths=None):
+        """The most probable states (by ``algorithm``), shape (n_samples,)."""
+        return self.decode(X, lengths)[1]
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """Draws ``n_samples`` observations of one sequence: ``(X, Z)``.
+
+        ``currstate`` starts the sequence in that state (to continue a
+        sampled sequence); ``random_state`` defaults to the estimator's.
+        """
+        model = self._model()
+        seed = _seed(self.random_state if random_state is None else random_state)
+        X, Z = _emfit.hmm_sample(
+            self._family, self._covariance_type(), self._n_mix(), model, int(n_samples), seed,
+            None if currstate is None else int(currstate))
+        return self._sampled(X), Z
+
+    def _sampled(self, X):
+        return X
+
+    def _n_free_parameters(self):
+        return _emfit.hmm_n_parameters(self._family, self._covariance_type(), self._n_mix(), self._model())
+
+    def aic(self, X, lengths=None):
+        """Akaike's criterion ``−2 ln L + 2p`` (p free parameters)."""
+        return -2 * self.score(X, lengths) + 2 * self._n_free_parameters()
+
+    def bic(self, X, lengths=None):
+        """The Bayesian criterion ``−2 ln L + p ln n`` (n observations)."""
+        n = self._check_X(X).shape[0]
+        return -2 * self.score(X, lengths) + self._n_free_parameters() * np.log(n)
+
+
+def _unsupported(name, value, default):
+    """ValueError unless the prior parameter has its default value."""
+    if value is None and default is None:
+        return
+    if value is None or default is None or not np.all(np.asarray(value) == default):
+        raise ValueError(
+            f"{name}={value!r}: emfit does not implement this prior (only its default "
+            f"{default!r}); its M-step is maximum likelihood with the covariance floor reg_covar")
+
+
+class GaussianHMM(_BaseHMM):
+    """Hidden Markov model with Gaussian emissions (hmmlearn's
+    ``GaussianHMM``): ``b_j(x) = N(x; μ_j, Σ_j)``.
+
+    ``covars_`` is always (n_components, n_features, n_features) full
+    matrices, as hmmlearn returns it; setting it takes the covariance
+    type's own shape ((K,) spherical, (K, d) diag, (K, d, d) full, (d, d)
+    tied), kept in ``_covars_``. Extra arguments: ``acceleration``,
+    ``stopping``, ``n_init``, ``reg_covar`` (see the module's documentation).
+    """
+
+    _family = "gaussian"
+    _emission_params = (("m", "means_", "means"), ("c", "_covars_", "covars"))
+
+    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2,
+                 covars_weight=1, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2,
+                 verbose=False, params="stmc", init_params="stmc", implementation="log",
+                 acceleration="squarem", stopping="remaining", n_init=1, reg_covar=None):
+        self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
+                         n_iter, tol, verbose, params, init_params, implementation, acceleration,
+                         stopping, n_init)
+        self.reg_covar = reg_covar
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+
+    def _covariance_type(self):
+        return self.covariance_type
+
+    def _min_covar(self):
+        return self.min_covar
+
+    def _reg_covar(self):
+        return None if self.reg_covar is None else float(self.reg_covar)
+
+    def _check_unsupported_priors(self):
+        _unsupported("means_weight", self.means_weight, 0)
+        _unsupported("covars_prior", self.covars_prior, 1e-2)
+        _unsupported("covars_weight", self.covars_weight, 1)
+
+    def _param_value(self, attribute):
+        value = np.ascontiguousarray(getattr(self, attribute), dtype=float)
+        if attribute == "_covars_" and self.covariance_type == "spherical" and value.size == self.n_components:
+            value = value.reshape(self.n_components)
+        return value
+
+    def _n_features_of(self):
+        return np.shape(self.means_)[1]
+
+    @property
+    def covars_(self):
+        """The covariance of every state as a full matrix (K, d, d)."""
+        c = np.asarray(self._covars_, dtype=float)
+        k = self.n_components
+        if self.covariance_type == "full":
+            return c
+        if self.covariance_type == "diag":
+            return np.stack([np.diag(row) for row in c])
+        if self.covariance_type == "tied":
+            return np.tile(c, (k, 1, 1))
+        d = self.n_features if hasattr(self, "n_features") else np.shape(self.means_)[1]
+        return np.ravel(c)[:, None, None] * np.eye(d)[None, :, :]
+
+    @covars_.setter
+    def covars_(self, covars):
+        self._covars_ = np.array(covars, dtype=float, copy=True)
+
+
+class GMMHMM(_BaseHMM):
+    """Hidden Markov model with Gaussian-mixture emissions (hmmlearn's
+    ``GMMHMM``): ``b_j(x) = Σ_m w_jm N(x; μ_jm, Σ_jm)``.
+
+    ``weights_`` (K, n_mix), ``means_`` (K, n_mix, d), ``covars_``
+    (K, n_mix) spherical, (K, n_mix, d) diag, (K, n_mix, d, d) full,
+    (K, d, d) tied. The M-step is the exact maximum-likelihood update of
+    the mixture per state (with ``weights_prior`` as a Dirichlet prior and
+    the ``reg_covar`` floor on every updated variance).
+    """
+
+    _family = "gmm"
+    _emission_params = (("w", "weights_", "weights"), ("m", "means_", "means"),
+                        ("c", "covars_", "covars"))
+
+    def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0,
+                 covars_prior=None, covars_weight=None, algorithm="viterbi", covariance_type="diag",
+                 random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmcw",
+                 init_params="stmcw", implementation="log", acceleration="squarem",
+                 stopping="remaining", n_init=1, reg_covar=None):
+        self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
+                         n_iter, tol, verbose, params, init_params, implementation, acceleration,
+                         stopping, n_init)
+        self.reg_covar = reg_covar
+        self.n_mix = n_mix
+        self.min_covar = min_covar
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.covariance_type = covariance_type
+
+    def _covariance_type(self):
+        return self.covariance_type
+
+    def _n_mix(self):
+        return int(self.n_mix)
+
+    def _min_covar(self):
+        return self.min_covar
+
+    def _reg_covar(self):
+        return None if self.reg_covar is None else float(self.reg_covar)
+
+    def _check_unsupported_priors(self):
+        _unsupported("means_weight", self.means_weight, 0.0)
+        _unsupported("covars_prior", self.covars_prior, None)
+        _unsupported("covars_weight", self.covars_weight, None)
+
+    def _priors(self):
+        priors = super()._priors()
+        w = np.broadcast_to(np.asarray(self.weights_prior, dtype=float), (self.n_components, self._n_mix()))
+        priors["weights"] = None if np.all(w == 1.0) else np.ascontiguousarray(w)
+        return priors
+
+    def _n_features_of(self):
+        return np.shape(self.means_)[2]
+
+
+class CategoricalHMM(_BaseHMM):
+    """Hidden Markov model with categorical emissions (hmmlearn's
+    ``CategoricalHMM``): ``b_j(x) = B[j, x]`` for the symbols
+    ``x ∈ {0, …, n_features − 1}``, one column of non-negative integers.
+
+    ``emissionprob_`` (K, n_features); ``emissionprob_prior`` is a
+    Dirichlet prior on its rows.
+    """
+
+    _family = "categorical"
+    _emission_params = (("e", "emissionprob_", "emissionprob"),)
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *,
+                 emissionprob_prior=1.0, n_features=None, algorithm="viterbi", random_state=None,
+                 n_iter=10, tol=1e-2, verbose=False, params="ste", init_params="ste",
+                 implementation="log", acceleration="squarem", stopping="remaining", n_init=1):
+        self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
+                         n_iter, tol, verbose, params, init_params, implementation, acceleration,
+                         stopping, n_init)
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
+
+    def _check_X(self, X):
+        X = check_array(X, dtype=None, ensure_all_finite=False)
+        if X.shape[1] != 1:
+            raise ValueError(f"CategoricalHMM takes one column of symbols, got {X.shape[1]} columns")
+        values = X[:, 0]
+        if not np.issubdtype(values.dtype, np.integer):
+            values = values.astype(float)
+            bad = ~(np.isfinite(values) & (values == np.round(values)))
+            if bad.any():
+                row = int(np.argmax(bad)) + 1
+                raise ValueError(f"symbols must be non-negative integers: row {row} (counting from 1) is {values[row - 1]!r}")
+        if (values < 0).any():
+            row = int(np.argmax(values < 0)) + 1
+            raise ValueError(f"symbols must be non-negative integers: row {row} (counting from 1) is {values[row - 1]!r}")
+        return np.ascontiguousarray(X, dtype=float)
+
+    def _n_symbols(self, X):
+        if self.n_features is not None:
+            return int(self.n_features)
+        if hasattr(self, "emissionprob_") and "e" not in self.init_params:
+            return int(np.shape(self.emissionprob_)[1])
+        return None
+
+    def _priors(self):
+        priors = super()._priors()
+        if np.all(np.asarray(self.emissionprob_prior) == 1.0):
+            priors["emissionprob"] = None
+        else:
+            shape = (self.n_components, self._n_symbols_for_prior())
+            priors["emissionprob"] = np.ascontiguousarray(
+                np.broadcast_to(np.asarray(self.emissionprob_prior, dtype=float), shape))
+        return priors
+
+    def _n_symbols_for_prior(self):
+        prior = np.asarray(self.emissionprob_prior)
+        if prior.ndim == 2:
+            return prior.shape[1]
+        if self.n_features is None:
+            raise ValueError("a scalar emissionprob_prior other than 1 needs n_features")
+        return int(self.n_features)
+
+    def _n_features_of(self):
+        return np.shape(self.emissionprob_)[1]
+
+    def _sampled(self, X):
+        return X.astype(int)
+
+
+class PoissonHMM(_BaseHMM):
+    """Hidden Markov model with Poisson emissions (hmmlearn's
+    ``PoissonHMM``): independent counts per feature,
+    ``b_j(x) = Π_c λ_jc^{x_c} e^{−λ_jc} / x_c!``.
+
+    ``lambdas_`` (K, n_features). The Gamma prior of the rates
+    (``lambdas_prior``, ``lambdas_weight``) is not implemented (default 0
+    only: maximum likelihood).
+    """
+
+    _family = "poisson"
+    _emission_params = (("l", "lambdas_", "lambdas"),)
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
+                 lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2,
+                 verbose=False, params="stl", init_params="stl", implementation="log",
+                 acceleration="squarem", stopping="remaining", n_init=1):
+        self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
+                         n_iter, tol, verbose, params, init_params, implementation, acceleration,
+                         stopping, n_init)
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+
+    def _check_unsupported_priors(self):
+        _unsupported("lambdas_weight", self.lambdas_weight, 0.0)
+
+    def _n_features_of(self):
+        return np.shape(self.lambdas_)[1]
+
+    def _sampled(self, X):
+        return X.astype(int)
