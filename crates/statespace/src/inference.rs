@@ -215,6 +215,18 @@ impl FilterOutput {
         out
     }
 
+    /// Every filtered covariance `P_{k|k}`, k = 0..T-1 (n x n each). In
+    /// exact mode this replays the covariance recursion once, from the
+    /// first checkpoint to the end (one filter's covariance work, not one
+    /// replay per step as [`Self::filtered_cov`] for every step would be).
+    #[must_use]
+    pub fn filtered_covs(&self) -> Vec<Mat<f64>> {
+        let (n, ld) = (self.n(), self.pm.ldn);
+        let mut out = Vec::with_capacity(self.steps);
+        self.for_each_filtered(0, self.steps - 1, |_, p| out.push(unpadded(p, n, ld)));
+        out
+    }
+
     /// Calls `visit(k, P_{k|k})` (padded) for k in `first..=last`, in order.
     fn for_each_filtered(&self, first: usize, last: usize, mut visit: impl FnMut(usize, &[f64])) {
         let (n, ld) = (self.n(), self.pm.ldn);

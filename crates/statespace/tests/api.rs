@@ -202,3 +202,20 @@ fn reused_buffers_do_not_change_results() {
     }
     statespace::release_buffers();
 }
+
+#[test]
+fn all_filtered_covariances_at_once_equal_those_of_each_step() {
+    // 40 steps span three checkpoints of the exact filter; the gaps make
+    // the replay follow the missing values.
+    let model = random_model(3, 2, 41);
+    let mut y = sequences(&model, &[40], 42).remove(0);
+    y[(0, 0)] = f64::NAN;
+    y[(0, 1)] = f64::NAN;
+    y[(17, 1)] = f64::NAN;
+    let filtered = model.filter(y.as_ref()).unwrap();
+    let all = filtered.filtered_covs();
+    assert_eq!(all.len(), 40);
+    for (k, cov) in all.iter().enumerate() {
+        assert_eq!(Some(cov), filtered.filtered_cov(k).as_ref(), "step {k}");
+    }
+}

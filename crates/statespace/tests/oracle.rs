@@ -180,7 +180,9 @@ fn coordinatewise_update_matches_dense() {
 }
 
 /// The E-step statistics against expectations under the dense posterior of
-/// all of z (missing observations included, as latent variables).
+/// all of z (missing observations of partly observed steps included, as
+/// latent variables; wholly unobserved steps are out of the observation
+/// block).
 #[test]
 fn e_step_statistics_match_the_dense_posterior() {
     for (seed, n, p, t, missing) in [
@@ -215,13 +217,22 @@ fn e_step_statistics_match_the_dense_posterior() {
                 close(s.sum_cross()[(i, j)], cross, "sum_cross");
             }
         }
+        // The observation block sums over the steps with an observed value.
+        let seen: Vec<usize> = (0..t).filter(|&k| (0..p).any(|j| !y[(k, j)].is_nan())).collect();
+        assert_eq!(s.n_observed_steps(), seen.len());
+        for i in 0..n {
+            for j in 0..n {
+                let want: f64 = seen.iter().map(|&k| e(jt.x(k, i), jt.x(k, j))).sum();
+                close(s.sum_xx_observed()[(i, j)], want, "sum_xx_observed");
+            }
+        }
         for i in 0..p {
             for j in 0..n {
-                let want: f64 = (0..t).map(|k| e(jt.y(k, i), jt.x(k, j))).sum();
+                let want: f64 = seen.iter().map(|&k| e(jt.y(k, i), jt.x(k, j))).sum();
                 close(s.sum_yx()[(i, j)], want, "sum_yx");
             }
             for j in 0..p {
-                let want: f64 = (0..t).map(|k| e(jt.y(k, i), jt.y(k, j))).sum();
+                let want: f64 = seen.iter().map(|&k| e(jt.y(k, i), jt.y(k, j))).sum();
                 close(s.sum_yy()[(i, j)], want, "sum_yy");
             }
         }

@@ -124,16 +124,26 @@ fn statistics(
         sum_yy += &m.d_corr;
     }
     symmetrise(&mut sum_yy);
+    let (sum_xx_observed, n_observed_steps) = match missing {
+        Some(m) if m.unobserved_steps > 0 => {
+            let mut observed = &sum_xx - &m.unobserved_xx;
+            symmetrise(&mut observed);
+            (observed, t - m.unobserved_steps)
+        }
+        _ => (sum_xx.clone(), t),
+    };
     let m_first = bwd.means[..n].to_vec();
     let m_last = &bwd.means[(t - 1) * n..];
     SufficientStats {
         n_sequences: 1,
         n_steps: t,
+        n_observed_steps,
         n_transitions: t - 1,
         sum_x0x0: outer_plus_padded(&m_first, &bwd.ps_first, ldn),
         sum_xx_last: outer_plus_padded(m_last, &bwd.ps_last, ldn),
         sum_x0: m_first,
         sum_xx,
+        sum_xx_observed,
         sum_cross,
         sum_yx,
         sum_yy,

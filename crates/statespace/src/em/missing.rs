@@ -8,6 +8,11 @@
 //! `Cov(y_M) = F P Fᵀ + R_MM − J R_OM`, `Cov(y_M, y_O) = 0` (m, P the
 //! smoothed moments). The quantities of a pattern of missing coordinates
 //! are computed once per sequence.
+//!
+//! A step with no observed value is left out of the observation block
+//! instead (its `y` is not part of the complete data): it adds nothing to
+//! `sum_yx` and `sum_yy`, and its `E[x xᵀ]` is collected so that the
+//! statistics can take it out of the observation Gram matrix.
 
 use std::collections::HashMap;
 
@@ -83,6 +88,11 @@ pub(super) struct Missing<'a> {
     pub b_corr: Mat<f64>,
     /// `Σ_k` of the missing blocks' `F P_s Fᵀ + R_MM − J R_OM` (added to `sum_yy`).
     pub d_corr: Mat<f64>,
+    /// `Σ_k E[x_k x_kᵀ]` over the steps with no observed value (taken out
+    /// of `sum_xx` for `sum_xx_observed`).
+    pub unobserved_xx: Mat<f64>,
+    /// Number of steps with no observed value.
+    pub unobserved_steps: usize,
     patterns: HashMap<Vec<bool>, Pattern>,
     key: Vec<bool>,
     fps: Mat<f64>,
@@ -98,6 +108,8 @@ impl<'a> Missing<'a> {
             yhat: y.to_owned(),
             b_corr: Mat::zeros(p, n),
             d_corr: Mat::zeros(p, p),
+            unobserved_xx: Mat::zeros(n, n),
+            unobserved_steps: 0,
             patterns: HashMap::new(),
             key: vec![false; p],
             fps: Mat::zeros(p, n),
@@ -111,6 +123,18 @@ impl<'a> Missing<'a> {
         let (n, p) = (self.model.state_dim(), self.model.obs_dim());
         for j in 0..p {
             self.key[j] = !self.y[(k, j)].is_nan();
+        }
+        if !self.key.contains(&true) {
+            for j in 0..p {
+                self.yhat[(k, j)] = 0.0;
+            }
+            for j in 0..n {
+                for i in 0..n {
+                    self.unobserved_xx[(i, j)] += ps[j * ldn + i] + ms[i] * ms[j];
+                }
+            }
+            self.unobserved_steps += 1;
+            return Ok(());
         }
         if !self.patterns.contains_key(self.key.as_slice()) {
             let pattern = Pattern::new(self.model, &self.key)?;

@@ -15,18 +15,20 @@
 //! | field | definition |
 //! |---|---|
 //! | `sum_xx` | `Σ_j Σ_{k=0}^{T_j-1} E[x_k x_kᵀ]` |
+//! | `sum_xx_observed` | the same sum over the steps with at least one observed value |
 //! | `sum_x0`, `sum_x0x0` | `Σ_j E[x_0]`, `Σ_j E[x_0 x_0ᵀ]` |
 //! | `sum_xx_last` | `Σ_j E[x_{T_j-1} x_{T_j-1}ᵀ]` |
 //! | `sum_cross` | `Σ_j Σ_{k=1}^{T_j-1} E[x_k x_{k-1}ᵀ]` |
-//! | `sum_yx` | `Σ_j Σ_k E[y_k x_kᵀ]` (p x n) |
-//! | `sum_yy` | `Σ_j Σ_k E[y_k y_kᵀ]` (p x p) |
+//! | `sum_yx` | `Σ_j Σ_k E[y_k x_kᵀ]` (p x n), over the steps with at least one observed value |
+//! | `sum_yy` | `Σ_j Σ_k E[y_k y_kᵀ]` (p x p), over the same steps |
 //!
 //! with `E[x_k x_kᵀ] = P_{k|T} + m_{k|T} m_{k|T}ᵀ` and
 //! `E[x_k x_{k-1}ᵀ] = P_{k|T} G_{k-1}ᵀ + m_{k|T} m_{k-1|T}ᵀ`. The M-step
 //! below uses the normalised moments: with N = `n_transitions`, the second
 //! moment of the transition targets `Σ = (sum_xx − sum_x0x0)/N`, that of
 //! their regressors `Φ = (sum_xx − sum_xx_last)/N` and the cross moment
-//! `C = sum_cross/N`; with N = `n_steps`, `B = sum_yx/N` and `D = sum_yy/N`.
+//! `C = sum_cross/N`; with N = `n_observed_steps` (the steps with at least
+//! one observed value), `B = sum_yx/N` and `D = sum_yy/N`.
 //!
 //! # Missing values
 //! A missing coordinate of y is latent too, and the E-step takes its
@@ -39,6 +41,13 @@
 //! (m, P the smoothed moments). This keeps EM exact, so one step never
 //! lowers the likelihood of the observed values.
 //!
+//! A step with no observed value at all is left out of the observation
+//! block (its y is not part of the complete data, whose observation term
+//! is a sum over the observed steps): it counts in neither `sum_yx`,
+//! `sum_yy`, `sum_xx_observed` nor `n_observed_steps`. This is also exact
+//! EM, with less missing information than imputing the whole row (so it
+//! converges faster), and it is pykalman's update for a missing row.
+//!
 //! # M-step
 //! Maximises the expected complete-data log-likelihood over the learned
 //! subset. Its three terms (initial state; transitions; observations) are
@@ -46,8 +55,8 @@
 //! depend on the covariance, so the updates are closed-form:
 //! - `A = C Φ⁻¹` (Cholesky solve, no inverse);
 //!   `Q = (Σ − A Cᵀ − C Aᵀ + A Φ Aᵀ)/N`, with the new A if it is learned;
-//! - `H = B Sxx⁻¹` with `Sxx = sum_xx`;
-//!   `R = (D − H Bᵀ − B Hᵀ + H Sxx Hᵀ)/n_steps`;
+//! - `H = B Sxx⁻¹` with `Sxx = sum_xx_observed`;
+//!   `R = (D − H Bᵀ − B Hᵀ + H Sxx Hᵀ)/n_observed_steps`;
 //! - `m0 = sum_x0 / J`; `P0 = (sum_x0x0 − m0 s0ᵀ − s0 m0ᵀ)/J + m0 m0ᵀ`.
 //!
 //! Diagonal Q or R keep the diagonal of the full update, scalar ones

@@ -54,7 +54,7 @@ pub(super) fn m_step(
         step.regression(&transition, || stats.sigma())?;
     }
     if learn.contains(Param::H) || learn.contains(Param::R) {
-        if stats.n_steps == 0 {
+        if stats.n_observed_steps == 0 {
             return Err(StateSpaceError::NoObservedValues);
         }
         let observation = Regression {
@@ -62,9 +62,9 @@ pub(super) fn m_step(
             covariance: Param::R,
             gram_name: Matrix::StateGram,
             structure: options.r_structure,
-            count: stats.n_steps,
+            count: stats.n_observed_steps,
             cross: stats.sum_yx(),
-            gram: stats.sum_xx(),
+            gram: stats.sum_xx_observed(),
         };
         step.regression(&observation, || stats.sum_yy.clone())?;
     }

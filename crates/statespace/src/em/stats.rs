@@ -11,11 +11,13 @@ use crate::error::{Result, StateSpaceError};
 pub struct SufficientStats {
     pub(super) n_sequences: usize,
     pub(super) n_steps: usize,
+    pub(super) n_observed_steps: usize,
     pub(super) n_transitions: usize,
     pub(super) sum_x0: Vec<f64>,
     pub(super) sum_x0x0: Mat<f64>,
     pub(super) sum_xx_last: Mat<f64>,
     pub(super) sum_xx: Mat<f64>,
+    pub(super) sum_xx_observed: Mat<f64>,
     pub(super) sum_cross: Mat<f64>,
     pub(super) sum_yx: Mat<f64>,
     pub(super) sum_yy: Mat<f64>,
@@ -29,11 +31,13 @@ impl SufficientStats {
         Self {
             n_sequences: 0,
             n_steps: 0,
+            n_observed_steps: 0,
             n_transitions: 0,
             sum_x0: vec![0.0; n],
             sum_x0x0: Mat::zeros(n, n),
             sum_xx_last: Mat::zeros(n, n),
             sum_xx: Mat::zeros(n, n),
+            sum_xx_observed: Mat::zeros(n, n),
             sum_cross: Mat::zeros(n, n),
             sum_yx: Mat::zeros(p, n),
             sum_yy: Mat::zeros(p, p),
@@ -64,6 +68,13 @@ impl SufficientStats {
         self.n_steps
     }
 
+    /// Number of time steps with at least one observed value (the steps
+    /// of the observation block).
+    #[must_use]
+    pub fn n_observed_steps(&self) -> usize {
+        self.n_observed_steps
+    }
+
     /// Number of transitions `Σ_j (T_j − 1)`.
     #[must_use]
     pub fn n_transitions(&self) -> usize {
@@ -92,6 +103,13 @@ impl SufficientStats {
     #[must_use]
     pub fn sum_xx(&self) -> MatRef<'_, f64> {
         self.sum_xx.as_ref()
+    }
+
+    /// `Σ E[x_k x_kᵀ]` over the steps with at least one observed value
+    /// (`Sxx` of the M-step: the Gram matrix of the observation block).
+    #[must_use]
+    pub fn sum_xx_observed(&self) -> MatRef<'_, f64> {
+        self.sum_xx_observed.as_ref()
     }
 
     /// `Σ_{k≥1} E[x_k x_{k-1}ᵀ]` (`C` of the M-step, unnormalised).
@@ -139,6 +157,7 @@ impl SufficientStats {
         }
         self.n_sequences += other.n_sequences;
         self.n_steps += other.n_steps;
+        self.n_observed_steps += other.n_observed_steps;
         self.n_transitions += other.n_transitions;
         for (a, b) in self.sum_x0.iter_mut().zip(&other.sum_x0) {
             *a += b;
@@ -146,6 +165,7 @@ impl SufficientStats {
         self.sum_x0x0 += &other.sum_x0x0;
         self.sum_xx_last += &other.sum_xx_last;
         self.sum_xx += &other.sum_xx;
+        self.sum_xx_observed += &other.sum_xx_observed;
         self.sum_cross += &other.sum_cross;
         self.sum_yx += &other.sum_yx;
         self.sum_yy += &other.sum_yy;
@@ -168,6 +188,7 @@ impl SufficientStats {
             &self.sum_x0x0,
             &self.sum_xx_last,
             &self.sum_xx,
+            &self.sum_xx_observed,
             &self.sum_cross,
             &self.sum_yx,
             &self.sum_yy,
