@@ -32,6 +32,7 @@ mod array;
 mod error;
 mod fit;
 mod hmm;
+mod kalman;
 mod mixture;
 mod report;
 
@@ -44,5 +45,6 @@ fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit::restart_seed, m)?)?;
     mixture::register(m)?;
     hmm::register(m)?;
+    kalman::register(m)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ The classes are drop-in replacements for the Python libraries people use:
 
 - ``emfit.mixture.GaussianMixture`` for ``sklearn.mixture.GaussianMixture``;
 - ``emfit.hmm`` (``GaussianHMM``, ``GMMHMM``, ``CategoricalHMM``, ``PoissonHMM``) for ``hmmlearn.hmm``;
+- ``emfit.kalman.KalmanFilter`` for ``pykalman.KalmanFilter``;
 
 Fits release the GIL; Ctrl-C interrupts a fit between iterations and leaves
 the estimator as it was.

@@ -1,0 +1,479 @@
+"""Linear Gaussian state-space models: ``KalmanFilter``, a drop-in
+replacement for ``pykalman.KalmanFilter`` (pykalman 0.11).
+
+The model, in pykalman's notation (``A`` = ``transition_matrices``, ``b`` =
+``transition_offsets``, ``Q`` = ``transition_covariance``, ``C`` =
+``observation_matrices``, ``d`` = ``observation_offsets``, ``R`` =
+``observation_covariance``, ``mu_0``, ``Sigma_0`` the initial state's mean
+and covariance)::
+
+    x_0 ~ N(mu_0, Sigma_0)
+    x_t = A x_{t-1} + b_{t-1} + w_t,   w_t ~ N(0, Q)
+    z_t = C x_t + d_t + v_t,           v_t ~ N(0, R)
+
+The filter, the Rauch-Tung-Striebel smoother, the likelihood, EM and
+sampling run in Rust (the statespace crate); this module holds pykalman's
+interface. The offsets are removed exactly: by linearity ``x_t = x'_t + c_t``
+and ``z_t = z'_t + e_t`` with the deterministic path ``c_0 = 0``,
+``c_t = A c_{t-1} + b_{t-1}``, ``e_t = C c_t + d_t``, where ``(x', z')``
+follows the model without offsets. So the filtered and smoothed means are
+those of the model without offsets on ``z - e``, plus ``c``; the
+covariances and the likelihood are unchanged.
+
+Differences from pykalman, on purpose:
+
+- a masked array marks missing *values*: a row with some entries masked
+  updates the state with its observed entries (pykalman drops the whole
+  row); a row masked entirely is skipped, as in pykalman. An unmasked NaN
+  is an error (mask it to mark it missing);
+- ``em`` runs the exact EM of the statespace crate; by default plain EM for
+  exactly ``n_iter`` iterations, pykalman's trajectory. Beyond pykalman:
+  ``stopping='remaining'`` with ``tol`` stops at convergence (then
+  ``n_iter`` is a cap), ``acceleration='squarem'`` accelerates it, the
+  ``transition_covariance_type`` / ``observation_covariance_type`` options
+  constrain Q and R to ``'diagonal'`` or ``'scalar'`` (a multiple of the
+  identity), and ``fit_report_`` reports the fit;
+- covariances must be symmetric positive definite (``ValueError`` naming
+  the matrix otherwise), and nothing returned is ever NaN.
+
+Not implemented (``NotImplementedError`` naming the parameter):
+time-varying (3-D) ``transition_matrices``, ``observation_matrices`` or
+covariances; EM of the offsets; EM of ``transition_matrices`` or
+``observation_matrices`` with non-zero ``transition_offsets`` (the
+deterministic path then depends on the matrix being learned).
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from emfit import _emfit
+
+__all__ = ["KalmanFilter"]
+
+#: pykalman's EM variables, and the Rust block each learns (None: not
+#: supported by emfit's EM).
+_EM_BLOCKS = {
+    "transition_matrices": "A",
+    "observation_matrices": "H",
+    "transition_offsets": None,
+    "observation_offsets": None,
+    "transition_covariance": "Q",
+    "observation_covariance": "R",
+    "initial_state_mean": "m0",
+    "initial_state_covariance": "P0",
+}
+
+_DEFAULT_EM_VARS = [
+    "transition_covariance",
+    "observation_covariance",
+    "initial_state_mean",
+    "initial_state_covariance",
+]
+
+
+def _dimension(values, given, what):
+    """The dimension the given parameters agree on (``given`` if not None,
+    else 1 when no parameter says), or ValueError naming the disagreement."""
+    found = {}
+    for name, value, ndim, axis in values:
+        if value is not None:
+            array = np.atleast_1d(np.asarray(value)) if ndim == 1 else np.atleast_2d(np.asarray(value))
+            found[name] = array.shape[axis]
+    if given is not None:
+        found[what] = int(given)
+    sizes = set(found.values())
+    if len(sizes) > 1:
+        listed = ", ".join(f"{k} gives {v}" for k, v in found.items())
+        raise ValueError(f"the parameters disagree on {what}: {listed}")
+    return sizes.pop() if sizes else 1
+
+
+def _check(name, value, shape):
+    """``value`` as a float array of ``shape``, or ValueError naming it."""
+    array = np.asarray(value, dtype=float)
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+    return np.ascontiguousarray(array)
+
+
+def _offsets(name, value, rows, dim):
+    """An offset as a (rows, dim) array: a constant (dim,) offset repeated,
+    or the first ``rows`` of a time-varying one (pykalman uses row t at
+    step t)."""
+    if value.ndim == 1:
+        return np.ascontiguousarray(np.broadcast_to(value, (rows, dim)))
+    if value.shape[0] < rows:
+        raise ValueError(f"{name} has {value.shape[0]} rows, the data need at least {rows}")
+    return np.ascontiguousarray(value[:rows])
+
+
+def _missing_as_nan(name, z):
+    """The (T, p) masked array ``z`` as a float array with NaN for its
+    masked values; ValueError for an unmasked NaN."""
+    values = np.ma.getdata(z).astype(float)
+    mask = np.ma.getmaskarray(z)
+    bad = np.isnan(values) & ~mask
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} has an unmasked NaN at step {t}, coordinate {j}: mask it (numpy.ma) to mark a missing value"
+        )
+    values[mask] = np.nan
+    return np.ascontiguousarray(values)
+
+
+class KalmanFilter:
+    """Kalman filter, RTS smoother and EM for a linear Gaussian state-space
+    model, with pykalman's constructor, attributes and methods.
+
+    Parameters (pykalman's; ``n`` = ``n_dim_state``, ``p`` = ``n_dim_obs``)
+    ----------
+    transition_matrices : (n, n) array, default identity
+    observation_matrices : (p, n) array, default ``numpy.eye(p, n)``
+    transition_covariance : (n, n) array, default identity
+    observation_covariance : (p, p) array, default identity
+    transition_offsets : (n,) or (T-1, n) array, default zeros
+    observation_offsets : (p,) or (T, p) array, default zeros
+    initial_state_mean : (n,) array, default zeros
+    initial_state_covariance : (n, n) array, default identity
+    random_state : None, int or numpy.random.RandomState, for ``sample``
+    em_vars : list of names or ``'all'``, the parameters ``em`` learns;
+        default transition_covariance, observation_covariance,
+        initial_state_mean, initial_state_covariance
+    n_dim_state, n_dim_obs : int, the dimensions when no parameter gives them
+
+    Attributes
+    ----------
+    fit_report_ : dict
+        After ``em``: the fit report (termination, history of the
+        log-likelihood, work, diagnostics; see ``emfit``'s reports).
+    """
+
+    def __init__(
+        self,
+        transition_matrices=None,
+        observation_matrices=None,
+        transition_covariance=None,
+        observation_covariance=None,
+        transition_offsets=None,
+        observation_offsets=None,
+        initial_state_mean=None,
+        initial_state_covariance=None,
+        random_state=None,
+        em_vars=None,
+        n_dim_state=None,
+        n_dim_obs=None,
+    ):
+        self.n_dim_state = _dimension(
+            [
+                ("transition_matrices", transition_matrices, 2, -2),
+                ("transition_offsets", transition_offsets, 1, -1),
+                ("transition_covariance", transition_covariance, 2, -2),
+                ("initial_state_mean", initial_state_mean, 1, -1),
+                ("initial_state_covariance", initial_state_covariance, 2, -2),
+                ("observation_matrices", observation_matrices, 2, -1),
+            ],
+            n_dim_state,
+            "n_dim_state",
+        )
+        self.n_dim_obs = _dimension(
+            [
+                ("observation_matrices", observation_matrices, 2, -2),
+                ("observation_offsets", observation_offsets, 1, -1),
+                ("observation_covariance", observation_covariance, 2, -2),
+            ],
+            n_dim_obs,
+            "n_dim_obs",
+        )
+        self.transition_matrices = transition_matrices
+        self.observation_matrices = observation_matrices
+        self.transition_covariance = transition_covariance
+        self.observation_covariance = observation_covariance
+        self.transition_offsets = transition_offsets
+        self.observation_offsets = observation_offsets
+        self.initial_state_mean = initial_state_mean
+        self.initial_state_covariance = initial_state_covariance
+        self.random_state = random_state
+        self.em_vars = em_vars
+        self._em_vars = list(_DEFAULT_EM_VARS) if em_vars is None else em_vars
+
+    # ------------------------------------------------------------------
+    # Parameters and data
+
+    def _parameters(self):
+        """The eight parameters as float arrays, defaults filled in, shapes
+        checked: ``(A, b, Q, C, d, R, mu_0, Sigma_0)`` with the offsets 1-D
+        (constant) or 2-D (one row per step)."""
+        n, p = self.n_dim_state, self.n_dim_obs
+
+        def given(name, default):
+            value = getattr(self, name)
+            return default if value is None else value
+
+        for name in ("transition_matrices", "observation_matrices", "transition_covariance", "observation_covariance"):
+            value = getattr(self, name)
+            if value is not None and np.ndim(value) == 3:
+                raise NotImplementedError(f"time-varying {name} (a 3-D array) are not supported by emfit yet")
+        a = _check("transition_matrices", np.atleast_2d(given("transition_matrices", np.eye(n))), (n, n))
+        q = _check("transition_covariance", np.atleast_2d(given("transition_covariance", np.eye(n))), (n, n))
+        c = _check("observation_matrices", np.atleast_2d(given("observation_matrices", np.eye(p, n))), (p, n))
+        r = _check("observation_covariance", np.atleast_2d(given("observation_covariance", np.eye(p))), (p, p))
+        m0 = _check("initial_state_mean", np.atleast_1d(given("initial_state_mean", np.zeros(n))), (n,))
+        p0 = _check("initial_state_covariance", np.atleast_2d(given("initial_state_covariance", np.eye(n))), (n, n))
+        b = np.atleast_1d(np.asarray(given("transition_offsets", np.zeros(n)), dtype=float))
+        d = np.atleast_1d(np.asarray(given("observation_offsets", np.zeros(p)), dtype=float))
+        for name, value, dim in (("transition_offsets", b, n), ("observation_offsets", d, p)):
+            if value.ndim > 2 or value.shape[-1] != dim:
+                raise ValueError(f"{name} has shape {value.shape}, expected ({dim},) or (n_timesteps, {dim})")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"{name} has a non-finite value")
+        return a, b, q, c, d, r, m0, p0
+
+    def _observations(self, X):
+        """X as a (T, p) float array with NaN for its masked values, as
+        pykalman parses it (a 1-D X or a single row are one column)."""
+        z = np.ma.atleast_2d(X)
+        if z.shape[0] == 1 and z.shape[1] > 1:
+            z = z.T
+        if z.ndim != 2 or z.shape[1] != self.n_dim_obs:
+            raise ValueError(f"X has shape {z.shape}, expected (n_timesteps, {self.n_dim_obs}) (n_dim_obs)")
+        if z.shape[0] == 0:
+            raise ValueError("X has no time steps")
+        return _missing_as_nan("X", z)
+
+    @staticmethod
+    def _path(a, b, c, d, t, c0=None):
+        """The deterministic path ``(c_t, e_t)`` of the offsets over ``t``
+        steps (see the module docstring), or None when there are no
+        offsets and no start shift."""
+        if c0 is None and not (b.any() or d.any()):
+            return None
+        n, p = a.shape[0], c.shape[0]
+        start = np.zeros(n) if c0 is None else np.ascontiguousarray(c0, dtype=float)
+        bt = _offsets("transition_offsets", b, t - 1, n)
+        dt = _offsets("observation_offsets", d, t, p)
+        return _emfit.kalman_shift(a, c, start, bt, dt)
+
+    def _inference(self, X, function):
+        """Runs ``function`` (filter or smoother) on X without the offsets:
+        ``(means, covariances, log-likelihood)``."""
+        a, b, q, c, d, r, m0, p0 = self._parameters()
+        y = self._observations(X)
+        path = self._path(a, b, c, d, y.shape[0])
+        if path is not None:
+            y = y - path[1]
+        means, covariances, ll = function(y, (a, q, c, r, m0, p0))
+        if path is not None:
+            means += path[0]
+        return means, covariances, ll
+
+    # ------------------------------------------------------------------
+    # pykalman's methods
+
+    def filter(self, X):
+        """The Kalman filter: the means and covariances of ``p(x_t | z_0..z_t)``.
+
+        Returns ``(filtered_state_means (T, n), filtered_state_covariances
+        (T, n, n))``. The first step updates the prior ``(mu_0, Sigma_0)``
+        with ``z_0`` (no prediction before it), as pykalman does.
+        """
+        means, covariances, _ = self._inference(X, _emfit.kalman_filter)
+        return means, covariances
+
+    def smooth(self, X):
+        """The Rauch-Tung-Striebel smoother: the means and covariances of
+        ``p(x_t | z_0..z_{T-1})``.
+
+        Returns ``(smoothed_state_means (T, n), smoothed_state_covariances
+        (T, n, n))``.
+        """
+        means, covariances, _ = self._inference(X, _emfit.kalman_smooth)
+        return means, covariances
+
+    def loglikelihood(self, X):
+        """``ln p(z_0, ..., z_{T-1})``, the sum over steps of the
+        log-density of each step's observed values given the earlier ones."""
+        a, b, q, c, d, r, m0, p0 = self._parameters()
+        y = self._observations(X)
+        path = self._path(a, b, c, d, y.shape[0])
+        if path is not None:
+            y = y - path[1]
+        return _emfit.kalman_loglikelihood(y, (a, q, c, r, m0, p0))
+
+    def filter_update(
+        self,
+        filtered_state_mean,
+        filtered_state_covariance,
+        observation=None,
+        transition_matrix=None,
+        transition_offset=None,
+        transition_covariance=None,
+        observation_matrix=None,
+        observation_offset=None,
+        observation_covariance=None,
+    ):
+        """One step of the filter: from the filtered moments of ``x_t``
+        (``filtered_state_covariance`` must be positive definite) to those
+        of ``x_{t+1}`` given ``observation`` (``z_{t+1}``): the prediction
+        ``A m + b``, ``A P A^T + Q``, then the update with the observed
+        values. ``observation`` None, or masked entirely, predicts only.
+        The other arguments replace the model's parameters for this step.
+
+        Returns ``(next_filtered_state_mean (n,), next_filtered_state_covariance (n, n))``.
+        """
+        a, b, q, c, d, r, _, _ = self._parameters()
+        n = self.n_dim_state
+        # This step may observe another number of values (pykalman allows
+        # it): p is that of the given observation matrix.
+        p = self.n_dim_obs if observation_matrix is None else np.atleast_2d(observation_matrix).shape[0]
+        for name, value in (("transition_offsets", b), ("observation_offsets", d)):
+            given = transition_offset if name == "transition_offsets" else observation_offset
+            if value.ndim == 2 and given is None:
+                raise ValueError(f"{name} vary in time: pass this step's offset to filter_update")
+        a = a if transition_matrix is None else _check("transition_matrix", np.atleast_2d(transition_matrix), (n, n))
+        q = q if transition_covariance is None else _check("transition_covariance", np.atleast_2d(transition_covariance), (n, n))
+        c = c if observation_matrix is None else _check("observation_matrix", np.atleast_2d(observation_matrix), (p, n))
+        r = r if observation_covariance is None else _check("observation_covariance", np.atleast_2d(observation_covariance), (p, p))
+        b = b if transition_offset is None else _check("transition_offset", np.atleast_1d(transition_offset), (n,))
+        if observation_offset is not None:
+            d = _check("observation_offset", np.atleast_1d(observation_offset), (p,))
+        elif d.shape[-1] != p:
+            if d.any():
+                raise ValueError(f"observation_offset is needed: this step observes {p} values, the model {d.shape[-1]}")
+            d = np.zeros(p)
+        mean = _check("filtered_state_mean", np.atleast_1d(filtered_state_mean), (n,))
+        cov = _check("filtered_state_covariance", np.atleast_2d(filtered_state_covariance), (n, n))
+        if observation is None:
+            z = np.ma.masked_all((1, p))
+        else:
+            z = np.ma.asarray(observation, dtype=float).reshape(1, -1)
+            if z.shape[1] != p:
+                raise ValueError(f"observation has {z.shape[1]} values, expected {p}")
+        # Two steps of the filter: the first, wholly missing, keeps the
+        # given moments as its prior; the second predicts and updates.
+        y = _missing_as_nan("observation", np.ma.concatenate([np.ma.masked_all((1, p)), z]))
+        shift, e = _emfit.kalman_shift(a, c, np.zeros(n), b.reshape(1, n), np.ascontiguousarray(np.broadcast_to(d, (2, p))))
+        try:
+            means, covariances, _ = _emfit.kalman_filter(y - e, (a, q, c, r, mean, cov))
+        except ValueError as error:
+            raise ValueError(str(error).replace("initial_state_covariance", "filtered_state_covariance")) from None
+        return means[1] + shift[1], covariances[1]
+
+    def sample(self, n_timesteps, initial_state=None, random_state=None):
+        """Draws ``n_timesteps`` steps of states and observations.
+
+        ``initial_state`` fixes ``x_0`` (else it is drawn from
+        ``N(mu_0, Sigma_0)``); ``random_state`` (else the constructor's)
+        seeds the draw: the same seed gives the same sample (not pykalman's
+        numbers: the draws are emfit's). Returns ``(states (T, n),
+        observations (T, p))``, the observations a masked array as in
+        pykalman.
+        """
+        a, b, q, c, d, r, m0, p0 = self._parameters()
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        seed = int(rng.randint(np.iinfo(np.int64).max))
+        states, observations = _emfit.kalman_sample(int(n_timesteps), seed, (a, q, c, r, m0, p0))
+        if n_timesteps > 0:
+            start = None
+            if initial_state is not None:
+                start = _check("initial_state", np.atleast_1d(initial_state), (self.n_dim_state,)) - states[0]
+            path = self._path(a, b, c, d, int(n_timesteps), start)
+            if path is not None:
+                states += path[0]
+                observations += path[1]
+        return states, np.ma.array(observations)
+
+    def em(
+        self,
+        X,
+        y=None,
+        n_iter=10,
+        em_vars=None,
+        *,
+        stopping="fixed",
+        tol=1e-6,
+        acceleration="none",
+        transition_covariance_type="full",
+        observation_covariance_type="full",
+        verbose=False,
+    ):
+        """Learns the parameters named in ``em_vars`` (default: the
+        constructor's) by EM; returns self.
+
+        The E-step is the filter and the RTS smoother; the M-step the
+        closed-form maximiser of the expected complete-data log-likelihood
+        over the learned blocks (``A = C Phi^-1``, ``Q`` the mean residual
+        second moment of the transitions with the new ``A``; likewise ``C``
+        and ``R`` over the observed steps; ``mu_0 = E[x_0]``,
+        ``Sigma_0 = E[(x_0 - mu_0)(x_0 - mu_0)^T]``). Each iteration never
+        lowers the log-likelihood.
+
+        By default exactly ``n_iter`` plain EM iterations (pykalman's).
+        ``stopping='remaining'`` or ``'gain'`` stop once the gain still to
+        come (estimated from the rate of EM) or the last gain is below
+        ``tol`` (absolute, in log-likelihood), with ``n_iter`` a cap, and
+        warn with ``ConvergenceWarning`` if the cap stops the fit first;
+        ``acceleration='squarem'`` accelerates the iterations;
+        ``transition_covariance_type`` and ``observation_covariance_type``
+        (``'full'``, ``'diagonal'``, ``'scalar'``) constrain Q and R. The
+        fit report is ``fit_report_``. The parameters are assigned only
+        when the fit succeeds: a failed or interrupted fit leaves the
+        estimator as it was.
+        """
+        del y  # pykalman's signature: unused
+        a, b, q, c, d, r, m0, p0 = self._parameters()
+        data = self._observations(X)
+        names = self._em_vars if em_vars is None else em_vars
+        names = list(_EM_BLOCKS) if isinstance(names, str) and names == "all" else list(names)
+        learn = []
+        for name in names:
+            if name not in _EM_BLOCKS:
+                raise ValueError(f"em_vars has {name!r}, expected names among {sorted(_EM_BLOCKS)} or 'all'")
+            if _EM_BLOCKS[name] is None:
+                raise NotImplementedError(f"EM of {name} is not supported by emfit yet: leave it out of em_vars")
+            learn.append(_EM_BLOCKS[name])
+        if b.any() and ("A" in learn or "H" in learn):
+            raise NotImplementedError(
+                "EM of transition_matrices or observation_matrices with non-zero transition_offsets "
+                "is not supported by emfit yet"
+            )
+        if n_iter < 0:
+            raise ValueError(f"n_iter must be >= 0, got {n_iter}")
+        report = None
+        if learn and n_iter > 0:
+            path = self._path(a, b, c, d, data.shape[0])
+            shifted = data if path is None else data - path[1]
+            (a, q, c, r, m0, p0), report = _emfit.kalman_em(
+                shifted,
+                (a, q, c, r, m0, p0),
+                ",".join(learn),
+                transition_covariance_type,
+                observation_covariance_type,
+                int(n_iter),
+                float(tol),
+                stopping,
+                acceleration,
+                bool(verbose),
+            )
+            if stopping != "fixed" and not report["converged"]:
+                warnings.warn(
+                    f"EM did not converge within n_iter={n_iter} iterations: {report['termination']}",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+        (
+            self.transition_matrices,
+            self.transition_offsets,
+            self.transition_covariance,
+            self.observation_matrices,
+            self.observation_offsets,
+            self.observation_covariance,
+            self.initial_state_mean,
+            self.initial_state_covariance,
+        ) = (a, b, q, c, d, r, m0, p0)
+        if report is not None:
+            self.fit_report_ = report
+        return self
