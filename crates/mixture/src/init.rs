@@ -28,6 +28,92 @@ pub struct InitConfig {
     /// see [`crate::floor`]). Set [`Floor::Absolute`] with the same value as
     /// the M-step's `reg_covar` to reproduce scikit-learn's start.
     pub covariance_floor: Floor,
+    /// Parameters that replace the method's (default: none), see
+    /// [`GivenParameters`].
+    pub given: GivenParameters,
+}
+
+/// Initial parameters given by the caller that replace those the
+/// [`InitMethod`] computes, the others still coming from the method
+/// (scikit-learn's `weights_init`, `means_init` and `precisions_init` when
+/// not all three are given). The covariances the method computes are those
+/// of its responsibilities about its own means, also when the means are
+/// given. The assembled start is validated as a [`GaussianMixture`].
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct GivenParameters {
+    /// The weights (K, on the simplex).
+    pub weights: Option<Vec<f64>>,
+    /// The means (K x d).
+    pub means: Option<Mat<f64>>,
+    /// The covariances or the precisions, of the configured type.
+    pub covariances: Option<GivenCovariances>,
+}
+
+/// Given covariances, or their inverses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GivenCovariances {
+    /// Covariances.
+    Covariances(Covariances),
+    /// Precisions (inverse covariances), as [`GaussianMixture::from_precisions`] takes them.
+    Precisions(Covariances),
+}
+
+impl GivenParameters {
+    /// Nothing given.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same with the weights given.
+    #[must_use]
+    pub fn with_weights(mut self, weights: Vec<f64>) -> Self {
+        self.weights = Some(weights);
+        self
+    }
+
+    /// The same with the means given.
+    #[must_use]
+    pub fn with_means(mut self, means: Mat<f64>) -> Self {
+        self.means = Some(means);
+        self
+    }
+
+    /// The same with the covariances (or precisions) given.
+    #[must_use]
+    pub fn with_covariances(mut self, covariances: GivenCovariances) -> Self {
+        self.covariances = Some(covariances);
+        self
+    }
+
+    /// `model` with the given parameters in place of its own.
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::new`] and [`GaussianMixture::from_precisions`]
+    /// (shapes, simplex, SPD); [`MixtureError::CovarianceTypeMismatch`] for
+    /// covariances of another type than `model`'s.
+    fn apply(&self, model: GaussianMixture) -> Result<GaussianMixture, MixtureError> {
+        if *self == Self::default() {
+            return Ok(model);
+        }
+        let weights = self.weights.clone().unwrap_or_else(|| model.weights().to_vec());
+        let means = self.means.clone().unwrap_or_else(|| model.means().to_owned());
+        let assembled = match &self.covariances {
+            None => GaussianMixture::new(weights, means, model.covariances().clone()),
+            Some(GivenCovariances::Covariances(c)) => GaussianMixture::new(weights, means, c.clone()),
+            Some(GivenCovariances::Precisions(p)) => {
+                GaussianMixture::from_precisions(weights, means, p.clone())
+            }
+        }?;
+        if assembled.covariance_type() != model.covariance_type() {
+            return Err(MixtureError::CovarianceTypeMismatch {
+                expected: model.covariance_type(),
+                found: assembled.covariance_type(),
+            });
+        }
+        Ok(assembled)
+    }
 }
 
 impl InitConfig {
@@ -39,7 +125,15 @@ impl InitConfig {
             covariance_type,
             method: InitMethod::default(),
             covariance_floor: Floor::Relative(DEFAULT_RELATIVE_FLOOR),
+            given: GivenParameters::default(),
         }
+    }
+
+    /// The same with parameters that replace the method's.
+    #[must_use]
+    pub fn with_given(mut self, given: GivenParameters) -> Self {
+        self.given = given;
+        self
     }
 
     /// The same with another covariance floor.
@@ -101,6 +195,7 @@ impl GaussianMixture {
     /// `diag(f)`.
     ///
     /// All randomness comes from `rng`: the same seed gives the same model.
+    /// Finally [`InitConfig::given`] replaces the parameters it holds.
     ///
     /// # Errors
     /// [`MixtureError::NoComponents`], [`MixtureError::EmptyData`],
@@ -109,6 +204,16 @@ impl GaussianMixture {
     /// (k-means and random points); for `Explicit`,
     /// [`MixtureError::DimensionMismatch`] or [`MixtureError::CovarianceTypeMismatch`].
     pub(crate) fn initialise<R: Rng + ?Sized>(
+        x: MatRef<'_, f64>,
+        config: &InitConfig,
+        rng: &mut R,
+    ) -> Result<Self, MixtureError> {
+        let model = Self::initialise_by_method(x, config, rng)?;
+        config.given.apply(model)
+    }
+
+    /// [`initialise`](Self::initialise) without the given parameters.
+    fn initialise_by_method<R: Rng + ?Sized>(
         x: MatRef<'_, f64>,
         config: &InitConfig,
         rng: &mut R,
