@@ -199,13 +199,15 @@ fn gmm_fit<'py>(
             Start::FromData(config)
         }
     };
-    let settings = fit::settings(max_iter, tol, stopping, acceleration, n_init, seed)?;
-    let options = MStepOptions::default().with_reg_covar(reg_covar);
     let weights = match &sample_weight {
         Some(w) => Some(w.as_slice()?),
         None => None,
     };
+    // The weights first: the tolerance the caller derived from them is
+    // meaningless when they are invalid.
     let data = WeightedRows::new(rows(&x)?, weights).or_value_error()?;
+    let settings = fit::settings(max_iter, tol, stopping, acceleration, n_init, seed)?;
+    let options = MStepOptions::default().with_reg_covar(reg_covar);
     let fitted = fit::run(py, verbose, |observer| {
         mixture::em_core::fit_observed(data, start, &options, &settings, observer)
     })?;

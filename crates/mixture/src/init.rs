@@ -8,6 +8,7 @@ use crate::mstep::WEIGHT_FLOOR;
 use crate::stats::Scatter;
 use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
 use faer::{Mat, MatRef};
+use linalg_kernels::Cholesky;
 use rand::Rng;
 
 /// How a mixture is initialised from data ([`em_core::EmModel::init_from_data`],
@@ -190,9 +191,10 @@ impl GaussianMixture {
     /// [`WEIGHT_FLOOR`]), means `mₖ`, covariances `Sₖ / Nₖ + diag(f)` with
     /// the floor `f` of [`InitConfig::covariance_floor`] (by default `10⁻⁶`
     /// times the data's variance of each feature). A component with fewer
-    /// than two effective points (a singleton cluster) gets the covariance
-    /// of the whole data set (plus the floor) instead of the singular
-    /// `diag(f)`.
+    /// than two effective points (a singleton cluster), or whose covariance
+    /// is not positive definite (identical points and a zero floor), gets
+    /// the covariance of the whole data set (plus the floor) instead of the
+    /// singular one.
     ///
     /// All randomness comes from `rng`: the same seed gives the same model.
     /// Finally [`InitConfig::given`] replaces the parameters it holds.
@@ -283,7 +285,8 @@ impl GaussianMixture {
 }
 
 /// M-step estimates from responsibilities, with the data covariance for
-/// components of fewer than two effective points.
+/// components of fewer than two effective points or whose covariance is
+/// singular (a cluster of identical points under a zero floor).
 fn from_responsibilities(
     x: MatRef<'_, f64>,
     resp: MatRef<'_, f64>,
@@ -312,19 +315,21 @@ fn from_responsibilities(
         Scatter::Full(s) => Covariances::Full(
             (0..k)
                 .map(|c| {
-                    if weak(c) {
+                    let cov = Mat::from_fn(d, d, |i, j| {
+                        s[c][(i, j)] / mass[c] + if i == j { floors[i] } else { 0.0 }
+                    });
+                    if weak(c) || Cholesky::new(cov.as_ref()).is_err() {
                         data_cov.clone()
                     } else {
-                        Mat::from_fn(d, d, |i, j| {
-                            s[c][(i, j)] / mass[c] + if i == j { floors[i] } else { 0.0 }
-                        })
+                        cov
                     }
                 })
                 .collect(),
         ),
         Scatter::Diagonal(s) if covariance_type == CovarianceType::Diagonal => {
+            let singular = |c: usize| (0..d).any(|j| !(s[(c, j)] / mass[c] + floors[j] > 0.0));
             Covariances::Diagonal(Mat::from_fn(k, d, |c, j| {
-                if weak(c) {
+                if weak(c) || singular(c) {
                     data_cov[(j, j)]
                 } else {
                     s[(c, j)] / mass[c] + floors[j]
@@ -334,10 +339,11 @@ fn from_responsibilities(
         Scatter::Diagonal(s) => Covariances::Spherical(
             (0..k)
                 .map(|c| {
-                    if weak(c) {
+                    let variance = (0..d).map(|j| s[(c, j)] / mass[c] + floors[j]).sum::<f64>() / d as f64;
+                    if weak(c) || !(variance > 0.0) {
                         (0..d).map(|j| data_cov[(j, j)]).sum::<f64>() / d as f64
                     } else {
-                        (0..d).map(|j| s[(c, j)] / mass[c] + floors[j]).sum::<f64>() / d as f64
+                        variance
                     }
                 })
                 .collect(),
