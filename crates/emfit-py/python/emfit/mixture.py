@@ -67,7 +67,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     - ``stopping``: ``'remaining'`` (default) stops when the gain still to
       come, estimated from the rate of EM, is within the tolerance;
       ``'gain'`` stops when the last gain is (scikit-learn's rule);
-      ``'fixed'`` runs exactly ``max_iter`` iterations;
+      ``'fixed'`` runs exactly ``max_iter`` iterations (no
+      ``ConvergenceWarning``);
     - ``fit_report_``: what happened in the fit (see below).
 
     Parameters
@@ -275,7 +276,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             **({} if start is not None else given),
         )
         precisions, precisions_cholesky = _emfit.gmm_precisions(weights, means, covariances, self.covariance_type)
-        if not report["converged"] and self.max_iter > 0:
+        if not report["converged"] and self.max_iter > 0 and self.stopping != "fixed":
             warnings.warn(
                 "Best performing initialization did not converge "
                 f"({report['termination']}). Try different init parameters, "
