@@ -9,7 +9,10 @@ use crate::array::{matrices, rows, to_array2, to_array3};
 use crate::error::{OrValueError, value_error};
 use crate::fit;
 use mixture::faer::Mat;
-use mixture::{CovarianceType, Covariances, GaussianMixture, InitConfig, InitMethod, MStepOptions, Start};
+use mixture::{
+    CovarianceType, Covariances, GaussianMixture, GivenCovariances, GivenParameters, InitConfig, InitMethod,
+    MStepOptions, Start, WeightedMixture, WeightedRows,
+};
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -22,6 +25,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm_score_samples, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_predict_proba, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_sample, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_precisions, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_bic, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_aic, m)?)?;
     Ok(())
 }
 
@@ -116,19 +122,24 @@ type FitResult<'py> = (
     Bound<'py, PyDict>,
 );
 
-/// Fits a mixture to `x` (n, d).
+/// Fits a mixture to `x` (n, d), each row counted `sample_weight[i]` times
+/// when given (weighted EM, [`WeightedMixture`]: the log-likelihood is
+/// `Σᵢ wᵢ ln p(xᵢ)`; weights finite, ≥ 0, not all zero).
 ///
 /// The start is `start = (weights, means, covariances_or_precisions,
-/// are_precisions)` when given (a warm start, or scikit-learn's
-/// `*_init` arguments), else `init` chooses it from the data: `"kmeans"`
-/// (k-means++ seeding and Lloyd rounds), `"k-means++"` (the seeding only),
-/// `"random"` (random responsibilities), `"random_from_data"` (random data
-/// points as means). `reg_covar` is added to every variance, as
-/// scikit-learn does. See [`fit::settings`] for the loop's arguments.
+/// are_precisions)` when given (a warm start, or all three of
+/// scikit-learn's `*_init` arguments), else `init` chooses it from the
+/// data: `"kmeans"` (k-means++ seeding and Lloyd rounds), `"k-means++"`
+/// (the seeding only), `"random"` (random responsibilities),
+/// `"random_from_data"` (random data points as means); `weights_init`,
+/// `means_init` and `precisions_init` (those given) then replace the
+/// method's parameters ([`GivenParameters`]). `reg_covar` is added to
+/// every variance, as scikit-learn does. See [`fit::settings`] for the
+/// loop's arguments.
 ///
 /// Returns `(weights, means, covariances, report)`.
 #[pyfunction]
-#[pyo3(signature = (x, n_components, covariance_type, reg_covar, init, start, max_iter, tol, stopping, acceleration, n_init, seed, verbose))]
+#[pyo3(signature = (x, n_components, covariance_type, reg_covar, init, start, max_iter, tol, stopping, acceleration, n_init, seed, verbose, sample_weight=None, weights_init=None, means_init=None, precisions_init=None))]
 fn gmm_fit<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f64>,
@@ -144,6 +155,10 @@ fn gmm_fit<'py>(
     n_init: usize,
     seed: u64,
     verbose: bool,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    weights_init: Option<PyReadonlyArray1<'py, f64>>,
+    means_init: Option<PyReadonlyArray2<'py, f64>>,
+    precisions_init: Option<Bound<'py, PyAny>>,
 ) -> PyResult<FitResult<'py>> {
     let kind = self::covariance_type(covariance_type)?;
     if !(reg_covar >= 0.0 && reg_covar.is_finite()) {
@@ -152,7 +167,9 @@ fn gmm_fit<'py>(
         )));
     }
     let start = match start {
-        Some((w, m, c, are_precisions)) => Start::Warm(model(w, m, &c, covariance_type, are_precisions)?),
+        Some((w, m, c, are_precisions)) => {
+            Start::Warm(WeightedMixture(model(w, m, &c, covariance_type, are_precisions)?))
+        }
         None => {
             let method = match init {
                 "kmeans" => InitMethod::KMeans { max_rounds: 300 },
@@ -165,19 +182,36 @@ fn gmm_fit<'py>(
                     )));
                 }
             };
+            let mut given = GivenParameters::new();
+            if let Some(w) = weights_init {
+                given = given.with_weights(w.as_slice()?.to_vec());
+            }
+            if let Some(m) = means_init {
+                given = given.with_means(rows(&m)?.to_owned());
+            }
+            if let Some(p) = precisions_init {
+                given = given.with_covariances(GivenCovariances::Precisions(covariances(kind, &p)?));
+            }
             let config = InitConfig::new(n_components, kind)
                 .with_method(method)
-                .with_covariance_floor(mixture::Floor::Absolute(reg_covar));
+                .with_covariance_floor(mixture::Floor::Absolute(reg_covar))
+                .with_given(given);
             Start::FromData(config)
         }
     };
+    let weights = match &sample_weight {
+        Some(w) => Some(w.as_slice()?),
+        None => None,
+    };
+    // The weights first: the tolerance the caller derived from them is
+    // meaningless when they are invalid.
+    let data = WeightedRows::new(rows(&x)?, weights).or_value_error()?;
     let settings = fit::settings(max_iter, tol, stopping, acceleration, n_init, seed)?;
     let options = MStepOptions::default().with_reg_covar(reg_covar);
-    let x = rows(&x)?;
     let fitted = fit::run(py, verbose, |observer| {
-        mixture::em_core::fit_observed(x, start, &options, &settings, observer)
+        mixture::em_core::fit_observed(data, start, &options, &settings, observer)
     })?;
-    let (w, m, c) = parameters(py, &fitted.model);
+    let (w, m, c) = parameters(py, &fitted.model.0);
     Ok((w, m, c, crate::report::to_dict(py, &fitted.report)?))
 }
 
@@ -232,4 +266,74 @@ fn gmm_sample<'py>(
         to_array2(py, x.as_ref()).into_any(),
         labels.into_pyarray(py).into_any(),
     ))
+}
+
+/// `(precisions, precisions_cholesky)` of a mixture in scikit-learn's
+/// shapes and conventions: `Σₖ⁻¹` and the upper-triangular `Uₖ` with
+/// `Σₖ⁻¹ = Uₖ Uₖᵀ` (full: (K, d, d); tied: (d, d); diagonal: (K, d), the
+/// diagonals; spherical: (K,), one value per component).
+#[pyfunction]
+fn gmm_precisions<'py>(
+    py: Python<'py>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    covariances: Bound<'py, PyAny>,
+    covariance_type: &str,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let model = model(weights, means, &covariances, covariance_type, false)?;
+    let (k, d) = (model.n_components(), model.n_features());
+    let precisions: Vec<Mat<f64>> = (0..k).filter_map(|c| model.component_precision(c)).collect();
+    let cholesky: Vec<Mat<f64>> = (0..k).filter_map(|c| model.precision_cholesky(c)).collect();
+    let diagonals = |ms: &[Mat<f64>]| Mat::from_fn(k, d, |c, j| ms[c][(j, j)]);
+    let firsts = |ms: &[Mat<f64>]| ms.iter().map(|m| m[(0, 0)]).collect::<Vec<f64>>();
+    Ok(match model.covariance_type() {
+        CovarianceType::Full => (
+            to_array3(py, &precisions, d, d).into_any(),
+            to_array3(py, &cholesky, d, d).into_any(),
+        ),
+        CovarianceType::Tied => (
+            to_array2(py, precisions[0].as_ref()).into_any(),
+            to_array2(py, cholesky[0].as_ref()).into_any(),
+        ),
+        CovarianceType::Diagonal => (
+            to_array2(py, diagonals(&precisions).as_ref()).into_any(),
+            to_array2(py, diagonals(&cholesky).as_ref()).into_any(),
+        ),
+        CovarianceType::Spherical => (
+            firsts(&precisions).into_pyarray(py).into_any(),
+            firsts(&cholesky).into_pyarray(py).into_any(),
+        ),
+    })
+}
+
+/// The Bayesian information criterion `−2 ln L(x) + p ln n` of the mixture
+/// on `x` (p free parameters, n rows).
+#[pyfunction]
+fn gmm_bic<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    covariances: Bound<'py, PyAny>,
+    covariance_type: &str,
+) -> PyResult<f64> {
+    let model = model(weights, means, &covariances, covariance_type, false)?;
+    let x = rows(&x)?;
+    py.detach(|| model.bic(x)).or_value_error()
+}
+
+/// The Akaike information criterion `−2 ln L(x) + 2 p` of the mixture on
+/// `x` (p free parameters).
+#[pyfunction]
+fn gmm_aic<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    covariances: Bound<'py, PyAny>,
+    covariance_type: &str,
+) -> PyResult<f64> {
+    let model = model(weights, means, &covariances, covariance_type, false)?;
+    let x = rows(&x)?;
+    py.detach(|| model.aic(x)).or_value_error()
 }

@@ -8,6 +8,7 @@ use crate::mstep::WEIGHT_FLOOR;
 use crate::stats::Scatter;
 use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
 use faer::{Mat, MatRef};
+use linalg_kernels::Cholesky;
 use rand::Rng;
 
 /// How a mixture is initialised from data ([`em_core::EmModel::init_from_data`],
@@ -28,6 +29,92 @@ pub struct InitConfig {
     /// see [`crate::floor`]). Set [`Floor::Absolute`] with the same value as
     /// the M-step's `reg_covar` to reproduce scikit-learn's start.
     pub covariance_floor: Floor,
+    /// Parameters that replace the method's (default: none), see
+    /// [`GivenParameters`].
+    pub given: GivenParameters,
+}
+
+/// Initial parameters given by the caller that replace those the
+/// [`InitMethod`] computes, the others still coming from the method
+/// (scikit-learn's `weights_init`, `means_init` and `precisions_init` when
+/// not all three are given). The covariances the method computes are those
+/// of its responsibilities about its own means, also when the means are
+/// given. The assembled start is validated as a [`GaussianMixture`].
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct GivenParameters {
+    /// The weights (K, on the simplex).
+    pub weights: Option<Vec<f64>>,
+    /// The means (K x d).
+    pub means: Option<Mat<f64>>,
+    /// The covariances or the precisions, of the configured type.
+    pub covariances: Option<GivenCovariances>,
+}
+
+/// Given covariances, or their inverses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GivenCovariances {
+    /// Covariances.
+    Covariances(Covariances),
+    /// Precisions (inverse covariances), as [`GaussianMixture::from_precisions`] takes them.
+    Precisions(Covariances),
+}
+
+impl GivenParameters {
+    /// Nothing given.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same with the weights given.
+    #[must_use]
+    pub fn with_weights(mut self, weights: Vec<f64>) -> Self {
+        self.weights = Some(weights);
+        self
+    }
+
+    /// The same with the means given.
+    #[must_use]
+    pub fn with_means(mut self, means: Mat<f64>) -> Self {
+        self.means = Some(means);
+        self
+    }
+
+    /// The same with the covariances (or precisions) given.
+    #[must_use]
+    pub fn with_covariances(mut self, covariances: GivenCovariances) -> Self {
+        self.covariances = Some(covariances);
+        self
+    }
+
+    /// `model` with the given parameters in place of its own.
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::new`] and [`GaussianMixture::from_precisions`]
+    /// (shapes, simplex, SPD); [`MixtureError::CovarianceTypeMismatch`] for
+    /// covariances of another type than `model`'s.
+    fn apply(&self, model: GaussianMixture) -> Result<GaussianMixture, MixtureError> {
+        if *self == Self::default() {
+            return Ok(model);
+        }
+        let weights = self.weights.clone().unwrap_or_else(|| model.weights().to_vec());
+        let means = self.means.clone().unwrap_or_else(|| model.means().to_owned());
+        let assembled = match &self.covariances {
+            None => GaussianMixture::new(weights, means, model.covariances().clone()),
+            Some(GivenCovariances::Covariances(c)) => GaussianMixture::new(weights, means, c.clone()),
+            Some(GivenCovariances::Precisions(p)) => {
+                GaussianMixture::from_precisions(weights, means, p.clone())
+            }
+        }?;
+        if assembled.covariance_type() != model.covariance_type() {
+            return Err(MixtureError::CovarianceTypeMismatch {
+                expected: model.covariance_type(),
+                found: assembled.covariance_type(),
+            });
+        }
+        Ok(assembled)
+    }
 }
 
 impl InitConfig {
@@ -39,7 +126,15 @@ impl InitConfig {
             covariance_type,
             method: InitMethod::default(),
             covariance_floor: Floor::Relative(DEFAULT_RELATIVE_FLOOR),
+            given: GivenParameters::default(),
         }
+    }
+
+    /// The same with parameters that replace the method's.
+    #[must_use]
+    pub fn with_given(mut self, given: GivenParameters) -> Self {
+        self.given = given;
+        self
     }
 
     /// The same with another covariance floor.
@@ -96,11 +191,13 @@ impl GaussianMixture {
     /// [`WEIGHT_FLOOR`]), means `mₖ`, covariances `Sₖ / Nₖ + diag(f)` with
     /// the floor `f` of [`InitConfig::covariance_floor`] (by default `10⁻⁶`
     /// times the data's variance of each feature). A component with fewer
-    /// than two effective points (a singleton cluster) gets the covariance
-    /// of the whole data set (plus the floor) instead of the singular
-    /// `diag(f)`.
+    /// than two effective points (a singleton cluster), or whose covariance
+    /// is not positive definite (identical points and a zero floor), gets
+    /// the covariance of the whole data set (plus the floor) instead of the
+    /// singular one.
     ///
     /// All randomness comes from `rng`: the same seed gives the same model.
+    /// Finally [`InitConfig::given`] replaces the parameters it holds.
     ///
     /// # Errors
     /// [`MixtureError::NoComponents`], [`MixtureError::EmptyData`],
@@ -109,6 +206,16 @@ impl GaussianMixture {
     /// (k-means and random points); for `Explicit`,
     /// [`MixtureError::DimensionMismatch`] or [`MixtureError::CovarianceTypeMismatch`].
     pub(crate) fn initialise<R: Rng + ?Sized>(
+        x: MatRef<'_, f64>,
+        config: &InitConfig,
+        rng: &mut R,
+    ) -> Result<Self, MixtureError> {
+        let model = Self::initialise_by_method(x, config, rng)?;
+        config.given.apply(model)
+    }
+
+    /// [`initialise`](Self::initialise) without the given parameters.
+    fn initialise_by_method<R: Rng + ?Sized>(
         x: MatRef<'_, f64>,
         config: &InitConfig,
         rng: &mut R,
@@ -178,7 +285,8 @@ impl GaussianMixture {
 }
 
 /// M-step estimates from responsibilities, with the data covariance for
-/// components of fewer than two effective points.
+/// components of fewer than two effective points or whose covariance is
+/// singular (a cluster of identical points under a zero floor).
 fn from_responsibilities(
     x: MatRef<'_, f64>,
     resp: MatRef<'_, f64>,
@@ -207,19 +315,21 @@ fn from_responsibilities(
         Scatter::Full(s) => Covariances::Full(
             (0..k)
                 .map(|c| {
-                    if weak(c) {
+                    let cov = Mat::from_fn(d, d, |i, j| {
+                        s[c][(i, j)] / mass[c] + if i == j { floors[i] } else { 0.0 }
+                    });
+                    if weak(c) || Cholesky::new(cov.as_ref()).is_err() {
                         data_cov.clone()
                     } else {
-                        Mat::from_fn(d, d, |i, j| {
-                            s[c][(i, j)] / mass[c] + if i == j { floors[i] } else { 0.0 }
-                        })
+                        cov
                     }
                 })
                 .collect(),
         ),
         Scatter::Diagonal(s) if covariance_type == CovarianceType::Diagonal => {
+            let singular = |c: usize| (0..d).any(|j| !(s[(c, j)] / mass[c] + floors[j] > 0.0));
             Covariances::Diagonal(Mat::from_fn(k, d, |c, j| {
-                if weak(c) {
+                if weak(c) || singular(c) {
                     data_cov[(j, j)]
                 } else {
                     s[(c, j)] / mass[c] + floors[j]
@@ -229,10 +339,11 @@ fn from_responsibilities(
         Scatter::Diagonal(s) => Covariances::Spherical(
             (0..k)
                 .map(|c| {
-                    if weak(c) {
+                    let variance = (0..d).map(|j| s[(c, j)] / mass[c] + floors[j]).sum::<f64>() / d as f64;
+                    if weak(c) || !(variance > 0.0) {
                         (0..d).map(|j| data_cov[(j, j)]).sum::<f64>() / d as f64
                     } else {
-                        (0..d).map(|j| s[(c, j)] / mass[c] + floors[j]).sum::<f64>() / d as f64
+                        variance
                     }
                 })
                 .collect(),

@@ -10,7 +10,8 @@
 //! crate alone.
 //!
 //! - the E-step ([`EmModel::e_step`], or [`GaussianMixture::e_step_weighted`]
-//!   with sample weights): log-likelihood of the current parameters and
+//!   with sample weights, and [`WeightedMixture`] to fit weighted rows
+//!   ([`WeightedRows`]) by the same loop): log-likelihood of the current parameters and
 //!   mergeable [`SufficientStats`], over fixed chunks in parallel with a
 //!   fixed reduction order;
 //! - the M-step ([`EmModel::m_step`]): a new model plus [`StepDiagnostics`]
@@ -21,7 +22,7 @@
 //!   [`EmModel::flat_parameters`], [`EmModel::with_flat_parameters`]), for
 //!   accelerated EM (SQUAREM) and the parameter-change stopping rule;
 //! - the initialisation ([`EmModel::init_from_data`] with an [`InitConfig`]:
-//!   [`InitMethod`], [`kmeans()`](crate::kmeans::kmeans));
+//!   [`InitMethod`], [`kmeans()`](crate::kmeans::kmeans), [`GivenParameters`]);
 //! - inference: [`GaussianMixture::log_prob_per_component`],
 //!   [`GaussianMixture::score_samples`], [`GaussianMixture::predict_proba`],
 //!   [`GaussianMixture::predict`], [`GaussianMixture::sample`],
@@ -62,11 +63,12 @@ pub mod mstep;
 mod param;
 pub mod scenario;
 mod stats;
+mod weighted;
 
 pub use covariance::{CovarianceType, Covariances};
 pub use error::{CovarianceOwner, MixtureError};
 pub use floor::{DEFAULT_RELATIVE_FLOOR, Floor};
-pub use init::{InitConfig, InitMethod};
+pub use init::{GivenCovariances, GivenParameters, InitConfig, InitMethod};
 pub use kmeans::{KMeans, kmeans};
 /// The kernels' error, wrapped by [`MixtureError::NotPositiveDefinite`] and [`MixtureError::Kernel`].
 pub use linalg_kernels::KernelError;
@@ -74,6 +76,7 @@ pub use model::GaussianMixture;
 pub use mstep::{MStepOptions, WEIGHT_FLOOR};
 pub use param::{LearnSet, Param, StepDiagnostics};
 pub use stats::{ReseedCandidate, Scatter, SufficientStats};
+pub use weighted::{WeightedMixture, WeightedRows};
 
 pub use em_core::{
     self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,

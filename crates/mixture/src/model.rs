@@ -216,6 +216,16 @@ impl GaussianMixture {
         }))
     }
 
+    /// The upper-triangular `Uₖ = Wₖᵀ` (`Wₖ = Lₖ⁻¹` the cached whitening,
+    /// `Σₖ = Lₖ Lₖᵀ`) with `Σₖ⁻¹ = Uₖ Uₖᵀ`, scikit-learn's
+    /// `precisions_cholesky_`, as a dense d x d matrix (diagonal for the
+    /// diagonal and spherical types; the shared one for the tied type), or
+    /// `None` if `k ≥ K`.
+    #[must_use]
+    pub fn precision_cholesky(&self, k: usize) -> Option<Mat<f64>> {
+        (k < self.n_components()).then(|| self.whitening_matrix(k).transpose().to_owned())
+    }
+
     /// The cached Cholesky factor of a full covariance (component `k`) or of
     /// the tied covariance (any `k`); `None` for diagonal and spherical types.
     #[must_use]

@@ -1,0 +1,339 @@
+"""Gaussian mixtures: ``GaussianMixture``, a drop-in replacement for
+``sklearn.mixture.GaussianMixture`` fitted by emfit's EM.
+
+A mixture of K Gaussians in d dimensions has the density
+
+    p(x) = sum_k w_k N(x; mu_k, Sigma_k),
+
+and EM maximises the (optionally weighted) log-likelihood
+``L = sum_i s_i ln p(x_i)`` (``s_i`` the sample weights, 1 by default).
+Every computation (start, E-step, M-step, stopping, restarts, inference,
+sampling) runs in the compiled module ``emfit._emfit``; this module holds
+scikit-learn's conventions: constructor arguments, validation, fitted
+attributes, warnings.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from emfit import _emfit
+
+__all__ = ["GaussianMixture"]
+
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def _seed(random_state):
+    """A 64-bit seed drawn from scikit-learn's ``random_state`` (None, an
+    int or a ``RandomState``), so that an int gives the same fit every time
+    and a ``RandomState`` advances."""
+    rng = check_random_state(random_state)
+    return int(rng.randint(np.iinfo(np.uint64).max, dtype=np.uint64))
+
+
+def _rows(X):
+    """``X`` as the C-contiguous float64 array the compiled module reads."""
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+def _check_shape(name, value, shape):
+    """``value`` as a float64 array of the given shape, or a ``ValueError``."""
+    array = np.ascontiguousarray(value, dtype=np.float64)
+    if array.shape != shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {array.shape}")
+    return array
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by EM, with scikit-learn's interface.
+
+    The parameters, attributes and methods are those of
+    ``sklearn.mixture.GaussianMixture`` (scikit-learn 1.9), with these
+    additions:
+
+    - ``fit(X, sample_weight=...)``: weighted EM, where row i counts
+      ``sample_weight[i]`` times (integer weights give the fit of the data
+      with repeated rows; a zero weight removes the row);
+    - ``acceleration``: ``'squarem'`` (default) extrapolates EM steps
+      (SQUAREM) and accepts an extrapolation only when it does not lower
+      the log-likelihood; ``'none'`` is plain EM, scikit-learn's
+      trajectory;
+    - ``stopping``: ``'remaining'`` (default) stops when the gain still to
+      come, estimated from the rate of EM, is within the tolerance;
+      ``'gain'`` stops when the last gain is (scikit-learn's rule);
+      ``'fixed'`` runs exactly ``max_iter`` iterations (no
+      ``ConvergenceWarning``);
+    - ``fit_report_``: what happened in the fit (see below).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    tol : float, default=1e-3
+        Tolerance on the gain of the per-sample mean log-likelihood
+        ``L / sum_i s_i``; the fit uses ``tol * sum_i s_i`` on ``L``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance (start and M-steps).
+    max_iter : int, default=100
+        EM iterations (M-steps) at most; 0 returns the start.
+    n_init : int, default=1
+        Restarts; the best log-likelihood wins. Their seeds derive from one
+        master seed drawn from ``random_state``.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    weights_init : array of shape (n_components,), default=None
+    means_init : array of shape (n_components, n_features), default=None
+    precisions_init : array, default=None
+        Initial precisions in the shape of ``precisions_``. Given initial
+        parameters replace those of ``init_params``; when all three are
+        given the fit starts from them.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Refit from the fitted parameters (one start, ``n_init`` ignored).
+    verbose : int, default=0
+        Non-zero prints every iteration's log-likelihood.
+    verbose_interval : int, default=10
+        Accepted for compatibility with scikit-learn; emfit prints every
+        iteration when ``verbose`` is set.
+    acceleration : {'squarem', 'none'}, default='squarem'
+    stopping : {'remaining', 'gain', 'fixed'}, default='remaining'
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : arrays
+        scikit-learn's shapes and conventions per covariance type
+        (``precisions_cholesky_`` is the upper-triangular U with
+        ``precision = U U^T``).
+    converged_ : bool
+    n_iter_ : int
+        EM iterations that led to the returned parameters.
+    lower_bound_ : float
+        Per-sample mean log-likelihood ``L / sum_i s_i`` of the returned
+        parameters (scikit-learn reports the value of the parameters one
+        M-step before the returned ones).
+    lower_bounds_ : list of float
+        ``lower_bound_`` of every iteration of the winning restart, the
+        start first (``n_iter_ + 1`` values).
+    n_features_in_ : int
+    fit_report_ : dict
+        Termination, history, falls, work, diagnostics, restarts and their
+        seeds, elapsed time and the whole report as text (``'text'``).
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        acceleration="squarem",
+        stopping="remaining",
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.acceleration = acceleration
+        self.stopping = stopping
+
+    def _check_parameters(self):
+        """``ValueError`` naming the first invalid constructor argument."""
+
+        def integer(name, low):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"The '{name}' parameter must be an int >= {low}, got {value!r}")
+
+        def number(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value >= 0:
+                raise ValueError(f"The '{name}' parameter must be a float >= 0, got {value!r}")
+
+        integer("n_components", 1)
+        integer("max_iter", 0)
+        integer("n_init", 1)
+        number("tol")
+        number("reg_covar")
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(f"The 'covariance_type' parameter must be one of {_COVARIANCE_TYPES}, got {self.covariance_type!r}")
+        if self.init_params not in _INIT_PARAMS:
+            raise ValueError(f"The 'init_params' parameter must be one of {_INIT_PARAMS}, got {self.init_params!r}")
+
+    def _precisions_shape(self, n_features):
+        k, d = self.n_components, n_features
+        return {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[self.covariance_type]
+
+    def _parameters(self):
+        """The fitted parameters as the compiled functions take them."""
+        check_is_fitted(self)
+        return self.weights_, self.means_, self.covariances_, self.covariance_type
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row i counts ``sample_weight[i]`` times (finite, >= 0, not all
+            zero).
+
+        Returns
+        -------
+        self
+            Fitted. On an error (or Ctrl-C) the estimator is left as it was.
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit as ``fit`` and return ``predict(X)`` of the fitted model."""
+        before = dict(self.__dict__)
+        try:
+            X = self._fit(X, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self.predict(X)
+
+    def _fit(self, X, sample_weight):
+        """The fit; assigns the fitted attributes and returns the validated X."""
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        self._check_parameters()
+        x = _rows(X)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != (n_samples,):
+                raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!")
+            if np.all(sample_weight == 0.0):
+                raise ValueError("sample_weight: every weight is zero; at least one must be positive")
+        k = self.n_components
+        given = {
+            "weights_init": None if self.weights_init is None else _check_shape("weights", self.weights_init, (k,)),
+            "means_init": None if self.means_init is None else _check_shape("means", self.means_init, (k, n_features)),
+            "precisions_init": None
+            if self.precisions_init is None
+            else _check_shape(f"{self.covariance_type} precision", self.precisions_init, self._precisions_shape(n_features)),
+        }
+        warm = self.warm_start and hasattr(self, "converged_")
+        if warm:
+            start = (self.weights_, self.means_, self.covariances_, False)
+        elif all(v is not None for v in given.values()):
+            start = (given["weights_init"], given["means_init"], given["precisions_init"], True)
+        else:
+            start = None
+        n_init = 1 if start is not None else self.n_init
+        total_weight = float(n_samples if sample_weight is None else sample_weight.sum())
+        weights, means, covariances, report = _emfit.gmm_fit(
+            x,
+            k,
+            self.covariance_type,
+            float(self.reg_covar),
+            self.init_params,
+            start,
+            int(self.max_iter),
+            float(self.tol) * total_weight,
+            self.stopping,
+            self.acceleration,
+            int(n_init),
+            _seed(self.random_state),
+            bool(self.verbose),
+            sample_weight=sample_weight,
+            **({} if start is not None else given),
+        )
+        precisions, precisions_cholesky = _emfit.gmm_precisions(weights, means, covariances, self.covariance_type)
+        if not report["converged"] and self.max_iter > 0 and self.stopping != "fixed":
+            warnings.warn(
+                "Best performing initialization did not converge "
+                f"({report['termination']}). Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self.weights_ = weights
+        self.means_ = means
+        self.covariances_ = covariances
+        self.precisions_ = precisions
+        self.precisions_cholesky_ = precisions_cholesky
+        self.converged_ = bool(report["converged"])
+        self.n_iter_ = int(report["iterations"])
+        self.lower_bound_ = report["log_likelihood"] / total_weight
+        self.lower_bounds_ = [v / total_weight for v in report["history"]]
+        self.fit_report_ = report
+        return X
+
+    def _data(self, X):
+        """``X`` validated against the fitted model (after the fit check)."""
+        params = self._parameters()
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return _rows(X), params
+
+    def score_samples(self, X):
+        """``ln p(x_i)`` for every row, shape (n_samples,)."""
+        x, params = self._data(X)
+        return _emfit.gmm_score_samples(x, *params)
+
+    def score(self, X, y=None):
+        """The mean of ``score_samples(X)``."""
+        return float(np.mean(self.score_samples(X)))
+
+    def predict_proba(self, X):
+        """The responsibilities ``p(component k | x_i)``, shape (n_samples, n_components)."""
+        x, params = self._data(X)
+        return _emfit.gmm_predict_proba(x, *params)
+
+    def predict(self, X):
+        """The most probable component of every row, shape (n_samples,)."""
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def bic(self, X):
+        """Bayesian information criterion ``-2 ln L(X) + p ln n`` (lower is better)."""
+        x, params = self._data(X)
+        return _emfit.gmm_bic(x, *params)
+
+    def aic(self, X):
+        """Akaike information criterion ``-2 ln L(X) + 2 p`` (lower is better)."""
+        x, params = self._data(X)
+        return _emfit.gmm_aic(x, *params)
+
+    def sample(self, n_samples=1):
+        """``n_samples`` points drawn from the fitted mixture, with a
+        generator seeded from ``random_state``: ``(X, y)``, the points
+        (n_samples, n_features) and their components (n_samples,)."""
+        params = self._parameters()
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample.")
+        return _emfit.gmm_sample(int(n_samples), _seed(self.random_state), *params)
