@@ -210,22 +210,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self
             Fitted. On an error (or Ctrl-C) the estimator is left as it was.
         """
-        self.fit_predict(X, y, sample_weight=sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit as ``fit`` and return ``predict(X)`` of the fitted model."""
         before = dict(self.__dict__)
         try:
-            X = self._fit(X, sample_weight)
+            self._fit(X, sample_weight)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
-        return self.predict(X)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit as ``fit`` and return ``predict(X)`` of the fitted model.
+
+        The fitted parameters are those whose log-likelihood the fit
+        evaluated last, so the labels are those of ``fit(X).predict(X)``
+        (one more pass over the data, which ``fit`` alone does not make).
+        """
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
     def _fit(self, X, sample_weight):
-        """The fit; assigns the fitted attributes and returns the validated X."""
+        """The fit; assigns the fitted attributes."""
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -293,7 +297,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = report["log_likelihood"] / total_weight
         self.lower_bounds_ = [v / total_weight for v in report["history"]]
         self.fit_report_ = report
-        return X
 
     def _data(self, X):
         """``X`` validated against the fitted model (after the fit check)."""
