@@ -4,6 +4,8 @@
 //!
 //! - [`tidy`]: workspace conventions, checked on the real dependency graph
 //!   against the rules declared in the root `Cargo.toml`;
+//! - [`asm_check`]: the release SIMD kernels call no intrinsic and no
+//!   closure out of line (disassembled with objdump);
 //! - [`ci`]: what `.ci/run` does: fmt check, clippy with warnings denied,
 //!   tests, docs with warnings denied;
 //! - [`props`]: every property test of the workspace, with a chosen number of
@@ -22,6 +24,7 @@
 //! Arguments are parsed by hand (no dependency for it). Exit codes: 0 on
 //! success, 1 when a step fails, 2 on a usage error.
 
+mod asm_check;
 mod bench;
 mod ci;
 mod compare;
@@ -56,12 +59,18 @@ struct Command {
     run: fn(&[String]) -> Result<(), Failure>,
 }
 
-const COMMANDS: [Command; 7] = [
+const COMMANDS: [Command; 8] = [
     Command {
         name: "tidy",
         summary: "check crate layering, program-only dependencies and lint opt-in",
         help: tidy::HELP,
         run: tidy::main,
+    },
+    Command {
+        name: "asm-check",
+        summary: "release SIMD kernels: no intrinsic or closure out of line (objdump)",
+        help: asm_check::HELP,
+        run: asm_check::main,
     },
     Command {
         name: "ci",
@@ -109,7 +118,7 @@ fn usage() -> String {
          cargo xtask <command> --help    (or: cargo xtask help <command>)\n\ncommands:\n",
     );
     for command in &COMMANDS {
-        text.push_str(&format!("  {:<9} {}\n", command.name, command.summary));
+        text.push_str(&format!("  {:<10} {}\n", command.name, command.summary));
     }
     text
 }
