@@ -50,7 +50,7 @@ pub(crate) trait Simd: Copy {
     fn max(self, a: Self::R, b: Self::R) -> Self::R;
     /// Lane-wise minimum (inputs are never NaN here).
     fn min(self, a: Self::R, b: Self::R) -> Self::R;
-    /// Round to the nearest integer (ties to even).
+    /// Round to the nearest integer (ties to even), for `|a| < 2⁵¹`.
     fn round(self, a: Self::R) -> Self::R;
     /// `p · 2ⁿ` for integral `n` with `|n| ≤ 1100`, correctly over- and underflowing.
     fn scale2(self, p: Self::R, n: Self::R) -> Self::R;
@@ -150,6 +150,10 @@ macro_rules! lanes {
 pub(crate) mod baseline {
     use super::{LANES, Simd, V};
 
+    /// `1.5 · 2⁵²`: a double of magnitude below `2⁵¹` added to it is
+    /// rounded to an integer, which the low mantissa bits then hold.
+    const ROUND_SHIFT: f64 = 6_755_399_441_055_744.0;
+
     /// The portable token: plain loops over `[f64; 8]`, separate multiply
     /// and add (no fused multiply-add), for every CPU.
     #[derive(Clone, Copy, Debug)]
@@ -208,17 +212,28 @@ pub(crate) mod baseline {
         fn min(self, a: V, b: V) -> V {
             lanes!(|a, b| if a < b { a } else { b })
         }
+        /// `(a + 1.5·2⁵²) − 1.5·2⁵²`: the addition rounds to an integer in
+        /// the current mode (to nearest, ties to even) for `|a| < 2⁵¹`, the
+        /// range `exp` uses (`|a| ≤ 1077`), with plain adds that SSE2
+        /// vectorises (its `round` has no packed instruction before SSE4.1).
         #[inline(always)]
         fn round(self, a: V) -> V {
-            lanes!(|a| a.round_ties_even())
+            lanes!(|a| (a + ROUND_SHIFT) - ROUND_SHIFT)
         }
+        /// `2ⁿ = 2^n1 · 2^n2` with `n1 = ⌊n/2⌋` (as the vector tokens), in
+        /// 64-bit integer adds and logical shifts only (SSE2 has no packed
+        /// conversion of doubles to 64-bit integers, nor an arithmetic
+        /// 64-bit shift): the integer `u = n + 2048 ∈ [948, 3148]` is read
+        /// from the low mantissa bits of `n + 2048 + 1.5·2⁵²`; the biased
+        /// exponents are `n1 + 1023 = ⌊u/2⌋ − 1` and
+        /// `n2 + 1023 = u − ⌊u/2⌋ − 1`.
         #[inline(always)]
         fn scale2(self, p: V, n: V) -> V {
             lanes!(|p, n| {
-                let n = n as i64;
-                let n1 = n >> 1;
-                let n2 = n - n1;
-                p * f64::from_bits(((n1 + 1023) as u64) << 52) * f64::from_bits(((n2 + 1023) as u64) << 52)
+                let u = (n + (2048.0 + ROUND_SHIFT)).to_bits() - ROUND_SHIFT.to_bits();
+                let e1 = (u >> 1) - 1;
+                let e2 = u - (u >> 1) - 1;
+                p * f64::from_bits(e1 << 52) * f64::from_bits(e2 << 52)
             })
         }
     }
