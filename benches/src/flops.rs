@@ -51,8 +51,9 @@ fn gaussian_emissions(d: u64) -> u64 {
 }
 
 /// The score (forward algorithm) of a Gaussian HMM, `k` states, `d`
-/// dimensions, `t` time steps in all: per step the emissions (see
-/// [`gaussian_emissions`], `k` times), the prediction `Aᵀ α̂` (`2k²`) and
+/// dimensions, `t` time steps in all: per step the emissions (`k` times
+/// `d² + 4d + 3 + EXP`: the log-density as in [`gmm_em_iteration`], the
+/// shift and the `exp`), the prediction `Aᵀ α̂` (`2k²`) and
 /// the normalisation `p ∘ e`, its sum and the division (`3k`).
 #[must_use]
 pub fn hmm_score(k: usize, d: usize, t: usize) -> u64 {
