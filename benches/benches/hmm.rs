@@ -2,7 +2,8 @@
 //! workload size (K states, d dims, sequences x length) = (8, 4, 200 x 500)
 //! and a smaller and a longer shape.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use emfit_benches::flops;
 use emfit_benches::workloads::hmm_big;
 use hmm::EmModel;
 use std::hint::black_box;
@@ -16,12 +17,16 @@ fn hmm(c: &mut Criterion) {
         let w = hmm_big(k, d, sequences, length);
         let data = w.sequences();
         let shape = format!("k{k}_d{d}_t{}", sequences * length);
+        let steps = sequences * length;
+        group.throughput(Throughput::Elements(flops::hmm_score(k, d, steps)));
         group.bench_function(BenchmarkId::new("forward_backward_score", &shape), |b| {
             b.iter(|| black_box(w.start.score(&data).unwrap()))
         });
+        group.throughput(Throughput::Elements(flops::hmm_viterbi(k, d, steps)));
         group.bench_function(BenchmarkId::new("viterbi", &shape), |b| {
             b.iter(|| black_box(w.start.decode(&data).unwrap().log_prob()))
         });
+        group.throughput(Throughput::Elements(flops::hmm_baum_welch_iteration(k, d, steps)));
         group.bench_function(BenchmarkId::new("baum_welch_iteration", &shape), |b| {
             b.iter(|| black_box(w.start.em_iteration(&data, &options).unwrap().log_likelihood))
         });

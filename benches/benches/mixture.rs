@@ -1,7 +1,8 @@
 //! One EM iteration (E-step + M-step) of a Gaussian mixture, at the standard
 //! workload size (N, d, K) = (200,000, 8, 8) and a few smaller shapes.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use emfit_benches::flops;
 use emfit_benches::workloads::{diagonal_start, gmm_big};
 use mixture::EmModel;
 use std::hint::black_box;
@@ -15,6 +16,12 @@ fn em_iteration(c: &mut Criterion) {
         let w = gmm_big(n, d, k);
         for (name, start) in [("full", w.start.clone()), ("diag", diagonal_start(&w.start))] {
             let id = BenchmarkId::new(name, format!("n{n}_d{d}_k{k}"));
+            group.throughput(Throughput::Elements(flops::gmm_em_iteration(
+                n,
+                d,
+                k,
+                name == "full",
+            )));
             group.bench_with_input(id, &start, |b, start| {
                 b.iter(|| black_box(start.em_iteration(w.x.as_ref(), &options).unwrap().log_likelihood))
             });

@@ -6,6 +6,7 @@
 //! seeded `StdRng`s, with the recipes of the standard comparison workloads.
 
 pub mod converge;
+pub mod flops;
 pub mod npy;
 pub mod scaling;
 pub mod workloads;

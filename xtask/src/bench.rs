@@ -25,7 +25,11 @@ usage: cargo xtask bench [TARGET | FILTER]
   mixture       cargo bench -p emfit-benches --bench mixture (likewise hmm, statespace)
   FILTER        cargo bench -p emfit-benches -- FILTER (a criterion name filter)
 
-Results are read back from target/criterion/**/new/estimates.json.
+Results are read back from target/criterion/**/new/estimates.json. The table
+starts with the CPU model, its widest instruction set and EMFIT_ISA's cap (set
+it to measure a narrower path: EMFIT_ISA=avx2 cargo xtask bench mixture); the
+GFLOP/s column is the bench's floating-point operation count (criterion
+throughput, from emfit_benches::flops, in benchmark.json) over its mean.
 ";
 
 /// The bench targets and their packages.
@@ -59,15 +63,25 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     let mut rows = Vec::new();
     collect(&root, &root, &mut rows);
     let groups = target.map(|(name, _)| target_groups(name)).unwrap_or_default();
-    rows.sort_by(|a, b| natural_cmp(&a.0, &b.0));
-    println!("\n{:<60} {:>14} {:>24}", "benchmark", "mean", "95% interval");
-    for (name, mean, low, high) in rows {
-        let in_target = groups.is_empty() || groups.iter().any(|g| name.starts_with(g));
-        if in_target && filter.is_none_or(|f| name.contains(f)) {
+    rows.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    println!(
+        "\n{}",
+        machine_line(std::env::var(crate::harness::ISA_VARIABLE).ok().as_deref())
+    );
+    println!(
+        "{:<60} {:>14} {:>24} {:>9}",
+        "benchmark", "mean", "95% interval", "GFLOP/s"
+    );
+    for row in rows {
+        let in_target = groups.is_empty() || groups.iter().any(|g| row.name.starts_with(g));
+        if in_target && filter.is_none_or(|f| row.name.contains(f)) {
             println!(
-                "{name:<60} {:>14} {:>24}",
-                human(mean),
-                format!("{} .. {}", human(low), human(high))
+                "{:<60} {:>14} {:>24} {:>9}",
+                row.name,
+                human(row.mean),
+                format!("{} .. {}", human(row.low), human(row.high)),
+                row.flops
+                    .map_or(String::new(), |f| format!("{:.2}", gflops(f, row.mean)))
             );
         }
     }
@@ -123,7 +137,7 @@ fn target_groups(target: &str) -> Vec<&'static str> {
     }
 }
 
-fn collect(root: &Path, dir: &Path, rows: &mut Vec<(String, f64, f64, f64)>) {
+fn collect(root: &Path, dir: &Path, rows: &mut Vec<Row>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -141,7 +155,20 @@ fn collect(root: &Path, dir: &Path, rows: &mut Vec<(String, f64, f64, f64)>) {
     }
 }
 
-fn read_estimate(root: &Path, new_dir: &Path) -> Option<(String, f64, f64, f64)> {
+/// One bench's result.
+struct Row {
+    /// Its criterion id (path under `target/criterion`).
+    name: String,
+    /// Mean and 95% interval, in nanoseconds.
+    mean: f64,
+    low: f64,
+    high: f64,
+    /// Floating-point operations per iteration, when the bench declares them
+    /// (`Throughput::Elements` of `emfit_benches::flops`, in `benchmark.json`).
+    flops: Option<f64>,
+}
+
+fn read_estimate(root: &Path, new_dir: &Path) -> Option<Row> {
     let text = std::fs::read_to_string(new_dir.join("estimates.json")).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     let mean = &v["mean"];
@@ -151,12 +178,40 @@ fn read_estimate(root: &Path, new_dir: &Path) -> Option<(String, f64, f64, f64)>
         .ok()?
         .to_string_lossy()
         .into_owned();
-    Some((
+    let flops = std::fs::read_to_string(new_dir.join("benchmark.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|b| b["throughput"]["Elements"].as_f64());
+    Some(Row {
         name,
-        mean["point_estimate"].as_f64()?,
-        mean["confidence_interval"]["lower_bound"].as_f64()?,
-        mean["confidence_interval"]["upper_bound"].as_f64()?,
-    ))
+        mean: mean["point_estimate"].as_f64()?,
+        low: mean["confidence_interval"]["lower_bound"].as_f64()?,
+        high: mean["confidence_interval"]["upper_bound"].as_f64()?,
+        flops,
+    })
+}
+
+/// `flops` per `ns` nanoseconds in GFLOP/s (`10⁹` per second: one per ns).
+fn gflops(flops: f64, ns: f64) -> f64 {
+    flops / ns
+}
+
+/// The CPU and the instruction set the kernels ran with: the widest the
+/// CPU has, or the one `EMFIT_ISA` caps them to (`cap`).
+fn machine_line(cap: Option<&str>) -> String {
+    let cap = cap.map(str::trim).filter(|c| !c.is_empty());
+    let kernels = match cap {
+        Some(c) if crate::harness::ISA_NAMES.contains(&c.to_ascii_lowercase().as_str()) => {
+            format!("kernels capped with {}={c}", crate::harness::ISA_VARIABLE)
+        }
+        Some(c) => format!("{}={c:?} names no set: ignored", crate::harness::ISA_VARIABLE),
+        None => "kernels: the widest set".into(),
+    };
+    format!(
+        "CPU: {} ({}; {kernels})",
+        crate::harness::cpu_model(),
+        crate::harness::cpu_isa()
+    )
 }
 
 /// Nanoseconds as a readable duration.
@@ -193,6 +248,43 @@ mod tests {
             ]
         );
         assert!(names[0].starts_with("cholesky/faer/") && names[6].starts_with("cholesky/kernels/"));
+    }
+
+    #[test]
+    fn a_row_reads_the_mean_and_the_flop_count() {
+        let root = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
+        let new_dir = root.join("gmm_em_iteration/diag/n8/new");
+        std::fs::create_dir_all(&new_dir).unwrap();
+        let interval = r#""confidence_interval":{"lower_bound":1.5e6,"upper_bound":2.5e6}"#;
+        std::fs::write(
+            new_dir.join("estimates.json"),
+            format!(r#"{{"mean":{{"point_estimate":2e6,{interval}}}}}"#),
+        )
+        .unwrap();
+        let row = read_estimate(&root, &new_dir).unwrap();
+        assert_eq!(
+            (row.name.as_str(), row.mean, row.low, row.high),
+            ("gmm_em_iteration/diag/n8", 2e6, 1.5e6, 2.5e6)
+        );
+        assert_eq!(row.flops, None);
+        std::fs::write(
+            new_dir.join("benchmark.json"),
+            r#"{"throughput":{"Elements":30000000}}"#,
+        )
+        .unwrap();
+        let row = read_estimate(&root, &new_dir).unwrap();
+        assert_eq!(row.flops, Some(3e7));
+        // 3e7 flops in 2 ms: 15 GFLOP/s.
+        assert_eq!(gflops(row.flops.unwrap(), row.mean), 15.0);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_machine_line_names_the_cap() {
+        assert!(machine_line(Some("avx2")).contains("capped with EMFIT_ISA=avx2"));
+        assert!(machine_line(Some("sse9")).contains("ignored"));
+        assert!(machine_line(None).contains("the widest set"));
+        assert!(machine_line(Some(" ")).contains("the widest set"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ Runs what .ci/run runs, stopping at the first failure:
   cargo clippy --workspace --all-targets -- -D warnings
   cargo xtask test (cargo test --workspace, then the Python package's tests)
   RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
+  cargo xtask asm-check
 
 usage: cargo xtask ci [--seed N|random]
 
@@ -43,6 +44,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         &["doc", "--workspace", "--no-deps", "--quiet"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    crate::asm_check::main(&[])?;
     eprintln!("ci: passed");
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! - [`tidy`]: workspace conventions, checked on the real dependency graph
 //!   against the rules declared in the root `Cargo.toml`;
 //! - [`test`]: every test, Rust and Python (the README's test command);
+//! - [`asm_check`]: the release SIMD kernels call no intrinsic and no
+//!   closure out of line (disassembled with objdump);
 //! - [`ci`]: what `.ci/run` does: fmt check, clippy with warnings denied,
 //!   tests, docs with warnings denied;
 //! - [`props`]: every property test of the workspace, with a chosen number of
@@ -24,6 +26,7 @@
 //! Arguments are parsed by hand (no dependency for it). Exit codes: 0 on
 //! success, 1 when a step fails, 2 on a usage error.
 
+mod asm_check;
 mod bench;
 mod ci;
 mod compare;
@@ -60,7 +63,7 @@ struct Command {
     run: fn(&[String]) -> Result<(), Failure>,
 }
 
-const COMMANDS: [Command; 8] = [
+const COMMANDS: [Command; 9] = [
     Command {
         name: "tidy",
         summary: "check crate layering, program-only dependencies and lint opt-in",
@@ -72,6 +75,12 @@ const COMMANDS: [Command; 8] = [
         summary: "every test: cargo test --workspace, then the Python package's pytest suite",
         help: test::HELP,
         run: test::main,
+    },
+    Command {
+        name: "asm-check",
+        summary: "release SIMD kernels: no intrinsic or closure out of line (objdump)",
+        help: asm_check::HELP,
+        run: asm_check::main,
     },
     Command {
         name: "ci",
@@ -119,7 +128,7 @@ fn usage() -> String {
          cargo xtask <command> --help    (or: cargo xtask help <command>)\n\ncommands:\n",
     );
     for command in &COMMANDS {
-        text.push_str(&format!("  {:<9} {}\n", command.name, command.summary));
+        text.push_str(&format!("  {:<10} {}\n", command.name, command.summary));
     }
     text
 }

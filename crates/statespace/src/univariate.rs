@@ -70,19 +70,25 @@ macro_rules! isa_kernels {
 
             $(#[target_feature(enable = $features)])?
             pub(super) fn condition(u: Coordinatewise<'_>) -> Result<f64, KernelError> {
-                condition_body::<$fma>(u, |p, ld, n, l, skip| {
-                    let mut r0 = 0;
-                    while r0 < ld {
-                        let vectors = ((ld - r0) / LANES).min(4);
-                        match vectors {
-                            4 => block::<4>(p, ld, n, l, r0, skip),
-                            3 => block::<3>(p, ld, n, l, r0, skip),
-                            2 => block::<2>(p, ld, n, l, r0, skip),
-                            _ => block::<1>(p, ld, n, l, r0, skip),
-                        }
-                        r0 += vectors * LANES;
+                // SAFETY: `subtract_outer` has this function's features, which
+                // the CPU has since this function runs.
+                unsafe { condition_body::<$fma>(u, subtract_outer) }
+            }
+
+            /// `P ← P − l lᵀ` on every column but `skip`, in row blocks.
+            $(#[target_feature(enable = $features)])?
+            fn subtract_outer(p: &mut [f64], ld: usize, n: usize, l: &[f64], skip: usize) {
+                let mut r0 = 0;
+                while r0 < ld {
+                    let vectors = ((ld - r0) / LANES).min(4);
+                    match vectors {
+                        4 => block::<4>(p, ld, n, l, r0, skip),
+                        3 => block::<3>(p, ld, n, l, r0, skip),
+                        2 => block::<2>(p, ld, n, l, r0, skip),
+                        _ => block::<1>(p, ld, n, l, r0, skip),
                     }
-                })
+                    r0 += vectors * LANES;
+                }
             }
 
             $(#[target_feature(enable = $features)])?
@@ -118,10 +124,18 @@ fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, KernelErro
 /// of the next coordinate and takes that pivot's square root and division,
 /// then updates the other columns, so the long-latency scalar chain of the
 /// next coordinate overlaps the bulk of this one's multiply-adds.
+///
+/// `subtract_outer` is a function of the instruction-set module (a
+/// `#[target_feature]` function, hence an `unsafe fn` pointer), not a
+/// closure: a closure would be one more out-of-line function per module
+/// (`cargo xtask asm-check`).
+///
+/// # Safety
+/// The CPU must have the target features of `subtract_outer`.
 #[inline(always)]
-fn condition_body<const FMA: bool>(
+unsafe fn condition_body<const FMA: bool>(
     u: Coordinatewise<'_>,
-    mut subtract_outer: impl FnMut(&mut [f64], usize, usize, &[f64], usize),
+    subtract_outer: unsafe fn(&mut [f64], usize, usize, &[f64], usize),
 ) -> Result<f64, KernelError> {
     let Coordinatewise {
         n,
@@ -160,7 +174,8 @@ fn condition_body<const FMA: bool>(
         }
         zz = madd::<FMA>(z, z, zz);
         let Some(&next) = coords.get(index + 1) else {
-            subtract_outer(p, ld, n, l, usize::MAX);
+            // SAFETY: the caller's contract.
+            unsafe { subtract_outer(p, ld, n, l, usize::MAX) };
             break;
         };
         // The next pivot from registers (the same multiply and
@@ -172,7 +187,8 @@ fn condition_body<const FMA: bool>(
             *d = madd::<FMA>(-l_next, li, *d);
         }
         inv_root = inverse_root(s_next, index + 1, &mut pivots[index + 1])?;
-        subtract_outer(p, ld, n, l, next);
+        // SAFETY: the caller's contract.
+        unsafe { subtract_outer(p, ld, n, l, next) };
     }
     Ok(zz)
 }
