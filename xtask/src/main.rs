@@ -4,7 +4,7 @@
 //!
 //! - [`tidy`]: workspace conventions, checked on the real dependency graph
 //!   against the rules declared in the root `Cargo.toml`;
-//! - [`test`]: every test, Rust and Python (the README's test command);
+//! - [`mod@test`]: every test, Rust and Python (the README's test command);
 //! - [`asm_check`]: the release SIMD kernels call no intrinsic and no
 //!   closure out of line (disassembled with objdump);
 //! - [`ci`]: what `.ci/run` does: fmt check, clippy with warnings denied,
