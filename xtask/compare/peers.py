@@ -1,13 +1,18 @@
 """Time the Python libraries on one emfit comparison workload.
 
-Usage: python peers.py WORKDIR WORKLOAD
+Usage: python peers.py WORKDIR WORKLOAD [--emfit]
        python peers.py WORKDIR converge WORKLOAD default|tight MAX_ITER BUDGET_SECONDS [STEPS]
 
 WORKDIR holds the .npy files written by `emfit-compare generate` (data and the
 initial parameters both sides start from). The first form (`cargo xtask
 compare`) prints one JSON line
 {"seconds": ..., "iterations": ..., "loglik": ..., "peak_rss_mb": ...};
-`seconds` is the median of 3 timed runs when one run takes under 10 s.
+`seconds` is the median of 3 timed runs when one run takes under 10 s. With
+`--emfit`, the same process then runs the same workload function again with
+emfit's drop-in classes in place of the peer's (`Library`: plain EM, the
+peer's iteration count) and adds their result as
+"emfit": {"seconds": ..., "iterations": ..., "loglik": ...}; `peak_rss_mb`
+stays the peer's (measured before emfit runs).
 
 The second form (`cargo xtask converge`) runs one fit from the same start,
 at the library's default stopping rule or at a tight one (MAX_ITER iterations
@@ -46,17 +51,63 @@ def timed(run, repeat_below=10.0):
             return statistics.median(times), result
 
 
-def gmm(workdir, cov_type):
+class Library:
+    """The classes a workload runs with: the peers' (scikit-learn's
+    GaussianMixture, hmmlearn's GaussianHMM and GMMHMM, pykalman's
+    KalmanFilter) or emfit's drop-in replacements of them. The workload
+    functions take one, so both run the same code.
+
+    `em(stopping)` holds the constructor arguments that make a fit plain EM
+    with the peer's stopping rule (`"fixed"`: exactly the given number of
+    iterations; `"gain"`: the last gain below `tol`); `exact_hmm` and
+    `exact_gmmhmm` those that switch the covariance priors off (exact
+    maximum likelihood), which the two libraries spell differently."""
+
+    def __init__(self, GaussianMixture, GaussianHMM, GMMHMM, KalmanFilter, em, exact_hmm,
+                 exact_gmmhmm):
+        self.GaussianMixture, self.GaussianHMM, self.GMMHMM = GaussianMixture, GaussianHMM, GMMHMM
+        self.KalmanFilter = KalmanFilter
+        self.em, self.exact_hmm, self.exact_gmmhmm = em, exact_hmm, exact_gmmhmm
+
+
+def peer_library():
+    """scikit-learn, hmmlearn and pykalman. hmmlearn's priors off:
+    covars_prior = 0 with covars_weight = 1 (GaussianHMM) or 0 (GMMHMM), and
+    min_covar = 0 (its default prior adds 1e-2 to every covariance entry)."""
+    from hmmlearn.hmm import GMMHMM, GaussianHMM
+    from pykalman import KalmanFilter
     from sklearn.mixture import GaussianMixture
+    return Library(GaussianMixture, GaussianHMM, GMMHMM, KalmanFilter,
+                   em=lambda stopping: {},
+                   exact_hmm=dict(covars_prior=0.0, covars_weight=1.0, min_covar=0.0),
+                   exact_gmmhmm=dict(covars_prior=0.0, covars_weight=0.0, min_covar=0.0))
+
+
+def emfit_library():
+    """emfit's drop-in classes, run as plain EM (`acceleration="none"`) with
+    the peer's stopping rule; `reg_covar=0` is exact maximum likelihood
+    (emfit implements no covariance prior; its default floor is 1e-6 of each
+    feature's variance). KalmanFilter.em is plain EM for exactly `n_iter`
+    iterations by default, as pykalman's."""
+    from emfit.hmm import GMMHMM, GaussianHMM
+    from emfit.kalman import KalmanFilter
+    from emfit.mixture import GaussianMixture
+    exact = dict(reg_covar=0.0, min_covar=0.0)
+    return Library(GaussianMixture, GaussianHMM, GMMHMM, KalmanFilter,
+                   em=lambda stopping: dict(acceleration="none", stopping=stopping),
+                   exact_hmm=exact, exact_gmmhmm=exact)
+
+
+def gmm(workdir, lib, cov_type):
     x = load(workdir, "gmm_x")
     w0, m0, c0 = (load(workdir, "gmm_init_" + k) for k in ("weights", "means", "covariances"))
     prec0 = np.linalg.inv(c0) if cov_type == "full" else 1.0 / np.diagonal(c0, axis1=1, axis2=2)
     iters = int(load(workdir, "gmm_iterations"))
 
     def run():
-        gm = GaussianMixture(n_components=len(w0), covariance_type=cov_type, max_iter=iters,
-                             tol=0.0, reg_covar=1e-6, weights_init=w0, means_init=m0,
-                             precisions_init=prec0)
+        gm = lib.GaussianMixture(n_components=len(w0), covariance_type=cov_type, max_iter=iters,
+                                 tol=0.0, reg_covar=1e-6, weights_init=w0, means_init=m0,
+                                 precisions_init=prec0, **lib.em("fixed"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gm.fit(x)
@@ -66,24 +117,23 @@ def gmm(workdir, cov_type):
     return dict(seconds=seconds, iterations=iters, loglik=float(gm.score(x) * x.shape[0]))
 
 
-def ghmm_model(workdir, iters, tol=-np.inf):
-    from hmmlearn.hmm import GaussianHMM
+def ghmm_model(workdir, lib, iters, tol=-np.inf):
+    """The Gaussian HMM from the written start, priors off (exact EM);
+    `tol=-inf` runs exactly `iters` iterations."""
     s, t, m, c = (load(workdir, "hmm_init_" + k) for k in ("startprob", "transmat", "means", "covariances"))
-    # covars_prior = 0, covars_weight = 1 and min_covar = 0: plain maximum likelihood
-    # (hmmlearn's default prior adds 1e-2 to every covariance entry).
-    model = GaussianHMM(n_components=len(s), covariance_type="full", n_iter=iters, tol=tol,
-                        init_params="", params="stmc", covars_prior=0.0, covars_weight=1.0,
-                        min_covar=0.0, implementation="scaling")
+    model = lib.GaussianHMM(n_components=len(s), covariance_type="full", n_iter=iters, tol=tol,
+                            init_params="", params="stmc", implementation="scaling",
+                            **lib.exact_hmm, **lib.em("fixed" if tol == -np.inf else "gain"))
     model.startprob_, model.transmat_, model.means_, model.covars_ = s, t, m, c
     return model
 
 
-def hmm_fit(workdir):
+def hmm_fit(workdir, lib):
     x, lengths = load(workdir, "hmm_x"), load(workdir, "hmm_lengths")
     iters = int(load(workdir, "hmm_iterations"))
 
     def run():
-        model = ghmm_model(workdir, iters)
+        model = ghmm_model(workdir, lib, iters)
         model.fit(x, lengths)
         return model
 
@@ -91,32 +141,31 @@ def hmm_fit(workdir):
     return dict(seconds=seconds, iterations=iters, loglik=float(model.score(x, lengths)))
 
 
-def hmm_viterbi(workdir):
+def hmm_viterbi(workdir, lib):
     x, lengths = load(workdir, "hmm_x"), load(workdir, "hmm_lengths")
-    model = ghmm_model(workdir, 1)
-    seconds, (logprob, states) = timed(lambda: model.decode(x, lengths, algorithm="viterbi"))
-    np.save(os.path.join(workdir, "peer_viterbi_states.npy"), states.astype(np.int64))
+    model = ghmm_model(workdir, lib, 1)
+    seconds, (logprob, _) = timed(lambda: model.decode(x, lengths, algorithm="viterbi"))
     return dict(seconds=seconds, iterations=1, loglik=float(logprob))
 
 
-def gmmhmm_model(workdir, n_iter, tol):
-    """Scenario 1's GMM-HMM from the written start, priors off (exact EM)."""
-    from hmmlearn.hmm import GMMHMM
+def gmmhmm_model(workdir, lib, n_iter, tol):
+    """Scenario 1's GMM-HMM from the written start, priors off (exact EM),
+    stopping when the gain falls below `tol`."""
     s, t, m, c, w = (load(workdir, "gmmhmm_init_" + k)
                      for k in ("startprob", "transmat", "means", "covariances", "weights"))
-    model = GMMHMM(n_components=s.shape[0], n_mix=w.shape[1], covariance_type="diag",
-                   n_iter=n_iter, tol=tol, init_params="", params="stmcw",
-                   covars_prior=0.0, covars_weight=0.0, min_covar=0.0)
+    model = lib.GMMHMM(n_components=s.shape[0], n_mix=w.shape[1], covariance_type="diag",
+                       n_iter=n_iter, tol=tol, init_params="", params="stmcw",
+                       **lib.exact_gmmhmm, **lib.em("gain"))
     model.n_features = m.shape[2]
     model.startprob_, model.transmat_, model.means_, model.covars_, model.weights_ = s, t, m, c, w
     return model
 
 
-def gmmhmm_fit(workdir):
+def gmmhmm_fit(workdir, lib):
     x, lengths = load(workdir, "gmmhmm_x"), load(workdir, "gmmhmm_lengths")
 
     def run():
-        model = gmmhmm_model(workdir, 1000, 1e-10)
+        model = gmmhmm_model(workdir, lib, 1000, 1e-10)
         model.fit(x, lengths)
         return model
 
@@ -162,46 +211,55 @@ def numpy_filter(y, p, keep=True):
     return ll
 
 
-def pykalman_model(p, A=None, Q=None):
-    from pykalman import KalmanFilter
-    return KalmanFilter(transition_matrices=p["A"] if A is None else A, observation_matrices=p["H"],
-                        transition_covariance=p["Q"] if Q is None else Q,
-                        observation_covariance=p["R"], initial_state_mean=p["m0"],
-                        initial_state_covariance=p["P0"])
+def kalman_model(p, lib, A=None, Q=None):
+    return lib.KalmanFilter(transition_matrices=p["A"] if A is None else A, observation_matrices=p["H"],
+                            transition_covariance=p["Q"] if Q is None else Q,
+                            observation_covariance=p["R"], initial_state_mean=p["m0"],
+                            initial_state_covariance=p["P0"])
 
 
-def lgssm_filter_numpy(workdir):
+def lgssm_filter_numpy(workdir, _lib):
     y, p = kalman_inputs(workdir)
     seconds, ll = timed(lambda: numpy_filter(y, p))
     return dict(seconds=seconds, iterations=1, loglik=float(ll))
 
 
-def lgssm_filter_numpy_loglik(workdir):
+def lgssm_filter_numpy_loglik(workdir, _lib):
     y, p = kalman_inputs(workdir)
     seconds, ll = timed(lambda: numpy_filter(y, p, keep=False))
     return dict(seconds=seconds, iterations=1, loglik=float(ll))
 
 
-def lgssm_filter_pykalman(workdir):
+def filtered_loglik(p, y, means, covariances):
+    """ln p(y) from a filter's output, the filtered means and covariances
+    (predicted one step ahead with A and Q; the first step's prior is
+    (m0, P0)), batched over time: it checks what the filter returned."""
+    A, Q = p["A"], p["Q"]
+    predicted_means = np.concatenate([p["m0"][None, :], means[:-1] @ A.T])
+    predicted_covariances = np.concatenate([p["P0"][None], A @ covariances[:-1] @ A.T + Q])
+    return predicted_loglik(p["H"], p["R"], y, predicted_means, predicted_covariances)
+
+
+def lgssm_filter_pykalman(workdir, lib):
     y, p = kalman_inputs(workdir)
-    kf = pykalman_model(p)
-    seconds, _ = timed(lambda: kf.filter(y))
-    return dict(seconds=seconds, iterations=1, loglik=float(numpy_filter(y, p, keep=False)))
+    kf = kalman_model(p, lib)
+    seconds, (means, covariances) = timed(lambda: kf.filter(y))
+    return dict(seconds=seconds, iterations=1, loglik=float(filtered_loglik(p, y, means, covariances)))
 
 
-def lgssm_smoother_pykalman(workdir):
+def lgssm_smoother_pykalman(workdir, lib):
     y, p = kalman_inputs(workdir)
-    kf = pykalman_model(p)
-    seconds, (ms, _) = timed(lambda: kf.smooth(y))
-    return dict(seconds=seconds, iterations=1, loglik=None, smoothed_first=ms[0].tolist())
+    kf = kalman_model(p, lib)
+    seconds, _ = timed(lambda: kf.smooth(y))
+    return dict(seconds=seconds, iterations=1, loglik=None)
 
 
-def lgssm_em_pykalman(workdir):
+def lgssm_em_pykalman(workdir, lib):
     y, p = kalman_inputs(workdir)
     a0, q0 = load(workdir, "lgssm_em_A0"), load(workdir, "lgssm_em_Q0")
 
     def run():
-        kf = pykalman_model(p, A=a0, Q=q0)
+        kf = kalman_model(p, lib, A=a0, Q=q0)
         kf.em(y, n_iter=1, em_vars=["transition_matrices", "transition_covariance"])
         return kf
 
@@ -329,13 +387,15 @@ def converge_hmm(model, x, lengths, tight, budget):
 
 def converge_hmm_fit(workdir, tight, max_iter, budget, _steps):
     x, lengths = load(workdir, "hmm_x"), load(workdir, "hmm_lengths")
-    model = ghmm_model(workdir, max_iter, 1e-8) if tight else ghmm_model(workdir, 10, 1e-2)
+    lib = peer_library()
+    model = ghmm_model(workdir, lib, max_iter, 1e-8) if tight else ghmm_model(workdir, lib, 10, 1e-2)
     return converge_hmm(model, x, lengths, tight, budget)
 
 
 def converge_gmmhmm_fit(workdir, tight, max_iter, budget, _steps):
     x, lengths = load(workdir, "gmmhmm_x"), load(workdir, "gmmhmm_lengths")
-    model = gmmhmm_model(workdir, max_iter, 1e-10) if tight else gmmhmm_model(workdir, 10, 1e-2)
+    lib = peer_library()
+    model = gmmhmm_model(workdir, lib, max_iter, 1e-10) if tight else gmmhmm_model(workdir, lib, 10, 1e-2)
     return converge_hmm(model, x, lengths, tight, budget)
 
 
@@ -371,7 +431,7 @@ def converge_pykalman(y, p, a0, q0, em_vars, tight, max_iter, budget):
         return out
 
     standard._filter = filter_
-    kf = pykalman_model(p, A=a0, Q=q0)
+    kf = kalman_model(p, peer_library(), A=a0, Q=q0)
     rec = Recorder(budget)
     stopped = "iteration cap"
     try:
@@ -421,8 +481,8 @@ CONVERGE = {
 
 
 WORKLOADS = {
-    "gmm_full": lambda w: gmm(w, "full"),
-    "gmm_diag": lambda w: gmm(w, "diag"),
+    "gmm_full": lambda w, lib: gmm(w, lib, "full"),
+    "gmm_diag": lambda w, lib: gmm(w, lib, "diag"),
     "hmm_fit": hmm_fit,
     "hmm_viterbi": hmm_viterbi,
     "gmmhmm_fit": gmmhmm_fit,
@@ -441,11 +501,21 @@ def main():
         if mode not in ("default", "tight"):
             sys.exit(f"peers.py: mode {mode}: default or tight")
         result = CONVERGE[workload](workdir, mode == "tight", int(max_iter), float(budget), steps)
+        result["peak_rss_mb"] = peak_rss_mb()
     else:
-        workdir, workload = sys.argv[1], sys.argv[2]
-        result = WORKLOADS[workload](workdir)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        workdir, workload, *flags = sys.argv[1:]
+        if flags not in ([], ["--emfit"]):
+            sys.exit(f"peers.py: unexpected arguments {flags}: only --emfit")
+        result = WORKLOADS[workload](workdir, peer_library())
+        result["peak_rss_mb"] = peak_rss_mb()
+        if flags:
+            result["emfit"] = WORKLOADS[workload](workdir, emfit_library())
     print(json.dumps(result))
+
+
+def peak_rss_mb():
+    """The peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 if __name__ == "__main__":

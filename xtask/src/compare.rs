@@ -9,9 +9,19 @@
 //! emfit (`emfit-compare run`, a fresh process each). Each side reports
 //! seconds, iterations, the log-likelihood it reached and its peak memory.
 //! The table goes to stdout and replaces the README's benchmark section.
+//!
+//! The Python section: emfit's Python package is built into the same virtual
+//! environment (`maturin develop --release`), and for the workloads whose
+//! peer has a drop-in class in emfit (the [`Pair::python`] rows) the peer's
+//! single-threaded process runs the same workload function again with
+//! emfit's classes (`peers.py ... --emfit`). Beside the peer's time and the
+//! emfit-compare time of the same run, that gives the cost of the Python
+//! layer over the Rust time and the speed-up a Python user sees; it replaces
+//! the README section `compare-python`.
 
 use crate::Failure;
 use crate::harness::{self, Peers};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::process::Command;
@@ -26,6 +36,10 @@ struct Pair {
     tolerance: Option<f64>,
     /// Time it with all cores too (the slow pykalman EM runs once, single-threaded).
     multi_thread: bool,
+    /// A row of the Python section too: emfit's drop-in class for the peer
+    /// runs the peer's workload in the peer's process, and `ours` is the
+    /// same computation in Rust.
+    python: bool,
 }
 
 const fn pair(
@@ -35,6 +49,7 @@ const fn pair(
     what: &'static str,
     tolerance: Option<f64>,
     multi_thread: bool,
+    python: bool,
 ) -> Pair {
     Pair {
         peer,
@@ -43,6 +58,7 @@ const fn pair(
         what,
         tolerance,
         multi_thread,
+        python,
     }
 }
 
@@ -54,6 +70,7 @@ const PAIRS: [Pair; 14] = [
         "GMM full, N=200k d=8 K=8, per EM iteration",
         Some(1e-6),
         true,
+        true,
     ),
     pair(
         "gmm_diag",
@@ -61,6 +78,7 @@ const PAIRS: [Pair; 14] = [
         "gmm_diag",
         "GMM diagonal, N=200k d=8 K=8, per EM iteration",
         Some(1e-6),
+        true,
         true,
     ),
     pair(
@@ -70,6 +88,7 @@ const PAIRS: [Pair; 14] = [
         "Gaussian HMM full, K=8 d=4 200x500, per Baum-Welch iteration",
         Some(1e-6),
         true,
+        true,
     ),
     pair(
         "hmm_viterbi",
@@ -77,6 +96,7 @@ const PAIRS: [Pair; 14] = [
         "hmm_viterbi",
         "Viterbi, all 200 sequences",
         Some(1e-9),
+        true,
         true,
     ),
     pair(
@@ -86,6 +106,7 @@ const PAIRS: [Pair; 14] = [
         "scenario 1 GMM-HMM fit to tol 1e-10, per iteration",
         Some(1e-3),
         true,
+        true,
     ),
     pair(
         "lgssm_filter_numpy",
@@ -94,6 +115,7 @@ const PAIRS: [Pair; 14] = [
         "Kalman filter, T=44,484 n=21",
         Some(1e-9),
         true,
+        false,
     ),
     pair(
         "lgssm_filter_numpy_loglik",
@@ -101,6 +123,7 @@ const PAIRS: [Pair; 14] = [
         "lgssm_filter",
         "Kalman filter, T=44,484 n=21",
         Some(1e-9),
+        false,
         false,
     ),
     pair(
@@ -110,6 +133,7 @@ const PAIRS: [Pair; 14] = [
         "Kalman filter, emfit with every entry of A non-zero (a different model: no log-likelihood to compare), T=44,484 n=21",
         None,
         false,
+        false,
     ),
     pair(
         "lgssm_filter_numpy",
@@ -118,6 +142,7 @@ const PAIRS: [Pair; 14] = [
         "Kalman filter, emfit steady-state option, T=44,484 n=21",
         Some(1e-9),
         true,
+        false,
     ),
     pair(
         "lgssm_filter_pykalman",
@@ -126,6 +151,7 @@ const PAIRS: [Pair; 14] = [
         "Kalman filter, T=44,484 n=21",
         Some(1e-9),
         false,
+        true,
     ),
     pair(
         "lgssm_smoother_pykalman",
@@ -134,6 +160,7 @@ const PAIRS: [Pair; 14] = [
         "filter + RTS smoother, T=44,484 n=21",
         None,
         false,
+        true,
     ),
     pair(
         "lgssm_smoother_pykalman",
@@ -141,6 +168,7 @@ const PAIRS: [Pair; 14] = [
         "lgssm_smoother_steady",
         "filter + RTS smoother, emfit steady-state option, T=44,484 n=21",
         None,
+        false,
         false,
     ),
     pair(
@@ -150,6 +178,7 @@ const PAIRS: [Pair; 14] = [
         "one EM iteration for (A, Q), T=44,484 n=21",
         Some(1e-6),
         false,
+        true,
     ),
     pair(
         "lgssm_em_pykalman",
@@ -157,6 +186,7 @@ const PAIRS: [Pair; 14] = [
         "lgssm_em_steady",
         "one EM iteration for (A, Q), emfit steady-state option, T=44,484 n=21",
         Some(1e-6),
+        false,
         false,
     ),
 ];
@@ -177,22 +207,38 @@ impl Measurement {
     }
 }
 
+/// What one run of `peers.py` measured: the peer, and emfit's drop-in
+/// classes on the same workload in the same process when asked (`--emfit`).
+struct PeerRun {
+    peer: Measurement,
+    emfit_python: Option<Measurement>,
+}
+
 /// `cargo xtask compare --help`.
 pub const HELP: &str = "\
 Times emfit against scikit-learn, hmmlearn and pykalman on the same workloads,
 from the same initial parameters, each side in a fresh process, and replaces
 the README's benchmark section (<!-- compare:start --> ... <!-- compare:end -->).
+Then, for the workloads whose peer has a drop-in class in emfit, the peer's
+single-threaded process also times emfit's class (plain EM, the peer's
+iteration count) on the same data: the README section <!-- compare-python:start -->
+... <!-- compare-python:end --> gets the peer's, emfit-through-Python's and
+emfit's Rust times, the Python overhead over Rust and the speed-up in Python.
 
-usage: cargo xtask compare [FILTER] [--isa avx512|avx2|baseline]
+usage: cargo xtask compare [FILTER] [--python | --isa avx512|avx2|baseline]
 
   FILTER    only the workloads whose peer or emfit name contains it (gmm, hmm, lgssm, ...);
-            the table is printed, the README is left alone
+            the tables are printed, the README is left alone
+  --python  only the Python section: its 8 workloads, one thread (a few minutes);
+            the benchmark section is left alone
   --isa SET caps the instruction set of emfit's kernels (EMFIT_ISA, honoured only
             downward: the AVX2 path can be measured on an AVX-512 machine); the table
             goes to the README section <!-- compare-SET:start --> ... <!-- compare-SET:end -->
+            and the Python section is not measured
 
 Needs python3 with venv and pip: the pinned peers of xtask/compare/requirements.txt
-are installed into target/compare/venv. The whole run takes about 10 minutes.
+are installed into target/compare/venv, and emfit's Python package is built into it
+(maturin develop --release). The whole run takes about 12 minutes.
 ";
 
 /// What `cargo xtask compare` was asked for.
@@ -202,6 +248,8 @@ struct Options {
     filter: Option<String>,
     /// The cap of emfit's instruction set (`--isa`).
     isa: Option<String>,
+    /// Only the Python section (`--python`).
+    python: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, Failure> {
@@ -221,8 +269,14 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
                 }
                 options.isa = Some(v.clone());
             }
+            "--python" => options.python = true,
             other => crate::filter_argument(other, &mut options.filter)?,
         }
+    }
+    if options.python && options.isa.is_some() {
+        return Err(Failure::Usage(
+            "--python measures emfit's own kernels: it takes no --isa".into(),
+        ));
     }
     Ok(options)
 }
@@ -236,21 +290,26 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
 /// Runs the comparison (of the workloads the filter selects).
 fn run(options: &Options) -> Result<(), String> {
     let only = options.filter.as_deref();
+    // emfit through Python runs with its own kernels: not under an ISA cap.
+    let with_python = options.isa.is_none();
     let mut peers = Peers::prepare()?;
     peers.isa.clone_from(&options.isa);
+    if with_python {
+        peers.develop_emfit()?;
+    }
     let work = peers.work.to_string_lossy().into_owned();
     let cores = harness::cores();
 
     let mut rows = Vec::new();
+    let mut python_rows = Vec::new();
     // A peer workload paired with two emfit variants is timed once per thread count.
-    let mut peer_results: HashMap<(&str, usize), Measurement> = HashMap::new();
+    let mut peer_results: HashMap<(&str, usize), PeerRun> = HashMap::new();
     // The instruction set emfit's kernels ran with, as its first run reported.
     let mut ran: Option<String> = None;
-    for pair in PAIRS
-        .iter()
-        .filter(|p| only.is_none_or(|f| p.peer.contains(f) || p.ours.contains(f)))
-    {
-        let thread_counts: Vec<usize> = if pair.multi_thread && cores > 1 {
+    for pair in PAIRS.iter().filter(|p| {
+        (!options.python || p.python) && only.is_none_or(|f| p.peer.contains(f) || p.ours.contains(f))
+    }) {
+        let thread_counts: Vec<usize> = if pair.multi_thread && cores > 1 && !options.python {
             vec![1, cores]
         } else {
             vec![1]
@@ -258,32 +317,77 @@ fn run(options: &Options) -> Result<(), String> {
         for threads in thread_counts {
             let peer = match peer_results.entry((pair.peer, threads)) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(measure(&mut peers.peer(&[pair.peer], threads))?),
+                Entry::Vacant(e) => {
+                    // The peer's process times emfit's classes too when a row of
+                    // the Python section pairs with this peer workload.
+                    let emfit_too =
+                        with_python && threads == 1 && PAIRS.iter().any(|p| p.python && p.peer == pair.peer);
+                    e.insert(measure_peer(&peers, pair.peer, threads, emfit_too)?)
+                }
             };
             let ours = measure(&mut peers.emfit(&["run", &work, pair.ours], threads))?;
             ran.get_or_insert_with(|| ours.isa.clone());
-            let row = render_row(pair, threads, peer, &ours);
+            let row = render_row(pair, threads, &peer.peer, &ours);
             println!("{row}");
             rows.push(row);
+            if let (true, Some(python)) = (pair.python, &peer.emfit_python) {
+                let row = render_python_row(pair, &peer.peer, python, &ours);
+                println!("{row}");
+                python_rows.push(row);
+            }
         }
     }
     let kernels = harness::kernels_note(ran.as_deref().unwrap_or("unknown"), options.isa.as_deref());
-    let section = render_section(&rows, &peers, cores, &kernels);
-    println!("\n{section}");
-    if only.is_none() {
-        let name = match &options.isa {
-            Some(isa) => format!("compare-{isa}"),
-            None => "compare".to_string(),
-        };
-        crate::replace_readme_section(&name, &section)?;
-        println!("README.md section {name} updated.");
+    if !options.python {
+        let section = render_section(&rows, &peers, cores, &kernels);
+        println!("\n{section}");
+        if only.is_none() {
+            let name = match &options.isa {
+                Some(isa) => format!("compare-{isa}"),
+                None => "compare".to_string(),
+            };
+            crate::replace_readme_section(&name, &section)?;
+            println!("README.md section {name} updated.");
+        }
+    }
+    if !python_rows.is_empty() {
+        let section = render_python_section(&python_rows, &peers, cores, &kernels);
+        println!("\n{section}");
+        if only.is_none() {
+            crate::replace_readme_section("compare-python", &section)?;
+            println!("README.md section compare-python updated.");
+        }
     }
     Ok(())
 }
 
+/// Runs `peers.py` on one workload in a fresh process; with `emfit_too`,
+/// the same process then times emfit's drop-in classes on it.
+fn measure_peer(peers: &Peers, workload: &str, threads: usize, emfit_too: bool) -> Result<PeerRun, String> {
+    let args: &[&str] = if emfit_too {
+        &[workload, "--emfit"]
+    } else {
+        &[workload]
+    };
+    let v = harness::run_json(&mut peers.peer(args, threads))?;
+    let emfit_python = match &v["emfit"] {
+        Value::Null if emfit_too => return Err(format!("peers.py {workload} --emfit: no emfit result")),
+        Value::Null => None,
+        emfit => Some(measurement(emfit)?),
+    };
+    Ok(PeerRun {
+        peer: measurement(&v)?,
+        emfit_python,
+    })
+}
+
 /// Runs one side in a fresh process and reads its JSON line.
 fn measure(command: &mut Command) -> Result<Measurement, String> {
-    let v = harness::run_json(command)?;
+    measurement(&harness::run_json(command)?)
+}
+
+/// A side's measurement from its JSON object.
+fn measurement(v: &Value) -> Result<Measurement, String> {
     Ok(Measurement {
         seconds: v["seconds"].as_f64().ok_or("missing seconds")?,
         iterations: v["iterations"].as_f64().unwrap_or(1.0),
@@ -293,9 +397,11 @@ fn measure(command: &mut Command) -> Result<Measurement, String> {
     })
 }
 
-fn render_row(pair: &Pair, threads: usize, peer: &Measurement, ours: &Measurement) -> String {
-    let ratio = peer.per_iteration() / ours.per_iteration();
-    let agreement = match (pair.tolerance, peer.loglik, ours.loglik) {
+/// `a / b (rel ..., tol ...: agree)`: how far the log-likelihood `b` of
+/// emfit is from the peer's `a`, against the pair's tolerance; `-` when
+/// there is nothing to compare.
+fn agreement(tolerance: Option<f64>, peer: Option<f64>, emfit: Option<f64>) -> String {
+    match (tolerance, peer, emfit) {
         (Some(tol), Some(a), Some(b)) => {
             let rel = (a - b).abs() / a.abs().max(1.0);
             let verdict = if rel <= tol {
@@ -308,15 +414,36 @@ fn render_row(pair: &Pair, threads: usize, peer: &Measurement, ours: &Measuremen
             format!("{a:.6e} / {b:.6e} (rel {rel:.1e}, tol {tol:.0e}: {verdict})")
         }
         _ => "-".to_string(),
-    };
+    }
+}
+
+fn render_row(pair: &Pair, threads: usize, peer: &Measurement, ours: &Measurement) -> String {
+    let ratio = peer.per_iteration() / ours.per_iteration();
     format!(
-        "| {} | {} | {threads} | {} | {} | **{ratio:.1}x** | {:.0} / {:.0} | {agreement} |",
+        "| {} | {} | {threads} | {} | {} | **{ratio:.1}x** | {:.0} / {:.0} | {} |",
         pair.what,
         pair.peer_library,
         harness::seconds(peer.per_iteration()),
         harness::seconds(ours.per_iteration()),
         peer.peak_rss_mb,
         ours.peak_rss_mb,
+        agreement(pair.tolerance, peer.loglik, ours.loglik),
+    )
+}
+
+/// A row of the Python section: the peer, emfit through Python (`python`)
+/// and emfit in Rust (`rust`), per iteration.
+fn render_python_row(pair: &Pair, peer: &Measurement, python: &Measurement, rust: &Measurement) -> String {
+    let overhead = 100.0 * (python.per_iteration() / rust.per_iteration() - 1.0);
+    let ratio = peer.per_iteration() / python.per_iteration();
+    format!(
+        "| {} | {} | {} | {} | {} | {overhead:+.1}% | **{ratio:.1}x** | {} |",
+        pair.what,
+        pair.peer_library,
+        harness::seconds(peer.per_iteration()),
+        harness::seconds(python.per_iteration()),
+        harness::seconds(rust.per_iteration()),
+        agreement(pair.tolerance, peer.loglik, python.loglik),
     )
 }
 
@@ -342,6 +469,32 @@ fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str) -
     s
 }
 
+/// The README's Python section: the machine and versions, how it was
+/// measured, and the rows of [`render_python_row`].
+fn render_python_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str) -> String {
+    let cpu = harness::cpu_model();
+    let rustc = harness::command_output("rustc", &["--version"]);
+    let versions = peers.python_versions();
+    let emfit = peers.emfit_python_version();
+    let date = harness::now_utc();
+    let mut s = format!(
+        "Measured {date} on {cpu} ({cores} cores), {kernels}, {rustc}; {versions}; {emfit}.\n\
+         One thread (OMP/OPENBLAS/MKL/RAYON_NUM_THREADS=1). The peer, then emfit's drop-in class, run the same\n\
+         workload function of `xtask/compare/peers.py` in one Python process, on the same data from the same start\n\
+         (emfit with `acceleration=\"none\"` and the peer's stopping rule: the same EM iterations); emfit in Rust is\n\
+         `emfit-compare` in a fresh process. Times are medians of 3 runs (one run when it takes over 10 s).\n\
+         Python overhead: emfit through Python over emfit in Rust, per iteration. Reproduce with\n\
+         `cargo xtask compare --python` (a few minutes).\n\n\
+         | workload | peer | peer time / iter | emfit through Python / iter | emfit in Rust / iter | Python overhead | speed-up through Python | log-likelihood peer / emfit through Python |\n\
+         |---|---|---|---|---|---|---|---|\n"
+    );
+    for row in rows {
+        s.push_str(row);
+        s.push('\n');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,11 +511,70 @@ mod tests {
             Ok(Options {
                 filter: Some("gmm".into()),
                 isa: Some("avx2".into()),
+                python: false,
             })
         );
-        for bad in [&["--isa"][..], &["--isa", "sse9"], &["--fast"], &["a", "b"]] {
+        assert_eq!(
+            parse(&["--python", "hmm"]),
+            Ok(Options {
+                filter: Some("hmm".into()),
+                isa: None,
+                python: true,
+            })
+        );
+        for bad in [
+            &["--isa"][..],
+            &["--isa", "sse9"],
+            &["--fast"],
+            &["a", "b"],
+            &["--python", "--isa", "avx2"],
+        ] {
             assert!(matches!(parse(bad), Err(Failure::Usage(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn every_python_row_pairs_a_peer_with_the_same_computation_in_rust() {
+        let python: Vec<(&str, &str)> = PAIRS
+            .iter()
+            .filter(|p| p.python)
+            .map(|p| (p.peer, p.ours))
+            .collect();
+        assert_eq!(
+            python,
+            [
+                ("gmm_full", "gmm_full"),
+                ("gmm_diag", "gmm_diag"),
+                ("hmm_fit", "hmm_fit"),
+                ("hmm_viterbi", "hmm_viterbi"),
+                ("gmmhmm_fit", "gmmhmm_fit"),
+                ("lgssm_filter_pykalman", "lgssm_filter"),
+                ("lgssm_smoother_pykalman", "lgssm_smoother"),
+                ("lgssm_em_pykalman", "lgssm_em"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_python_row_has_overhead_and_speed_up() {
+        let at = |seconds, iterations, loglik| Measurement {
+            seconds,
+            iterations,
+            loglik: Some(loglik),
+            peak_rss_mb: 1.0,
+            isa: "unknown".into(),
+        };
+        let row = render_python_row(
+            &PAIRS[0],
+            &at(2.0, 10.0, -100.0),
+            &at(0.11, 10.0, -100.0),
+            &at(0.1, 10.0, -100.0),
+        );
+        assert!(
+            row.contains("| 200.00 ms | 11.00 ms | 10.00 ms | +10.0% | **18.2x** |"),
+            "{row}"
+        );
+        assert!(row.ends_with("(rel 0.0e0, tol 1e-6: agree) |"), "{row}");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::process::Command;
 pub struct Peers {
     /// The release `emfit-compare` binary.
     pub binary: PathBuf,
-    /// The Python of `target/compare/venv`.
+    /// `target/compare/venv`, the virtual environment of the peers.
+    pub venv: PathBuf,
+    /// The Python of [`Peers::venv`].
     pub python: PathBuf,
     /// `xtask/compare/peers.py`.
     pub script: PathBuf,
@@ -29,10 +31,8 @@ impl Peers {
     pub fn prepare() -> Result<Self, String> {
         let root = crate::workspace_root();
         let binary = crate::build_compare_binary()?;
-        let python = crate::venv::ensure(
-            &root.join("target/compare/venv"),
-            &root.join("xtask/compare/requirements.txt"),
-        )?;
+        let venv = root.join("target/compare/venv");
+        let python = crate::venv::ensure(&venv, &root.join("xtask/compare/requirements.txt"))?;
         let work = root.join("target/compare/work");
         std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
         crate::run_command(
@@ -42,6 +42,7 @@ impl Peers {
         )?;
         Ok(Self {
             binary,
+            venv,
             python,
             script: root.join("xtask/compare/peers.py"),
             work,
@@ -69,6 +70,23 @@ impl Peers {
             .args(args)
             .envs(thread_env(threads));
         command
+    }
+
+    /// Builds emfit's Python package and installs it into the peers' virtual
+    /// environment, beside the libraries it replaces.
+    pub fn develop_emfit(&self) -> Result<(), String> {
+        crate::venv::develop_emfit(&self.venv)
+    }
+
+    /// `emfit 0.x (Python package)`, as the peers' environment imports it.
+    pub fn emfit_python_version(&self) -> String {
+        command_output(
+            &self.python.to_string_lossy(),
+            &[
+                "-c",
+                "import emfit; print(f'emfit {emfit.__version__} (Python package)')",
+            ],
+        )
     }
 
     /// `Python 3.x, numpy ..., scipy ..., scikit-learn ..., hmmlearn ..., pykalman ...`.

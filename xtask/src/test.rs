@@ -48,21 +48,9 @@ pub fn run(python_only: bool, envs: &[(&str, &str)], pytest_args: &[String]) -> 
     let root = crate::workspace_root();
     let venv = root.join("target/python/venv");
     let python = crate::venv::ensure(&venv, &root.join("crates/emfit-py/requirements-test.txt"))?;
+    crate::venv::develop_emfit(&venv)?;
     let python = python.to_string_lossy();
     let venv = venv.to_string_lossy();
-    crate::run_command(
-        &python,
-        &[
-            "-m",
-            "maturin",
-            "develop",
-            "--release",
-            "--quiet",
-            "-m",
-            "crates/emfit-py/Cargo.toml",
-        ],
-        &[("VIRTUAL_ENV", &venv)],
-    )?;
     let mut pytest = vec!["-m", "pytest", "crates/emfit-py/pytests"];
     pytest.extend(pytest_args.iter().map(String::as_str));
     crate::run_command(&python, &pytest, &[("VIRTUAL_ENV", &venv)])

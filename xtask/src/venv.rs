@@ -1,6 +1,7 @@
 //! Python virtual environments under `target/`, each with the pinned
 //! packages of one requirements file: the peers of `compare` and
-//! `converge`, and the test environment of `test`.
+//! `converge`, and the test environment of `test`; and the emfit package
+//! built into one of them (`test`, and `compare` for its Python section).
 
 use std::path::{Path, PathBuf};
 
@@ -31,4 +32,23 @@ pub fn ensure(venv: &Path, requirements: &Path) -> Result<PathBuf, String> {
     )?;
     std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
     Ok(python)
+}
+
+/// Builds the extension `emfit._emfit` in release mode and installs the
+/// package `emfit` into the virtual environment `venv` (`maturin develop`,
+/// which the environment's requirements must provide).
+pub fn develop_emfit(venv: &Path) -> Result<(), String> {
+    crate::run_command(
+        &venv.join("bin/python").to_string_lossy(),
+        &[
+            "-m",
+            "maturin",
+            "develop",
+            "--release",
+            "--quiet",
+            "-m",
+            "crates/emfit-py/Cargo.toml",
+        ],
+        &[("VIRTUAL_ENV", &venv.to_string_lossy())],
+    )
 }
