@@ -120,9 +120,10 @@ where
     F: FnOnce(&mut (dyn Observer<M> + Send)) -> Result<Fit<M>, FitError<M::Error>> + Send,
 {
     let stop = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
     let mut raised = None;
     let caller = std::thread::current();
-    let (stop_ref, caller_ref) = (&stop, &caller);
+    let (stop_ref, done_ref, caller_ref) = (&stop, &done, &caller);
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             let mut observer = Interrupt {
@@ -130,12 +131,16 @@ where
                 verbose,
             };
             let result = fit(&mut observer);
+            // Set before the wake-up: the thread itself is still running
+            // when the caller wakes, so its handle cannot tell.
+            done_ref.store(true, Ordering::Release);
             caller_ref.unpark();
             result
         });
         loop {
             py.detach(|| std::thread::park_timeout(SIGNAL_POLL));
-            if worker.is_finished() {
+            // A panicking fit never sets `done`; its thread finishes.
+            if done.load(Ordering::Acquire) || worker.is_finished() {
                 break;
             }
             if raised.is_none()
