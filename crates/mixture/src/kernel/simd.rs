@@ -48,12 +48,10 @@ pub(crate) trait Simd: Copy {
     fn mul_add(self, a: Self::R, b: Self::R, c: Self::R) -> Self::R;
     /// Lane-wise maximum (inputs are never NaN here).
     fn max(self, a: Self::R, b: Self::R) -> Self::R;
-    /// Lane-wise minimum (inputs are never NaN here).
-    fn min(self, a: Self::R, b: Self::R) -> Self::R;
-    /// Round to the nearest integer (ties to even), for `|a| < 2⁵¹`.
-    fn round(self, a: Self::R) -> Self::R;
-    /// `p · 2ⁿ` for integral `n` with `|n| ≤ 1100`, correctly over- and underflowing.
-    fn scale2(self, p: Self::R, n: Self::R) -> Self::R;
+    /// Reinterprets each lane's bits as a 64-bit integer, shifts it left by
+    /// 52 and reinterprets the result: the low 11 bits `b` become the
+    /// exponent field over a zero mantissa, the value `2^(b − 1023)`.
+    fn shift_to_exponent(self, a: Self::R) -> Self::R;
 
     /// `(m, e)` with `x = m · 2ᵉ`, `m ∈ [√½, √2)` and `e` integral, for
     /// normal `x > 0` (finite, not subnormal).
@@ -105,31 +103,53 @@ pub(crate) trait Simd: Copy {
         self.mul_add(e, self.splat(LN2_HI), lo)
     }
 
-    /// `eˣ` for lanes that are finite or −∞ (not NaN): the algorithm of
-    /// [`linalg_kernels::fastexp::exp`] (Cody-Waite reduction, degree-11
-    /// polynomial, relative error ≤ 1e-13) in vector form.
+    /// `eˣ` for lanes `x ≤ 0` (finite or −∞, not NaN): the exponents of a
+    /// log-sum-exp once the row maximum is subtracted.
+    ///
+    /// The reduction of [`linalg_kernels::fastexp::exp`] (Cody-Waite,
+    /// degree-11 polynomial in Estrin form, relative error ≤ 1e-13), with a
+    /// cheaper scaling by `2ⁿ` that the range `x ≤ 0` allows:
+    /// `xc = max(x, −746)`; `t = xc log₂e + (1.5·2⁵² + 1077)` rounds
+    /// `xc log₂e` to the nearest integer `n ∈ [−1076, 0]` and leaves
+    /// `n + 1077 ∈ [1, 1077]` in the low mantissa bits of `t`, so
+    /// `n = t − (1.5·2⁵² + 1077)` exactly and [`Simd::shift_to_exponent`]
+    /// of `t` is `2^(n + 54)`, a normal number.
+    /// `r = xc − n ln 2` (with `ln 2 = LN2_HI + LN2_LO`, `n · LN2_HI`
+    /// exact) and the polynomial `p ≈ eʳ` is evaluated with every
+    /// coefficient times `2⁻⁵⁴` (a power of two: the same values, scaled
+    /// exactly), so `eˣ = p 2⁻⁵⁴ · 2^(n + 54)` is formed by one rounding
+    /// multiply, gradual underflow included; `x = −∞` gives `n = −1076` and
+    /// `r ≈ −0.17`, and `p 2⁻¹⁰⁷⁶ < 2⁻¹⁰⁷⁵` rounds to `e⁻∞ = 0`.
     #[inline(always)]
     fn exp(self, x: Self::R) -> Self::R {
         const LOG2_E: f64 = std::f64::consts::LOG2_E;
         const LN2_HI: f64 = 6.931_471_803_691_238e-1;
         const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-        let xc = self.min(self.max(x, self.splat(-746.0)), self.splat(710.0));
-        let n = self.round(self.mul(xc, self.splat(LOG2_E)));
+        const SHIFT: f64 = 6_755_399_441_055_744.0 + 1077.0;
+        /// `2⁻⁵⁴`.
+        const SCALE: f64 = 1.0 / 18_014_398_509_481_984.0;
+        let xc = self.max(x, self.splat(-746.0));
+        let t = self.mul_add(xc, self.splat(LOG2_E), self.splat(SHIFT));
+        let n = self.sub(t, self.splat(SHIFT));
         let r = self.mul_add(n, self.splat(-LN2_HI), xc);
         let r = self.mul_add(n, self.splat(-LN2_LO), r);
         let r2 = self.mul(r, r);
         let r4 = self.mul(r2, r2);
-        let p01 = self.add(self.splat(1.0), r);
-        let p23 = self.mul_add(self.splat(1.0 / 6.0), r, self.splat(0.5));
-        let p45 = self.mul_add(self.splat(1.0 / 120.0), r, self.splat(1.0 / 24.0));
-        let p67 = self.mul_add(self.splat(1.0 / 5040.0), r, self.splat(1.0 / 720.0));
-        let p89 = self.mul_add(self.splat(1.0 / 362_880.0), r, self.splat(1.0 / 40320.0));
-        let p1011 = self.mul_add(self.splat(1.0 / 39_916_800.0), r, self.splat(1.0 / 3_628_800.0));
+        let p01 = self.mul_add(self.splat(SCALE / 1.0), r, self.splat(SCALE / 1.0));
+        let p23 = self.mul_add(self.splat(SCALE / 6.0), r, self.splat(SCALE / 2.0));
+        let p45 = self.mul_add(self.splat(SCALE / 120.0), r, self.splat(SCALE / 24.0));
+        let p67 = self.mul_add(self.splat(SCALE / 5040.0), r, self.splat(SCALE / 720.0));
+        let p89 = self.mul_add(self.splat(SCALE / 362_880.0), r, self.splat(SCALE / 40320.0));
+        let p1011 = self.mul_add(
+            self.splat(SCALE / 39_916_800.0),
+            r,
+            self.splat(SCALE / 3_628_800.0),
+        );
         let q0 = self.mul_add(p23, r2, p01);
         let q1 = self.mul_add(p67, r2, p45);
         let q2 = self.mul_add(p1011, r2, p89);
         let p = self.mul_add(self.mul_add(q2, r4, q1), r4, q0);
-        self.scale2(p, n)
+        self.mul(p, self.shift_to_exponent(t))
     }
 }
 
@@ -149,10 +169,6 @@ macro_rules! lanes {
 /// The portable fallback.
 pub(crate) mod baseline {
     use super::{LANES, Simd, V};
-
-    /// `1.5 · 2⁵²`: a double of magnitude below `2⁵¹` added to it is
-    /// rounded to an integer, which the low mantissa bits then hold.
-    const ROUND_SHIFT: f64 = 6_755_399_441_055_744.0;
 
     /// The portable token: plain loops over `[f64; 8]`, separate multiply
     /// and add (no fused multiply-add), for every CPU.
@@ -209,32 +225,8 @@ pub(crate) mod baseline {
             lanes!(|a, b| if a > b { a } else { b })
         }
         #[inline(always)]
-        fn min(self, a: V, b: V) -> V {
-            lanes!(|a, b| if a < b { a } else { b })
-        }
-        /// `(a + 1.5·2⁵²) − 1.5·2⁵²`: the addition rounds to an integer in
-        /// the current mode (to nearest, ties to even) for `|a| < 2⁵¹`, the
-        /// range `exp` uses (`|a| ≤ 1077`), with plain adds that SSE2
-        /// vectorises (its `round` has no packed instruction before SSE4.1).
-        #[inline(always)]
-        fn round(self, a: V) -> V {
-            lanes!(|a| (a + ROUND_SHIFT) - ROUND_SHIFT)
-        }
-        /// `2ⁿ = 2^n1 · 2^n2` with `n1 = ⌊n/2⌋` (as the vector tokens), in
-        /// 64-bit integer adds and logical shifts only (SSE2 has no packed
-        /// conversion of doubles to 64-bit integers, nor an arithmetic
-        /// 64-bit shift): the integer `u = n + 2048 ∈ [948, 3148]` is read
-        /// from the low mantissa bits of `n + 2048 + 1.5·2⁵²`; the biased
-        /// exponents are `n1 + 1023 = ⌊u/2⌋ − 1` and
-        /// `n2 + 1023 = u − ⌊u/2⌋ − 1`.
-        #[inline(always)]
-        fn scale2(self, p: V, n: V) -> V {
-            lanes!(|p, n| {
-                let u = (n + (2048.0 + ROUND_SHIFT)).to_bits() - ROUND_SHIFT.to_bits();
-                let e1 = (u >> 1) - 1;
-                let e2 = u - (u >> 1) - 1;
-                p * f64::from_bits(e1 << 52) * f64::from_bits(e2 << 52)
-            })
+        fn shift_to_exponent(self, a: V) -> V {
+            lanes!(|a| f64::from_bits(a.to_bits() << 52))
         }
     }
 }
@@ -261,18 +253,6 @@ pub(crate) mod avx2 {
             Self(())
         }
 
-        /// `p · 2ⁿ` on four lanes: `2ⁿ = 2^n1 · 2^n2` with `n1 = n >> 1`.
-        #[inline(always)]
-        fn scale2_quarter(self, p: __m256d, n: __m256d) -> __m256d {
-            // SAFETY: the token proves AVX2 (see `new`).
-            unsafe {
-                let n32 = _mm256_cvtpd_epi32(n);
-                let n1 = _mm_srai_epi32::<1>(n32);
-                let n2 = _mm_sub_epi32(n32, n1);
-                _mm256_mul_pd(_mm256_mul_pd(p, self.pow2(n1)), self.pow2(n2))
-            }
-        }
-
         /// [`Simd::split_exponent`] on four lanes, as its default does: the
         /// exponent field `E` is turned into a double exactly by placing it in
         /// the mantissa of `2⁵²` (`(2⁵² + E) − (2⁵² + 1023) = E − 1023`).
@@ -296,19 +276,6 @@ pub(crate) mod avx2 {
                 let m = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
                 let e = _mm256_add_pd(e, _mm256_and_pd(big, _mm256_set1_pd(1.0)));
                 (m, e)
-            }
-        }
-
-        /// `2ᵐ` for four integers `m` (`|m| ≤ 1022`), built in the exponent field.
-        #[inline(always)]
-        fn pow2(self, m: __m128i) -> __m256d {
-            // SAFETY: the token proves AVX2 (see `new`).
-            unsafe {
-                let m64 = _mm256_cvtepi32_epi64(m);
-                _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(
-                    m64,
-                    _mm256_set1_epi64x(1023),
-                )))
             }
         }
     }
@@ -371,17 +338,13 @@ pub(crate) mod avx2 {
             unsafe { both!(_mm256_max_pd, a, b) }
         }
         #[inline(always)]
-        fn min(self, a: R2, b: R2) -> R2 {
-            unsafe { both!(_mm256_min_pd, a, b) }
-        }
-        #[inline(always)]
-        fn round(self, a: R2) -> R2 {
-            const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-            unsafe { [_mm256_round_pd::<NEAREST>(a[0]), _mm256_round_pd::<NEAREST>(a[1])] }
-        }
-        #[inline(always)]
-        fn scale2(self, p: R2, n: R2) -> R2 {
-            [self.scale2_quarter(p[0], n[0]), self.scale2_quarter(p[1], n[1])]
+        fn shift_to_exponent(self, a: R2) -> R2 {
+            unsafe {
+                [
+                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(a[0]))),
+                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(a[1]))),
+                ]
+            }
         }
         #[inline(always)]
         fn split_exponent(self, x: R2) -> (R2, R2) {
@@ -457,18 +420,8 @@ pub(crate) mod avx512 {
             unsafe { _mm512_max_pd(a, b) }
         }
         #[inline(always)]
-        fn min(self, a: __m512d, b: __m512d) -> __m512d {
-            unsafe { _mm512_min_pd(a, b) }
-        }
-        #[inline(always)]
-        fn round(self, a: __m512d) -> __m512d {
-            // Round to nearest even, exceptions suppressed.
-            unsafe { _mm512_roundscale_pd::<0b0000_1000>(a) }
-        }
-        #[inline(always)]
-        fn scale2(self, p: __m512d, n: __m512d) -> __m512d {
-            // scalef: p · 2^floor(n), with IEEE overflow / gradual underflow.
-            unsafe { _mm512_scalef_pd(p, n) }
+        fn shift_to_exponent(self, a: __m512d) -> __m512d {
+            unsafe { _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_castpd_si512(a))) }
         }
         /// With getexp / getmant: `x = f · 2ᵉ`, `f ∈ [1, 2)`, halved above `√2`.
         #[inline(always)]
@@ -489,23 +442,36 @@ pub(crate) mod avx512 {
 mod tests {
     use super::*;
 
+    /// Relative error at most 1e-13 against `f64::exp` on `[−708, 0]`
+    /// (a grid with steps that are not multiples of `ln 2`, and tiny
+    /// magnitudes), absolute error below `1e-300` down to `−745.5` (the
+    /// subnormal results), and `e⁻∞ = 0`.
     fn check_exp<S: Simd>(s: S) {
-        let xs: Vec<f64> = (0..4000).map(|i| -740.0 + 0.3621 * i as f64).collect();
-        for chunk in xs.chunks_exact(LANES) {
+        let grid = (0..2100)
+            .map(|i| -745.5 + 0.3551 * i as f64)
+            .take_while(|&x| x <= 0.0);
+        let tiny = (1..=40).map(|i| -(2f64.powi(-i)));
+        let xs: Vec<f64> = grid.chain(tiny).chain([0.0, -0.0]).collect();
+        for chunk in xs.chunks(LANES) {
             let mut a = [0.0; LANES];
-            a.copy_from_slice(chunk);
+            a[..chunk.len()].copy_from_slice(chunk);
             let mut out = [0.0; LANES];
             s.store(&mut out, s.exp(s.load(&a)));
             for l in 0..LANES {
                 let e = a[l].exp();
                 if a[l] > -708.0 {
-                    assert!(((out[l] - e) / e).abs() < 1e-13, "x = {}", a[l]);
+                    assert!(
+                        ((out[l] - e) / e).abs() < 1e-13,
+                        "x = {}: {} vs {e}",
+                        a[l],
+                        out[l]
+                    );
                 } else {
-                    assert!((out[l] - e).abs() < 1e-300);
+                    assert!((out[l] - e).abs() < 1e-300, "x = {}: {} vs {e}", a[l], out[l]);
                 }
             }
         }
-        let mut out = [0.0; LANES];
+        let mut out = [1.0; LANES];
         s.store(&mut out, s.exp(s.splat(f64::NEG_INFINITY)));
         assert_eq!(out, [0.0; LANES]);
     }
