@@ -14,6 +14,12 @@
 //! the `j`), the row log-sum-exp over components uses a vector form of
 //! [`linalg_kernels::fastexp::exp`] and a vector `ln`, and the sufficient
 //! statistics are accumulated per lane, centred on the shift `μₖ` (see [`Acc`]).
+//! The triangular whitening and the full second moment read each centred
+//! value `d` times, so the full and tied kinds keep the centred block in a
+//! buffer; the diagonal and spherical kinds read it once per pass and form
+//! `x_j − μ_j` in registers from the gathered block instead (one subtraction
+//! instead of a store and a reload). [`gather`] asks the cache for the
+//! columns' rows [`PREFETCH_ROWS`] ahead.
 //!
 //! The block functions are generic over a [`Simd`] token and marked
 //! `#[inline(always)]`; `isa_kernels!` instantiates each chunk-level entry
@@ -154,14 +160,42 @@ pub(crate) struct ModelView<'a> {
 /// Column slices of a data matrix with unit row stride.
 pub(crate) type Cols<'a> = [&'a [f64]];
 
+/// How far ahead of the block it copies [`gather`] prefetches a column:
+/// two blocks, a few thousand cycles of work at `d = K = 8`, more than a
+/// memory latency. (Row-major data is one contiguous stream, which the
+/// hardware prefetcher follows.)
+const PREFETCH_ROWS: usize = 2 * BLOCK_ROWS;
+
+/// Asks the cache for the line holding `*p`, where the instruction set has a
+/// prefetch hint that every CPU of the target architecture supports (SSE's
+/// `prefetcht0` on x86-64); nothing elsewhere.
+#[inline(always)]
+fn prefetch(p: &f64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64; a prefetch reads no memory architecturally.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(p).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Copies rows `start..start + len` (`1 ≤ len ≤ BLOCK_ROWS`) into `xb`
 /// (index `j·GROUPS + g`); rows past `len` repeat the last row (finite
-/// values that the callers give weight zero).
+/// values that the callers give weight zero). With column-major data it
+/// also prefetches each column's rows `PREFETCH_ROWS` ahead (one per cache
+/// line of `LANES` values).
 #[inline(always)]
 fn gather(data: &Data<'_>, start: usize, len: usize, xb: &mut [V]) {
     match data {
         Data::Cols(cols) => {
             for (j, col) in cols.iter().enumerate() {
+                if let Some(ahead) = col.get(start + PREFETCH_ROWS..start + PREFETCH_ROWS + BLOCK_ROWS) {
+                    for line in ahead.chunks_exact(LANES) {
+                        prefetch(&line[0]);
+                    }
+                }
                 let dst = &mut xb[j * GROUPS..(j + 1) * GROUPS];
                 if len == BLOCK_ROWS {
                     for (g, lanes) in dst.iter_mut().enumerate() {
@@ -198,38 +232,72 @@ fn row_weights(weights: Option<&[f64]>, start: usize, len: usize) -> [V; GROUPS]
     w
 }
 
-/// `lp[c·G + g] = ln N(x; μ_c, Σ_c)` for the block, leaving
-/// `diff[(c·d + j)·G + g] = x_j − μ_cj`.
+/// `lp[c·G + g] = offset[c] − ½ ‖Wₖ (x − μ_c)‖²` for the block:
+/// `ln N(x; μ_c, Σ_c)` with `offset = log_norm`, `ln w_c + ln N(x; μ_c, Σ_c)`
+/// with `offset = log_norm + ln w` (see [`offsets`]). Full and tied
+/// whitening leave `diff[(c·d + j)·G + g] = x_j − μ_cj`; diagonal and
+/// spherical whitening do not write `diff`.
 #[inline(always)]
-fn log_densities<S: Simd>(s: S, m: &ModelView<'_>, xb: &[V], diff: &mut [V], lp: &mut [V]) {
+fn log_densities<S: Simd>(s: S, m: &ModelView<'_>, offset: &[f64], xb: &[V], diff: &mut [V], lp: &mut [V]) {
     let d = m.d;
     for c in 0..m.k {
         let mu = &m.means[c * d..(c + 1) * d];
-        let dc = &mut diff[c * d * GROUPS..(c + 1) * d * GROUPS];
-        for j in 0..d {
-            let mj = s.splat(mu[j]);
-            for g in 0..GROUPS {
-                s.store(&mut dc[j * GROUPS + g], s.sub(s.load(&xb[j * GROUPS + g]), mj));
-            }
-        }
         let maha = match m.whitening {
-            Whitening::Full(w) => triangular_norm(s, &w[c * d * d..(c + 1) * d * d], dc, d),
-            Whitening::Tied(w) => triangular_norm(s, w, dc, d),
-            Whitening::Diagonal(inv) => scaled_norm(s, &inv[c * d..(c + 1) * d], 1, dc, d),
-            Whitening::Spherical(inv) => scaled_norm(s, &inv[c..=c], 0, dc, d),
+            Whitening::Full(w) => triangular_norm(s, &w[c * d * d..(c + 1) * d * d], mu, xb, diff, c),
+            Whitening::Tied(w) => triangular_norm(s, w, mu, xb, diff, c),
+            Whitening::Diagonal(inv) => scaled_norm(s, &inv[c * d..(c + 1) * d], 1, mu, xb),
+            Whitening::Spherical(inv) => scaled_norm(s, &inv[c..=c], 0, mu, xb),
         };
-        let norm = s.splat(m.log_norm[c]);
+        let off = s.splat(offset[c]);
         let half = s.splat(-0.5);
         for g in 0..GROUPS {
-            s.store(&mut lp[c * GROUPS + g], s.mul_add(maha[g], half, norm));
+            s.store(&mut lp[c * GROUPS + g], s.mul_add(maha[g], half, off));
         }
     }
 }
 
-/// `‖W diff‖²` per lane with `W` lower triangular, row-major `d x d`: each
-/// `y_j = Σ_{i≤j} W[j,i] diff_i` is independent of the others.
+/// The constant of each component's log-density term:
+/// `log_norm[c] + ln w_c`, or `log_norm[c]` without weights.
+fn offsets(m: &ModelView<'_>, log_w: Option<&[f64]>) -> Vec<f64> {
+    match log_w {
+        Some(lw) => m.log_norm.iter().zip(lw).map(|(n, w)| n + w).collect(),
+        None => m.log_norm.to_vec(),
+    }
+}
+
+/// Writes `diff[(c·d + j)·G + g] = x_j − shift_j` for component `c`
+/// (`shift`: its `d` values).
 #[inline(always)]
-fn triangular_norm<S: Simd>(s: S, w: &[f64], dc: &[V], d: usize) -> [S::R; GROUPS] {
+fn centre<S: Simd>(s: S, shift: &[f64], xb: &[V], diff: &mut [V], c: usize) {
+    let d = shift.len();
+    let dc = &mut diff[c * d * GROUPS..(c + 1) * d * GROUPS];
+    for ((dj, xj), &mj) in dc
+        .chunks_exact_mut(GROUPS)
+        .zip(xb.chunks_exact(GROUPS))
+        .zip(shift)
+    {
+        let mj = s.splat(mj);
+        for g in 0..GROUPS {
+            s.store(&mut dj[g], s.sub(s.load(&xj[g]), mj));
+        }
+    }
+}
+
+/// `‖W (x − μ)‖²` per lane with `W` lower triangular, row-major `d x d`:
+/// each `y_j = Σ_{i≤j} W[j,i] (x_i − μ_i)` is independent of the others. The
+/// centred values are stored for component `c` first (see [`centre`]).
+#[inline(always)]
+fn triangular_norm<S: Simd>(
+    s: S,
+    w: &[f64],
+    mu: &[f64],
+    xb: &[V],
+    diff: &mut [V],
+    c: usize,
+) -> [S::R; GROUPS] {
+    let d = mu.len();
+    centre(s, mu, xb, diff, c);
+    let dc = &diff[c * d * GROUPS..(c + 1) * d * GROUPS];
     let mut maha = [s.splat(0.0); GROUPS];
     for j in 0..d {
         let row = &w[j * d..j * d + j + 1];
@@ -247,43 +315,41 @@ fn triangular_norm<S: Simd>(s: S, w: &[f64], dc: &[V], d: usize) -> [S::R; GROUP
     maha
 }
 
-/// `Σ_j (scale_j diff_j)²` per lane with `scale_j = scales[j · step]`:
-/// diagonal whitening (step 1), spherical (one scale, step 0).
+/// `Σ_j (scale_j (x_j − μ_j))²` per lane with `scale_j = scales[j · step]`:
+/// diagonal whitening (step 1), spherical (one scale, step 0). The centred
+/// values live in registers only.
 #[inline(always)]
-fn scaled_norm<S: Simd>(s: S, scales: &[f64], step: usize, dc: &[V], d: usize) -> [S::R; GROUPS] {
+fn scaled_norm<S: Simd>(s: S, scales: &[f64], step: usize, mu: &[f64], xb: &[V]) -> [S::R; GROUPS] {
     let mut maha = [s.splat(0.0); GROUPS];
-    for j in 0..d {
-        let sj = s.splat(scales[j * step]);
+    for (j, (xj, &mj)) in xb.chunks_exact(GROUPS).zip(mu).enumerate() {
+        let (mj, sj) = (s.splat(mj), s.splat(scales[j * step]));
         for g in 0..GROUPS {
-            let y = s.mul(s.load(&dc[j * GROUPS + g]), sj);
+            let y = s.mul(s.sub(s.load(&xj[g]), mj), sj);
             maha[g] = s.mul_add(y, y, maha[g]);
         }
     }
     maha
 }
 
-/// Row log-sum-exp of `lp + log_w` over components, for lane group `g`.
+/// Row log-sum-exp of `lp` (which includes `ln w`, see [`offsets`]) over
+/// the `k` components, for lane group `g`.
 ///
-/// On return `lp[c·G + g]` holds `exp(lp + log_w[c] − max)`, `sum` their sum
+/// On return `lp[c·G + g]` holds `exp(lp − max)`, `sum` their sum
 /// and `lse = max + ln sum`. Returns the first lane (`< valid`) whose maximum
 /// is not finite (every component gives density zero, or non-finite data).
 #[inline(always)]
 fn log_sum_exp_group<S: Simd>(
     s: S,
     lp: &mut [V],
-    log_w: &[f64],
+    k: usize,
     g: usize,
     valid: usize,
     sum: &mut V,
     lse: &mut V,
 ) -> Option<usize> {
-    let k = log_w.len();
     let mut mx = s.splat(f64::NEG_INFINITY);
     for c in 0..k {
-        let row = &mut lp[c * GROUPS + g];
-        let v = s.add(s.load(row), s.splat(log_w[c]));
-        s.store(row, v);
-        mx = s.max(mx, v);
+        mx = s.max(mx, s.load(&lp[c * GROUPS + g]));
     }
     let mut mx_lanes = [0.0; LANES];
     s.store(&mut mx_lanes, mx);
@@ -351,6 +417,7 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
     } = job;
     let (d, k) = (m.d, m.k);
     let mut b = Buffers::new(k, d);
+    let offset = offsets(m, Some(log_w));
     let mut acc = Acc::new(k, d, kind);
     let mut ll = s.splat(0.0);
     let mut worst: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
@@ -359,11 +426,11 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
         let len = BLOCK_ROWS.min(end - row);
         gather(data, row, len, &mut b.xb);
         let w = row_weights(weights, row, len);
-        log_densities(s, m, &b.xb, &mut b.diff, &mut b.lp);
+        log_densities(s, m, &offset, &b.xb, &mut b.diff, &mut b.lp);
         for g in 0..GROUPS {
             let valid = len.saturating_sub(g * LANES).min(LANES);
             let (mut sum, mut lse) = ([0.0; LANES], [0.0; LANES]);
-            if let Some(l) = log_sum_exp_group(s, &mut b.lp, log_w, g, valid, &mut sum, &mut lse) {
+            if let Some(l) = log_sum_exp_group(s, &mut b.lp, k, g, valid, &mut sum, &mut lse) {
                 return EStepChunk {
                     log_likelihood: f64::NAN,
                     acc,
@@ -393,7 +460,7 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
                 }
             }
         }
-        acc.add_block(s, &b.diff, &b.lp);
+        acc.add_block(s, &b.xb, m.means, &b.diff, &b.lp);
         row += len;
     }
     let mut ll_lanes = [0.0; LANES];
@@ -446,20 +513,21 @@ fn eval_chunk_generic<S: Simd>(
         mut row_lse,
     } = out;
     let mut b = Buffers::new(k, d);
+    let offset = offsets(m, log_w);
     let mut row = start;
     while row < end {
         let len = BLOCK_ROWS.min(end - row);
         gather(data, row, len, &mut b.xb);
-        log_densities(s, m, &b.xb, &mut b.diff, &mut b.lp);
+        log_densities(s, m, &offset, &b.xb, &mut b.diff, &mut b.lp);
         for g in 0..GROUPS {
             let valid = len.saturating_sub(g * LANES).min(LANES);
             if valid == 0 {
                 break;
             }
             let local = row - start + g * LANES;
-            if let Some(lw) = log_w {
+            if log_w.is_some() {
                 let (mut sum, mut lse) = ([0.0; LANES], [0.0; LANES]);
-                if let Some(l) = log_sum_exp_group(s, &mut b.lp, lw, g, valid, &mut sum, &mut lse) {
+                if let Some(l) = log_sum_exp_group(s, &mut b.lp, k, g, valid, &mut sum, &mut lse) {
                     return Some(row + g * LANES + l);
                 }
                 if let Some(out) = row_lse.as_deref_mut() {
@@ -510,17 +578,11 @@ fn accumulate_chunk_generic<S: Simd>(s: S, job: &AccumulateJob<'_>, start: usize
         for c in 0..k {
             let w = row_weights(Some(resp[c]), row, len);
             b.lp[c * GROUPS..(c + 1) * GROUPS].copy_from_slice(&w);
-            for j in 0..d {
-                let sh = s.splat(shift[c * d + j]);
-                for g in 0..GROUPS {
-                    s.store(
-                        &mut b.diff[(c * d + j) * GROUPS + g],
-                        s.sub(s.load(&b.xb[j * GROUPS + g]), sh),
-                    );
-                }
+            if kind != AccKind::Diagonal {
+                centre(s, &shift[c * d..(c + 1) * d], &b.xb, &mut b.diff, c);
             }
         }
-        acc.add_block(s, &b.diff, &b.lp);
+        acc.add_block(s, &b.xb, shift, &b.diff, &b.lp);
         row += len;
     }
     acc

@@ -50,10 +50,14 @@ impl Acc {
         }
     }
 
-    /// Adds the block with centred values `diff` (index `(c·d + j)·G + g`)
-    /// and weights `rho` (index `c·G + g`, zero on padded lanes).
+    /// Adds the block `xb` (index `j·G + g`) with weights `rho` (index
+    /// `c·G + g`, zero on padded lanes), centred on `shift` (K·d). The
+    /// diagonal kind forms `x_j − shift_cj` in registers (one subtraction,
+    /// the same value); the packed triangles read each centred value `j + 1`
+    /// times and take them from `diff` (index `(c·d + j)·G + g`), which the
+    /// caller fills for those kinds only.
     #[inline(always)]
-    pub(super) fn add_block<S: Simd>(&mut self, s: S, diff: &[V], rho: &[V]) {
+    pub(super) fn add_block<S: Simd>(&mut self, s: S, xb: &[V], shift: &[f64], diff: &[V], rho: &[V]) {
         let (d, tri) = (self.d, self.d * (self.d + 1) / 2);
         for c in 0..self.k {
             let rc = &rho[c * GROUPS..(c + 1) * GROUPS];
@@ -72,24 +76,26 @@ impl Acc {
             }
             s.store(&mut self.mass[c], mass);
             s.store(&mut self.mass_sq[c], mass_sq);
-            let dc = &diff[c * d * GROUPS..(c + 1) * d * GROUPS];
             let s1 = &mut self.s1[c * d..(c + 1) * d];
             match self.kind {
                 AccKind::Diagonal => {
                     let s2 = &mut self.s2[c * d..(c + 1) * d];
-                    for j in 0..d {
-                        let (mut a1, mut a2) = (s.load(&s1[j]), s.load(&s2[j]));
+                    let mu = &shift[c * d..(c + 1) * d];
+                    for (((xj, &mj), a1j), a2j) in xb.chunks_exact(GROUPS).zip(mu).zip(s1).zip(s2) {
+                        let mj = s.splat(mj);
+                        let (mut a1, mut a2) = (s.load(a1j), s.load(a2j));
                         for g in 0..GROUPS {
-                            let x = s.load(&dc[j * GROUPS + g]);
-                            let t = s.mul(r[g], x);
+                            let y = s.sub(s.load(&xj[g]), mj);
+                            let t = s.mul(r[g], y);
                             a1 = s.add(a1, t);
-                            a2 = s.mul_add(t, x, a2);
+                            a2 = s.mul_add(t, y, a2);
                         }
-                        s.store(&mut s1[j], a1);
-                        s.store(&mut s2[j], a2);
+                        s.store(a1j, a1);
+                        s.store(a2j, a2);
                     }
                 }
                 AccKind::Full | AccKind::Pooled => {
+                    let dc = &diff[c * d * GROUPS..(c + 1) * d * GROUPS];
                     let base = if self.kind == AccKind::Full { c * tri } else { 0 };
                     let s2 = &mut self.s2[base..base + tri];
                     for j in 0..d {
