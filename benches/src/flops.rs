@@ -12,10 +12,15 @@
 //! it, so GFLOP/s compares directly with the machine's peak (cores x clock
 //! x vector lanes x 2 per FMA x FMA units).
 
-/// One vector `exp` as the kernels compute it: the clamp (2), `n =
-/// round(x log₂e)` (2), the Cody-Waite reduction (2 multiply-adds, 4), `r²`
-/// and `r⁴` (2), the degree-11 polynomial in Estrin form (an add and 10
-/// multiply-adds, 21) and the scaling by `2ⁿ` (2 multiplies): 33.
+/// One vector `exp` as the kernels compute it. The HMM kernels'
+/// (`linalg_kernels::fastexp`): the clamp (2), `n = round(x log₂e)` (2), the
+/// Cody-Waite reduction (2 multiply-adds, 4), `r²` and `r⁴` (2), the
+/// degree-11 polynomial in Estrin form (an add and 10 multiply-adds, 21)
+/// and the scaling by `2ⁿ` (2 multiplies): 33. The mixture kernels' (for
+/// exponents `≤ 0`): the lower clamp (1), `t = x log₂e + shift` (a
+/// multiply-add, 2) and `n = t − shift` (1), the reduction (4), `r²` and
+/// `r⁴` (2), the polynomial with its coefficients scaled by `2⁻⁵⁴` (11
+/// multiply-adds, 22) and one multiply by `2^(n+54)` (1): also 33.
 pub const EXP: u64 = 33;
 
 /// One EM iteration of a Gaussian mixture with `n` points, `d` features,
@@ -24,21 +29,24 @@ pub const EXP: u64 = 33;
 /// Per point and component:
 /// - log-density: centring `d`, whitening `y = W (x − μ)`: `d(d+1)` for the
 ///   triangular `W` (multiply-adds), `d` for a diagonal one; `‖y‖²`: `2d`;
-///   scale and offset: 2;
-/// - log-sum-exp and responsibility: add `ln w`, maximum, subtract, `exp`,
-///   sum, scale: `5 + EXP`;
+///   scale and offset (`ln w` included in the offset): 2;
+/// - log-sum-exp and responsibility: maximum, subtract, `exp`, sum, scale:
+///   `4 + EXP`;
 /// - statistics `Σρ, Σρ², Σρ(x−μ), Σρ(x−μ)(x−μ)ᵀ`: `3 + d` (`t = ρ (x−μ)`)
 ///   `+ d` (sum) + `d(d+1)` (packed triangle, multiply-adds) or `2d`
 ///   (diagonal).
 ///
-/// Full: `2d(d+1) + 5d + 10 + EXP`; diagonal: `8d + 10 + EXP`.
+/// Full: `2d(d+1) + 5d + 9 + EXP`; diagonal: `8d + 9 + EXP`. The centring
+/// is counted once: the diagonal kernel forms `x − μ` again in the
+/// statistics pass rather than storing it (`d` more subtractions, not
+/// counted, as they are not needed by the algorithm).
 #[must_use]
 pub fn gmm_em_iteration(n: usize, d: usize, k: usize, full: bool) -> u64 {
     let d = d as u64;
     let per = if full {
-        2 * d * (d + 1) + 5 * d + 10 + EXP
+        2 * d * (d + 1) + 5 * d + 9 + EXP
     } else {
-        8 * d + 10 + EXP
+        8 * d + 9 + EXP
     };
     n as u64 * k as u64 * per
 }
@@ -105,10 +113,10 @@ mod tests {
     /// the formulas in the docs.
     #[test]
     fn counts_at_the_standard_sizes() {
-        // Full, d = 8: 2·8·9 + 40 + 10 + 33 = 227 per point and component.
-        assert_eq!(gmm_em_iteration(200_000, 8, 8, true), 200_000 * 8 * 227);
-        // Diagonal: 64 + 10 + 33 = 107.
-        assert_eq!(gmm_em_iteration(200_000, 8, 8, false), 200_000 * 8 * 107);
+        // Full, d = 8: 2·8·9 + 40 + 9 + 33 = 226 per point and component.
+        assert_eq!(gmm_em_iteration(200_000, 8, 8, true), 200_000 * 8 * 226);
+        // Diagonal: 64 + 9 + 33 = 106.
+        assert_eq!(gmm_em_iteration(200_000, 8, 8, false), 200_000 * 8 * 106);
         // d = 4: emissions 16 + 16 + 3 + 33 = 68; forward 8·68 + 128 + 24 = 696.
         assert_eq!(hmm_score(8, 4, 100_000), 100_000 * 696);
         // Backward 256 + 24, statistics 8·(32 + 16 + 3) = 408.
