@@ -17,10 +17,11 @@
 //! Python layer removes them exactly with the deterministic path of
 //! [`kalman_shift`].
 
-use crate::array::{rows, to_array2, to_array3};
+use crate::array::{rows, to_array2};
 use crate::error::{OrValueError, value_error};
 use crate::fit;
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::ndarray::Array3;
+use numpy::{IntoPyArray, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::SeedableRng;
@@ -137,9 +138,17 @@ fn kalman_filter<'py>(
     let n = model.state_dim();
     Ok((
         to_array2(py, means.as_ref()).into_any(),
-        to_array3(py, &covs, n, n).into_any(),
+        stacked(py, covs, n)?.into_any(),
         ll,
     ))
+}
+
+/// T flat n x n matrices (T·n·n values) as a (T, n, n) array, without a
+/// copy: the array takes the vector.
+fn stacked(py: Python<'_>, flat: Vec<f64>, n: usize) -> PyResult<Bound<'_, PyArray3<f64>>> {
+    let steps = flat.len() / (n * n).max(1);
+    let array = Array3::from_shape_vec((steps, n, n), flat).map_err(value_error)?;
+    Ok(array.into_pyarray(py))
 }
 
 /// The Rauch-Tung-Striebel smoother over `y` (T, p): the smoothed means
@@ -155,15 +164,18 @@ fn kalman_smooth<'py>(
     let (means, covs, ll) = py
         .detach(|| {
             model.smooth(y).map(|s| {
-                let covs: Vec<Mat<f64>> = (0..s.len()).filter_map(|k| s.smoothed_cov(k)).collect();
-                (s.smoothed_means().to_owned(), covs, s.log_likelihood())
+                (
+                    s.smoothed_means().to_owned(),
+                    s.smoothed_covs(),
+                    s.log_likelihood(),
+                )
             })
         })
         .map_err(model_error)?;
     let n = model.state_dim();
     Ok((
         to_array2(py, means.as_ref()).into_any(),
-        to_array3(py, &covs, n, n).into_any(),
+        stacked(py, covs, n)?.into_any(),
         ll,
     ))
 }

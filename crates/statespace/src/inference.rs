@@ -215,15 +215,22 @@ impl FilterOutput {
         out
     }
 
-    /// Every filtered covariance `P_{k|k}`, k = 0..T-1 (n x n each). In
-    /// exact mode this replays the covariance recursion once, from the
-    /// first checkpoint to the end (one filter's covariance work, not one
-    /// replay per step as [`Self::filtered_cov`] for every step would be).
+    /// Every filtered covariance `P_{k|k}`, k = 0..T-1, as one flat vector
+    /// of T·n·n values: step k's matrix at `k·n·n`, entry `(i, j)` at
+    /// `k·n·n + i·n + j` (the matrices are symmetric, so row- and
+    /// column-major read the same). In exact mode this replays the
+    /// covariance recursion once, from the first checkpoint to the end (one
+    /// filter's covariance work, not one replay per step as
+    /// [`Self::filtered_cov`] for every step would be).
     #[must_use]
-    pub fn filtered_covs(&self) -> Vec<Mat<f64>> {
+    pub fn filtered_covs(&self) -> Vec<f64> {
         let (n, ld) = (self.n(), self.pm.ldn);
-        let mut out = Vec::with_capacity(self.steps);
-        self.for_each_filtered(0, self.steps - 1, |_, p| out.push(unpadded(p, n, ld)));
+        let mut out = vec![0.0; self.steps * n * n];
+        self.for_each_filtered(0, self.steps - 1, |k, p| {
+            for (j, col) in out[k * n * n..(k + 1) * n * n].chunks_exact_mut(n).enumerate() {
+                col.copy_from_slice(&p[j * ld..j * ld + n]);
+            }
+        });
         out
     }
 
@@ -327,6 +334,13 @@ impl SmootherOutput {
     #[must_use]
     pub fn smoothed_cov(&self, step: usize) -> Option<Mat<f64>> {
         self.covs.get(step)
+    }
+
+    /// Every smoothed covariance `P_{k|T-1}`, k = 0..T-1, as one flat
+    /// vector of T·n·n values laid out as [`FilterOutput::filtered_covs`].
+    #[must_use]
+    pub fn smoothed_covs(&self) -> Vec<f64> {
+        self.covs.flat()
     }
 
     /// The smoothed variances (diagonals of `P_{k|T-1}`), T x n: for

@@ -214,8 +214,23 @@ fn all_filtered_covariances_at_once_equal_those_of_each_step() {
     y[(17, 1)] = f64::NAN;
     let filtered = model.filter(y.as_ref()).unwrap();
     let all = filtered.filtered_covs();
-    assert_eq!(all.len(), 40);
-    for (k, cov) in all.iter().enumerate() {
-        assert_eq!(Some(cov), filtered.filtered_cov(k).as_ref(), "step {k}");
+    assert_eq!(all.len(), 40 * 3 * 3);
+    for (k, flat) in all.chunks_exact(9).enumerate() {
+        let cov = Mat::from_fn(3, 3, |i, j| flat[i * 3 + j]);
+        assert_eq!(Some(cov), filtered.filtered_cov(k), "step {k}");
+    }
+}
+
+#[test]
+fn all_smoothed_covariances_at_once_equal_those_of_each_step() {
+    let model = random_model(3, 2, 43);
+    let mut y = sequences(&model, &[25], 44).remove(0);
+    y[(4, 0)] = f64::NAN;
+    let smoothed = model.smooth(y.as_ref()).unwrap();
+    let all = smoothed.smoothed_covs();
+    assert_eq!(all.len(), 25 * 3 * 3);
+    for (k, flat) in all.chunks_exact(9).enumerate() {
+        let cov = Mat::from_fn(3, 3, |i, j| flat[i * 3 + j]);
+        assert_eq!(Some(cov), smoothed.smoothed_cov(k), "step {k}");
     }
 }

@@ -68,6 +68,16 @@ impl MatSeq {
         mirror_lower(n, dst, ld);
     }
 
+    /// Every step's matrix, one after the other, unpadded (T·n·n values).
+    pub fn flat(&self) -> Vec<f64> {
+        let n = self.n;
+        let mut out = vec![0.0; self.slots.len() * n * n];
+        for (k, dst) in out.chunks_exact_mut(n * n).enumerate() {
+            self.unpack(self.slots[k], dst, n);
+        }
+        out
+    }
+
     /// The diagonals of every step's matrix, T x n.
     pub fn diagonals(&self) -> Mat<f64> {
         let n = self.n;
