@@ -12,11 +12,15 @@
 //!
 //! The check builds the library of every workspace crate with a
 //! `#[target_feature]` kernel (found by reading `crates/*/src`) in release
-//! mode, disassembles its rlib (`objdump -d --demangle`) and fails when a
-//! function that exists out of line
-//! - is a `core::arch` intrinsic (its path contains `core_arch::`), or
-//! - is a closure (`{{closure}}`) of an instruction-set module or token
-//!   (`::avx2::`, `::avx512::`, `Avx2`, `Avx512` in its path).
+//! mode, disassembles its rlib with relocations (`objdump -dr --demangle`)
+//! and fails when
+//! - a function of the crate itself (its path starts with the crate's
+//!   library name) calls a `core::arch` intrinsic (a relocation to a path
+//!   containing `core_arch::`): third-party generic code monomorphised in
+//!   the crate (faer's SIMD layer) is not the crate's kernels, or
+//! - a closure (`{{closure}}`) of an instruction-set module or token
+//!   (`::avx2::`, `::avx512::`, `Avx2`, `Avx512` in its path) exists out of
+//!   line.
 //!
 //! On x86-64 it also fails when a crate shows no function of an `avx2`
 //! module at all, so that a change of the symbol names cannot make the check
@@ -33,10 +37,10 @@ Checks that the release SIMD kernels call no intrinsic and no closure out of lin
 usage: cargo xtask asm-check
 
 Builds (cargo build --release --lib) every workspace crate whose sources use
-#[target_feature], disassembles each rlib with `objdump -d --demangle` and
-fails when a function exists out of line that is a core::arch intrinsic, or a
-closure of an avx2/avx512 module or of the Avx2/Avx512 tokens. Needs objdump
-(GNU binutils) on the PATH.
+#[target_feature], disassembles each rlib with `objdump -dr --demangle` and
+fails when a function of the crate itself calls a core::arch intrinsic out of
+line, or when a closure of an avx2/avx512 module or of the Avx2/Avx512 tokens
+exists out of line. Needs objdump (GNU binutils) on the PATH.
 ";
 
 /// Entry point of `cargo xtask asm-check`.
@@ -48,7 +52,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     let mut problems = Vec::new();
     for (package, rlib) in &rlibs {
         let output = std::process::Command::new("objdump")
-            .args(["-d", "--demangle", "--no-show-raw-insn"])
+            .args(["-dr", "--demangle", "--no-show-raw-insn"])
             .arg(rlib)
             .output()
             .map_err(|e| format!("could not run objdump (GNU binutils) on {}: {e}", rlib.display()))?;
@@ -56,7 +60,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
             return Err(format!("objdump -d {} failed ({})", rlib.display(), output.status).into());
         }
         let listing = String::from_utf8_lossy(&output.stdout);
-        let found = check_listing(&listing);
+        let found = check_listing(&listing, &library_name(rlib));
         eprintln!(
             "asm-check: {package}: {} functions, {} in avx2 modules, {} out-of-line SIMD calls",
             found.functions,
@@ -95,22 +99,48 @@ pub struct Listing {
     pub problems: Vec<String>,
 }
 
-/// Scans the function labels (`<address> <name>:`) of an `objdump -d
-/// --demangle` listing for out-of-line intrinsics and closures of the
-/// instruction-set modules.
-pub fn check_listing(listing: &str) -> Listing {
+/// The library name of an rlib (`libstatespace.rlib` -> `statespace`).
+fn library_name(rlib: &Path) -> String {
+    let stem = rlib
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    stem.strip_prefix("lib").unwrap_or(&stem).to_string()
+}
+
+/// True when a function's path is the crate's own (`statespace::...`, or
+/// `<statespace::... as ...>::...`).
+fn is_own(function: &str, library: &str) -> bool {
+    let path = function.trim_start_matches('<');
+    path.strip_prefix(library)
+        .is_some_and(|rest| rest.starts_with("::"))
+}
+
+/// Scans an `objdump -dr --demangle` listing of the rlib of `library`: the
+/// function labels (`<address> <name>:`) for closures of the
+/// instruction-set modules, and the relocations inside the crate's own
+/// functions for calls of intrinsics.
+pub fn check_listing(listing: &str, library: &str) -> Listing {
     let mut found = Listing::default();
+    let mut current: Option<&str> = None;
     for line in listing.lines() {
         let Some(name) = function_label(line) else {
+            if let (Some(caller), Some(target)) = (current, relocation_target(line))
+                && target.contains("core_arch::")
+                && is_own(caller, library)
+            {
+                found
+                    .problems
+                    .push(format!("intrinsic called out of line: {caller} calls {target}"));
+            }
             continue;
         };
+        current = Some(name);
         found.functions += 1;
         if name.contains("::avx2::") {
             found.avx2_functions += 1;
         }
-        if name.contains("core_arch::") {
-            found.problems.push(format!("intrinsic out of line: {name}"));
-        } else if name.contains("{{closure}}")
+        if name.contains("{{closure}}")
             && ["::avx2::", "::avx512::", "Avx2", "Avx512"]
                 .iter()
                 .any(|isa| name.contains(isa))
@@ -121,6 +151,15 @@ pub fn check_listing(listing: &str) -> Listing {
     found.problems.sort();
     found.problems.dedup();
     found
+}
+
+/// The symbol of a relocation line (`  35: R_X86_64_PLT32\tsymbol-0x4`),
+/// without its addend.
+fn relocation_target(line: &str) -> Option<&str> {
+    let (_, rest) = line.trim_start().split_once(": R_")?;
+    let (_, symbol) = rest.split_once(char::is_whitespace)?;
+    let symbol = symbol.trim();
+    Some(symbol.rsplit_once(['-', '+']).map_or(symbol, |(s, _)| s))
 }
 
 /// The name of the function a line `0000000000000000 <name>:` starts.
@@ -263,21 +302,31 @@ Disassembly of section .text._ZN7mixture6kernel4avx211estep_chunk:
 
     #[test]
     fn a_clean_listing_passes() {
-        let found = check_listing(LISTING);
+        let found = check_listing(LISTING, "mixture");
         assert_eq!(found.functions, 2);
         assert_eq!(found.avx2_functions, 1);
         assert!(found.problems.is_empty(), "{:?}", found.problems);
     }
 
     #[test]
-    fn an_out_of_line_intrinsic_is_found() {
+    fn an_intrinsic_called_out_of_line_by_the_crate_is_found_and_by_others_not() {
         let listing = format!(
-            "{LISTING}\n0000000000000000 <core::core_arch::x86::avx::_mm256_mul_pd>:\n   0:\tvmulpd %ymm1,%ymm0,%ymm0\n"
+            "{LISTING}\n\
+             0000000000000000 <mixture::kernel::avx2::accumulate>:\n\
+             \x20  4:\tcall   9 <mixture::kernel::avx2::accumulate+0x9>\n\
+             \t\t\t5: R_X86_64_PLT32\tcore::core_arch::x86::avx::_mm256_mul_pd-0x4\n\
+             0000000000000000 <pulp::Simd::not_f64s>:\n\
+             \t\t\t35: R_X86_64_PLT32\tcore::core_arch::x86::avx2::_mm256_xor_si256-0x4\n\
+             0000000000000000 <core::core_arch::x86::avx::_mm256_mul_pd>:\n\
+             \x20  0:\tvmulpd %ymm1,%ymm0,%ymm0\n"
         );
-        let found = check_listing(&listing);
+        let found = check_listing(&listing, "mixture");
         assert_eq!(
             found.problems,
-            ["intrinsic out of line: core::core_arch::x86::avx::_mm256_mul_pd"]
+            [
+                "intrinsic called out of line: mixture::kernel::avx2::accumulate calls \
+                 core::core_arch::x86::avx::_mm256_mul_pd"
+            ]
         );
     }
 
@@ -289,7 +338,7 @@ Disassembly of section .text._ZN7mixture6kernel4avx211estep_chunk:
              0000000000000000 <statespace::univariate::avx512::condition::{{{{closure}}}}>:\n\
              0000000000000000 <mixture::model::GaussianMixture::fit::{{{{closure}}}}>:\n"
         );
-        let found = check_listing(&listing);
+        let found = check_listing(&listing, "mixture");
         assert_eq!(found.problems.len(), 2, "{:?}", found.problems);
         assert!(found.problems[0].contains("Avx2 as"), "{:?}", found.problems);
         assert!(
