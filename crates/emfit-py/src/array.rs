@@ -7,7 +7,7 @@
 
 use mixture::faer::{Mat, MatRef};
 use numpy::ndarray::{Array2, Array3};
-use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -18,15 +18,6 @@ pub(crate) fn rows<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<MatRef<'a, 
         .as_slice()
         .map_err(|_| PyValueError::new_err("expected a C-contiguous float64 array"))?;
     Ok(MatRef::from_row_major_slice(slice, n, d))
-}
-
-/// A stack of C-contiguous d x d matrices (a K x d x d array) as owned
-/// matrices.
-pub(crate) fn matrices(x: &PyReadonlyArray3<'_, f64>) -> Vec<Mat<f64>> {
-    let a = x.as_array();
-    (0..a.shape()[0])
-        .map(|k| Mat::from_fn(a.shape()[1], a.shape()[2], |i, j| a[[k, i, j]]))
-        .collect()
 }
 
 /// A matrix as a new 2-D array.

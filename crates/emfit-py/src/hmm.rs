@@ -25,6 +25,9 @@
 //! column of integer-valued floats.
 
 use crate::array::{rows, to_array2};
+use crate::covariance::{
+    check_ndim, covariance_ndim, covariance_shape, covariances_array, covariances_at, sub_matrix,
+};
 use crate::error::{OrValueError, value_error};
 use crate::fit;
 use ::hmm::faer::Mat;
@@ -60,19 +63,6 @@ struct Spec {
     covariance_type: CovarianceType,
     /// Components per state (GMM emissions).
     n_mix: usize,
-}
-
-/// hmmlearn's covariance type names.
-fn covariance_type(name: &str) -> PyResult<CovarianceType> {
-    match name {
-        "full" => Ok(CovarianceType::Full),
-        "diag" => Ok(CovarianceType::Diagonal),
-        "spherical" => Ok(CovarianceType::Spherical),
-        "tied" => Ok(CovarianceType::Tied),
-        other => Err(value_error(format!(
-            "covariance_type must be 'full', 'diag', 'spherical' or 'tied', got {other:?}"
-        ))),
-    }
 }
 
 /// Runs `$body` with `$E` the emission type of the family `$family`.
@@ -121,95 +111,12 @@ fn required(params: &Bound<'_, PyDict>, key: &str) -> PyResult<ArrayD<f64>> {
     optional(params, key)?.ok_or_else(|| value_error(format!("the parameter {key} is missing")))
 }
 
-/// Checks that `a` (the parameter `what`) has `ndim` dimensions; `shape`
-/// says which in words.
-fn check_ndim(a: &ArrayD<f64>, ndim: usize, what: &str, shape: &str) -> PyResult<()> {
-    if a.ndim() == ndim {
-        Ok(())
-    } else {
-        Err(value_error(format!(
-            "{what} must have shape {shape}, got shape {:?}",
-            a.shape()
-        )))
-    }
-}
-
 /// A 2-D array as a matrix.
 fn matrix(a: &ArrayD<f64>, what: &str, shape: &str) -> PyResult<Mat<f64>> {
     check_ndim(a, 2, what, shape)?;
     Ok(Mat::from_fn(a.shape()[0], a.shape()[1], |i, j| {
         a[[i, j].as_slice()]
     }))
-}
-
-/// The matrix `a[index, .., ..]` of an array of at least 3 dimensions.
-fn sub_matrix(a: &ArrayD<f64>, index: &[usize]) -> Mat<f64> {
-    let r = a.ndim();
-    Mat::from_fn(a.shape()[r - 2], a.shape()[r - 1], |i, j| {
-        let mut at = index.to_vec();
-        at.extend([i, j]);
-        a[IxDyn(&at)]
-    })
-}
-
-/// One mixture's covariances of type `kind` from `a` at `index` (the
-/// leading indices: none for a Gaussian emission, the state for a GMM).
-fn covariances_at(kind: CovarianceType, a: &ArrayD<f64>, index: &[usize]) -> Covariances {
-    let lead = index.len();
-    match kind {
-        CovarianceType::Full => Covariances::Full(
-            (0..a.shape()[lead])
-                .map(|k| sub_matrix(a, &[index, &[k]].concat()))
-                .collect(),
-        ),
-        CovarianceType::Diagonal | CovarianceType::Tied => {
-            let m = sub_matrix(a, index);
-            if kind == CovarianceType::Tied {
-                Covariances::Tied(m)
-            } else {
-                Covariances::Diagonal(m)
-            }
-        }
-        CovarianceType::Spherical => Covariances::Spherical(
-            (0..a.shape()[lead])
-                .map(|k| a[IxDyn(&[index, &[k]].concat())])
-                .collect(),
-        ),
-    }
-}
-
-/// The number of dimensions of the covariances of one mixture of type `kind`.
-fn covariance_ndim(kind: CovarianceType) -> usize {
-    match kind {
-        CovarianceType::Full => 3,
-        CovarianceType::Diagonal | CovarianceType::Tied => 2,
-        CovarianceType::Spherical => 1,
-    }
-}
-
-/// hmmlearn's words for the shape of `covars`; `gmm` for GMM emissions.
-fn covariance_shape(kind: CovarianceType, gmm: bool) -> &'static str {
-    match (kind, gmm) {
-        (CovarianceType::Full, false) => "(n_components, n_features, n_features)",
-        (CovarianceType::Diagonal, false) => "(n_components, n_features)",
-        (CovarianceType::Spherical, false) => "(n_components,)",
-        (CovarianceType::Tied, false) => "(n_features, n_features)",
-        (CovarianceType::Full, true) => "(n_components, n_mix, n_features, n_features)",
-        (CovarianceType::Diagonal, true) => "(n_components, n_mix, n_features)",
-        (CovarianceType::Spherical, true) => "(n_components, n_mix)",
-        (CovarianceType::Tied, true) => "(n_components, n_features, n_features)",
-    }
-}
-
-/// Covariances as an array of `covariance_ndim(kind)` dimensions.
-fn covariances_array(c: &Covariances, d: usize) -> ArrayD<f64> {
-    match c {
-        Covariances::Full(ms) => ArrayD::from_shape_fn(IxDyn(&[ms.len(), d, d]), |i| ms[i[0]][(i[1], i[2])]),
-        Covariances::Diagonal(m) | Covariances::Tied(m) => {
-            ArrayD::from_shape_fn(IxDyn(&[m.nrows(), m.ncols()]), |i| m[(i[0], i[1])])
-        }
-        Covariances::Spherical(v) => ArrayD::from_shape_fn(IxDyn(&[v.len()]), |i| v[i[0]]),
-    }
 }
 
 /// An emission as the Python layer sees it: built from, and exported to,
@@ -485,7 +392,7 @@ fn sequences<'a>(x: &'a PyReadonlyArray2<'_, f64>, lengths: &[usize]) -> PyResul
 /// The emission family, its covariance type and components per state.
 fn spec(covariance_type: &str, n_mix: usize) -> PyResult<Spec> {
     Ok(Spec {
-        covariance_type: self::covariance_type(covariance_type)?,
+        covariance_type: crate::covariance::covariance_type(covariance_type)?,
         n_mix,
     })
 }

@@ -296,9 +296,8 @@ fn kalman_shift<'py>(
             c[(k, i)] = b[(k - 1, i)] + (0..n).map(|j| a[(i, j)] * c[(k - 1, j)]).sum::<f64>();
         }
     }
-    let e = Mat::<f64>::from_fn(t, p, |k, i| {
-        d[(k, i)] + (0..n).map(|j| h[(i, j)] * c[(k, j)]).sum::<f64>()
-    });
+    // e_t = H c_t + d_t for every step at once: E = C Hᵀ + D.
+    let e = &c * h.transpose() + d;
     Ok((
         to_array2(py, c.as_ref()).into_any(),
         to_array2(py, e.as_ref()).into_any(),

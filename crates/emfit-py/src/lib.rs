@@ -29,6 +29,7 @@
 //!   (module `array`).
 
 mod array;
+mod covariance;
 mod error;
 mod fit;
 mod hmm;

@@ -5,7 +5,8 @@
 //! (K, d) and `covariances` (K, d, d) for `"full"`, (K, d) for `"diag"`,
 //! (K,) for `"spherical"` and (d, d) for `"tied"`.
 
-use crate::array::{matrices, rows, to_array2, to_array3};
+use crate::array::{rows, to_array2, to_array3};
+use crate::covariance::{check_ndim, covariance_ndim, covariance_shape, covariances_array, covariances_at};
 use crate::error::{OrValueError, value_error};
 use crate::fit;
 use mixture::faer::Mat;
@@ -13,7 +14,7 @@ use mixture::{
     CovarianceType, Covariances, GaussianMixture, GivenCovariances, GivenParameters, InitConfig, InitMethod,
     MStepOptions, Start, WeightedMixture, WeightedRows,
 };
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::SeedableRng;
@@ -31,45 +32,20 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// scikit-learn's covariance type names.
-fn covariance_type(name: &str) -> PyResult<CovarianceType> {
-    match name {
-        "full" => Ok(CovarianceType::Full),
-        "diag" => Ok(CovarianceType::Diagonal),
-        "spherical" => Ok(CovarianceType::Spherical),
-        "tied" => Ok(CovarianceType::Tied),
-        other => Err(value_error(format!(
-            "covariance_type must be 'full', 'diag', 'spherical' or 'tied', got {other:?}"
-        ))),
-    }
-}
-
-/// Covariances (or precisions) of the given type from their array.
+/// Covariances (or precisions) of the given type from their array, in
+/// scikit-learn's shape for the type.
 fn covariances(kind: CovarianceType, array: &Bound<'_, PyAny>) -> PyResult<Covariances> {
-    Ok(match kind {
-        CovarianceType::Full => Covariances::Full(matrices(&array.extract::<PyReadonlyArray3<'_, f64>>()?)),
-        CovarianceType::Diagonal => {
-            let a = array.extract::<PyReadonlyArray2<'_, f64>>()?;
-            Covariances::Diagonal(rows(&a)?.to_owned())
-        }
-        CovarianceType::Spherical => {
-            Covariances::Spherical(array.extract::<PyReadonlyArray1<'_, f64>>()?.as_slice()?.to_vec())
-        }
-        CovarianceType::Tied => {
-            let a = array.extract::<PyReadonlyArray2<'_, f64>>()?;
-            Covariances::Tied(rows(&a)?.to_owned())
-        }
-    })
-}
-
-/// The covariances as an array of scikit-learn's shape.
-fn covariances_array<'py>(py: Python<'py>, model: &GaussianMixture) -> Bound<'py, PyAny> {
-    let d = model.n_features();
-    match model.covariances() {
-        Covariances::Full(ms) => to_array3(py, ms, d, d).into_any(),
-        Covariances::Diagonal(m) | Covariances::Tied(m) => to_array2(py, m.as_ref()).into_any(),
-        Covariances::Spherical(v) => v.clone().into_pyarray(py).into_any(),
-    }
+    let a = array
+        .extract::<PyReadonlyArrayDyn<'_, f64>>()?
+        .as_array()
+        .to_owned();
+    check_ndim(
+        &a,
+        covariance_ndim(kind),
+        "covariances",
+        covariance_shape(kind, false),
+    )?;
+    Ok(covariances_at(kind, &a, &[]))
 }
 
 /// A mixture from its parameters; `precisions` says whether the third
@@ -82,7 +58,7 @@ fn model(
     covariance_type: &str,
     precisions: bool,
 ) -> PyResult<GaussianMixture> {
-    let kind = self::covariance_type(covariance_type)?;
+    let kind = crate::covariance::covariance_type(covariance_type)?;
     let weights = weights.as_slice()?.to_vec();
     let means: Mat<f64> = rows(&means)?.to_owned();
     let third = covariances(kind, covariances_or_precisions)?;
@@ -110,7 +86,9 @@ fn parameters<'py>(py: Python<'py>, model: &GaussianMixture) -> Parameters<'py> 
     (
         model.weights().to_vec().into_pyarray(py).into_any(),
         to_array2(py, model.means()).into_any(),
-        covariances_array(py, model),
+        covariances_array(model.covariances(), model.n_features())
+            .into_pyarray(py)
+            .into_any(),
     )
 }
 
@@ -160,7 +138,7 @@ fn gmm_fit<'py>(
     means_init: Option<PyReadonlyArray2<'py, f64>>,
     precisions_init: Option<Bound<'py, PyAny>>,
 ) -> PyResult<FitResult<'py>> {
-    let kind = self::covariance_type(covariance_type)?;
+    let kind = crate::covariance::covariance_type(covariance_type)?;
     if !(reg_covar >= 0.0 && reg_covar.is_finite()) {
         return Err(value_error(format!(
             "reg_covar must be finite and >= 0, got {reg_covar}"

@@ -186,6 +186,9 @@ pub enum MixtureError {
         /// The value.
         value: f64,
     },
+    /// Every sample weight is zero: no row is left to fit.
+    #[error("sample weights: every weight is zero; at least one must be positive")]
+    ZeroTotalWeight,
     /// A sample weight is negative, NaN or infinite.
     #[error("sample weight of row {} is invalid ({value})", .row + 1)]
     InvalidSampleWeight {

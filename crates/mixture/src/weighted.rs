@@ -40,18 +40,15 @@ impl<'a> WeightedRows<'a> {
     /// # Errors
     /// [`MixtureError::DimensionMismatch`] for a wrong number of weights;
     /// [`MixtureError::InvalidSampleWeight`] naming the first negative or
-    /// non-finite weight; [`MixtureError::InvalidOption`] (`"total sample
-    /// weight"`) when every weight is zero.
+    /// non-finite weight; [`MixtureError::ZeroTotalWeight`] when every
+    /// weight is zero.
     pub fn new(x: MatRef<'a, f64>, weights: Option<&'a [f64]>) -> Result<Self, MixtureError> {
         check_sample_weights(weights, x.nrows())?;
         if let Some(w) = weights
             && !w.is_empty()
             && w.iter().all(|&v| v == 0.0)
         {
-            return Err(MixtureError::InvalidOption {
-                name: "total sample weight",
-                value: 0.0,
-            });
+            return Err(MixtureError::ZeroTotalWeight);
         }
         Ok(Self { x, weights })
     }

@@ -243,8 +243,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
             if sample_weight.shape != (n_samples,):
                 raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!")
-            if np.all(sample_weight == 0.0):
-                raise ValueError("sample_weight: every weight is zero; at least one must be positive")
         k = self.n_components
         given = {
             "weights_init": None if self.weights_init is None else _check_shape("weights", self.weights_init, (k,)),
