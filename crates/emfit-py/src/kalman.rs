@@ -21,12 +21,12 @@ use crate::array::{rows, to_array2};
 use crate::error::{OrValueError, value_error};
 use crate::fit;
 use numpy::ndarray::Array3;
-use numpy::{IntoPyArray, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use statespace::faer::Mat;
+use statespace::faer::{Mat, MatRef};
 use statespace::{
     CovStructure, LearnSet, LinearGaussianSsm, MStepOptions, Matrix, Param, Parameters, Start,
     StateSpaceError,
@@ -122,33 +122,14 @@ fn kalman_filter<'py>(
     y: PyReadonlyArray2<'py, f64>,
     params: ModelArrays<'py>,
 ) -> PyResult<Moments<'py>> {
-    let model = model(&params)?;
-    let y = rows(&y)?;
-    let (means, covs, ll) = py
-        .detach(|| {
-            model.filter(y).map(|f| {
-                (
-                    f.filtered_means().to_owned(),
-                    f.filtered_covs(),
-                    f.log_likelihood(),
-                )
-            })
-        })
-        .map_err(model_error)?;
-    let n = model.state_dim();
-    Ok((
-        to_array2(py, means.as_ref()).into_any(),
-        stacked(py, covs, n)?.into_any(),
-        ll,
-    ))
-}
-
-/// T flat n x n matrices (T·n·n values) as a (T, n, n) array, without a
-/// copy: the array takes the vector.
-fn stacked(py: Python<'_>, flat: Vec<f64>, n: usize) -> PyResult<Bound<'_, PyArray3<f64>>> {
-    let steps = flat.len() / (n * n).max(1);
-    let array = Array3::from_shape_vec((steps, n, n), flat).map_err(value_error)?;
-    Ok(array.into_pyarray(py))
+    moments(py, &y, &params, |model, y| {
+        let f = model.filter(y)?;
+        Ok((
+            f.filtered_means().to_owned(),
+            f.filtered_covs(),
+            f.log_likelihood(),
+        ))
+    })
 }
 
 /// The Rauch-Tung-Striebel smoother over `y` (T, p): the smoothed means
@@ -159,23 +140,35 @@ fn kalman_smooth<'py>(
     y: PyReadonlyArray2<'py, f64>,
     params: ModelArrays<'py>,
 ) -> PyResult<Moments<'py>> {
-    let model = model(&params)?;
-    let y = rows(&y)?;
-    let (means, covs, ll) = py
-        .detach(|| {
-            model.smooth(y).map(|s| {
-                (
-                    s.smoothed_means().to_owned(),
-                    s.smoothed_covs(),
-                    s.log_likelihood(),
-                )
-            })
-        })
-        .map_err(model_error)?;
+    moments(py, &y, &params, |model, y| {
+        let s = model.smooth(y)?;
+        Ok((
+            s.smoothed_means().to_owned(),
+            s.smoothed_covs(),
+            s.log_likelihood(),
+        ))
+    })
+}
+
+/// Runs `pass` (a filter or a smoother, returning the means, every
+/// covariance as one flat vector of T·n·n values, and `ln p(y)`) without
+/// the GIL and hands its results to NumPy, the covariances without a copy.
+fn moments<'py>(
+    py: Python<'py>,
+    y: &PyReadonlyArray2<'py, f64>,
+    params: &ModelArrays<'py>,
+    pass: impl FnOnce(&LinearGaussianSsm, MatRef<'_, f64>) -> Result<(Mat<f64>, Vec<f64>, f64), StateSpaceError>
+    + Send,
+) -> PyResult<Moments<'py>> {
+    let model = model(params)?;
+    let y = rows(y)?;
+    let (means, covs, ll) = py.detach(|| pass(&model, y)).map_err(model_error)?;
     let n = model.state_dim();
+    let steps = covs.len() / (n * n).max(1);
+    let covs = Array3::from_shape_vec((steps, n, n), covs).map_err(value_error)?;
     Ok((
         to_array2(py, means.as_ref()).into_any(),
-        stacked(py, covs, n)?.into_any(),
+        covs.into_pyarray(py).into_any(),
         ll,
     ))
 }
