@@ -63,9 +63,10 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 
 from emfit import _emfit
+from emfit._random import seed
 
 __all__ = ["ConvergenceMonitor", "GaussianHMM", "GMMHMM", "CategoricalHMM", "PoissonHMM"]
 
@@ -100,11 +101,6 @@ class ConvergenceMonitor:
     def __repr__(self):
         fields = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items()))
         return f"ConvergenceMonitor({fields})"
-
-
-def _seed(random_state):
-    """A 64-bit seed for the Rust generators from a scikit-learn random state."""
-    return int(check_random_state(random_state).randint(0, 2**63 - 1, dtype=np.int64))
 
 
 class _BaseHMM(BaseEstimator):
@@ -263,7 +259,7 @@ class _BaseHMM(BaseEstimator):
                     "initialization because 'init_params' contains %r", attribute, letter)
             else:
                 given[key] = self._param_value(attribute)
-        master = _seed(self.random_state)
+        master = seed(self.random_state)
         fitted, report = _emfit.hmm_fit(
             self._family, X, lengths, int(self.n_components), self._covariance_type(), self._n_mix(),
             self._n_symbols(X), given, self.params, self._priors(), float(self._min_covar()),
@@ -349,9 +345,9 @@ class _BaseHMM(BaseEstimator):
         sampled sequence); ``random_state`` defaults to the estimator's.
         """
         model = self._model()
-        seed = _seed(self.random_state if random_state is None else random_state)
+        draw = seed(self.random_state if random_state is None else random_state)
         X, Z = _emfit.hmm_sample(
-            self._family, self._covariance_type(), self._n_mix(), model, int(n_samples), seed,
+            self._family, self._covariance_type(), self._n_mix(), model, int(n_samples), draw,
             None if currstate is None else int(currstate))
         return self._sampled(X), Z
 

@@ -47,9 +47,9 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 
 from emfit import _emfit
+from emfit._random import seed
 
 __all__ = ["KalmanFilter"]
 
@@ -373,9 +373,8 @@ class KalmanFilter:
         pykalman.
         """
         a, b, q, c, d, r, m0, p0 = self._parameters()
-        rng = check_random_state(self.random_state if random_state is None else random_state)
-        seed = int(rng.randint(np.iinfo(np.int64).max))
-        states, observations = _emfit.kalman_sample(int(n_timesteps), seed, (a, q, c, r, m0, p0))
+        draw = seed(self.random_state if random_state is None else random_state)
+        states, observations = _emfit.kalman_sample(int(n_timesteps), draw, (a, q, c, r, m0, p0))
         if n_timesteps > 0:
             start = None
             if initial_state is not None:

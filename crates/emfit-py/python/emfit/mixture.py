@@ -18,23 +18,15 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from emfit import _emfit
+from emfit._random import seed
 
 __all__ = ["GaussianMixture"]
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-
-
-def _seed(random_state):
-    """A 64-bit seed drawn from scikit-learn's ``random_state`` (None, an
-    int or a ``RandomState``), so that an int gives the same fit every time
-    and a ``RandomState`` advances."""
-    rng = check_random_state(random_state)
-    return int(rng.randint(np.iinfo(np.uint64).max, dtype=np.uint64))
 
 
 def _rows(X):
@@ -272,7 +264,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.stopping,
             self.acceleration,
             int(n_init),
-            _seed(self.random_state),
+            seed(self.random_state),
             bool(self.verbose),
             sample_weight=sample_weight,
             **({} if start is not None else given),
@@ -337,4 +329,4 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params = self._parameters()
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample.")
-        return _emfit.gmm_sample(int(n_samples), _seed(self.random_state), *params)
+        return _emfit.gmm_sample(int(n_samples), seed(self.random_state), *params)
