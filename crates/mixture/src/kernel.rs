@@ -245,8 +245,8 @@ fn log_densities<S: Simd>(s: S, m: &ModelView<'_>, offset: &[f64], xb: &[V], dif
         let maha = match m.whitening {
             Whitening::Full(w) => triangular_norm(s, &w[c * d * d..(c + 1) * d * d], mu, xb, diff, c),
             Whitening::Tied(w) => triangular_norm(s, w, mu, xb, diff, c),
-            Whitening::Diagonal(inv) => scaled_norm(s, &inv[c * d..(c + 1) * d], 1, mu, xb),
-            Whitening::Spherical(inv) => scaled_norm(s, &inv[c..=c], 0, mu, xb),
+            Whitening::Diagonal(inv) => scaled_norm(s, inv[c * d..(c + 1) * d].iter().copied(), mu, xb),
+            Whitening::Spherical(inv) => scaled_norm(s, std::iter::repeat(inv[c]), mu, xb),
         };
         let off = s.splat(offset[c]);
         let half = s.splat(-0.5);
@@ -315,45 +315,48 @@ fn triangular_norm<S: Simd>(
     maha
 }
 
-/// `Σ_j (scale_j (x_j − μ_j))²` per lane with `scale_j = scales[j · step]`:
-/// diagonal whitening (step 1), spherical (one scale, step 0). The centred
-/// values live in registers only.
+/// `Σ_j (scale_j (μ_j − x_j))²` per lane, with the scales of the features
+/// in order: diagonal whitening (one per feature), spherical (one repeated).
+/// The centred values live in registers only; `μ_j − x_j` rather than
+/// `x_j − μ_j` (the same square) lets the subtraction read `x_j` from memory.
 #[inline(always)]
-fn scaled_norm<S: Simd>(s: S, scales: &[f64], step: usize, mu: &[f64], xb: &[V]) -> [S::R; GROUPS] {
+fn scaled_norm<S: Simd>(s: S, scales: impl Iterator<Item = f64>, mu: &[f64], xb: &[V]) -> [S::R; GROUPS] {
     let mut maha = [s.splat(0.0); GROUPS];
-    for (j, (xj, &mj)) in xb.chunks_exact(GROUPS).zip(mu).enumerate() {
-        let (mj, sj) = (s.splat(mj), s.splat(scales[j * step]));
+    for ((xj, &mj), sj) in xb.chunks_exact(GROUPS).zip(mu).zip(scales) {
+        let (mj, sj) = (s.splat(mj), s.splat(sj));
         for g in 0..GROUPS {
-            let y = s.mul(s.sub(s.load(&xj[g]), mj), sj);
+            let y = s.mul(s.sub(mj, s.load(&xj[g])), sj);
             maha[g] = s.mul_add(y, y, maha[g]);
         }
     }
     maha
 }
 
-/// Row log-sum-exp of `lp` (which includes `ln w`, see [`offsets`]) over
-/// the `k` components, for lane group `g`.
+/// The exponentials of a row log-sum-exp of `lp` (which includes `ln w`,
+/// see [`offsets`]) over the `k` components, for lane group `g`.
 ///
-/// On return `lp[c·G + g]` holds `exp(lp − max)`, `sum` their sum
-/// and `lse = max + ln sum`. Returns the first lane (`< valid`) whose maximum
-/// is not finite (every component gives density zero, or non-finite data).
+/// On return `lp[c·G + g]` holds `exp(lp − max)`, `max` the row maxima and
+/// `sum` the sums of the exponentials, so that the row's log-sum-exp is
+/// `max + ln sum` with `sum ∈ [1, k]`; the callers take the logarithm,
+/// where and as often as they need it. Returns the first lane (`< valid`)
+/// whose maximum is not finite (every component gives density zero, or
+/// non-finite data).
 #[inline(always)]
-fn log_sum_exp_group<S: Simd>(
+fn exp_shifted_group<S: Simd>(
     s: S,
     lp: &mut [V],
     k: usize,
     g: usize,
     valid: usize,
+    max: &mut V,
     sum: &mut V,
-    lse: &mut V,
 ) -> Option<usize> {
     let mut mx = s.splat(f64::NEG_INFINITY);
     for c in 0..k {
         mx = s.max(mx, s.load(&lp[c * GROUPS + g]));
     }
-    let mut mx_lanes = [0.0; LANES];
-    s.store(&mut mx_lanes, mx);
-    if let Some(l) = (0..valid).find(|&l| !mx_lanes[l].is_finite()) {
+    s.store(max, mx);
+    if let Some(l) = (0..valid).find(|&l| !max[l].is_finite()) {
         return Some(l);
     }
     let mut acc = s.splat(0.0);
@@ -364,7 +367,6 @@ fn log_sum_exp_group<S: Simd>(
         acc = s.add(acc, e);
     }
     s.store(sum, acc);
-    s.store(lse, s.add(mx, s.ln(acc)));
     None
 }
 
@@ -427,10 +429,13 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
         gather(data, row, len, &mut b.xb);
         let w = row_weights(weights, row, len);
         log_densities(s, m, &offset, &b.xb, &mut b.diff, &mut b.lp);
+        // Π of the row sums over the block's unweighted rows (1 on padded
+        // lanes): one vector `ln` per block instead of one per lane group.
+        let mut sums = s.splat(1.0);
         for g in 0..GROUPS {
             let valid = len.saturating_sub(g * LANES).min(LANES);
-            let (mut sum, mut lse) = ([0.0; LANES], [0.0; LANES]);
-            if let Some(l) = log_sum_exp_group(s, &mut b.lp, k, g, valid, &mut sum, &mut lse) {
+            let (mut max, mut sum) = ([0.0; LANES], [0.0; LANES]);
+            if let Some(l) = exp_shifted_group(s, &mut b.lp, k, g, valid, &mut max, &mut sum) {
                 return EStepChunk {
                     log_likelihood: f64::NAN,
                     acc,
@@ -438,28 +443,43 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
                     bad_row: Some(row + g * LANES + l),
                 };
             }
-            let wg = s.load(&w[g]);
+            let (wg, sg) = (s.load(&w[g]), s.load(&sum));
             if valid > 0 {
-                ll = s.mul_add(wg, s.load(&lse), ll);
+                ll = s.mul_add(wg, s.load(&max), ll);
+                // With sample weights, `w ln Σe` per lane; else the factor
+                // `(Σe − 1)·w + 1`: `Σe` on rows (exactly, as `Σe − 1` is
+                // exact for `Σe ≥ 1`), 1 on padded lanes.
+                let one = s.splat(1.0);
+                match weights {
+                    Some(_) => ll = s.mul_add(wg, s.ln(sg), ll),
+                    None => sums = s.mul(sums, s.mul_add(s.sub(sg, one), wg, one)),
+                }
             }
             // ρ = w · e / Σe; padded lanes have w = 0.
-            let scale = s.mul(wg, s.div_one(s.load(&sum)));
+            let scale = s.mul(wg, s.div_one(sg));
             for c in 0..k {
                 let e = &mut b.lp[c * GROUPS + g];
                 let v = s.mul(s.load(e), scale);
                 s.store(e, v);
             }
-            let threshold = if worst.len() < k {
-                f64::INFINITY
-            } else {
-                worst[k - 1].0
-            };
+            // A row's log-likelihood `max + ln Σe` is at least `max`: only
+            // rows whose maximum is below the threshold can enter the list.
             for l in 0..valid {
-                if lse[l] < threshold && w[g][l] > 0.0 {
-                    insert_worst(&mut worst, k, lse[l], row + g * LANES + l);
+                let threshold = if worst.len() < k {
+                    f64::INFINITY
+                } else {
+                    worst[k - 1].0
+                };
+                if max[l] < threshold && w[g][l] > 0.0 {
+                    let lse = max[l] + sum[l].ln();
+                    if lse < threshold {
+                        insert_worst(&mut worst, k, lse, row + g * LANES + l);
+                    }
                 }
             }
         }
+        // Σe ∈ [1, k] per row, so the product of a block's 4 is at most k⁴.
+        ll = s.add(ll, s.ln(sums));
         acc.add_block(s, &b.xb, m.means, &b.diff, &b.lp);
         row += len;
     }
@@ -526,11 +546,13 @@ fn eval_chunk_generic<S: Simd>(
             }
             let local = row - start + g * LANES;
             if log_w.is_some() {
-                let (mut sum, mut lse) = ([0.0; LANES], [0.0; LANES]);
-                if let Some(l) = log_sum_exp_group(s, &mut b.lp, k, g, valid, &mut sum, &mut lse) {
+                let (mut max, mut sum) = ([0.0; LANES], [0.0; LANES]);
+                if let Some(l) = exp_shifted_group(s, &mut b.lp, k, g, valid, &mut max, &mut sum) {
                     return Some(row + g * LANES + l);
                 }
                 if let Some(out) = row_lse.as_deref_mut() {
+                    let mut lse = [0.0; LANES];
+                    s.store(&mut lse, s.add(s.load(&max), s.ln(s.load(&sum))));
                     out[local..local + valid].copy_from_slice(&lse[..valid]);
                 }
                 if let Some(out) = per_component.as_deref_mut() {

@@ -85,9 +85,9 @@ impl Acc {
                         let mj = s.splat(mj);
                         let (mut a1, mut a2) = (s.load(a1j), s.load(a2j));
                         for g in 0..GROUPS {
-                            let y = s.sub(s.load(&xj[g]), mj);
+                            let y = s.sub(mj, s.load(&xj[g]));
                             let t = s.mul(r[g], y);
-                            a1 = s.add(a1, t);
+                            a1 = s.sub(a1, t);
                             a2 = s.mul_add(t, y, a2);
                         }
                         s.store(a1j, a1);
