@@ -179,6 +179,7 @@ where
             returned_iteration: run.returned_iteration,
             history: run.history,
             falls: run.falls,
+            rounding_drops: run.rounding_drops,
             work: run.work,
             diagnostics: run.diagnostics,
             best_restart,

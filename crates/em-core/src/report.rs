@@ -204,6 +204,13 @@ pub struct FitReport<D, E> {
     pub history: Vec<f64>,
     /// Every fall of the log-likelihood of the winning restart.
     pub falls: Vec<Fall>,
+    /// Every drop of the winning restart within the rounding of ℓ
+    /// (`0 < ℓ(θₖ₋₁) − ℓ(θₖ) ≤ 10⁻¹² |ℓ(θₖ)|`, see [`crate::Convergence`]):
+    /// not a fall but a zero gain, EM at its fixed point to working
+    /// precision. Such a step satisfies every gain-based stopping rule, so a
+    /// fit that ends [`Termination::Converged`] on one converged at the
+    /// rounding level of ℓ (the report's text says so). `expected` is false.
+    pub rounding_drops: Vec<Fall>,
     /// What the winning restart spent (E-steps, M-steps, extrapolations).
     pub work: Work,
     /// The non-empty diagnostics of the winning restart's M-steps:
@@ -255,6 +262,22 @@ impl<D: fmt::Display, E: fmt::Display> fmt::Display for FitReport<D, E> {
                 "returned: iteration {}, the best of the history (the last is {:.6})",
                 self.returned_iteration,
                 self.history.last().copied().unwrap_or(f64::NAN)
+            )?;
+        }
+        if let Some(last) = self.rounding_drops.last() {
+            let at_end = last.iteration == self.iterations && self.termination.is_converged();
+            writeln!(
+                f,
+                "log-likelihood dipped within its rounding {} time(s) (counted as zero gains){}",
+                self.rounding_drops.len(),
+                if at_end {
+                    format!(
+                        ": converged at the rounding level, the last step fell by {:.3e}",
+                        last.drop
+                    )
+                } else {
+                    String::new()
+                }
             )?;
         }
         if !self.falls.is_empty() {

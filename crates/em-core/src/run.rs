@@ -31,6 +31,7 @@ pub(crate) struct Run<M: EmModel> {
     pub returned_iteration: usize,
     pub history: Vec<f64>,
     pub falls: Vec<Fall>,
+    pub rounding_drops: Vec<Fall>,
     pub diagnostics: Vec<(usize, M::Diagnostics)>,
     pub work: Work,
 }
@@ -60,6 +61,8 @@ struct Record<M: EmModel> {
     current: Point<M>,
     history: Vec<f64>,
     falls: Vec<Fall>,
+    /// Drops within the rounding of ℓ, counted as zero gains.
+    rounding_drops: Vec<Fall>,
     diagnostics: Vec<(usize, M::Diagnostics)>,
     /// The best point of the history when it is not `current` (after a fall).
     best: Option<(usize, M)>,
@@ -109,6 +112,7 @@ impl<M: EmModel> Record<M> {
             returned_iteration,
             history: self.history,
             falls: self.falls,
+            rounding_drops: self.rounding_drops,
             diagnostics: self.diagnostics,
             work: self.work,
         }
@@ -130,6 +134,7 @@ where
             history: Vec::with_capacity(self.settings.max_iterations().min(4096) + 1),
             current: Point { model, e, flat },
             falls: Vec::new(),
+            rounding_drops: Vec::new(),
             diagnostics: Vec::new(),
             best: None,
             best_log_likelihood: f64::NEG_INFINITY,
@@ -360,9 +365,17 @@ where
         let flat = self.flat_for_rule(&model, record.restart)?;
         let ll = e.log_likelihood;
         // A drop within the rounding of ℓ is no fall: EM is at its fixed
-        // point to working precision, and the step counts as a zero gain.
+        // point to working precision, and the step counts as a zero gain
+        // (recorded, so that the report can say so).
         let gain = match ll - record.current.e.log_likelihood {
-            g if g < 0.0 && -g <= convergence::rounding(ll) => 0.0,
+            g if g < 0.0 && -g <= convergence::rounding(ll) => {
+                record.rounding_drops.push(Fall {
+                    iteration: k,
+                    drop: -g,
+                    expected: false,
+                });
+                0.0
+            }
             g => g,
         };
         let previous = std::mem::replace(&mut record.current, Point { model, e, flat });

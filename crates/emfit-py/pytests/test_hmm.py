@@ -4,9 +4,9 @@ initial parameters (init_params='' and the parameters set by hand), plain EM
 decodings agree to 1e-9 relative where the algorithm is the same.
 
 hmmlearn's default Gaussian M-step adds the inverse-gamma/Wishart prior
-covars_prior=1e-2 to the covariances; emfit's is maximum likelihood plus the
-floor reg_covar, so the comparisons set covars_prior=0 in hmmlearn and
-reg_covar=0 in emfit: both are then exact maximum-likelihood EM.
+covars_prior=1e-2 to the covariances (so does emfit's); the maximum-likelihood
+comparisons set covars_prior=0 on both sides and reg_covar=0 in emfit (no
+variance bound): both are then exact maximum-likelihood EM.
 """
 
 import warnings
@@ -103,7 +103,7 @@ def check_same_fit(ref, ours, X, lengths, n_iter=25):
 def test_gaussian_hmm_equals_hmmlearn(covariance_type):
     X = gaussian_data()
     ref, ours = pair_of(hl.GaussianHMM(3, covariance_type, covars_prior=0.0),
-                        eh.GaussianHMM(3, covariance_type, reg_covar=0.0),
+                        eh.GaussianHMM(3, covariance_type, covars_prior=0.0, reg_covar=0.0),
                         lambda m: set_gaussian_start(m, covariance_type))
     ref, ours = check_same_fit(ref, ours, X, LENGTHS)
     assert rel(ours.means_, ref.means_) < 1e-7
@@ -242,9 +242,10 @@ def test_the_history_never_falls(seed):
 
 def test_accelerated_default_converges_to_the_same_optimum():
     X = gaussian_data()
-    plain = set_gaussian_start(eh.GaussianHMM(3, "full", init_params="", n_iter=2000, tol=1e-8,
-                                              acceleration="none", stopping="gain"), "full")
-    fast = set_gaussian_start(eh.GaussianHMM(3, "full", init_params="", n_iter=2000, tol=1e-8), "full")
+    plain = set_gaussian_start(eh.GaussianHMM(3, "full", covars_prior=0.0, init_params="", n_iter=2000,
+                                              tol=1e-8, acceleration="none", stopping="gain"), "full")
+    fast = set_gaussian_start(eh.GaussianHMM(3, "full", covars_prior=0.0, init_params="", n_iter=2000,
+                                             tol=1e-8), "full")
     plain.fit(X, LENGTHS)
     fast.fit(X, LENGTHS)
     assert fast.monitor_.converged and plain.monitor_.converged
@@ -312,7 +313,9 @@ def test_bad_input_is_a_value_error_naming_where_and_leaves_the_model_unchanged(
         eh.CategoricalHMM(2).fit(np.array([[0], [-1], [2]]))
     with pytest.raises(ValueError, match="sequence 1, time 2"):
         eh.PoissonHMM(2).fit(np.array([[1, 2], [-3, 1], [0, 0]]))
-    with pytest.raises(ValueError, match="covars_prior"):
-        eh.GaussianHMM(2, covars_prior=0.5).fit(X)
+    with pytest.raises(ValueError, match=r"covars_prior must broadcast to shape \(2, 2\)"):
+        eh.GaussianHMM(2, covars_prior=np.ones(3)).fit(X)
+    with pytest.raises(ValueError, match="covars_prior and covars_weight"):
+        eh.GMMHMM(2, covars_prior=-3.0).fit(X)
     with pytest.raises(ValueError, match="covariance_type"):
         eh.GaussianHMM(2, covariance_type="bad").fit(X)

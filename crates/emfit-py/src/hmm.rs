@@ -34,11 +34,11 @@ use ::hmm::faer::Mat;
 use ::hmm::rand::SeedableRng;
 use ::hmm::rand::rngs::StdRng;
 use ::hmm::{
-    CategoricalEmission, CategoricalInit, CovarianceType, Covariances, Emission, Floor, GaussianEmission,
-    GaussianInit, GmmEmission, GmmInit, Hmm, InitConfig, LearnSet, MStepOptions, Param, PoissonEmission,
-    PoissonInit, Sequences, Start,
+    CategoricalEmission, CategoricalInit, CovarianceType, Covariances, Emission, Floor, GammaPrior,
+    GaussianEmission, GaussianInit, GmmEmission, GmmInit, Hmm, InitConfig, LearnSet, MStepOptions,
+    NormalPrior, Param, PoissonEmission, PoissonInit, Sequences, Start,
 };
-use numpy::ndarray::{ArrayD, Dimension, IxDyn};
+use numpy::ndarray::{ArrayD, Axis, Dimension, IxDyn};
 use numpy::{IntoPyArray, PyReadonlyArray2, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -116,6 +116,90 @@ fn matrix(a: &ArrayD<f64>, what: &str, shape: &str) -> PyResult<Mat<f64>> {
     check_ndim(a, 2, what, shape)?;
     Ok(Mat::from_fn(a.shape()[0], a.shape()[1], |i, j| {
         a[[i, j].as_slice()]
+    }))
+}
+
+/// The conjugate priors of Gaussian (`gmm` false: one, its components the
+/// states) or GMM emissions (one per state) from the keys `means_prior`,
+/// `means_weight`, `covars_scale` and `covars_mass` of `priors` (the `hmm`
+/// crate's `NormalPrior`, the Python layer converts hmmlearn's
+/// parameters); `None` without `means_prior`.
+fn normal_priors(
+    priors: &Bound<'_, PyDict>,
+    kind: CovarianceType,
+    gmm: bool,
+) -> PyResult<Option<Vec<NormalPrior>>> {
+    let Some(means) = optional(priors, "means_prior")? else {
+        return Ok(None);
+    };
+    let (weight, scale, mass) = (
+        required(priors, "means_weight")?,
+        required(priors, "covars_scale")?,
+        required(priors, "covars_mass")?,
+    );
+    let lead = usize::from(gmm);
+    let (means_shape, weight_shape) = if gmm {
+        ("(n_components, n_mix, n_features)", "(n_components, n_mix)")
+    } else {
+        ("(n_components, n_features)", "(n_components,)")
+    };
+    check_ndim(&means, lead + 2, "means_prior", means_shape)?;
+    check_ndim(&weight, lead + 1, "means_weight", weight_shape)?;
+    check_ndim(
+        &scale,
+        lead + covariance_ndim(kind),
+        "covars_prior",
+        covariance_shape(kind, gmm),
+    )?;
+    let mass_ndim = match kind {
+        CovarianceType::Diagonal => 2,
+        CovarianceType::Full | CovarianceType::Spherical => 1,
+        CovarianceType::Tied => 0,
+    };
+    check_ndim(
+        &mass,
+        lead + mass_ndim,
+        "covars_weight",
+        "that of the covariance prior's weights",
+    )?;
+    let count = if gmm { means.shape()[0] } else { 1 };
+    let at = |a: &ArrayD<f64>, j: usize| {
+        if gmm {
+            a.index_axis(Axis(0), j).to_owned()
+        } else {
+            a.clone()
+        }
+    };
+    (0..count)
+        .map(|j| {
+            let index: &[usize] = if gmm { &[j] } else { &[] };
+            let mass = at(&mass, j);
+            let extra_mass = match mass.ndim() {
+                2 => sub_matrix(&mass, &[]),
+                1 => Mat::from_fn(mass.len(), 1, |c, _| mass[[c].as_slice()]),
+                _ => Mat::from_fn(1, 1, |_, _| mass[IxDyn(&[])]),
+            };
+            Ok(NormalPrior {
+                means: sub_matrix(&means, index),
+                means_weight: at(&weight, j).iter().copied().collect(),
+                scale: covariances_at(kind, &scale, index),
+                extra_mass,
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
+}
+
+/// The Gamma prior of Poisson rates from the keys `lambdas_shape` and
+/// `lambdas_rate` (K, d) of `priors`; `None` without them.
+fn gamma_prior(priors: &Bound<'_, PyDict>) -> PyResult<Option<GammaPrior>> {
+    let Some(shape) = optional(priors, "lambdas_shape")? else {
+        return Ok(None);
+    };
+    let rate = required(priors, "lambdas_rate")?;
+    Ok(Some(GammaPrior {
+        shape: matrix(&shape, "lambdas_prior", "(n_components, n_features)")?,
+        rate: matrix(&rate, "lambdas_weight", "(n_components, n_features)")?,
     }))
 }
 
@@ -413,13 +497,19 @@ fn spec(covariance_type: &str, n_mix: usize) -> PyResult<Spec> {
 /// - `priors`: Dirichlet concentrations `startprob` (K,), `transmat`
 ///   (K, K), `weights` (K, M), `emissionprob` (K, n_symbols), each `≥ 1`,
 ///   turning the update of a probability row into its MAP estimate
-///   `p_j ∝ n_j + α_j − 1`; absent: maximum likelihood.
+///   `p_j ∝ n_j + α_j − 1`; the `hmm` crate's `NormalPrior` of Gaussian and
+///   GMM emissions as `means_prior` (μ₀), `means_weight` (λ),
+///   `covars_scale` (Ψ, in the covariances' shape) and `covars_mass` (a:
+///   (K,) full and spherical, (K, d) diagonal, () tied; a leading state
+///   axis for GMM emissions); its `GammaPrior` of Poisson rates as
+///   `lambdas_shape` (α) and `lambdas_rate` (β), (K, d). Absent: maximum
+///   likelihood.
 /// - `min_covar`: added to the diagonal of the data covariance of the
 ///   initialisation (hmmlearn's use of it).
-/// - `reg_covar`: added to the diagonal of every covariance the M-step
-///   updates (`0`: exact EM); `None`: the `hmm` crate's default floor,
-///   `10⁻⁶` times the variance of each feature, which does not depend on
-///   the units of the data.
+/// - `reg_covar`: the lower bound on every variance the M-step updates
+///   (`0`: none); `None`: the `hmm` crate's default bound, `10⁻⁶` times the
+///   variance of each feature of the data, which does not depend on the
+///   units of the data.
 /// - `n_features`: the number of symbols of a categorical emission (None:
 ///   one more than the largest symbol).
 ///
@@ -462,6 +552,8 @@ fn hmm_fit<'py>(
         emission_prior: optional(&priors, "emissionprob")?
             .map(|a| matrix(&a, "emissionprob_prior", "(n_components, n_features)"))
             .transpose()?,
+        normal_prior: normal_priors(&priors, spec.covariance_type, family == "gmm")?,
+        rate_prior: gamma_prior(&priors)?,
         covariance_floor: match reg_covar {
             Some(value) => floor("reg_covar", value)?,
             None => MStepOptions::default().covariance_floor,

@@ -11,6 +11,8 @@ use std::fmt::Display;
 ///   `returned_iteration` (an index into `history`), `history` (the
 ///   log-likelihood of every recorded iteration, the start first);
 /// - `falls`: `(iteration, drop, expected)` for every fall;
+/// - `rounding_drops`: `(iteration, drop)` for every drop within the
+///   rounding of ℓ (`10⁻¹² |ℓ|`), counted as a zero gain, not a fall;
 /// - `e_steps`, `m_steps`, `extrapolations_accepted`, `..._shortened`,
 ///   `..._rejected`: the work behind the iterations;
 /// - `diagnostics`: `(iteration, what the M-step reported)`;
@@ -34,6 +36,12 @@ pub(crate) fn to_dict<'py, D: Display, E: Display>(
         .map(|f| (f.iteration, f.drop, f.expected))
         .collect();
     d.set_item("falls", falls)?;
+    let rounding: Vec<(usize, f64)> = report
+        .rounding_drops
+        .iter()
+        .map(|f| (f.iteration, f.drop))
+        .collect();
+    d.set_item("rounding_drops", rounding)?;
     let w = &report.work;
     d.set_item("e_steps", w.e_steps)?;
     d.set_item("m_steps", w.m_steps)?;

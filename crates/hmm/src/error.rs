@@ -187,6 +187,32 @@ pub enum HmmError {
         /// The value.
         value: f64,
     },
+    /// A prior parameter of Gaussian or Poisson emissions has the wrong shape.
+    #[error("{parameter}{} has shape {}x{}, expected {}x{}", state_suffix(*.state), .found.0, .found.1, .expected.0, .expected.1)]
+    PriorShape {
+        /// The prior parameter.
+        parameter: &'static str,
+        /// The state whose prior it is (GMM emissions); `None`: the emission's.
+        state: Option<usize>,
+        /// The shape needed (rows, columns).
+        expected: (usize, usize),
+        /// The shape given.
+        found: (usize, usize),
+    },
+    /// A prior parameter of Gaussian or Poisson emissions is out of range
+    /// (not finite, negative, or a scale matrix that is not symmetric
+    /// positive semi-definite).
+    #[error("{parameter}{} entry ({}, {}) is invalid: {value} (need a finite, non-negative value; scale matrices symmetric positive semi-definite)", state_suffix(*.state), .index.0 + 1, .index.1 + 1)]
+    InvalidPriorValue {
+        /// The prior parameter.
+        parameter: &'static str,
+        /// The state whose prior it is (GMM emissions); `None`: the emission's.
+        state: Option<usize>,
+        /// The entry (row, column; a full scale matrix's row is its component).
+        index: (usize, usize),
+        /// The value.
+        value: f64,
+    },
     /// A numeric option is out of range.
     #[error("invalid option {what}: {value}")]
     InvalidOption {
@@ -227,4 +253,9 @@ impl std::fmt::Display for StateName {
             None => f.write_str(" (all states)"),
         }
     }
+}
+
+/// ` of state j` (counted from 1) for `Some(j)`, nothing for `None`.
+fn state_suffix(state: Option<usize>) -> String {
+    state.map_or_else(String::new, |j| format!(" of state {}", j + 1))
 }

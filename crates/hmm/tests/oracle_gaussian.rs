@@ -158,8 +158,8 @@ fn moments_of(x: &Mat<f64>, weights: &[Vec<f64>]) -> Moments {
 }
 
 /// The closed-form covariance update of a component of mass `n` and
-/// scatter `s` (the pooled scatter over `total` for tied covariances), plus
-/// `reg` on the diagonal.
+/// scatter `s` (the pooled scatter over `total` for tied covariances),
+/// bounded below by `reg · I`.
 fn expected_covariance(
     t: CovarianceType,
     (n, s): (f64, [[f64; 2]; 2]),
@@ -167,24 +167,49 @@ fn expected_covariance(
     reg: f64,
 ) -> [[f64; 2]; 2] {
     match t {
-        CovarianceType::Full => [[s[0][0] / n + reg, s[0][1] / n], [s[1][0] / n, s[1][1] / n + reg]],
-        CovarianceType::Diagonal => [[s[0][0] / n + reg, 0.0], [0.0, s[1][1] / n + reg]],
+        CovarianceType::Full => bounded([[s[0][0] / n, s[0][1] / n], [s[1][0] / n, s[1][1] / n]], reg),
+        CovarianceType::Diagonal => [[(s[0][0] / n).max(reg), 0.0], [0.0, (s[1][1] / n).max(reg)]],
         CovarianceType::Spherical => {
-            let v = (s[0][0] + s[1][1]) / (2.0 * n) + reg;
+            let v = ((s[0][0] + s[1][1]) / (2.0 * n)).max(reg);
             [[v, 0.0], [0.0, v]]
         }
-        CovarianceType::Tied => [
-            [pooled[0][0] / total + reg, pooled[0][1] / total],
-            [pooled[1][0] / total, pooled[1][1] / total + reg],
-        ],
+        CovarianceType::Tied => bounded(
+            [
+                [pooled[0][0] / total, pooled[0][1] / total],
+                [pooled[1][0] / total, pooled[1][1] / total],
+            ],
+            reg,
+        ),
     }
 }
 
-/// One M-step (`reg_covar = 1e-3`) of a Gaussian HMM against the closed
+/// The symmetric 2 x 2 matrix `m` with its eigenvalues below `reg` raised
+/// to `reg` (closed-form eigenvectors).
+fn bounded(m: [[f64; 2]; 2], reg: f64) -> [[f64; 2]; 2] {
+    let (a, b, c) = (m[0][0], m[0][1], m[1][1]);
+    let half = ((a - c) / 2.0).hypot(b);
+    let (low, high) = ((a + c) / 2.0 - half, (a + c) / 2.0 + half);
+    // Unit eigenvector of the smaller eigenvalue.
+    let (u, v) = if b == 0.0 {
+        if a <= c { (1.0, 0.0) } else { (0.0, 1.0) }
+    } else {
+        let (u, v) = (b, low - a);
+        let norm = u.hypot(v);
+        (u / norm, v / norm)
+    };
+    let (l1, l2) = (low.max(reg), high.max(reg));
+    // U diag(l1, l2) Uᵀ with the eigenvectors (u, v) and (−v, u).
+    [
+        [l1 * u * u + l2 * v * v, (l1 - l2) * u * v],
+        [(l1 - l2) * u * v, l1 * v * v + l2 * u * u],
+    ]
+}
+
+/// One M-step (variances bounded below by 0.05) of a Gaussian HMM against the closed
 /// forms with the brute-force posteriors `gamma`.
 fn check_gaussian_m_step(model: &GaussianHmm, data: &Sequences<'_>, gamma: &Mat<f64>, t: CovarianceType) {
     let (x, k) = (data.data().to_owned(), model.n_states());
-    let reg = 1e-3;
+    let reg = 0.05;
     let options = MStepOptions {
         covariance_floor: hmm::Floor::Absolute(reg),
         ..MStepOptions::default()
@@ -208,7 +233,7 @@ fn check_gaussian_m_step(model: &GaussianHmm, data: &Sequences<'_>, gamma: &Mat<
             for b in 0..2 {
                 assert!(
                     (got[(a, b)] - expected[a][b]).abs() < 1e-10,
-                    "{t:?} K={k} state {j}"
+                    "{t:?} K={k} state {j}: {got:?} vs {expected:?}"
                 );
             }
         }

@@ -36,18 +36,22 @@ What differs from hmmlearn, on purpose:
 - Dirichlet priors (``startprob_prior``, ``transmat_prior``,
   ``emissionprob_prior``, ``weights_prior``) give the MAP update
   ``p_j ∝ n_j + α_j − 1``, as hmmlearn's; concentrations must be ≥ 1 (below
-  1 the mode is not unique and hmmlearn clips). The covariance M-step is
-  maximum likelihood plus a floor on the diagonal: the extra argument
-  ``reg_covar`` (``0``: exact EM), by default ``None``, ``10⁻⁶`` times the
-  data's variance of each feature (so it does not depend on units; an
-  absolute floor like hmmlearn's 1e-3 swamps features of variance 1e-6 and
-  makes EM fall). ``min_covar`` is, as in hmmlearn, added to the data
-  covariance of the initialisation only. The Normal / inverse-gamma / inverse-Wishart
-  priors of means and covariances (``means_prior``, ``means_weight``,
-  ``covars_prior``, ``covars_weight``) and the Gamma prior of Poisson rates
-  are not implemented: their default values are accepted (hmmlearn's
-  default ``covars_prior=1e-2`` is replaced by the ``reg_covar`` floor) and
-  any other value is a ``ValueError``.
+  1 the mode is not unique and hmmlearn clips). The priors of means and
+  covariances (``means_prior``, ``means_weight``, ``covars_prior``,
+  ``covars_weight``) have hmmlearn's meaning, shapes and defaults
+  (GaussianHMM's ``covars_prior=1e-2`` included) and give the same MAP
+  update, with two exceptions: GMMHMM's covariances are centred on the
+  updated means (hmmlearn centres them on the previous ones, which is not
+  exact EM), and its spherical default is maximum likelihood for every
+  ``n_mix``. The Gamma prior of Poisson rates (``lambdas_prior``,
+  ``lambdas_weight``) gives its MAP estimate per state (hmmlearn divides
+  by the mass of all states). On top of the priors, every updated variance
+  is bounded below by a floor: the extra argument ``reg_covar`` (``0``: no
+  bound), by default ``None``, ``10⁻⁶`` times the data's variance of each
+  feature (so it does not depend on units). It is a bound, not an addition
+  (the M-step is the exact maximiser over the covariances above it), so EM
+  never lowers its objective. ``min_covar`` is, as in hmmlearn, added to
+  the data covariance of the initialisation only.
 - ``decode(..., algorithm='map')`` returns ``Σ_t ln max_j γ_t(j)``, the log
   of the product of the posterior probabilities of the chosen states
   (hmmlearn returns the sum of the probabilities themselves).
@@ -184,18 +188,16 @@ class _BaseHMM(BaseEstimator):
 
     # -- fitting ------------------------------------------------------------
 
-    def _priors(self):
-        """The Dirichlet priors as arrays, None where they are all 1
-        (maximum likelihood)."""
+    def _priors(self, X):
+        """The priors as the Rust side takes them: the Dirichlet priors as
+        arrays, None where they are all 1 (maximum likelihood); subclasses
+        add their emission's."""
         k = self.n_components
         priors = {
             "startprob": np.broadcast_to(np.asarray(self.startprob_prior, dtype=float), (k,)),
             "transmat": np.broadcast_to(np.asarray(self.transmat_prior, dtype=float), (k, k)),
         }
         return {key: (None if np.all(v == 1.0) else np.ascontiguousarray(v)) for key, v in priors.items()}
-
-    def _check_unsupported_priors(self):
-        """Raises ValueError for priors emfit does not implement."""
 
     def _min_covar(self):
         return 1e-3
@@ -247,7 +249,6 @@ class _BaseHMM(BaseEstimator):
         """Runs the Rust fit with at most ``n_iter`` iterations, sets the
         parameters and ``n_features`` and returns the report; the
         estimator is unchanged if it raises."""
-        self._check_unsupported_priors()
         X, lengths = self._validate_data(X, lengths)
         given = {}
         for letter, attribute, key in self._all_params():
@@ -262,7 +263,7 @@ class _BaseHMM(BaseEstimator):
         master = seed(self.random_state)
         fitted, report = _emfit.hmm_fit(
             self._family, X, lengths, int(self.n_components), self._covariance_type(), self._n_mix(),
-            self._n_symbols(X), given, self.params, self._priors(), float(self._min_covar()),
+            self._n_symbols(X), given, self.params, self._priors(X), float(self._min_covar()),
             self._reg_covar(),
             int(n_iter), float(self.tol), self.stopping, self.acceleration, int(self.n_init),
             master, bool(self.verbose))
@@ -367,14 +368,33 @@ class _BaseHMM(BaseEstimator):
         return -2 * self.score(X, lengths) + self._n_free_parameters() * np.log(n)
 
 
-def _unsupported(name, value, default):
-    """ValueError unless the prior parameter has its default value."""
-    if value is None and default is None:
-        return
-    if value is None or default is None or not np.all(np.asarray(value) == default):
+def _shaped(name, value, shape):
+    """``value`` (the prior parameter ``name``) as a float array of
+    ``shape``: broadcast, or reshaped when it has exactly that many entries
+    (hmmlearn's (n,) for (n, 1)); ValueError naming the parameter and the
+    shape otherwise."""
+    a = np.asarray(value, dtype=float)
+    if a.size == int(np.prod(shape)) and a.ndim != len(shape):
+        a = a.reshape(shape)
+    try:
+        return np.array(np.broadcast_to(a, shape), dtype=float)
+    except ValueError:
+        raise ValueError(f"{name} must broadcast to shape {shape}, got shape {a.shape}") from None
+
+
+def _normal_prior(means_prior, means_weight, scale, mass, mass_names):
+    """The Rust ``NormalPrior`` keys, or {} when every entry is 0 (maximum
+    likelihood). ``mass`` (the prior's extra mass ``a``) must be ≥ 0:
+    ValueError naming ``mass_names`` (the hmmlearn parameters it comes
+    from) otherwise."""
+    if np.any(mass < 0) or not np.all(np.isfinite(mass)):
         raise ValueError(
-            f"{name}={value!r}: emfit does not implement this prior (only its default "
-            f"{default!r}); its M-step is maximum likelihood with the covariance floor reg_covar")
+            f"{mass_names} give a covariance prior with a negative (or non-finite) number of "
+            f"prior observations {np.min(mass)!r}: the MAP covariance would not exist")
+    if not (np.any(means_weight) or np.any(scale) or np.any(mass)):
+        return {}
+    return {"means_prior": means_prior, "means_weight": means_weight,
+            "covars_scale": np.array(scale, dtype=float), "covars_mass": np.array(mass, dtype=float)}
 
 
 class GaussianHMM(_BaseHMM):
@@ -416,10 +436,31 @@ class GaussianHMM(_BaseHMM):
     def _reg_covar(self):
         return None if self.reg_covar is None else float(self.reg_covar)
 
-    def _check_unsupported_priors(self):
-        _unsupported("means_weight", self.means_weight, 0)
-        _unsupported("covars_prior", self.covars_prior, 1e-2)
-        _unsupported("covars_weight", self.covars_weight, 1)
+    def _priors(self, X):
+        """hmmlearn's normal / inverse-gamma (spherical, diagonal) and
+        normal / inverse-Wishart (full, tied) priors of GaussianHMM, as the
+        ``hmm`` crate's ``NormalPrior``: ``Σ = (covars_prior + c_n) /
+        (max(covars_weight − w, 0) + N)`` with ``w = 1`` (spherical,
+        diagonal) or ``n_features`` (full, tied), ``c_n`` the scatter about
+        the new means plus ``means_weight (μ − means_prior)²``."""
+        priors = super()._priors(X)
+        k, d, t = self.n_components, X.shape[1], self.covariance_type
+        mu0 = _shaped("means_prior", self.means_prior, (k, d))
+        lam = _shaped("means_weight", self.means_weight, (k,))
+        if t == "diag":
+            scale = _shaped("covars_prior", self.covars_prior, (k, d))
+            mass = np.maximum(_shaped("covars_weight", self.covars_weight, (k, d)) - 1, 0)
+        elif t == "spherical":
+            scale = _shaped("covars_prior", self.covars_prior, (k, d)).sum(axis=1)
+            mass = d * np.maximum(_shaped("covars_weight", self.covars_weight, (k,)) - 1, 0)
+        elif t == "full":
+            scale = _shaped("covars_prior", self.covars_prior, (k, d, d))
+            mass = np.maximum(_shaped("covars_weight", self.covars_weight, (k,)) - d, 0)
+        else:
+            scale = _shaped("covars_prior", self.covars_prior, (d, d))
+            mass = np.maximum(_shaped("covars_weight", self.covars_weight, ()) - d, 0)
+        priors.update(_normal_prior(mu0, lam, scale, mass, "covars_weight"))
+        return priors
 
     def _param_value(self, attribute):
         value = np.ascontiguousarray(getattr(self, attribute), dtype=float)
@@ -455,9 +496,9 @@ class GMMHMM(_BaseHMM):
 
     ``weights_`` (K, n_mix), ``means_`` (K, n_mix, d), ``covars_``
     (K, n_mix) spherical, (K, n_mix, d) diag, (K, n_mix, d, d) full,
-    (K, d, d) tied. The M-step is the exact maximum-likelihood update of
-    the mixture per state (with ``weights_prior`` as a Dirichlet prior and
-    the ``reg_covar`` floor on every updated variance).
+    (K, d, d) tied. The M-step is the exact maximum-likelihood (or, with
+    priors, MAP) update of the mixture per state, the variances bounded
+    below by the ``reg_covar`` floor.
     """
 
     _family = "gmm"
@@ -495,15 +536,39 @@ class GMMHMM(_BaseHMM):
     def _reg_covar(self):
         return None if self.reg_covar is None else float(self.reg_covar)
 
-    def _check_unsupported_priors(self):
-        _unsupported("means_weight", self.means_weight, 0.0)
-        _unsupported("covars_prior", self.covars_prior, None)
-        _unsupported("covars_weight", self.covars_weight, None)
+    def _priors(self, X):
+        """The Dirichlet prior of the weights, and hmmlearn's
+        normal-inverse-gamma (spherical, diagonal) and
+        normal-inverse-Wishart (full, tied) priors of GMMHMM as the ``hmm``
+        crate's ``NormalPrior``, with hmmlearn's defaults for None (maximum
+        likelihood; for the spherical type ``covars_prior = −(n_features +
+        2) / 2``, where hmmlearn's ``−(n_mix + 2) / 2`` is maximum
+        likelihood only when n_mix = n_features)."""
+        priors = super()._priors(X)
+        k, m, d, t = self.n_components, self._n_mix(), X.shape[1], self.covariance_type
+        w = _shaped("weights_prior", self.weights_prior, (k, m))
+        priors["weights"] = None if np.all(w == 1.0) else w
+        mu0 = _shaped("means_prior", self.means_prior, (k, m, d))
+        lam = _shaped("means_weight", self.means_weight, (k, m))
 
-    def _priors(self):
-        priors = super()._priors()
-        w = np.broadcast_to(np.asarray(self.weights_prior, dtype=float), (self.n_components, self._n_mix()))
-        priors["weights"] = None if np.all(w == 1.0) else np.ascontiguousarray(w)
+        def given(value, default):
+            return default if value is None else value
+
+        if t == "full":
+            scale = np.swapaxes(_shaped("covars_prior", given(self.covars_prior, 0.0), (k, m, d, d)), -1, -2)
+            mass = _shaped("covars_weight", given(self.covars_weight, -(d + 2.0)), (k, m)) + d + 2
+        elif t == "tied":
+            scale = np.swapaxes(_shaped("covars_prior", given(self.covars_prior, 0.0), (k, d, d)), -1, -2)
+            mass = _shaped("covars_weight", given(self.covars_weight, -(m + d + 1.0)), (k,)) + m + d + 1
+        elif t == "diag":
+            alpha = _shaped("covars_prior", given(self.covars_prior, -1.5), (k, m, d))
+            scale = 2 * _shaped("covars_weight", given(self.covars_weight, 0.0), (k, m, d))
+            mass = 2 * alpha + 3
+        else:
+            alpha = _shaped("covars_prior", given(self.covars_prior, -(d + 2.0) / 2), (k, m))
+            scale = 2 * _shaped("covars_weight", given(self.covars_weight, 0.0), (k, m))
+            mass = d + 2 * (alpha + 1)
+        priors.update(_normal_prior(mu0, lam, scale, mass, "covars_prior and covars_weight"))
         return priors
 
     def _n_features_of(self):
@@ -555,8 +620,8 @@ class CategoricalHMM(_BaseHMM):
             return int(np.shape(self.emissionprob_)[1])
         return None
 
-    def _priors(self):
-        priors = super()._priors()
+    def _priors(self, X):
+        priors = super()._priors(X)
         if np.all(np.asarray(self.emissionprob_prior) == 1.0):
             priors["emissionprob"] = None
         else:
@@ -585,9 +650,8 @@ class PoissonHMM(_BaseHMM):
     ``PoissonHMM``): independent counts per feature,
     ``b_j(x) = Π_c λ_jc^{x_c} e^{−λ_jc} / x_c!``.
 
-    ``lambdas_`` (K, n_features). The Gamma prior of the rates
-    (``lambdas_prior``, ``lambdas_weight``) is not implemented (default 0
-    only: maximum likelihood).
+    ``lambdas_`` (K, n_features), with the Gamma prior of the rates
+    ``lambdas_prior``, ``lambdas_weight`` (default 0: maximum likelihood).
     """
 
     _family = "poisson"
@@ -603,8 +667,21 @@ class PoissonHMM(_BaseHMM):
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
 
-    def _check_unsupported_priors(self):
-        _unsupported("lambdas_weight", self.lambdas_weight, 0.0)
+    def _priors(self, X):
+        """The Gamma prior of the rates, ``p(λ) ∝ λ^α e^{−βλ}`` with
+        ``α = lambdas_prior``, ``β = lambdas_weight`` (scalars, (K,) per
+        state, or (K, n_features)): ``λ_jc = (α + Σ_t γ_t(j) x_tc) /
+        (β + Σ_t γ_t(j))``, its MAP estimate. hmmlearn divides by β plus the
+        mass of all the states instead (the same with one state)."""
+        priors = super()._priors(X)
+        k, d = self.n_components, X.shape[1]
+        alpha, beta = self.lambdas_prior, self.lambdas_weight
+        shape = [_shaped(name, v, (k, 1) if np.size(v) == k and k != d else (k, d))
+                 for name, v in (("lambdas_prior", alpha), ("lambdas_weight", beta))]
+        shape = [np.ascontiguousarray(np.broadcast_to(a, (k, d))) for a in shape]
+        if np.any(shape[0]) or np.any(shape[1]):
+            priors["lambdas_shape"], priors["lambdas_rate"] = shape
+        return priors
 
     def _n_features_of(self):
         return np.shape(self.lambdas_)[1]

@@ -1,6 +1,5 @@
 //! Gaussian emissions (one Gaussian per state), built on `mixture::GaussianMixture`.
 
-use em_core::EmModel;
 use faer::{Mat, MatRef};
 use linalg_kernels::Cholesky;
 use mixture::floor::feature_scale;
@@ -8,7 +7,7 @@ use mixture::{CovarianceType, Covariances, Floor, GaussianMixture, MixtureError,
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use super::{Emission, MergeStats, check_columns, check_states, from_mixture, init_checked};
+use super::{Emission, MergeStats, check_columns, check_states, init_checked, normal};
 use crate::error::HmmError;
 use crate::model::options::MStepOptions;
 use crate::param::{Param, StepDiagnostics};
@@ -21,15 +20,17 @@ use crate::sequences::Sequences;
 /// (its weights are uniform and unused): its
 /// [`log_prob_per_component`](GaussianMixture::log_prob_per_component) gives
 /// the emission log-densities, and
-/// [`SufficientStats::from_responsibilities`] with the posteriors `γ` plus its
-/// [`m_step`](GaussianMixture::m_step) (weights not updated) give the update:
+/// [`SufficientStats::from_responsibilities`] with the posteriors `γ` give
+/// the statistics of the update:
 /// `μ_j = Σ_t γ_t(j) x_t / Σ_t γ_t(j)`,
-/// `Σ_j = Σ_t γ_t(j) (x_t − μ_j)(x_t − μ_j)ᵀ / Σ_t γ_t(j) + diag(f)`, `f` the
-/// covariance floor ([`MStepOptions::covariance_floor`], by default `10⁻⁶`
-/// times the data's variance of each feature)
+/// `Σ_j = Σ_t γ_t(j) (x_t − μ_j)(x_t − μ_j)ᵀ / Σ_t γ_t(j)` bounded below by
+/// `diag(f)`, `f` the covariance floor ([`MStepOptions::covariance_floor`],
+/// by default `10⁻⁶` times the data's variance of each feature)
 /// (diagonal: its diagonal; spherical: its mean variance; tied: pooled over
-/// states). A state with no posterior mass (or all of it on one point) keeps
-/// its mean and covariance (mixture's collapse policy, without re-seeding).
+/// states), or their MAP estimates under a [`crate::NormalPrior`]
+/// ([`MStepOptions::normal_prior`]; see there for the maths). A state with
+/// no posterior mass (or all of it on one point) keeps its mean and
+/// covariance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussianEmission {
     mixture: GaussianMixture,
@@ -99,14 +100,6 @@ pub(crate) fn mixture_learn(options: &MStepOptions, weights: bool) -> mixture::L
             mixture::Param::Covariances,
             options.learn.contains(Param::Covariances),
         )
-}
-
-/// The mixture crate's M-step options for an HMM emission.
-pub(crate) fn mixture_options(options: &MStepOptions, update_weights: bool) -> mixture::MStepOptions {
-    mixture::MStepOptions::default()
-        .with_covariance_floor(options.covariance_floor)
-        .with_learn(mixture_learn(options, update_weights))
-        .with_reseed(false)
 }
 
 /// Lower Cholesky factors of every component's covariance (for sampling).
@@ -309,9 +302,9 @@ impl Emission for GaussianEmission {
         stats: &Self::Stats,
         options: &MStepOptions,
     ) -> Result<(Self, StepDiagnostics), HmmError> {
-        let opts = mixture_options(options, false);
-        let (mixture, d) = self.mixture.m_step(&stats.0, &opts).map_err(mixture_err(None))?;
-        Ok((Self { mixture }, from_mixture(d, None, false)))
+        let prior = normal::priors(options, 1)?.map(|p| &p[0]);
+        let (mixture, diagnostics) = normal::step(&self.mixture, &stats.0, options, prior, None)?;
+        Ok((Self { mixture }, diagnostics))
     }
 
     fn n_parameters(&self) -> usize {

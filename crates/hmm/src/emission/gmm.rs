@@ -1,17 +1,19 @@
 //! Gaussian-mixture emissions: one `mixture::GaussianMixture` per state.
 
-use em_core::EmModel;
+use em_core::{Adjustment, Event};
 use faer::{Mat, MatRef};
 use linalg_kernels::fastexp;
-use mixture::{CovarianceType, Covariances, Floor, GaussianMixture, MixtureError, SufficientStats};
+use mixture::{
+    CovarianceType, Covariances, Floor, GaussianMixture, MixtureError, SufficientStats, WEIGHT_FLOOR,
+};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::gaussian::{
     DEFAULT_INIT_FLOOR, covariances_from_data, data_moments, draw_rows, mixture_err, mixture_learn,
-    mixture_options, sampling_factors,
+    sampling_factors,
 };
-use super::{Emission, MergeStats, check_columns, check_states, from_mixture, init_checked};
+use super::{Emission, MergeStats, check_columns, check_states, init_checked, normal};
 use crate::error::{HmmError, Table};
 use crate::model::options::MStepOptions;
 use crate::param::{Param, StepDiagnostics};
@@ -25,11 +27,13 @@ use crate::sequences::Sequences;
 /// E-step: with the within-state responsibilities
 /// `r_tm(j) = w_jm N(x_t; μ_jm, Σ_jm) / b_j(x_t)`, the weights
 /// `γ_t(j) r_tm(j)` are passed to [`SufficientStats::from_responsibilities`]
-/// of state j's mixture; the M-step is that mixture's
-/// [`m_step`](GaussianMixture::m_step) (exact EM: covariances are centred on
-/// the *updated* means), with mixture weights `w_jm ∝ Σ_t γ_t(j) r_tm(j)`
-/// (floored at `mixture::WEIGHT_FLOOR`), or their Dirichlet-MAP estimate
-/// under [`MStepOptions::weight_prior`]. The within-state responsibilities
+/// of state j's mixture; the M-step updates its means and covariances as
+/// [`crate::NormalPrior`] documents (maximum likelihood, or MAP under
+/// [`MStepOptions::normal_prior`]; covariances centred on the *updated*
+/// means; the floor a lower bound computed from the statistics of all
+/// states, i.e. the whole data), with mixture weights
+/// `w_jm ∝ Σ_t γ_t(j) r_tm(j)` (floored at `mixture::WEIGHT_FLOOR`), or their
+/// Dirichlet-MAP estimate under [`MStepOptions::weight_prior`]. The within-state responsibilities
 /// are recomputed in [`Emission::accumulate`] (one more density evaluation
 /// per E-step, which keeps the emission trait free of caches).
 #[derive(Debug, Clone, PartialEq)]
@@ -394,28 +398,35 @@ impl Emission for GmmEmission {
                 found: stats.0.len(),
             });
         }
-        let priors = prior_rows(
+        let weight_priors = prior_rows(
             options.weight_prior.as_ref(),
             k,
             n_mix,
             "mixture weight prior (states x components)",
             Table::MixtureWeights,
         )?;
+        let normal_priors = normal::priors(options, k)?;
+        let floors = normal::feature_floors(stats.0.iter(), self.n_features(), options.covariance_floor)?;
         let learn_weights = options.learn.contains(Param::Weights);
-        let map_weights = learn_weights && priors.is_some();
-        let opts = mixture_options(options, learn_weights && !map_weights);
         let mut diagnostics = StepDiagnostics::default();
         let mut mixtures = Vec::with_capacity(k);
         for (j, (mix, s)) in self.mixtures.iter().zip(&stats.0).enumerate() {
-            let (mut new, d) = mix.m_step(s, &opts).map_err(mixture_err(Some(j)))?;
-            let no_mass = !(s.total_mass() > 0.0);
-            diagnostics.absorb(from_mixture(d, Some(j), no_mass));
-            if let (true, Some(priors)) = (map_weights, &priors)
-                && let Some(w) = map_row(s.mass(), Some(&priors[j]), mix.weights())
-            {
-                new = GaussianMixture::new(w, new.means().to_owned(), new.covariances().clone())
-                    .map_err(mixture_err(Some(j)))?;
+            normal::check_stats(mix, s, Some(j))?;
+            if !(s.total_mass() > 0.0) {
+                diagnostics.push(Event::new(None, Adjustment::KeptWithoutMass).in_state(j));
+                mixtures.push(mix.clone());
+                continue;
             }
+            let weights = if learn_weights {
+                let prior = weight_priors.as_ref().map(|p| p[j].as_slice());
+                new_weights(s.mass(), prior, mix.weights(), j, &mut diagnostics)
+            } else {
+                mix.weights().to_vec()
+            };
+            let prior = normal_priors.map(|p| &p[j]);
+            let how = normal::Update::new(options, &floors, prior, Some(j));
+            let (new, d) = normal::update(mix, s, weights, &how)?;
+            diagnostics.absorb(d);
             mixtures.push(new);
         }
         Ok((Self { mixtures }, diagnostics))
@@ -523,6 +534,37 @@ impl Emission for GmmEmission {
             Ok(emission)
         })
     }
+}
+
+/// The mixture weights of state `j` from the component masses: the
+/// Dirichlet-MAP (or maximum-likelihood) row, each entry that was positive
+/// raised to at least `mixture::WEIGHT_FLOOR` (reported) and the row
+/// renormalised, so that no component gets weight exactly 0; the previous
+/// row when the update has no mass.
+fn new_weights(
+    mass: &[f64],
+    prior: Option<&[f64]>,
+    previous: &[f64],
+    j: usize,
+    diagnostics: &mut StepDiagnostics,
+) -> Vec<f64> {
+    let Some(mut row) = map_row(mass, prior, previous) else {
+        return previous.to_vec();
+    };
+    let mut floored = false;
+    for (c, w) in row.iter_mut().enumerate() {
+        if previous[c] > 0.0 && *w < WEIGHT_FLOOR {
+            *w = WEIGHT_FLOOR;
+            floored = true;
+            let event = Event::new(Some(Param::Weights), Adjustment::ProbabilityFloored);
+            diagnostics.push(event.in_state(j).in_component(c));
+        }
+    }
+    if floored {
+        let total: f64 = row.iter().sum();
+        row.iter_mut().for_each(|w| *w /= total);
+    }
+    row
 }
 
 /// hmmlearn's component means: k-means with `n_states` clusters on all rows

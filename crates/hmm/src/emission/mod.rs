@@ -12,15 +12,15 @@
 pub(crate) mod categorical;
 pub(crate) mod gaussian;
 pub(crate) mod gmm;
+pub(crate) mod normal;
 pub(crate) mod poisson;
 
-use em_core::{Adjustment, Event};
 use faer::{Mat, MatRef};
 use rand::Rng;
 
 use crate::error::HmmError;
 use crate::model::options::MStepOptions;
-use crate::param::{Param, StepDiagnostics};
+use crate::param::StepDiagnostics;
 use crate::sequences::Sequences;
 
 /// Sufficient statistics that can be merged (added) across sequences or chunks.
@@ -125,38 +125,6 @@ pub trait Emission: Clone + PartialEq + Send + Sync + std::fmt::Debug + Sized {
         config: &Self::InitConfig,
         rng: &mut R,
     ) -> Result<Self, HmmError>;
-}
-
-/// An emission's report from the mixture crate's M-step, in the HMM's terms.
-///
-/// With `state = Some(j)` the mixture is state j's (GMM emissions): its
-/// components stay components of state j. With `None` the mixture's
-/// components are the states (Gaussian emissions). A state without posterior
-/// mass is reported once, as its whole emission kept, instead of per component.
-pub(crate) fn from_mixture(
-    report: mixture::StepDiagnostics,
-    state: Option<usize>,
-    no_mass: bool,
-) -> StepDiagnostics {
-    let mut lifted = StepDiagnostics::default();
-    if let (Some(j), true) = (state, no_mass) {
-        lifted.push(Event::new(None, Adjustment::KeptWithoutMass).in_state(j));
-    }
-    for event in report.events {
-        if no_mass && event.adjustment == Adjustment::KeptWithoutMass {
-            continue;
-        }
-        let lifted_event = Event::new(event.parameter.map(Param::from), event.adjustment);
-        lifted.push(match (state, event.component) {
-            (Some(j), Some(c)) => lifted_event.in_state(j).in_component(c),
-            (Some(j), None) => lifted_event.in_state(j),
-            (None, Some(c)) => lifted_event.in_state(c),
-            (None, None) => lifted_event,
-        });
-    }
-    lifted.objective_change = report.objective_change;
-    lifted.objective_decreased = report.objective_decreased;
-    lifted
 }
 
 /// The checks every [`Emission::init_from_data`] makes around its own

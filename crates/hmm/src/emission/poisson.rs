@@ -22,12 +22,74 @@ use crate::sequences::Sequences;
 /// Observations must be non-negative integers stored as `f64`
 /// ([`HmmError::InvalidCount`] otherwise). M-step:
 /// `λ_jc = Σ_t γ_t(j) x_tc / Σ_t γ_t(j)` (learned with [`crate::Param::Rates`],
-/// as the rates are the state means); a state without posterior mass keeps
-/// its rates.
+/// as the rates are the state means), or its MAP estimate under a
+/// [`GammaPrior`] (`MStepOptions::rate_prior`); a state without posterior
+/// mass keeps its rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoissonEmission {
     rates: Mat<f64>,
     log_rates: Mat<f64>,
+}
+
+/// The conjugate prior of the rates: `p(λ_jc) ∝ λ_jc^{α_jc} e^{−β_jc λ_jc}`
+/// (a Gamma density of shape `α + 1` and rate `β`), independent over states
+/// and features. The MAP update maximises
+/// `Σ_t γ_t(j) ln Poisson(x_tc; λ) + α ln λ − β λ`:
+/// `λ_jc = (α_jc + Σ_t γ_t(j) x_tc) / (β_jc + Σ_t γ_t(j))`, so `α` acts as
+/// prior counts over `β` prior observations; `α = β = 0` (the default,
+/// [`GammaPrior::none`]) is maximum likelihood. (hmmlearn's PoissonHMM
+/// divides by `β` plus the mass of *all* states and scales the state's mean
+/// by that total, which is not the MAP estimate of its prior unless there
+/// is one state.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct GammaPrior {
+    /// `α ≥ 0` (K x d).
+    pub shape: Mat<f64>,
+    /// `β ≥ 0` (K x d).
+    pub rate: Mat<f64>,
+}
+
+impl GammaPrior {
+    /// Maximum likelihood for `k` states and `d` features: `α = β = 0`.
+    #[must_use]
+    pub fn none(k: usize, d: usize) -> Self {
+        Self {
+            shape: Mat::zeros(k, d),
+            rate: Mat::zeros(k, d),
+        }
+    }
+
+    /// Checks the shapes (K x d) and values (finite, `≥ 0`).
+    ///
+    /// # Errors
+    /// [`HmmError::PriorShape`] or [`HmmError::InvalidPriorValue`] naming
+    /// the parameter and the entry.
+    pub fn check(&self, k: usize, d: usize) -> Result<(), HmmError> {
+        for (parameter, m) in [("rate prior shape", &self.shape), ("rate prior rate", &self.rate)] {
+            if (m.nrows(), m.ncols()) != (k, d) {
+                return Err(HmmError::PriorShape {
+                    parameter,
+                    state: None,
+                    expected: (k, d),
+                    found: (m.nrows(), m.ncols()),
+                });
+            }
+            for j in 0..k {
+                for c in 0..d {
+                    let value = m[(j, c)];
+                    if !(value >= 0.0 && value.is_finite()) {
+                        return Err(HmmError::InvalidPriorValue {
+                            parameter,
+                            state: None,
+                            index: (j, c),
+                            value,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Sufficient statistics: `Σ_t γ_t(j)` and `Σ_t γ_t(j) x_t` per state.
@@ -243,11 +305,15 @@ impl Emission for PoissonEmission {
         if !options.learn.contains(Param::Rates) {
             return Ok((self.clone(), diagnostics));
         }
+        let none = GammaPrior::none(k, d);
+        let prior = options.rate_prior.as_ref().unwrap_or(&none);
+        prior.check(k, d)?;
         let mut rates = self.rates.clone();
         for j in 0..k {
             if stats.mass[j] > 0.0 {
                 for c in 0..d {
-                    rates[(j, c)] = (stats.sums[(j, c)] / stats.mass[j]).max(0.0);
+                    let (alpha, beta) = (prior.shape[(j, c)], prior.rate[(j, c)]);
+                    rates[(j, c)] = ((alpha + stats.sums[(j, c)]) / (beta + stats.mass[j])).max(0.0);
                 }
             } else {
                 diagnostics.push(Event::new(Some(Param::Rates), Adjustment::KeptWithoutMass).in_state(j));

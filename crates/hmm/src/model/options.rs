@@ -5,6 +5,8 @@
 use faer::Mat;
 use mixture::{DEFAULT_RELATIVE_FLOOR, Floor};
 
+use crate::emission::normal::NormalPrior;
+use crate::emission::poisson::GammaPrior;
 use crate::param::LearnSet;
 
 /// Options of the Baum-Welch M-step ([`em_core::EmModel::m_step`]).
@@ -26,14 +28,21 @@ pub struct MStepOptions {
     pub weight_prior: Option<Mat<f64>>,
     /// Dirichlet concentrations for categorical emission rows (K x M).
     pub emission_prior: Option<Mat<f64>>,
-    /// The floor added to the diagonal of every updated covariance
-    /// (Gaussian and GMM emissions), as `mixture::MStepOptions::covariance_floor`:
-    /// by default `10⁻⁶` times the variance of each feature of the data the
-    /// statistics came from (the whole data set for Gaussian emissions, the
-    /// state's share of it for GMM emissions), so the fit does not depend on
-    /// the units of the data; [`Floor::Absolute`] adds a fixed value
-    /// (`Floor::Absolute(0.0)`: exact EM). A binding floor is reported
-    /// (`Adjustment::VarianceFloored`).
+    /// Conjugate priors of the means and covariances of Gaussian emissions
+    /// (one [`NormalPrior`], its components the states) and GMM emissions
+    /// (one per state); `None`: maximum likelihood.
+    pub normal_prior: Option<Vec<NormalPrior>>,
+    /// Gamma prior of the rates of Poisson emissions; `None`: maximum
+    /// likelihood.
+    pub rate_prior: Option<GammaPrior>,
+    /// The lower bound on every updated variance (Gaussian and GMM
+    /// emissions): the covariance update maximises EM's objective over
+    /// `Σ ⪰ diag(f)` (see [`NormalPrior`]). By default `f` is
+    /// `10⁻⁶` times the variance of each feature of the whole data set
+    /// (computed from the statistics, the same at every iteration), so the
+    /// fit does not depend on the units of the data; [`Floor::Absolute`]
+    /// gives a fixed value (`Floor::Absolute(0.0)`: no bound). A binding
+    /// bound is reported (`Adjustment::VarianceFloored`).
     pub covariance_floor: Floor,
 }
 
@@ -46,6 +55,8 @@ impl Default for MStepOptions {
             transition_prior: None,
             weight_prior: None,
             emission_prior: None,
+            normal_prior: None,
+            rate_prior: None,
             covariance_floor: Floor::Relative(DEFAULT_RELATIVE_FLOOR),
         }
     }
@@ -66,7 +77,7 @@ impl MStepOptions {
         self
     }
 
-    /// An absolute covariance floor `reg_covar` (`0`: exact EM).
+    /// An absolute covariance floor `reg_covar` (`0`: no bound).
     #[must_use]
     pub fn with_reg_covar(self, reg_covar: f64) -> Self {
         self.with_covariance_floor(Floor::Absolute(reg_covar))
