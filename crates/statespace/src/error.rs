@@ -7,7 +7,7 @@
 use linalg_kernels::KernelError;
 use std::fmt;
 
-use crate::param::Param;
+use crate::param::{InputParam, Param};
 
 /// A matrix of the model or of the sufficient statistics, as named in errors.
 ///
@@ -19,6 +19,8 @@ use crate::param::Param;
 pub enum Matrix {
     /// A parameter block of the model: `A`, `Q`, `H`, `R`, `m0` or `P0`.
     Param(Param),
+    /// An input block of the model: `B`, `D` or an offset.
+    Input(InputParam),
     /// `Φ = Σ E[x_{k-1} x_{k-1}ᵀ]`, the Gram matrix the update of `A` solves with.
     TransitionGram,
     /// `Σ_all E[x_k x_kᵀ]`, the Gram matrix the update of `H` solves with.
@@ -31,6 +33,7 @@ impl Matrix {
     pub fn name(self) -> &'static str {
         match self {
             Self::Param(param) => em_core::Parameter::name(param),
+            Self::Input(input) => em_core::Parameter::name(input),
             Self::TransitionGram => "Phi",
             Self::StateGram => "Sxx",
         }
@@ -40,6 +43,12 @@ impl Matrix {
 impl From<Param> for Matrix {
     fn from(param: Param) -> Self {
         Self::Param(param)
+    }
+}
+
+impl From<InputParam> for Matrix {
+    fn from(input: InputParam) -> Self {
+        Self::Input(input)
     }
 }
 
@@ -149,6 +158,54 @@ pub enum StateSpaceError {
     /// Every value of every sequence is missing (NaN): there is nothing to learn from.
     #[error("every observation is missing (NaN): nothing to learn from")]
     NoObservedValues,
+    /// The model has inputs (m > 0) and a sequence came without them.
+    #[error("sequence {} has no inputs, the model takes {expected} per step", .sequence + 1)]
+    MissingInputs {
+        /// Index of the sequence.
+        sequence: usize,
+        /// The input dimension m of the model.
+        expected: usize,
+    },
+    /// The inputs of a sequence do not have one row per step.
+    #[error("sequence {} has {steps} steps but {found} rows of inputs", .sequence + 1)]
+    InputSteps {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Steps of the sequence (rows of its observations).
+        steps: usize,
+        /// Rows of its inputs.
+        found: usize,
+    },
+    /// The inputs of a sequence do not have m columns.
+    #[error("sequence {} has {found} input columns, the model takes {expected}", .sequence + 1)]
+    InputDimension {
+        /// Index of the sequence.
+        sequence: usize,
+        /// The input dimension m of the model.
+        expected: usize,
+        /// Columns of the inputs.
+        found: usize,
+    },
+    /// An input is NaN or infinite (inputs are known: none may be missing).
+    #[error("sequence {} has the non-finite input {value} at step {}, input {}", .sequence + 1, .step + 1, .input + 1)]
+    NonFiniteInput {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Time step (row).
+        step: usize,
+        /// Input (column).
+        input: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A forecast origin past the end of the filtered sequence.
+    #[error("forecast origin step {} is past the end of the {steps} filtered steps", .origin + 1)]
+    ForecastOrigin {
+        /// The origin asked for.
+        origin: usize,
+        /// Steps of the filter output.
+        steps: usize,
+    },
     /// The lengths do not add up to the number of rows of the stacked data.
     #[error("sequence lengths add up to {total}, the data has {rows} rows")]
     LengthsMismatch {
@@ -238,6 +295,14 @@ pub enum StateSpaceError {
         state: usize,
         /// Observation dimension of the model.
         obs: usize,
+    },
+    /// Statistics and model disagree in the number of inputs.
+    #[error("statistics are for m = {stats_inputs} inputs; the model has m = {inputs}")]
+    StatisticsInputs {
+        /// Input dimension of the statistics.
+        stats_inputs: usize,
+        /// Input dimension of the model.
+        inputs: usize,
     },
     /// The statistics hold a NaN or infinite value.
     #[error("the sufficient statistics hold a non-finite value")]

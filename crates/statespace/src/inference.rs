@@ -8,6 +8,7 @@ use crate::kalman::{
     CovStore, Forward, ForwardStore, GainWork, MatSeq, Padded, backward, forward, gain_into, replay_filtered,
 };
 use crate::model::LinearGaussianSsm;
+use crate::sequence::{Driven, Sequence};
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
@@ -140,6 +141,12 @@ impl FilterOutput {
         self.steps == 0
     }
 
+    /// The observation dimension p of the model that ran the filter.
+    #[must_use]
+    pub fn observation_dim(&self) -> usize {
+        self.pm.p
+    }
+
     /// `ln p(y_0, ..., y_{T-1})`: the sum over steps of the log-density of
     /// the observed coordinates' innovations (missing values count nothing).
     #[must_use]
@@ -167,20 +174,38 @@ impl FilterOutput {
         if step >= self.steps {
             return None;
         }
+        let mut out = None;
+        self.for_each_predicted(step, step, |_, p| {
+            out = Some(unpadded(p, self.n(), self.pm.ldn));
+        });
+        out
+    }
+
+    /// Calls `visit(k, P_{k|k-1})` (padded) for k in `first..=last`, in
+    /// order: the matrices the filter used (one replay in exact mode).
+    pub(crate) fn for_each_predicted(&self, first: usize, last: usize, mut visit: impl FnMut(usize, &[f64])) {
         let block = self.pm.ldn * self.n();
         let [mut pf, mut ct, mut out] = [(); 3].map(|()| vec![0.0; block]);
         match &self.covs {
             FilteredCovs::All { covs, pred_source } => {
-                self.pm
-                    .predicted_from(covs, pred_source[step], &mut pf, &mut ct, &mut out);
+                for (k, &source) in pred_source.iter().enumerate().take(last + 1).skip(first) {
+                    self.pm.predicted_from(covs, source, &mut pf, &mut ct, &mut out);
+                    visit(k, &out);
+                }
             }
-            FilteredCovs::Checkpoints { .. } if step == 0 => out.copy_from_slice(&self.pm.p0),
             FilteredCovs::Checkpoints { .. } => {
-                self.for_each_filtered(step - 1, step - 1, |_, p| pf.copy_from_slice(p));
-                self.pm.predict_cov(&pf, &mut ct, &mut out);
+                if first == 0 {
+                    visit(0, &self.pm.p0);
+                }
+                let from = first.max(1);
+                if from <= last {
+                    self.for_each_filtered(from - 1, last - 1, |k, p| {
+                        self.pm.predict_cov(p, &mut ct, &mut out);
+                        visit(k + 1, &out);
+                    });
+                }
             }
         }
-        Some(unpadded(&out, self.n(), self.pm.ldn))
     }
 
     /// Filtered covariance `P_{k|k}` (n x n), `None` past the end.
@@ -406,34 +431,59 @@ impl LinearGaussianSsm {
     /// ([`crate::StateSpaceError::InnovationNotPositiveDefinite`],
     /// [`crate::StateSpaceError::Diverged`]). Sequence index 0 in errors.
     pub fn filter(&self, y: MatRef<'_, f64>) -> Result<FilterOutput> {
-        let summary = validate_sequence(0, y, self.obs_dim())?;
+        self.filter_sequence(Sequence::new(y))
+    }
+
+    /// [`Self::filter`] of a sequence with inputs `u` (T x m, row k is
+    /// `u_k`; see [`LinearGaussianSsm`] for the model).
+    ///
+    /// # Errors
+    /// As [`Self::filter`], and bad inputs:
+    /// [`crate::StateSpaceError::InputSteps`],
+    /// [`crate::StateSpaceError::InputDimension`],
+    /// [`crate::StateSpaceError::NonFiniteInput`].
+    pub fn filter_with_inputs(&self, y: MatRef<'_, f64>, u: MatRef<'_, f64>) -> Result<FilterOutput> {
+        self.filter_sequence(Sequence::with_inputs(y, u))
+    }
+
+    /// [`Self::filter`] of a [`Sequence`] (with or without inputs).
+    ///
+    /// # Errors
+    /// As [`Self::filter_with_inputs`];
+    /// [`crate::StateSpaceError::MissingInputs`] for a model with inputs and
+    /// a sequence without.
+    pub fn filter_sequence(&self, sequence: Sequence<'_>) -> Result<FilterOutput> {
+        let summary = validate_sequence(0, sequence.observations(), self.obs_dim())?;
+        let driven = Driven::new(self, sequence, 0)?;
         let pm = Padded::new(self);
         let tol = self.inference().steady_state_tolerance();
         if tol.is_some() {
-            return self.filter_all(&pm, y).map(|f| FilterOutput::with_all(pm, f));
+            return self
+                .filter_all(&pm, &driven)
+                .map(|f| FilterOutput::with_all(pm, f));
         }
         let every = FILTER_CHECKPOINT_INTERVAL;
         let store = ForwardStore {
             means: true,
             filtered_covs: CovStore::Checkpoints { every },
         };
-        let mut f = forward(&pm, y, 0, None, store)?;
+        let mut f = forward(&pm, driven.conditioned(), driven.drift(), 0, None, store)?;
         let covs = FilteredCovs::Checkpoints {
             covs: f.filt_covs.take().expect("stored"),
             every,
-            observed: summary.any_missing.then(|| ObservedMask::of(y)),
+            observed: summary.any_missing.then(|| ObservedMask::of(driven.y)),
         };
         Ok(FilterOutput::new(pm, f, covs))
     }
 
     /// The forward pass keeping every filtered covariance (the smoother's).
-    fn filter_all(&self, pm: &Padded, y: MatRef<'_, f64>) -> Result<Forward> {
+    fn filter_all(&self, pm: &Padded, driven: &Driven<'_>) -> Result<Forward> {
         let tol = self.inference().steady_state_tolerance();
         let store = ForwardStore {
             means: true,
             filtered_covs: CovStore::All,
         };
-        forward(pm, y, 0, tol, store)
+        forward(pm, driven.conditioned(), driven.drift(), 0, tol, store)
     }
 
     /// Runs the filter and the Rauch-Tung-Striebel smoother over one sequence.
@@ -447,9 +497,26 @@ impl LinearGaussianSsm {
     /// As [`Self::filter`], plus
     /// [`crate::StateSpaceError::PredictedNotPositiveDefinite`].
     pub fn smooth(&self, y: MatRef<'_, f64>) -> Result<SmootherOutput> {
-        validate_sequence(0, y, self.obs_dim())?;
+        self.smooth_sequence(Sequence::new(y))
+    }
+
+    /// [`Self::smooth`] of a sequence with inputs `u` (T x m).
+    ///
+    /// # Errors
+    /// As [`Self::smooth`] and [`Self::filter_with_inputs`].
+    pub fn smooth_with_inputs(&self, y: MatRef<'_, f64>, u: MatRef<'_, f64>) -> Result<SmootherOutput> {
+        self.smooth_sequence(Sequence::with_inputs(y, u))
+    }
+
+    /// [`Self::smooth`] of a [`Sequence`] (with or without inputs).
+    ///
+    /// # Errors
+    /// As [`Self::smooth`] and [`Self::filter_sequence`].
+    pub fn smooth_sequence(&self, sequence: Sequence<'_>) -> Result<SmootherOutput> {
+        validate_sequence(0, sequence.observations(), self.obs_dim())?;
+        let driven = Driven::new(self, sequence, 0)?;
         let pm = Padded::new(self);
-        let fwd = self.filter_all(&pm, y)?;
+        let fwd = self.filter_all(&pm, &driven)?;
         let tol = self.inference().steady_state_tolerance();
         let b = backward(&pm, &fwd, 0, tol, true, &[], |_, _, _| Ok(()))?;
         Ok(SmootherOutput {
@@ -469,17 +536,32 @@ impl LinearGaussianSsm {
     /// [`crate::StateSpaceError::NoSequences`], and as [`Self::filter`] with the
     /// failing sequence's index.
     pub fn log_likelihood(&self, sequences: &[MatRef<'_, f64>]) -> Result<f64> {
-        validate_all(sequences, self.obs_dim())?;
+        let sequences: Vec<Sequence<'_>> = sequences.iter().map(|&y| Sequence::new(y)).collect();
+        self.log_likelihood_of(&sequences)
+    }
+
+    /// [`Self::log_likelihood`] of [`Sequence`]s (with or without inputs).
+    ///
+    /// # Errors
+    /// As [`Self::log_likelihood`] and [`Self::filter_sequence`].
+    pub fn log_likelihood_of(&self, sequences: &[Sequence<'_>]) -> Result<f64> {
+        let observations: Vec<MatRef<'_, f64>> = sequences.iter().map(Sequence::observations).collect();
+        validate_all(&observations, self.obs_dim())?;
+        let driven = sequences
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| Driven::new(self, s, i))
+            .collect::<Result<Vec<_>>>()?;
         let pm = Padded::new(self);
         let tol = self.inference().steady_state_tolerance();
         let store = ForwardStore {
             means: false,
             filtered_covs: CovStore::Nothing,
         };
-        let parts: Vec<Result<f64>> = sequences
+        let parts: Vec<Result<f64>> = driven
             .par_iter()
             .enumerate()
-            .map(|(i, y)| forward(&pm, *y, i, tol, store).map(|f| f.log_likelihood))
+            .map(|(i, d)| forward(&pm, d.conditioned(), d.drift(), i, tol, store).map(|f| f.log_likelihood))
             .collect();
         let mut total = 0.0;
         for part in parts {

@@ -2,9 +2,12 @@
 //! and EM.
 //!
 //! ```text
-//! x_0 ~ N(m0, P0),  x_k = A x_{k-1} + w_k,  w_k ~ N(0, Q)
-//! y_k = H x_k + v_k,  v_k ~ N(0, R),  k = 0, ..., T-1
+//! x_0 ~ N(m0, P0),  x_k = A x_{k-1} + B u_k + b + w_k,  w_k ~ N(0, Q)
+//! y_k = H x_k + D u_k + d + v_k,  v_k ~ N(0, R),  k = 0, ..., T-1
 //! ```
+//!
+//! with known inputs `u_k` (optional: [`InputParameters`], data as
+//! [`Sequence`]s) and offsets `b`, `d`.
 //!
 //! The first observation is of `x_0` (pykalman's convention): the filter's
 //! first step is an update only.
@@ -25,6 +28,15 @@
 //!   so SQUAREM accelerates the fits; the data-driven start (an
 //!   autoregression of the observations, or principal components and a
 //!   VAR(1) of the factors);
+//! - inputs and offsets: [`LinearGaussianSsm::filter_with_inputs`],
+//!   [`LinearGaussianSsm::smooth_with_inputs`],
+//!   [`LinearGaussianSsm::sample_with_inputs`], and EM of any subset of
+//!   B, D, b, d ([`InputParam`], [`MStepOptions::learn_inputs`]) through
+//!   [`em::WithInputs`];
+//! - forecasts ([`LinearGaussianSsm::forecast`]: states and observations h
+//!   steps past any filtered step, with covariances) and the one-step
+//!   prediction errors with standardised residuals
+//!   ([`LinearGaussianSsm::innovations`]) for model checking;
 //! - missing data: NaN entries; a NaN row skips its update, a partly NaN row
 //!   updates with its observed coordinates, and EM treats missing values as
 //!   latent (exact);
@@ -90,23 +102,30 @@ mod data;
 mod dense;
 pub mod em;
 mod error;
+mod forecast;
 mod inference;
+mod innovations;
 mod kalman;
 mod model;
 mod param;
 pub mod scenario;
+mod sequence;
 mod univariate;
 
 pub use buffers::release_buffers;
 pub use data::split_sequences;
 pub use em::{CovStructure, InitConfig, MStepOptions, SufficientStats};
 pub use error::{Matrix, Result, StateSpaceError};
+pub use forecast::Forecast;
 pub use inference::{FILTER_CHECKPOINT_INTERVAL, FilterOutput, SmootherOutput};
+pub use innovations::Innovations;
 pub use linalg_kernels::FloorSchedule;
 pub use model::builder::LinearGaussianSsmBuilder;
 pub use model::inference_options::{DEFAULT_STEADY_STATE_TOLERANCE, InferenceOptions};
+pub use model::inputs::InputParameters;
 pub use model::{LinearGaussianSsm, Parameters};
-pub use param::{LearnSet, Param, StepDiagnostics};
+pub use param::{InputLearnSet, InputParam, LearnSet, Param, StepDiagnostics};
+pub use sequence::Sequence;
 
 pub use em_core::{
     self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,

@@ -54,3 +54,51 @@ pub type LearnSet = em_core::LearnSet<Param>;
 /// [`Floored`](em_core::Adjustment::Floored) event per covariance (or Gram
 /// matrix) that needed a floor (see [`crate::em`], *Floors*).
 pub type StepDiagnostics = em_core::StepDiagnostics<Param>;
+
+/// A block of the input part of a [`crate::LinearGaussianSsm`]
+///
+/// ```text
+/// x_k = A x_{k-1} + B u_k + b + w_k,   y_k = H x_k + D u_k + d + v_k
+/// ```
+///
+/// with known inputs `u_k` (m values per step) and constant offsets `b`, `d`
+/// (pykalman's transition and observation offsets). What
+/// [`crate::MStepOptions::learn_inputs`] selects. The offsets are the
+/// coefficients of a constant input 1, so the recursions and the M-step
+/// treat `[B b]` and `[D d]` as one coefficient each.
+///
+/// The names (`"B"`, `"D"`, `"transition_offset"`, `"observation_offset"`)
+/// parse case-insensitively in a learn list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputParam {
+    /// The input matrix `B` (n x m) of the transition.
+    B,
+    /// The input matrix `D` (p x m) of the observation.
+    D,
+    /// The transition offset `b` (n).
+    TransitionOffset,
+    /// The observation offset `d` (p).
+    ObservationOffset,
+}
+
+impl em_core::Parameter for InputParam {
+    const ALL: &'static [Self] = &[Self::B, Self::D, Self::TransitionOffset, Self::ObservationOffset];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::B => "B",
+            Self::D => "D",
+            Self::TransitionOffset => "transition_offset",
+            Self::ObservationOffset => "observation_offset",
+        }
+    }
+}
+
+impl fmt::Display for InputParam {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(em_core::Parameter::name(*self))
+    }
+}
+
+/// Which input blocks an M-step updates (see [`InputParam`]).
+pub type InputLearnSet = em_core::LearnSet<InputParam>;

@@ -4,8 +4,8 @@ mod common;
 
 use common::random_model;
 use faer::{Mat, mat};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use statespace::em_core::{Adjustment, Diagnostics};
 use statespace::{
     EmModel, InferenceOptions, InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Matrix, Param,
@@ -548,4 +548,130 @@ fn sampling_an_unstable_model_that_overflows_is_an_error_naming_the_step() {
     // A short stretch of the same model is finite and returned.
     let (x, y) = model.sample(100, &mut rng).unwrap();
     assert!(x.col(0).iter().chain(y.col(0).iter()).all(|v| v.is_finite()));
+}
+
+/// Inputs whose length or width does not match, non-finite inputs, a model
+/// with inputs given none, and input blocks of the wrong shape: typed
+/// errors that name the sequence, step and input (or the block), never a
+/// panic; the model is left as it was.
+#[test]
+fn bad_inputs_are_typed_errors() {
+    use statespace::em::WithInputs;
+    use statespace::{InputParam, InputParameters, Sequence};
+    let model = common::random_model_with_inputs(2, 2, 3, 91);
+    let before = model.clone();
+    let mut rng = StdRng::seed_from_u64(92);
+    let u = Mat::<f64>::from_fn(6, 3, |_, _| rng.random_range(-1.0..1.0));
+    let (_, y) = model.sample_with_inputs(u.as_ref(), &mut rng).unwrap();
+    let short = u.subrows(0, 5);
+    assert_eq!(
+        model.filter_with_inputs(y.as_ref(), short).unwrap_err(),
+        StateSpaceError::InputSteps {
+            sequence: 0,
+            steps: 6,
+            found: 5
+        }
+    );
+    assert_eq!(
+        model.smooth_with_inputs(y.as_ref(), u.subcols(0, 2)).unwrap_err(),
+        StateSpaceError::InputDimension {
+            sequence: 0,
+            expected: 3,
+            found: 2
+        }
+    );
+    let mut nan = u.clone();
+    nan[(4, 1)] = f64::NAN;
+    assert!(matches!(
+        model.filter_with_inputs(y.as_ref(), nan.as_ref()).unwrap_err(),
+        StateSpaceError::NonFiniteInput { sequence: 0, step: 4, input: 1, value } if value.is_nan()
+    ));
+    assert_eq!(
+        model.filter(y.as_ref()).unwrap_err(),
+        StateSpaceError::MissingInputs {
+            sequence: 0,
+            expected: 3
+        }
+    );
+    assert_eq!(
+        model.sample(4, &mut rng).unwrap_err(),
+        StateSpaceError::MissingInputs {
+            sequence: 0,
+            expected: 3
+        }
+    );
+    let data = [
+        Sequence::with_inputs(y.as_ref(), u.as_ref()),
+        Sequence::with_inputs(y.as_ref(), short),
+    ];
+    assert_eq!(
+        WithInputs(model.clone()).e_step(&data[..]).unwrap_err(),
+        StateSpaceError::InputSteps {
+            sequence: 1,
+            steps: 6,
+            found: 5
+        }
+    );
+    assert_eq!(
+        model.log_likelihood_of(&data).unwrap_err(),
+        StateSpaceError::InputSteps {
+            sequence: 1,
+            steps: 6,
+            found: 5
+        }
+    );
+    // Statistics of another input dimension.
+    let foreign = SufficientStats::zeros_with_inputs(2, 2, 1);
+    assert_eq!(
+        WithInputs(model.clone())
+            .m_step(&foreign, &MStepOptions::default())
+            .unwrap_err(),
+        StateSpaceError::StatisticsInputs {
+            stats_inputs: 1,
+            inputs: 3
+        }
+    );
+    // Blocks of the wrong shape or with a non-finite entry.
+    let good = model.input_parameters();
+    let cases = [
+        (
+            InputParameters {
+                b: Mat::zeros(3, 3),
+                ..good.clone()
+            },
+            InputParam::B,
+        ),
+        (
+            InputParameters {
+                d: Mat::zeros(2, 2),
+                ..good.clone()
+            },
+            InputParam::D,
+        ),
+        (
+            InputParameters {
+                transition_offset: vec![0.0; 3],
+                ..good.clone()
+            },
+            InputParam::TransitionOffset,
+        ),
+        (
+            InputParameters {
+                observation_offset: vec![f64::INFINITY, 0.0],
+                ..good.clone()
+            },
+            InputParam::ObservationOffset,
+        ),
+    ];
+    for (inputs, block) in cases {
+        let err = model.clone().with_inputs(inputs).unwrap_err();
+        let named = match err {
+            StateSpaceError::Shape { matrix, .. } | StateSpaceError::NonFiniteParameter { matrix, .. } => {
+                matrix
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(named, Matrix::Input(block));
+    }
+    assert_eq!(model, before);
 }

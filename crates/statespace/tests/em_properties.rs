@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::learn_set;
+use common::{assert_spd, learn_set};
 use faer::Mat;
-use linalg_kernels::Cholesky;
 use proptest::prelude::*;
 use statespace::{CovStructure, EmModel, LinearGaussianSsm, MStepOptions, Parameters};
 
@@ -135,18 +134,6 @@ impl Case {
             })
             .collect()
     }
-}
-
-fn assert_spd(m: faer::MatRef<'_, f64>, what: &str) {
-    for j in 0..m.ncols() {
-        for i in 0..m.nrows() {
-            assert!(
-                m[(i, j)].is_finite() && m[(i, j)] == m[(j, i)],
-                "{what} not finite/symmetric"
-            );
-        }
-    }
-    assert!(Cholesky::new(m).is_ok(), "{what} not positive definite");
 }
 
 proptest! {

@@ -4,11 +4,14 @@
 
 mod common;
 
-use common::{block, condition, joint, log_density, max_diff, observed, random_model};
+use common::{
+    Joint, block, condition, joint, joint_with_inputs, log_density, max_diff, observed, random_model,
+    random_model_with_inputs,
+};
 use faer::Mat;
-use rand::SeedableRng;
 use rand::rngs::StdRng;
-use statespace::{EmModel, InferenceOptions, LinearGaussianSsm, Parameters};
+use rand::{Rng, SeedableRng};
+use statespace::{EmModel, InferenceOptions, LinearGaussianSsm, Parameters, Sequence, SufficientStats};
 
 const TOL: f64 = 1e-9;
 
@@ -26,10 +29,25 @@ fn data(model: &LinearGaussianSsm, t: usize, seed: u64, missing: &[(usize, Optio
 }
 
 fn check_against_dense(model: &LinearGaussianSsm, y: &Mat<f64>) {
+    check_against_dense_with_inputs(model, y, None);
+}
+
+/// The filter (the smoother's, and the checkpointed one of
+/// [`LinearGaussianSsm::filter_with_inputs`]) and the smoother of a model
+/// with inputs `u` (or none) against dense conditioning.
+fn check_against_dense_with_inputs(model: &LinearGaussianSsm, y: &Mat<f64>, u: Option<&Mat<f64>>) {
     let (n, t) = (model.state_dim(), y.nrows());
-    let jt = joint(model, t);
-    let smoothed = model.smooth(y.as_ref()).unwrap();
+    let jt = joint_with_inputs(model, u.map(|u| u.as_ref()), t);
+    let sequence = match u {
+        Some(u) => Sequence::with_inputs(y.as_ref(), u.as_ref()),
+        None => Sequence::new(y.as_ref()),
+    };
+    let smoothed = model.smooth_sequence(sequence).unwrap();
     let filtered = smoothed.filter();
+    let checkpointed = model.filter_sequence(sequence).unwrap();
+    assert_eq!(checkpointed.log_likelihood(), filtered.log_likelihood());
+    assert_eq!(checkpointed.filtered_means(), filtered.filtered_means());
+    assert_eq!(checkpointed.predicted_means(), filtered.predicted_means());
 
     // Log-likelihood: density of the stacked observed values.
     let (idx, val) = observed(&jt, y.as_ref(), t);
@@ -226,15 +244,30 @@ fn e_step_statistics_match_the_dense_posterior() {
                 close(s.sum_xx_observed()[(i, j)], want, "sum_xx_observed");
             }
         }
-        for i in 0..p {
-            for j in 0..n {
-                let want: f64 = seen.iter().map(|&k| e(jt.y(k, i), jt.x(k, j))).sum();
-                close(s.sum_yx()[(i, j)], want, "sum_yx");
-            }
-            for j in 0..p {
-                let want: f64 = seen.iter().map(|&k| e(jt.y(k, i), jt.y(k, j))).sum();
-                close(s.sum_yy()[(i, j)], want, "sum_yy");
-            }
+        assert_observation_sums(s, &jt, &mean, &cov, &seen);
+    }
+}
+
+/// `sum_yx` and `sum_yy` against the dense posterior (`mean`, `cov`) over
+/// the steps `seen`.
+fn assert_observation_sums(s: &SufficientStats, jt: &Joint, mean: &[f64], cov: &Mat<f64>, seen: &[usize]) {
+    let e = |a: usize, b: usize| cov[(a, b)] + mean[a] * mean[b];
+    for i in 0..jt.p {
+        for j in 0..jt.n {
+            let want: f64 = seen.iter().map(|&k| e(jt.y(k, i), jt.x(k, j))).sum();
+            let got = s.sum_yx()[(i, j)];
+            assert!(
+                (got - want).abs() < 1e-8 * (1.0 + want.abs()),
+                "sum_yx: {got} vs {want}"
+            );
+        }
+        for j in 0..jt.p {
+            let want: f64 = seen.iter().map(|&k| e(jt.y(k, i), jt.y(k, j))).sum();
+            let got = s.sum_yy()[(i, j)];
+            assert!(
+                (got - want).abs() < 1e-8 * (1.0 + want.abs()),
+                "sum_yy: {got} vs {want}"
+            );
         }
     }
 }
@@ -268,4 +301,96 @@ fn larger_dimensions_with_missing_values_match_dense_conditioning() {
     let model = random_model(17, 11, 41);
     let y = data(&model, 4, 42, &[(1, Some(3)), (1, Some(10)), (2, None)]);
     check_against_dense(&model, &y);
+}
+
+/// Inputs, offsets and both together, with general H and with H = I and a
+/// diagonal R (the coordinatewise update), with missing values: the
+/// inputs shift the means only, and the recursions agree with dense
+/// conditioning of the joint Gaussian whose means carry them.
+#[test]
+fn inputs_and_offsets_match_dense_conditioning() {
+    for (seed, n, p, m, t) in [
+        (51u64, 2, 2, 1, 6),
+        (52, 3, 2, 2, 5),
+        (53, 1, 3, 3, 7),
+        (54, 4, 4, 0, 5),
+    ] {
+        let model = random_model_with_inputs(n, p, m, seed);
+        let mut rng = StdRng::seed_from_u64(seed + 1);
+        let u = Mat::<f64>::from_fn(t, m, |_, _| rng.random_range(-2.0..2.0));
+        let (_, mut y) = model.sample_with_inputs(u.as_ref(), &mut rng).unwrap();
+        check_against_dense_with_inputs(&model, &y, Some(&u));
+        y[(1, 0)] = f64::NAN;
+        (0..p).for_each(|j| y[(3, j)] = f64::NAN);
+        check_against_dense_with_inputs(&model, &y, Some(&u));
+    }
+    let mut params = random_model(3, 3, 55).into_parameters();
+    params.h = Mat::identity(3, 3);
+    params.r = Mat::from_fn(3, 3, |i, j| if i == j { 0.2 + 0.1 * i as f64 } else { 0.0 });
+    let inputs = random_model_with_inputs(3, 3, 2, 56).input_parameters();
+    let model = LinearGaussianSsm::from_parameters(params)
+        .unwrap()
+        .with_inputs(inputs)
+        .unwrap();
+    let u = Mat::<f64>::from_fn(6, 2, |k, j| (k as f64 - 2.5) * (j as f64 + 1.0) / 3.0);
+    let (_, mut y) = model
+        .sample_with_inputs(u.as_ref(), &mut StdRng::seed_from_u64(57))
+        .unwrap();
+    check_against_dense_with_inputs(&model, &y, Some(&u));
+    y[(2, 1)] = f64::NAN;
+    check_against_dense_with_inputs(&model, &y, Some(&u));
+}
+
+/// The input sums of the E-step statistics against expectations under the
+/// dense posterior, with missing entries and a wholly missing step (which
+/// is out of the observation block).
+#[test]
+fn e_step_input_statistics_match_the_dense_posterior() {
+    let (n, p, m, t) = (2, 3, 2, 6);
+    let model = random_model_with_inputs(n, p, m, 61);
+    let mut rng = StdRng::seed_from_u64(62);
+    let u = Mat::<f64>::from_fn(t, m, |_, _| rng.random_range(-1.0..1.0));
+    let (_, mut y) = model.sample_with_inputs(u.as_ref(), &mut rng).unwrap();
+    y[(1, 2)] = f64::NAN;
+    y[(4, 0)] = f64::NAN;
+    (0..p).for_each(|j| y[(2, j)] = f64::NAN);
+    let jt = joint_with_inputs(&model, Some(u.as_ref()), t);
+    let (idx, val) = observed(&jt, y.as_ref(), t);
+    let (mean, cov) = condition(&jt, &idx, &val);
+    let data = [Sequence::with_inputs(y.as_ref(), u.as_ref())];
+    let estep = statespace::em::WithInputs(model).e_step(&data[..]).unwrap();
+    let s = &estep.stats;
+    assert!((estep.log_likelihood - log_density(&jt, &idx, &val)).abs() < 1e-8);
+    let ut = |k: usize, j: usize| if j < m { u[(k, j)] } else { 1.0 };
+    let seen: Vec<usize> = (0..t).filter(|&k| k != 2).collect();
+    let close = |got: f64, want: f64, what: &str| {
+        assert!(
+            (got - want).abs() < 1e-8 * (1.0 + want.abs()),
+            "{what}: {got} vs {want}"
+        );
+    };
+    for j in 0..=m {
+        for i in 0..n {
+            let target: f64 = (1..t).map(|k| mean[jt.x(k, i)] * ut(k, j)).sum();
+            close(s.sum_x_u()[(i, j)], target, "sum_x_u");
+            let previous: f64 = (1..t).map(|k| mean[jt.x(k - 1, i)] * ut(k, j)).sum();
+            close(s.sum_xprev_u()[(i, j)], previous, "sum_xprev_u");
+            let observed_x: f64 = seen.iter().map(|&k| mean[jt.x(k, i)] * ut(k, j)).sum();
+            close(s.sum_x_u_observed()[(i, j)], observed_x, "sum_x_u_observed");
+        }
+        for i in 0..p {
+            let want: f64 = seen.iter().map(|&k| mean[jt.y(k, i)] * ut(k, j)).sum();
+            close(s.sum_y_u()[(i, j)], want, "sum_y_u");
+        }
+        for i in 0..=m {
+            close(
+                s.sum_uu()[(i, j)],
+                (1..t).map(|k| ut(k, i) * ut(k, j)).sum(),
+                "sum_uu",
+            );
+            let want: f64 = seen.iter().map(|&k| ut(k, i) * ut(k, j)).sum();
+            close(s.sum_uu_observed()[(i, j)], want, "sum_uu_observed");
+        }
+    }
+    assert_observation_sums(s, &jt, &mean, &cov, &seen);
 }

@@ -8,33 +8,41 @@ use linalg_kernels::isa::clear_upper_registers;
 use rayon::prelude::*;
 
 use super::missing::Missing;
-use super::stats::SufficientStats;
+use super::stats::{InputStats, SufficientStats};
 use crate::data::validate_all;
 use crate::error::{Result, StateSpaceError};
 use crate::kalman::{Backward, CovStore, ForwardStore, Padded, backward, forward};
 use crate::model::LinearGaussianSsm;
 use crate::model::validate::symmetrise;
+use crate::sequence::{Driven, Sequence};
 
 /// The E-step over every sequence (documented on the [`em_core::EmModel`]
 /// implementation).
 pub(super) fn e_step(
     model: &LinearGaussianSsm,
-    sequences: &[MatRef<'_, f64>],
+    sequences: &[Sequence<'_>],
 ) -> Result<EStep<SufficientStats>> {
-    let summaries = validate_all(sequences, model.obs_dim())?;
+    let observations: Vec<MatRef<'_, f64>> = sequences.iter().map(Sequence::observations).collect();
+    let summaries = validate_all(&observations, model.obs_dim())?;
     if summaries.iter().all(|s| s.observed_values == 0) {
         return Err(StateSpaceError::NoObservedValues);
     }
+    let driven = sequences
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| Driven::new(model, s, i))
+        .collect::<Result<Vec<_>>>()?;
     let pm = Padded::new(model);
-    let parts: Vec<Result<(f64, SufficientStats)>> = sequences
+    let parts: Vec<Result<(f64, SufficientStats)>> = driven
         .par_iter()
         .zip(summaries.par_iter())
         .enumerate()
-        .map(|(i, (y, s))| e_step_sequence(model, &pm, *y, i, s.any_missing))
+        .map(|(i, (d, s))| e_step_sequence(model, &pm, d, i, s.any_missing))
         .collect();
+    let (n, p, m) = (model.state_dim(), model.obs_dim(), model.input_dim());
     let mut total = EStep {
         log_likelihood: 0.0,
-        stats: SufficientStats::zeros(model.state_dim(), model.obs_dim()),
+        stats: SufficientStats::zeros_with_inputs(n, p, m),
     };
     for part in parts {
         let (ll, stats) = part?;
@@ -48,31 +56,32 @@ pub(super) fn e_step(
 fn e_step_sequence(
     model: &LinearGaussianSsm,
     pm: &Padded,
-    y: MatRef<'_, f64>,
+    driven: &Driven<'_>,
     sequence: usize,
     any_missing: bool,
 ) -> Result<(f64, SufficientStats)> {
     let (p, ldn) = (pm.p, pm.ldn);
+    let y = driven.y;
     let t = y.nrows();
     let tol = model.inference().steady_state_tolerance();
     let store = ForwardStore {
         means: true,
         filtered_covs: CovStore::All,
     };
-    let fwd = forward(pm, y, sequence, tol, store)?;
+    let fwd = forward(pm, driven.conditioned(), driven.drift(), sequence, tol, store)?;
     let mask: Vec<bool> = if any_missing {
         (0..t).map(|k| (0..p).any(|j| y[(k, j)].is_nan())).collect()
     } else {
         Vec::new()
     };
-    let mut missing = any_missing.then(|| Missing::new(model, y));
+    let mut missing = any_missing.then(|| Missing::new(model, driven));
     let bwd = backward(pm, &fwd, sequence, tol, false, &mask, |k, ms, ps| {
         match missing.as_mut() {
             Some(m) => m.visit(k, ms, ps, ldn),
             None => Ok(()),
         }
     })?;
-    let stats = statistics(pm, y, &bwd, missing.as_ref());
+    let stats = statistics(pm, driven, &bwd, missing.as_ref());
     Ok((fwd.log_likelihood, stats))
 }
 
@@ -80,11 +89,12 @@ fn e_step_sequence(
 /// missing values, their expectations and corrections).
 fn statistics(
     pm: &Padded,
-    y: MatRef<'_, f64>,
+    driven: &Driven<'_>,
     bwd: &Backward,
     missing: Option<&Missing<'_>>,
 ) -> SufficientStats {
     let (n, p, ldn) = (pm.n, pm.p, pm.ldn);
+    let y = driven.y;
     let t = y.nrows();
     let ms = MatRef::from_column_major_slice(&bwd.means, n, t);
     let mut sum_xx = Mat::<f64>::zeros(n, n);
@@ -118,6 +128,7 @@ fn statistics(
     );
     let mut sum_yy = Mat::<f64>::zeros(p, p);
     matmul(sum_yy.as_mut(), Accum::Replace, yy.transpose(), yy, 1.0, Par::Seq);
+    let inputs = input_statistics(ms, yy, driven.inputs.as_ref(), missing);
     clear_upper_registers();
     if let Some(m) = missing {
         sum_yx += &m.b_corr;
@@ -147,6 +158,50 @@ fn statistics(
         sum_cross,
         sum_yx,
         sum_yy,
+        inputs,
+    }
+}
+
+/// The input sums of one sequence: `ms` the smoothed means (n x T), `yy`
+/// the expected observations (T x p; rows of unobserved steps are zero),
+/// `u` the augmented inputs (T x (m+1)). The sums over the observed steps
+/// use `u` with the rows of the unobserved steps zeroed.
+fn input_statistics(
+    ms: MatRef<'_, f64>,
+    yy: MatRef<'_, f64>,
+    u: MatRef<'_, f64>,
+    missing: Option<&Missing<'_>>,
+) -> InputStats {
+    let (n, t, mu) = (ms.nrows(), u.nrows(), u.ncols());
+    let product = |left: MatRef<'_, f64>, right: MatRef<'_, f64>| {
+        let mut out = Mat::<f64>::zeros(left.nrows(), right.ncols());
+        matmul(out.as_mut(), Accum::Replace, left, right, 1.0, Par::Seq);
+        out
+    };
+    let (target_u, state_u, uu) = if t > 1 {
+        let next = u.subrows(1, t - 1);
+        (
+            product(ms.subcols(1, t - 1), next),
+            product(ms.subcols(0, t - 1), next),
+            product(next.transpose(), next),
+        )
+    } else {
+        (Mat::zeros(n, mu), Mat::zeros(n, mu), Mat::zeros(mu, mu))
+    };
+    let observed_u = match missing {
+        Some(m) if m.unobserved_steps > 0 => {
+            Mat::from_fn(t, mu, |k, j| if m.step_observed(k) { u[(k, j)] } else { 0.0 })
+        }
+        _ => u.to_owned(),
+    };
+    let observed_uu = product(observed_u.transpose(), observed_u.as_ref());
+    InputStats {
+        target_u,
+        state_u,
+        uu,
+        observed_state_u: product(ms, observed_u.as_ref()),
+        observed_y_u: product(yy.transpose(), observed_u.as_ref()),
+        observed_uu,
     }
 }
 

@@ -6,12 +6,12 @@ use faer::Mat;
 
 use super::options::{CovStructure, MStepOptions};
 use crate::model::LinearGaussianSsm;
-use crate::param::Param;
+use crate::param::{InputParam, Param};
 
 /// The flat vector of the blocks `options` learns (layout in [`crate::em`]).
 pub(super) fn flat_parameters(model: &LinearGaussianSsm, options: &MStepOptions) -> Vec<f64> {
-    let (n, p) = (model.state_dim(), model.obs_dim());
-    let mut flat = Vec::with_capacity(options.n_free_parameters(n, p));
+    let (n, p, m) = (model.state_dim(), model.obs_dim(), model.input_dim());
+    let mut flat = Vec::with_capacity(options.n_free_parameters_with_inputs(n, p, m));
     for block in options.learn.iter() {
         match block {
             Param::A => push_all(&mut flat, model.a()),
@@ -20,6 +20,14 @@ pub(super) fn flat_parameters(model: &LinearGaussianSsm, options: &MStepOptions)
             Param::R => push_cov(&mut flat, model.r(), options.r_structure),
             Param::M0 => flat.extend_from_slice(model.m0()),
             Param::P0 => push_cov(&mut flat, model.p0(), CovStructure::Full),
+        }
+    }
+    for block in options.learn_inputs.iter() {
+        match block {
+            InputParam::B => push_all(&mut flat, model.b()),
+            InputParam::D => push_all(&mut flat, model.d()),
+            InputParam::TransitionOffset => flat.extend_from_slice(model.transition_offset()),
+            InputParam::ObservationOffset => flat.extend_from_slice(model.observation_offset()),
         }
     }
     flat
@@ -33,8 +41,8 @@ pub(super) fn with_flat_parameters(
     flat: &[f64],
     options: &MStepOptions,
 ) -> Option<LinearGaussianSsm> {
-    let (n, p) = (model.state_dim(), model.obs_dim());
-    if flat.len() != options.n_free_parameters(n, p) {
+    let (n, p, m) = (model.state_dim(), model.obs_dim(), model.input_dim());
+    if flat.len() != options.n_free_parameters_with_inputs(n, p, m) {
         return None;
     }
     let mut parameters = model.parameters();
@@ -49,7 +57,17 @@ pub(super) fn with_flat_parameters(
             Param::P0 => parameters.p0 = read_cov(&mut rest, n, CovStructure::Full),
         }
     }
+    let mut inputs = model.input_parameters();
+    for block in options.learn_inputs.iter() {
+        match block {
+            InputParam::B => inputs.b = read_all(&mut rest, n, m),
+            InputParam::D => inputs.d = read_all(&mut rest, p, m),
+            InputParam::TransitionOffset => inputs.transition_offset = take(&mut rest, n).to_vec(),
+            InputParam::ObservationOffset => inputs.observation_offset = take(&mut rest, p).to_vec(),
+        }
+    }
     LinearGaussianSsm::from_parameters(parameters)
+        .and_then(|rebuilt| rebuilt.with_inputs(inputs))
         .ok()
         .map(|rebuilt| rebuilt.with_inference(model.inference()))
 }

@@ -24,6 +24,7 @@ use crate::error::{Matrix, Result};
 use crate::model::LinearGaussianSsm;
 use crate::model::validate::spd_error;
 use crate::param::Param;
+use crate::sequence::Driven;
 
 /// Pattern-specific quantities of a step with missing values.
 struct Pattern {
@@ -78,9 +79,16 @@ impl Pattern {
 /// The E-step's handling of the steps with missing values of one sequence:
 /// the expectations of the missing values and their corrections to the
 /// statistics.
+///
+/// With inputs, the formulas above hold for the observations less their
+/// known part `e_k = D u_k + d` (what the recursions condition on), so
+/// `E[y_M] = c + F m + e_M`.
 pub(super) struct Missing<'a> {
     model: &'a LinearGaussianSsm,
+    /// The observations less the inputs' part.
     y: MatRef<'a, f64>,
+    /// `e_k = D u_k + d` per step (`None` when zero).
+    offsets: Option<MatRef<'a, f64>>,
     /// The observations with every missing value replaced by `E[y_M | y_O, x = m]`
     /// at the smoothed mean.
     pub yhat: Mat<f64>,
@@ -100,12 +108,13 @@ pub(super) struct Missing<'a> {
 }
 
 impl<'a> Missing<'a> {
-    pub fn new(model: &'a LinearGaussianSsm, y: MatRef<'a, f64>) -> Self {
+    pub fn new(model: &'a LinearGaussianSsm, driven: &'a Driven<'_>) -> Self {
         let (n, p) = (model.state_dim(), model.obs_dim());
         Self {
             model,
-            y,
-            yhat: y.to_owned(),
+            y: driven.conditioned(),
+            offsets: driven.offsets.as_ref().map(Mat::as_ref),
+            yhat: driven.y.to_owned(),
             b_corr: Mat::zeros(p, n),
             d_corr: Mat::zeros(p, p),
             unobserved_xx: Mat::zeros(n, n),
@@ -115,6 +124,11 @@ impl<'a> Missing<'a> {
             fps: Mat::zeros(p, n),
             fpf: Mat::zeros(p, p),
         }
+    }
+
+    /// True when step k has an observed value (else its row of `yhat` is 0).
+    pub fn step_observed(&self, k: usize) -> bool {
+        (0..self.y.ncols()).any(|j| !self.y[(k, j)].is_nan())
     }
 
     /// Adds step k's terms, from its smoothed mean `ms` and covariance `ps`
@@ -145,7 +159,8 @@ impl<'a> Missing<'a> {
         for (a, &mi) in pat.mis.iter().enumerate() {
             let from_obs: f64 = (0..n_o).map(|b| pat.j[(a, b)] * self.y[(k, pat.obs[b])]).sum();
             let from_state: f64 = (0..n).map(|c| pat.f[(a, c)] * ms[c]).sum();
-            self.yhat[(k, mi)] = from_obs + from_state;
+            let known = self.offsets.map_or(0.0, |e| e[(k, mi)]);
+            self.yhat[(k, mi)] = from_obs + from_state + known;
         }
         let ps = MatRef::from_column_major_slice_with_stride(ps, n, n, ldn);
         let mut fps = self.fps.as_mut().submatrix_mut(0, 0, n_m, n);

@@ -30,6 +30,19 @@
 //! `C = sum_cross/N`; with N = `n_observed_steps` (the steps with at least
 //! one observed value), `B = sum_yx/N` and `D = sum_yy/N`.
 //!
+//! # Inputs and offsets
+//! With inputs (`x_k = A x_{k-1} + B u_k + b + w_k`,
+//! `y_k = H x_k + D u_k + d + v_k`; data as [`crate::Sequence`]s, fitted as
+//! [`WithInputs`]) the offsets are the coefficients of a constant input:
+//! with `ũ_k = [u_k; 1]` both regressions gain the known regressor `ũ_k`.
+//! The statistics add its sums: `sum_x_u = Σ_{k≥1} E[x_k] ũ_kᵀ`,
+//! `sum_xprev_u = Σ_{k≥1} E[x_{k-1}] ũ_kᵀ`, `sum_uu = Σ_{k≥1} ũ_k ũ_kᵀ`
+//! for the transitions and, over the steps with an observed value,
+//! `sum_x_u_observed = Σ E[x_k] ũ_kᵀ`, `sum_y_u = Σ E[y_k] ũ_kᵀ`,
+//! `sum_uu_observed = Σ ũ_k ũ_kᵀ`. The recursions condition on
+//! `y_k − D u_k − d` and add `B u_k + b` to each predicted mean; the
+//! covariances do not depend on the inputs.
+//!
 //! # Missing values
 //! A missing coordinate of y is latent too, and the E-step takes its
 //! expectation exactly. For a step with observed coordinates O and missing
@@ -52,7 +65,12 @@
 //! Maximises the expected complete-data log-likelihood over the learned
 //! subset. Its three terms (initial state; transitions; observations) are
 //! independent, and within each the mean-like parameter's maximiser does not
-//! depend on the covariance, so the updates are closed-form:
+//! depend on the covariance, so the updates are closed-form (written here
+//! without inputs; with them, A stands for `X = [A B b]` on the regressor
+//! `[x_{k-1}; ũ_k]` and H for `[H D d]` on `[x_k; ũ_k]`, the Gram and cross
+//! moments gaining the input sums above; the learned columns L of X given
+//! the fixed ones F are `X_L = (C_L − X_F G_FL) G_LL⁻¹`, exact for any
+//! subset, and a block that is fixed at zero drops out):
 //! - `A = C Φ⁻¹` (Cholesky solve, no inverse);
 //!   `Q = (Σ − A Cᵀ − C Aᵀ + A Φ Aᵀ)/N`, with the new A if it is learned;
 //! - `H = B Sxx⁻¹` with `Sxx = sum_xx_observed`;
@@ -82,7 +100,9 @@
 //! Accelerated EM ([`em_core::Acceleration::Squarem`]) and the
 //! parameter-change stopping rule see the learned blocks as one vector
 //! ([`EmModel::flat_parameters`]): the blocks of `options.learn` only, in the
-//! order A, Q, H, R, m0, P0, each as
+//! order A, Q, H, R, m0, P0, then the input blocks of
+//! `options.learn_inputs` in the order B, D, b, d (every entry, column by
+//! column), each as
 //!
 //! | block | values | count |
 //! |---|---|---|
@@ -93,7 +113,7 @@
 //! | m0 | the n values | n |
 //! | P0 | the lower triangle column by column | n(n+1)/2 |
 //!
-//! so its length is [`MStepOptions::n_free_parameters`]. The value of a
+//! so its length is [`MStepOptions::n_free_parameters_with_inputs`]. The value of a
 //! scalar covariance is the mean of its diagonal; a diagonal or scalar view
 //! of a matrix outside that family (a start the M-step has not projected
 //! yet) drops what the family cannot hold. [`EmModel::with_flat_parameters`]
@@ -213,6 +233,7 @@ mod missing;
 mod mstep;
 mod options;
 mod stats;
+mod with_inputs;
 
 use em_core::{EStep, EmModel};
 use faer::MatRef;
@@ -221,9 +242,11 @@ use rand::Rng;
 use crate::error::StateSpaceError;
 use crate::model::LinearGaussianSsm;
 use crate::param::StepDiagnostics;
+use crate::sequence::Sequence;
 
 pub use options::{CovStructure, InitConfig, MStepOptions};
 pub use stats::SufficientStats;
+pub use with_inputs::WithInputs;
 
 /// EM for the model: the E-step runs the filter and the RTS smoother over
 /// every sequence, the M-step updates the learned blocks in closed form (see
@@ -262,7 +285,8 @@ impl EmModel for LinearGaussianSsm {
     /// when every value is missing, bad data as [`LinearGaussianSsm::filter`],
     /// and numerical failures of the recursions (with the sequence and step).
     fn e_step(&self, sequences: &[MatRef<'_, f64>]) -> Result<EStep<SufficientStats>, StateSpaceError> {
-        estep::e_step(self, sequences)
+        let sequences: Vec<Sequence<'_>> = sequences.iter().map(|&y| Sequence::new(y)).collect();
+        estep::e_step(self, &sequences)
     }
 
     /// M-step: a new model with the learned blocks replaced by their

@@ -9,9 +9,10 @@ use linalg_kernels::{Cholesky, FloorSchedule};
 use super::options::{CovStructure, MStepOptions};
 use super::stats::SufficientStats;
 use crate::error::{Matrix, Result, StateSpaceError};
+use crate::model::inputs::InputParameters;
 use crate::model::validate::symmetrise;
 use crate::model::{LinearGaussianSsm, Parameters};
-use crate::param::{Param, StepDiagnostics};
+use crate::param::{InputParam, Param, StepDiagnostics};
 
 /// The M-step (documented on the [`em_core::EmModel`] implementation).
 pub(super) fn m_step(
@@ -28,44 +29,66 @@ pub(super) fn m_step(
             obs: p,
         });
     }
+    if stats.input_dim() != model.input_dim() {
+        return Err(StateSpaceError::StatisticsInputs {
+            stats_inputs: stats.input_dim(),
+            inputs: model.input_dim(),
+        });
+    }
     if !stats.all_finite() {
         return Err(StateSpaceError::NonFiniteStatistics);
     }
+    let (b, d) = model.inputs_ref().augmented();
     let mut step = Step {
         options,
         parameters: model.parameters(),
+        b,
+        d,
         diagnostics: StepDiagnostics::default(),
     };
     let learn = options.learn;
-    if learn.contains(Param::A) || learn.contains(Param::Q) {
+    let widths = [n, model.input_dim(), 1];
+    let learns = |blocks: [Block; 3]| (0..3).any(|i| widths[i] > 0 && blocks[i].learned(options));
+    let transition = Regression {
+        blocks: [
+            Block::Param(Param::A),
+            Block::Input(InputParam::B),
+            Block::Input(InputParam::TransitionOffset),
+        ],
+        covariance: Param::Q,
+        gram_name: Matrix::TransitionGram,
+        structure: options.q_structure,
+        count: stats.n_transitions,
+        cross: join_columns(stats.sum_cross(), stats.sum_x_u()),
+        gram: join_gram(stats.phi().as_ref(), stats.sum_xprev_u(), stats.sum_uu()),
+    };
+    if learns(transition.blocks) || learn.contains(Param::Q) {
         if stats.n_transitions == 0 {
             return Err(StateSpaceError::NoTransitions);
         }
-        let phi = stats.phi();
-        let transition = Regression {
-            coefficient: Param::A,
-            covariance: Param::Q,
-            gram_name: Matrix::TransitionGram,
-            structure: options.q_structure,
-            count: stats.n_transitions,
-            cross: stats.sum_cross(),
-            gram: phi.as_ref(),
-        };
         step.regression(&transition, || stats.sigma())?;
     }
-    if learn.contains(Param::H) || learn.contains(Param::R) {
+    let observation = Regression {
+        blocks: [
+            Block::Param(Param::H),
+            Block::Input(InputParam::D),
+            Block::Input(InputParam::ObservationOffset),
+        ],
+        covariance: Param::R,
+        gram_name: Matrix::StateGram,
+        structure: options.r_structure,
+        count: stats.n_observed_steps,
+        cross: join_columns(stats.sum_yx(), stats.sum_y_u()),
+        gram: join_gram(
+            stats.sum_xx_observed(),
+            stats.sum_x_u_observed(),
+            stats.sum_uu_observed(),
+        ),
+    };
+    if learns(observation.blocks) || learn.contains(Param::R) {
         if stats.n_observed_steps == 0 {
             return Err(StateSpaceError::NoObservedValues);
         }
-        let observation = Regression {
-            coefficient: Param::H,
-            covariance: Param::R,
-            gram_name: Matrix::StateGram,
-            structure: options.r_structure,
-            count: stats.n_observed_steps,
-            cross: stats.sum_yx(),
-            gram: stats.sum_xx_observed(),
-        };
         step.regression(&observation, || stats.sum_yy.clone())?;
     }
     if learn.contains(Param::M0) || learn.contains(Param::P0) {
@@ -73,52 +96,150 @@ pub(super) fn m_step(
     }
     let Step {
         parameters,
+        b,
+        d,
         diagnostics,
         ..
     } = step;
-    let model = LinearGaussianSsm::from_parameters(parameters)?.with_inference(model.inference());
+    let model = LinearGaussianSsm::from_parameters(parameters)?
+        .with_inputs(InputParameters::from_augmented(b.as_ref(), d.as_ref()))?
+        .with_inference(model.inference());
     Ok((model, diagnostics))
 }
 
-/// One of the two regressions of the model, `target = X · regressor + noise`
-/// with noise `N(0, V)`: the transition (`x_k` on `x_{k-1}`: X = A, V = Q)
-/// and the observation (`y_k` on `x_k`: X = H, V = R). With the cross
-/// moment `C = Σ E[target regressorᵀ]`, the Gram matrix
-/// `G = Σ E[regressor regressorᵀ]`, the second moment `S` of the target and
-/// N terms: `X = C G⁻¹`, `V = (S − X Cᵀ − C Xᵀ + X G Xᵀ)/N`.
-struct Regression<'a> {
-    coefficient: Param,
+/// A coefficient block of a regression: a parameter or an input block.
+#[derive(Debug, Clone, Copy)]
+enum Block {
+    Param(Param),
+    Input(InputParam),
+}
+
+impl Block {
+    fn learned(self, options: &MStepOptions) -> bool {
+        match self {
+            Self::Param(param) => options.learn.contains(param),
+            Self::Input(input) => options.learn_inputs.contains(input),
+        }
+    }
+}
+
+/// `[X Y]`: the columns of `x` then those of `y`.
+fn join_columns(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
+    let nx = x.ncols();
+    Mat::from_fn(x.nrows(), nx + y.ncols(), |i, j| {
+        if j < nx { x[(i, j)] } else { y[(i, j - nx)] }
+    })
+}
+
+/// The symmetric `[[G, X], [Xᵀ, U]]`.
+fn join_gram(g: MatRef<'_, f64>, x: MatRef<'_, f64>, u: MatRef<'_, f64>) -> Mat<f64> {
+    let n = g.nrows();
+    Mat::from_fn(n + u.nrows(), n + u.nrows(), |i, j| match (i < n, j < n) {
+        (true, true) => g[(i, j)],
+        (true, false) => x[(i, j - n)],
+        (false, true) => x[(j, i - n)],
+        (false, false) => u[(i - n, j - n)],
+    })
+}
+
+/// `m` restricted to the rows `rows` and the columns `cols`.
+fn select(m: MatRef<'_, f64>, rows: &[usize], cols: &[usize]) -> Mat<f64> {
+    Mat::from_fn(rows.len(), cols.len(), |i, j| m[(rows[i], cols[j])])
+}
+
+/// One of the two regressions of the model,
+/// `target = X z + noise`, noise `N(0, V)`, with the regressor
+/// `z = [state; u; 1]` and `X = [coefficient, input matrix, offset]`: the
+/// transition (`x_k` on `[x_{k-1}; u_k; 1]`: X = [A B b], V = Q) and the
+/// observation (`y_k` on `[x_k; u_k; 1]`: X = [H D d], V = R). With the
+/// cross moment `C = Σ E[target zᵀ]`, the Gram matrix `G = Σ E[z zᵀ]`, the
+/// second moment `S` of the target and N terms, the learned columns L of X
+/// given the fixed ones F are `X_L = (C_L − X_F G_FL) G_LL⁻¹`, and
+/// `V = (S − X Cᵀ − C Xᵀ + X G Xᵀ)/N` (blocks of X that are zero and fixed
+/// are left out of both: they add nothing).
+struct Regression {
+    /// The state, input and offset blocks of X, in column order.
+    blocks: [Block; 3],
     covariance: Param,
     /// The name of `G` in errors.
     gram_name: Matrix,
     structure: CovStructure,
     count: usize,
-    cross: MatRef<'a, f64>,
-    gram: MatRef<'a, f64>,
+    cross: Mat<f64>,
+    gram: Mat<f64>,
 }
 
 /// The parameters being updated and what the M-step reports.
 struct Step<'a> {
     options: &'a MStepOptions,
     parameters: Parameters,
+    /// `[B b]` and `[D d]`.
+    b: Mat<f64>,
+    d: Mat<f64>,
     diagnostics: StepDiagnostics,
 }
 
 impl Step<'_> {
     /// The learned blocks of a regression (`second` computes `S`, needed
     /// only for V). V uses the new X if X is learned.
-    fn regression(&mut self, r: &Regression<'_>, second: impl FnOnce() -> Mat<f64>) -> Result<()> {
-        let learn = self.options.learn;
-        let (coefficient, covariance) = match r.coefficient {
-            Param::A => (&mut self.parameters.a, &mut self.parameters.q),
-            Param::H => (&mut self.parameters.h, &mut self.parameters.r),
-            other => unreachable!("{other} is not the coefficient of a regression"),
+    fn regression(&mut self, r: &Regression, second: impl FnOnce() -> Mat<f64>) -> Result<()> {
+        let options = self.options;
+        let (coefficient, inputs, covariance) = match r.covariance {
+            Param::Q => (&mut self.parameters.a, &mut self.b, &mut self.parameters.q),
+            Param::R => (&mut self.parameters.h, &mut self.d, &mut self.parameters.r),
+            other => unreachable!("{other} is not the covariance of a regression"),
         };
-        if learn.contains(r.coefficient) {
-            *coefficient = solve_gram_right(r, &mut self.diagnostics)?;
+        let mut x = join_columns(coefficient.as_ref(), inputs.as_ref());
+        let (n, m) = (coefficient.ncols(), inputs.ncols() - 1);
+        let ranges = [0..n, n..n + m, n + m..n + m + 1];
+        let (mut learned, mut fixed) = (Vec::new(), Vec::new());
+        for (block, range) in r.blocks.iter().zip(ranges) {
+            if range.is_empty() {
+                continue;
+            }
+            if block.learned(options) {
+                learned.extend(range);
+            } else if range.clone().any(|j| (0..x.nrows()).any(|i| x[(i, j)] != 0.0)) {
+                fixed.extend(range);
+            }
         }
-        if learn.contains(r.covariance) {
-            let m = quadratic_residual(second(), coefficient.as_ref(), r.cross, r.gram);
+        let rows: Vec<usize> = (0..x.nrows()).collect();
+        if !learned.is_empty() {
+            let mut rhs = select(r.cross.as_ref(), &rows, &learned);
+            if !fixed.is_empty() {
+                let x_fixed = select(x.as_ref(), &rows, &fixed);
+                rhs -= x_fixed * select(r.gram.as_ref(), &fixed, &learned);
+            }
+            let gram = select(r.gram.as_ref(), &learned, &learned);
+            let block = match r.blocks[0] {
+                Block::Param(param) if options.learn.contains(param) => Some(param),
+                _ => None,
+            };
+            let solved = solve_gram_right(
+                rhs.as_ref(),
+                gram.as_ref(),
+                r.gram_name,
+                block,
+                &mut self.diagnostics,
+            )?;
+            for (c, &j) in learned.iter().enumerate() {
+                for i in 0..x.nrows() {
+                    x[(i, j)] = solved[(i, c)];
+                }
+            }
+            *coefficient = x.subcols(0, n).to_owned();
+            *inputs = x.subcols(n, m + 1).to_owned();
+        }
+        if options.learn.contains(r.covariance) {
+            let mut active = learned;
+            active.extend(fixed);
+            active.sort_unstable();
+            let m = quadratic_residual(
+                second(),
+                select(x.as_ref(), &rows, &active).as_ref(),
+                select(r.cross.as_ref(), &rows, &active).as_ref(),
+                select(r.gram.as_ref(), &active, &active).as_ref(),
+            );
             let m = m * faer::Scale(1.0 / r.count as f64);
             *covariance = finish_cov(
                 m,
@@ -160,30 +281,36 @@ impl Step<'_> {
     }
 }
 
-/// `C G⁻¹` through the Cholesky factor of the Gram matrix `G` (floored only
-/// if it does not factor; reported as a floor of the coefficient X whose
-/// update solves with it).
-fn solve_gram_right(r: &Regression<'_>, diagnostics: &mut StepDiagnostics) -> Result<Mat<f64>> {
+/// `C G⁻¹` through the Cholesky factor of the Gram matrix `G` (named
+/// `gram_name` in errors; floored only if it does not factor, reported as a
+/// floor of `block`, the coefficient whose update solves with it).
+fn solve_gram_right(
+    cross: MatRef<'_, f64>,
+    gram: MatRef<'_, f64>,
+    gram_name: Matrix,
+    block: Option<Param>,
+    diagnostics: &mut StepDiagnostics,
+) -> Result<Mat<f64>> {
     let schedule = FloorSchedule {
         max_condition: f64::INFINITY,
         ..FloorSchedule::default()
     };
     let failed = |source| StateSpaceError::FloorFailed {
-        matrix: r.gram_name,
+        matrix: gram_name,
         source,
     };
-    let (chol, info) = Cholesky::with_floor(r.gram, &schedule).map_err(failed)?;
+    let (chol, info) = Cholesky::with_floor(gram, &schedule).map_err(failed)?;
     if info.was_applied() {
-        diagnostics.push(floored(r.coefficient, info.jitter, info.attempts));
+        diagnostics.push(floored(block, info.jitter, info.attempts));
     }
-    let mut xt = r.cross.transpose().to_owned();
+    let mut xt = cross.transpose().to_owned();
     chol.solve_in_place(xt.as_mut()).map_err(failed)?;
     Ok(xt.transpose().to_owned())
 }
 
 /// The event of a floor applied in the update of `block`.
-fn floored(block: Param, jitter: f64, attempts: usize) -> Event<Param> {
-    Event::new(Some(block), Adjustment::Floored { jitter, attempts })
+fn floored(block: Option<Param>, jitter: f64, attempts: usize) -> Event<Param> {
+    Event::new(block, Adjustment::Floored { jitter, attempts })
 }
 
 /// `S − X Cᵀ − C Xᵀ + X G Xᵀ`.
@@ -231,7 +358,7 @@ fn finish_cov(
         for i in 0..dim {
             m[(i, i)] += info.jitter;
         }
-        diagnostics.push(floored(which, info.jitter, info.attempts));
+        diagnostics.push(floored(Some(which), info.jitter, info.attempts));
     }
     Ok(m)
 }

@@ -3,7 +3,7 @@
 use linalg_kernels::FloorSchedule;
 
 use crate::error::{Result, StateSpaceError};
-use crate::param::{LearnSet, Param};
+use crate::param::{InputLearnSet, InputParam, LearnSet, Param};
 
 /// Structure imposed on an updated covariance (Q or R).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -50,6 +50,9 @@ impl CovStructure {
 pub struct MStepOptions {
     /// Which parameter blocks to update (default: all).
     pub learn: LearnSet,
+    /// Which input blocks to update (default: B and D; the offsets are
+    /// fixed unless named here).
+    pub learn_inputs: InputLearnSet,
     /// Structure of the updated Q.
     pub q_structure: CovStructure,
     /// Structure of the updated R.
@@ -67,11 +70,13 @@ impl Default for MStepOptions {
 }
 
 impl MStepOptions {
-    /// Learns `learn` with full covariances and the default floor.
+    /// Learns `learn` (and B and D) with full covariances and the default
+    /// floor.
     #[must_use]
     pub fn new(learn: LearnSet) -> Self {
         Self {
             learn,
+            learn_inputs: InputLearnSet::only(&[InputParam::B, InputParam::D]),
             q_structure: CovStructure::Full,
             r_structure: CovStructure::Full,
             floor: FloorSchedule::default(),
@@ -82,6 +87,13 @@ impl MStepOptions {
     #[must_use]
     pub fn with_learn(mut self, learn: LearnSet) -> Self {
         self.learn = learn;
+        self
+    }
+
+    /// With another set of learned input blocks.
+    #[must_use]
+    pub fn with_learn_inputs(mut self, learn_inputs: InputLearnSet) -> Self {
+        self.learn_inputs = learn_inputs;
         self
     }
 
@@ -107,20 +119,40 @@ impl MStepOptions {
     }
 
     /// Number of free parameters learned with these options for state
-    /// dimension n and observation dimension p (for BIC/AIC of a fit).
+    /// dimension n and observation dimension p, without inputs (for BIC/AIC
+    /// of a fit).
     #[must_use]
     pub fn n_free_parameters(&self, n: usize, p: usize) -> usize {
-        self.learn
+        self.n_free_parameters_with_inputs(n, p, 0)
+    }
+
+    /// Number of free parameters learned with these options for state
+    /// dimension n, observation dimension p and input dimension m.
+    #[must_use]
+    pub fn n_free_parameters_with_inputs(&self, n: usize, p: usize, m: usize) -> usize {
+        let inputs: usize = self
+            .learn_inputs
             .iter()
             .map(|block| match block {
-                Param::A => n * n,
-                Param::Q => self.q_structure.free_parameters(n),
-                Param::H => p * n,
-                Param::R => self.r_structure.free_parameters(p),
-                Param::M0 => n,
-                Param::P0 => n * (n + 1) / 2,
+                InputParam::B => n * m,
+                InputParam::D => p * m,
+                InputParam::TransitionOffset => n,
+                InputParam::ObservationOffset => p,
             })
-            .sum()
+            .sum();
+        inputs
+            + self
+                .learn
+                .iter()
+                .map(|block| match block {
+                    Param::A => n * n,
+                    Param::Q => self.q_structure.free_parameters(n),
+                    Param::H => p * n,
+                    Param::R => self.r_structure.free_parameters(p),
+                    Param::M0 => n,
+                    Param::P0 => n * (n + 1) / 2,
+                })
+                .sum::<usize>()
     }
 }
 

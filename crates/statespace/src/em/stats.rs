@@ -21,14 +21,74 @@ pub struct SufficientStats {
     pub(super) sum_cross: Mat<f64>,
     pub(super) sum_yx: Mat<f64>,
     pub(super) sum_yy: Mat<f64>,
+    pub(super) inputs: InputStats,
+}
+
+/// The input sums of the statistics, with `ũ_k = [u_k; 1]` (m+1 values;
+/// see [`crate::em`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct InputStats {
+    /// `Σ_{k≥1} E[x_k] ũ_kᵀ` (n x (m+1)).
+    pub target_u: Mat<f64>,
+    /// `Σ_{k≥1} E[x_{k-1}] ũ_kᵀ` (n x (m+1)).
+    pub state_u: Mat<f64>,
+    /// `Σ_{k≥1} ũ_k ũ_kᵀ`.
+    pub uu: Mat<f64>,
+    /// `Σ_obs E[x_k] ũ_kᵀ` over the steps with an observed value (n x (m+1)).
+    pub observed_state_u: Mat<f64>,
+    /// `Σ_obs E[y_k] ũ_kᵀ` over the same steps (p x (m+1)).
+    pub observed_y_u: Mat<f64>,
+    /// `Σ_obs ũ_k ũ_kᵀ` over the same steps.
+    pub observed_uu: Mat<f64>,
+}
+
+impl InputStats {
+    fn zeros(n: usize, p: usize, m: usize) -> Self {
+        Self {
+            target_u: Mat::zeros(n, m + 1),
+            state_u: Mat::zeros(n, m + 1),
+            uu: Mat::zeros(m + 1, m + 1),
+            observed_state_u: Mat::zeros(n, m + 1),
+            observed_y_u: Mat::zeros(p, m + 1),
+            observed_uu: Mat::zeros(m + 1, m + 1),
+        }
+    }
+
+    fn matrices(&self) -> [&Mat<f64>; 6] {
+        [
+            &self.target_u,
+            &self.state_u,
+            &self.uu,
+            &self.observed_state_u,
+            &self.observed_y_u,
+            &self.observed_uu,
+        ]
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.target_u += &other.target_u;
+        self.state_u += &other.state_u;
+        self.uu += &other.uu;
+        self.observed_state_u += &other.observed_state_u;
+        self.observed_y_u += &other.observed_y_u;
+        self.observed_uu += &other.observed_uu;
+    }
 }
 
 impl SufficientStats {
     /// Empty statistics (the identity of [`Self::merge`]) for state
-    /// dimension n and observation dimension p.
+    /// dimension n and observation dimension p, without inputs.
     #[must_use]
     pub fn zeros(n: usize, p: usize) -> Self {
+        Self::zeros_with_inputs(n, p, 0)
+    }
+
+    /// Empty statistics for state dimension n, observation dimension p and
+    /// input dimension m.
+    #[must_use]
+    pub fn zeros_with_inputs(n: usize, p: usize, m: usize) -> Self {
         Self {
+            inputs: InputStats::zeros(n, p, m),
             n_sequences: 0,
             n_steps: 0,
             n_observed_steps: 0,
@@ -54,6 +114,12 @@ impl SufficientStats {
     #[must_use]
     pub fn obs_dim(&self) -> usize {
         self.sum_yy.nrows()
+    }
+
+    /// Input dimension m.
+    #[must_use]
+    pub fn input_dim(&self) -> usize {
+        self.inputs.uu.nrows() - 1
     }
 
     /// Number of sequences J.
@@ -130,6 +196,42 @@ impl SufficientStats {
         self.sum_yy.as_ref()
     }
 
+    /// `Σ_{k≥1} E[x_k] ũ_kᵀ` with `ũ_k = [u_k; 1]` (n x (m+1)).
+    #[must_use]
+    pub fn sum_x_u(&self) -> MatRef<'_, f64> {
+        self.inputs.target_u.as_ref()
+    }
+
+    /// `Σ_{k≥1} E[x_{k-1}] ũ_kᵀ` (n x (m+1)).
+    #[must_use]
+    pub fn sum_xprev_u(&self) -> MatRef<'_, f64> {
+        self.inputs.state_u.as_ref()
+    }
+
+    /// `Σ_{k≥1} ũ_k ũ_kᵀ` ((m+1) x (m+1)).
+    #[must_use]
+    pub fn sum_uu(&self) -> MatRef<'_, f64> {
+        self.inputs.uu.as_ref()
+    }
+
+    /// `Σ E[x_k] ũ_kᵀ` over the steps with an observed value (n x (m+1)).
+    #[must_use]
+    pub fn sum_x_u_observed(&self) -> MatRef<'_, f64> {
+        self.inputs.observed_state_u.as_ref()
+    }
+
+    /// `Σ E[y_k] ũ_kᵀ` over the steps with an observed value (p x (m+1)).
+    #[must_use]
+    pub fn sum_y_u(&self) -> MatRef<'_, f64> {
+        self.inputs.observed_y_u.as_ref()
+    }
+
+    /// `Σ ũ_k ũ_kᵀ` over the steps with an observed value.
+    #[must_use]
+    pub fn sum_uu_observed(&self) -> MatRef<'_, f64> {
+        self.inputs.observed_uu.as_ref()
+    }
+
     /// `Σ_{k≥1} E[x_k x_kᵀ]` (`Σ` of the M-step, unnormalised).
     #[must_use]
     pub fn sigma(&self) -> Mat<f64> {
@@ -145,7 +247,8 @@ impl SufficientStats {
     /// Adds `other` into `self`.
     ///
     /// # Errors
-    /// [`StateSpaceError::StatisticsDimension`] if the dimensions differ.
+    /// [`StateSpaceError::StatisticsDimension`] if the dimensions differ,
+    /// [`StateSpaceError::StatisticsInputs`] if the input dimensions do.
     pub fn try_merge(&mut self, other: &Self) -> Result<()> {
         if self.state_dim() != other.state_dim() || self.obs_dim() != other.obs_dim() {
             return Err(StateSpaceError::StatisticsDimension {
@@ -153,6 +256,12 @@ impl SufficientStats {
                 stats_obs: other.obs_dim(),
                 state: self.state_dim(),
                 obs: self.obs_dim(),
+            });
+        }
+        if self.input_dim() != other.input_dim() {
+            return Err(StateSpaceError::StatisticsInputs {
+                stats_inputs: other.input_dim(),
+                inputs: self.input_dim(),
             });
         }
         self.n_sequences += other.n_sequences;
@@ -169,6 +278,7 @@ impl SufficientStats {
         self.sum_cross += &other.sum_cross;
         self.sum_yx += &other.sum_yx;
         self.sum_yy += &other.sum_yy;
+        self.inputs.add(&other.inputs);
         Ok(())
     }
 
@@ -196,6 +306,7 @@ impl SufficientStats {
         self.sum_x0.iter().all(|v| v.is_finite())
             && mats
                 .iter()
+                .chain(&self.inputs.matrices())
                 .all(|m| (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite())))
     }
 }

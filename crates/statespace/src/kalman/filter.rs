@@ -1,7 +1,8 @@
 //! The forward recursion (Kalman filter) over one sequence, and the replay
 //! of its covariance recursion from stored checkpoints.
 //!
-//! Each step predicts, `m_p = A m_f`, `P_p = A (P_f Aᵀ) + Q` (lower triangle
+//! Each step predicts, `m_p = A m_f + c_k` (`c_k = B u_k + b` the drift of
+//! the inputs, if any), `P_p = A (P_f Aᵀ) + Q` (lower triangle
 //! mirrored: exactly symmetric), then updates with the observed coordinates
 //! ([`super::update`]). With a steady-state tolerance the predicted
 //! covariances of fully observed steps are fed to a [`Detector`]; once it
@@ -72,10 +73,13 @@ struct Steady {
     slot_filt: Option<usize>,
 }
 
-/// Runs the Kalman filter over one sequence (rows of `y`, NaN = missing).
+/// Runs the Kalman filter over one sequence (rows of `y`, NaN = missing;
+/// `y` less the inputs' part, see [`crate::sequence`]), with the drift
+/// `c_k` of the inputs (row k; none for a model without inputs).
 pub(crate) fn forward(
     pm: &Padded,
     y: MatRef<'_, f64>,
+    drift: Option<MatRef<'_, f64>>,
     sequence: usize,
     tol: Option<f64>,
     store: ForwardStore,
@@ -88,7 +92,7 @@ pub(crate) fn forward(
     for k in 0..y.nrows() {
         let p_o = pass.w.observe(y, k);
         let full = p_o == pm.p;
-        pass.predict(k)?;
+        pass.predict(k, drift)?;
         if full && pass.steady.is_some() {
             pass.steady_step(k)?;
         } else {
@@ -176,7 +180,7 @@ impl<'a> ForwardPass<'a> {
 
     /// The predicted mean into `w.mp` and (outside a steady stretch) the
     /// predicted covariance into `w.pp`.
-    fn predict(&mut self, k: usize) -> Result<()> {
+    fn predict(&mut self, k: usize, drift: Option<MatRef<'_, f64>>) -> Result<()> {
         let (pm, n, ldn) = (self.pm, self.pm.n, self.pm.ldn);
         let w = &mut self.w;
         if k == 0 {
@@ -187,6 +191,11 @@ impl<'a> ForwardPass<'a> {
             let shape = Shape::column(ldn, n);
             let (a, mf) = (Operand::new(&pm.a, ldn), Operand::new(&w.mf, ldn));
             gemm(shape, 1.0, a, mf, Destination::new(&mut w.mp, ldn));
+            if let Some(c) = drift {
+                for (i, m) in w.mp[..n].iter_mut().enumerate() {
+                    *m += c[(k, i)];
+                }
+            }
             if self.steady.is_none() {
                 pm.predict_cov(&w.pf, &mut w.tmp, &mut w.pp);
                 self.source = self.last_slot;

@@ -28,3 +28,4 @@ pub(crate) use filter::{CovStore, Forward, ForwardStore, forward, replay_filtere
 pub(crate) use matseq::MatSeq;
 pub(crate) use padded::Padded;
 pub(crate) use smoother::{Backward, GainWork, backward, gain_into};
+pub(crate) use update::innovation_error;

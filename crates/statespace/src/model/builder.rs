@@ -4,6 +4,7 @@
 use faer::MatRef;
 
 use super::inference_options::InferenceOptions;
+use super::inputs::InputParameters;
 use super::validate::{check_finite, check_shape, symmetric_positive_definite};
 use super::{LinearGaussianSsm, Parameters};
 use crate::error::{Matrix, Result, StateSpaceError};
@@ -12,7 +13,9 @@ use crate::param::Param;
 /// Builds a [`LinearGaussianSsm`] from its matrices, each set by name
 /// (from [`LinearGaussianSsm::builder`]).
 ///
-/// Every matrix is required; [`Self::build`] copies and validates them.
+/// A, Q, H, R, m0 and P0 are required; the input blocks B, D and the
+/// offsets are optional (zero, and m = 0, when not set; m is read from B or
+/// D). [`Self::build`] copies and validates them.
 ///
 /// # Examples
 /// ```
@@ -38,6 +41,10 @@ pub struct LinearGaussianSsmBuilder<'a> {
     r: Option<MatRef<'a, f64>>,
     m0: Option<&'a [f64]>,
     p0: Option<MatRef<'a, f64>>,
+    b: Option<MatRef<'a, f64>>,
+    d: Option<MatRef<'a, f64>>,
+    transition_offset: Option<&'a [f64]>,
+    observation_offset: Option<&'a [f64]>,
 }
 
 impl<'a> LinearGaussianSsmBuilder<'a> {
@@ -77,13 +84,38 @@ impl<'a> LinearGaussianSsmBuilder<'a> {
         self
     }
 
+    /// The input matrix `B` of the transition (n x m).
+    pub fn b(mut self, b: MatRef<'a, f64>) -> Self {
+        self.b = Some(b);
+        self
+    }
+
+    /// The input matrix `D` of the observation (p x m).
+    pub fn d(mut self, d: MatRef<'a, f64>) -> Self {
+        self.d = Some(d);
+        self
+    }
+
+    /// The transition offset `b` (n values).
+    pub fn transition_offset(mut self, offset: &'a [f64]) -> Self {
+        self.transition_offset = Some(offset);
+        self
+    }
+
+    /// The observation offset `d` (p values).
+    pub fn observation_offset(mut self, offset: &'a [f64]) -> Self {
+        self.observation_offset = Some(offset);
+        self
+    }
+
     /// Validates the matrices and builds the model (exact inference; see
     /// [`LinearGaussianSsm::with_inference`]).
     ///
     /// # Errors
     /// [`StateSpaceError::MissingParameter`] for a matrix that was not set
     /// (the first in the order A, Q, H, R, m0, P0), then as
-    /// [`LinearGaussianSsm::from_parameters`].
+    /// [`LinearGaussianSsm::from_parameters`] and
+    /// [`LinearGaussianSsm::with_inputs`].
     pub fn build(self) -> Result<LinearGaussianSsm> {
         let missing = |parameter| StateSpaceError::MissingParameter { parameter };
         let a = self.a.ok_or(missing(Param::A))?;
@@ -92,14 +124,30 @@ impl<'a> LinearGaussianSsmBuilder<'a> {
         let r = self.r.ok_or(missing(Param::R))?;
         let m0 = self.m0.ok_or(missing(Param::M0))?;
         let p0 = self.p0.ok_or(missing(Param::P0))?;
-        LinearGaussianSsm::from_parameters(Parameters {
+        let model = LinearGaussianSsm::from_parameters(Parameters {
             a: a.to_owned(),
             q: q.to_owned(),
             h: h.to_owned(),
             r: r.to_owned(),
             m0: m0.to_vec(),
             p0: p0.to_owned(),
-        })
+        })?;
+        let (n, p) = (model.state_dim(), model.obs_dim());
+        let m = self.b.or(self.d).map_or(0, |x| x.ncols());
+        let mut inputs = InputParameters::zeros(n, p, m);
+        if let Some(b) = self.b {
+            inputs.b = b.to_owned();
+        }
+        if let Some(d) = self.d {
+            inputs.d = d.to_owned();
+        }
+        if let Some(offset) = self.transition_offset {
+            inputs.transition_offset = offset.to_vec();
+        }
+        if let Some(offset) = self.observation_offset {
+            inputs.observation_offset = offset.to_vec();
+        }
+        model.with_inputs(inputs)
     }
 }
 
@@ -169,6 +217,7 @@ impl LinearGaussianSsm {
             chol_q,
             chol_r,
             chol_p0,
+            inputs: Box::new(InputParameters::zeros(n, p, 0)),
             h_identity,
             inference: InferenceOptions::default(),
         })

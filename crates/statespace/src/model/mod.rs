@@ -3,6 +3,7 @@
 
 pub(crate) mod builder;
 pub(crate) mod inference_options;
+pub(crate) mod inputs;
 mod sample;
 pub(crate) mod validate;
 
@@ -10,6 +11,7 @@ use faer::{Mat, MatRef};
 use linalg_kernels::Cholesky;
 
 use inference_options::InferenceOptions;
+use inputs::InputParameters;
 
 /// The raw parameters of a [`LinearGaussianSsm`], by name (no validation:
 /// [`LinearGaussianSsm::from_parameters`] checks them).
@@ -33,11 +35,15 @@ pub struct Parameters {
 ///
 /// ```text
 /// x_0 ~ N(m0, P0)
-/// x_k = A x_{k-1} + w_k,   w_k ~ N(0, Q)      k = 1, ..., T-1
-/// y_k = H x_k + v_k,       v_k ~ N(0, R)      k = 0, ..., T-1
+/// x_k = A x_{k-1} + B u_k + b + w_k,   w_k ~ N(0, Q)      k = 1, ..., T-1
+/// y_k = H x_k + D u_k + d + v_k,       v_k ~ N(0, R)      k = 0, ..., T-1
 /// ```
 ///
-/// with state dimension n and observation dimension p. The first
+/// with state dimension n, observation dimension p and input dimension m
+/// (known inputs `u_k`, one row per step; the input of step 0 enters only
+/// its observation). The input blocks `B`, `D` and the offsets `b`, `d`
+/// are [`InputParameters`], zero (and m = 0) unless set with
+/// [`Self::with_inputs`] or the builder. The first
 /// observation is of `x_0` itself: the first step of the filter is an update
 /// only, with no prediction before it (pykalman's convention).
 ///
@@ -60,6 +66,8 @@ pub struct LinearGaussianSsm {
     chol_q: Cholesky,
     chol_r: Cholesky,
     chol_p0: Cholesky,
+    /// Boxed: most models have none, and the model stays small.
+    inputs: Box<InputParameters>,
     h_identity: bool,
     inference: InferenceOptions,
 }
@@ -73,6 +81,7 @@ impl PartialEq for LinearGaussianSsm {
             && self.r == other.r
             && self.m0 == other.m0
             && self.p0 == other.p0
+            && self.inputs == other.inputs
             && self.inference == other.inference
     }
 }
@@ -174,12 +183,15 @@ impl LinearGaussianSsm {
         }
     }
 
-    /// Number of free parameters when every parameter is free with a full
-    /// covariance: `n² + n(n+1)/2 + pn + p(p+1)/2 + n + n(n+1)/2`. See
-    /// [`crate::MStepOptions::n_free_parameters`] for a learned subset.
+    /// Number of free parameters when A, Q, H, R, m0, P0, B and D are free
+    /// with full covariances:
+    /// `n² + n(n+1)/2 + pn + p(p+1)/2 + n + n(n+1)/2 + (n + p) m`. The
+    /// offsets are not counted (they are fixed unless learned); see
+    /// [`crate::MStepOptions::n_free_parameters_with_inputs`] for a learned
+    /// subset.
     #[must_use]
     pub fn n_parameters(&self) -> usize {
-        let (n, p) = (self.state_dim(), self.obs_dim());
-        n * n + n * (n + 1) / 2 + p * n + p * (p + 1) / 2 + n + n * (n + 1) / 2
+        let (n, p, m) = (self.state_dim(), self.obs_dim(), self.input_dim());
+        n * n + n * (n + 1) / 2 + p * n + p * (p + 1) / 2 + n + n * (n + 1) / 2 + (n + p) * m
     }
 }

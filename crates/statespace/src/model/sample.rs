@@ -5,22 +5,39 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::LinearGaussianSsm;
+use super::inputs::{augmented_inputs, validate_inputs};
 use crate::error::{Result, StateSpaceError};
 
 impl LinearGaussianSsm {
     /// Draws one sequence of `t` steps: `(states (t x n), observations (t x p))`.
     ///
-    /// `x_0 = m0 + L0 ε`, `x_k = A x_{k-1} + L_Q ε`, `y_k = H x_k + L_R ε`
-    /// with `L Lᵀ` the Cholesky factors and ε standard normal, drawn in the
-    /// order x_0, y_0, x_1, y_1, ... `t = 0` gives two empty matrices.
+    /// `x_0 = m0 + L0 ε`, `x_k = A x_{k-1} + b + L_Q ε`,
+    /// `y_k = H x_k + d + L_R ε` with `L Lᵀ` the Cholesky factors and ε
+    /// standard normal, drawn in the order x_0, y_0, x_1, y_1, ... `t = 0`
+    /// gives two empty matrices.
     ///
     /// # Errors
     /// [`StateSpaceError::SampleOverflow`] (sequence 0) naming the first step
     /// whose state or observation is not finite: an unstable `A` (spectral
     /// radius above 1) overflows after enough steps. Nothing non-finite is
-    /// ever returned.
+    /// ever returned. [`StateSpaceError::MissingInputs`] for a model with
+    /// inputs (use [`Self::sample_with_inputs`]).
     pub fn sample<G: Rng + ?Sized>(&self, t: usize, rng: &mut G) -> Result<(Mat<f64>, Mat<f64>)> {
-        self.sample_sequence(0, t, rng)
+        self.sample_sequence(0, t, None, rng)
+    }
+
+    /// Draws one sequence driven by the inputs `u` (T x m, one row per
+    /// step): as [`Self::sample`] with `B u_k` added to the transition of
+    /// step k ≥ 1 and `D u_k` to observation k.
+    ///
+    /// # Errors
+    /// As [`Self::sample`]; bad inputs as [`Self::filter_with_inputs`].
+    pub fn sample_with_inputs<G: Rng + ?Sized>(
+        &self,
+        u: MatRef<'_, f64>,
+        rng: &mut G,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
+        self.sample_sequence(0, u.nrows(), Some(u), rng)
     }
 
     /// Draws one sequence per entry of `lengths` (in that order, from one RNG).
@@ -35,17 +52,27 @@ impl LinearGaussianSsm {
         lengths
             .iter()
             .enumerate()
-            .map(|(s, &t)| self.sample_sequence(s, t, rng))
+            .map(|(s, &t)| self.sample_sequence(s, t, None, rng))
             .collect()
     }
 
-    /// [`Self::sample`] as sequence `sequence` (for the error).
+    /// [`Self::sample_with_inputs`] (inputs `u`, or none) as sequence
+    /// `sequence` (for the error).
     fn sample_sequence<G: Rng + ?Sized>(
         &self,
         sequence: usize,
         t: usize,
+        u: Option<MatRef<'_, f64>>,
         rng: &mut G,
     ) -> Result<(Mat<f64>, Mat<f64>)> {
+        validate_inputs(sequence, t, self.input_dim(), u)?;
+        let inputs = augmented_inputs(u, t);
+        let (b, d) = self.inputs_ref().augmented();
+        let known = |coefficient: &Mat<f64>, k: usize, i: usize| -> f64 {
+            (0..inputs.ncols())
+                .map(|j| coefficient[(i, j)] * inputs[(k, j)])
+                .sum()
+        };
         let (n, p) = (self.state_dim(), self.obs_dim());
         let mut states = Mat::<f64>::zeros(t, n);
         let mut obs = Mat::<f64>::zeros(t, p);
@@ -65,7 +92,7 @@ impl LinearGaussianSsm {
             } else {
                 lower_times(self.chol_q.factor(), &eps_n, &mut next);
                 for i in 0..n {
-                    next[i] += (0..n).map(|j| self.a[(i, j)] * x[j]).sum::<f64>();
+                    next[i] += (0..n).map(|j| self.a[(i, j)] * x[j]).sum::<f64>() + known(&b, k, i);
                 }
                 x.copy_from_slice(&next);
             }
@@ -75,7 +102,7 @@ impl LinearGaussianSsm {
             eps_p.iter_mut().for_each(|e| *e = rng.sample(StandardNormal));
             lower_times(self.chol_r.factor(), &eps_p, &mut noise);
             for i in 0..p {
-                noise[i] += (0..n).map(|j| self.h[(i, j)] * x[j]).sum::<f64>();
+                noise[i] += (0..n).map(|j| self.h[(i, j)] * x[j]).sum::<f64>() + known(&d, k, i);
             }
             if !noise.iter().all(|v| v.is_finite()) {
                 return Err(overflow(k, "observation"));

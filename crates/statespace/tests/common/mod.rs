@@ -6,7 +6,7 @@ use faer::{Mat, MatRef};
 use linalg_kernels::{Cholesky, LN_2PI};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use statespace::{LearnSet, LinearGaussianSsm, Param, Parameters};
+use statespace::{InputParameters, LearnSet, LinearGaussianSsm, Param, Parameters};
 
 /// Mean and covariance of `z = (x_0, ..., x_{T-1}, y_0, ..., y_{T-1})`.
 /// Index of `x_k[i]` is `k n + i`, of `y_k[j]` is `T n + k p + j`.
@@ -28,7 +28,19 @@ impl Joint {
 }
 
 pub fn joint(model: &LinearGaussianSsm, t: usize) -> Joint {
+    joint_with_inputs(model, None, t)
+}
+
+/// [`joint`] with the inputs `u` (T x m) of a model with inputs and offsets:
+/// the means follow `x_k = A x_{k-1} + B u_k + b`, `y_k = H x_k + D u_k + d`.
+pub fn joint_with_inputs(model: &LinearGaussianSsm, u: Option<MatRef<'_, f64>>, t: usize) -> Joint {
     let (n, p) = (model.state_dim(), model.obs_dim());
+    let known = |coefficient: MatRef<'_, f64>, offset: &[f64], k: usize, i: usize| -> f64 {
+        offset[i]
+            + u.map_or(0.0, |u| {
+                (0..u.ncols()).map(|j| coefficient[(i, j)] * u[(k, j)]).sum()
+            })
+    };
     let (a, q, h, r) = (model.a(), model.q(), model.h(), model.r());
     let dim = t * (n + p);
     // Cov(x_i, x_j) for i >= j: A^{i-j} V_j.
@@ -41,7 +53,10 @@ pub fn joint(model: &LinearGaussianSsm, t: usize) -> Joint {
             let prev = &means[k - 1];
             means.push(
                 (0..n)
-                    .map(|i| (0..n).map(|j| a[(i, j)] * prev[j]).sum())
+                    .map(|i| {
+                        (0..n).map(|j| a[(i, j)] * prev[j]).sum::<f64>()
+                            + known(model.b(), model.transition_offset(), k, i)
+                    })
                     .collect(),
             );
         }
@@ -74,7 +89,8 @@ pub fn joint(model: &LinearGaussianSsm, t: usize) -> Joint {
         }
         for j in 0..p {
             let idx = jt.y(k, j);
-            jt.mean[idx] = (0..n).map(|c| h[(j, c)] * means[k][c]).sum();
+            jt.mean[idx] = (0..n).map(|c| h[(j, c)] * means[k][c]).sum::<f64>()
+                + known(model.d(), model.observation_offset(), k, j);
         }
     }
     for k1 in 0..t {
@@ -195,6 +211,21 @@ pub fn random_model(n: usize, p: usize, seed: u64) -> LinearGaussianSsm {
         .unwrap()
 }
 
+/// [`random_model`] with random inputs B (n x m), D (p x m) and offsets.
+pub fn random_model_with_inputs(n: usize, p: usize, m: usize, seed: u64) -> LinearGaussianSsm {
+    let mut rng = StdRng::seed_from_u64(seed + 1000);
+    let mut draw =
+        |rows: usize, cols: usize| Mat::<f64>::from_fn(rows, cols, |_, _| rng.random_range(-1.0..1.0));
+    let (b, d) = (draw(n, m), draw(p, m));
+    let inputs = InputParameters {
+        b,
+        d,
+        transition_offset: draw(n, 1).col(0).iter().copied().collect(),
+        observation_offset: draw(p, 1).col(0).iter().copied().collect(),
+    };
+    random_model(n, p, seed).with_inputs(inputs).unwrap()
+}
+
 /// A model from named parameters.
 pub fn model(parameters: Parameters) -> LinearGaussianSsm {
     LinearGaussianSsm::from_parameters(parameters).unwrap()
@@ -233,4 +264,17 @@ pub fn block(
     c: usize,
 ) -> Mat<f64> {
     Mat::from_fn(r, c, |i, j| cov[(rows(i), cols(j))])
+}
+
+/// Asserts that `m` is finite, exactly symmetric and positive definite.
+pub fn assert_spd(m: MatRef<'_, f64>, what: &str) {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            assert!(
+                m[(i, j)].is_finite() && m[(i, j)] == m[(j, i)],
+                "{what} not finite/symmetric"
+            );
+        }
+    }
+    assert!(Cholesky::new(m).is_ok(), "{what} not positive definite");
 }

@@ -1,0 +1,126 @@
+//! Sequences with their inputs, and what the recursions make of them.
+//!
+//! With the augmented inputs `ũ_k = [u_k; 1]` and coefficients `B̃ = [B b]`,
+//! `D̃ = [D d]` (see `model::inputs`), a sequence enters the recursions as
+//! the observations less their known part, `y_k − D̃ ũ_k` (NaN kept), and
+//! the drift `B̃ ũ_k` added to every predicted mean `A m_{k-1|k-1}`; the
+//! covariances do not depend on the inputs.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+use crate::error::Result;
+use crate::model::LinearGaussianSsm;
+use crate::model::inputs::{augmented_inputs, validate_inputs};
+
+/// One sequence: its observations (T x p, NaN = missing) and, for a model
+/// with inputs, its inputs (T x m, row k is `u_k`, all finite).
+#[derive(Debug, Clone, Copy)]
+pub struct Sequence<'a> {
+    observations: MatRef<'a, f64>,
+    inputs: Option<MatRef<'a, f64>>,
+}
+
+impl<'a> Sequence<'a> {
+    /// A sequence without inputs (for a model with m = 0).
+    #[must_use]
+    pub fn new(observations: MatRef<'a, f64>) -> Self {
+        Self {
+            observations,
+            inputs: None,
+        }
+    }
+
+    /// A sequence with its inputs (one row per step).
+    #[must_use]
+    pub fn with_inputs(observations: MatRef<'a, f64>, inputs: MatRef<'a, f64>) -> Self {
+        Self {
+            observations,
+            inputs: Some(inputs),
+        }
+    }
+
+    /// The observations, T x p.
+    #[must_use]
+    pub fn observations(&self) -> MatRef<'a, f64> {
+        self.observations
+    }
+
+    /// The inputs, T x m, if given.
+    #[must_use]
+    pub fn inputs(&self) -> Option<MatRef<'a, f64>> {
+        self.inputs
+    }
+}
+
+impl<'a> From<MatRef<'a, f64>> for Sequence<'a> {
+    fn from(observations: MatRef<'a, f64>) -> Self {
+        Self::new(observations)
+    }
+}
+
+/// A sequence as the recursions see it.
+pub(crate) struct Driven<'a> {
+    /// The observations as given.
+    pub y: MatRef<'a, f64>,
+    /// `ũ_k = [u_k; 1]`, T x (m+1).
+    pub inputs: Mat<f64>,
+    /// `D̃ ũ_k`, T x p (`None` when D̃ = 0).
+    pub offsets: Option<Mat<f64>>,
+    /// `y_k − D̃ ũ_k` (`None` when D̃ = 0: then `y`).
+    shifted: Option<Mat<f64>>,
+    /// `B̃ ũ_k`, T x n (`None` when B̃ = 0).
+    drift: Option<Mat<f64>>,
+}
+
+impl<'a> Driven<'a> {
+    /// Checks the inputs of sequence `index` against the model (the
+    /// observations are checked by the caller) and forms the drift and
+    /// the shifted observations.
+    pub fn new(model: &LinearGaussianSsm, sequence: Sequence<'a>, index: usize) -> Result<Self> {
+        let y = sequence.observations;
+        let t = y.nrows();
+        validate_inputs(index, t, model.input_dim(), sequence.inputs)?;
+        let inputs = augmented_inputs(sequence.inputs, t);
+        let (b, d) = model.inputs_ref().augmented();
+        let times = |coefficient: &Mat<f64>| {
+            let nonzero = (0..coefficient.ncols())
+                .any(|j| (0..coefficient.nrows()).any(|i| coefficient[(i, j)] != 0.0));
+            nonzero.then(|| {
+                let mut out = Mat::<f64>::zeros(t, coefficient.nrows());
+                matmul(
+                    out.as_mut(),
+                    Accum::Replace,
+                    inputs.as_ref(),
+                    coefficient.transpose(),
+                    1.0,
+                    Par::Seq,
+                );
+                out
+            })
+        };
+        let drift = times(&b);
+        let offsets = times(&d);
+        let shifted = offsets
+            .as_ref()
+            .map(|e| Mat::from_fn(t, y.ncols(), |k, j| y[(k, j)] - e[(k, j)]));
+        Ok(Self {
+            y,
+            inputs,
+            offsets,
+            shifted,
+            drift,
+        })
+    }
+
+    /// The observations the recursions condition on: `y_k − D̃ ũ_k`.
+    pub fn conditioned(&self) -> MatRef<'_, f64> {
+        self.shifted.as_ref().map_or(self.y, |s| s.as_ref())
+    }
+
+    /// The drift `B̃ ũ_k` of every step (row 0 is not used: step 0 has no
+    /// transition).
+    pub fn drift(&self) -> Option<MatRef<'_, f64>> {
+        self.drift.as_ref().map(|d| d.as_ref())
+    }
+}
