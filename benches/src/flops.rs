@@ -116,10 +116,10 @@ mod tests {
     /// the formulas in the docs.
     #[test]
     fn counts_at_the_standard_sizes() {
-        // Full, d = 8: 2·8·9 + 40 + 9 + 33 = 226 per point and component.
-        assert_eq!(gmm_em_iteration(200_000, 8, 8, true), 200_000 * 8 * 226);
-        // Diagonal: 64 + 9 + 33 = 106.
-        assert_eq!(gmm_em_iteration(200_000, 8, 8, false), 200_000 * 8 * 106);
+        // Full, d = 8: 2·8·9 + 40 + 9 + 29 = 222 per point and component.
+        assert_eq!(gmm_em_iteration(200_000, 8, 8, true), 200_000 * 8 * 222);
+        // Diagonal: 64 + 9 + 29 = 102.
+        assert_eq!(gmm_em_iteration(200_000, 8, 8, false), 200_000 * 8 * 102);
         // d = 4: emissions 16 + 16 + 3 + 33 = 68; forward 8·68 + 128 + 24 = 696.
         assert_eq!(hmm_score(8, 4, 100_000), 100_000 * 696);
         // Backward 256 + 24, statistics 8·(32 + 16 + 3) = 408.

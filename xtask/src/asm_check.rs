@@ -22,9 +22,20 @@
 //!   (`::avx2::`, `::avx512::`, `Avx2`, `Avx512` in its path) exists out of
 //!   line.
 //!
-//! On x86-64 it also fails when a crate shows no function of an `avx2`
+//! For x86-64 it also fails when a crate shows no function of an `avx2`
 //! module at all, so that a change of the symbol names cannot make the check
 //! vacuous.
+//!
+//! With `--target aarch64-unknown-linux-gnu` it checks the cross build
+//! (disassembled by `aarch64-linux-gnu-objdump`), where only the baseline
+//! kernels exist: besides the rules above, the crates' `baseline` modules
+//! must hold NEON's fused multiply-adds (`fmla` on `.2d` vectors, or the
+//! scalar `fmadd`; the HMM kernels, whose results are the same bits on
+//! every instruction set, have none), and no function of a crate may call
+//! libm's `fma`: the
+//! baseline fuses on aarch64 (`linalg_kernels::for_each_isa!`), and a fused
+//! multiply-add the compiler did not turn into the instruction would be a
+//! call per use.
 
 use crate::Failure;
 use serde_json::Value;
@@ -34,58 +45,141 @@ use std::path::{Path, PathBuf};
 pub const HELP: &str = "\
 Checks that the release SIMD kernels call no intrinsic and no closure out of line.
 
-usage: cargo xtask asm-check
+usage: cargo xtask asm-check [--target aarch64-unknown-linux-gnu]
 
 Builds (cargo build --release --lib) every workspace crate whose sources use
 #[target_feature], disassembles each rlib with `objdump -dr --demangle` and
 fails when a function of the crate itself calls a core::arch intrinsic out of
 line, or when a closure of an avx2/avx512 module or of the Avx2/Avx512 tokens
 exists out of line. Needs objdump (GNU binutils) on the PATH.
+
+  --target aarch64-unknown-linux-gnu
+            checks the cross build instead (needs the target's standard library,
+            `rustup target add aarch64-unknown-linux-gnu`, and Debian's
+            binutils-aarch64-linux-gnu): the baseline kernels must hold NEON's fused
+            multiply-adds and call no libm `fma`.
 ";
+
+/// The cross target `--target` accepts.
+const AARCH64: &str = "aarch64-unknown-linux-gnu";
 
 /// Entry point of `cargo xtask asm-check`.
 pub fn main(args: &[String]) -> Result<(), Failure> {
-    crate::no_arguments(args)?;
+    let aarch64 = match args {
+        [] => false,
+        [flag, target] if flag == "--target" && target == AARCH64 => true,
+        _ => return Err(format!("usage: cargo xtask asm-check [--target {AARCH64}]").into()),
+    };
     let root = crate::workspace_root();
     let packages = simd_packages(&root)?;
-    let rlibs = build_rlibs(&packages)?;
+    let rlibs = build_rlibs(&packages, aarch64.then_some(AARCH64))?;
+    let objdump = if aarch64 {
+        "aarch64-linux-gnu-objdump"
+    } else {
+        "objdump"
+    };
     let mut problems = Vec::new();
+    let mut fused_total = 0;
     for (package, rlib) in &rlibs {
-        let output = std::process::Command::new("objdump")
+        let output = std::process::Command::new(objdump)
             .args(["-dr", "--demangle", "--no-show-raw-insn"])
             .arg(rlib)
             .output()
-            .map_err(|e| format!("could not run objdump (GNU binutils) on {}: {e}", rlib.display()))?;
+            .map_err(|e| {
+                format!(
+                    "could not run {objdump} (GNU binutils) on {}: {e}",
+                    rlib.display()
+                )
+            })?;
         if !output.status.success() {
-            return Err(format!("objdump -d {} failed ({})", rlib.display(), output.status).into());
+            return Err(format!("{objdump} -d {} failed ({})", rlib.display(), output.status).into());
         }
         let listing = String::from_utf8_lossy(&output.stdout);
-        let found = check_listing(&listing, &library_name(rlib));
+        let library = library_name(rlib);
+        let found = check_listing(&listing, &library);
         eprintln!(
             "asm-check: {package}: {} functions, {} in avx2 modules, {} out-of-line SIMD calls",
             found.functions,
             found.avx2_functions,
             found.problems.len()
         );
-        // Only x86-64 builds have the AVX2 modules (`linalg_kernels::for_each_isa!`).
-        if cfg!(target_arch = "x86_64") && found.avx2_functions == 0 {
+        problems.extend(found.problems.iter().map(|p| format!("{package}: {p}")));
+        if aarch64 {
+            let fused = check_fused(&listing, &library);
+            eprintln!(
+                "asm-check: {package} (aarch64): {} fused multiply-adds in baseline kernels",
+                fused.fused
+            );
+            problems.extend(fused.problems.iter().map(|p| format!("{package}: {p}")));
+            fused_total += fused.fused;
+        } else if found.avx2_functions == 0 {
             problems.push(format!(
                 "{package}: no function of an `avx2` module in {} (renamed? the check would be vacuous)",
                 rlib.display()
             ));
         }
-        problems.extend(found.problems.iter().map(|p| format!("{package}: {p}")));
+    }
+    // The HMM kernels fuse nowhere (their results are the same bits on every
+    // instruction set), the others wherever the instruction set has FMA.
+    if aarch64 && fused_total == 0 {
+        problems.push("no fused multiply-add in any baseline kernel (are they fused on aarch64?)".into());
     }
     if problems.is_empty() {
         eprintln!("asm-check: passed ({} crates)", rlibs.len());
         Ok(())
     } else {
         Err(format!(
-            "out-of-line SIMD code (compile helpers #[inline(always)] and closure-free):\n  {}",
+            "out-of-line or unfused SIMD code (compile helpers #[inline(always)] and closure-free):\n  {}",
             problems.join("\n  ")
         )
         .into())
     }
+}
+
+/// What [`check_fused`] found in one aarch64 disassembly.
+#[derive(Debug, Default, PartialEq)]
+pub struct Fused {
+    /// Fused multiply-add instructions in the crate's `baseline` modules.
+    pub fused: usize,
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+/// Scans an aarch64 `objdump -dr --demangle` listing of the rlib of
+/// `library` for fused multiply-adds (`fmla`, `fmls`, `fmadd`, `fmsub`,
+/// `fnmadd`, `fnmsub`) in the crate's own functions of a `::baseline::`
+/// module, and for calls of libm's `fma` from any of its functions.
+pub fn check_fused(listing: &str, library: &str) -> Fused {
+    const FUSED: [&str; 6] = ["fmla", "fmls", "fmadd", "fmsub", "fnmadd", "fnmsub"];
+    let mut found = Fused::default();
+    let mut current: Option<&str> = None;
+    for line in listing.lines() {
+        if let Some(name) = function_label(line) {
+            current = Some(name);
+            continue;
+        }
+        let Some(function) = current.filter(|f| is_own(f, library)) else {
+            continue;
+        };
+        if relocation_target(line).is_some_and(|t| t == "fma") {
+            found.problems.push(format!("libm fma called: {function}"));
+        } else if function.contains("::baseline::") && instruction(line).is_some_and(|op| FUSED.contains(&op))
+        {
+            found.fused += 1;
+        }
+    }
+    found.problems.sort();
+    found.problems.dedup();
+    found
+}
+
+/// The mnemonic of an instruction line (`  1c:\tfmla\tv0.2d, v1.2d, v2.2d`).
+fn instruction(line: &str) -> Option<&str> {
+    let (address, rest) = line.trim_start().split_once(':')?;
+    if address.is_empty() || !address.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    rest.split_whitespace().next()
 }
 
 /// What [`check_listing`] found in one disassembly.
@@ -220,15 +314,18 @@ fn uses_target_feature(dir: &Path) -> Result<bool, String> {
     Ok(false)
 }
 
-/// Builds the libraries of `packages` in release mode and returns each
-/// package's rlib, from cargo's JSON messages.
-fn build_rlibs(packages: &[String]) -> Result<Vec<(String, PathBuf)>, String> {
+/// Builds the libraries of `packages` in release mode (for `target`, or the
+/// host) and returns each package's rlib, from cargo's JSON messages.
+fn build_rlibs(packages: &[String], target: Option<&str>) -> Result<Vec<(String, PathBuf)>, String> {
     let mut args = vec![
         "build",
         "--release",
         "--lib",
         "--message-format=json-render-diagnostics",
     ];
+    if let Some(target) = target {
+        args.extend(["--target", target]);
+    }
     for p in packages {
         args.extend(["-p", p.as_str()]);
     }
@@ -299,6 +396,33 @@ Disassembly of section .text._ZN7mixture6kernel4avx211estep_chunk:
 0000000000000000 <mixture::kernel::baseline::estep_chunk>:
    0:\tret
 ";
+
+    /// An aarch64 listing (abridged): a fused baseline kernel, and a
+    /// function calling libm's `fma`.
+    const AARCH64_LISTING: &str = "\
+0000000000000000 <mixture::kernel::baseline::estep_chunk>:
+   0:\tfmul\tv0.2d, v1.2d, v2.2d
+   4:\tfmla\tv3.2d, v4.2d, v5.2d
+   8:\tfmadd\td0, d1, d2, d3
+0000000000000000 <mixture::model::helper>:
+   0:\tbl\t0 <fma>
+\t\t\t0: R_AARCH64_CALL26\tfma
+0000000000000000 <faer::linalg::fmla_user>:
+   0:\tfmla\tv3.2d, v4.2d, v5.2d
+";
+
+    #[test]
+    fn fused_baseline_kernels_are_counted_and_libm_fma_calls_found() {
+        let found = check_fused(AARCH64_LISTING, "mixture");
+        assert_eq!(found.fused, 2);
+        assert_eq!(found.problems, ["libm fma called: mixture::model::helper"]);
+    }
+
+    #[test]
+    fn baseline_kernels_without_fused_multiply_adds_count_none() {
+        let unfused = AARCH64_LISTING.replace("fmla", "fadd").replace("fmadd", "fadd");
+        assert_eq!(check_fused(&unfused, "mixture").fused, 0);
+    }
 
     #[test]
     fn a_clean_listing_passes() {

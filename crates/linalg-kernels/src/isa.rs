@@ -28,7 +28,8 @@ pub const ISA_VARIABLE: &str = "EMFIT_ISA";
 /// narrowest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Isa {
-    /// The compilation target's baseline (SSE2 on x86-64, NEON on aarch64).
+    /// The compilation target's baseline (SSE2 on x86-64; NEON with fused
+    /// multiply-add on aarch64).
     Baseline,
     /// AVX2 with FMA.
     #[cfg(target_arch = "x86_64")]
@@ -192,7 +193,8 @@ impl fmt::Display for Isa {
 /// operations get their AVX-512 forms too) and `baseline`. `$kernels` is the caller's
 /// macro that defines a module `name` of the same loops compiled with
 /// `#[target_feature(enable = features)]` (none for `baseline`), `fma`
-/// telling them whether to fuse multiply-adds. [`isa_dispatch!`](crate::isa_dispatch) then
+/// telling them whether to fuse multiply-adds (also for `baseline` on
+/// aarch64, where FMA is part of the architecture). [`isa_dispatch!`](crate::isa_dispatch) then
 /// calls into the module of the detected set.
 #[macro_export]
 macro_rules! for_each_isa {
@@ -201,6 +203,11 @@ macro_rules! for_each_isa {
         $kernels!(avx512, true, "avx512f,avx512vl,avx512dq,avx2,fma");
         #[cfg(target_arch = "x86_64")]
         $kernels!(avx2, true, "avx2,fma");
+        // Every aarch64 CPU has NEON with fused multiply-add (FMLA): the
+        // baseline fuses there, and its 2-lane loops are vectorised to NEON.
+        #[cfg(target_arch = "aarch64")]
+        $kernels!(baseline, true);
+        #[cfg(not(target_arch = "aarch64"))]
         $kernels!(baseline, false);
     };
 }

@@ -58,7 +58,7 @@ pub(crate) use simd::Simd;
 /// [`linalg_kernels::isa_dispatch!`] calls the module of the detected set.
 ///
 /// Whether multiply-adds are fused is the token's choice (`$fma` is unused):
-/// fused with AVX2 and AVX-512, separate in the portable token.
+/// fused with AVX2 and AVX-512, and in the portable token on aarch64 only.
 macro_rules! isa_kernels {
     ($isa:ident, $fma:literal $(, $features:literal)?) => {
         mod $isa {

@@ -210,10 +210,16 @@ macro_rules! lanes {
 pub(crate) mod baseline {
     use super::{LANES, Simd, V};
 
-    /// The portable token: plain loops over `[f64; 8]`, separate multiply
-    /// and add (no fused multiply-add), for every CPU.
+    /// The portable token: plain loops over `[f64; 8]`, for every CPU. The
+    /// compiler vectorises them to the target's baseline (SSE2 on x86-64,
+    /// NEON on aarch64).
     #[derive(Clone, Copy, Debug)]
     pub(crate) struct Scalar;
+
+    /// Whether [`Simd::mul_add`] is fused: on aarch64, whose every CPU has
+    /// NEON's fused multiply-add; elsewhere the baseline (SSE2 on x86-64)
+    /// has none, and `f64::mul_add` would be a call to libm.
+    const FUSED: bool = cfg!(target_arch = "aarch64");
 
     /// The token of this instruction set.
     pub(crate) type Token = Scalar;
@@ -258,7 +264,11 @@ pub(crate) mod baseline {
         }
         #[inline(always)]
         fn mul_add(self, a: V, b: V, c: V) -> V {
-            lanes!(|a, b, c| a * b + c)
+            if FUSED {
+                lanes!(|a, b, c| a.mul_add(b, c))
+            } else {
+                lanes!(|a, b, c| a * b + c)
+            }
         }
         #[inline(always)]
         fn max(self, a: V, b: V) -> V {
