@@ -8,6 +8,7 @@
 pub mod converge;
 pub mod flops;
 pub mod npy;
+pub mod peak;
 pub mod scaling;
 pub mod workloads;
 

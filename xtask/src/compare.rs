@@ -199,6 +199,8 @@ struct Measurement {
     peak_rss_mb: f64,
     /// The instruction set emfit's kernels ran with (`unknown` for a peer).
     isa: String,
+    /// The flop count of one iteration (emfit's side, where counted).
+    gflop: Option<f64>,
 }
 
 impl Measurement {
@@ -299,6 +301,10 @@ fn run(options: &Options) -> Result<(), String> {
     }
     let work = peers.work.to_string_lossy().into_owned();
     let cores = harness::cores();
+    // One core's multiply-add peak on the instruction set emfit runs with.
+    let peak = harness::run_json(&mut peers.emfit(&["peak"], 1))?["gflops"]
+        .as_f64()
+        .ok_or("emfit-compare peak: no gflops")?;
 
     let mut rows = Vec::new();
     let mut python_rows = Vec::new();
@@ -327,7 +333,7 @@ fn run(options: &Options) -> Result<(), String> {
             };
             let ours = measure(&mut peers.emfit(&["run", &work, pair.ours], threads))?;
             ran.get_or_insert_with(|| ours.isa.clone());
-            let row = render_row(pair, threads, &peer.peer, &ours);
+            let row = render_row(pair, threads, &peer.peer, &ours, peak);
             println!("{row}");
             rows.push(row);
             if let (true, Some(python)) = (pair.python, &peer.emfit_python) {
@@ -339,7 +345,7 @@ fn run(options: &Options) -> Result<(), String> {
     }
     let kernels = harness::kernels_note(ran.as_deref().unwrap_or("unknown"), options.isa.as_deref());
     if !options.python {
-        let section = render_section(&rows, &peers, cores, &kernels);
+        let section = render_section(&rows, &peers, cores, &kernels, peak);
         println!("\n{section}");
         if only.is_none() {
             let name = match &options.isa {
@@ -394,6 +400,7 @@ fn measurement(v: &Value) -> Result<Measurement, String> {
         loglik: v["loglik"].as_f64(),
         peak_rss_mb: v["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
         isa: v["isa"].as_str().unwrap_or("unknown").to_string(),
+        gflop: v["gflop"].as_f64(),
     })
 }
 
@@ -417,18 +424,38 @@ fn agreement(tolerance: Option<f64>, peer: Option<f64>, emfit: Option<f64>) -> S
     }
 }
 
-fn render_row(pair: &Pair, threads: usize, peer: &Measurement, ours: &Measurement) -> String {
+fn render_row(pair: &Pair, threads: usize, peer: &Measurement, ours: &Measurement, peak: f64) -> String {
     let ratio = peer.per_iteration() / ours.per_iteration();
     format!(
-        "| {} | {} | {threads} | {} | {} | **{ratio:.1}x** | {:.0} / {:.0} | {} |",
+        "| {} | {} | {threads} | {} | {} | {} | **{ratio:.1}x** | {:.0} / {:.0} | {} |",
         pair.what,
         pair.peer_library,
         harness::seconds(peer.per_iteration()),
         harness::seconds(ours.per_iteration()),
+        flop_rate(ours, threads, peak),
         peer.peak_rss_mb,
         ours.peak_rss_mb,
         agreement(pair.tolerance, peer.loglik, ours.loglik),
     )
+}
+
+/// emfit's flop rate and how far its time is from the time its flop count
+/// takes at the peak of `threads` cores (`peak` GFLOP/s each):
+/// `27.4 GFLOP/s, 2.1x the 2.80 ms at peak`; `-` for workloads whose flops
+/// are not counted.
+fn flop_rate(ours: &Measurement, threads: usize, peak: f64) -> String {
+    match ours.gflop {
+        Some(gflop) => {
+            let at_peak = gflop / (peak * threads as f64);
+            format!(
+                "{:.1} GFLOP/s, {:.1}x the {} at peak",
+                gflop / ours.per_iteration(),
+                ours.per_iteration() / at_peak,
+                harness::seconds(at_peak)
+            )
+        }
+        None => "-".to_string(),
+    }
 }
 
 /// A row of the Python section: the peer, emfit through Python (`python`)
@@ -447,7 +474,7 @@ fn render_python_row(pair: &Pair, peer: &Measurement, python: &Measurement, rust
     )
 }
 
-fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str) -> String {
+fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str, peak: f64) -> String {
     let cpu = harness::cpu_model();
     let rustc = harness::command_output("rustc", &["--version"]);
     let versions = peers.python_versions();
@@ -458,9 +485,12 @@ fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str) -
          Threads: 1, and {cores} (all cores) where marked; OMP/OPENBLAS/MKL/RAYON_NUM_THREADS set to that number for both sides,\n\
          OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. Each side runs in a fresh process; times are medians of 3 runs\n\
          (one run when it takes over 10 s). Both sides start from the same initial parameters and data.\n\
-         Reproduce with `cargo xtask compare` (needs python3 with venv and pip; about 10 minutes).\n\n\
-         | workload | peer | threads | peer time / iter | emfit time / iter | speed-up | peak MiB peer / emfit | log-likelihood peer / emfit |\n\
-         |---|---|---|---|---|---|---|---|\n"
+         Reproduce with `cargo xtask compare` (needs python3 with venv and pip; about 10 minutes).\n\
+         emfit flops: the flop count of one iteration (as `cargo xtask bench` counts it) over emfit's time, and that\n\
+         time against the count at the multiply-add peak of the cores used, {peak:.1} GFLOP/s per core (`emfit-compare\n\
+         peak`: independent multiply-adds in registers on the same instruction set, the fastest of 15 runs).\n\n\
+         | workload | peer | threads | peer time / iter | emfit time / iter | emfit flops | speed-up | peak MiB peer / emfit | log-likelihood peer / emfit |\n\
+         |---|---|---|---|---|---|---|---|---|\n"
     ));
     for row in rows {
         s.push_str(row);
@@ -563,6 +593,7 @@ mod tests {
             loglik: Some(loglik),
             peak_rss_mb: 1.0,
             isa: "unknown".into(),
+            gflop: None,
         };
         let row = render_python_row(
             &PAIRS[0],
@@ -575,6 +606,29 @@ mod tests {
             "{row}"
         );
         assert!(row.ends_with("(rel 0.0e0, tol 1e-6: agree) |"), "{row}");
+    }
+
+    #[test]
+    fn the_flop_rate_is_against_the_peak_of_the_cores_used() {
+        let ours = |gflop| Measurement {
+            seconds: 0.1,
+            iterations: 10.0,
+            loglik: None,
+            peak_rss_mb: 1.0,
+            isa: "avx2".into(),
+            gflop,
+        };
+        // 0.2 GFLOP in 10 ms: 20 GFLOP/s; at 40 GFLOP/s per core, 5 ms on
+        // one core (2x), 2.5 ms on two (4x).
+        assert_eq!(
+            flop_rate(&ours(Some(0.2)), 1, 40.0),
+            "20.0 GFLOP/s, 2.0x the 5.00 ms at peak"
+        );
+        assert_eq!(
+            flop_rate(&ours(Some(0.2)), 2, 40.0),
+            "20.0 GFLOP/s, 4.0x the 2.50 ms at peak"
+        );
+        assert_eq!(flop_rate(&ours(None), 1, 40.0), "-");
     }
 
     #[test]

@@ -3,8 +3,12 @@
 //! - `emfit-compare generate DIR`: writes every workload (data and the
 //!   initial parameters both sides start from) as `.npy` files into DIR;
 //! - `emfit-compare run DIR WORKLOAD`: times emfit on one workload and prints
-//!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb", "isa"}`
-//!   (`isa`: the instruction set the kernels ran with, which `EMFIT_ISA` caps);
+//!   one JSON line `{"seconds", "iterations", "loglik", "peak_rss_mb", "isa",
+//!   "gflop"}` (`isa`: the instruction set the kernels ran with, which
+//!   `EMFIT_ISA` caps; `gflop`: the flop count of one iteration as
+//!   [`emfit_benches::flops`] counts it, `null` for workloads it does not count);
+//! - `emfit-compare peak`: the multiply-add peak of one core on that
+//!   instruction set ([`emfit_benches::peak`]), as `{"gflops", "isa"}`;
 //! - `emfit-compare scaling DIR`: times one EM iteration over a range of sizes
 //!   (see `emfit_benches::scaling`) and writes `scaling.md` and `scaling.svg`;
 //! - `emfit-compare converge WORKLOAD plain|squarem MAX_ITERATIONS BUDGET_SECONDS [STEPS]`:
@@ -18,8 +22,8 @@
 //! follows `RAYON_NUM_THREADS`, which xtask sets.
 
 use emfit_benches::converge::{Method, Trajectory, trajectory};
-use emfit_benches::npy;
 use emfit_benches::workloads::{self, GmmWorkload, HmmWorkload};
+use emfit_benches::{flops, npy};
 use mixture::{Covariances, EmModel, GaussianMixture};
 use statespace::{InferenceOptions, LinearGaussianSsm};
 use std::path::Path;
@@ -38,10 +42,15 @@ fn main() {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["generate", dir] => generate(Path::new(dir)),
         ["run", _dir, workload] => run(workload),
+        ["peak"] => {
+            let (isa, gflops) = emfit_benches::peak::gflops();
+            println!("{}", serde_json::json!({ "gflops": gflops, "isa": isa.name() }));
+            Ok(())
+        }
         ["scaling", dir] => scaling(Path::new(dir)),
         ["converge", rest @ ..] => converge(rest),
         _ => Err(
-            "usage: emfit-compare generate DIR | run DIR WORKLOAD | scaling DIR \
+            "usage: emfit-compare generate DIR | run DIR WORKLOAD | peak | scaling DIR \
              | converge WORKLOAD plain|squarem MAX_ITERATIONS BUDGET_SECONDS [STEPS]"
                 .to_string(),
         ),
@@ -266,9 +275,25 @@ fn run(workload: &str) -> Result<()> {
             "loglik": timed.loglik,
             "peak_rss_mb": peak_rss_mb(),
             "isa": linalg_kernels::isa::Isa::detect().name(),
+            "gflop": flop_count(workload).map(|f| f as f64 / 1e9),
         })
     );
     Ok(())
+}
+
+/// The flop count of one iteration of `workload` ([`flops`]), for the
+/// workloads whose algorithm it counts: the exact filter with the dense
+/// transition (the standard model's sparse `A` does less work).
+fn flop_count(workload: &str) -> Option<u64> {
+    let (hmm_steps, lgssm_steps) = (200 * 500, statespace::scenario::FULL_LENGTH);
+    match workload {
+        "gmm_full" => Some(flops::gmm_em_iteration(200_000, 8, 8, true)),
+        "gmm_diag" => Some(flops::gmm_em_iteration(200_000, 8, 8, false)),
+        "hmm_fit" => Some(flops::hmm_baum_welch_iteration(8, 4, hmm_steps)),
+        "hmm_viterbi" => Some(flops::hmm_viterbi(8, 4, hmm_steps)),
+        "lgssm_filter_dense_a" => Some(flops::kalman_filter(21, 21, lgssm_steps)),
+        _ => None,
+    }
 }
 
 fn gmm_iterations(w: &GmmWorkload, diagonal: bool) -> Result<Timed> {
