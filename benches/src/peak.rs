@@ -2,7 +2,7 @@
 //! that `cargo xtask compare` can print how far each emfit figure is from
 //! the time its flop count ([`crate::flops`]) allows.
 //!
-//! The loop keeps [`CHAINS`] independent vector registers and updates each
+//! The loop keeps `CHAINS` (12) independent vector registers and updates each
 //! with `a·x + y` per round: no memory traffic and no dependency stalls
 //! (each chain waits one multiply-add latency, 4 cycles on current x86-64
 //! cores, while the other chains issue), so it runs at the throughput of
@@ -102,7 +102,7 @@ const REPETITIONS: usize = 15;
 /// The instruction set the kernels run with ([`Isa::detect`], which
 /// `EMFIT_ISA` caps) and the measured multiply-add rate of one core on it
 /// (GFLOP/s, a multiply-add counting 2 flops, a separate multiply and add 2):
-/// the fastest of [`REPETITIONS`] runs of the loop.
+/// the fastest of `REPETITIONS` (15) runs of the loop.
 #[must_use]
 pub fn gflops() -> (Isa, f64) {
     let isa = Isa::detect();
