@@ -27,6 +27,8 @@ pub enum Step {
     EStep,
     /// The M-step (new parameters from the statistics).
     MStep,
+    /// The log prior of the current parameters ([`crate::EmModel::log_prior`]).
+    LogPrior,
 }
 
 impl fmt::Display for Step {
@@ -34,6 +36,7 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Self::EStep => "E-step",
             Self::MStep => "M-step",
+            Self::LogPrior => "log prior",
         })
     }
 }
