@@ -58,6 +58,20 @@ impl<E: Emission> EmModel for Hmm<E> {
         self.maximise(stats, options)
     }
 
+    /// `ln p(θ)` up to a constant under the priors of `options` on the
+    /// learned blocks: Dirichlet terms `Σ (α − 1) ln p` of the start,
+    /// transition, mixture-weight and categorical rows, the conjugate
+    /// normal prior of Gaussian and GMM emissions
+    /// ([`crate::NormalPrior`]), the Gamma prior of Poisson rates
+    /// ([`crate::GammaPrior`]); `None` without any (maximum likelihood, and
+    /// the loop monitors `ℓ` exactly).
+    ///
+    /// # Errors
+    /// Priors of another shape or with invalid values.
+    fn log_prior(&self, options: &MStepOptions) -> Result<Option<f64>, HmmError> {
+        self.prior_log_density(options)
+    }
+
     /// The learned blocks of `options.learn` as one flat vector: the start
     /// and transition probabilities that are not structural zeros, then the
     /// emission's blocks ([`Emission::flat_parameters`]); the layout is in

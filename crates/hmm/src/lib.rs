@@ -92,6 +92,7 @@ mod sequences;
 pub use emission::categorical::{CategoricalEmission, CategoricalInit, CategoricalStats, MAX_SYMBOLS};
 pub use emission::gaussian::{DEFAULT_INIT_FLOOR, GaussianEmission, GaussianInit, GaussianStats};
 pub use emission::gmm::{GmmEmission, GmmInit, GmmStats};
+pub use emission::kmeans::DEFAULT_KMEANS_RUNS;
 pub use emission::normal::NormalPrior;
 pub use emission::poisson::{GammaPrior, PoissonEmission, PoissonInit, PoissonStats};
 pub use emission::{Emission, MergeStats};

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 
 use super::{config, normalise};
 
-fn transitions(k: usize, raw: &[f64]) -> Mat<f64> {
+pub(super) fn transitions(k: usize, raw: &[f64]) -> Mat<f64> {
     let mut a = Mat::zeros(k, k);
     for i in 0..k {
         let row = normalise(&raw[i * k..(i + 1) * k]);
@@ -26,7 +26,7 @@ fn transitions(k: usize, raw: &[f64]) -> Mat<f64> {
 
 /// `m` covariances of type `t` in dimension `d` from raw numbers in [-1, 1]:
 /// full = B Bᵀ/d + 0.3 I, diagonal/spherical = 0.3 + |raw|.
-fn covariances(t: CovarianceType, m: usize, d: usize, raw: &[f64]) -> Covariances {
+pub(super) fn covariances(t: CovarianceType, m: usize, d: usize, raw: &[f64]) -> Covariances {
     let full = |offset: usize| {
         let b = Mat::from_fn(d, d, |i, j| raw[(offset + i * d + j) % raw.len()]);
         let mut s = &b * b.transpose() * faer::Scale(1.0 / d as f64);
@@ -58,7 +58,7 @@ prop_compose! {
 }
 
 prop_compose! {
-    fn setup()((k, d, t, n_mix) in shape())
+    pub(super) fn setup()((k, d, t, n_mix) in shape())
         (start in prop::collection::vec(0.05f64..1.0, k),
          trans in prop::collection::vec(0.05f64..1.0, k * k),
          weights in prop::collection::vec(0.05f64..1.0, k * n_mix),
@@ -154,6 +154,41 @@ fn is_spd(c: Mat<f64>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Every state covariance is SPD.
+pub(super) fn gaussian_spd(e: &GaussianEmission) -> Result<(), TestCaseError> {
+    for j in 0..e.n_states() {
+        is_spd(e.state_covariance(j).unwrap())?;
+    }
+    Ok(())
+}
+
+/// The worst condition of the state covariances.
+pub(super) fn gaussian_condition(e: &GaussianEmission) -> f64 {
+    worst_condition((0..e.n_states()).map(|j| e.state_covariance(j).unwrap()))
+}
+
+/// Every state's weights sum to 1 and are non-negative; every component
+/// covariance is SPD.
+pub(super) fn gmm_valid(e: &GmmEmission) -> Result<(), TestCaseError> {
+    for mix in e.mixtures() {
+        let wsum: f64 = mix.weights().iter().sum();
+        prop_assert!((wsum - 1.0).abs() < 1e-12 && mix.weights().iter().all(|&w| w >= 0.0));
+        for c in 0..mix.n_components() {
+            is_spd(mix.component_covariance(c).unwrap())?;
+        }
+    }
+    Ok(())
+}
+
+/// The worst condition of the component covariances.
+pub(super) fn gmm_condition(e: &GmmEmission) -> f64 {
+    worst_condition(
+        e.mixtures()
+            .iter()
+            .flat_map(|m| (0..m.n_components()).map(|c| m.component_covariance(c).unwrap())),
+    )
+}
+
 proptest! {
     #![proptest_config(config(40))]
 
@@ -165,12 +200,7 @@ proptest! {
         let emission = GaussianEmission::new(means, covariances(t, k, d, &cov_raw)).unwrap();
         let model = GaussianHmm::new(start, a.as_ref(), emission).unwrap();
         let data = Sequences::new(x.as_ref(), &lengths).unwrap();
-        check_run(model, &data, |e: &GaussianEmission| {
-            for j in 0..e.n_states() {
-                is_spd(e.state_covariance(j).unwrap())?;
-            }
-            Ok(())
-        }, |e: &GaussianEmission| worst_condition((0..e.n_states()).map(|j| e.state_covariance(j).unwrap())))?;
+        check_run(model, &data, gaussian_spd, gaussian_condition)?;
     }
 
     #[test]
@@ -184,18 +214,7 @@ proptest! {
         let emission = GmmEmission::new(w, means, covs).unwrap();
         let model = GmmHmm::new(start, a.as_ref(), emission).unwrap();
         let data = Sequences::new(x.as_ref(), &lengths).unwrap();
-        check_run(model, &data, |e: &GmmEmission| {
-            for mix in e.mixtures() {
-                let wsum: f64 = mix.weights().iter().sum();
-                prop_assert!((wsum - 1.0).abs() < 1e-12);
-                for c in 0..mix.n_components() {
-                    is_spd(mix.component_covariance(c).unwrap())?;
-                }
-            }
-            Ok(())
-        }, |e: &GmmEmission| {
-            worst_condition(e.mixtures().iter().flat_map(|m| (0..m.n_components()).map(|c| m.component_covariance(c).unwrap())))
-        })?;
+        check_run(model, &data, gmm_valid, gmm_condition)?;
     }
 }
 

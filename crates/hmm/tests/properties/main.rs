@@ -5,6 +5,8 @@
 //!   covariance type, and the equivariance of their fits to the units of
 //!   the data;
 //! - `categorical`: Baum-Welch with categorical emissions, merged statistics;
+//! - `map`: MAP Baum-Welch under random priors never lowers the log
+//!   posterior, every emission;
 //! - `flat`: the flat view of the learned parameters (round trips, affine
 //!   moves), every emission.
 //!
@@ -16,6 +18,7 @@
 mod categorical;
 mod flat;
 mod gaussian;
+mod map;
 
 use proptest::test_runner::{Config, FileFailurePersistence};
 
