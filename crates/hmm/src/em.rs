@@ -43,9 +43,12 @@ impl<E: Emission> EmModel for Hmm<E> {
     /// - the emission's own update ([`Emission::m_step`]).
     ///
     /// Only the blocks in `options.learn` change. A transition row without
-    /// expected counts (a state never left) is kept and reported. Without
-    /// priors and with `reg_covar = 0` the step never lowers the
-    /// log-likelihood.
+    /// expected counts (a state never left) is kept and reported. The step
+    /// never lowers EM's objective: the log-likelihood without priors, the
+    /// log posterior ([`EmModel::log_prior`]) with them, whatever the
+    /// covariance floor (a lower bound, see [`crate::NormalPrior`]); only a
+    /// GMM weight raised to `mixture::WEIGHT_FLOOR` (`10 ε`, reported) can
+    /// move it by rounding.
     ///
     /// # Errors
     /// Statistics from a model of another shape, invalid priors or options,
