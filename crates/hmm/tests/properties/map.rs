@@ -1,19 +1,19 @@
 //! MAP Baum-Welch (every emission, random valid priors, random learned
 //! blocks, random covariance floors): the log posterior `ℓ(θ) + ln p(θ)`
 //! (`EmModel::log_prior`) never falls beyond the rounding of the loop
-//! (`10⁻¹² |ℓ + ln p|`, em-core's), covariances stay SPD and probability
+//! (`10⁻¹² |ℓ + ln p|`, em-core's, of at least 1), covariances stay SPD and probability
 //! rows on the simplex.
 
 use faer::Mat;
 use hmm::{
-    CategoricalEmission, CategoricalHmm, CovarianceType, Covariances, EmModel, Emission, Floor, GammaPrior,
-    GaussianEmission, GaussianHmm, GmmEmission, GmmHmm, Hmm, LearnSet, MStepOptions, NormalPrior, Param,
-    PoissonEmission, PoissonHmm, Sequences,
+    CategoricalEmission, CategoricalHmm, CovarianceType, Covariances, Floor, GammaPrior, GaussianEmission,
+    GaussianHmm, GmmEmission, GmmHmm, LearnSet, MStepOptions, NormalPrior, Param, PoissonEmission,
+    PoissonHmm, Sequences,
 };
 use proptest::prelude::*;
 
 use super::gaussian::{covariances, gaussian_condition, gaussian_spd, gmm_condition, gmm_valid, setup};
-use super::{config, normalise};
+use super::{check_em_run, config, normalise, rows_on_simplex};
 
 /// Reads raw numbers in [0, 1) in turn, cycling.
 struct Raw<'a> {
@@ -97,61 +97,6 @@ fn options(k: usize, learn_bits: u8, blocks: &[Param], floor: usize, raw: &mut R
     }
 }
 
-/// Runs 20 MAP EM steps: the log posterior may not fall beyond em-core's
-/// rounding; start and transition rows stay on the simplex, and `valid`
-/// holds for every emission. A run stops early after a step that left a
-/// covariance with condition number above 1e8 (`condition`; with neither
-/// a prior scale nor a floor a component can approach a singularity of
-/// the likelihood, where the computed ℓ is rounding noise).
-fn check_map_run<E: Emission>(
-    model: Hmm<E>,
-    data: &Sequences<'_>,
-    options: &MStepOptions,
-    valid: impl Fn(&E) -> Result<(), TestCaseError>,
-    condition: impl Fn(&E) -> f64,
-) -> Result<(), TestCaseError> {
-    let mut m = model;
-    let mut previous = f64::NEG_INFINITY;
-    let mut last = String::new();
-    for step in 0..20 {
-        let e = m.e_step(data).unwrap();
-        let prior = m.log_prior(options).unwrap();
-        let objective = e.log_likelihood + prior.unwrap_or(0.0);
-        prop_assert!(
-            objective.is_finite(),
-            "step {}: {} {:?}",
-            step,
-            e.log_likelihood,
-            prior
-        );
-        prop_assert!(
-            objective >= previous - 1e-12 * objective.abs(),
-            "step {}: log posterior {} after {} (fell by {:e}; {})",
-            step,
-            objective,
-            previous,
-            previous - objective,
-            last
-        );
-        previous = objective;
-        let (next, diagnostics) = m.m_step(&e.stats, options).unwrap();
-        last = diagnostics.to_string();
-        m = next;
-        if condition(m.emission()) > 1e8 {
-            break;
-        }
-        let k = m.n_states();
-        prop_assert!((m.start_probs().iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        prop_assert!(m.start_probs().iter().all(|&p| p >= 0.0));
-        for i in 0..k {
-            let row: Vec<f64> = (0..k).map(|j| m.transitions()[(i, j)]).collect();
-            prop_assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12 && row.iter().all(|&p| p >= 0.0));
-        }
-        valid(m.emission())?;
-    }
-    Ok(())
-}
-
 /// A `rows x cols` matrix whose rows are `raw`'s entries (positive, read
 /// in turn) normalised.
 fn stochastic(rows: usize, cols: usize, raw: &[f64]) -> Mat<f64> {
@@ -169,16 +114,6 @@ fn stochastic(rows: usize, cols: usize, raw: &[f64]) -> Mat<f64> {
 /// (positive, at least `20 + k` entries).
 fn chain(k: usize, raw: &[f64]) -> (Vec<f64>, Mat<f64>) {
     (normalise(&raw[20..20 + k]), stochastic(k, k, raw))
-}
-
-/// Rows of `m` on the simplex.
-fn rows_on_simplex(m: faer::MatRef<'_, f64>) -> Result<(), TestCaseError> {
-    for i in 0..m.nrows() {
-        let row: Vec<f64> = (0..m.ncols()).map(|j| m[(i, j)]).collect();
-        prop_assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{:?}", row);
-        prop_assert!(row.iter().all(|&p| p >= 0.0), "{:?}", row);
-    }
-    Ok(())
 }
 
 proptest! {
@@ -199,7 +134,7 @@ proptest! {
         let blocks = [Param::Start, Param::Transitions, Param::Means, Param::Covariances];
         let mut options = options(k, learn_bits, &blocks, floor, raw);
         options.normal_prior = Some(vec![normal_prior(k, d, t, raw)]);
-        check_map_run(model, &data, &options, gaussian_spd, gaussian_condition)?;
+        check_em_run(model, &data, &options, gaussian_spd, gaussian_condition)?;
     }
 
     #[test]
@@ -221,7 +156,7 @@ proptest! {
         let mut options = options(k, learn_bits, &blocks, floor, raw);
         options.weight_prior = Some(raw.matrix(k, n_mix, |v| 1.0 + v, 3.0));
         options.normal_prior = Some((0..k).map(|_| normal_prior(n_mix, d, t, raw)).collect());
-        check_map_run(model, &data, &options, gmm_valid, gmm_condition)?;
+        check_em_run(model, &data, &options, gmm_valid, gmm_condition)?;
     }
 
     #[test]
@@ -244,7 +179,7 @@ proptest! {
         let blocks = [Param::Start, Param::Transitions, Param::Probabilities];
         let mut options = options(k, learn_bits, &blocks, 0, raw);
         options.emission_prior = Some(raw.matrix(k, m, |v| 1.0 + v, 3.0));
-        check_map_run(model, &data, &options, |e: &CategoricalEmission| rows_on_simplex(e.probabilities()), |_| 1.0)?;
+        check_em_run(model, &data, &options, |e: &CategoricalEmission| rows_on_simplex(e.probabilities()), |_| 1.0)?;
     }
 
     #[test]
@@ -270,7 +205,7 @@ proptest! {
             shape: raw.matrix(k, d, |v| v, 3.0),
             rate: raw.matrix(k, d, |v| v, 3.0),
         });
-        check_map_run(model, &data, &options, |e: &PoissonEmission| {
+        check_em_run(model, &data, &options, |e: &PoissonEmission| {
             let rates = e.rates();
             for j in 0..k {
                 for c in 0..d {
