@@ -171,22 +171,37 @@ def test_with_a_gamma_prior_the_history_is_the_log_posterior():
     assert never_falls(history)
 
 
-@pytest.mark.parametrize("acceleration", ["none", "squarem"])
-def test_the_default_covariance_prior_converges_on_the_log_posterior(acceleration):
-    """GaussianHMM's default covars_prior=1e-2 is a MAP fit: the history is
-    ℓ − ½ Σ 10⁻² / σ² (diagonal: Ψ = covars_prior, no extra mass with
-    covars_weight=1), it never falls, and the fit converges (monitoring ℓ,
-    it stopped on a fall of ℓ of 5e-9 near the answer)."""
+def test_the_default_covariance_prior_is_a_log_posterior_history():
+    """GaussianHMM's default covars_prior=1e-2 is a MAP fit: with the
+    diagonal type the history's last value is ℓ − ½ Σ 10⁻² / σ²
+    (Ψ = covars_prior, no extra mass with covars_weight=1)."""
     X = gaussian_data()
-    model = eh.GaussianHMM(3, "diag", n_iter=2000, tol=1e-10, random_state=0, reg_covar=0.0,
-                           acceleration=acceleration, stopping="gain")
-    model.fit(X, LENGTHS)
+    model = eh.GaussianHMM(3, "diag", n_iter=30, random_state=0, reg_covar=0.0, acceleration="none",
+                           stopping="fixed").fit(X, LENGTHS)
+    assert model.monitor_.objective == "log posterior"
+    log_prior = -0.5 * float(np.sum(1e-2 / model._covars_))
+    assert model.monitor_.history[-1] == pytest.approx(model.score(X, LENGTHS) + log_prior, rel=1e-12)
+
+
+@pytest.mark.parametrize("acceleration", ["none", "squarem"])
+def test_a_fit_whose_likelihood_falls_converges_on_the_log_posterior(acceleration):
+    """Along plain EM's path of this full-covariance fit under the default
+    covars_prior=1e-2, ℓ alone falls by more than its rounding (by 7e-9
+    near the answer), so a loop monitoring ℓ stops on a fall, not
+    converged; the log posterior never falls, and the fit converges."""
+    X = gaussian_data()
+
+    def fitted(**kwargs):
+        return eh.GaussianHMM(3, "full", random_state=0, **kwargs).fit(X, LENGTHS)
+
+    path = np.array([fitted(n_iter=k, acceleration="none", stopping="fixed").score(X, LENGTHS)
+                     for k in range(1, 25)])
+    assert np.any(np.diff(path) < -1e-12 * np.abs(path[1:])), "ℓ falls along the path"
+    model = fitted(n_iter=2000, tol=1e-10, acceleration=acceleration, stopping="gain")
     report = model.fit_report_
     assert model.monitor_.converged, report["text"]
     assert report["falls"] == []
     assert never_falls(model.monitor_.history)
-    log_prior = -0.5 * float(np.sum(1e-2 / model._covars_))
-    assert model.monitor_.history[-1] == pytest.approx(model.score(X, LENGTHS) + log_prior, rel=1e-12)
 
 
 def test_without_priors_the_history_is_the_log_likelihood():
