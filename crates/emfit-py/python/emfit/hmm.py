@@ -39,8 +39,9 @@ What differs from hmmlearn, on purpose:
   log-likelihood either way; ``fit_report_`` is emfit's full report.
 - Start and transition probabilities not given are initialised uniform
   (hmmlearn draws them from a Dirichlet), the rest by the ``hmm`` crate's
-  recipe (k-means means, the data covariance plus ``min_covar``); ``n_init``
-  restarts from a master seed drawn from ``random_state``.
+  recipe (k-means means, the best of 10 runs by inertia as hmmlearn's, the
+  data covariance plus ``min_covar``); ``n_init`` restarts from a master
+  seed drawn from ``random_state``.
 - Dirichlet priors (``startprob_prior``, ``transmat_prior``,
   ``emissionprob_prior``, ``weights_prior``) give the MAP update
   ``p_j ∝ n_j + α_j − 1``, as hmmlearn's; concentrations must be ≥ 1 (below
