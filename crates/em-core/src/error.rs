@@ -96,4 +96,19 @@ pub enum FitError<E> {
         /// The value returned.
         value: f64,
     },
+    /// The model's log prior ([`crate::EmModel::log_prior`]) of parameters
+    /// with a finite log-likelihood is NaN or infinite: the parameters are
+    /// impossible under the prior (e.g. a Poisson rate of 0 where a Gamma
+    /// prior puts no mass), or the numerics broke.
+    #[error(
+        "non-finite log prior {value} at iteration {iteration} (restart {restart}): the parameters are impossible under the prior or the numerics failed"
+    )]
+    NonFiniteLogPrior {
+        /// Index of the restart.
+        restart: usize,
+        /// The iteration (number of M-steps done).
+        iteration: usize,
+        /// The value returned.
+        value: f64,
+    },
 }

@@ -110,7 +110,8 @@ pub fn fit<M: EmModel>(
 /// - [`FitError::WarmStartWithRestarts`] for a warm start with `restarts > 1`;
 /// - when every restart failed, the error of the first one:
 ///   [`FitError::Init`], [`FitError::Step`] (the model rejected the data, or
-///   a step failed numerically) or [`FitError::NonFiniteLogLikelihood`].
+///   a step failed numerically), [`FitError::NonFiniteLogLikelihood`] or
+///   [`FitError::NonFiniteLogPrior`].
 pub fn fit_observed<M, O>(
     data: M::Data<'_>,
     start: Start<M>,

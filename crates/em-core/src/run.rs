@@ -192,22 +192,30 @@ where
             }
         };
         let e = model.e_step(self.data).map_err(step_error(Step::EStep))?;
+        if !e.log_likelihood.is_finite() {
+            return Err(FitError::NonFiniteLogLikelihood {
+                restart,
+                iteration,
+                value: e.log_likelihood,
+            });
+        }
         let log_prior = model
             .log_prior(self.options)
             .map_err(step_error(Step::LogPrior))?;
-        let (kind, objective) = Objective::of(e.log_likelihood, log_prior);
-        if objective.is_finite() {
-            Ok(Evaluated {
-                objective,
-                kind,
-                stats: e.stats,
-            })
-        } else {
-            Err(FitError::NonFiniteLogLikelihood {
+        match log_prior {
+            Some(value) if !value.is_finite() => Err(FitError::NonFiniteLogPrior {
                 restart,
                 iteration,
-                value: objective,
-            })
+                value,
+            }),
+            _ => {
+                let (kind, objective) = Objective::of(e.log_likelihood, log_prior);
+                Ok(Evaluated {
+                    objective,
+                    kind,
+                    stats: e.stats,
+                })
+            }
         }
     }
 

@@ -124,3 +124,26 @@ fn an_invalid_prior_fails_the_evaluation_of_the_log_prior() {
         "{error}"
     );
 }
+
+#[test]
+fn parameters_impossible_under_the_prior_are_a_non_finite_log_prior() {
+    // An infinitely precise prior at 0: any other mean has ln p = −∞.
+    let error = fit(
+        &X[..],
+        Start::Warm(Mean(1.0)),
+        &Some((0.0, f64::INFINITY)),
+        &Settings::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            FitError::NonFiniteLogPrior {
+                iteration: 0,
+                value,
+                ..
+            } if value == f64::NEG_INFINITY
+        ),
+        "{error}"
+    );
+}
