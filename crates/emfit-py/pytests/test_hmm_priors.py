@@ -210,3 +210,15 @@ def test_without_priors_the_history_is_the_log_likelihood():
                            acceleration="none", stopping="fixed").fit(X, LENGTHS)
     assert model.monitor_.objective == "log-likelihood"
     assert model.monitor_.history[-1] == pytest.approx(model.score(X, LENGTHS), rel=1e-12)
+
+
+def test_a_start_impossible_under_the_prior_is_a_value_error():
+    """A given rate of 0 has log prior −∞ under a Gamma prior with shape
+    α > 0: the fit cannot be monitored and says why."""
+    X = np.column_stack([np.zeros(50, dtype=int), np.random.default_rng(0).poisson(3, 50)])
+    model = eh.PoissonHMM(2, init_params="", lambdas_prior=1.0, lambdas_weight=1.0)
+    model.startprob_, model.transmat_ = np.full(2, 0.5), np.full((2, 2), 0.5)
+    model.lambdas_ = np.array([[0.0, 3.0], [1.0, 2.0]])
+    with pytest.raises(ValueError, match="non-finite log prior -inf at iteration 0"):
+        model.fit(X)
+    np.testing.assert_array_equal(model.lambdas_, [[0.0, 3.0], [1.0, 2.0]])
