@@ -27,6 +27,8 @@ pub enum Step {
     EStep,
     /// The M-step (new parameters from the statistics).
     MStep,
+    /// The log prior of the current parameters ([`crate::EmModel::log_prior`]).
+    LogPrior,
 }
 
 impl fmt::Display for Step {
@@ -34,6 +36,7 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Self::EStep => "E-step",
             Self::MStep => "M-step",
+            Self::LogPrior => "log prior",
         })
     }
 }
@@ -86,6 +89,21 @@ pub enum FitError<E> {
         "non-finite log-likelihood {value} at iteration {iteration} (restart {restart}): the data are impossible under the parameters or the numerics failed"
     )]
     NonFiniteLogLikelihood {
+        /// Index of the restart.
+        restart: usize,
+        /// The iteration (number of M-steps done).
+        iteration: usize,
+        /// The value returned.
+        value: f64,
+    },
+    /// The model's log prior ([`crate::EmModel::log_prior`]) of parameters
+    /// with a finite log-likelihood is NaN or infinite: the parameters are
+    /// impossible under the prior (e.g. a Poisson rate of 0 where a Gamma
+    /// prior puts no mass), or the numerics broke.
+    #[error(
+        "non-finite log prior {value} at iteration {iteration} (restart {restart}): the parameters are impossible under the prior or the numerics failed"
+    )]
+    NonFiniteLogPrior {
         /// Index of the restart.
         restart: usize,
         /// The iteration (number of M-steps done).

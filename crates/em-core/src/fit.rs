@@ -60,6 +60,7 @@ pub fn fit<M: EmModel>(
 /// θ₀ = start (warm parameters, or init_from_data with the restart's seed)
 /// for k = 0, 1, 2, ...
 ///     (ℓₖ, S) = e_step(θₖ)                    ℓₖ = ln p(data | θₖ)
+///                                              (+ ln p(θₖ) with a prior)
 ///     Δₖ = ℓₖ − ℓₖ₋₁                           (k ≥ 1)
 ///     observer.on_iteration(k, ℓₖ, Δₖ, θₖ)   -> Continue | Stop
 ///     stop if  Δₖ < 0 and OnFall::StopKeepBest   -> return θₖ₋₁ (LogLikelihoodFell)
@@ -70,6 +71,11 @@ pub fn fit<M: EmModel>(
 ///              observer said Stop                -> return θₖ   (StoppedByObserver)
 ///     θₖ₊₁ = m_step(θₖ, S)
 /// ```
+///
+/// For a model with a prior ([`EmModel::log_prior`] is `Some`), `ℓₖ` here
+/// and everywhere in the loop and its report is the log posterior
+/// `ln p(data | θₖ) + ln p(θₖ)` (up to a constant), the objective a MAP
+/// M-step never lowers ([`crate::Objective`], [`FitReport::objective`]).
 ///
 /// Under [`OnFall::StopKeepBest`](crate::OnFall::StopKeepBest) the returned
 /// model is the best of the whole history, the start included, however the
@@ -104,7 +110,8 @@ pub fn fit<M: EmModel>(
 /// - [`FitError::WarmStartWithRestarts`] for a warm start with `restarts > 1`;
 /// - when every restart failed, the error of the first one:
 ///   [`FitError::Init`], [`FitError::Step`] (the model rejected the data, or
-///   a step failed numerically) or [`FitError::NonFiniteLogLikelihood`].
+///   a step failed numerically), [`FitError::NonFiniteLogLikelihood`] or
+///   [`FitError::NonFiniteLogPrior`].
 pub fn fit_observed<M, O>(
     data: M::Data<'_>,
     start: Start<M>,
@@ -175,6 +182,7 @@ where
         report: FitReport {
             termination: run.termination,
             iterations: run.iterations,
+            objective: run.objective,
             log_likelihood: run.log_likelihood,
             returned_iteration: run.returned_iteration,
             history: run.history,

@@ -88,7 +88,7 @@ pub use error::{FitError, SettingsError, Step};
 pub use fit::{Fit, Start, fit, fit_observed};
 pub use floor::Floor;
 pub use learn::{LearnSet, Parameter, UnknownParameter};
-pub use model::{EStep, EmModel, Iteration};
+pub use model::{EStep, EmModel, Iteration, Objective};
 pub use observer::{Control, FnObserver, IterationEvent, LogObserver, NoopObserver, Observer, StartEvent};
 pub use report::{Fall, FitReport, RestartOutcome, RestartSummary, Termination, Work};
 pub use settings::{MAX_RESTARTS, OnFall, Settings, SettingsBuilder, restart_seed};

@@ -16,6 +16,39 @@ pub struct EStep<S> {
     pub stats: S,
 }
 
+/// What the loop monitors ([`crate::FitReport::objective`]): the quantity
+/// EM's M-step never lowers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Objective {
+    /// The log-likelihood `ℓ(θ) = ln p(data | θ)`: a model without priors
+    /// ([`EmModel::log_prior`] is `None`).
+    LogLikelihood,
+    /// The log posterior `ℓ(θ) + ln p(θ)`, up to a constant that does not
+    /// depend on θ: a model whose M-step is a MAP step.
+    LogPosterior,
+}
+
+impl Objective {
+    /// `ℓ + ln p` with the log prior `log_prior` (`None`: `ℓ` exactly), and
+    /// which objective that is.
+    pub(crate) fn of(log_likelihood: f64, log_prior: Option<f64>) -> (Self, f64) {
+        match log_prior {
+            Some(p) => (Self::LogPosterior, log_likelihood + p),
+            None => (Self::LogLikelihood, log_likelihood),
+        }
+    }
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::LogLikelihood => "log-likelihood",
+            Self::LogPosterior => "log posterior",
+        })
+    }
+}
+
 /// One EM iteration without the loop ([`EmModel::em_iteration`]): the new
 /// model, the log-likelihood of the model the iteration started from, and
 /// what the M-step reported.
@@ -42,6 +75,11 @@ pub struct Iteration<M, D> {
 ///
 /// and EM guarantees `ℓ(θₖ₊₁) ≥ ℓ(θₖ)` for exact steps (floors and re-seeding
 /// reported in the diagnostics may break it; the loop records every fall).
+/// An M-step that maximises the expected complete-data log-likelihood plus a
+/// log prior `ln p(θ)` (a MAP step) guarantees instead that the log
+/// posterior `ℓ(θ) + ln p(θ)` never falls, while `ℓ` alone may: such a model
+/// says so through [`EmModel::log_prior`], and the loop then monitors the
+/// log posterior ([`Objective`]).
 ///
 /// The mixture, HMM and state-space crates implement it for their models;
 /// implement it for your own model to get the same loop, restarts and reports.
@@ -115,6 +153,23 @@ pub trait EmModel: Sized + Send + Sync {
     fn with_flat_parameters(&self, flat: &[f64], options: &Self::Options) -> Option<Self> {
         let _ = (flat, options);
         None
+    }
+
+    /// `ln p(θ)` of the current parameters, up to a constant, for the prior
+    /// the M-step maximises under `options`, or `None` when the M-step is
+    /// maximum likelihood (no prior set). With a prior the loop monitors
+    /// the log posterior `ℓ(θ) + ln p(θ)` ([`Objective::LogPosterior`]):
+    /// convergence, falls, SQUAREM's safeguard and the report's history are
+    /// of it, since that is what a MAP step never lowers. The constant must
+    /// not depend on θ (only differences of the objective matter). Default:
+    /// `None`, the loop monitors `ℓ` exactly.
+    ///
+    /// # Errors
+    /// Priors of another shape than the model, or invalid prior values (the
+    /// errors the M-step would return).
+    fn log_prior(&self, options: &Self::Options) -> Result<Option<f64>, Self::Error> {
+        let _ = options;
+        Ok(None)
     }
 
     /// One E-step and one M-step, without the loop's policy (for benchmarks

@@ -48,9 +48,11 @@ pub struct IterationEvent<'a, M: EmModel> {
     pub restart: usize,
     /// k: number of M-steps done.
     pub iteration: usize,
-    /// `ℓ(θₖ)`.
+    /// `ℓ(θₖ)`: the objective the loop monitors, the log-likelihood, or
+    /// for a model with a prior the log posterior `ℓ(θₖ) + ln p(θₖ)`
+    /// ([`crate::Objective`]).
     pub log_likelihood: f64,
-    /// `ℓ(θₖ) − ℓ(θₖ₋₁)` (None at iteration 0).
+    /// `ℓ(θₖ) − ℓ(θₖ₋₁)` of that objective (None at iteration 0).
     pub improvement: Option<f64>,
     /// What the M-step producing θₖ reported, if anything.
     pub diagnostics: Option<&'a M::Diagnostics>,

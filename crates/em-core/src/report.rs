@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::FitError;
+use crate::model::Objective;
 
 /// Why a restart stopped. Not converging is a result, not an error.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -190,7 +191,14 @@ pub struct FitReport<D, E> {
     /// after the start (each an EM step, or with acceleration an accepted
     /// extrapolation); [`FitReport::work`] counts the steps behind them.
     pub iterations: usize,
-    /// Log-likelihood of the returned parameters.
+    /// What the loop monitored: the log-likelihood `ℓ(θ)`, or for a model
+    /// with a prior ([`crate::EmModel::log_prior`]) the log posterior
+    /// `ℓ(θ) + ln p(θ)` up to a constant. [`FitReport::log_likelihood`],
+    /// [`FitReport::history`], the falls, the rounding drops and the
+    /// restarts' values are of it (so are the `ℓ` of their docs).
+    pub objective: Objective,
+    /// The objective ([`FitReport::objective`]) at the returned parameters:
+    /// their log-likelihood, or log posterior under a prior.
     pub log_likelihood: f64,
     /// Index into [`FitReport::history`] of the returned parameters: the
     /// last entry, or under [`crate::OnFall::StopKeepBest`] the best of the
@@ -254,7 +262,11 @@ impl<D: fmt::Display, E: fmt::Display> fmt::Display for FitReport<D, E> {
         writeln!(f, "termination: {}", self.termination)?;
         writeln!(f, "iterations: {} ({})", self.iterations, self.work)?;
         if let (Some(first), Some(_)) = (self.history.first(), self.history.last()) {
-            writeln!(f, "log-likelihood: {:.6} (start {first:.6})", self.log_likelihood)?;
+            writeln!(
+                f,
+                "{}: {:.6} (start {first:.6})",
+                self.objective, self.log_likelihood
+            )?;
         }
         if self.returned_iteration != self.iterations {
             writeln!(
@@ -268,7 +280,8 @@ impl<D: fmt::Display, E: fmt::Display> fmt::Display for FitReport<D, E> {
             let at_end = last.iteration == self.iterations && self.termination.is_converged();
             writeln!(
                 f,
-                "log-likelihood dipped within its rounding {} time(s) (counted as zero gains){}",
+                "{} dipped within its rounding {} time(s) (counted as zero gains){}",
+                self.objective,
                 self.rounding_drops.len(),
                 if at_end {
                     format!(
@@ -284,7 +297,8 @@ impl<D: fmt::Display, E: fmt::Display> fmt::Display for FitReport<D, E> {
             let worst = self.falls.iter().map(|x| x.drop).fold(0.0, f64::max);
             writeln!(
                 f,
-                "log-likelihood fell {} time(s), largest drop {worst:.3e}",
+                "{} fell {} time(s), largest drop {worst:.3e}",
+                self.objective,
                 self.falls.len()
             )?;
         }

@@ -7,7 +7,7 @@ use crate::convergence::{self, Convergence};
 use crate::diagnostics::Diagnostics;
 use crate::error::{FitError, Step};
 use crate::fit::Context;
-use crate::model::{EStep, EmModel};
+use crate::model::{EmModel, Objective};
 use crate::observer::{Control, IterationEvent, Observer};
 use crate::report::{Fall, Termination, Work};
 use crate::settings::OnFall;
@@ -27,6 +27,7 @@ pub(crate) struct Run<M: EmModel> {
     pub model: M,
     pub termination: Termination,
     pub iterations: usize,
+    pub objective: Objective,
     pub log_likelihood: f64,
     pub returned_iteration: usize,
     pub history: Vec<f64>,
@@ -46,10 +47,19 @@ enum Kind {
     Extrapolation,
 }
 
+/// Parameters evaluated for the loop: the objective it monitors there
+/// (`ℓ`, or `ℓ + ln p(θ)` for a model with a prior, see [`Objective`]) and
+/// the statistics of their E-step.
+struct Evaluated<S> {
+    objective: f64,
+    kind: Objective,
+    stats: S,
+}
+
 /// Parameters whose E-step is done.
 struct Point<M: EmModel> {
     model: M,
-    e: EStep<M::Stats>,
+    e: Evaluated<M::Stats>,
     /// Their flat parameters, when the stopping rule needs them.
     flat: Option<Vec<f64>>,
 }
@@ -79,7 +89,7 @@ struct Record<M: EmModel> {
 
 /// An EM step whose E-step is done: the model, its E-step, and what its
 /// M-step reported.
-type EmStep<M> = (M, EStep<<M as EmModel>::Stats>, <M as EmModel>::Diagnostics);
+type EmStep<M> = (M, Evaluated<<M as EmModel>::Stats>, <M as EmModel>::Diagnostics);
 
 impl<M: EmModel> Record<M> {
     fn iteration(&self) -> usize {
@@ -96,7 +106,7 @@ impl<M: EmModel> Record<M> {
     /// returned itself. Otherwise the current point.
     fn finish(self, termination: Termination, keep_best: bool) -> Run<M> {
         let iterations = self.iteration();
-        let current_ll = self.current.e.log_likelihood;
+        let (current_ll, objective) = (self.current.e.objective, self.current.e.kind);
         let below_best =
             self.best_log_likelihood - current_ll > convergence::rounding(self.best_log_likelihood);
         let (returned_iteration, model) = match (termination, self.best) {
@@ -108,6 +118,7 @@ impl<M: EmModel> Record<M> {
             model,
             termination,
             iterations,
+            objective,
             log_likelihood: self.history[returned_iteration],
             returned_iteration,
             history: self.history,
@@ -162,29 +173,49 @@ where
         }
     }
 
-    /// The E-step of `model` as iteration `iteration`, counted.
+    /// The E-step of `model` as iteration `iteration`, counted, and the
+    /// objective at `model`: `ℓ`, plus its log prior when it has one.
     fn e_step(
         &self,
         model: &M,
         restart: usize,
         iteration: usize,
         work: &mut Work,
-    ) -> Result<EStep<M::Stats>, FitError<M::Error>> {
+    ) -> Result<Evaluated<M::Stats>, FitError<M::Error>> {
         work.e_steps += 1;
-        let e = model.e_step(self.data).map_err(|source| FitError::Step {
-            restart,
-            iteration,
-            step: Step::EStep,
-            source,
-        })?;
-        if e.log_likelihood.is_finite() {
-            Ok(e)
-        } else {
-            Err(FitError::NonFiniteLogLikelihood {
+        let step_error = |step| {
+            move |source| FitError::Step {
+                restart,
+                iteration,
+                step,
+                source,
+            }
+        };
+        let e = model.e_step(self.data).map_err(step_error(Step::EStep))?;
+        if !e.log_likelihood.is_finite() {
+            return Err(FitError::NonFiniteLogLikelihood {
                 restart,
                 iteration,
                 value: e.log_likelihood,
-            })
+            });
+        }
+        let log_prior = model
+            .log_prior(self.options)
+            .map_err(step_error(Step::LogPrior))?;
+        match log_prior {
+            Some(value) if !value.is_finite() => Err(FitError::NonFiniteLogPrior {
+                restart,
+                iteration,
+                value,
+            }),
+            _ => {
+                let (kind, objective) = Objective::of(e.log_likelihood, log_prior);
+                Ok(Evaluated {
+                    objective,
+                    kind,
+                    stats: e.stats,
+                })
+            }
         }
     }
 
@@ -286,7 +317,7 @@ where
             shortened = true;
             candidate = theta2.with_flat_parameters(&extrapolation.point, self.options);
         }
-        let best = record.current.e.log_likelihood;
+        let best = record.current.e.objective;
         let evaluated = candidate.and_then(|model| {
             // A failed or non-finite E-step of an extrapolation is a
             // rejection, not the end of the fit: θ₂ is still there.
@@ -295,7 +326,7 @@ where
                 .e_step(&model, record.restart, record.iteration() + 1, &mut work)
                 .ok();
             record.work.e_steps += work.e_steps;
-            e.filter(|e| e.log_likelihood >= best).map(|e| (model, e))
+            e.filter(|e| e.objective >= best).map(|e| (model, e))
         });
         let evaluated = evaluated.and_then(|(model, e)| {
             let next = self.stabilising_step(record, &model, &e)?;
@@ -327,7 +358,12 @@ where
     /// the floor), and then `θ'` is rejected: no recorded point is ever
     /// followed by a fall that the EM map forced. A failed step is a
     /// rejection too.
-    fn stabilising_step(&self, record: &mut Record<M>, model: &M, e: &EStep<M::Stats>) -> Option<EmStep<M>> {
+    fn stabilising_step(
+        &self,
+        record: &mut Record<M>,
+        model: &M,
+        e: &Evaluated<M::Stats>,
+    ) -> Option<EmStep<M>> {
         record.work.m_steps += 1;
         let (next, diagnostics) = model.m_step(&e.stats, self.options).ok()?;
         let mut work = Work::default();
@@ -335,17 +371,17 @@ where
             .e_step(&next, record.restart, record.iteration() + 2, &mut work)
             .ok();
         record.work.e_steps += work.e_steps;
-        let floor = e.log_likelihood - convergence::rounding(e.log_likelihood);
+        let floor = e.objective - convergence::rounding(e.objective);
         next_e
-            .filter(|n| n.log_likelihood >= floor)
+            .filter(|n| n.objective >= floor)
             .map(|n| (next, n, diagnostics))
     }
 
     /// Records the start (iteration 0): the observer sees it, and the
     /// iteration cap, the time budget or the observer may end the run.
     fn start(&self, record: &mut Record<M>) -> Option<Termination> {
-        record.history.push(record.current.e.log_likelihood);
-        record.best_log_likelihood = record.current.e.log_likelihood;
+        record.history.push(record.current.e.objective);
+        record.best_log_likelihood = record.current.e.objective;
         let control = self.observe(record, None, None);
         self.stop_anyway(record, control)
     }
@@ -357,17 +393,17 @@ where
         &self,
         record: &mut Record<M>,
         model: M,
-        e: EStep<M::Stats>,
+        e: Evaluated<M::Stats>,
         diagnostics: Option<M::Diagnostics>,
         kind: Kind,
     ) -> Result<Option<Termination>, FitError<M::Error>> {
         let k = record.iteration() + 1;
         let flat = self.flat_for_rule(&model, record.restart)?;
-        let ll = e.log_likelihood;
+        let ll = e.objective;
         // A drop within the rounding of ℓ is no fall: EM is at its fixed
         // point to working precision, and the step counts as a zero gain
         // (recorded, so that the report can say so).
-        let gain = match ll - record.current.e.log_likelihood {
+        let gain = match ll - record.current.e.objective {
             g if g < 0.0 && -g <= convergence::rounding(ll) => {
                 record.rounding_drops.push(Fall {
                     iteration: k,
@@ -437,7 +473,7 @@ where
         convergence.holds(&convergence::Step {
             gain,
             rate,
-            log_likelihood: record.current.e.log_likelihood,
+            log_likelihood: record.current.e.objective,
             parameters,
         })
     }
@@ -466,7 +502,7 @@ where
             o.on_iteration(&IterationEvent {
                 restart: record.restart,
                 iteration: record.iteration(),
-                log_likelihood: record.current.e.log_likelihood,
+                log_likelihood: record.current.e.objective,
                 improvement: gain,
                 diagnostics,
                 model: &record.current.model,

@@ -44,16 +44,12 @@ EXPLAINED = {
        "asserts that Viterbi recovers every sampled state of 1000; emfit's generator draws another "
        "sample, in which one point sits where the other state is more probable"
        for i in IMPLEMENTATIONS},
-    "TestGMMHMM_MultiSequence::test_chunked[full]":
-        "compares two fits of default length (n_iter=10, not converged) on the data cut in 1 and "
-        "in 5 sequences to 1e-3; neither has converged after 10 iterations: plain EM's iterates "
-        "are 1.8e-3 apart, SQUAREM's 0.3; run to convergence the two fits agree to 3e-5",
-    **{f"test_gmmhmm_multi_sequence_fit_invariant_to_sequence_ordering[{i}-{c}]":
-       "every fit converges without a fall (monitor_.converged holds), but the six orders of the "
-       "sequences reach different local optima (scores up to 6% apart, the test allows 0.5%): "
-       "emfit's nested k-means initialisation is one seeded run whose result depends on the row "
-       "order, where hmmlearn's KMeans keeps the best of 10"
-       for i in IMPLEMENTATIONS for c in ["diag", "spherical", "tied", "full"]},
+    **{f"TestGMMHMM_MultiSequence::test_chunked[{c}]":
+       "compares two fits of default length (n_iter=10, not converged) on the data cut in 1 and "
+       "in 5 sequences to 1e-2 (means) and 1e-3 (covariances); neither has converged after 10 "
+       "SQUAREM iterations, whose iterates are then up to 0.07 (means) and 0.3 (covariances) "
+       "apart; run to convergence (tol=1e-6) the two fits agree to 8e-5"
+       for c in ["diag", "full"]},
 }
 
 

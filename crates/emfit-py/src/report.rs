@@ -7,9 +7,12 @@ use std::fmt::Display;
 
 /// The report as a dict:
 /// - `termination` (why the winning restart stopped, in words), `converged`;
-/// - `iterations`, `log_likelihood` (of the returned parameters),
-///   `returned_iteration` (an index into `history`), `history` (the
-///   log-likelihood of every recorded iteration, the start first);
+/// - `objective`: what the fit monitored, `"log-likelihood"`, or
+///   `"log posterior"` (the log-likelihood plus the log prior, up to a
+///   constant) when priors are set;
+/// - `iterations`, `log_likelihood` (the objective at the returned
+///   parameters), `returned_iteration` (an index into `history`),
+///   `history` (the objective at every recorded iteration, the start first);
 /// - `falls`: `(iteration, drop, expected)` for every fall;
 /// - `rounding_drops`: `(iteration, drop)` for every drop within the
 ///   rounding of ℓ (`10⁻¹² |ℓ|`), counted as a zero gain, not a fall;
@@ -26,6 +29,7 @@ pub(crate) fn to_dict<'py, D: Display, E: Display>(
     let d = PyDict::new(py);
     d.set_item("termination", report.termination.to_string())?;
     d.set_item("converged", report.converged())?;
+    d.set_item("objective", report.objective.to_string())?;
     d.set_item("iterations", report.iterations)?;
     d.set_item("log_likelihood", report.log_likelihood)?;
     d.set_item("returned_iteration", report.returned_iteration)?;

@@ -43,9 +43,12 @@ impl<E: Emission> EmModel for Hmm<E> {
     /// - the emission's own update ([`Emission::m_step`]).
     ///
     /// Only the blocks in `options.learn` change. A transition row without
-    /// expected counts (a state never left) is kept and reported. Without
-    /// priors and with `reg_covar = 0` the step never lowers the
-    /// log-likelihood.
+    /// expected counts (a state never left) is kept and reported. The step
+    /// never lowers EM's objective: the log-likelihood without priors, the
+    /// log posterior ([`EmModel::log_prior`]) with them, whatever the
+    /// covariance floor (a lower bound, see [`crate::NormalPrior`]); only a
+    /// GMM weight raised to `mixture::WEIGHT_FLOOR` (`10 ε`, reported) can
+    /// move it by rounding.
     ///
     /// # Errors
     /// Statistics from a model of another shape, invalid priors or options,
@@ -56,6 +59,20 @@ impl<E: Emission> EmModel for Hmm<E> {
         options: &MStepOptions,
     ) -> Result<(Self, StepDiagnostics), HmmError> {
         self.maximise(stats, options)
+    }
+
+    /// `ln p(θ)` up to a constant under the priors of `options` on the
+    /// learned blocks: Dirichlet terms `Σ (α − 1) ln p` of the start,
+    /// transition, mixture-weight and categorical rows, the conjugate
+    /// normal prior of Gaussian and GMM emissions
+    /// ([`crate::NormalPrior`]), the Gamma prior of Poisson rates
+    /// ([`crate::GammaPrior`]); `None` without any (maximum likelihood, and
+    /// the loop monitors `ℓ` exactly).
+    ///
+    /// # Errors
+    /// Priors of another shape or with invalid values.
+    fn log_prior(&self, options: &MStepOptions) -> Result<Option<f64>, HmmError> {
+        self.prior_log_density(options)
     }
 
     /// The learned blocks of `options.learn` as one flat vector: the start

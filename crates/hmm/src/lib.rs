@@ -14,8 +14,9 @@
 //! - [`Hmm`]: start probabilities, transition matrix and an emission. Through
 //!   [`EmModel`]: `e_step` (parallel over sequences, fixed reduction order),
 //!   `m_step` (which blocks it learns: [`LearnSet`] of [`Param`]; optional
-//!   Dirichlet priors: [`MStepOptions`]; what it had to do:
-//!   [`StepDiagnostics`]), `init_from_data` ([`InitConfig`]),
+//!   Dirichlet, [`NormalPrior`] and [`GammaPrior`] priors: [`MStepOptions`];
+//!   what it had to do: [`StepDiagnostics`]), `log_prior` (with priors the
+//!   loop monitors the log posterior), `init_from_data` ([`InitConfig`]),
 //!   `em_iteration`, and the learned parameters as one flat vector for
 //!   accelerated EM and the parameter-change rule ([`flat`]).
 //! - Inference: [`Hmm::score`], [`Hmm::forward_backward`],
@@ -92,6 +93,7 @@ mod sequences;
 pub use emission::categorical::{CategoricalEmission, CategoricalInit, CategoricalStats, MAX_SYMBOLS};
 pub use emission::gaussian::{DEFAULT_INIT_FLOOR, GaussianEmission, GaussianInit, GaussianStats};
 pub use emission::gmm::{GmmEmission, GmmInit, GmmStats};
+pub use emission::kmeans::DEFAULT_KMEANS_RUNS;
 pub use emission::normal::NormalPrior;
 pub use emission::poisson::{GammaPrior, PoissonEmission, PoissonInit, PoissonStats};
 pub use emission::{Emission, MergeStats};

@@ -103,6 +103,19 @@ pub(crate) fn map_row(counts: &[f64], prior: Option<&[f64]>, previous: &[f64]) -
     Some(row)
 }
 
+/// `Σ_j (α_j − 1) ln p_j`: the log density of the Dirichlet prior `α` at
+/// the row `p`, up to its normalising constant, the term a MAP update
+/// ([`map_row`]) adds to EM's objective. Entries with `p_j = 0` are left
+/// out: they are structural zeros, which the update never moves (or
+/// entries with `α_j = 1`, which add nothing), so their term is a constant.
+pub(crate) fn dirichlet_log_density(p: &[f64], alpha: &[f64]) -> f64 {
+    p.iter()
+        .zip(alpha)
+        .filter(|&(&p, &a)| p > 0.0 && a != 1.0)
+        .map(|(&p, &a)| (a - 1.0) * p.ln())
+        .sum()
+}
+
 /// `ln p` of every entry (`ln 0 = −∞`).
 pub(crate) fn ln_all(values: &[f64]) -> Vec<f64> {
     values

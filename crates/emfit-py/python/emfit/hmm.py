@@ -26,13 +26,22 @@ What differs from hmmlearn, on purpose:
 - A fit that stops before converging warns with ``ConvergenceWarning``
   (hmmlearn counts reaching ``n_iter`` as converged and warns nothing);
   ``stopping='fixed'`` runs exactly ``n_iter`` iterations and never warns.
-- ``monitor_.history`` holds the log-likelihood of every iterate, the start
-  first and the returned parameters last (hmmlearn's holds those before
-  each M-step); ``fit_report_`` is emfit's full report.
+- ``monitor_.history`` holds the objective EM raises at every iterate, the
+  start first and the returned parameters last (hmmlearn's holds those
+  before each M-step): the log-likelihood without priors, and with priors
+  (any prior argument away from its maximum-likelihood value, such as
+  GaussianHMM's default ``covars_prior=1e-2``) the log posterior, the
+  log-likelihood plus the log prior of the parameters (up to a constant),
+  which a MAP step never lowers while the log-likelihood alone may fall.
+  ``monitor_.objective`` says which (``"log-likelihood"`` or
+  ``"log posterior"``). hmmlearn's history is the log-likelihood even under
+  priors, so its monitor can see falls and stop on them. ``score`` is the
+  log-likelihood either way; ``fit_report_`` is emfit's full report.
 - Start and transition probabilities not given are initialised uniform
   (hmmlearn draws them from a Dirichlet), the rest by the ``hmm`` crate's
-  recipe (k-means means, the data covariance plus ``min_covar``); ``n_init``
-  restarts from a master seed drawn from ``random_state``.
+  recipe (k-means means, the best of 10 runs by inertia as hmmlearn's, the
+  data covariance plus ``min_covar``); ``n_init`` restarts from a master
+  seed drawn from ``random_state``.
 - Dirichlet priors (``startprob_prior``, ``transmat_prior``,
   ``emissionprob_prior``, ``weights_prior``) give the MAP update
   ``p_j ∝ n_j + α_j − 1``, as hmmlearn's; concentrations must be ≥ 1 (below
@@ -86,21 +95,26 @@ class ConvergenceMonitor:
     ----------
     tol, n_iter, verbose : the estimator's arguments.
     history : list of float
-        The total log-likelihood of every iterate, the start first and the
-        returned parameters last.
+        The objective of every iterate, the start first and the returned
+        parameters last: the total log-likelihood, or with priors the log
+        posterior (log-likelihood plus log prior, up to a constant).
+    objective : str
+        ``"log-likelihood"`` or ``"log posterior"``: what ``history`` holds.
     iter : int
         The number of EM iterations run.
     converged : bool
         Whether the stopping rule held (not merely ``n_iter`` reached).
     """
 
-    def __init__(self, tol, n_iter, verbose, history=(), iter=0, converged=False):
+    def __init__(self, tol, n_iter, verbose, history=(), iter=0, converged=False,
+                 objective="log-likelihood"):
         self.tol = tol
         self.n_iter = n_iter
         self.verbose = verbose
         self.history = list(history)
         self.iter = iter
         self.converged = converged
+        self.objective = objective
 
     def __repr__(self):
         fields = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items()))
@@ -237,7 +251,7 @@ class _BaseHMM(BaseEstimator):
         self.fit_report_ = report
         self.monitor_ = ConvergenceMonitor(
             self.tol, self.n_iter, self.verbose, report["history"], report["iterations"],
-            report["converged"])
+            report["converged"], report["objective"])
         if not report["converged"] and self.stopping != "fixed":
             warnings.warn(
                 f"{type(self).__name__} did not converge: {report['termination']} after "

@@ -9,7 +9,7 @@ use crate::error::{HmmError, Table};
 use crate::flat::{push_support, with_support};
 use crate::model::options::MStepOptions;
 use crate::param::{Param, StepDiagnostics};
-use crate::probability::{ln_all, map_row, prior_rows, sample_index, validate_row};
+use crate::probability::{dirichlet_log_density, ln_all, map_row, prior_rows, sample_index, validate_row};
 use crate::sequences::Sequences;
 
 /// Categorical emissions: in state j the symbol `m ∈ 0..M` is emitted with
@@ -154,6 +154,23 @@ impl CategoricalEmission {
     }
 }
 
+impl CategoricalEmission {
+    /// The Dirichlet concentrations of each emission row, checked (states x
+    /// symbols, each finite and `≥ 1`); `None` without.
+    ///
+    /// # Errors
+    /// [`HmmError::DimensionMismatch`], [`HmmError::InvalidPrior`].
+    fn emission_priors(&self, options: &MStepOptions) -> Result<Option<Vec<Vec<f64>>>, HmmError> {
+        prior_rows(
+            options.emission_prior.as_ref(),
+            self.n_states(),
+            self.n_symbols(),
+            "emission prior (states x symbols)",
+            Table::EmissionProbabilities,
+        )
+    }
+}
+
 impl Emission for CategoricalEmission {
     type Stats = CategoricalStats;
     type InitConfig = CategoricalInit;
@@ -245,13 +262,7 @@ impl Emission for CategoricalEmission {
         if !options.learn.contains(Param::Probabilities) {
             return Ok((self.clone(), diagnostics));
         }
-        let priors = prior_rows(
-            options.emission_prior.as_ref(),
-            k,
-            m,
-            "emission prior (states x symbols)",
-            Table::EmissionProbabilities,
-        )?;
+        let priors = self.emission_priors(options)?;
         let mut probs = self.probs.clone();
         for j in 0..k {
             let prior = priors.as_ref().map(|p| p[j].as_slice());
@@ -267,6 +278,25 @@ impl Emission for CategoricalEmission {
             }
         }
         Ok((Self::from_valid(probs), diagnostics))
+    }
+
+    /// The Dirichlet log density of every row under
+    /// `MStepOptions::emission_prior`.
+    fn log_prior(&self, options: &MStepOptions) -> Result<Option<f64>, HmmError> {
+        if !options.learn.contains(Param::Probabilities) {
+            return Ok(None);
+        }
+        let Some(rows) = self.emission_priors(options)? else {
+            return Ok(None);
+        };
+        let probs = self.row_major();
+        Ok(Some(
+            probs
+                .chunks(self.n_symbols())
+                .zip(&rows)
+                .map(|(p, alpha)| dirichlet_log_density(p, alpha))
+                .sum(),
+        ))
     }
 
     fn n_parameters(&self) -> usize {

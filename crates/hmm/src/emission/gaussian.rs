@@ -7,6 +7,7 @@ use mixture::{CovarianceType, Covariances, Floor, GaussianMixture, MixtureError,
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use super::kmeans::{DEFAULT_KMEANS_RUNS, best_kmeans};
 use super::{Emission, MergeStats, check_columns, check_states, init_checked, normal};
 use crate::error::HmmError;
 use crate::model::options::MStepOptions;
@@ -60,6 +61,9 @@ pub struct GaussianInit {
     pub covariances: Option<Covariances>,
     /// Lloyd rounds of the k-means initialisation.
     pub kmeans_rounds: usize,
+    /// k-means runs (`≥ 1`; default [`DEFAULT_KMEANS_RUNS`]): the clustering
+    /// with the lowest inertia is used.
+    pub kmeans_runs: usize,
     /// Added to the diagonal of the data covariance (value > 0; default
     /// [`Floor::Relative`]`(1e-3)`: `10⁻³` times the data's variance of each
     /// feature; hmmlearn's `min_covar` is [`Floor::Absolute`]`(1e-3)`).
@@ -67,7 +71,8 @@ pub struct GaussianInit {
 }
 
 impl GaussianInit {
-    /// Means from k-means, covariances from the data, 100 Lloyd rounds, the
+    /// Means from k-means (the best of [`DEFAULT_KMEANS_RUNS`] runs of 100
+    /// Lloyd rounds), covariances from the data, the
     /// initial floor [`DEFAULT_INIT_FLOOR`] relative to the data's variances.
     #[must_use]
     pub fn new(covariance_type: CovarianceType) -> Self {
@@ -76,6 +81,7 @@ impl GaussianInit {
             means: None,
             covariances: None,
             kmeans_rounds: 100,
+            kmeans_runs: DEFAULT_KMEANS_RUNS,
             covariance_floor: Floor::Relative(DEFAULT_INIT_FLOOR),
         }
     }
@@ -307,6 +313,13 @@ impl Emission for GaussianEmission {
         Ok((Self { mixture }, diagnostics))
     }
 
+    /// The normal prior's log density ([`normal::NormalPrior`]) at the
+    /// states' means and covariances.
+    fn log_prior(&self, options: &MStepOptions) -> Result<Option<f64>, HmmError> {
+        let prior = normal::priors(options, 1)?.map(|p| &p[0]);
+        normal::log_prior(&self.mixture, prior, options, None)
+    }
+
     fn n_parameters(&self) -> usize {
         let (k, d) = (self.n_states(), self.n_features());
         k * d + self.covariance_type().n_parameters(k, d)
@@ -347,8 +360,7 @@ impl Emission for GaussianEmission {
             let x = data.data();
             let means = match &config.means {
                 Some(m) => m.clone(),
-                None => mixture::kmeans::kmeans(x, n_states, config.kmeans_rounds, rng)
-                    .map_err(mixture_err(None))?
+                None => best_kmeans(x, n_states, config.kmeans_rounds, config.kmeans_runs, rng)?
                     .centroids()
                     .to_owned(),
             };

@@ -13,11 +13,13 @@ use super::gaussian::{
     DEFAULT_INIT_FLOOR, covariances_from_data, data_moments, draw_rows, mixture_err, mixture_learn,
     sampling_factors,
 };
+use super::kmeans::{DEFAULT_KMEANS_RUNS, best_kmeans};
 use super::{Emission, MergeStats, check_columns, check_states, init_checked, normal};
 use crate::error::{HmmError, Table};
 use crate::model::options::MStepOptions;
+use crate::model::prior::total;
 use crate::param::{Param, StepDiagnostics};
-use crate::probability::{map_row, prior_rows, sample_index, validate_row};
+use crate::probability::{dirichlet_log_density, map_row, prior_rows, sample_index, validate_row};
 use crate::sequences::Sequences;
 
 /// Gaussian-mixture emissions: `b_j(x) = Σ_m w_jm N(x; μ_jm, Σ_jm)` with
@@ -73,6 +75,9 @@ pub struct GmmInit {
     pub covariances: Option<Vec<Covariances>>,
     /// Lloyd rounds of each k-means.
     pub kmeans_rounds: usize,
+    /// Runs of each k-means (`≥ 1`; default [`DEFAULT_KMEANS_RUNS`]): the
+    /// clustering with the lowest inertia is used.
+    pub kmeans_runs: usize,
     /// Added to the diagonal of the data covariance (value > 0; default
     /// [`Floor::Relative`]`(`[`DEFAULT_INIT_FLOOR`]`)`: `10⁻³` times the data's
     /// variance of each feature; hmmlearn's `min_covar` is
@@ -81,7 +86,8 @@ pub struct GmmInit {
 }
 
 impl GmmInit {
-    /// Everything from data, 100 Lloyd rounds, the relative initial floor
+    /// Everything from data (each k-means the best of
+    /// [`DEFAULT_KMEANS_RUNS`] runs of 100 Lloyd rounds), the relative initial floor
     /// [`DEFAULT_INIT_FLOOR`].
     #[must_use]
     pub fn new(n_mix: usize, covariance_type: CovarianceType) -> Self {
@@ -92,6 +98,7 @@ impl GmmInit {
             means: None,
             covariances: None,
             kmeans_rounds: 100,
+            kmeans_runs: DEFAULT_KMEANS_RUNS,
             covariance_floor: Floor::Relative(DEFAULT_INIT_FLOOR),
         }
     }
@@ -313,6 +320,23 @@ struct StateTerms {
     sum: Vec<f64>,
 }
 
+impl GmmEmission {
+    /// The Dirichlet concentrations of each state's mixture weights, checked
+    /// (states x components, each finite and `≥ 1`); `None` without.
+    ///
+    /// # Errors
+    /// [`HmmError::DimensionMismatch`], [`HmmError::InvalidPrior`].
+    fn weight_priors(&self, options: &MStepOptions) -> Result<Option<Vec<Vec<f64>>>, HmmError> {
+        prior_rows(
+            options.weight_prior.as_ref(),
+            self.n_states(),
+            self.n_mix(),
+            "mixture weight prior (states x components)",
+            Table::MixtureWeights,
+        )
+    }
+}
+
 impl Emission for GmmEmission {
     type Stats = GmmStats;
     type InitConfig = GmmInit;
@@ -390,7 +414,7 @@ impl Emission for GmmEmission {
         stats: &Self::Stats,
         options: &MStepOptions,
     ) -> Result<(Self, StepDiagnostics), HmmError> {
-        let (k, n_mix) = (self.n_states(), self.n_mix());
+        let k = self.n_states();
         if stats.0.len() != k {
             return Err(HmmError::DimensionMismatch {
                 what: "statistics states",
@@ -398,13 +422,7 @@ impl Emission for GmmEmission {
                 found: stats.0.len(),
             });
         }
-        let weight_priors = prior_rows(
-            options.weight_prior.as_ref(),
-            k,
-            n_mix,
-            "mixture weight prior (states x components)",
-            Table::MixtureWeights,
-        )?;
+        let weight_priors = self.weight_priors(options)?;
         let normal_priors = normal::priors(options, k)?;
         let floors = normal::feature_floors(stats.0.iter(), self.n_features(), options.covariance_floor)?;
         let learn_weights = options.learn.contains(Param::Weights);
@@ -430,6 +448,31 @@ impl Emission for GmmEmission {
             mixtures.push(new);
         }
         Ok((Self { mixtures }, diagnostics))
+    }
+
+    /// For each state, the Dirichlet log density of its weights
+    /// (`MStepOptions::weight_prior`) and the normal prior's log density
+    /// ([`normal::NormalPrior`]) at its components.
+    fn log_prior(&self, options: &MStepOptions) -> Result<Option<f64>, HmmError> {
+        let weight_priors = self
+            .weight_priors(options)?
+            .filter(|_| options.learn.contains(Param::Weights));
+        let normal_priors = normal::priors(options, self.n_states())?;
+        let mut terms = Vec::with_capacity(2 * self.n_states());
+        for (j, mix) in self.mixtures.iter().enumerate() {
+            terms.push(
+                weight_priors
+                    .as_ref()
+                    .map(|p| dirichlet_log_density(mix.weights(), &p[j])),
+            );
+            terms.push(normal::log_prior(
+                mix,
+                normal_priors.map(|p| &p[j]),
+                options,
+                Some(j),
+            )?);
+        }
+        Ok(total(terms))
     }
 
     fn n_parameters(&self) -> usize {
@@ -514,7 +557,7 @@ impl Emission for GmmEmission {
                 .unwrap_or_else(|| Mat::from_fn(n_states, n_mix, |_, _| 1.0 / n_mix as f64));
             let means = match &config.means {
                 Some(m) => m.clone(),
-                None => nested_kmeans_means(x, n_states, n_mix, config.kmeans_rounds, rng)?,
+                None => nested_kmeans_means(x, n_states, n_mix, config, rng)?,
             };
             let covariances = match &config.covariances {
                 Some(c) => c.clone(),
@@ -576,11 +619,12 @@ fn nested_kmeans_means<R: Rng + ?Sized>(
     x: MatRef<'_, f64>,
     n_states: usize,
     n_mix: usize,
-    rounds: usize,
+    config: &GmmInit,
     rng: &mut R,
 ) -> Result<Vec<Mat<f64>>, HmmError> {
     let d = x.ncols();
-    let km = mixture::kmeans::kmeans(x, n_states, rounds, rng).map_err(mixture_err(None))?;
+    let (rounds, runs) = (config.kmeans_rounds, config.kmeans_runs);
+    let km = best_kmeans(x, n_states, rounds, runs, rng)?;
     let (_, cov) = data_moments(x);
     let sd: Vec<f64> = (0..d).map(|i| cov[(i, i)].sqrt()).collect();
     let mut means = Vec::with_capacity(n_states);
@@ -588,7 +632,7 @@ fn nested_kmeans_means<R: Rng + ?Sized>(
         let rows: Vec<usize> = (0..x.nrows()).filter(|&i| km.labels()[i] == j).collect();
         let xj = Mat::from_fn(rows.len(), d, |i, c| x[(rows[i], c)]);
         let inner = if rows.len() >= n_mix {
-            mixture::kmeans::kmeans(xj.as_ref(), n_mix, rounds, rng).ok()
+            best_kmeans(xj.as_ref(), n_mix, rounds, runs, rng).ok()
         } else {
             None
         };

@@ -7,11 +7,14 @@
 //!
 //! The emissions are in `categorical.rs`, `gaussian.rs` (one Gaussian per
 //! state, on the `mixture` crate), `gmm.rs` (one Gaussian mixture per state)
-//! and `poisson.rs`; this file holds the trait and the checks they share.
+//! and `poisson.rs`; `normal.rs` holds the Gaussian M-step and its prior,
+//! `kmeans.rs` the k-means of the initialisations; this file holds the
+//! trait and the checks they share.
 
 pub(crate) mod categorical;
 pub(crate) mod gaussian;
 pub(crate) mod gmm;
+pub(crate) mod kmeans;
 pub(crate) mod normal;
 pub(crate) mod poisson;
 
@@ -83,6 +86,19 @@ pub trait Emission: Clone + PartialEq + Send + Sync + std::fmt::Debug + Sized {
         stats: &Self::Stats,
         options: &MStepOptions,
     ) -> Result<(Self, StepDiagnostics), HmmError>;
+
+    /// `ln p` of the emission's parameters up to a constant, under the
+    /// priors of `options` on the blocks `options.learn` learns: the term
+    /// the emission's MAP M-step adds to EM's objective
+    /// ([`em_core::EmModel::log_prior`] of the HMM). `None` when no such
+    /// prior is set. Default: `None` (an emission without priors).
+    ///
+    /// # Errors
+    /// Priors of another shape or with invalid values, as [`Emission::m_step`].
+    fn log_prior(&self, options: &MStepOptions) -> Result<Option<f64>, HmmError> {
+        let _ = options;
+        Ok(None)
+    }
 
     /// Number of free parameters.
     fn n_parameters(&self) -> usize;

@@ -8,7 +8,7 @@
 use em_core::{Adjustment, Event, Floor};
 use faer::{Mat, MatRef, Side};
 use linalg_kernels::Cholesky;
-use mixture::floor::feature_scale;
+use mixture::floor::{data_variances, feature_scale};
 use mixture::{CovarianceType, Covariances, GaussianMixture, MixtureError, Scatter, SufficientStats};
 
 use super::gaussian::mixture_err;
@@ -240,17 +240,89 @@ impl NormalPrior {
     }
 }
 
+impl NormalPrior {
+    /// `ln p(μ, Σ)` up to a constant at the means and covariances of
+    /// `mixture`, the log prior whose sum with EM's expected complete-data
+    /// log-likelihood the update maximises:
+    ///
+    /// ```text
+    /// Σ_c [−½ a_c ln det Σ_c − ½ tr(Σ_c⁻¹ (Ψ_c + λ_c δ_c δ_cᵀ))]       full, δ_c = μ_c − μ₀_c
+    /// Σ_c Σ_f [−½ a_cf ln σ²_cf − ½ (ψ_cf + λ_c δ_cf²) / σ²_cf]        diagonal
+    /// Σ_c [−½ a_c ln σ²_c − ½ (ψ_c + λ_c ‖δ_c‖²) / σ²_c]              spherical
+    /// −½ a ln det Σ − ½ tr(Σ⁻¹ (Ψ + Σ_c λ_c δ_c δ_cᵀ))                 tied
+    /// ```
+    ///
+    /// # Errors
+    /// As [`NormalPrior::check`] against the mixture's shape.
+    pub(crate) fn log_density(
+        &self,
+        mixture: &GaussianMixture,
+        state: Option<usize>,
+    ) -> Result<f64, HmmError> {
+        let (k, d) = (mixture.n_components(), mixture.n_features());
+        self.check(k, d, mixture.covariance_type(), state)?;
+        let delta = |c: usize, f: usize| mixture.means()[(c, f)] - self.means[(c, f)];
+        // −½ tr(Σ⁻¹ (Ψ + Σ_c∈cs λ_c δ_c δ_cᵀ)) with the precision of component `of`.
+        let quadratic = |of: usize, psi: &Mat<f64>, cs: std::ops::Range<usize>| {
+            let precision = mixture
+                .component_precision(of)
+                .expect("a component of the mixture");
+            let mut sum = 0.0;
+            for i in 0..d {
+                for j in 0..d {
+                    let spread: f64 = cs
+                        .clone()
+                        .map(|c| self.means_weight[c] * delta(c, i) * delta(c, j))
+                        .sum();
+                    sum += precision[(i, j)] * (psi[(i, j)] + spread);
+                }
+            }
+            -0.5 * sum
+        };
+        let log_det = mixture.log_det_covariances();
+        Ok(match (mixture.covariances(), &self.scale) {
+            (Covariances::Full(_), Covariances::Full(psi)) => (0..k)
+                .map(|c| -0.5 * self.extra_mass[(c, 0)] * log_det[c] + quadratic(c, &psi[c], c..c + 1))
+                .sum(),
+            (Covariances::Tied(_), Covariances::Tied(psi)) => {
+                -0.5 * self.extra_mass[(0, 0)] * log_det[0] + quadratic(0, psi, 0..k)
+            }
+            (Covariances::Diagonal(sigma), Covariances::Diagonal(psi)) => (0..k)
+                .flat_map(|c| (0..d).map(move |f| (c, f)))
+                .map(|(c, f)| {
+                    let v = sigma[(c, f)];
+                    let spread = self.means_weight[c] * delta(c, f) * delta(c, f);
+                    -0.5 * self.extra_mass[(c, f)] * v.ln() - 0.5 * (psi[(c, f)] + spread) / v
+                })
+                .sum(),
+            (Covariances::Spherical(sigma), Covariances::Spherical(psi)) => (0..k)
+                .map(|c| {
+                    let v = sigma[c];
+                    let spread: f64 = (0..d)
+                        .map(|f| self.means_weight[c] * delta(c, f) * delta(c, f))
+                        .sum();
+                    -0.5 * self.extra_mass[(c, 0)] * v.ln() - 0.5 * (psi[c] + spread) / v
+                })
+                .sum(),
+            _ => unreachable!("the prior's type is checked against the mixture"),
+        })
+    }
+}
+
 /// The floor of every feature (see [`NormalPrior`]): `floor` at the scale
 /// of feature f of the data behind `stats` pooled over all its blocks,
 /// `max(s_f², ε m̄_f²)` (`mixture::floor::feature_scale`), for a relative
-/// floor; the value itself for an absolute one.
+/// floor; the value itself for an absolute one. The blocks are merged into
+/// one set of statistics (an exact pooling: the variance of the union of
+/// the blocks' points is the same however they are grouped into
+/// components), whose variances are `mixture::floor::data_variances`.
 ///
 /// # Errors
-/// [`MixtureError::ScaleOutOfRange`] (in [`HmmError::Mixture`]) when a
-/// positive relative floor is not a normal number (data too small or too
-/// large to square).
+/// Statistics of other shapes, and [`MixtureError::ScaleOutOfRange`] when
+/// a positive relative floor is not a normal number (data too small or too
+/// large to square), in [`HmmError::Mixture`].
 pub(crate) fn feature_floors<'a>(
-    stats: impl Iterator<Item = &'a SufficientStats> + Clone,
+    mut stats: impl Iterator<Item = &'a SufficientStats>,
     d: usize,
     floor: Floor,
 ) -> Result<Vec<f64>, HmmError> {
@@ -260,33 +332,27 @@ pub(crate) fn feature_floors<'a>(
             value: floor.value(),
         });
     }
-    if let Floor::Absolute(value) = floor {
-        return Ok(vec![value; d]);
-    }
-    let blocks = || {
-        stats.clone().flat_map(|s| {
-            (0..s.n_components())
-                .filter(|&c| s.mass()[c] > 0.0)
-                .map(move |c| (s, c))
-        })
-    };
-    let total: f64 = blocks().map(|(s, c)| s.mass()[c]).sum();
-    if !(total > 0.0) {
+    let Floor::Relative(_) = floor else {
         return Ok(vec![floor.value(); d]);
+    };
+    let Some(mut pooled) = stats.next().cloned() else {
+        return Ok(vec![floor.value(); d]);
+    };
+    for s in stats {
+        pooled.try_merge(s).map_err(mixture_err(None))?;
     }
-    (0..d)
-        .map(|f| {
-            let mean: f64 = blocks()
-                .map(|(s, c)| s.mass()[c] / total * s.means()[(c, f)])
+    let Some(variances) = data_variances(&pooled) else {
+        return Ok(vec![floor.value(); d]);
+    };
+    let (mass, total) = (pooled.mass(), pooled.total_mass());
+    variances
+        .into_iter()
+        .enumerate()
+        .map(|(f, variance)| {
+            let mean: f64 = (0..mass.len())
+                .filter(|&c| mass[c] > 0.0)
+                .map(|c| mass[c] / total * pooled.means()[(c, f)])
                 .sum();
-            let spread: f64 = blocks()
-                .map(|(s, c)| {
-                    let delta = s.means()[(c, f)] - mean;
-                    s.mass()[c] * delta * delta
-                })
-                .sum();
-            let within: f64 = stats.clone().map(|s| within_variance(s, f)).sum();
-            let variance = (within + spread) / total;
             let value = floor.at_scale(feature_scale(variance, mean));
             if floor.value() == 0.0 || value.is_normal() {
                 Ok(value)
@@ -298,15 +364,6 @@ pub(crate) fn feature_floors<'a>(
             }
         })
         .collect()
-}
-
-/// `Σ_c M_c,ff`: the within-component scatter of feature f.
-fn within_variance(stats: &SufficientStats, f: usize) -> f64 {
-    match stats.scatter() {
-        Scatter::Full(s) => s.iter().map(|m| m[(f, f)]).sum(),
-        Scatter::Diagonal(s) => (0..s.nrows()).map(|c| s[(c, f)]).sum(),
-        Scatter::Pooled(s) => s[(f, f)],
-    }
 }
 
 /// The priors of `options` for an emission of `count` mixtures (1 for
@@ -323,6 +380,25 @@ pub(crate) fn priors(options: &MStepOptions, count: usize) -> Result<Option<&[No
             found: (p.len(), 1),
         }),
         p => Ok(p.as_deref()),
+    }
+}
+
+/// [`NormalPrior::log_density`] of `mixture` under `prior` when
+/// `options.learn` learns its means or covariances; `None` otherwise (no
+/// prior, or one the M-step does not use).
+///
+/// # Errors
+/// As [`NormalPrior::check`].
+pub(crate) fn log_prior(
+    mixture: &GaussianMixture,
+    prior: Option<&NormalPrior>,
+    options: &MStepOptions,
+    state: Option<usize>,
+) -> Result<Option<f64>, HmmError> {
+    let how = Update::new(options, &[], prior, state);
+    match prior {
+        Some(prior) if how.means || how.covariances => prior.log_density(mixture, state).map(Some),
+        _ => Ok(None),
     }
 }
 
@@ -651,6 +727,137 @@ fn bounded(b: Mat<f64>, floors: &[f64]) -> Option<(Mat<f64>, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::options::MStepOptions;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use rand_distr::StandardNormal;
+
+    /// EM's objective for the means and covariances of `m` given the
+    /// responsibilities `resp` of the rows of `x`, from its definition:
+    /// `Σ_t Σ_c r_tc [−½ ln det Σ_c − ½ (x_t − μ_c)ᵀ Σ_c⁻¹ (x_t − μ_c)]`
+    /// (constants dropped) plus the prior's log density.
+    fn objective(m: &GaussianMixture, x: &Mat<f64>, resp: &Mat<f64>, prior: &NormalPrior) -> f64 {
+        let (k, d) = (m.n_components(), m.n_features());
+        let data: f64 = (0..k)
+            .map(|c| {
+                let chol = Cholesky::new(m.component_covariance(c).unwrap().as_ref()).unwrap();
+                (0..x.nrows())
+                    .map(|t| {
+                        let dx: Vec<f64> = (0..d).map(|f| x[(t, f)] - m.means()[(c, f)]).collect();
+                        resp[(t, c)] * (-0.5 * chol.log_det() - 0.5 * chol.mahalanobis_squared(&dx).unwrap())
+                    })
+                    .sum::<f64>()
+            })
+            .sum();
+        data + prior.log_density(m, None).unwrap()
+    }
+
+    /// A random feasible point `Σ' ⪰ diag(f)` near `sigma` (`scale` the size
+    /// of the move): in the whitened coordinates `D^{-1/2} Σ D^{-1/2}` a
+    /// random symmetric move, its eigenvalues below 1 raised to 1.
+    fn feasible_near(sigma: &Mat<f64>, floors: &[f64], scale: f64, rng: &mut StdRng) -> Mat<f64> {
+        let d = floors.len();
+        let root: Vec<f64> = floors.iter().map(|f| f.sqrt()).collect();
+        let e = Mat::from_fn(d, d, |_, _| scale * rng.sample::<f64, _>(StandardNormal));
+        let w = Mat::from_fn(d, d, |i, j| {
+            sigma[(i, j)] / (root[i] * root[j]) + 0.5 * (e[(i, j)] + e[(j, i)])
+        });
+        let eigen = w.self_adjoint_eigen(Side::Lower).unwrap();
+        let (u, s) = (eigen.U(), eigen.S().column_vector());
+        Mat::from_fn(d, d, |i, j| {
+            let v: f64 = (0..d).map(|l| u[(i, l)] * s[l].max(1.0) * u[(j, l)]).sum();
+            v * root[i] * root[j]
+        })
+    }
+
+    /// The covariances of type `like` with component c's dense covariance
+    /// replaced by `dense(c)` (diagonal and spherical: its diagonal and the
+    /// mean of it; tied: component 0's).
+    fn of_type(like: &Covariances, k: usize, dense: impl Fn(usize) -> Mat<f64>) -> Covariances {
+        match like {
+            Covariances::Full(_) => Covariances::Full((0..k).map(dense).collect()),
+            Covariances::Tied(_) => Covariances::Tied(dense(0)),
+            Covariances::Diagonal(m) => {
+                let all: Vec<Mat<f64>> = (0..k).map(dense).collect();
+                Covariances::Diagonal(Mat::from_fn(k, m.ncols(), |c, f| all[c][(f, f)]))
+            }
+            Covariances::Spherical(_) => Covariances::Spherical(
+                (0..k)
+                    .map(|c| {
+                        let m = dense(c);
+                        (0..m.nrows()).map(|f| m[(f, f)]).sum::<f64>() / m.nrows() as f64
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The update with a binding floor is the maximiser of EM's objective
+    /// (plus the log prior) over `Σ ⪰ diag(f)`: no random feasible point
+    /// (means moved too) scores higher, every covariance type. The data
+    /// have a second feature of tiny spread in one component, so the floor
+    /// binds there. (An additive floor, `Σ = B/n + diag(f)`, fails this.)
+    #[test]
+    fn the_floored_update_is_the_constrained_maximiser() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let (n, k, d) = (80, 2, 2);
+        let x = Mat::from_fn(n, d, |t, f| {
+            let z: f64 = rng.sample(StandardNormal);
+            match (t % 2, f) {
+                (0, 0) => 3.0 + z,
+                (0, _) => 0.01 * z,
+                (_, 0) => -1.0 + 0.8 * z,
+                (_, _) => 2.0 + 1.5 * z,
+            }
+        });
+        let resp = Mat::from_fn(n, k, |t, c| {
+            let p = if t % 2 == 0 { 0.98 } else { 0.02 };
+            if c == 0 { p } else { 1.0 - p }
+        });
+        let floors = [0.2, 1.6];
+        let options = MStepOptions::default().with_reg_covar(0.0);
+        for t in CovarianceType::ALL {
+            let old = GaussianMixture::new(
+                vec![0.5, 0.5],
+                Mat::from_fn(k, d, |c, f| c as f64 + f as f64),
+                of_type(&NormalPrior::none(k, d, t).scale, k, |_| Mat::identity(d, d)),
+            )
+            .unwrap();
+            let mut prior = NormalPrior::none(k, d, t);
+            prior.means = Mat::from_fn(k, d, |c, f| 0.5 * (c + f) as f64);
+            prior.means_weight = vec![2.0, 0.5];
+            prior.scale = of_type(&prior.scale, k, |c| {
+                Mat::from_fn(d, d, |i, j| if i == j { 0.05 * (c + 1) as f64 } else { 0.01 })
+            });
+            prior.extra_mass.fill(1.5);
+            let stats = SufficientStats::from_responsibilities(x.as_ref(), resp.as_ref(), t).unwrap();
+            let how = Update::new(&options, &floors, Some(&prior), None);
+            let (best, diag) = update(&old, &stats, vec![0.5, 0.5], &how).unwrap();
+            assert!(
+                diag.to_string().contains("floor"),
+                "{t:?}: the floor binds ({diag})"
+            );
+            let at_best = objective(&best, &x, &resp, &prior);
+            for trial in 0..200 {
+                let scale = [1e-4, 1e-2, 0.3][trial % 3];
+                let means = Mat::from_fn(k, d, |c, f| {
+                    best.means()[(c, f)] + scale * rng.sample::<f64, _>(StandardNormal)
+                });
+                // Feasible for every type: the diagonal of a matrix ⪰ diag(f)
+                // is ≥ f, and so is the mean of it.
+                let moved: Vec<Mat<f64>> = (0..k)
+                    .map(|c| feasible_near(&best.component_covariance(c).unwrap(), &floors, scale, &mut rng))
+                    .collect();
+                let covs = of_type(best.covariances(), k, |c| moved[c].clone());
+                let other = GaussianMixture::new(vec![0.5, 0.5], means, covs).unwrap();
+                let at_other = objective(&other, &x, &resp, &prior);
+                assert!(
+                    at_best >= at_other - 1e-10 * at_best.abs(),
+                    "{t:?}, trial {trial}: {at_best} at the update < {at_other} at a feasible point"
+                );
+            }
+        }
+    }
 
     /// The bound keeps a covariance above the floor and leaves one above it alone.
     #[test]

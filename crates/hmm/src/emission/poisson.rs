@@ -7,7 +7,7 @@ use rand_distr::{Distribution, Poisson};
 use statrs::function::factorial::{self, MAX_FACTORIAL};
 use statrs::function::gamma;
 
-use super::gaussian::mixture_err;
+use super::kmeans::{DEFAULT_KMEANS_RUNS, best_kmeans};
 use super::{Emission, MergeStats, check_columns, check_states, init_checked};
 use crate::error::HmmError;
 use crate::model::options::MStepOptions;
@@ -57,6 +57,21 @@ impl GammaPrior {
             shape: Mat::zeros(k, d),
             rate: Mat::zeros(k, d),
         }
+    }
+
+    /// `Σ_jc α_jc ln λ_jc − β_jc λ_jc`: the log density of the prior at
+    /// `rates`, up to its normalising constant (a rate of 0 with `α = 0`
+    /// adds nothing).
+    fn log_density(&self, rates: &Mat<f64>) -> f64 {
+        let (k, d) = (rates.nrows(), rates.ncols());
+        (0..k)
+            .flat_map(|j| (0..d).map(move |c| (j, c)))
+            .map(|(j, c)| {
+                let (alpha, beta, rate) = (self.shape[(j, c)], self.rate[(j, c)], rates[(j, c)]);
+                let log_term = if alpha > 0.0 { alpha * rate.ln() } else { 0.0 };
+                log_term - beta * rate
+            })
+            .sum()
     }
 
     /// Checks the shapes (K x d) and values (finite, `≥ 0`).
@@ -133,6 +148,9 @@ pub struct PoissonInit {
     pub rates: Option<Mat<f64>>,
     /// Lloyd rounds of the k-means initialisation.
     pub kmeans_rounds: usize,
+    /// k-means runs (`≥ 1`; default [`DEFAULT_KMEANS_RUNS`]): the clustering
+    /// with the lowest inertia is used.
+    pub kmeans_runs: usize,
     /// Smallest initial rate (a centroid of zeros would otherwise start at 0
     /// and stay there; value > 0): [`Floor::Relative`]`(c)` is `c` times the
     /// feature's mean count (`c` itself for a feature that is always 0),
@@ -141,11 +159,13 @@ pub struct PoissonInit {
 }
 
 impl Default for PoissonInit {
-    /// k-means with 100 rounds, `min_rate` `10⁻³` times the mean count.
+    /// k-means (the best of [`DEFAULT_KMEANS_RUNS`] runs of 100 rounds),
+    /// `min_rate` `10⁻³` times the mean count.
     fn default() -> Self {
         Self {
             rates: None,
             kmeans_rounds: 100,
+            kmeans_runs: DEFAULT_KMEANS_RUNS,
             min_rate: Floor::Relative(1e-3),
         }
     }
@@ -322,6 +342,17 @@ impl Emission for PoissonEmission {
         Ok((Self::new(rates)?, diagnostics))
     }
 
+    /// The Gamma prior's log density ([`GammaPrior`]) at the rates.
+    fn log_prior(&self, options: &MStepOptions) -> Result<Option<f64>, HmmError> {
+        match &options.rate_prior {
+            Some(prior) if options.learn.contains(Param::Rates) => {
+                prior.check(self.n_states(), self.n_features())?;
+                Ok(Some(prior.log_density(&self.rates)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn n_parameters(&self) -> usize {
         self.n_states() * self.n_features()
     }
@@ -398,8 +429,7 @@ impl Emission for PoissonEmission {
                         });
                     }
                     let x = data.data();
-                    let km = mixture::kmeans::kmeans(x, n_states, config.kmeans_rounds, rng)
-                        .map_err(mixture_err(None))?;
+                    let km = best_kmeans(x, n_states, config.kmeans_rounds, config.kmeans_runs, rng)?;
                     let c = km.centroids();
                     let floors: Vec<f64> = (0..x.ncols())
                         .map(|f| {

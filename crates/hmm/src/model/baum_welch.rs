@@ -10,9 +10,9 @@ use super::options::{InitConfig, MStepOptions};
 use super::passes::Pass;
 use super::stats::HmmStats;
 use crate::emission::Emission;
-use crate::error::{HmmError, Table};
+use crate::error::HmmError;
 use crate::param::{Param, StepDiagnostics};
-use crate::probability::{map_row, prior_rows, validate_prior};
+use crate::probability::map_row;
 use crate::sequences::Sequences;
 
 impl<E: Emission> Hmm<E> {
@@ -94,19 +94,8 @@ impl<E: Emission> Hmm<E> {
         stats: &HmmStats<E::Stats>,
         options: &MStepOptions,
     ) -> Result<Vec<f64>, HmmError> {
-        let k = self.n_states();
-        if let Some(prior) = &options.start_prior {
-            if prior.len() != k {
-                return Err(HmmError::DimensionMismatch {
-                    what: "start prior",
-                    expected: k,
-                    found: prior.len(),
-                });
-            }
-            validate_prior(prior, Table::Start, 0)?;
-        }
-        Ok(map_row(&stats.start, options.start_prior.as_deref(), &self.start)
-            .unwrap_or_else(|| self.start.clone()))
+        let prior = self.start_prior(options)?;
+        Ok(map_row(&stats.start, prior, &self.start).unwrap_or_else(|| self.start.clone()))
     }
 
     /// `A_ij ∝ Σ_seq Σ_t ξ_t(i, j) + α_ij − 1`; a row without expected counts
@@ -118,13 +107,7 @@ impl<E: Emission> Hmm<E> {
         diagnostics: &mut StepDiagnostics,
     ) -> Result<Vec<f64>, HmmError> {
         let k = self.n_states();
-        let priors = prior_rows(
-            options.transition_prior.as_ref(),
-            k,
-            k,
-            "transition prior (K x K entries)",
-            Table::Transitions,
-        )?;
+        let priors = self.transition_priors(options)?;
         let mut trans = self.trans.clone();
         for i in 0..k {
             let rows = i * k..(i + 1) * k;

@@ -7,6 +7,7 @@
 //!   the recursions of the `inference` module;
 //! - `baum_welch`: the E-step, the M-step and the initialisation behind the
 //!   [`em_core::EmModel`] implementation (in `em.rs`);
+//! - `prior`: the log prior of the parameters under the M-step's priors;
 //! - `decoding`: scoring, posteriors, Viterbi decoding, information criteria;
 //! - `sampling`: drawing sequences from the model.
 
@@ -14,6 +15,7 @@ mod baum_welch;
 pub(crate) mod decoding;
 pub(crate) mod options;
 mod passes;
+pub(crate) mod prior;
 mod sampling;
 pub(crate) mod stats;
 

@@ -4,16 +4,16 @@
 
 use faer::Mat;
 use hmm::{
-    CovarianceType, Covariances, EmModel, Emission, GaussianEmission, GaussianHmm, GmmEmission, GmmHmm, Hmm,
+    CovarianceType, Covariances, Emission, GaussianEmission, GaussianHmm, GmmEmission, GmmHmm, Hmm,
     MStepOptions, Sequences,
 };
 use linalg_kernels::Cholesky;
 use mixture::GaussianMixture;
 use proptest::prelude::*;
 
-use super::{config, normalise};
+use super::{check_em_run, config, normalise};
 
-fn transitions(k: usize, raw: &[f64]) -> Mat<f64> {
+pub(super) fn transitions(k: usize, raw: &[f64]) -> Mat<f64> {
     let mut a = Mat::zeros(k, k);
     for i in 0..k {
         let row = normalise(&raw[i * k..(i + 1) * k]);
@@ -26,7 +26,7 @@ fn transitions(k: usize, raw: &[f64]) -> Mat<f64> {
 
 /// `m` covariances of type `t` in dimension `d` from raw numbers in [-1, 1]:
 /// full = B Bᵀ/d + 0.3 I, diagonal/spherical = 0.3 + |raw|.
-fn covariances(t: CovarianceType, m: usize, d: usize, raw: &[f64]) -> Covariances {
+pub(super) fn covariances(t: CovarianceType, m: usize, d: usize, raw: &[f64]) -> Covariances {
     let full = |offset: usize| {
         let b = Mat::from_fn(d, d, |i, j| raw[(offset + i * d + j) % raw.len()]);
         let mut s = &b * b.transpose() * faer::Scale(1.0 / d as f64);
@@ -58,7 +58,7 @@ prop_compose! {
 }
 
 prop_compose! {
-    fn setup()((k, d, t, n_mix) in shape())
+    pub(super) fn setup()((k, d, t, n_mix) in shape())
         (start in prop::collection::vec(0.05f64..1.0, k),
          trans in prop::collection::vec(0.05f64..1.0, k * k),
          weights in prop::collection::vec(0.05f64..1.0, k * n_mix),
@@ -98,50 +98,15 @@ fn worst_condition(covs: impl Iterator<Item = Mat<f64>>) -> f64 {
         .fold(1.0, f64::max)
 }
 
-/// Runs 20 exact EM steps. The log-likelihood may not fall, except after a
-/// step that left a covariance with condition number above 1e8: EM is then
-/// approaching a likelihood singularity (a component on ≤ d points), where the
-/// computed likelihood is rounding noise; the run stops there.
+/// 20 exact EM steps without a floor ([`check_em_run`]).
 fn check_run<E: Emission>(
     model: Hmm<E>,
     data: &Sequences<'_>,
     spd: impl Fn(&E) -> Result<(), TestCaseError>,
     condition: impl Fn(&E) -> f64,
 ) -> Result<(), TestCaseError> {
-    let options = MStepOptions {
-        covariance_floor: hmm::Floor::Absolute(0.0),
-        ..MStepOptions::default()
-    };
-    let mut m = model;
-    let mut previous = f64::NEG_INFINITY;
-    let mut last = String::new();
-    for step in 0..20 {
-        let e = m.e_step(data).unwrap();
-        prop_assert!(e.log_likelihood.is_finite());
-        prop_assert!(
-            e.log_likelihood >= previous - 1e-9 * previous.abs().max(1.0),
-            "step {}: {} after {} ({})",
-            step,
-            e.log_likelihood,
-            previous,
-            last
-        );
-        previous = e.log_likelihood;
-        let (next, diagnostics) = m.m_step(&e.stats, &options).unwrap();
-        last = diagnostics.to_string();
-        m = next;
-        if condition(m.emission()) > 1e8 {
-            break;
-        }
-        let k = m.n_states();
-        prop_assert!((m.start_probs().iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        for i in 0..k {
-            let row: f64 = (0..k).map(|j| m.transitions()[(i, j)]).sum();
-            prop_assert!((row - 1.0).abs() < 1e-12);
-        }
-        spd(m.emission())?;
-    }
-    Ok(())
+    let options = MStepOptions::default().with_reg_covar(0.0);
+    check_em_run(model, data, &options, spd, condition)
 }
 
 fn is_spd(c: Mat<f64>) -> Result<(), TestCaseError> {
@@ -152,6 +117,41 @@ fn is_spd(c: Mat<f64>) -> Result<(), TestCaseError> {
         }
     }
     Ok(())
+}
+
+/// Every state covariance is SPD.
+pub(super) fn gaussian_spd(e: &GaussianEmission) -> Result<(), TestCaseError> {
+    for j in 0..e.n_states() {
+        is_spd(e.state_covariance(j).unwrap())?;
+    }
+    Ok(())
+}
+
+/// The worst condition of the state covariances.
+pub(super) fn gaussian_condition(e: &GaussianEmission) -> f64 {
+    worst_condition((0..e.n_states()).map(|j| e.state_covariance(j).unwrap()))
+}
+
+/// Every state's weights sum to 1 and are non-negative; every component
+/// covariance is SPD.
+pub(super) fn gmm_valid(e: &GmmEmission) -> Result<(), TestCaseError> {
+    for mix in e.mixtures() {
+        let wsum: f64 = mix.weights().iter().sum();
+        prop_assert!((wsum - 1.0).abs() < 1e-12 && mix.weights().iter().all(|&w| w >= 0.0));
+        for c in 0..mix.n_components() {
+            is_spd(mix.component_covariance(c).unwrap())?;
+        }
+    }
+    Ok(())
+}
+
+/// The worst condition of the component covariances.
+pub(super) fn gmm_condition(e: &GmmEmission) -> f64 {
+    worst_condition(
+        e.mixtures()
+            .iter()
+            .flat_map(|m| (0..m.n_components()).map(|c| m.component_covariance(c).unwrap())),
+    )
 }
 
 proptest! {
@@ -165,12 +165,7 @@ proptest! {
         let emission = GaussianEmission::new(means, covariances(t, k, d, &cov_raw)).unwrap();
         let model = GaussianHmm::new(start, a.as_ref(), emission).unwrap();
         let data = Sequences::new(x.as_ref(), &lengths).unwrap();
-        check_run(model, &data, |e: &GaussianEmission| {
-            for j in 0..e.n_states() {
-                is_spd(e.state_covariance(j).unwrap())?;
-            }
-            Ok(())
-        }, |e: &GaussianEmission| worst_condition((0..e.n_states()).map(|j| e.state_covariance(j).unwrap())))?;
+        check_run(model, &data, gaussian_spd, gaussian_condition)?;
     }
 
     #[test]
@@ -184,18 +179,7 @@ proptest! {
         let emission = GmmEmission::new(w, means, covs).unwrap();
         let model = GmmHmm::new(start, a.as_ref(), emission).unwrap();
         let data = Sequences::new(x.as_ref(), &lengths).unwrap();
-        check_run(model, &data, |e: &GmmEmission| {
-            for mix in e.mixtures() {
-                let wsum: f64 = mix.weights().iter().sum();
-                prop_assert!((wsum - 1.0).abs() < 1e-12);
-                for c in 0..mix.n_components() {
-                    is_spd(mix.component_covariance(c).unwrap())?;
-                }
-            }
-            Ok(())
-        }, |e: &GmmEmission| {
-            worst_condition(e.mixtures().iter().flat_map(|m| (0..m.n_components()).map(|c| m.component_covariance(c).unwrap())))
-        })?;
+        check_run(model, &data, gmm_valid, gmm_condition)?;
     }
 }
 
