@@ -83,6 +83,9 @@ pub enum Command {
     /// Smoothed hidden states: posterior state probabilities (HMMs) or
     /// Rauch-Tung-Striebel means and standard deviations (lgssm).
     Smooth(SmoothArgs),
+    /// k-step-ahead forecasts of an lgssm's observations (means and standard
+    /// deviations) past the end of the data or any step of it.
+    Forecast(ForecastArgs),
 }
 
 /// Options of `emfit demo`.
@@ -216,6 +219,11 @@ pub struct DataArgs {
     /// Accept missing values (empty cells, NaN, NA) as missing observations (lgssm only).
     #[arg(long)]
     pub missing: bool,
+    /// Known inputs u_k of an lgssm (x_k = A x_{k-1} + B u_k + b + w_k,
+    /// y_k = H x_k + D u_k + d + v_k): one row per row of --data, m columns
+    /// (CSV/whitespace text with the same --header, or .npy; no missing values).
+    #[arg(long, value_name = "FILE")]
+    pub inputs: Option<PathBuf>,
 }
 
 /// Options of `emfit fit`.
@@ -288,7 +296,8 @@ pub struct FitArgs {
     pub init: Option<PathBuf>,
     /// Parameters to learn, comma-separated, or all / none (default: all). gmm: weights,
     /// means, covariances. hmm: start, transitions, means, covariances; gmmhmm: these and
-    /// weights; categorical-hmm: start, transitions, probabilities. lgssm: A, Q, H, R, m0, P0.
+    /// weights; categorical-hmm: start, transitions, probabilities. lgssm: A, Q, H, R, m0, P0,
+    /// and B, D (with --inputs; learned by default), transition_offset, observation_offset.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub learn: Vec<String>,
     /// Write the fitted model to this JSON file (atomically).
@@ -383,6 +392,35 @@ pub struct SmoothArgs {
     /// to this .npy file, shape T x n x n (all sequences stacked, as the rows of --out).
     #[arg(long, value_name = "FILE.npy")]
     pub covariances_out: Option<PathBuf>,
+}
+
+/// Options of `emfit forecast`.
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// The model (an lgssm).
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The data filtered before the forecast (with --lengths, the last sequence is
+    /// forecast).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number of steps ahead.
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
+    pub horizon: i128,
+    /// Forecast from this step of the (last) sequence, counted from 1 (default: its
+    /// last step).
+    #[arg(long, value_name = "STEP", allow_negative_numbers = true)]
+    pub origin: Option<i128>,
+    /// The inputs of the K forecast steps (K rows, m columns), for a model with inputs.
+    #[arg(long, value_name = "FILE")]
+    pub future_inputs: Option<PathBuf>,
+    /// Output file (CSV, or .npy by extension); default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write an SVG plot of the data and the forecast with its 95% prediction bands
+    /// (one panel per observed column, up to 6) into this folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! emfit fit gmm|hmm|gmmhmm|categorical-hmm|lgssm --data FILE [--lengths FILE] [options] [--out model.json]
 //! emfit predict|score|smooth --model model.json --data FILE [--lengths FILE]
 //! emfit sample --model model.json -n N [--out FILE]
+//! emfit forecast --model model.json --data FILE [--inputs FILE] --horizon K [--future-inputs FILE] [--plots DIR]
 //! ```
 //!
 //! Errors are one line on stderr (`emfit: ...`) and a non-zero exit code:
@@ -27,7 +28,7 @@
 //! - `fit`: `emfit fit` as one generic path (parse a typed request, load,
 //!   start, fit, report, save) over the `Family` trait.
 //! - `apply`: `emfit predict`, `score`, `sample` and `smooth`, written once
-//!   over the object-safe `Apply` trait.
+//!   over the object-safe `Apply` trait; `forecast`: `emfit forecast` (lgssm).
 //! - `family`: the per-family parts, one file per family (`gmm`, `hmm` with
 //!   its `emission`s, `lgssm`), each implementing `Family` and `Apply`.
 //! - `input` (data files), `files` (output paths that must not collide),
@@ -46,6 +47,7 @@ mod error;
 mod family;
 mod files;
 mod fit;
+mod forecast;
 mod input;
 mod json;
 mod limits;
@@ -122,5 +124,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Score(a) => apply::score(&a, cli.json),
         Command::Sample(a) => sample::sample(&a, cli.json),
         Command::Smooth(a) => apply::smooth(&a, cli.json),
+        Command::Forecast(a) => forecast::run(&a, cli.json),
     }
 }

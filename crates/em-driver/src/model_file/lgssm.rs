@@ -35,6 +35,7 @@
 //! [`statespace::LinearGaussianSsm::with_inference`].
 
 use serde::Serialize;
+use statespace::em::WithInputs;
 use statespace::faer::Mat;
 use statespace::{InputParameters, LinearGaussianSsm, Parameters};
 
@@ -59,14 +60,7 @@ const FIELDS: [&str; 10] = [
     "observation_input_matrix",
 ];
 /// The fields of format 2: A, Q, H, R, m0, P0.
-const FIELDS_V2: [&str; 6] = [
-    "transition_matrices",
-    "transition_covariance",
-    "observation_matrices",
-    "observation_covariance",
-    "initial_state_mean",
-    "initial_state_covariance",
-];
+const FIELDS_V2: &[&str] = FIELDS.split_at(6).0;
 /// The fields of format 1: A, Q, H, R, m0, P0.
 const FIELDS_V1: [&str; 6] = [
     "transition_matrix",
@@ -126,7 +120,7 @@ impl ModelFile for LinearGaussianSsm {
     fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
         let names: &'static [&'static str] = match format_version {
             1 => &FIELDS_V1,
-            2 => &FIELDS_V2,
+            2 => FIELDS_V2,
             _ => &FIELDS,
         };
         let object = parameters_node(parameters).object(names)?;
@@ -154,6 +148,21 @@ impl ModelFile for LinearGaussianSsm {
                 .map_err(|e| invalid(Self::KIND, field(&e), e)),
             None => Ok(model),
         }
+    }
+}
+
+/// The same file as the model's: [`WithInputs`] is the model fitted on
+/// sequences with inputs.
+impl ModelFile for WithInputs {
+    const KIND: ModelKind = ModelKind::Lgssm;
+    type Parameters = LgssmParameters;
+
+    fn to_parameters(&self) -> LgssmParameters {
+        self.0.to_parameters()
+    }
+
+    fn from_parameters(parameters: &serde_json::Value, format_version: u64) -> Result<Self, Error> {
+        <LinearGaussianSsm as ModelFile>::from_parameters(parameters, format_version).map(Self)
     }
 }
 
