@@ -33,6 +33,9 @@
 //!   [`LinearGaussianSsm::sample_with_inputs`], and EM of any subset of
 //!   B, D, b, d ([`InputParam`], [`MStepOptions::learn_inputs`]) through
 //!   [`em::WithInputs`];
+//! - streaming: [`StreamingFilter`] conditions on one observation at a
+//!   time (missing entries, inputs), equal to the batch filter, its state
+//!   saved and resumed as a serde-serialisable [`FilterState`];
 //! - forecasts ([`LinearGaussianSsm::forecast`]: states and observations h
 //!   steps past any filtered step, with covariances) and the one-step
 //!   prediction errors with standardised residuals
@@ -110,6 +113,7 @@ mod model;
 mod param;
 pub mod scenario;
 mod sequence;
+mod streaming;
 mod univariate;
 
 pub use buffers::release_buffers;
@@ -126,6 +130,7 @@ pub use model::inputs::InputParameters;
 pub use model::{LinearGaussianSsm, Parameters};
 pub use param::{InputLearnSet, InputParam, LearnSet, Param, StepDiagnostics};
 pub use sequence::Sequence;
+pub use streaming::{FilterState, StreamingFilter};
 
 pub use em_core::{
     self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,
