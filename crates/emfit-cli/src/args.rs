@@ -86,6 +86,10 @@ pub enum Command {
     /// k-step-ahead forecasts of an lgssm's observations (means and standard
     /// deviations) past the end of the data or any step of it.
     Forecast(ForecastArgs),
+    /// Kalman filter of an lgssm one line at a time: each line of standard input
+    /// (the p observations, empty or NaN when missing, then the m inputs) is
+    /// answered at once by a line of the filtered state means and standard deviations.
+    Filter(FilterArgs),
 }
 
 /// Options of `emfit demo`.
@@ -421,6 +425,25 @@ pub struct ForecastArgs {
     /// (one panel per observed column, up to 6) into this folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+}
+
+/// Options of `emfit filter`.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// The model (an lgssm).
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Start from this filter state (written by --save-state) instead of before the
+    /// first observation.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+    /// Write the filter's state (JSON) to this file at the end of the input, or before
+    /// a line that fails, to go on later with --resume.
+    #[arg(long, value_name = "FILE")]
+    pub save_state: Option<PathBuf>,
+    /// Use the steady-state filter once the covariances settle (O(n²) per line).
+    #[arg(long)]
+    pub steady_state: bool,
 }
 
 #[cfg(test)]
