@@ -12,8 +12,9 @@
 //! (the inputs of the forecast steps from `--future-inputs`). The table
 //! has one row per forecast step: the step (counted from 1 in the
 //! sequence), the means `ŷ` and the standard deviations `√diag S`; with
-//! `--plots` an SVG shows the data and the forecast with 95% prediction
-//! bands `ŷ ± 1.96 sd`.
+//! `--plots` an SVG shows the data (up to four horizons before the origin,
+//! and any after it) and the forecast with 95% prediction bands
+//! `ŷ ± 1.96 sd`.
 
 use em_driver::faer::Mat;
 use em_driver::model_file::AnyModel;
@@ -32,6 +33,9 @@ use emfit_cli::plot::{Figure, GREY, color, grid};
 
 /// The largest number of panels of the plot (one per observed column).
 const MAX_PANELS: usize = 6;
+
+/// The plot shows the data of this many horizons before the origin.
+const SHOWN_HORIZONS: usize = 4;
 
 /// The 97.5% quantile of the standard normal: `ŷ ± 1.96 sd` holds 95%.
 const Z_95: f64 = 1.959_963_984_540_054;
@@ -149,11 +153,14 @@ fn table(forecast: &Forecast) -> Table {
 }
 
 /// One panel per observed column (up to [`MAX_PANELS`]): the observations of
-/// the forecast sequence (its rows start at `first_row` of the data), the
-/// forecast means and their 95% prediction bands.
+/// the forecast sequence (its rows start at `first_row` of the data) from
+/// [`SHOWN_HORIZONS`] horizons before the origin on, the forecast means and
+/// their 95% prediction bands.
 fn plot(data: &Loaded, first_row: usize, forecast: &Forecast) -> String {
     let y = data.x().subrows(first_row, data.x().nrows() - first_row);
-    let steps: Vec<f64> = (1..=y.nrows()).map(|k| k as f64).collect();
+    let shown = (forecast.origin() + 1).saturating_sub(SHOWN_HORIZONS * forecast.horizon());
+    let y = y.subrows(shown, y.nrows() - shown);
+    let steps: Vec<f64> = (shown + 1..=shown + y.nrows()).map(|k| k as f64).collect();
     let ahead: Vec<f64> = (0..forecast.horizon())
         .map(|j| (forecast.origin() + j + 2) as f64)
         .collect();
