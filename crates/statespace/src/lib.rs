@@ -35,7 +35,8 @@
 //!   [`em::WithInputs`];
 //! - streaming: [`StreamingFilter`] conditions on one observation at a
 //!   time (missing entries, inputs), equal to the batch filter, its state
-//!   saved and resumed as a serde-serialisable [`FilterState`];
+//!   saved and resumed as a serde-serialisable [`FilterState`]; with
+//!   [`FixedLagSmoother`], the smoothed moments L steps back as well;
 //! - forecasts ([`LinearGaussianSsm::forecast`]: states and observations h
 //!   steps past any filtered step, with covariances) and the one-step
 //!   prediction errors with standardised residuals
@@ -105,6 +106,7 @@ mod data;
 mod dense;
 pub mod em;
 mod error;
+mod fixed_lag;
 mod forecast;
 mod inference;
 mod innovations;
@@ -120,6 +122,7 @@ pub use buffers::release_buffers;
 pub use data::split_sequences;
 pub use em::{CovStructure, InitConfig, MStepOptions, SufficientStats};
 pub use error::{Matrix, Result, StateSpaceError};
+pub use fixed_lag::{FixedLagSmoother, Smoothed};
 pub use forecast::Forecast;
 pub use inference::{FILTER_CHECKPOINT_INTERVAL, FilterOutput, SmootherOutput};
 pub use innovations::Innovations;

@@ -201,6 +201,12 @@ impl StreamingFilter {
         Ok(())
     }
 
+    /// The drift `B u_k + b` of the last step (`None` when B and b are
+    /// zero).
+    pub(crate) fn last_drift(&self) -> Option<&[f64]> {
+        self.drift_coefficients.as_ref().map(|_| &self.drift[..])
+    }
+
     /// Observations consumed.
     #[must_use]
     pub fn step(&self) -> usize {

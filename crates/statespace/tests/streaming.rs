@@ -12,7 +12,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use statespace::scenario;
 use statespace::{
-    FilterOutput, FilterState, InferenceOptions, LinearGaussianSsm, StateSpaceError, StreamingFilter,
+    FilterOutput, FilterState, FixedLagSmoother, InferenceOptions, LinearGaussianSsm, StateSpaceError,
+    StreamingFilter,
 };
 
 /// `y` with some entries missing: a whole row every 7 steps, one
@@ -285,4 +286,65 @@ fn a_state_that_does_not_fit_is_refused() {
     let mut s = good;
     s.log_likelihood = f64::NEG_INFINITY;
     assert_eq!(field(&s), "log_likelihood");
+}
+
+/// The fixed-lag smoother's estimate of step k − L after observation k is
+/// the full smoother's on the observations up to k (missing entries,
+/// inputs and offsets, lags 0 to 4).
+#[test]
+fn fixed_lag_smoothing_equals_the_smoother_of_the_prefix() {
+    let model = random_model_with_inputs(3, 2, 1, 71);
+    let mut rng = StdRng::seed_from_u64(72);
+    let u = Mat::<f64>::from_fn(30, 1, |_, _| rng.random_range(-1.0..1.0));
+    let (_, y) = model.sample_with_inputs(u.as_ref(), &mut rng).unwrap();
+    let y = with_gaps(y);
+    for lag in 0..5 {
+        let mut smoother = FixedLagSmoother::new(&model, lag);
+        assert_eq!(smoother.lag(), lag);
+        for k in 0..y.nrows() {
+            let got = smoother
+                .update(&row(y.as_ref(), k), Some(&row(u.as_ref(), k)))
+                .unwrap();
+            assert_eq!(smoother.filter().step(), k + 1);
+            let Some(got) = got else {
+                assert!(k < lag, "lag {lag}, step {k}");
+                continue;
+            };
+            assert_eq!(got.step, k - lag);
+            let full = model
+                .smooth_with_inputs(y.subrows(0, k + 1), u.subrows(0, k + 1))
+                .unwrap();
+            let want = row(full.smoothed_means(), k - lag);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-10 * (1.0 + b.abs());
+            assert!(
+                got.mean.iter().zip(&want).all(|(&a, &b)| close(a, b)),
+                "lag {lag}, step {k}"
+            );
+            let want = full.smoothed_cov(k - lag).unwrap();
+            for j in 0..3 {
+                for i in 0..3 {
+                    assert!(close(got.covariance[(i, j)], want[(i, j)]), "lag {lag}, step {k}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_lag_smoother_refuses_bad_input_like_the_filter() {
+    let model = random_model(2, 2, 81);
+    let mut smoother = FixedLagSmoother::new(&model, 1);
+    smoother.update(&[0.1, 0.2], None).unwrap();
+    let e = smoother.update(&[0.1], None).unwrap_err();
+    assert_eq!(
+        e,
+        StateSpaceError::ObservationLength {
+            step: 1,
+            expected: 2,
+            found: 1
+        }
+    );
+    assert_eq!(smoother.filter().step(), 1);
+    let first = smoother.update(&[0.3, f64::NAN], None).unwrap().unwrap();
+    assert_eq!(first.step, 0);
 }
