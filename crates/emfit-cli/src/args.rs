@@ -444,6 +444,10 @@ pub struct FilterArgs {
     /// Use the steady-state filter once the covariances settle (O(n²) per line).
     #[arg(long)]
     pub steady_state: bool,
+    /// Also answer each line with the smoothed means and standard deviations of the
+    /// step L lines back (fixed-lag smoothing; empty cells for the first L lines).
+    #[arg(long, value_name = "L")]
+    pub lag: Option<usize>,
 }
 
 #[cfg(test)]

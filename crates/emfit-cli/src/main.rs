@@ -6,7 +6,7 @@
 //! emfit fit gmm|hmm|gmmhmm|categorical-hmm|lgssm --data FILE [--lengths FILE] [options] [--out model.json]
 //! emfit predict|score|smooth --model model.json --data FILE [--lengths FILE]
 //! emfit sample --model model.json -n N [--out FILE]
-//! emfit filter --model model.json [--resume STATE] [--save-state STATE] < observations
+//! emfit filter --model model.json [--lag L] [--resume STATE] [--save-state STATE] < observations
 //! emfit forecast --model model.json --data FILE [--inputs FILE] --horizon K [--future-inputs FILE] [--plots DIR]
 //! ```
 //!

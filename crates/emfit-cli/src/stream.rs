@@ -7,15 +7,20 @@
 //! comments are skipped (an observation missing in full is written `nan`
 //! or `NA`). `--save-state` writes the filter's
 //! [`FilterState`] at the end of the input, or before a line that fails,
-//! so that `--resume` goes on from there.
+//! so that `--resume` goes on from there. With `--lag L` each answer also
+//! holds the smoothed means and standard deviations of the step L lines
+//! back ([`FixedLagSmoother`]; empty cells for the first L lines).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
+use em_driver::faer::Mat;
 use em_driver::io::{self, parse_record};
 use em_driver::model_file::AnyModel;
-use em_driver::statespace::{FilterState, InferenceOptions, LinearGaussianSsm, StreamingFilter};
+use em_driver::statespace::{
+    FilterState, FixedLagSmoother, InferenceOptions, LinearGaussianSsm, Smoothed, StreamingFilter,
+};
 
 use crate::apply::load_model;
 use crate::args::FilterArgs;
@@ -46,17 +51,60 @@ pub fn run(args: &FilterArgs) -> Result<(), CliError> {
     } else {
         m
     };
-    let mut filter = match &args.resume {
-        Some(path) => StreamingFilter::resume(&m, &read_state(path)?)
-            .map_err(|e| CliError::Reworded(format!("{}: {e}", path.display())))?,
-        None => StreamingFilter::new(&m),
+    if args.lag.is_some() && (args.resume.is_some() || args.save_state.is_some()) {
+        return Err(usage!(
+            "--lag cannot be combined with --resume or --save-state (the saved state is the filter's only)"
+        ));
+    }
+    let mut stream = match (&args.resume, args.lag) {
+        (_, Some(lag)) => Stream::Lagged(FixedLagSmoother::new(&m, lag)),
+        (Some(path), None) => Stream::Filter(
+            StreamingFilter::resume(&m, &read_state(path)?)
+                .map_err(|e| CliError::Reworded(format!("{}: {e}", path.display())))?,
+        ),
+        (None, None) => Stream::Filter(StreamingFilter::new(&m)),
     };
-    let result = filter_lines(&m, &mut filter);
+    let result = filter_lines(&m, &mut stream);
     if let Some(path) = &args.save_state {
-        let text = serde_json::to_string_pretty(&filter.state()).expect("a filter state serialises");
+        let text = serde_json::to_string_pretty(&stream.filter().state()).expect("a filter state serialises");
         io::write_atomically(path, |w| w.write_all(text.as_bytes()))?;
     }
     result
+}
+
+/// The filter, alone or under a fixed-lag smoother.
+enum Stream {
+    Filter(StreamingFilter),
+    Lagged(FixedLagSmoother),
+}
+
+impl Stream {
+    fn filter(&self) -> &StreamingFilter {
+        match self {
+            Self::Filter(f) => f,
+            Self::Lagged(s) => s.filter(),
+        }
+    }
+
+    /// One step; the smoothed moments L steps back, if any.
+    fn update(&mut self, y: &[f64], u: Option<&[f64]>) -> em_driver::statespace::Result<Option<Smoothed>> {
+        match self {
+            Self::Filter(f) => f.update(y, u).map(|_| None),
+            Self::Lagged(s) => s.update(y, u),
+        }
+    }
+}
+
+/// Appends `,`-separated means and standard deviations (`√diag P`) to `line`.
+fn push_moments(line: &mut String, mean: &[f64], cov: &Mat<f64>) {
+    let sd = (0..cov.nrows()).map(|i| cov[(i, i)].max(0.0).sqrt());
+    for v in mean.iter().copied().chain(sd) {
+        if !line.is_empty() {
+            line.push(',');
+        }
+        // `{:?}`: the shortest text that reads back to the same f64.
+        write!(line, "{v:?}").expect("writing to a String");
+    }
 }
 
 /// Reads a filter state written by `--save-state`.
@@ -71,8 +119,8 @@ fn read_state(path: &Path) -> Result<FilterState, CliError> {
 }
 
 /// Filters every line of standard input, answering each at once.
-fn filter_lines(m: &LinearGaussianSsm, filter: &mut StreamingFilter) -> Result<(), CliError> {
-    let (p, inputs) = (m.obs_dim(), m.input_dim());
+fn filter_lines(m: &LinearGaussianSsm, stream: &mut Stream) -> Result<(), CliError> {
+    let (n, p, inputs) = (m.state_dim(), m.obs_dim(), m.input_dim());
     let mut out = std::io::stdout().lock();
     let mut answer = String::new();
     for (index, line) in std::io::stdin().lock().lines().enumerate() {
@@ -100,18 +148,16 @@ fn filter_lines(m: &LinearGaussianSsm, filter: &mut StreamingFilter) -> Result<(
                 p + j + 1
             )));
         }
-        filter
+        let smoothed = stream
             .update(y, (inputs > 0).then_some(u))
             .map_err(|e| on_line(model(e).to_string()))?;
         answer.clear();
-        let cov = filter.covariance();
-        let sd: Vec<f64> = (0..cov.nrows()).map(|i| cov[(i, i)].max(0.0).sqrt()).collect();
-        for (i, v) in filter.mean().iter().chain(&sd).enumerate() {
-            if i > 0 {
-                answer.push(',');
-            }
-            // `{:?}`: the shortest text that reads back to the same f64.
-            write!(answer, "{v:?}").expect("writing to a String");
+        let filter = stream.filter();
+        push_moments(&mut answer, filter.mean(), &filter.covariance());
+        match smoothed {
+            Some(s) => push_moments(&mut answer, &s.mean, &s.covariance),
+            None if matches!(stream, Stream::Lagged(_)) => answer.push_str(&",".repeat(2 * n)),
+            None => {}
         }
         writeln!(out, "{answer}")?;
         out.flush()?;

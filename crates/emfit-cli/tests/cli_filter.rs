@@ -148,3 +148,61 @@ fn bad_lines_name_line_and_column_after_answering_the_good_ones() {
     .fails_with(&["plain.json", "not a filter state"]);
     emfit_with_stdin(dir.path(), &["--json", "filter", "--model", &plain], "1\n").fails_with(&["--json"]);
 }
+
+/// With `--lag 2`, line k also holds the smoothed moments of step k − 2,
+/// which for the last line are the batch smoother's (`emfit smooth`).
+#[test]
+fn lagged_answers_hold_the_smoothed_step_behind() {
+    let dir = TempDir::new("filter-lag");
+    let model = dir.write("walk.json", walk(false));
+    let data = dir.write("y.csv", YS.map(|y| format!("{y}\n")).concat());
+    let input = YS.map(|y| format!("{y}\n")).concat();
+    let run = emfit_with_stdin(dir.path(), &["filter", "--model", &model, "--lag", "2"], &input);
+    let out = run.ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), YS.len());
+    assert!(lines[0].ends_with(",,") && lines[1].ends_with(",,"), "{out}");
+    let plain = emfit_with_stdin(dir.path(), &["filter", "--model", &model], &input);
+    for (lagged, filtered) in lines.iter().zip(plain.ok().lines()) {
+        assert!(
+            lagged.starts_with(&format!("{filtered},")),
+            "{lagged} vs {filtered}"
+        );
+    }
+    let last: Vec<f64> = lines[6].split(',').map(|v| v.parse().unwrap()).collect();
+    let smoothed = parse_rows(
+        emfit(
+            dir.path(),
+            &[
+                "smooth",
+                "--model",
+                &model,
+                "--data",
+                &data,
+                "--missing",
+                "--header",
+                "no",
+            ],
+        )
+        .ok(),
+    );
+    let want = &smoothed[4];
+    assert!(
+        (last[2] - want[0]).abs() < 1e-12 && (last[3] - want[1]).abs() < 1e-12,
+        "{last:?} vs {want:?}"
+    );
+    emfit_with_stdin(
+        dir.path(),
+        &[
+            "filter",
+            "--model",
+            &model,
+            "--lag",
+            "2",
+            "--save-state",
+            "s.json",
+        ],
+        "1\n",
+    )
+    .fails_with(&["--lag", "--save-state"]);
+}
