@@ -103,6 +103,8 @@ fn fit_with_inputs_learns_b_and_saves_it() {
     let bad = dir.write("bad.csv", format!("{}x\n", "1\n".repeat(10)));
     emfit(dir.path(), &["fit", "lgssm", "--data", &data, "--inputs", &bad])
         .fails_with(&["bad.csv", "line 11"]);
+    emfit(dir.path(), &["sample", "--model", "m.json", "-n", "5"])
+        .fails_with(&["1 inputs", "sample_with_inputs"]);
     // Only a state-space model takes inputs.
     emfit(dir.path(), &["fit", "gmm", "--data", &data, "--inputs", &inputs])
         .fails_with(&["--inputs", "lgssm"]);

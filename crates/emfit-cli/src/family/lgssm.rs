@@ -358,6 +358,12 @@ impl Apply for LinearGaussianSsm {
 
     /// Observations and hidden states.
     fn sample(&self, n: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
+        if self.input_dim() > 0 {
+            return Err(usage!(
+                "the model has {} inputs, and emfit sample takes none: draw from a model with inputs through the library (LinearGaussianSsm::sample_with_inputs)",
+                self.input_dim()
+            ));
+        }
         let (x, y) = LinearGaussianSsm::sample(self, n, rng).map_err(model)?;
         Ok((Table::numbered(y, "x"), Table::numbered(x, "state")))
     }
