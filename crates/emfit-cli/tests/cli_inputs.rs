@@ -103,6 +103,33 @@ fn fit_with_inputs_learns_b_and_saves_it() {
     let bad = dir.write("bad.csv", format!("{}x\n", "1\n".repeat(10)));
     emfit(dir.path(), &["fit", "lgssm", "--data", &data, "--inputs", &bad])
         .fails_with(&["bad.csv", "line 11"]);
+    // With --lengths the inputs are split as the observations: the score
+    // of two sequences is the sum of their scores.
+    let ll = |data: &str, inputs: &str, lengths: Option<&str>| {
+        let mut args = vec![
+            "--json", "score", "--model", "m.json", "--data", data, "--inputs", inputs,
+        ];
+        args.extend(lengths.map(|l| ["--lengths", l]).into_iter().flatten());
+        let v: serde_json::Value = serde_json::from_str(emfit(dir.path(), &args).ok()).unwrap();
+        v["log_likelihood"].as_f64().unwrap()
+    };
+    let (y, u) = driven(600);
+    let split = |text: &str, name: &str, part: std::ops::Range<usize>| {
+        dir.write(
+            name,
+            text.lines()
+                .skip(part.start)
+                .take(part.len())
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+        )
+    };
+    let (y1, y2) = (split(&y, "y1.csv", 0..250), split(&y, "y2.csv", 250..600));
+    let (u1, u2) = (split(&u, "u1.csv", 0..250), split(&u, "u2.csv", 250..600));
+    let lengths = dir.write("l.txt", "250\n350\n");
+    let both = ll(&data, &inputs, Some(&lengths));
+    let parts = ll(&y1, &u1, None) + ll(&y2, &u2, None);
+    assert!((both - parts).abs() < 1e-9 * both.abs(), "{both} vs {parts}");
     emfit(dir.path(), &["sample", "--model", "m.json", "-n", "5"])
         .fails_with(&["1 inputs", "sample_with_inputs"]);
     // Only a state-space model takes inputs.
@@ -152,6 +179,18 @@ fn forecast_of_a_random_walk_has_the_closed_form() {
         let sd = (p + ahead * q + r).sqrt();
         assert!((row[2] - sd).abs() < 1e-12, "{row:?} vs {sd}");
     }
+    // With --lengths, the last sequence is forecast.
+    let lengths = dir.write("l.txt", "2\n4\n");
+    let tail = dir.write(
+        "tail.csv",
+        ys[2..].iter().map(|y| format!("{y}\n")).collect::<String>(),
+    );
+    let forecast = |data: &str, lengths: Option<&str>| {
+        let mut args = vec!["forecast", "--model", &model, "--data", data, "--horizon", "3"];
+        args.extend(lengths.map(|l| ["--lengths", l]).into_iter().flatten());
+        emfit(dir.path(), &args).ok().to_string()
+    };
+    assert_eq!(forecast(&data, Some(&lengths)), forecast(&tail, None));
     // From step 2 (its filtered state after two observations).
     let rows = parse_rows(
         emfit(
