@@ -82,6 +82,10 @@ pub struct FilterState {
     pub log_likelihood: f64,
 }
 
+/// The largest step a resumed state may have (so that counting on never
+/// overflows).
+const MAX_STEP: usize = usize::MAX / 2;
+
 /// `c` unless every entry is zero.
 fn nonzero(c: Mat<f64>) -> Option<Mat<f64>> {
     let any = (0..c.ncols()).any(|j| (0..c.nrows()).any(|i| c[(i, j)] != 0.0));
@@ -258,8 +262,9 @@ impl StreamingFilter {
     ///
     /// # Errors
     /// [`StateSpaceError::FilterState`] when the mean or the covariance do
-    /// not have the model's state dimension, a value is not finite, or the
-    /// covariance is not symmetric.
+    /// not have the model's state dimension, a value is not finite, the
+    /// covariance is not symmetric, the step is beyond `usize::MAX / 2`, or
+    /// a state before the first step is not the model's prior.
     pub fn resume(model: &LinearGaussianSsm, state: &FilterState) -> Result<Self> {
         let mut filter = Self::new(model);
         let n = filter.pm.n;
@@ -285,6 +290,17 @@ impl StreamingFilter {
         let c = &state.covariance;
         if (0..n).any(|i| (0..i).any(|j| c[i][j] != c[j][i])) {
             return Err(invalid("covariance", "is not symmetric"));
+        }
+        if state.step > MAX_STEP {
+            return Err(invalid("step", "is too large to count on from"));
+        }
+        // Before the first step the filter starts from the model's prior.
+        let prior = filter.state();
+        if state.step == 0 && (state.mean != prior.mean || state.covariance != prior.covariance) {
+            return Err(invalid(
+                "mean",
+                "and covariance before the first step must be the model's m0 and P0",
+            ));
         }
         let ld = filter.pm.ldn;
         let mut cov = vec![0.0; ld * n];

@@ -283,9 +283,18 @@ fn a_state_that_does_not_fit_is_refused() {
     let mut s = good.clone();
     s.mean[0] = f64::NAN;
     assert_eq!(field(&s), "mean");
-    let mut s = good;
+    let mut s = good.clone();
     s.log_likelihood = f64::NEG_INFINITY;
     assert_eq!(field(&s), "log_likelihood");
+    let mut s = good.clone();
+    s.step = usize::MAX;
+    assert_eq!(field(&s), "step");
+    // Before the first step, only the model's prior.
+    let mut s = good.clone();
+    s.mean[0] += 1.0;
+    assert_eq!(field(&s), "mean");
+    s.step = 1;
+    assert!(StreamingFilter::resume(&model, &s).is_ok());
 }
 
 /// The fixed-lag smoother's estimate of step k − L after observation k is
