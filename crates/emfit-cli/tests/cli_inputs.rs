@@ -132,6 +132,22 @@ fn fit_with_inputs_learns_b_and_saves_it() {
     assert!((both - parts).abs() < 1e-9 * both.abs(), "{both} vs {parts}");
     emfit(dir.path(), &["sample", "--model", "m.json", "-n", "5"])
         .fails_with(&["1 inputs", "sample_with_inputs"]);
+    // An explicit --state-dim with more free parameters (B and D among
+    // them) than the 600 values of the data is refused.
+    emfit(
+        dir.path(),
+        &[
+            "fit",
+            "lgssm",
+            "--data",
+            &data,
+            "--inputs",
+            &inputs,
+            "--state-dim",
+            "40",
+        ],
+    )
+    .fails_with(&["--state-dim 40", "free parameters", "at most"]);
     // Only a state-space model takes inputs.
     emfit(dir.path(), &["fit", "gmm", "--data", &data, "--inputs", &inputs])
         .fails_with(&["--inputs", "lgssm"]);
