@@ -8,6 +8,7 @@ mod common;
 
 use common::{random_model, random_model_with_inputs};
 use faer::{Mat, MatRef};
+use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use statespace::scenario;
@@ -356,4 +357,44 @@ fn fixed_lag_smoother_refuses_bad_input_like_the_filter() {
     assert_eq!(smoother.filter().step(), 1);
     let first = smoother.update(&[0.3, f64::NAN], None).unwrap().unwrap();
     assert_eq!(first.step, 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Any small model (general H and R, or H = I with diagonal R), any
+    /// pattern of missing entries, exact or steady-state recursions: step by
+    /// step equals the batch filter bit for bit.
+    #[test]
+    fn stepwise_equals_batch_for_any_model_and_gaps(
+        n in 1usize..5,
+        p in 1usize..5,
+        seed in any::<u64>(),
+        missing in 0.0f64..0.6,
+        steady in any::<bool>(),
+        identity in any::<bool>(),
+    ) {
+        let p = if identity { n } else { p };
+        let mut model = random_model(n, p, seed);
+        if identity {
+            let mut parameters = model.parameters();
+            parameters.h = Mat::identity(n, n);
+            parameters.r = Mat::from_fn(n, n, |i, j| if i == j { 0.5 + i as f64 } else { 0.0 });
+            model = LinearGaussianSsm::from_parameters(parameters).unwrap();
+        }
+        if steady {
+            model = model.with_inference(InferenceOptions::steady_state());
+        }
+        let mut rng = StdRng::seed_from_u64(seed ^ 1);
+        let (_, mut y) = model.sample(60, &mut rng).unwrap();
+        for k in 0..y.nrows() {
+            for j in 0..p {
+                if rng.random::<f64>() < missing {
+                    y[(k, j)] = f64::NAN;
+                }
+            }
+        }
+        let batch = model.filter(y.as_ref()).unwrap();
+        check_against_batch(&model, y.as_ref(), None, &batch, 0.0);
+    }
 }
