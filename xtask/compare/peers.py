@@ -247,6 +247,23 @@ def lgssm_filter_pykalman(workdir, lib):
     return dict(seconds=seconds, iterations=1, loglik=float(filtered_loglik(p, y, means, covariances)))
 
 
+def lgssm_filter_offsets_pykalman(workdir, lib):
+    """pykalman's filter with transition and observation offsets b, d; the
+    log-likelihood from its filtered means and covariances (predicted with
+    A, b and Q; the observations less d)."""
+    y, p = kalman_inputs(workdir)
+    b, d = load(workdir, "lgssm_b"), load(workdir, "lgssm_d")
+    kf = lib.KalmanFilter(transition_matrices=p["A"], observation_matrices=p["H"],
+                          transition_covariance=p["Q"], observation_covariance=p["R"],
+                          transition_offsets=b, observation_offsets=d,
+                          initial_state_mean=p["m0"], initial_state_covariance=p["P0"])
+    seconds, (means, covariances) = timed(lambda: kf.filter(y))
+    predicted_means = np.concatenate([p["m0"][None, :], means[:-1] @ p["A"].T + b])
+    predicted_covariances = np.concatenate([p["P0"][None], p["A"] @ covariances[:-1] @ p["A"].T + p["Q"]])
+    ll = predicted_loglik(p["H"], p["R"], y - d, predicted_means, predicted_covariances)
+    return dict(seconds=seconds, iterations=1, loglik=float(ll))
+
+
 def lgssm_smoother_pykalman(workdir, lib):
     y, p = kalman_inputs(workdir)
     kf = kalman_model(p, lib)
@@ -489,6 +506,7 @@ WORKLOADS = {
     "lgssm_filter_numpy": lgssm_filter_numpy,
     "lgssm_filter_numpy_loglik": lgssm_filter_numpy_loglik,
     "lgssm_filter_pykalman": lgssm_filter_pykalman,
+    "lgssm_filter_offsets_pykalman": lgssm_filter_offsets_pykalman,
     "lgssm_smoother_pykalman": lgssm_smoother_pykalman,
     "lgssm_em_pykalman": lgssm_em_pykalman,
 }

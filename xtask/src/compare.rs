@@ -62,7 +62,7 @@ const fn pair(
     }
 }
 
-const PAIRS: [Pair; 14] = [
+const PAIRS: [Pair; 15] = [
     pair(
         "gmm_full",
         "scikit-learn",
@@ -152,6 +152,15 @@ const PAIRS: [Pair; 14] = [
         Some(1e-9),
         false,
         true,
+    ),
+    pair(
+        "lgssm_filter_offsets_pykalman",
+        "pykalman",
+        "lgssm_filter_offsets",
+        "Kalman filter with transition and observation offsets, T=44,484 n=21",
+        Some(1e-9),
+        false,
+        false,
     ),
     pair(
         "lgssm_smoother_pykalman",

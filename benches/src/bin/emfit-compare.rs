@@ -25,7 +25,7 @@ use emfit_benches::converge::{Method, Trajectory, trajectory};
 use emfit_benches::workloads::{self, GmmWorkload, HmmWorkload};
 use emfit_benches::{flops, npy};
 use mixture::{Covariances, EmModel, GaussianMixture};
-use statespace::{InferenceOptions, LinearGaussianSsm};
+use statespace::{InferenceOptions, InputParameters, LinearGaussianSsm};
 use std::path::Path;
 use std::time::Instant;
 
@@ -112,6 +112,19 @@ fn generate(dir: &Path) -> Result<()> {
         npy::write_matrix(&dir.join(format!("lgssm_{name}.npy")), m).map_err(io)?;
     }
     npy::write_f64(&dir.join("lgssm_m0.npy"), &[model.state_dim()], model.m0()).map_err(io)?;
+    let offsets = lgssm_offsets(&model);
+    npy::write_f64(
+        &dir.join("lgssm_b.npy"),
+        &[model.state_dim()],
+        &offsets.transition_offset,
+    )
+    .map_err(io)?;
+    npy::write_f64(
+        &dir.join("lgssm_d.npy"),
+        &[model.obs_dim()],
+        &offsets.observation_offset,
+    )
+    .map_err(io)?;
     let start = lgssm_em_start(&y)?;
     npy::write_matrix(&dir.join("lgssm_em_A0.npy"), start.a()).map_err(io)?;
     npy::write_matrix(&dir.join("lgssm_em_Q0.npy"), start.q()).map_err(io)?;
@@ -185,6 +198,19 @@ fn standard_lgssm() -> Result<(faer::Mat<f64>, LinearGaussianSsm)> {
     parameters.p0 = parameters.r.clone();
     let model = LinearGaussianSsm::from_parameters(parameters).map_err(|e| e.to_string())?;
     Ok((y, model))
+}
+
+/// Offsets for the scenario-3 model (no inputs): `b_i = 0.05 sin(i + 1)`,
+/// `d_j = 0.5 cos(j + 1)`.
+fn lgssm_offsets(model: &LinearGaussianSsm) -> InputParameters {
+    let mut offsets = InputParameters::zeros(model.state_dim(), model.obs_dim(), 0);
+    for (i, b) in offsets.transition_offset.iter_mut().enumerate() {
+        *b = 0.05 * ((i + 1) as f64).sin();
+    }
+    for (j, d) in offsets.observation_offset.iter_mut().enumerate() {
+        *d = 0.5 * ((j + 1) as f64).cos();
+    }
+    offsets
 }
 
 /// The EM start of scenario 3: A = 0, Q = 0.01 diag(uniform).
@@ -261,6 +287,7 @@ fn run(workload: &str) -> Result<()> {
         "lgssm_filter" => lgssm_filter(InferenceOptions::exact())?,
         "lgssm_filter_steady" => lgssm_filter(InferenceOptions::steady_state())?,
         "lgssm_filter_dense_a" => lgssm_filter_dense_a()?,
+        "lgssm_filter_offsets" => lgssm_filter_offsets()?,
         "lgssm_smoother" => lgssm_smoother(InferenceOptions::exact())?,
         "lgssm_smoother_steady" => lgssm_smoother(InferenceOptions::steady_state())?,
         "lgssm_em" => lgssm_em(InferenceOptions::exact())?,
@@ -392,6 +419,13 @@ fn time_filter(model: &LinearGaussianSsm, y: &faer::Mat<f64>) -> Result<Timed> {
 fn lgssm_filter_dense_a() -> Result<Timed> {
     let (y, model) = standard_lgssm()?;
     time_filter(&workloads::with_dense_transition(model), &y)
+}
+
+/// The exact filter of scenario 3 with the offsets of [`lgssm_offsets`].
+fn lgssm_filter_offsets() -> Result<Timed> {
+    let (y, model) = standard_lgssm()?;
+    let offsets = lgssm_offsets(&model);
+    time_filter(&model.with_inputs(offsets).map_err(|e| e.to_string())?, &y)
 }
 
 fn lgssm_smoother(inference: InferenceOptions) -> Result<Timed> {

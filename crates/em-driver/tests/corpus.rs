@@ -118,7 +118,7 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "model/version-9.json",
-        &["unsupported format_version 9 (this version reads 1 to 2)"],
+        &["unsupported format_version 9 (this version reads 1 to 3)"],
     ),
     (
         "model/string-number.json",

@@ -145,14 +145,14 @@ fn header_problems() {
         );
         assert_eq!(field(&e), "format_version");
     }
-    for v in [0, 3] {
+    for v in [0, 4] {
         let text = GOOD_GMM.replace("\"format_version\": 1", &format!("\"format_version\": {v}"));
         let e = Gmm::from_json(&text).unwrap_err();
         assert!(
-            matches!(e, Error::UnsupportedFormatVersion { found, supported: 2 } if found == v),
+            matches!(e, Error::UnsupportedFormatVersion { found, supported: 3 } if found == v),
             "{e:?}"
         );
-        assert!(e.to_string().contains("reads 1 to 2"), "{e}");
+        assert!(e.to_string().contains("reads 1 to 3"), "{e}");
     }
     let text = GOOD_GMM.replace("\"kind\": \"gmm\"", "\"kind\": \"neural-net\"");
     let e = Gmm::from_json(&text).unwrap_err();
@@ -545,6 +545,71 @@ fn lgssm_files_are_validated() {
         let e = Lgssm::from_json(&lgssm_doc(q, h, m0)).unwrap_err();
         assert_eq!(field(&e), path, "{e}");
     }
+}
+
+/// A format-3 `lgssm` document (n = 2, p = 1) with these extra fields.
+fn lgssm_v3_doc(extra: &str) -> String {
+    format!(
+        r#"{{"format_version": 3, "kind": "lgssm", "parameters": {{
+            "transition_matrices": [[0.9, 0], [0, 0.5]], "transition_covariance": [[1, 0], [0, 1]],
+            "observation_matrices": [[1, 0]], "observation_covariance": [[1]],
+            "initial_state_mean": [0, 0], "initial_state_covariance": [[1, 0], [0, 1]]{extra}}}}}"#
+    )
+}
+
+#[test]
+fn lgssm_input_fields_are_optional_and_checked() {
+    // Absent offsets are zero; an absent input matrix is zero with the
+    // other one's width.
+    let m = Lgssm::from_json(&lgssm_v3_doc("")).unwrap();
+    assert_eq!((m.input_dim(), m.has_inputs()), (0, false));
+    let m = Lgssm::from_json(&lgssm_v3_doc(
+        r#", "transition_input_matrix": [[1, 2, 3], [4, 5, 6]]"#,
+    ))
+    .unwrap();
+    assert_eq!(m.input_dim(), 3);
+    assert_eq!((m.d().nrows(), m.d().ncols()), (1, 3));
+    assert!(m.d().col_iter().all(|c| c[0] == 0.0));
+    let m = Lgssm::from_json(&lgssm_v3_doc(
+        r#", "observation_input_matrix": [[2]], "observation_offsets": [5]"#,
+    ))
+    .unwrap();
+    assert_eq!((m.input_dim(), m.b()[(1, 0)], m.d()[(0, 0)]), (1, 0.0, 2.0));
+    assert_eq!(
+        (m.transition_offset(), m.observation_offset()),
+        (&[0.0, 0.0][..], &[5.0][..])
+    );
+    for (extra, path) in [
+        (r#", "transition_offsets": [1]"#, "parameters.transition_offsets"),
+        (
+            r#", "observation_offsets": [1, 2]"#,
+            "parameters.observation_offsets",
+        ),
+        (
+            r#", "observation_offsets": ["1"]"#,
+            "parameters.observation_offsets[0]",
+        ),
+        (
+            r#", "transition_input_matrix": [[1]]"#,
+            "parameters.transition_input_matrix",
+        ),
+        (
+            r#", "transition_input_matrix": [[1, 2], [3]]"#,
+            "parameters.transition_input_matrix[1]",
+        ),
+        (
+            r#", "transition_input_matrix": [[1, 2], [3, 4]], "observation_input_matrix": [[1]]"#,
+            "parameters.observation_input_matrix[0]",
+        ),
+    ] {
+        let e = Lgssm::from_json(&lgssm_v3_doc(extra)).unwrap_err();
+        assert_eq!(field(&e), path, "{extra}: {e}");
+    }
+    // Format 2 had no input fields.
+    let v2 = lgssm_v3_doc(r#", "transition_offsets": [0, 0]"#)
+        .replace("\"format_version\": 3", "\"format_version\": 2");
+    let e = Lgssm::from_json(&v2).unwrap_err();
+    assert!(matches!(e, Error::UnknownField { .. }), "{e:?}");
 }
 
 fn temp(name: &str) -> PathBuf {

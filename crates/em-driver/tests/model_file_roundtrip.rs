@@ -7,7 +7,7 @@ use em_driver::mixture::GaussianMixture as Gmm;
 use em_driver::mixture::{CovarianceType, Covariances, GaussianMixture};
 use em_driver::model_file::{AnyModel, read_kind};
 use em_driver::statespace::LinearGaussianSsm as Lgssm;
-use em_driver::statespace::{LinearGaussianSsm, Parameters};
+use em_driver::statespace::{InputParameters, LinearGaussianSsm, Parameters};
 use em_driver::{FORMAT_VERSION, ModelFile, ModelKind};
 mod common;
 use common::{bits, cov_bits, gmm_bits, mat_bits};
@@ -64,7 +64,7 @@ fn documents_have_version_kind_and_parameters() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["format_version"], FORMAT_VERSION);
     assert_eq!(v["kind"], "gmm");
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
     assert_eq!(v.as_object().unwrap().len(), 3);
     // scikit-learn's names and shapes.
     let p = &v["parameters"];
@@ -186,7 +186,7 @@ fn poisson_hmm_round_trips_bit_for_bit() {
 
 /// The committed format-1 files (written by the format-1 writer from the
 /// models of this file) still load, to the same models, and are written
-/// back as format 2.
+/// back as format 3.
 #[test]
 fn format_1_files_still_load() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/v1");
@@ -220,9 +220,9 @@ fn format_1_files_still_load() {
     for (name, model) in expected {
         let back = load(name);
         kinds.insert(back.kind());
-        // Same model: the same format-2 text, bit for bit.
+        // Same model: the same format-3 text, bit for bit.
         assert_eq!(back.to_json(), model.to_json(), "{name}");
-        assert!(back.to_json().contains("\"format_version\": 2"));
+        assert!(back.to_json().contains("\"format_version\": 3"));
     }
     // Every kind that format 1 had.
     assert_eq!(kinds.len(), 5);
@@ -270,20 +270,86 @@ fn lgssm_bits(m: &LinearGaussianSsm) -> Vec<Vec<u64>> {
         mat_bits(m.r()),
         bits(m.m0()),
         mat_bits(m.p0()),
+        mat_bits(m.b()),
+        mat_bits(m.d()),
+        bits(m.transition_offset()),
+        bits(m.observation_offset()),
     ]
+}
+
+/// The awkward model with two inputs and offsets of awkward values.
+fn awkward_lgssm_with_inputs() -> LinearGaussianSsm {
+    awkward_lgssm()
+        .with_inputs(InputParameters {
+            b: mat![[0.1 + 0.2, -1e-300], [1.0 / 3.0, 7.0]],
+            d: mat![[1.0, 0.0], [0.0, -2.0f64.sqrt()], [1e10, 5e-11]],
+            transition_offset: vec![std::f64::consts::E, -0.0],
+            observation_offset: vec![0.5, 1.0 / 7.0, -12345.678901234567],
+        })
+        .unwrap()
+}
+
+/// Checks that `m` round-trips bit for bit through its text; returns the
+/// text's `parameters`.
+fn assert_lgssm_round_trips(m: &LinearGaussianSsm) -> serde_json::Value {
+    let text = m.to_json();
+    assert_eq!(read_kind(&text).unwrap(), ModelKind::Lgssm);
+    let back = Lgssm::from_json(&text).unwrap();
+    assert_eq!(lgssm_bits(&back), lgssm_bits(m));
+    assert_eq!(&back, m);
+    assert_eq!(back.to_json(), text);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["parameters"].clone()
+}
+
+#[test]
+fn lgssm_inputs_and_offsets_round_trip_bit_for_bit() {
+    let p = &assert_lgssm_round_trips(&awkward_lgssm_with_inputs());
+    assert_eq!(
+        p["transition_input_matrix"][1],
+        serde_json::json!([1.0 / 3.0, 7.0])
+    );
+    assert_eq!(p["observation_input_matrix"].as_array().unwrap().len(), 3);
+    assert_eq!(p["transition_offsets"][0], std::f64::consts::E);
+    assert_eq!(p["observation_offsets"][2], -12345.678901234567);
+}
+
+/// Without inputs, format 3 writes the (zero) offsets and no input
+/// matrices; offsets alone (m = 0) round-trip too.
+#[test]
+fn lgssm_without_inputs_writes_offsets_only() {
+    let v: serde_json::Value = serde_json::from_str(&awkward_lgssm().to_json()).unwrap();
+    let p = v["parameters"].as_object().unwrap();
+    assert_eq!(p["transition_offsets"], serde_json::json!([0.0, 0.0]));
+    assert!(!p.contains_key("transition_input_matrix"));
+    assert!(!p.contains_key("observation_input_matrix"));
+    let mut inputs = InputParameters::zeros(2, 3, 0);
+    inputs.observation_offset = vec![1.0, -2.0, 0.25];
+    let m = awkward_lgssm().with_inputs(inputs).unwrap();
+    let back = Lgssm::from_json(&m.to_json()).unwrap();
+    assert_eq!(back, m);
+    assert_eq!(back.observation_offset(), [1.0, -2.0, 0.25]);
+}
+
+/// The committed format-2 file (the format-2 text of the awkward model)
+/// still loads, to the model with no inputs and zero offsets.
+#[test]
+fn format_2_lgssm_file_still_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/v2/lgssm.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"format_version\": 2"));
+    let back = Lgssm::load(&path).unwrap();
+    assert_eq!(lgssm_bits(&back), lgssm_bits(&awkward_lgssm()));
+    assert_eq!(back.input_dim(), 0);
+    assert!(!back.has_inputs());
+    // Written back as format 3 with the same matrices.
+    let again = Lgssm::from_json(&back.to_json()).unwrap();
+    assert_eq!(again, back);
 }
 
 #[test]
 fn lgssm_round_trips_bit_for_bit() {
-    let m = awkward_lgssm();
-    let text = m.to_json();
-    assert_eq!(read_kind(&text).unwrap(), ModelKind::Lgssm);
-    let back = Lgssm::from_json(&text).unwrap();
-    assert_eq!(lgssm_bits(&back), lgssm_bits(&m));
-    assert_eq!(back, m);
-    assert_eq!(back.to_json(), text);
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let p = &v["parameters"];
+    let p = &assert_lgssm_round_trips(&awkward_lgssm());
     assert_eq!(p["observation_matrices"].as_array().unwrap().len(), 3);
     assert_eq!(p["initial_state_mean"][1], -12345.678901234567);
     for name in [
@@ -310,6 +376,7 @@ fn save_and_load_through_files_and_any_model() {
             m.into()
         },
         awkward_lgssm().into(),
+        awkward_lgssm_with_inputs().into(),
     ];
     for (i, m) in models.iter().enumerate() {
         let path = dir.join(format!("model{i}.json"));

@@ -74,7 +74,7 @@ impl Table {
 
     /// Writes the table to `out` (atomically, CSV or .npy by extension) or
     /// as CSV to standard output.
-    fn emit(&self, out: Option<&Path>) -> Result<(), CliError> {
+    pub fn emit(&self, out: Option<&Path>) -> Result<(), CliError> {
         let data = self.values.as_ref();
         match out {
             Some(path) => Ok(io::write_matrix(path, data, Some(&self.header))?),
@@ -89,7 +89,7 @@ impl Table {
     /// `--json`: writes the table to `out` if given, and prints the
     /// command's JSON `object` with, under `key`, the table's values when
     /// there is no `out`, else the file and the table's size.
-    fn print_json(&self, out: Option<&Path>, key: &str, mut object: json::Value) -> Result<(), CliError> {
+    pub fn print_json(&self, out: Option<&Path>, key: &str, mut object: json::Value) -> Result<(), CliError> {
         object[key] = match out {
             Some(path) => {
                 self.emit(Some(path))?;
@@ -143,7 +143,7 @@ pub fn load_model(path: &Path) -> Result<AnyModel, CliError> {
 }
 
 /// Reads the data of a command for a model, checked against it.
-fn data_for(kind: ModelKind, model: &dyn Apply, args: &DataArgs) -> Result<Loaded, CliError> {
+pub fn data_for(kind: ModelKind, model: &dyn Apply, args: &DataArgs) -> Result<Loaded, CliError> {
     input::check_flags(args, kind, kind.name())?;
     let data = input::load(args)?;
     model.check_data(&data)?;
@@ -151,11 +151,12 @@ fn data_for(kind: ModelKind, model: &dyn Apply, args: &DataArgs) -> Result<Loade
 }
 
 /// The model and data files of a command: what an output must not overwrite.
-fn inputs<'a>(model: &'a Path, data: &'a DataArgs) -> [(&'static str, Option<&'a Path>); 3] {
+pub fn inputs<'a>(model: &'a Path, data: &'a DataArgs) -> [(&'static str, Option<&'a Path>); 4] {
     [
         ("--model", Some(model)),
         ("--data", Some(data.data.as_path())),
         ("--lengths", data.lengths.as_deref()),
+        ("--inputs", data.inputs.as_deref()),
     ]
 }
 

@@ -83,6 +83,13 @@ pub enum Command {
     /// Smoothed hidden states: posterior state probabilities (HMMs) or
     /// Rauch-Tung-Striebel means and standard deviations (lgssm).
     Smooth(SmoothArgs),
+    /// k-step-ahead forecasts of an lgssm's observations (means and standard
+    /// deviations) past the end of the data or any step of it.
+    Forecast(ForecastArgs),
+    /// Kalman filter of an lgssm one line at a time: each line of standard input
+    /// (the p observations, empty or NaN when missing, then the m inputs) is
+    /// answered at once by a line of the filtered state means and standard deviations.
+    Filter(FilterArgs),
 }
 
 /// Options of `emfit demo`.
@@ -216,6 +223,11 @@ pub struct DataArgs {
     /// Accept missing values (empty cells, NaN, NA) as missing observations (lgssm only).
     #[arg(long)]
     pub missing: bool,
+    /// Known inputs u_k of an lgssm (x_k = A x_{k-1} + B u_k + b + w_k,
+    /// y_k = H x_k + D u_k + d + v_k): one row per row of --data, m columns
+    /// (CSV/whitespace text with the same --header, or .npy; no missing values).
+    #[arg(long, value_name = "FILE")]
+    pub inputs: Option<PathBuf>,
 }
 
 /// Options of `emfit fit`.
@@ -288,7 +300,8 @@ pub struct FitArgs {
     pub init: Option<PathBuf>,
     /// Parameters to learn, comma-separated, or all / none (default: all). gmm: weights,
     /// means, covariances. hmm: start, transitions, means, covariances; gmmhmm: these and
-    /// weights; categorical-hmm: start, transitions, probabilities. lgssm: A, Q, H, R, m0, P0.
+    /// weights; categorical-hmm: start, transitions, probabilities. lgssm: A, Q, H, R, m0, P0,
+    /// and B, D (with --inputs; learned by default), transition_offset, observation_offset.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub learn: Vec<String>,
     /// Write the fitted model to this JSON file (atomically).
@@ -383,6 +396,58 @@ pub struct SmoothArgs {
     /// to this .npy file, shape T x n x n (all sequences stacked, as the rows of --out).
     #[arg(long, value_name = "FILE.npy")]
     pub covariances_out: Option<PathBuf>,
+}
+
+/// Options of `emfit forecast`.
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// The model (an lgssm).
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The data filtered before the forecast (with --lengths, the last sequence is
+    /// forecast).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number of steps ahead.
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
+    pub horizon: i128,
+    /// Forecast from this step of the (last) sequence, counted from 1 (default: its
+    /// last step).
+    #[arg(long, value_name = "STEP", allow_negative_numbers = true)]
+    pub origin: Option<i128>,
+    /// The inputs of the K forecast steps (K rows, m columns), for a model with inputs.
+    #[arg(long, value_name = "FILE")]
+    pub future_inputs: Option<PathBuf>,
+    /// Output file (CSV, or .npy by extension); default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write an SVG plot of the data and the forecast with its 95% prediction bands
+    /// (one panel per observed column, up to 6) into this folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+}
+
+/// Options of `emfit filter`.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// The model (an lgssm).
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Start from this filter state (written by --save-state) instead of before the
+    /// first observation.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+    /// Write the filter's state (JSON) to this file at the end of the input, or before
+    /// a line that fails, to go on later with --resume.
+    #[arg(long, value_name = "FILE")]
+    pub save_state: Option<PathBuf>,
+    /// Use the steady-state filter once the covariances settle (O(n²) per line).
+    #[arg(long)]
+    pub steady_state: bool,
+    /// Also answer each line with the smoothed means and standard deviations of the
+    /// step L lines back (fixed-lag smoothing; empty cells for the first L lines).
+    #[arg(long, value_name = "L")]
+    pub lag: Option<usize>,
 }
 
 #[cfg(test)]

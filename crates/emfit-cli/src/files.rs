@@ -6,7 +6,10 @@
 //! canonical path of a file that exists (so `./d.csv`, `sub/../d.csv` and a
 //! symbolic link to it are all `d.csv`), or for a file not yet written the
 //! canonical path of its folder joined with its name.
+//!
+//! Also the folder of `--plots` and the SVG files written into it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{CliError, usage};
@@ -58,6 +61,30 @@ pub fn check_outputs(
         }
     }
     Ok(())
+}
+
+/// Creates the folder of `--plots` (and its parents) unless it exists;
+/// refuses a file of that name.
+pub fn create_plots_dir(dir: &Path) -> Result<(), CliError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage!(
+            "--plots {}: this is a file, not a folder; give a folder for the SVG plots (created if missing)",
+            dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|source| em_driver::io::DataError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// Writes one SVG file into the plots folder (atomically); returns its path
+/// for the summary.
+pub fn write_plot(dir: &Path, name: &str, svg: &str) -> Result<String, CliError> {
+    let path = dir.join(name);
+    em_driver::io::write_atomically(&path, |w| w.write_all(svg.as_bytes()))?;
+    Ok(path.display().to_string())
 }
 
 #[cfg(test)]

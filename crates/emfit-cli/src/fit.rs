@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use em_driver::hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
 use em_driver::mixture::GaussianMixture;
-use em_driver::statespace::LinearGaussianSsm;
+use em_driver::statespace::em::WithInputs;
 use em_driver::{
     Acceleration, Convergence, EmModel, Fit, LearnSet, ModelFile, OnFall, Parameter, Settings, Start,
     Tolerance, UnknownParameter,
@@ -36,7 +36,7 @@ pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
         FamilyArg::Hmm => fit::<GaussianHmm>(args, as_json),
         FamilyArg::Gmmhmm => fit::<GmmHmm>(args, as_json),
         FamilyArg::CategoricalHmm => fit::<CategoricalHmm>(args, as_json),
-        FamilyArg::Lgssm => fit::<LinearGaussianSsm>(args, as_json),
+        FamilyArg::Lgssm => fit::<WithInputs>(args, as_json),
     }
 }
 
@@ -254,11 +254,11 @@ fn settings(args: &FitArgs) -> Result<Settings, CliError> {
         .build()?)
 }
 
-/// `--learn` for a family whose blocks are `blocks`: the blocks named
-/// (case-insensitively, or by one of the old `aliases`), `all` (every block
-/// of the family) or `none`; without the flag, every block.
+/// `--learn` (its `items`) for a family whose blocks are `blocks`: the
+/// blocks named (case-insensitively, or by one of the old `aliases`), `all`
+/// (every block of the family) or `none`; without the flag, every block.
 pub fn learn_set<P: Parameter>(
-    args: &FitArgs,
+    items: &[String],
     family: &str,
     blocks: &[P],
     aliases: &[(&str, P)],
@@ -272,8 +272,8 @@ pub fn learn_set<P: Parameter>(
         )
     };
     let mut names = Vec::new();
-    let mut all = args.learn.is_empty();
-    for item in args.learn.iter().map(|item| item.trim()) {
+    let mut all = items.is_empty();
+    for item in items.iter().map(|item| item.trim()) {
         if item.eq_ignore_ascii_case("all") {
             all = true;
         } else if !item.eq_ignore_ascii_case("none") {
@@ -434,7 +434,7 @@ mod tests {
 
     fn learn(items: &[&str]) -> Result<LearnSet<Hmm>, CliError> {
         learn_set(
-            &fit_args(items),
+            &fit_args(items).learn,
             "hmm",
             CHAIN_AND_MEANS,
             &[("t", Hmm::Transitions)],
@@ -452,7 +452,7 @@ mod tests {
             LearnSet::only(&[Hmm::Transitions, Hmm::Means])
         );
         assert_eq!(learn(&["start", "means,all"]).unwrap(), every);
-        let lgssm = learn_set(&fit_args(&["a,m,p0"]), "lgssm", Ssm::ALL, &[("m", Ssm::M0)]);
+        let lgssm = learn_set(&fit_args(&["a,m,p0"]).learn, "lgssm", Ssm::ALL, &[("m", Ssm::M0)]);
         assert_eq!(lgssm.unwrap(), LearnSet::only(&[Ssm::A, Ssm::M0, Ssm::P0]));
     }
 

@@ -1,7 +1,7 @@
 //! Reading the data and lengths files named on the command line, and the
 //! checks of the data every command shares.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use em_driver::ModelKind;
 use em_driver::faer::{Mat, MatRef};
@@ -18,6 +18,8 @@ pub struct Loaded {
     pub data: Mat<f64>,
     /// Sequence lengths adding up to the number of rows (one sequence if no file).
     pub lengths: Vec<usize>,
+    /// `--inputs`: one row per row of the data (lgssm).
+    pub inputs: Option<Mat<f64>>,
 }
 
 impl Loaded {
@@ -38,14 +40,46 @@ impl Loaded {
     }
 }
 
-/// Reads `--data` and `--lengths`, checking that the lengths add up.
+/// The `--header` of the data as the readers take it.
+fn header(args: &DataArgs) -> Header {
+    match args.header {
+        HeaderArg::Auto => Header::Auto,
+        HeaderArg::Yes => Header::Present,
+        HeaderArg::No => Header::Absent,
+    }
+}
+
+/// Reads a file of known inputs (`--inputs`, `--future-inputs`: finite
+/// values, every column, the data's `--header`) and checks that it has
+/// `rows` rows, one per step (`what` says whose, for the message).
+pub fn read_inputs(
+    flag: &str,
+    path: &Path,
+    args: &DataArgs,
+    rows: usize,
+    what: &str,
+) -> Result<Mat<f64>, CliError> {
+    let options = ReadOptions {
+        header: header(args),
+        allow_missing: false,
+        columns: None,
+    };
+    let inputs = io::read_matrix(path, &options)?;
+    if inputs.nrows() != rows {
+        return Err(usage!(
+            "{flag} {} has {} rows, but {what} needs {rows}: one row of inputs per step",
+            path.display(),
+            inputs.nrows()
+        ));
+    }
+    Ok(inputs)
+}
+
+/// Reads `--data`, `--lengths` and `--inputs`, checking that the lengths
+/// add up and that the inputs have a row per observation.
 pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
     let options = ReadOptions {
-        header: match args.header {
-            HeaderArg::Auto => Header::Auto,
-            HeaderArg::Yes => Header::Present,
-            HeaderArg::No => Header::Absent,
-        },
+        header: header(args),
         allow_missing: args.missing,
         columns: args
             .columns
@@ -63,20 +97,31 @@ pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
         }
         None => vec![data.nrows()],
     };
+    let inputs = match &args.inputs {
+        Some(path) => {
+            let what = format!("--data {}", args.data.display());
+            Some(read_inputs("--inputs", path, args, data.nrows(), &what)?)
+        }
+        None => None,
+    };
     Ok(Loaded {
         path: args.data.clone(),
         data,
         lengths,
+        inputs,
     })
 }
 
 /// Rejects the data flags a kind of model cannot use, before reading the
-/// data: `--missing` (only a state-space model takes missing values) and
-/// `--lengths` (a mixture has no sequences). `name` is the model as the
-/// command calls it.
+/// data: `--missing` and `--inputs` (only a state-space model takes missing
+/// values and inputs) and `--lengths` (a mixture has no sequences). `name`
+/// is the model as the command calls it.
 pub fn check_flags(args: &DataArgs, kind: ModelKind, name: &str) -> Result<(), CliError> {
     if args.missing && kind != ModelKind::Lgssm {
         return Err(usage!("--missing is only supported by lgssm, not by {name}"));
+    }
+    if args.inputs.is_some() && kind != ModelKind::Lgssm {
+        return Err(usage!("--inputs is only supported by lgssm, not by {name}"));
     }
     match &args.lengths {
         Some(p) if kind == ModelKind::Gmm => Err(usage!(

@@ -6,6 +6,8 @@
 //! emfit fit gmm|hmm|gmmhmm|categorical-hmm|lgssm --data FILE [--lengths FILE] [options] [--out model.json]
 //! emfit predict|score|smooth --model model.json --data FILE [--lengths FILE]
 //! emfit sample --model model.json -n N [--out FILE]
+//! emfit filter --model model.json [--lag L] [--resume STATE] [--save-state STATE] < observations
+//! emfit forecast --model model.json --data FILE [--inputs FILE] --horizon K [--future-inputs FILE] [--plots DIR]
 //! ```
 //!
 //! Errors are one line on stderr (`emfit: ...`) and a non-zero exit code:
@@ -27,7 +29,8 @@
 //! - `fit`: `emfit fit` as one generic path (parse a typed request, load,
 //!   start, fit, report, save) over the `Family` trait.
 //! - `apply`: `emfit predict`, `score`, `sample` and `smooth`, written once
-//!   over the object-safe `Apply` trait.
+//!   over the object-safe `Apply` trait; `forecast`: `emfit forecast` and
+//!   `stream`: `emfit filter` (lgssm).
 //! - `family`: the per-family parts, one file per family (`gmm`, `hmm` with
 //!   its `emission`s, `lgssm`), each implementing `Family` and `Apply`.
 //! - `input` (data files), `files` (output paths that must not collide),
@@ -46,12 +49,14 @@ mod error;
 mod family;
 mod files;
 mod fit;
+mod forecast;
 mod input;
 mod json;
 mod limits;
 mod messages;
 mod progress;
 mod sample;
+mod stream;
 mod text;
 
 use std::process::ExitCode;
@@ -116,11 +121,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
             "--json applies to fit, predict, score, sample and smooth; demo prints a report for reading"
                 .into(),
         )),
+        Command::Filter(_) if cli.json => Err(CliError::Usage(
+            "--json does not apply to filter, which writes one line of numbers per line read".into(),
+        )),
         Command::Demo(a) => demo::run(&a),
         Command::Fit(a) => fit::run(&a, cli.json),
         Command::Predict(a) => apply::predict(&a, cli.json),
         Command::Score(a) => apply::score(&a, cli.json),
         Command::Sample(a) => sample::sample(&a, cli.json),
         Command::Smooth(a) => apply::smooth(&a, cli.json),
+        Command::Forecast(a) => forecast::run(&a, cli.json),
+        Command::Filter(a) => stream::run(&a),
     }
 }

@@ -74,6 +74,7 @@ mod tests {
             path: "obs.csv".into(),
             data: Mat::zeros(rows, 1),
             lengths,
+            inputs: None,
         }
     }
 

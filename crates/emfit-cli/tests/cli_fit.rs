@@ -69,7 +69,7 @@ fn gmm_fit_predict_score_sample() {
     assert!(text.contains("model written to m.json"), "{text}");
     let model = dir.read("m.json");
     assert!(
-        model.contains("\"kind\": \"gmm\"") && model.contains("\"format_version\": 2"),
+        model.contains("\"kind\": \"gmm\"") && model.contains("\"format_version\": 3"),
         "{model}"
     );
 
@@ -526,7 +526,7 @@ fn bad_model_files_and_dimensions() {
     emfit(dir.path(), &["score", "--model", &f, "--data", &data]).fails_with(&[]);
     let f = dir.write(
         "version.json",
-        good.replace("\"format_version\": 2", "\"format_version\": 99"),
+        good.replace("\"format_version\": 3", "\"format_version\": 99"),
     );
     emfit(dir.path(), &["score", "--model", &f, "--data", &data]).fails_with(&["format_version 99"]);
     // A negative weight: rejected by validation, not a panic.

@@ -180,8 +180,13 @@ fn lgssm_fit_filter_smooth_score_sample() {
         ],
     )
     .ok();
-    emfit(dir.path(), &["fit", "lgssm", "--data", &data, "--learn", "B"])
-        .fails_with(&["'B'", "A, Q, H, R, m0, P0"]);
+    emfit(dir.path(), &["fit", "lgssm", "--data", &data, "--learn", "B"]).fails_with(&[
+        "--learn B",
+        "no inputs",
+        "--inputs",
+    ]);
+    emfit(dir.path(), &["fit", "lgssm", "--data", &data, "--learn", "slope"])
+        .fails_with(&["'slope'", "A, Q, H, R, m0, P0"]);
     emfit(dir.path(), &["fit", "lgssm", "--data", &data, "-k", "2"]).fails_with(&["--components"]);
     emfit(
         dir.path(),

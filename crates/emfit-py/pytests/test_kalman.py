@@ -239,13 +239,46 @@ def test_bad_input_raises_errors_that_name_it():
         KalmanFilter(**NO_OFFSETS).filter_update(np.zeros(5), np.zeros((5, 5)), ROBOT.observations[3])
 
 
+#: The robot model with constant offsets (the mean of the data set's
+#: time-varying transition offsets).
+CONSTANT_OFFSETS = dict(NO_OFFSETS, transition_offsets=ROBOT.transition_offsets.mean(axis=0),
+                        observation_offsets=ROBOT.observation_offset)
+
+
+def test_em_of_constant_offsets_equals_pykalman():
+    """Offsets (and the initial mean) learned: pykalman's M-step is then the
+    exact maximiser too, and both run the same iterations. The masked first
+    row is left out: pykalman averages the observation offset over the
+    fully observed rows, emfit's exact M-step over every row."""
+    x = ROBOT.observations[1:]
+    em_vars = ["transition_offsets", "observation_offsets", "initial_state_mean"]
+    ours, theirs = pair(CONSTANT_OFFSETS)
+    ours.em(x, n_iter=5, em_vars=em_vars)
+    theirs.em(x, n_iter=5, em_vars=em_vars)
+    for name in PARAMETERS:
+        assert_close(getattr(ours, name), getattr(theirs, name))
+    assert not np.allclose(ours.transition_offsets, CONSTANT_OFFSETS["transition_offsets"])
+    assert_close(ours.loglikelihood(x), theirs.loglikelihood(x))
+
+
+def test_em_of_matrices_with_constant_offsets_never_lowers_the_likelihood():
+    x = ROBOT.observations
+    kf = KalmanFilter(**CONSTANT_OFFSETS)
+    before = kf.loglikelihood(x)
+    kf.em(x, n_iter=5, em_vars=["transition_matrices", "transition_offsets", "observation_covariance"])
+    history = kf.fit_report_["history"]
+    assert all(b >= a - 1e-9 * abs(a) for a, b in zip(history, history[1:]))
+    assert kf.loglikelihood(x) > before
+    assert kf.transition_offsets.shape == (5,)
+
+
 def test_unsupported_em_is_refused_and_a_failed_em_changes_nothing():
     x = ROBOT.observations
     kf = KalmanFilter(**ROBOT_ARGS)
     before = {name: getattr(kf, name) for name in PARAMETERS}
-    with pytest.raises(NotImplementedError, match="EM of transition_offsets"):
+    with pytest.raises(NotImplementedError, match="EM of time-varying transition_offsets"):
         kf.em(x, em_vars="all")
-    with pytest.raises(NotImplementedError, match="non-zero transition_offsets"):
+    with pytest.raises(NotImplementedError, match="with time-varying transition_offsets"):
         kf.em(x, em_vars=["transition_matrices"])
     with pytest.raises(ValueError, match="em_vars has 'transition_matrix'"):
         kf.em(x, em_vars=["transition_matrix"])

@@ -13,9 +13,10 @@
 //!
 //! Observations `y` are (T, p) with NaN for a missing value. pykalman's
 //! offsets `b_t`, `d_t` (`x_t = A x_{t-1} + b_{t-1} + w_t`,
-//! `y_t = H x_t + d_t + v_t`) are not parameters of the Rust model: the
-//! Python layer removes them exactly with the deterministic path of
-//! [`kalman_shift`].
+//! `y_t = H x_t + d_t + v_t`) cross as two more arrays where they are
+//! parameters of the Rust model (constant offsets, [`kalman_em`]);
+//! elsewhere, and when they vary in time, the Python layer removes them
+//! exactly with the deterministic path of [`kalman_shift`].
 
 use crate::array::{rows, to_array2};
 use crate::error::{OrValueError, value_error};
@@ -26,10 +27,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use statespace::em::WithInputs;
 use statespace::faer::{Mat, MatRef};
 use statespace::{
-    CovStructure, LearnSet, LinearGaussianSsm, MStepOptions, Matrix, Param, Parameters, Start,
-    StateSpaceError,
+    CovStructure, InputLearnSet, InputParam, InputParameters, LearnSet, LinearGaussianSsm, MStepOptions,
+    Matrix, Param, Parameters, Sequence, Start, StateSpaceError,
 };
 
 /// Registers the state-space functions.
@@ -43,16 +45,20 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// pykalman's name of a parameter block.
-fn pykalman_name(param: Param) -> &'static str {
-    match param {
-        Param::A => "transition_matrices",
-        Param::Q => "transition_covariance",
-        Param::H => "observation_matrices",
-        Param::R => "observation_covariance",
-        Param::M0 => "initial_state_mean",
-        Param::P0 => "initial_state_covariance",
-    }
+/// pykalman's name of a parameter block (the input matrices B and D have
+/// none: pykalman has no inputs).
+fn pykalman_name(matrix: Matrix) -> Option<&'static str> {
+    Some(match matrix {
+        Matrix::Param(Param::A) => "transition_matrices",
+        Matrix::Param(Param::Q) => "transition_covariance",
+        Matrix::Param(Param::H) => "observation_matrices",
+        Matrix::Param(Param::R) => "observation_covariance",
+        Matrix::Param(Param::M0) => "initial_state_mean",
+        Matrix::Param(Param::P0) => "initial_state_covariance",
+        Matrix::Input(InputParam::TransitionOffset) => "transition_offsets",
+        Matrix::Input(InputParam::ObservationOffset) => "observation_offsets",
+        _ => return None,
+    })
 }
 
 /// A `ValueError` for an error of the Rust side, prefixed with pykalman's
@@ -66,9 +72,9 @@ fn model_error(e: StateSpaceError) -> PyErr {
         | StateSpaceError::ZeroDimension { matrix } => Some(*matrix),
         _ => None,
     };
-    match matrix {
-        Some(Matrix::Param(param)) => value_error(format!("{}: {e}", pykalman_name(param))),
-        _ => value_error(e),
+    match matrix.and_then(pykalman_name) {
+        Some(name) => value_error(format!("{name}: {e}")),
+        None => value_error(e),
     }
 }
 
@@ -190,19 +196,25 @@ fn kalman_loglikelihood(
 type FitResult<'py> = (Vec<Bound<'py, PyAny>>, Bound<'py, PyDict>);
 
 /// EM from the given parameters over `y` (T, p), updating the blocks named
-/// in `learn` (`"A"`, `"Q"`, `"H"`, `"R"`, `"m0"`, `"P0"`) with the
-/// closed-form M-step of the statespace crate; `q_structure` and
-/// `r_structure` (`"full"`, `"diagonal"`, `"scalar"`) constrain the updated
-/// Q and R. See [`fit::settings`] for the loop's arguments.
+/// in `learn` (`"A"`, `"Q"`, `"H"`, `"R"`, `"m0"`, `"P0"`) and the offsets
+/// named in `learn_offsets` (`"transition_offset"`, `"observation_offset"`)
+/// of the model with the constant offsets `offsets = (b (n,), d (p,))`
+/// (`x_t = A x_{t-1} + b + w_t`, `y_t = H x_t + d + v_t`) with the
+/// closed-form M-step of the statespace crate (all learned blocks
+/// maximised jointly); `q_structure` and `r_structure` (`"full"`,
+/// `"diagonal"`, `"scalar"`) constrain the updated Q and R. See
+/// [`fit::settings`] for the loop's arguments.
 ///
-/// Returns `([a, q, h, r, m0, p0], report)`.
+/// Returns `([a, q, h, r, m0, p0, b, d], report)`.
 #[pyfunction]
-#[pyo3(signature = (y, params, learn, q_structure, r_structure, max_iter, tol, stopping, acceleration, verbose))]
+#[pyo3(signature = (y, params, offsets, learn, learn_offsets, q_structure, r_structure, max_iter, tol, stopping, acceleration, verbose))]
 fn kalman_em<'py>(
     py: Python<'py>,
     y: PyReadonlyArray2<'py, f64>,
     params: ModelArrays<'py>,
+    offsets: (PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>),
     learn: &str,
+    learn_offsets: &str,
     q_structure: &str,
     r_structure: &str,
     max_iter: usize,
@@ -212,20 +224,28 @@ fn kalman_em<'py>(
     verbose: bool,
 ) -> PyResult<FitResult<'py>> {
     let start = model(&params)?;
+    let (n, p) = (start.state_dim(), start.obs_dim());
+    let mut inputs = InputParameters::zeros(n, p, 0);
+    inputs.transition_offset = offsets.0.as_slice()?.to_vec();
+    inputs.observation_offset = offsets.1.as_slice()?.to_vec();
+    let start = WithInputs(start.with_inputs(inputs).map_err(model_error)?);
     let learn: LearnSet = learn.parse().or_value_error()?;
+    let learn_offsets: InputLearnSet = learn_offsets.parse().or_value_error()?;
     let options = MStepOptions::new(learn)
+        .with_learn_inputs(learn_offsets)
         .with_q_structure(CovStructure::parse(q_structure).or_value_error()?)
         .with_r_structure(CovStructure::parse(r_structure).or_value_error()?);
     let settings = fit::settings(max_iter, tol, stopping, acceleration, 1, 0)?;
     let y = rows(&y)?;
-    let sequences = [y];
+    let sequences = [Sequence::new(y)];
     let fitted = fit::run(py, verbose, |observer| {
         statespace::fit_observed(&sequences[..], Start::Warm(start), &options, &settings, observer)
     })?;
-    Ok((
-        model_to_arrays(py, &fitted.model),
-        crate::report::to_dict(py, &fitted.report)?,
-    ))
+    let model = &fitted.model.0;
+    let mut arrays = model_to_arrays(py, model);
+    arrays.push(model.transition_offset().to_vec().into_pyarray(py).into_any());
+    arrays.push(model.observation_offset().to_vec().into_pyarray(py).into_any());
+    Ok((arrays, crate::report::to_dict(py, &fitted.report)?))
 }
 
 /// `t` steps drawn from the model with a generator seeded by `seed`:

@@ -198,6 +198,37 @@ pub enum StateSpaceError {
         /// The value.
         value: f64,
     },
+    /// An observation given to a [`crate::StreamingFilter`] does not have p
+    /// values.
+    #[error("the observation of step {} has {found} values, the model observes {expected}", .step + 1)]
+    ObservationLength {
+        /// The step (observations consumed before it).
+        step: usize,
+        /// The observation dimension p of the model.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// The inputs given to a [`crate::StreamingFilter`] at a step do not
+    /// have m values (none given counts as 0).
+    #[error("the inputs of step {} have {found} values, the model takes {expected}", .step + 1)]
+    InputLength {
+        /// The step (observations consumed before it).
+        step: usize,
+        /// The input dimension m of the model.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// A saved [`crate::FilterState`] does not fit the model, or holds a
+    /// value that no filter produces.
+    #[error("the filter state cannot be resumed: its {field} {requirement}")]
+    FilterState {
+        /// The field of the state.
+        field: &'static str,
+        /// What is wrong with it.
+        requirement: &'static str,
+    },
     /// A forecast origin past the end of the filtered sequence.
     #[error("forecast origin step {} is past the end of the {steps} filtered steps", .origin + 1)]
     ForecastOrigin {

@@ -33,6 +33,10 @@
 //!   [`LinearGaussianSsm::sample_with_inputs`], and EM of any subset of
 //!   B, D, b, d ([`InputParam`], [`MStepOptions::learn_inputs`]) through
 //!   [`em::WithInputs`];
+//! - streaming: [`StreamingFilter`] conditions on one observation at a
+//!   time (missing entries, inputs), equal to the batch filter, its state
+//!   saved and resumed as a serde-serialisable [`FilterState`]; with
+//!   [`FixedLagSmoother`], the smoothed moments L steps back as well;
 //! - forecasts ([`LinearGaussianSsm::forecast`]: states and observations h
 //!   steps past any filtered step, with covariances) and the one-step
 //!   prediction errors with standardised residuals
@@ -102,6 +106,7 @@ mod data;
 mod dense;
 pub mod em;
 mod error;
+mod fixed_lag;
 mod forecast;
 mod inference;
 mod innovations;
@@ -110,12 +115,14 @@ mod model;
 mod param;
 pub mod scenario;
 mod sequence;
+mod streaming;
 mod univariate;
 
 pub use buffers::release_buffers;
 pub use data::split_sequences;
 pub use em::{CovStructure, InitConfig, MStepOptions, SufficientStats};
 pub use error::{Matrix, Result, StateSpaceError};
+pub use fixed_lag::{FixedLagSmoother, Smoothed};
 pub use forecast::Forecast;
 pub use inference::{FILTER_CHECKPOINT_INTERVAL, FilterOutput, SmootherOutput};
 pub use innovations::Innovations;
@@ -126,6 +133,7 @@ pub use model::inputs::InputParameters;
 pub use model::{LinearGaussianSsm, Parameters};
 pub use param::{InputLearnSet, InputParam, LearnSet, Param, StepDiagnostics};
 pub use sequence::Sequence;
+pub use streaming::{FilterState, StreamingFilter};
 
 pub use em_core::{
     self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,

@@ -101,14 +101,8 @@ pub fn parse_csv<R: BufRead>(
         } else {
             text
         };
-        let trimmed = text.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+        let Some(cells) = split_cells(text) else {
             continue;
-        }
-        let cells: Vec<&str> = if trimmed.contains(',') {
-            trimmed.split(',').map(clean_cell).collect()
-        } else {
-            trimmed.split_whitespace().map(clean_cell).collect()
         };
         if !seen_first {
             seen_first = true;
@@ -157,6 +151,52 @@ pub fn parse_csv<R: BufRead>(
     }
     let cols = selected.len();
     Ok(Mat::from_fn(rows, cols, |i, j| values[i * cols + j]))
+}
+
+/// The cells of one line of text: separated by commas or, on a line
+/// without commas, by blanks/tabs, each trimmed of blanks and one pair of
+/// double quotes; `None` for a blank line or a comment (`#`).
+fn split_cells(line: &str) -> Option<Vec<&str>> {
+    let trimmed = line.trim();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return None;
+    }
+    Some(if trimmed.contains(',') {
+        trimmed.split(',').map(clean_cell).collect()
+    } else {
+        trimmed.split_whitespace().map(clean_cell).collect()
+    })
+}
+
+/// Reads one line of numbers as a data line of [`parse_csv`] (`line` is its
+/// number from 1 and `path` what it is read from, for errors; missing
+/// values are NaN when `allow_missing`): `None` for a blank or comment line.
+///
+/// # Errors
+/// [`DataError::Cell`] naming the line and column.
+pub fn parse_record(
+    path: &Path,
+    line: usize,
+    text: &str,
+    allow_missing: bool,
+) -> Result<Option<Vec<f64>>, DataError> {
+    let Some(cells) = split_cells(text.trim_end_matches(['\n', '\r'])) else {
+        return Ok(None);
+    };
+    cells
+        .iter()
+        .enumerate()
+        .map(|(j, cell)| {
+            parse_cell(cell, allow_missing).map_err(|problem| DataError::Cell {
+                path: path.into(),
+                line,
+                col: j + 1,
+                cell: CellText::new(cell),
+                problem,
+            })
+        })
+        .collect::<Result<Vec<f64>, DataError>>()
+        .map(Some)
 }
 
 /// Trims blanks and one pair of surrounding double quotes.
@@ -418,6 +458,46 @@ mod tests {
         let long = "z".repeat(10_000);
         let err = parse(&format!("1,{long}\n"), &ReadOptions::default()).unwrap_err();
         assert!(err.to_string().len() < 200);
+    }
+
+    #[test]
+    fn records_are_read_one_line_at_a_time() {
+        let path = Path::new("<stdin>");
+        assert_eq!(
+            parse_record(path, 1, " 1, 2.5 \r\n", false).unwrap(),
+            Some(vec![1.0, 2.5])
+        );
+        assert_eq!(
+            parse_record(path, 2, "3 -4", false).unwrap(),
+            Some(vec![3.0, -4.0])
+        );
+        assert_eq!(parse_record(path, 3, "  # note\n", false).unwrap(), None);
+        assert_eq!(parse_record(path, 4, "\n", false).unwrap(), None);
+        let missing = parse_record(path, 5, "1,,NA", true).unwrap().unwrap();
+        assert!(missing[0] == 1.0 && missing[1].is_nan() && missing[2].is_nan());
+        let e = parse_record(path, 6, "1,x", true).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                DataError::Cell {
+                    line: 6,
+                    col: 2,
+                    problem: CellProblem::NotANumber,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("<stdin>"), "{e}");
+        assert!(matches!(
+            parse_record(path, 7, "1,", false),
+            Err(DataError::Cell {
+                line: 7,
+                col: 2,
+                problem: CellProblem::Missing,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::path::Path;
 use faer::{Mat, MatRef};
 
 pub use columns::{ColumnSelector, ColumnSelectorError};
-pub use csv::{parse_csv, read_csv};
+pub use csv::{parse_csv, parse_record, read_csv};
 pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
 pub use npy::{read_npy, write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
 

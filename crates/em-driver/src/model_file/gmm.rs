@@ -30,7 +30,7 @@ const FIELDS: &[&str] = &["covariance_type", "weights", "means", "covariances"];
 /// The fields of a mixture in a format-1 file.
 const FIELDS_V1: &[&str] = &["weights", "means", "covariances"];
 
-/// The `parameters` of a `gmm` model file (format 2).
+/// The `parameters` of a `gmm` model file (formats 2 and 3).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GmmParameters {
     /// `full`, `diag`, `spherical` or `tied`.

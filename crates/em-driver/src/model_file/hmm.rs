@@ -107,7 +107,7 @@ fn chain_rows<E: hmm::Emission>(m: &Hmm<E>) -> (Vec<f64>, Vec<Vec<f64>>) {
     (m.start_probs().to_vec(), mat_to_rows(m.transitions()))
 }
 
-/// The `parameters` of a `gaussian-hmm` model file (format 2).
+/// The `parameters` of a `gaussian-hmm` model file (formats 2 and 3).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GaussianHmmParameters {
     /// K start probabilities.
@@ -177,7 +177,7 @@ impl ModelFile for GaussianHmm {
     }
 }
 
-/// The `parameters` of a `gmm-hmm` model file (format 2).
+/// The `parameters` of a `gmm-hmm` model file (formats 2 and 3).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GmmHmmParameters {
     /// K start probabilities.
@@ -284,7 +284,7 @@ impl ModelFile for GmmHmm {
     }
 }
 
-/// The `parameters` of a `categorical-hmm` model file (format 2).
+/// The `parameters` of a `categorical-hmm` model file (formats 2 and 3).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CategoricalHmmParameters {
     /// K start probabilities.

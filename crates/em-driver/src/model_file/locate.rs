@@ -5,7 +5,7 @@
 
 use hmm::{HmmError, Table};
 use mixture::{CovarianceOwner, MixtureError};
-use statespace::{Matrix, Param, StateSpaceError};
+use statespace::{InputParam, Matrix, Param, StateSpaceError};
 
 use super::ModelKind;
 use crate::error::{Error, FieldPath, ModelError};
@@ -87,8 +87,9 @@ pub(crate) fn hmm_field(names: &[&'static str], states: &[MixtureFields], e: &Hm
 }
 
 /// The field a state-space model error is about: `names` are the fields of
-/// A, Q, H, R, m0 and P0 under `parameters`.
-pub(crate) fn lgssm_field(names: &[&'static str; 6], e: &StateSpaceError) -> Option<FieldPath> {
+/// A, Q, H, R, m0 and P0 under `parameters`, then (format 3) those of b, d,
+/// B and D.
+pub(crate) fn lgssm_field(names: &[&'static str], e: &StateSpaceError) -> Option<FieldPath> {
     let field = |matrix: &Matrix| {
         let index = match matrix {
             Matrix::Param(Param::A) => 0,
@@ -97,9 +98,13 @@ pub(crate) fn lgssm_field(names: &[&'static str; 6], e: &StateSpaceError) -> Opt
             Matrix::Param(Param::R) => 3,
             Matrix::Param(Param::M0) => 4,
             Matrix::Param(Param::P0) => 5,
+            Matrix::Input(InputParam::TransitionOffset) => 6,
+            Matrix::Input(InputParam::ObservationOffset) => 7,
+            Matrix::Input(InputParam::B) => 8,
+            Matrix::Input(InputParam::D) => 9,
             _ => return None,
         };
-        Some(FieldPath::key("parameters").with_key(names[index]))
+        Some(FieldPath::key("parameters").with_key(names.get(index)?))
     };
     match e {
         StateSpaceError::NotSymmetric { matrix, row, col } => {

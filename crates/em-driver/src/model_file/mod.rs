@@ -2,15 +2,15 @@
 //!
 //! ```json
 //! {
-//!   "format_version": 2,
+//!   "format_version": 3,
 //!   "kind": "gmm",
 //!   "parameters": { ... }
 //! }
 //! ```
 //!
-//! # Schema (format 2)
+//! # Schema (format 3)
 //!
-//! - `format_version`: 2 is written; 1 and 2 are read.
+//! - `format_version`: 3 is written; 1, 2 and 3 are read.
 //! - `kind`: one of [`ModelKind`]'s names (`gmm`, `gaussian-hmm`, `gmm-hmm`,
 //!   `categorical-hmm`, `poisson-hmm`, `lgssm`).
 //! - `parameters`: the model's parameters, under the names of the Python
@@ -23,7 +23,7 @@
 //! | `gmm-hmm`         | `startprob`, `transmat`, `covariance_type`, `weights` (K x M), `means` (K x M x d), `covars` | hmmlearn GMMHMM  |
 //! | `categorical-hmm` | `startprob`, `transmat`, `emissionprob` (K x M)                                   | hmmlearn CategoricalHMM    |
 //! | `poisson-hmm`     | `startprob`, `transmat`, `lambdas` (K x d)                                        | hmmlearn PoissonHMM        |
-//! | `lgssm`           | `transition_matrices` (n x n), `transition_covariance` (n x n), `observation_matrices` (p x n), `observation_covariance` (p x p), `initial_state_mean` (n), `initial_state_covariance` (n x n) | pykalman KalmanFilter |
+//! | `lgssm`           | `transition_matrices` (n x n), `transition_covariance` (n x n), `observation_matrices` (p x n), `observation_covariance` (p x p), `initial_state_mean` (n), `initial_state_covariance` (n x n), `transition_offsets` (n), `observation_offsets` (p), `transition_input_matrix` (n x m), `observation_input_matrix` (p x m) | pykalman KalmanFilter |
 //!
 //!   `covariance_type` is `full`, `diag`, `spherical` or `tied`, and the
 //!   covariances have scikit-learn's layout for it (full: K x d x d, diag:
@@ -38,7 +38,9 @@
 //! Format 1 had the same envelope with emfit's earlier names (`start`,
 //! `transitions`, `emission_probabilities`, `mixtures`, covariances as
 //! `{"type": ..., "values": ...}`, `transition_matrix`, `initial_mean`, ...);
-//! such files still load, and are written back as format 2.
+//! such files still load, and are written back as format 3. Format 3 added
+//! the input blocks of an `lgssm` (offsets and input matrices, see
+//! [`lgssm`]); the other kinds are the same in formats 2 and 3.
 //!
 //! # Loading
 //!
@@ -87,8 +89,8 @@ pub use hmm::{CategoricalHmmParameters, GaussianHmmParameters, GmmHmmParameters,
 pub use lgssm::LgssmParameters;
 pub use matrix::mat_to_rows;
 
-/// The model file format this version writes (it reads 1 and 2).
-pub const FORMAT_VERSION: u64 = 2;
+/// The model file format this version writes (it reads 1, 2 and 3).
+pub const FORMAT_VERSION: u64 = 3;
 
 /// The largest model file [`ModelFile::load`] reads (1 GiB).
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
@@ -231,14 +233,14 @@ pub fn read_kind(json: &str) -> Result<ModelKind, Error> {
 pub trait ModelFile: Sized {
     /// The kind written in the file.
     const KIND: ModelKind;
-    /// The `parameters` object of the file, as written (format 2).
+    /// The `parameters` object of the file, as written (format 3).
     type Parameters: Serialize;
 
     /// The parameters of this model, as written in the file.
     fn to_parameters(&self) -> Self::Parameters;
 
     /// Validates the `parameters` value of a file of format
-    /// `format_version` (1 or 2) and builds the model.
+    /// `format_version` (1, 2 or 3) and builds the model.
     ///
     /// # Errors
     /// [`Error::MissingField`], [`Error::UnknownField`],

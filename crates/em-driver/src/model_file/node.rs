@@ -202,4 +202,11 @@ impl<'a> Object<'a> {
             None => Err(Error::MissingField { field: path }),
         }
     }
+
+    /// The field `name` if the object has it.
+    pub(crate) fn optional(&self, name: &'static str) -> Option<Node<'a>> {
+        self.map
+            .get(name)
+            .map(|value| Node::new(value, self.path.with_key(name)))
+    }
 }

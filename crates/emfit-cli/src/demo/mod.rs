@@ -42,16 +42,7 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         robot_arm::steps(args)?;
     }
     if let Some(dir) = &args.plots {
-        if dir.exists() && !dir.is_dir() {
-            return Err(usage!(
-                "--plots {}: this is a file, not a folder; give a folder for the SVG plots (created if missing)",
-                dir.display()
-            ));
-        }
-        std::fs::create_dir_all(dir).map_err(|source| em_driver::io::DataError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        crate::files::create_plots_dir(dir)?;
     }
     let mut out = std::io::stdout().lock();
     writeln!(

@@ -2,11 +2,11 @@
 //! of true against fitted parameters, the plot files.
 
 use std::io::Write;
-use std::path::Path;
 
 use em_driver::hmm::LabelMatch;
 
 use crate::error::CliError;
+pub use crate::files::write_plot;
 use crate::text::table;
 
 /// The heading of a scenario.
@@ -14,13 +14,6 @@ pub fn heading(title: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "\n== {title} ==")?;
     Ok(())
-}
-
-/// Writes one SVG file into the plots folder; returns its path for the summary.
-pub fn write_plot(dir: &Path, name: &str, svg: &str) -> Result<String, CliError> {
-    let path = dir.join(name);
-    em_driver::io::write_atomically(&path, |w| w.write_all(svg.as_bytes()))?;
-    Ok(path.display().to_string())
 }
 
 /// The fitted label of each true label (`k` labels) from a matching of the

@@ -59,7 +59,7 @@ impl Family for GaussianMixture {
         Ok(GmmRequest {
             components: args.components,
             init,
-            learn: learn_set(args, Self::NAME, Param::ALL, &aliases)?,
+            learn: learn_set(&args.learn, Self::NAME, Param::ALL, &aliases)?,
             reg_covar,
         })
     }

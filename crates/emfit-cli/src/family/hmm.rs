@@ -96,7 +96,7 @@ where
         Ok(HmmRequest {
             components: args.components,
             states,
-            learn: learn_set(args, E::NAME, &blocks, &aliases)?,
+            learn: learn_set(&args.learn, E::NAME, &blocks, &aliases)?,
             emission,
             reg_covar: reg_covar(args)?,
         })

@@ -1,10 +1,14 @@
-//! Linear Gaussian state-space models (`emfit fit lgssm`, and model files
-//! of kind `lgssm`).
+//! Linear Gaussian state-space models (`emfit fit lgssm`, with `--inputs`
+//! or without, and model files of kind `lgssm`).
 
 use em_driver::faer::{Mat, MatRef};
 use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
-use em_driver::statespace::{InferenceOptions, InitConfig, LearnSet, LinearGaussianSsm, MStepOptions, Param};
+use em_driver::statespace::em::WithInputs;
+use em_driver::statespace::{
+    InferenceOptions, InitConfig, InputLearnSet, InputParam, LearnSet, LinearGaussianSsm, MStepOptions,
+    Param, Sequence,
+};
 use em_driver::{EmModel, Parameter, Settings, Start};
 
 use crate::apply::{Apply, Prediction, Score, Table};
@@ -16,14 +20,22 @@ use crate::limits::{check_memory, f64_bytes};
 use crate::messages::on_data;
 use crate::text::{list, row};
 
-/// The free parameters learned for state dimension `n` and observation
-/// dimension `p`: `n²` for A, `n(n+1)/2` for Q and P0, `pn` for H,
-/// `p(p+1)/2` for R, `n` for m0 (symmetric matrices count their upper
-/// triangle), over the blocks of `learn`.
-fn learned_parameters(n: usize, p: usize, learn: LearnSet) -> u128 {
-    let (n, p) = (n as u128, p as u128);
+/// The blocks learned: those of the model and those of its inputs.
+#[derive(Debug, Clone, Copy)]
+struct Learned {
+    model: LearnSet,
+    inputs: InputLearnSet,
+}
+
+/// The free parameters learned for state dimension `n`, observation
+/// dimension `p` and input dimension `m`: `n²` for A, `n(n+1)/2` for Q and
+/// P0, `pn` for H, `p(p+1)/2` for R, `n` for m0 (symmetric matrices count
+/// their upper triangle), `nm` for B, `pm` for D, `n` and `p` for the
+/// offsets, over the learned blocks.
+fn learned_parameters(n: usize, p: usize, m: usize, learn: Learned) -> u128 {
+    let (n, p, m) = (n as u128, p as u128, m as u128);
     let sym = |k: u128| k.saturating_mul(k.saturating_add(1)) / 2;
-    [
+    let model = [
         (Param::A, n.saturating_mul(n)),
         (Param::Q, sym(n)),
         (Param::H, p.saturating_mul(n)),
@@ -32,17 +44,73 @@ fn learned_parameters(n: usize, p: usize, learn: LearnSet) -> u128 {
         (Param::P0, sym(n)),
     ]
     .into_iter()
-    .filter(|(block, _)| learn.contains(*block))
-    .fold(0u128, |acc, (_, count)| acc.saturating_add(count))
+    .filter(|(block, _)| learn.model.contains(*block));
+    let inputs = [
+        (InputParam::B, n.saturating_mul(m)),
+        (InputParam::D, p.saturating_mul(m)),
+        (InputParam::TransitionOffset, n),
+        (InputParam::ObservationOffset, p),
+    ]
+    .into_iter()
+    .filter(|(block, _)| learn.inputs.contains(*block));
+    model
+        .map(|(_, count)| count)
+        .chain(inputs.map(|(_, count)| count))
+        .fold(0u128, u128::saturating_add)
+}
+
+/// `--learn` for an lgssm: the model's blocks (`A`, `Q`, `H`, `R`, `m0`,
+/// `P0`, `all`, `none`) and the input blocks (`B`, `D`,
+/// `transition_offset`, `observation_offset`). Without the flag or with
+/// `all`, every block of the model and B and D; an input block named alone
+/// learns no block of the model.
+fn learned(args: &FitArgs, m: usize) -> Result<Learned, CliError> {
+    let input_block = |item: &str| {
+        InputParam::ALL
+            .iter()
+            .copied()
+            .find(|b| b.name().eq_ignore_ascii_case(item.trim()))
+    };
+    let (named_inputs, items): (Vec<String>, Vec<String>) = args
+        .learn
+        .iter()
+        .cloned()
+        .partition(|item| input_block(item).is_some());
+    let model = if items.is_empty() && !named_inputs.is_empty() {
+        LearnSet::none()
+    } else {
+        learn_set(
+            &items,
+            WithInputs::NAME,
+            Param::ALL,
+            &[("m", Param::M0), ("p", Param::P0)],
+        )?
+    };
+    let all = args.learn.is_empty() || items.iter().any(|i| i.trim().eq_ignore_ascii_case("all"));
+    let mut inputs = if all {
+        MStepOptions::default().learn_inputs
+    } else {
+        InputLearnSet::none()
+    };
+    for block in named_inputs.iter().filter_map(|item| input_block(item)) {
+        if m == 0 && matches!(block, InputParam::B | InputParam::D) {
+            return Err(usage!(
+                "--learn {block}: the model has no inputs (give them with --inputs FILE)"
+            ));
+        }
+        inputs = inputs.set(block, true);
+    }
+    Ok(Learned { model, inputs })
 }
 
 /// An explicit `--state-dim` whose learned parameters outnumber the values
 /// of the data cannot be estimated (the likelihood has no unique maximum):
 /// refused, with the largest state dimension the data allow.
-fn check_identifiable(n: usize, data: &Loaded, learn: LearnSet) -> Result<(), CliError> {
+fn check_identifiable(n: usize, data: &Loaded, learn: Learned) -> Result<(), CliError> {
     let (t, p) = (data.x().nrows(), data.x().ncols());
+    let m = input_dim(data);
     let values = (t as u128).saturating_mul(p as u128);
-    let needed = learned_parameters(n, p, learn);
+    let needed = learned_parameters(n, p, m, learn);
     if needed <= values {
         return Ok(());
     }
@@ -50,7 +118,7 @@ fn check_identifiable(n: usize, data: &Loaded, learn: LearnSet) -> Result<(), Cl
     let (mut lo, mut hi) = (0usize, n);
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
-        if learned_parameters(mid, p, learn) <= values {
+        if learned_parameters(mid, p, m, learn) <= values {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -70,7 +138,7 @@ pub struct LgssmRequest {
     /// `--steady-state`.
     steady_state: bool,
     /// The blocks learned.
-    learn: LearnSet,
+    learn: Learned,
 }
 
 impl LgssmRequest {
@@ -84,16 +152,37 @@ impl LgssmRequest {
     }
 }
 
-/// The sequences of the data (rows split by the lengths).
-fn sequences(data: &Loaded) -> Result<Vec<MatRef<'_, f64>>, CliError> {
-    em_driver::statespace::split_sequences(data.x(), &data.lengths).map_err(model)
+/// The number of input columns of the data (0 without `--inputs`).
+fn input_dim(data: &Loaded) -> usize {
+    data.inputs.as_ref().map_or(0, Mat::ncols)
 }
 
-impl Family for LinearGaussianSsm {
+/// The sequences of the data (rows of the observations and of the inputs
+/// split by the lengths).
+pub fn sequences(data: &Loaded) -> Result<Vec<Sequence<'_>>, CliError> {
+    let split = |x| em_driver::statespace::split_sequences(x, &data.lengths).map_err(model);
+    let observations = split(data.x())?;
+    Ok(match &data.inputs {
+        Some(u) => observations
+            .into_iter()
+            .zip(split(u.as_ref())?)
+            .map(|(y, u)| Sequence::with_inputs(y, u))
+            .collect(),
+        None => observations.into_iter().map(Sequence::new).collect(),
+    })
+}
+
+/// The observations of the data's sequences (the inputs are not used).
+fn observations<'a>(sequences: &[Sequence<'a>]) -> Vec<MatRef<'a, f64>> {
+    sequences.iter().map(Sequence::observations).collect()
+}
+
+/// Fitted on sequences with their inputs (none without `--inputs`).
+impl Family for WithInputs {
     const NAME: &'static str = "lgssm";
     const FLAGS: &'static [Flag] = &[Flag::StateDim];
     type Request = LgssmRequest;
-    type Input<'a> = Vec<MatRef<'a, f64>>;
+    type Input<'a> = Vec<Sequence<'a>>;
 
     fn request(args: &FitArgs, data: &Loaded) -> Result<LgssmRequest, CliError> {
         let (n, d) = (data.x().nrows(), data.x().ncols());
@@ -108,12 +197,7 @@ impl Family for LinearGaussianSsm {
             &format!("a state dimension of {state} over {n} time steps"),
             f64_bytes(&[n, per_step, 2]),
         )?;
-        let learn = learn_set(
-            args,
-            Self::NAME,
-            Param::ALL,
-            &[("m", Param::M0), ("p", Param::P0)],
-        )?;
+        let learn = learned(args, input_dim(data))?;
         if args.state_dim.is_some() {
             check_identifiable(state, data, learn)?;
         }
@@ -132,16 +216,16 @@ impl Family for LinearGaussianSsm {
         })
     }
 
-    fn input(data: &Loaded) -> Result<Vec<MatRef<'_, f64>>, CliError> {
+    fn input(data: &Loaded) -> Result<Vec<Sequence<'_>>, CliError> {
         sequences(data)
     }
 
-    fn view<'b>(input: &'b Vec<MatRef<'_, f64>>) -> &'b [MatRef<'b, f64>] {
+    fn view<'b>(input: &'b Vec<Sequence<'_>>) -> &'b [Sequence<'b>] {
         input
     }
 
     fn options(request: &LgssmRequest) -> MStepOptions {
-        MStepOptions::new(request.learn)
+        MStepOptions::new(request.learn.model).with_learn_inputs(request.learn.inputs)
     }
 
     /// The inference options live in the model: with `--steady-state`, restart
@@ -149,34 +233,37 @@ impl Family for LinearGaussianSsm {
     /// (`request` refuses `--restarts` with it).
     fn start(
         request: &LgssmRequest,
-        data: &[MatRef<'_, f64>],
+        data: &[Sequence<'_>],
         settings: &Settings,
     ) -> Result<Start<Self>, CliError> {
         if !request.steady_state {
             return Ok(Start::FromData(request.init));
         }
         let mut rng = StdRng::seed_from_u64(settings.restart_seed(0));
-        let m = LinearGaussianSsm::init_from_data(data, &request.init, &mut rng).map_err(model)?;
-        Ok(Start::Warm(m.with_inference(request.inference())))
+        let m = WithInputs::init_from_data(data, &request.init, &mut rng).map_err(model)?;
+        Ok(Start::Warm(Self(m.0.with_inference(request.inference()))))
     }
 
     fn check_warm(self, request: &LgssmRequest, data: &Loaded) -> Result<Self, CliError> {
-        data.check_columns(self.obs_dim())?;
-        if let Some(n) = request.state_dim.filter(|&n| n != self.state_dim()) {
+        let m = self.0;
+        data.check_columns(m.obs_dim())?;
+        if let Some(n) = request.state_dim.filter(|&n| n != m.state_dim()) {
             return Err(usage!(
                 "--state-dim {n} conflicts with the state dimension {} of the --init model",
-                self.state_dim()
+                m.state_dim()
             ));
         }
-        Ok(self.with_inference(request.inference()))
+        check_inputs(&m, data)?;
+        Ok(Self(m.with_inference(request.inference())))
     }
 
     fn describe(&self) -> String {
-        let (n, p) = (self.state_dim(), self.obs_dim());
+        let m = &self.0;
+        let (n, p) = (m.state_dim(), m.obs_dim());
         let diag = |x: MatRef<'_, f64>| -> Vec<f64> { (0..x.nrows().min(6)).map(|i| x[(i, i)]).collect() };
         let mut s = format!("\nfitted lgssm: state dimension {n}, observation dimension {p}\n");
         for i in 0..n.min(3) {
-            s.push_str(&format!("  A row {}: {}\n", i + 1, row(self.a(), i, 4)));
+            s.push_str(&format!("  A row {}: {}\n", i + 1, row(m.a(), i, 4)));
         }
         if n > 3 {
             s.push_str(&format!("  ... ({n} rows)\n"));
@@ -188,19 +275,60 @@ impl Family for LinearGaussianSsm {
                 String::new()
             }
         };
-        s.push_str(&format!("  diag Q: {}{}\n", list(&diag(self.q()), 4), more(n)));
-        s.push_str(&format!("  diag R: {}{}\n", list(&diag(self.r()), 4), more(p)));
+        s.push_str(&format!("  diag Q: {}{}\n", list(&diag(m.q()), 4), more(n)));
+        s.push_str(&format!("  diag R: {}{}\n", list(&diag(m.r()), 4), more(p)));
+        if m.input_dim() > 0 {
+            s.push_str(&format!("  B row 1: {}\n", row(m.b(), 0, 4)));
+            s.push_str(&format!("  D row 1: {}\n", row(m.d(), 0, 4)));
+        }
+        if m.has_inputs() {
+            let head = |v: &[f64]| list(&v[..v.len().min(6)], 4);
+            s.push_str(&format!(
+                "  transition offset: {}{}\n",
+                head(m.transition_offset()),
+                more(n)
+            ));
+            s.push_str(&format!(
+                "  observation offset: {}{}\n",
+                head(m.observation_offset()),
+                more(p)
+            ));
+        }
         s
     }
 
-    fn criteria(&self, data: &[MatRef<'_, f64>]) -> Result<(f64, f64), CliError> {
-        Ok((self.bic(data).map_err(model)?, self.aic(data).map_err(model)?))
+    /// `−2 ln L + k ln N` and `−2 ln L + 2k` with k =
+    /// [`LinearGaussianSsm::n_parameters`] and N the observed steps.
+    fn criteria(&self, data: &[Sequence<'_>]) -> Result<(f64, f64), CliError> {
+        let m = &self.0;
+        let ll = m.log_likelihood_of(data).map_err(model)?;
+        let steps = m.n_observed_steps(&observations(data)).map_err(model)?.max(1) as f64;
+        let k = m.n_parameters() as f64;
+        Ok((-2.0 * ll + k * steps.ln(), -2.0 * ll + 2.0 * k))
+    }
+}
+
+/// A model with inputs needs `--inputs` of its width; a model without takes
+/// none.
+fn check_inputs(m: &LinearGaussianSsm, data: &Loaded) -> Result<(), CliError> {
+    match (m.input_dim(), input_dim(data), &data.inputs) {
+        (0, _, Some(_)) => Err(usage!(
+            "--inputs was given, but the model has no inputs (fit one with --inputs to learn B and D)"
+        )),
+        (m, _, None) if m > 0 => Err(usage!(
+            "the model has {m} inputs: give them with --inputs FILE (one row per observation)"
+        )),
+        (m, found, _) if m != found => Err(usage!(
+            "--inputs has {found} columns, but the model has {m} inputs"
+        )),
+        _ => Ok(()),
     }
 }
 
 impl Apply for LinearGaussianSsm {
     fn check_data(&self, data: &Loaded) -> Result<(), CliError> {
-        data.check_columns(self.obs_dim())
+        data.check_columns(self.obs_dim())?;
+        check_inputs(self, data)
     }
 
     /// Filtered state means.
@@ -217,7 +345,7 @@ impl Apply for LinearGaussianSsm {
     fn score(&self, data: &Loaded) -> Result<Score, CliError> {
         Ok(Score {
             log_likelihood: self
-                .log_likelihood(&sequences(data)?)
+                .log_likelihood_of(&sequences(data)?)
                 .map_err(|e| on_data(data, e.into()))?,
             parameters: self.n_parameters(),
             sequences: Some(data.lengths.len()),
@@ -230,6 +358,12 @@ impl Apply for LinearGaussianSsm {
 
     /// Observations and hidden states.
     fn sample(&self, n: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
+        if self.input_dim() > 0 {
+            return Err(usage!(
+                "the model has {} inputs, and emfit sample takes none: draw from a model with inputs through the library (LinearGaussianSsm::sample_with_inputs)",
+                self.input_dim()
+            ));
+        }
         let (x, y) = LinearGaussianSsm::sample(self, n, rng).map_err(model)?;
         Ok((Table::numbered(y, "x"), Table::numbered(x, "state")))
     }
@@ -285,11 +419,11 @@ fn states(
     let mut out = Mat::zeros(rows, cols);
     let mut full = (output == Output::SmoothedWithCovariances).then(|| Vec::with_capacity(rows * n * n));
     let mut first = 0;
-    for y in sequences(data)? {
-        let t = y.nrows();
+    for sequence in sequences(data)? {
+        let t = sequence.observations().nrows();
         let mut block = out.as_mut().subrows_mut(first, t);
         if smoothed {
-            let s = m.smooth(y).map_err(|e| on_data(data, e.into()))?;
+            let s = m.smooth_sequence(sequence).map_err(|e| on_data(data, e.into()))?;
             block.as_mut().subcols_mut(0, n).copy_from(s.smoothed_means());
             for k in 0..t {
                 let cov = s.smoothed_cov(k).ok_or_else(|| {
@@ -306,7 +440,8 @@ fn states(
                 }
             }
         } else {
-            block.copy_from(m.filter(y).map_err(|e| on_data(data, e.into()))?.filtered_means());
+            let f = m.filter_sequence(sequence).map_err(|e| on_data(data, e.into()))?;
+            block.copy_from(f.filtered_means());
         }
         first += t;
     }

@@ -12,7 +12,7 @@
 mod emission;
 mod gmm;
 mod hmm;
-mod lgssm;
+pub mod lgssm;
 
 #[cfg(test)]
 mod tests {

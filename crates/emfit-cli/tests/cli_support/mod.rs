@@ -4,8 +4,9 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub mod svg;
 
@@ -68,19 +69,49 @@ pub fn emfit(dir: &Path, args: &[&str]) -> Run {
     emfit_with_env(dir, args, &[])
 }
 
+/// The command of [`emfit`].
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_emfit"));
+    command.args(args).current_dir(dir).env("RAYON_NUM_THREADS", "2");
+    command
+}
+
 /// Runs the binary as [`emfit`] does, with extra environment variables.
 pub fn emfit_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_emfit"))
-        .args(args)
-        .current_dir(dir)
-        .env("RAYON_NUM_THREADS", "2")
+    let out = command(dir, args)
         .envs(env.iter().copied())
         .output()
         .expect("the emfit binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::of(out)
+}
+
+/// Runs the binary as [`emfit`] does, with `input` on its standard input.
+pub fn emfit_with_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
+    let mut child = command(dir, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the emfit binary runs");
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = input.to_string();
+    // Written from a thread: the child answers line by line, and a full
+    // output pipe would otherwise block both.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("the emfit binary runs");
+    writer.join().expect("the writer thread");
+    Run::of(out)
+}
+
+impl Run {
+    fn of(out: Output) -> Self {
+        Self {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 

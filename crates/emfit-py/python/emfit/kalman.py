@@ -38,9 +38,14 @@ Differences from pykalman, on purpose:
 
 Not implemented (``NotImplementedError`` naming the parameter):
 time-varying (3-D) ``transition_matrices``, ``observation_matrices`` or
-covariances; EM of the offsets; EM of ``transition_matrices`` or
-``observation_matrices`` with non-zero ``transition_offsets`` (the
-deterministic path then depends on the matrix being learned).
+covariances; EM of time-varying (2-D) offsets, or of
+``transition_matrices`` or ``observation_matrices`` with time-varying
+``transition_offsets`` (the deterministic path then depends on the matrix
+being learned). Constant offsets are parameters of the Rust model: any of
+them is learned with any other block, all learned blocks maximised
+jointly (pykalman updates them one after the other, so with offsets and
+other blocks in ``em_vars`` the iterations differ from pykalman's; every
+one of them still never lowers the log-likelihood).
 """
 
 import warnings
@@ -53,13 +58,13 @@ from emfit._random import seed
 
 __all__ = ["KalmanFilter"]
 
-#: pykalman's EM variables, and the Rust block each learns (None: not
-#: supported by emfit's EM).
+#: pykalman's EM variables, and the Rust block each learns (the offsets
+#: are input blocks of the Rust model).
 _EM_BLOCKS = {
     "transition_matrices": "A",
     "observation_matrices": "H",
-    "transition_offsets": None,
-    "observation_offsets": None,
+    "transition_offsets": "transition_offset",
+    "observation_offsets": "observation_offset",
     "transition_covariance": "Q",
     "observation_covariance": "R",
     "initial_state_mean": "m0",
@@ -407,8 +412,10 @@ class KalmanFilter:
         over the learned blocks (``A = C Phi^-1``, ``Q`` the mean residual
         second moment of the transitions with the new ``A``; likewise ``C``
         and ``R`` over the observed steps; ``mu_0 = E[x_0]``,
-        ``Sigma_0 = E[(x_0 - mu_0)(x_0 - mu_0)^T]``). Each iteration never
-        lowers the log-likelihood.
+        ``Sigma_0 = E[(x_0 - mu_0)(x_0 - mu_0)^T]``; constant offsets as
+        the coefficients of a constant input, jointly with ``A`` and ``C``:
+        ``[A b]`` from the moments of ``(x_{t-1}, 1)``, ``[C d]`` from those
+        of ``(x_t, 1)``). Each iteration never lowers the log-likelihood.
 
         By default exactly ``n_iter`` plain EM iterations (pykalman's).
         ``stopping='remaining'`` or ``'gain'`` stop once the gain still to
@@ -427,28 +434,40 @@ class KalmanFilter:
         data = self._observations(X)
         names = self._em_vars if em_vars is None else em_vars
         names = list(_EM_BLOCKS) if isinstance(names, str) and names == "all" else list(names)
-        learn = []
+        learn, learn_offsets = [], []
         for name in names:
             if name not in _EM_BLOCKS:
                 raise ValueError(f"em_vars has {name!r}, expected names among {sorted(_EM_BLOCKS)} or 'all'")
-            if _EM_BLOCKS[name] is None:
-                raise NotImplementedError(f"EM of {name} is not supported by emfit yet: leave it out of em_vars")
-            learn.append(_EM_BLOCKS[name])
-        if b.any() and ("A" in learn or "H" in learn):
-            raise NotImplementedError(
-                "EM of transition_matrices or observation_matrices with non-zero transition_offsets "
-                "is not supported by emfit yet"
-            )
+            (learn_offsets if name.endswith("_offsets") else learn).append(_EM_BLOCKS[name])
+        # Constant offsets are parameters of the Rust model; offsets that
+        # vary in time are removed by their deterministic path, which depends
+        # on A and C (and is not learned).
+        constant = b.ndim == 1 and d.ndim == 1
+        if not constant:
+            for name in ("transition_offsets", "observation_offsets"):
+                if name in names:
+                    raise NotImplementedError(f"EM of time-varying {name} is not supported by emfit yet")
+            if b.any() and ("A" in learn or "H" in learn):
+                raise NotImplementedError(
+                    "EM of transition_matrices or observation_matrices with time-varying transition_offsets "
+                    "is not supported by emfit yet"
+                )
         if n_iter < 0:
             raise ValueError(f"n_iter must be >= 0, got {n_iter}")
         report = None
-        if learn and n_iter > 0:
-            path = self._path(a, b, c, d, data.shape[0])
-            shifted = data if path is None else data - path[1]
-            (a, q, c, r, m0, p0), report = _emfit.kalman_em(
+        if (learn or learn_offsets) and n_iter > 0:
+            if constant:
+                shifted, offsets = data, (b, d)
+            else:
+                path = self._path(a, b, c, d, data.shape[0])
+                shifted = data if path is None else data - path[1]
+                offsets = (np.zeros(self.n_dim_state), np.zeros(self.n_dim_obs))
+            (a, q, c, r, m0, p0, b_fit, d_fit), report = _emfit.kalman_em(
                 shifted,
                 (a, q, c, r, m0, p0),
+                offsets,
                 ",".join(learn),
+                ",".join(learn_offsets),
                 transition_covariance_type,
                 observation_covariance_type,
                 int(n_iter),
@@ -457,6 +476,8 @@ class KalmanFilter:
                 acceleration,
                 bool(verbose),
             )
+            if constant:
+                b, d = b_fit, d_fit
             if stopping != "fixed" and not report["converged"]:
                 warnings.warn(
                     f"EM did not converge within n_iter={n_iter} iterations: {report['termination']}",

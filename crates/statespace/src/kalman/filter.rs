@@ -12,7 +12,7 @@
 use crate::buffers::{self, Buffer};
 use crate::dense::{Destination, Operand, Shape, gemm};
 use crate::error::{Result, StateSpaceError};
-use faer::MatRef;
+use faer::{MatRef, RowRef};
 use linalg_kernels::LN_2PI;
 use linalg_kernels::isa::clear_upper_registers;
 use linalg_kernels::padded::solve_lower_vector_padded;
@@ -64,6 +64,7 @@ pub(crate) struct Forward {
 }
 
 /// The cached quantities of a converged filter.
+#[derive(Clone)]
 struct Steady {
     pp: Vec<f64>,
     /// The factored panel `[L; Uᵀ; ·]` of the converged step.
@@ -90,22 +91,14 @@ pub(crate) fn forward(
     clear_upper_registers();
     let mut pass = ForwardPass::new(pm, y.nrows(), sequence, tol, store);
     for k in 0..y.nrows() {
-        let p_o = pass.w.observe(y, k);
-        let full = p_o == pm.p;
-        pass.predict(k, drift)?;
-        if full && pass.steady.is_some() {
-            pass.steady_step(k)?;
-        } else {
-            pass.leave_steady_state();
-            pass.full_step(k, p_o, full)?;
-        }
+        pass.step(pm, k, y.row(k), drift.map(|c| c.row(k)))?;
     }
     Ok(pass.finish(y.nrows()))
 }
 
-/// The state of [`forward`] between steps.
-struct ForwardPass<'a> {
-    pm: &'a Padded,
+/// The state of [`forward`] between steps (of the model `pm` each method is
+/// given: the [`crate::StreamingFilter`] owns both).
+pub(crate) struct ForwardPass {
     sequence: usize,
     store: ForwardStore,
     w: Work,
@@ -126,8 +119,8 @@ struct ForwardPass<'a> {
     ll_full_const: f64,
 }
 
-impl<'a> ForwardPass<'a> {
-    fn new(pm: &'a Padded, t: usize, sequence: usize, tol: Option<f64>, store: ForwardStore) -> Self {
+impl ForwardPass {
+    pub fn new(pm: &Padded, t: usize, sequence: usize, tol: Option<f64>, store: ForwardStore) -> Self {
         let n = pm.n;
         let reserve = if tol.is_some() { t.min(256) } else { t };
         // Filled step by step in order (never zeroed first).
@@ -152,7 +145,6 @@ impl<'a> ForwardPass<'a> {
             Vec::new()
         };
         Self {
-            pm,
             sequence,
             store,
             w: Work::new(pm),
@@ -178,10 +170,86 @@ impl<'a> ForwardPass<'a> {
         }
     }
 
+    /// Step `k`: observation `y` (NaN = missing; less the inputs' part) and
+    /// the drift `c_k` of the inputs (none without inputs).
+    pub fn step(
+        &mut self,
+        pm: &Padded,
+        k: usize,
+        y: RowRef<'_, f64>,
+        drift: Option<RowRef<'_, f64>>,
+    ) -> Result<()> {
+        let p_o = self.w.observe(y);
+        let full = p_o == pm.p;
+        self.predict(pm, k, drift)?;
+        if full && self.steady.is_some() {
+            self.steady_step(pm, k)
+        } else {
+            self.leave_steady_state();
+            self.full_step(pm, k, p_o, full)
+        }
+    }
+
+    /// [`Self::step`], leaving the pass as it was before the step when the
+    /// step fails (what a step may change: the filtered mean, and outside a
+    /// steady stretch the filtered covariance, the steady state and the
+    /// detector; the counters).
+    pub fn step_or_undo(
+        &mut self,
+        pm: &Padded,
+        k: usize,
+        y: RowRef<'_, f64>,
+        drift: Option<RowRef<'_, f64>>,
+    ) -> Result<()> {
+        let steady = self.steady.is_some() && y.iter().all(|v| !v.is_nan());
+        let mean = self.w.mf.clone();
+        let rest = (!steady).then(|| (self.w.pf.clone(), self.steady.clone(), self.detector.clone()));
+        let counters = (self.log_likelihood, self.steady_steps, self.prev_full);
+        let result = self.step(pm, k, y, drift);
+        if result.is_err() {
+            self.w.mf = mean;
+            if let Some((pf, steady, detector)) = rest {
+                (self.w.pf, self.steady, self.detector) = (pf, steady, detector);
+            }
+            (self.log_likelihood, self.steady_steps, self.prev_full) = counters;
+        }
+        result
+    }
+
+    /// The filtered mean `m_{k|k}` of the last step (n values).
+    pub fn filtered_mean(&self, n: usize) -> &[f64] {
+        &self.w.mf[..n]
+    }
+
+    /// The filtered covariance `P_{k|k}` of the last step (padded, leading
+    /// dimension `ldn`).
+    pub fn filtered_cov(&self) -> &[f64] {
+        &self.w.pf
+    }
+
+    /// The log-likelihood of the steps so far.
+    pub fn log_likelihood(&self) -> f64 {
+        self.log_likelihood
+    }
+
+    /// Steps run from the steady state.
+    pub fn steady_steps(&self) -> usize {
+        self.steady_steps
+    }
+
+    /// Sets the filtered moments after a step and the log-likelihood so far
+    /// (to resume a pass saved after a step: the next step predicts from
+    /// them; a steady stretch starts afresh).
+    pub fn resume(&mut self, mean: &[f64], cov: &[f64], log_likelihood: f64) {
+        self.w.mf[..mean.len()].copy_from_slice(mean);
+        self.w.pf.copy_from_slice(cov);
+        self.log_likelihood = log_likelihood;
+    }
+
     /// The predicted mean into `w.mp` and (outside a steady stretch) the
     /// predicted covariance into `w.pp`.
-    fn predict(&mut self, k: usize, drift: Option<MatRef<'_, f64>>) -> Result<()> {
-        let (pm, n, ldn) = (self.pm, self.pm.n, self.pm.ldn);
+    fn predict(&mut self, pm: &Padded, k: usize, drift: Option<RowRef<'_, f64>>) -> Result<()> {
+        let (n, ldn) = (pm.n, pm.ldn);
         let w = &mut self.w;
         if k == 0 {
             w.mp.copy_from_slice(&pm.m0);
@@ -193,7 +261,7 @@ impl<'a> ForwardPass<'a> {
             gemm(shape, 1.0, a, mf, Destination::new(&mut w.mp, ldn));
             if let Some(c) = drift {
                 for (i, m) in w.mp[..n].iter_mut().enumerate() {
-                    *m += c[(k, i)];
+                    *m += c[i];
                 }
             }
             if self.steady.is_none() {
@@ -215,8 +283,8 @@ impl<'a> ForwardPass<'a> {
 
     /// A fully observed step of a steady stretch: the converged factor and
     /// gain, O(n²).
-    fn steady_step(&mut self, k: usize) -> Result<()> {
-        let (pm, w) = (self.pm, &mut self.w);
+    fn steady_step(&mut self, pm: &Padded, k: usize) -> Result<()> {
+        let w = &mut self.w;
         let (n, p, ldn, ldp) = (pm.n, pm.p, pm.ldn, pm.ldp);
         let st = self.steady.as_ref().expect("in a steady stretch");
         if pm.h_identity {
@@ -261,10 +329,10 @@ impl<'a> ForwardPass<'a> {
 
     /// A step of the full recursion: the update, what is stored of it, and
     /// the steady-state detection.
-    fn full_step(&mut self, k: usize, p_o: usize, full: bool) -> Result<()> {
-        let n = self.pm.n;
+    fn full_step(&mut self, pm: &Padded, k: usize, p_o: usize, full: bool) -> Result<()> {
+        let n = pm.n;
         let keep_predicted = self.detector.is_some();
-        let (ll, log_det) = update(self.pm, &mut self.w, p_o, self.sequence, k, keep_predicted)?;
+        let (ll, log_det) = update(pm, &mut self.w, p_o, self.sequence, k, keep_predicted)?;
         self.log_likelihood += finite_term(self.sequence, k, ll)?;
         if !all_finite(&self.w.mf[..n]) {
             return Err(self.diverged(k));
@@ -276,7 +344,7 @@ impl<'a> ForwardPass<'a> {
         };
         let (w, source, pred_source) = (&self.w, self.source, &mut self.pred_source);
         let filt_slot = self.filt_covs.as_mut().filter(|_| keep).map(|c| {
-            let slot = c.add(&w.pf, self.pm.ldn);
+            let slot = c.add(&w.pf, pm.ldn);
             c.set(k, slot);
             if let Some(s) = pred_source.get_mut(k) {
                 *s = source;
@@ -287,7 +355,7 @@ impl<'a> ForwardPass<'a> {
         if self.store.means {
             self.filt_means.extend_from_slice(&self.w.mf[..n]);
         }
-        self.detect(k, full, filt_slot, log_det)?;
+        self.detect(pm, k, full, filt_slot, log_det)?;
         self.prev_full = full;
         Ok(())
     }
@@ -296,8 +364,15 @@ impl<'a> ForwardPass<'a> {
     /// on convergence keeps this step's `P_p`, `L` and `Uᵀ` for the next
     /// steps, and the covariance this step stored (the next `P_p` is this
     /// one: the fixed point).
-    fn detect(&mut self, k: usize, full: bool, filt_slot: Option<usize>, log_det: f64) -> Result<()> {
-        let (pm, n, ldn) = (self.pm, self.pm.n, self.pm.ldn);
+    fn detect(
+        &mut self,
+        pm: &Padded,
+        k: usize,
+        full: bool,
+        filt_slot: Option<usize>,
+        log_det: f64,
+    ) -> Result<()> {
+        let (n, ldn) = (pm.n, pm.ldn);
         let Some(d) = self.detector.as_mut() else {
             return Ok(());
         };
@@ -322,7 +397,7 @@ impl<'a> ForwardPass<'a> {
         Ok(())
     }
 
-    fn finish(self, t: usize) -> Forward {
+    pub fn finish(self, t: usize) -> Forward {
         Forward {
             steps: t,
             pred_means: self.pred_means,

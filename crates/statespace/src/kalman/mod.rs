@@ -10,8 +10,8 @@
 //!   exactly symmetric);
 //! - [`update`]: the measurement update of one step (the numerical choices
 //!   of the update are documented there);
-//! - [`filter`]: the forward pass and the replay of its covariances from
-//!   checkpoints;
+//! - [`filter`]: the forward pass (step by step for the streaming filter)
+//!   and the replay of its covariances from checkpoints;
 //! - [`smoother`]: the backward pass (gain, smoothed moments, lag-one
 //!   cross-covariances);
 //! - [`steady`]: the steady-state detection both passes use;
@@ -24,7 +24,7 @@ mod smoother;
 mod steady;
 mod update;
 
-pub(crate) use filter::{CovStore, Forward, ForwardStore, forward, replay_filtered};
+pub(crate) use filter::{CovStore, Forward, ForwardPass, ForwardStore, forward, replay_filtered};
 pub(crate) use matseq::MatSeq;
 pub(crate) use padded::Padded;
 pub(crate) use smoother::{Backward, GainWork, backward, gain_into};

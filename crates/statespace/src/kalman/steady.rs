@@ -5,6 +5,7 @@ use crate::dense::max_abs_diff_lower;
 
 /// Steady-state detector for a covariance recursion (see
 /// [`crate::InferenceOptions`] for the criterion).
+#[derive(Clone)]
 pub(crate) struct Detector {
     tol: f64,
     prev: Vec<f64>,

@@ -19,7 +19,7 @@
 use crate::dense::{Destination, Operand, Shape, gemm, mirror_lower, pad};
 use crate::error::{Result, StateSpaceError};
 use crate::univariate;
-use faer::MatRef;
+use faer::{MatRef, RowRef};
 use linalg_kernels::padded::cholesky_panel_padded;
 use linalg_kernels::{KernelError, LN_2PI, ln_product, log_det_from_factor};
 
@@ -69,13 +69,13 @@ impl Work {
         }
     }
 
-    /// Gathers the observed coordinates of row `k` of `y` (the values that
-    /// are not NaN) into `obs_idx` and their values into `yo`; returns their
-    /// number.
-    pub fn observe(&mut self, y: MatRef<'_, f64>, k: usize) -> usize {
+    /// Gathers the observed coordinates of the observation `y` (the values
+    /// that are not NaN) into `obs_idx` and their values into `yo`; returns
+    /// their number.
+    pub fn observe(&mut self, y: RowRef<'_, f64>) -> usize {
         let mut p_o = 0;
         for j in 0..y.ncols() {
-            let value = y[(k, j)];
+            let value = y[j];
             if !value.is_nan() {
                 self.obs_idx[p_o] = j;
                 self.yo[p_o] = value;
