@@ -10,7 +10,7 @@
 /// Units of the data: multiplying continuous data by `a` shifts every
 /// log-likelihood by `−N d ln a` (N observations of d values) and leaves
 /// the gains `Δₖ` unchanged. So the absolute part is unit-free, but the
-/// relative part (and the rounding level `10⁻¹² |ℓ|` of the loop) moves
+/// relative part (and the rounding level `10⁻¹² max(|ℓ|, 1)` of the loop) moves
 /// with `|ℓ|`: the same fit of the same data in other units can stop at a
 /// different iteration (the fixed point is the same; the parameters agree
 /// to the tolerance, not to rounding). For a stopping point that does not
@@ -81,7 +81,7 @@ pub enum Convergence {
     /// sum to about `Δₖ r / (1 − r)`, and the fit has converged when
     /// `0 ≤ Δₖ · max(1, r / (1 − r)) ≤ max(absolute, relative · |ℓ|)` (never
     /// while the gains do not shrink, `r ≥ 1`, nor at the first EM step).
-    /// A gain at the rounding level of ℓ (`Δₖ ≤ 10⁻¹² |ℓ|`) is taken as all
+    /// A gain at the rounding level of ℓ (`Δₖ ≤ 10⁻¹² max(|ℓ|, 1)`) is taken as all
     /// that is left: there, the ratio of two gains is rounding noise.
     /// With acceleration, `r` is estimated from the two EM steps of a cycle
     /// (see [`crate::acceleration`]). On a
@@ -124,9 +124,11 @@ impl Default for Convergence {
 /// drop this small is no fall: the loop counts it as a zero gain (EM is at
 /// its fixed point to working precision), so it satisfies every gain-based
 /// stopping rule, and records it (`FitReport::rounding_drops`). A larger
-/// drop is a fall: exact EM cannot produce it.
+/// drop is a fall: exact EM cannot produce it. The scale is at least 1
+/// (`10⁻¹² · max(|ℓ|, 1)`): an ℓ near 0 is a sum of terms that cancel, whose
+/// rounding is that of the terms, not of their sum.
 pub(crate) fn rounding(log_likelihood: f64) -> f64 {
-    1e-12 * log_likelihood.abs()
+    1e-12 * log_likelihood.abs().max(1.0)
 }
 
 /// What an iteration offers the stopping rule.

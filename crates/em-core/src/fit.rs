@@ -90,7 +90,7 @@ pub fn fit<M: EmModel>(
 /// model after the last M-step is evaluated by one more E-step), `history`
 /// has `iterations + 1` entries, and a negative gain is recorded as a
 /// [`Fall`](crate::Fall) and never counted as convergence (but for a drop
-/// within the rounding of ℓ, `10⁻¹² |ℓ|`, which counts as a zero gain).
+/// within the rounding of ℓ, `10⁻¹² max(|ℓ|, 1)`, which counts as a zero gain).
 ///
 /// # Restarts
 ///

@@ -102,7 +102,7 @@ impl<M: EmModel> Record<M> {
     /// also when the run ended another way (converged, iteration cap, time
     /// budget, observer) below an earlier point after falls the M-step
     /// announced ([`Diagnostics::expects_fall`]). A current point below the
-    /// best by no more than the rounding of ℓ (`10⁻¹² |ℓ|`, a zero gain) is
+    /// best by no more than the rounding of ℓ (`10⁻¹² max(|ℓ|, 1)`, a zero gain) is
     /// returned itself. Otherwise the current point.
     fn finish(self, termination: Termination, keep_best: bool) -> Run<M> {
         let iterations = self.iteration();

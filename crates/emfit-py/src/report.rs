@@ -15,7 +15,7 @@ use std::fmt::Display;
 ///   `history` (the objective at every recorded iteration, the start first);
 /// - `falls`: `(iteration, drop, expected)` for every fall;
 /// - `rounding_drops`: `(iteration, drop)` for every drop within the
-///   rounding of ℓ (`10⁻¹² |ℓ|`), counted as a zero gain, not a fall;
+///   rounding of ℓ (`10⁻¹² max(|ℓ|, 1)`), counted as a zero gain, not a fall;
 /// - `e_steps`, `m_steps`, `extrapolations_accepted`, `..._shortened`,
 ///   `..._rejected`: the work behind the iterations;
 /// - `diagnostics`: `(iteration, what the M-step reported)`;
