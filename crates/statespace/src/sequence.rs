@@ -73,6 +73,13 @@ pub(crate) struct Driven<'a> {
     drift: Option<Mat<f64>>,
 }
 
+/// `c` unless every entry is zero (then the inputs add nothing: the
+/// recursions skip the product).
+pub(crate) fn nonzero(c: Mat<f64>) -> Option<Mat<f64>> {
+    let any = (0..c.ncols()).any(|j| (0..c.nrows()).any(|i| c[(i, j)] != 0.0));
+    any.then_some(c)
+}
+
 impl<'a> Driven<'a> {
     /// Checks the inputs of sequence `index` against the model (the
     /// observations are checked by the caller) and forms the drift and
@@ -83,10 +90,8 @@ impl<'a> Driven<'a> {
         validate_inputs(index, t, model.input_dim(), sequence.inputs)?;
         let inputs = augmented_inputs(sequence.inputs, t);
         let (b, d) = model.inputs_ref().augmented();
-        let times = |coefficient: &Mat<f64>| {
-            let nonzero = (0..coefficient.ncols())
-                .any(|j| (0..coefficient.nrows()).any(|i| coefficient[(i, j)] != 0.0));
-            nonzero.then(|| {
+        let times = |coefficient: Mat<f64>| {
+            nonzero(coefficient).map(|coefficient| {
                 let mut out = Mat::<f64>::zeros(t, coefficient.nrows());
                 matmul(
                     out.as_mut(),
@@ -99,8 +104,8 @@ impl<'a> Driven<'a> {
                 out
             })
         };
-        let drift = times(&b);
-        let offsets = times(&d);
+        let drift = times(b);
+        let offsets = times(d);
         let shifted = offsets
             .as_ref()
             .map(|e| Mat::from_fn(t, y.ncols(), |k, j| y[(k, j)] - e[(k, j)]));

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StateSpaceError};
 use crate::kalman::{CovStore, ForwardPass, ForwardStore, Padded};
 use crate::model::LinearGaussianSsm;
+use crate::sequence::nonzero;
 
 /// A Kalman filter fed one observation at a time.
 ///
@@ -85,12 +86,6 @@ pub struct FilterState {
 /// The largest step a resumed state may have (so that counting on never
 /// overflows).
 const MAX_STEP: usize = usize::MAX / 2;
-
-/// `c` unless every entry is zero.
-fn nonzero(c: Mat<f64>) -> Option<Mat<f64>> {
-    let any = (0..c.ncols()).any(|j| (0..c.nrows()).any(|i| c[(i, j)] != 0.0));
-    any.then_some(c)
-}
 
 impl StreamingFilter {
     /// A filter of `model` before its first observation (with the model's

@@ -64,7 +64,6 @@ pub(crate) struct Forward {
 }
 
 /// The cached quantities of a converged filter.
-#[derive(Clone)]
 struct Steady {
     pp: Vec<f64>,
     /// The factored panel `[L; Uᵀ; ·]` of the converged step.
@@ -72,6 +71,34 @@ struct Steady {
     ll_const: f64,
     source: usize,
     slot_filt: Option<usize>,
+}
+
+impl Clone for Steady {
+    fn clone(&self) -> Self {
+        Self {
+            pp: self.pp.clone(),
+            panel: self.panel.clone(),
+            ..*self
+        }
+    }
+
+    /// Into the buffers of `self` (no allocation once they are sized).
+    fn clone_from(&mut self, source: &Self) {
+        self.pp.clone_from(&source.pp);
+        self.panel.clone_from(&source.panel);
+        (self.ll_const, self.source, self.slot_filt) = (source.ll_const, source.source, source.slot_filt);
+    }
+}
+
+/// What [`ForwardPass::step_or_undo`] restores after a failed step, in
+/// buffers kept from step to step (copied into, never reallocated).
+#[derive(Default)]
+struct Undo {
+    mf: Vec<f64>,
+    pf: Vec<f64>,
+    steady: Option<Steady>,
+    detector: Option<Detector>,
+    counters: (f64, usize, bool),
 }
 
 /// Runs the Kalman filter over one sequence (rows of `y`, NaN = missing;
@@ -117,6 +144,8 @@ pub(crate) struct ForwardPass {
     steady_steps: usize,
     /// `−½ p ln 2π`, the constant of a fully observed step.
     ll_full_const: f64,
+    /// The state before the step [`Self::step_or_undo`] runs.
+    undo: Undo,
 }
 
 impl ForwardPass {
@@ -160,6 +189,7 @@ impl ForwardPass {
             log_likelihood: 0.0,
             steady_steps: 0,
             ll_full_const: -0.5 * pm.p as f64 * LN_2PI,
+            undo: Undo::default(),
         }
     }
 
@@ -202,16 +232,24 @@ impl ForwardPass {
         drift: Option<RowRef<'_, f64>>,
     ) -> Result<()> {
         let steady = self.steady.is_some() && y.iter().all(|v| !v.is_nan());
-        let mean = self.w.mf.clone();
-        let rest = (!steady).then(|| (self.w.pf.clone(), self.steady.clone(), self.detector.clone()));
-        let counters = (self.log_likelihood, self.steady_steps, self.prev_full);
+        let undo = &mut self.undo;
+        undo.mf.clone_from(&self.w.mf);
+        if !steady {
+            undo.pf.clone_from(&self.w.pf);
+            undo.steady.clone_from(&self.steady);
+            undo.detector.clone_from(&self.detector);
+        }
+        undo.counters = (self.log_likelihood, self.steady_steps, self.prev_full);
         let result = self.step(pm, k, y, drift);
         if result.is_err() {
-            self.w.mf = mean;
-            if let Some((pf, steady, detector)) = rest {
-                (self.w.pf, self.steady, self.detector) = (pf, steady, detector);
+            let undo = &self.undo;
+            self.w.mf.clone_from(&undo.mf);
+            if !steady {
+                self.w.pf.clone_from(&undo.pf);
+                self.steady.clone_from(&undo.steady);
+                self.detector.clone_from(&undo.detector);
             }
-            (self.log_likelihood, self.steady_steps, self.prev_full) = counters;
+            (self.log_likelihood, self.steady_steps, self.prev_full) = undo.counters;
         }
         result
     }

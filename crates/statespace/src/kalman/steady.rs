@@ -5,12 +5,26 @@ use crate::dense::max_abs_diff_lower;
 
 /// Steady-state detector for a covariance recursion (see
 /// [`crate::InferenceOptions`] for the criterion).
-#[derive(Clone)]
 pub(crate) struct Detector {
     tol: f64,
     prev: Vec<f64>,
     have_prev: bool,
     prev_delta: Option<f64>,
+}
+
+impl Clone for Detector {
+    fn clone(&self) -> Self {
+        Self {
+            prev: self.prev.clone(),
+            ..*self
+        }
+    }
+
+    /// Into the buffer of `self` (no allocation once it is sized).
+    fn clone_from(&mut self, source: &Self) {
+        self.prev.clone_from(&source.prev);
+        (self.tol, self.have_prev, self.prev_delta) = (source.tol, source.have_prev, source.prev_delta);
+    }
 }
 
 impl Detector {
