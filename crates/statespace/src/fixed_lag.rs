@@ -2,8 +2,10 @@
 //! observation k, the smoothed moments of step `k − L` given `y_0..y_k`.
 //!
 //! It runs a [`StreamingFilter`] and keeps the filtered moments of the last
-//! L + 1 steps; after each step it runs the Rauch-Tung-Striebel recursion
-//! back over them, from `m_{k|k}`, `P_{k|k}`:
+//! L + 1 steps, each with the prediction from the step before it and the
+//! smoother gain, formed once when the step arrives (they do not depend on
+//! later observations); after each step it runs the Rauch-Tung-Striebel
+//! recursion back over them, from `m_{k|k}`, `P_{k|k}`:
 //!
 //! ```text
 //! m_{j+1|j} = A m_{j|j} + B u_{j+1} + b,   P_{j+1|j} = A P_{j|j} Aᵀ + Q
@@ -13,7 +15,7 @@
 //! ```
 //!
 //! for `j = k−1, ..., k−L`: the smoothed moments of the full smoother run
-//! on `y_0..y_k` (O(L n³) per step).
+//! on `y_0..y_k` (one factorisation and O(L) matrix products per step).
 
 use std::collections::VecDeque;
 
@@ -36,11 +38,21 @@ pub struct Smoothed {
     pub covariance: Mat<f64>,
 }
 
-/// The filtered moments of one step and the drift of its transition.
+/// The filtered moments of one step, and how the step before it is
+/// smoothed from it.
 struct Filtered {
     mean: Mat<f64>,
     cov: Mat<f64>,
-    drift: Option<Mat<f64>>,
+    /// From the previous step j (none for the first step, or at lag 0).
+    from_previous: Option<Result<Backward>>,
+}
+
+/// The backward step from step j + 1 to step j: the prediction
+/// `m_{j+1|j}`, `P_{j+1|j}` and the gain `G_j = P_{j|j} Aᵀ P_{j+1|j}⁻¹`.
+struct Backward {
+    predicted_mean: Mat<f64>,
+    predicted_cov: Mat<f64>,
+    gain: Mat<f64>,
 }
 
 /// A streaming filter that also smooths at a fixed lag L.
@@ -107,18 +119,48 @@ impl FixedLagSmoother {
     pub fn update(&mut self, y: &[f64], u: Option<&[f64]>) -> Result<Option<Smoothed>> {
         self.filter.update(y, u)?;
         let column = |v: &[f64]| Mat::from_fn(v.len(), 1, |i, _| v[i]);
+        let from_previous = match self.window.back() {
+            Some(previous) if self.lag > 0 => {
+                let drift = self.filter.last_drift().map(column);
+                Some(self.backward(previous, drift, self.filter.step() - 1))
+            }
+            _ => None,
+        };
         if self.window.len() > self.lag {
             self.window.pop_front();
         }
         self.window.push_back(Filtered {
             mean: column(self.filter.mean()),
             cov: self.filter.covariance(),
-            drift: self.filter.last_drift().map(column),
+            from_previous,
         });
         if self.window.len() <= self.lag {
             return Ok(None);
         }
         self.smooth_back().map(Some)
+    }
+
+    /// The prediction of step `step` from the filtered moments of the step
+    /// before it, `previous`, with the drift of its transition, and the gain.
+    fn backward(&self, previous: &Filtered, drift: Option<Mat<f64>>, step: usize) -> Result<Backward> {
+        let a_p = &self.a * &previous.cov;
+        let mut predicted_cov = &a_p * self.a.transpose() + &self.q;
+        symmetrise(&mut predicted_cov);
+        let mut predicted_mean = &self.a * &previous.mean;
+        if let Some(c) = drift {
+            predicted_mean += c;
+        }
+        // Gᵀ = P_{j+1|j}⁻¹ A P_{j|j}.
+        let factor = Cholesky::new(predicted_cov.as_ref()).map_err(|e| not_pd(e, step))?;
+        let mut gain_t = a_p;
+        factor
+            .solve_in_place(gain_t.as_mut())
+            .map_err(|e| not_pd(e, step))?;
+        Ok(Backward {
+            predicted_mean,
+            predicted_cov,
+            gain: gain_t.transpose().to_owned(),
+        })
     }
 
     /// The RTS recursion from the newest step of the window back to its
@@ -130,23 +172,14 @@ impl FixedLagSmoother {
         let first = self.filter.step() - self.window.len();
         for j in (0..self.window.len() - 1).rev() {
             let (this, next) = (&self.window[j], &self.window[j + 1]);
-            let a_p = &self.a * &this.cov;
-            let mut predicted_cov = &a_p * self.a.transpose() + &self.q;
-            symmetrise(&mut predicted_cov);
-            let mut predicted_mean = &self.a * &this.mean;
-            if let Some(c) = &next.drift {
-                predicted_mean += c;
-            }
-            // Gᵀ = P_{j+1|j}⁻¹ A P_{j|j}.
-            let step = first + j + 1;
-            let factor = Cholesky::new(predicted_cov.as_ref()).map_err(|e| not_pd(e, step))?;
-            let mut gain_t = a_p;
-            factor
-                .solve_in_place(gain_t.as_mut())
-                .map_err(|e| not_pd(e, step))?;
-            let gain = gain_t.transpose();
-            mean = &this.mean + gain * (&mean - &predicted_mean);
-            cov = &this.cov + gain * (&cov - &predicted_cov) * gain.transpose();
+            let back = match &next.from_previous {
+                Some(Ok(back)) => back,
+                Some(Err(e)) => return Err(e.clone()),
+                None => unreachable!("every step after the first of a lagged window has its backward step"),
+            };
+            let gain = back.gain.as_ref();
+            mean = &this.mean + gain * (&mean - &back.predicted_mean);
+            cov = &this.cov + gain * (&cov - &back.predicted_cov) * gain.transpose();
             symmetrise(&mut cov);
         }
         Ok(Smoothed {
