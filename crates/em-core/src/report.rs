@@ -213,7 +213,7 @@ pub struct FitReport<D, E> {
     /// Every fall of the log-likelihood of the winning restart.
     pub falls: Vec<Fall>,
     /// Every drop of the winning restart within the rounding of ℓ
-    /// (`0 < ℓ(θₖ₋₁) − ℓ(θₖ) ≤ 10⁻¹² |ℓ(θₖ)|`, see [`crate::Convergence`]):
+    /// (`0 < ℓ(θₖ₋₁) − ℓ(θₖ) ≤ 10⁻¹² max(|ℓ(θₖ)|, 1)`, see [`crate::Convergence`]):
     /// not a fall but a zero gain, EM at its fixed point to working
     /// precision. Such a step satisfies every gain-based stopping rule, so a
     /// fit that ends [`Termination::Converged`] on one converged at the

@@ -65,7 +65,7 @@ pub fn data_variances(stats: &SufficientStats) -> Option<Vec<f64>> {
 /// # Errors
 /// [`MixtureError::ScaleOutOfRange`] when a positive relative floor is not a
 /// normal number.
-pub(crate) fn feature_floors(stats: &SufficientStats, floor: Floor) -> Result<Vec<f64>, MixtureError> {
+pub fn feature_floors(stats: &SufficientStats, floor: Floor) -> Result<Vec<f64>, MixtureError> {
     let d = stats.n_features();
     match floor {
         Floor::Absolute(value) => Ok(vec![value; d]),

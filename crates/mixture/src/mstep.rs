@@ -493,8 +493,10 @@ fn report_binding_floors(
     }
 }
 
-/// Which components are collapsed (see the module docs).
-fn collapsed_components(stats: &SufficientStats, options: &MStepOptions) -> Vec<bool> {
+/// Which components are collapsed (see the module docs): mass at most
+/// `options.min_relative_mass` of the total, or fewer effective points
+/// `N² / Σρ²` than `options.min_effective_points`.
+pub fn collapsed_components(stats: &SufficientStats, options: &MStepOptions) -> Vec<bool> {
     let mass = stats.mass();
     let total = stats.total_mass();
     stats

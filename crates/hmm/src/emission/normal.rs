@@ -8,18 +8,12 @@
 use em_core::{Adjustment, Event, Floor};
 use faer::{Mat, MatRef, Side};
 use linalg_kernels::Cholesky;
-use mixture::floor::{data_variances, feature_scale};
 use mixture::{CovarianceType, Covariances, GaussianMixture, MixtureError, Scatter, SufficientStats};
 
 use super::gaussian::mixture_err;
 use crate::error::HmmError;
 use crate::model::options::MStepOptions;
 use crate::param::{Param, StepDiagnostics};
-
-/// A component with at most this fraction of the total mass is collapsed.
-const MIN_RELATIVE_MASS: f64 = 1e-12;
-/// A component with fewer effective points `N² / Σρ²` is collapsed.
-const MIN_EFFECTIVE_POINTS: f64 = 1.5;
 
 /// The conjugate prior of the means and covariances of one mixture's
 /// components. Shapes, for K components of d features: `means` K x d; `means_weight` K; `scale` the
@@ -70,8 +64,10 @@ const MIN_EFFECTIVE_POINTS: f64 = 1.5;
 /// ([`Adjustment::VarianceFloored`]).
 ///
 /// # Collapsed components and degenerate covariances
-/// A component whose mass is at most `10⁻¹²` of the total, or whose mass
-/// sits on fewer than 1.5 effective points, keeps its mean and covariance
+/// A component the mixture crate's rule collapses
+/// (`mixture::mstep::collapsed_components` with its default thresholds: mass
+/// at most `10⁻¹²` of the total, or fewer than 1.5 effective points) keeps
+/// its mean and covariance
 /// (a generalised EM step, [`Adjustment::KeptWithoutMass`]); a new
 /// covariance that does not factor keeps the previous one
 /// ([`Adjustment::KeptDegenerate`]).
@@ -315,7 +311,7 @@ impl NormalPrior {
 /// floor; the value itself for an absolute one. The blocks are merged into
 /// one set of statistics (an exact pooling: the variance of the union of
 /// the blocks' points is the same however they are grouped into
-/// components), whose variances are `mixture::floor::data_variances`.
+/// components), floored by `mixture::floor::feature_floors`.
 ///
 /// # Errors
 /// Statistics of other shapes, and [`MixtureError::ScaleOutOfRange`] when
@@ -341,29 +337,7 @@ pub(crate) fn feature_floors<'a>(
     for s in stats {
         pooled.try_merge(s).map_err(mixture_err(None))?;
     }
-    let Some(variances) = data_variances(&pooled) else {
-        return Ok(vec![floor.value(); d]);
-    };
-    let (mass, total) = (pooled.mass(), pooled.total_mass());
-    variances
-        .into_iter()
-        .enumerate()
-        .map(|(f, variance)| {
-            let mean: f64 = (0..mass.len())
-                .filter(|&c| mass[c] > 0.0)
-                .map(|c| mass[c] / total * pooled.means()[(c, f)])
-                .sum();
-            let value = floor.at_scale(feature_scale(variance, mean));
-            if floor.value() == 0.0 || value.is_normal() {
-                Ok(value)
-            } else {
-                Err(HmmError::Mixture {
-                    state: None,
-                    source: MixtureError::ScaleOutOfRange { feature: f, variance },
-                })
-            }
-        })
-        .collect()
+    mixture::floor::feature_floors(&pooled, floor).map_err(mixture_err(None))
 }
 
 /// The priors of `options` for an emission of `count` mixtures (1 for
@@ -526,17 +500,16 @@ pub(crate) fn update(
     how: &Update<'_>,
 ) -> Result<(GaussianMixture, StepDiagnostics), HmmError> {
     let (k, d) = (old.n_components(), old.n_features());
+    // A given prior is checked; the flat one (maximum likelihood) is valid
+    // by construction.
+    if let Some(prior) = how.prior {
+        prior.check(k, d, old.covariance_type(), how.state)?;
+    }
     let none = NormalPrior::none(k, d, old.covariance_type());
     let prior = how.prior.unwrap_or(&none);
-    prior.check(k, d, old.covariance_type(), how.state)?;
     let mut diag = StepDiagnostics::default();
-    let total = stats.total_mass();
-    let collapsed: Vec<bool> = stats
-        .effective_points()
-        .iter()
-        .zip(stats.mass())
-        .map(|(&ess, &n)| !(n > 0.0 && n > MIN_RELATIVE_MASS * total) || ess < MIN_EFFECTIVE_POINTS)
-        .collect();
+    // The mixture crate's rule, with its default thresholds.
+    let collapsed = mixture::mstep::collapsed_components(stats, &mixture::MStepOptions::default());
     for c in (0..k).filter(|&c| collapsed[c]) {
         for (block, learned) in [(Param::Means, how.means), (Param::Covariances, how.covariances)] {
             if learned {
@@ -702,9 +675,9 @@ fn max(floors: &[f64]) -> f64 {
 /// The maximiser of `−½ n ln det Σ − ½ tr(Σ⁻¹ n b)` over `Σ ⪰ diag(f)`
 /// (module docs), symmetrised, and whether the bound changed it; `None`
 /// when the result does not factor (or is not finite).
-fn bounded(b: Mat<f64>, floors: &[f64]) -> Option<(Mat<f64>, bool)> {
+fn bounded(mut b: Mat<f64>, floors: &[f64]) -> Option<(Mat<f64>, bool)> {
     let d = floors.len();
-    let b = Mat::from_fn(d, d, |i, j| 0.5 * (b[(i, j)] + b[(j, i)]));
+    linalg_kernels::symmetrize(b.as_mut()).ok()?;
     if floors.iter().all(|&f| f > 0.0) {
         let root: Vec<f64> = floors.iter().map(|f| f.sqrt()).collect();
         let whitened = Mat::from_fn(d, d, |i, j| b[(i, j)] / (root[i] * root[j]));
@@ -713,11 +686,11 @@ fn bounded(b: Mat<f64>, floors: &[f64]) -> Option<(Mat<f64>, bool)> {
             let eigen = whitened.self_adjoint_eigen(Side::Lower).ok()?;
             let (u, s) = (eigen.U(), eigen.S().column_vector());
             let raised: Vec<f64> = (0..d).map(|i| s[i].max(1.0)).collect();
-            let sigma = Mat::from_fn(d, d, |i, j| {
+            let mut sigma = Mat::from_fn(d, d, |i, j| {
                 let v: f64 = (0..d).map(|l| u[(i, l)] * raised[l] * u[(j, l)]).sum();
                 v * root[i] * root[j]
             });
-            let sigma = Mat::from_fn(d, d, |i, j| 0.5 * (sigma[(i, j)] + sigma[(j, i)]));
+            linalg_kernels::symmetrize(sigma.as_mut()).ok()?;
             return Cholesky::new(sigma.as_ref()).is_ok().then_some((sigma, true));
         }
     }
