@@ -112,6 +112,33 @@ pub fn kmeans<R: Rng + ?Sized>(
     })
 }
 
+/// The best of `runs` runs of [`kmeans`] (at least one) by inertia
+/// `Σᵢ ‖xᵢ − c_{label(i)}‖²`, the first among ties, seeded one after the
+/// other from `rng`: scikit-learn's `KMeans(n_init = runs)`. The data are
+/// laid out and checked once for all runs.
+///
+/// # Errors
+/// As [`kmeans`].
+pub fn kmeans_best_of<R: Rng + ?Sized>(
+    x: MatRef<'_, f64>,
+    k: usize,
+    max_rounds: usize,
+    runs: usize,
+    rng: &mut R,
+) -> Result<KMeans, MixtureError> {
+    with_data(x, |data| {
+        check_training_data(data, x.nrows(), k)?;
+        let mut best = cluster(data, k, max_rounds, rng)?;
+        for _ in 1..runs {
+            let run = cluster(data, k, max_rounds, rng)?;
+            if run.inertia() < best.inertia() {
+                best = run;
+            }
+        }
+        Ok(best)
+    })
+}
+
 /// [`kmeans`] of data that passed [`check_training_data`].
 pub(crate) fn cluster<R: Rng + ?Sized>(
     cols: &Data<'_>,

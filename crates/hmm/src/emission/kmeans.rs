@@ -1,13 +1,13 @@
 //! The k-means clustering of the emissions' initialisations: the best of
-//! several runs of `mixture::kmeans`, as scikit-learn's `KMeans(n_init=…)`
-//! (which hmmlearn's initialisations use with 10 runs).
+//! several runs (`mixture::kmeans::kmeans_best_of`), as scikit-learn's
+//! `KMeans(n_init=…)` (which hmmlearn's initialisations use with 10 runs).
 //!
 //! One run is a local optimum that depends on its k-means++ seeding, and so
 //! on the order of the rows (the order of the sequences); the best of
 //! several runs is far less so, and with it the fit that starts there.
 
 use faer::MatRef;
-use mixture::kmeans::{KMeans, kmeans};
+use mixture::kmeans::{KMeans, kmeans_best_of};
 use rand::Rng;
 
 use super::gaussian::mixture_err;
@@ -39,20 +39,14 @@ pub(crate) fn best_kmeans<R: Rng + ?Sized>(
             value: 0.0,
         });
     }
-    let mut best = kmeans(x, k, rounds, rng).map_err(mixture_err(None))?;
-    for _ in 1..runs {
-        let run = kmeans(x, k, rounds, rng).map_err(mixture_err(None))?;
-        if run.inertia() < best.inertia() {
-            best = run;
-        }
-    }
-    Ok(best)
+    kmeans_best_of(x, k, rounds, runs, rng).map_err(mixture_err(None))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use faer::Mat;
+    use mixture::kmeans::kmeans;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
