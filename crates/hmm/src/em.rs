@@ -35,6 +35,15 @@ impl<E: Emission> EmModel for Hmm<E> {
         self.expectation(data)
     }
 
+    /// `Σ_s ln p(x_s | θ)` by the forward recursion alone (no backward
+    /// pass, no statistics), equal bit for bit to the E-step's.
+    ///
+    /// # Errors
+    /// As [`EmModel::e_step`].
+    fn log_likelihood(&self, data: &Sequences<'_>) -> Result<f64, HmmError> {
+        self.forward_log_likelihood(data)
+    }
+
     /// The Baum-Welch M-step: a new model maximising the expected
     /// complete-data log-likelihood (or its MAP version under priors):
     ///
