@@ -211,11 +211,23 @@ fn gather(data: &Data<'_>, start: usize, len: usize, xb: &mut [V]) {
             }
         }
         Data::Rows(x) => {
-            for r in 0..BLOCK_ROWS {
-                let row = x.row(start + r.min(len - 1));
-                let (g, l) = (r / LANES, r % LANES);
-                for j in 0..x.ncols() {
-                    xb[j * GROUPS + g][l] = row[j];
+            let d = x.ncols();
+            for g in 0..GROUPS {
+                // The group's LANES rows as slices, then one lane array per
+                // feature: LANES loads and one full-width store each.
+                let mut rows: [&[f64]; LANES] = [&[]; LANES];
+                for (l, slot) in rows.iter_mut().enumerate() {
+                    let row = x.row(start + (g * LANES + l).min(len - 1));
+                    *slot = &row
+                        .try_as_row_major()
+                        .expect("Data::Rows has unit column stride")
+                        .as_slice()[..d];
+                }
+                for j in 0..d {
+                    let lanes = &mut xb[j * GROUPS + g];
+                    for (v, row) in lanes.iter_mut().zip(&rows) {
+                        *v = row[j];
+                    }
                 }
             }
         }
