@@ -5,6 +5,17 @@
 //! optional conjugate prior ([`NormalPrior`]) and a covariance floor that is
 //! either added to the update or a lower bound on it ([`FloorMode`]).
 //!
+//! # Why one update
+//! The two models need the same maths, statistics to Gaussian parameters
+//! per covariance type; they differ in three choices, which are the
+//! parameters of [`GaussianUpdate`]: how the floor enters (scikit-learn's
+//! estimator adds it, the HMM's bounds by it), whether there is a prior
+//! (hmmlearn's estimators have one), and which components are collapsed or
+//! re-seeded (the caller's policy). Everything else (the formulas, the
+//! degenerate test, the re-seeded average, the reports) is written once.
+//! Without a prior and with the additive floor the arithmetic is that of
+//! the mixture's former M-step, bit for bit.
+//!
 //! # The update
 //! Component c has mass `N = Σ_t ρ_t`, weighted mean `x̄` and centred
 //! scatter `M = Σ_t ρ_t (x_t − x̄)(x_t − x̄)ᵀ`. With the prior's `μ₀`,
@@ -35,19 +46,17 @@
 //! - [`FloorMode::Additive`] (scikit-learn's `reg_covar`, which the
 //!   mixture's drop-in estimator must reproduce): `Σ = B / (N + a) + diag(f)`
 //!   (diagonal: `σ²_f + f_f`; spherical: `σ² + mean f`). Simple and always
-//!   positive definite, but it is not a maximiser of anything: near
-//!   convergence it lowers EM's objective by about `½ N tr(Σ⁻¹ diag(f))`,
+//!   positive definite, but not a maximiser: against the unfloored update
+//!   it costs EM's objective `¼ N tr((Σ⁻¹ diag(f))²)` to second order in f,
 //!   which the mixture's objective check reports when it exceeds rounding.
 //! - [`FloorMode::LowerBound`] (the HMM emissions'): the maximiser of the
 //!   same objective over `{Σ : Σ ⪰ diag(f)}`. Diagonal: `max(σ²_f, f_f)`;
 //!   spherical: `max(σ², mean f)`; full and tied: in the coordinates
-//!   `D^{-1/2} Σ D^{-1/2}`, `D = diag(f)`, the bound reads `⪰ I`, and since
-//!   the objective `−½ n (ln det Σ + tr(Σ⁻¹ B/n))` depends on Σ only through
-//!   the eigenvalues of `Σ` relative to `B/n` there, the constrained
-//!   maximiser is the unconstrained one with its eigenvalues below 1 raised
-//!   to 1. When the floors are the same at every iteration (computed from
-//!   statistics of the whole data set) the step is a true maximiser over a
-//!   fixed set, and EM never lowers its objective.
+//!   `D^{-1/2} Σ D^{-1/2}`, `D = diag(f)`, the bound reads `⪰ I`, and the
+//!   constrained maximiser is the unconstrained one with its eigenvalues
+//!   below 1 raised to 1. When the floors are the same at every iteration
+//!   (computed from statistics of the whole data set) the step is a true
+//!   maximiser over a fixed set, and EM never lowers its objective.
 //!
 //! A floor *binds* when `f_f` is at least the unfloored variance of feature
 //! f (`σ² ≤ mean f` for the spherical type); a binding floor is reported,
