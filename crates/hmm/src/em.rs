@@ -55,7 +55,7 @@ impl<E: Emission> EmModel for Hmm<E> {
     /// expected counts (a state never left) is kept and reported. The step
     /// never lowers EM's objective: the log-likelihood without priors, the
     /// log posterior ([`EmModel::log_prior`]) with them, whatever the
-    /// covariance floor (a lower bound, see [`crate::NormalPrior`]); only a
+    /// covariance floor (a lower bound, see [`mixture::gaussian_update`]); only a
     /// GMM weight raised to `mixture::WEIGHT_FLOOR` (`10 ε`, reported) can
     /// move it by rounding.
     ///
