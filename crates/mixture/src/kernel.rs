@@ -228,7 +228,7 @@ fn gather<S: Simd>(s: S, data: &Data<'_>, start: usize, len: usize, xb: &mut [V]
                     // narrow stores would stall the wide loads that read
                     // the lane array back (no store-to-load forwarding).
                     let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
-                    let v = s.from_lanes([r0[j], r1[j], r2[j], r3[j], r4[j], r5[j], r6[j], r7[j]]);
+                    let v = s.set_lanes([r0[j], r1[j], r2[j], r3[j], r4[j], r5[j], r6[j], r7[j]]);
                     s.store(&mut xb[j * GROUPS + g], v);
                 }
             }

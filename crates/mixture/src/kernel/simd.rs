@@ -72,7 +72,7 @@ pub(crate) trait Simd: Copy {
     /// The register of 8 values held in scalar registers (built in
     /// registers: 8 narrow stores and a wide load would stall on the
     /// store-to-load forwarding they defeat).
-    fn from_lanes(self, lanes: V) -> Self::R;
+    fn set_lanes(self, lanes: V) -> Self::R;
     /// `a + b`.
     fn add(self, a: Self::R, b: Self::R) -> Self::R;
     /// `a − b`.
@@ -251,7 +251,7 @@ pub(crate) mod baseline {
             *a = v;
         }
         #[inline(always)]
-        fn from_lanes(self, lanes: V) -> V {
+        fn set_lanes(self, lanes: V) -> V {
             lanes
         }
         #[inline(always)]
@@ -367,7 +367,7 @@ pub(crate) mod avx2 {
             }
         }
         #[inline(always)]
-        fn from_lanes(self, l: V) -> R2 {
+        fn set_lanes(self, l: V) -> R2 {
             unsafe {
                 [
                     _mm256_setr_pd(l[0], l[1], l[2], l[3]),
@@ -463,7 +463,7 @@ pub(crate) mod avx512 {
             unsafe { _mm512_storeu_pd(a.as_mut_ptr(), v) }
         }
         #[inline(always)]
-        fn from_lanes(self, l: V) -> __m512d {
+        fn set_lanes(self, l: V) -> __m512d {
             unsafe { _mm512_setr_pd(l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]) }
         }
         #[inline(always)]
