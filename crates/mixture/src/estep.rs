@@ -1,15 +1,15 @@
 //! The E-step: log-likelihood of the current parameters and sufficient statistics.
 
-use crate::data::{check_columns, check_sample_weights, chunk_ranges, with_data};
-use crate::kernel::{self, EStepJob, insert_worst};
+use crate::data::{Data, check_columns, check_sample_weights, chunk_ranges, with_data};
+use crate::kernel::{self, EStepChunk, EStepJob, insert_worst};
 use crate::stats::{ReseedCandidate, SufficientStats, acc_kind};
 use crate::{GaussianMixture, MixtureError};
 use em_core::EStep;
 use faer::MatRef;
 use rayon::prelude::*;
 
-/// One chunk's log-likelihood, statistics and worst rows.
-type ChunkPart = (f64, SufficientStats, Vec<(f64, usize)>);
+/// One chunk's range of rows and E-step output.
+type ChunkPart = ((usize, usize), EStepChunk);
 
 impl GaussianMixture {
     /// The E-step with per-sample weights `wᵢ ≥ 0` (weighted EM: row i
@@ -51,40 +51,21 @@ impl GaussianMixture {
         if n == 0 {
             return Err(MixtureError::EmptyData);
         }
-        check_columns(x, d)?;
-        check_sample_weights(sample_weights, n)?;
         let cov_type = self.covariance_type();
-        let kind = acc_kind(cov_type);
         let shift = self.means_flat();
-        with_data(x, |data| {
-            let job = EStepJob {
-                model: self.view(),
-                log_w: self.log_weights(),
-                data,
-                weights: sample_weights,
-                kind,
-            };
-            let parts: Vec<Result<ChunkPart, MixtureError>> = chunk_ranges(n)
-                .par_iter()
-                .map(|&(s, e)| {
-                    let chunk = kernel::estep_chunk(&job, s, e);
-                    if let Some(row) = chunk.bad_row {
-                        // Non-finite data is the likelier cause; name its first entry.
-                        data.check_finite_rows(s, e)?;
-                        return Err(MixtureError::ZeroLikelihood { row });
-                    }
-                    let stats = SufficientStats::from_acc(&chunk.acc, shift, e - s, cov_type);
-                    Ok((chunk.log_likelihood, stats, chunk.worst))
-                })
-                .collect();
+        self.estep_chunks(x, sample_weights, true, |data, parts| {
             let mut log_likelihood = 0.0;
             let mut stats = SufficientStats::zeros(k, d, cov_type);
             let mut worst: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
             for part in parts {
-                let (ll, chunk_stats, chunk_worst) = part?;
-                log_likelihood += ll;
-                stats.merge(&chunk_stats);
-                for (score, row) in chunk_worst {
+                let ((s, e), chunk) = part?;
+                log_likelihood += chunk.log_likelihood;
+                let acc = chunk
+                    .acc
+                    .as_ref()
+                    .expect("an E-step with statistics returns them");
+                stats.merge(&SufficientStats::from_acc(acc, shift, e - s, cov_type));
+                for (score, row) in chunk.worst {
                     if worst.len() < k || score < worst[worst.len() - 1].0 {
                         insert_worst(&mut worst, k, score, row);
                     }
@@ -103,6 +84,67 @@ impl GaussianMixture {
                 log_likelihood,
                 stats,
             })
+        })
+    }
+
+    /// `Σᵢ ln p(xᵢ)` (0 for no rows) by the E-step's kernel without its
+    /// responsibilities, statistics and worst rows: per block of rows one
+    /// vector `ln` of the product of the row sums, no per-row output.
+    ///
+    /// # Errors
+    /// [`MixtureError::DimensionMismatch`] for the wrong number of columns;
+    /// [`MixtureError::NonFiniteData`] (row and column of the first bad
+    /// value); [`MixtureError::ZeroLikelihood`].
+    pub(crate) fn log_likelihood_only(&self, x: MatRef<'_, f64>) -> Result<f64, MixtureError> {
+        if x.nrows() == 0 {
+            check_columns(x, self.n_features())?;
+            return Ok(0.0);
+        }
+        self.estep_chunks(x, None, false, |_, parts| {
+            parts.into_iter().map(|part| Ok(part?.1.log_likelihood)).sum()
+        })
+    }
+
+    /// Runs the E-step kernel (with the statistics of the covariance type,
+    /// or the log-likelihood alone without `stats`) over the fixed chunks of the `n ≥ 1` rows of `x` in
+    /// parallel (rayon), after checking its columns and the sample weights, and gives `reduce` the data and every chunk's range
+    /// and output in chunk order, so that results do not depend on the
+    /// number of threads. A chunk with a non-finite row log-likelihood is an
+    /// error: [`MixtureError::NonFiniteData`] if the chunk has a non-finite
+    /// value (the likelier cause), else [`MixtureError::ZeroLikelihood`].
+    fn estep_chunks<T>(
+        &self,
+        x: MatRef<'_, f64>,
+        sample_weights: Option<&[f64]>,
+        stats: bool,
+        reduce: impl FnOnce(&Data<'_>, Vec<Result<ChunkPart, MixtureError>>) -> Result<T, MixtureError>,
+    ) -> Result<T, MixtureError> {
+        check_columns(x, self.n_features())?;
+        check_sample_weights(sample_weights, x.nrows())?;
+        with_data(x, |data| {
+            let job = EStepJob {
+                model: self.view(),
+                log_w: self.log_weights(),
+                data,
+                weights: sample_weights,
+                kind: acc_kind(self.covariance_type()),
+            };
+            let parts = chunk_ranges(x.nrows())
+                .par_iter()
+                .map(|&(s, e)| {
+                    let chunk = if stats {
+                        kernel::estep_chunk(&job, s, e)
+                    } else {
+                        kernel::loglik_chunk(&job, s, e)
+                    };
+                    if let Some(row) = chunk.bad_row {
+                        data.check_finite_rows(s, e)?;
+                        return Err(MixtureError::ZeroLikelihood { row });
+                    }
+                    Ok(((s, e), chunk))
+                })
+                .collect();
+            reduce(data, parts)
         })
     }
 }

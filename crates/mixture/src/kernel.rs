@@ -46,8 +46,10 @@ pub(crate) const BLOCK_ROWS: usize = GROUPS * LANES;
 pub(crate) const CHUNK_ROWS: usize = 4096;
 
 mod acc;
+mod lines;
 mod simd;
 pub(crate) use acc::{Acc, AccKind};
+use lines::Lines;
 pub(crate) use simd::Simd;
 
 /// One module per instruction set of [`linalg_kernels::for_each_isa!`]
@@ -67,7 +69,12 @@ macro_rules! isa_kernels {
 
             $(#[target_feature(enable = $features)])*
             pub(super) fn estep_chunk(job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
-                super::estep_chunk_generic(Token::new(), job, start, end)
+                super::estep_chunk_generic::<_, true>(Token::new(), job, start, end)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn loglik_chunk(job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
+                super::estep_chunk_generic::<_, false>(Token::new(), job, start, end)
             }
 
             $(#[target_feature(enable = $features)])*
@@ -89,6 +96,12 @@ linalg_kernels::for_each_isa!(isa_kernels);
 /// with the instruction set detected at run time.
 pub(crate) fn estep_chunk(job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
     linalg_kernels::isa_dispatch!(estep_chunk(job, start, end))
+}
+
+/// The log-likelihood alone of rows `start..end` (see
+/// [`estep_chunk_generic`]), with the instruction set detected at run time.
+pub(crate) fn loglik_chunk(job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
+    linalg_kernels::isa_dispatch!(loglik_chunk(job, start, end))
 }
 
 /// Densities / responsibilities / row scores over rows `start..end`
@@ -114,7 +127,7 @@ pub(crate) struct EStepJob<'a> {
     pub data: &'a Data<'a>,
     /// Optional per-row sample weights.
     pub weights: Option<&'a [f64]>,
-    /// The second moment to accumulate.
+    /// The second moment to accumulate (unused by [`loglik_chunk`]).
     pub kind: AccKind,
 }
 
@@ -370,7 +383,11 @@ fn exp_shifted_group<S: Simd>(
         mx = s.max(mx, s.load(&lp[c * GROUPS + g]));
     }
     s.store(max, mx);
-    if let Some(l) = (0..valid).find(|&l| !max[l].is_finite()) {
+    // Padded lanes repeat a valid row: all lanes finite is the common case,
+    // tested without a branch per lane.
+    if !all_finite(max)
+        && let Some(l) = (0..valid).find(|&l| !max[l].is_finite())
+    {
         return Some(l);
     }
     let mut acc = s.splat(0.0);
@@ -384,6 +401,37 @@ fn exp_shifted_group<S: Simd>(
     None
 }
 
+/// Whether every lane is finite.
+#[inline(always)]
+fn all_finite(v: &V) -> bool {
+    let mut ok = true;
+    for x in v {
+        ok &= x.is_finite();
+    }
+    ok
+}
+
+/// The least lane.
+#[inline(always)]
+fn lane_min(v: &V) -> f64 {
+    let mut m = v[0];
+    for &x in &v[1..] {
+        m = m.min(x);
+    }
+    m
+}
+
+/// The score a row must be below to enter a list of the `k` worst rows:
+/// the list's last while it is full, `+∞` before.
+#[inline(always)]
+fn worst_threshold(worst: &[(f64, usize)], k: usize) -> f64 {
+    if worst.len() < k {
+        f64::INFINITY
+    } else {
+        worst[k - 1].0
+    }
+}
+
 /// Sum of the lanes, in lane order.
 #[inline]
 pub(crate) fn hsum(v: &V) -> f64 {
@@ -394,9 +442,11 @@ pub(crate) fn hsum(v: &V) -> f64 {
 pub(crate) struct EStepChunk {
     /// `Σᵢ wᵢ ln p(xᵢ)` over the chunk (lanes summed in order).
     pub log_likelihood: f64,
-    /// Statistics accumulators, centred on the model means.
-    pub acc: Acc,
-    /// Lowest-likelihood rows: `(ln p(xᵢ), row)`, at most `k`, ascending.
+    /// Statistics accumulators, centred on the model means (`None` for a
+    /// log-likelihood-only pass).
+    pub acc: Option<Acc>,
+    /// Lowest-likelihood rows: `(ln p(xᵢ), row)`, at most `k`, ascending
+    /// (empty for a log-likelihood-only pass).
     pub worst: Vec<(f64, usize)>,
     /// First row whose log-likelihood is not finite (non-finite data, or a
     /// point of zero density under every component); the chunk is abandoned.
@@ -405,25 +455,32 @@ pub(crate) struct EStepChunk {
 
 /// Work buffers of the block kernels.
 struct Buffers {
-    xb: Vec<V>,
-    diff: Vec<V>,
-    lp: Vec<V>,
+    xb: Lines,
+    diff: Lines,
+    lp: Lines,
 }
 
 impl Buffers {
     fn new(k: usize, d: usize) -> Self {
         Self {
-            xb: vec![[0.0; LANES]; d * GROUPS],
-            diff: vec![[0.0; LANES]; k * d * GROUPS],
-            lp: vec![[0.0; LANES]; k * GROUPS],
+            xb: Lines::zeros(d * GROUPS),
+            diff: Lines::zeros(k * d * GROUPS),
+            lp: Lines::zeros(k * GROUPS),
         }
     }
 }
 
 /// One E-step chunk: log-likelihood, statistics of the responsibilities
-/// (times the sample weights) and the worst-explained rows.
+/// (times the sample weights) and the worst-explained rows; the
+/// log-likelihood alone without `STATS` (the exponentials and the block's
+/// one `ln` of the same loop, nothing after them).
 #[inline(always)]
-fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usize) -> EStepChunk {
+fn estep_chunk_generic<S: Simd, const STATS: bool>(
+    s: S,
+    job: &EStepJob<'_>,
+    start: usize,
+    end: usize,
+) -> EStepChunk {
     let &EStepJob {
         model: ref m,
         log_w,
@@ -434,7 +491,7 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
     let (d, k) = (m.d, m.k);
     let mut b = Buffers::new(k, d);
     let offset = offsets(m, Some(log_w));
-    let mut acc = Acc::new(k, d, kind);
+    let mut acc = if STATS { Some(Acc::new(k, d, kind)) } else { None };
     let mut ll = s.splat(0.0);
     let mut worst: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
     let mut row = start;
@@ -469,6 +526,9 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
                     None => sums = s.mul(sums, s.mul_add(s.sub(sg, one), wg, one)),
                 }
             }
+            if !STATS {
+                continue;
+            }
             // ρ = w · e / Σe; padded lanes have w = 0.
             let scale = s.mul(wg, s.div_one(sg));
             for c in 0..k {
@@ -477,24 +537,25 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
                 s.store(e, v);
             }
             // A row's log-likelihood `max + ln Σe` is at least `max`: only
-            // rows whose maximum is below the threshold can enter the list.
-            for l in 0..valid {
-                let threshold = if worst.len() < k {
-                    f64::INFINITY
-                } else {
-                    worst[k - 1].0
-                };
-                if max[l] < threshold && w[g][l] > 0.0 {
-                    let lse = max[l] + sum[l].ln();
-                    if lse < threshold {
-                        insert_worst(&mut worst, k, lse, row + g * LANES + l);
+            // rows whose maximum is below the threshold can enter the list
+            // (the lanes are scanned only when the group's least maximum is).
+            if lane_min(&max) < worst_threshold(&worst, k) {
+                for l in 0..valid {
+                    let t = worst_threshold(&worst, k);
+                    if max[l] < t && w[g][l] > 0.0 {
+                        let lse = max[l] + sum[l].ln();
+                        if lse < t {
+                            insert_worst(&mut worst, k, lse, row + g * LANES + l);
+                        }
                     }
                 }
             }
         }
         // Σe ∈ [1, k] per row, so the product of a block's 4 is at most k⁴.
         ll = s.add(ll, s.ln(sums));
-        acc.add_block(s, &b.xb, m.means, &b.diff, &b.lp);
+        if let Some(acc) = acc.as_mut() {
+            acc.add_block(s, &b.xb, m.means, &b.diff, &b.lp);
+        }
         row += len;
     }
     let mut ll_lanes = [0.0; LANES];

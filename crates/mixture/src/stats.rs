@@ -233,7 +233,7 @@ impl SufficientStats {
         let tri = d * (d + 1) / 2;
         let mut pooled = vec![0.0; if acc.kind == AccKind::Pooled { tri } else { 0 }];
         if acc.kind == AccKind::Pooled {
-            for (p, v) in pooled.iter_mut().zip(&acc.s2) {
+            for (p, v) in pooled.iter_mut().zip(acc.s2.iter()) {
                 *p = hsum(v);
             }
         }

@@ -49,6 +49,7 @@ fn non_finite_data_names_the_row_and_column() {
         };
         check(model.e_step(x.as_ref()).unwrap_err());
         check(model.score_samples(x.as_ref()).unwrap_err());
+        check(model.total_log_likelihood(x.as_ref()).unwrap_err());
         check(model.log_prob_per_component(x.as_ref()).unwrap_err());
         check(model.predict_proba(x.as_ref()).unwrap_err());
         check(kmeans(x.as_ref(), 2, 5, &mut rng()).unwrap_err());
@@ -84,6 +85,16 @@ fn wrong_dimensions_are_reported() {
         model.score_samples(x.as_ref()),
         Err(MixtureError::DimensionMismatch { .. })
     ));
+    for rows in [10, 0] {
+        assert!(matches!(
+            model.total_log_likelihood(wiggly_data(rows, 3).as_ref()),
+            Err(MixtureError::DimensionMismatch {
+                expected: 2,
+                found: 3,
+                ..
+            })
+        ));
+    }
     let x = wiggly_data(10, 2);
     assert!(matches!(
         model.e_step_weighted(x.as_ref(), &[1.0; 9]),
@@ -150,6 +161,7 @@ fn empty_data_zero_components_zero_features() {
     assert!(matches!(model.bic(empty.as_ref()), Err(MixtureError::EmptyData)));
     // Documented: inference on no rows gives empty results.
     assert!(model.score_samples(empty.as_ref()).unwrap().is_empty());
+    assert_eq!(model.total_log_likelihood(empty.as_ref()).unwrap(), 0.0);
     assert_eq!(model.log_prob_per_component(empty.as_ref()).unwrap().nrows(), 0);
     assert!(matches!(
         kmeans(empty.as_ref(), 2, 3, &mut rng()),
@@ -409,10 +421,16 @@ fn invalid_options_and_far_away_points() {
         model.e_step(x.as_ref()),
         Err(MixtureError::ZeroLikelihood { row: 1 })
     ));
+    assert!(matches!(
+        model.total_log_likelihood(x.as_ref()),
+        Err(MixtureError::ZeroLikelihood { row: 1 })
+    ));
     // Far but representable: finite log-likelihood, no NaN.
     let x = mat![[1e100, 0.0]];
     let s = model.score_samples(x.as_ref()).unwrap();
     assert!(s[0].is_finite() && s[0] < -1e199);
+    let total = model.total_log_likelihood(x.as_ref()).unwrap();
+    assert!((total - s[0]).abs() <= 1e-15 * s[0].abs(), "{total} vs {}", s[0]);
 }
 
 #[test]

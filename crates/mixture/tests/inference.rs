@@ -59,6 +59,34 @@ fn sampling_reproduces_weights_means_and_covariances() {
     assert!(z.iter().all(|&c| c == 1));
 }
 
+/// The log-likelihood-only pass behind `total_log_likelihood` is the
+/// E-step's log-likelihood bit for bit (the same sums in the same order),
+/// over several chunks with a partial last block, in row-major and
+/// column-major layouts, for every covariance type.
+#[test]
+fn total_log_likelihood_is_the_e_steps_bit_for_bit() {
+    let (truth, x, _) = blobs(10_007, 3);
+    let row_major = x.transpose().to_owned();
+    for t in CovarianceType::ALL {
+        let covariances = match t {
+            CovarianceType::Full => truth.covariances().clone(),
+            CovarianceType::Tied => Covariances::Tied(mat![[1.5, 0.2], [0.2, 0.8]]),
+            CovarianceType::Diagonal => Covariances::Diagonal(mat![[1.0, 0.5], [2.0, 1.0], [0.7, 1.3]]),
+            CovarianceType::Spherical => Covariances::Spherical(vec![1.0, 0.5, 2.0]),
+        };
+        let model =
+            GaussianMixture::new(truth.weights().to_vec(), truth.means().to_owned(), covariances).unwrap();
+        for data in [x.as_ref(), row_major.transpose()] {
+            let e = model.e_step(data).unwrap().log_likelihood;
+            assert_eq!(
+                model.total_log_likelihood(data).unwrap().to_bits(),
+                e.to_bits(),
+                "{t}"
+            );
+        }
+    }
+}
+
 #[test]
 fn labels_scores_and_criteria() {
     let (truth, x, z) = blobs(3000, 2);

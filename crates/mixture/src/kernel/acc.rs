@@ -1,6 +1,6 @@
 //! Per-lane accumulators of the sufficient statistics of one chunk.
 
-use super::{GROUPS, LANES, Simd, V};
+use super::{GROUPS, Lines, Simd, V};
 
 /// Per-lane accumulators of the sufficient statistics of one chunk, centred
 /// on a per-component shift `sₖ` (the current means in the E-step, the
@@ -14,10 +14,10 @@ pub(crate) struct Acc {
     pub d: usize,
     pub k: usize,
     pub kind: AccKind,
-    pub mass: Vec<V>,
-    pub mass_sq: Vec<V>,
-    pub s1: Vec<V>,
-    pub s2: Vec<V>,
+    pub mass: Lines,
+    pub mass_sq: Lines,
+    pub s1: Lines,
+    pub s2: Lines,
 }
 
 /// Which second moment an [`Acc`] keeps.
@@ -43,10 +43,10 @@ impl Acc {
             d,
             k,
             kind,
-            mass: vec![[0.0; LANES]; k],
-            mass_sq: vec![[0.0; LANES]; k],
-            s1: vec![[0.0; LANES]; k * d],
-            s2: vec![[0.0; LANES]; s2_len],
+            mass: Lines::zeros(k),
+            mass_sq: Lines::zeros(k),
+            s1: Lines::zeros(k * d),
+            s2: Lines::zeros(s2_len),
         }
     }
 

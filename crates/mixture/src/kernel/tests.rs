@@ -5,23 +5,32 @@ use crate::CovarianceType;
 use crate::stats::acc_kind;
 use linalg_kernels::isa::Isa;
 
-/// The E-step chunk of the entry point compiled for `isa`, which the CPU
-/// must have (see [`Isa::available`]).
-fn estep_chunk_with(isa: Isa, job: &EStepJob<'_>, n: usize) -> EStepChunk {
-    match isa {
+/// The E-step chunk (with `stats`) or the log-likelihood-only chunk of the
+/// entry points compiled for `isa`, which the CPU must have (see
+/// [`Isa::available`]).
+fn chunk_with(isa: Isa, job: &EStepJob<'_>, n: usize, stats: bool) -> EStepChunk {
+    match (isa, stats) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` comes from `Isa::available`: the CPU has AVX-512F and FMA.
-        Isa::Avx512 => unsafe { avx512::estep_chunk(job, 0, n) },
+        (Isa::Avx512, true) => unsafe { avx512::estep_chunk(job, 0, n) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        (Isa::Avx512, false) => unsafe { avx512::loglik_chunk(job, 0, n) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` comes from `Isa::available`: the CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { avx2::estep_chunk(job, 0, n) },
-        Isa::Baseline => baseline::estep_chunk(job, 0, n),
+        (Isa::Avx2, true) => unsafe { avx2::estep_chunk(job, 0, n) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        (Isa::Avx2, false) => unsafe { avx2::loglik_chunk(job, 0, n) },
+        (Isa::Baseline, true) => baseline::estep_chunk(job, 0, n),
+        (Isa::Baseline, false) => baseline::loglik_chunk(job, 0, n),
     }
 }
 
 /// The compiled E-step chunk of every instruction set this CPU has agrees
 /// with the portable one (to rounding: fused vs separate multiply-add), for
-/// every covariance type, over a chunk with a partial last block.
+/// every covariance type, over a chunk with a partial last block; the
+/// log-likelihood-only pass of each gives the E-step's log-likelihood.
 #[test]
 fn instruction_sets_agree() {
     for t in CovarianceType::ALL {
@@ -56,10 +65,16 @@ fn instruction_sets_agree() {
             weights: Some(&w),
             kind: acc_kind(t),
         };
-        let run = |isa| estep_chunk_with(isa, &job, n);
+        let run = |isa| chunk_with(isa, &job, n, true);
         let a = run(Isa::Baseline);
         for isa in Isa::available() {
             let b = run(isa);
+            // The log-likelihood-only pass runs the same operations up to the
+            // block's `ln`, and produces nothing else.
+            let c = chunk_with(isa, &job, n, false);
+            assert_eq!(c.log_likelihood, b.log_likelihood, "{isa:?} {t}");
+            assert!(c.acc.is_none() && c.worst.is_empty() && c.bad_row.is_none());
+            let (a_acc, b_acc) = (a.acc.as_ref().unwrap(), b.acc.as_ref().unwrap());
             let close = |p: f64, q: f64| (p - q).abs() <= 1e-12 * (1.0 + p.abs());
             assert!(close(a.log_likelihood, b.log_likelihood), "{isa:?}");
             assert_eq!(
@@ -67,9 +82,9 @@ fn instruction_sets_agree() {
                 b.worst.iter().map(|w| w.1).collect::<Vec<_>>()
             );
             for (p, q) in [
-                (&a.acc.mass, &b.acc.mass),
-                (&a.acc.s1, &b.acc.s1),
-                (&a.acc.s2, &b.acc.s2),
+                (&a_acc.mass, &b_acc.mass),
+                (&a_acc.s1, &b_acc.s1),
+                (&a_acc.s2, &b_acc.s2),
             ] {
                 for (u, v) in p.iter().zip(q.iter()) {
                     for l in 0..LANES {
