@@ -31,6 +31,18 @@ impl EmModel for GaussianMixture {
         self.e_step_with(x, None)
     }
 
+    /// `Σᵢ ln p(xᵢ)` by the E-step's kernel without the statistics (see
+    /// [`GaussianMixture::total_log_likelihood`]), bit for bit the E-step's.
+    ///
+    /// # Errors
+    /// As [`EmModel::e_step`].
+    fn log_likelihood(&self, x: MatRef<'_, f64>) -> Result<f64, MixtureError> {
+        if x.nrows() == 0 {
+            return Err(MixtureError::EmptyData);
+        }
+        self.log_likelihood_only(x, None)
+    }
+
     /// A NEW model from `stats` (see [`crate::mstep`] for the formulas, the
     /// collapse policy and the objective check); `self` is unchanged and on
     /// error no model is produced. `stats` should come from this model's

@@ -87,20 +87,26 @@ impl GaussianMixture {
         })
     }
 
-    /// `Σᵢ ln p(xᵢ)` (0 for no rows) by the E-step's kernel without its
-    /// responsibilities, statistics and worst rows: per block of rows one
-    /// vector `ln` of the product of the row sums, no per-row output.
+    /// `Σᵢ wᵢ ln p(xᵢ)` (unit weights without `sample_weights`; 0 for no
+    /// rows) by the E-step's kernel without its responsibilities,
+    /// statistics and worst rows: per block of rows one vector `ln` of the
+    /// product of the row sums, no per-row output. Bit for bit the E-step's
+    /// log-likelihood.
     ///
     /// # Errors
     /// [`MixtureError::DimensionMismatch`] for the wrong number of columns;
     /// [`MixtureError::NonFiniteData`] (row and column of the first bad
     /// value); [`MixtureError::ZeroLikelihood`].
-    pub(crate) fn log_likelihood_only(&self, x: MatRef<'_, f64>) -> Result<f64, MixtureError> {
+    pub(crate) fn log_likelihood_only(
+        &self,
+        x: MatRef<'_, f64>,
+        sample_weights: Option<&[f64]>,
+    ) -> Result<f64, MixtureError> {
         if x.nrows() == 0 {
             check_columns(x, self.n_features())?;
             return Ok(0.0);
         }
-        self.estep_chunks(x, None, false, |_, parts| {
+        self.estep_chunks(x, sample_weights, false, |_, parts| {
             parts.into_iter().map(|part| Ok(part?.1.log_likelihood)).sum()
         })
     }

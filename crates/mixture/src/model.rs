@@ -334,7 +334,7 @@ impl GaussianMixture {
     /// # Errors
     /// As [`score_samples`](Self::score_samples).
     pub fn total_log_likelihood(&self, x: MatRef<'_, f64>) -> Result<f64, MixtureError> {
-        self.log_likelihood_only(x)
+        self.log_likelihood_only(x, None)
     }
 
     /// Mean log-likelihood per row (scikit-learn's `score`).

@@ -93,6 +93,18 @@ impl EmModel for WeightedMixture {
         self.0.e_step_with(data.x, data.weights)
     }
 
+    /// `Σᵢ wᵢ ln p(xᵢ)` by the E-step's kernel without the statistics, bit
+    /// for bit the E-step's.
+    ///
+    /// # Errors
+    /// As [`EmModel::e_step`].
+    fn log_likelihood(&self, data: WeightedRows<'_>) -> Result<f64, MixtureError> {
+        if data.x.nrows() == 0 {
+            return Err(MixtureError::EmptyData);
+        }
+        self.0.log_likelihood_only(data.x, data.weights)
+    }
+
     /// The mixture's M-step ([`crate::mstep`]).
     ///
     /// # Errors
