@@ -8,13 +8,12 @@
 //! matrices ([`TimeVarying`]) runs the recursions with the parameters of
 //! each step (see [`crate::time_varying`]).
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Mat, MatRef};
 
 use crate::error::Result;
 use crate::kalman::{Backward, Forward, ForwardStore, Padded, PerStep, backward, forward};
 use crate::model::LinearGaussianSsm;
-use crate::model::inputs::{augmented_inputs, validate_inputs};
+use crate::model::inputs::{augmented_inputs, known_parts, validate_inputs};
 use crate::time_varying::{StepMatrices, TimeVarying};
 
 /// One sequence: its observations (T x p, NaN = missing), for a model
@@ -121,18 +120,7 @@ impl<'a> Driven<'a> {
         let inputs = augmented_inputs(sequence.inputs, t);
         let (b, d) = model.inputs_ref().augmented();
         let times = |coefficient: Mat<f64>| {
-            nonzero(coefficient).map(|coefficient| {
-                let mut out = Mat::<f64>::zeros(t, coefficient.nrows());
-                matmul(
-                    out.as_mut(),
-                    Accum::Replace,
-                    inputs.as_ref(),
-                    coefficient.transpose(),
-                    1.0,
-                    Par::Seq,
-                );
-                out
-            })
+            nonzero(coefficient).map(|coefficient| known_parts(coefficient.as_ref(), inputs.as_ref()))
         };
         let drift = times(b);
         let offsets = times(d);
