@@ -348,3 +348,43 @@ proptest! {
         }
     }
 }
+
+/// Sequences with and without time-varying matrices together: the
+/// log-likelihood and the E-step are the sums over the sequences run
+/// alone, and the statistics record the union of the varying blocks.
+#[test]
+fn sequences_with_and_without_time_varying_matrices_add_up() {
+    let f = fixture();
+    let (a, r) = (refs(&f.matrices.a), refs(&f.matrices.r));
+    let with_a = TimeVarying {
+        a: Some(&a),
+        ..TimeVarying::default()
+    };
+    let with_r = TimeVarying {
+        r: Some(&r),
+        ..TimeVarying::default()
+    };
+    let (_, y2) = f.model.sample(T, &mut StdRng::seed_from_u64(8)).unwrap();
+    let sequences = [
+        Sequence::new(f.y.as_ref()).with_time_varying(with_a),
+        Sequence::new(y2.as_ref()),
+        Sequence::new(y2.as_ref()).with_time_varying(with_r),
+    ];
+    let model = WithInputs(f.model.clone());
+    let all = model.e_step(&sequences[..]).unwrap();
+    let mut total = 0.0;
+    for sequence in &sequences {
+        let alone = model.e_step(&[*sequence][..]).unwrap();
+        assert_eq!(
+            alone.log_likelihood,
+            f.model.log_likelihood_of(&[*sequence]).unwrap()
+        );
+        total += alone.log_likelihood;
+    }
+    assert!((all.log_likelihood - total).abs() < 1e-12 * total.abs());
+    assert_eq!(all.log_likelihood, f.model.log_likelihood_of(&sequences).unwrap());
+    // The matrices change the result: the same data without them differ.
+    let plain = f.model.log_likelihood_of(&[Sequence::new(f.y.as_ref())]).unwrap();
+    assert_ne!(plain, f.model.log_likelihood_of(&sequences[..1]).unwrap());
+    assert_eq!(all.stats.time_varying(), LearnSet::only(&[Param::A, Param::R]));
+}
