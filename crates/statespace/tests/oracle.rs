@@ -510,7 +510,8 @@ fn time_varying_switching_update_forms_match_dense() {
 
 /// The steady-state option switches itself off on a sequence with
 /// time-varying matrices: the same results as the exact recursion, no
-/// steady step.
+/// steady step; and over several checkpoints the exact filter's replayed
+/// covariances are those the smoother's filter stored.
 #[test]
 fn steady_state_is_off_with_time_varying_matrices() {
     let (n, p, t) = (2, 2, 40);
@@ -542,6 +543,23 @@ fn steady_state_is_off_with_time_varying_matrices() {
     assert_eq!(f.filtered_means(), a.filter().filtered_means());
     let ll = steady.log_likelihood_of(&[sequence]).unwrap();
     assert_eq!(ll, a.log_likelihood());
+    // The checkpointed filter (exact mode, T = 40: checkpoints at 0, 16, 32)
+    // replays each step with its own matrices: the same covariances as the
+    // smoother's filter, which stored them all.
+    let checkpointed = exact.filter_sequence(sequence).unwrap();
+    for k in 0..t {
+        assert_eq!(
+            checkpointed.filtered_cov(k),
+            a.filter().filtered_cov(k),
+            "filtered {k}"
+        );
+        assert_eq!(
+            checkpointed.predicted_cov(k),
+            a.filter().predicted_cov(k),
+            "predicted {k}"
+        );
+    }
+    assert_eq!(checkpointed.filtered_covs(), a.filter().filtered_covs());
 }
 
 /// The E-step statistics of a sequence with time-varying matrices (every
