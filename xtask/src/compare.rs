@@ -37,9 +37,11 @@ struct Pair {
     /// Time it with all cores too (the slow pykalman EM runs once, single-threaded).
     multi_thread: bool,
     /// A row of the Python section too: emfit's drop-in class for the peer
-    /// runs the peer's workload in the peer's process, and `ours` is the
-    /// same computation in Rust.
-    python: bool,
+    /// runs the peer's workload in the peer's process, against this emfit
+    /// workload in Rust, which computes what the Python call returns (`ours`,
+    /// or more where the Python method returns more: every covariance of
+    /// pykalman's `filter`, the evaluation of the fitted model of `em`).
+    python: Option<&'static str>,
 }
 
 const fn pair(
@@ -49,7 +51,7 @@ const fn pair(
     what: &'static str,
     tolerance: Option<f64>,
     multi_thread: bool,
-    python: bool,
+    python: Option<&'static str>,
 ) -> Pair {
     Pair {
         peer,
@@ -70,7 +72,7 @@ const PAIRS: [Pair; 16] = [
         "GMM full, N=200k d=8 K=8, per EM iteration",
         Some(1e-6),
         true,
-        true,
+        Some("gmm_full"),
     ),
     pair(
         "gmm_diag",
@@ -79,7 +81,7 @@ const PAIRS: [Pair; 16] = [
         "GMM diagonal, N=200k d=8 K=8, per EM iteration",
         Some(1e-6),
         true,
-        true,
+        Some("gmm_diag"),
     ),
     pair(
         "hmm_fit",
@@ -88,7 +90,7 @@ const PAIRS: [Pair; 16] = [
         "Gaussian HMM full, K=8 d=4 200x500, per Baum-Welch iteration",
         Some(1e-6),
         true,
-        true,
+        Some("hmm_fit"),
     ),
     pair(
         "hmm_viterbi",
@@ -97,7 +99,7 @@ const PAIRS: [Pair; 16] = [
         "Viterbi, all 200 sequences",
         Some(1e-9),
         true,
-        true,
+        Some("hmm_viterbi"),
     ),
     pair(
         "gmmhmm_fit",
@@ -106,7 +108,7 @@ const PAIRS: [Pair; 16] = [
         "scenario 1 GMM-HMM fit to tol 1e-10, per iteration",
         Some(1e-3),
         true,
-        true,
+        Some("gmmhmm_fit"),
     ),
     pair(
         "lgssm_filter_numpy",
@@ -115,7 +117,7 @@ const PAIRS: [Pair; 16] = [
         "Kalman filter, T=44,484 n=21",
         Some(1e-9),
         true,
-        false,
+        None,
     ),
     pair(
         "lgssm_filter_numpy_loglik",
@@ -124,7 +126,7 @@ const PAIRS: [Pair; 16] = [
         "Kalman filter, T=44,484 n=21",
         Some(1e-9),
         false,
-        false,
+        None,
     ),
     pair(
         "lgssm_filter_numpy",
@@ -133,7 +135,7 @@ const PAIRS: [Pair; 16] = [
         "Kalman filter, emfit with every entry of A non-zero (a different model: no log-likelihood to compare), T=44,484 n=21",
         None,
         false,
-        false,
+        None,
     ),
     pair(
         "lgssm_filter_numpy",
@@ -142,7 +144,7 @@ const PAIRS: [Pair; 16] = [
         "Kalman filter, emfit steady-state option, T=44,484 n=21",
         Some(1e-9),
         true,
-        false,
+        None,
     ),
     pair(
         "lgssm_filter_pykalman",
@@ -151,7 +153,7 @@ const PAIRS: [Pair; 16] = [
         "Kalman filter, T=44,484 n=21",
         Some(1e-9),
         false,
-        true,
+        Some("lgssm_filter_covs"),
     ),
     pair(
         "lgssm_filter_offsets_pykalman",
@@ -160,7 +162,7 @@ const PAIRS: [Pair; 16] = [
         "Kalman filter with transition and observation offsets, T=44,484 n=21",
         Some(1e-9),
         false,
-        false,
+        None,
     ),
     pair(
         "lgssm_filter_timevarying_pykalman",
@@ -169,7 +171,7 @@ const PAIRS: [Pair; 16] = [
         "Kalman filter with offsets and time-varying A_t, Q_t, H_t, R_t, T=5,000 n=21",
         Some(1e-9),
         false,
-        false,
+        None,
     ),
     pair(
         "lgssm_smoother_pykalman",
@@ -178,7 +180,7 @@ const PAIRS: [Pair; 16] = [
         "filter + RTS smoother, T=44,484 n=21",
         None,
         false,
-        true,
+        Some("lgssm_smoother_covs"),
     ),
     pair(
         "lgssm_smoother_pykalman",
@@ -187,7 +189,7 @@ const PAIRS: [Pair; 16] = [
         "filter + RTS smoother, emfit steady-state option, T=44,484 n=21",
         None,
         false,
-        false,
+        None,
     ),
     pair(
         "lgssm_em_pykalman",
@@ -196,7 +198,7 @@ const PAIRS: [Pair; 16] = [
         "one EM iteration for (A, Q), T=44,484 n=21",
         Some(1e-6),
         false,
-        true,
+        Some("lgssm_em_fit"),
     ),
     pair(
         "lgssm_em_pykalman",
@@ -205,7 +207,7 @@ const PAIRS: [Pair; 16] = [
         "one EM iteration for (A, Q), emfit steady-state option, T=44,484 n=21",
         Some(1e-6),
         false,
-        false,
+        None,
     ),
 ];
 
@@ -331,7 +333,8 @@ fn run(options: &Options) -> Result<(), String> {
     // The instruction set emfit's kernels ran with, as its first run reported.
     let mut ran: Option<String> = None;
     for pair in PAIRS.iter().filter(|p| {
-        (!options.python || p.python) && only.is_none_or(|f| p.peer.contains(f) || p.ours.contains(f))
+        (!options.python || p.python.is_some())
+            && only.is_none_or(|f| p.peer.contains(f) || p.ours.contains(f))
     }) {
         let thread_counts: Vec<usize> = if pair.multi_thread && cores > 1 && !options.python {
             vec![1, cores]
@@ -344,8 +347,9 @@ fn run(options: &Options) -> Result<(), String> {
                 Entry::Vacant(e) => {
                     // The peer's process times emfit's classes too when a row of
                     // the Python section pairs with this peer workload.
-                    let emfit_too =
-                        with_python && threads == 1 && PAIRS.iter().any(|p| p.python && p.peer == pair.peer);
+                    let emfit_too = with_python
+                        && threads == 1
+                        && PAIRS.iter().any(|p| p.python.is_some() && p.peer == pair.peer);
                     e.insert(measure_peer(&peers, pair.peer, threads, emfit_too)?)
                 }
             };
@@ -354,8 +358,13 @@ fn run(options: &Options) -> Result<(), String> {
             let row = render_row(pair, threads, &peer.peer, &ours, peak);
             println!("{row}");
             rows.push(row);
-            if let (true, Some(python)) = (pair.python, &peer.emfit_python) {
-                let row = render_python_row(pair, &peer.peer, python, &ours);
+            if let (Some(same), Some(python)) = (pair.python, &peer.emfit_python) {
+                let rust = if same == pair.ours {
+                    ours
+                } else {
+                    measure(&mut peers.emfit(&["run", &work, same], threads))?
+                };
+                let row = render_python_row(pair, &peer.peer, python, &rust);
                 println!("{row}");
                 python_rows.push(row);
             }
@@ -530,7 +539,9 @@ fn render_python_section(rows: &[String], peers: &Peers, cores: usize, kernels: 
          One thread (OMP/OPENBLAS/MKL/RAYON_NUM_THREADS=1). The peer, then emfit's drop-in class, run the same\n\
          workload function of `xtask/compare/peers.py` in one Python process, on the same data from the same start\n\
          (emfit with `acceleration=\"none\"` and the peer's stopping rule: the same EM iterations); emfit in Rust is\n\
-         `emfit-compare` in a fresh process. Times are medians of 3 runs (one run when it takes over 10 s).\n\
+         `emfit-compare` in a fresh process computing what the Python call returns (for the Kalman rows: the means and\n\
+         every covariance of `filter` and `smooth`, T x 21 x 21; `em` through the fit loop, which evaluates the fitted\n\
+         model). Times are medians of 3 runs (one run when it takes over 10 s).\n\
          Python overhead: emfit through Python over emfit in Rust, per iteration. Reproduce with\n\
          `cargo xtask compare --python` (a few minutes).\n\n\
          | workload | peer | peer time / iter | emfit through Python / iter | emfit in Rust / iter | Python overhead | speed-up through Python | log-likelihood peer / emfit through Python |\n\
@@ -583,11 +594,7 @@ mod tests {
 
     #[test]
     fn every_python_row_pairs_a_peer_with_the_same_computation_in_rust() {
-        let python: Vec<(&str, &str)> = PAIRS
-            .iter()
-            .filter(|p| p.python)
-            .map(|p| (p.peer, p.ours))
-            .collect();
+        let python: Vec<(&str, &str)> = PAIRS.iter().filter_map(|p| Some((p.peer, p.python?))).collect();
         assert_eq!(
             python,
             [
@@ -596,9 +603,9 @@ mod tests {
                 ("hmm_fit", "hmm_fit"),
                 ("hmm_viterbi", "hmm_viterbi"),
                 ("gmmhmm_fit", "gmmhmm_fit"),
-                ("lgssm_filter_pykalman", "lgssm_filter"),
-                ("lgssm_smoother_pykalman", "lgssm_smoother"),
-                ("lgssm_em_pykalman", "lgssm_em"),
+                ("lgssm_filter_pykalman", "lgssm_filter_covs"),
+                ("lgssm_smoother_pykalman", "lgssm_smoother_covs"),
+                ("lgssm_em_pykalman", "lgssm_em_fit"),
             ]
         );
     }

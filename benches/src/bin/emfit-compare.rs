@@ -397,6 +397,9 @@ fn run(workload: &str) -> Result<()> {
         "lgssm_smoother_steady" => lgssm_smoother(InferenceOptions::steady_state())?,
         "lgssm_em" => lgssm_em(InferenceOptions::exact())?,
         "lgssm_em_steady" => lgssm_em(InferenceOptions::steady_state())?,
+        "lgssm_filter_covs" => lgssm_filter_covs()?,
+        "lgssm_smoother_covs" => lgssm_smoother_covs()?,
+        "lgssm_em_fit" => lgssm_em_fit()?,
         other => return Err(format!("unknown workload {other}")),
     };
     println!(
@@ -544,6 +547,62 @@ fn lgssm_smoother(inference: InferenceOptions) -> Result<Timed> {
                 .map_err(|e| e.to_string())?
                 .log_likelihood(),
         ))
+    })
+}
+
+/// The exact filter of scenario 3 with what pykalman's `filter` returns:
+/// the filtered means and every filtered covariance (T x n x n), as emfit's
+/// Python `KalmanFilter.filter` computes them (the Python section's Rust
+/// side).
+fn lgssm_filter_covs() -> Result<Timed> {
+    let (y, model) = standard_lgssm()?;
+    timed(|| {
+        let f = model
+            .filter_keeping_covariances(Sequence::new(y.as_ref()))
+            .map_err(|e| e.to_string())?;
+        let (means, covs) = (f.filtered_means().to_owned(), f.filtered_covs());
+        std::hint::black_box((means, covs));
+        Ok((1, f.log_likelihood()))
+    })
+}
+
+/// The smoother of scenario 3 with what pykalman's `smooth` returns: the
+/// smoothed means and every smoothed covariance, as emfit's Python
+/// `KalmanFilter.smooth` computes them.
+fn lgssm_smoother_covs() -> Result<Timed> {
+    let (y, model) = standard_lgssm()?;
+    timed(|| {
+        let s = model.smooth(y.as_ref()).map_err(|e| e.to_string())?;
+        let (means, covs) = (s.smoothed_means().to_owned(), s.smoothed_covs());
+        std::hint::black_box((means, covs));
+        Ok((1, s.log_likelihood()))
+    })
+}
+
+/// One EM iteration for (A, Q) through the loop, as emfit's Python
+/// `KalmanFilter.em(n_iter=1)` runs it: the E-step and M-step, then the
+/// filter's evaluation of the result (the report's last log-likelihood,
+/// reported here).
+fn lgssm_em_fit() -> Result<Timed> {
+    let (y, _) = standard_lgssm()?;
+    let start = lgssm_em_start(&y)?;
+    let options = statespace::scenario::learn_options();
+    let settings = statespace::Settings::builder()
+        .max_iterations(1)
+        .convergence(statespace::Convergence::FixedIterations)
+        .acceleration(statespace::Acceleration::None)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let sequences = [y.as_ref()];
+    timed(|| {
+        let fitted = statespace::fit(
+            &sequences[..],
+            statespace::Start::Warm(start.clone()),
+            &options,
+            &settings,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((1, fitted.report.log_likelihood))
     })
 }
 

@@ -107,6 +107,20 @@ pub trait EmModel: Sized + Send + Sync {
     /// Invalid data (shape, non-finite values) or a numerical failure.
     fn e_step(&self, data: Self::Data<'_>) -> Result<EStep<Self::Stats>, Self::Error>;
 
+    /// `ℓ = ln p(data | θ)` alone: the loop's evaluation of a point after
+    /// which no M-step follows (the last point at the iteration cap), so no
+    /// statistics are needed. It must equal [`EmModel::e_step`]'s
+    /// log-likelihood bit for bit (the same sums in the same order), so that
+    /// a history does not depend on where the cap cut it. Default: the
+    /// E-step's; models override it with a pass that skips the statistics
+    /// (a forward pass for an HMM, the filter for a state-space model).
+    ///
+    /// # Errors
+    /// As [`EmModel::e_step`].
+    fn log_likelihood(&self, data: Self::Data<'_>) -> Result<f64, Self::Error> {
+        self.e_step(data).map(|e| e.log_likelihood)
+    }
+
     /// New parameters from the statistics of an E-step of `self`, plus what
     /// the step had to do (floors, re-seeding). Never modifies `self`.
     ///

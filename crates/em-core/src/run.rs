@@ -49,11 +49,22 @@ enum Kind {
 
 /// Parameters evaluated for the loop: the objective it monitors there
 /// (`ℓ`, or `ℓ + ln p(θ)` for a model with a prior, see [`Objective`]) and
-/// the statistics of their E-step.
+/// the statistics of their E-step, `None` for the last point at the
+/// iteration cap (evaluated by [`EmModel::log_likelihood`]: no M-step
+/// follows it).
 struct Evaluated<S> {
     objective: f64,
     kind: Objective,
-    stats: S,
+    stats: Option<S>,
+}
+
+impl<S> Evaluated<S> {
+    /// The statistics of a point an M-step starts from.
+    fn stats(&self) -> &S {
+        self.stats
+            .as_ref()
+            .expect("no M-step starts from the last point at the iteration cap")
+    }
 }
 
 /// Parameters whose E-step is done.
@@ -138,7 +149,7 @@ where
     /// Runs one restart from `model`.
     pub(crate) fn run_from(&self, restart: usize, model: M) -> Result<Run<M>, FitError<M::Error>> {
         let mut work = Work::default();
-        let e = self.e_step(&model, restart, 0, &mut work)?;
+        let e = self.evaluate(&model, restart, 0, &mut work)?;
         let flat = self.flat_for_rule(&model, restart)?;
         let mut record = Record {
             restart,
@@ -173,14 +184,41 @@ where
         }
     }
 
-    /// The E-step of `model` as iteration `iteration`, counted, and the
-    /// objective at `model`: `ℓ`, plus its log prior when it has one.
+    /// The point `model` recorded as iteration `iteration`: its E-step, or
+    /// at the iteration cap, where no M-step follows, only its
+    /// log-likelihood ([`EmModel::log_likelihood`], a cheaper pass).
+    fn evaluate(
+        &self,
+        model: &M,
+        restart: usize,
+        iteration: usize,
+        work: &mut Work,
+    ) -> Result<Evaluated<M::Stats>, FitError<M::Error>> {
+        let with_stats = iteration < self.settings.max_iterations();
+        self.evaluate_with(model, restart, iteration, work, with_stats)
+    }
+
+    /// The E-step of `model` as iteration `iteration`, with its statistics.
     fn e_step(
         &self,
         model: &M,
         restart: usize,
         iteration: usize,
         work: &mut Work,
+    ) -> Result<Evaluated<M::Stats>, FitError<M::Error>> {
+        self.evaluate_with(model, restart, iteration, work, true)
+    }
+
+    /// The E-step of `model` as iteration `iteration` (statistics only when
+    /// `with_stats`), counted, and the objective at `model`: `ℓ`, plus its
+    /// log prior when it has one.
+    fn evaluate_with(
+        &self,
+        model: &M,
+        restart: usize,
+        iteration: usize,
+        work: &mut Work,
+        with_stats: bool,
     ) -> Result<Evaluated<M::Stats>, FitError<M::Error>> {
         work.e_steps += 1;
         let step_error = |step| {
@@ -191,12 +229,18 @@ where
                 source,
             }
         };
-        let e = model.e_step(self.data).map_err(step_error(Step::EStep))?;
-        if !e.log_likelihood.is_finite() {
+        let (log_likelihood, stats) = if with_stats {
+            let e = model.e_step(self.data).map_err(step_error(Step::EStep))?;
+            (e.log_likelihood, Some(e.stats))
+        } else {
+            let ll = model.log_likelihood(self.data).map_err(step_error(Step::EStep))?;
+            (ll, None)
+        };
+        if !log_likelihood.is_finite() {
             return Err(FitError::NonFiniteLogLikelihood {
                 restart,
                 iteration,
-                value: e.log_likelihood,
+                value: log_likelihood,
             });
         }
         let log_prior = model
@@ -209,11 +253,11 @@ where
                 value,
             }),
             _ => {
-                let (kind, objective) = Objective::of(e.log_likelihood, log_prior);
+                let (kind, objective) = Objective::of(log_likelihood, log_prior);
                 Ok(Evaluated {
                     objective,
                     kind,
-                    stats: e.stats,
+                    stats,
                 })
             }
         }
@@ -225,7 +269,7 @@ where
         let current = &record.current;
         current
             .model
-            .m_step(&current.e.stats, self.options)
+            .m_step(current.e.stats(), self.options)
             .map_err(|source| FitError::Step {
                 restart: record.restart,
                 iteration: record.iteration(),
@@ -248,7 +292,7 @@ where
     /// One plain EM iteration.
     fn em_iteration(&self, record: &mut Record<M>) -> Result<Option<Termination>, FitError<M::Error>> {
         let (next, diagnostics) = self.m_step(record)?;
-        let e = self.e_step(&next, record.restart, record.iteration() + 1, &mut record.work)?;
+        let e = self.evaluate(&next, record.restart, record.iteration() + 1, &mut record.work)?;
         self.push(record, next, e, Some(diagnostics), Kind::Em { rate: None })
     }
 
@@ -265,14 +309,18 @@ where
             Some(step) => step,
             None => {
                 let (theta1, d1) = self.m_step(record)?;
-                let e1 = self.e_step(&theta1, record.restart, k1, &mut record.work)?;
+                let e1 = self.evaluate(&theta1, record.restart, k1, &mut record.work)?;
                 (theta1, e1, d1)
             }
         };
+        if e1.stats.is_none() {
+            // θ₁ is the last point (the iteration cap): recorded, the run ends.
+            return self.push(record, theta1, e1, Some(d1), Kind::Em { rate: None });
+        }
         // θ₂ = F(θ₁) before θ₁ is recorded: the two steps give EM's rate.
         record.work.m_steps += 1;
         let second = theta1
-            .m_step(&e1.stats, self.options)
+            .m_step(e1.stats(), self.options)
             .map_err(|source| FitError::Step {
                 restart: record.restart,
                 iteration: k1,
@@ -303,7 +351,7 @@ where
             if moved {
                 cap.update(1.0, true);
             }
-            let e = self.e_step(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
+            let e = self.evaluate(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
             return self.push(record, theta2, e, Some(d2), Kind::Em { rate: None });
         };
         let p2 = p2.expect("an extrapolation implies flat parameters");
@@ -345,7 +393,7 @@ where
             }
             None => {
                 record.work.rejected += 1;
-                let e = self.e_step(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
+                let e = self.evaluate(&theta2, record.restart, record.iteration() + 1, &mut record.work)?;
                 self.push(record, theta2, e, Some(d2), Kind::Em { rate: None })
             }
         }
@@ -365,7 +413,7 @@ where
         e: &Evaluated<M::Stats>,
     ) -> Option<EmStep<M>> {
         record.work.m_steps += 1;
-        let (next, diagnostics) = model.m_step(&e.stats, self.options).ok()?;
+        let (next, diagnostics) = model.m_step(e.stats(), self.options).ok()?;
         let mut work = Work::default();
         let next_e = self
             .e_step(&next, record.restart, record.iteration() + 2, &mut work)

@@ -129,7 +129,7 @@ fn kalman_filter<'py>(
     params: ModelArrays<'py>,
 ) -> PyResult<Moments<'py>> {
     moments(py, &y, &params, |model, y| {
-        let f = model.filter(y)?;
+        let f = model.filter_keeping_covariances(Sequence::new(y))?;
         Ok((
             f.filtered_means().to_owned(),
             f.filtered_covs(),

@@ -35,6 +35,15 @@ impl<E: Emission> EmModel for Hmm<E> {
         self.expectation(data)
     }
 
+    /// `Σ_s ln p(x_s | θ)` by the forward recursion alone (no backward
+    /// pass, no statistics), equal bit for bit to the E-step's.
+    ///
+    /// # Errors
+    /// As [`EmModel::e_step`].
+    fn log_likelihood(&self, data: &Sequences<'_>) -> Result<f64, HmmError> {
+        self.forward_log_likelihood(data)
+    }
+
     /// The Baum-Welch M-step: a new model maximising the expected
     /// complete-data log-likelihood (or its MAP version under priors):
     ///
@@ -46,7 +55,7 @@ impl<E: Emission> EmModel for Hmm<E> {
     /// expected counts (a state never left) is kept and reported. The step
     /// never lowers EM's objective: the log-likelihood without priors, the
     /// log posterior ([`EmModel::log_prior`]) with them, whatever the
-    /// covariance floor (a lower bound, see [`crate::NormalPrior`]); only a
+    /// covariance floor (a lower bound, see [`mixture::gaussian_update`]); only a
     /// GMM weight raised to `mixture::WEIGHT_FLOOR` (`10 ε`, reported) can
     /// move it by rounding.
     ///

@@ -213,6 +213,28 @@ pub enum MixtureError {
         /// Its value (counts are converted to f64).
         value: f64,
     },
+    /// A parameter of a [`crate::NormalPrior`] has the wrong shape.
+    #[error("{parameter} has shape {}x{}, expected {}x{}", .found.0, .found.1, .expected.0, .expected.1)]
+    PriorShape {
+        /// The prior parameter.
+        parameter: &'static str,
+        /// The shape needed (rows, columns).
+        expected: (usize, usize),
+        /// The shape given.
+        found: (usize, usize),
+    },
+    /// A parameter of a [`crate::NormalPrior`] is out of range (not finite,
+    /// negative, or a scale matrix that is not symmetric positive
+    /// semi-definite).
+    #[error("{parameter} entry ({}, {}) is invalid: {value} (need a finite, non-negative value; scale matrices symmetric positive semi-definite)", .index.0 + 1, .index.1 + 1)]
+    InvalidPriorValue {
+        /// The prior parameter.
+        parameter: &'static str,
+        /// The entry (row, column; a full scale matrix's row is its component).
+        index: (usize, usize),
+        /// The value.
+        value: f64,
+    },
     /// A numerical kernel failed on the covariance of a component.
     #[error("numerical failure on {owner}: {source}")]
     Kernel {

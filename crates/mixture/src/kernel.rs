@@ -187,7 +187,7 @@ fn prefetch(p: &f64) {
 /// also prefetches each column's rows `PREFETCH_ROWS` ahead (one per cache
 /// line of `LANES` values).
 #[inline(always)]
-fn gather(data: &Data<'_>, start: usize, len: usize, xb: &mut [V]) {
+fn gather<S: Simd>(s: S, data: &Data<'_>, start: usize, len: usize, xb: &mut [V]) {
     match data {
         Data::Cols(cols) => {
             for (j, col) in cols.iter().enumerate() {
@@ -211,11 +211,25 @@ fn gather(data: &Data<'_>, start: usize, len: usize, xb: &mut [V]) {
             }
         }
         Data::Rows(x) => {
-            for r in 0..BLOCK_ROWS {
-                let row = x.row(start + r.min(len - 1));
-                let (g, l) = (r / LANES, r % LANES);
-                for j in 0..x.ncols() {
-                    xb[j * GROUPS + g][l] = row[j];
+            let d = x.ncols();
+            for g in 0..GROUPS {
+                // The group's LANES rows as slices, then one lane array per
+                // feature: LANES loads and one full-width store each.
+                let mut rows: [&[f64]; LANES] = [&[]; LANES];
+                for (l, slot) in rows.iter_mut().enumerate() {
+                    let row = x.row(start + (g * LANES + l).min(len - 1));
+                    *slot = &row
+                        .try_as_row_major()
+                        .expect("Data::Rows has unit column stride")
+                        .as_slice()[..d];
+                }
+                for j in 0..d {
+                    // Built in a register, stored at full width: LANES
+                    // narrow stores would stall the wide loads that read
+                    // the lane array back (no store-to-load forwarding).
+                    let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
+                    let v = s.set_lanes([r0[j], r1[j], r2[j], r3[j], r4[j], r5[j], r6[j], r7[j]]);
+                    s.store(&mut xb[j * GROUPS + g], v);
                 }
             }
         }
@@ -426,7 +440,7 @@ fn estep_chunk_generic<S: Simd>(s: S, job: &EStepJob<'_>, start: usize, end: usi
     let mut row = start;
     while row < end {
         let len = BLOCK_ROWS.min(end - row);
-        gather(data, row, len, &mut b.xb);
+        gather(s, data, row, len, &mut b.xb);
         let w = row_weights(weights, row, len);
         log_densities(s, m, &offset, &b.xb, &mut b.diff, &mut b.lp);
         // Π of the row sums over the block's unweighted rows (1 on padded
@@ -537,7 +551,7 @@ fn eval_chunk_generic<S: Simd>(
     let mut row = start;
     while row < end {
         let len = BLOCK_ROWS.min(end - row);
-        gather(data, row, len, &mut b.xb);
+        gather(s, data, row, len, &mut b.xb);
         log_densities(s, m, &offset, &b.xb, &mut b.diff, &mut b.lp);
         for g in 0..GROUPS {
             let valid = len.saturating_sub(g * LANES).min(LANES);
@@ -596,7 +610,7 @@ fn accumulate_chunk_generic<S: Simd>(s: S, job: &AccumulateJob<'_>, start: usize
     let mut row = start;
     while row < end {
         let len = BLOCK_ROWS.min(end - row);
-        gather(data, row, len, &mut b.xb);
+        gather(s, data, row, len, &mut b.xb);
         for c in 0..k {
             let w = row_weights(Some(resp[c]), row, len);
             b.lp[c * GROUPS..(c + 1) * GROUPS].copy_from_slice(&w);

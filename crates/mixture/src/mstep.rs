@@ -16,6 +16,12 @@
 //!   [`MStepOptions::with_reg_covar`] gives scikit-learn's absolute
 //!   `reg_covar · I` instead. The spherical type adds the mean of the `f_j`.
 //!
+//! The means and covariances are [`crate::gaussian_update`]'s, the one
+//! Gaussian update of the workspace (the HMM emissions use it too), in its
+//! additive floor mode ([`FloorMode::Additive`]) and without a prior; this
+//! module adds the weights, the collapse and re-seeding policy and the
+//! objective check.
+//!
 //! # When the floor binds
 //! When the floor of a feature is at least the variance the data gave it
 //! (`f_j ≥ Sₖ,jj / Nₖ`: the fitted variance is mostly floor), the M-step
@@ -49,7 +55,8 @@
 //! with a zero floor and a component spanning fewer than d + 1 points),
 //! keeps its previous value (`degenerate` in the diagnostics; the mean is
 //! still updated, which is again a generalised EM step). Diagonal and
-//! spherical variances are degenerate when not strictly positive.
+//! spherical variances are degenerate when one is not strictly positive
+//! (the component keeps its whole previous covariance).
 //!
 //! # The objective check
 //! The diagnostics carry `Q(θ_new) − Q(θ_old)` where
@@ -71,15 +78,15 @@
 
 use crate::covariance::{Whitening, build_factors, check_count};
 use crate::floor::{DEFAULT_RELATIVE_FLOOR, Floor, feature_floors};
+use crate::gaussian_update::{FloorMode, GaussianUpdate};
 use crate::stats::Scatter;
 use crate::{
-    CovarianceType, Covariances, GaussianMixture, LearnSet, MixtureError, Param, StepDiagnostics,
-    SufficientStats,
+    CovarianceType, GaussianMixture, LearnSet, MixtureError, Param, StepDiagnostics, SufficientStats,
 };
 use em_core::{Adjustment, Event};
 use faer::Mat;
-use linalg_kernels::tolerance::{DEGENERATE_PIVOT, OBJECTIVE};
-use linalg_kernels::{Cholesky, LN_2PI};
+use linalg_kernels::LN_2PI;
+use linalg_kernels::tolerance::OBJECTIVE;
 
 /// Smallest weight after an M-step (before renormalisation): `10 · ε`.
 pub const WEIGHT_FLOOR: f64 = 10.0 * f64::EPSILON;
@@ -192,16 +199,20 @@ impl GaussianMixture {
         let learn = options.learn;
         let mut diag = StepDiagnostics::default();
         let collapsed = collapsed_components(stats, options);
-        let (means, reseeded) = self.new_means(stats, &collapsed, options);
+        let floors = if learn.contains(Param::Covariances) {
+            feature_floors(stats, options.covariance_floor)?
+        } else {
+            Vec::new()
+        };
+        let update = GaussianUpdate {
+            floors: &floors,
+            floor_mode: FloorMode::Additive,
+            prior: None,
+            collapsed: &collapsed,
+        };
+        let (means, reseeded) = self.new_means(stats, &update, options);
         let covariances = if learn.contains(Param::Covariances) {
-            let floors = feature_floors(stats, options.covariance_floor)?;
-            let blocks = ComponentBlocks {
-                mass: stats.mass(),
-                collapsed: &collapsed,
-                reseeded: &reseeded,
-            };
-            report_binding_floors(stats, &means, &collapsed, &floors, &mut diag);
-            self.new_covariances(stats, &means, &blocks, &floors, &mut diag)
+            update.covariances(self.covariances(), stats, means.as_ref(), &reseeded, &mut diag)
         } else {
             self.covariances().clone()
         };
@@ -262,23 +273,18 @@ impl GaussianMixture {
     fn new_means(
         &self,
         stats: &SufficientStats,
-        collapsed: &[bool],
+        update: &GaussianUpdate<'_>,
         options: &MStepOptions,
     ) -> (Mat<f64>, Vec<bool>) {
         let (k, d) = (self.n_components(), self.n_features());
-        let mut means = self.means().to_owned();
         let mut reseeded = vec![false; k];
         if !options.learn.contains(Param::Means) {
-            return (means, reseeded);
+            return (self.means().to_owned(), reseeded);
         }
-        for c in (0..k).filter(|&c| !collapsed[c]) {
-            for j in 0..d {
-                means[(c, j)] = stats.means()[(c, j)];
-            }
-        }
+        let mut means = update.means(self.means(), stats);
         if options.reseed_collapsed {
             let mut next = stats.candidates().iter();
-            for c in (0..k).filter(|&c| collapsed[c]) {
+            for c in (0..k).filter(|&c| update.collapsed[c]) {
                 let Some(cand) = next.next() else { break };
                 for j in 0..d {
                     means[(c, j)] = cand.point[j];
@@ -323,174 +329,6 @@ impl GaussianMixture {
         }
         weights
     }
-
-    /// The new covariances about `means` (see the module docs); `floors[j]`
-    /// is added to the variance of feature j.
-    fn new_covariances(
-        &self,
-        stats: &SufficientStats,
-        means: &Mat<f64>,
-        blocks: &ComponentBlocks<'_>,
-        floors: &[f64],
-        diag: &mut StepDiagnostics,
-    ) -> Covariances {
-        let (k, d) = (self.n_components(), self.n_features());
-        let mass = stats.mass();
-        let m = stats.means();
-        let delta = |c: usize, j: usize| m[(c, j)] - means[(c, j)];
-        match (self.covariances(), stats.scatter()) {
-            (Covariances::Full(old), Scatter::Full(scatter)) => {
-                let old = old.iter().map(|o| flatten(o.as_ref())).collect();
-                let new = blocks.update(old, diag, |c| {
-                    let n_c = mass[c];
-                    let cand = Mat::from_fn(d, d, |i, j| {
-                        let v = (scatter[c][(i, j)] + n_c * delta(c, i) * delta(c, j)) / n_c;
-                        if i == j { v + floors[i] } else { v }
-                    });
-                    let cand = symmetric_copy(&cand);
-                    factors_well(&cand).then(|| flatten(cand.as_ref()))
-                });
-                Covariances::Full(
-                    new.iter()
-                        .map(|v| Mat::from_fn(d, d, |i, j| v[j * d + i]))
-                        .collect(),
-                )
-            }
-            (Covariances::Diagonal(old), Scatter::Diagonal(scatter)) => {
-                let old = (0..k).map(|c| (0..d).map(|j| old[(c, j)]).collect()).collect();
-                let new = blocks.update(old, diag, |c| {
-                    let n_c = mass[c];
-                    let row: Vec<f64> = (0..d)
-                        .map(|j| (scatter[(c, j)] + n_c * delta(c, j) * delta(c, j)) / n_c + floors[j])
-                        .collect();
-                    row.iter().all(|v| *v > 0.0 && v.is_finite()).then_some(row)
-                });
-                Covariances::Diagonal(Mat::from_fn(k, d, |c, j| new[c][j]))
-            }
-            (Covariances::Spherical(old), Scatter::Diagonal(scatter)) => {
-                let floor = mean_floor(floors);
-                let old = old.iter().map(|&v| vec![v]).collect();
-                let new = blocks.update(old, diag, |c| {
-                    let n_c = mass[c];
-                    let tr: f64 = (0..d)
-                        .map(|j| scatter[(c, j)] + n_c * delta(c, j) * delta(c, j))
-                        .sum();
-                    let v = tr / (d as f64 * n_c) + floor;
-                    (v > 0.0 && v.is_finite()).then(|| vec![v])
-                });
-                Covariances::Spherical(new.iter().map(|v| v[0]).collect())
-            }
-            (Covariances::Tied(old), Scatter::Pooled(pooled)) => {
-                Covariances::Tied(tied_covariance(old, pooled, stats, means, floors, diag))
-            }
-            _ => unreachable!("statistics type checked against the model"),
-        }
-    }
-}
-
-/// The new tied covariance `Σₖ Sₖ / N + diag(f)` about `means`; the old one
-/// when there is no mass, or when the new one is degenerate (reported).
-fn tied_covariance(
-    old: &Mat<f64>,
-    pooled: &Mat<f64>,
-    stats: &SufficientStats,
-    means: &Mat<f64>,
-    floors: &[f64],
-    diag: &mut StepDiagnostics,
-) -> Mat<f64> {
-    if !(stats.total_mass() > 0.0) {
-        return old.clone();
-    }
-    let d = means.ncols();
-    let cand = Mat::from_fn(d, d, |i, j| {
-        let v = tied_entry(pooled, stats, means, i, j);
-        if i == j { v + floors[i] } else { v }
-    });
-    let cand = symmetric_copy(&cand);
-    if factors_well(&cand) {
-        cand
-    } else {
-        diag.push(Event::new(Some(Param::Covariances), Adjustment::KeptDegenerate));
-        old.clone()
-    }
-}
-
-/// Entry `(i, j)` of the tied covariance without floor, `Σₖ Sₖ / N` about
-/// `means` (`S` the scatter about the new means).
-fn tied_entry(pooled: &Mat<f64>, stats: &SufficientStats, means: &Mat<f64>, i: usize, j: usize) -> f64 {
-    let (mass, m) = (stats.mass(), stats.means());
-    let extra: f64 = (0..means.nrows())
-        .filter(|&c| mass[c] > 0.0)
-        .map(|c| mass[c] * (m[(c, i)] - means[(c, i)]) * (m[(c, j)] - means[(c, j)]))
-        .sum();
-    (pooled[(i, j)] + extra) / stats.total_mass()
-}
-
-/// The spherical type's floor: the mean of the features' floors.
-fn mean_floor(floors: &[f64]) -> f64 {
-    floors.iter().sum::<f64>() / floors.len() as f64
-}
-
-/// Reports every variance whose floor is at least the variance the data
-/// gave it (see the module docs): per component and feature for the full
-/// and diagonal types, per component for the spherical type (against the
-/// mean floor), per feature for the tied type. Collapsed components keep
-/// their covariance and are not checked. `O(K d)`.
-fn report_binding_floors(
-    stats: &SufficientStats,
-    means: &Mat<f64>,
-    collapsed: &[bool],
-    floors: &[f64],
-    diag: &mut StepDiagnostics,
-) {
-    let (mass, m) = (stats.mass(), stats.means());
-    let d = floors.len();
-    let event = |feature, floor| {
-        Event::new(
-            Some(Param::Covariances),
-            Adjustment::VarianceFloored { feature, floor },
-        )
-    };
-    // The variance of feature j of component c about its new mean, unfloored.
-    let raw = |c: usize, j: usize, scatter: f64| {
-        let delta = m[(c, j)] - means[(c, j)];
-        (scatter + mass[c] * delta * delta) / mass[c]
-    };
-    let healthy = (0..mass.len()).filter(|&c| !collapsed[c]);
-    let scatter = |c: usize, j: usize| match stats.scatter() {
-        Scatter::Full(s) => s[c][(j, j)],
-        Scatter::Diagonal(s) => s[(c, j)],
-        Scatter::Pooled(s) => s[(j, j)],
-    };
-    match stats.covariance_type() {
-        CovarianceType::Full | CovarianceType::Diagonal => {
-            for c in healthy {
-                for j in (0..d).filter(|&j| floors[j] > 0.0 && floors[j] >= raw(c, j, scatter(c, j))) {
-                    diag.push(event(Some(j), floors[j]).in_component(c));
-                }
-            }
-        }
-        CovarianceType::Spherical => {
-            let floor = mean_floor(floors);
-            for c in healthy {
-                let variance = (0..d).map(|j| raw(c, j, scatter(c, j))).sum::<f64>() / d as f64;
-                if floor > 0.0 && floor >= variance {
-                    diag.push(event(None, floor).in_component(c));
-                }
-            }
-        }
-        CovarianceType::Tied => {
-            let Scatter::Pooled(p) = stats.scatter() else {
-                unreachable!("tied statistics have a pooled scatter")
-            };
-            if stats.total_mass() > 0.0 {
-                for j in (0..d).filter(|&j| floors[j] > 0.0 && floors[j] >= tied_entry(p, stats, means, j, j))
-                {
-                    diag.push(event(Some(j), floors[j]));
-                }
-            }
-        }
-    }
 }
 
 /// Which components are collapsed (see the module docs): mass at most
@@ -507,90 +345,6 @@ pub fn collapsed_components(stats: &SufficientStats, options: &MStepOptions) -> 
             !(m > 0.0 && m > options.min_relative_mass * total) || ess < options.min_effective_points
         })
         .collect()
-}
-
-/// The covariance update of the per-component types (full, diagonal,
-/// spherical), on each component's covariance block flattened to a vector.
-struct ComponentBlocks<'a> {
-    mass: &'a [f64],
-    collapsed: &'a [bool],
-    reseeded: &'a [bool],
-}
-
-impl ComponentBlocks<'_> {
-    /// Every healthy (not collapsed) component takes `candidate(c)`, or
-    /// keeps its block when the candidate is degenerate (`None`, reported as
-    /// `KeptDegenerate`); the components that took their candidate are the
-    /// healthy ones. Then every re-seeded component takes the mass-weighted
-    /// average of the healthy components' new blocks, `Σₕ Nₕ Bₕ / Σₕ Nₕ`
-    /// (and keeps its block when there are none).
-    ///
-    /// For the full type the average of exactly symmetric blocks is exactly
-    /// symmetric: entries `(i, j)` and `(j, i)` are the same sums in the
-    /// same order.
-    fn update(
-        &self,
-        mut blocks: Vec<Vec<f64>>,
-        diag: &mut StepDiagnostics,
-        candidate: impl Fn(usize) -> Option<Vec<f64>>,
-    ) -> Vec<Vec<f64>> {
-        let k = blocks.len();
-        let mut healthy: Vec<usize> = Vec::new();
-        for c in (0..k).filter(|&c| !self.collapsed[c]) {
-            match candidate(c) {
-                Some(block) => {
-                    blocks[c] = block;
-                    healthy.push(c);
-                }
-                None => diag
-                    .push(Event::new(Some(Param::Covariances), Adjustment::KeptDegenerate).in_component(c)),
-            }
-        }
-        let n_h: f64 = healthy.iter().map(|&c| self.mass[c]).sum();
-        if n_h > 0.0 {
-            let len = blocks.first().map_or(0, Vec::len);
-            let average: Vec<f64> = (0..len)
-                .map(|e| healthy.iter().map(|&h| self.mass[h] * blocks[h][e]).sum::<f64>() / n_h)
-                .collect();
-            for c in (0..k).filter(|&c| self.reseeded[c]) {
-                blocks[c].clone_from(&average);
-            }
-        }
-        blocks
-    }
-}
-
-/// The entries of a matrix, column after column.
-fn flatten(a: faer::MatRef<'_, f64>) -> Vec<f64> {
-    (0..a.ncols())
-        .flat_map(|j| (0..a.nrows()).map(move |i| a[(i, j)]))
-        .collect()
-}
-
-/// True when `a` factors and no pivot is numerically singular:
-/// `L_jj² ≥ DEGENERATE_PIVOT · a_jj` for every j (`L_jj²` is the part
-/// of the variance of feature j not explained by the features before it, so
-/// the test does not depend on the units of the features).
-fn factors_well(a: &Mat<f64>) -> bool {
-    match Cholesky::new(a.as_ref()) {
-        Ok(chol) => {
-            let l = chol.factor();
-            (0..a.nrows()).all(|j| l[(j, j)] * l[(j, j)] >= DEGENERATE_PIVOT * a[(j, j)])
-        }
-        Err(_) => false,
-    }
-}
-
-/// Exactly symmetric copy `(A + Aᵀ) / 2`.
-fn symmetric_copy(a: &Mat<f64>) -> Mat<f64> {
-    let d = a.nrows();
-    Mat::from_fn(d, d, |i, j| {
-        if i == j {
-            a[(i, i)]
-        } else {
-            0.5 * (a[(i, j)] + a[(j, i)])
-        }
-    })
 }
 
 /// `Q(θ) = Σₖ [Nₖ ln wₖ − ½ Nₖ (d ln 2π + ln det Σₖ) − ½ tr(Σₖ⁻¹ Sₖ(μₖ))]`

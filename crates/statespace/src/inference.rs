@@ -488,6 +488,24 @@ impl LinearGaussianSsm {
         Ok(FilterOutput::new(pm, driven.take_models(), f, covs))
     }
 
+    /// [`Self::filter_sequence`] keeping every filtered covariance (packed,
+    /// n(n+1)/2 values per step) instead of a checkpoint every
+    /// [`FILTER_CHECKPOINT_INTERVAL`] steps, for a caller that reads them
+    /// all: [`FilterOutput::filtered_covs`] then unpacks them instead of
+    /// running the filter again between checkpoints (it halves the cost of
+    /// pykalman's `filter`, which returns every covariance). Memory: T n(n+1)/2
+    /// values.
+    ///
+    /// # Errors
+    /// As [`Self::filter_sequence`].
+    pub fn filter_keeping_covariances(&self, sequence: Sequence<'_>) -> Result<FilterOutput> {
+        validate_sequence(0, sequence.observations(), self.obs_dim())?;
+        let mut driven = Driven::new(self, sequence, 0)?;
+        let pm = Padded::new(self);
+        let f = self.filter_all(&pm, &driven)?;
+        Ok(FilterOutput::with_all(pm, driven.take_models(), f))
+    }
+
     /// The forward pass keeping every filtered covariance (the smoother's).
     fn filter_all(&self, pm: &Padded, driven: &Driven<'_>) -> Result<Forward> {
         let tol = self.inference().steady_state_tolerance();

@@ -35,8 +35,9 @@ fn check_against_dense(model: &LinearGaussianSsm, y: &Mat<f64>) {
     check_against_dense_with_inputs(model, y, None);
 }
 
-/// The filter (the smoother's, and the checkpointed one of
-/// [`LinearGaussianSsm::filter_with_inputs`]) and the smoother of a model
+/// The filter (the smoother's, the checkpointed one of
+/// [`LinearGaussianSsm::filter_with_inputs`] and the one keeping every
+/// covariance) and the smoother of a model
 /// with inputs `u` (or none) against dense conditioning.
 fn check_against_dense_with_inputs(model: &LinearGaussianSsm, y: &Mat<f64>, u: Option<&Mat<f64>>) {
     check_sequence_against_dense(model, y, u, TimeVarying::default(), TOL);
@@ -61,9 +62,13 @@ fn check_sequence_against_dense(
     let smoothed = model.smooth_sequence(sequence).unwrap();
     let filtered = smoothed.filter();
     let checkpointed = model.filter_sequence(sequence).unwrap();
-    assert_eq!(checkpointed.log_likelihood(), filtered.log_likelihood());
-    assert_eq!(checkpointed.filtered_means(), filtered.filtered_means());
-    assert_eq!(checkpointed.predicted_means(), filtered.predicted_means());
+    let kept = model.filter_keeping_covariances(sequence).unwrap();
+    for other in [&checkpointed, &kept] {
+        assert_eq!(other.log_likelihood(), filtered.log_likelihood());
+        assert_eq!(other.filtered_means(), filtered.filtered_means());
+        assert_eq!(other.predicted_means(), filtered.predicted_means());
+    }
+    assert_eq!(kept.filtered_covs(), filtered.filtered_covs());
 
     // Log-likelihood: density of the stacked observed values.
     let (idx, val) = observed(&jt, y.as_ref(), t);

@@ -188,6 +188,12 @@ fn exact_filter_checkpoints_replay_the_stored_covariances() {
         t.div_ceil(FILTER_CHECKPOINT_INTERVAL)
     );
     assert_eq!(stored.distinct_covariances(), t);
+    // Kept rather than replayed: the same matrices, unpacked.
+    let kept = model
+        .filter_keeping_covariances(statespace::Sequence::new(y.as_ref()))
+        .unwrap();
+    assert_eq!(kept.distinct_covariances(), t);
+    assert_eq!(kept.filtered_covs(), filtered.filtered_covs());
     assert_eq!(filtered.log_likelihood(), stored.log_likelihood());
     for k in 0..t {
         assert_eq!(

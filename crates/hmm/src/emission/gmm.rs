@@ -30,7 +30,7 @@ use crate::sequences::Sequences;
 /// `r_tm(j) = w_jm N(x_t; μ_jm, Σ_jm) / b_j(x_t)`, the weights
 /// `γ_t(j) r_tm(j)` are passed to [`SufficientStats::from_responsibilities`]
 /// of state j's mixture; the M-step updates its means and covariances as
-/// [`crate::NormalPrior`] documents (maximum likelihood, or MAP under
+/// [`mixture::gaussian_update`] documents (maximum likelihood, or MAP under
 /// [`MStepOptions::normal_prior`]; covariances centred on the *updated*
 /// means; the floor a lower bound computed from the statistics of all
 /// states, i.e. the whole data), with mixture weights

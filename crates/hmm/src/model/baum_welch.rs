@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::Hmm;
 use super::options::{InitConfig, MStepOptions};
-use super::passes::Pass;
+use super::passes::{ChunkOut, Pass};
 use super::stats::HmmStats;
 use crate::emission::Emission;
 use crate::error::HmmError;
@@ -41,15 +41,19 @@ impl<E: Emission> Hmm<E> {
     pub(crate) fn expectation(&self, data: &Sequences<'_>) -> Result<EStep<HmmStats<E::Stats>>, HmmError> {
         let parts = self.run(data, Pass::Stats)?;
         let mut stats = HmmStats::zero(self.n_states(), self.emission.zero_stats());
-        let mut log_likelihood = 0.0;
         for part in &parts {
-            log_likelihood += part.logliks.iter().sum::<f64>();
             stats.merge(part.stats.as_ref().expect("stats pass"));
         }
         Ok(EStep {
-            log_likelihood,
+            log_likelihood: total_log_likelihood(&parts),
             stats,
         })
+    }
+
+    /// The log-likelihood of [`em_core::EmModel::log_likelihood`]: the
+    /// forward pass alone, summed as [`Hmm::expectation`] sums it.
+    pub(crate) fn forward_log_likelihood(&self, data: &Sequences<'_>) -> Result<f64, HmmError> {
+        Ok(total_log_likelihood(&self.run(data, Pass::Score)?))
     }
 
     /// The M-step of [`em_core::EmModel::m_step`].
@@ -120,4 +124,12 @@ impl<E: Emission> Hmm<E> {
         }
         Ok(trans)
     }
+}
+
+/// `Σ_s ln p(x_s | θ)`: per chunk, then in chunk order (the one order of
+/// every E-step and evaluation, whatever the number of threads).
+fn total_log_likelihood<S>(parts: &[ChunkOut<S>]) -> f64 {
+    parts
+        .iter()
+        .fold(0.0, |total, part| total + part.logliks.iter().sum::<f64>())
 }

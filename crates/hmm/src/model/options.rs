@@ -37,7 +37,7 @@ pub struct MStepOptions {
     pub rate_prior: Option<GammaPrior>,
     /// The lower bound on every updated variance (Gaussian and GMM
     /// emissions): the covariance update maximises EM's objective over
-    /// `Σ ⪰ diag(f)` (see [`NormalPrior`]). By default `f` is
+    /// `Σ ⪰ diag(f)` (see [`mixture::gaussian_update`]). By default `f` is
     /// `10⁻⁶` times the variance of each feature of the whole data set
     /// (computed from the statistics, the same at every iteration), so the
     /// fit does not depend on the units of the data; [`Floor::Absolute`]

@@ -69,6 +69,10 @@ pub(crate) trait Simd: Copy {
     fn load(self, a: &V) -> Self::R;
     /// Stores into a lane array.
     fn store(self, a: &mut V, v: Self::R);
+    /// The register of 8 values held in scalar registers (built in
+    /// registers: 8 narrow stores and a wide load would stall on the
+    /// store-to-load forwarding they defeat).
+    fn set_lanes(self, lanes: V) -> Self::R;
     /// `a + b`.
     fn add(self, a: Self::R, b: Self::R) -> Self::R;
     /// `a − b`.
@@ -247,6 +251,10 @@ pub(crate) mod baseline {
             *a = v;
         }
         #[inline(always)]
+        fn set_lanes(self, lanes: V) -> V {
+            lanes
+        }
+        #[inline(always)]
         fn add(self, a: V, b: V) -> V {
             lanes!(|a, b| a + b)
         }
@@ -359,6 +367,15 @@ pub(crate) mod avx2 {
             }
         }
         #[inline(always)]
+        fn set_lanes(self, l: V) -> R2 {
+            unsafe {
+                [
+                    _mm256_setr_pd(l[0], l[1], l[2], l[3]),
+                    _mm256_setr_pd(l[4], l[5], l[6], l[7]),
+                ]
+            }
+        }
+        #[inline(always)]
         fn add(self, a: R2, b: R2) -> R2 {
             unsafe { both!(_mm256_add_pd, a, b) }
         }
@@ -444,6 +461,10 @@ pub(crate) mod avx512 {
         #[inline(always)]
         fn store(self, a: &mut V, v: __m512d) {
             unsafe { _mm512_storeu_pd(a.as_mut_ptr(), v) }
+        }
+        #[inline(always)]
+        fn set_lanes(self, l: V) -> __m512d {
+            unsafe { _mm512_setr_pd(l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]) }
         }
         #[inline(always)]
         fn add(self, a: __m512d, b: __m512d) -> __m512d {

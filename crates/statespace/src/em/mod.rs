@@ -301,6 +301,15 @@ impl EmModel for LinearGaussianSsm {
         estep::e_step(self, &sequences)
     }
 
+    /// `ln p(y)` by the filter alone (no smoother, no statistics), summed
+    /// in sequence order as the E-step sums it: equal to its bit for bit.
+    ///
+    /// # Errors
+    /// As [`LinearGaussianSsm::log_likelihood`].
+    fn log_likelihood(&self, sequences: &[MatRef<'_, f64>]) -> Result<f64, StateSpaceError> {
+        LinearGaussianSsm::log_likelihood(self, sequences)
+    }
+
     /// M-step: a new model with the learned blocks replaced by their
     /// closed-form maximisers (see the [module documentation](self)), and
     /// what had to be floored. `self` is not changed; on error no model is

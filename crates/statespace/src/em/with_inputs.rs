@@ -61,6 +61,14 @@ impl EmModel for WithInputs {
         estep::e_step(&self.0, sequences)
     }
 
+    /// As [`LinearGaussianSsm`]'s: the filter alone.
+    ///
+    /// # Errors
+    /// As [`LinearGaussianSsm::log_likelihood_of`].
+    fn log_likelihood(&self, sequences: &[Sequence<'_>]) -> Result<f64, StateSpaceError> {
+        self.0.log_likelihood_of(sequences)
+    }
+
     /// As [`LinearGaussianSsm`]'s M-step (the input blocks included).
     ///
     /// # Errors
