@@ -264,6 +264,28 @@ def lgssm_filter_offsets_pykalman(workdir, lib):
     return dict(seconds=seconds, iterations=1, loglik=float(ll))
 
 
+def lgssm_filter_timevarying_pykalman(workdir, lib):
+    """pykalman's filter with offsets b, d and time-varying matrices: 3-D
+    transition_matrices and transition_covariance (T-1, n, n),
+    observation_matrices (T, p, n) and observation_covariance (T, p, p), on
+    the first T steps of the data; the log-likelihood from its filtered
+    means and covariances (predicted with A_t, b and Q_t; the observations
+    less d, with H_t and R_t)."""
+    _, p = kalman_inputs(workdir)
+    y = load(workdir, "lgssm_tv_y")
+    A, Q, H, R = (load(workdir, "lgssm_tv_" + k) for k in ("A", "Q", "H", "R"))
+    b, d = load(workdir, "lgssm_b"), load(workdir, "lgssm_d")
+    kf = lib.KalmanFilter(transition_matrices=A, observation_matrices=H,
+                          transition_covariance=Q, observation_covariance=R,
+                          transition_offsets=b, observation_offsets=d,
+                          initial_state_mean=p["m0"], initial_state_covariance=p["P0"])
+    seconds, (means, covariances) = timed(lambda: kf.filter(y))
+    predicted_means = np.concatenate([p["m0"][None, :], (A @ means[:-1, :, None])[:, :, 0] + b])
+    predicted_covariances = np.concatenate([p["P0"][None], A @ covariances[:-1] @ np.swapaxes(A, 1, 2) + Q])
+    ll = predicted_loglik(H, R, y - d, predicted_means, predicted_covariances)
+    return dict(seconds=seconds, iterations=1, loglik=float(ll))
+
+
 def lgssm_smoother_pykalman(workdir, lib):
     y, p = kalman_inputs(workdir)
     kf = kalman_model(p, lib)
@@ -418,9 +440,10 @@ def converge_gmmhmm_fit(workdir, tight, max_iter, budget, _steps):
 
 def predicted_loglik(H, R, y, means, covariances):
     """ln p(y) from the predicted means and covariances of a Kalman filter
-    (no missing values, zero offsets), batched over time."""
-    v = y - means @ H.T
-    S = H @ covariances @ H.T + R
+    (no missing values, zero offsets), batched over time; H and R are one
+    matrix or one per step (pykalman's 3-D arrays)."""
+    v = y - (means @ H.T if H.ndim == 2 else (H @ means[:, :, None])[:, :, 0])
+    S = H @ covariances @ np.swapaxes(H, -1, -2) + R
     L = np.linalg.cholesky(S)
     w = np.linalg.solve(L, v[:, :, None])[:, :, 0]
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()
@@ -507,6 +530,7 @@ WORKLOADS = {
     "lgssm_filter_numpy_loglik": lgssm_filter_numpy_loglik,
     "lgssm_filter_pykalman": lgssm_filter_pykalman,
     "lgssm_filter_offsets_pykalman": lgssm_filter_offsets_pykalman,
+    "lgssm_filter_timevarying_pykalman": lgssm_filter_timevarying_pykalman,
     "lgssm_smoother_pykalman": lgssm_smoother_pykalman,
     "lgssm_em_pykalman": lgssm_em_pykalman,
 }

@@ -64,7 +64,7 @@ const fn pair(
     }
 }
 
-const PAIRS: [Pair; 15] = [
+const PAIRS: [Pair; 16] = [
     pair(
         "gmm_full",
         "scikit-learn",
@@ -160,6 +160,15 @@ const PAIRS: [Pair; 15] = [
         "pykalman",
         "lgssm_filter_offsets",
         "Kalman filter with transition and observation offsets, T=44,484 n=21",
+        Some(1e-9),
+        false,
+        None,
+    ),
+    pair(
+        "lgssm_filter_timevarying_pykalman",
+        "pykalman",
+        "lgssm_filter_timevarying",
+        "Kalman filter with offsets and time-varying A_t, Q_t, H_t, R_t, T=5,000 n=21",
         Some(1e-9),
         false,
         None,

@@ -25,7 +25,7 @@ use emfit_benches::converge::{Method, Trajectory, trajectory};
 use emfit_benches::workloads::{self, GmmWorkload, HmmWorkload};
 use emfit_benches::{flops, npy};
 use mixture::{Covariances, EmModel, GaussianMixture};
-use statespace::{InferenceOptions, InputParameters, LinearGaussianSsm, Sequence};
+use statespace::{InferenceOptions, InputParameters, LinearGaussianSsm, Sequence, TimeVarying};
 use std::path::Path;
 use std::time::Instant;
 
@@ -125,6 +125,7 @@ fn generate(dir: &Path) -> Result<()> {
         &offsets.observation_offset,
     )
     .map_err(io)?;
+    write_time_varying(dir, &y, &model)?;
     let start = lgssm_em_start(&y)?;
     npy::write_matrix(&dir.join("lgssm_em_A0.npy"), start.a()).map_err(io)?;
     npy::write_matrix(&dir.join("lgssm_em_Q0.npy"), start.q()).map_err(io)?;
@@ -213,6 +214,109 @@ fn lgssm_offsets(model: &LinearGaussianSsm) -> InputParameters {
     offsets
 }
 
+/// Steps of the time-varying workload: pykalman's filter with 3-D matrices
+/// at the full length would take minutes (its steps are Python calls).
+const TIME_VARYING_STEPS: usize = 5_000;
+
+/// The matrices of the time-varying workload, per step of the first
+/// [`TIME_VARYING_STEPS`] of scenario 3, from the model's: `A_k = c_k A`
+/// with `c_k = 1 − 0.005 (1 + sin(k/37))` (k = 1..T-1), `Q_k = (1 + 0.5
+/// sin²(k/23)) Q`, `H_k = (1 + 0.1 cos(k/29)) H`, `R_k = (1 + 0.5
+/// cos²(k/31)) R` (k = 0..T-1).
+struct TimeVaryingMatrices {
+    a: Vec<faer::Mat<f64>>,
+    q: Vec<faer::Mat<f64>>,
+    h: Vec<faer::Mat<f64>>,
+    r: Vec<faer::Mat<f64>>,
+}
+
+fn lgssm_time_varying(model: &LinearGaussianSsm) -> TimeVaryingMatrices {
+    let t = TIME_VARYING_STEPS;
+    let scaled = |m: faer::MatRef<'_, f64>, c: f64| m * faer::Scale(c);
+    let transitions = 1..t;
+    TimeVaryingMatrices {
+        a: transitions
+            .clone()
+            .map(|k| scaled(model.a(), 1.0 - 0.005 * (1.0 + (k as f64 / 37.0).sin())))
+            .collect(),
+        q: transitions
+            .map(|k| scaled(model.q(), 1.0 + 0.5 * (k as f64 / 23.0).sin().powi(2)))
+            .collect(),
+        h: (0..t)
+            .map(|k| scaled(model.h(), 1.0 + 0.1 * (k as f64 / 29.0).cos()))
+            .collect(),
+        r: (0..t)
+            .map(|k| scaled(model.r(), 1.0 + 0.5 * (k as f64 / 31.0).cos().powi(2)))
+            .collect(),
+    }
+}
+
+/// The time-varying workload's observations (the first
+/// [`TIME_VARYING_STEPS`] rows) and matrices, as `(steps, rows, cols)`
+/// arrays in pykalman's layout.
+fn write_time_varying(dir: &Path, y: &faer::Mat<f64>, model: &LinearGaussianSsm) -> Result<()> {
+    let rows = y.subrows(0, TIME_VARYING_STEPS);
+    npy::write_matrix(&dir.join("lgssm_tv_y.npy"), rows).map_err(io)?;
+    let matrices = lgssm_time_varying(model);
+    for (name, list) in [
+        ("A", &matrices.a),
+        ("Q", &matrices.q),
+        ("H", &matrices.h),
+        ("R", &matrices.r),
+    ] {
+        let (r, c) = (list[0].nrows(), list[0].ncols());
+        let flat: Vec<f64> = list
+            .iter()
+            .flat_map(|m| (0..r).flat_map(move |i| (0..c).map(move |j| m[(i, j)])))
+            .collect();
+        npy::write_f64(
+            &dir.join(format!("lgssm_tv_{name}.npy")),
+            &[list.len(), r, c],
+            &flat,
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// The exact filter of scenario 3 with the offsets of [`lgssm_offsets`] and
+/// the time-varying matrices of [`lgssm_time_varying`], on the first
+/// [`TIME_VARYING_STEPS`] steps.
+fn lgssm_filter_time_varying() -> Result<Timed> {
+    let (y, model) = standard_lgssm()?;
+    let y = y.subrows(0, TIME_VARYING_STEPS);
+    let matrices = lgssm_time_varying(&model);
+    let offsets = lgssm_offsets(&model);
+    let model = model.with_inputs(offsets).map_err(|e| e.to_string())?;
+    let (a, q, h, r) = (
+        views(&matrices.a),
+        views(&matrices.q),
+        views(&matrices.h),
+        views(&matrices.r),
+    );
+    let tv = TimeVarying {
+        a: Some(&a),
+        q: Some(&q),
+        h: Some(&h),
+        r: Some(&r),
+    };
+    let sequence = Sequence::new(y).with_time_varying(tv);
+    timed(|| {
+        Ok((
+            1,
+            model
+                .filter_sequence(sequence)
+                .map_err(|e| e.to_string())?
+                .log_likelihood(),
+        ))
+    })
+}
+
+/// Views of the matrices of `list`.
+fn views(list: &[faer::Mat<f64>]) -> Vec<faer::MatRef<'_, f64>> {
+    list.iter().map(faer::Mat::as_ref).collect()
+}
+
 /// The EM start of scenario 3: A = 0, Q = 0.01 diag(uniform).
 fn lgssm_em_start(y: &faer::Mat<f64>) -> Result<LinearGaussianSsm> {
     statespace::scenario::em_start(y.as_ref(), LGSSM_SEED).map_err(|e| e.to_string())
@@ -288,6 +392,7 @@ fn run(workload: &str) -> Result<()> {
         "lgssm_filter_steady" => lgssm_filter(InferenceOptions::steady_state())?,
         "lgssm_filter_dense_a" => lgssm_filter_dense_a()?,
         "lgssm_filter_offsets" => lgssm_filter_offsets()?,
+        "lgssm_filter_timevarying" => lgssm_filter_time_varying()?,
         "lgssm_smoother" => lgssm_smoother(InferenceOptions::exact())?,
         "lgssm_smoother_steady" => lgssm_smoother(InferenceOptions::steady_state())?,
         "lgssm_em" => lgssm_em(InferenceOptions::exact())?,

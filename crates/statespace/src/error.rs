@@ -198,6 +198,54 @@ pub enum StateSpaceError {
         /// The value.
         value: f64,
     },
+    /// A time-varying matrix sequence of a [`crate::Sequence`] does not
+    /// have one matrix per step it acts at (T − 1 for `A` and `Q`, T for
+    /// `H` and `R`; see [`crate::TimeVarying`]).
+    #[error("sequence {} has {found} time-varying {matrix} matrices, expected {expected}", .sequence + 1)]
+    TimeVaryingSteps {
+        /// Index of the sequence.
+        sequence: usize,
+        /// Which block (`A`, `Q`, `H` or `R`).
+        matrix: Param,
+        /// Matrices required (T − 1 or T).
+        expected: usize,
+        /// Matrices given.
+        found: usize,
+    },
+    /// A time-varying matrix of a [`crate::Sequence`] is bad at one step:
+    /// `error` is the error of the model's own check of that matrix
+    /// ([`Self::Shape`], [`Self::NonFiniteParameter`],
+    /// [`Self::NotSymmetric`] or [`Self::NotPositiveDefinite`], naming the
+    /// block). `step` is the time step the matrix acts at (0-based like
+    /// every step here): `A_k`, `Q_k` at the transition into step k
+    /// (k = 1..T-1, entry k − 1 of their slices), `H_k`, `R_k` at
+    /// observation k (entry k).
+    #[error("sequence {}, step {}: time-varying {error}", .sequence + 1, .step + 1)]
+    TimeVaryingMatrix {
+        /// Index of the sequence.
+        sequence: usize,
+        /// The time step the matrix acts at.
+        step: usize,
+        /// What is wrong with the matrix (names the block).
+        error: Box<StateSpaceError>,
+    },
+    /// EM was asked to learn a block that some sequence gives as
+    /// time-varying (it is data of that sequence, not a parameter).
+    #[error("cannot learn {matrix}: it is given as time-varying matrices")]
+    TimeVaryingLearned {
+        /// The block.
+        matrix: Param,
+    },
+    /// EM was asked to learn a block whose update needs a time-varying
+    /// block of the same regression (the transition: `A`, `B`, `b` with
+    /// `Q`; the observation: `H`, `D`, `d` with `R`; see [`crate::em`]).
+    #[error("cannot learn {learned} while {varying} is time-varying (their M-step is one regression)")]
+    TimeVaryingCombination {
+        /// The block asked for.
+        learned: Matrix,
+        /// The time-varying block of its regression.
+        varying: Param,
+    },
     /// An observation given to a [`crate::StreamingFilter`] does not have p
     /// values.
     #[error("the observation of step {} has {found} values, the model observes {expected}", .step + 1)]

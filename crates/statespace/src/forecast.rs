@@ -16,7 +16,7 @@ use faer::{Mat, MatRef};
 use crate::error::{Result, StateSpaceError};
 use crate::inference::FilterOutput;
 use crate::model::LinearGaussianSsm;
-use crate::model::inputs::{augmented_inputs, validate_inputs};
+use crate::model::inputs::{augmented_inputs, known_parts, validate_inputs};
 use crate::model::validate::symmetrise;
 
 /// The forecast of h steps from an origin s (see [`LinearGaussianSsm::forecast`]).
@@ -116,8 +116,8 @@ impl LinearGaussianSsm {
         validate_inputs(0, horizon, self.input_dim(), inputs)?;
         let known = augmented_inputs(inputs, horizon);
         let (b, d) = self.inputs_ref().augmented();
-        let drift = &known * b.transpose();
-        let offsets = &known * d.transpose();
+        let drift = known_parts(b.as_ref(), known.as_ref());
+        let offsets = known_parts(d.as_ref(), known.as_ref());
         let (a, h) = (self.a(), self.h());
         let mut m = Mat::from_fn(n, 1, |i, _| filtered.filtered_means()[(origin, i)]);
         let mut cov = start;

@@ -5,7 +5,8 @@ use crate::data::{validate_all, validate_sequence};
 use crate::dense::{Destination, Operand, Shape, gemm};
 use crate::error::Result;
 use crate::kalman::{
-    CovStore, Forward, ForwardStore, GainWork, MatSeq, Padded, backward, forward, gain_into, replay_filtered,
+    CovStore, Forward, ForwardStore, GainWork, MatSeq, Padded, PerStep, StepModels, gain_into,
+    replay_filtered,
 };
 use crate::model::LinearGaussianSsm;
 use crate::sequence::{Driven, Sequence};
@@ -36,6 +37,8 @@ pub const FILTER_CHECKPOINT_INTERVAL: usize = 16;
 #[derive(Debug, Clone)]
 pub struct FilterOutput {
     pm: Padded,
+    /// The parameters of every step with time-varying matrices.
+    varying: Option<PerStep>,
     steps: usize,
     pred_means: Buffer,
     filt_means: Buffer,
@@ -96,9 +99,10 @@ fn observed_at(mask: Option<&ObservedMask>, p: usize, k: usize, idx: &mut [usize
 }
 
 impl FilterOutput {
-    fn new(pm: Padded, f: Forward, covs: FilteredCovs) -> Self {
+    fn new(pm: Padded, varying: Option<PerStep>, f: Forward, covs: FilteredCovs) -> Self {
         Self {
             pm,
+            varying,
             steps: f.steps,
             pred_means: f.pred_means,
             filt_means: f.filt_means,
@@ -109,12 +113,20 @@ impl FilterOutput {
     }
 
     /// A filter output holding every covariance (the smoother's).
-    fn with_all(pm: Padded, mut f: Forward) -> Self {
+    fn with_all(pm: Padded, varying: Option<PerStep>, mut f: Forward) -> Self {
         let covs = FilteredCovs::All {
             covs: f.filt_covs.take().expect("stored"),
             pred_source: std::mem::take(&mut f.pred_source),
         };
-        Self::new(pm, f, covs)
+        Self::new(pm, varying, f, covs)
+    }
+
+    /// The parameters of each step.
+    fn models(&self) -> &dyn StepModels {
+        match &self.varying {
+            Some(models) => models,
+            None => &self.pm,
+        }
     }
 
     /// The forward pass's view, for the smoother (every covariance stored).
@@ -189,7 +201,8 @@ impl FilterOutput {
         match &self.covs {
             FilteredCovs::All { covs, pred_source } => {
                 for (k, &source) in pred_source.iter().enumerate().take(last + 1).skip(first) {
-                    self.pm.predicted_from(covs, source, &mut pf, &mut ct, &mut out);
+                    let pm = self.models().at(k);
+                    pm.predicted_from(covs, source, &mut pf, &mut ct, &mut out);
                     visit(k, &out);
                 }
             }
@@ -200,7 +213,7 @@ impl FilterOutput {
                 let from = first.max(1);
                 if from <= last {
                     self.for_each_filtered(from - 1, last - 1, |k, p| {
-                        self.pm.predict_cov(p, &mut ct, &mut out);
+                        self.models().at(k + 1).predict_cov(p, &mut ct, &mut out);
                         visit(k + 1, &out);
                     });
                 }
@@ -277,7 +290,7 @@ impl FilterOutput {
             } => {
                 let p = self.pm.p;
                 replay_filtered(
-                    &self.pm,
+                    self.models(),
                     covs,
                     *every,
                     first,
@@ -384,7 +397,7 @@ impl SmootherOutput {
             .forward_view()
             .expect("the smoother keeps every covariance");
         let mut w = GainWork::new(&self.filter.pm);
-        gain_into(&self.filter.pm, covs, pred_source, step, &mut w)
+        gain_into(self.filter.models().at(step + 1), covs, pred_source, step, &mut w)
             .expect("the smoother factored the same matrix");
         Some(w)
     }
@@ -454,26 +467,25 @@ impl LinearGaussianSsm {
     /// a sequence without.
     pub fn filter_sequence(&self, sequence: Sequence<'_>) -> Result<FilterOutput> {
         let summary = validate_sequence(0, sequence.observations(), self.obs_dim())?;
-        let driven = Driven::new(self, sequence, 0)?;
+        let mut driven = Driven::new(self, sequence, 0)?;
         let pm = Padded::new(self);
         let tol = self.inference().steady_state_tolerance();
         if tol.is_some() {
-            return self
-                .filter_all(&pm, &driven)
-                .map(|f| FilterOutput::with_all(pm, f));
+            let f = self.filter_all(&pm, &driven)?;
+            return Ok(FilterOutput::with_all(pm, driven.take_models(), f));
         }
         let every = FILTER_CHECKPOINT_INTERVAL;
         let store = ForwardStore {
             means: true,
             filtered_covs: CovStore::Checkpoints { every },
         };
-        let mut f = forward(&pm, driven.conditioned(), driven.drift(), 0, None, store)?;
+        let mut f = driven.forward(&pm, 0, None, store)?;
         let covs = FilteredCovs::Checkpoints {
             covs: f.filt_covs.take().expect("stored"),
             every,
             observed: summary.any_missing.then(|| ObservedMask::of(driven.y)),
         };
-        Ok(FilterOutput::new(pm, f, covs))
+        Ok(FilterOutput::new(pm, driven.take_models(), f, covs))
     }
 
     /// [`Self::filter_sequence`] keeping every filtered covariance (packed,
@@ -488,10 +500,10 @@ impl LinearGaussianSsm {
     /// As [`Self::filter_sequence`].
     pub fn filter_keeping_covariances(&self, sequence: Sequence<'_>) -> Result<FilterOutput> {
         validate_sequence(0, sequence.observations(), self.obs_dim())?;
-        let driven = Driven::new(self, sequence, 0)?;
+        let mut driven = Driven::new(self, sequence, 0)?;
         let pm = Padded::new(self);
-        self.filter_all(&pm, &driven)
-            .map(|f| FilterOutput::with_all(pm, f))
+        let f = self.filter_all(&pm, &driven)?;
+        Ok(FilterOutput::with_all(pm, driven.take_models(), f))
     }
 
     /// The forward pass keeping every filtered covariance (the smoother's).
@@ -501,7 +513,7 @@ impl LinearGaussianSsm {
             means: true,
             filtered_covs: CovStore::All,
         };
-        forward(pm, driven.conditioned(), driven.drift(), 0, tol, store)
+        driven.forward(pm, 0, tol, store)
     }
 
     /// Runs the filter and the Rauch-Tung-Striebel smoother over one sequence.
@@ -532,13 +544,13 @@ impl LinearGaussianSsm {
     /// As [`Self::smooth`] and [`Self::filter_sequence`].
     pub fn smooth_sequence(&self, sequence: Sequence<'_>) -> Result<SmootherOutput> {
         validate_sequence(0, sequence.observations(), self.obs_dim())?;
-        let driven = Driven::new(self, sequence, 0)?;
+        let mut driven = Driven::new(self, sequence, 0)?;
         let pm = Padded::new(self);
         let fwd = self.filter_all(&pm, &driven)?;
         let tol = self.inference().steady_state_tolerance();
-        let b = backward(&pm, &fwd, 0, tol, true, &[], |_, _, _| Ok(()))?;
+        let b = driven.backward(&pm, &fwd, 0, tol, true, &[], |_, _, _| Ok(()))?;
         Ok(SmootherOutput {
-            filter: FilterOutput::with_all(pm, fwd),
+            filter: FilterOutput::with_all(pm, driven.take_models(), fwd),
             means: b.means,
             covs: b.covs.expect("stored"),
             steady_steps: b.steady_steps,
@@ -579,7 +591,7 @@ impl LinearGaussianSsm {
         let parts: Vec<Result<f64>> = driven
             .par_iter()
             .enumerate()
-            .map(|(i, d)| forward(&pm, d.conditioned(), d.drift(), i, tol, store).map(|f| f.log_likelihood))
+            .map(|(i, d)| d.forward(&pm, i, tol, store).map(|f| f.log_likelihood))
             .collect();
         let mut total = 0.0;
         for part in parts {

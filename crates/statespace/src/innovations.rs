@@ -8,6 +8,7 @@
 //! the coordinates). Under the model the `z_k` are independent standard
 //! normal vectors, so their autocorrelation, spread and tails check the fit;
 //! `Σ_k −½ (|O| ln 2π + ln det S_k,OO + ‖z_k‖²)` is the log-likelihood.
+//! With time-varying matrices, `H_k` and `R_k` replace `H` and `R`.
 
 use faer::{Mat, MatRef};
 use linalg_kernels::Cholesky;
@@ -75,10 +76,14 @@ impl LinearGaussianSsm {
                 return;
             }
             let cov = MatRef::from_column_major_slice_with_stride(pp, n, n, ld);
-            let mut s = self.h() * cov * self.h().transpose() + self.r();
+            let (h, r) = match driven.matrices() {
+                Some(m) => (m.h(self, k), m.r(self, k).0),
+                None => (self.h(), self.r()),
+            };
+            let mut s = h * cov * h.transpose() + r;
             symmetrise(&mut s);
             let observed: Vec<usize> = (0..p).filter(|&j| !y[(k, j)].is_nan()).collect();
-            let predicted = self.h() * means.row(k).transpose();
+            let predicted = h * means.row(k).transpose();
             let mut v = Mat::from_fn(observed.len(), 1, |a, _| {
                 y[(k, observed[a])] - predicted[observed[a]]
             });

@@ -41,6 +41,11 @@
 //!   steps past any filtered step, with covariances) and the one-step
 //!   prediction errors with standardised residuals
 //!   ([`LinearGaussianSsm::innovations`]) for model checking;
+//! - time-varying matrices: `A_k`, `Q_k`, `H_k`, `R_k` given per step of a
+//!   sequence ([`TimeVarying`], [`Sequence::with_time_varying`]) in the
+//!   filter, the smoother, the log-likelihood, the innovations, sampling
+//!   ([`LinearGaussianSsm::sample_time_varying`]) and EM of the blocks that
+//!   do not depend on them (see the module `time_varying` for the design);
 //! - missing data: NaN entries; a NaN row skips its update, a partly NaN row
 //!   updates with its observed coordinates, and EM treats missing values as
 //!   latent (exact);
@@ -116,6 +121,7 @@ mod param;
 pub mod scenario;
 mod sequence;
 mod streaming;
+mod time_varying;
 mod univariate;
 
 pub use buffers::release_buffers;
@@ -134,6 +140,7 @@ pub use model::{LinearGaussianSsm, Parameters};
 pub use param::{InputLearnSet, InputParam, LearnSet, Param, StepDiagnostics};
 pub use sequence::Sequence;
 pub use streaming::{FilterState, StreamingFilter};
+pub use time_varying::TimeVarying;
 
 pub use em_core::{
     self, Acceleration, Convergence, EStep, EmModel, Fit, FitError, FitReport, Iteration, LogObserver,

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StateSpaceError};
 use crate::kalman::{CovStore, ForwardPass, ForwardStore, Padded};
 use crate::model::LinearGaussianSsm;
+use crate::model::inputs::known_part;
 use crate::sequence::nonzero;
 
 /// A Kalman filter fed one observation at a time.
@@ -136,22 +137,19 @@ impl StreamingFilter {
         if let Some(u) = u {
             self.input[..self.m].copy_from_slice(u);
         }
-        let times = |c: &Mat<f64>, input: &[f64], i: usize| {
-            input.iter().enumerate().map(|(j, v)| c[(i, j)] * v).sum::<f64>()
-        };
+        let input = RowRef::from_slice(&self.input);
         match &self.offset_coefficients {
             Some(d) => {
-                for (i, out) in self.shifted.iter_mut().enumerate() {
-                    *out = y[i] - times(d, &self.input, i);
+                known_part(d.as_ref(), input, &mut self.shifted);
+                for (out, &value) in self.shifted.iter_mut().zip(y) {
+                    *out = value - *out;
                 }
             }
             None => self.shifted.copy_from_slice(y),
         }
         let drift = match &self.drift_coefficients {
             Some(b) => {
-                for (i, out) in self.drift.iter_mut().enumerate() {
-                    *out = times(b, &self.input, i);
-                }
+                known_part(b.as_ref(), input, &mut self.drift);
                 Some(RowRef::from_slice(&self.drift))
             }
             None => None,

@@ -5,13 +5,16 @@
 mod common;
 
 use common::{
-    Joint, block, condition, joint, joint_with_inputs, log_density, max_diff, observed, random_model,
-    random_model_with_inputs,
+    Joint, StepMatrices, block, condition, joint, joint_time_varying, joint_with_inputs, log_density,
+    max_diff, observed, random_model, random_model_with_inputs, refs,
 };
 use faer::Mat;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use statespace::{EmModel, InferenceOptions, LinearGaussianSsm, Parameters, Sequence, SufficientStats};
+use statespace::{
+    EmModel, InferenceOptions, LearnSet, LinearGaussianSsm, Param, Parameters, Sequence, SufficientStats,
+    TimeVarying,
+};
 
 const TOL: f64 = 1e-9;
 
@@ -37,12 +40,25 @@ fn check_against_dense(model: &LinearGaussianSsm, y: &Mat<f64>) {
 /// covariance) and the smoother of a model
 /// with inputs `u` (or none) against dense conditioning.
 fn check_against_dense_with_inputs(model: &LinearGaussianSsm, y: &Mat<f64>, u: Option<&Mat<f64>>) {
+    check_sequence_against_dense(model, y, u, TimeVarying::default(), TOL);
+}
+
+/// [`check_against_dense_with_inputs`] with time-varying matrices, to
+/// `tol` (relative for means and log-likelihood, absolute for covariances).
+fn check_sequence_against_dense(
+    model: &LinearGaussianSsm,
+    y: &Mat<f64>,
+    u: Option<&Mat<f64>>,
+    tv: TimeVarying<'_>,
+    tol: f64,
+) {
     let (n, t) = (model.state_dim(), y.nrows());
-    let jt = joint_with_inputs(model, u.map(|u| u.as_ref()), t);
+    let jt = joint_time_varying(model, u.map(|u| u.as_ref()), &tv, t);
     let sequence = match u {
         Some(u) => Sequence::with_inputs(y.as_ref(), u.as_ref()),
         None => Sequence::new(y.as_ref()),
-    };
+    }
+    .with_time_varying(tv);
     let smoothed = model.smooth_sequence(sequence).unwrap();
     let filtered = smoothed.filter();
     let checkpointed = model.filter_sequence(sequence).unwrap();
@@ -58,7 +74,7 @@ fn check_against_dense_with_inputs(model: &LinearGaussianSsm, y: &Mat<f64>, u: O
     let (idx, val) = observed(&jt, y.as_ref(), t);
     let reference = log_density(&jt, &idx, &val);
     assert!(
-        (filtered.log_likelihood() - reference).abs() < TOL * (1.0 + reference.abs()),
+        (filtered.log_likelihood() - reference).abs() < tol * (1.0 + reference.abs()),
         "loglik {} vs dense {reference}",
         filtered.log_likelihood()
     );
@@ -78,13 +94,13 @@ fn check_against_dense_with_inputs(model: &LinearGaussianSsm, y: &Mat<f64>, u: O
             for i in 0..n {
                 let want = mean[jt.x(k, i)];
                 assert!(
-                    (means[(k, i)] - want).abs() < TOL * (1.0 + want.abs()),
+                    (means[(k, i)] - want).abs() < tol * (1.0 + want.abs()),
                     "step {k} mean"
                 );
             }
             let want = block(&post, |i| jt.x(k, i), |j| jt.x(k, j), n, n);
             assert!(
-                max_diff(cov.as_ref(), want.as_ref()) < TOL,
+                max_diff(cov.as_ref(), want.as_ref()) < tol,
                 "step {k} cov (upto {upto})"
             );
         }
@@ -96,23 +112,23 @@ fn check_against_dense_with_inputs(model: &LinearGaussianSsm, y: &Mat<f64>, u: O
         for i in 0..n {
             let want = mean[jt.x(k, i)];
             let got = smoothed.smoothed_means()[(k, i)];
-            assert!((got - want).abs() < TOL * (1.0 + want.abs()), "smoothed mean {k}");
+            assert!((got - want).abs() < tol * (1.0 + want.abs()), "smoothed mean {k}");
         }
         let want = block(&post, |i| jt.x(k, i), |j| jt.x(k, j), n, n);
         assert!(
-            max_diff(smoothed.smoothed_cov(k).unwrap().as_ref(), want.as_ref()) < TOL,
+            max_diff(smoothed.smoothed_cov(k).unwrap().as_ref(), want.as_ref()) < tol,
             "smoothed cov {k}"
         );
         if k + 1 < t {
             let want = block(&post, |i| jt.x(k + 1, i), |j| jt.x(k, j), n, n);
             assert!(
-                max_diff(smoothed.cross_cov(k).unwrap().as_ref(), want.as_ref()) < TOL,
+                max_diff(smoothed.cross_cov(k).unwrap().as_ref(), want.as_ref()) < tol,
                 "cross cov {k}"
             );
             // The gain satisfies Cov(x_{k+1}, x_k | y) = P_{k+1|T} G_kᵀ.
             let g = smoothed.gain(k).unwrap();
             let pg = smoothed.smoothed_cov(k + 1).unwrap() * g.transpose();
-            assert!(max_diff(pg.as_ref(), want.as_ref()) < TOL);
+            assert!(max_diff(pg.as_ref(), want.as_ref()) < tol);
         } else {
             assert!(smoothed.cross_cov(k).is_none() && smoothed.gain(k).is_none());
         }
@@ -218,39 +234,52 @@ fn e_step_statistics_match_the_dense_posterior() {
         let jt = joint(&model, t);
         let (idx, val) = observed(&jt, y.as_ref(), t);
         let (mean, cov) = condition(&jt, &idx, &val);
-        let e = |a: usize, b: usize| cov[(a, b)] + mean[a] * mean[b];
         let estep = model.e_step(&[y.as_ref()]).unwrap();
         let s = &estep.stats;
         assert!((estep.log_likelihood - log_density(&jt, &idx, &val)).abs() < TOL * 100.0);
         assert_eq!((s.n_sequences(), s.n_steps(), s.n_transitions()), (1, t, t - 1));
-        let close = |got: f64, want: f64, what: &str| {
-            assert!(
-                (got - want).abs() < 1e-8 * (1.0 + want.abs()),
-                "{what}: {got} vs {want} (seed {seed})"
-            );
-        };
-        for i in 0..n {
-            close(s.sum_x0()[i], mean[jt.x(0, i)], "sum_x0");
-            for j in 0..n {
-                close(s.sum_x0x0()[(i, j)], e(jt.x(0, i), jt.x(0, j)), "sum_x0x0");
-                close(s.sum_xx_last()[(i, j)], e(jt.x(t - 1, i), jt.x(t - 1, j)), "last");
-                let all: f64 = (0..t).map(|k| e(jt.x(k, i), jt.x(k, j))).sum();
-                close(s.sum_xx()[(i, j)], all, "sum_xx");
-                let cross: f64 = (1..t).map(|k| e(jt.x(k, i), jt.x(k - 1, j))).sum();
-                close(s.sum_cross()[(i, j)], cross, "sum_cross");
-            }
-        }
-        // The observation block sums over the steps with an observed value.
-        let seen: Vec<usize> = (0..t).filter(|&k| (0..p).any(|j| !y[(k, j)].is_nan())).collect();
-        assert_eq!(s.n_observed_steps(), seen.len());
-        for i in 0..n {
-            for j in 0..n {
-                let want: f64 = seen.iter().map(|&k| e(jt.x(k, i), jt.x(k, j))).sum();
-                close(s.sum_xx_observed()[(i, j)], want, "sum_xx_observed");
-            }
-        }
-        assert_observation_sums(s, &jt, &mean, &cov, &seen);
+        assert_statistics(s, &jt, &mean, &cov, y.as_ref());
     }
+}
+
+/// Every sum of the statistics `s` of the sequence `y` against the dense
+/// posterior (`mean`, `cov`) of `jt`.
+fn assert_statistics(
+    s: &SufficientStats,
+    jt: &Joint,
+    mean: &[f64],
+    cov: &Mat<f64>,
+    y: faer::MatRef<'_, f64>,
+) {
+    let (n, p, t) = (jt.n, jt.p, jt.t);
+    let e = |a: usize, b: usize| cov[(a, b)] + mean[a] * mean[b];
+    let close = |got: f64, want: f64, what: &str| {
+        assert!(
+            (got - want).abs() < 1e-8 * (1.0 + want.abs()),
+            "{what}: {got} vs {want}"
+        );
+    };
+    for i in 0..n {
+        close(s.sum_x0()[i], mean[jt.x(0, i)], "sum_x0");
+        for j in 0..n {
+            close(s.sum_x0x0()[(i, j)], e(jt.x(0, i), jt.x(0, j)), "sum_x0x0");
+            close(s.sum_xx_last()[(i, j)], e(jt.x(t - 1, i), jt.x(t - 1, j)), "last");
+            let all: f64 = (0..t).map(|k| e(jt.x(k, i), jt.x(k, j))).sum();
+            close(s.sum_xx()[(i, j)], all, "sum_xx");
+            let cross: f64 = (1..t).map(|k| e(jt.x(k, i), jt.x(k - 1, j))).sum();
+            close(s.sum_cross()[(i, j)], cross, "sum_cross");
+        }
+    }
+    // The observation block sums over the steps with an observed value.
+    let seen: Vec<usize> = (0..t).filter(|&k| (0..p).any(|j| !y[(k, j)].is_nan())).collect();
+    assert_eq!(s.n_observed_steps(), seen.len());
+    for i in 0..n {
+        for j in 0..n {
+            let want: f64 = seen.iter().map(|&k| e(jt.x(k, i), jt.x(k, j))).sum();
+            close(s.sum_xx_observed()[(i, j)], want, "sum_xx_observed");
+        }
+    }
+    assert_observation_sums(s, jt, mean, cov, &seen);
 }
 
 /// `sum_yx` and `sum_yy` against the dense posterior (`mean`, `cov`) over
@@ -398,4 +427,177 @@ fn e_step_input_statistics_match_the_dense_posterior() {
         }
     }
     assert_observation_sums(s, &jt, &mean, &cov, &seen);
+}
+
+/// The blocks of `m` whose bit is set in `mask` (bit 0 `A`, 1 `Q`, 2 `H`,
+/// 3 `R`), as views for [`TimeVarying`].
+struct Views<'a> {
+    a: Vec<faer::MatRef<'a, f64>>,
+    q: Vec<faer::MatRef<'a, f64>>,
+    h: Vec<faer::MatRef<'a, f64>>,
+    r: Vec<faer::MatRef<'a, f64>>,
+}
+
+impl<'a> Views<'a> {
+    fn of(m: &'a StepMatrices) -> Self {
+        Self {
+            a: refs(&m.a),
+            q: refs(&m.q),
+            h: refs(&m.h),
+            r: refs(&m.r),
+        }
+    }
+
+    fn subset(&self, mask: u8) -> TimeVarying<'_> {
+        TimeVarying {
+            a: pick(mask, 0, &self.a),
+            q: pick(mask, 1, &self.q),
+            h: pick(mask, 2, &self.h),
+            r: pick(mask, 3, &self.r),
+        }
+    }
+}
+
+fn pick<'x>(mask: u8, bit: u8, v: &'x [faer::MatRef<'x, f64>]) -> Option<&'x [faer::MatRef<'x, f64>]> {
+    (mask & (1 << bit) != 0).then_some(v)
+}
+
+/// Time-varying `A_k`, `Q_k`, `H_k`, `R_k` (every non-empty subset of the
+/// four), with and without inputs and offsets, fully observed and with a
+/// missing entry and a missing step: filter (checkpointed and the
+/// smoother's), smoother, cross-covariances and log-likelihood against
+/// dense conditioning of the joint Gaussian built with the per-step
+/// matrices, to 1e-10.
+#[test]
+fn time_varying_matrices_match_dense_conditioning() {
+    for (seed, n, p, m, t) in [(61u64, 2, 2, 0, 5), (62, 2, 2, 2, 6), (63, 2, 3, 1, 4)] {
+        let model = random_model_with_inputs(n, p, m, seed);
+        let matrices = StepMatrices::random(n, p, t, seed + 100);
+        let views = Views::of(&matrices);
+        let mut rng = StdRng::seed_from_u64(seed + 1);
+        let u = Mat::<f64>::from_fn(t, m, |_, _| rng.random_range(-2.0..2.0));
+        let u = (m > 0).then_some(&u);
+        for mask in 1..16u8 {
+            let tv = views.subset(mask);
+            let (_, mut y) = model
+                .sample_time_varying(t, u.map(|u| u.as_ref()), &tv, &mut rng)
+                .unwrap();
+            check_sequence_against_dense(&model, &y, u, tv, 1e-10);
+            y[(1, 0)] = f64::NAN;
+            (0..p).for_each(|j| y[(t - 2, j)] = f64::NAN);
+            check_sequence_against_dense(&model, &y, u, tv, 1e-10);
+        }
+    }
+}
+
+/// `H_k = I` with a diagonal `R_k` at some steps and general matrices at
+/// others: the update switches between the coordinatewise and the
+/// factored form from step to step, and agrees with dense conditioning.
+#[test]
+fn time_varying_switching_update_forms_match_dense() {
+    let (n, t) = (3, 6);
+    let model = random_model(n, n, 71);
+    let mut matrices = StepMatrices::random(n, n, t, 72);
+    for k in (0..t).step_by(2) {
+        matrices.h[k] = Mat::identity(n, n);
+        matrices.r[k] = Mat::from_fn(n, n, |i, j| if i == j { 0.1 + 0.2 * (i + k) as f64 } else { 0.0 });
+    }
+    let views = Views::of(&matrices);
+    let tv = views.subset(0b1111);
+    let (_, mut y) = model
+        .sample_time_varying(t, None, &tv, &mut StdRng::seed_from_u64(73))
+        .unwrap();
+    check_sequence_against_dense(&model, &y, None, tv, 1e-10);
+    y[(2, 1)] = f64::NAN;
+    y[(3, 0)] = f64::NAN;
+    check_sequence_against_dense(&model, &y, None, tv, 1e-10);
+}
+
+/// The steady-state option switches itself off on a sequence with
+/// time-varying matrices: the same results as the exact recursion, no
+/// steady step; and over several checkpoints the exact filter's replayed
+/// covariances are those the smoother's filter stored.
+#[test]
+fn steady_state_is_off_with_time_varying_matrices() {
+    let (n, p, t) = (2, 2, 40);
+    let exact = random_model(n, p, 81);
+    let steady = exact.clone().with_inference(InferenceOptions::steady_state());
+    let mut matrices = StepMatrices::random(n, p, t, 82);
+    // Constant A_k and Q_k until the last steps: a steady filter would
+    // converge there if it ran.
+    for k in 0..t - 3 {
+        matrices.a[k] = exact.a().to_owned();
+        matrices.q[k] = exact.q().to_owned();
+    }
+    let views = Views::of(&matrices);
+    let tv = views.subset(0b0011);
+    let (_, y) = exact
+        .sample_time_varying(t, None, &tv, &mut StdRng::seed_from_u64(83))
+        .unwrap();
+    let sequence = Sequence::new(y.as_ref()).with_time_varying(tv);
+    let (a, b) = (
+        exact.smooth_sequence(sequence).unwrap(),
+        steady.smooth_sequence(sequence).unwrap(),
+    );
+    assert_eq!(b.filter().steady_state_steps(), 0);
+    assert_eq!(b.steady_state_steps(), 0);
+    assert_eq!(a.log_likelihood(), b.log_likelihood());
+    assert_eq!(a.smoothed_means(), b.smoothed_means());
+    let f = steady.filter_sequence(sequence).unwrap();
+    assert_eq!(f.steady_state_steps(), 0);
+    assert_eq!(f.filtered_means(), a.filter().filtered_means());
+    let ll = steady.log_likelihood_of(&[sequence]).unwrap();
+    assert_eq!(ll, a.log_likelihood());
+    // The checkpointed filter (exact mode, T = 40: checkpoints at 0, 16, 32)
+    // replays each step with its own matrices: the same covariances as the
+    // smoother's filter, which stored them all.
+    let checkpointed = exact.filter_sequence(sequence).unwrap();
+    for k in 0..t {
+        assert_eq!(
+            checkpointed.filtered_cov(k),
+            a.filter().filtered_cov(k),
+            "filtered {k}"
+        );
+        assert_eq!(
+            checkpointed.predicted_cov(k),
+            a.filter().predicted_cov(k),
+            "predicted {k}"
+        );
+    }
+    assert_eq!(checkpointed.filtered_covs(), a.filter().filtered_covs());
+}
+
+/// The E-step statistics of a sequence with time-varying matrices (every
+/// block, inputs, missing entries and a missing step) against expectations
+/// under the dense posterior: the sums of smoothed moments, and the
+/// observation sums whose missing values are expected with `H_k`, `R_k`.
+#[test]
+fn time_varying_e_step_statistics_match_the_dense_posterior() {
+    let (n, p, m, t) = (2, 3, 1, 6);
+    let model = random_model_with_inputs(n, p, m, 91);
+    let matrices = StepMatrices::random(n, p, t, 92);
+    let views = Views::of(&matrices);
+    let tv = views.subset(0b1111);
+    let mut rng = StdRng::seed_from_u64(93);
+    let u = Mat::<f64>::from_fn(t, m, |_, _| rng.random_range(-2.0..2.0));
+    let (_, mut y) = model
+        .sample_time_varying(t, Some(u.as_ref()), &tv, &mut rng)
+        .unwrap();
+    y[(1, 0)] = f64::NAN;
+    y[(2, 1)] = f64::NAN;
+    y[(2, 2)] = f64::NAN;
+    (0..p).for_each(|j| y[(4, j)] = f64::NAN);
+    let jt = joint_time_varying(&model, Some(u.as_ref()), &tv, t);
+    let (idx, val) = observed(&jt, y.as_ref(), t);
+    let (mean, cov) = condition(&jt, &idx, &val);
+    let sequence = Sequence::with_inputs(y.as_ref(), u.as_ref()).with_time_varying(tv);
+    let estep = statespace::em::WithInputs(model).e_step(&[sequence][..]).unwrap();
+    let reference = log_density(&jt, &idx, &val);
+    assert!((estep.log_likelihood - reference).abs() < 1e-10 * (1.0 + reference.abs()));
+    let s = &estep.stats;
+    assert_eq!(
+        s.time_varying(),
+        LearnSet::only(&[Param::A, Param::Q, Param::H, Param::R])
+    );
+    assert_statistics(s, &jt, &mean, &cov, y.as_ref());
 }

@@ -11,10 +11,12 @@ use super::missing::Missing;
 use super::stats::{InputStats, SufficientStats};
 use crate::data::validate_all;
 use crate::error::{Result, StateSpaceError};
-use crate::kalman::{Backward, CovStore, ForwardStore, Padded, backward, forward};
+use crate::kalman::{Backward, CovStore, ForwardStore, Padded};
 use crate::model::LinearGaussianSsm;
 use crate::model::validate::symmetrise;
+use crate::param::LearnSet;
 use crate::sequence::{Driven, Sequence};
+use crate::time_varying::StepMatrices;
 
 /// The E-step over every sequence (documented on the [`em_core::EmModel`]
 /// implementation).
@@ -68,14 +70,14 @@ fn e_step_sequence(
         means: true,
         filtered_covs: CovStore::All,
     };
-    let fwd = forward(pm, driven.conditioned(), driven.drift(), sequence, tol, store)?;
+    let fwd = driven.forward(pm, sequence, tol, store)?;
     let mask: Vec<bool> = if any_missing {
         (0..t).map(|k| (0..p).any(|j| y[(k, j)].is_nan())).collect()
     } else {
         Vec::new()
     };
     let mut missing = any_missing.then(|| Missing::new(model, driven));
-    let bwd = backward(pm, &fwd, sequence, tol, false, &mask, |k, ms, ps| {
+    let bwd = driven.backward(pm, &fwd, sequence, tol, false, &mask, |k, ms, ps| {
         match missing.as_mut() {
             Some(m) => m.visit(k, ms, ps, ldn),
             None => Ok(()),
@@ -159,6 +161,7 @@ fn statistics(
         sum_yx,
         sum_yy,
         inputs,
+        time_varying: driven.matrices().map_or(LearnSet::none(), StepMatrices::given),
     }
 }
 

@@ -7,7 +7,8 @@
 //! `E[y_M] = c + F m`, `E[y_M xᵀ] = E[y_M] mᵀ + F P`,
 //! `Cov(y_M) = F P Fᵀ + R_MM − J R_OM`, `Cov(y_M, y_O) = 0` (m, P the
 //! smoothed moments). The quantities of a pattern of missing coordinates
-//! are computed once per sequence.
+//! are computed once per sequence (once per step when `H_k` or `R_k` vary:
+//! see [`crate::time_varying`]).
 //!
 //! A step with no observed value is left out of the observation block
 //! instead (its `y` is not part of the complete data): it adds nothing to
@@ -25,6 +26,7 @@ use crate::model::LinearGaussianSsm;
 use crate::model::validate::spd_error;
 use crate::param::Param;
 use crate::sequence::Driven;
+use crate::time_varying::StepMatrices;
 
 /// Pattern-specific quantities of a step with missing values.
 struct Pattern {
@@ -39,10 +41,12 @@ struct Pattern {
 }
 
 impl Pattern {
-    fn new(model: &LinearGaussianSsm, observed: &[bool]) -> Result<Self> {
+    /// The quantities of the pattern `observed` with the observation matrix
+    /// `h` and noise covariance `r`.
+    fn new(h: MatRef<'_, f64>, r: MatRef<'_, f64>, observed: &[bool]) -> Result<Self> {
         let obs: Vec<usize> = (0..observed.len()).filter(|&i| observed[i]).collect();
         let mis: Vec<usize> = (0..observed.len()).filter(|&i| !observed[i]).collect();
-        let (r, h, n) = (model.r(), model.h(), model.state_dim());
+        let n = h.ncols();
         let r_oo = Mat::<f64>::from_fn(obs.len(), obs.len(), |a, b| r[(obs[a], obs[b])]);
         let r_om = Mat::<f64>::from_fn(obs.len(), mis.len(), |a, b| r[(obs[a], mis[b])]);
         let mut jt = r_om.clone();
@@ -85,6 +89,8 @@ impl Pattern {
 /// `E[y_M] = c + F m + e_M`.
 pub(super) struct Missing<'a> {
     model: &'a LinearGaussianSsm,
+    /// The sequence's time-varying matrices when `H_k` or `R_k` vary.
+    varying: Option<&'a StepMatrices>,
     /// The observations less the inputs' part.
     y: MatRef<'a, f64>,
     /// `e_k = D u_k + d` per step (`None` when zero).
@@ -112,6 +118,7 @@ impl<'a> Missing<'a> {
         let (n, p) = (model.state_dim(), model.obs_dim());
         Self {
             model,
+            varying: driven.matrices().filter(|m| m.observation_varies()),
             y: driven.conditioned(),
             offsets: driven.offsets.as_ref().map(Mat::as_ref),
             yhat: driven.y.to_owned(),
@@ -150,11 +157,20 @@ impl<'a> Missing<'a> {
             self.unobserved_steps += 1;
             return Ok(());
         }
-        if !self.patterns.contains_key(self.key.as_slice()) {
-            let pattern = Pattern::new(self.model, &self.key)?;
-            self.patterns.insert(self.key.clone(), pattern);
-        }
-        let pat = &self.patterns[self.key.as_slice()];
+        let step_pattern;
+        let pat = match self.varying {
+            Some(m) => {
+                step_pattern = Pattern::new(m.h(self.model, k), m.r(self.model, k).0, &self.key)?;
+                &step_pattern
+            }
+            None => {
+                if !self.patterns.contains_key(self.key.as_slice()) {
+                    let pattern = Pattern::new(self.model.h(), self.model.r(), &self.key)?;
+                    self.patterns.insert(self.key.clone(), pattern);
+                }
+                &self.patterns[self.key.as_slice()]
+            }
+        };
         let (n_o, n_m) = (pat.obs.len(), pat.mis.len());
         for (a, &mi) in pat.mis.iter().enumerate() {
             let from_obs: f64 = (0..n_o).map(|b| pat.j[(a, b)] * self.y[(k, pat.obs[b])]).sum();

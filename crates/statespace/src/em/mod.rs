@@ -43,6 +43,18 @@
 //! `y_k − D u_k − d` and add `B u_k + b` to each predicted mean; the
 //! covariances do not depend on the inputs.
 //!
+//! # Time-varying matrices
+//! A [`crate::Sequence`] may give `A_k`, `Q_k`, `H_k`, `R_k` per step
+//! ([`crate::TimeVarying`]). The E-step runs with them (the sums above are
+//! of smoothed moments, whatever the matrices; a missing value is expected
+//! with its step's `H_k`, `R_k`), and the statistics record which blocks
+//! varied ([`SufficientStats::time_varying`]). The M-step learns the other
+//! regression and `m0`, `P0`: a time-varying block cannot be learned
+//! ([`crate::StateSpaceError::TimeVaryingLearned`]), nor a block of its
+//! regression (the transition `[A B b]` with `Q`, the observation
+//! `[H D d]` with `R`: [`crate::StateSpaceError::TimeVaryingCombination`]),
+//! whose update would need sums weighted by the per-step matrices.
+//!
 //! # Missing values
 //! A missing coordinate of y is latent too, and the E-step takes its
 //! expectation exactly. For a step with observed coordinates O and missing

@@ -13,6 +13,7 @@ use crate::model::inputs::InputParameters;
 use crate::model::validate::symmetrise;
 use crate::model::{LinearGaussianSsm, Parameters};
 use crate::param::{InputParam, Param, StepDiagnostics};
+use crate::time_varying::check_learnable;
 
 /// The M-step (documented on the [`em_core::EmModel`] implementation).
 pub(super) fn m_step(
@@ -63,6 +64,7 @@ pub(super) fn m_step(
         gram: join_gram(stats.phi().as_ref(), stats.sum_xprev_u(), stats.sum_uu()),
     };
     if learns(transition.blocks) || learn.contains(Param::Q) {
+        transition.check_time_varying(stats, options, widths)?;
         if stats.n_transitions == 0 {
             return Err(StateSpaceError::NoTransitions);
         }
@@ -86,6 +88,7 @@ pub(super) fn m_step(
         ),
     };
     if learns(observation.blocks) || learn.contains(Param::R) {
+        observation.check_time_varying(stats, options, widths)?;
         if stats.n_observed_steps == 0 {
             return Err(StateSpaceError::NoObservedValues);
         }
@@ -120,6 +123,45 @@ impl Block {
             Self::Param(param) => options.learn.contains(param),
             Self::Input(input) => options.learn_inputs.contains(input),
         }
+    }
+
+    fn matrix(self) -> Matrix {
+        match self {
+            Self::Param(param) => param.into(),
+            Self::Input(input) => input.into(),
+        }
+    }
+}
+
+impl Regression {
+    /// Refuses a learned block of this regression when the statistics come
+    /// from time-varying matrices of it ([`check_learnable`]); `widths` are
+    /// the widths of the coefficient blocks (a block of width 0 is not
+    /// learned).
+    fn check_time_varying(
+        &self,
+        stats: &SufficientStats,
+        options: &MStepOptions,
+        widths: [usize; 3],
+    ) -> Result<()> {
+        let coefficient = match self.blocks[0] {
+            Block::Param(param) => param,
+            Block::Input(_) => unreachable!("the first block of a regression is a parameter"),
+        };
+        let learned: Vec<Matrix> = self
+            .blocks
+            .iter()
+            .zip(widths)
+            .filter(|&(block, width)| width > 0 && block.learned(options))
+            .map(|(block, _)| block.matrix())
+            .chain(
+                options
+                    .learn
+                    .contains(self.covariance)
+                    .then_some(self.covariance.into()),
+            )
+            .collect();
+        check_learnable(stats.time_varying(), &learned, [coefficient, self.covariance])
     }
 }
 

@@ -4,6 +4,7 @@
 use faer::{Mat, MatRef};
 
 use crate::error::{Result, StateSpaceError};
+use crate::param::LearnSet;
 
 /// Mergeable sufficient statistics of the E-step (sums over sequences and
 /// steps; see [`crate::em`] for the definitions).
@@ -22,6 +23,10 @@ pub struct SufficientStats {
     pub(super) sum_yx: Mat<f64>,
     pub(super) sum_yy: Mat<f64>,
     pub(super) inputs: InputStats,
+    /// The blocks some sequence gave as time-varying (see
+    /// [`crate::time_varying`]: the M-step refuses to learn them and their
+    /// regression partners).
+    pub(super) time_varying: LearnSet,
 }
 
 /// The input sums of the statistics, with `ũ_k = [u_k; 1]` (m+1 values;
@@ -89,6 +94,7 @@ impl SufficientStats {
     pub fn zeros_with_inputs(n: usize, p: usize, m: usize) -> Self {
         Self {
             inputs: InputStats::zeros(n, p, m),
+            time_varying: LearnSet::none(),
             n_sequences: 0,
             n_steps: 0,
             n_observed_steps: 0,
@@ -232,6 +238,13 @@ impl SufficientStats {
         self.inputs.observed_uu.as_ref()
     }
 
+    /// The blocks (of `A`, `Q`, `H`, `R`) that some sequence of these
+    /// statistics gave as time-varying.
+    #[must_use]
+    pub fn time_varying(&self) -> LearnSet {
+        self.time_varying
+    }
+
     /// `Σ_{k≥1} E[x_k x_kᵀ]` (`Σ` of the M-step, unnormalised).
     #[must_use]
     pub fn sigma(&self) -> Mat<f64> {
@@ -279,6 +292,7 @@ impl SufficientStats {
         self.sum_yx += &other.sum_yx;
         self.sum_yy += &other.sum_yy;
         self.inputs.add(&other.inputs);
+        self.time_varying = other.time_varying.iter().fold(self.time_varying, LearnSet::with);
         Ok(())
     }
 

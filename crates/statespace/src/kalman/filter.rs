@@ -18,7 +18,7 @@ use linalg_kernels::isa::clear_upper_registers;
 use linalg_kernels::padded::solve_lower_vector_padded;
 
 use super::matseq::MatSeq;
-use super::padded::{NO_SOURCE, Padded};
+use super::padded::{NO_SOURCE, Padded, StepModels};
 use super::steady::Detector;
 use super::update::{
     Panel, Work, add_gain_times, all_finite, diag_finite, factor_panel, subtract_observed_mean, take_z,
@@ -103,9 +103,10 @@ struct Undo {
 
 /// Runs the Kalman filter over one sequence (rows of `y`, NaN = missing;
 /// `y` less the inputs' part, see [`crate::sequence`]), with the drift
-/// `c_k` of the inputs (row k; none for a model without inputs).
-pub(crate) fn forward(
-    pm: &Padded,
+/// `c_k` of the inputs (row k; none for a model without inputs) and the
+/// parameters `models.at(k)` at step k.
+pub(crate) fn forward<M: StepModels + ?Sized>(
+    models: &M,
     y: MatRef<'_, f64>,
     drift: Option<MatRef<'_, f64>>,
     sequence: usize,
@@ -116,9 +117,9 @@ pub(crate) fn forward(
     // (the caller's, or the previous M-step's) glibc's `ln` can run ~20x
     // slower until the upper vector registers are cleared.
     clear_upper_registers();
-    let mut pass = ForwardPass::new(pm, y.nrows(), sequence, tol, store);
+    let mut pass = ForwardPass::new(models.at(0), y.nrows(), sequence, tol, store);
     for k in 0..y.nrows() {
-        pass.step(pm, k, y.row(k), drift.map(|c| c.row(k)))?;
+        pass.step(models.at(k), k, y.row(k), drift.map(|c| c.row(k)))?;
     }
     Ok(pass.finish(y.nrows()))
 }
@@ -452,12 +453,13 @@ impl ForwardPass {
 /// with [`CovStore::Checkpoints`] every `every` steps) and calls
 /// `visit(k, P_{k|k})` (padded buffer) for every step of `first..=last`, in
 /// order: from the checkpoint at or before `first`, unpacking each
-/// checkpoint it passes. `observed(k, idx)` writes the observed coordinates
+/// checkpoint it passes, with the parameters `models.at(k)` of each step.
+/// `observed(k, idx)` writes the observed coordinates
 /// of step k into `idx` and returns their number. The same functions on the
 /// same inputs as the filter: bit-identical matrices. One workspace for the
 /// whole range.
-pub(crate) fn replay_filtered(
-    pm: &Padded,
+pub(crate) fn replay_filtered<M: StepModels + ?Sized>(
+    models: &M,
     covs: &MatSeq,
     every: usize,
     first: usize,
@@ -465,8 +467,9 @@ pub(crate) fn replay_filtered(
     mut observed: impl FnMut(usize, &mut [usize]) -> usize,
     mut visit: impl FnMut(usize, &[f64]),
 ) {
-    let mut w = Work::new(pm);
+    let mut w = Work::new(models.at(0));
     for k in first / every * every..=last {
+        let pm = models.at(k);
         if k % every == 0 {
             covs.unpack(covs.slot(k), &mut w.pf, pm.ldn);
         } else {

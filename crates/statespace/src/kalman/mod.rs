@@ -26,6 +26,6 @@ mod update;
 
 pub(crate) use filter::{CovStore, Forward, ForwardPass, ForwardStore, forward, replay_filtered};
 pub(crate) use matseq::MatSeq;
-pub(crate) use padded::Padded;
+pub(crate) use padded::{Padded, PerStep, StepModels};
 pub(crate) use smoother::{Backward, GainWork, backward, gain_into};
 pub(crate) use update::innovation_error;

@@ -4,6 +4,7 @@
 
 use crate::dense::{Destination, Operand, Shape, ZeroPattern, gemm, mirror_lower, pad};
 use crate::model::LinearGaussianSsm;
+use crate::model::validate::is_identity;
 use faer::MatRef;
 
 use super::matseq::MatSeq;
@@ -46,29 +47,40 @@ fn padded_copy(m: MatRef<'_, f64>, ld: usize) -> Vec<f64> {
 
 impl Padded {
     pub fn new(model: &LinearGaussianSsm) -> Self {
+        Self::with_matrices(model, model.a(), model.q(), model.h(), model.r())
+    }
+
+    /// The model's `m0`, `P0` with the matrices `a`, `q`, `h`, `r` (checked
+    /// by the caller: the model's, or one step's time-varying ones).
+    pub fn with_matrices(
+        model: &LinearGaussianSsm,
+        a: MatRef<'_, f64>,
+        q: MatRef<'_, f64>,
+        h: MatRef<'_, f64>,
+        r: MatRef<'_, f64>,
+    ) -> Self {
         let (n, p) = (model.state_dim(), model.obs_dim());
         let (ldn, ldp) = (pad(n), pad(p));
         let mut m0 = vec![0.0; ldn];
         m0[..n].copy_from_slice(model.m0());
-        let a = padded_copy(model.a(), ldn);
-        let r = model.r();
+        let a_padded = padded_copy(a, ldn);
+        let h_identity = is_identity(h);
         let r_diagonal = (0..p).all(|j| (0..p).all(|i| i == j || r[(i, j)] == 0.0));
         Self {
-            coordinate_noise: (model.h_is_identity() && r_diagonal)
-                .then(|| (0..p).map(|i| r[(i, i)]).collect()),
-            a_zeros: ZeroPattern::of_transposed(&a, ldn, n),
+            coordinate_noise: (h_identity && r_diagonal).then(|| (0..p).map(|i| r[(i, i)]).collect()),
+            a_zeros: ZeroPattern::of_transposed(&a_padded, ldn, n),
             n,
             p,
             ldn,
             ldp,
-            a,
-            q: padded_copy(model.q(), ldn),
-            h: padded_copy(model.h(), ldp),
-            ht: padded_copy(model.h().transpose(), ldn),
+            a: a_padded,
+            q: padded_copy(q, ldn),
+            h: padded_copy(h, ldp),
+            ht: padded_copy(h.transpose(), ldn),
             m0,
             p0: padded_copy(model.p0(), ldn),
-            r: padded_copy(model.r(), ldp),
-            h_identity: model.h_is_identity(),
+            r: padded_copy(r, ldp),
+            h_identity,
         }
     }
 
@@ -103,5 +115,40 @@ impl Padded {
             filt.unpack(source, pf, self.ldn);
             self.predict_cov(pf, ct, out);
         }
+    }
+}
+
+/// The parameters of each step of a sequence, for the recursions: the
+/// model itself (every step the same), or [`PerStep`] (time-varying
+/// matrices, see [`crate::time_varying`]). The recursions are generic over
+/// it, so the invariant path compiles to the code it had without it.
+pub(crate) trait StepModels: Sync {
+    /// The parameters of step k (its transition into k and its observation).
+    fn at(&self, k: usize) -> &Padded;
+}
+
+impl StepModels for Padded {
+    #[inline(always)]
+    fn at(&self, _k: usize) -> &Padded {
+        self
+    }
+}
+
+/// One [`Padded`] per step (time-varying matrices).
+#[derive(Debug, Clone)]
+pub(crate) struct PerStep(Vec<Padded>);
+
+impl PerStep {
+    /// The parameters of the steps `0..steps.len()` (not empty).
+    pub fn new(steps: Vec<Padded>) -> Self {
+        debug_assert!(!steps.is_empty());
+        Self(steps)
+    }
+}
+
+impl StepModels for PerStep {
+    #[inline]
+    fn at(&self, k: usize) -> &Padded {
+        &self.0[k]
     }
 }

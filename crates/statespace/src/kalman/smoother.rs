@@ -21,7 +21,7 @@ use linalg_kernels::padded::{cholesky_panel_padded, solve_right_lower_padded};
 
 use super::filter::Forward;
 use super::matseq::MatSeq;
-use super::padded::Padded;
+use super::padded::{Padded, StepModels};
 use super::steady::is_converged;
 use super::update::all_finite;
 
@@ -116,11 +116,13 @@ fn add_scaled(dst: &mut [f64], src: &[f64], scale: f64) {
 }
 
 /// Runs the RTS smoother over the output of [`super::filter::forward`]
-/// (which must have stored means and filtered covariances).
+/// (which must have stored means and filtered covariances), with the
+/// parameters `models.at(k)` of each step (the gain of step k uses step
+/// k + 1's transition).
 /// `visit(k, m_s,k, P_s,k)` is called for every step with `visit_mask[k]`
 /// (padded buffers).
-pub(crate) fn backward<F>(
-    pm: &Padded,
+pub(crate) fn backward<M, F>(
+    models: &M,
     fwd: &Forward,
     sequence: usize,
     tol: Option<f64>,
@@ -129,11 +131,12 @@ pub(crate) fn backward<F>(
     mut visit: F,
 ) -> Result<Backward>
 where
+    M: StepModels + ?Sized,
     F: FnMut(usize, &[f64], &[f64]) -> Result<()>,
 {
     let t = fwd.steps;
     let visits = |k: usize| visit_mask.get(k).copied().unwrap_or(false);
-    let mut pass = BackwardPass::new(pm, fwd, sequence, tol, store_covs);
+    let mut pass = BackwardPass::new(models, fwd, sequence, tol, store_covs);
     if visits(t - 1) {
         visit(t - 1, &pass.ms_next, &pass.ps_next)?;
     }
@@ -152,8 +155,10 @@ where
 /// The state of [`backward`] between steps: step k + 1's smoothed moments
 /// (`ms_next`, `ps_next`), the running sums, and the gain of the last
 /// (filtered covariance, predicted covariance) pair.
-struct BackwardPass<'a> {
-    pm: &'a Padded,
+struct BackwardPass<'a, M: ?Sized> {
+    models: &'a M,
+    n: usize,
+    ldn: usize,
     fwd: &'a Forward,
     filt: &'a MatSeq,
     sequence: usize,
@@ -184,9 +189,10 @@ struct BackwardPass<'a> {
     steady_steps: usize,
 }
 
-impl<'a> BackwardPass<'a> {
+impl<'a, M: StepModels + ?Sized> BackwardPass<'a, M> {
     /// Starts at the last step, whose smoothed moments are the filtered ones.
-    fn new(pm: &'a Padded, fwd: &'a Forward, sequence: usize, tol: Option<f64>, store_covs: bool) -> Self {
+    fn new(models: &'a M, fwd: &'a Forward, sequence: usize, tol: Option<f64>, store_covs: bool) -> Self {
+        let pm = models.at(0);
         let (n, ldn) = (pm.n, pm.ldn);
         let t = fwd.steps;
         let filt = fwd
@@ -208,7 +214,9 @@ impl<'a> BackwardPass<'a> {
             slot
         });
         Self {
-            pm,
+            models,
+            n,
+            ldn,
             fwd,
             filt,
             sequence,
@@ -255,7 +263,14 @@ impl<'a> BackwardPass<'a> {
         self.converged = false;
         self.prev_delta = None;
         let sequence = self.sequence;
-        gain_into(self.pm, self.filt, &self.fwd.pred_source, k, &mut self.gw).map_err(|err| match err {
+        gain_into(
+            self.models.at(k + 1),
+            self.filt,
+            &self.fwd.pred_source,
+            k,
+            &mut self.gw,
+        )
+        .map_err(|err| match err {
             KernelError::NotPositiveDefinite { pivot, .. } => StateSpaceError::PredictedNotPositiveDefinite {
                 sequence,
                 step: k + 1,
@@ -281,7 +296,7 @@ impl<'a> BackwardPass<'a> {
 
     /// `m_s,k = m_f,k + G (m_s,k+1 − m_p,k+1)` into `ms` and the means.
     fn smooth_mean(&mut self, k: usize) -> Result<()> {
-        let (n, ldn) = (self.pm.n, self.pm.ldn);
+        let (n, ldn) = (self.n, self.ldn);
         let next_pred = &self.fwd.pred_means[(k + 1) * n..(k + 2) * n];
         for ((d, &s), &p) in self.delta[..n].iter_mut().zip(&self.ms_next[..n]).zip(next_pred) {
             *d = s - p;
@@ -324,7 +339,7 @@ impl<'a> BackwardPass<'a> {
     /// One step of the covariance recursion (see the module documentation)
     /// and the convergence test on a steady stretch.
     fn full_cov_step(&mut self, reuse: bool) {
-        let (n, ldn) = (self.pm.n, self.pm.ldn);
+        let (n, ldn) = (self.n, self.ldn);
         let gw = &self.gw;
         for ((dd, &a), &b) in self.d.iter_mut().zip(&self.ps_next).zip(&gw.pp) {
             *dd = a - b;

@@ -5,7 +5,7 @@ use faer::MatRef;
 
 use super::inference_options::InferenceOptions;
 use super::inputs::InputParameters;
-use super::validate::{check_finite, check_shape, symmetric_positive_definite};
+use super::validate::{check_finite, check_shape, is_identity, symmetric_positive_definite};
 use super::{LinearGaussianSsm, Parameters};
 use crate::error::{Matrix, Result, StateSpaceError};
 use crate::param::Param;
@@ -205,8 +205,7 @@ impl LinearGaussianSsm {
         let (q, chol_q) = symmetric_positive_definite(Matrix::Param(Param::Q), q)?;
         let (r, chol_r) = symmetric_positive_definite(Matrix::Param(Param::R), r)?;
         let (p0, chol_p0) = symmetric_positive_definite(Matrix::Param(Param::P0), p0)?;
-        let h_identity =
-            p == n && (0..n).all(|j| (0..n).all(|i| h[(i, j)] == if i == j { 1.0 } else { 0.0 }));
+        let h_identity = is_identity(h.as_ref());
         Ok(Self {
             a,
             q,

@@ -10,7 +10,7 @@
 //! predicted state and `D̃ ũ_k` to the predicted observation. The
 //! recursions, the sampler and the M-step use that one form.
 
-use faer::{Mat, MatRef};
+use faer::{Mat, MatRef, RowRef};
 
 use super::LinearGaussianSsm;
 use super::validate::{check_finite, check_shape};
@@ -207,6 +207,31 @@ pub(crate) fn validate_inputs(
         }
     }
     Ok(())
+}
+
+/// The known part `C ũ` of one step into `out`: `out_i = Σ_j C_ij ũ_j`, for
+/// the augmented coefficients `C` (`[B b]`: the drift of the inputs, or
+/// `[D d]`: the known part of the observation) and the step's augmented
+/// inputs `ũ = [u; 1]`. The one place that forms it (the batch recursions,
+/// the streaming filter and forecasts), so all three add the same values.
+pub(crate) fn known_part(coefficients: MatRef<'_, f64>, u: RowRef<'_, f64>, out: &mut [f64]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (0..u.ncols()).map(|j| coefficients[(i, j)] * u[j]).sum();
+    }
+}
+
+/// The known parts `C ũ_k` ([`known_part`]) of every step, one row per
+/// step, for the augmented inputs `inputs` (T x (m+1)).
+pub(crate) fn known_parts(coefficients: MatRef<'_, f64>, inputs: MatRef<'_, f64>) -> Mat<f64> {
+    let mut row = vec![0.0; coefficients.nrows()];
+    let mut out = Mat::zeros(inputs.nrows(), coefficients.nrows());
+    for k in 0..inputs.nrows() {
+        known_part(coefficients, inputs.row(k), &mut row);
+        for (i, &v) in row.iter().enumerate() {
+            out[(k, i)] = v;
+        }
+    }
+    out
 }
 
 /// The augmented inputs `ũ_k = [u_k; 1]` of `steps` steps, one row per step

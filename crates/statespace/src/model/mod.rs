@@ -94,6 +94,16 @@ impl LinearGaussianSsm {
         self
     }
 
+    /// The Cholesky factor of `Q`.
+    pub(crate) fn chol_q(&self) -> &Cholesky {
+        &self.chol_q
+    }
+
+    /// The Cholesky factor of `R`.
+    pub(crate) fn chol_r(&self) -> &Cholesky {
+        &self.chol_r
+    }
+
     /// The inference options used by [`Self::filter`], [`Self::smooth`],
     /// the E-step and [`Self::log_likelihood`].
     #[must_use]

@@ -7,6 +7,7 @@ use rand_distr::StandardNormal;
 use super::LinearGaussianSsm;
 use super::inputs::{augmented_inputs, validate_inputs};
 use crate::error::{Result, StateSpaceError};
+use crate::time_varying::{StepMatrices, TimeVarying};
 
 impl LinearGaussianSsm {
     /// Draws one sequence of `t` steps: `(states (t x n), observations (t x p))`.
@@ -23,7 +24,7 @@ impl LinearGaussianSsm {
     /// ever returned. [`StateSpaceError::MissingInputs`] for a model with
     /// inputs (use [`Self::sample_with_inputs`]).
     pub fn sample<G: Rng + ?Sized>(&self, t: usize, rng: &mut G) -> Result<(Mat<f64>, Mat<f64>)> {
-        self.sample_sequence(0, t, None, rng)
+        self.sample_sequence(0, t, None, None, rng)
     }
 
     /// Draws one sequence driven by the inputs `u` (T x m, one row per
@@ -37,7 +38,30 @@ impl LinearGaussianSsm {
         u: MatRef<'_, f64>,
         rng: &mut G,
     ) -> Result<(Mat<f64>, Mat<f64>)> {
-        self.sample_sequence(0, u.nrows(), Some(u), rng)
+        self.sample_sequence(0, u.nrows(), Some(u), None, rng)
+    }
+
+    /// Draws one sequence of `t` steps with the time-varying matrices
+    /// `matrices` (see [`TimeVarying`]: `A_k`, `Q_k` for the transition
+    /// into step k, `H_k`, `R_k` for observation k; the model's for a block
+    /// not given) and the inputs `u` (T x m, or none for a model without
+    /// inputs): as [`Self::sample_with_inputs`] with `A_k`, `L_{Q_k}`,
+    /// `H_k`, `L_{R_k}` in place of the model's.
+    ///
+    /// # Errors
+    /// As [`Self::sample_with_inputs`], and bad time-varying matrices:
+    /// [`StateSpaceError::TimeVaryingSteps`],
+    /// [`StateSpaceError::TimeVaryingMatrix`] (checked before anything is
+    /// drawn).
+    pub fn sample_time_varying<G: Rng + ?Sized>(
+        &self,
+        t: usize,
+        u: Option<MatRef<'_, f64>>,
+        matrices: &TimeVarying<'_>,
+        rng: &mut G,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
+        let matrices = StepMatrices::new(self, matrices, 0, t)?;
+        self.sample_sequence(0, t, u, matrices.as_ref(), rng)
     }
 
     /// Draws one sequence per entry of `lengths` (in that order, from one RNG).
@@ -52,17 +76,19 @@ impl LinearGaussianSsm {
         lengths
             .iter()
             .enumerate()
-            .map(|(s, &t)| self.sample_sequence(s, t, None, rng))
+            .map(|(s, &t)| self.sample_sequence(s, t, None, None, rng))
             .collect()
     }
 
-    /// [`Self::sample_with_inputs`] (inputs `u`, or none) as sequence
-    /// `sequence` (for the error).
+    /// [`Self::sample_time_varying`] (inputs `u`, or none; checked
+    /// time-varying matrices, or none) as sequence `sequence` (for the
+    /// error).
     fn sample_sequence<G: Rng + ?Sized>(
         &self,
         sequence: usize,
         t: usize,
         u: Option<MatRef<'_, f64>>,
+        matrices: Option<&StepMatrices>,
         rng: &mut G,
     ) -> Result<(Mat<f64>, Mat<f64>)> {
         validate_inputs(sequence, t, self.input_dim(), u)?;
@@ -90,9 +116,13 @@ impl LinearGaussianSsm {
                     x[i] = self.m0[i] + next[i];
                 }
             } else {
-                lower_times(self.chol_q.factor(), &eps_n, &mut next);
+                let (a, chol_q) = match matrices {
+                    Some(m) => (m.a(self, k), m.q(self, k).1),
+                    None => (self.a.as_ref(), &self.chol_q),
+                };
+                lower_times(chol_q.factor(), &eps_n, &mut next);
                 for i in 0..n {
-                    next[i] += (0..n).map(|j| self.a[(i, j)] * x[j]).sum::<f64>() + known(&b, k, i);
+                    next[i] += (0..n).map(|j| a[(i, j)] * x[j]).sum::<f64>() + known(&b, k, i);
                 }
                 x.copy_from_slice(&next);
             }
@@ -100,9 +130,13 @@ impl LinearGaussianSsm {
                 return Err(overflow(k, "state"));
             }
             eps_p.iter_mut().for_each(|e| *e = rng.sample(StandardNormal));
-            lower_times(self.chol_r.factor(), &eps_p, &mut noise);
+            let (h, chol_r) = match matrices {
+                Some(m) => (m.h(self, k), m.r(self, k).1),
+                None => (self.h.as_ref(), &self.chol_r),
+            };
+            lower_times(chol_r.factor(), &eps_p, &mut noise);
             for i in 0..p {
-                noise[i] += (0..n).map(|j| self.h[(i, j)] * x[j]).sum::<f64>() + known(&d, k, i);
+                noise[i] += (0..n).map(|j| h[(i, j)] * x[j]).sum::<f64>() + known(&d, k, i);
             }
             if !noise.iter().all(|v| v.is_finite()) {
                 return Err(overflow(k, "observation"));

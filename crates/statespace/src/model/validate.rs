@@ -41,6 +41,13 @@ pub(crate) fn check_finite(matrix: Matrix, m: MatRef<'_, f64>) -> Result<()> {
     Ok(())
 }
 
+/// Whether `m` is exactly the identity (square, ones on the diagonal,
+/// zeros elsewhere).
+pub(crate) fn is_identity(m: MatRef<'_, f64>) -> bool {
+    let n = m.nrows();
+    m.ncols() == n && (0..n).all(|j| (0..n).all(|i| m[(i, j)] == if i == j { 1.0 } else { 0.0 }))
+}
+
 /// `(M + Mᵀ)/2` in place: both triangles get the same value, exactly.
 pub(crate) fn symmetrise(m: &mut Mat<f64>) {
     let n = m.nrows();

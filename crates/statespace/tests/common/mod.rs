@@ -6,7 +6,7 @@ use faer::{Mat, MatRef};
 use linalg_kernels::{Cholesky, LN_2PI};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use statespace::{InputParameters, LearnSet, LinearGaussianSsm, Param, Parameters};
+use statespace::{InputParameters, LearnSet, LinearGaussianSsm, Param, Parameters, TimeVarying};
 
 /// Mean and covariance of `z = (x_0, ..., x_{T-1}, y_0, ..., y_{T-1})`.
 /// Index of `x_k[i]` is `k n + i`, of `y_k[j]` is `T n + k p + j`.
@@ -34,14 +34,29 @@ pub fn joint(model: &LinearGaussianSsm, t: usize) -> Joint {
 /// [`joint`] with the inputs `u` (T x m) of a model with inputs and offsets:
 /// the means follow `x_k = A x_{k-1} + B u_k + b`, `y_k = H x_k + D u_k + d`.
 pub fn joint_with_inputs(model: &LinearGaussianSsm, u: Option<MatRef<'_, f64>>, t: usize) -> Joint {
+    joint_time_varying(model, u, &TimeVarying::default(), t)
+}
+
+/// [`joint_with_inputs`] with time-varying matrices (pykalman's
+/// conventions: `A`, `Q` entry k − 1 for the transition into step k, `H`,
+/// `R` entry k for step k; the model's where not given).
+pub fn joint_time_varying(
+    model: &LinearGaussianSsm,
+    u: Option<MatRef<'_, f64>>,
+    tv: &TimeVarying<'_>,
+    t: usize,
+) -> Joint {
     let (n, p) = (model.state_dim(), model.obs_dim());
+    let a_at = |k: usize| tv.a.map_or(model.a(), |a| a[k - 1]);
+    let q_at = |k: usize| tv.q.map_or(model.q(), |q| q[k - 1]);
+    let h_at = |k: usize| tv.h.map_or(model.h(), |h| h[k]);
+    let r_at = |k: usize| tv.r.map_or(model.r(), |r| r[k]);
     let known = |coefficient: MatRef<'_, f64>, offset: &[f64], k: usize, i: usize| -> f64 {
         offset[i]
             + u.map_or(0.0, |u| {
                 (0..u.ncols()).map(|j| coefficient[(i, j)] * u[(k, j)]).sum()
             })
     };
-    let (a, q, h, r) = (model.a(), model.q(), model.h(), model.r());
     let dim = t * (n + p);
     // Cov(x_i, x_j) for i >= j: A^{i-j} V_j.
     let mut cxx: Vec<Vec<Mat<f64>>> = vec![Vec::new(); t];
@@ -49,7 +64,8 @@ pub fn joint_with_inputs(model: &LinearGaussianSsm, u: Option<MatRef<'_, f64>>, 
     let mut means = vec![model.m0().to_vec()];
     for k in 0..t {
         if k > 0 {
-            v = a * &v * a.transpose() + q;
+            let a = a_at(k);
+            v = a * &v * a.transpose() + q_at(k);
             let prev = &means[k - 1];
             means.push(
                 (0..n)
@@ -65,7 +81,7 @@ pub fn joint_with_inputs(model: &LinearGaussianSsm, u: Option<MatRef<'_, f64>>, 
     }
     for j in 0..t {
         for i in (j + 1)..t {
-            cxx[i][j] = a * &cxx[i - 1][j];
+            cxx[i][j] = a_at(i) * &cxx[i - 1][j];
         }
     }
     let cov_x = |i: usize, j: usize| -> Mat<f64> {
@@ -89,17 +105,17 @@ pub fn joint_with_inputs(model: &LinearGaussianSsm, u: Option<MatRef<'_, f64>>, 
         }
         for j in 0..p {
             let idx = jt.y(k, j);
-            jt.mean[idx] = (0..n).map(|c| h[(j, c)] * means[k][c]).sum::<f64>()
+            jt.mean[idx] = (0..n).map(|c| h_at(k)[(j, c)] * means[k][c]).sum::<f64>()
                 + known(model.d(), model.observation_offset(), k, j);
         }
     }
     for k1 in 0..t {
         for k2 in 0..t {
             let c = cov_x(k1, k2);
-            let hc = h * &c; // Cov(y_k1, x_k2)
-            let mut hch = &hc * h.transpose(); // Cov(y_k1, y_k2)
+            let hc = h_at(k1) * &c; // Cov(y_k1, x_k2)
+            let mut hch = &hc * h_at(k2).transpose(); // Cov(y_k1, y_k2)
             if k1 == k2 {
-                hch += r;
+                hch += r_at(k1);
             }
             for i in 0..n {
                 for j in 0..n {
@@ -187,6 +203,46 @@ pub fn random_spd<G: Rng>(n: usize, scale: f64, shift: f64, rng: &mut G) -> Mat<
         }
     }
     m
+}
+
+/// Per-step matrices for [`TimeVarying`]: `a`, `q` the T − 1 transitions,
+/// `h`, `r` the T observations.
+pub struct StepMatrices {
+    pub a: Vec<Mat<f64>>,
+    pub q: Vec<Mat<f64>>,
+    pub h: Vec<Mat<f64>>,
+    pub r: Vec<Mat<f64>>,
+}
+
+impl StepMatrices {
+    /// Random matrices for T = `t` steps: stable `A_k` (Frobenius norm
+    /// 0.95), SPD `Q_k` and `R_k` of varying scales, general `H_k`.
+    pub fn random(n: usize, p: usize, t: usize, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut a = Vec::new();
+        let mut q = Vec::new();
+        for _ in 1..t {
+            let mut m = Mat::<f64>::from_fn(n, n, |_, _| rng.random_range(-1.0..1.0));
+            let norm = m.norm_l2();
+            m *= faer::Scale(0.95 / norm);
+            a.push(m);
+            let scale = rng.random_range(0.05..0.5);
+            q.push(random_spd(n, scale, 0.05, &mut rng));
+        }
+        let mut h = Vec::new();
+        let mut r = Vec::new();
+        for _ in 0..t {
+            h.push(Mat::from_fn(p, n, |_, _| rng.random_range(-1.5..1.5)));
+            let scale = rng.random_range(0.05..0.5);
+            r.push(random_spd(p, scale, 0.05, &mut rng));
+        }
+        Self { a, q, h, r }
+    }
+}
+
+/// Views of matrices, for [`TimeVarying`].
+pub fn refs(m: &[Mat<f64>]) -> Vec<MatRef<'_, f64>> {
+    m.iter().map(Mat::as_ref).collect()
 }
 
 /// A random model with a stable A (Frobenius norm 0.9).
