@@ -466,11 +466,31 @@ impl LinearGaussianSsm {
     /// [`crate::StateSpaceError::MissingInputs`] for a model with inputs and
     /// a sequence without.
     pub fn filter_sequence(&self, sequence: Sequence<'_>) -> Result<FilterOutput> {
+        self.filter_storing(sequence, false)
+    }
+
+    /// [`Self::filter_sequence`] keeping every filtered covariance (packed,
+    /// n(n+1)/2 values per step) instead of a checkpoint every
+    /// [`FILTER_CHECKPOINT_INTERVAL`] steps, for a caller that reads them
+    /// all: [`FilterOutput::filtered_covs`] then unpacks them instead of
+    /// running the filter again between checkpoints (it halves the cost of
+    /// pykalman's `filter`, which returns every covariance). Memory: T n(n+1)/2
+    /// values.
+    ///
+    /// # Errors
+    /// As [`Self::filter_sequence`].
+    pub fn filter_keeping_covariances(&self, sequence: Sequence<'_>) -> Result<FilterOutput> {
+        self.filter_storing(sequence, true)
+    }
+
+    /// The filter of one sequence keeping every filtered covariance when
+    /// `keep_all` or in steady-state mode (a steady stretch stores one),
+    /// else a checkpoint every [`FILTER_CHECKPOINT_INTERVAL`] steps.
+    fn filter_storing(&self, sequence: Sequence<'_>, keep_all: bool) -> Result<FilterOutput> {
         let summary = validate_sequence(0, sequence.observations(), self.obs_dim())?;
         let mut driven = Driven::new(self, sequence, 0)?;
         let pm = Padded::new(self);
-        let tol = self.inference().steady_state_tolerance();
-        if tol.is_some() {
+        if keep_all || self.inference().steady_state_tolerance().is_some() {
             let f = self.filter_all(&pm, &driven)?;
             return Ok(FilterOutput::with_all(pm, driven.take_models(), f));
         }
@@ -486,24 +506,6 @@ impl LinearGaussianSsm {
             observed: summary.any_missing.then(|| ObservedMask::of(driven.y)),
         };
         Ok(FilterOutput::new(pm, driven.take_models(), f, covs))
-    }
-
-    /// [`Self::filter_sequence`] keeping every filtered covariance (packed,
-    /// n(n+1)/2 values per step) instead of a checkpoint every
-    /// [`FILTER_CHECKPOINT_INTERVAL`] steps, for a caller that reads them
-    /// all: [`FilterOutput::filtered_covs`] then unpacks them instead of
-    /// running the filter again between checkpoints (it halves the cost of
-    /// pykalman's `filter`, which returns every covariance). Memory: T n(n+1)/2
-    /// values.
-    ///
-    /// # Errors
-    /// As [`Self::filter_sequence`].
-    pub fn filter_keeping_covariances(&self, sequence: Sequence<'_>) -> Result<FilterOutput> {
-        validate_sequence(0, sequence.observations(), self.obs_dim())?;
-        let mut driven = Driven::new(self, sequence, 0)?;
-        let pm = Padded::new(self);
-        let f = self.filter_all(&pm, &driven)?;
-        Ok(FilterOutput::with_all(pm, driven.take_models(), f))
     }
 
     /// The forward pass keeping every filtered covariance (the smoother's).
