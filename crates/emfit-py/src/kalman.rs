@@ -225,7 +225,10 @@ fn kalman_em<'py>(
 ) -> PyResult<FitResult<'py>> {
     let start = model(&params)?;
     let (n, p) = (start.state_dim(), start.obs_dim());
-    let (b, d) = (offsets.0.as_slice()?, offsets.1.as_slice()?);
+    let mut inputs = InputParameters::zeros(n, p, 0);
+    inputs.transition_offset = offsets.0.as_slice()?.to_vec();
+    inputs.observation_offset = offsets.1.as_slice()?.to_vec();
+    let start = WithInputs(start.with_inputs(inputs).map_err(model_error)?);
     let learn: LearnSet = learn.parse().or_value_error()?;
     let learn_offsets: InputLearnSet = learn_offsets.parse().or_value_error()?;
     let options = MStepOptions::new(learn)
@@ -234,30 +237,15 @@ fn kalman_em<'py>(
         .with_r_structure(CovStructure::parse(r_structure).or_value_error()?);
     let settings = fit::settings(max_iter, tol, stopping, acceleration, 1, 0)?;
     let y = rows(&y)?;
-    // Without offsets to keep or learn, the model without inputs (its
-    // statistics and M-step have no input blocks).
-    let (model, report) = if learn_offsets.is_empty() && b.iter().chain(d).all(|&v| v == 0.0) {
-        let sequences = [y];
-        let fitted = fit::run(py, verbose, |observer| {
-            statespace::fit_observed(&sequences[..], Start::Warm(start), &options, &settings, observer)
-        })?;
-        (fitted.model, fitted.report)
-    } else {
-        let mut inputs = InputParameters::zeros(n, p, 0);
-        inputs.transition_offset = b.to_vec();
-        inputs.observation_offset = d.to_vec();
-        let start = WithInputs(start.with_inputs(inputs).map_err(model_error)?);
-        let sequences = [Sequence::new(y)];
-        let fitted = fit::run(py, verbose, |observer| {
-            statespace::fit_observed(&sequences[..], Start::Warm(start), &options, &settings, observer)
-        })?;
-        (fitted.model.0, fitted.report)
-    };
-    let mut arrays = model_to_arrays(py, &model);
-    let offset = |v: &[f64], len: usize| if v.is_empty() { vec![0.0; len] } else { v.to_vec() };
-    arrays.push(offset(model.transition_offset(), n).into_pyarray(py).into_any());
-    arrays.push(offset(model.observation_offset(), p).into_pyarray(py).into_any());
-    Ok((arrays, crate::report::to_dict(py, &report)?))
+    let sequences = [Sequence::new(y)];
+    let fitted = fit::run(py, verbose, |observer| {
+        statespace::fit_observed(&sequences[..], Start::Warm(start), &options, &settings, observer)
+    })?;
+    let model = &fitted.model.0;
+    let mut arrays = model_to_arrays(py, model);
+    arrays.push(model.transition_offset().to_vec().into_pyarray(py).into_any());
+    arrays.push(model.observation_offset().to_vec().into_pyarray(py).into_any());
+    Ok((arrays, crate::report::to_dict(py, &fitted.report)?))
 }
 
 /// `t` steps drawn from the model with a generator seeded by `seed`:
