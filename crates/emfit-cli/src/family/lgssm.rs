@@ -27,36 +27,11 @@ struct Learned {
     inputs: InputLearnSet,
 }
 
-/// The free parameters learned for state dimension `n`, observation
-/// dimension `p` and input dimension `m`: `n²` for A, `n(n+1)/2` for Q and
-/// P0, `pn` for H, `p(p+1)/2` for R, `n` for m0 (symmetric matrices count
-/// their upper triangle), `nm` for B, `pm` for D, `n` and `p` for the
-/// offsets, over the learned blocks.
-fn learned_parameters(n: usize, p: usize, m: usize, learn: Learned) -> u128 {
-    let (n, p, m) = (n as u128, p as u128, m as u128);
-    let sym = |k: u128| k.saturating_mul(k.saturating_add(1)) / 2;
-    let model = [
-        (Param::A, n.saturating_mul(n)),
-        (Param::Q, sym(n)),
-        (Param::H, p.saturating_mul(n)),
-        (Param::R, sym(p)),
-        (Param::M0, n),
-        (Param::P0, sym(n)),
-    ]
-    .into_iter()
-    .filter(|(block, _)| learn.model.contains(*block));
-    let inputs = [
-        (InputParam::B, n.saturating_mul(m)),
-        (InputParam::D, p.saturating_mul(m)),
-        (InputParam::TransitionOffset, n),
-        (InputParam::ObservationOffset, p),
-    ]
-    .into_iter()
-    .filter(|(block, _)| learn.inputs.contains(*block));
-    model
-        .map(|(_, count)| count)
-        .chain(inputs.map(|(_, count)| count))
-        .fold(0u128, u128::saturating_add)
+impl Learned {
+    /// The M-step's options learning these blocks.
+    fn options(self) -> MStepOptions {
+        MStepOptions::new(self.model).with_learn_inputs(self.inputs)
+    }
 }
 
 /// `--learn` for an lgssm: the model's blocks (`A`, `Q`, `H`, `R`, `m0`,
@@ -110,7 +85,9 @@ fn check_identifiable(n: usize, data: &Loaded, learn: Learned) -> Result<(), Cli
     let (t, p) = (data.x().nrows(), data.x().ncols());
     let m = input_dim(data);
     let values = (t as u128).saturating_mul(p as u128);
-    let needed = learned_parameters(n, p, m, learn);
+    let options = learn.options();
+    let learned_parameters = |n| options.n_free_parameters_with_inputs(n, p, m) as u128;
+    let needed = learned_parameters(n);
     if needed <= values {
         return Ok(());
     }
@@ -118,7 +95,7 @@ fn check_identifiable(n: usize, data: &Loaded, learn: Learned) -> Result<(), Cli
     let (mut lo, mut hi) = (0usize, n);
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
-        if learned_parameters(mid, p, m, learn) <= values {
+        if learned_parameters(mid) <= values {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -225,7 +202,7 @@ impl Family for WithInputs {
     }
 
     fn options(request: &LgssmRequest) -> MStepOptions {
-        MStepOptions::new(request.learn.model).with_learn_inputs(request.learn.inputs)
+        request.learn.options()
     }
 
     /// The inference options live in the model: with `--steady-state`, restart

@@ -37,7 +37,7 @@ impl CovStructure {
 
     fn free_parameters(self, dim: usize) -> usize {
         match self {
-            Self::Full => dim * (dim + 1) / 2,
+            Self::Full => dim.saturating_mul(dim.saturating_add(1)) / 2,
             Self::Diagonal => dim,
             Self::Scalar => 1,
         }
@@ -127,32 +127,26 @@ impl MStepOptions {
     }
 
     /// Number of free parameters learned with these options for state
-    /// dimension n, observation dimension p and input dimension m.
+    /// dimension n, observation dimension p and input dimension m
+    /// (saturating at `usize::MAX`: dimensions from untrusted input are
+    /// compared with it before anything is allocated).
     #[must_use]
     pub fn n_free_parameters_with_inputs(&self, n: usize, p: usize, m: usize) -> usize {
-        let inputs: usize = self
-            .learn_inputs
-            .iter()
-            .map(|block| match block {
-                InputParam::B => n * m,
-                InputParam::D => p * m,
-                InputParam::TransitionOffset => n,
-                InputParam::ObservationOffset => p,
-            })
-            .sum();
-        inputs
-            + self
-                .learn
-                .iter()
-                .map(|block| match block {
-                    Param::A => n * n,
-                    Param::Q => self.q_structure.free_parameters(n),
-                    Param::H => p * n,
-                    Param::R => self.r_structure.free_parameters(p),
-                    Param::M0 => n,
-                    Param::P0 => n * (n + 1) / 2,
-                })
-                .sum::<usize>()
+        let inputs = self.learn_inputs.iter().map(|block| match block {
+            InputParam::B => n.saturating_mul(m),
+            InputParam::D => p.saturating_mul(m),
+            InputParam::TransitionOffset => n,
+            InputParam::ObservationOffset => p,
+        });
+        let model = self.learn.iter().map(|block| match block {
+            Param::A => n.saturating_mul(n),
+            Param::Q => self.q_structure.free_parameters(n),
+            Param::H => p.saturating_mul(n),
+            Param::R => self.r_structure.free_parameters(p),
+            Param::M0 => n,
+            Param::P0 => CovStructure::Full.free_parameters(n),
+        });
+        inputs.chain(model).fold(0, usize::saturating_add)
     }
 }
 
