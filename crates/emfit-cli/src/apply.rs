@@ -151,13 +151,15 @@ pub fn data_for(kind: ModelKind, model: &dyn Apply, args: &DataArgs) -> Result<L
 }
 
 /// The model and data files of a command: what an output must not overwrite.
-pub fn inputs<'a>(model: &'a Path, data: &'a DataArgs) -> [(&'static str, Option<&'a Path>); 4] {
-    [
+pub fn inputs<'a>(model: &'a Path, data: &'a DataArgs) -> Vec<(&'static str, Option<&'a Path>)> {
+    let mut files = vec![
         ("--model", Some(model)),
         ("--data", Some(data.data.as_path())),
         ("--lengths", data.lengths.as_deref()),
         ("--inputs", data.inputs.as_deref()),
-    ]
+    ];
+    files.extend(data.time_varying());
+    files
 }
 
 /// Runs `emfit predict`.

@@ -228,6 +228,40 @@ pub struct DataArgs {
     /// (CSV/whitespace text with the same --header, or .npy; no missing values).
     #[arg(long, value_name = "FILE")]
     pub inputs: Option<PathBuf>,
+    /// Time-varying transition matrices A_k of an lgssm (replacing the model's A):
+    /// a .npy array (steps, n, n) holding, sequence after sequence, the T_s - 1
+    /// transitions of each (matrix i maps x_i to x_{i+1}, pykalman's convention),
+    /// or one matrix per row of --data (the last of each sequence unused).
+    #[arg(long, value_name = "FILE.npy")]
+    pub transition_matrices: Option<PathBuf>,
+    /// Time-varying transition covariances Q_k of an lgssm: (steps, n, n), laid out
+    /// as --transition-matrices.
+    #[arg(long, value_name = "FILE.npy")]
+    pub transition_covariances: Option<PathBuf>,
+    /// Time-varying observation matrices H_k of an lgssm: a .npy array (T, p, n),
+    /// one per row of --data.
+    #[arg(long, value_name = "FILE.npy")]
+    pub observation_matrices: Option<PathBuf>,
+    /// Time-varying observation covariances R_k of an lgssm: (T, p, p), one per
+    /// row of --data.
+    #[arg(long, value_name = "FILE.npy")]
+    pub observation_covariances: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The time-varying matrix files of an lgssm, with their flags, in the
+    /// order A, Q, H, R.
+    pub fn time_varying(&self) -> [(&'static str, Option<&std::path::Path>); 4] {
+        [
+            ("--transition-matrices", self.transition_matrices.as_deref()),
+            ("--transition-covariances", self.transition_covariances.as_deref()),
+            ("--observation-matrices", self.observation_matrices.as_deref()),
+            (
+                "--observation-covariances",
+                self.observation_covariances.as_deref(),
+            ),
+        ]
+    }
 }
 
 /// Options of `emfit fit`.

@@ -25,6 +25,7 @@ use crate::json;
 use crate::limits::{check_memory, f64_bytes};
 use crate::messages::fit_error;
 use crate::progress::Progress;
+use crate::time_varying::TimeVaryingViews;
 
 /// Runs `emfit fit`; with `as_json`, the report is one JSON object.
 pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
@@ -58,8 +59,9 @@ pub trait Family: EmModel<Error: Into<em_driver::ModelError>> + ModelFile {
 
     /// Parses the family's flags and checks them against the data.
     fn request(args: &FitArgs, data: &Loaded) -> Result<Self::Request, CliError>;
-    /// The data as the fit takes them (e.g. split into sequences).
-    fn input(data: &Loaded) -> Result<Self::Input<'_>, CliError>;
+    /// The data as the fit takes them (e.g. split into sequences, with
+    /// their time-varying matrices `steps`, views of the data's).
+    fn input<'a>(data: &'a Loaded, steps: &'a TimeVaryingViews<'a>) -> Result<Self::Input<'a>, CliError>;
     /// The borrowed view of [`Family::input`] that the fit runs on.
     fn view<'b>(input: &'b Self::Input<'_>) -> Self::Data<'b>;
     /// The M-step options of the request (which blocks are learned, ...).
@@ -116,7 +118,8 @@ impl<F: Family> FitRequest<F> {
     /// Fits, prints the report and the fitted model (or its JSON object),
     /// and saves it.
     pub fn run(self, as_json: bool) -> Result<(), CliError> {
-        let input = F::input(&self.data)?;
+        let steps = self.data.time_varying.views();
+        let input = F::input(&self.data, &steps)?;
         let data = F::view(&input);
         let start = match self.init {
             Some(model) => Start::Warm(model),
@@ -212,13 +215,13 @@ fn check_flags<F: Family>(args: &FitArgs) -> Result<(), CliError> {
             init.display()
         ));
     }
-    check_outputs(
-        &[("--out", args.out.as_deref())],
-        &[
-            ("--data", Some(args.data.data.as_path())),
-            ("--lengths", args.data.lengths.as_deref()),
-        ],
-    )
+    let mut inputs = vec![
+        ("--data", Some(args.data.data.as_path())),
+        ("--lengths", args.data.lengths.as_deref()),
+        ("--inputs", args.data.inputs.as_deref()),
+    ];
+    inputs.extend(args.data.time_varying());
+    check_outputs(&[("--out", args.out.as_deref())], &inputs)
 }
 
 /// The loop's settings from the flags (validated by [`Settings`]' builder).

@@ -42,7 +42,7 @@ const Z_95: f64 = 1.959_963_984_540_054;
 
 /// Runs `emfit forecast`.
 pub fn run(args: &ForecastArgs, as_json: bool) -> Result<(), CliError> {
-    let mut read = inputs(&args.model.model, &args.data).to_vec();
+    let mut read = inputs(&args.model.model, &args.data);
     read.push(("--future-inputs", args.future_inputs.as_deref()));
     check_outputs(&[("--out", args.out.as_deref())], &read)?;
     let horizon = positive("--horizon", args.horizon)?;
@@ -58,9 +58,20 @@ pub fn run(args: &ForecastArgs, as_json: bool) -> Result<(), CliError> {
         &format!("--horizon {horizon} for a state dimension of {n}"),
         f64_bytes(&[horizon, n * n + p * p + n + p, 2]),
     )?;
+    if let Some((flag, _)) = args
+        .data
+        .time_varying()
+        .into_iter()
+        .find(|(_, path)| path.is_some())
+    {
+        return Err(usage!(
+            "{flag}: forecast predicts with the model's matrices past the origin; it takes no time-varying matrices"
+        ));
+    }
     let data = data_for(file.kind(), m, &args.data)?;
     let future = future_inputs(args, m, horizon)?;
-    let all = sequences(&data)?;
+    let steps = data.time_varying.views();
+    let all = sequences(&data, &steps)?;
     let last = *all.last().expect("the lengths add up to a non-empty data set");
     let steps = last.observations().nrows();
     let origin = match args.origin {

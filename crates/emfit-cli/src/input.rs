@@ -9,6 +9,7 @@ use em_driver::io::{self, ColumnSelector, Header, ReadOptions};
 
 use crate::args::{DataArgs, HeaderArg};
 use crate::error::{CliError, usage};
+use crate::time_varying::TimeVaryingFiles;
 
 /// The data of a command: rows = observations, plus sequence lengths.
 pub struct Loaded {
@@ -20,6 +21,8 @@ pub struct Loaded {
     pub lengths: Vec<usize>,
     /// `--inputs`: one row per row of the data (lgssm).
     pub inputs: Option<Mat<f64>>,
+    /// `--transition-matrices` and the other time-varying matrices (lgssm).
+    pub time_varying: TimeVaryingFiles,
 }
 
 impl Loaded {
@@ -75,8 +78,9 @@ pub fn read_inputs(
     Ok(inputs)
 }
 
-/// Reads `--data`, `--lengths` and `--inputs`, checking that the lengths
-/// add up and that the inputs have a row per observation.
+/// Reads `--data`, `--lengths`, `--inputs` and the time-varying matrices,
+/// checking that the lengths add up, that the inputs have a row per
+/// observation and that there are as many matrices as the sequences need.
 pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
     let options = ReadOptions {
         header: header(args),
@@ -104,24 +108,32 @@ pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
         }
         None => None,
     };
+    let time_varying = TimeVaryingFiles::read(args, &lengths)?;
     Ok(Loaded {
         path: args.data.clone(),
         data,
         lengths,
         inputs,
+        time_varying,
     })
 }
 
 /// Rejects the data flags a kind of model cannot use, before reading the
-/// data: `--missing` and `--inputs` (only a state-space model takes missing
-/// values and inputs) and `--lengths` (a mixture has no sequences). `name`
-/// is the model as the command calls it.
+/// data: `--missing`, `--inputs` and the time-varying matrices (only a
+/// state-space model takes missing values, inputs and matrices) and
+/// `--lengths` (a mixture has no sequences). `name` is the model as the
+/// command calls it.
 pub fn check_flags(args: &DataArgs, kind: ModelKind, name: &str) -> Result<(), CliError> {
     if args.missing && kind != ModelKind::Lgssm {
         return Err(usage!("--missing is only supported by lgssm, not by {name}"));
     }
     if args.inputs.is_some() && kind != ModelKind::Lgssm {
         return Err(usage!("--inputs is only supported by lgssm, not by {name}"));
+    }
+    if let Some((flag, _)) = args.time_varying().into_iter().find(|(_, path)| path.is_some())
+        && kind != ModelKind::Lgssm
+    {
+        return Err(usage!("{flag} is only supported by lgssm, not by {name}"));
     }
     match &args.lengths {
         Some(p) if kind == ModelKind::Gmm => Err(usage!(

@@ -5,6 +5,7 @@
 //! emfit demo [--plots DIR] [--seed N] [--full]
 //! emfit fit gmm|hmm|gmmhmm|categorical-hmm|lgssm --data FILE [--lengths FILE] [options] [--out model.json]
 //! emfit predict|score|smooth --model model.json --data FILE [--lengths FILE]
+//!       [--inputs FILE] [--transition-matrices FILE.npy] [--observation-covariances FILE.npy] ...
 //! emfit sample --model model.json -n N [--out FILE]
 //! emfit filter --model model.json [--lag L] [--resume STATE] [--save-state STATE] < observations
 //! emfit forecast --model model.json --data FILE [--inputs FILE] --horizon K [--future-inputs FILE] [--plots DIR]
@@ -33,7 +34,8 @@
 //!   `stream`: `emfit filter` (lgssm).
 //! - `family`: the per-family parts, one file per family (`gmm`, `hmm` with
 //!   its `emission`s, `lgssm`), each implementing `Family` and `Apply`.
-//! - `input` (data files), `files` (output paths that must not collide),
+//! - `input` (data files), `time_varying` (the time-varying matrices of
+//!   an lgssm, `.npy` files split by sequence), `files` (output paths that must not collide),
 //!   `limits` (sizes against the memory they imply), `json` (`--json`),
 //!   `messages` (model errors in the program's 1-based wording),
 //!   `progress` (bars or the convergence log), `text` (numbers, lists,
@@ -58,6 +60,7 @@ mod progress;
 mod sample;
 mod stream;
 mod text;
+mod time_varying;
 
 use std::process::ExitCode;
 

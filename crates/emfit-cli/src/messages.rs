@@ -29,6 +29,10 @@ pub fn on_data(data: &Loaded, error: ModelError) -> CliError {
                 first_row + time + 1
             ))
         }
+        ModelError::StateSpace(e) => match data.time_varying.reword(&e, &data.lengths) {
+            Some(message) => CliError::Reworded(message),
+            None => CliError::Model(Box::new(ModelError::StateSpace(e))),
+        },
         other => CliError::Model(Box::new(other)),
     }
 }
@@ -67,6 +71,7 @@ mod tests {
     use em_driver::faer::Mat;
 
     use super::*;
+    use crate::time_varying::TimeVaryingFiles;
 
     fn loaded(lengths: Vec<usize>) -> Loaded {
         let rows = lengths.iter().sum();
@@ -75,6 +80,7 @@ mod tests {
             data: Mat::zeros(rows, 1),
             lengths,
             inputs: None,
+            time_varying: TimeVaryingFiles::default(),
         }
     }
 

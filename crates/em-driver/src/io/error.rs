@@ -243,6 +243,36 @@ pub enum DataError {
         /// Number of dimensions in `shape`.
         ndim: usize,
     },
+    /// A `.npy` array of matrices ([`crate::io::read_npy_matrices`]) does
+    /// not have three dimensions.
+    #[error("{}: .npy array has {ndim} dimensions, expected 3 (matrices, rows, columns)", path.display())]
+    NpyNotMatrices {
+        /// The file.
+        path: PathBuf,
+        /// Number of dimensions in `shape`.
+        ndim: usize,
+    },
+    /// A value of a `.npy` array of matrices is not finite or too large.
+    #[error(
+        "{}: matrix {matrix} of {matrices} (row {row}, column {col}): value {value} {problem}",
+        path.display()
+    )]
+    NpyMatrixValue {
+        /// The file.
+        path: PathBuf,
+        /// The matrix, from 1.
+        matrix: usize,
+        /// The number of matrices in the file.
+        matrices: usize,
+        /// Its row, from 1.
+        row: usize,
+        /// Its column, from 1.
+        col: usize,
+        /// The value.
+        value: f64,
+        /// What was wrong.
+        problem: CellProblem,
+    },
     /// The `.npy` shape does not match the size of the file.
     #[error(
         "{}: .npy 'shape' declares {declared} data bytes but the file holds {available}",

@@ -35,7 +35,9 @@ use faer::{Mat, MatRef};
 pub use columns::{ColumnSelector, ColumnSelectorError};
 pub use csv::{parse_csv, parse_record, read_csv};
 pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
-pub use npy::{read_npy, write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
+pub use npy::{
+    NpyMatrices, read_npy, read_npy_matrices, write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64,
+};
 
 /// Whether a CSV file starts with a header line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -12,6 +12,7 @@ use crate::fit::{Family, Flag, check_components, components, learn_set, reg_cova
 use crate::input::Loaded;
 use crate::messages::on_data;
 use crate::text::{features, row, table};
+use crate::time_varying::TimeVaryingViews;
 
 /// What `emfit fit gmm` asks for.
 pub struct GmmRequest {
@@ -64,7 +65,7 @@ impl Family for GaussianMixture {
         })
     }
 
-    fn input(data: &Loaded) -> Result<MatRef<'_, f64>, CliError> {
+    fn input<'a>(data: &'a Loaded, _: &TimeVaryingViews<'_>) -> Result<MatRef<'a, f64>, CliError> {
         Ok(data.x())
     }
 

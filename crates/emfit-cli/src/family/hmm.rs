@@ -15,6 +15,7 @@ use crate::fit::{Family, Flag, check_components, components, learn_set, reg_cova
 use crate::input::Loaded;
 use crate::messages::on_data;
 use crate::text::{features, list, table};
+use crate::time_varying::TimeVaryingViews;
 
 /// Largest number of hidden states (the transition matrix has K^2 entries).
 const MAX_STATES: usize = 2_000;
@@ -102,7 +103,7 @@ where
         })
     }
 
-    fn input(data: &Loaded) -> Result<Sequences<'_>, CliError> {
+    fn input<'a>(data: &'a Loaded, _: &TimeVaryingViews<'_>) -> Result<Sequences<'a>, CliError> {
         sequences(data)
     }
 

@@ -19,6 +19,7 @@ use crate::input::Loaded;
 use crate::limits::{check_memory, f64_bytes};
 use crate::messages::on_data;
 use crate::text::{list, row};
+use crate::time_varying::{TimeVaryingViews, in_sequence};
 
 /// The blocks learned: those of the model and those of its inputs.
 #[derive(Debug, Clone, Copy)]
@@ -135,18 +136,33 @@ fn input_dim(data: &Loaded) -> usize {
 }
 
 /// The sequences of the data (rows of the observations and of the inputs
-/// split by the lengths).
-pub fn sequences(data: &Loaded) -> Result<Vec<Sequence<'_>>, CliError> {
+/// split by the lengths), with their time-varying matrices from `steps`
+/// (views of the data's).
+pub fn sequences<'a>(
+    data: &'a Loaded,
+    steps: &'a TimeVaryingViews<'a>,
+) -> Result<Vec<Sequence<'a>>, CliError> {
     let split = |x| em_driver::statespace::split_sequences(x, &data.lengths).map_err(model);
     let observations = split(data.x())?;
-    Ok(match &data.inputs {
-        Some(u) => observations
-            .into_iter()
-            .zip(split(u.as_ref())?)
-            .map(|(y, u)| Sequence::with_inputs(y, u))
-            .collect(),
-        None => observations.into_iter().map(Sequence::new).collect(),
-    })
+    let inputs = match &data.inputs {
+        Some(u) => split(u.as_ref())?.into_iter().map(Some).collect(),
+        None => vec![None; observations.len()],
+    };
+    let mut first_row = 0;
+    Ok(observations
+        .into_iter()
+        .zip(inputs)
+        .enumerate()
+        .map(|(s, (y, u))| {
+            let t = y.nrows();
+            let sequence = match u {
+                Some(u) => Sequence::with_inputs(y, u),
+                None => Sequence::new(y),
+            };
+            first_row += t;
+            sequence.with_time_varying(steps.sequence(s, first_row - t, t))
+        })
+        .collect())
 }
 
 /// The observations of the data's sequences (the inputs are not used).
@@ -193,8 +209,8 @@ impl Family for WithInputs {
         })
     }
 
-    fn input(data: &Loaded) -> Result<Vec<Sequence<'_>>, CliError> {
-        sequences(data)
+    fn input<'a>(data: &'a Loaded, steps: &'a TimeVaryingViews<'a>) -> Result<Vec<Sequence<'a>>, CliError> {
+        sequences(data, steps)
     }
 
     fn view<'b>(input: &'b Vec<Sequence<'_>>) -> &'b [Sequence<'b>] {
@@ -320,9 +336,10 @@ impl Apply for LinearGaussianSsm {
     }
 
     fn score(&self, data: &Loaded) -> Result<Score, CliError> {
+        let steps = data.time_varying.views();
         Ok(Score {
             log_likelihood: self
-                .log_likelihood_of(&sequences(data)?)
+                .log_likelihood_of(&sequences(data, &steps)?)
                 .map_err(|e| on_data(data, e.into()))?,
             parameters: self.n_parameters(),
             sequences: Some(data.lengths.len()),
@@ -396,11 +413,13 @@ fn states(
     let mut out = Mat::zeros(rows, cols);
     let mut full = (output == Output::SmoothedWithCovariances).then(|| Vec::with_capacity(rows * n * n));
     let mut first = 0;
-    for sequence in sequences(data)? {
+    let steps = data.time_varying.views();
+    for (s, sequence) in sequences(data, &steps)?.into_iter().enumerate() {
         let t = sequence.observations().nrows();
+        let located = |e| on_data(data, in_sequence(e, s).into());
         let mut block = out.as_mut().subrows_mut(first, t);
         if smoothed {
-            let s = m.smooth_sequence(sequence).map_err(|e| on_data(data, e.into()))?;
+            let s = m.smooth_sequence(sequence).map_err(located)?;
             block.as_mut().subcols_mut(0, n).copy_from(s.smoothed_means());
             for k in 0..t {
                 let cov = s.smoothed_cov(k).ok_or_else(|| {
@@ -417,7 +436,7 @@ fn states(
                 }
             }
         } else {
-            let f = m.filter_sequence(sequence).map_err(|e| on_data(data, e.into()))?;
+            let f = m.filter_sequence(sequence).map_err(located)?;
             block.copy_from(f.filtered_means());
         }
         first += t;

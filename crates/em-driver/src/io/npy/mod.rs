@@ -4,7 +4,8 @@
 //! version 1, `u32` in 2 and 3, little-endian), then a Python dict literal such as
 //! `{'descr': '<f8', 'fortran_order': False, 'shape': (1000, 2), }` padded with
 //! blanks, then the raw data. Read dtypes: `f8`, `f4`, `i8`, `i4` in either byte
-//! order; 1-D arrays are read as one column, 2-D arrays in C or Fortran order.
+//! order; 1-D arrays are read as one column, 2-D arrays in C or Fortran order,
+//! 3-D arrays as a sequence of equal-shaped matrices ([`read_npy_matrices`]).
 //!
 //! Hostile files: the header length is checked against the file size (and capped at
 //! 1 MiB) before the header is read, and the byte count implied by `shape` and the
@@ -17,6 +18,7 @@ use std::path::Path;
 use faer::Mat;
 
 mod header;
+mod matrices;
 #[cfg(test)]
 pub(crate) mod tests;
 mod write;
@@ -24,6 +26,7 @@ mod write;
 use super::MAX_ABS_VALUE;
 use super::error::{CellProblem, CellText, DataError, NpyField};
 use header::{parse_descr, parse_header};
+pub use matrices::{NpyMatrices, read_npy_matrices};
 pub use write::{write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
 
 /// The largest header accepted (NumPy itself writes a few hundred bytes).
@@ -101,16 +104,7 @@ pub(crate) fn array_to_matrix(
         return Err(DataError::Empty { path: path.into() });
     }
     for (index, &value) in array.values.iter().enumerate() {
-        let problem = if value.is_nan() && !allow_missing {
-            Some(CellProblem::Missing)
-        } else if value.is_infinite() {
-            Some(CellProblem::Infinite)
-        } else if value.abs() > MAX_ABS_VALUE {
-            Some(CellProblem::TooLarge)
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
+        if let Some(problem) = value_problem(value, allow_missing) {
             let (row, col) = if array.fortran_order {
                 (index % rows, index / rows)
             } else {
@@ -132,6 +126,20 @@ pub(crate) fn array_to_matrix(
     } else {
         Mat::from_fn(rows, cols, |i, j| v[i * cols + j])
     })
+}
+
+/// What makes `value` unusable as data: NaN unless `allow_missing`, an
+/// infinity, a magnitude beyond [`MAX_ABS_VALUE`].
+fn value_problem(value: f64, allow_missing: bool) -> Option<CellProblem> {
+    if value.is_nan() && !allow_missing {
+        Some(CellProblem::Missing)
+    } else if value.is_infinite() {
+        Some(CellProblem::Infinite)
+    } else if value.abs() > MAX_ABS_VALUE {
+        Some(CellProblem::TooLarge)
+    } else {
+        None
+    }
 }
 
 /// Parses a `.npy` stream of `len` bytes in total; `path` is only used in errors.

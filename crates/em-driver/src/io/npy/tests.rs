@@ -377,3 +377,89 @@ fn header_messages_say_what_is_wrong() {
         "t.npy: not a valid .npy file: bad or missing 'shape' in the header"
     );
 }
+
+fn matrices(bytes: &[u8]) -> Result<NpyMatrices, DataError> {
+    matrices::array_to_matrices(parse(bytes)?, Path::new("t.npy"))
+}
+
+#[test]
+fn a_3d_array_is_read_as_matrices_in_either_order() {
+    let values: Vec<f64> = (0..12).map(f64::from).collect();
+    let c = matrices(&image(
+        1,
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3, 2), }",
+        &f8(&values),
+    ))
+    .unwrap();
+    assert_eq!((c.len(), c.shape()), (2, (3, 2)));
+    assert_eq!(c.matrix(1)[(2, 0)], 10.0);
+    assert_eq!(c.matrix(0)[(0, 1)], 1.0);
+    // The same array in Fortran order: (k, i, j) at k + 2 (i + 3 j).
+    let fortran: Vec<f64> = (0..12)
+        .map(|index| {
+            let (k, i, j) = (index % 2, (index / 2) % 3, index / 6);
+            values[(k * 3 + i) * 2 + j]
+        })
+        .collect();
+    let f = matrices(&image(
+        1,
+        "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3, 2), }",
+        &f8(&fortran),
+    ))
+    .unwrap();
+    assert_eq!(f.matrices(), c.matrices());
+}
+
+#[test]
+fn bad_arrays_of_matrices_are_refused_with_the_place() {
+    let got = matrices(&image(
+        1,
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",
+        &f8(&[1.0; 4]),
+    ));
+    assert!(matches!(got, Err(DataError::NpyNotMatrices { ndim: 2, .. })));
+    // An empty dimension: no matrices, whatever the others say.
+    let got = matrices(&image(
+        1,
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 0, 3), }",
+        &[],
+    ));
+    assert!(matches!(got, Err(DataError::Empty { .. })));
+    let mut values = vec![1.0; 8];
+    values[6] = f64::NAN;
+    let err = matrices(&image(
+        1,
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 2), }",
+        &f8(&values),
+    ))
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        DataError::NpyMatrixValue {
+            matrix: 2,
+            matrices: 2,
+            row: 2,
+            col: 1,
+            problem: CellProblem::Missing,
+            ..
+        }
+    ));
+    assert!(
+        err.to_string().contains("t.npy: matrix 2 of 2 (row 2, column 1)"),
+        "{err}"
+    );
+    // Truncated: the shape declares more bytes than the file holds.
+    let got = matrices(&image(
+        1,
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2, 2), }",
+        &f8(&[1.0; 8]),
+    ));
+    assert!(matches!(
+        got,
+        Err(DataError::NpySize {
+            declared: 96,
+            available: 64,
+            ..
+        })
+    ));
+}

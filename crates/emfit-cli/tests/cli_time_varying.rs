@@ -1,0 +1,421 @@
+//! End-to-end tests of `emfit` with time-varying matrices of an lgssm
+//! (`--transition-matrices`, `--transition-covariances`,
+//! `--observation-matrices`, `--observation-covariances`): the filter, the
+//! smoother and the log-likelihood against the library's on the same model
+//! and matrices, EM of the other blocks, and the errors that name the file,
+//! the matrix, the sequence and the step.
+
+mod cli_support;
+
+use cli_support::{TempDir, emfit, parse_rows};
+use em_driver::ModelFile;
+use em_driver::faer::{Mat, MatRef, mat};
+use em_driver::io::write_npy_f64;
+use em_driver::rand::SeedableRng;
+use em_driver::rand::rngs::StdRng;
+use em_driver::statespace::{LinearGaussianSsm, Sequence, TimeVarying};
+
+/// Two sequences: 30 and 20 steps.
+const LENGTHS: [usize; 2] = [30, 20];
+const T: usize = 50;
+
+/// The model of the files (n = 2, p = 2).
+fn model() -> LinearGaussianSsm {
+    LinearGaussianSsm::builder()
+        .a(mat![[0.9, 0.1], [-0.1, 0.8]].as_ref())
+        .q(mat![[0.2, 0.05], [0.05, 0.1]].as_ref())
+        .h(mat![[1.0, 0.0], [0.5, 1.0]].as_ref())
+        .r(mat![[0.3, 0.0], [0.0, 0.2]].as_ref())
+        .m0(&[0.5, -0.5])
+        .p0(mat![[1.0, 0.0], [0.0, 1.0]].as_ref())
+        .build()
+        .unwrap()
+}
+
+/// `A_k` for row `k` of the data (a slow rotation, spectral radius 0.95).
+fn a_at(k: usize) -> Mat<f64> {
+    let angle = 0.1 * k as f64;
+    mat![
+        [0.95 * angle.cos(), -0.95 * angle.sin()],
+        [0.95 * angle.sin(), 0.95 * angle.cos()]
+    ]
+}
+
+/// `Q_k`, `H_k`, `R_k` for row `k` of the data.
+fn q_at(k: usize) -> Mat<f64> {
+    let s = 0.1 + 0.05 * (k % 7) as f64;
+    mat![[s, 0.02], [0.02, 0.5 * s]]
+}
+fn h_at(k: usize) -> Mat<f64> {
+    mat![[1.0, 0.1 * (k % 5) as f64], [0.2, 1.0 - 0.01 * k as f64]]
+}
+fn r_at(k: usize) -> Mat<f64> {
+    let s = 0.2 + 0.03 * (k % 4) as f64;
+    mat![[s, 0.0], [0.0, 2.0 * s]]
+}
+
+/// The matrices of the files: `A` in pykalman's layout (T_s − 1 per
+/// sequence: the transitions into rows 1.. of each), `Q`, `H`, `R` one per
+/// row of the data (`Q`'s row k for the transition from row k to row k + 1,
+/// the last of each sequence unused).
+struct Files {
+    a: Vec<Mat<f64>>,
+    q: Vec<Mat<f64>>,
+    h: Vec<Mat<f64>>,
+    r: Vec<Mat<f64>>,
+}
+
+impl Files {
+    fn new() -> Self {
+        let mut a = Vec::new();
+        let mut first = 0;
+        for t in LENGTHS {
+            a.extend((first + 1..first + t).map(a_at));
+            first += t;
+        }
+        Self {
+            a,
+            q: (0..T).map(q_at).collect(),
+            h: (0..T).map(h_at).collect(),
+            r: (0..T).map(r_at).collect(),
+        }
+    }
+
+    /// The library's matrices of the sequence of `t` steps from row `first`.
+    fn of_sequence(first: usize, t: usize) -> [Vec<Mat<f64>>; 4] {
+        [
+            (first + 1..first + t).map(a_at).collect(),
+            (first..first + t - 1).map(q_at).collect(),
+            (first..first + t).map(h_at).collect(),
+            (first..first + t).map(r_at).collect(),
+        ]
+    }
+}
+
+/// Writes matrices as a 3-D `.npy` file.
+fn write_matrices(dir: &TempDir, name: &str, matrices: &[Mat<f64>]) -> String {
+    let (rows, cols) = (matrices[0].nrows(), matrices[0].ncols());
+    let values: Vec<f64> = matrices
+        .iter()
+        .flat_map(|m| (0..rows * cols).map(move |ij| m[(ij / cols, ij % cols)]))
+        .collect();
+    let mut bytes = Vec::new();
+    write_npy_f64(&mut bytes, &[matrices.len(), rows, cols], &values).unwrap();
+    dir.write(name, bytes)
+}
+
+fn views(matrices: &[Mat<f64>]) -> Vec<MatRef<'_, f64>> {
+    matrices.iter().map(Mat::as_ref).collect()
+}
+
+/// The data: each sequence drawn from the model with its matrices, a few
+/// values missing. Returns the observations (T x 2).
+fn data() -> Mat<f64> {
+    let m = model();
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut y = Mat::zeros(T, 2);
+    let mut first = 0;
+    for t in LENGTHS {
+        let [a, q, h, r] = Files::of_sequence(first, t);
+        let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
+        let matrices = TimeVarying {
+            a: Some(&a),
+            q: Some(&q),
+            h: Some(&h),
+            r: Some(&r),
+        };
+        let (_, ys) = m.sample_time_varying(t, None, &matrices, &mut rng).unwrap();
+        y.as_mut().subrows_mut(first, t).copy_from(&ys);
+        first += t;
+    }
+    y[(4, 1)] = f64::NAN;
+    y[(33, 0)] = f64::NAN;
+    y
+}
+
+/// A folder with the model, the data, the lengths and the four matrix
+/// files, and the flags naming them.
+fn setup(tag: &str) -> (TempDir, Vec<String>) {
+    let dir = TempDir::new(tag);
+    model().save(&dir.path().join("m.json")).unwrap();
+    let y = data();
+    let values: Vec<f64> = (0..T * 2).map(|ij| y[(ij / 2, ij % 2)]).collect();
+    let mut bytes = Vec::new();
+    write_npy_f64(&mut bytes, &[T, 2], &values).unwrap();
+    dir.write("y.npy", bytes);
+    dir.write("len.txt", "30\n20\n");
+    let files = Files::new();
+    let flags = [
+        ("--transition-matrices", "A.npy", &files.a),
+        ("--transition-covariances", "Q.npy", &files.q),
+        ("--observation-matrices", "H.npy", &files.h),
+        ("--observation-covariances", "R.npy", &files.r),
+    ];
+    let mut args: Vec<String> = [
+        "--model",
+        "m.json",
+        "--data",
+        "y.npy",
+        "--lengths",
+        "len.txt",
+        "--missing",
+    ]
+    .map(String::from)
+    .to_vec();
+    for (flag, name, matrices) in flags {
+        write_matrices(&dir, name, matrices);
+        args.extend([flag.to_string(), name.to_string()]);
+    }
+    (dir, args)
+}
+
+fn run(dir: &TempDir, command: &str, args: &[String]) -> cli_support::Run {
+    let mut all = vec![command];
+    all.extend(args.iter().map(String::as_str));
+    emfit(dir.path(), &all)
+}
+
+/// The library's filtered and smoothed means, and log-likelihood, of the
+/// data with every sequence's matrices.
+fn library() -> (Mat<f64>, Mat<f64>, f64) {
+    let (m, y) = (model(), data());
+    let (mut filtered, mut smoothed, mut ll) = (Mat::zeros(T, 2), Mat::zeros(T, 2), 0.0);
+    let mut first = 0;
+    for t in LENGTHS {
+        let [a, q, h, r] = Files::of_sequence(first, t);
+        let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
+        let sequence = Sequence::new(y.as_ref().subrows(first, t)).with_time_varying(TimeVarying {
+            a: Some(&a),
+            q: Some(&q),
+            h: Some(&h),
+            r: Some(&r),
+        });
+        let f = m.filter_sequence(sequence).unwrap();
+        filtered
+            .as_mut()
+            .subrows_mut(first, t)
+            .copy_from(f.filtered_means());
+        ll += f.log_likelihood();
+        let sm = m.smooth_sequence(sequence).unwrap();
+        smoothed
+            .as_mut()
+            .subrows_mut(first, t)
+            .copy_from(sm.smoothed_means());
+        first += t;
+    }
+    (filtered, smoothed, ll)
+}
+
+fn assert_rows_equal(rows: &[Vec<f64>], want: &Mat<f64>) {
+    assert_eq!(rows.len(), want.nrows());
+    for (k, row) in rows.iter().enumerate() {
+        for j in 0..want.ncols() {
+            let w = want[(k, j)];
+            assert!(
+                (row[j] - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "row {k}, column {j}: {} vs {w}",
+                row[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn filter_smoother_and_likelihood_equal_the_library() {
+    let (dir, args) = setup("tv-e2e");
+    let (filtered, smoothed, ll) = library();
+    assert_rows_equal(&parse_rows(run(&dir, "predict", &args).ok()), &filtered);
+    let rows = parse_rows(run(&dir, "smooth", &args).ok());
+    let means: Vec<Vec<f64>> = rows.iter().map(|r| r[..2].to_vec()).collect();
+    assert_rows_equal(&means, &smoothed);
+    let score = run(&dir, "score", &args);
+    let line = score
+        .ok()
+        .lines()
+        .find(|l| l.starts_with("log-likelihood:"))
+        .unwrap();
+    let got: f64 = line["log-likelihood:".len()..].trim().parse().unwrap();
+    assert!((got - ll).abs() <= 1e-12 * ll.abs(), "{got} vs {ll}");
+    // Without the matrices, another answer: the files are used.
+    let plain = run(&dir, "predict", &args[..7]);
+    assert_ne!(
+        parse_rows(plain.ok()),
+        parse_rows(run(&dir, "predict", &args).ok())
+    );
+    // A given per row (50 matrices, the last of each sequence unused) is
+    // the same as pykalman's 48.
+    let mut per_row = Vec::new();
+    for k in 0..T {
+        per_row.push(if k == 29 || k == 49 {
+            mat![[7.0, 7.0], [7.0, 7.0]]
+        } else {
+            a_at(k + 1)
+        });
+    }
+    write_matrices(&dir, "A.npy", &per_row);
+    assert_rows_equal(&parse_rows(run(&dir, "predict", &args).ok()), &filtered);
+}
+
+#[test]
+fn em_learns_the_blocks_that_do_not_vary() {
+    let (dir, args) = setup("tv-fit");
+    // A_k and Q_k vary: H, R, m0, P0 are learned.
+    let mut fit: Vec<String> = vec!["lgssm".into(), "--init".into(), "m.json".into()];
+    fit.extend(args[2..].iter().take(9).cloned());
+    assert!(
+        fit.iter().any(|a| a == "--transition-covariances")
+            && !fit.iter().any(|a| a == "--observation-matrices")
+    );
+    let mut learn = fit.clone();
+    learn.extend(
+        [
+            "--learn",
+            "H,R,m0,P0",
+            "--max-iter",
+            "20",
+            "--stop",
+            "iterations",
+            "--out",
+            "fit.json",
+            "--json",
+        ]
+        .map(String::from),
+    );
+    let report: serde_json::Value = serde_json::from_str(run(&dir, "fit", &learn).ok()).unwrap();
+    let history: Vec<f64> = report["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        history.windows(2).all(|w| w[1] >= w[0] - 1e-9 * w[0].abs()),
+        "{history:?}"
+    );
+    assert!(history.last().unwrap() > history.first().unwrap());
+    let file: serde_json::Value = serde_json::from_str(&dir.read("fit.json")).unwrap();
+    assert_eq!(
+        file["parameters"]["transition_matrices"][0][0], 0.9,
+        "A is not learned"
+    );
+    // The default learns every block: A among them is refused.
+    fit.extend(["--max-iter", "3"].map(String::from));
+    run(&dir, "fit", &fit).fails_with(&["cannot learn A", "time-varying"]);
+}
+
+/// The args with the file of `flag` replaced by `name`.
+fn with_file(args: &[String], flag: &str, name: &str) -> Vec<String> {
+    let mut args = args.to_vec();
+    let at = args.iter().position(|a| a == flag).unwrap();
+    args[at + 1] = name.to_string();
+    args
+}
+
+#[test]
+fn bad_files_are_refused_naming_the_file_the_matrix_and_the_step() {
+    let (dir, args) = setup("tv-errors");
+    let files = Files::new();
+    write_matrices(&dir, "short.npy", &files.a[..47]);
+    run(
+        &dir,
+        "predict",
+        &with_file(&args, "--transition-matrices", "short.npy"),
+    )
+    .fails_with(&[
+        "--transition-matrices short.npy holds 47 matrices",
+        "needs 48 (T_s - 1 per sequence over 2 sequence(s)) or 50 (one per row)",
+    ]);
+    write_matrices(&dir, "short.npy", &files.h[..49]);
+    run(
+        &dir,
+        "score",
+        &with_file(&args, "--observation-matrices", "short.npy"),
+    )
+    .fails_with(&[
+        "--observation-matrices short.npy holds 49 matrices",
+        "needs 50 (one per row)",
+    ]);
+    // A NaN: named by its place in the file and where it acts.
+    let mut r = files.r.clone();
+    r[34][(0, 0)] = f64::NAN;
+    write_matrices(&dir, "nan.npy", &r);
+    run(
+        &dir,
+        "predict",
+        &with_file(&args, "--observation-covariances", "nan.npy"),
+    )
+    .fails_with(&[
+        "--observation-covariances nan.npy: matrix 35 of 50 (row 1, column 1): value NaN is missing",
+        "(step 5 of sequence 2, row 35 of the data)",
+    ]);
+    let mut a = files.a.clone();
+    a[30][(1, 0)] = f64::INFINITY;
+    write_matrices(&dir, "inf.npy", &a);
+    run(
+        &dir,
+        "smooth",
+        &with_file(&args, "--transition-matrices", "inf.npy"),
+    )
+    .fails_with(&[
+        "matrix 31 of 48 (row 2, column 1): value inf is infinite",
+        "(step 3 of sequence 2, row 33 of the data)",
+    ]);
+    // Not positive definite at one step: the library's check, in the
+    // program's words.
+    let mut q = files.q.clone();
+    q[39] = mat![[1.0, 2.0], [2.0, 1.0]];
+    write_matrices(&dir, "q.npy", &q);
+    run(
+        &dir,
+        "predict",
+        &with_file(&args, "--transition-covariances", "q.npy"),
+    )
+    .fails_with(&[
+        "--transition-covariances q.npy: matrix 40 of 50 (step 11 of sequence 2, row 41 of the data)",
+        "positive definite",
+    ]);
+    // Matrices of the wrong shape.
+    let wide: Vec<Mat<f64>> = (0..T).map(|_| Mat::zeros(2, 3)).collect();
+    write_matrices(&dir, "wide.npy", &wide);
+    run(&dir, "score", &with_file(&args, "--observation-matrices", "wide.npy"))
+        .fails_with(&["--observation-matrices wide.npy: matrix 1 of 50 (step 1 of sequence 1, row 1 of the data): matrix H is 2 x 3, expected 2 x 2"]);
+    // Not 3-D; truncated.
+    let mut flat = Vec::new();
+    write_npy_f64(&mut flat, &[50, 4], &[1.0; 200]).unwrap();
+    dir.write("flat.npy", &flat);
+    run(
+        &dir,
+        "predict",
+        &with_file(&args, "--observation-covariances", "flat.npy"),
+    )
+    .fails_with(&["flat.npy: .npy array has 2 dimensions, expected 3"]);
+    let whole = std::fs::read(dir.path().join("R.npy")).unwrap();
+    dir.write("cut.npy", &whole[..whole.len() - 8]);
+    run(
+        &dir,
+        "predict",
+        &with_file(&args, "--observation-covariances", "cut.npy"),
+    )
+    .fails_with(&["cut.npy: .npy 'shape' declares 1600 data bytes but the file holds 1592"]);
+    // Only an lgssm takes them, and forecast does not.
+    emfit(
+        dir.path(),
+        &[
+            "fit",
+            "gmm",
+            "--data",
+            "y.npy",
+            "-k",
+            "2",
+            "--transition-matrices",
+            "A.npy",
+        ],
+    )
+    .fails_with(&["--transition-matrices is only supported by lgssm, not by gmm"]);
+    run(
+        &dir,
+        "forecast",
+        &[&args[..], &["--horizon".to_string(), "3".to_string()]].concat(),
+    )
+    .fails_with(&["--transition-matrices: forecast predicts with the model's matrices"]);
+}
