@@ -130,18 +130,26 @@ def test_constrained_covariances(structure):
     assert all(b >= a - 1e-9 * abs(a) for a, b in zip(history, history[1:]))
 
 
+def assert_filter_update_is_a_step(ours, theirs, filtered, x, t, step):
+    """``ours.filter_update`` from the filtered moments of step t with
+    observation t + 1 and the parameters ``step`` equals step t + 1 of
+    ``filtered`` (ours.filter(x)) and pykalman's filter_update."""
+    means, covariances = filtered
+    got = ours.filter_update(means[t], covariances[t], x[t + 1], **step)
+    assert_close(got[0], means[t + 1])
+    assert_close(got[1], covariances[t + 1])
+    want = theirs.filter_update(means[t], covariances[t], x[t + 1], **step)
+    assert_close(got[0], want[0])
+    assert_close(got[1], want[1])
+
+
 def test_filter_update_is_a_step_of_the_filter():
     ours, theirs = pair(ROBOT_ARGS)
     x = ROBOT.observations
     means, covariances = ours.filter(x)
     for t in (0, 1, 200, 499):
         step = dict(transition_offset=ROBOT.transition_offsets[t])
-        got = ours.filter_update(means[t], covariances[t], x[t + 1], **step)
-        assert_close(got[0], means[t + 1])
-        assert_close(got[1], covariances[t + 1])
-        want = theirs.filter_update(means[t], covariances[t], x[t + 1], **step)
-        assert_close(got[0], want[0])
-        assert_close(got[1], want[1])
+        assert_filter_update_is_a_step(ours, theirs, (means, covariances), x, t, step)
     # Without an observation, or with it masked: the prediction only.
     predicted = theirs.filter_update(means[3], covariances[3], None, **step)
     for observation in (None, np.ma.masked_all(2)):
@@ -233,8 +241,6 @@ def test_bad_input_raises_errors_that_name_it():
     nan[7, 1] = np.nan
     with pytest.raises(ValueError, match="unmasked NaN at step 7, coordinate 1"):
         KalmanFilter(**NO_OFFSETS).smooth(nan)
-    with pytest.raises(NotImplementedError, match="time-varying transition_matrices"):
-        KalmanFilter(transition_matrices=np.ones((4, 2, 2))).filter(np.zeros((5, 2)))
     with pytest.raises(ValueError, match="filtered_state_covariance"):
         KalmanFilter(**NO_OFFSETS).filter_update(np.zeros(5), np.zeros((5, 5)), ROBOT.observations[3])
 

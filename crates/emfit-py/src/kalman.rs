@@ -17,12 +17,21 @@
 //! parameters of the Rust model (constant offsets, [`kalman_em`]);
 //! elsewhere, and when they vary in time, the Python layer removes them
 //! exactly with the deterministic path of [`kalman_shift`].
+//!
+//! pykalman's time-varying (3-D) matrices cross as [`StepArrays`]: `A_t`,
+//! `Q_t` for the T − 1 transitions (entry i maps `x_i` to `x_{i+1}`), `H_t`,
+//! `R_t` for the T observations, each optional (the model's at every step
+//! when not given), exactly as many as the data need (the Python layer cuts
+//! pykalman's longer arrays). They are the statespace crate's
+//! [`TimeVarying`] matrices of the one sequence.
 
 use crate::array::{rows, to_array2};
 use crate::error::{OrValueError, value_error};
 use crate::fit;
+use em_core::FitError;
 use numpy::ndarray::Array3;
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
+use pyo3::exceptions::PyNotImplementedError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::SeedableRng;
@@ -31,7 +40,7 @@ use statespace::em::WithInputs;
 use statespace::faer::{Mat, MatRef};
 use statespace::{
     CovStructure, InputLearnSet, InputParam, InputParameters, LearnSet, LinearGaussianSsm, MStepOptions,
-    Matrix, Param, Parameters, Sequence, Start, StateSpaceError,
+    Matrix, Param, Parameters, Sequence, Start, StateSpaceError, TimeVarying,
 };
 
 /// Registers the state-space functions.
@@ -62,20 +71,64 @@ fn pykalman_name(matrix: Matrix) -> Option<&'static str> {
 }
 
 /// A `ValueError` for an error of the Rust side, prefixed with pykalman's
-/// name of the parameter it is about, if any.
+/// name of the parameter it is about, if any; for a bad time-varying
+/// matrix, with the index of the matrix in pykalman's 3-D array (entry
+/// t − 1 of `transition_*` acts at the transition into step t, entry t of
+/// `observation_*` at step t; steps 0-based as the rows of the data).
 fn model_error(e: StateSpaceError) -> PyErr {
-    let matrix = match &e {
+    if let StateSpaceError::TimeVaryingMatrix { step, error, .. } = &e
+        && let Some(matrix) = error_matrix(error)
+        && let Some(name) = pykalman_name(matrix)
+    {
+        let at = if matches!(matrix, Matrix::Param(Param::A | Param::Q)) {
+            format!("{}] (the transition into step {step})", step - 1)
+        } else {
+            format!("{step}] (step {step})")
+        };
+        return value_error(format!("{name}[{at}: {error}"));
+    }
+    match error_matrix(&e).and_then(pykalman_name) {
+        Some(name) => value_error(format!("{name}: {e}")),
+        None => value_error(e),
+    }
+}
+
+/// The parameter block a check of the model's parameters failed on.
+fn error_matrix(e: &StateSpaceError) -> Option<Matrix> {
+    match e {
         StateSpaceError::Shape { matrix, .. }
         | StateSpaceError::NonFiniteParameter { matrix, .. }
         | StateSpaceError::NotSymmetric { matrix, .. }
         | StateSpaceError::NotPositiveDefinite { matrix, .. }
         | StateSpaceError::ZeroDimension { matrix } => Some(*matrix),
         _ => None,
-    };
-    match matrix.and_then(pykalman_name) {
-        Some(name) => value_error(format!("{name}: {e}")),
-        None => value_error(e),
     }
+}
+
+/// An error of EM about its time-varying matrices, with pykalman's names:
+/// a `NotImplementedError` for EM asked to learn a block that is
+/// time-varying, or whose M-step regression has a time-varying block
+/// (pykalman learns them, emfit's exact M-step does not); a bad matrix as
+/// [`model_error`]; `None` for any other error (reported with its
+/// iteration).
+fn time_varying_error(e: &StateSpaceError) -> Option<PyErr> {
+    let name = |matrix: Matrix| pykalman_name(matrix).unwrap_or_else(|| matrix.name());
+    let message = match e {
+        StateSpaceError::TimeVaryingMatrix { .. } => return Some(model_error(e.clone())),
+        StateSpaceError::TimeVaryingLearned { matrix } => {
+            format!(
+                "em_vars has {}, which is time-varying (a 3-D array): {e}",
+                name((*matrix).into())
+            )
+        }
+        StateSpaceError::TimeVaryingCombination { learned, varying } => format!(
+            "em_vars has {} while {} is time-varying (a 3-D array): {e}",
+            name(*learned),
+            name((*varying).into())
+        ),
+        _ => return None,
+    };
+    Some(PyNotImplementedError::new_err(message))
 }
 
 /// The six parameters `(a, q, h, r, m0, p0)` as arrays.
@@ -87,6 +140,58 @@ type ModelArrays<'py> = (
     PyReadonlyArray1<'py, f64>,
     PyReadonlyArray2<'py, f64>,
 );
+
+/// pykalman's time-varying matrices `(a (T-1, n, n), q (T-1, n, n),
+/// h (T, p, n), r (T, p, p))`, each optional, C-contiguous.
+type StepArrays<'py> = (
+    Option<PyReadonlyArray3<'py, f64>>,
+    Option<PyReadonlyArray3<'py, f64>>,
+    Option<PyReadonlyArray3<'py, f64>>,
+    Option<PyReadonlyArray3<'py, f64>>,
+);
+
+/// The matrices of [`StepArrays`] as views, one per step (no copy).
+struct StepViews<'a> {
+    a: Option<Vec<MatRef<'a, f64>>>,
+    q: Option<Vec<MatRef<'a, f64>>>,
+    h: Option<Vec<MatRef<'a, f64>>>,
+    r: Option<Vec<MatRef<'a, f64>>>,
+}
+
+impl<'a> StepViews<'a> {
+    /// The views of `arrays` (the Rust side checks them: count, shapes,
+    /// finiteness, symmetric positive definite covariances).
+    fn new(arrays: &'a StepArrays<'_>) -> PyResult<Self> {
+        let views = |array: &'a Option<PyReadonlyArray3<'_, f64>>| -> PyResult<Option<Vec<MatRef<'a, f64>>>> {
+            let Some(array) = array else {
+                return Ok(None);
+            };
+            let [steps, r, c] = [array.shape()[0], array.shape()[1], array.shape()[2]];
+            let slice = array.as_slice()?;
+            Ok(Some(
+                (0..steps)
+                    .map(|k| MatRef::from_row_major_slice(&slice[k * r * c..(k + 1) * r * c], r, c))
+                    .collect(),
+            ))
+        };
+        Ok(Self {
+            a: views(&arrays.0)?,
+            q: views(&arrays.1)?,
+            h: views(&arrays.2)?,
+            r: views(&arrays.3)?,
+        })
+    }
+
+    /// The statespace crate's time-varying matrices of one sequence.
+    fn matrices(&self) -> TimeVarying<'_> {
+        TimeVarying {
+            a: self.a.as_deref(),
+            q: self.q.as_deref(),
+            h: self.h.as_deref(),
+            r: self.r.as_deref(),
+        }
+    }
+}
 
 /// The model of the six arrays, validated by the Rust side (shapes,
 /// finiteness, Q, R and P0 symmetric positive definite).
@@ -122,14 +227,19 @@ type Moments<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, f64);
 /// covariances `P_{t|t}` (T, n, n) and `ln p(y)`. The first step is an
 /// update of the prior `(m0, P0)` (pykalman's convention); a row of NaN
 /// skips its update, a partly NaN row updates with its observed values.
+/// `varying` holds the time-varying matrices, if any.
 #[pyfunction]
+#[pyo3(signature = (y, params, varying=(None, None, None, None)))]
 fn kalman_filter<'py>(
     py: Python<'py>,
     y: PyReadonlyArray2<'py, f64>,
     params: ModelArrays<'py>,
+    varying: StepArrays<'py>,
 ) -> PyResult<Moments<'py>> {
+    let steps = StepViews::new(&varying)?;
+    let matrices = steps.matrices();
     moments(py, &y, &params, |model, y| {
-        let f = model.filter_keeping_covariances(Sequence::new(y))?;
+        let f = model.filter_keeping_covariances(Sequence::new(y).with_time_varying(matrices))?;
         Ok((
             f.filtered_means().to_owned(),
             f.filtered_covs(),
@@ -139,15 +249,20 @@ fn kalman_filter<'py>(
 }
 
 /// The Rauch-Tung-Striebel smoother over `y` (T, p): the smoothed means
-/// `m_{t|T}` (T, n), covariances `P_{t|T}` (T, n, n) and `ln p(y)`.
+/// `m_{t|T}` (T, n), covariances `P_{t|T}` (T, n, n) and `ln p(y)`, with
+/// the time-varying matrices `varying`.
 #[pyfunction]
+#[pyo3(signature = (y, params, varying=(None, None, None, None)))]
 fn kalman_smooth<'py>(
     py: Python<'py>,
     y: PyReadonlyArray2<'py, f64>,
     params: ModelArrays<'py>,
+    varying: StepArrays<'py>,
 ) -> PyResult<Moments<'py>> {
+    let steps = StepViews::new(&varying)?;
+    let matrices = steps.matrices();
     moments(py, &y, &params, |model, y| {
-        let s = model.smooth(y)?;
+        let s = model.smooth_sequence(Sequence::new(y).with_time_varying(matrices))?;
         Ok((
             s.smoothed_means().to_owned(),
             s.smoothed_covs(),
@@ -180,16 +295,22 @@ fn moments<'py>(
 }
 
 /// `ln p(y)`: the sum over steps of the log-density of each step's
-/// observed values given the earlier ones (the filter's innovations).
+/// observed values given the earlier ones (the filter's innovations),
+/// with the time-varying matrices `varying`.
 #[pyfunction]
+#[pyo3(signature = (y, params, varying=(None, None, None, None)))]
 fn kalman_loglikelihood(
     py: Python<'_>,
     y: PyReadonlyArray2<'_, f64>,
     params: ModelArrays<'_>,
+    varying: StepArrays<'_>,
 ) -> PyResult<f64> {
     let model = model(&params)?;
     let y = rows(&y)?;
-    py.detach(|| model.log_likelihood(&[y][..])).map_err(model_error)
+    let steps = StepViews::new(&varying)?;
+    let sequence = Sequence::new(y).with_time_varying(steps.matrices());
+    py.detach(|| model.log_likelihood_of(&[sequence]))
+        .map_err(model_error)
 }
 
 /// The parameters of a fit and its report.
@@ -203,11 +324,14 @@ type FitResult<'py> = (Vec<Bound<'py, PyAny>>, Bound<'py, PyDict>);
 /// closed-form M-step of the statespace crate (all learned blocks
 /// maximised jointly); `q_structure` and `r_structure` (`"full"`,
 /// `"diagonal"`, `"scalar"`) constrain the updated Q and R. See
-/// [`fit::settings`] for the loop's arguments.
+/// [`fit::settings`] for the loop's arguments. With the time-varying
+/// matrices `varying`, a block among them, or one whose regression has one
+/// of them (`A`, `b` with `Q`; `H`, `d` with `R`), cannot be learned: a
+/// `NotImplementedError`, raised at the first M-step.
 ///
 /// Returns `([a, q, h, r, m0, p0, b, d], report)`.
 #[pyfunction]
-#[pyo3(signature = (y, params, offsets, learn, learn_offsets, q_structure, r_structure, max_iter, tol, stopping, acceleration, verbose))]
+#[pyo3(signature = (y, params, offsets, learn, learn_offsets, q_structure, r_structure, max_iter, tol, stopping, acceleration, verbose, varying=(None, None, None, None)))]
 fn kalman_em<'py>(
     py: Python<'py>,
     y: PyReadonlyArray2<'py, f64>,
@@ -222,6 +346,7 @@ fn kalman_em<'py>(
     stopping: &str,
     acceleration: &str,
     verbose: bool,
+    varying: StepArrays<'py>,
 ) -> PyResult<FitResult<'py>> {
     let start = model(&params)?;
     let (n, p) = (start.state_dim(), start.obs_dim());
@@ -237,10 +362,18 @@ fn kalman_em<'py>(
         .with_r_structure(CovStructure::parse(r_structure).or_value_error()?);
     let settings = fit::settings(max_iter, tol, stopping, acceleration, 1, 0)?;
     let y = rows(&y)?;
-    let sequences = [Sequence::new(y)];
+    let steps = StepViews::new(&varying)?;
+    let sequences = [Sequence::new(y).with_time_varying(steps.matrices())];
+    let mut typed = None;
     let fitted = fit::run(py, verbose, |observer| {
-        statespace::fit_observed(&sequences[..], Start::Warm(start), &options, &settings, observer)
-    })?;
+        let fitted =
+            statespace::fit_observed(&sequences[..], Start::Warm(start), &options, &settings, observer);
+        if let Err(FitError::Step { source, .. }) = &fitted {
+            typed = time_varying_error(source);
+        }
+        fitted
+    })
+    .map_err(|e| typed.take().unwrap_or(e))?;
     let model = &fitted.model.0;
     let mut arrays = model_to_arrays(py, model);
     arrays.push(model.transition_offset().to_vec().into_pyarray(py).into_any());
@@ -248,18 +381,22 @@ fn kalman_em<'py>(
     Ok((arrays, crate::report::to_dict(py, &fitted.report)?))
 }
 
-/// `t` steps drawn from the model with a generator seeded by `seed`:
-/// `(states (t, n), observations (t, p))`.
+/// `t` steps drawn from the model with a generator seeded by `seed`, with
+/// the time-varying matrices `varying`: `(states (t, n), observations (t, p))`.
 #[pyfunction]
+#[pyo3(signature = (t, seed, params, varying=(None, None, None, None)))]
 fn kalman_sample<'py>(
     py: Python<'py>,
     t: usize,
     seed: u64,
     params: ModelArrays<'py>,
+    varying: StepArrays<'py>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let model = model(&params)?;
+    let steps = StepViews::new(&varying)?;
+    let matrices = steps.matrices();
     let (x, y) = py
-        .detach(|| model.sample(t, &mut StdRng::seed_from_u64(seed)))
+        .detach(|| model.sample_time_varying(t, None, &matrices, &mut StdRng::seed_from_u64(seed)))
         .map_err(model_error)?;
     Ok((
         to_array2(py, x.as_ref()).into_any(),
@@ -268,9 +405,10 @@ fn kalman_sample<'py>(
 }
 
 /// The deterministic path that pykalman's offsets add to a model:
-/// `c_0` given, `c_t = A c_{t-1} + b_{t-1}` for t = 1..T-1, and
-/// `e_t = H c_t + d_t`. Returns `(c (T, n), e (T, p))` for `b` (T-1, n)
-/// and `d` (T, p).
+/// `c_0` given, `c_t = A_t c_{t-1} + b_{t-1}` for t = 1..T-1, and
+/// `e_t = H_t c_t + d_t`. Returns `(c (T, n), e (T, p))` for `b` (T-1, n)
+/// and `d` (T, p); `A_t` is entry t − 1 of `a_steps` (T-1, n, n) when
+/// given, else `a`, and `H_t` entry t of `h_steps` (T, p, n), else `h`.
 ///
 /// By linearity, `x_t = z_t + c_t` and `y_t = u_t + e_t` where `(z, u)`
 /// follows the model without offsets with `z_0 = x_0 − c_0`. So the filter,
@@ -279,6 +417,7 @@ fn kalman_sample<'py>(
 /// `c` and the covariances unchanged; and a path of the model without
 /// offsets plus `(c, e)` is a path of the model with them.
 #[pyfunction]
+#[pyo3(signature = (a, h, c0, b, d, a_steps=None, h_steps=None))]
 fn kalman_shift<'py>(
     py: Python<'py>,
     a: PyReadonlyArray2<'py, f64>,
@@ -286,6 +425,8 @@ fn kalman_shift<'py>(
     c0: PyReadonlyArray1<'py, f64>,
     b: PyReadonlyArray2<'py, f64>,
     d: PyReadonlyArray2<'py, f64>,
+    a_steps: Option<PyReadonlyArray3<'py, f64>>,
+    h_steps: Option<PyReadonlyArray3<'py, f64>>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let (a, h, b, d) = (rows(&a)?, rows(&h)?, rows(&b)?, rows(&d)?);
     let c0 = c0.as_slice()?;
@@ -297,20 +438,39 @@ fn kalman_shift<'py>(
         return Err(value_error(format!(
             "kalman_shift: {} transition offsets for {t} steps, expected {}",
             b.nrows(),
-            t.saturating_sub(1)
+            t - 1
         )));
     }
-    let mut c = Mat::<f64>::zeros(t, n);
-    for i in 0..n {
-        c[(0, i)] = c0[i];
-    }
-    for k in 1..t {
-        for i in 0..n {
-            c[(k, i)] = b[(k - 1, i)] + (0..n).map(|j| a[(i, j)] * c[(k - 1, j)]).sum::<f64>();
+    let arrays = (a_steps, None, h_steps, None);
+    let steps = StepViews::new(&arrays)?;
+    for (name, views, shape) in [
+        ("a_steps", &steps.a, [t - 1, n, n]),
+        ("h_steps", &steps.h, [t, p, n]),
+    ] {
+        if let Some(views) = views
+            && (views.len() != shape[0] || views.iter().any(|m| [m.nrows(), m.ncols()] != shape[1..]))
+        {
+            return Err(value_error(format!("kalman_shift: {name} is not {shape:?}")));
         }
     }
-    // e_t = H c_t + d_t for every step at once: E = C Hᵀ + D.
-    let e = &c * h.transpose() + d;
+    let mut c = Mat::<f64>::zeros(t, n);
+    let mut e = Mat::<f64>::zeros(t, p);
+    for k in 0..t {
+        if k == 0 {
+            for i in 0..n {
+                c[(0, i)] = c0[i];
+            }
+        } else {
+            let a_k = steps.a.as_ref().map_or(a, |a| a[k - 1]);
+            for i in 0..n {
+                c[(k, i)] = b[(k - 1, i)] + (0..n).map(|j| a_k[(i, j)] * c[(k - 1, j)]).sum::<f64>();
+            }
+        }
+        let h_k = steps.h.as_ref().map_or(h, |h| h[k]);
+        for i in 0..p {
+            e[(k, i)] = d[(k, i)] + (0..n).map(|j| h_k[(i, j)] * c[(k, j)]).sum::<f64>();
+        }
+    }
     Ok((
         to_array2(py, c.as_ref()).into_any(),
         to_array2(py, e.as_ref()).into_any(),

@@ -8,14 +8,22 @@ The model, in pykalman's notation (``A`` = ``transition_matrices``, ``b`` =
 and covariance)::
 
     x_0 ~ N(mu_0, Sigma_0)
-    x_t = A x_{t-1} + b_{t-1} + w_t,   w_t ~ N(0, Q)
-    z_t = C x_t + d_t + v_t,           v_t ~ N(0, R)
+    x_t = A_{t-1} x_{t-1} + b_{t-1} + w_t,   w_t ~ N(0, Q_{t-1})
+    z_t = C_t x_t + d_t + v_t,               v_t ~ N(0, R_t)
+
+Any of ``A``, ``Q``, ``C``, ``R`` may vary in time, given as a 3-D array
+(pykalman's convention: entry t - 1 of ``transition_matrices`` and
+``transition_covariance`` acts on the transition into step t, entry t of
+``observation_matrices`` and ``observation_covariance`` on observation t;
+an array longer than the data needs is cut, a shorter one is a
+``ValueError``); a 2-D one is the same at every step. The offsets likewise
+are 1-D (constant) or 2-D (one row per step).
 
 The filter, the Rauch-Tung-Striebel smoother, the likelihood, EM and
 sampling run in Rust (the statespace crate); this module holds pykalman's
 interface. The offsets are removed exactly: by linearity ``x_t = x'_t + c_t``
 and ``z_t = z'_t + e_t`` with the deterministic path ``c_0 = 0``,
-``c_t = A c_{t-1} + b_{t-1}``, ``e_t = C c_t + d_t``, where ``(x', z')``
+``c_t = A_{t-1} c_{t-1} + b_{t-1}``, ``e_t = C_t c_t + d_t``, where ``(x', z')``
 follows the model without offsets. So the filtered and smoothed means are
 those of the model without offsets on ``z - e``, plus ``c``; the
 covariances and the likelihood are unchanged.
@@ -34,11 +42,19 @@ Differences from pykalman, on purpose:
   constrain Q and R to ``'diagonal'`` or ``'scalar'`` (a multiple of the
   identity), and ``fit_report_`` reports the fit;
 - covariances must be symmetric positive definite (``ValueError`` naming
-  the matrix otherwise), and nothing returned is ever NaN.
+  the matrix, and for a 3-D one the index of the bad step, otherwise), and
+  nothing returned is ever NaN;
+- ``loglikelihood`` with a 3-D ``observation_covariance`` uses ``R_t`` at
+  step t (pykalman's adds every ``R_t`` at each step and fails).
 
-Not implemented (``NotImplementedError`` naming the parameter):
-time-varying (3-D) ``transition_matrices``, ``observation_matrices`` or
-covariances; EM of time-varying (2-D) offsets, or of
+Not implemented (``NotImplementedError`` naming the parameter): EM of a
+time-varying parameter (a 3-D matrix, a 2-D offset); EM of a block of the
+transition regression (``transition_matrices``, ``transition_offsets``,
+``transition_covariance``) while one of its matrices is 3-D, likewise for
+the observation regression (the closed-form update would need sums
+weighted by the per-step matrices): with 3-D transition matrices or
+covariances EM learns the observation blocks and the initial state, with
+3-D observation ones the transition blocks and the initial state; EM of
 ``transition_matrices`` or ``observation_matrices`` with time-varying
 ``transition_offsets`` (the deterministic path then depends on the matrix
 being learned). Constant offsets are parameters of the Rust model: any of
@@ -70,6 +86,16 @@ _EM_BLOCKS = {
     "initial_state_mean": "m0",
     "initial_state_covariance": "P0",
 }
+
+#: The matrices pykalman lets vary in time (3-D arrays), in the order the
+#: Rust side takes them, with how many fewer steps than the data each needs
+#: (T - 1 transitions, T observations).
+_MATRICES = (
+    ("transition_matrices", 1),
+    ("transition_covariance", 1),
+    ("observation_matrices", 0),
+    ("observation_covariance", 0),
+)
 
 _DEFAULT_EM_VARS = [
     "transition_covariance",
@@ -115,6 +141,26 @@ def _offsets(name, value, rows, dim):
     return np.ascontiguousarray(value[:rows])
 
 
+def _split(blocks, t):
+    """The model's ``(A, Q, C, R)`` and the time-varying ones of a series of
+    ``t`` steps: ``(constant, varying)``, a 3-D block (see ``_MATRICES``)
+    cut to the steps it acts at (pykalman ignores the rest) in ``varying``,
+    with a valid stand-in in ``constant`` that no step uses (an identity),
+    a 2-D block in ``constant`` with None in ``varying``."""
+    constant, varying = [], []
+    for (name, fewer), value in zip(_MATRICES, blocks):
+        if value.ndim == 2:
+            constant.append(value)
+            varying.append(None)
+            continue
+        need = max(t - fewer, 0)
+        if value.shape[0] < need:
+            raise ValueError(f"{name} has {value.shape[0]} time-varying matrices, the data need at least {need}")
+        constant.append(np.eye(*value.shape[1:]))
+        varying.append(value[:need])
+    return tuple(constant), tuple(varying)
+
+
 def _missing_as_nan(name, z):
     """The (T, p) masked array ``z`` as a float array with NaN for its
     masked values; ValueError for an unmasked NaN."""
@@ -136,10 +182,10 @@ class KalmanFilter:
 
     Parameters (pykalman's; ``n`` = ``n_dim_state``, ``p`` = ``n_dim_obs``)
     ----------
-    transition_matrices : (n, n) array, default identity
-    observation_matrices : (p, n) array, default ``numpy.eye(p, n)``
-    transition_covariance : (n, n) array, default identity
-    observation_covariance : (p, p) array, default identity
+    transition_matrices : (n, n) or (T-1, n, n) array, default identity
+    observation_matrices : (p, n) or (T, p, n) array, default ``numpy.eye(p, n)``
+    transition_covariance : (n, n) or (T-1, n, n) array, default identity
+    observation_covariance : (p, p) or (T, p, p) array, default identity
     transition_offsets : (n,) or (T-1, n) array, default zeros
     observation_offsets : (p,) or (T, p) array, default zeros
     initial_state_mean : (n,) array, default zeros
@@ -210,22 +256,29 @@ class KalmanFilter:
 
     def _parameters(self):
         """The eight parameters as float arrays, defaults filled in, shapes
-        checked: ``(A, b, Q, C, d, R, mu_0, Sigma_0)`` with the offsets 1-D
-        (constant) or 2-D (one row per step)."""
+        checked: ``(A, b, Q, C, d, R, mu_0, Sigma_0)`` with the matrices
+        2-D (constant) or 3-D (one per step, of any length here: see
+        ``_split``) and the offsets 1-D (constant) or 2-D (one row per
+        step)."""
         n, p = self.n_dim_state, self.n_dim_obs
 
         def given(name, default):
             value = getattr(self, name)
             return default if value is None else value
 
-        for name in ("transition_matrices", "observation_matrices", "transition_covariance", "observation_covariance"):
-            value = getattr(self, name)
-            if value is not None and np.ndim(value) == 3:
-                raise NotImplementedError(f"time-varying {name} (a 3-D array) are not supported by emfit yet")
-        a = _check("transition_matrices", np.atleast_2d(given("transition_matrices", np.eye(n))), (n, n))
-        q = _check("transition_covariance", np.atleast_2d(given("transition_covariance", np.eye(n))), (n, n))
-        c = _check("observation_matrices", np.atleast_2d(given("observation_matrices", np.eye(p, n))), (p, n))
-        r = _check("observation_covariance", np.atleast_2d(given("observation_covariance", np.eye(p))), (p, p))
+        def matrices(name, default, shape):
+            value = np.asarray(given(name, default), dtype=float)
+            if value.ndim != 3:
+                return _check(name, np.atleast_2d(value), shape)
+            if value.shape[1:] != shape:
+                steps = "n_timesteps - 1" if name.startswith("transition") else "n_timesteps"
+                raise ValueError(f"{name} has shape {value.shape}, expected {shape} or ({steps}, {shape[0]}, {shape[1]})")
+            return np.ascontiguousarray(value)
+
+        a = matrices("transition_matrices", np.eye(n), (n, n))
+        q = matrices("transition_covariance", np.eye(n), (n, n))
+        c = matrices("observation_matrices", np.eye(p, n), (p, n))
+        r = matrices("observation_covariance", np.eye(p), (p, p))
         m0 = _check("initial_state_mean", np.atleast_1d(given("initial_state_mean", np.zeros(n))), (n,))
         p0 = _check("initial_state_covariance", np.atleast_2d(given("initial_state_covariance", np.eye(n))), (n, n))
         b = np.atleast_1d(np.asarray(given("transition_offsets", np.zeros(n)), dtype=float))
@@ -250,27 +303,36 @@ class KalmanFilter:
         return _missing_as_nan("X", z)
 
     @staticmethod
-    def _path(a, b, c, d, t, c0=None):
+    def _path(model, varying, b, d, t, c0=None):
         """The deterministic path ``(c_t, e_t)`` of the offsets over ``t``
-        steps (see the module docstring), or None when there are no
+        steps (see the module docstring) with the model's ``(A, Q, C, R)``
+        and the time-varying ones of ``_split``, or None when there are no
         offsets and no start shift."""
         if c0 is None and not (b.any() or d.any()):
             return None
+        a, c = model[0], model[2]
         n, p = a.shape[0], c.shape[0]
         start = np.zeros(n) if c0 is None else np.ascontiguousarray(c0, dtype=float)
         bt = _offsets("transition_offsets", b, t - 1, n)
         dt = _offsets("observation_offsets", d, t, p)
-        return _emfit.kalman_shift(a, c, start, bt, dt)
+        return _emfit.kalman_shift(a, c, start, bt, dt, varying[0], varying[2])
+
+    def _without_offsets(self, X):
+        """X without the offsets: ``(z - e, (c, e) or None, the model's six
+        arrays, the time-varying matrices)``."""
+        a, b, q, c, d, r, m0, p0 = self._parameters()
+        y = self._observations(X)
+        model, varying = _split((a, q, c, r), y.shape[0])
+        path = self._path(model, varying, b, d, y.shape[0])
+        if path is not None:
+            y = y - path[1]
+        return y, path, (*model, m0, p0), varying
 
     def _inference(self, X, function):
         """Runs ``function`` (filter or smoother) on X without the offsets:
         ``(means, covariances, log-likelihood)``."""
-        a, b, q, c, d, r, m0, p0 = self._parameters()
-        y = self._observations(X)
-        path = self._path(a, b, c, d, y.shape[0])
-        if path is not None:
-            y = y - path[1]
-        means, covariances, ll = function(y, (a, q, c, r, m0, p0))
+        y, path, params, varying = self._without_offsets(X)
+        means, covariances, ll = function(y, params, varying)
         if path is not None:
             means += path[0]
         return means, covariances, ll
@@ -301,12 +363,8 @@ class KalmanFilter:
     def loglikelihood(self, X):
         """``ln p(z_0, ..., z_{T-1})``, the sum over steps of the
         log-density of each step's observed values given the earlier ones."""
-        a, b, q, c, d, r, m0, p0 = self._parameters()
-        y = self._observations(X)
-        path = self._path(a, b, c, d, y.shape[0])
-        if path is not None:
-            y = y - path[1]
-        return _emfit.kalman_loglikelihood(y, (a, q, c, r, m0, p0))
+        y, _, params, varying = self._without_offsets(X)
+        return _emfit.kalman_loglikelihood(y, params, varying)
 
     def filter_update(
         self,
@@ -325,7 +383,9 @@ class KalmanFilter:
         of ``x_{t+1}`` given ``observation`` (``z_{t+1}``): the prediction
         ``A m + b``, ``A P A^T + Q``, then the update with the observed
         values. ``observation`` None, or masked entirely, predicts only.
-        The other arguments replace the model's parameters for this step.
+        The other arguments replace the model's parameters for this step;
+        a parameter that varies in time (3-D matrices, 2-D offsets) must be
+        given (``ValueError`` otherwise, as in pykalman).
 
         Returns ``(next_filtered_state_mean (n,), next_filtered_state_covariance (n, n))``.
         """
@@ -334,10 +394,16 @@ class KalmanFilter:
         # This step may observe another number of values (pykalman allows
         # it): p is that of the given observation matrix.
         p = self.n_dim_obs if observation_matrix is None else np.atleast_2d(observation_matrix).shape[0]
-        for name, value in (("transition_offsets", b), ("observation_offsets", d)):
-            given = transition_offset if name == "transition_offsets" else observation_offset
-            if value.ndim == 2 and given is None:
-                raise ValueError(f"{name} vary in time: pass this step's offset to filter_update")
+        for name, value, given, argument in (
+            ("transition_matrices", a, transition_matrix, "transition_matrix"),
+            ("transition_covariance", q, transition_covariance, "transition_covariance"),
+            ("observation_matrices", c, observation_matrix, "observation_matrix"),
+            ("observation_covariance", r, observation_covariance, "observation_covariance"),
+            ("transition_offsets", b, transition_offset, "transition_offset"),
+            ("observation_offsets", d, observation_offset, "observation_offset"),
+        ):
+            if value.ndim == (2 if name.endswith("offsets") else 3) and given is None:
+                raise ValueError(f"{name} vary in time: pass this step's {argument} to filter_update")
         a = a if transition_matrix is None else _check("transition_matrix", np.atleast_2d(transition_matrix), (n, n))
         q = q if transition_covariance is None else _check("transition_covariance", np.atleast_2d(transition_covariance), (n, n))
         c = c if observation_matrix is None else _check("observation_matrix", np.atleast_2d(observation_matrix), (p, n))
@@ -368,7 +434,8 @@ class KalmanFilter:
         return means[1] + shift[1], covariances[1]
 
     def sample(self, n_timesteps, initial_state=None, random_state=None):
-        """Draws ``n_timesteps`` steps of states and observations.
+        """Draws ``n_timesteps`` steps of states and observations (with the
+        time-varying matrices of the first steps, if any).
 
         ``initial_state`` fixes ``x_0`` (else it is drawn from
         ``N(mu_0, Sigma_0)``); ``random_state`` (else the constructor's)
@@ -378,13 +445,14 @@ class KalmanFilter:
         pykalman.
         """
         a, b, q, c, d, r, m0, p0 = self._parameters()
+        model, varying = _split((a, q, c, r), int(n_timesteps))
         draw = seed(self.random_state if random_state is None else random_state)
-        states, observations = _emfit.kalman_sample(int(n_timesteps), draw, (a, q, c, r, m0, p0))
+        states, observations = _emfit.kalman_sample(int(n_timesteps), draw, (*model, m0, p0), varying)
         if n_timesteps > 0:
             start = None
             if initial_state is not None:
                 start = _check("initial_state", np.atleast_1d(initial_state), (self.n_dim_state,)) - states[0]
-            path = self._path(a, b, c, d, int(n_timesteps), start)
+            path = self._path(model, varying, b, d, int(n_timesteps), start)
             if path is not None:
                 states += path[0]
                 observations += path[1]
@@ -409,7 +477,9 @@ class KalmanFilter:
 
         The E-step is the filter and the RTS smoother; the M-step the
         closed-form maximiser of the expected complete-data log-likelihood
-        over the learned blocks (``A = C Phi^-1``, ``Q`` the mean residual
+        over the learned blocks (not a time-varying one, nor one of the
+        regression of a time-varying matrix: see the module docstring;
+        ``NotImplementedError`` at the first M-step) (``A = C Phi^-1``, ``Q`` the mean residual
         second moment of the transitions with the new ``A``; likewise ``C``
         and ``R`` over the observed steps; ``mu_0 = E[x_0]``,
         ``Sigma_0 = E[(x_0 - mu_0)(x_0 - mu_0)^T]``; constant offsets as
@@ -432,6 +502,7 @@ class KalmanFilter:
         del y  # pykalman's signature: unused
         a, b, q, c, d, r, m0, p0 = self._parameters()
         data = self._observations(X)
+        model, varying = _split((a, q, c, r), data.shape[0])
         names = self._em_vars if em_vars is None else em_vars
         names = list(_EM_BLOCKS) if isinstance(names, str) and names == "all" else list(names)
         learn, learn_offsets = [], []
@@ -459,12 +530,12 @@ class KalmanFilter:
             if constant:
                 shifted, offsets = data, (b, d)
             else:
-                path = self._path(a, b, c, d, data.shape[0])
+                path = self._path(model, varying, b, d, data.shape[0])
                 shifted = data if path is None else data - path[1]
                 offsets = (np.zeros(self.n_dim_state), np.zeros(self.n_dim_obs))
-            (a, q, c, r, m0, p0, b_fit, d_fit), report = _emfit.kalman_em(
+            (*fitted, m0, p0, b_fit, d_fit), report = _emfit.kalman_em(
                 shifted,
-                (a, q, c, r, m0, p0),
+                (*model, m0, p0),
                 offsets,
                 ",".join(learn),
                 ",".join(learn_offsets),
@@ -475,7 +546,10 @@ class KalmanFilter:
                 stopping,
                 acceleration,
                 bool(verbose),
+                varying,
             )
+            # A time-varying block is not learned: it stays as given.
+            a, q, c, r = (old if old.ndim == 3 else new for old, new in zip((a, q, c, r), fitted))
             if constant:
                 b, d = b_fit, d_fit
             if stopping != "fixed" and not report["converged"]:
