@@ -81,7 +81,7 @@ fn model_error(e: StateSpaceError) -> PyErr {
         && let Some(name) = pykalman_name(matrix)
     {
         let at = if matches!(matrix, Matrix::Param(Param::A | Param::Q)) {
-            format!("{}] (the transition into step {step})", step - 1)
+            format!("{}] (the transition into step {step})", step.saturating_sub(1))
         } else {
             format!("{step}] (step {step})")
         };

@@ -286,6 +286,18 @@ pub enum DataError {
         /// Bytes after the header.
         available: u64,
     },
+    /// A range of rows reaches past the rows of the file.
+    #[error("{}: rows {} to {} asked for, but the file has {rows} rows", path.display(), start + 1, end)]
+    RowRange {
+        /// The file.
+        path: PathBuf,
+        /// First row asked for, from 0.
+        start: usize,
+        /// End of the range asked for (excluded), from 0.
+        end: usize,
+        /// Rows in the file.
+        rows: usize,
+    },
     /// A `.npy` value could not be used (non-finite data, non-integral length).
     #[error("{}: element {element} (row {row}, column {col}): value {value} {problem}", path.display())]
     NpyValue {

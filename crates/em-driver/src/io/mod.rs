@@ -5,7 +5,9 @@
 //! convention of every model crate. The format is chosen by the file extension:
 //! `.npy` is NumPy, anything else is CSV/whitespace-separated text (see [`read_csv`]).
 //! [`ReadOptions::columns`] keeps chosen columns only ([`ColumnSelector`]).
-//! Values must be finite and at most [`MAX_ABS_VALUE`] in magnitude.
+//! Values must be finite and at most [`MAX_ABS_VALUE`] in magnitude. A process
+//! of a distributed fit reads only its own rows of a `.npy` file
+//! ([`npy_shape`], [`read_npy_rows`]).
 //!
 //! Every error is a [`DataError`] naming the file, with one convention for
 //! places: lines, columns, rows, elements and lengths entries are numbered from 1
@@ -36,7 +38,8 @@ pub use columns::{ColumnSelector, ColumnSelectorError};
 pub use csv::{parse_csv, parse_record, read_csv};
 pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
 pub use npy::{
-    NpyMatrices, read_npy, read_npy_matrices, write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64,
+    NpyMatrices, npy_shape, read_npy, read_npy_matrices, read_npy_rows, write_npy, write_npy_f64,
+    write_npy_f64_header, write_npy_i64,
 };
 
 /// Whether a CSV file starts with a header line.

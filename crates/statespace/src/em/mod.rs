@@ -287,7 +287,7 @@ impl EmModel for LinearGaussianSsm {
     /// Uses [`LinearGaussianSsm::inference`] (exact or steady-state
     /// recursion). Memory: the filtered covariances of the sequences in
     /// flight, packed (n(n+1)/2 values per step; a steady-state stretch
-    /// stores one), and the means. Those buffers are kept per thread for the
+    /// stores one), and the means. Those buffers are kept for the
     /// next E-step (re-faulting ~100 MB of fresh pages cost ~10% of an exact
     /// iteration of the robot-arm scenario); [`crate::release_buffers`]
     /// frees them.

@@ -19,6 +19,7 @@ use faer::Mat;
 
 mod header;
 mod matrices;
+mod shard;
 #[cfg(test)]
 pub(crate) mod tests;
 mod write;
@@ -27,6 +28,7 @@ use super::MAX_ABS_VALUE;
 use super::error::{CellProblem, CellText, DataError, NpyField};
 use header::{parse_descr, parse_header};
 pub use matrices::{NpyMatrices, read_npy_matrices};
+pub use shard::{npy_shape, read_npy_rows};
 pub use write::{write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
 
 /// The largest header accepted (NumPy itself writes a few hundred bytes).
@@ -90,16 +92,7 @@ pub(crate) fn array_to_matrix(
     path: &Path,
     allow_missing: bool,
 ) -> Result<Mat<f64>, DataError> {
-    let (rows, cols) = match array.shape.as_slice() {
-        [n] => (*n, 1),
-        [n, d] => (*n, *d),
-        other => {
-            return Err(DataError::NpyDims {
-                path: path.into(),
-                ndim: other.len(),
-            });
-        }
-    };
+    let (rows, cols) = matrix_shape(&array.shape, path)?;
     if rows == 0 || cols == 0 {
         return Err(DataError::Empty { path: path.into() });
     }
@@ -142,8 +135,42 @@ fn value_problem(value: f64, allow_missing: bool) -> Option<CellProblem> {
     }
 }
 
+/// `(rows, columns)` of a 1-D (`n` -> `n x 1`) or 2-D shape.
+fn matrix_shape(shape: &[usize], path: &Path) -> Result<(usize, usize), DataError> {
+    match shape {
+        [n] => Ok((*n, 1)),
+        [n, d] => Ok((*n, *d)),
+        other => Err(DataError::NpyDims {
+            path: path.into(),
+            ndim: other.len(),
+        }),
+    }
+}
+
 /// Parses a `.npy` stream of `len` bytes in total; `path` is only used in errors.
 pub(crate) fn parse_npy<R: Read>(mut reader: R, len: u64, path: &Path) -> Result<NpyArray, DataError> {
+    let layout = parse_layout(&mut reader, len, path)?;
+    let count = layout.shape.iter().product::<usize>();
+    let values = read_values(&mut reader, layout.dtype, count, path)?;
+    Ok(NpyArray {
+        shape: layout.shape,
+        fortran_order: layout.fortran_order,
+        values,
+    })
+}
+
+/// What a `.npy` header declares, checked against the file's size.
+struct Layout {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    fortran_order: bool,
+    /// Where the data start, in bytes from the start of the file.
+    data_start: u64,
+}
+
+/// Reads and checks the header of a `.npy` stream of `len` bytes, leaving
+/// `reader` at the first data byte.
+fn parse_layout<R: Read>(reader: &mut R, len: u64, path: &Path) -> Result<Layout, DataError> {
     let bad = |field| DataError::NpyHeader {
         path: path.into(),
         field,
@@ -203,15 +230,30 @@ pub(crate) fn parse_npy<R: Read>(mut reader: R, len: u64, path: &Path) -> Result
         .iter()
         .map(|&n| usize::try_from(n).map_err(|_| bad(NpyField::Shape)))
         .collect::<Result<_, _>>()?;
-    let count = usize::try_from(declared).map_err(|_| bad(NpyField::Shape))? / dtype.size;
-    let mut data = vec![0u8; count * dtype.size];
-    reader.read_exact(&mut data).map_err(io)?;
-    let values = data.chunks_exact(dtype.size).map(|b| decode(dtype, b)).collect();
-    Ok(NpyArray {
+    // The data bytes fit in memory (the check above bounds them by the file).
+    usize::try_from(declared).map_err(|_| bad(NpyField::Shape))?;
+    Ok(Layout {
+        dtype,
         shape,
         fortran_order: fields.fortran_order,
-        values,
+        data_start: prefix_len + header_len,
     })
+}
+
+/// Reads and decodes `count` values of `dtype` (the caller checked that
+/// the file holds them).
+fn read_values<R: Read>(
+    reader: &mut R,
+    dtype: Dtype,
+    count: usize,
+    path: &Path,
+) -> Result<Vec<f64>, DataError> {
+    let mut data = vec![0u8; count * dtype.size];
+    reader.read_exact(&mut data).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })?;
+    Ok(data.chunks_exact(dtype.size).map(|b| decode(dtype, b)).collect())
 }
 
 fn decode(dtype: Dtype, b: &[u8]) -> f64 {

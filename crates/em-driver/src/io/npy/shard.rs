@@ -1,0 +1,262 @@
+//! One process's rows of a `.npy` file: its shard, read without the rest.
+//!
+//! A process of a distributed fit (one MPI rank) reads only its own rows
+//! `start..end` of a data file that every process can see. The header is
+//! read and checked as [`super::read_npy`] checks it (the shape against the
+//! file size, before anything is allocated); then only the shard's bytes are
+//! read: one contiguous run of `(end − start)·d` values in C order, or `d`
+//! runs of `end − start` values (one per column) in Fortran order. Values are
+//! checked as `read_npy` checks them, and an error names the element, row
+//! and column of the file, not of the shard.
+
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::Path;
+
+use faer::Mat;
+
+use super::{Layout, NpyArray, array_to_matrix, matrix_shape, parse_layout, read_values};
+use crate::io::error::DataError;
+
+/// The rows and columns of a 1-D (`n` -> `n x 1`) or 2-D `.npy` file, from
+/// its header alone.
+///
+/// # Errors
+/// As [`super::read_npy`], for the header: [`DataError::Io`],
+/// [`DataError::NpyHeader`], [`DataError::NpyDtype`], [`DataError::NpySize`],
+/// [`DataError::NpyDims`].
+pub fn npy_shape(path: &Path) -> Result<(usize, usize), DataError> {
+    let (_, layout) = open(path)?;
+    matrix_shape(&layout.shape, path)
+}
+
+/// Rows `rows` (from 0, end excluded) of a 1-D or 2-D `.npy` file as a
+/// `(rows.end − rows.start) x d` matrix, reading only their bytes. An empty
+/// range gives a matrix of no rows (a process with nothing to read).
+///
+/// # Errors
+/// As [`super::read_npy`] (a value's error names its element, row and
+/// column in the file, from 1); [`DataError::RowRange`] when the range
+/// reaches past the file's rows.
+pub fn read_npy_rows(path: &Path, allow_missing: bool, rows: Range<usize>) -> Result<Mat<f64>, DataError> {
+    let (mut reader, layout) = open(path)?;
+    let (total, cols) = matrix_shape(&layout.shape, path)?;
+    if rows.start > rows.end || rows.end > total {
+        return Err(DataError::RowRange {
+            path: path.into(),
+            start: rows.start,
+            end: rows.end,
+            rows: total,
+        });
+    }
+    let len = rows.end - rows.start;
+    if len == 0 {
+        return Ok(Mat::zeros(0, cols));
+    }
+    let size = layout.dtype.size as u64;
+    // Offsets stay below the file size, checked against the shape.
+    let at = |element: usize| layout.data_start + element as u64 * size;
+    let io = |source| DataError::Io {
+        path: path.into(),
+        source,
+    };
+    let values = if layout.fortran_order {
+        let mut values = Vec::with_capacity(len * cols);
+        for j in 0..cols {
+            reader
+                .seek(SeekFrom::Start(at(j * total + rows.start)))
+                .map_err(io)?;
+            values.extend(read_values(&mut reader, layout.dtype, len, path)?);
+        }
+        values
+    } else {
+        reader.seek(SeekFrom::Start(at(rows.start * cols))).map_err(io)?;
+        read_values(&mut reader, layout.dtype, len * cols, path)?
+    };
+    let shard = NpyArray {
+        shape: vec![len, cols],
+        fortran_order: layout.fortran_order,
+        values,
+    };
+    array_to_matrix(shard, path, allow_missing).map_err(|error| match error {
+        DataError::NpyValue {
+            path,
+            row,
+            col,
+            value,
+            problem,
+            ..
+        } => {
+            let row = row + rows.start;
+            let element = if layout.fortran_order {
+                (col - 1) * total + row
+            } else {
+                (row - 1) * cols + col
+            };
+            DataError::NpyValue {
+                path,
+                element,
+                row,
+                col,
+                value,
+                problem,
+            }
+        }
+        other => other,
+    })
+}
+
+/// The file opened, its header read and checked.
+fn open(path: &Path) -> Result<(BufReader<File>, Layout), DataError> {
+    let io = |source| DataError::Io {
+        path: path.into(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut reader = BufReader::new(file);
+    let layout = parse_layout(&mut reader, len, path)?;
+    Ok((reader, layout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::read_npy;
+    use super::super::tests::image;
+    use super::*;
+    use crate::io::error::CellProblem;
+
+    /// A 7 x 3 array with `value(i, j) = 10 i + j`, one NaN at row 5 (from
+    /// 0), column 1, written in `order` with dtype `descr`.
+    fn file(dir: &Path, fortran: bool, descr: &str) -> std::path::PathBuf {
+        let (rows, cols) = (7, 3);
+        let value = |i: usize, j: usize| {
+            if (i, j) == (5, 1) {
+                f64::NAN
+            } else {
+                (10 * i + j) as f64
+            }
+        };
+        let order: Vec<(usize, usize)> = if fortran {
+            (0..cols).flat_map(|j| (0..rows).map(move |i| (i, j))).collect()
+        } else {
+            (0..rows).flat_map(|i| (0..cols).map(move |j| (i, j))).collect()
+        };
+        let data: Vec<u8> = order
+            .into_iter()
+            .flat_map(|(i, j)| match descr {
+                "<f8" => value(i, j).to_le_bytes().to_vec(),
+                ">f4" => (value(i, j) as f32).to_be_bytes().to_vec(),
+                _ => unreachable!("the tests' dtypes"),
+            })
+            .collect();
+        let header = format!(
+            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': (7, 3), }}\n",
+            if fortran { "True" } else { "False" }
+        );
+        let path = dir.join(format!("x-{fortran}-{}.npy", &descr[1..]));
+        std::fs::write(&path, image(1, &header, &data)).unwrap();
+        path
+    }
+
+    #[test]
+    fn shards_are_the_rows_of_the_whole_file_in_either_order_and_dtype() {
+        let dir = tempfile::tempdir().unwrap();
+        for fortran in [false, true] {
+            for descr in ["<f8", ">f4"] {
+                let path = file(dir.path(), fortran, descr);
+                assert_eq!(npy_shape(&path).unwrap(), (7, 3));
+                let whole = read_npy(&path, true).unwrap();
+                for (start, end) in [(0, 7), (0, 1), (2, 6), (6, 7), (3, 3), (7, 7)] {
+                    let shard = read_npy_rows(&path, true, start..end).unwrap();
+                    assert_eq!((shard.nrows(), shard.ncols()), (end - start, 3));
+                    for i in start..end {
+                        for j in 0..3 {
+                            let (a, b) = (shard[(i - start, j)], whole[(i, j)]);
+                            assert!(a.to_bits() == b.to_bits(), "row {i} column {j}: {a} != {b}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_value_is_named_by_its_place_in_the_file_and_rows_outside_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for fortran in [false, true] {
+            let path = file(dir.path(), fortran, "<f8");
+            let whole = read_npy(&path, false).unwrap_err();
+            let shard = read_npy_rows(&path, false, 4..7).unwrap_err();
+            assert_eq!(shard.to_string(), whole.to_string());
+            let DataError::NpyValue {
+                element,
+                row,
+                col,
+                problem,
+                ..
+            } = shard
+            else {
+                panic!("{shard}");
+            };
+            let want = if fortran { 7 + 6 } else { 5 * 3 + 2 };
+            assert_eq!((element, row, col, problem), (want, 6, 2, CellProblem::Missing));
+            // The missing value's row is not in these shards.
+            assert!(read_npy_rows(&path, false, 0..5).is_ok());
+            assert!(read_npy_rows(&path, false, 6..7).is_ok());
+        }
+    }
+
+    #[test]
+    fn ranges_past_the_rows_and_arrays_of_other_ranks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(dir.path(), false, "<f8");
+        for (start, end) in [(0, 8), (8, 8), (5, 4)] {
+            let err = read_npy_rows(&path, true, start..end).unwrap_err();
+            assert!(
+                matches!(err, DataError::RowRange { start: s, end: e, rows: 7, .. } if (s, e) == (start, end)),
+                "{err}"
+            );
+        }
+        assert!(
+            read_npy_rows(&path, true, 0..8)
+                .unwrap_err()
+                .to_string()
+                .contains("rows 1 to 8 asked for, but the file has 7 rows")
+        );
+        let cube = dir.path().join("cube.npy");
+        let data: Vec<u8> = (0..8).flat_map(|v| f64::from(v).to_le_bytes()).collect();
+        std::fs::write(
+            &cube,
+            image(
+                1,
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 2), }\n",
+                &data,
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            npy_shape(&cube),
+            Err(DataError::NpyDims { ndim: 3, .. })
+        ));
+        assert!(matches!(
+            read_npy_rows(&cube, true, 0..1),
+            Err(DataError::NpyDims { ndim: 3, .. })
+        ));
+        let short = dir.path().join("short.npy");
+        std::fs::write(
+            &short,
+            image(
+                1,
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 3), }\n",
+                &data,
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_npy_rows(&short, true, 0..1),
+            Err(DataError::NpySize { .. })
+        ));
+    }
+}
