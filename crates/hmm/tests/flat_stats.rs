@@ -1,0 +1,377 @@
+//! The flat form of the HMM statistics for the four emissions (bit-exact
+//! round trip, typed errors for bad input) and fits on parts of the
+//! sequences ([`em_core::Parts`]): a part is a set of whole sequences.
+
+use em_core::flat::{FlatError, FlatStats};
+use em_core::{NoopObserver, Parts, fit_with};
+use faer::{Mat, MatRef, mat};
+use hmm::{
+    Acceleration, CategoricalEmission, CovarianceType, Covariances, EmModel, Emission, FitError,
+    GaussianEmission, GmmEmission, GmmStats, Hmm, HmmError, HmmStats, MStepOptions, PoissonEmission,
+    Sequences, Settings, Start, Tolerance, fit,
+};
+use mixture::SufficientStats;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Two states that stay 80% of the time.
+fn two_states<E: Emission>(emission: E) -> Hmm<E> {
+    Hmm::new(vec![0.3, 0.7], mat![[0.8, 0.2], [0.25, 0.75]].as_ref(), emission).unwrap()
+}
+
+fn gaussian(t: CovarianceType) -> Hmm<GaussianEmission> {
+    let covariances = match t {
+        CovarianceType::Full => {
+            Covariances::Full(vec![mat![[1.0, 0.3], [0.3, 0.8]], mat![[0.6, -0.1], [-0.1, 1.2]]])
+        }
+        CovarianceType::Diagonal => Covariances::Diagonal(mat![[1.0, 0.5], [0.7, 1.3]]),
+        CovarianceType::Spherical => Covariances::Spherical(vec![0.9, 1.4]),
+        CovarianceType::Tied => Covariances::Tied(mat![[1.0, 0.2], [0.2, 0.9]]),
+    };
+    two_states(GaussianEmission::new(mat![[0.0, 1.0], [3.0, -1.0]], covariances).unwrap())
+}
+
+fn gmm() -> Hmm<GmmEmission> {
+    let means = vec![mat![[0.0, 0.5], [1.5, 0.0]], mat![[4.0, -1.0], [5.0, 1.0]]];
+    let covs = vec![
+        Covariances::Spherical(vec![0.5, 0.8]),
+        Covariances::Spherical(vec![1.0, 0.6]),
+    ];
+    two_states(GmmEmission::new(mat![[0.4, 0.6], [0.5, 0.5]], means, covs).unwrap())
+}
+
+fn categorical() -> Hmm<CategoricalEmission> {
+    two_states(CategoricalEmission::new(mat![[0.6, 0.3, 0.1], [0.1, 0.2, 0.7]]).unwrap())
+}
+
+fn poisson() -> Hmm<PoissonEmission> {
+    two_states(PoissonEmission::new(mat![[1.0, 4.0], [6.0, 0.5]]).unwrap())
+}
+
+/// Sequences of these lengths drawn from `model`.
+fn sample<E: Emission>(model: &Hmm<E>, lengths: &[usize]) -> Mat<f64> {
+    model
+        .sample_sequences(lengths, &mut StdRng::seed_from_u64(5))
+        .unwrap()
+        .0
+}
+
+const LENGTHS: [usize; 7] = [40, 1, 25, 60, 3, 30, 41];
+
+/// Parts of whole sequences: `groups` consecutive sequences each.
+fn parts<'a>(x: MatRef<'a, f64>, groups: &[usize]) -> Vec<Sequences<'a>> {
+    assert_eq!(groups.iter().sum::<usize>(), LENGTHS.len());
+    let (mut first, mut row) = (0, 0);
+    groups
+        .iter()
+        .map(|&g| {
+            let lengths = &LENGTHS[first..first + g];
+            let rows: usize = lengths.iter().sum();
+            let part = Sequences::new(x.subrows(row, rows), lengths).unwrap();
+            (first, row) = (first + g, row + rows);
+            part
+        })
+        .collect()
+}
+
+/// The e-step statistics of every model round-trip bit for bit.
+fn assert_round_trip<E: Emission>(model: &Hmm<E>)
+where
+    E::Stats: hmm::FlatEmissionStats + PartialEq,
+{
+    let x = sample(model, &LENGTHS);
+    let data = Sequences::new(x.as_ref(), &LENGTHS).unwrap();
+    let stats = model.e_step(&data).unwrap().stats;
+    let flat = stats.to_flat();
+    let back = HmmStats::<E::Stats>::from_flat(&flat).unwrap();
+    assert_eq!(back, stats);
+    assert_eq!(bits(&back.to_flat()), bits(&flat));
+}
+
+#[test]
+fn statistics_of_every_emission_round_trip_bit_for_bit() {
+    for t in [
+        CovarianceType::Full,
+        CovarianceType::Diagonal,
+        CovarianceType::Spherical,
+        CovarianceType::Tied,
+    ] {
+        assert_round_trip(&gaussian(t));
+    }
+    assert_round_trip(&gmm());
+    assert_round_trip(&categorical());
+    assert_round_trip(&poisson());
+}
+
+fn with(flat: &[f64], i: usize, v: f64) -> Vec<f64> {
+    let mut f = flat.to_vec();
+    f[i] = v;
+    f
+}
+
+#[test]
+fn bad_flat_statistics_get_their_typed_errors() {
+    let model = categorical();
+    let x = sample(&model, &LENGTHS);
+    let stats = model
+        .e_step(&Sequences::new(x.as_ref(), &LENGTHS).unwrap())
+        .unwrap()
+        .stats;
+    let good = stats.to_flat();
+    type Cat = HmmStats<hmm::CategoricalStats>;
+    let read = |f: &[f64]| Cat::from_flat(f).unwrap_err();
+    // Header: tag, version, K, J, n; start (2), transitions (4); emission
+    // at 11: tag, version, K, M, counts (6).
+    assert_eq!(good.len(), 11 + 4 + 6);
+    assert!(matches!(
+        read(&with(&good, 0, 7.0)),
+        FlatError::Kind { found: 7.0, .. }
+    ));
+    assert!(matches!(
+        read(&with(&good, 1, 2.0)),
+        FlatError::Version { found: 2.0, .. }
+    ));
+    assert!(matches!(
+        read(&with(&good, 3, 1.5)),
+        FlatError::BadCount {
+            field: "sequences",
+            index: 3,
+            ..
+        }
+    ));
+    assert!(matches!(
+        read(&with(&good, 6, f64::NAN)),
+        FlatError::NonFinite { index: 6, .. }
+    ));
+    assert!(matches!(
+        read(&with(&good, 12, 3.0)),
+        FlatError::Version {
+            what: "categorical emission statistics",
+            ..
+        }
+    ));
+    assert!(matches!(
+        read(&with(&good, 11, 0.0)),
+        FlatError::Kind {
+            what: "categorical emission statistics",
+            ..
+        }
+    ));
+    assert!(matches!(
+        read(&good[..good.len() - 2]),
+        FlatError::Truncated {
+            what: "symbol counts",
+            ..
+        }
+    ));
+    let mut long = good.clone();
+    long.push(0.0);
+    assert_eq!(
+        read(&long),
+        FlatError::Length {
+            expected: good.len(),
+            found: good.len() + 1
+        }
+    );
+    // A header of 2⁵³ states: refused by length, nothing allocated for it.
+    assert!(matches!(
+        read(&with(&good, 2, 9_007_199_254_740_992.0)),
+        FlatError::Truncated {
+            what: "start counts",
+            ..
+        }
+    ));
+    // An emission of one state under a two-state HMM (the emission's own
+    // layout is consistent: K = 1, M = 6).
+    let one_state = [&good[..11], &[good[11], good[12], 1.0, 6.0], &good[15..]].concat();
+    assert!(matches!(
+        read(&one_state),
+        FlatError::Shape {
+            field: "emission states",
+            value: 1.0,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn gmm_states_of_different_shapes_are_refused() {
+    let a = SufficientStats::empty(2, 2, CovarianceType::Spherical).unwrap();
+    let b = SufficientStats::empty(3, 2, CovarianceType::Spherical).unwrap();
+    let flat = GmmStats(vec![a.clone(), b]).to_flat();
+    assert!(matches!(
+        GmmStats::from_flat(&flat),
+        Err(FlatError::Shape {
+            field: "state mixtures",
+            ..
+        })
+    ));
+    let flat = GmmStats(vec![a.clone(), a]).to_flat();
+    assert!(GmmStats::from_flat(&flat).is_ok());
+}
+
+/// Eight plain EM iterations, no early stop (both fits do the same steps).
+fn settings() -> Settings {
+    Settings::builder()
+        .acceleration(Acceleration::None)
+        .max_iterations(8)
+        .tolerance(Tolerance::absolute(0.0))
+        .build()
+        .unwrap()
+}
+
+fn parameters_and_history<E: Emission>(f: &em_core::Fit<Hmm<E>>) -> Vec<f64> {
+    let mut v = f.model.flat_parameters(&MStepOptions::default()).unwrap();
+    v.extend(&f.report.history);
+    v
+}
+
+fn assert_close(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert!(
+            (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1e-300),
+            "{x} vs {y}"
+        );
+    }
+}
+
+/// Parts of one sequence, of every sequence, uneven, and one part.
+const GROUPS: [&[usize]; 4] = [&[7], &[1, 6], &[3, 1, 2, 1], &[1, 1, 1, 1, 1, 1, 1]];
+
+/// `start` fitted by parts of `GROUPS` gives the one-piece fit; through
+/// the flat form the same bits.
+fn assert_parts_fit<E: Emission>(truth: &Hmm<E>, start: &Hmm<E>)
+where
+    E::Stats: hmm::FlatEmissionStats,
+{
+    let x = sample(truth, &LENGTHS);
+    let data = Sequences::new(x.as_ref(), &LENGTHS).unwrap();
+    let whole = fit(
+        &data,
+        Start::Warm(start.clone()),
+        &MStepOptions::default(),
+        &settings(),
+    )
+    .unwrap();
+    assert_eq!(whole.report.history.len(), 9);
+    for groups in GROUPS {
+        let owned = parts(x.as_ref(), groups);
+        let run = |round_trip: bool| {
+            let mut executor = Parts::<Hmm<E>>::new(owned.iter().collect()).unwrap();
+            if round_trip {
+                executor = executor.with_flat_round_trip();
+            }
+            let f = fit_with(
+                &executor,
+                Start::Warm(start.clone()),
+                &MStepOptions::default(),
+                &settings(),
+                &mut NoopObserver,
+            );
+            parameters_and_history(&f.unwrap())
+        };
+        let plain = run(false);
+        assert_close(&plain, &parameters_and_history(&whole));
+        assert_eq!(bits(&plain), bits(&run(true)), "{groups:?}");
+    }
+}
+
+/// A start away from the truth: a perturbed copy of its emission.
+#[test]
+fn parts_give_the_one_piece_fit_for_every_emission() {
+    for t in [CovarianceType::Full, CovarianceType::Tied] {
+        let truth = gaussian(t);
+        let start = two_states(
+            GaussianEmission::new(
+                mat![[0.5, 0.5], [2.0, 0.0]],
+                truth.emission().covariances().clone(),
+            )
+            .unwrap(),
+        );
+        assert_parts_fit(&truth, &start);
+    }
+    let start_gmm = {
+        let means = vec![mat![[0.5, 0.5], [1.0, 0.5]], mat![[3.0, 0.0], [4.5, 0.0]]];
+        let covs = vec![
+            Covariances::Spherical(vec![1.0, 1.0]),
+            Covariances::Spherical(vec![1.0, 1.0]),
+        ];
+        two_states(GmmEmission::new(mat![[0.5, 0.5], [0.5, 0.5]], means, covs).unwrap())
+    };
+    assert_parts_fit(&gmm(), &start_gmm);
+    let start_cat = two_states(CategoricalEmission::new(mat![[0.4, 0.3, 0.3], [0.3, 0.3, 0.4]]).unwrap());
+    assert_parts_fit(&categorical(), &start_cat);
+    let start_poisson = two_states(PoissonEmission::new(mat![[2.0, 2.0], [4.0, 1.0]]).unwrap());
+    assert_parts_fit(&poisson(), &start_poisson);
+}
+
+#[test]
+fn the_same_split_gives_the_same_bits_on_any_number_of_threads() {
+    let truth = gaussian(CovarianceType::Full);
+    let x = sample(&truth, &LENGTHS);
+    let owned = parts(x.as_ref(), &[3, 1, 2, 1]);
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let executor = Parts::<Hmm<GaussianEmission>>::new(owned.iter().collect())
+                .unwrap()
+                .with_flat_round_trip();
+            let s = Settings::builder().max_iterations(6).build().unwrap();
+            let f = fit_with(
+                &executor,
+                Start::Warm(truth.clone()),
+                &MStepOptions::default(),
+                &s,
+                &mut NoopObserver,
+            );
+            bits(&parameters_and_history(&f.unwrap()))
+        })
+    };
+    assert_eq!(on(1), on(2));
+    assert_eq!(on(2), on(3));
+}
+
+#[test]
+fn bad_data_in_one_part_is_reported_with_the_part_and_its_sequence() {
+    let truth = categorical();
+    let mut x = sample(&truth, &LENGTHS);
+    // Sequence 3 (rows 66..126) is sequence 0 of part 1 (sequences 3..5);
+    // symbol 5 is out of the model's 3.
+    x[(66 + 10, 0)] = 5.0;
+    let owned = parts(x.as_ref(), &[3, 2, 2]);
+    let executor = Parts::<Hmm<CategoricalEmission>>::new(owned.iter().collect()).unwrap();
+    let err = fit_with(
+        &executor,
+        Start::Warm(truth.clone()),
+        &MStepOptions::default(),
+        &settings(),
+        &mut NoopObserver,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FitError::Part {
+                part: 1,
+                iteration: 0,
+                source: HmmError::SymbolOutOfRange {
+                    sequence: 0,
+                    time: 10,
+                    row: 10,
+                    n_symbols: 3,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
