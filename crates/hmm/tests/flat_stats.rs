@@ -375,3 +375,36 @@ fn bad_data_in_one_part_is_reported_with_the_part_and_its_sequence() {
         "{err:?}"
     );
 }
+
+/// K states with uniform start and transitions.
+fn uniform_chain<E: Emission>(k: usize, emission: E) -> Hmm<E> {
+    let a = Mat::from_fn(k, k, |_, _| 1.0 / k as f64);
+    Hmm::new(vec![1.0 / k as f64; k], a.as_ref(), emission).unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
+
+    /// Categorical and Poisson statistics of any shape round-trip bit for bit.
+    #[test]
+    fn statistics_of_any_shape_round_trip(k in 1usize..5, width in 1usize..5, seed in 0u64..1000) {
+        let probabilities = Mat::from_fn(k, width, |j, m| (1 + (j + m) % 3) as f64);
+        let sums: Vec<f64> = (0..k).map(|j| (0..width).map(|m| probabilities[(j, m)]).sum()).collect();
+        let probabilities = Mat::from_fn(k, width, |j, m| probabilities[(j, m)] / sums[j]);
+        let categorical = uniform_chain(k, CategoricalEmission::new(probabilities).unwrap());
+        let rates = Mat::from_fn(k, width, |j, c| 0.5 + (j * width + c) as f64);
+        let poisson = uniform_chain(k, PoissonEmission::new(rates).unwrap());
+        let lengths = [1 + seed as usize % 7, 5];
+        let mut rng = StdRng::seed_from_u64(seed);
+        let x = categorical.sample_sequences(&lengths, &mut rng).unwrap().0;
+        let s = categorical.e_step(&Sequences::new(x.as_ref(), &lengths).unwrap()).unwrap().stats;
+        let back = HmmStats::from_flat(&s.to_flat()).unwrap();
+        proptest::prop_assert_eq!(bits(&back.to_flat()), bits(&s.to_flat()));
+        proptest::prop_assert_eq!(back, s);
+        let x = poisson.sample_sequences(&lengths, &mut rng).unwrap().0;
+        let s = poisson.e_step(&Sequences::new(x.as_ref(), &lengths).unwrap()).unwrap().stats;
+        let back = HmmStats::from_flat(&s.to_flat()).unwrap();
+        proptest::prop_assert_eq!(bits(&back.to_flat()), bits(&s.to_flat()));
+        proptest::prop_assert_eq!(back, s);
+    }
+}

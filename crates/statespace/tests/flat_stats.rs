@@ -346,3 +346,18 @@ fn a_non_finite_input_in_one_part_is_reported_with_the_part_and_its_series() {
         "{err:?}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Statistics of any dimensions round-trip bit for bit.
+    #[test]
+    fn statistics_of_any_shape_round_trip(n in 1usize..4, p in 1usize..4, m in 0usize..3, seed in 0u64..1000) {
+        let model = WithInputs(random_model_with_inputs(n, p, m, seed));
+        let data = series(&model.0, m);
+        let stats = model.e_step(&sequences(&data)).unwrap().stats;
+        let back = SufficientStats::from_flat(&stats.to_flat()).unwrap();
+        proptest::prop_assert_eq!(bits(&back.to_flat()), bits(&stats.to_flat()));
+        proptest::prop_assert_eq!(back, stats);
+    }
+}
