@@ -88,6 +88,8 @@ mod observer;
 mod report;
 mod run;
 mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use acceleration::{Acceleration, Squarem};
 pub use convergence::{Convergence, Tolerance};

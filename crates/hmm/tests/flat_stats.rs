@@ -3,20 +3,18 @@
 //! sequences ([`em_core::Parts`]): a part is a set of whole sequences.
 
 use em_core::flat::{FlatError, FlatStats};
+use em_core::testing::{
+    assert_flat_rejections, assert_flat_round_trip, assert_parts_fit, fixed_iterations, with_entry,
+};
 use em_core::{NoopObserver, Parts, fit_with};
 use faer::{Mat, MatRef, mat};
 use hmm::{
-    Acceleration, CategoricalEmission, CovarianceType, Covariances, EmModel, Emission, FitError,
-    GaussianEmission, GmmEmission, GmmStats, Hmm, HmmError, HmmStats, MStepOptions, PoissonEmission,
-    Sequences, Settings, Start, Tolerance, fit,
+    CategoricalEmission, CovarianceType, Covariances, EmModel, Emission, FitError, GaussianEmission,
+    GmmEmission, GmmStats, Hmm, HmmError, HmmStats, MStepOptions, PoissonEmission, Sequences, Start,
 };
 use mixture::SufficientStats;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-fn bits(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
 
 /// Two states that stay 80% of the time.
 fn two_states<E: Emission>(emission: E) -> Hmm<E> {
@@ -78,7 +76,8 @@ fn parts<'a>(x: MatRef<'a, f64>, groups: &[usize]) -> Vec<Sequences<'a>> {
         .collect()
 }
 
-/// The e-step statistics of every model round-trip bit for bit.
+/// The E-step statistics of `model` round-trip bit for bit, and every
+/// generic corruption of their flat form is refused.
 fn assert_round_trip<E: Emission>(model: &Hmm<E>)
 where
     E::Stats: hmm::FlatEmissionStats + PartialEq,
@@ -86,10 +85,8 @@ where
     let x = sample(model, &LENGTHS);
     let data = Sequences::new(x.as_ref(), &LENGTHS).unwrap();
     let stats = model.e_step(&data).unwrap().stats;
-    let flat = stats.to_flat();
-    let back = HmmStats::<E::Stats>::from_flat(&flat).unwrap();
-    assert_eq!(back, stats);
-    assert_eq!(bits(&back.to_flat()), bits(&flat));
+    assert_flat_round_trip(&stats);
+    assert_flat_rejections::<HmmStats<E::Stats>>(&stats.to_flat());
 }
 
 #[test]
@@ -107,55 +104,39 @@ fn statistics_of_every_emission_round_trip_bit_for_bit() {
     assert_round_trip(&poisson());
 }
 
-fn with(flat: &[f64], i: usize, v: f64) -> Vec<f64> {
-    let mut f = flat.to_vec();
-    f[i] = v;
-    f
-}
-
 #[test]
 fn bad_flat_statistics_get_their_typed_errors() {
-    let model = categorical();
-    let x = sample(&model, &LENGTHS);
-    let stats = model
+    type Cat = HmmStats<hmm::CategoricalStats>;
+    let cat = categorical();
+    let x = sample(&cat, &LENGTHS);
+    let good = cat
         .e_step(&Sequences::new(x.as_ref(), &LENGTHS).unwrap())
         .unwrap()
-        .stats;
-    let good = stats.to_flat();
-    type Cat = HmmStats<hmm::CategoricalStats>;
+        .stats
+        .to_flat();
     let read = |f: &[f64]| Cat::from_flat(f).unwrap_err();
     // Header: tag, version, K, J, n; start (2), transitions (4); emission
     // at 11: tag, version, K, M, counts (6).
     assert_eq!(good.len(), 11 + 4 + 6);
     assert!(matches!(
-        read(&with(&good, 0, 7.0)),
-        FlatError::Kind { found: 7.0, .. }
-    ));
-    assert!(matches!(
-        read(&with(&good, 1, 2.0)),
-        FlatError::Version { found: 2.0, .. }
-    ));
-    assert!(matches!(
-        read(&with(&good, 3, 1.5)),
+        read(&with_entry(&good, 3, 1.5)),
         FlatError::BadCount {
             field: "sequences",
             index: 3,
             ..
         }
     ));
+    let emission_version = read(&with_entry(&good, 12, 3.0));
     assert!(matches!(
-        read(&with(&good, 6, f64::NAN)),
-        FlatError::NonFinite { index: 6, .. }
-    ));
-    assert!(matches!(
-        read(&with(&good, 12, 3.0)),
+        emission_version,
         FlatError::Version {
             what: "categorical emission statistics",
             ..
         }
     ));
+    let emission_kind = read(&with_entry(&good, 11, 0.0));
     assert!(matches!(
-        read(&with(&good, 11, 0.0)),
+        emission_kind,
         FlatError::Kind {
             what: "categorical emission statistics",
             ..
@@ -168,18 +149,10 @@ fn bad_flat_statistics_get_their_typed_errors() {
             ..
         }
     ));
-    let mut long = good.clone();
-    long.push(0.0);
-    assert_eq!(
-        read(&long),
-        FlatError::Length {
-            expected: good.len(),
-            found: good.len() + 1
-        }
-    );
     // A header of 2⁵³ states: refused by length, nothing allocated for it.
+    let huge = with_entry(&good, 2, 9_007_199_254_740_992.0);
     assert!(matches!(
-        read(&with(&good, 2, 9_007_199_254_740_992.0)),
+        read(&huge),
         FlatError::Truncated {
             what: "start counts",
             ..
@@ -214,86 +187,36 @@ fn gmm_states_of_different_shapes_are_refused() {
     assert!(GmmStats::from_flat(&flat).is_ok());
 }
 
-/// Eight plain EM iterations, no early stop (both fits do the same steps).
-fn settings() -> Settings {
-    Settings::builder()
-        .acceleration(Acceleration::None)
-        .max_iterations(8)
-        .tolerance(Tolerance::absolute(0.0))
-        .build()
-        .unwrap()
-}
-
-fn parameters_and_history<E: Emission>(f: &em_core::Fit<Hmm<E>>) -> Vec<f64> {
-    let mut v = f.model.flat_parameters(&MStepOptions::default()).unwrap();
-    v.extend(&f.report.history);
-    v
-}
-
-fn assert_close(a: &[f64], b: &[f64]) {
-    assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(b) {
-        assert!(
-            (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1e-300),
-            "{x} vs {y}"
-        );
-    }
-}
-
 /// Parts of one sequence, of every sequence, uneven, and one part.
 const GROUPS: [&[usize]; 4] = [&[7], &[1, 6], &[3, 1, 2, 1], &[1, 1, 1, 1, 1, 1, 1]];
 
-/// `start` fitted by parts of `GROUPS` gives the one-piece fit; through
-/// the flat form the same bits.
-fn assert_parts_fit<E: Emission>(truth: &Hmm<E>, start: &Hmm<E>)
+/// `start` fitted on sequences drawn from `truth`, by parts of `GROUPS`
+/// ([`assert_parts_fit`]).
+fn check_parts<E: Emission>(truth: &Hmm<E>, start: &Hmm<E>)
 where
     E::Stats: hmm::FlatEmissionStats,
 {
     let x = sample(truth, &LENGTHS);
-    let data = Sequences::new(x.as_ref(), &LENGTHS).unwrap();
-    let whole = fit(
-        &data,
-        Start::Warm(start.clone()),
+    let whole = Sequences::new(x.as_ref(), &LENGTHS).unwrap();
+    let owned: Vec<Vec<Sequences<'_>>> = GROUPS.iter().map(|g| parts(x.as_ref(), g)).collect();
+    let splits: Vec<Vec<&Sequences<'_>>> = owned.iter().map(|p| p.iter().collect()).collect();
+    assert_parts_fit(
+        &whole,
+        &splits,
+        start,
         &MStepOptions::default(),
-        &settings(),
-    )
-    .unwrap();
-    assert_eq!(whole.report.history.len(), 9);
-    for groups in GROUPS {
-        let owned = parts(x.as_ref(), groups);
-        let run = |round_trip: bool| {
-            let mut executor = Parts::<Hmm<E>>::new(owned.iter().collect()).unwrap();
-            if round_trip {
-                executor = executor.with_flat_round_trip();
-            }
-            let f = fit_with(
-                &executor,
-                Start::Warm(start.clone()),
-                &MStepOptions::default(),
-                &settings(),
-                &mut NoopObserver,
-            );
-            parameters_and_history(&f.unwrap())
-        };
-        let plain = run(false);
-        assert_close(&plain, &parameters_and_history(&whole));
-        assert_eq!(bits(&plain), bits(&run(true)), "{groups:?}");
-    }
+        &fixed_iterations(8),
+    );
 }
 
-/// A start away from the truth: a perturbed copy of its emission.
+/// Starts away from the truth (other means, probabilities or rates).
 #[test]
 fn parts_give_the_one_piece_fit_for_every_emission() {
     for t in [CovarianceType::Full, CovarianceType::Tied] {
         let truth = gaussian(t);
-        let start = two_states(
-            GaussianEmission::new(
-                mat![[0.5, 0.5], [2.0, 0.0]],
-                truth.emission().covariances().clone(),
-            )
-            .unwrap(),
-        );
-        assert_parts_fit(&truth, &start);
+        let covariances = truth.emission().covariances().clone();
+        let start = two_states(GaussianEmission::new(mat![[0.5, 0.5], [2.0, 0.0]], covariances).unwrap());
+        check_parts(&truth, &start);
     }
     let start_gmm = {
         let means = vec![mat![[0.5, 0.5], [1.0, 0.5]], mat![[3.0, 0.0], [4.5, 0.0]]];
@@ -303,40 +226,11 @@ fn parts_give_the_one_piece_fit_for_every_emission() {
         ];
         two_states(GmmEmission::new(mat![[0.5, 0.5], [0.5, 0.5]], means, covs).unwrap())
     };
-    assert_parts_fit(&gmm(), &start_gmm);
+    check_parts(&gmm(), &start_gmm);
     let start_cat = two_states(CategoricalEmission::new(mat![[0.4, 0.3, 0.3], [0.3, 0.3, 0.4]]).unwrap());
-    assert_parts_fit(&categorical(), &start_cat);
+    check_parts(&categorical(), &start_cat);
     let start_poisson = two_states(PoissonEmission::new(mat![[2.0, 2.0], [4.0, 1.0]]).unwrap());
-    assert_parts_fit(&poisson(), &start_poisson);
-}
-
-#[test]
-fn the_same_split_gives_the_same_bits_on_any_number_of_threads() {
-    let truth = gaussian(CovarianceType::Full);
-    let x = sample(&truth, &LENGTHS);
-    let owned = parts(x.as_ref(), &[3, 1, 2, 1]);
-    let on = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let executor = Parts::<Hmm<GaussianEmission>>::new(owned.iter().collect())
-                .unwrap()
-                .with_flat_round_trip();
-            let s = Settings::builder().max_iterations(6).build().unwrap();
-            let f = fit_with(
-                &executor,
-                Start::Warm(truth.clone()),
-                &MStepOptions::default(),
-                &s,
-                &mut NoopObserver,
-            );
-            bits(&parameters_and_history(&f.unwrap()))
-        })
-    };
-    assert_eq!(on(1), on(2));
-    assert_eq!(on(2), on(3));
+    check_parts(&poisson(), &start_poisson);
 }
 
 #[test]
@@ -352,7 +246,7 @@ fn bad_data_in_one_part_is_reported_with_the_part_and_its_sequence() {
         &executor,
         Start::Warm(truth.clone()),
         &MStepOptions::default(),
-        &settings(),
+        &fixed_iterations(8),
         &mut NoopObserver,
     )
     .unwrap_err();
@@ -398,13 +292,9 @@ proptest::proptest! {
         let mut rng = StdRng::seed_from_u64(seed);
         let x = categorical.sample_sequences(&lengths, &mut rng).unwrap().0;
         let s = categorical.e_step(&Sequences::new(x.as_ref(), &lengths).unwrap()).unwrap().stats;
-        let back = HmmStats::from_flat(&s.to_flat()).unwrap();
-        proptest::prop_assert_eq!(bits(&back.to_flat()), bits(&s.to_flat()));
-        proptest::prop_assert_eq!(back, s);
+        assert_flat_round_trip(&s);
         let x = poisson.sample_sequences(&lengths, &mut rng).unwrap().0;
         let s = poisson.e_step(&Sequences::new(x.as_ref(), &lengths).unwrap()).unwrap().stats;
-        let back = HmmStats::from_flat(&s.to_flat()).unwrap();
-        proptest::prop_assert_eq!(bits(&back.to_flat()), bits(&s.to_flat()));
-        proptest::prop_assert_eq!(back, s);
+        assert_flat_round_trip(&s);
     }
 }

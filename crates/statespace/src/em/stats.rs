@@ -338,19 +338,10 @@ impl SufficientStats {
 
     /// True when every value is finite.
     pub(super) fn all_finite(&self) -> bool {
-        let mats = [
-            &self.sum_x0x0,
-            &self.sum_xx_last,
-            &self.sum_xx,
-            &self.sum_xx_observed,
-            &self.sum_cross,
-            &self.sum_yx,
-            &self.sum_yy,
-        ];
         self.sum_x0.iter().all(|v| v.is_finite())
-            && mats
+            && self
+                .matrices()
                 .iter()
-                .chain(&self.inputs.matrices())
                 .all(|m| (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite())))
     }
 }
@@ -359,8 +350,9 @@ const FLAT_TAG: u32 = tag(*b"LGSS");
 const FLAT_VERSION: u32 = 1;
 
 impl SufficientStats {
-    /// The matrices of the flat form after `Σ_j E[x_0]`, in its order.
-    fn flat_matrices(&self) -> [&Mat<f64>; 13] {
+    /// Every matrix of the statistics, in the order of the flat form (after
+    /// `Σ_j E[x_0]`).
+    fn matrices(&self) -> [&Mat<f64>; 13] {
         let [a, b, c, d, e, f] = self.inputs.matrices();
         [
             &self.sum_x0x0,
@@ -401,7 +393,7 @@ impl FlatStats for SufficientStats {
                 .map(|&b| f64::from(u8::from(self.time_varying.contains(b)))),
         );
         out.extend(&self.sum_x0);
-        for m in self.flat_matrices() {
+        for m in self.matrices() {
             let cols = m.ncols();
             out.extend((0..m.nrows() * cols).map(|i| m[(i / cols, i % cols)]));
         }
