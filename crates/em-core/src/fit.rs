@@ -350,7 +350,7 @@ where
                         source,
                     })?
             }
-            (None, None) => unreachable!("fit_observed passes a warm model or an init config"),
+            (None, None) => unreachable!("fit_with passes a warm model or an init config"),
         };
         self.run_from(restart, model)
     }
