@@ -50,6 +50,7 @@ pub struct PartError<E> {
 
 impl<E> PartError<E> {
     /// An error of the data in one piece.
+    #[inline]
     pub fn whole(source: E) -> Self {
         Self { part: None, source }
     }
@@ -106,10 +107,12 @@ impl<'d, M: EmModel> Local<'d, M> {
 }
 
 impl<M: EmModel> Executor<M> for Local<'_, M> {
+    #[inline]
     fn e_step(&self, model: &M) -> Result<EStep<M::Stats>, PartError<M::Error>> {
         model.e_step(self.data).map_err(PartError::whole)
     }
 
+    #[inline]
     fn log_likelihood(&self, model: &M) -> Result<f64, PartError<M::Error>> {
         model.log_likelihood(self.data).map_err(PartError::whole)
     }
