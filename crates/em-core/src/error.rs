@@ -74,6 +74,31 @@ pub enum FitError<E> {
         /// What the model reported.
         source: E,
     },
+    /// An E-step failed in one part of the data ([`crate::Parts`], and the
+    /// planned MPI and Dask executors): the model's error names rows and
+    /// sequences counted within that part (see [`crate::Parts`] for the
+    /// global index).
+    #[error("{step} of iteration {iteration} (restart {restart}) failed in part {part}: {source}")]
+    Part {
+        /// Index of the restart.
+        restart: usize,
+        /// The iteration (number of M-steps done before the failing step).
+        iteration: usize,
+        /// Which step failed.
+        step: Step,
+        /// Index of the part (in the executor's order).
+        part: usize,
+        /// What the model reported for that part.
+        source: E,
+    },
+    /// [`crate::Start::FromData`] with an executor that cannot initialise
+    /// a model from its data ([`crate::Executor::init_from_data`] is
+    /// `None`, e.g. [`crate::Parts`]): give a warm start.
+    #[error("restart {restart}: this executor cannot initialise a model from the data; give a warm start")]
+    NoInitialisation {
+        /// Index of the restart.
+        restart: usize,
+    },
     /// The stopping rule [`crate::Convergence::ParameterChange`] was asked of
     /// a model without flat parameters ([`crate::EmModel::flat_parameters`]).
     #[error(

@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rayon::prelude::*;
 
 use crate::error::FitError;
+use crate::executor::{Executor, Local};
 use crate::model::EmModel;
 use crate::observer::{NoopObserver, Observer, StartEvent};
 use crate::report::{FitReport, RestartOutcome, RestartSummary};
@@ -123,6 +124,33 @@ where
     M: EmModel,
     O: Observer<M> + Send + ?Sized,
 {
+    fit_with(&Local::new(data), start, options, settings, observer)
+}
+
+/// [`fit_observed`] with the E-steps run by `executor` (see
+/// [`crate::executor`]): the data in one piece ([`Local`], which is
+/// [`fit_observed`]), in parts ([`crate::Parts`]), or elsewhere. The loop
+/// (M-step, convergence, acceleration, restarts, report) is the same.
+///
+/// [`Start::FromData`] initialises through [`Executor::init_from_data`];
+/// an executor that cannot ([`crate::Parts`]) needs a warm start.
+///
+/// # Errors
+/// As [`fit_observed`]; an E-step that failed in one part is
+/// [`FitError::Part`] (naming the part), and `Start::FromData` with an
+/// executor that cannot initialise is [`FitError::NoInitialisation`].
+pub fn fit_with<M, X, O>(
+    executor: &X,
+    start: Start<M>,
+    options: &M::Options,
+    settings: &Settings,
+    observer: &mut O,
+) -> Result<Fit<M>, FitError<M::Error>>
+where
+    M: EmModel,
+    X: Executor<M> + ?Sized,
+    O: Observer<M> + Send + ?Sized,
+{
     let t0 = Instant::now();
     let n = settings.restarts();
     let first = settings.first_restart();
@@ -137,7 +165,7 @@ where
     };
     let observer = Mutex::new(observer);
     let ctx = Context {
-        data,
+        executor,
         options,
         settings,
         observer: &observer,
@@ -227,17 +255,18 @@ impl<M: EmModel> Outcome<M> {
     }
 }
 
-pub(crate) struct Context<'c, 'o, 'd, M: EmModel, O: ?Sized> {
-    pub(crate) data: M::Data<'d>,
+pub(crate) struct Context<'c, 'o, M: EmModel, X: ?Sized, O: ?Sized> {
+    pub(crate) executor: &'c X,
     pub(crate) options: &'c M::Options,
     pub(crate) settings: &'c Settings,
     pub(crate) observer: &'c Mutex<&'o mut O>,
     pub(crate) t0: Instant,
 }
 
-impl<M, O> Context<'_, '_, '_, M, O>
+impl<M, X, O> Context<'_, '_, M, X, O>
 where
     M: EmModel,
+    X: Executor<M> + ?Sized,
     O: Observer<M> + Send + ?Sized,
 {
     pub(crate) fn notify<T>(&self, f: impl FnOnce(&mut O) -> T) -> T {
@@ -312,13 +341,16 @@ where
             (Some(model), _) => model,
             (None, Some(config)) => {
                 let mut rng = StdRng::seed_from_u64(seed);
-                M::init_from_data(self.data, config, &mut rng).map_err(|source| FitError::Init {
-                    restart,
-                    seed,
-                    source,
-                })?
+                self.executor
+                    .init_from_data(config, &mut rng)
+                    .ok_or(FitError::NoInitialisation { restart })?
+                    .map_err(|source| FitError::Init {
+                        restart,
+                        seed,
+                        source,
+                    })?
             }
-            (None, None) => unreachable!("fit_observed passes a warm model or an init config"),
+            (None, None) => unreachable!("fit_with passes a warm model or an init config"),
         };
         self.run_from(restart, model)
     }

@@ -21,6 +21,12 @@
 //!   independent result, time budget, fall policy) returning a [`Fit`]: the
 //!   model plus a [`FitReport`]. [`Settings`] are validated by
 //!   [`SettingsBuilder::build`].
+//! - [`fit_with`]: the same loop with its E-steps run by an [`Executor`]
+//!   ([`executor`]): the data in one piece ([`Local`], what [`fit`] runs) or
+//!   in parts ([`Parts`], reduced in part order), the place where the
+//!   planned MPI and Dask executors plug in; with the statistics' flat,
+//!   versioned form and exact merge ([`flat`], [`FlatStats`]) they move
+//!   between processes.
 //! - [`Observer`]s, with [`LogObserver`] writing the
 //!   `iteration  log-likelihood  improvement` log (the library never prints
 //!   by itself).
@@ -72,7 +78,9 @@ pub mod acceleration;
 mod convergence;
 mod diagnostics;
 mod error;
+pub mod executor;
 mod fit;
+pub mod flat;
 mod floor;
 mod learn;
 mod model;
@@ -80,12 +88,16 @@ mod observer;
 mod report;
 mod run;
 mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use acceleration::{Acceleration, Squarem};
 pub use convergence::{Convergence, Tolerance};
 pub use diagnostics::{Adjustment, Diagnostics, Event, NoDiagnostics, StepDiagnostics};
 pub use error::{FitError, SettingsError, Step};
-pub use fit::{Fit, Start, fit, fit_observed};
+pub use executor::{Executor, Local, PartError, Parts};
+pub use fit::{Fit, Start, fit, fit_observed, fit_with};
+pub use flat::{FlatError, FlatReader, FlatStats};
 pub use floor::Floor;
 pub use learn::{LearnSet, Parameter, UnknownParameter};
 pub use model::{EStep, EmModel, Iteration, Objective};

@@ -6,6 +6,7 @@ use crate::acceleration::{Acceleration, MAX_SHORTENINGS, StepCap, em_gain_rate, 
 use crate::convergence::{self, Convergence};
 use crate::diagnostics::Diagnostics;
 use crate::error::{FitError, Step};
+use crate::executor::{Executor, PartError};
 use crate::fit::Context;
 use crate::model::{EmModel, Objective};
 use crate::observer::{Control, IterationEvent, Observer};
@@ -141,9 +142,10 @@ impl<M: EmModel> Record<M> {
     }
 }
 
-impl<M, O> Context<'_, '_, '_, M, O>
+impl<M, X, O> Context<'_, '_, M, X, O>
 where
     M: EmModel,
+    X: Executor<M> + ?Sized,
     O: Observer<M> + Send + ?Sized,
 {
     /// Runs one restart from `model`.
@@ -229,11 +231,21 @@ where
                 source,
             }
         };
+        let e_step_error = |e: PartError<M::Error>| match e.part {
+            None => step_error(Step::EStep)(e.source),
+            Some(part) => FitError::Part {
+                restart,
+                iteration,
+                step: Step::EStep,
+                part,
+                source: e.source,
+            },
+        };
         let (log_likelihood, stats) = if with_stats {
-            let e = model.e_step(self.data).map_err(step_error(Step::EStep))?;
+            let e = self.executor.e_step(model).map_err(e_step_error)?;
             (e.log_likelihood, Some(e.stats))
         } else {
-            let ll = model.log_likelihood(self.data).map_err(step_error(Step::EStep))?;
+            let ll = self.executor.log_likelihood(model).map_err(e_step_error)?;
             (ll, None)
         };
         if !log_likelihood.is_finite() {

@@ -102,7 +102,7 @@ pub use labels::{LabelMatch, MAX_BRUTE_FORCE_LABELS, match_labels};
 pub use model::Hmm;
 pub use model::decoding::{Decoding, ForwardBackward};
 pub use model::options::{InitConfig, MStepOptions};
-pub use model::stats::HmmStats;
+pub use model::stats::{FlatEmissionStats, HmmStats};
 pub use param::{LearnSet, Param, StepDiagnostics};
 pub use sequences::{CHUNK_ROWS, Chunk, Sequences};
 

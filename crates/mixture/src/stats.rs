@@ -19,11 +19,32 @@
 //! Statistics from [`e_step`](crate::EmModel::e_step) also carry up to K
 //! re-seeding candidates: the data points of lowest likelihood under the
 //! model that produced them (see [`crate::MStepOptions::reseed_collapsed`]).
+//!
+//! # Flat form
+//! [`em_core::FlatStats`] (for E-steps on parts of the data, see
+//! [`em_core::executor`]), layout version 1, every number as it is:
+//!
+//! ```text
+//! header     "MIXS" tag, 1, covariance kind (0 full, 1 diagonal,
+//!            2 spherical, 3 tied), K, d, n (rows), c (candidates, c ≤ K)
+//! Nₖ         K values
+//! Σᵢ ρᵢₖ²    K values
+//! mₖ         K x d, row k = component k
+//! scatter    full: K matrices Mₖ, d x d each, row-major
+//!            diagonal, spherical: K x d, row k = the diagonal of Mₖ
+//!            tied: Σₖ Mₖ, d x d, row-major
+//! candidates c times [ln p(x), x (d values)], lowest ln p(x) first
+//! ```
+//!
+//! so `7 + 2K + Kd + (K d², K d or d²) + c (d + 1)` values. The merge is
+//! Chan's (above) with the candidates kept as [`SufficientStats::merge`]
+//! says: merging parts in a fixed order gives the same bits every time.
 
 use crate::covariance::check_count;
 use crate::data::{Data, chunk_ranges, first_invalid, with_columns, with_data};
 use crate::kernel::{self, Acc, AccKind, AccumulateJob, LANES, hsum};
 use crate::{CovarianceType, MixtureError};
+use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
@@ -481,6 +502,142 @@ impl SufficientStats {
 
     pub(crate) fn set_candidates(&mut self, candidates: Vec<ReseedCandidate>) {
         self.candidates = candidates;
+    }
+}
+
+/// The tag and layout version of the flat form (see the module docs).
+const FLAT_TAG: u32 = tag(*b"MIXS");
+const FLAT_VERSION: u32 = 1;
+
+/// The covariance types by their code in the flat form.
+const FLAT_KINDS: [CovarianceType; 4] = [
+    CovarianceType::Full,
+    CovarianceType::Diagonal,
+    CovarianceType::Spherical,
+    CovarianceType::Tied,
+];
+
+/// The code of covariance type `t` in the flat form.
+fn kind_code(t: CovarianceType) -> usize {
+    FLAT_KINDS
+        .iter()
+        .position(|&k| k == t)
+        .expect("FLAT_KINDS lists every covariance type")
+}
+
+/// Appends the d x d matrix `m` row by row.
+fn write_square(out: &mut Vec<f64>, m: &Mat<f64>) {
+    let d = m.nrows();
+    out.extend((0..d * d).map(|i| m[(i / d, i % d)]));
+}
+
+/// The `rows` x `cols` matrix of `values`, row by row.
+fn row_major(values: &[f64], rows: usize, cols: usize) -> Mat<f64> {
+    Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
+}
+
+impl FlatStats for SufficientStats {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        let (k, d) = (self.n_components(), self.n_features);
+        write_header(out, FLAT_TAG, FLAT_VERSION);
+        for n in [
+            kind_code(self.covariance_type),
+            k,
+            d,
+            self.n_samples,
+            self.candidates.len(),
+        ] {
+            write_count(out, n);
+        }
+        out.extend(self.mass.iter().chain(&self.mass_sq));
+        out.extend((0..k * d).map(|i| self.means[(i / d, i % d)]));
+        match &self.scatter {
+            Scatter::Full(mats) => mats.iter().for_each(|m| write_square(out, m)),
+            Scatter::Diagonal(m) => out.extend((0..k * d).map(|i| m[(i / d, i % d)])),
+            Scatter::Pooled(m) => write_square(out, m),
+        }
+        for c in &self.candidates {
+            out.push(c.log_likelihood);
+            out.extend(&c.point);
+        }
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        reader.header("mixture statistics", FLAT_TAG, FLAT_VERSION)?;
+        let covariance_type = FLAT_KINDS[reader.code("covariance kind", FLAT_KINDS.len())?];
+        let positive = |field: &'static str, value: usize| match value {
+            0 => Err(FlatError::Shape {
+                field,
+                value: 0.0,
+                requirement: "must be at least 1".into(),
+            }),
+            v => Ok(v),
+        };
+        let k = positive("components", reader.count("components")?)?;
+        let d = positive("features", reader.count("features")?)?;
+        let n_samples = reader.count("rows")?;
+        let n_candidates = reader.count("candidates")?;
+        if n_candidates > k {
+            return Err(FlatError::Shape {
+                field: "candidates",
+                value: n_candidates as f64,
+                requirement: format!("at most the {k} components"),
+            });
+        }
+        let mass = reader.take("masses", &[k])?.to_vec();
+        let mass_sq = reader.take("sums of squared weights", &[k])?.to_vec();
+        let means = row_major(reader.take("means", &[k, d])?, k, d);
+        let scatter = match covariance_type {
+            CovarianceType::Full => {
+                let all = reader.take("scatter matrices", &[k, d, d])?;
+                Scatter::Full(all.chunks_exact(d * d).map(|m| row_major(m, d, d)).collect())
+            }
+            CovarianceType::Diagonal | CovarianceType::Spherical => {
+                Scatter::Diagonal(row_major(reader.take("scatter diagonals", &[k, d])?, k, d))
+            }
+            CovarianceType::Tied => Scatter::Pooled(row_major(reader.take("pooled scatter", &[d, d])?, d, d)),
+        };
+        let candidates: Vec<ReseedCandidate> = reader
+            .take("candidates", &[n_candidates, d + 1])?
+            .chunks_exact(d + 1)
+            .map(|c| ReseedCandidate {
+                log_likelihood: c[0],
+                point: c[1..].to_vec(),
+            })
+            .collect();
+        if let Some(i) = candidates
+            .windows(2)
+            .position(|w| w[1].log_likelihood < w[0].log_likelihood)
+        {
+            return Err(FlatError::Shape {
+                field: "candidates",
+                value: (i + 1) as f64,
+                requirement: "candidate log-likelihoods must not decrease".into(),
+            });
+        }
+        Ok(Self {
+            covariance_type,
+            n_features: d,
+            n_samples,
+            mass,
+            mass_sq,
+            means,
+            scatter,
+            candidates,
+        })
+    }
+
+    /// Covariance kind (its code in the flat form), K and d.
+    fn shape(&self) -> Vec<usize> {
+        vec![
+            kind_code(self.covariance_type),
+            self.n_components(),
+            self.n_features,
+        ]
+    }
+
+    fn merge(&mut self, other: &Self) {
+        Self::merge(self, other);
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_header};
 use em_core::{Diagnostics, EStep, EmModel, Settings, Tolerance};
 use rand::Rng;
 use rand::SeedableRng;
@@ -83,10 +84,43 @@ impl Diagnostics for ToyDiag {
     }
 }
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToyStats {
     pub n: [f64; 2],
     pub sx: [f64; 2],
     pub sxx: [f64; 2],
+}
+
+pub const TOY_TAG: u32 = tag(*b"TOYS");
+
+/// `[tag, 1, n₀, n₁, Σx₀, Σx₁, Σx²₀, Σx²₁]`.
+impl FlatStats for ToyStats {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        write_header(out, TOY_TAG, 1);
+        out.extend(self.n.iter().chain(&self.sx).chain(&self.sxx));
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        reader.header("toy statistics", TOY_TAG, 1)?;
+        let v = reader.take("toy sums", &[3, 2])?;
+        Ok(Self {
+            n: [v[0], v[1]],
+            sx: [v[2], v[3]],
+            sxx: [v[4], v[5]],
+        })
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        vec![2]
+    }
+
+    fn merge(&mut self, other: &Self) {
+        for k in 0..2 {
+            self.n[k] += other.n[k];
+            self.sx[k] += other.sx[k];
+            self.sxx[k] += other.sxx[k];
+        }
+    }
 }
 
 pub const VAR_FLOOR: f64 = 1e-6;

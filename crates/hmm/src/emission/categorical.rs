@@ -8,9 +8,11 @@ use super::{Emission, MergeStats, check_columns, check_states, init_checked};
 use crate::error::{HmmError, Table};
 use crate::flat::{push_support, with_support};
 use crate::model::options::MStepOptions;
+use crate::model::stats::FlatEmissionStats;
 use crate::param::{Param, StepDiagnostics};
 use crate::probability::{dirichlet_log_density, ln_all, map_row, prior_rows, sample_index, validate_row};
 use crate::sequences::Sequences;
+use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 
 /// Categorical emissions: in state j the symbol `m ∈ 0..M` is emitted with
 /// probability `B[j, m]`.
@@ -47,10 +49,52 @@ impl CategoricalStats {
 
 impl MergeStats for CategoricalStats {
     fn merge(&mut self, other: &Self) {
-        debug_assert_eq!(self.counts.len(), other.counts.len());
+        assert_eq!(
+            (self.n_states, self.n_symbols),
+            (other.n_states, other.n_symbols),
+            "statistics of categorical emissions of different shapes"
+        );
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
+    }
+}
+
+const FLAT_TAG: u32 = tag(*b"HCAT");
+
+/// `"HCAT"`, 1, K, M, then the counts (see [`crate::HmmStats`]' module docs).
+impl FlatStats for CategoricalStats {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        write_header(out, FLAT_TAG, 1);
+        write_count(out, self.n_states);
+        write_count(out, self.n_symbols);
+        out.extend(&self.counts);
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        reader.header("categorical emission statistics", FLAT_TAG, 1)?;
+        let n_states = reader.count("states")?;
+        let n_symbols = reader.count("symbols")?;
+        let counts = reader.take("symbol counts", &[n_states, n_symbols])?.to_vec();
+        Ok(Self {
+            n_states,
+            n_symbols,
+            counts,
+        })
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        vec![self.n_states, self.n_symbols]
+    }
+
+    fn merge(&mut self, other: &Self) {
+        MergeStats::merge(self, other);
+    }
+}
+
+impl FlatEmissionStats for CategoricalStats {
+    fn n_states(&self) -> usize {
+        self.n_states
     }
 }
 

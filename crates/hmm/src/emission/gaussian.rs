@@ -11,8 +11,10 @@ use super::kmeans::{DEFAULT_KMEANS_RUNS, best_kmeans};
 use super::{Emission, MergeStats, check_columns, check_states, init_checked, normal};
 use crate::error::HmmError;
 use crate::model::options::MStepOptions;
+use crate::model::stats::FlatEmissionStats;
 use crate::param::{Param, StepDiagnostics};
 use crate::sequences::Sequences;
+use em_core::flat::{FlatError, FlatReader, FlatStats};
 
 /// Gaussian emissions `b_j(x) = N(x; μ_j, Σ_j)` with full, diagonal,
 /// spherical or tied covariances.
@@ -45,6 +47,31 @@ pub struct GaussianStats(pub SufficientStats);
 impl MergeStats for GaussianStats {
     fn merge(&mut self, other: &Self) {
         self.0.merge(&other.0);
+    }
+}
+
+/// The mixture statistics' flat form (see [`crate::HmmStats`]' module docs).
+impl FlatStats for GaussianStats {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        self.0.write_flat(out);
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        SufficientStats::read_flat(reader).map(Self)
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        self.0.shape()
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.0.merge(&other.0);
+    }
+}
+
+impl FlatEmissionStats for GaussianStats {
+    fn n_states(&self) -> usize {
+        self.0.n_components()
     }
 }
 

@@ -18,9 +18,11 @@ use super::{Emission, MergeStats, check_columns, check_states, init_checked, nor
 use crate::error::{HmmError, Table};
 use crate::model::options::MStepOptions;
 use crate::model::prior::total;
+use crate::model::stats::FlatEmissionStats;
 use crate::param::{Param, StepDiagnostics};
 use crate::probability::{dirichlet_log_density, map_row, prior_rows, sample_index, validate_row};
 use crate::sequences::Sequences;
+use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 
 /// Gaussian-mixture emissions: `b_j(x) = Σ_m w_jm N(x; μ_jm, Σ_jm)` with
 /// `n_mix` components per state, all of one covariance type (full,
@@ -52,6 +54,59 @@ impl MergeStats for GmmStats {
         for (a, b) in self.0.iter_mut().zip(&other.0) {
             a.merge(b);
         }
+    }
+}
+
+const FLAT_TAG: u32 = tag(*b"HGMM");
+
+/// `"HGMM"`, 1, K, then each state's mixture statistics (see
+/// [`crate::HmmStats`]' module docs).
+impl FlatStats for GmmStats {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        write_header(out, FLAT_TAG, 1);
+        write_count(out, self.0.len());
+        for s in &self.0 {
+            s.write_flat(out);
+        }
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        reader.header("GMM emission statistics", FLAT_TAG, 1)?;
+        let k = reader.count("states")?;
+        // Each state's statistics take at least their header: K is bounded
+        // by what the slice holds before anything is allocated for it.
+        let mut states = Vec::new();
+        for _ in 0..k {
+            let s = SufficientStats::read_flat(reader)?;
+            if let Some(first) = states.first().map(FlatStats::shape)
+                && s.shape() != first
+            {
+                return Err(FlatError::Shape {
+                    field: "state mixtures",
+                    value: states.len() as f64,
+                    requirement: format!("every state's mixture must have the shape {first:?}"),
+                });
+            }
+            states.push(s);
+        }
+        Ok(Self(states))
+    }
+
+    /// K, then the states' mixture shape.
+    fn shape(&self) -> Vec<usize> {
+        let mut shape = vec![self.0.len()];
+        shape.extend(self.0.first().map(FlatStats::shape).unwrap_or_default());
+        shape
+    }
+
+    fn merge(&mut self, other: &Self) {
+        MergeStats::merge(self, other);
+    }
+}
+
+impl FlatEmissionStats for GmmStats {
+    fn n_states(&self) -> usize {
+        self.0.len()
     }
 }
 

@@ -11,8 +11,10 @@ use super::kmeans::{DEFAULT_KMEANS_RUNS, best_kmeans};
 use super::{Emission, MergeStats, check_columns, check_states, init_checked};
 use crate::error::HmmError;
 use crate::model::options::MStepOptions;
+use crate::model::stats::FlatEmissionStats;
 use crate::param::{Param, StepDiagnostics};
 use crate::sequences::Sequences;
+use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 
 /// Poisson emissions: in state j each feature c is an independent count
 /// `x_c ~ Poisson(λ_jc)`:
@@ -135,6 +137,47 @@ impl MergeStats for PoissonStats {
             *a += b;
         }
         self.sums += &other.sums;
+    }
+}
+
+const FLAT_TAG: u32 = tag(*b"HPOI");
+
+/// `"HPOI"`, 1, K, d, then the masses and the sums (see
+/// [`crate::HmmStats`]' module docs).
+impl FlatStats for PoissonStats {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        let (k, d) = (self.sums.nrows(), self.sums.ncols());
+        write_header(out, FLAT_TAG, 1);
+        write_count(out, k);
+        write_count(out, d);
+        out.extend(&self.mass);
+        out.extend((0..k * d).map(|i| self.sums[(i / d, i % d)]));
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        reader.header("Poisson emission statistics", FLAT_TAG, 1)?;
+        let k = reader.count("states")?;
+        let d = reader.count("features")?;
+        let mass = reader.take("state masses", &[k])?.to_vec();
+        let sums = reader.take("weighted sums", &[k, d])?;
+        Ok(Self {
+            mass,
+            sums: Mat::from_fn(k, d, |j, c| sums[j * d + c]),
+        })
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        vec![self.sums.nrows(), self.sums.ncols()]
+    }
+
+    fn merge(&mut self, other: &Self) {
+        MergeStats::merge(self, other);
+    }
+}
+
+impl FlatEmissionStats for PoissonStats {
+    fn n_states(&self) -> usize {
+        self.mass.len()
     }
 }
 

@@ -1,8 +1,88 @@
 //! The sufficient statistics of the Baum-Welch E-step.
+//!
+//! # Flat form
+//! [`em_core::FlatStats`] (for E-steps on parts of the data, see
+//! [`em_core::executor`]), layout version 1, every number as it is:
+//!
+//! ```text
+//! header       "HMMS" tag, 1, K, J (sequences), n (observations)
+//! start        K values, Σ_sequences γ_0(j)
+//! transitions  K x K row-major, Σ_sequences Σ_t ξ_t(i, j)
+//! emission     the emission statistics' own flat form, header included:
+//!   Gaussian     the mixture statistics' (states as components, see
+//!                mixture's `SufficientStats`)
+//!   GMM          "HGMM" tag, 1, K, then K mixture statistics (state j's
+//!                components), all of one shape
+//!   categorical  "HCAT" tag, 1, K, M, then K x M row-major,
+//!                Σ_t γ_t(j) [x_t = m]
+//!   Poisson      "HPOI" tag, 1, K, d, then K values Σ_t γ_t(j) and
+//!                K x d row-major Σ_t γ_t(j) x_t
+//! ```
+//!
+//! The emission's number of states must be the header's K. The merge adds
+//! every sum (the Gaussian ones by Chan's merge of the mixture crate), so
+//! merging parts in a fixed order gives the same bits every time.
 
+use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 use faer::MatRef;
 
 use crate::emission::MergeStats;
+
+/// Emission statistics with a flat form ([`FlatStats`]), which an HMM's
+/// flat statistics nest (see the module documentation).
+pub trait FlatEmissionStats: FlatStats + MergeStats {
+    /// The number of hidden states K the statistics are of.
+    fn n_states(&self) -> usize;
+}
+
+const FLAT_TAG: u32 = tag(*b"HMMS");
+const FLAT_VERSION: u32 = 1;
+
+impl<S: FlatEmissionStats> FlatStats for HmmStats<S> {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        write_header(out, FLAT_TAG, FLAT_VERSION);
+        for n in [self.start.len(), self.n_sequences, self.n_samples] {
+            write_count(out, n);
+        }
+        out.extend(self.start.iter().chain(&self.transitions));
+        self.emission.write_flat(out);
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        reader.header("HMM statistics", FLAT_TAG, FLAT_VERSION)?;
+        let k = reader.count("states")?;
+        let n_sequences = reader.count("sequences")?;
+        let n_samples = reader.count("observations")?;
+        let start = reader.take("start counts", &[k])?.to_vec();
+        let transitions = reader.take("transition counts", &[k, k])?.to_vec();
+        let emission = S::read_flat(reader)?;
+        if emission.n_states() != k {
+            return Err(FlatError::Shape {
+                field: "emission states",
+                value: emission.n_states() as f64,
+                requirement: format!("must be the HMM's {k} states"),
+            });
+        }
+        Ok(Self {
+            start,
+            transitions,
+            emission,
+            n_sequences,
+            n_samples,
+        })
+    }
+
+    /// K, then the emission statistics' shape.
+    fn shape(&self) -> Vec<usize> {
+        let mut shape = vec![self.start.len()];
+        shape.extend(self.emission.shape());
+        shape
+    }
+
+    fn merge(&mut self, other: &Self) {
+        Self::merge(self, other);
+    }
+}
 
 /// Sufficient statistics of the Baum-Welch E-step, mergeable across sequences.
 ///

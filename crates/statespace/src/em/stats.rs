@@ -1,10 +1,40 @@
 //! The E-step's sufficient statistics: sums over sequences and steps,
 //! mergeable.
+//!
+//! # Flat form
+//! [`em_core::FlatStats`] (for E-steps on parts of the sequences, see
+//! [`em_core::executor`]), layout version 1, every number as it is, every
+//! matrix row-major, `ũ_k = [u_k; 1]` (m + 1 values, see [`crate::em`]):
+//!
+//! ```text
+//! header  "LGSS" tag, 1, n, p, m, J (sequences), Σ_j T_j (steps),
+//!         observed steps, Σ_j (T_j − 1) (transitions)
+//! time-varying blocks: one 0/1 flag per block A, Q, H, R, m0, P0
+//! Σ_j E[x_0]                    n
+//! Σ_j E[x_0 x_0ᵀ]               n x n
+//! Σ_j E[x_{T_j-1} x_{T_j-1}ᵀ]   n x n
+//! Σ_k E[x_k x_kᵀ]               n x n
+//! Σ_obs E[x_k x_kᵀ]             n x n
+//! Σ_{k≥1} E[x_k x_{k-1}ᵀ]       n x n
+//! Σ_k E[y_k x_kᵀ]               p x n
+//! Σ_k E[y_k y_kᵀ]               p x p
+//! Σ_{k≥1} E[x_k] ũ_kᵀ           n x (m+1)
+//! Σ_{k≥1} E[x_{k-1}] ũ_kᵀ       n x (m+1)
+//! Σ_{k≥1} ũ_k ũ_kᵀ              (m+1) x (m+1)
+//! Σ_obs E[x_k] ũ_kᵀ             n x (m+1)
+//! Σ_obs E[y_k] ũ_kᵀ             p x (m+1)
+//! Σ_obs ũ_k ũ_kᵀ                (m+1) x (m+1)
+//! ```
+//!
+//! The merge adds every sum and unites the time-varying blocks, so merging
+//! parts in a fixed order gives the same bits every time.
 
+use em_core::Parameter;
+use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 use faer::{Mat, MatRef};
 
 use crate::error::{Result, StateSpaceError};
-use crate::param::LearnSet;
+use crate::param::{LearnSet, Param};
 
 /// Mergeable sufficient statistics of the E-step (sums over sequences and
 /// steps; see [`crate::em`] for the definitions).
@@ -308,7 +338,23 @@ impl SufficientStats {
 
     /// True when every value is finite.
     pub(super) fn all_finite(&self) -> bool {
-        let mats = [
+        self.sum_x0.iter().all(|v| v.is_finite())
+            && self
+                .matrices()
+                .iter()
+                .all(|m| (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite())))
+    }
+}
+
+const FLAT_TAG: u32 = tag(*b"LGSS");
+const FLAT_VERSION: u32 = 1;
+
+impl SufficientStats {
+    /// Every matrix of the statistics, in the order of the flat form (after
+    /// `Σ_j E[x_0]`).
+    fn matrices(&self) -> [&Mat<f64>; 13] {
+        let [a, b, c, d, e, f] = self.inputs.matrices();
+        [
             &self.sum_x0x0,
             &self.sum_xx_last,
             &self.sum_xx,
@@ -316,12 +362,101 @@ impl SufficientStats {
             &self.sum_cross,
             &self.sum_yx,
             &self.sum_yy,
+            a,
+            b,
+            c,
+            d,
+            e,
+            f,
+        ]
+    }
+}
+
+impl FlatStats for SufficientStats {
+    fn write_flat(&self, out: &mut Vec<f64>) {
+        write_header(out, FLAT_TAG, FLAT_VERSION);
+        let counts = [
+            self.n_sequences,
+            self.n_steps,
+            self.n_observed_steps,
+            self.n_transitions,
         ];
-        self.sum_x0.iter().all(|v| v.is_finite())
-            && mats
+        for n in [self.state_dim(), self.obs_dim(), self.input_dim()]
+            .into_iter()
+            .chain(counts)
+        {
+            write_count(out, n);
+        }
+        out.extend(
+            Param::ALL
                 .iter()
-                .chain(&self.inputs.matrices())
-                .all(|m| (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite())))
+                .map(|&b| f64::from(u8::from(self.time_varying.contains(b)))),
+        );
+        out.extend(&self.sum_x0);
+        for m in self.matrices() {
+            let cols = m.ncols();
+            out.extend((0..m.nrows() * cols).map(|i| m[(i / cols, i % cols)]));
+        }
+    }
+
+    fn read_flat(reader: &mut FlatReader<'_>) -> Result<Self, FlatError> {
+        reader.header("state-space statistics", FLAT_TAG, FLAT_VERSION)?;
+        let mut dimension = |field: &'static str| match reader.count(field)? {
+            0 => Err(FlatError::Shape {
+                field,
+                value: 0.0,
+                requirement: "must be at least 1".into(),
+            }),
+            v => Ok(v),
+        };
+        let (n, p) = (dimension("state dimension")?, dimension("observation dimension")?);
+        let m = reader.count("input dimension")?;
+        let n_sequences = reader.count("sequences")?;
+        let n_steps = reader.count("steps")?;
+        let n_observed_steps = reader.count("observed steps")?;
+        let n_transitions = reader.count("transitions")?;
+        let mut time_varying = LearnSet::none();
+        for &block in Param::ALL {
+            time_varying = time_varying.set(block, reader.code("time-varying flag", 2)? == 1);
+        }
+        let sum_x0 = reader.take("sum of E[x_0]", &[n])?.to_vec();
+        let u = m + 1;
+        let mut matrix = |what: &'static str, rows: usize, cols: usize| {
+            let v = reader.take(what, &[rows, cols])?;
+            Ok::<_, FlatError>(Mat::from_fn(rows, cols, |i, j| v[i * cols + j]))
+        };
+        Ok(Self {
+            n_sequences,
+            n_steps,
+            n_observed_steps,
+            n_transitions,
+            sum_x0,
+            sum_x0x0: matrix("sum of E[x_0 x_0']", n, n)?,
+            sum_xx_last: matrix("sum of E[x_last x_last']", n, n)?,
+            sum_xx: matrix("sum of E[x_k x_k']", n, n)?,
+            sum_xx_observed: matrix("sum of E[x_k x_k'] over observed steps", n, n)?,
+            sum_cross: matrix("sum of E[x_k x_k-1']", n, n)?,
+            sum_yx: matrix("sum of E[y_k x_k']", p, n)?,
+            sum_yy: matrix("sum of E[y_k y_k']", p, p)?,
+            inputs: InputStats {
+                target_u: matrix("sum of E[x_k] u_k'", n, u)?,
+                state_u: matrix("sum of E[x_k-1] u_k'", n, u)?,
+                uu: matrix("sum of u_k u_k'", u, u)?,
+                observed_state_u: matrix("sum of E[x_k] u_k' over observed steps", n, u)?,
+                observed_y_u: matrix("sum of E[y_k] u_k' over observed steps", p, u)?,
+                observed_uu: matrix("sum of u_k u_k' over observed steps", u, u)?,
+            },
+            time_varying,
+        })
+    }
+
+    /// n, p and m.
+    fn shape(&self) -> Vec<usize> {
+        vec![self.state_dim(), self.obs_dim(), self.input_dim()]
+    }
+
+    fn merge(&mut self, other: &Self) {
+        Self::merge(self, other);
     }
 }
 
