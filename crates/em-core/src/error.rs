@@ -74,8 +74,8 @@ pub enum FitError<E> {
         /// What the model reported.
         source: E,
     },
-    /// An E-step failed in one part of the data ([`crate::Parts`], and the
-    /// planned MPI and Dask executors): the model's error names rows and
+    /// An E-step failed in one part of the data ([`crate::Parts`], the part
+    /// of this process for [`crate::Ranks`]): the model's error names rows and
     /// sequences counted within that part (see [`crate::Parts`] for the
     /// global index).
     #[error("{step} of iteration {iteration} (restart {restart}) failed in part {part}: {source}")]
@@ -90,6 +90,22 @@ pub enum FitError<E> {
         part: usize,
         /// What the model reported for that part.
         source: E,
+    },
+    /// An E-step failed in a part of the data that another process
+    /// evaluated ([`crate::Ranks`]): that process's model error, as text
+    /// (the same text [`FitError::Part`] shows on that process).
+    #[error("{step} of iteration {iteration} (restart {restart}) failed in part {part}: {message}")]
+    RemotePart {
+        /// Index of the restart.
+        restart: usize,
+        /// The iteration (number of M-steps done before the failing step).
+        iteration: usize,
+        /// Which step failed.
+        step: Step,
+        /// Index of the part (the other process's rank).
+        part: usize,
+        /// What the model reported there.
+        message: String,
     },
     /// [`crate::Start::FromData`] with an executor that cannot initialise
     /// a model from its data ([`crate::Executor::init_from_data`] is

@@ -7,11 +7,11 @@
 //! [`Parts`] runs the model's E-step on each part and reduces the parts in
 //! part order: log-likelihoods added, statistics merged
 //! ([`FlatStats::merge`]), part 0 first. That is what an executor over
-//! processes does: the planned MPI executor (a cargo feature, on rsmpi) and
-//! the planned Dask driver of the Python package run each part where its
-//! data live, send its E-step as [`EStep::to_flat`], read the parts back
-//! with [`EStep::from_flat`] and reduce them in the same fixed order, so
-//! they give [`Parts`]' result bit for bit for the same split.
+//! processes does ([`crate::Ranks`]: over MPI in the `emfit-mpi` crate;
+//! a Dask driver of the Python package is planned): each part's E-step runs
+//! where its data live, goes out as [`EStep::to_flat`], comes back with
+//! [`EStep::from_flat`] and the parts are reduced in the same fixed order,
+//! so they give [`Parts`]' result bit for bit for the same split.
 //! [`Parts::with_flat_round_trip`] sends every part through the flat form
 //! in one process, to show that it carries everything the M-step needs.
 //!
@@ -38,29 +38,38 @@ use crate::flat::FlatStats;
 use crate::model::{EStep, EmModel};
 
 /// A model error from an [`Executor`], with the part of the data it came
-/// from (`None`: the data in one piece).
+/// from.
 #[derive(Debug)]
-pub struct PartError<E> {
-    /// The part (in the executor's order), `None` for an executor without
-    /// parts.
-    pub part: Option<usize>,
-    /// What the model reported.
-    pub source: E,
+pub enum PartError<E> {
+    /// The model's error on the data in one piece.
+    Whole(E),
+    /// The model's error on a part this process evaluated.
+    Part {
+        /// The part (in the executor's order).
+        part: usize,
+        /// What the model reported.
+        source: E,
+    },
+    /// The model's error on a part another process evaluated
+    /// ([`crate::Ranks`]): what that process's model reported, as text.
+    Remote {
+        /// The part (the other process's rank).
+        part: usize,
+        /// The model's error message.
+        message: String,
+    },
 }
 
 impl<E> PartError<E> {
     /// An error of the data in one piece.
     #[inline]
     pub fn whole(source: E) -> Self {
-        Self { part: None, source }
+        Self::Whole(source)
     }
 
     /// An error of part `part`.
     pub fn of_part(part: usize) -> impl FnOnce(E) -> Self {
-        move |source| Self {
-            part: Some(part),
-            source,
-        }
+        move |source| Self::Part { part, source }
     }
 }
 
@@ -90,6 +99,20 @@ pub trait Executor<M: EmModel>: Sync {
     fn init_from_data(&self, config: &M::InitConfig, rng: &mut StdRng) -> Option<Result<M, M::Error>> {
         let _ = (config, rng);
         None
+    }
+
+    /// Whether restarts may run in parallel on this executor. Default:
+    /// `true`; an executor over processes says `false`, since every process
+    /// must run the same E-steps in the same order.
+    fn parallel_restarts(&self) -> bool {
+        true
+    }
+
+    /// The loop's stop flags of this process (time budget spent, observer
+    /// said stop), combined with every other process's by bitwise OR, so
+    /// that all stop at the same iteration. Default: `local` (one process).
+    fn any_process(&self, local: u8) -> u8 {
+        local
     }
 }
 

@@ -185,7 +185,7 @@ where
     };
     let outcome = if let Some(model) = warm {
         one(first, Some(model))
-    } else if settings.parallel_restarts() && n > 1 {
+    } else if settings.parallel_restarts() && executor.parallel_restarts() && n > 1 {
         (first..first + n)
             .into_par_iter()
             .map(|i| one(i, None))

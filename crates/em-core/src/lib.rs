@@ -23,10 +23,10 @@
 //!   [`SettingsBuilder::build`].
 //! - [`fit_with`]: the same loop with its E-steps run by an [`Executor`]
 //!   ([`executor`]): the data in one piece ([`Local`], what [`fit`] runs) or
-//!   in parts ([`Parts`], reduced in part order), the place where the
-//!   planned MPI and Dask executors plug in; with the statistics' flat,
-//!   versioned form and exact merge ([`flat`], [`FlatStats`]) they move
-//!   between processes.
+//!   in parts ([`Parts`], reduced in part order) or across processes
+//!   ([`Ranks`], over any [`Collective`]: MPI's in the `emfit-mpi` crate;
+//!   a Dask driver is planned); with the statistics' flat, versioned form
+//!   and exact merge ([`flat`], [`FlatStats`]) they move between processes.
 //! - [`Observer`]s, with [`LogObserver`] writing the
 //!   `iteration  log-likelihood  improvement` log (the library never prints
 //!   by itself).
@@ -85,6 +85,7 @@ mod floor;
 mod learn;
 mod model;
 mod observer;
+pub mod ranks;
 mod report;
 mod run;
 mod settings;
@@ -102,6 +103,7 @@ pub use floor::Floor;
 pub use learn::{LearnSet, Parameter, UnknownParameter};
 pub use model::{EStep, EmModel, Iteration, Objective};
 pub use observer::{Control, FnObserver, IterationEvent, LogObserver, NoopObserver, Observer, StartEvent};
+pub use ranks::{Collective, Ranks};
 pub use report::{Fall, FitReport, RestartOutcome, RestartSummary, Termination, Work};
 pub use settings::{MAX_RESTARTS, OnFall, Settings, SettingsBuilder, restart_seed};
 

@@ -231,14 +231,21 @@ where
                 source,
             }
         };
-        let e_step_error = |e: PartError<M::Error>| match e.part {
-            None => step_error(Step::EStep)(e.source),
-            Some(part) => FitError::Part {
+        let e_step_error = |e: PartError<M::Error>| match e {
+            PartError::Whole(source) => step_error(Step::EStep)(source),
+            PartError::Part { part, source } => FitError::Part {
                 restart,
                 iteration,
                 step: Step::EStep,
                 part,
-                source: e.source,
+                source,
+            },
+            PartError::Remote { part, message } => FitError::RemotePart {
+                restart,
+                iteration,
+                step: Step::EStep,
+                part,
+                message,
             },
         };
         let (log_likelihood, stats) = if with_stats {
@@ -540,11 +547,17 @@ where
 
     /// The iteration cap, the time budget and the observer's stop.
     fn stop_anyway(&self, record: &Record<M>, control: Control) -> Option<Termination> {
+        const BUDGET: u8 = 1;
+        const OBSERVER: u8 = 2;
         if record.iteration() >= self.settings.max_iterations() {
-            Some(Termination::IterationCap)
-        } else if self.budget_spent() {
+            return Some(Termination::IterationCap);
+        }
+        // Every process of a distributed fit stops where any one would.
+        let local = u8::from(self.budget_spent()) * BUDGET + u8::from(control == Control::Stop) * OBSERVER;
+        let flags = self.executor.any_process(local);
+        if flags & BUDGET != 0 {
             Some(Termination::TimeBudget)
-        } else if control == Control::Stop {
+        } else if flags & OBSERVER != 0 {
             Some(Termination::StoppedByObserver)
         } else {
             None
