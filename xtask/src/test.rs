@@ -1,6 +1,8 @@
 //! `cargo xtask test [-- PYTEST ARGS]`: every test of the project, the
 //! README's test command. First `cargo test --workspace` (the Rust tests),
-//! then the Python package: a virtual environment under
+//! then the MPI tests where MPI is installed (`cargo test -p emfit-mpi
+//! --features mpi`: `mpirun` with 1, 2 and 4 ranks), then the Python
+//! package: a virtual environment under
 //! `target/python/venv` with the pinned packages of
 //! `crates/emfit-py/requirements-test.txt`, the extension built in release
 //! mode and installed into it by `maturin develop`, and pytest over
@@ -15,6 +17,9 @@ Runs every test: the Rust tests, then the Python package's.
 usage: cargo xtask test [--python-only] [-- PYTEST ARGS]
 
   1. cargo test --workspace (skipped with --python-only)
+     then, where mpirun and mpicc are on the PATH (Open MPI or MPICH, with
+     libclang: Debian's openmpi-bin libopenmpi-dev libclang-dev), the MPI
+     tests: cargo test -p emfit-mpi --features mpi (said when skipped)
   2. a virtual environment in target/python/venv with the pinned packages of
      crates/emfit-py/requirements-test.txt (made once; needs python3 with venv
      and pip, and PyPI the first time)
@@ -44,6 +49,18 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
 pub fn run(python_only: bool, envs: &[(&str, &str)], pytest_args: &[String]) -> Result<(), String> {
     if !python_only {
         crate::run_command(&crate::cargo(), &["test", "--workspace"], envs)?;
+        if ["mpirun", "mpicc"].iter().all(|tool| on_path(tool)) {
+            crate::run_command(
+                &crate::cargo(),
+                &["test", "-p", "emfit-mpi", "--features", "mpi"],
+                envs,
+            )?;
+        } else {
+            eprintln!(
+                "test: SKIPPED the MPI tests: no mpirun and mpicc on the PATH \
+                 (install Open MPI and libclang, e.g. apt-get install openmpi-bin libopenmpi-dev libclang-dev)"
+            );
+        }
     }
     let root = crate::workspace_root();
     let venv = root.join("target/python/venv");
@@ -54,4 +71,10 @@ pub fn run(python_only: bool, envs: &[(&str, &str)], pytest_args: &[String]) -> 
     let mut pytest = vec!["-m", "pytest", "crates/emfit-py/pytests"];
     pytest.extend(pytest_args.iter().map(String::as_str));
     crate::run_command(&python, &pytest, &[("VIRTUAL_ENV", &venv)])
+}
+
+/// Whether an executable named `tool` is in a folder of the PATH.
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
