@@ -7,7 +7,8 @@ WORKDIR holds the .npy files written by `emfit-compare generate` (data and the
 initial parameters both sides start from). The first form (`cargo xtask
 compare`) prints one JSON line
 {"seconds": ..., "iterations": ..., "loglik": ..., "peak_rss_mb": ...};
-`seconds` is the median of 3 timed runs when one run takes under 10 s. With
+`seconds` is the median of 3 timed runs when one run takes under 10 s,
+after an untimed warm-up run when a run takes under 1 s. With
 `--emfit`, the same process then runs the same workload function again with
 emfit's drop-in classes in place of the peer's (`Library`: plain EM, the
 peer's iteration count) and adds their result as
@@ -41,12 +42,23 @@ def load(workdir, name):
     return np.load(os.path.join(workdir, name + ".npy"))
 
 
+# A first run shorter than this is a warm-up, not timed: it pays the costs of
+# a first call in the process (page faults, lazy initialisation), which a
+# second call does not. emfit-compare's `timed` has the same rule.
+WARM_UP_BELOW = 1.0
+
+
 def timed(run, repeat_below=10.0):
-    times, result = [], None
+    times, result, warm = [], None, False
     while True:
         t0 = time.perf_counter()
         result = run()
-        times.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        if not warm:
+            warm = True
+            if elapsed < WARM_UP_BELOW:
+                continue
+        times.append(elapsed)
         if times[0] >= repeat_below or len(times) == 3:
             return statistics.median(times), result
 

@@ -511,7 +511,7 @@ fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str, p
         "Measured {date} on {cpu} ({cores} cores), {kernels}, {rustc}; {versions}.\n\
          Threads: 1, and {cores} (all cores) where marked; OMP/OPENBLAS/MKL/RAYON_NUM_THREADS set to that number for both sides,\n\
          OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. Each side runs in a fresh process; times are medians of 3 runs\n\
-         (one run when it takes over 10 s). Both sides start from the same initial parameters and data.\n\
+         (after an untimed warm-up run when a run takes under 1 s; one run when it takes over 10 s). Both sides start from the same initial parameters and data.\n\
          Reproduce with `cargo xtask compare` (needs python3 with venv and pip; about 10 minutes).\n\
          emfit flops: the flop count of one iteration (as `cargo xtask bench` counts it) over emfit's time, and that\n\
          time against the count at the multiply-add peak of the cores used, {peak:.1} GFLOP/s per core (`emfit-compare\n\
@@ -541,7 +541,8 @@ fn render_python_section(rows: &[String], peers: &Peers, cores: usize, kernels: 
          (emfit with `acceleration=\"none\"` and the peer's stopping rule: the same EM iterations); emfit in Rust is\n\
          `emfit-compare` in a fresh process computing what the Python call returns (for the Kalman rows: the means and\n\
          every covariance of `filter` and `smooth`, T x 21 x 21; `em` through the fit loop, which evaluates the fitted\n\
-         model). Times are medians of 3 runs (one run when it takes over 10 s).\n\
+         model). Times are medians of 3 runs (after an untimed warm-up run when a run takes under 1 s; one run when\n\
+         it takes over 10 s).\n\
          Python overhead: emfit through Python over emfit in Rust, per iteration. Reproduce with\n\
          `cargo xtask compare --python` (a few minutes).\n\n\
          | workload | peer | peer time / iter | emfit through Python / iter | emfit in Rust / iter | Python overhead | speed-up through Python | log-likelihood peer / emfit through Python |\n\
