@@ -319,18 +319,55 @@ fn host_triple() -> Result<String, String> {
 /// the workspace README (the generated sections).
 fn replace_readme_section(name: &str, section: &str) -> Result<(), String> {
     let readme = workspace_root().join("README.md");
-    let (start, end) = (format!("<!-- {name}:start -->"), format!("<!-- {name}:end -->"));
     let text = std::fs::read_to_string(&readme).map_err(|e| format!("{}: {e}", readme.display()))?;
-    let (Some(a), Some(b)) = (text.find(&start), text.find(&end)) else {
-        return Err(format!("{} has no {start} ... {end} markers", readme.display()));
-    };
-    let updated = format!("{}{start}\n{section}{}", &text[..a], &text[b..]);
+    let updated = replaced_section(&text, name, section).map_err(|e| format!("{}: {e}", readme.display()))?;
     std::fs::write(&readme, updated).map_err(|e| format!("{}: {e}", readme.display()))
+}
+
+/// `text` with the section `name` replaced by `section`: its markers must
+/// appear once each, start before end (a second copy of a section would
+/// keep its stale figures beside the new ones).
+fn replaced_section(text: &str, name: &str, section: &str) -> Result<String, String> {
+    let (start, end) = (format!("<!-- {name}:start -->"), format!("<!-- {name}:end -->"));
+    let (starts, ends) = (text.matches(&start).count(), text.matches(&end).count());
+    if (starts, ends) != (1, 1) {
+        return Err(format!(
+            "{starts} {start} and {ends} {end} markers: expected one of each"
+        ));
+    }
+    match (text.find(&start), text.find(&end)) {
+        (Some(a), Some(b)) if a < b => Ok(format!("{}{start}\n{section}{}", &text[..a], &text[b..])),
+        _ => Err(format!("{end} comes before {start}")),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_generated_readme_section_appears_once() {
+        let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+        for name in [
+            "compare",
+            "compare-avx2",
+            "compare-python",
+            "converge",
+            "scaling",
+            "kernels",
+        ] {
+            let replaced = replaced_section(&readme, name, "new\n").unwrap();
+            assert!(replaced.contains(&format!("<!-- {name}:start -->\nnew\n<!-- {name}:end -->")));
+        }
+        let twice = "<!-- s:start -->\na\n<!-- s:end -->\n<!-- s:start -->\nb\n<!-- s:end -->\n";
+        assert!(
+            replaced_section(twice, "s", "x")
+                .unwrap_err()
+                .contains("2 <!-- s:start -->")
+        );
+        assert!(replaced_section("<!-- s:end --> <!-- s:start -->", "s", "x").is_err());
+        assert!(replaced_section("none", "s", "x").is_err());
+    }
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
