@@ -5,18 +5,19 @@
 //! read and checked as [`super::read_npy`] checks it (the shape against the
 //! file size, before anything is allocated); then only the shard's bytes are
 //! read: one contiguous run of `(end − start)·d` values in C order, or `d`
-//! runs of `end − start` values (one per column) in Fortran order. Values are
-//! checked as `read_npy` checks them, and an error names the element, row
-//! and column of the file, not of the shard.
+//! runs of `end − start` values (one per column) in Fortran order, decoded
+//! a few thousand at a time straight into the matrix (its only full-size
+//! allocation). Values are checked as `read_npy` checks them, and an error
+//! names the element, row and column of the file, not of the shard.
 
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 
 use faer::Mat;
 
-use super::{Layout, NpyArray, array_to_matrix, matrix_shape, parse_layout, read_values};
+use super::{Dtype, Layout, decode, matrix_shape, parse_layout, value_problem};
 use crate::io::error::DataError;
 
 /// The rows and columns of a 1-D (`n` -> `n x 1`) or 2-D `.npy` file, from
@@ -54,57 +55,81 @@ pub fn read_npy_rows(path: &Path, allow_missing: bool, rows: Range<usize>) -> Re
     if len == 0 {
         return Ok(Mat::zeros(0, cols));
     }
-    let size = layout.dtype.size as u64;
+    let (dtype, size) = (layout.dtype, layout.dtype.size as u64);
     // Offsets stay below the file size, checked against the shape.
     let at = |element: usize| layout.data_start + element as u64 * size;
     let io = |source| DataError::Io {
         path: path.into(),
         source,
     };
-    let values = if layout.fortran_order {
-        let mut values = Vec::with_capacity(len * cols);
+    // The values go straight into the matrix, a bounded run of bytes at a
+    // time: the shard's only full-size allocation is the matrix itself.
+    let mut out = Mat::<f64>::zeros(len, cols);
+    let mut put = |i: usize, j: usize, value: f64| match value_problem(value, allow_missing) {
+        None => {
+            out[(i, j)] = value;
+            Ok(())
+        }
+        Some(problem) => {
+            let row = rows.start + i;
+            let element = if layout.fortran_order {
+                j * total + row
+            } else {
+                row * cols + j
+            };
+            Err(DataError::NpyValue {
+                path: path.into(),
+                element: element + 1,
+                row: row + 1,
+                col: j + 1,
+                value,
+                problem,
+            })
+        }
+    };
+    if layout.fortran_order {
         for j in 0..cols {
             reader
                 .seek(SeekFrom::Start(at(j * total + rows.start)))
                 .map_err(io)?;
-            values.extend(read_values(&mut reader, layout.dtype, len, path)?);
+            decode_each(&mut reader, dtype, len, path, |i, value| put(i, j, value))?;
         }
-        values
     } else {
         reader.seek(SeekFrom::Start(at(rows.start * cols))).map_err(io)?;
-        read_values(&mut reader, layout.dtype, len * cols, path)?
-    };
-    let shard = NpyArray {
-        shape: vec![len, cols],
-        fortran_order: layout.fortran_order,
-        values,
-    };
-    array_to_matrix(shard, path, allow_missing).map_err(|error| match error {
-        DataError::NpyValue {
-            path,
-            row,
-            col,
-            value,
-            problem,
-            ..
-        } => {
-            let row = row + rows.start;
-            let element = if layout.fortran_order {
-                (col - 1) * total + row
-            } else {
-                (row - 1) * cols + col
-            };
-            DataError::NpyValue {
-                path,
-                element,
-                row,
-                col,
-                value,
-                problem,
-            }
+        decode_each(&mut reader, dtype, len * cols, path, |e, value| {
+            put(e / cols, e % cols, value)
+        })?;
+    }
+    Ok(out)
+}
+
+/// Values read per run of bytes.
+const RUN: usize = 1 << 13;
+
+/// Reads `count` values of `dtype` and hands each, with its index, to
+/// `f`, reading at most [`RUN`] values' bytes at a time.
+fn decode_each<R: Read>(
+    reader: &mut R,
+    dtype: Dtype,
+    count: usize,
+    path: &Path,
+    mut f: impl FnMut(usize, f64) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    let mut bytes = vec![0u8; count.min(RUN) * dtype.size];
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(RUN);
+        let run = &mut bytes[..n * dtype.size];
+        reader.read_exact(run).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
+        for (k, b) in run.chunks_exact(dtype.size).enumerate() {
+            f(done + k, decode(dtype, b))?;
         }
-        other => other,
-    })
+        done += n;
+    }
+    Ok(())
 }
 
 /// The file opened, its header read and checked.
