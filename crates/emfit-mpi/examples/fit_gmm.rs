@@ -2,10 +2,16 @@
 //! evaluating its own rows (see the crate documentation):
 //!
 //! ```text
-//! mpirun -np 4 fit_gmm DATA.npy COMPONENTS OUT.json [--covariance full|diag|spherical|tied]
+//! mpirun -np 4 fit_gmm (DATA.npy | --generate ROWS [--dimension D]) COMPONENTS OUT.json
+//!        [--covariance full|diag|spherical|tied]
 //!        [--seed S] [--max-iterations N] [--tolerance T] [--acceleration squarem|none]
 //!        [--sample ROWS] [--start MODEL.json]
 //! ```
+//!
+//! With `--generate ROWS`, every rank generates its own rows of a synthetic
+//! data set of D columns (default 8) drawn from COMPONENTS Gaussian
+//! clusters (`emfit_mpi::gaussian_clusters`, from `--seed`) instead of
+//! reading a file: the data set never exists in one process.
 //!
 //! Without `--start`, every rank initialises on the same seeded sample of
 //! `--sample` rows (default 100,000; k-means++ and Lloyd rounds), whatever
@@ -26,11 +32,19 @@ use em_driver::mixture::{CovarianceType, GaussianMixture, InitConfig, MStepOptio
 use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
 use em_driver::{EmModel, ModelFile};
-use emfit_mpi::{World, rows_of, seeded_sample};
+use emfit_mpi::{World, gaussian_clusters, rows_of, seeded_sample};
+
+/// Where the rows come from.
+enum Data {
+    /// A `.npy` file.
+    File(PathBuf),
+    /// Generated on every rank: rows and columns.
+    Generated(usize, usize),
+}
 
 /// The command line.
 struct Args {
-    data: PathBuf,
+    data: Data,
     components: usize,
     out: PathBuf,
     covariance: CovarianceType,
@@ -43,12 +57,13 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let usage = "usage: fit_gmm DATA.npy COMPONENTS OUT.json [--covariance full|diag|spherical|tied] \
+    let usage = "usage: fit_gmm (DATA.npy | --generate ROWS [--dimension D]) COMPONENTS OUT.json \
+                 [--covariance full|diag|spherical|tied] \
                  [--seed S] [--max-iterations N] [--tolerance T] [--acceleration squarem|none] \
                  [--sample ROWS] [--start MODEL.json]";
     let mut positional = Vec::new();
     let mut args = Args {
-        data: PathBuf::new(),
+        data: Data::File(PathBuf::new()),
         components: 0,
         out: PathBuf::new(),
         covariance: CovarianceType::Full,
@@ -59,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
         sample: 100_000,
         start: None,
     };
+    let (mut generate, mut dimension) = (None, 8);
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value\n{usage}"));
@@ -87,12 +103,20 @@ fn parse_args() -> Result<Args, String> {
             }
             "--sample" => args.sample = value().and_then(|v| v.parse().map_err(|_| number(v)))?,
             "--start" => args.start = Some(value()?.into()),
+            "--generate" => generate = Some(value().and_then(|v| v.parse().map_err(|_| number(v)))?),
+            "--dimension" => dimension = value().and_then(|v| v.parse().map_err(|_| number(v)))?,
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{usage}")),
             _ => positional.push(arg),
         }
     }
+    if let Some(rows) = generate {
+        positional.insert(0, String::new());
+        args.data = Data::Generated(rows, dimension);
+    }
     let [data, components, out] = <[String; 3]>::try_from(positional).map_err(|_| usage.to_string())?;
-    args.data = data.into();
+    if generate.is_none() {
+        args.data = Data::File(data.into());
+    }
     args.components = components
         .parse()
         .map_err(|_| format!("COMPONENTS: not a number: {components}"))?;
@@ -106,10 +130,17 @@ fn run(world: &World) -> Result<(), String> {
     let (rank, ranks) = (world.rank(), world.size());
     // Every rank's rows, or the first rank's error (a bad value names its
     // row of the file).
-    let part = npy_shape(&args.data).and_then(|(rows, _)| {
-        let range = rows_of(rank, ranks, rows);
-        read_npy_rows(&args.data, false, range.clone()).map(|part| (rows, range, part))
-    });
+    let part = match &args.data {
+        Data::File(path) => npy_shape(path).and_then(|(rows, _)| {
+            let range = rows_of(rank, ranks, rows);
+            read_npy_rows(path, false, range.clone()).map(|part| (rows, range, part))
+        }),
+        Data::Generated(rows, d) => {
+            let range = rows_of(rank, ranks, *rows);
+            let part = gaussian_clusters(range.clone(), *d, args.components.max(1), args.seed);
+            Ok((*rows, range, part))
+        }
+    };
     agree(world, part.as_ref().map(|_| ()).map_err(ToString::to_string))?;
     let (rows, range, part) = part.expect("every rank read its rows");
 

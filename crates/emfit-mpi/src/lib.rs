@@ -27,6 +27,9 @@
 //!    [`em_driver::em_core::Ranks`] executor;
 //! 4. rank 0 alone writes the model file.
 //!
+//! For benchmarks, [`gaussian_clusters`] lets every rank generate its own
+//! rows of one synthetic data set instead of reading them.
+//!
 //! The example program `fit_gmm` does this for a Gaussian mixture:
 //! `mpirun -np 4 target/release/examples/fit_gmm data.npy 8 model.json`
 //! (build it with `cargo build --release -p emfit-mpi --features mpi
@@ -34,11 +37,13 @@
 
 mod sample;
 mod shard;
+mod synthetic;
 #[cfg(feature = "mpi")]
 mod world;
 
 pub use em_driver::em_core::Collective;
 pub use sample::seeded_sample;
 pub use shard::rows_of;
+pub use synthetic::gaussian_clusters;
 #[cfg(feature = "mpi")]
 pub use world::World;

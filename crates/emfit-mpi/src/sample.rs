@@ -16,7 +16,7 @@ use em_driver::em_core::Collective;
 use em_driver::faer::{Mat, MatRef};
 
 /// SplitMix64's finaliser: a bijection of `u64` that mixes every bit.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

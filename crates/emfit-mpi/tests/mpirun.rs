@@ -262,3 +262,38 @@ fn the_seeded_start_is_the_same_on_any_number_of_ranks() {
         assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "{a} vs {b}");
     }
 }
+
+#[test]
+fn generated_rows_give_the_fit_of_the_same_data_in_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("generated.json");
+    let output = mpirun(
+        3,
+        &[
+            &[
+                "--generate",
+                "5000",
+                "--dimension",
+                "3",
+                "3",
+                out.to_str().unwrap(),
+                "--seed",
+                "2",
+            ][..],
+            &args(Acceleration::None)[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The same rows in one piece; the seeded sample of 100,000 rows is all
+    // of them, in order, so the start is the one-piece initialisation.
+    let x = emfit_mpi::gaussian_clusters(0..5000, 3, 3, 2);
+    let config = InitConfig::new(3, CovarianceType::Full);
+    let start = GaussianMixture::init_from_data(x.as_ref(), &config, &mut StdRng::seed_from_u64(2)).unwrap();
+    let want = parameters(&in_one_process(&x, 3, &start, Acceleration::None).model);
+    assert_eq!(parameters(&GaussianMixture::load(&out).unwrap()), want);
+}
