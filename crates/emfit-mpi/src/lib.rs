@@ -16,7 +16,8 @@
 //!
 //! # What each rank does
 //! 1. reads its rows of a `.npy` file ([`rows_of`],
-//!    [`em_driver::io::read_npy_rows`]), and learns whether every rank
+//!    [`em_driver::io::read_npy_rows`]; whole sequences for an HMM or a
+//!    state-space model, [`sequences_of`]), and learns whether every rank
 //!    could ([`em_driver::em_core::ranks::all_succeeded`]: a bad value on
 //!    one rank stops all with its message, naming the row of the file);
 //! 2. starts from the same model as every other rank: a model file, or an
@@ -43,7 +44,7 @@ mod world;
 
 pub use em_driver::em_core::Collective;
 pub use sample::seeded_sample;
-pub use shard::rows_of;
+pub use shard::{rows_of, sequences_of};
 pub use synthetic::gaussian_clusters;
 #[cfg(feature = "mpi")]
 pub use world::World;
