@@ -1,10 +1,14 @@
 //! One EM iteration (E-step + M-step) of a Gaussian mixture, at the standard
-//! workload size (N, d, K) = (200,000, 8, 8) and a few smaller shapes.
+//! workload size (N, d, K) = (200,000, 8, 8) and a few smaller shapes; and
+//! the reduction of a distributed E-step: what every rank of an
+//! `em_core::Ranks` fit does with the other ranks' flat E-steps once they
+//! arrive (decode each, merge in rank order).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use emfit_benches::flops;
 use emfit_benches::workloads::{diagonal_start, gmm_big};
-use mixture::EmModel;
+use mixture::em_core::FlatStats;
+use mixture::{EStep, EmModel, SufficientStats};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -30,9 +34,41 @@ fn em_iteration(c: &mut Criterion) {
     group.finish();
 }
 
+/// Decoding and merging the flat E-steps of `ranks` ranks (full
+/// covariances, d = 8, K = 8): the per-iteration reduction cost of a
+/// distributed fit beside the transfer itself. Throughput: the bytes every
+/// rank receives.
+fn reduction(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gmm_reduce_flat_estep");
+    let w = gmm_big(4_096, 8, 8);
+    let flat = w
+        .start
+        .e_step(w.x.as_ref())
+        .expect("E-step of the workload")
+        .to_flat();
+    for ranks in [2_usize, 16, 100] {
+        let messages = vec![flat.clone(); ranks];
+        group.throughput(Throughput::Bytes((ranks * flat.len() * 8) as u64));
+        group.bench_with_input(BenchmarkId::new("d8_k8_full", ranks), &messages, |b, messages| {
+            b.iter(|| {
+                let mut parts = messages
+                    .iter()
+                    .map(|m| EStep::<SufficientStats>::from_flat(m).expect("valid"));
+                let mut total = parts.next().expect("one rank at least");
+                for part in parts {
+                    total.stats.checked_merge(&part.stats).expect("same shape");
+                    total.log_likelihood += part.log_likelihood;
+                }
+                black_box(total.log_likelihood)
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = mixture;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-    targets = em_iteration
+    targets = em_iteration, reduction
 }
 criterion_main!(mixture);
