@@ -86,6 +86,9 @@ pub enum Command {
     /// k-step-ahead forecasts of an lgssm's observations (means and standard
     /// deviations) past the end of the data or any step of it.
     Forecast(ForecastArgs),
+    /// One-step prediction errors (innovations) of an lgssm on data, their standard
+    /// deviations and standardised residuals, with a summary for checking the model.
+    Innovations(InnovationsArgs),
     /// Kalman filter of an lgssm one line at a time: each line of standard input
     /// (the p observations, empty or NaN when missing, then the m inputs) is
     /// answered at once by a line of the filtered state means and standard deviations.
@@ -430,6 +433,20 @@ pub struct SmoothArgs {
     /// to this .npy file, shape T x n x n (all sequences stacked, as the rows of --out).
     #[arg(long, value_name = "FILE.npy")]
     pub covariances_out: Option<PathBuf>,
+}
+
+/// Options of `emfit innovations`.
+#[derive(Debug, Args)]
+pub struct InnovationsArgs {
+    /// The model (an lgssm).
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output file (CSV, or .npy by extension); default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `emfit forecast`.

@@ -9,6 +9,7 @@
 //! emfit sample --model model.json -n N [--out FILE]
 //! emfit filter --model model.json [--lag L] [--resume STATE] [--save-state STATE] < observations
 //! emfit forecast --model model.json --data FILE [--inputs FILE] --horizon K [--future-inputs FILE] [--plots DIR]
+//! emfit innovations --model model.json --data FILE [--lengths FILE] [--inputs FILE] [--out FILE]
 //! ```
 //!
 //! Errors are one line on stderr (`emfit: ...`) and a non-zero exit code:
@@ -30,8 +31,8 @@
 //! - `fit`: `emfit fit` as one generic path (parse a typed request, load,
 //!   start, fit, report, save) over the `Family` trait.
 //! - `apply`: `emfit predict`, `score`, `sample` and `smooth`, written once
-//!   over the object-safe `Apply` trait; `forecast`: `emfit forecast` and
-//!   `stream`: `emfit filter` (lgssm).
+//!   over the object-safe `Apply` trait; `forecast`: `emfit forecast`,
+//!   `innovations`: `emfit innovations` and `stream`: `emfit filter` (lgssm).
 //! - `family`: the per-family parts, one file per family (`gmm`, `hmm` with
 //!   its `emission`s, `lgssm`), each implementing `Family` and `Apply`.
 //! - `input` (data files), `time_varying` (the time-varying matrices of
@@ -52,6 +53,7 @@ mod family;
 mod files;
 mod fit;
 mod forecast;
+mod innovations;
 mod input;
 mod json;
 mod limits;
@@ -134,6 +136,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sample(a) => sample::sample(&a, cli.json),
         Command::Smooth(a) => apply::smooth(&a, cli.json),
         Command::Forecast(a) => forecast::run(&a, cli.json),
+        Command::Innovations(a) => innovations::run(&a, cli.json),
         Command::Filter(a) => stream::run(&a),
     }
 }

@@ -1,5 +1,5 @@
 //! End-to-end tests of `emfit` on state-space models with inputs and
-//! offsets (`--inputs`) and of `emfit forecast`.
+//! offsets (`--inputs`), of `emfit forecast` and of `emfit innovations`.
 
 mod cli_support;
 
@@ -279,4 +279,127 @@ fn forecast_refuses_bad_requests() {
         &["forecast", "--model", &gmm, "--data", &data, "--horizon", "2"],
     )
     .fails_with(&["forecast applies to lgssm", "gmm"]);
+}
+
+/// The innovations of the random walk equal their closed form: with the
+/// predicted moments `m⁻`, `P⁻` of the scalar Kalman recursion,
+/// `v_k = y_k − 10 − m⁻_k`, `S_k = P⁻_k + r`, `z_k = v_k / √S_k`; each
+/// sequence of `--lengths` starts again from m0, P0; a missing value has
+/// no innovation, and the filter goes on without it.
+#[test]
+fn innovations_of_a_random_walk_have_the_closed_form() {
+    let dir = TempDir::new("innovations-walk");
+    let model = dir.write("walk.json", WALK);
+    let ys = [10.5, 11.0, f64::NAN, 10.0, 12.0, 11.5, 9.5];
+    let csv: String = ys
+        .iter()
+        .map(|y| {
+            if y.is_nan() {
+                "NaN\n".to_string()
+            } else {
+                format!("{y}\n")
+            }
+        })
+        .collect();
+    let data = dir.write("y.csv", csv);
+    let lengths = dir.write("l.txt", "4\n3\n");
+    let (q, r): (f64, f64) = (0.5, 2.0);
+    let mut expected = Vec::new();
+    for sequence in [&ys[..4], &ys[4..]] {
+        let (mut m, mut p) = (0.0, 1.0);
+        for (k, y) in sequence.iter().enumerate() {
+            if k > 0 {
+                p += q;
+            }
+            let s = p + r;
+            expected.push((y - 10.0 - m, s.sqrt(), (y - 10.0 - m) / s.sqrt()));
+            if !y.is_nan() {
+                let gain = p / s;
+                m += gain * (y - 10.0 - m);
+                p *= 1.0 - gain;
+            }
+        }
+    }
+    let json = emfit(
+        dir.path(),
+        &[
+            "--json",
+            "innovations",
+            "--model",
+            &model,
+            "--data",
+            &data,
+            "--lengths",
+            &lengths,
+            "--missing",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(json.ok()).unwrap();
+    assert_eq!(
+        v["innovations"]["columns"],
+        serde_json::json!(["error0", "sd0", "z0"])
+    );
+    let rows = v["innovations"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), ys.len());
+    for (k, (row, (e, sd, z))) in rows.iter().zip(&expected).enumerate() {
+        assert!(
+            (row[1].as_f64().unwrap() - sd).abs() < 1e-12,
+            "row {k}: {row} vs sd {sd}"
+        );
+        if e.is_nan() {
+            assert!(row[0].is_null() && row[2].is_null(), "row {k}: {row}");
+        } else {
+            assert!(
+                (row[0].as_f64().unwrap() - e).abs() < 1e-12,
+                "row {k}: {row} vs {e}"
+            );
+            assert!(
+                (row[2].as_f64().unwrap() - z).abs() < 1e-12,
+                "row {k}: {row} vs {z}"
+            );
+        }
+    }
+    let summary = &v["standardised_residuals"][0];
+    assert_eq!(summary["values"], 6);
+    let zs: Vec<f64> = expected.iter().map(|e| e.2).filter(|z| z.is_finite()).collect();
+    let mean = zs.iter().sum::<f64>() / 6.0;
+    assert!((summary["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    // The table as CSV on standard output, the summary on standard error.
+    let run = emfit(
+        dir.path(),
+        &["innovations", "--model", &model, "--data", &data, "--missing"],
+    );
+    assert!(run.ok().starts_with("error0,sd0,z0\n"), "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 1 + ys.len());
+    assert!(
+        run.stderr.contains("z0: mean") && run.stderr.contains("outside"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn innovations_refuse_other_models_and_bad_data() {
+    let dir = TempDir::new("innovations-bad");
+    let model = dir.write("walk.json", WALK);
+    let two = dir.write("y2.csv", "1,2\n3,4\n");
+    emfit(dir.path(), &["innovations", "--model", &model, "--data", &two]).fails_with(&["2 columns", "1"]);
+    let data = dir.write("y.csv", "1\n2\n3\n");
+    emfit(
+        dir.path(),
+        &[
+            "fit",
+            "gmm",
+            "--data",
+            &data,
+            "--components",
+            "1",
+            "--out",
+            "g.json",
+            "-q",
+        ],
+    )
+    .ok();
+    emfit(dir.path(), &["innovations", "--model", "g.json", "--data", &data])
+        .fails_with(&["innovations applies to lgssm models"]);
 }
