@@ -1,0 +1,175 @@
+"""Fits of data held by Dask (emfit._dask): on a local cluster of two worker
+processes they give the fit of the same data in memory, for any chunking,
+through a worker's death; bad chunks are named."""
+
+import builtins
+import os
+
+import dask.array as da
+import distributed
+import numpy as np
+import pytest
+
+from emfit.hmm import GaussianHMM
+from emfit.mixture import GaussianMixture
+
+RTOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def clusters(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[-4.0, 0.0, 1.0], [3.0, 3.0, -1.0], [0.0, -4.0, 2.0]])
+    labels = rng.integers(0, 3, n)
+    return centres[labels] + rng.normal(size=(n, 3)) * np.array([1.0, 0.7, 1.3])
+
+
+X = clusters()
+# Uneven chunks, one chunk, more chunks than workers.
+CHUNKINGS = [(500, 1700, 800), (3000,), (400, 400, 300, 500, 200, 600, 600)]
+
+
+def assert_close(a, b):
+    """``a`` is ``b`` to ``RTOL`` relative to the largest entry of ``b`` (a
+    start probability of 1e-14 is 0 to the rounding of the sums)."""
+    np.testing.assert_allclose(a, b, rtol=0, atol=RTOL * np.max(np.abs(b)))
+
+
+def assert_same_mixture(ref, fit):
+    assert fit.n_iter_ == ref.n_iter_
+    assert fit.converged_ == ref.converged_
+    for name in ("weights_", "means_", "covariances_"):
+        assert_close(getattr(fit, name), getattr(ref, name))
+    assert_close(fit.lower_bound_, ref.lower_bound_)
+
+
+@pytest.mark.parametrize("chunks", CHUNKINGS)
+def test_mixture_on_the_cluster_is_the_fit_in_memory(client, chunks):
+    # A random start and a small tolerance: many iterations.
+    kwargs = dict(random_state=4, init_params="random", tol=1e-8)
+    ref = GaussianMixture(3, **kwargs).fit(X)
+    fit = GaussianMixture(3, **kwargs).fit(da.from_array(X, chunks=(chunks, 3)))
+    assert fit.n_features_in_ == 3
+    assert ref.n_iter_ > 5
+    assert_same_mixture(ref, fit)
+
+
+def test_mixture_from_given_parameters_and_a_list_of_chunks(client):
+    start = GaussianMixture(3, random_state=1, max_iter=2, covariance_type="diag").fit(X)
+    kwargs = dict(covariance_type="diag", weights_init=start.weights_, means_init=start.means_,
+                  precisions_init=start.precisions_, acceleration="none", stopping="gain")
+    ref = GaussianMixture(3, **kwargs).fit(X)
+    listed = [X[:1000], da.from_array(X[1000:2500], chunks=500), X[2500:]]
+    assert_same_mixture(ref, GaussianMixture(3, **kwargs).fit(listed))
+
+
+def test_the_start_on_a_sample_does_not_depend_on_the_chunking(client):
+    # 700 of 3000 rows: a start unlike the one on all the rows, the same
+    # for every chunking.
+    def start(chunks, init_sample=700):
+        return GaussianMixture(3, random_state=9, max_iter=0, init_sample=init_sample).fit(
+            da.from_array(X, chunks=(chunks, 3)))
+
+    first = start(CHUNKINGS[0])
+    for chunks in CHUNKINGS[1:]:
+        other = start(chunks)
+        np.testing.assert_array_equal(other.means_, first.means_)
+        np.testing.assert_array_equal(other.covariances_, first.covariances_)
+    whole = start(CHUNKINGS[0], init_sample=3000)
+    assert not np.array_equal(whole.means_, first.means_)
+    in_memory = GaussianMixture(3, random_state=9, max_iter=0).fit(X)
+    np.testing.assert_array_equal(whole.means_, in_memory.means_)
+
+
+def hmm_data():
+    rng = np.random.default_rng(3)
+    lengths = [300, 250, 450, 200, 400, 150, 250]
+    states = []
+    for n in lengths:
+        z = [0]
+        for _ in range(n - 1):
+            z.append(z[-1] if rng.random() < 0.9 else 1 - z[-1])
+        states.extend(z)
+    states = np.array(states)
+    x = np.where(states[:, None] == 0, -1.5, 2.0) + rng.normal(size=(len(states), 2))
+    return x, lengths
+
+
+# Row chunks on sequence boundaries: uneven, one, more than the workers.
+HMM_CHUNKINGS = [(550, 1050, 400), (2000,), (300, 250, 450, 200, 400, 150, 250)]
+
+
+@pytest.mark.parametrize("chunks", HMM_CHUNKINGS)
+def test_gaussian_hmm_on_the_cluster_is_the_fit_in_memory(client, chunks):
+    x, lengths = hmm_data()
+    ref = GaussianHMM(2, covariance_type="full", random_state=2).fit(x, lengths)
+    fit = GaussianHMM(2, covariance_type="full", random_state=2).fit(
+        da.from_array(x, chunks=(chunks, 2)), lengths)
+    assert fit.monitor_.iter == ref.monitor_.iter > 2
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        assert_close(getattr(fit, name), getattr(ref, name))
+    assert_close(fit.monitor_.history[-1], ref.monitor_.history[-1])
+
+
+def test_a_chunking_that_cuts_a_sequence_is_refused(client):
+    x, lengths = hmm_data()
+    with pytest.raises(ValueError, match=r"the end of chunk 0 .* cuts sequence 2 \(rows 301-550"):
+        GaussianHMM(2).fit(da.from_array(x, chunks=((500, 1500), 2)), lengths)
+    with pytest.raises(ValueError, match="lengths=None is one sequence"):
+        GaussianHMM(2).fit(da.from_array(x, chunks=((1000, 1000), 2)))
+
+
+def test_a_worker_killed_during_the_fit_changes_nothing(client, monkeypatch):
+    kwargs = dict(random_state=5, acceleration="none", stopping="fixed", max_iter=8, verbose=1)
+    ref = GaussianMixture(3, **kwargs).fit(X)
+    victims = []
+    printed = builtins.print
+
+    def kill_after_the_second_iteration(line, *args, **kw):
+        if "iteration    2" in str(line) and not victims:
+            victims.append(sorted(client.scheduler_info()["workers"])[0])
+            # The worker exits without answering: the call's error is the
+            # lost connection.
+            try:
+                client.run(os._exit, 1, workers=victims)
+            except Exception:  # noqa: BLE001
+                pass
+        printed(line, *args, **kw)
+
+    monkeypatch.setattr(builtins, "print", kill_after_the_second_iteration)
+    fit = GaussianMixture(3, **kwargs).fit(da.from_array(X, chunks=((500, 1700, 800), 3)))
+    monkeypatch.undo()
+    assert victims, "the hook ran"
+    assert_same_mixture(ref, fit)
+    client.wait_for_workers(2, timeout=30)
+    assert victims[0] not in client.scheduler_info()["workers"], "the worker died (its nanny started another)"
+
+
+def test_a_chunk_with_nan_is_named_with_its_row(client):
+    bad = X.copy()
+    bad[1234, 2] = np.nan
+    x = da.from_array(bad, chunks=((500, 1700, 800), 3))
+    # The sample's pass (a start from the data) and the E-step (a given
+    # start) both name chunk 1 and row 735 in it.
+    with pytest.raises(ValueError, match=r"chunk 1 \(counted from 0; rows 501-2200 .*row 735, column 3 is not finite"):
+        GaussianMixture(3).fit(x)
+    start = GaussianMixture(3, random_state=0, max_iter=1, stopping="fixed").fit(X)
+    given = GaussianMixture(3, weights_init=start.weights_, means_init=start.means_,
+                            precisions_init=start.precisions_)
+    with pytest.raises(ValueError, match=r"E-step of iteration 0 .* part 1: chunk 1 .*row 735, column 3 is not finite"):
+        given.fit(x)
+    assert not hasattr(given, "means_"), "a failed fit leaves the estimator as it was"
+
+
+def test_chunks_of_different_widths_are_named(client):
+    with pytest.raises(ValueError, match=r"chunk 2 \(counted from 0\) has 4 columns, chunk 0 has 3"):
+        GaussianMixture(2).fit([da.from_array(X[:100]), X[100:200], np.ones((50, 4))])
