@@ -10,7 +10,7 @@ import distributed
 import numpy as np
 import pytest
 
-from emfit.hmm import GaussianHMM
+from emfit.hmm import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
 from emfit.mixture import GaussianMixture
 
 RTOL = 1e-12
@@ -118,6 +118,30 @@ def test_gaussian_hmm_on_the_cluster_is_the_fit_in_memory(client, chunks):
     for name in ("startprob_", "transmat_", "means_", "covars_"):
         assert_close(getattr(fit, name), getattr(ref, name))
     assert_close(fit.monitor_.history[-1], ref.monitor_.history[-1])
+
+
+def other_families():
+    rng = np.random.default_rng(1)
+    z = (rng.random(1000) < 0.5).astype(int)
+    real = np.where(z[:, None] == 0, rng.normal(-1, 1, (1000, 2)), rng.normal(2, 1, (1000, 2)))
+    symbols = np.where(z == 0, rng.integers(0, 3, 1000), rng.integers(2, 5, 1000))[:, None]
+    counts = rng.poisson(np.where(z[:, None] == 0, 2.0, 7.0), (1000, 2))
+    return [(GMMHMM, real, {"n_mix": 2}), (CategoricalHMM, symbols.astype(float), {}),
+            (PoissonHMM, counts.astype(float), {})]
+
+
+@pytest.mark.parametrize("cls, x, kwargs", other_families(), ids=["gmm", "categorical", "poisson"])
+def test_the_other_hmm_families_on_the_cluster(client, cls, x, kwargs):
+    lengths = [300, 200, 500]
+    kwargs = dict(kwargs, random_state=3, stopping="fixed", n_iter=10)
+    ref = cls(2, **kwargs).fit(x, lengths)
+    fit = cls(2, **kwargs).fit(da.from_array(x, chunks=((300, 700), x.shape[1])), lengths)
+    assert fit.n_features == ref.n_features
+    # Ten SQUAREM iterations away from convergence magnify the rounding of
+    # the other association of the sums: 1e-9.
+    for name in ("startprob_", "transmat_"):
+        np.testing.assert_allclose(getattr(fit, name), getattr(ref, name), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fit.monitor_.history, ref.monitor_.history, rtol=1e-12)
 
 
 def test_a_chunking_that_cuts_a_sequence_is_refused(client):
