@@ -74,8 +74,12 @@ impl Candidates {
                 (key(seed, row), row, i)
             })
             .collect();
+        // The `size` smallest first (linear time), then those sorted.
+        if local.len() > size {
+            local.select_nth_unstable(size);
+            local.truncate(size);
+        }
         local.sort_unstable();
-        local.truncate(size);
         Self {
             width,
             keys: local.iter().map(|c| c.0).collect(),

@@ -5,12 +5,14 @@ through a worker's death; bad chunks are named."""
 import builtins
 import os
 
+import dask
 import dask.array as da
 import distributed
 import numpy as np
 import pytest
 
 from emfit.hmm import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
+from emfit import _dask, _emfit
 from emfit.mixture import GaussianMixture
 
 RTOL = 1e-12
@@ -197,3 +199,61 @@ def test_a_chunk_with_nan_is_named_with_its_row(client):
 def test_chunks_of_different_widths_are_named(client):
     with pytest.raises(ValueError, match=r"chunk 2 \(counted from 0\) has 4 columns, chunk 0 has 3"):
         GaussianMixture(2).fit([da.from_array(X[:100]), X[100:200], np.ones((50, 4))])
+
+
+def test_hmm_on_a_list_of_chunks_with_their_lengths(client):
+    x, lengths = hmm_data()
+    ref = GaussianHMM(2, random_state=2).fit(x, lengths)
+    listed = [x[:550], da.from_array(x[550:1600], chunks=300), dask.delayed(x[1600:])]
+    fit = GaussianHMM(2, random_state=2).fit(listed, [[300, 250], [450, 200, 400], [150, 250]])
+    for name in ("transmat_", "means_", "covars_"):
+        assert_close(getattr(fit, name), getattr(ref, name))
+    with pytest.raises(ValueError, match=r"the lengths of chunk 1 \(counted from 0\) sum to 1000, the chunk has 1050"):
+        GaussianHMM(2).fit(listed, [[300, 250], [450, 200, 350], [150, 250]])
+
+
+def test_without_a_cluster_the_default_scheduler_fits():
+    kwargs = dict(random_state=4, init_params="random", tol=1e-8)
+    ref = GaussianMixture(3, **kwargs).fit(X)
+    with dask.config.set(scheduler="threads"):
+        fit = GaussianMixture(3, **kwargs).fit(da.from_array(X, chunks=((500, 1700, 800), 3)))
+    assert_same_mixture(ref, fit)
+
+
+def test_an_exception_other_than_a_chunks_stops_the_fit_as_it_is(monkeypatch):
+    calls = []
+    e_step = _dask._e_step
+
+    def lost_after_two_e_steps(*args):
+        calls.append(args[1])
+        if len(calls) > 6:
+            raise RuntimeError("the cluster is gone")
+        return e_step(*args)
+
+    monkeypatch.setattr(_dask, "_e_step", lost_after_two_e_steps)
+    gmm = GaussianMixture(3, random_state=0, init_params="random", tol=1e-8)
+    with dask.config.set(scheduler="synchronous"), pytest.raises(RuntimeError, match="the cluster is gone"):
+        gmm.fit(da.from_array(X, chunks=((1000, 2000), 3)))
+    assert len(calls) == 7, "stopped at the first failure"
+    assert not hasattr(gmm, "means_")
+
+
+def test_chunk_e_steps_merged_are_the_e_step_of_the_whole():
+    gmm = GaussianMixture(3, random_state=0, max_iter=2, stopping="fixed").fit(X)
+    model = (gmm.weights_, gmm.means_, gmm.covariances_, "full")
+    whole = _emfit.gmm_chunk_e_step(X, *model, False)
+    parts = [_emfit.gmm_chunk_e_step(np.ascontiguousarray(X[a:b]), *model, False)
+             for a, b in ((0, 1000), (1000, 3000))]
+    merged = _emfit.merge_e_steps("gmm", *parts)
+    assert merged.shape == whole.shape
+    assert_close(merged, whole)
+    ll = [_emfit.gmm_chunk_e_step(np.ascontiguousarray(X[a:b]), *model, True) for a, b in ((0, 1000), (1000, 3000))]
+    assert ll[0] + ll[1] == parts[0][0] + parts[1][0], "the log-likelihood alone is the E-step's, bit for bit"
+    with pytest.raises(ValueError, match="flat statistics of kind"):
+        _emfit.merge_e_steps("hmm-gaussian", *parts)
+    with pytest.raises(ValueError, match="the kind of statistics must be"):
+        _emfit.merge_e_steps("kalman", *parts)
+    one_state = GaussianMixture(2, random_state=0, max_iter=1, stopping="fixed").fit(X)
+    other = _emfit.gmm_chunk_e_step(X, one_state.weights_, one_state.means_, one_state.covariances_, "full", False)
+    with pytest.raises(ValueError, match="cannot merge statistics of shape"):
+        _emfit.merge_e_steps("gmm", whole, other)
