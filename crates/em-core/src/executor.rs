@@ -8,10 +8,13 @@
 //! part order: log-likelihoods added, statistics merged
 //! ([`FlatStats::merge`]), part 0 first. That is what an executor over
 //! processes does ([`crate::Ranks`]: over MPI in the `emfit-mpi` crate;
-//! a Dask driver of the Python package is planned): each part's E-step runs
+//! the Python package's Dask driver, whose executor reduces the chunks'
+//! E-steps in a pairwise tree in chunk order): each part's E-step runs
 //! where its data live, goes out as [`EStep::to_flat`], comes back with
 //! [`EStep::from_flat`] and the parts are reduced in the same fixed order,
-//! so they give [`Parts`]' result bit for bit for the same split.
+//! so they give [`Parts`]' result bit for bit for the same split (the same
+//! association of the sums: the Dask driver's tree gives the same values up
+//! to rounding).
 //! [`Parts::with_flat_round_trip`] sends every part through the flat form
 //! in one process, to show that it carries everything the M-step needs.
 //!
@@ -27,9 +30,10 @@
 //! initialisations need all the data in one piece, which a distributed fit
 //! never gathers, so it needs a warm start (e.g. a model initialised on a
 //! sample), and `FromData` fails with
-//! [`crate::FitError::NoInitialisation`]. An initialisation that does not
-//! gather the data (k-means++ on a seeded sample drawn across parts) is to
-//! be implemented as [`Executor::init_from_data`] of such executors.
+//! [`crate::FitError::NoInitialisation`]. Executors over processes
+//! initialise without gathering the data: the model's own initialisation
+//! on a seeded sample of rows drawn across the parts ([`crate::sample`]),
+//! the same sample for any split.
 
 use rand::rngs::StdRng;
 use rayon::prelude::*;

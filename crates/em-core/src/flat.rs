@@ -2,8 +2,8 @@
 //! `Vec<f64>`, read back exactly, and merged in a fixed order.
 //!
 //! This is what an executor that runs the E-step on parts of the data
-//! ([`crate::Parts`], [`crate::Ranks`] over MPI ranks; planned: Dask
-//! workers) moves between
+//! ([`crate::Parts`], [`crate::Ranks`] over MPI ranks, the Python
+//! package's Dask driver over Dask workers) moves between
 //! places: every part's statistics go out as [`FlatStats::to_flat`], come
 //! back by [`FlatStats::from_flat`] (bit for bit: every `f64` is stored as
 //! it is) and are merged by [`FlatStats::merge`] in part order. Reducing the

@@ -25,8 +25,10 @@
 //!   ([`executor`]): the data in one piece ([`Local`], what [`fit`] runs) or
 //!   in parts ([`Parts`], reduced in part order) or across processes
 //!   ([`Ranks`], over any [`Collective`]: MPI's in the `emfit-mpi` crate;
-//!   a Dask driver is planned); with the statistics' flat, versioned form
-//!   and exact merge ([`flat`], [`FlatStats`]) they move between processes.
+//!   the Python package's Dask driver is another); with the statistics'
+//!   flat, versioned form and exact merge ([`flat`], [`FlatStats`]) they
+//!   move between processes, and a distributed fit initialises on a seeded
+//!   sample of rows that does not depend on the split ([`sample`]).
 //! - [`Observer`]s, with [`LogObserver`] writing the
 //!   `iteration  log-likelihood  improvement` log (the library never prints
 //!   by itself).
@@ -88,6 +90,7 @@ mod observer;
 pub mod ranks;
 mod report;
 mod run;
+pub mod sample;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,31 +1,18 @@
 //! A seeded sample of rows across ranks that does not depend on how the
 //! rows are split: what a distributed fit initialises on.
 //!
-//! Every row of the data gets a key from the seed and its index in the
-//! whole data set, `key(i) = mix(seed ⊕ mix(i))` (SplitMix64's finaliser
-//! `mix`, a bijection of 64-bit words), and the sample is the `size` rows
-//! of smallest key, in data order. Each rank sends its own `size` smallest
-//! (never more: a rank holds at most `size` candidates), every rank gathers
-//! them and keeps the same `size` smallest. The keys depend on the seed and
-//! the row's index only, so any split of the rows over any number of ranks
-//! gives the same sample; with `size` at least the number of rows it is the
-//! whole data set in order, and a model initialised on it is the
-//! single-machine initialisation.
+//! The sample is em-core's ([`em_driver::em_core::sample`]): every row has
+//! a key from the seed and its index in the whole data set, and the sample
+//! is the `size` rows of smallest key, in data order. Each rank sends its
+//! own `size` smallest (never more: a rank holds at most `size`
+//! candidates), every rank gathers them and merges them in rank order. Any
+//! split of the rows over any number of ranks gives the same sample; with
+//! `size` at least the number of rows it is the whole data set in order,
+//! and a model initialised on it is the single-machine initialisation.
 
 use em_driver::em_core::Collective;
+use em_driver::em_core::sample::Candidates;
 use em_driver::faer::{Mat, MatRef};
-
-/// SplitMix64's finaliser: a bijection of `u64` that mixes every bit.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The sample's key of row `row` of the whole data set.
-fn key(seed: u64, row: usize) -> u64 {
-    mix(seed ^ mix(row as u64))
-}
 
 /// The `size` rows of smallest key over every rank's `part` (its rows of
 /// the data set, the first being row `first_row` of the whole), in data
@@ -42,17 +29,19 @@ pub fn seeded_sample<C: Collective + ?Sized>(
     seed: u64,
 ) -> Result<Mat<f64>, String> {
     let d = part.ncols();
-    let mut local: Vec<(u64, usize)> = (0..part.nrows()).map(|i| (key(seed, first_row + i), i)).collect();
-    local.sort_unstable();
-    local.truncate(size);
+    let local = Candidates::of_part(part.nrows(), d, |i, j| part[(i, j)], first_row as u64, size, seed);
     // [d] then, per candidate, [key, row of the whole, d values].
     let mut message = (d as u64).to_le_bytes().to_vec();
-    for &(k, i) in &local {
+    for (i, (&k, &row)) in local.keys().iter().zip(local.rows()).enumerate() {
         message.extend(k.to_le_bytes());
-        message.extend(((first_row + i) as u64).to_le_bytes());
-        message.extend((0..d).flat_map(|j| part[(i, j)].to_le_bytes()));
+        message.extend(row.to_le_bytes());
+        message.extend(
+            local.values()[i * d..(i + 1) * d]
+                .iter()
+                .flat_map(|v| v.to_le_bytes()),
+        );
     }
-    let mut candidates: Vec<(u64, u64, Vec<f64>)> = Vec::new();
+    let mut sample = Candidates::of_part(0, d, |_, _| 0.0, 0, size, seed);
     for (rank, bytes) in collective.all_gather(&message).iter().enumerate() {
         let words: Vec<u64> = bytes
             .chunks_exact(8)
@@ -61,23 +50,23 @@ pub fn seeded_sample<C: Collective + ?Sized>(
         let Some((&width, rest)) = words.split_first() else {
             return Err(format!("rank {rank} sent no sample"));
         };
+        let wrong_width = || format!("rank {rank}'s rows have {width} columns, this rank's {d}");
         if width != d as u64 || bytes.len() % 8 != 0 || rest.len() % (d + 2) != 0 {
-            return Err(format!(
-                "rank {rank}'s rows have {width} columns, this rank's {d}"
-            ));
+            return Err(wrong_width());
         }
-        for row in rest.chunks_exact(d + 2) {
-            candidates.push((
-                row[0],
-                row[1],
-                row[2..].iter().map(|&v| f64::from_bits(v)).collect(),
-            ));
-        }
+        let rows = rest.chunks_exact(d + 2);
+        let theirs = Candidates::from_parts(
+            d,
+            rows.clone().map(|r| r[0]).collect(),
+            rows.clone().map(|r| r[1]).collect(),
+            rows.flat_map(|r| r[2..].iter().map(|&v| f64::from_bits(v)))
+                .collect(),
+        )
+        .ok_or_else(|| format!("rank {rank}'s sample is not in key order"))?;
+        sample = sample.merge(&theirs, size).map_err(|_| wrong_width())?;
     }
-    candidates.sort_unstable_by_key(|&(k, row, _)| (k, row));
-    candidates.truncate(size);
-    candidates.sort_unstable_by_key(|&(_, row, _)| row);
-    Ok(Mat::from_fn(candidates.len(), d, |i, j| candidates[i].2[j]))
+    let (n, values) = sample.into_rows();
+    Ok(Mat::from_fn(n, d, |i, j| values[i * d + j]))
 }
 
 #[cfg(test)]

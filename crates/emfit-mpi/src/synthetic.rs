@@ -9,7 +9,7 @@ use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal, Uniform};
 
-use crate::sample::mix;
+use em_driver::em_core::sample::mix;
 
 /// Rows generated from one seeded generator (a block of the data set).
 const BLOCK: usize = 4096;

@@ -25,6 +25,7 @@
 //! column of integer-valued floats.
 
 use crate::array::{rows, to_array2};
+use crate::chunked::Callback;
 use crate::covariance::{
     check_ndim, covariance_ndim, covariance_shape, covariances_array, covariances_at, sub_matrix,
 };
@@ -58,7 +59,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// `"gmm"`, `"categorical"`, `"poisson"`), the covariance type of Gaussian
 /// and GMM emissions and the components per state of GMM emissions.
 #[derive(Clone, Copy)]
-struct Spec {
+pub(crate) struct Spec {
     /// The covariance type (Gaussian and GMM emissions).
     covariance_type: CovarianceType,
     /// Components per state (GMM emissions).
@@ -70,27 +71,28 @@ macro_rules! with_emission {
     ($family:expr, $E:ident => $body:expr) => {
         match $family {
             "gaussian" => {
-                type $E = GaussianEmission;
+                type $E = ::hmm::GaussianEmission;
                 $body
             }
             "gmm" => {
-                type $E = GmmEmission;
+                type $E = ::hmm::GmmEmission;
                 $body
             }
             "categorical" => {
-                type $E = CategoricalEmission;
+                type $E = ::hmm::CategoricalEmission;
                 $body
             }
             "poisson" => {
-                type $E = PoissonEmission;
+                type $E = ::hmm::PoissonEmission;
                 $body
             }
-            other => Err(value_error(format!(
+            other => Err($crate::error::value_error(format!(
                 "the emission family must be 'gaussian', 'gmm', 'categorical' or 'poisson', got {other:?}"
             ))),
         }
     };
 }
+pub(crate) use with_emission;
 
 /// The parameter `key` of a parameter dict, if present.
 fn optional(params: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<ArrayD<f64>>> {
@@ -205,7 +207,7 @@ fn gamma_prior(priors: &Bound<'_, PyDict>) -> PyResult<Option<GammaPrior>> {
 
 /// An emission as the Python layer sees it: built from, and exported to,
 /// the parameter dict; initialised from the given parameters and the data.
-trait Binding: Emission {
+pub(crate) trait Binding: Emission {
     /// The emission from the parameter dict.
     fn from_params(spec: Spec, params: &Bound<'_, PyDict>) -> PyResult<Self>;
 
@@ -426,7 +428,7 @@ fn transitions_of(params: &Bound<'_, PyDict>) -> PyResult<Option<Mat<f64>>> {
 }
 
 /// The model of a complete parameter dict.
-fn model<E: Binding>(spec: Spec, params: &Bound<'_, PyDict>) -> PyResult<Hmm<E>> {
+pub(crate) fn model<E: Binding>(spec: Spec, params: &Bound<'_, PyDict>) -> PyResult<Hmm<E>> {
     let start = start_of(params)?.ok_or_else(|| value_error("the parameter startprob is missing"))?;
     let transitions =
         transitions_of(params)?.ok_or_else(|| value_error("the parameter transmat is missing"))?;
@@ -469,12 +471,12 @@ fn learn_set(letters: &str) -> PyResult<LearnSet> {
 }
 
 /// The observations as sequences.
-fn sequences<'a>(x: &'a PyReadonlyArray2<'_, f64>, lengths: &[usize]) -> PyResult<Sequences<'a>> {
+pub(crate) fn sequences<'a>(x: &'a PyReadonlyArray2<'_, f64>, lengths: &[usize]) -> PyResult<Sequences<'a>> {
     Sequences::new(rows(x)?, lengths).or_value_error()
 }
 
 /// The emission family, its covariance type and components per state.
-fn spec(covariance_type: &str, n_mix: usize) -> PyResult<Spec> {
+pub(crate) fn spec(covariance_type: &str, n_mix: usize) -> PyResult<Spec> {
     Ok(Spec {
         covariance_type: crate::covariance::covariance_type(covariance_type)?,
         n_mix,
@@ -515,8 +517,13 @@ fn spec(covariance_type: &str, n_mix: usize) -> PyResult<Spec> {
 ///
 /// See [`fit::settings`] for the loop's arguments. Returns `(parameters,
 /// report)`.
+///
+/// With `e_steps` (the Dask driver, [`crate::chunked`]) the data are
+/// elsewhere: every E-step is `e_steps(parameters, log_likelihood_only)`,
+/// and `x` cut by `lengths` is the seeded sample that the initialisation of
+/// the parameters not given runs on.
 #[pyfunction]
-#[pyo3(signature = (family, x, lengths, n_components, covariance_type, n_mix, n_features, given, params, priors, min_covar, reg_covar, max_iter, tol, stopping, acceleration, n_init, seed, verbose))]
+#[pyo3(signature = (family, x, lengths, n_components, covariance_type, n_mix, n_features, given, params, priors, min_covar, reg_covar, max_iter, tol, stopping, acceleration, n_init, seed, verbose, e_steps=None))]
 fn hmm_fit<'py>(
     py: Python<'py>,
     family: &str,
@@ -538,6 +545,7 @@ fn hmm_fit<'py>(
     n_init: usize,
     seed: u64,
     verbose: bool,
+    e_steps: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
     let spec = spec(covariance_type, n_mix)?;
     let options = MStepOptions {
@@ -579,9 +587,18 @@ fn hmm_fit<'py>(
             )));
         }
         let settings = fit::settings(max_iter, tol, stopping, acceleration, restarts, seed)?;
-        let fitted = fit::run(py, verbose, |observer| {
-            ::hmm::fit_observed(&data, start, &options, &settings, observer)
-        })?;
+        let chunked = e_steps.map(|e_steps| {
+            let arguments = |py: Python<'_>, model: &Hmm<E>| Ok(export(py, model)?.into_any().unbind());
+            Callback::new(e_steps, arguments, &data)
+        });
+        let fitted = fit::run(py, verbose, |observer| match &chunked {
+            None => ::hmm::fit_observed(&data, start, &options, &settings, observer),
+            Some(chunked) => em_core::fit_with(chunked, start, &options, &settings, observer),
+        });
+        if let Some(chunked) = &chunked {
+            chunked.reraise()?;
+        }
+        let fitted = fitted?;
         Ok((export(py, &fitted.model)?, crate::report::to_dict(py, &fitted.report)?))
     })
 }

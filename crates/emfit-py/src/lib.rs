@@ -24,11 +24,16 @@
 //!   estimator as it was.
 //! - Every error of the Rust side becomes a `ValueError` carrying emfit's
 //!   message (module `error`).
+//! - Data held by Dask (module `chunked`, behind `emfit._dask`): the fit
+//!   runs here, on the client, and every E-step calls back into Python,
+//!   which maps the compiled chunk E-steps over the Dask workers and
+//!   reduces their flat statistics; the data never come to the client.
 //! - Arrays come in as C-contiguous float64 (the Python layer converts) and
 //!   are read without copying where the Rust side accepts the layout
 //!   (module `array`).
 
 mod array;
+mod chunked;
 mod covariance;
 mod error;
 mod fit;
@@ -47,5 +52,6 @@ fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     mixture::register(m)?;
     hmm::register(m)?;
     kalman::register(m)?;
+    chunked::register(m)?;
     Ok(())
 }

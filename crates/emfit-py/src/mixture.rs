@@ -6,6 +6,7 @@
 //! (K,) for `"spherical"` and (d, d) for `"tied"`.
 
 use crate::array::{rows, to_array2, to_array3};
+use crate::chunked::Callback;
 use crate::covariance::{check_ndim, covariance_ndim, covariance_shape, covariances_array, covariances_at};
 use crate::error::{OrValueError, value_error};
 use crate::fit;
@@ -51,7 +52,7 @@ fn covariances(kind: CovarianceType, array: &Bound<'_, PyAny>) -> PyResult<Covar
 /// A mixture from its parameters; `precisions` says whether the third
 /// array holds precisions (scikit-learn's `precisions_init`) rather than
 /// covariances.
-fn model(
+pub(crate) fn model(
     weights: PyReadonlyArray1<'_, f64>,
     means: PyReadonlyArray2<'_, f64>,
     covariances_or_precisions: &Bound<'_, PyAny>,
@@ -115,9 +116,14 @@ type FitResult<'py> = (
 /// every variance, as scikit-learn does. See [`fit::settings`] for the
 /// loop's arguments.
 ///
+/// With `e_steps` (the Dask driver, [`crate::chunked`]) the data are
+/// elsewhere: every E-step is `e_steps((weights, means, covariances,
+/// covariance_type), log_likelihood_only)`, and `x` is the seeded sample
+/// that an initialisation from the data runs on.
+///
 /// Returns `(weights, means, covariances, report)`.
 #[pyfunction]
-#[pyo3(signature = (x, n_components, covariance_type, reg_covar, init, start, max_iter, tol, stopping, acceleration, n_init, seed, verbose, sample_weight=None, weights_init=None, means_init=None, precisions_init=None))]
+#[pyo3(signature = (x, n_components, covariance_type, reg_covar, init, start, max_iter, tol, stopping, acceleration, n_init, seed, verbose, sample_weight=None, weights_init=None, means_init=None, precisions_init=None, e_steps=None))]
 fn gmm_fit<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f64>,
@@ -137,6 +143,7 @@ fn gmm_fit<'py>(
     weights_init: Option<PyReadonlyArray1<'py, f64>>,
     means_init: Option<PyReadonlyArray2<'py, f64>>,
     precisions_init: Option<Bound<'py, PyAny>>,
+    e_steps: Option<Py<PyAny>>,
 ) -> PyResult<FitResult<'py>> {
     let kind = crate::covariance::covariance_type(covariance_type)?;
     if !(reg_covar >= 0.0 && reg_covar.is_finite()) {
@@ -186,9 +193,21 @@ fn gmm_fit<'py>(
     let data = WeightedRows::new(rows(&x)?, weights).or_value_error()?;
     let settings = fit::settings(max_iter, tol, stopping, acceleration, n_init, seed)?;
     let options = MStepOptions::default().with_reg_covar(reg_covar);
-    let fitted = fit::run(py, verbose, |observer| {
-        mixture::em_core::fit_observed(data, start, &options, &settings, observer)
-    })?;
+    let chunked = e_steps.map(|e_steps| {
+        let arguments = |py: Python<'_>, model: &WeightedMixture| {
+            let (w, m, c) = parameters(py, &model.0);
+            Ok((w, m, c, covariance_type).into_pyobject(py)?.into_any().unbind())
+        };
+        Callback::new(e_steps, arguments, data)
+    });
+    let fitted = fit::run(py, verbose, |observer| match &chunked {
+        None => mixture::em_core::fit_observed(data, start, &options, &settings, observer),
+        Some(chunked) => em_core::fit_with(chunked, start, &options, &settings, observer),
+    });
+    if let Some(chunked) = &chunked {
+        chunked.reraise()?;
+    }
+    let fitted = fitted?;
     let (w, m, c) = parameters(py, &fitted.model.0);
     Ok((w, m, c, crate::report::to_dict(py, &fitted.report)?))
 }

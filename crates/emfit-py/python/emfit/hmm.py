@@ -78,7 +78,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_array
 
-from emfit import _emfit
+from emfit import _dask, _emfit
 from emfit._random import seed
 
 __all__ = ["ConvergenceMonitor", "GaussianHMM", "GMMHMM", "CategoricalHMM", "PoissonHMM"]
@@ -128,6 +128,10 @@ class _BaseHMM(BaseEstimator):
 
     #: The emission family of the Rust functions.
     _family = None
+    #: Rows of the seeded sample that a fit of data held by Dask initialises
+    #: the parameters not given on (see ``emfit._dask``); an attribute, set
+    #: it on the estimator to change it.
+    init_sample = _dask.INIT_SAMPLE
     #: (letter, attribute, key of the Rust parameter dict) of each emission
     #: parameter.
     _emission_params = ()
@@ -233,10 +237,14 @@ class _BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, shape (n_samples, n_features)
-            The observations of all sequences, stacked.
+        X : array-like, shape (n_samples, n_features), or data held by Dask
+            The observations of all sequences, stacked. A
+            ``dask.array.Array`` whose row chunks hold whole sequences, or a
+            list of chunks: the E-steps then run on the Dask workers, chunk
+            by chunk (see ``emfit._dask``).
         lengths : array-like of int, shape (n_sequences,), optional
-            The length of each sequence; they sum to ``n_samples``.
+            The length of each sequence; they sum to ``n_samples``. For a
+            list of chunks, one such list per chunk.
 
         Returns
         -------
@@ -263,7 +271,9 @@ class _BaseHMM(BaseEstimator):
         """Runs the Rust fit with at most ``n_iter`` iterations, sets the
         parameters and ``n_features`` and returns the report; the
         estimator is unchanged if it raises."""
-        X, lengths = self._validate_data(X, lengths)
+        chunks = _dask.Chunks(X, lengths, sequences=True) if _dask.is_dask(X) else None
+        if chunks is None:
+            X, lengths = self._validate_data(X, lengths)
         given = {}
         for letter, attribute, key in self._all_params():
             if not hasattr(self, attribute):
@@ -275,12 +285,26 @@ class _BaseHMM(BaseEstimator):
             else:
                 given[key] = self._param_value(attribute)
         master = seed(self.random_state)
+        e_steps = None
+        if chunks is not None:
+            # The E-steps on the workers; X becomes the seeded sample the
+            # parameters not given are initialised on, as one sequence.
+            family, covariance_type, n_mix = self._family, self._covariance_type(), self._n_mix()
+            e_steps = chunks.e_steps(
+                f"hmm-{family}", lambda parameters: (family, covariance_type, n_mix, parameters))
+            # (One row when every parameter is given: nothing is initialised.)
+            complete = all(key in given for _, _, key in self._all_params())
+            X = chunks.sample(1 if complete else int(self.init_sample), master)
+            lengths = [X.shape[0]]
+        n_symbols = self._n_symbols(X)
+        if chunks is not None and self._family == "categorical" and n_symbols is None:
+            n_symbols = int(chunks.maximum()) + 1
         fitted, report = _emfit.hmm_fit(
             self._family, X, lengths, int(self.n_components), self._covariance_type(), self._n_mix(),
-            self._n_symbols(X), given, self.params, self._priors(X), float(self._min_covar()),
+            n_symbols, given, self.params, self._priors(X), float(self._min_covar()),
             self._reg_covar(),
             int(n_iter), float(self.tol), self.stopping, self.acceleration, int(self.n_init),
-            master, bool(self.verbose))
+            master, bool(self.verbose), e_steps=e_steps)
         for _, attribute, key in self._all_params():
             setattr(self, attribute, fitted[key])
         self.n_features = self._n_features_of()

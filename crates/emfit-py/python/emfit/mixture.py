@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from emfit import _emfit
+from emfit import _dask, _emfit
 from emfit._random import seed
 
 __all__ = ["GaussianMixture"]
@@ -61,7 +61,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
       ``'gain'`` stops when the last gain is (scikit-learn's rule);
       ``'fixed'`` runs exactly ``max_iter`` iterations (no
       ``ConvergenceWarning``);
-    - ``fit_report_``: what happened in the fit (see below).
+    - ``fit_report_``: what happened in the fit (see below);
+    - ``fit(X)`` with ``X`` a ``dask.array.Array`` (or a list of chunks):
+      the E-steps run on the Dask workers, chunk by chunk, and only the
+      statistics come back; a start not given is initialised on a seeded
+      sample of ``init_sample`` rows drawn across the chunks (see
+      ``emfit._dask``). ``sample_weight`` is not supported there.
 
     Parameters
     ----------
@@ -94,6 +99,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         iteration when ``verbose`` is set.
     acceleration : {'squarem', 'none'}, default='squarem'
     stopping : {'remaining', 'gain', 'fixed'}, default='remaining'
+    init_sample : int, default=100000
+        Rows of the seeded sample that a fit of data held by Dask
+        initialises on (the whole data when it has fewer rows: then the
+        start is that of the same fit in memory).
 
     Attributes
     ----------
@@ -136,6 +145,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose_interval=10,
         acceleration="squarem",
         stopping="remaining",
+        init_sample=_dask.INIT_SAMPLE,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -153,6 +163,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.acceleration = acceleration
         self.stopping = stopping
+        self.init_sample = init_sample
 
     def _check_parameters(self):
         """``ValueError`` naming the first invalid constructor argument."""
@@ -170,6 +181,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         integer("n_components", 1)
         integer("max_iter", 0)
         integer("n_init", 1)
+        integer("init_sample", 1)
         number("tol")
         number("reg_covar")
         if self.covariance_type not in _COVARIANCE_TYPES:
@@ -191,7 +203,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or data held by Dask
+            A ``dask.array.Array`` (its row chunks are the chunks the
+            E-steps map over) or a list of chunks (Dask arrays,
+            ``dask.delayed`` objects or arrays): see ``emfit._dask``.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Row i counts ``sample_weight[i]`` times (finite, >= 0, not all
@@ -222,15 +237,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight):
         """The fit; assigns the fitted attributes."""
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        n_samples, n_features = X.shape
+        chunks = None
+        if _dask.is_dask(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported for data held by Dask")
+            chunks = _dask.Chunks(X)
+            n_samples, n_features = chunks.n_rows, chunks.width
+            if n_samples < 2:
+                raise ValueError(f"Found array with {n_samples} sample(s) while a minimum of 2 is required.")
+            self.n_features_in_ = n_features
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
                 f"but got n_components = {self.n_components}, n_samples = {n_samples}"
             )
         self._check_parameters()
-        x = _rows(X)
+        master = seed(self.random_state)
+        x = None if chunks is not None else _rows(X)
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
             if sample_weight.shape != (n_samples,):
@@ -251,6 +277,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             start = None
         n_init = 1 if start is not None else self.n_init
+        e_steps = None
+        if chunks is not None:
+            # The E-steps on the workers; the sample only for a start from the data.
+            e_steps = chunks.e_steps("gmm", lambda parameters: parameters)
+            x = np.zeros((0, n_features)) if start is not None else chunks.sample(int(self.init_sample), master)
         total_weight = float(n_samples if sample_weight is None else sample_weight.sum())
         weights, means, covariances, report = _emfit.gmm_fit(
             x,
@@ -264,9 +295,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.stopping,
             self.acceleration,
             int(n_init),
-            seed(self.random_state),
+            master,
             bool(self.verbose),
             sample_weight=sample_weight,
+            e_steps=e_steps,
             **({} if start is not None else given),
         )
         precisions, precisions_cholesky = _emfit.gmm_precisions(weights, means, covariances, self.covariance_type)
