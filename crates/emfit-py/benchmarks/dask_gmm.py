@@ -12,12 +12,18 @@ gives the start of the timed one. Prints the time per EM iteration (plain
 EM, a fixed number of iterations: the loop's time over its E-steps), the
 peak RSS of every worker and of the client,
 and the bytes of flat statistics each E-step moves (one flat E-step per
-chunk into the reduction tree, one to the client).
+chunk into the reduction tree, one to the client). With
+``--single-process``, the same rows are then gathered on the client and
+fitted there from the same start, on one thread, for the comparison.
 """
 
 import argparse
+import os
 import resource
 import time
+
+# The client's own fit (--single-process) runs on one thread, as each worker.
+os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 import dask.array as da
 import numpy as np
@@ -49,6 +55,8 @@ def main():
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--chunk", type=int, default=1_000_000, help="rows per chunk")
     parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--single-process", action="store_true",
+                        help="then fit the same rows gathered on the client, from the same start")
     args = parser.parse_args()
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -80,6 +88,15 @@ def main():
         print(f"client: peak RSS {peak_rss_bytes() / 2**20:.0f} MiB")
         print(f"flat E-step: {flat.size * 8:,} bytes; per E-step {n_chunks} of them into the tree, "
               f"{(n_chunks + 1) * flat.size * 8:,} bytes in all (the rows: {args.rows * D * 8:,} bytes)")
+        if args.single_process:
+            x = X.compute()
+            single = GaussianMixture(K, covariance_type="full", max_iter=args.iterations,
+                                     stopping="fixed", acceleration="none",
+                                     weights_init=start.weights_, means_init=start.means_,
+                                     precisions_init=start.precisions_).fit(x)
+            one = single.fit_report_
+            print(f"one process, one thread, same rows and start: {one['elapsed_seconds'] / one['e_steps']:.3f} s "
+                  f"per iteration; lower bound {single.lower_bound_!r} against {gmm.lower_bound_!r} on the workers")
 
 
 if __name__ == "__main__":

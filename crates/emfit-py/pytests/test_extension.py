@@ -80,3 +80,30 @@ def test_ctrl_c_interrupts_a_long_fit():
         fit(x, k=4, max_iter=100_000, stopping="fixed")
     timer.join()
     assert time.monotonic() - start < 30.0
+
+
+def unaligned(x):
+    """A copy of ``x`` that is C-contiguous but not aligned (viewed one byte
+    into a buffer), as arrays received from another process can be."""
+    buffer = np.zeros(x.nbytes + 1, dtype=np.uint8)
+    view = np.frombuffer(buffer.data, dtype=np.uint8, count=x.nbytes, offset=1).view(np.float64)
+    view = view.reshape(x.shape)
+    view[...] = x
+    assert view.flags["C_CONTIGUOUS"] and not view.flags["ALIGNED"]
+    return view
+
+
+def test_unaligned_arrays_give_the_results_of_aligned_ones():
+    from emfit.hmm import GaussianHMM
+    from emfit.kalman import KalmanFilter
+    from emfit.mixture import GaussianMixture
+
+    x = two_clusters()
+    gmm = GaussianMixture(2, random_state=0).fit(x)
+    from_unaligned = GaussianMixture(2, random_state=0).fit(unaligned(x))
+    np.testing.assert_array_equal(gmm.means_, from_unaligned.means_)
+    np.testing.assert_array_equal(gmm.score_samples(x), gmm.score_samples(unaligned(x)))
+    hmm = GaussianHMM(2, random_state=0, n_iter=5).fit(x)
+    assert hmm.score(x) == GaussianHMM(2, random_state=0, n_iter=5).fit(unaligned(x)).score(unaligned(x))
+    kf = KalmanFilter(n_dim_state=2, n_dim_obs=2)
+    np.testing.assert_array_equal(kf.filter(x)[0], kf.filter(unaligned(x))[0])

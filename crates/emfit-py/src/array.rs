@@ -1,7 +1,7 @@
 //! NumPy arrays in and out.
 //!
-//! The Python layer hands over C-contiguous float64 arrays
-//! (`numpy.ascontiguousarray(x, dtype=float)`), so a 2-D array is viewed as
+//! The Python layer hands over C-contiguous, aligned float64 arrays
+//! (`emfit._arrays.c_array`), so a 2-D array is viewed as
 //! a row-major faer matrix without a copy ([`rows`]); results go back as
 //! new arrays owned by Python.
 
@@ -16,7 +16,7 @@ pub(crate) fn rows<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<MatRef<'a, 
     let [n, d] = [x.shape()[0], x.shape()[1]];
     let slice = x
         .as_slice()
-        .map_err(|_| PyValueError::new_err("expected a C-contiguous float64 array"))?;
+        .map_err(|_| PyValueError::new_err("expected a C-contiguous, aligned float64 array"))?;
     Ok(MatRef::from_row_major_slice(slice, n, d))
 }
 

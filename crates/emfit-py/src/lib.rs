@@ -28,9 +28,9 @@
 //!   runs here, on the client, and every E-step calls back into Python,
 //!   which maps the compiled chunk E-steps over the Dask workers and
 //!   reduces their flat statistics; the data never come to the client.
-//! - Arrays come in as C-contiguous float64 (the Python layer converts) and
-//!   are read without copying where the Rust side accepts the layout
-//!   (module `array`).
+//! - Arrays come in as C-contiguous, aligned float64 (the Python layer
+//!   converts) and are read without copying where the Rust side accepts
+//!   the layout (module `array`).
 
 mod array;
 mod chunked;

@@ -40,6 +40,7 @@ import operator
 import numpy as np
 
 from emfit import _emfit
+from emfit._arrays import c_array
 
 __all__ = ["ChunkError", "Chunks", "is_dask"]
 
@@ -79,7 +80,7 @@ def _float_rows(chunk):
     """The chunk as the compiled functions read it: C-contiguous, aligned
     float64 (a chunk received from another worker may be unaligned: then
     it is copied)."""
-    return np.require(chunk, dtype=np.float64, requirements=["C", "A"])
+    return c_array(chunk, dtype=np.float64)
 
 
 def _aligned(value):

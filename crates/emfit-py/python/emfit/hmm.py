@@ -79,6 +79,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_array
 
 from emfit import _dask, _emfit
+from emfit._arrays import c_array
 from emfit._random import seed
 
 __all__ = ["ConvergenceMonitor", "GaussianHMM", "GMMHMM", "CategoricalHMM", "PoissonHMM"]
@@ -169,7 +170,7 @@ class _BaseHMM(BaseEstimator):
 
     def _param_value(self, attribute):
         """The value of a parameter attribute as the Rust side takes it."""
-        return np.ascontiguousarray(getattr(self, attribute), dtype=float)
+        return c_array(getattr(self, attribute), dtype=float)
 
     def _model(self):
         """The parameter dict of the current model; NotFittedError if a
@@ -190,7 +191,7 @@ class _BaseHMM(BaseEstimator):
 
     def _check_X(self, X):
         """The observations as a C-contiguous float64 (n, d) array."""
-        return np.ascontiguousarray(check_array(X, dtype=float, ensure_all_finite=False), dtype=float)
+        return c_array(check_array(X, dtype=float, ensure_all_finite=False), dtype=float)
 
     def _validate_data(self, X, lengths):
         X = self._check_X(X)
@@ -215,7 +216,7 @@ class _BaseHMM(BaseEstimator):
             "startprob": np.broadcast_to(np.asarray(self.startprob_prior, dtype=float), (k,)),
             "transmat": np.broadcast_to(np.asarray(self.transmat_prior, dtype=float), (k, k)),
         }
-        return {key: (None if np.all(v == 1.0) else np.ascontiguousarray(v)) for key, v in priors.items()}
+        return {key: (None if np.all(v == 1.0) else c_array(v)) for key, v in priors.items()}
 
     def _min_covar(self):
         return 1e-3
@@ -501,7 +502,7 @@ class GaussianHMM(_BaseHMM):
         return priors
 
     def _param_value(self, attribute):
-        value = np.ascontiguousarray(getattr(self, attribute), dtype=float)
+        value = c_array(getattr(self, attribute), dtype=float)
         if attribute == "_covars_" and self.covariance_type == "spherical" and value.size == self.n_components:
             value = value.reshape(self.n_components)
         return value
@@ -649,7 +650,7 @@ class CategoricalHMM(_BaseHMM):
         if (values < 0).any():
             row = int(np.argmax(values < 0)) + 1
             raise ValueError(f"symbols must be non-negative integers: row {row} (counting from 1) is {values[row - 1]!r}")
-        return np.ascontiguousarray(X, dtype=float)
+        return c_array(X, dtype=float)
 
     def _n_symbols(self, X):
         if self.n_features is not None:
@@ -664,7 +665,7 @@ class CategoricalHMM(_BaseHMM):
             priors["emissionprob"] = None
         else:
             shape = (self.n_components, self._n_symbols_for_prior())
-            priors["emissionprob"] = np.ascontiguousarray(
+            priors["emissionprob"] = c_array(
                 np.broadcast_to(np.asarray(self.emissionprob_prior, dtype=float), shape))
         return priors
 
@@ -716,7 +717,7 @@ class PoissonHMM(_BaseHMM):
         alpha, beta = self.lambdas_prior, self.lambdas_weight
         shape = [_shaped(name, v, (k, 1) if np.size(v) == k and k != d else (k, d))
                  for name, v in (("lambdas_prior", alpha), ("lambdas_weight", beta))]
-        shape = [np.ascontiguousarray(np.broadcast_to(a, (k, d))) for a in shape]
+        shape = [c_array(np.broadcast_to(a, (k, d))) for a in shape]
         if np.any(shape[0]) or np.any(shape[1]):
             priors["lambdas_shape"], priors["lambdas_rate"] = shape
         return priors

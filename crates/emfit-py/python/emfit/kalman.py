@@ -70,6 +70,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from emfit import _emfit
+from emfit._arrays import c_array
 from emfit._random import seed
 
 __all__ = ["KalmanFilter"]
@@ -127,7 +128,7 @@ def _check(name, value, shape):
     array = np.asarray(value, dtype=float)
     if array.shape != shape:
         raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
-    return np.ascontiguousarray(array)
+    return c_array(array)
 
 
 def _offsets(name, value, rows, dim):
@@ -135,10 +136,10 @@ def _offsets(name, value, rows, dim):
     or the first ``rows`` of a time-varying one (pykalman uses row t at
     step t)."""
     if value.ndim == 1:
-        return np.ascontiguousarray(np.broadcast_to(value, (rows, dim)))
+        return c_array(np.broadcast_to(value, (rows, dim)))
     if value.shape[0] < rows:
         raise ValueError(f"{name} has {value.shape[0]} rows, the data need at least {rows}")
-    return np.ascontiguousarray(value[:rows])
+    return c_array(value[:rows])
 
 
 def _split(blocks, t):
@@ -173,7 +174,7 @@ def _missing_as_nan(name, z):
             f"{name} has an unmasked NaN at step {t}, coordinate {j}: mask it (numpy.ma) to mark a missing value"
         )
     values[mask] = np.nan
-    return np.ascontiguousarray(values)
+    return c_array(values)
 
 
 class KalmanFilter:
@@ -273,7 +274,7 @@ class KalmanFilter:
             if value.shape[1:] != shape:
                 steps = "n_timesteps - 1" if name.startswith("transition") else "n_timesteps"
                 raise ValueError(f"{name} has shape {value.shape}, expected {shape} or ({steps}, {shape[0]}, {shape[1]})")
-            return np.ascontiguousarray(value)
+            return c_array(value)
 
         a = matrices("transition_matrices", np.eye(n), (n, n))
         q = matrices("transition_covariance", np.eye(n), (n, n))
@@ -312,7 +313,7 @@ class KalmanFilter:
             return None
         a, c = model[0], model[2]
         n, p = a.shape[0], c.shape[0]
-        start = np.zeros(n) if c0 is None else np.ascontiguousarray(c0, dtype=float)
+        start = np.zeros(n) if c0 is None else c_array(c0, dtype=float)
         bt = _offsets("transition_offsets", b, t - 1, n)
         dt = _offsets("observation_offsets", d, t, p)
         return _emfit.kalman_shift(a, c, start, bt, dt, varying[0], varying[2])
@@ -426,7 +427,7 @@ class KalmanFilter:
         # Two steps of the filter: the first, wholly missing, keeps the
         # given moments as its prior; the second predicts and updates.
         y = _missing_as_nan("observation", np.ma.concatenate([np.ma.masked_all((1, p)), z]))
-        shift, e = _emfit.kalman_shift(a, c, np.zeros(n), b.reshape(1, n), np.ascontiguousarray(np.broadcast_to(d, (2, p))))
+        shift, e = _emfit.kalman_shift(a, c, np.zeros(n), b.reshape(1, n), c_array(np.broadcast_to(d, (2, p))))
         try:
             means, covariances, _ = _emfit.kalman_filter(y - e, (a, q, c, r, mean, cov))
         except ValueError as error:

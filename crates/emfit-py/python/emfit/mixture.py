@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from emfit import _dask, _emfit
+from emfit._arrays import c_array
 from emfit._random import seed
 
 __all__ = ["GaussianMixture"]
@@ -31,12 +32,12 @@ _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 def _rows(X):
     """``X`` as the C-contiguous float64 array the compiled module reads."""
-    return np.ascontiguousarray(X, dtype=np.float64)
+    return c_array(X, dtype=np.float64)
 
 
 def _check_shape(name, value, shape):
     """``value`` as a float64 array of the given shape, or a ``ValueError``."""
-    array = np.ascontiguousarray(value, dtype=np.float64)
+    array = c_array(value, dtype=np.float64)
     if array.shape != shape:
         raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {array.shape}")
     return array
@@ -258,7 +259,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         master = seed(self.random_state)
         x = None if chunks is not None else _rows(X)
         if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+            sample_weight = c_array(sample_weight, dtype=np.float64)
             if sample_weight.shape != (n_samples,):
                 raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!")
         k = self.n_components
