@@ -29,6 +29,7 @@
 //!   (module `array`).
 
 mod array;
+mod bayesian;
 mod covariance;
 mod error;
 mod fit;
@@ -45,6 +46,7 @@ fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(fit::restart_seed, m)?)?;
     mixture::register(m)?;
+    bayesian::register(m)?;
     hmm::register(m)?;
     kalman::register(m)?;
     Ok(())
