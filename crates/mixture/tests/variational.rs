@@ -4,6 +4,7 @@
 //! the effective components, and bad input errors.
 
 use em_core::flat::FlatStats;
+use em_core::testing::{assert_flat_rejections, assert_flat_round_trip};
 use em_core::{Acceleration, Convergence, FitError, Objective, Parts, Tolerance, fit_with};
 use faer::Mat;
 use linalg_kernels::Cholesky;
@@ -184,8 +185,9 @@ fn acceleration_falls_back_to_plain_steps() {
     assert!(matches!(refused, FitError::NoFlatParameters { .. }), "{refused}");
 }
 
-/// The statistics of two halves, merged (through their flat form), are
-/// those of the whole to rounding, entropy included; a fit over parts
+/// The statistics round-trip through their flat form bit for bit and a
+/// corrupted flat form is refused; the statistics of two halves, merged,
+/// are those of the whole to rounding, entropy included; a fit over parts
 /// follows the fit of the whole.
 #[test]
 fn statistics_add_up_over_parts() {
@@ -203,6 +205,8 @@ fn statistics_add_up_over_parts() {
     let second =
         em_core::EStep::<mixture::variational::VariationalStats>::from_flat(&second.to_flat()).unwrap();
     assert_eq!(second.stats.to_flat(), model.e_step(b).unwrap().stats.to_flat());
+    assert_flat_round_trip(&second.stats);
+    assert_flat_rejections::<mixture::variational::VariationalStats>(&second.stats.to_flat());
     merged.merge(&second);
     let close = |u: f64, v: f64| (u - v).abs() <= 1e-10 * u.abs().max(1.0);
     assert!(close(merged.log_likelihood, whole.log_likelihood));
