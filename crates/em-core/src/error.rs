@@ -29,6 +29,8 @@ pub enum Step {
     MStep,
     /// The log prior of the current parameters ([`crate::EmModel::log_prior`]).
     LogPrior,
+    /// The lower bound of a variational model ([`crate::EmModel::lower_bound`]).
+    LowerBound,
 }
 
 impl fmt::Display for Step {
@@ -37,6 +39,7 @@ impl fmt::Display for Step {
             Self::EStep => "E-step",
             Self::MStep => "M-step",
             Self::LogPrior => "log prior",
+            Self::LowerBound => "lower bound",
         })
     }
 }

@@ -27,6 +27,9 @@ pub enum Objective {
     /// The log posterior `ℓ(θ) + ln p(θ)`, up to a constant that does not
     /// depend on θ: a model whose M-step is a MAP step.
     LogPosterior,
+    /// The evidence lower bound of a variational model, up to a constant
+    /// ([`EmModel::lower_bound`]): its coordinate ascent never lowers it.
+    LowerBound,
 }
 
 impl Objective {
@@ -45,6 +48,7 @@ impl std::fmt::Display for Objective {
         f.write_str(match self {
             Self::LogLikelihood => "log-likelihood",
             Self::LogPosterior => "log posterior",
+            Self::LowerBound => "lower bound",
         })
     }
 }
@@ -182,6 +186,24 @@ pub trait EmModel: Sized + Send + Sync {
     /// Priors of another shape than the model, or invalid prior values (the
     /// errors the M-step would return).
     fn log_prior(&self, options: &Self::Options) -> Result<Option<f64>, Self::Error> {
+        let _ = options;
+        Ok(None)
+    }
+
+    /// The evidence lower bound of a variational model, up to a constant
+    /// that does not depend on the variational parameters, or `None` for a
+    /// model fitted by EM proper. A variational model's state (its
+    /// "parameters") is the variational distribution itself, so its bound
+    /// is a function of the state alone, computed when the M-step built it
+    /// (from the statistics of the E-step before). When `Some`, the loop
+    /// monitors it instead of `ℓ` and [`EmModel::log_prior`]
+    /// ([`Objective::LowerBound`]): convergence, falls and the report's
+    /// history are of it. The E-step's `log_likelihood` is then only the
+    /// model's data term and is not monitored. Default: `None`.
+    ///
+    /// # Errors
+    /// The model's own (none for a bound stored with the state).
+    fn lower_bound(&self, options: &Self::Options) -> Result<Option<f64>, Self::Error> {
         let _ = options;
         Ok(None)
     }

@@ -262,6 +262,23 @@ where
                 value: log_likelihood,
             });
         }
+        if let Some(bound) = model
+            .lower_bound(self.options)
+            .map_err(step_error(Step::LowerBound))?
+        {
+            if !bound.is_finite() {
+                return Err(FitError::NonFiniteLogLikelihood {
+                    restart,
+                    iteration,
+                    value: bound,
+                });
+            }
+            return Ok(Evaluated {
+                objective: bound,
+                kind: Objective::LowerBound,
+                stats,
+            });
+        }
         let log_prior = model
             .log_prior(self.options)
             .map_err(step_error(Step::LogPrior))?;

@@ -1,12 +1,16 @@
 """scikit-learn's own estimator checks (``parametrize_with_checks``, the
 pytest form of ``check_estimator``) run against
-``emfit.mixture.GaussianMixture``, one estimator per covariance type."""
+``emfit.mixture.GaussianMixture`` and ``emfit.mixture.BayesianGaussianMixture``,
+one estimator per covariance type."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from emfit.mixture import GaussianMixture
+from emfit.mixture import BayesianGaussianMixture, GaussianMixture
 
-ESTIMATORS = [GaussianMixture(covariance_type=t, random_state=0) for t in ("full", "tied", "diag", "spherical")]
+TYPES = ("full", "tied", "diag", "spherical")
+ESTIMATORS = [GaussianMixture(covariance_type=t, random_state=0) for t in TYPES] + [
+    BayesianGaussianMixture(covariance_type=t, random_state=0) for t in TYPES
+]
 
 
 def expected_failed_checks(estimator):

@@ -33,6 +33,7 @@
 //!   the layout (module `array`).
 
 mod array;
+mod bayesian;
 mod chunked;
 mod covariance;
 mod error;
@@ -50,6 +51,7 @@ fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(fit::restart_seed, m)?)?;
     mixture::register(m)?;
+    bayesian::register(m)?;
     hmm::register(m)?;
     kalman::register(m)?;
     chunked::register(m)?;

@@ -235,6 +235,17 @@ pub enum MixtureError {
         /// The value.
         value: f64,
     },
+    /// A parameter of a variational prior ([`crate::variational::PriorSettings`])
+    /// is out of its range.
+    #[error("variational prior {parameter} is {value}: {requirement}")]
+    InvalidVariationalPrior {
+        /// The prior parameter (with the entry, for a vector or matrix).
+        parameter: String,
+        /// The value found.
+        value: f64,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
     /// A numerical kernel failed on the covariance of a component.
     #[error("numerical failure on {owner}: {source}")]
     Kernel {

@@ -236,24 +236,7 @@ impl GaussianMixture {
                 from_responsibilities(x, resp.as_ref(), covariance_type, floor)
             }
             InitMethod::RandomResponsibilities => {
-                let mut resp = Mat::<f64>::zeros(n, k);
-                for i in 0..n {
-                    let mut sum = 0.0;
-                    for c in 0..k {
-                        let v: f64 = rng.random();
-                        resp[(i, c)] = v;
-                        sum += v;
-                    }
-                    if sum > 0.0 {
-                        for c in 0..k {
-                            resp[(i, c)] /= sum;
-                        }
-                    } else {
-                        for c in 0..k {
-                            resp[(i, c)] = 1.0 / k as f64;
-                        }
-                    }
-                }
+                let resp = random_responsibilities(n, k, rng);
                 from_responsibilities(x, resp.as_ref(), covariance_type, floor)
             }
             InitMethod::RandomPoints => random_points(x, k, covariance_type, floor, rng),
@@ -282,6 +265,29 @@ impl GaussianMixture {
             }
         }
     }
+}
+
+/// `n x k` responsibilities, each row `k` uniform draws divided by their sum
+/// (scikit-learn's `init_params="random"`; a row of zeros, impossible in
+/// practice, gets `1/k` each).
+pub(crate) fn random_responsibilities<R: Rng + ?Sized>(n: usize, k: usize, rng: &mut R) -> Mat<f64> {
+    let mut resp = Mat::<f64>::zeros(n, k);
+    for i in 0..n {
+        let mut sum = 0.0;
+        for c in 0..k {
+            let v: f64 = rng.random();
+            resp[(i, c)] = v;
+            sum += v;
+        }
+        for c in 0..k {
+            resp[(i, c)] = if sum > 0.0 {
+                resp[(i, c)] / sum
+            } else {
+                1.0 / k as f64
+            };
+        }
+    }
+    resp
 }
 
 /// M-step estimates from responsibilities, with the data covariance for

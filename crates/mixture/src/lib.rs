@@ -27,6 +27,9 @@
 //!   [`GaussianMixture::score_samples`], [`GaussianMixture::predict_proba`],
 //!   [`GaussianMixture::predict`], [`GaussianMixture::sample`],
 //!   [`GaussianMixture::n_parameters`], [`GaussianMixture::bic`], [`GaussianMixture::aic`];
+//! - [`variational`]: the variational Bayesian mixture
+//!   ([`variational::VariationalMixture`], scikit-learn's
+//!   `BayesianGaussianMixture`), fitted by the same loop;
 //! - [`scenario`]: the project's 2-D mixture whose hand-written EM crashed.
 //!
 //! Data are `faer::MatRef<f64>` with one row per observation. Numerics go
@@ -65,6 +68,7 @@ mod param;
 mod prior;
 pub mod scenario;
 mod stats;
+pub mod variational;
 mod weighted;
 
 pub use covariance::{CovarianceType, Covariances};

@@ -4,6 +4,7 @@ models and linear Gaussian state-space models, compiled from Rust.
 The classes are drop-in replacements for the Python libraries people use:
 
 - ``emfit.mixture.GaussianMixture`` for ``sklearn.mixture.GaussianMixture``;
+- ``emfit.mixture.BayesianGaussianMixture`` for ``sklearn.mixture.BayesianGaussianMixture``;
 - ``emfit.hmm`` (``GaussianHMM``, ``GMMHMM``, ``CategoricalHMM``, ``PoissonHMM``) for ``hmmlearn.hmm``;
 - ``emfit.kalman.KalmanFilter`` for ``pykalman.KalmanFilter``;
 

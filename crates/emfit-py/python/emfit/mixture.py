@@ -1,5 +1,7 @@
 """Gaussian mixtures: ``GaussianMixture``, a drop-in replacement for
-``sklearn.mixture.GaussianMixture`` fitted by emfit's EM.
+``sklearn.mixture.GaussianMixture`` fitted by emfit's EM, and
+``BayesianGaussianMixture``, one for ``sklearn.mixture.BayesianGaussianMixture``
+(the variational Bayesian mixture, fitted by the same loop).
 
 A mixture of K Gaussians in d dimensions has the density
 
@@ -24,7 +26,7 @@ from emfit import _dask, _emfit
 from emfit._arrays import c_array
 from emfit._random import seed
 
-__all__ = ["GaussianMixture"]
+__all__ = ["BayesianGaussianMixture", "GaussianMixture"]
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -363,3 +365,214 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample.")
         return _emfit.gmm_sample(int(n_samples), seed(self.random_state), *params)
+
+
+_WEIGHT_PRIORS = ("dirichlet_process", "dirichlet_distribution")
+
+
+class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+    """Variational Bayesian Gaussian mixture, with scikit-learn's interface.
+
+    The parameters, attributes and methods are those of
+    ``sklearn.mixture.BayesianGaussianMixture`` (scikit-learn 1.9): a
+    Dirichlet distribution or a Dirichlet process (stick-breaking, truncated
+    at ``n_components``) on the weights, Normal-Wishart priors on the means
+    and precisions, priors left ``None`` set from the data as scikit-learn
+    sets them, and the lower bound of scikit-learn's ``_compute_lower_bound``
+    (the same value, constants included). Additions:
+
+    - ``resp_init``: start from these responsibilities, shape
+      (n_samples, n_components), instead of ``init_params`` (e.g. the ones
+      scikit-learn started from, for the same trajectory);
+    - ``stopping``: ``'gain'`` (default: the last gain of the lower bound
+      is within ``tol``, scikit-learn's rule), ``'remaining'`` or
+      ``'fixed'`` (exactly ``max_iter`` iterations);
+    - ``n_effective_components_``: the components of weight above 1%;
+    - ``fit_report_``: what happened in the fit (objective
+      ``'lower bound'``).
+
+    The fit takes no acceleration (SQUAREM does not apply to the
+    variational parameters) and ``warm_start=True`` is refused.
+    ``init_params`` is ``'kmeans'`` or ``'random'``.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : arrays
+    weight_concentration_ : array, or a pair of arrays for the Dirichlet process
+    mean_precision_, degrees_of_freedom_ : arrays (one value of
+        ``degrees_of_freedom_`` for ``'tied'``)
+    weight_concentration_prior_, mean_precision_prior_, mean_prior_,
+    degrees_of_freedom_prior_, covariance_prior_ : the priors used
+    lower_bound_ : float
+        The lower bound of the returned posterior.
+    lower_bounds_ : list of float
+        The lower bound after every iteration (``n_iter_`` values, as
+        scikit-learn's); ``fit_report_['history']`` also has the start's.
+    converged_, n_iter_, n_features_in_, n_effective_components_, fit_report_
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components=1,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        resp_init=None,
+        stopping="gain",
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.resp_init = resp_init
+        self.stopping = stopping
+
+    def fit(self, X, y=None):
+        """Fit the variational posterior by coordinate ascent on the lower
+        bound. On an error (or Ctrl-C) the estimator is left as it was."""
+        before = dict(self.__dict__)
+        try:
+            self._fit(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def fit_predict(self, X, y=None):
+        """``fit(X).predict(X)``."""
+        return self.fit(X).predict(X)
+
+    def _check_parameters(self):
+        """``ValueError`` naming the first invalid constructor argument."""
+        GaussianMixture._check_parameters(self)
+        if self.weight_concentration_prior_type not in _WEIGHT_PRIORS:
+            raise ValueError(
+                "The 'weight_concentration_prior_type' parameter must be one of "
+                f"{_WEIGHT_PRIORS}, got {self.weight_concentration_prior_type!r}"
+            )
+        if self.warm_start:
+            raise ValueError("warm_start=True is not supported by emfit's BayesianGaussianMixture")
+
+    def _fit(self, X):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        self._check_parameters()
+        if self.init_params not in ("kmeans", "random") and self.resp_init is None:
+            raise ValueError(f"The 'init_params' parameter must be 'kmeans' or 'random', got {self.init_params!r}")
+        k, d = self.n_components, n_features
+        prior_shape = {"full": (d, d), "tied": (d, d), "diag": (d,), "spherical": ()}[self.covariance_type]
+
+        def optional(value):
+            return None if value is None else float(value)
+
+        out = _emfit.bgmm_fit(
+            _rows(X),
+            k,
+            self.covariance_type,
+            self.weight_concentration_prior_type,
+            optional(self.weight_concentration_prior),
+            optional(self.mean_precision_prior),
+            None if self.mean_prior is None else _check_shape("means", self.mean_prior, (d,)),
+            optional(self.degrees_of_freedom_prior),
+            None
+            if self.covariance_prior is None
+            else _check_shape(f"{self.covariance_type} covariance_prior", self.covariance_prior, prior_shape).reshape(-1),
+            float(self.reg_covar),
+            self.init_params,
+            None if self.resp_init is None else _check_shape("resp_init", self.resp_init, (n_samples, k)),
+            int(self.max_iter),
+            float(self.tol),
+            self.stopping,
+            int(self.n_init),
+            seed(self.random_state),
+            bool(self.verbose),
+        )
+        report = out["report"]
+        precisions, precisions_cholesky = _emfit.gmm_precisions(
+            out["expected_weights"], out["means"], out["covariances"], self.covariance_type
+        )
+        if not report["converged"] and self.max_iter > 0 and self.stopping != "fixed":
+            warnings.warn(
+                "Best performing initialization did not converge "
+                f"({report['termination']}). Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self.weights_ = out["weights"]
+        self.means_ = out["means"]
+        self.covariances_ = out["covariances"]
+        self.precisions_ = precisions
+        self.precisions_cholesky_ = precisions_cholesky
+        self.weight_concentration_ = out["weight_concentration"]
+        self.mean_precision_ = out["mean_precision"]
+        self.degrees_of_freedom_ = out["degrees_of_freedom"]
+        self.weight_concentration_prior_ = out["weight_concentration_prior"]
+        self.mean_precision_prior_ = out["mean_precision_prior"]
+        self.mean_prior_ = out["mean_prior"]
+        self.degrees_of_freedom_prior_ = out["degrees_of_freedom_prior"]
+        covariance_prior = out["covariance_prior"]
+        self.covariance_prior_ = float(covariance_prior[0]) if prior_shape == () else covariance_prior.reshape(prior_shape)
+        self.converged_ = bool(report["converged"])
+        self.n_iter_ = int(report["iterations"])
+        self.lower_bound_ = float(out["lower_bound"])
+        self.lower_bounds_ = list(report["history"][1:])
+        self.n_effective_components_ = int(out["n_effective_components"])
+        self.fit_report_ = report
+        self._expected = (out["expected_weights"], out["log_weight_normaliser"])
+
+    def _data(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return _rows(X), (self._expected[0], self.means_, self.covariances_, self.covariance_type)
+
+    def score_samples(self, X):
+        """``ln sum_k rho_ik`` for every row (the variational log density,
+        scikit-learn's ``score_samples``), shape (n_samples,)."""
+        x, params = self._data(X)
+        return _emfit.gmm_score_samples(x, *params) + self._expected[1]
+
+    def score(self, X, y=None):
+        """The mean of ``score_samples(X)``."""
+        return float(np.mean(self.score_samples(X)))
+
+    def predict_proba(self, X):
+        """The responsibilities, shape (n_samples, n_components)."""
+        x, params = self._data(X)
+        return _emfit.gmm_predict_proba(x, *params)
+
+    def predict(self, X):
+        """The most probable component of every row, shape (n_samples,)."""
+        return np.argmax(self.predict_proba(X), axis=1)

@@ -1,0 +1,73 @@
+//! The objective the loop monitors for a variational model
+//! (`EmModel::lower_bound`): the bound stored with the state, not the
+//! E-step's data term nor the log prior.
+//!
+//! The model: a state `Halving(b)` whose M-step halves the distance of its
+//! bound to 0 (`b → b / 2`, a rising bound), whose E-step reports a
+//! falling decoy (`−n / |b|`) and whose log prior is a constant decoy: the
+//! loop must record the bounds.
+
+use em_core::{EStep, EmModel, FitError, NoDiagnostics, Objective, Settings, Start, Step, fit};
+use rand::Rng;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Halving(f64);
+
+#[derive(Debug, thiserror::Error)]
+#[error("unused")]
+struct Never;
+
+impl EmModel for Halving {
+    type Data<'a> = &'a [f64];
+    type Stats = f64;
+    type Options = ();
+    type InitConfig = ();
+    type Diagnostics = NoDiagnostics;
+    type Error = Never;
+
+    fn e_step(&self, x: &[f64]) -> Result<EStep<f64>, Never> {
+        Ok(EStep {
+            log_likelihood: -(x.len() as f64) / self.0.abs(),
+            stats: self.0,
+        })
+    }
+
+    fn m_step(&self, &bound: &f64, (): &()) -> Result<(Self, NoDiagnostics), Never> {
+        Ok((Halving(bound / 2.0), NoDiagnostics))
+    }
+
+    fn init_from_data<R: Rng + ?Sized>(_: &[f64], (): &(), _: &mut R) -> Result<Self, Never> {
+        Ok(Halving(-8.0))
+    }
+
+    fn log_prior(&self, (): &()) -> Result<Option<f64>, Never> {
+        Ok(Some(1e6))
+    }
+
+    fn lower_bound(&self, (): &()) -> Result<Option<f64>, Never> {
+        Ok(Some(self.0))
+    }
+}
+
+#[test]
+fn the_loop_records_the_bound_of_each_state() {
+    let settings = Settings::builder().max_iterations(4).build().unwrap();
+    let fitted = fit(&[1.0, 2.0][..], Start::Warm(Halving(-8.0)), &(), &settings).unwrap();
+    let report = &fitted.report;
+    assert_eq!(report.objective, Objective::LowerBound);
+    assert_eq!(report.history, vec![-8.0, -4.0, -2.0, -1.0, -0.5]);
+    assert!(report.falls.is_empty(), "{report}");
+    assert_eq!(report.log_likelihood, -0.5);
+    assert!(report.to_string().contains("lower bound"), "{report}");
+}
+
+#[test]
+fn a_non_finite_bound_is_an_error() {
+    let settings = Settings::builder().max_iterations(4).build().unwrap();
+    let error = fit(&[1.0][..], Start::Warm(Halving(f64::NAN)), &(), &settings).unwrap_err();
+    assert!(
+        matches!(error, FitError::NonFiniteLogLikelihood { iteration: 0, .. }),
+        "{error}"
+    );
+    assert_eq!(Step::LowerBound.to_string(), "lower bound");
+}
