@@ -45,6 +45,34 @@ def _check_shape(name, value, shape):
     return array
 
 
+def _check_integer(estimator, name, low):
+    """``ValueError`` unless the argument ``name`` is an int >= ``low``."""
+    value = getattr(estimator, name)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"The '{name}' parameter must be an int >= {low}, got {value!r}")
+
+
+def _check_mixture_parameters(estimator):
+    """``ValueError`` naming the first invalid constructor argument that
+    both mixture classes take."""
+
+    def number(name):
+        value = getattr(estimator, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value >= 0:
+            raise ValueError(f"The '{name}' parameter must be a float >= 0, got {value!r}")
+
+    _check_integer(estimator, "n_components", 1)
+    _check_integer(estimator, "max_iter", 0)
+    _check_integer(estimator, "n_init", 1)
+    number("tol")
+    number("reg_covar")
+    if estimator.covariance_type not in _COVARIANCE_TYPES:
+        raise ValueError(
+            f"The 'covariance_type' parameter must be one of {_COVARIANCE_TYPES}, got {estimator.covariance_type!r}")
+    if estimator.init_params not in _INIT_PARAMS:
+        raise ValueError(f"The 'init_params' parameter must be one of {_INIT_PARAMS}, got {estimator.init_params!r}")
+
+
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM, with scikit-learn's interface.
 
@@ -170,27 +198,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_parameters(self):
         """``ValueError`` naming the first invalid constructor argument."""
-
-        def integer(name, low):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"The '{name}' parameter must be an int >= {low}, got {value!r}")
-
-        def number(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value >= 0:
-                raise ValueError(f"The '{name}' parameter must be a float >= 0, got {value!r}")
-
-        integer("n_components", 1)
-        integer("max_iter", 0)
-        integer("n_init", 1)
-        integer("init_sample", 1)
-        number("tol")
-        number("reg_covar")
-        if self.covariance_type not in _COVARIANCE_TYPES:
-            raise ValueError(f"The 'covariance_type' parameter must be one of {_COVARIANCE_TYPES}, got {self.covariance_type!r}")
-        if self.init_params not in _INIT_PARAMS:
-            raise ValueError(f"The 'init_params' parameter must be one of {_INIT_PARAMS}, got {self.init_params!r}")
+        _check_mixture_parameters(self)
+        _check_integer(self, "init_sample", 1)
 
     def _precisions_shape(self, n_features):
         k, d = self.n_components, n_features
@@ -472,7 +481,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_parameters(self):
         """``ValueError`` naming the first invalid constructor argument."""
-        GaussianMixture._check_parameters(self)
+        _check_mixture_parameters(self)
         if self.weight_concentration_prior_type not in _WEIGHT_PRIORS:
             raise ValueError(
                 "The 'weight_concentration_prior_type' parameter must be one of "
