@@ -4,8 +4,9 @@
 //! of the same data and start (to 1e-12 for plain EM), and bit for bit the
 //! fit of the same split in one process (`Parts`), for a GMM and a GMM-HMM;
 //! an lgssm in whole series; uneven shards, a rank without rows, the seeded
-//! start, what cannot be split, and a bad value on one rank (every rank
-//! stops, one message naming the rank and the row, no model file).
+//! start, what cannot be split, and a bad value or an impossible row on
+//! one rank (every rank stops, one message naming the rank and the row of
+//! the file, no model file).
 
 mod cli_support;
 
@@ -417,6 +418,43 @@ fn a_bad_value_on_one_rank_stops_every_rank_with_its_row_and_no_file() {
     // Rows 751..1001 are rank 3's, rows 501..751 rank 2's.
     assert!(ours[0].starts_with("emfit: rank 2: "), "{}", ours[0]);
     assert!(ours[0].contains("(row 701, column 2): value NaN"), "{}", ours[0]);
+    assert!(!dir.path().join("never.json").exists());
+}
+
+#[test]
+fn an_impossible_row_on_one_rank_is_named_by_its_row_of_the_file() {
+    let dir = TempDir::new("mpi-impossible");
+    let mut x = clusters(1001);
+    // Far from both components of a tight model: zero density in f64.
+    x[(800, 0)] = 1e150;
+    em_driver::io::write_matrix(&dir.path().join("x.npy"), x.as_ref(), None).unwrap();
+    let means = Mat::from_fn(2, 3, |k, j| 8.0 * k as f64 + j as f64);
+    let tight = em_driver::mixture::Covariances::Spherical(vec![1e-10, 1e-10]);
+    let model = GaussianMixture::new(vec![0.5, 0.5], means, tight).unwrap();
+    model.save(&dir.path().join("tight.json")).unwrap();
+    let args = [
+        "fit",
+        "gmm",
+        "--data",
+        "x.npy",
+        "--init",
+        "tight.json",
+        "--out",
+        "never.json",
+    ];
+    // In one process and on 4 ranks (row 801 is rank 3's), the same words.
+    let single = emfit(dir.path(), &args);
+    let line = single.fails_with(&["x.npy: row 801 has zero likelihood"]);
+    let run = mpirun(dir.path(), 4, &args);
+    assert_ne!(run.code, Some(0));
+    let ours: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("emfit: ")).collect();
+    assert_eq!(ours.len(), 1, "{}", run.stderr);
+    assert_eq!(
+        ours[0],
+        line.replacen("emfit: ", "emfit: rank 3: ", 1),
+        "{}",
+        run.stderr
+    );
     assert!(!dir.path().join("never.json").exists());
 }
 
