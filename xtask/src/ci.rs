@@ -10,6 +10,8 @@ pub const HELP: &str = "\
 Runs what .ci/run runs, stopping at the first failure:
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
+  cargo clippy -p emfit-mpi|emfit-cli --features mpi --all-targets -- -D warnings
+    (where mpicc is on the PATH)
   cargo xtask test (cargo test --workspace, then the Python package's tests)
   RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps
   cargo xtask asm-check
@@ -33,6 +35,25 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
         &[],
     )?;
+    if crate::test::on_path("mpicc") {
+        for package in ["emfit-mpi", "emfit-cli"] {
+            crate::run_command(
+                cargo,
+                &[
+                    "clippy",
+                    "-p",
+                    package,
+                    "--features",
+                    "mpi",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &[],
+            )?;
+        }
+    }
     let seed = options.seed.resolve().map(|s| s.to_string());
     let envs: Vec<(&str, &str)> = seed.iter().map(|s| ("PROPTEST_RNG_SEED", s.as_str())).collect();
     crate::test::run(false, &envs, &[]).map_err(|e| match &seed {

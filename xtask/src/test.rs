@@ -1,7 +1,8 @@
 //! `cargo xtask test [-- PYTEST ARGS]`: every test of the project, the
 //! README's test command. First `cargo test --workspace` (the Rust tests),
 //! then the MPI tests where MPI is installed (`cargo test -p emfit-mpi
-//! --features mpi`: `mpirun` with 1, 2 and 4 ranks), then the Python
+//! --features mpi`, and `emfit fit` under `mpirun` with 1, 2 and 4 ranks:
+//! `cargo test -p emfit-cli --features mpi --test cli_mpi`), then the Python
 //! package: a virtual environment under
 //! `target/python/venv` with the pinned packages of
 //! `crates/emfit-py/requirements-test.txt`, the extension built in release
@@ -19,7 +20,8 @@ usage: cargo xtask test [--python-only] [-- PYTEST ARGS]
   1. cargo test --workspace (skipped with --python-only)
      then, where mpirun and mpicc are on the PATH (Open MPI or MPICH, with
      libclang: Debian's openmpi-bin libopenmpi-dev libclang-dev), the MPI
-     tests: cargo test -p emfit-mpi --features mpi (said when skipped)
+     tests: cargo test -p emfit-mpi --features mpi and
+     cargo test -p emfit-cli --features mpi --test cli_mpi (said when skipped)
   2. a virtual environment in target/python/venv with the pinned packages of
      crates/emfit-py/requirements-test.txt (made once; needs python3 with venv
      and pip, and PyPI the first time)
@@ -27,6 +29,20 @@ usage: cargo xtask test [--python-only] [-- PYTEST ARGS]
      the package emfit into that environment
   4. pytest crates/emfit-py/pytests [PYTEST ARGS]
 ";
+
+/// The MPI tests: emfit-mpi's, and `emfit fit` under mpirun.
+const MPI_TESTS: [&[&str]; 2] = [
+    &["test", "-p", "emfit-mpi", "--features", "mpi"],
+    &[
+        "test",
+        "-p",
+        "emfit-cli",
+        "--features",
+        "mpi",
+        "--test",
+        "cli_mpi",
+    ],
+];
 
 /// Entry point of `cargo xtask test`.
 pub fn main(args: &[String]) -> Result<(), Failure> {
@@ -50,11 +66,9 @@ pub fn run(python_only: bool, envs: &[(&str, &str)], pytest_args: &[String]) -> 
     if !python_only {
         crate::run_command(&crate::cargo(), &["test", "--workspace"], envs)?;
         if ["mpirun", "mpicc"].iter().all(|tool| on_path(tool)) {
-            crate::run_command(
-                &crate::cargo(),
-                &["test", "-p", "emfit-mpi", "--features", "mpi"],
-                envs,
-            )?;
+            for args in MPI_TESTS {
+                crate::run_command(&crate::cargo(), args, envs)?;
+            }
         } else {
             eprintln!(
                 "test: SKIPPED the MPI tests: no mpirun and mpicc on the PATH \
@@ -74,7 +88,7 @@ pub fn run(python_only: bool, envs: &[(&str, &str)], pytest_args: &[String]) -> 
 }
 
 /// Whether an executable named `tool` is in a folder of the PATH.
-fn on_path(tool: &str) -> bool {
+pub fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }

@@ -39,6 +39,11 @@ pub enum CliError {
     /// Options that do not fit together or do not fit the model/data.
     #[error("{0}")]
     Usage(String),
+    /// A fit under mpirun failed, and rank 0 has said why: every rank
+    /// exits with status 1, silently.
+    #[cfg(feature = "mpi")]
+    #[error("the distributed fit failed (rank 0 said why)")]
+    Reported,
     /// Writing to standard output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
@@ -79,6 +84,14 @@ pub fn in_model_file(path: &Path, error: em_driver::Error) -> CliError {
             source: Box::new(source),
         },
     }
+}
+
+/// Prints `error` as the program's one line on standard error (`emfit:
+/// ...`), in one write, so that the line stays whole when mpirun forwards
+/// it.
+pub fn print(error: &CliError) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("emfit: {error}\n").as_bytes());
 }
 
 /// A usage error with a formatted message.

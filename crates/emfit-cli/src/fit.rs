@@ -4,7 +4,9 @@
 //! save.
 //!
 //! What differs between families is the small [`Family`] trait, implemented
-//! once per family in the `family` module.
+//! once per family in the `family` module. Under mpirun (cargo feature
+//! `mpi`), the same request runs distributed over the ranks (the
+//! `distributed` module).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use em_driver::{
     Tolerance, UnknownParameter,
 };
 
-use crate::args::{self, AccelerationArg, FamilyArg, FitArgs, OnFallArg, StopArg};
+use crate::args::{self, AccelerationArg, DataArgs, FamilyArg, FitArgs, OnFallArg, StopArg};
 use crate::error::{CliError, in_model_file, usage};
 use crate::files::check_outputs;
 use crate::input::{self, Loaded};
@@ -30,6 +32,10 @@ use crate::time_varying::TimeVaryingViews;
 /// Runs `emfit fit`; with `as_json`, the report is one JSON object.
 pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
     fn fit<F: Family>(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
+        #[cfg(feature = "mpi")]
+        if crate::distributed::launched_by_mpirun() {
+            return crate::distributed::run::<F>(args, as_json);
+        }
         FitRequest::<F>::parse(args)?.run(as_json)
     }
     match args.family {
@@ -47,7 +53,12 @@ pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
 /// against the data), turns the data into the form its fit borrows, says how
 /// a fit starts from the data or from an `--init` model, and describes a
 /// fitted model.
-pub trait Family: EmModel<Error: Into<em_driver::ModelError>> + ModelFile {
+///
+/// Every family's statistics have a flat form ([`em_driver::FlatStats`]),
+/// which a fit under mpirun exchanges between the ranks.
+pub trait Family:
+    EmModel<Error: Into<em_driver::ModelError>, Stats: em_driver::FlatStats> + ModelFile
+{
     /// The family's name on the command line and in messages (`gmm`, `hmm`, ...).
     const NAME: &'static str;
     /// The flags of [`Flag`] the family takes (the others are refused).
@@ -80,26 +91,59 @@ pub trait Family: EmModel<Error: Into<em_driver::ModelError>> + ModelFile {
     fn describe(&self) -> String;
     /// BIC and AIC of the model on the data.
     fn criteria(&self, data: Self::Data<'_>) -> Result<(f64, f64), CliError>;
+    /// The observations of the data that BIC counts (`N` of
+    /// [`information_criteria`]), for a fit whose data are split over
+    /// ranks.
+    #[cfg(feature = "mpi")]
+    fn observations(&self, data: Self::Data<'_>) -> Result<usize, CliError>;
+    /// The free parameters of the model (`k` of [`information_criteria`]).
+    #[cfg(feature = "mpi")]
+    fn n_parameters(&self) -> usize;
+}
+
+/// BIC `−2 ln L + k ln N` and AIC `−2 ln L + 2k` of a model of `k` free
+/// parameters whose log-likelihood on `N` observations is `ln L`.
+pub fn information_criteria(log_likelihood: f64, k: usize, n: usize) -> (f64, f64) {
+    let k = k as f64;
+    (
+        -2.0 * log_likelihood + k * (n as f64).ln(),
+        -2.0 * log_likelihood + 2.0 * k,
+    )
 }
 
 /// `emfit fit`, parsed and checked: the data, the loop's settings, the
 /// `--init` model and the family's own request.
 pub struct FitRequest<F: Family> {
-    data: Loaded,
-    settings: Settings,
-    init: Option<F>,
-    family: F::Request,
-    out: Option<PathBuf>,
-    quiet: bool,
+    /// The data (under mpirun, this rank's part).
+    pub data: Loaded,
+    /// The loop's settings.
+    pub settings: Settings,
+    /// The `--init` model, checked.
+    pub init: Option<F>,
+    /// The family's own request.
+    pub family: F::Request,
+    /// `--out`.
+    pub out: Option<PathBuf>,
+    /// `--quiet`.
+    pub quiet: bool,
 }
 
 impl<F: Family> FitRequest<F> {
     /// Parses the command line for family `F`, loading the data and the
     /// `--init` model: the usage errors are found here, before any fitting.
     pub fn parse(args: &FitArgs) -> Result<Self, CliError> {
+        Self::parse_with(args, input::load)
+    }
+
+    /// [`FitRequest::parse`] with the data read by `read` (under mpirun,
+    /// the rows of one rank).
+    pub fn parse_with(
+        args: &FitArgs,
+        read: impl FnOnce(&DataArgs) -> Result<Loaded, CliError>,
+    ) -> Result<Self, CliError> {
         check_flags::<F>(args)?;
         let settings = settings(args)?;
-        let data = input::load(&args.data)?;
+        let data = read(&args.data)?;
         let family = F::request(args, &data)?;
         let init = match args.init.as_deref() {
             Some(path) => Some(load::<F>(path)?.check_warm(&family, &data)?),
@@ -129,17 +173,40 @@ impl<F: Family> FitRequest<F> {
         let options = F::options(&self.family);
         let fit = em_driver::fit_observed(data, start, &options, &self.settings, &mut progress)
             .map_err(|e| fit_error(&self.data, e))?;
-        if as_json {
-            if let Some(path) = &self.out {
-                fit.model.save(path)?;
-            }
-            return json::print(&report_json(&fit, data, self.out.as_deref())?);
-        }
-        if !self.quiet {
-            report(&fit, data)?;
-        }
-        save(&fit.model, self.out.as_deref(), self.quiet)
+        finish(
+            &fit,
+            || fit.model.criteria(data),
+            self.out.as_deref(),
+            self.quiet,
+            as_json.then_some(&[]),
+        )
     }
+}
+
+/// Prints the report of `fit` (or its JSON object, with the `extra` fields)
+/// with its BIC and AIC (`criteria`, computed unless `quiet`), and saves
+/// the model to `out`.
+pub fn finish<F: Family>(
+    fit: &Fit<F>,
+    criteria: impl FnOnce() -> Result<(f64, f64), CliError>,
+    out: Option<&Path>,
+    quiet: bool,
+    extra: Option<&[(&str, json::Value)]>,
+) -> Result<(), CliError> {
+    if let Some(extra) = extra {
+        if let Some(path) = out {
+            fit.model.save(path)?;
+        }
+        let mut object = report_json(fit, criteria()?, out);
+        for (key, value) in extra {
+            object[*key] = value.clone();
+        }
+        return json::print(&object);
+    }
+    if !quiet {
+        report(fit, criteria()?)?;
+    }
+    save(&fit.model, out, quiet)
 }
 
 /// A flag of `emfit fit` that only some families take.
@@ -295,13 +362,15 @@ pub fn learn_set<P: Parameter>(
     Ok(if all { every } else { named })
 }
 
-/// `--components` (default 2), checked against the `n` observations of the
-/// data, for hidden states against `max_states`, and against the memory of
-/// the `n x K` tables of an E-step.
-pub fn components(args: &FitArgs, n: usize, max_states: Option<usize>) -> Result<usize, CliError> {
+/// `--components` (default 2), checked against the observations of the
+/// data file, for hidden states against `max_states`, and against the
+/// memory of the `n x K` tables of an E-step over the `n` rows `data` holds
+/// (one rank's under mpirun).
+pub fn components(args: &FitArgs, data: &Loaded, max_states: Option<usize>) -> Result<usize, CliError> {
     let Some(k) = args.components else {
         return Ok(2);
     };
+    let n = data.rows_in_file();
     if k == 0 {
         return Err(usage!("--components must be at least 1"));
     }
@@ -317,9 +386,10 @@ pub fn components(args: &FitArgs, n: usize, max_states: Option<usize>) -> Result
     }
     // Per observation and component: the log-density, the responsibility
     // (posterior) and a working copy.
+    let rows = data.x().nrows();
     check_memory(
-        &format!("--components {k} over {n} observations"),
-        f64_bytes(&[n, k, 3]),
+        &format!("--components {k} over {rows} observations"),
+        f64_bytes(&[rows, k, 3]),
     )?;
     Ok(k)
 }
@@ -339,7 +409,7 @@ fn load<F: ModelFile>(path: &Path) -> Result<F, CliError> {
 }
 
 /// The loop's report, the fitted model and its information criteria.
-fn report<F: Family>(fit: &Fit<F>, data: F::Data<'_>) -> Result<(), CliError> {
+fn report<F: Family>(fit: &Fit<F>, (bic, aic): (f64, f64)) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     writeln!(out)?;
     let report = fit.report.to_string();
@@ -350,7 +420,6 @@ fn report<F: Family>(fit: &Fit<F>, data: F::Data<'_>) -> Result<(), CliError> {
         em_driver::linalg_kernels::isa::Isa::detect()
     )?;
     write!(out, "{}", fit.model.describe())?;
-    let (bic, aic) = fit.model.criteria(data)?;
     writeln!(out, "BIC {bic:.3}  AIC {aic:.3}")?;
     Ok(())
 }
@@ -358,14 +427,9 @@ fn report<F: Family>(fit: &Fit<F>, data: F::Data<'_>) -> Result<(), CliError> {
 /// The JSON object of `emfit fit --json`: the loop's report (every
 /// log-likelihood of the history at full precision), BIC and AIC, and where
 /// the model was written.
-fn report_json<F: Family>(
-    fit: &Fit<F>,
-    data: F::Data<'_>,
-    out: Option<&Path>,
-) -> Result<json::Value, CliError> {
+fn report_json<F: Family>(fit: &Fit<F>, (bic, aic): (f64, f64), out: Option<&Path>) -> json::Value {
     let r = &fit.report;
-    let (bic, aic) = fit.model.criteria(data)?;
-    Ok(json::json!({
+    json::json!({
         "command": "fit",
         "family": F::NAME,
         "termination": r.termination.to_string(),
@@ -388,7 +452,7 @@ fn report_json<F: Family>(
         "bic": bic,
         "aic": aic,
         "model_file": out.map(|p| p.display().to_string()),
-    }))
+    })
 }
 
 /// Saves the model (atomically) if `--out` was given and says so.

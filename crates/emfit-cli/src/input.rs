@@ -11,7 +11,8 @@ use crate::args::{DataArgs, HeaderArg};
 use crate::error::{CliError, usage};
 use crate::time_varying::TimeVaryingFiles;
 
-/// The data of a command: rows = observations, plus sequence lengths.
+/// The data of a command: rows = observations, plus sequence lengths. Under
+/// mpirun, one rank's part of the data file ([`Place`] says where it lies).
 pub struct Loaded {
     /// The data file (named in errors).
     pub path: PathBuf,
@@ -19,13 +20,45 @@ pub struct Loaded {
     pub data: Mat<f64>,
     /// Sequence lengths adding up to the number of rows (one sequence if no file).
     pub lengths: Vec<usize>,
+    /// Where these rows lie in the data file.
+    pub place: Place,
     /// `--inputs`: one row per row of the data (lgssm).
     pub inputs: Option<Mat<f64>>,
     /// `--transition-matrices` and the other time-varying matrices (lgssm).
     pub time_varying: TimeVaryingFiles,
 }
 
+/// Where the rows of a [`Loaded`] lie in the data file: all of it, or one
+/// rank's rows (whole sequences) of a distributed fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// The rows of the whole file (what a request is checked against: e.g.
+    /// no more components than observations).
+    pub rows_in_file: usize,
+    /// The file's row of the first row here, from 0.
+    pub first_row: usize,
+    /// The file's sequence of the first sequence here, from 0.
+    pub first_sequence: usize,
+}
+
+impl Place {
+    /// The whole file, of `rows` rows.
+    pub fn whole(rows: usize) -> Self {
+        Self {
+            rows_in_file: rows,
+            first_row: 0,
+            first_sequence: 0,
+        }
+    }
+}
+
 impl Loaded {
+    /// The rows of the whole data file (more than [`Loaded::x`]'s on one rank
+    /// of a distributed fit).
+    pub fn rows_in_file(&self) -> usize {
+        self.place.rows_in_file
+    }
+
     /// The observations.
     pub fn x(&self) -> MatRef<'_, f64> {
         self.data.as_ref()
@@ -111,6 +144,7 @@ pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
     let time_varying = TimeVaryingFiles::read(args, &lengths)?;
     Ok(Loaded {
         path: args.data.clone(),
+        place: Place::whole(data.nrows()),
         data,
         lengths,
         inputs,

@@ -41,6 +41,8 @@
 //!   `messages` (model errors in the program's 1-based wording),
 //!   `progress` (bars or the convergence log), `text` (numbers, lists,
 //!   tables), `error`.
+//! - `distributed` (cargo feature `mpi`): `emfit fit` under mpirun, each
+//!   rank reading and evaluating its own rows.
 //! - `demo`: `emfit demo`, one file per scenario, with its plots, drawn
 //!   with `plot`, a small SVG writer (the crate's library target, so that the
 //!   benchmark tools draw with it too).
@@ -48,6 +50,8 @@
 mod apply;
 mod args;
 mod demo;
+#[cfg(feature = "mpi")]
+mod distributed;
 mod error;
 mod family;
 mod files;
@@ -102,8 +106,10 @@ fn main() -> ExitCode {
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(CliError::Output(e))) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        #[cfg(feature = "mpi")]
+        Ok(Err(CliError::Reported)) => ExitCode::FAILURE,
         Ok(Err(e)) => {
-            eprintln!("emfit: {e}");
+            error::print(&e);
             ExitCode::FAILURE
         }
         Err(_) => ExitCode::from(101),

@@ -13,18 +13,22 @@ use crate::input::Loaded;
 /// A model error on `data`: the errors that point at a row or a sequence of
 /// the data say where, 1-based, with the file's name; the others as the
 /// model crate says them.
+///
+/// `data` may be one rank's part of the file: the rows and sequences named
+/// are the file's ([`crate::input::Place`]).
 pub fn on_data(data: &Loaded, error: ModelError) -> CliError {
     let file = data.path.display();
+    let place = data.place;
     match error {
         ModelError::Mixture(MixtureError::ZeroLikelihood { row }) => CliError::Reworded(format!(
             "{file}: row {} has zero likelihood under every component of the model (too far from all of them): the data are impossible under the model",
-            row + 1
+            place.first_row + row + 1
         )),
         ModelError::Hmm(HmmError::ZeroLikelihood { sequence, time }) => {
-            let first_row: usize = data.lengths.iter().take(sequence).sum();
+            let first_row: usize = place.first_row + data.lengths.iter().take(sequence).sum::<usize>();
             CliError::Reworded(format!(
                 "{file}: sequence {} has probability zero under the model (no state path produces it); first impossible observation: position {} of the sequence, row {} of the data",
-                sequence + 1,
+                place.first_sequence + sequence + 1,
                 time + 1,
                 first_row + time + 1
             ))
@@ -58,6 +62,14 @@ where
             iteration,
             step,
             source,
+        }
+        // The part of this rank under mpirun, which `data` holds.
+        | FitError::Part {
+            restart,
+            iteration,
+            step,
+            source,
+            ..
         } => CliError::Reworded(format!(
             "{step} of iteration {iteration} (restart {restart}) failed: {}",
             on_data(data, source.into())
@@ -77,6 +89,7 @@ mod tests {
         let rows = lengths.iter().sum();
         Loaded {
             path: "obs.csv".into(),
+            place: crate::input::Place::whole(rows),
             data: Mat::zeros(rows, 1),
             lengths,
             inputs: None,

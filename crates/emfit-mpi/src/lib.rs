@@ -18,32 +18,37 @@
 //! 1. reads its rows of a `.npy` file ([`rows_of`],
 //!    [`em_driver::io::read_npy_rows`]; whole sequences for an HMM or a
 //!    state-space model, [`sequences_of`]), and learns whether every rank
-//!    could ([`em_driver::em_core::ranks::all_succeeded`]: a bad value on
-//!    one rank stops all with its message, naming the row of the file);
+//!    could ([`agree`]: a bad value on one rank stops all with its
+//!    message, naming the rank and the row of the file);
 //! 2. starts from the same model as every other rank: a model file, or an
-//!    initialisation on a seeded sample of rows that does not depend on how
-//!    the rows are split ([`seeded_sample`]), so the same seed gives the
-//!    same model on any number of ranks;
-//! 3. fits with [`em_driver::em_core::fit_with`] on a
-//!    [`em_driver::em_core::Ranks`] executor;
+//!    initialisation on a seeded sample of rows (whole sequences) that does
+//!    not depend on how the data are split ([`seeded_sample`],
+//!    [`seeded_sequences`]), so the same seed gives the same model on any
+//!    number of ranks;
+//! 3. fits with [`em_driver::em_core::fit_with`] on a [`Distributed`]
+//!    executor ([`em_driver::em_core::Ranks`] for the E-steps, the sample
+//!    for each restart's initialisation);
 //! 4. rank 0 alone writes the model file.
 //!
-//! For benchmarks, [`gaussian_clusters`] lets every rank generate its own
-//! rows of one synthetic data set instead of reading them.
-//!
-//! The example program `fit_gmm` does this for a Gaussian mixture:
-//! `mpirun -np 4 target/release/examples/fit_gmm data.npy 8 model.json`
-//! (build it with `cargo build --release -p emfit-mpi --features mpi
-//! --examples`).
+//! The program does this for every model family: `mpirun -np 4 emfit fit
+//! gmm --data data.npy --components 8 --out model.json` (emfit-cli built
+//! with its feature `mpi`). For benchmarks, [`gaussian_clusters`] lets
+//! every rank generate its own rows of one synthetic data set instead of
+//! reading them: the example program `fit_gmm` fits them
+//! (`mpirun -np 4 target/release/examples/fit_gmm --generate 20000000 8
+//! model.json`, built with `cargo build --release -p emfit-mpi --features
+//! mpi --examples`).
 
+mod distributed;
 mod sample;
 mod shard;
 mod synthetic;
 #[cfg(feature = "mpi")]
 mod world;
 
+pub use distributed::{Distributed, agree};
 pub use em_driver::em_core::Collective;
-pub use sample::seeded_sample;
+pub use sample::{seeded_sample, seeded_sequences};
 pub use shard::{rows_of, sequences_of};
 pub use synthetic::gaussian_clusters;
 #[cfg(feature = "mpi")]

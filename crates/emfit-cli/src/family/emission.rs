@@ -83,7 +83,7 @@ impl EmissionFamily for GmmEmission {
     type Request = GmmRequest;
 
     fn request(args: &FitArgs, data: &Loaded, states: usize) -> Result<GmmRequest, CliError> {
-        let (n, d) = (data.x().nrows(), data.x().ncols());
+        let (n, d) = (data.rows_in_file(), data.x().ncols());
         if let Some(m) = args.mixtures {
             if m == 0 || m > n {
                 return Err(usage!(
@@ -185,6 +185,14 @@ impl EmissionFamily for CategoricalEmission {
             return Err(usage!(
                 "--symbols must be between 1 and {} for {states} states, got {symbols}",
                 MAX_TABLE / states
+            ));
+        }
+        // Without --symbols the model's symbols are those of the data, which
+        // under mpirun no rank sees whole (it initialises on a sample).
+        #[cfg(feature = "mpi")]
+        if crate::distributed::launched_by_mpirun() && args.symbols.is_none() && args.init.is_none() {
+            return Err(usage!(
+                "under mpirun a categorical-hmm needs --symbols N (or --init): no rank sees every symbol of the data"
             ));
         }
         let largest = data.symbols()?.into_iter().max().unwrap_or(0);

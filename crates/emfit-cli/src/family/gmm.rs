@@ -45,7 +45,7 @@ impl Family for GaussianMixture {
     type Input<'a> = MatRef<'a, f64>;
 
     fn request(args: &FitArgs, data: &Loaded) -> Result<GmmRequest, CliError> {
-        let k = components(args, data.x().nrows(), None)?;
+        let k = components(args, data, None)?;
         let aliases = [
             ("w", Param::Weights),
             ("m", Param::Means),
@@ -113,6 +113,16 @@ impl Family for GaussianMixture {
 
     fn criteria(&self, x: MatRef<'_, f64>) -> Result<(f64, f64), CliError> {
         Ok((self.bic(x).map_err(model)?, self.aic(x).map_err(model)?))
+    }
+
+    #[cfg(feature = "mpi")]
+    fn observations(&self, x: MatRef<'_, f64>) -> Result<usize, CliError> {
+        Ok(x.nrows())
+    }
+
+    #[cfg(feature = "mpi")]
+    fn n_parameters(&self) -> usize {
+        GaussianMixture::n_parameters(self)
     }
 }
 

@@ -32,7 +32,7 @@ const CHAIN_ALIASES: &[(&str, Param)] = &[
 ];
 
 /// The part of an HMM family that depends on its emission.
-pub trait EmissionFamily: Emission {
+pub trait EmissionFamily: Emission<Stats: em_driver::hmm::FlatEmissionStats> {
     /// The family's name on the command line (`hmm`, `gmmhmm`, ...).
     const NAME: &'static str;
     /// The flags the family takes besides `--components`.
@@ -90,7 +90,7 @@ where
     type Input<'a> = Sequences<'a>;
 
     fn request(args: &FitArgs, data: &Loaded) -> Result<HmmRequest<E>, CliError> {
-        let states = components(args, data.x().nrows(), Some(MAX_STATES))?;
+        let states = components(args, data, Some(MAX_STATES))?;
         let emission = E::request(args, data, states)?;
         let blocks = [&CHAIN[..], E::BLOCKS].concat();
         let aliases = [CHAIN_ALIASES, E::ALIASES].concat();
@@ -144,6 +144,16 @@ where
 
     fn criteria(&self, data: &Sequences<'_>) -> Result<(f64, f64), CliError> {
         Ok((self.bic(data).map_err(model)?, self.aic(data).map_err(model)?))
+    }
+
+    #[cfg(feature = "mpi")]
+    fn observations(&self, data: &Sequences<'_>) -> Result<usize, CliError> {
+        Ok(data.n_samples())
+    }
+
+    #[cfg(feature = "mpi")]
+    fn n_parameters(&self) -> usize {
+        Hmm::n_parameters(self)
     }
 }
 

@@ -14,7 +14,7 @@ use em_driver::{EmModel, Parameter, Settings, Start};
 use crate::apply::{Apply, Prediction, Score, Table};
 use crate::args::FitArgs;
 use crate::error::{CliError, model, usage};
-use crate::fit::{Family, Flag, learn_set};
+use crate::fit::{Family, Flag, information_criteria, learn_set};
 use crate::input::Loaded;
 use crate::limits::{check_memory, f64_bytes};
 use crate::messages::on_data;
@@ -83,7 +83,7 @@ fn learned(args: &FitArgs, m: usize) -> Result<Learned, CliError> {
 /// of the data cannot be estimated (the likelihood has no unique maximum):
 /// refused, with the largest state dimension the data allow.
 fn check_identifiable(n: usize, data: &Loaded, learn: Learned) -> Result<(), CliError> {
-    let (t, p) = (data.x().nrows(), data.x().ncols());
+    let (t, p) = (data.rows_in_file(), data.x().ncols());
     let m = input_dim(data);
     let values = (t as u128).saturating_mul(p as u128);
     let options = learn.options();
@@ -295,9 +295,19 @@ impl Family for WithInputs {
     fn criteria(&self, data: &[Sequence<'_>]) -> Result<(f64, f64), CliError> {
         let m = &self.0;
         let ll = m.log_likelihood_of(data).map_err(model)?;
-        let steps = m.n_observed_steps(&observations(data)).map_err(model)?.max(1) as f64;
-        let k = m.n_parameters() as f64;
-        Ok((-2.0 * ll + k * steps.ln(), -2.0 * ll + 2.0 * k))
+        let steps = m.n_observed_steps(&observations(data)).map_err(model)?.max(1);
+        Ok(information_criteria(ll, m.n_parameters(), steps))
+    }
+
+    /// The observed steps (every step with at least one observed value).
+    #[cfg(feature = "mpi")]
+    fn observations(&self, data: &[Sequence<'_>]) -> Result<usize, CliError> {
+        self.0.n_observed_steps(&observations(data)).map_err(model)
+    }
+
+    #[cfg(feature = "mpi")]
+    fn n_parameters(&self) -> usize {
+        self.0.n_parameters()
     }
 }
 
