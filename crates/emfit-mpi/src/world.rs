@@ -85,11 +85,16 @@ impl Collective for World {
                 Some(at)
             })
             .collect();
-        let total = counts.iter().map(|&n| n as usize).sum();
-        let mut all = vec![0u8; total];
+        let total: usize = counts.iter().map(|&n| n as usize).sum();
+        // Buffers of at least one byte, passed as slices of their lengths: an
+        // empty Vec's pointer is the dangling address 1, which Open MPI
+        // takes for MPI_IN_PLACE (and refuses: MPI_ERR_ARG).
+        let mut all = vec![0u8; total.max(1)];
+        let mut sent = local.to_vec();
+        sent.push(0);
         comm.all_gather_varcount_into(
-            local,
-            &mut PartitionMut::new(&mut all[..], &counts[..], &displs[..]),
+            &sent[..local.len()],
+            &mut PartitionMut::new(&mut all[..total], &counts[..], &displs[..]),
         );
         (counts.iter().zip(&displs))
             .map(|(&n, &at)| all[at as usize..(at + n) as usize].to_vec())

@@ -97,3 +97,20 @@ fn generated_rows_give_the_fit_of_the_same_data_in_one_process() {
         same_split.model.flat_parameters(&options).unwrap()
     );
 }
+
+/// A usage error on every rank ends the job with rank 0's message alone:
+/// the ranks' closing all-gather of empty messages is a valid MPI call (an
+/// empty buffer's dangling address 1 is Open MPI's `MPI_IN_PLACE`, which
+/// aborted the job with MPI_ERR_ARG).
+#[test]
+fn a_usage_error_ends_every_rank_without_an_mpi_error() {
+    let output = mpirun(2, &["--bogus"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr.matches("fit_gmm: unknown option --bogus").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("MPI_ERR"), "{stderr}");
+}
