@@ -97,6 +97,29 @@ fn fixed_iterations(n: usize) -> Settings {
         .unwrap()
 }
 
+/// The in-process fit of the same split: `parts` (in rank order) from
+/// `start`, `iterations` plain EM steps; its flat parameters and history.
+fn fit_parts<'d, M>(
+    parts: Vec<M::Data<'d>>,
+    start: &M,
+    options: &M::Options,
+    iterations: usize,
+) -> (Vec<f64>, Vec<f64>)
+where
+    M: EmModel + Clone,
+    M::Stats: em_driver::em_core::FlatStats,
+{
+    let fit = fit_with(
+        &Parts::new(parts).unwrap(),
+        Start::Warm(start.clone()),
+        options,
+        &fixed_iterations(iterations),
+        &mut NoopObserver,
+    )
+    .unwrap();
+    (fit.model.flat_parameters(options).unwrap(), fit.report.history)
+}
+
 /// Fits `args` once without mpirun and on 1, 2 and 4 ranks; checks the
 /// history and the parameters against the single process (1e-12) and
 /// against `same_split(ranks)`'s parameters and history, bit for bit.
@@ -167,17 +190,7 @@ fn a_gmm_on_1_2_4_ranks_is_the_single_process_fit() {
             .map(|r| rows_of(r, ranks, x.nrows()))
             .map(|rows| x.as_ref().subrows(rows.start, rows.len()))
             .collect();
-        let executor = Parts::new(parts).unwrap();
-        let start = Start::Warm(start.clone());
-        let fit = fit_with(
-            &executor,
-            start,
-            &options,
-            &fixed_iterations(25),
-            &mut NoopObserver,
-        )
-        .unwrap();
-        (fit.model.flat_parameters(&options).unwrap(), fit.report.history)
+        fit_parts(parts, &start, &options, 25)
     });
 }
 
@@ -223,17 +236,7 @@ fn a_gmm_hmm_on_1_2_4_ranks_is_the_single_process_fit_in_whole_sequences() {
                 Sequences::new(x.subrows(first, rows), &lengths[mine]).unwrap()
             })
             .collect();
-        let executor = Parts::new(parts.iter().collect()).unwrap();
-        let start = Start::Warm(start.clone());
-        let fit = fit_with(
-            &executor,
-            start,
-            &options,
-            &fixed_iterations(15),
-            &mut NoopObserver,
-        )
-        .unwrap();
-        (fit.model.flat_parameters(&options).unwrap(), fit.report.history)
+        fit_parts(parts.iter().collect(), &start, &options, 15)
     });
 }
 
@@ -329,15 +332,8 @@ fn a_rank_without_rows_contributes_nothing() {
     // Ranks 0, 1 and 2 hold a row each; rank 3 none.
     let parts: Vec<MatRef<'_, f64>> = (0..3).map(|r| x.as_ref().subrows(r, 1)).collect();
     let options = em_driver::mixture::MStepOptions::default();
-    let same_split = fit_with(
-        &Parts::new(parts).unwrap(),
-        Start::Warm(start),
-        &options,
-        &fixed_iterations(5),
-        &mut NoopObserver,
-    )
-    .unwrap();
-    assert_eq!(bits(&history(&four)), bits(&same_split.report.history));
+    let (_, same_split) = fit_parts(parts, &start, &options, 5);
+    assert_eq!(bits(&history(&four)), bits(&same_split));
 }
 
 #[test]
