@@ -231,10 +231,20 @@ pub struct DataArgs {
     /// (CSV/whitespace text with the same --header, or .npy; no missing values).
     #[arg(long, value_name = "FILE")]
     pub inputs: Option<PathBuf>,
+    /// Time-varying matrices of an lgssm.
+    #[command(flatten)]
+    pub matrices: TimeVaryingArgs,
+}
+
+/// The time-varying matrices `A_k`, `Q_k`, `H_k`, `R_k` of an lgssm, as 3-D
+/// `.npy` files, laid out over the rows of the data (or the steps drawn by
+/// `emfit sample`).
+#[derive(Debug, Args, Default)]
+pub struct TimeVaryingArgs {
     /// Time-varying transition matrices A_k of an lgssm (replacing the model's A):
     /// a .npy array (steps, n, n) holding, sequence after sequence, the T_s - 1
     /// transitions of each (matrix i maps x_i to x_{i+1}, pykalman's convention),
-    /// or one matrix per row of --data (the last of each sequence unused).
+    /// or one matrix per row of --data or step of sample (the last of each sequence unused).
     #[arg(long, value_name = "FILE.npy")]
     pub transition_matrices: Option<PathBuf>,
     /// Time-varying transition covariances Q_k of an lgssm: (steps, n, n), laid out
@@ -242,19 +252,18 @@ pub struct DataArgs {
     #[arg(long, value_name = "FILE.npy")]
     pub transition_covariances: Option<PathBuf>,
     /// Time-varying observation matrices H_k of an lgssm: a .npy array (T, p, n),
-    /// one per row of --data.
+    /// one per row of --data or step of sample.
     #[arg(long, value_name = "FILE.npy")]
     pub observation_matrices: Option<PathBuf>,
     /// Time-varying observation covariances R_k of an lgssm: (T, p, p), one per
-    /// row of --data.
+    /// row of --data or step of sample.
     #[arg(long, value_name = "FILE.npy")]
     pub observation_covariances: Option<PathBuf>,
 }
 
-impl DataArgs {
-    /// The time-varying matrix files of an lgssm, with their flags, in the
-    /// order A, Q, H, R.
-    pub fn time_varying(&self) -> [(&'static str, Option<&std::path::Path>); 4] {
+impl TimeVaryingArgs {
+    /// The files with their flags, in the order A, Q, H, R.
+    pub fn files(&self) -> [(&'static str, Option<&std::path::Path>); 4] {
         [
             ("--transition-matrices", self.transition_matrices.as_deref()),
             ("--transition-covariances", self.transition_covariances.as_deref()),
@@ -264,6 +273,19 @@ impl DataArgs {
                 self.observation_covariances.as_deref(),
             ),
         ]
+    }
+
+    /// Whether any file is given.
+    pub fn any(&self) -> bool {
+        self.files().iter().any(|(_, path)| path.is_some())
+    }
+}
+
+impl DataArgs {
+    /// The time-varying matrix files of an lgssm, with their flags, in the
+    /// order A, Q, H, R.
+    pub fn time_varying(&self) -> [(&'static str, Option<&std::path::Path>); 4] {
+        self.matrices.files()
     }
 }
 
@@ -422,6 +444,9 @@ pub struct SampleArgs {
     /// Also write the hidden labels (components/states) or states (lgssm) to this file.
     #[arg(long, value_name = "FILE")]
     pub hidden_out: Option<PathBuf>,
+    /// Time-varying matrices of an lgssm, for the --sequences x -n steps drawn.
+    #[command(flatten)]
+    pub matrices: TimeVaryingArgs,
 }
 
 /// Options of `emfit smooth`.

@@ -141,7 +141,8 @@ pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
         }
         None => None,
     };
-    let time_varying = TimeVaryingFiles::read(args, &lengths)?;
+    let steps = format!("--data {}", args.data.display());
+    let time_varying = TimeVaryingFiles::read(&args.matrices, &lengths, &steps)?;
     Ok(Loaded {
         path: args.data.clone(),
         place: Place::whole(data.nrows()),

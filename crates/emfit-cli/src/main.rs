@@ -6,7 +6,7 @@
 //! emfit fit gmm|hmm|gmmhmm|categorical-hmm|lgssm --data FILE [--lengths FILE] [options] [--out model.json]
 //! emfit predict|score|smooth --model model.json --data FILE [--lengths FILE]
 //!       [--inputs FILE] [--transition-matrices FILE.npy] [--observation-covariances FILE.npy] ...
-//! emfit sample --model model.json -n N [--out FILE]
+//! emfit sample --model model.json -n N [--sequences K] [--transition-matrices FILE.npy] ... [--out FILE]
 //! emfit filter --model model.json [--lag L] [--resume STATE] [--save-state STATE] < observations
 //! emfit forecast --model model.json --data FILE [--inputs FILE] --horizon K [--future-inputs FILE] [--plots DIR]
 //! emfit innovations --model model.json --data FILE [--lengths FILE] [--inputs FILE] [--out FILE]

@@ -14,14 +14,39 @@ use std::path::Path;
 use em_driver::io;
 use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
+use em_driver::statespace::LinearGaussianSsm;
 use em_driver::{ModelKind, model_file::AnyModel};
 
 use crate::apply::{Table, applied, load_model};
 use crate::args::{self, SampleArgs};
-use crate::error::{CliError, usage};
+use crate::error::{CliError, model as model_error, usage};
+use crate::family::lgssm::sample_time_varying;
 use crate::files::check_outputs;
 use crate::json;
 use crate::limits::{MAX_WRITTEN_VALUES, NOTE_BYTES, check_memory, f64_bytes, human_bytes};
+use crate::time_varying::{TimeVaryingFiles, in_sequence};
+
+/// `--transition-matrices` ... of an lgssm: the model and its matrix files
+/// for the `sequences` x `n` steps drawn, or `None` when none is given.
+fn time_varying<'m>(
+    args: &SampleArgs,
+    file: &'m AnyModel,
+    n: usize,
+    sequences: usize,
+) -> Result<Option<(&'m LinearGaussianSsm, TimeVaryingFiles)>, CliError> {
+    if !args.matrices.any() {
+        return Ok(None);
+    }
+    let AnyModel::Lgssm(m) = file else {
+        return Err(usage!(
+            "time-varying matrices apply to lgssm models, not to a {} model",
+            file.kind()
+        ));
+    };
+    let steps = format!("-n {n} x --sequences {sequences}");
+    let files = TimeVaryingFiles::read(&args.matrices, &vec![n; sequences], &steps)?;
+    Ok(Some((m, files)))
+}
 
 /// Points of a mixture drawn at a time.
 pub const CHUNK: usize = 65_536;
@@ -34,7 +59,11 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
             ("--hidden-out", args.hidden_out.as_deref()),
             ("--lengths-out", args.lengths_out.as_deref()),
         ],
-        &[("--model", Some(args.model.model.as_path()))],
+        &[
+            [("--model", Some(args.model.model.as_path()))].as_slice(),
+            &args.matrices.files(),
+        ]
+        .concat(),
     )?;
     let file = load_model(&args.model.model)?;
     let model = applied(&file, "sample")?;
@@ -43,6 +72,7 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
         args::positive("-n", args.n)?,
         args::positive("--sequences", args.sequences)?,
     );
+    let varying = time_varying(args, &file, n, sequences)?;
     if mixture && (sequences != 1 || args.lengths_out.is_some()) {
         return Err(usage!(
             "a gmm draws independent points: --sequences and --lengths-out do not apply"
@@ -81,6 +111,7 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
     } else {
         vec![n; sequences]
     };
+    let views = varying.as_ref().map(|(_, files)| files.views());
     let mut rng = StdRng::seed_from_u64(args::seed("--seed", args.seed)?);
     // The first failure, said with the output it concerns: the writers of
     // the two files nest, so their own error would name the outer file.
@@ -96,8 +127,21 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
         let hidden = with_output_or_sink(args.hidden_out.as_deref(), |hidden_out| {
             let mut xs = Stream::new(x_out, args.out.as_deref(), rows, json_rows);
             let mut hs = Stream::new(hidden_out, args.hidden_out.as_deref(), rows, false);
-            for &size in &chunks {
-                let step = model.sample(size, &mut rng).and_then(|(x, hidden)| {
+            for (s, &size) in chunks.iter().enumerate() {
+                let drawn = match (&varying, &views) {
+                    (Some((m, files)), Some(views)) => {
+                        let lengths = &chunks;
+                        let matrices = views.sequence(s, s * size, size);
+                        sample_time_varying(m, size, &matrices, &mut rng, |e| {
+                            let e = in_sequence(e, s);
+                            files
+                                .reword(&e, lengths)
+                                .map_or_else(|| model_error(e), CliError::Reworded)
+                        })
+                    }
+                    _ => model.sample(size, &mut rng),
+                };
+                let step = drawn.and_then(|(x, hidden)| {
                     xs.write(&x).map_err(|e| output_error(args.out.as_deref(), e))?;
                     hs.write(&hidden)
                         .map_err(|e| output_error(args.hidden_out.as_deref(), e))

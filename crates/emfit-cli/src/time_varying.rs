@@ -22,7 +22,7 @@ use em_driver::faer::MatRef;
 use em_driver::io::{self, DataError, NpyMatrices};
 use em_driver::statespace::{Param, StateSpaceError, TimeVarying};
 
-use crate::args::DataArgs;
+use crate::args::TimeVaryingArgs;
 use crate::error::{CliError, usage};
 use crate::limits::{check_memory, f64_bytes};
 
@@ -113,12 +113,13 @@ pub struct TimeVaryingFiles {
 
 impl TimeVaryingFiles {
     /// Reads the files given in `args` and checks their number of matrices
-    /// against the data's `lengths` (T in all).
-    pub fn read(args: &DataArgs, lengths: &[usize]) -> Result<Self, CliError> {
+    /// against the `lengths` (T in all) of the sequences of `steps` (the
+    /// data, or the draws of `emfit sample`, as messages name them).
+    pub fn read(args: &TimeVaryingArgs, lengths: &[usize], steps: &str) -> Result<Self, CliError> {
         let t: usize = lengths.iter().sum();
         let transitions = t - lengths.len();
         let mut files = Vec::new();
-        for ((flag, path), block) in args.time_varying().into_iter().zip(BLOCKS) {
+        for ((flag, path), block) in args.files().into_iter().zip(BLOCKS) {
             let Some(path) = path else { continue };
             let counts: &[usize] = if transition(block) {
                 &[transitions, t]
@@ -142,10 +143,9 @@ impl TimeVaryingFiles {
                     format!("{t} (one per row)")
                 };
                 return Err(usage!(
-                    "{flag} {} holds {} matrices, but --data {} needs {need}",
+                    "{flag} {} holds {} matrices, but {steps} needs {need}",
                     path.display(),
-                    matrices.len(),
-                    args.data.display()
+                    matrices.len()
                 ));
             }
             // The recursions keep a checked copy of every matrix (with its

@@ -1,9 +1,9 @@
 //! End-to-end tests of `emfit` with time-varying matrices of an lgssm
 //! (`--transition-matrices`, `--transition-covariances`,
 //! `--observation-matrices`, `--observation-covariances`): the filter, the
-//! smoother and the log-likelihood against the library's on the same model
-//! and matrices, EM of the other blocks, and the errors that name the file,
-//! the matrix, the sequence and the step.
+//! smoother, the log-likelihood and `emfit sample` against the library's on
+//! the same model and matrices, EM of the other blocks, and the errors that
+//! name the file, the matrix, the sequence and the step.
 
 mod cli_support;
 
@@ -418,4 +418,101 @@ fn bad_files_are_refused_naming_the_file_the_matrix_and_the_step() {
         &[&args[..], &["--horizon".to_string(), "3".to_string()]].concat(),
     )
     .fails_with(&["--transition-matrices: forecast predicts with the model's matrices"]);
+}
+
+/// `emfit sample -n 25 --sequences 2` with the four matrix files draws what
+/// the library draws from one generator of the same seed, sequence after
+/// sequence, bit for bit; a file of the wrong length and a model of another
+/// family are refused.
+#[test]
+fn sample_draws_with_the_matrices_as_the_library_does() {
+    let dir = TempDir::new("tv-sample");
+    model().save(&dir.path().join("m.json")).unwrap();
+    let (n, sequences) = (25, 2);
+    let a: Vec<Mat<f64>> = (0..sequences)
+        .flat_map(|s| (s * n + 1..(s + 1) * n).map(a_at))
+        .collect();
+    let per_row = |f: fn(usize) -> Mat<f64>| (0..n * sequences).map(f).collect::<Vec<_>>();
+    let mut args: Vec<String> = ["--model", "m.json", "-n", "25", "--sequences", "2", "--seed", "9"]
+        .map(String::from)
+        .to_vec();
+    for (flag, name, matrices) in [
+        ("--transition-matrices", "A.npy", &a),
+        ("--transition-covariances", "Q.npy", &per_row(q_at)),
+        ("--observation-matrices", "H.npy", &per_row(h_at)),
+        ("--observation-covariances", "R.npy", &per_row(r_at)),
+    ] {
+        write_matrices(&dir, name, matrices);
+        args.extend([flag.to_string(), name.to_string()]);
+    }
+    let mut out = args.clone();
+    out.extend(["--out", "y.npy", "--hidden-out", "x.npy"].map(String::from));
+    let mut all = vec!["sample"];
+    all.extend(out.iter().map(String::as_str));
+    emfit(dir.path(), &all).ok();
+    let read = |name: &str| em_driver::io::read_npy(&dir.path().join(name), false).unwrap();
+    let (y, x) = (read("y.npy"), read("x.npy"));
+    let mut rng = StdRng::seed_from_u64(9);
+    for s in 0..sequences {
+        let [a, q, h, r] = Files::of_sequence(s * n, n);
+        let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
+        let matrices = TimeVarying {
+            a: Some(&a),
+            q: Some(&q),
+            h: Some(&h),
+            r: Some(&r),
+        };
+        let (xs, ys) = model().sample_time_varying(n, None, &matrices, &mut rng).unwrap();
+        for k in 0..n {
+            for j in 0..2 {
+                assert_eq!(
+                    y[(s * n + k, j)].to_bits(),
+                    ys[(k, j)].to_bits(),
+                    "y, sequence {s}, step {k}"
+                );
+                assert_eq!(
+                    x[(s * n + k, j)].to_bits(),
+                    xs[(k, j)].to_bits(),
+                    "x, sequence {s}, step {k}"
+                );
+            }
+        }
+    }
+    write_matrices(&dir, "short.npy", &per_row(h_at)[..49]);
+    run(
+        &dir,
+        "sample",
+        &with_file(&args, "--observation-matrices", "short.npy"),
+    )
+    .fails_with(&["--observation-matrices short.npy holds 49 matrices, but -n 25 x --sequences 2 needs 50"]);
+    let mut r = per_row(r_at);
+    r[30] = mat![[1.0, 2.0], [2.0, 1.0]];
+    write_matrices(&dir, "bad.npy", &r);
+    run(
+        &dir,
+        "sample",
+        &with_file(&args, "--observation-covariances", "bad.npy"),
+    )
+    .fails_with(&[
+        "--observation-covariances bad.npy: matrix 31 of 50",
+        "step 6 of sequence 2",
+    ]);
+    dir.write("g.csv", "1,2\n3,1\n2,2\n0,1\n");
+    emfit(
+        dir.path(),
+        &[
+            "fit",
+            "gmm",
+            "--data",
+            "g.csv",
+            "--components",
+            "1",
+            "--out",
+            "g.json",
+            "-q",
+        ],
+    )
+    .ok();
+    let gmm = with_file(&args, "--model", "g.json");
+    run(&dir, "sample", &gmm).fails_with(&["time-varying matrices apply to lgssm models"]);
 }

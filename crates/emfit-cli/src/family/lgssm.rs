@@ -7,7 +7,7 @@ use em_driver::rand::rngs::StdRng;
 use em_driver::statespace::em::WithInputs;
 use em_driver::statespace::{
     InferenceOptions, InitConfig, InputLearnSet, InputParam, LearnSet, LinearGaussianSsm, MStepOptions,
-    Param, Sequence,
+    Param, Sequence, StateSpaceError, TimeVarying,
 };
 use em_driver::{EmModel, Parameter, Settings, Start};
 
@@ -362,14 +362,7 @@ impl Apply for LinearGaussianSsm {
 
     /// Observations and hidden states.
     fn sample(&self, n: usize, rng: &mut StdRng) -> Result<(Table, Table), CliError> {
-        if self.input_dim() > 0 {
-            return Err(usage!(
-                "the model has {} inputs, and emfit sample takes none: draw from a model with inputs through the library (LinearGaussianSsm::sample_with_inputs)",
-                self.input_dim()
-            ));
-        }
-        let (x, y) = LinearGaussianSsm::sample(self, n, rng).map_err(model)?;
-        Ok((Table::numbered(y, "x"), Table::numbered(x, "state")))
+        sample_time_varying(self, n, &TimeVarying::default(), rng, model)
     }
 
     /// Smoothed means and standard deviations, and with `covariances` the
@@ -463,4 +456,27 @@ fn states(
         },
         full,
     ))
+}
+
+/// One sequence of `t` steps drawn with the time-varying `matrices` (the
+/// model's where none are given): the observations and the hidden states.
+///
+/// # Errors
+/// A model with inputs (`emfit sample` takes none); the model's errors as
+/// `on_error` says them (bad time-varying matrices name sequence 0).
+pub fn sample_time_varying(
+    m: &LinearGaussianSsm,
+    t: usize,
+    matrices: &TimeVarying<'_>,
+    rng: &mut StdRng,
+    on_error: impl FnOnce(StateSpaceError) -> CliError,
+) -> Result<(Table, Table), CliError> {
+    if m.input_dim() > 0 {
+        return Err(usage!(
+            "the model has {} inputs, and emfit sample takes none: draw from a model with inputs through the library (LinearGaussianSsm::sample_with_inputs)",
+            m.input_dim()
+        ));
+    }
+    let (x, y) = m.sample_time_varying(t, None, matrices, rng).map_err(on_error)?;
+    Ok((Table::numbered(y, "x"), Table::numbered(x, "state")))
 }
