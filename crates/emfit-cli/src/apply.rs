@@ -158,7 +158,7 @@ pub fn inputs<'a>(model: &'a Path, data: &'a DataArgs) -> Vec<(&'static str, Opt
         ("--lengths", data.lengths.as_deref()),
         ("--inputs", data.inputs.as_deref()),
     ];
-    files.extend(data.time_varying());
+    files.extend(data.matrices.files());
     files
 }
 

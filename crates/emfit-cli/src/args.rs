@@ -281,14 +281,6 @@ impl TimeVaryingArgs {
     }
 }
 
-impl DataArgs {
-    /// The time-varying matrix files of an lgssm, with their flags, in the
-    /// order A, Q, H, R.
-    pub fn time_varying(&self) -> [(&'static str, Option<&std::path::Path>); 4] {
-        self.matrices.files()
-    }
-}
-
 /// Options of `emfit fit`.
 #[derive(Debug, Args)]
 pub struct FitArgs {

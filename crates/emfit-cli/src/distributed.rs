@@ -179,7 +179,7 @@ fn read_part(
         ("--inputs", args.inputs.is_some()),
     ]
     .into_iter()
-    .chain(args.time_varying().map(|(flag, file)| (flag, file.is_some())));
+    .chain(args.matrices.files().map(|(flag, file)| (flag, file.is_some())));
     if let Some((flag, _)) = refused.into_iter().find(|&(_, given)| given) {
         return Err(usage!("{flag} is not supported under mpirun"));
     }

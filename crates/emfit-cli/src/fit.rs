@@ -287,7 +287,7 @@ fn check_flags<F: Family>(args: &FitArgs) -> Result<(), CliError> {
         ("--lengths", args.data.lengths.as_deref()),
         ("--inputs", args.data.inputs.as_deref()),
     ];
-    inputs.extend(args.data.time_varying());
+    inputs.extend(args.data.matrices.files());
     check_outputs(&[("--out", args.out.as_deref())], &inputs)
 }
 

@@ -9,7 +9,9 @@
 //! ŷ_{o+j} = H m_{o+j} + D u_{o+j} + d,    S_{o+j} = H P_{o+j} Hᵀ + R
 //! ```
 //!
-//! (the inputs of the forecast steps from `--future-inputs`). The table
+//! (the inputs of the forecast steps from `--future-inputs`). With
+//! time-varying matrices the data are filtered with them and the forecast
+//! starts at the last step, with the model's matrices past it. The table
 //! has one row per forecast step: the step (counted from 1 in the
 //! sequence), the means `ŷ` and the standard deviations `√diag S`; with
 //! `--plots` an SVG shows the data (up to four horizons before the origin,
@@ -58,16 +60,6 @@ pub fn run(args: &ForecastArgs, as_json: bool) -> Result<(), CliError> {
         &format!("--horizon {horizon} for a state dimension of {n}"),
         f64_bytes(&[horizon, n * n + p * p + n + p, 2]),
     )?;
-    if let Some((flag, _)) = args
-        .data
-        .time_varying()
-        .into_iter()
-        .find(|(_, path)| path.is_some())
-    {
-        return Err(usage!(
-            "{flag}: forecast predicts with the model's matrices past the origin; it takes no time-varying matrices"
-        ));
-    }
     let data = data_for(file.kind(), m, &args.data)?;
     let future = future_inputs(args, m, horizon)?;
     let steps = data.time_varying.views();
@@ -85,6 +77,12 @@ pub fn run(args: &ForecastArgs, as_json: bool) -> Result<(), CliError> {
             }
         },
     };
+    if args.data.matrices.any() && origin + 1 != steps {
+        return Err(usage!(
+            "--origin {}: with time-varying matrices a forecast starts at the last step ({steps}), past which the model's matrices are used (the steps after an earlier origin have matrices of their own)",
+            origin + 1
+        ));
+    }
     let filtered = m.filter_sequence(last).map_err(|e| on_data(&data, e.into()))?;
     let forecast = m
         .forecast(&filtered, origin, horizon, future.as_ref().map(Mat::as_ref))

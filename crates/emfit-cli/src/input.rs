@@ -165,7 +165,7 @@ pub fn check_flags(args: &DataArgs, kind: ModelKind, name: &str) -> Result<(), C
     if args.inputs.is_some() && kind != ModelKind::Lgssm {
         return Err(usage!("--inputs is only supported by lgssm, not by {name}"));
     }
-    if let Some((flag, _)) = args.time_varying().into_iter().find(|(_, path)| path.is_some())
+    if let Some((flag, _)) = args.matrices.files().into_iter().find(|(_, path)| path.is_some())
         && kind != ModelKind::Lgssm
     {
         return Err(usage!("{flag} is only supported by lgssm, not by {name}"));

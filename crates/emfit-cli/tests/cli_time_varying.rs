@@ -397,7 +397,7 @@ fn bad_files_are_refused_naming_the_file_the_matrix_and_the_step() {
         &with_file(&args, "--observation-covariances", "cut.npy"),
     )
     .fails_with(&["cut.npy: .npy 'shape' declares 1600 data bytes but the file holds 1592"]);
-    // Only an lgssm takes them, and forecast does not.
+    // Only an lgssm takes them.
     emfit(
         dir.path(),
         &[
@@ -412,12 +412,6 @@ fn bad_files_are_refused_naming_the_file_the_matrix_and_the_step() {
         ],
     )
     .fails_with(&["--transition-matrices is only supported by lgssm, not by gmm"]);
-    run(
-        &dir,
-        "forecast",
-        &[&args[..], &["--horizon".to_string(), "3".to_string()]].concat(),
-    )
-    .fails_with(&["--transition-matrices: forecast predicts with the model's matrices"]);
 }
 
 /// `emfit sample -n 25 --sequences 2` with the four matrix files draws what
@@ -515,4 +509,44 @@ fn sample_draws_with_the_matrices_as_the_library_does() {
     .ok();
     let gmm = with_file(&args, "--model", "g.json");
     run(&dir, "sample", &gmm).fails_with(&["time-varying matrices apply to lgssm models"]);
+}
+
+/// `emfit forecast` filters the last sequence with its matrices and
+/// predicts from its last step with the model's: the library's forecast of
+/// the same filter output; an earlier `--origin` is refused.
+#[test]
+fn forecast_filters_with_the_matrices_and_starts_at_the_last_step() {
+    let (dir, args) = setup("tv-forecast");
+    let mut forecast = args.clone();
+    forecast.extend(["--horizon", "3"].map(String::from));
+    let rows = parse_rows(run(&dir, "forecast", &forecast).ok());
+    let (m, y) = (model(), data());
+    let (first, t) = (LENGTHS[0], LENGTHS[1]);
+    let [a, q, h, r] = Files::of_sequence(first, t);
+    let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
+    let sequence = Sequence::new(y.as_ref().subrows(first, t)).with_time_varying(TimeVarying {
+        a: Some(&a),
+        q: Some(&q),
+        h: Some(&h),
+        r: Some(&r),
+    });
+    let filtered = m.filter_sequence(sequence).unwrap();
+    let want = m.forecast(&filtered, t - 1, 3, None).unwrap();
+    assert_eq!(rows.len(), 3);
+    for (j, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (t + j + 1) as f64);
+        for i in 0..2 {
+            let (mean, sd) = (
+                want.observation_means()[(j, i)],
+                want.observation_variances()[(j, i)].sqrt(),
+            );
+            assert!(
+                (row[1 + i] - mean).abs() <= 1e-12 * mean.abs().max(1.0),
+                "{row:?}"
+            );
+            assert!((row[3 + i] - sd).abs() <= 1e-12 * sd, "{row:?}");
+        }
+    }
+    forecast.extend(["--origin", "5"].map(String::from));
+    run(&dir, "forecast", &forecast).fails_with(&["--origin 5", "starts at the last step (20)"]);
 }
