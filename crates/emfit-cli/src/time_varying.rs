@@ -26,7 +26,7 @@ use crate::args::TimeVaryingArgs;
 use crate::error::{CliError, usage};
 use crate::limits::{check_memory, f64_bytes};
 
-/// The blocks in the order of [`DataArgs::time_varying`].
+/// The blocks in the order of [`TimeVaryingArgs::files`].
 const BLOCKS: [Param; 4] = [Param::A, Param::Q, Param::H, Param::R];
 
 /// Whether `block` acts on the transitions (`A`, `Q`: step k's matrix maps
