@@ -9,7 +9,9 @@
 //! [`FilterState`] at the end of the input, or before a line that fails,
 //! so that `--resume` goes on from there. With `--lag L` each answer also
 //! holds the smoothed means and standard deviations of the step L lines
-//! back ([`FixedLagSmoother`]; empty cells for the first L lines).
+//! back ([`FixedLagSmoother`]; empty cells for the first L lines), and the
+//! saved state is the smoother's ([`LaggedState`]), resumed with the same
+//! `--lag`.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
@@ -19,7 +21,8 @@ use em_driver::faer::Mat;
 use em_driver::io::{self, parse_record};
 use em_driver::model_file::AnyModel;
 use em_driver::statespace::{
-    FilterState, FixedLagSmoother, InferenceOptions, LinearGaussianSsm, Smoothed, StreamingFilter,
+    FilterState, FixedLagSmoother, InferenceOptions, LaggedState, LinearGaussianSsm, Smoothed,
+    StreamingFilter,
 };
 
 use crate::apply::load_model;
@@ -51,25 +54,53 @@ pub fn run(args: &FilterArgs) -> Result<(), CliError> {
     } else {
         m
     };
-    if args.lag.is_some() && (args.resume.is_some() || args.save_state.is_some()) {
-        return Err(usage!(
-            "--lag cannot be combined with --resume or --save-state (the saved state is the filter's only)"
-        ));
-    }
     let mut stream = match (&args.resume, args.lag) {
-        (_, Some(lag)) => Stream::Lagged(FixedLagSmoother::new(&m, lag)),
-        (Some(path), None) => Stream::Filter(
-            StreamingFilter::resume(&m, &read_state(path)?)
-                .map_err(|e| CliError::Reworded(format!("{}: {e}", path.display())))?,
-        ),
+        (None, Some(lag)) => Stream::Lagged(FixedLagSmoother::new(&m, lag)),
         (None, None) => Stream::Filter(StreamingFilter::new(&m)),
+        (Some(path), lag) => match (read_state(path)?, lag) {
+            (SavedState::Filter(state), None) => {
+                Stream::Filter(StreamingFilter::resume(&m, &state).map_err(|e| in_file(path, e))?)
+            }
+            (SavedState::Lagged(state), Some(lag)) if state.lag == lag => {
+                Stream::Lagged(FixedLagSmoother::resume(&m, &state).map_err(|e| in_file(path, e))?)
+            }
+            (SavedState::Lagged(state), _) => {
+                return Err(usage!(
+                    "--resume {}: the state was saved with --lag {}: resume it with the same --lag",
+                    path.display(),
+                    state.lag
+                ));
+            }
+            (SavedState::Filter(_), Some(_)) => {
+                return Err(usage!(
+                    "--resume {}: the state was saved without --lag: resume it without --lag",
+                    path.display()
+                ));
+            }
+        },
     };
     let result = filter_lines(&m, &mut stream);
     if let Some(path) = &args.save_state {
-        let text = serde_json::to_string_pretty(&stream.filter().state()).expect("a filter state serialises");
+        let text = match &stream {
+            Stream::Filter(f) => serde_json::to_string_pretty(&f.state()),
+            Stream::Lagged(s) => serde_json::to_string_pretty(&s.state()),
+        }
+        .expect("a state serialises");
         io::write_atomically(path, |w| w.write_all(text.as_bytes()))?;
     }
     result
+}
+
+/// A state of file `path` that does not fit the model.
+fn in_file(path: &Path, e: em_driver::statespace::StateSpaceError) -> CliError {
+    CliError::Reworded(format!("{}: {e}", path.display()))
+}
+
+/// A state written by `--save-state`: the filter's, or with `--lag` the
+/// fixed-lag smoother's (the filter's and its window).
+enum SavedState {
+    Lagged(LaggedState),
+    Filter(FilterState),
 }
 
 /// The filter, alone or under a fixed-lag smoother.
@@ -107,15 +138,25 @@ fn push_moments(line: &mut String, mean: &[f64], cov: &Mat<f64>) {
     }
 }
 
-/// Reads a filter state written by `--save-state`.
-fn read_state(path: &Path) -> Result<FilterState, CliError> {
+/// Reads a state written by `--save-state` (a smoother's has a `window`).
+fn read_state(path: &Path) -> Result<SavedState, CliError> {
     let text = em_driver::model_file::read_limited(path).map_err(|e| CliError::File(Box::new(e)))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let refused = |e: serde_json::Error| {
         CliError::Reworded(format!(
             "{}: not a filter state written by --save-state: {e}",
             path.display()
         ))
-    })
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(refused)?;
+    if value.get("window").is_some() {
+        serde_json::from_value(value)
+            .map(SavedState::Lagged)
+            .map_err(refused)
+    } else {
+        serde_json::from_value(value)
+            .map(SavedState::Filter)
+            .map_err(refused)
+    }
 }
 
 /// Filters every line of standard input, answering each at once.

@@ -150,7 +150,8 @@ fn bad_lines_name_line_and_column_after_answering_the_good_ones() {
 }
 
 /// With `--lag 2`, line k also holds the smoothed moments of step k − 2,
-/// which for the last line are the batch smoother's (`emfit smooth`).
+/// which for the last line are the batch smoother's (`emfit smooth`); its
+/// state saved and resumed gives the same answers.
 #[test]
 fn lagged_answers_hold_the_smoothed_step_behind() {
     let dir = TempDir::new("filter-lag");
@@ -191,18 +192,43 @@ fn lagged_answers_hold_the_smoothed_step_behind() {
         (last[2] - want[0]).abs() < 1e-12 && (last[3] - want[1]).abs() < 1e-12,
         "{last:?} vs {want:?}"
     );
+    // Saved after 3 lines with --lag 2 and resumed with it, the answers to
+    // the other lines are those of the uninterrupted run, to the last digit.
+    let head: String = YS[..3].iter().map(|y| format!("{y}\n")).collect();
+    let tail: String = YS[3..].iter().map(|y| format!("{y}\n")).collect();
+    let lagged = |extra: &[&str], input: &str| {
+        let mut args = vec!["filter", "--model", &model, "--lag", "2"];
+        args.extend(extra);
+        emfit_with_stdin(dir.path(), &args, input)
+    };
+    let first = lagged(&["--save-state", "s.json"], &head);
+    let second = lagged(&["--resume", "s.json"], &tail);
+    assert_eq!(format!("{}{}", first.ok(), second.ok()), out);
+    // The state is the smoother's: resumed with its lag only.
+    let with_lag = |lag: &str| {
+        emfit_with_stdin(
+            dir.path(),
+            &["filter", "--model", &model, "--lag", lag, "--resume", "s.json"],
+            &tail,
+        )
+    };
+    with_lag("1").fails_with(&["saved with --lag 2"]);
     emfit_with_stdin(
         dir.path(),
-        &[
-            "filter",
-            "--model",
-            &model,
-            "--lag",
-            "2",
-            "--save-state",
-            "s.json",
-        ],
-        "1\n",
+        &["filter", "--model", &model, "--resume", "s.json"],
+        &tail,
     )
-    .fails_with(&["--lag", "--save-state"]);
+    .fails_with(&["saved with --lag 2"]);
+    emfit_with_stdin(
+        dir.path(),
+        &["filter", "--model", &model, "--save-state", "f.json"],
+        &head,
+    )
+    .ok();
+    emfit_with_stdin(
+        dir.path(),
+        &["filter", "--model", &model, "--lag", "2", "--resume", "f.json"],
+        &tail,
+    )
+    .fails_with(&["saved without --lag"]);
 }

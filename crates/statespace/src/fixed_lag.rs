@@ -16,16 +16,23 @@
 //!
 //! for `j = k−1, ..., k−L`: the smoothed moments of the full smoother run
 //! on `y_0..y_k` (one factorisation and O(L) matrix products per step).
+//!
+//! Its state ([`LaggedState`]: the filter's, and the window's filtered
+//! moments with the drift `B u_{j+1} + b` of each step's transition) can be
+//! saved and resumed: the predictions and gains are formed again from them,
+//! by the same operations, so a resumed smoother gives the uninterrupted
+//! one's results bit for bit.
 
 use std::collections::VecDeque;
 
 use faer::{Mat, MatRef};
 use linalg_kernels::{Cholesky, KernelError};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StateSpaceError};
 use crate::model::LinearGaussianSsm;
 use crate::model::validate::symmetrise;
-use crate::streaming::StreamingFilter;
+use crate::streaming::{FilterState, StreamingFilter, check_moments};
 
 /// The smoothed moments of one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +50,36 @@ pub struct Smoothed {
 struct Filtered {
     mean: Mat<f64>,
     cov: Mat<f64>,
+    /// `B u + b` of the transition into this step (none without inputs or
+    /// offsets).
+    drift: Option<Vec<f64>>,
     /// From the previous step j (none for the first step, or at lag 0).
     from_previous: Option<Result<Backward>>,
+}
+
+/// The state of a [`FixedLagSmoother`] after some steps: what resuming it
+/// needs (serde-serialisable, e.g. to JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaggedState {
+    /// The lag L.
+    pub lag: usize,
+    /// The filter's state.
+    pub filter: FilterState,
+    /// The filtered moments of the last (at most L + 1) steps, oldest
+    /// first; the newest is the filter's last step.
+    pub window: Vec<WindowStep>,
+}
+
+/// One step of a [`LaggedState`]'s window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowStep {
+    /// `m_{j|j}` (n values).
+    pub mean: Vec<f64>,
+    /// `P_{j|j}`, n rows of n values.
+    pub covariance: Vec<Vec<f64>>,
+    /// `B u_j + b` of the transition into step j, if the transitions have
+    /// a drift (`[B b]` not zero).
+    pub drift: Option<Vec<f64>>,
 }
 
 /// The backward step from step j + 1 to step j: the prediction
@@ -118,37 +153,124 @@ impl FixedLagSmoother {
     /// covariance of the window cannot be factored (the step is kept).
     pub fn update(&mut self, y: &[f64], u: Option<&[f64]>) -> Result<Option<Smoothed>> {
         self.filter.update(y, u)?;
-        let column = |v: &[f64]| Mat::from_fn(v.len(), 1, |i, _| v[i]);
-        let from_previous = match self.window.back() {
-            Some(previous) if self.lag > 0 => {
-                let drift = self.filter.last_drift().map(column);
-                Some(self.backward(previous, drift, self.filter.step() - 1))
-            }
-            _ => None,
-        };
-        if self.window.len() > self.lag {
-            self.window.pop_front();
-        }
-        self.window.push_back(Filtered {
-            mean: column(self.filter.mean()),
-            cov: self.filter.covariance(),
-            from_previous,
-        });
+        let drift = self.filter.last_drift().map(<[f64]>::to_vec);
+        self.push(
+            self.filter.step() - 1,
+            column(self.filter.mean()),
+            self.filter.covariance(),
+            drift,
+        );
         if self.window.len() <= self.lag {
             return Ok(None);
         }
         self.smooth_back().map(Some)
     }
 
+    /// Adds the filtered moments of step `step` (from 0; its transition's
+    /// `drift`) to the window, with the backward step to the step before.
+    fn push(&mut self, step: usize, mean: Mat<f64>, cov: Mat<f64>, drift: Option<Vec<f64>>) {
+        let from_previous = match self.window.back() {
+            Some(previous) if self.lag > 0 => Some(self.backward(previous, drift.as_deref(), step)),
+            _ => None,
+        };
+        if self.window.len() > self.lag {
+            self.window.pop_front();
+        }
+        self.window.push_back(Filtered {
+            mean,
+            cov,
+            drift,
+            from_previous,
+        });
+    }
+
+    /// The state to resume from ([`Self::resume`]).
+    #[must_use]
+    pub fn state(&self) -> LaggedState {
+        LaggedState {
+            lag: self.lag,
+            filter: self.filter.state(),
+            window: self
+                .window
+                .iter()
+                .map(|f| WindowStep {
+                    mean: column_values(f.mean.as_ref()),
+                    covariance: (0..f.cov.nrows())
+                        .map(|i| (0..f.cov.ncols()).map(|j| f.cov[(i, j)]).collect())
+                        .collect(),
+                    drift: f.drift.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The smoother of `model` at `state.lag` that goes on from a saved
+    /// state, as if it had not stopped.
+    ///
+    /// # Errors
+    /// As [`StreamingFilter::resume`]; [`StateSpaceError::FilterState`] for
+    /// a window longer than L + 1 steps or than the steps taken, a window
+    /// step whose moments do not fit the model (field `window.mean`,
+    /// `window.covariance`) or whose drift is missing, present without a
+    /// drift (`[B b]` zero), of another length or not finite (`window.drift`),
+    /// and a newest step other than the filter's.
+    pub fn resume(model: &LinearGaussianSsm, state: &LaggedState) -> Result<Self> {
+        let invalid = |field, requirement| StateSpaceError::FilterState { field, requirement };
+        let mut smoother = Self::new(model, state.lag);
+        smoother.filter = StreamingFilter::resume(model, &state.filter)?;
+        let steps = state.window.len();
+        if steps > state.lag.saturating_add(1) || steps > state.filter.step {
+            return Err(invalid(
+                "window",
+                "holds more steps than the lag (plus one) or than the steps taken",
+            ));
+        }
+        let n = model.state_dim();
+        let drifts = smoother.filter.has_drift();
+        for step in &state.window {
+            check_moments(&step.mean, &step.covariance, n).map_err(|(field, requirement)| {
+                invalid(
+                    if field == "mean" {
+                        "window.mean"
+                    } else {
+                        "window.covariance"
+                    },
+                    requirement,
+                )
+            })?;
+            let drift_fits = match &step.drift {
+                Some(d) => drifts && d.len() == n && d.iter().all(|v| v.is_finite()),
+                None => !drifts,
+            };
+            if !drift_fits {
+                return Err(invalid(
+                    "window.drift",
+                    "must be n finite values when the transitions have a drift (B u + b), and absent without",
+                ));
+            }
+        }
+        if let Some(newest) = state.window.last()
+            && (newest.mean != state.filter.mean || newest.covariance != state.filter.covariance)
+        {
+            return Err(invalid("window", "must end with the filter's last step"));
+        }
+        let first = state.filter.step - steps;
+        for (j, step) in state.window.iter().enumerate() {
+            let cov = Mat::from_fn(n, n, |r, c| step.covariance[r][c]);
+            smoother.push(first + j, column(&step.mean), cov, step.drift.clone());
+        }
+        Ok(smoother)
+    }
+
     /// The prediction of step `step` from the filtered moments of the step
     /// before it, `previous`, with the drift of its transition, and the gain.
-    fn backward(&self, previous: &Filtered, drift: Option<Mat<f64>>, step: usize) -> Result<Backward> {
+    fn backward(&self, previous: &Filtered, drift: Option<&[f64]>, step: usize) -> Result<Backward> {
         let a_p = &self.a * &previous.cov;
         let mut predicted_cov = &a_p * self.a.transpose() + &self.q;
         symmetrise(&mut predicted_cov);
         let mut predicted_mean = &self.a * &previous.mean;
         if let Some(c) = drift {
-            predicted_mean += c;
+            predicted_mean += column(c);
         }
         // Gᵀ = P_{j+1|j}⁻¹ A P_{j|j}.
         let factor = Cholesky::new(predicted_cov.as_ref()).map_err(|e| not_pd(e, step))?;
@@ -200,6 +322,11 @@ fn not_pd(e: KernelError, step: usize) -> StateSpaceError {
         },
         _ => StateSpaceError::Diverged { sequence: 0, step },
     }
+}
+
+/// `v` as an n x 1 matrix.
+fn column(v: &[f64]) -> Mat<f64> {
+    Mat::from_fn(v.len(), 1, |i, _| v[i])
 }
 
 fn column_values(m: MatRef<'_, f64>) -> Vec<f64> {

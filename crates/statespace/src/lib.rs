@@ -128,7 +128,7 @@ pub use buffers::release_buffers;
 pub use data::split_sequences;
 pub use em::{CovStructure, InitConfig, MStepOptions, SufficientStats};
 pub use error::{Matrix, Result, StateSpaceError};
-pub use fixed_lag::{FixedLagSmoother, Smoothed};
+pub use fixed_lag::{FixedLagSmoother, LaggedState, Smoothed, WindowStep};
 pub use forecast::Forecast;
 pub use inference::{FILTER_CHECKPOINT_INTERVAL, FilterOutput, SmootherOutput};
 pub use innovations::Innovations;

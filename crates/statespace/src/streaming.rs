@@ -200,6 +200,11 @@ impl StreamingFilter {
 
     /// The drift `B u_k + b` of the last step (`None` when B and b are
     /// zero).
+    /// Whether the transitions have a drift `B u + b` (`[B b]` not zero).
+    pub(crate) fn has_drift(&self) -> bool {
+        self.drift_coefficients.is_some()
+    }
+
     pub(crate) fn last_drift(&self) -> Option<&[f64]> {
         self.drift_coefficients.as_ref().map(|_| &self.drift[..])
     }
@@ -262,28 +267,12 @@ impl StreamingFilter {
         let mut filter = Self::new(model);
         let n = filter.pm.n;
         let invalid = |field, requirement| StateSpaceError::FilterState { field, requirement };
-        if state.mean.len() != n {
-            return Err(invalid("mean", "does not have the model's state dimension"));
-        }
-        if state.covariance.len() != n || state.covariance.iter().any(|row| row.len() != n) {
-            return Err(invalid(
-                "covariance",
-                "is not n x n for the model's state dimension n",
-            ));
-        }
-        if !state.mean.iter().all(|v| v.is_finite()) {
-            return Err(invalid("mean", "has a value that is not finite"));
-        }
-        if !state.covariance.iter().flatten().all(|v| v.is_finite()) {
-            return Err(invalid("covariance", "has a value that is not finite"));
-        }
+        check_moments(&state.mean, &state.covariance, n)
+            .map_err(|(field, requirement)| invalid(field, requirement))?;
         if !state.log_likelihood.is_finite() {
             return Err(invalid("log_likelihood", "is not finite"));
         }
         let c = &state.covariance;
-        if (0..n).any(|i| (0..i).any(|j| c[i][j] != c[j][i])) {
-            return Err(invalid("covariance", "is not symmetric"));
-        }
         if state.step > MAX_STEP {
             return Err(invalid("step", "is too large to count on from"));
         }
@@ -306,4 +295,30 @@ impl StreamingFilter {
         filter.step = state.step;
         Ok(filter)
     }
+}
+
+/// Checks saved moments against the state dimension n: a mean of n finite
+/// values and a symmetric n x n covariance of finite values; the failed
+/// field (`mean` or `covariance`) and what is wrong with it.
+pub(crate) fn check_moments(
+    mean: &[f64],
+    covariance: &[Vec<f64>],
+    n: usize,
+) -> std::result::Result<(), (&'static str, &'static str)> {
+    if mean.len() != n {
+        return Err(("mean", "does not have the model's state dimension"));
+    }
+    if covariance.len() != n || covariance.iter().any(|row| row.len() != n) {
+        return Err(("covariance", "is not n x n for the model's state dimension n"));
+    }
+    if !mean.iter().all(|v| v.is_finite()) {
+        return Err(("mean", "has a value that is not finite"));
+    }
+    if !covariance.iter().flatten().all(|v| v.is_finite()) {
+        return Err(("covariance", "has a value that is not finite"));
+    }
+    if (0..n).any(|i| (0..i).any(|j| covariance[i][j] != covariance[j][i])) {
+        return Err(("covariance", "is not symmetric"));
+    }
+    Ok(())
 }

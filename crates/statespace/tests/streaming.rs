@@ -13,8 +13,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use statespace::scenario;
 use statespace::{
-    FilterOutput, FilterState, FixedLagSmoother, InferenceOptions, LinearGaussianSsm, StateSpaceError,
-    StreamingFilter,
+    FilterOutput, FilterState, FixedLagSmoother, InferenceOptions, LaggedState, LinearGaussianSsm,
+    StateSpaceError, StreamingFilter,
 };
 
 /// `y` with some entries missing: a whole row every 7 steps, one
@@ -338,6 +338,66 @@ fn fixed_lag_smoothing_equals_the_smoother_of_the_prefix() {
             }
         }
     }
+}
+
+/// A fixed-lag smoother saved through JSON and resumed, at any step of a
+/// stream with inputs and missing entries and for lags 0 to 3, goes on as
+/// the uninterrupted one, bit for bit; states that do not fit are refused.
+#[test]
+fn fixed_lag_state_resumes_bit_for_bit_through_json() {
+    let model = random_model_with_inputs(3, 2, 1, 91);
+    let mut rng = StdRng::seed_from_u64(92);
+    let u = Mat::<f64>::from_fn(20, 1, |_, _| rng.random_range(-1.0..1.0));
+    let (_, y) = model.sample_with_inputs(u.as_ref(), &mut rng).unwrap();
+    let y = with_gaps(y);
+    let step = |s: &mut FixedLagSmoother, k: usize| {
+        s.update(&row(y.as_ref(), k), Some(&row(u.as_ref(), k)))
+            .unwrap()
+            .map(|m| (m.step, bits(&m.mean), mat_bits(m.covariance.as_ref())))
+    };
+    for lag in 0..4 {
+        let mut whole = FixedLagSmoother::new(&model, lag);
+        let want: Vec<_> = (0..20).map(|k| step(&mut whole, k)).collect();
+        for stop in [1, 2, 5, 13] {
+            let mut first = FixedLagSmoother::new(&model, lag);
+            for k in 0..stop {
+                step(&mut first, k);
+            }
+            let json = serde_json::to_string(&first.state()).unwrap();
+            let state: LaggedState = serde_json::from_str(&json).unwrap();
+            assert_eq!(state.window.len(), stop.min(lag + 1));
+            let mut resumed = FixedLagSmoother::resume(&model, &state).unwrap();
+            for k in stop..20 {
+                assert_eq!(
+                    step(&mut resumed, k),
+                    want[k],
+                    "lag {lag}, stopped at {stop}, step {k}"
+                );
+            }
+        }
+    }
+    let mut smoother = FixedLagSmoother::new(&model, 2);
+    for k in 0..4 {
+        step(&mut smoother, k);
+    }
+    let state = smoother.state();
+    let refused = |state: &LaggedState| match FixedLagSmoother::resume(&model, state) {
+        Err(StateSpaceError::FilterState { field, .. }) => field,
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("resumed from a state that does not fit"),
+    };
+    let mut long = state.clone();
+    long.lag = 1;
+    assert_eq!(refused(&long), "window");
+    let mut moved = state.clone();
+    moved.window[2].mean[0] += 1.0;
+    assert_eq!(refused(&moved), "window");
+    let mut short = state.clone();
+    short.window[0].covariance[1].pop();
+    assert_eq!(refused(&short), "window.covariance");
+    let mut undriven = state;
+    undriven.window[1].drift = None;
+    assert_eq!(refused(&undriven), "window.drift");
 }
 
 #[test]
