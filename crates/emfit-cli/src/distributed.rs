@@ -131,11 +131,13 @@ fn fit<F: Family>(world: &World, args: &FitArgs, as_json: bool) -> Result<(), St
                 .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
         })
         .sum::<u64>();
-    let criteria = information_criteria(
-        fit.report.log_likelihood,
-        fit.model.n_parameters(),
-        usize::try_from(n).unwrap_or(usize::MAX).max(1),
-    );
+    let criteria = fit.model.n_parameters().map(|k| {
+        information_criteria(
+            fit.report.log_likelihood,
+            k,
+            usize::try_from(n).unwrap_or(usize::MAX).max(1),
+        )
+    });
     let written = if rank == 0 {
         let extra = [("ranks", json::json!(ranks))];
         if !(request.quiet || as_json) {
