@@ -189,7 +189,7 @@ fn read_part(
     if rows == 0 {
         return Err(CliError::from(io::DataError::Empty { path: path.clone() }));
     }
-    let (place, lengths) = if kind == ModelKind::Gmm {
+    let (place, lengths) = if kind.is_mixture() {
         let mine = rows_of(rank, ranks, rows);
         let place = Place {
             rows_in_file: rows,
@@ -241,7 +241,7 @@ fn sample<C: Collective>(
     seed: u64,
 ) -> Result<Loaded, String> {
     let place = part.place;
-    let (data, lengths) = if kind == ModelKind::Gmm {
+    let (data, lengths) = if kind.is_mixture() {
         let sample = seeded_sample(collective, part.x(), place.first_row, size, seed)?;
         let rows = sample.nrows();
         (sample, vec![rows])

@@ -183,6 +183,13 @@ fn bad_flags_and_files_are_refused_in_one_line() {
     emfit(dir.path(), &["fit", "bgmm", "--data", &data, "--mixtures", "2"])
         .fails_with(&["--mixtures applies to gmmhmm, not to bgmm"]);
 
+    let lengths = dir.write("lengths.txt", "20\n20\n");
+    emfit(
+        dir.path(),
+        &["fit", "bgmm", "--data", &data, "--lengths", &lengths],
+    )
+    .fails_with(&["a bgmm has no sequences"]);
+
     // A fitted file, then broken copies of it.
     emfit(
         dir.path(),
@@ -222,6 +229,11 @@ fn bad_flags_and_files_are_refused_in_one_line() {
         &["predict", "--model", "missing.json", "--data", &data],
     )
     .fails_with(&["missing.json", "parameters.mean_precision"]);
+    emfit(
+        dir.path(),
+        &["sample", "--model", "ok.json", "-n", "5", "--sequences", "2"],
+    )
+    .fails_with(&["a bgmm draws independent points"]);
     // A warm start from the file runs.
     emfit(
         dir.path(),

@@ -142,6 +142,13 @@ impl ModelKind {
         "bgmm",
     ];
 
+    /// A mixture (`gmm`, `bgmm`): its data are independent rows, not
+    /// sequences.
+    #[must_use]
+    pub fn is_mixture(self) -> bool {
+        matches!(self, Self::Gmm | Self::Bgmm)
+    }
+
     /// The name used in files.
     #[must_use]
     pub fn name(self) -> &'static str {
