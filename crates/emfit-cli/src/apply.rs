@@ -131,6 +131,7 @@ pub fn applied<'m>(model: &'m AnyModel, what: &str) -> Result<&'m dyn Apply, Cli
         AnyModel::GmmHmm(m) => Ok(m),
         AnyModel::CategoricalHmm(m) => Ok(m),
         AnyModel::Lgssm(m) => Ok(m),
+        AnyModel::Bgmm(m) => Ok(m),
         other => Err(usage!(
             "{what} is not available for a {} model in this build",
             other.kind()

@@ -142,6 +142,18 @@ pub enum FamilyArg {
     CategoricalHmm,
     /// Linear Gaussian state-space model (Kalman filter / RTS smoother).
     Lgssm,
+    /// Variational Bayesian Gaussian mixture (scikit-learn's BayesianGaussianMixture):
+    /// --components is an upper bound, components the data do not need get weights near 0.
+    Bgmm,
+}
+
+/// The prior of the mixture weights of a bgmm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WeightPriorArg {
+    /// A Dirichlet process (stick-breaking, truncated at --components): the default.
+    DirichletProcess,
+    /// A symmetric Dirichlet distribution over the --components weights.
+    DirichletDistribution,
 }
 
 /// Covariance structure of Gaussian components.
@@ -290,7 +302,7 @@ pub struct FitArgs {
     /// The data.
     #[command(flatten)]
     pub data: DataArgs,
-    /// Number of mixture components (gmm) or hidden states (HMMs).
+    /// Number of mixture components (gmm; at most, for bgmm) or hidden states (HMMs).
     #[arg(short = 'k', long, visible_alias = "states", value_name = "K")]
     pub components: Option<usize>,
     /// Mixture components per hidden state (gmmhmm).
@@ -317,8 +329,16 @@ pub struct FitArgs {
     /// reg_covar, hmmlearn's min_covar: use it to reproduce their fits). Default: a floor of
     /// 1e-6 of each feature's variance, so that a fit does not depend on the data's units
     /// (gmm, hmm, gmmhmm).
+    /// bgmm: an absolute floor as scikit-learn's, default 1e-6.
     #[arg(long, value_name = "X", allow_hyphen_values = true)]
     pub reg_covar: Option<f64>,
+    /// Prior of the mixture weights (bgmm; default: dirichlet-process).
+    #[arg(long, value_enum, value_name = "PRIOR")]
+    pub weight_prior: Option<WeightPriorArg>,
+    /// Concentration of the weight prior, > 0 (bgmm; default 1/K): small values
+    /// leave fewer effective components.
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    pub weight_concentration: Option<f64>,
     /// Absolute tolerance on the log-likelihood gain (see --stop).
     #[arg(long, default_value_t = 1e-8, value_name = "X", allow_negative_numbers = true)]
     pub tol: f64,

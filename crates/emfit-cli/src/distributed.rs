@@ -131,11 +131,13 @@ fn fit<F: Family>(world: &World, args: &FitArgs, as_json: bool) -> Result<(), St
                 .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
         })
         .sum::<u64>();
-    let criteria = information_criteria(
-        fit.report.log_likelihood,
-        fit.model.n_parameters(),
-        usize::try_from(n).unwrap_or(usize::MAX).max(1),
-    );
+    let criteria = fit.model.n_parameters().map(|k| {
+        information_criteria(
+            fit.report.log_likelihood,
+            k,
+            usize::try_from(n).unwrap_or(usize::MAX).max(1),
+        )
+    });
     let written = if rank == 0 {
         let extra = [("ranks", json::json!(ranks))];
         if !(request.quiet || as_json) {
@@ -187,7 +189,7 @@ fn read_part(
     if rows == 0 {
         return Err(CliError::from(io::DataError::Empty { path: path.clone() }));
     }
-    let (place, lengths) = if kind == ModelKind::Gmm {
+    let (place, lengths) = if kind.is_mixture() {
         let mine = rows_of(rank, ranks, rows);
         let place = Place {
             rows_in_file: rows,
@@ -239,7 +241,7 @@ fn sample<C: Collective>(
     seed: u64,
 ) -> Result<Loaded, String> {
     let place = part.place;
-    let (data, lengths) = if kind == ModelKind::Gmm {
+    let (data, lengths) = if kind.is_mixture() {
         let sample = seeded_sample(collective, part.x(), place.first_row, size, seed)?;
         let rows = sample.nrows();
         (sample, vec![rows])

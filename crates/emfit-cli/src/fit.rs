@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use em_driver::hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
 use em_driver::mixture::GaussianMixture;
+use em_driver::mixture::variational::VariationalMixture;
 use em_driver::statespace::em::WithInputs;
 use em_driver::{
     Acceleration, Convergence, EmModel, Fit, LearnSet, ModelFile, OnFall, Parameter, Settings, Start,
@@ -44,6 +45,7 @@ pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
         FamilyArg::Gmmhmm => fit::<GmmHmm>(args, as_json),
         FamilyArg::CategoricalHmm => fit::<CategoricalHmm>(args, as_json),
         FamilyArg::Lgssm => fit::<WithInputs>(args, as_json),
+        FamilyArg::Bgmm => fit::<VariationalMixture>(args, as_json),
     }
 }
 
@@ -89,16 +91,19 @@ pub trait Family:
     fn check_warm(self, request: &Self::Request, data: &Loaded) -> Result<Self, CliError>;
     /// A short description of a fitted model (starting with an empty line).
     fn describe(&self) -> String;
-    /// BIC and AIC of the model on the data.
-    fn criteria(&self, data: Self::Data<'_>) -> Result<(f64, f64), CliError>;
+    /// BIC and AIC of the model on the data; `None` where they are not
+    /// defined (a variational posterior maximises a bound, not a
+    /// likelihood).
+    fn criteria(&self, data: Self::Data<'_>) -> Result<Option<(f64, f64)>, CliError>;
     /// The observations of the data that BIC counts (`N` of
     /// [`information_criteria`]), for a fit whose data are split over
     /// ranks.
     #[cfg(feature = "mpi")]
     fn observations(&self, data: Self::Data<'_>) -> Result<usize, CliError>;
-    /// The free parameters of the model (`k` of [`information_criteria`]).
+    /// The free parameters of the model (`k` of [`information_criteria`]);
+    /// `None` where BIC and AIC are not defined (see [`Family::criteria`]).
     #[cfg(feature = "mpi")]
-    fn n_parameters(&self) -> usize;
+    fn n_parameters(&self) -> Option<usize>;
 }
 
 /// BIC `−2 ln L + k ln N` and AIC `−2 ln L + 2k` of a model of `k` free
@@ -188,7 +193,7 @@ impl<F: Family> FitRequest<F> {
 /// the model to `out`.
 pub fn finish<F: Family>(
     fit: &Fit<F>,
-    criteria: impl FnOnce() -> Result<(f64, f64), CliError>,
+    criteria: impl FnOnce() -> Result<Option<(f64, f64)>, CliError>,
     out: Option<&Path>,
     quiet: bool,
     extra: Option<&[(&str, json::Value)]>,
@@ -224,17 +229,23 @@ pub enum Flag {
     Components,
     /// `--reg-covar`.
     RegCovar,
+    /// `--weight-prior`.
+    WeightPrior,
+    /// `--weight-concentration`.
+    WeightConcentration,
 }
 
 impl Flag {
     /// Every such flag, in the order they are checked.
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 8] = [
         Self::Mixtures,
         Self::Symbols,
         Self::StateDim,
         Self::Covariance,
         Self::Components,
         Self::RegCovar,
+        Self::WeightPrior,
+        Self::WeightConcentration,
     ];
 
     fn given(self, args: &FitArgs) -> bool {
@@ -245,6 +256,8 @@ impl Flag {
             Self::Covariance => args.covariance.is_some(),
             Self::Components => args.components.is_some(),
             Self::RegCovar => args.reg_covar.is_some(),
+            Self::WeightPrior => args.weight_prior.is_some(),
+            Self::WeightConcentration => args.weight_concentration.is_some(),
         }
     }
 
@@ -254,9 +267,11 @@ impl Flag {
             Self::Mixtures => ("--mixtures", "gmmhmm"),
             Self::Symbols => ("--symbols", "categorical-hmm"),
             Self::StateDim => ("--state-dim", "lgssm"),
-            Self::Covariance => ("--covariance", "gmm, hmm and gmmhmm"),
-            Self::Components => ("--components", "gmm and the HMMs"),
-            Self::RegCovar => ("--reg-covar", "gmm, hmm and gmmhmm"),
+            Self::Covariance => ("--covariance", "gmm, bgmm, hmm and gmmhmm"),
+            Self::Components => ("--components", "gmm, bgmm and the HMMs"),
+            Self::RegCovar => ("--reg-covar", "gmm, bgmm, hmm and gmmhmm"),
+            Self::WeightPrior => ("--weight-prior", "bgmm"),
+            Self::WeightConcentration => ("--weight-concentration", "bgmm"),
         }
     }
 }
@@ -409,7 +424,7 @@ fn load<F: ModelFile>(path: &Path) -> Result<F, CliError> {
 }
 
 /// The loop's report, the fitted model and its information criteria.
-fn report<F: Family>(fit: &Fit<F>, (bic, aic): (f64, f64)) -> Result<(), CliError> {
+fn report<F: Family>(fit: &Fit<F>, criteria: Option<(f64, f64)>) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     writeln!(out)?;
     let report = fit.report.to_string();
@@ -420,14 +435,16 @@ fn report<F: Family>(fit: &Fit<F>, (bic, aic): (f64, f64)) -> Result<(), CliErro
         em_driver::linalg_kernels::isa::Isa::detect()
     )?;
     write!(out, "{}", fit.model.describe())?;
-    writeln!(out, "BIC {bic:.3}  AIC {aic:.3}")?;
+    if let Some((bic, aic)) = criteria {
+        writeln!(out, "BIC {bic:.3}  AIC {aic:.3}")?;
+    }
     Ok(())
 }
 
 /// The JSON object of `emfit fit --json`: the loop's report (every
 /// log-likelihood of the history at full precision), BIC and AIC, and where
-/// the model was written.
-fn report_json<F: Family>(fit: &Fit<F>, (bic, aic): (f64, f64), out: Option<&Path>) -> json::Value {
+/// the model was written (BIC and AIC `null` where they are not defined).
+fn report_json<F: Family>(fit: &Fit<F>, criteria: Option<(f64, f64)>, out: Option<&Path>) -> json::Value {
     let r = &fit.report;
     json::json!({
         "command": "fit",
@@ -449,8 +466,8 @@ fn report_json<F: Family>(fit: &Fit<F>, (bic, aic): (f64, f64), out: Option<&Pat
         "best_restart": r.best_restart,
         "restarts": r.restarts.len(),
         "elapsed_seconds": r.elapsed.as_secs_f64(),
-        "bic": bic,
-        "aic": aic,
+        "bic": criteria.map(|c| c.0),
+        "aic": criteria.map(|c| c.1),
         "model_file": out.map(|p| p.display().to_string()),
     })
 }

@@ -171,7 +171,7 @@ pub fn check_flags(args: &DataArgs, kind: ModelKind, name: &str) -> Result<(), C
         return Err(usage!("{flag} is only supported by lgssm, not by {name}"));
     }
     match &args.lengths {
-        Some(p) if kind == ModelKind::Gmm => Err(usage!(
+        Some(p) if kind.is_mixture() => Err(usage!(
             "--lengths {} was given, but a {name} has no sequences",
             p.display()
         )),

@@ -12,10 +12,10 @@ use std::io::Write;
 use std::path::Path;
 
 use em_driver::io;
+use em_driver::model_file::AnyModel;
 use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
 use em_driver::statespace::LinearGaussianSsm;
-use em_driver::{ModelKind, model_file::AnyModel};
 
 use crate::apply::{Table, applied, load_model};
 use crate::args::{self, SampleArgs};
@@ -67,7 +67,7 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
     )?;
     let file = load_model(&args.model.model)?;
     let model = applied(&file, "sample")?;
-    let mixture = file.kind() == ModelKind::Gmm;
+    let mixture = file.kind().is_mixture();
     let (n, sequences) = (
         args::positive("-n", args.n)?,
         args::positive("--sequences", args.sequences)?,
@@ -75,7 +75,8 @@ pub fn sample(args: &SampleArgs, as_json: bool) -> Result<(), CliError> {
     let varying = time_varying(args, &file, n, sequences)?;
     if mixture && (sequences != 1 || args.lengths_out.is_some()) {
         return Err(usage!(
-            "a gmm draws independent points: --sequences and --lengths-out do not apply"
+            "a {} draws independent points: --sequences and --lengths-out do not apply",
+            file.kind()
         ));
     }
     let (x_width, hidden_width) = model.sample_widths();

@@ -334,7 +334,7 @@ const CASES: &[Case] = &[
             "1e-6",
         ],
         code: 1,
-        needles: &["--reg-covar applies to gmm, hmm and gmmhmm, not to categorical-hmm"],
+        needles: &["--reg-covar applies to gmm, bgmm, hmm and gmmhmm, not to categorical-hmm"],
     },
     // Column selection: a name the header lacks, a column 0.
     Case {

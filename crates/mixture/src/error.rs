@@ -26,6 +26,34 @@ impl fmt::Display for CovarianceOwner {
     }
 }
 
+/// A per-component parameter of the variational posterior
+/// ([`crate::variational::VariationalMixture`]), for its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PosteriorParam {
+    /// The Dirichlet concentration `αₖ`.
+    DirichletConcentration,
+    /// The first Beta parameter `aₖ` of a stick-breaking fraction.
+    StickBreakingA,
+    /// The second Beta parameter `bₖ` of a stick-breaking fraction.
+    StickBreakingB,
+    /// `βₖ`.
+    MeanPrecision,
+    /// `νₖ`.
+    DegreesOfFreedom,
+}
+
+impl fmt::Display for PosteriorParam {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DirichletConcentration => "Dirichlet concentration",
+            Self::StickBreakingA => "stick-breaking a",
+            Self::StickBreakingB => "stick-breaking b",
+            Self::MeanPrecision => "mean precision",
+            Self::DegreesOfFreedom => "degrees of freedom",
+        })
+    }
+}
+
 /// Everything that can go wrong in this crate, with the position it happened at.
 ///
 /// Input errors name the row / column / component; numerical failures wrap the
@@ -241,6 +269,20 @@ pub enum MixtureError {
     InvalidVariationalPrior {
         /// The prior parameter (with the entry, for a vector or matrix).
         parameter: String,
+        /// The value found.
+        value: f64,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+    /// A value of a saved variational posterior
+    /// ([`crate::variational::VariationalMixture::from_posterior`]) is out of
+    /// its range.
+    #[error("variational posterior {parameter} of component {} is {value}: {requirement}", .component + 1)]
+    InvalidPosterior {
+        /// Which parameter.
+        parameter: PosteriorParam,
+        /// The component (zero-based index).
+        component: usize,
         /// The value found.
         value: f64,
         /// What it must satisfy.

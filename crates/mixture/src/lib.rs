@@ -72,7 +72,7 @@ pub mod variational;
 mod weighted;
 
 pub use covariance::{CovarianceType, Covariances};
-pub use error::{CovarianceOwner, MixtureError};
+pub use error::{CovarianceOwner, MixtureError, PosteriorParam};
 pub use floor::{DEFAULT_RELATIVE_FLOOR, Floor};
 pub use init::{GivenCovariances, GivenParameters, InitConfig, InitMethod};
 pub use kmeans::{KMeans, kmeans};

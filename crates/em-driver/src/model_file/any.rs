@@ -6,6 +6,7 @@ use super::{Document, ModelFile, ModelKind, read_limited, save_json};
 use crate::error::Error;
 use hmm::{CategoricalHmm, GaussianHmm, GmmHmm, PoissonHmm};
 use mixture::GaussianMixture as Gmm;
+use mixture::variational::VariationalMixture as Bgmm;
 use statespace::LinearGaussianSsm as Lgssm;
 
 /// A model of any kind, as read from a model file whose kind is not known in
@@ -25,6 +26,8 @@ pub enum AnyModel {
     PoissonHmm(PoissonHmm),
     /// `lgssm`.
     Lgssm(Lgssm),
+    /// `bgmm`.
+    Bgmm(Bgmm),
 }
 
 impl AnyModel {
@@ -38,6 +41,7 @@ impl AnyModel {
             Self::CategoricalHmm(_) => ModelKind::CategoricalHmm,
             Self::PoissonHmm(_) => ModelKind::PoissonHmm,
             Self::Lgssm(_) => ModelKind::Lgssm,
+            Self::Bgmm(_) => ModelKind::Bgmm,
         }
     }
 
@@ -54,6 +58,7 @@ impl AnyModel {
             ModelKind::CategoricalHmm => Self::CategoricalHmm(document.model()?),
             ModelKind::PoissonHmm => Self::PoissonHmm(document.model()?),
             ModelKind::Lgssm => Self::Lgssm(document.model()?),
+            ModelKind::Bgmm => Self::Bgmm(document.model()?),
         })
     }
 
@@ -75,6 +80,7 @@ impl AnyModel {
             Self::CategoricalHmm(m) => m.to_json(),
             Self::PoissonHmm(m) => m.to_json(),
             Self::Lgssm(m) => m.to_json(),
+            Self::Bgmm(m) => m.to_json(),
         }
     }
 
@@ -120,5 +126,11 @@ impl From<PoissonHmm> for AnyModel {
 impl From<Lgssm> for AnyModel {
     fn from(m: Lgssm) -> Self {
         Self::Lgssm(m)
+    }
+}
+
+impl From<Bgmm> for AnyModel {
+    fn from(m: Bgmm) -> Self {
+        Self::Bgmm(m)
     }
 }

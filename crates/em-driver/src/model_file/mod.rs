@@ -12,7 +12,7 @@
 //!
 //! - `format_version`: 3 is written; 1, 2 and 3 are read.
 //! - `kind`: one of [`ModelKind`]'s names (`gmm`, `gaussian-hmm`, `gmm-hmm`,
-//!   `categorical-hmm`, `poisson-hmm`, `lgssm`).
+//!   `categorical-hmm`, `poisson-hmm`, `lgssm`, `bgmm`).
 //! - `parameters`: the model's parameters, under the names of the Python
 //!   libraries people know, with the same shapes as their attributes:
 //!
@@ -24,11 +24,12 @@
 //! | `categorical-hmm` | `startprob`, `transmat`, `emissionprob` (K x M)                                   | hmmlearn CategoricalHMM    |
 //! | `poisson-hmm`     | `startprob`, `transmat`, `lambdas` (K x d)                                        | hmmlearn PoissonHMM        |
 //! | `lgssm`           | `transition_matrices` (n x n), `transition_covariance` (n x n), `observation_matrices` (p x n), `observation_covariance` (p x p), `initial_state_mean` (n), `initial_state_covariance` (n x n), `transition_offsets` (n), `observation_offsets` (p), `transition_input_matrix` (n x m), `observation_input_matrix` (p x m) | pykalman KalmanFilter |
+//! | `bgmm`            | `covariance_type`, `weight_concentration_prior_type`, the priors `*_prior`, `reg_covar`, `weight_concentration` (K, or 2 x K), `mean_precision` (K), `means` (K x d), `degrees_of_freedom` (K), `covariances`, `lower_bound` | scikit-learn BayesianGaussianMixture |
 //!
 //!   `covariance_type` is `full`, `diag`, `spherical` or `tied`, and the
 //!   covariances have scikit-learn's layout for it (full: K x d x d, diag:
 //!   K x d, spherical: K, tied: d x d; per state for a `gmm-hmm`): see
-//!   [`covariances`], and [`gmm`], [`hmm`] and [`lgssm`] for examples of
+//!   [`covariances`], and [`gmm`], [`bgmm`], [`hmm`] and [`lgssm`] for examples of
 //!   each kind.
 //! - Matrices are arrays of rows (`[[a, b], [c, d]]`), vectors are arrays.
 //!   There are no size fields: every size is the length of an actual array,
@@ -65,6 +66,7 @@
 //! target, so a reader never sees a truncated model file.
 
 mod any;
+pub mod bgmm;
 pub mod covariances;
 pub mod gmm;
 pub mod hmm;
@@ -83,6 +85,7 @@ use crate::error::{Error, FieldPath};
 use node::{Node, json_type};
 
 pub use any::AnyModel;
+pub use bgmm::BgmmParameters;
 pub use covariances::CovariancesOut;
 pub use gmm::GmmParameters;
 pub use hmm::{CategoricalHmmParameters, GaussianHmmParameters, GmmHmmParameters, PoissonHmmParameters};
@@ -112,28 +115,39 @@ pub enum ModelKind {
     PoissonHmm,
     /// A linear Gaussian state-space model (`lgssm`).
     Lgssm,
+    /// A variational Bayesian Gaussian mixture (`bgmm`).
+    Bgmm,
 }
 
 impl ModelKind {
     /// Every kind.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         Self::Gmm,
         Self::GaussianHmm,
         Self::GmmHmm,
         Self::CategoricalHmm,
         Self::PoissonHmm,
         Self::Lgssm,
+        Self::Bgmm,
     ];
 
     /// The names used in files, in the order of [`ModelKind::ALL`].
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "gmm",
         "gaussian-hmm",
         "gmm-hmm",
         "categorical-hmm",
         "poisson-hmm",
         "lgssm",
+        "bgmm",
     ];
+
+    /// A mixture (`gmm`, `bgmm`): its data are independent rows, not
+    /// sequences.
+    #[must_use]
+    pub fn is_mixture(self) -> bool {
+        matches!(self, Self::Gmm | Self::Bgmm)
+    }
 
     /// The name used in files.
     #[must_use]

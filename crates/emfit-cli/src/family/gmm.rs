@@ -111,8 +111,8 @@ impl Family for GaussianMixture {
         s
     }
 
-    fn criteria(&self, x: MatRef<'_, f64>) -> Result<(f64, f64), CliError> {
-        Ok((self.bic(x).map_err(model)?, self.aic(x).map_err(model)?))
+    fn criteria(&self, x: MatRef<'_, f64>) -> Result<Option<(f64, f64)>, CliError> {
+        Ok(Some((self.bic(x).map_err(model)?, self.aic(x).map_err(model)?)))
     }
 
     #[cfg(feature = "mpi")]
@@ -121,8 +121,8 @@ impl Family for GaussianMixture {
     }
 
     #[cfg(feature = "mpi")]
-    fn n_parameters(&self) -> usize {
-        GaussianMixture::n_parameters(self)
+    fn n_parameters(&self) -> Option<usize> {
+        Some(GaussianMixture::n_parameters(self))
     }
 }
 

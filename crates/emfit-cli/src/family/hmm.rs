@@ -142,8 +142,11 @@ where
         s
     }
 
-    fn criteria(&self, data: &Sequences<'_>) -> Result<(f64, f64), CliError> {
-        Ok((self.bic(data).map_err(model)?, self.aic(data).map_err(model)?))
+    fn criteria(&self, data: &Sequences<'_>) -> Result<Option<(f64, f64)>, CliError> {
+        Ok(Some((
+            self.bic(data).map_err(model)?,
+            self.aic(data).map_err(model)?,
+        )))
     }
 
     #[cfg(feature = "mpi")]
@@ -152,8 +155,8 @@ where
     }
 
     #[cfg(feature = "mpi")]
-    fn n_parameters(&self) -> usize {
-        Hmm::n_parameters(self)
+    fn n_parameters(&self) -> Option<usize> {
+        Some(Hmm::n_parameters(self))
     }
 }
 

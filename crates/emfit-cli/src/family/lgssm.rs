@@ -292,11 +292,11 @@ impl Family for WithInputs {
 
     /// `−2 ln L + k ln N` and `−2 ln L + 2k` with k =
     /// [`LinearGaussianSsm::n_parameters`] and N the observed steps.
-    fn criteria(&self, data: &[Sequence<'_>]) -> Result<(f64, f64), CliError> {
+    fn criteria(&self, data: &[Sequence<'_>]) -> Result<Option<(f64, f64)>, CliError> {
         let m = &self.0;
         let ll = m.log_likelihood_of(data).map_err(model)?;
         let steps = m.n_observed_steps(&observations(data)).map_err(model)?.max(1);
-        Ok(information_criteria(ll, m.n_parameters(), steps))
+        Ok(Some(information_criteria(ll, m.n_parameters(), steps)))
     }
 
     /// The observed steps (every step with at least one observed value).
@@ -306,8 +306,8 @@ impl Family for WithInputs {
     }
 
     #[cfg(feature = "mpi")]
-    fn n_parameters(&self) -> usize {
-        self.0.n_parameters()
+    fn n_parameters(&self) -> Option<usize> {
+        Some(self.0.n_parameters())
     }
 }
 

@@ -3,12 +3,14 @@
 //! (`emfit predict`, `score`, `sample`, `smooth`) for its model type.
 //!
 //! - `gmm`: Gaussian mixtures;
+//! - `bgmm`: variational Bayesian Gaussian mixtures;
 //! - `hmm`: hidden Markov models, once for every emission, with the
 //!   emission-specific part in the [`hmm::EmissionFamily`] trait;
 //! - `emission`: that part for Gaussian, Gaussian-mixture and categorical
 //!   emissions;
 //! - `lgssm`: linear Gaussian state-space models.
 
+mod bgmm;
 mod emission;
 mod gmm;
 mod hmm;

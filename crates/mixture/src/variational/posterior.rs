@@ -40,10 +40,10 @@ use std::sync::Arc;
 use faer::{Mat, MatRef};
 
 use super::bound::{expected_log_det_offset, lower_bound};
-use super::prior::{CovariancePrior, VariationalPrior};
+use super::prior::{CovariancePrior, VariationalPrior, WeightPrior};
 use super::weights::WeightConcentration;
 use crate::stats::Scatter;
-use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, SufficientStats};
+use crate::{CovarianceType, Covariances, GaussianMixture, MixtureError, PosteriorParam, SufficientStats};
 
 /// A weight above which a component counts as effective
 /// ([`VariationalMixture::n_effective_components`]): 1%.
@@ -176,6 +176,129 @@ impl VariationalMixture {
             _ => unreachable!("the prior was checked against the type, and the statistics just above"),
         };
         let weight_concentration = WeightConcentration::update(prior, &nk);
+        Self::assemble(
+            config,
+            weight_concentration,
+            beta,
+            nu,
+            means,
+            covariances,
+            Bound::FromEntropy(entropy),
+        )
+    }
+
+    /// The posterior of a saved fit: the values of
+    /// [`VariationalMixture::weight_concentration`],
+    /// [`VariationalMixture::mean_precision`], [`VariationalMixture::means`],
+    /// [`VariationalMixture::degrees_of_freedom`],
+    /// [`VariationalMixture::covariances`] and
+    /// [`VariationalMixture::lower_bound`] of a fit with this `config`. The
+    /// expected mixture is rebuilt from them as in the update, so a saved
+    /// and rebuilt posterior equals the fitted one bit for bit.
+    ///
+    /// # Errors
+    /// Those of [`VariationalConfig::check`];
+    /// [`MixtureError::DimensionMismatch`] for values of another K or d;
+    /// [`MixtureError::CovarianceTypeMismatch`] for covariances or a weight
+    /// posterior of another type than the config's;
+    /// [`MixtureError::InvalidPosterior`] naming the parameter and component
+    /// of a concentration or `βₖ` that is not finite and positive, a `νₖ`
+    /// not finite and above `d − 1` (or, tied, unlike the others);
+    /// [`MixtureError::InvalidOption`] for a non-finite bound; and those of
+    /// [`GaussianMixture::new`] for the means and covariances.
+    pub fn from_posterior(
+        config: VariationalConfig,
+        weight_concentration: WeightConcentration,
+        mean_precision: Vec<f64>,
+        degrees_of_freedom: Vec<f64>,
+        means: Mat<f64>,
+        covariances: Covariances,
+        lower_bound: f64,
+    ) -> Result<Self, MixtureError> {
+        config.check()?;
+        let (k, d) = (config.n_components, config.prior.mean.len());
+        check_posterior_shape(&config, &weight_concentration, &covariances, means.ncols())?;
+        let positive = "must be finite and > 0";
+        let check = |parameter, values: &[f64], ok: &dyn Fn(f64) -> bool, requirement| {
+            if values.len() != k {
+                return Err(MixtureError::DimensionMismatch {
+                    what: "components of the variational posterior",
+                    expected: k,
+                    found: values.len(),
+                });
+            }
+            match values.iter().enumerate().find(|&(_, &v)| !ok(v)) {
+                Some((component, &value)) => Err(MixtureError::InvalidPosterior {
+                    parameter,
+                    component,
+                    value,
+                    requirement,
+                }),
+                None => Ok(()),
+            }
+        };
+        let is_positive = |v: f64| v.is_finite() && v > 0.0;
+        match &weight_concentration {
+            WeightConcentration::Dirichlet(alpha) => {
+                check(
+                    PosteriorParam::DirichletConcentration,
+                    alpha,
+                    &is_positive,
+                    positive,
+                )?;
+            }
+            WeightConcentration::StickBreaking { a, b } => {
+                check(PosteriorParam::StickBreakingA, a, &is_positive, positive)?;
+                check(PosteriorParam::StickBreakingB, b, &is_positive, positive)?;
+            }
+        }
+        check(
+            PosteriorParam::MeanPrecision,
+            &mean_precision,
+            &is_positive,
+            positive,
+        )?;
+        let tied = config.covariance_type == CovarianceType::Tied;
+        let above = |nu: f64| {
+            nu.is_finite()
+                && nu > d as f64 - 1.0
+                && !(tied && nu.to_bits() != degrees_of_freedom[0].to_bits())
+        };
+        check(
+            PosteriorParam::DegreesOfFreedom,
+            &degrees_of_freedom,
+            &above,
+            "must be finite and > d - 1 (d the number of features), and the same for every component of tied covariances",
+        )?;
+        if !lower_bound.is_finite() {
+            return Err(MixtureError::InvalidOption {
+                name: "lower_bound",
+                value: lower_bound,
+            });
+        }
+        Self::assemble(
+            Arc::new(config),
+            weight_concentration,
+            mean_precision,
+            degrees_of_freedom,
+            means,
+            covariances,
+            Bound::Known(lower_bound),
+        )
+    }
+
+    /// The posterior of its parts: the offsets `cₖ`, the expected mixture
+    /// and the bound (see the [module docs](self)).
+    fn assemble(
+        config: Arc<VariationalConfig>,
+        weight_concentration: WeightConcentration,
+        beta: Vec<f64>,
+        nu: Vec<f64>,
+        means: Mat<f64>,
+        covariances: Covariances,
+        bound: Bound,
+    ) -> Result<Self, MixtureError> {
+        let d = config.prior.mean.len();
         let offsets: Vec<f64> = weight_concentration
             .expected_log_weights()
             .iter()
@@ -192,14 +315,17 @@ impl VariationalMixture {
             .map(|c| (c - log_weight_normaliser).exp())
             .collect();
         let expected = GaussianMixture::new(weights, means, covariances)?;
-        let bound = lower_bound(
-            entropy,
-            &nu,
-            expected.log_det_covariances(),
-            weight_concentration.log_normaliser(),
-            &beta,
-            d,
-        );
+        let bound = match bound {
+            Bound::Known(value) => value,
+            Bound::FromEntropy(entropy) => lower_bound(
+                entropy,
+                &nu,
+                expected.log_det_covariances(),
+                weight_concentration.log_normaliser(),
+                &beta,
+                d,
+            ),
+        };
         Ok(Self {
             config,
             weight_concentration,
@@ -327,6 +453,46 @@ impl VariationalMixture {
     pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Vec<usize>, MixtureError> {
         self.expected.predict(x)
     }
+}
+
+/// Where the bound of [`VariationalMixture::assemble`] comes from.
+enum Bound {
+    /// Computed, from the entropy of the responsibilities of the update.
+    FromEntropy(f64),
+    /// Saved with the posterior.
+    Known(f64),
+}
+
+/// A saved posterior's weights and covariances of the configuration's
+/// types, and means of its d.
+fn check_posterior_shape(
+    config: &VariationalConfig,
+    weights: &WeightConcentration,
+    covariances: &Covariances,
+    features: usize,
+) -> Result<(), MixtureError> {
+    let d = config.prior.mean.len();
+    if features != d {
+        return Err(MixtureError::DimensionMismatch {
+            what: "features of the posterior means",
+            expected: d,
+            found: features,
+        });
+    }
+    if covariances.covariance_type() != config.covariance_type {
+        return Err(MixtureError::CovarianceTypeMismatch {
+            expected: config.covariance_type,
+            found: covariances.covariance_type(),
+        });
+    }
+    let stick = matches!(weights, WeightConcentration::StickBreaking { .. });
+    if stick != (config.prior.weight_prior == WeightPrior::DirichletProcess) {
+        return Err(MixtureError::InvalidOption {
+            name: "weight posterior (stick-breaking for a Dirichlet process prior, Dirichlet otherwise)",
+            value: f64::from(u8::from(stick)),
+        });
+    }
+    Ok(())
 }
 
 /// Statistics of the configuration's K, d and covariance type.
