@@ -108,6 +108,21 @@ fn views(matrices: &[Mat<f64>]) -> Vec<MatRef<'_, f64>> {
     matrices.iter().map(Mat::as_ref).collect()
 }
 
+/// Views of the four blocks of [`Files::of_sequence`].
+fn block_views(blocks: &[Vec<Mat<f64>>; 4]) -> [Vec<MatRef<'_, f64>>; 4] {
+    blocks.each_ref().map(|m| views(m))
+}
+
+/// The four blocks as the library's time-varying matrices.
+fn all_varying<'a>([a, q, h, r]: &'a [Vec<MatRef<'a, f64>>; 4]) -> TimeVarying<'a> {
+    TimeVarying {
+        a: Some(a),
+        q: Some(q),
+        h: Some(h),
+        r: Some(r),
+    }
+}
+
 /// The data: each sequence drawn from the model with its matrices, a few
 /// values missing. Returns the observations (T x 2).
 fn data() -> Mat<f64> {
@@ -116,14 +131,9 @@ fn data() -> Mat<f64> {
     let mut y = Mat::zeros(T, 2);
     let mut first = 0;
     for t in LENGTHS {
-        let [a, q, h, r] = Files::of_sequence(first, t);
-        let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
-        let matrices = TimeVarying {
-            a: Some(&a),
-            q: Some(&q),
-            h: Some(&h),
-            r: Some(&r),
-        };
+        let blocks = Files::of_sequence(first, t);
+        let blocks = block_views(&blocks);
+        let matrices = all_varying(&blocks);
         let (_, ys) = m.sample_time_varying(t, None, &matrices, &mut rng).unwrap();
         y.as_mut().subrows_mut(first, t).copy_from(&ys);
         first += t;
@@ -182,14 +192,9 @@ fn library() -> (Mat<f64>, Mat<f64>, f64) {
     let (mut filtered, mut smoothed, mut ll) = (Mat::zeros(T, 2), Mat::zeros(T, 2), 0.0);
     let mut first = 0;
     for t in LENGTHS {
-        let [a, q, h, r] = Files::of_sequence(first, t);
-        let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
-        let sequence = Sequence::new(y.as_ref().subrows(first, t)).with_time_varying(TimeVarying {
-            a: Some(&a),
-            q: Some(&q),
-            h: Some(&h),
-            r: Some(&r),
-        });
+        let blocks = Files::of_sequence(first, t);
+        let blocks = block_views(&blocks);
+        let sequence = Sequence::new(y.as_ref().subrows(first, t)).with_time_varying(all_varying(&blocks));
         let f = m.filter_sequence(sequence).unwrap();
         filtered
             .as_mut()
@@ -448,14 +453,9 @@ fn sample_draws_with_the_matrices_as_the_library_does() {
     let (y, x) = (read("y.npy"), read("x.npy"));
     let mut rng = StdRng::seed_from_u64(9);
     for s in 0..sequences {
-        let [a, q, h, r] = Files::of_sequence(s * n, n);
-        let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
-        let matrices = TimeVarying {
-            a: Some(&a),
-            q: Some(&q),
-            h: Some(&h),
-            r: Some(&r),
-        };
+        let blocks = Files::of_sequence(s * n, n);
+        let blocks = block_views(&blocks);
+        let matrices = all_varying(&blocks);
         let (xs, ys) = model().sample_time_varying(n, None, &matrices, &mut rng).unwrap();
         for k in 0..n {
             for j in 0..2 {
@@ -522,14 +522,9 @@ fn forecast_filters_with_the_matrices_and_starts_at_the_last_step() {
     let rows = parse_rows(run(&dir, "forecast", &forecast).ok());
     let (m, y) = (model(), data());
     let (first, t) = (LENGTHS[0], LENGTHS[1]);
-    let [a, q, h, r] = Files::of_sequence(first, t);
-    let (a, q, h, r) = (views(&a), views(&q), views(&h), views(&r));
-    let sequence = Sequence::new(y.as_ref().subrows(first, t)).with_time_varying(TimeVarying {
-        a: Some(&a),
-        q: Some(&q),
-        h: Some(&h),
-        r: Some(&r),
-    });
+    let blocks = Files::of_sequence(first, t);
+    let blocks = block_views(&blocks);
+    let sequence = Sequence::new(y.as_ref().subrows(first, t)).with_time_varying(all_varying(&blocks));
     let filtered = m.filter_sequence(sequence).unwrap();
     let want = m.forecast(&filtered, t - 1, 3, None).unwrap();
     assert_eq!(rows.len(), 3);
