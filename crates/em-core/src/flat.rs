@@ -362,4 +362,15 @@ impl<S: FlatStats> EStep<S> {
         self.log_likelihood += other.log_likelihood;
         self.stats.merge(&other.stats);
     }
+
+    /// [`Self::merge`] after checking the shapes (for an E-step read from
+    /// elsewhere); on error `self` is unchanged.
+    ///
+    /// # Errors
+    /// [`FlatError::ShapeMismatch`].
+    pub fn checked_merge(&mut self, other: &Self) -> Result<(), FlatError> {
+        self.stats.checked_merge(&other.stats)?;
+        self.log_likelihood += other.log_likelihood;
+        Ok(())
+    }
 }

@@ -118,13 +118,7 @@ where
             let e = EStep::<M::Stats>::from_flat(&flat).map_err(|e| remote(e.to_string()))?;
             match total.as_mut() {
                 None => total = Some(e),
-                Some(total) => {
-                    total
-                        .stats
-                        .checked_merge(&e.stats)
-                        .map_err(|e| remote(e.to_string()))?;
-                    total.log_likelihood += e.log_likelihood;
-                }
+                Some(total) => total.checked_merge(&e).map_err(|e| remote(e.to_string()))?,
             }
         }
         total.ok_or_else(|| PartError::Remote {

@@ -86,14 +86,14 @@ impl Collective for World {
             })
             .collect();
         let total: usize = counts.iter().map(|&n| n as usize).sum();
-        // Buffers of at least one byte, passed as slices of their lengths: an
-        // empty Vec's pointer is the dangling address 1, which Open MPI
-        // takes for MPI_IN_PLACE (and refuses: MPI_ERR_ARG).
+        // Empty buffers are passed as empty slices of a real byte: an empty
+        // slice's pointer is the dangling address 1, which Open MPI takes
+        // for MPI_IN_PLACE (and refuses: MPI_ERR_ARG).
+        let byte = [0u8];
+        let local = if local.is_empty() { &byte[..0] } else { local };
         let mut all = vec![0u8; total.max(1)];
-        let mut sent = local.to_vec();
-        sent.push(0);
         comm.all_gather_varcount_into(
-            &sent[..local.len()],
+            local,
             &mut PartitionMut::new(&mut all[..total], &counts[..], &displs[..]),
         );
         (counts.iter().zip(&displs))

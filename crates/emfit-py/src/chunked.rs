@@ -150,8 +150,7 @@ fn merge_e_steps<'py>(
 fn merge_flat<S: FlatStats>(a: &[f64], b: &[f64]) -> Result<Vec<f64>, String> {
     let read = |flat: &[f64]| EStep::<S>::from_flat(flat).map_err(|e| e.to_string());
     let (mut a, b) = (read(a)?, read(b)?);
-    a.stats.checked_merge(&b.stats).map_err(|e| e.to_string())?;
-    a.log_likelihood += b.log_likelihood;
+    a.checked_merge(&b).map_err(|e| e.to_string())?;
     Ok(a.to_flat())
 }
 

@@ -50,9 +50,9 @@ pub struct Smoothed {
 struct Filtered {
     mean: Mat<f64>,
     cov: Mat<f64>,
-    /// `B u + b` of the transition into this step (none without inputs or
-    /// offsets).
-    drift: Option<Vec<f64>>,
+    /// `B u + b` of the transition into this step, n x 1 (none without a
+    /// drift).
+    drift: Option<Mat<f64>>,
     /// From the previous step j (none for the first step, or at lag 0).
     from_previous: Option<Result<Backward>>,
 }
@@ -153,7 +153,7 @@ impl FixedLagSmoother {
     /// covariance of the window cannot be factored (the step is kept).
     pub fn update(&mut self, y: &[f64], u: Option<&[f64]>) -> Result<Option<Smoothed>> {
         self.filter.update(y, u)?;
-        let drift = self.filter.last_drift().map(<[f64]>::to_vec);
+        let drift = self.filter.last_drift().map(column);
         self.push(
             self.filter.step() - 1,
             column(self.filter.mean()),
@@ -168,9 +168,9 @@ impl FixedLagSmoother {
 
     /// Adds the filtered moments of step `step` (from 0; its transition's
     /// `drift`) to the window, with the backward step to the step before.
-    fn push(&mut self, step: usize, mean: Mat<f64>, cov: Mat<f64>, drift: Option<Vec<f64>>) {
+    fn push(&mut self, step: usize, mean: Mat<f64>, cov: Mat<f64>, drift: Option<Mat<f64>>) {
         let from_previous = match self.window.back() {
-            Some(previous) if self.lag > 0 => Some(self.backward(previous, drift.as_deref(), step)),
+            Some(previous) if self.lag > 0 => Some(self.backward(previous, drift.as_ref(), step)),
             _ => None,
         };
         if self.window.len() > self.lag {
@@ -198,7 +198,7 @@ impl FixedLagSmoother {
                     covariance: (0..f.cov.nrows())
                         .map(|i| (0..f.cov.ncols()).map(|j| f.cov[(i, j)]).collect())
                         .collect(),
-                    drift: f.drift.clone(),
+                    drift: f.drift.as_ref().map(|d| column_values(d.as_ref())),
                 })
                 .collect(),
         }
@@ -257,20 +257,25 @@ impl FixedLagSmoother {
         let first = state.filter.step - steps;
         for (j, step) in state.window.iter().enumerate() {
             let cov = Mat::from_fn(n, n, |r, c| step.covariance[r][c]);
-            smoother.push(first + j, column(&step.mean), cov, step.drift.clone());
+            smoother.push(
+                first + j,
+                column(&step.mean),
+                cov,
+                step.drift.as_deref().map(column),
+            );
         }
         Ok(smoother)
     }
 
     /// The prediction of step `step` from the filtered moments of the step
     /// before it, `previous`, with the drift of its transition, and the gain.
-    fn backward(&self, previous: &Filtered, drift: Option<&[f64]>, step: usize) -> Result<Backward> {
+    fn backward(&self, previous: &Filtered, drift: Option<&Mat<f64>>, step: usize) -> Result<Backward> {
         let a_p = &self.a * &previous.cov;
         let mut predicted_cov = &a_p * self.a.transpose() + &self.q;
         symmetrise(&mut predicted_cov);
         let mut predicted_mean = &self.a * &previous.mean;
         if let Some(c) = drift {
-            predicted_mean += column(c);
+            predicted_mean += c;
         }
         // Gᵀ = P_{j+1|j}⁻¹ A P_{j|j}.
         let factor = Cholesky::new(predicted_cov.as_ref()).map_err(|e| not_pd(e, step))?;
