@@ -64,7 +64,7 @@ const fn pair(
     }
 }
 
-const PAIRS: [Pair; 16] = [
+const PAIRS: [Pair; 17] = [
     pair(
         "gmm_full",
         "scikit-learn",
@@ -82,6 +82,15 @@ const PAIRS: [Pair; 16] = [
         Some(1e-6),
         true,
         Some("gmm_diag"),
+    ),
+    pair(
+        "bgmm_full",
+        "scikit-learn",
+        "bgmm_full",
+        "Variational Bayesian GMM full (Dirichlet process), N=50k d=8 K=8, per iteration (lower bound)",
+        Some(1e-8),
+        false,
+        Some("bgmm_full"),
     ),
     pair(
         "hmm_fit",
@@ -501,6 +510,11 @@ fn render_python_row(pair: &Pair, peer: &Measurement, python: &Measurement, rust
     )
 }
 
+/// How both sides time a workload (`timed` in `emfit-compare` and in
+/// `peers.py`).
+const TIMES: &str = "Times are medians of the runs that fit in 1 s (at least 3, at most 51; \
+     one run when a run takes over 10 s), after an untimed warm-up run when a run takes under 1 s";
+
 fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str, peak: f64) -> String {
     let cpu = harness::cpu_model();
     let rustc = harness::command_output("rustc", &["--version"]);
@@ -510,8 +524,8 @@ fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str, p
     s.push_str(&format!(
         "Measured {date} on {cpu} ({cores} cores), {kernels}, {rustc}; {versions}.\n\
          Threads: 1, and {cores} (all cores) where marked; OMP/OPENBLAS/MKL/RAYON_NUM_THREADS set to that number for both sides,\n\
-         OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. Each side runs in a fresh process; times are medians of 3 runs\n\
-         (after an untimed warm-up run when a run takes under 1 s; one run when it takes over 10 s). Both sides start from the same initial parameters and data.\n\
+         OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. Each side runs in a fresh process. {TIMES}.\n\
+         Both sides start from the same initial parameters and data.\n\
          Reproduce with `cargo xtask compare` (needs python3 with venv and pip; about 10 minutes).\n\
          emfit flops: the flop count of one iteration (as `cargo xtask bench` counts it) over emfit's time, and that\n\
          time against the count at the multiply-add peak of the cores used, {peak:.1} GFLOP/s per core (`emfit-compare\n\
@@ -541,8 +555,7 @@ fn render_python_section(rows: &[String], peers: &Peers, cores: usize, kernels: 
          (emfit with `acceleration=\"none\"` and the peer's stopping rule: the same EM iterations); emfit in Rust is\n\
          `emfit-compare` in a fresh process computing what the Python call returns (for the Kalman rows: the means and\n\
          every covariance of `filter` and `smooth`, T x 21 x 21; `em` through the fit loop, which evaluates the fitted\n\
-         model). Times are medians of 3 runs (after an untimed warm-up run when a run takes under 1 s; one run when\n\
-         it takes over 10 s).\n\
+         model). {TIMES}.\n\
          Python overhead: emfit through Python over emfit in Rust, per iteration. Reproduce with\n\
          `cargo xtask compare --python` (a few minutes).\n\n\
          | workload | peer | peer time / iter | emfit through Python / iter | emfit in Rust / iter | Python overhead | speed-up through Python | log-likelihood peer / emfit through Python |\n\
@@ -601,6 +614,7 @@ mod tests {
             [
                 ("gmm_full", "gmm_full"),
                 ("gmm_diag", "gmm_diag"),
+                ("bgmm_full", "bgmm_full"),
                 ("hmm_fit", "hmm_fit"),
                 ("hmm_viterbi", "hmm_viterbi"),
                 ("gmmhmm_fit", "gmmhmm_fit"),

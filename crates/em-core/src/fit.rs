@@ -311,6 +311,7 @@ where
                     iterations: run.iterations,
                     initial_log_likelihood: run.history[0],
                     log_likelihood: run.log_likelihood,
+                    objective: run.objective,
                     falls: run.falls.len(),
                     work: run.work,
                 },

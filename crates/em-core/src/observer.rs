@@ -52,6 +52,8 @@ pub struct IterationEvent<'a, M: EmModel> {
     /// for a model with a prior the log posterior `ℓ(θₖ) + ln p(θₖ)`
     /// ([`crate::Objective`]).
     pub log_likelihood: f64,
+    /// Which objective `log_likelihood` is.
+    pub objective: crate::Objective,
     /// `ℓ(θₖ) − ℓ(θₖ₋₁)` of that objective (None at iteration 0).
     pub improvement: Option<f64>,
     /// What the M-step producing θₖ reported, if anything.
@@ -68,6 +70,7 @@ impl<M: EmModel> fmt::Debug for IterationEvent<'_, M> {
             .field("restart", &self.restart)
             .field("iteration", &self.iteration)
             .field("log_likelihood", &self.log_likelihood)
+            .field("objective", &self.objective)
             .field("improvement", &self.improvement)
             .field("diagnostics", &self.diagnostics)
             .field("elapsed", &self.elapsed)
@@ -139,7 +142,9 @@ impl<M: EmModel, F: FnMut(&IterationEvent<'_, M>) -> Control> Observer<M> for Fn
 /// restart 0 (seed 0x...): log-likelihood -2942.600000000 after 57 iterations, converged
 /// ```
 ///
-/// The header is written once. With several restarts every row starts
+/// The header is written once, before the first row; its second column
+/// names the objective (`log posterior` with a prior, `lower bound` for a
+/// variational model). With several restarts every row starts
 /// with a `restart` column (rows of parallel restarts interleave) and every
 /// restart ends with its summary line. Write errors do not stop the fit; the
 /// first one is kept ([`LogObserver::io_error`]).
@@ -194,21 +199,21 @@ impl<W: Write> LogObserver<W> {
 
 impl<M: EmModel, W: Write> Observer<M> for LogObserver<W> {
     fn on_start(&mut self, event: &StartEvent) {
-        if self.header_written {
-            return;
-        }
-        self.header_written = true;
         self.several_restarts = event.n_restarts > 1;
-        if self.several_restarts {
-            self.write(format_args!("{:>8}  ", "restart"));
-        }
-        self.write(format_args!(
-            "{:>10}  {:>20}  {:>12}\n",
-            "iteration", "log-likelihood", "improvement"
-        ));
     }
 
     fn on_iteration(&mut self, event: &IterationEvent<'_, M>) -> Control {
+        if !std::mem::replace(&mut self.header_written, true) {
+            if self.several_restarts {
+                self.write(format_args!("{:>8}  ", "restart"));
+            }
+            self.write(format_args!(
+                "{:>10}  {:>20}  {:>12}\n",
+                "iteration",
+                event.objective.to_string(),
+                "improvement"
+            ));
+        }
         let indent = if self.several_restarts { 10 } else { 0 };
         if event.iteration.is_multiple_of(self.every) {
             if self.several_restarts {

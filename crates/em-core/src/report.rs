@@ -126,6 +126,8 @@ pub enum RestartOutcome<E> {
         initial_log_likelihood: f64,
         /// Log-likelihood of the parameters the restart returned.
         log_likelihood: f64,
+        /// Which objective the two log-likelihoods are (the loop's).
+        objective: Objective,
         /// Number of falls of the log-likelihood.
         falls: usize,
         /// What it spent.
@@ -170,10 +172,11 @@ impl<E: fmt::Display> fmt::Display for RestartSummary<E> {
                 termination,
                 iterations,
                 log_likelihood,
+                objective,
                 ..
             } => write!(
                 f,
-                "log-likelihood {log_likelihood:.6} after {iterations} iterations, {termination}"
+                "{objective} {log_likelihood:.6} after {iterations} iterations, {termination}"
             ),
             RestartOutcome::Failed(error) => write!(f, "failed: {error}"),
         }

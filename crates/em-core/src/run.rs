@@ -593,6 +593,7 @@ where
                 restart: record.restart,
                 iteration: record.iteration(),
                 log_likelihood: record.current.e.objective,
+                objective: record.current.e.kind,
                 improvement: gain,
                 diagnostics,
                 model: &record.current.model,

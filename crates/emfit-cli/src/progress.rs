@@ -1,5 +1,6 @@
 //! How a fit shows its progress: a progress bar per restart on a terminal, the
-//! plain `iteration  log-likelihood  improvement` log otherwise, or nothing.
+//! plain `iteration  log-likelihood  improvement` log otherwise (the
+//! objective's name in the second column), or nothing.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -79,7 +80,7 @@ impl<M: EmModel> Observer<M> for Progress {
                         .improvement
                         .map(|g| format!("  gain {g:.3e}"))
                         .unwrap_or_default();
-                    bar.set_message(format!("log-likelihood {:.6}{gain}", event.log_likelihood));
+                    bar.set_message(format!("{} {:.6}{gain}", event.objective, event.log_likelihood));
                 }
                 if let Some(d) = event.diagnostics
                     && !d.is_empty()

@@ -60,9 +60,13 @@ fn bgmm_with_eight_components_keeps_three_then_predicts_and_samples() {
             )),
             "{text}"
         );
-        // The loop's report names its objective; there are no BIC and AIC.
+        // The log's header and the loop's report name the objective; there
+        // are no BIC and AIC.
         assert!(
-            text.contains("\nlower bound: ") && !text.contains("BIC"),
+            text.contains("iteration           lower bound   improvement")
+                && !text.contains("log-likelihood")
+                && text.contains("\nlower bound: ")
+                && !text.contains("BIC"),
             "{text}"
         );
         let model = dir.read("b.json");

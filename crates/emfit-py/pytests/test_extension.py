@@ -107,3 +107,19 @@ def test_unaligned_arrays_give_the_results_of_aligned_ones():
     assert hmm.score(x) == GaussianHMM(2, random_state=0, n_iter=5).fit(unaligned(x)).score(unaligned(x))
     kf = KalmanFilter(n_dim_state=2, n_dim_obs=2)
     np.testing.assert_array_equal(kf.filter(x)[0], kf.filter(unaligned(x))[0])
+
+
+def test_the_extension_refuses_fortran_ordered_data_and_the_classes_take_it():
+    from emfit.hmm import GaussianHMM
+    from emfit.mixture import GaussianMixture
+
+    x = two_clusters()
+    fortran = np.asfortranarray(x)
+    assert not fortran.flags["C_CONTIGUOUS"]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fit(fortran)
+    gmm = GaussianMixture(2, random_state=0).fit(x)
+    np.testing.assert_array_equal(gmm.means_, GaussianMixture(2, random_state=0).fit(fortran).means_)
+    np.testing.assert_array_equal(gmm.score_samples(x), gmm.score_samples(fortran))
+    hmm = GaussianHMM(2, random_state=0, n_iter=5).fit(x)
+    np.testing.assert_array_equal(hmm.predict(x), hmm.predict(fortran))

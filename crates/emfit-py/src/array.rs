@@ -14,9 +14,12 @@ use pyo3::prelude::*;
 /// A C-contiguous n x d array as an n x d matrix, without copying.
 pub(crate) fn rows<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<MatRef<'a, f64>> {
     let [n, d] = [x.shape()[0], x.shape()[1]];
-    let slice = x
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("expected a C-contiguous, aligned float64 array"))?;
+    let expected = || PyValueError::new_err("expected a C-contiguous, aligned float64 array");
+    // `as_slice` also takes a Fortran-ordered array, whose values are not rows.
+    if !x.is_c_contiguous() {
+        return Err(expected());
+    }
+    let slice = x.as_slice().map_err(|_| expected())?;
     Ok(MatRef::from_row_major_slice(slice, n, d))
 }
 

@@ -78,21 +78,16 @@ impl<'a> Sequences<'a> {
             starts.push(acc);
             acc += l;
         }
-        for j in 0..x.ncols() {
-            let col = x.col(j);
-            for (row, &value) in col.iter().enumerate() {
-                if !value.is_finite() {
-                    // Locate the sequence by binary search over the starts.
-                    let sequence = starts.partition_point(|&s| s <= row) - 1;
-                    return Err(HmmError::NonFinite {
-                        sequence,
-                        time: row - starts[sequence],
-                        row,
-                        col: j,
-                        value,
-                    });
-                }
-            }
+        if let Some((row, col)) = linalg_kernels::finite::first_non_finite(x) {
+            // Locate the sequence by binary search over the starts.
+            let sequence = starts.partition_point(|&s| s <= row) - 1;
+            return Err(HmmError::NonFinite {
+                sequence,
+                time: row - starts[sequence],
+                row,
+                col,
+                value: x[(row, col)],
+            });
         }
         let chunks = plan_chunks(lengths, &starts);
         Ok(Self {

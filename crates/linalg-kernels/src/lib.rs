@@ -10,6 +10,7 @@
 //! - [`symmetrize`];
 //! - [`logsumexp`]: stable log-sum-exp of slices and rows, row normalisation;
 //! - [`gaussian`]: batched Gaussian log-densities through the factor;
+//! - [`finite`]: finiteness checks of data at memory speed in either layout;
 //! - [`fastexp`]: a vectorisable `exp` (relative error ≤ 1e-13) for log-sum-exp loops;
 //! - [`padded`]: run-time vectorised Cholesky and triangular solves for small
 //!   matrices in padded buffers (the per-step kernels of the Kalman filter);
@@ -25,6 +26,7 @@
 pub mod cholesky;
 mod error;
 pub mod fastexp;
+pub mod finite;
 pub mod gaussian;
 pub mod isa;
 pub mod logsumexp;

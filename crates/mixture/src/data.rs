@@ -1,8 +1,9 @@
 //! Data checks and the fixed chunking shared by every parallel pass.
 
 use crate::MixtureError;
-use crate::kernel::{CHUNK_ROWS, LANES};
+use crate::kernel::CHUNK_ROWS;
 use faer::{Mat, MatMut, MatRef};
+use linalg_kernels::finite::{all_finite, first_non_finite};
 use rayon::prelude::*;
 
 /// `(start, end)` of every chunk of `n` rows, in order. The chunk size is a
@@ -81,22 +82,14 @@ impl Data<'_> {
     pub(crate) fn check_finite_rows(&self, start: usize, end: usize) -> Result<(), MixtureError> {
         match self {
             Data::Cols(c) => check_finite_rows(c, start, end),
-            Data::Rows(x) => {
-                for i in start..end {
-                    let row = x.row(i);
-                    for j in 0..x.ncols() {
-                        let value = row[j];
-                        if !value.is_finite() {
-                            return Err(MixtureError::NonFiniteData {
-                                row: i,
-                                col: j,
-                                value,
-                            });
-                        }
-                    }
-                }
-                Ok(())
-            }
+            Data::Rows(x) => match first_non_finite(x.subrows(start, end - start)) {
+                None => Ok(()),
+                Some((i, col)) => Err(MixtureError::NonFiniteData {
+                    row: start + i,
+                    col,
+                    value: x[(start + i, col)],
+                }),
+            },
         }
     }
 }
@@ -180,19 +173,6 @@ pub(crate) fn check_training_data(data: &Data<'_>, n: usize, k: usize) -> Result
         });
     }
     data.check_finite(n)
-}
-
-/// True when every value is finite (vectorised: `v · 0` is NaN for NaN and ±inf).
-pub(crate) fn all_finite(values: &[f64]) -> bool {
-    let mut acc = [0.0f64; LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for c in &mut chunks {
-        for l in 0..LANES {
-            acc[l] += c[l] * 0.0;
-        }
-    }
-    let tail: f64 = chunks.remainder().iter().map(|v| v * 0.0).sum();
-    acc.iter().sum::<f64>() + tail == 0.0
 }
 
 /// Checks the number of columns of the data.

@@ -97,9 +97,7 @@ pub(crate) fn innovation_error(e: KernelError, sequence: usize, step: usize) -> 
     }
 }
 
-pub(crate) fn all_finite(x: &[f64]) -> bool {
-    !x.iter().fold(false, |bad, v| bad | !v.is_finite())
-}
+pub(crate) use linalg_kernels::finite::all_finite;
 
 pub(crate) fn diag_finite(n: usize, m: &[f64], ld: usize) -> bool {
     !(0..n).fold(false, |bad, i| bad | !m[i * ld + i].is_finite())

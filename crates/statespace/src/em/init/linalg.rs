@@ -63,7 +63,7 @@ pub(super) fn solve_right(c: MatRef<'_, f64>, w: MatRef<'_, f64>) -> Option<Mat<
 
 /// Whether every entry is finite.
 pub(super) fn all_finite(m: MatRef<'_, f64>) -> bool {
-    (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite()))
+    linalg_kernels::finite::first_non_finite(m).is_none()
 }
 
 fn finite(m: Mat<f64>) -> Option<Mat<f64>> {
