@@ -545,3 +545,88 @@ fn forecast_filters_with_the_matrices_and_starts_at_the_last_step() {
     forecast.extend(["--origin", "5"].map(String::from));
     run(&dir, "forecast", &forecast).fails_with(&["--origin 5", "starts at the last step (20)"]);
 }
+
+/// With only `A_k` given, EM learns Q (the regression of the residual
+/// `x_k − A_k x_{k−1}`) with H, R, m0, P0: the log-likelihood rises and
+/// never falls, A is kept, and one iteration gives the library's M-step on
+/// the same data and matrices.
+#[test]
+fn em_learns_q_with_time_varying_transition_matrices() {
+    use em_driver::statespace::em::WithInputs;
+    use em_driver::statespace::{EmModel, LearnSet, MStepOptions, Param};
+    let (dir, args) = setup("tv-fit-q");
+    let mut fit: Vec<String> = vec!["lgssm".into(), "--init".into(), "m.json".into()];
+    fit.extend(args[2..].iter().take(7).cloned());
+    assert_eq!(fit.last().unwrap(), "A.npy");
+    let learn = |iterations: &str, out: &str| {
+        let mut learn = fit.clone();
+        learn.extend(
+            [
+                "--learn",
+                "Q,H,R,m0,P0",
+                "--max-iter",
+                iterations,
+                "--stop",
+                "iterations",
+                "--out",
+                out,
+                "--json",
+            ]
+            .map(String::from),
+        );
+        learn
+    };
+    let report: serde_json::Value =
+        serde_json::from_str(run(&dir, "fit", &learn("20", "fit.json")).ok()).unwrap();
+    let history: Vec<f64> = report["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        history.windows(2).all(|w| w[1] >= w[0] - 1e-9 * w[0].abs()),
+        "{history:?}"
+    );
+    assert!(history.last().unwrap() > history.first().unwrap());
+    let fitted = LinearGaussianSsm::load(&dir.path().join("fit.json")).unwrap();
+    assert_eq!(fitted.a(), model().a(), "A is not learned");
+    assert_ne!(fitted.q(), model().q());
+    // One iteration: the library's E-step and M-step.
+    run(&dir, "fit", &learn("1", "one.json")).ok();
+    let one = LinearGaussianSsm::load(&dir.path().join("one.json")).unwrap();
+    let y = data();
+    let blocks: Vec<Vec<Mat<f64>>> = [(0, 30), (30, 20)]
+        .iter()
+        .map(|&(first, t)| (first + 1..first + t).map(a_at).collect())
+        .collect();
+    let a: Vec<Vec<MatRef<'_, f64>>> = blocks.iter().map(|b| views(b)).collect();
+    let sequences: Vec<Sequence<'_>> = [(0, 30), (30, 20)]
+        .iter()
+        .zip(&a)
+        .map(|(&(first, t), a)| {
+            Sequence::new(y.as_ref().subrows(first, t)).with_time_varying(TimeVarying {
+                a: Some(a),
+                ..TimeVarying::default()
+            })
+        })
+        .collect();
+    let start = WithInputs(model());
+    let stats = start.e_step(&sequences[..]).unwrap().stats;
+    let options = MStepOptions::new(LearnSet::only(&[
+        Param::Q,
+        Param::H,
+        Param::R,
+        Param::M0,
+        Param::P0,
+    ]));
+    let (want, _) = start.m_step(&stats, &options).unwrap();
+    for (got, want) in [
+        (one.q(), want.0.q()),
+        (one.r(), want.0.r()),
+        (one.h(), want.0.h()),
+    ] {
+        let diff = (got - want).norm_max();
+        assert!(diff < 1e-12 * (1.0 + want.norm_max()), "{got:?} vs {want:?}");
+    }
+}

@@ -107,7 +107,7 @@ fn error_matrix(e: &StateSpaceError) -> Option<Matrix> {
 
 /// An error of EM about its time-varying matrices, with pykalman's names:
 /// a `NotImplementedError` for EM asked to learn a block that is
-/// time-varying, or whose M-step regression has a time-varying block
+/// time-varying, or whose M-step regression has a time-varying covariance
 /// (pykalman learns them, emfit's exact M-step does not); a bad matrix as
 /// [`model_error`]; `None` for any other error (reported with its
 /// iteration).

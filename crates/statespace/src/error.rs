@@ -236,10 +236,14 @@ pub enum StateSpaceError {
         /// The block.
         matrix: Param,
     },
-    /// EM was asked to learn a block whose update needs a time-varying
-    /// block of the same regression (the transition: `A`, `B`, `b` with
-    /// `Q`; the observation: `H`, `D`, `d` with `R`; see [`crate::em`]).
-    #[error("cannot learn {learned} while {varying} is time-varying (their M-step is one regression)")]
+    /// EM was asked to learn a block of a regression whose covariance is
+    /// time-varying (the transition: `A`, `B`, `b` with `Q_k`; the
+    /// observation: `H`, `D`, `d` with `R_k`): its update would be a
+    /// least-squares fit weighted by the per-step `Q_k⁻¹` or `R_k⁻¹`, which
+    /// the M-step does not solve (see [`crate::em`]).
+    #[error(
+        "cannot learn {learned} while {varying} is time-varying (the update would be a regression weighted by the per-step {varying}, which is not supported)"
+    )]
     TimeVaryingCombination {
         /// The block asked for.
         learned: Matrix,

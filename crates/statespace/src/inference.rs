@@ -550,7 +550,7 @@ impl LinearGaussianSsm {
         let pm = Padded::new(self);
         let fwd = self.filter_all(&pm, &driven)?;
         let tol = self.inference().steady_state_tolerance();
-        let b = driven.backward(&pm, &fwd, 0, tol, true, &[], |_, _, _| Ok(()))?;
+        let b = driven.backward(&pm, &fwd, 0, tol, true, &[], |_, _, _, _| Ok(()))?;
         Ok(SmootherOutput {
             filter: FilterOutput::with_all(pm, driven.take_models(), fwd),
             means: b.means,

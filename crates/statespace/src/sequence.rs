@@ -185,7 +185,7 @@ impl<'a> Driven<'a> {
         tol: Option<f64>,
         store_covs: bool,
         visit_mask: &[bool],
-        visit: impl FnMut(usize, &[f64], &[f64]) -> Result<()>,
+        visit: impl FnMut(usize, &[f64], &[f64], Option<&[f64]>) -> Result<()>,
     ) -> Result<Backward> {
         match &self.varying {
             None => backward(pm, fwd, sequence, tol, store_covs, visit_mask, visit),

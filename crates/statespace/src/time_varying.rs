@@ -34,15 +34,20 @@
 //! - EM: the E-step's sums of smoothed moments are the same whatever the
 //!   matrices (the smoother conditions with the per-step ones). A block
 //!   given as time-varying cannot be learned
-//!   ([`StateSpaceError::TimeVaryingLearned`]); the blocks of a regression
-//!   of the M-step (the transition `[A B b]` with `Q`, the observation
-//!   `[H D d]` with `R`) cannot be learned while another block of the same
-//!   regression is time-varying
-//!   ([`StateSpaceError::TimeVaryingCombination`]): their closed-form
-//!   update would need sums weighted by the per-step matrices. The other
-//!   regression, and `m0`, `P0`, learn as usual: with `A_k` or `Q_k` given,
-//!   EM learns `H`, `R`, `D`, `d`, `m0`, `P0`; with `H_k` or `R_k` given,
-//!   `A`, `Q`, `B`, `b`, `m0`, `P0`.
+//!   ([`StateSpaceError::TimeVaryingLearned`]). With the coefficient of a
+//!   regression given per step (`A_k` for the transition `[A B b]` with
+//!   `Q`, `H_k` for the observation `[H D d]` with `R`), EM learns the rest
+//!   of it: the E-step of such a sequence also sums the moments of the
+//!   residual `x_k − A_k x_{k−1}` (or `y_k − H_k x_k`), and the M-step
+//!   regresses the residual on the inputs (see [`crate::em`]); a sequence
+//!   without per-step matrices pays nothing. With the covariance of a
+//!   regression given per step (`Q_k` or `R_k`), none of its blocks is
+//!   learned ([`StateSpaceError::TimeVaryingCombination`]): its update is a
+//!   least-squares fit weighted by `Q_k⁻¹` (or `R_k⁻¹`) step by step, a
+//!   linear system in every coefficient at once (for A alone n² unknowns),
+//!   not supported. So: with `A_k` given, EM learns `Q`, `B`, `b` and the
+//!   observation; with `H_k`, `R`, `D`, `d` and the transition; with `Q_k`
+//!   (or `R_k`), the other regression; `m0`, `P0` always.
 //! - Sampling ([`crate::LinearGaussianSsm::sample_time_varying`]) draws
 //!   with the per-step matrices and their Cholesky factors from the check.
 //! - The streaming filter, the fixed-lag smoother and forecasts past the
@@ -260,9 +265,13 @@ fn checked<T>(
 
 /// The M-step's check of a regression against the time-varying blocks of
 /// the data: `learned` the blocks of the regression asked for (its
-/// coefficient blocks and covariance), `blocks` the regression's own
-/// time-varying candidates (`[A, Q]` or `[H, R]`).
-pub(crate) fn check_learnable(varying: LearnSet, learned: &[Matrix], blocks: [Param; 2]) -> Result<()> {
+/// coefficient blocks and covariance), `covariance` the regression's
+/// (`Q` or `R`). A time-varying block
+/// is not learned; with its coefficient time-varying, the other blocks
+/// learn (the residual regression of [`crate::em`]); with its covariance
+/// time-varying, none does (a regression weighted by `Q_k⁻¹` or `R_k⁻¹`:
+/// no closed form per block).
+pub(crate) fn check_learnable(varying: LearnSet, learned: &[Matrix], covariance: Param) -> Result<()> {
     for &matrix in learned {
         if let Matrix::Param(param) = matrix
             && varying.contains(param)
@@ -270,8 +279,11 @@ pub(crate) fn check_learnable(varying: LearnSet, learned: &[Matrix], blocks: [Pa
             return Err(StateSpaceError::TimeVaryingLearned { matrix: param });
         }
     }
-    match (learned.first(), blocks.into_iter().find(|&b| varying.contains(b))) {
-        (Some(&learned), Some(varying)) => Err(StateSpaceError::TimeVaryingCombination { learned, varying }),
+    match learned.first() {
+        Some(&learned) if varying.contains(covariance) => Err(StateSpaceError::TimeVaryingCombination {
+            learned,
+            varying: covariance,
+        }),
         _ => Ok(()),
     }
 }

@@ -73,6 +73,57 @@ fn statistics_round_trip_bit_for_bit_with_inputs_and_time_varying_blocks() {
     let stats = WithInputs(model).e_step(&data).unwrap().stats;
     assert!(!stats.time_varying().is_empty());
     assert_flat_round_trip(&stats);
+    // Sequences with A_k and H_k: the residual sums of each regression
+    // travel too (seven matrices each), after the usual ones.
+    let (n, p, m) = (2, 3, 1);
+    let model = WithInputs(random_model_with_inputs(n, p, m, 8));
+    let data = series(&model.0, m);
+    let a: Vec<Vec<Mat<f64>>> = data
+        .iter()
+        .map(|(y, _)| {
+            (1..y.nrows())
+                .map(|k| Mat::from_fn(n, n, |i, j| 0.1 * (i + j + k) as f64))
+                .collect()
+        })
+        .collect();
+    let h: Vec<Vec<Mat<f64>>> = data
+        .iter()
+        .map(|(y, _)| {
+            (0..y.nrows())
+                .map(|k| Mat::from_fn(p, n, |i, j| 0.2 * (i * j + k) as f64))
+                .collect()
+        })
+        .collect();
+    let a: Vec<Vec<MatRef<'_, f64>>> = a.iter().map(|a| a.iter().map(Mat::as_ref).collect()).collect();
+    let h: Vec<Vec<MatRef<'_, f64>>> = h.iter().map(|h| h.iter().map(Mat::as_ref).collect()).collect();
+    let mut with_both = sequences(&data);
+    for (s, sequence) in with_both.iter_mut().enumerate() {
+        let tv = TimeVarying {
+            a: (s % 2 == 0).then_some(&a[s][..]),
+            h: (s % 3 == 0).then_some(&h[s][..]),
+            ..TimeVarying::default()
+        };
+        *sequence = sequence.with_time_varying(tv);
+    }
+    let stats = model.e_step(&with_both).unwrap().stats;
+    assert_flat_round_trip(&stats);
+    let u = m + 1;
+    let plain = 2 + 7 + 6 + n + 5 * n * n + p * n + p * p + 3 * n * u + p * u + 2 * u * u;
+    let transition = 4 * n * n + 3 * n * u;
+    let observation = 2 * p * p + 2 * p * u + p * n + n * n + n * u;
+    assert_eq!(stats.to_flat().len(), plain + transition + observation);
+    let flat = stats.to_flat();
+    let cut = SufficientStats::from_flat(&flat[..flat.len() - 1]).unwrap_err();
+    assert!(
+        matches!(
+            cut,
+            FlatError::Truncated {
+                what: "sum of E[x_k] u_k' over sequences with H_k",
+                ..
+            }
+        ),
+        "{cut:?}"
+    );
 }
 
 #[test]

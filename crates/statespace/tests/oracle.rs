@@ -601,3 +601,128 @@ fn time_varying_e_step_statistics_match_the_dense_posterior() {
     );
     assert_statistics(s, &jt, &mean, &cov, y.as_ref());
 }
+
+/// The sums of the residual `z_k = target_k − K_k state_k` over `steps`
+/// under the dense posterior (`mean`, `cov`): `(Σ E[z zᵀ], Σ E[z] ũᵀ,
+/// Σ ũ ũᵀ)` with `ũ_k = [u_k; 1]`. `target(k, i)`, `state(k, j)` are
+/// indices into the joint vector.
+#[allow(clippy::too_many_arguments)]
+fn dense_residual_sums(
+    mean: &[f64],
+    cov: &Mat<f64>,
+    steps: &[usize],
+    (d, n): (usize, usize),
+    target: impl Fn(usize, usize) -> usize,
+    state: impl Fn(usize, usize) -> usize,
+    coefficient: impl Fn(usize) -> Mat<f64>,
+    u: faer::MatRef<'_, f64>,
+) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
+    let mu = u.ncols() + 1;
+    let mut second = Mat::<f64>::zeros(d, d);
+    let mut target_u = Mat::<f64>::zeros(d, mu);
+    let mut uu = Mat::<f64>::zeros(mu, mu);
+    for &k in steps {
+        let kk = coefficient(k);
+        let tt = block(cov, |i| target(k, i), |j| target(k, j), d, d);
+        let ts = block(cov, |i| target(k, i), |j| state(k, j), d, n);
+        let ss = block(cov, |i| state(k, i), |j| state(k, j), n, n);
+        let m_t = Mat::<f64>::from_fn(d, 1, |i, _| mean[target(k, i)]);
+        let m_s = Mat::<f64>::from_fn(n, 1, |i, _| mean[state(k, i)]);
+        let z = &m_t - &kk * &m_s;
+        let ks = &kk * ts.transpose();
+        second += &tt - &ks - ks.transpose() + &kk * &ss * kk.transpose() + &z * z.transpose();
+        let ut = Mat::<f64>::from_fn(1, mu, |_, j| if j < mu - 1 { u[(k, j)] } else { 1.0 });
+        target_u += &z * &ut;
+        uu += ut.transpose() * &ut;
+    }
+    (second, target_u, uu)
+}
+
+/// EM with `A_k` and `H_k` given per step (inputs, a missing entry and a
+/// missing step): the M-step's `[B b]` and Q (learned together) and R
+/// (with D, d fixed) are the maximisers of the expected complete
+/// log-likelihood computed from the dense posterior's moments of the
+/// residuals `x_k − A_k x_{k−1}` and `y_k − H_k x_k` (missing values
+/// latent), by the least-squares formulas.
+#[test]
+fn m_step_with_time_varying_coefficients_matches_the_dense_posterior() {
+    use statespace::{InputLearnSet, InputParam, MStepOptions};
+    let (n, p, m, t) = (2, 2, 1, 6);
+    let model = random_model_with_inputs(n, p, m, 95);
+    let matrices = StepMatrices::random(n, p, t, 96);
+    let views = Views::of(&matrices);
+    let tv = views.subset(0b0101);
+    let mut rng = StdRng::seed_from_u64(97);
+    let u = Mat::<f64>::from_fn(t, m, |_, _| rng.random_range(-2.0..2.0));
+    let (_, mut y) = model
+        .sample_time_varying(t, Some(u.as_ref()), &tv, &mut rng)
+        .unwrap();
+    y[(1, 0)] = f64::NAN;
+    (0..p).for_each(|j| y[(3, j)] = f64::NAN);
+    let jt = joint_time_varying(&model, Some(u.as_ref()), &tv, t);
+    let (idx, val) = observed(&jt, y.as_ref(), t);
+    let (mean, cov) = condition(&jt, &idx, &val);
+    let sequence = Sequence::with_inputs(y.as_ref(), u.as_ref()).with_time_varying(tv);
+    let start = statespace::em::WithInputs(model.clone());
+    let estep = start.e_step(&[sequence][..]).unwrap();
+    let options =
+        MStepOptions::new(LearnSet::only(&[Param::Q, Param::R])).with_learn_inputs(InputLearnSet::only(&[
+            InputParam::B,
+            InputParam::TransitionOffset,
+        ]));
+    let (next, diagnostics) = start.m_step(&estep.stats, &options).unwrap();
+    assert!(diagnostics.is_empty());
+    let close = |got: faer::MatRef<'_, f64>, want: &Mat<f64>, what: &str| {
+        let scale = 1.0 + want.norm_max();
+        assert!(
+            max_diff(got, want.as_ref()) < 1e-9 * scale,
+            "{what}: {got:?} vs {want:?}"
+        );
+    };
+    // Transition: [B b] = C G⁻¹, Q = (S − X Cᵀ − C Xᵀ + X G Xᵀ)/(T − 1).
+    let steps: Vec<usize> = (1..t).collect();
+    let (s, c, g) = dense_residual_sums(
+        &mean,
+        &cov,
+        &steps,
+        (n, n),
+        |k, i| jt.x(k, i),
+        |k, j| jt.x(k - 1, j),
+        |k| matrices.a[k - 1].clone(),
+        u.as_ref(),
+    );
+    let x = {
+        use faer::linalg::solvers::SolveCore;
+        let mut xt = c.transpose().to_owned();
+        g.partial_piv_lu()
+            .solve_transpose_in_place_with_conj(faer::Conj::No, xt.as_mut());
+        xt.transpose().to_owned()
+    };
+    let q = (&s - &x * c.transpose() - &c * x.transpose() + &x * &g * x.transpose())
+        * faer::Scale(1.0 / (t - 1) as f64);
+    close(next.0.b(), &x.subcols(0, m).to_owned(), "B");
+    let offset = Mat::from_fn(n, 1, |i, _| next.0.transition_offset()[i]);
+    close(offset.as_ref(), &x.subcols(m, 1).to_owned(), "b");
+    close(next.0.q(), &q, "Q");
+    // Observation, with D and d fixed: R = (S − X Cᵀ − C Xᵀ + X G Xᵀ)/N over
+    // the steps with an observed value.
+    let seen: Vec<usize> = (0..t).filter(|&k| k != 3).collect();
+    let (s, c, g) = dense_residual_sums(
+        &mean,
+        &cov,
+        &seen,
+        (p, n),
+        |k, i| jt.y(k, i),
+        |k, j| jt.x(k, j),
+        |k| matrices.h[k].clone(),
+        u.as_ref(),
+    );
+    let offset = model.observation_offset();
+    let x = Mat::from_fn(p, m + 1, |i, j| if j < m { model.d()[(i, j)] } else { offset[i] });
+    let r = (&s - &x * c.transpose() - &c * x.transpose() + &x * &g * x.transpose())
+        * faer::Scale(1.0 / seen.len() as f64);
+    close(next.0.r(), &r, "R");
+    // The fixed blocks are kept.
+    assert_eq!(next.0.a(), model.a());
+    assert_eq!(next.0.d(), model.d());
+}

@@ -216,7 +216,7 @@ fn m_step_error(varying: &[Param], learn: &[Param], inputs: &[InputParam]) -> Op
 }
 
 #[test]
-fn em_refuses_learning_time_varying_blocks_and_their_partners() {
+fn em_refuses_learning_time_varying_blocks_and_partners_of_varying_covariances() {
     use StateSpaceError::{TimeVaryingCombination, TimeVaryingLearned};
     assert_eq!(
         m_step_error(&[Param::A], &[Param::A], &[]),
@@ -227,32 +227,34 @@ fn em_refuses_learning_time_varying_blocks_and_their_partners() {
         Some(TimeVaryingLearned { matrix: Param::R })
     );
     assert_eq!(
-        m_step_error(&[Param::A], &[Param::Q], &[]),
+        m_step_error(&[Param::Q], &[Param::A], &[]),
         Some(TimeVaryingCombination {
-            learned: Param::Q.into(),
-            varying: Param::A
+            learned: Param::A.into(),
+            varying: Param::Q
         })
     );
     assert_eq!(
-        m_step_error(&[Param::Q], &[Param::M0], &[InputParam::B]),
+        m_step_error(&[Param::A, Param::Q], &[Param::M0], &[InputParam::B]),
         Some(TimeVaryingCombination {
             learned: InputParam::B.into(),
             varying: Param::Q
         })
     );
     assert_eq!(
-        m_step_error(&[Param::H], &[], &[InputParam::ObservationOffset]),
+        m_step_error(&[Param::R], &[], &[InputParam::ObservationOffset]),
         Some(TimeVaryingCombination {
             learned: InputParam::ObservationOffset.into(),
-            varying: Param::H
+            varying: Param::R
         })
     );
-    let message = m_step_error(&[Param::H], &[Param::R], &[]).unwrap().to_string();
+    let message = m_step_error(&[Param::R], &[Param::H], &[]).unwrap().to_string();
     assert_eq!(
         message,
-        "cannot learn R while H is time-varying (their M-step is one regression)"
+        "cannot learn H while R is time-varying (the update would be a regression weighted by the per-step R, which is not supported)"
     );
-    // The other regression, and the initial state, learn.
+    // The other regression, and the initial state, learn; so do the
+    // covariance and the input blocks of a regression whose coefficient is
+    // time-varying.
     let observation = [Param::H, Param::R, Param::M0, Param::P0];
     let both_inputs = [InputParam::D, InputParam::ObservationOffset];
     assert_eq!(
@@ -265,18 +267,30 @@ fn em_refuses_learning_time_varying_blocks_and_their_partners() {
         m_step_error(&[Param::H, Param::R], &transition, &both_inputs),
         None
     );
+    let all_inputs = [
+        InputParam::B,
+        InputParam::TransitionOffset,
+        InputParam::D,
+        InputParam::ObservationOffset,
+    ];
+    assert_eq!(
+        m_step_error(&[Param::A, Param::H], &[Param::Q, Param::R], &all_inputs),
+        None
+    );
 }
 
 /// The learned blocks allowed with the time-varying blocks `varying`
 /// (bit 0 A, 1 Q, 2 H, 3 R), restricted to the blocks of `mask`
 /// (`learn_set`'s bits) and the input blocks of `input_mask`.
 fn allowed(varying: u8, mask: u8, input_mask: u8) -> (LearnSet, InputLearnSet) {
-    let transition_free = varying & 0b0011 == 0;
-    let observation_free = varying & 0b1100 == 0;
+    // A regression learns while its covariance is not time-varying (with
+    // its coefficient time-varying, all but the coefficient).
+    let transition_free = varying & 0b0010 == 0;
+    let observation_free = varying & 0b1000 == 0;
     let learn = learn_set(mask)
-        .set(Param::A, transition_free && mask & 1 != 0)
+        .set(Param::A, transition_free && varying & 1 == 0 && mask & 1 != 0)
         .set(Param::Q, transition_free && mask & 2 != 0)
-        .set(Param::H, observation_free && mask & 4 != 0)
+        .set(Param::H, observation_free && varying & 4 == 0 && mask & 4 != 0)
         .set(Param::R, observation_free && mask & 8 != 0);
     let inputs = InputLearnSet::only(&[])
         .set(InputParam::B, transition_free && input_mask & 1 != 0)
@@ -347,6 +361,112 @@ proptest! {
             current = next;
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// EM learning Q, B, b with `A_k` given and R, D, d with `H_k` given
+    /// (on two sequences, one with the matrices and one without, missing
+    /// values included): the log-likelihood never falls (steps without a
+    /// floor) and Q, R stay symmetric positive definite.
+    #[test]
+    fn em_with_given_coefficients_is_monotone(
+        seed in 0u64..1_000,
+        n in 1usize..=3,
+        p in 1usize..=3,
+        t in 3usize..=9,
+        varying in 1u8..4,
+        missing in prop::collection::vec((0usize..9, 0usize..3), 0..4),
+    ) {
+        let model = random_model_with_inputs(n, p, 1, seed);
+        let matrices = StepMatrices::random(n, p, t, seed + 1);
+        let (a, h) = (refs(&matrices.a), refs(&matrices.h));
+        let tv = TimeVarying {
+            a: (varying & 1 != 0).then_some(&a[..]),
+            h: (varying & 2 != 0).then_some(&h[..]),
+            ..TimeVarying::default()
+        };
+        let mut rng = StdRng::seed_from_u64(seed + 2);
+        let u = Mat::<f64>::from_fn(t, 1, |k, _| ((k + 1) as f64 * 0.7).cos());
+        let (_, mut y) = model.sample_time_varying(t, Some(u.as_ref()), &tv, &mut rng).unwrap();
+        let (_, y2) = model.sample_with_inputs(u.as_ref(), &mut rng).unwrap();
+        for &(k, j) in &missing {
+            if k < t && j < p {
+                y[(k, j)] = f64::NAN;
+            }
+        }
+        let data = [
+            Sequence::with_inputs(y.as_ref(), u.as_ref()).with_time_varying(tv),
+            Sequence::with_inputs(y2.as_ref(), u.as_ref()),
+        ];
+        let options = MStepOptions::new(LearnSet::only(&[Param::Q, Param::R, Param::M0]))
+            .with_learn_inputs(InputLearnSet::all());
+        let mut current = WithInputs(model);
+        let mut previous: Option<(f64, bool)> = None;
+        for step in 0..15 {
+            let e = current.e_step(&data[..]).unwrap();
+            if let Some((ll, true)) = previous {
+                prop_assert!(
+                    e.log_likelihood >= ll - 1e-9 * (1.0 + ll.abs()),
+                    "step {step}: {} < {ll}", e.log_likelihood
+                );
+            }
+            let (next, diagnostics) = current.m_step(&e.stats, &options).unwrap();
+            assert_spd(next.0.q(), "Q");
+            assert_spd(next.0.r(), "R");
+            previous = Some((e.log_likelihood, diagnostics.is_empty()));
+            current = next;
+        }
+    }
+}
+
+/// The residual sums are mergeable: the M-step on the statistics of
+/// sequences run one by one, merged through their flat form, equals the
+/// M-step on the E-step of all of them (sequences with `A_k`, with `H_k`,
+/// with both, with neither).
+#[test]
+fn given_coefficients_merge_across_parts() {
+    use statespace::em_core::FlatStats;
+    let f = fixture();
+    let (a, h) = (refs(&f.matrices.a), refs(&f.matrices.h));
+    let given = |a_given: bool, h_given: bool| TimeVarying {
+        a: a_given.then_some(&a[..]),
+        h: h_given.then_some(&h[..]),
+        ..TimeVarying::default()
+    };
+    let (_, y2) = f.model.sample(T, &mut StdRng::seed_from_u64(9)).unwrap();
+    let sequences = [
+        Sequence::new(f.y.as_ref()).with_time_varying(given(true, false)),
+        Sequence::new(y2.as_ref()),
+        Sequence::new(y2.as_ref()).with_time_varying(given(false, true)),
+        Sequence::new(f.y.as_ref()).with_time_varying(given(true, true)),
+    ];
+    let model = WithInputs(f.model.clone());
+    let options = MStepOptions::new(LearnSet::only(&[Param::Q, Param::R]));
+    let all = model.e_step(&sequences[..]).unwrap().stats;
+    let mut merged = statespace::SufficientStats::zeros(2, 2);
+    for sequence in &sequences {
+        let part = model.e_step(&[*sequence][..]).unwrap().stats;
+        merged.merge(&statespace::SufficientStats::from_flat(&part.to_flat()).unwrap());
+    }
+    let (from_all, _) = model.m_step(&all, &options).unwrap();
+    let (from_parts, _) = model.m_step(&merged, &options).unwrap();
+    for (got, want) in [
+        (from_parts.0.q(), from_all.0.q()),
+        (from_parts.0.r(), from_all.0.r()),
+    ] {
+        assert!(common::max_diff(got, want) < 1e-12, "{got:?} vs {want:?}");
+    }
+    // The per-step matrices matter: without them the update differs.
+    let plain: Vec<Sequence<'_>> = [f.y.as_ref(), y2.as_ref(), y2.as_ref(), f.y.as_ref()]
+        .into_iter()
+        .map(Sequence::new)
+        .collect();
+    let (without, _) = model
+        .m_step(&model.e_step(&plain[..]).unwrap().stats, &options)
+        .unwrap();
+    assert!(common::max_diff(without.0.q(), from_all.0.q()) > 1e-6);
 }
 
 /// Sequences with and without time-varying matrices together: the

@@ -47,14 +47,19 @@ Differences from pykalman, on purpose:
 - ``loglikelihood`` with a 3-D ``observation_covariance`` uses ``R_t`` at
   step t (pykalman's adds every ``R_t`` at each step and fails).
 
+With 3-D ``transition_matrices``, EM learns ``transition_covariance`` and
+``transition_offsets`` (the regression of the residual
+``x_t - A_t x_{t-1}``, as pykalman), likewise the observation side with
+3-D ``observation_matrices``.
+
 Not implemented (``NotImplementedError`` naming the parameter): EM of a
 time-varying parameter (a 3-D matrix, a 2-D offset); EM of a block of the
-transition regression (``transition_matrices``, ``transition_offsets``,
-``transition_covariance``) while one of its matrices is 3-D, likewise for
-the observation regression (the closed-form update would need sums
-weighted by the per-step matrices): with 3-D transition matrices or
-covariances EM learns the observation blocks and the initial state, with
-3-D observation ones the transition blocks and the initial state; EM of
+transition regression (``transition_matrices``, ``transition_offsets``)
+while ``transition_covariance`` is 3-D, likewise for the observation
+regression (the update would be a regression weighted by the per-step
+inverse covariances): with 3-D transition covariances EM learns the
+observation blocks and the initial state, with 3-D observation ones the
+transition blocks and the initial state; EM of
 ``transition_matrices`` or ``observation_matrices`` with time-varying
 ``transition_offsets`` (the deterministic path then depends on the matrix
 being learned). Constant offsets are parameters of the Rust model: any of
@@ -479,7 +484,7 @@ class KalmanFilter:
         The E-step is the filter and the RTS smoother; the M-step the
         closed-form maximiser of the expected complete-data log-likelihood
         over the learned blocks (not a time-varying one, nor one of the
-        regression of a time-varying matrix: see the module docstring;
+        regression of a time-varying covariance: see the module docstring;
         ``NotImplementedError`` at the first M-step) (``A = C Phi^-1``, ``Q`` the mean residual
         second moment of the transitions with the new ``A``; likewise ``C``
         and ``R`` over the observed steps; ``mu_0 = E[x_0]``,

@@ -8,13 +8,14 @@ use linalg_kernels::isa::clear_upper_registers;
 use rayon::prelude::*;
 
 use super::missing::Missing;
+use super::residual::{GivenSums, ObservationResidual, TransitionResidual};
 use super::stats::{InputStats, SufficientStats};
 use crate::data::validate_all;
 use crate::error::{Result, StateSpaceError};
 use crate::kalman::{Backward, CovStore, ForwardStore, Padded};
 use crate::model::LinearGaussianSsm;
 use crate::model::validate::symmetrise;
-use crate::param::LearnSet;
+use crate::param::{LearnSet, Param};
 use crate::sequence::{Driven, Sequence};
 use crate::time_varying::StepMatrices;
 
@@ -71,20 +72,57 @@ fn e_step_sequence(
         filtered_covs: CovStore::All,
     };
     let fwd = driven.forward(pm, sequence, tol, store)?;
-    let mask: Vec<bool> = if any_missing {
+    let missing_steps: Vec<bool> = if any_missing {
         (0..t).map(|k| (0..p).any(|j| y[(k, j)].is_nan())).collect()
     } else {
         Vec::new()
     };
     let mut missing = any_missing.then(|| Missing::new(model, driven));
-    let bwd = driven.backward(pm, &fwd, sequence, tol, false, &mask, |k, ms, ps| {
-        match missing.as_mut() {
-            Some(m) => m.visit(k, ms, ps, ldn),
-            None => Ok(()),
+    let given = |param| driven.matrices().filter(|m| m.given().contains(param));
+    let mut transition = given(Param::A).map(|m| TransitionResidual::new(model, m, t, ldn));
+    let mut observation = given(Param::H).map(|m| ObservationResidual::new(model, m, t, ldn));
+    // The residual sums need every step; otherwise only the steps with a
+    // missing value are visited.
+    let residuals = transition.is_some() || observation.is_some();
+    let every_step = if residuals { vec![true; t] } else { Vec::new() };
+    let visit_mask = if residuals { &every_step } else { &missing_steps };
+    let bwd = driven.backward(pm, &fwd, sequence, tol, false, visit_mask, |k, ms, ps, cross| {
+        if let Some(r) = transition.as_mut() {
+            r.visit(k, ms, ps, cross);
         }
+        let has_missing = missing_steps.get(k).copied().unwrap_or(false);
+        match (missing.as_mut(), has_missing) {
+            (Some(m), true) => {
+                m.visit(k, ms, ps, ldn)?;
+                if let Some(r) = observation.as_mut()
+                    && m.step_observed(k)
+                {
+                    let terms = m.step_terms.as_ref().map(|(f, v)| (f.as_ref(), v.as_ref()));
+                    r.visit(k, m.yhat.subrows(k, 1), ms, ps, terms);
+                }
+            }
+            _ => {
+                if let Some(r) = observation.as_mut() {
+                    r.visit(k, y.subrows(k, 1), ms, ps, None);
+                }
+            }
+        }
+        Ok(())
     })?;
-    let stats = statistics(pm, driven, &bwd, missing.as_ref());
+    let u = driven.inputs.as_ref();
+    let given = GivenResiduals {
+        transition: transition.map(|r| r.finish(u.subrows(1, t - 1))),
+        observation: observation.map(|r| r.finish(u)),
+    };
+    let stats = statistics(pm, driven, &bwd, missing.as_ref(), given);
     Ok((fwd.log_likelihood, stats))
+}
+
+/// The residual sums `(Σ E[z zᵀ], Σ E[z] ũᵀ)` of one sequence for the
+/// regressions whose state coefficient it gives per step.
+struct GivenResiduals {
+    transition: Option<(Mat<f64>, Mat<f64>)>,
+    observation: Option<(Mat<f64>, Mat<f64>)>,
 }
 
 /// The statistics of one sequence from its smoothed moments (and, with
@@ -94,6 +132,7 @@ fn statistics(
     driven: &Driven<'_>,
     bwd: &Backward,
     missing: Option<&Missing<'_>>,
+    given: GivenResiduals,
 ) -> SufficientStats {
     let (n, p, ldn) = (pm.n, pm.p, pm.ldn);
     let y = driven.y;
@@ -147,7 +186,7 @@ fn statistics(
     };
     let m_first = bwd.means[..n].to_vec();
     let m_last = &bwd.means[(t - 1) * n..];
-    SufficientStats {
+    let mut stats = SufficientStats {
         n_sequences: 1,
         n_steps: t,
         n_observed_steps,
@@ -162,7 +201,20 @@ fn statistics(
         sum_yy,
         inputs,
         time_varying: driven.matrices().map_or(LearnSet::none(), StepMatrices::given),
-    }
+        given_transition: None,
+        given_observation: None,
+    };
+    stats.given_transition = given.transition.map(|(second, target_u)| GivenSums {
+        second,
+        target_u,
+        usual: stats.transition_moments(),
+    });
+    stats.given_observation = given.observation.map(|(second, target_u)| GivenSums {
+        second,
+        target_u,
+        usual: stats.observation_moments(),
+    });
+    stats
 }
 
 /// The input sums of one sequence: `ms` the smoothed means (n x T), `yy`

@@ -107,6 +107,10 @@ pub(super) struct Missing<'a> {
     pub unobserved_xx: Mat<f64>,
     /// Number of steps with no observed value.
     pub unobserved_steps: usize,
+    /// The last visited step's `F̃` and `Ṽ` (`F` in the rows M, `R_MM −
+    /// J R_OM` in the block M x M, zero elsewhere), kept when `H_k` is
+    /// given (for [`super::residual::ObservationResidual`]).
+    pub step_terms: Option<(Mat<f64>, Mat<f64>)>,
     patterns: HashMap<Vec<bool>, Pattern>,
     key: Vec<bool>,
     fps: Mat<f64>,
@@ -126,6 +130,10 @@ impl<'a> Missing<'a> {
             d_corr: Mat::zeros(p, p),
             unobserved_xx: Mat::zeros(n, n),
             unobserved_steps: 0,
+            step_terms: driven
+                .matrices()
+                .filter(|m| m.given().contains(Param::H))
+                .map(|_| (Mat::zeros(p, n), Mat::zeros(p, p))),
             patterns: HashMap::new(),
             key: vec![false; p],
             fps: Mat::zeros(p, n),
@@ -196,6 +204,18 @@ impl<'a> Missing<'a> {
             }
             for (b, &mj) in pat.mis.iter().enumerate() {
                 self.d_corr[(mi, mj)] += fpf[(a, b)] + pat.r_cond[(a, b)];
+            }
+        }
+        if let Some((f, v)) = self.step_terms.as_mut() {
+            f.fill(0.0);
+            v.fill(0.0);
+            for (a, &mi) in pat.mis.iter().enumerate() {
+                for c in 0..n {
+                    f[(mi, c)] = pat.f[(a, c)];
+                }
+                for (b, &mj) in pat.mis.iter().enumerate() {
+                    v[(mi, mj)] = pat.r_cond[(a, b)];
+                }
             }
         }
         Ok(())

@@ -4,7 +4,8 @@
 //! [`crate::fit`], from em-core.
 //!
 //! The code: [`SufficientStats`] (`stats.rs`), the E-step (`estep.rs`, with
-//! the missing values in `missing.rs`), the M-step (`mstep.rs`), the flat
+//! the missing values in `missing.rs` and the residual sums of per-step
+//! coefficients in `residual.rs`), the M-step (`mstep.rs`), the flat
 //! parameters (`flat.rs`), the data-driven start (`init/`) and their options
 //! (`options.rs`).
 //!
@@ -48,12 +49,29 @@
 //! ([`crate::TimeVarying`]). The E-step runs with them (the sums above are
 //! of smoothed moments, whatever the matrices; a missing value is expected
 //! with its step's `H_k`, `R_k`), and the statistics record which blocks
-//! varied ([`SufficientStats::time_varying`]). The M-step learns the other
-//! regression and `m0`, `P0`: a time-varying block cannot be learned
-//! ([`crate::StateSpaceError::TimeVaryingLearned`]), nor a block of its
-//! regression (the transition `[A B b]` with `Q`, the observation
-//! `[H D d]` with `R`: [`crate::StateSpaceError::TimeVaryingCombination`]),
-//! whose update would need sums weighted by the per-step matrices.
+//! varied ([`SufficientStats::time_varying`]). A time-varying block is not
+//! learned ([`crate::StateSpaceError::TimeVaryingLearned`]).
+//!
+//! With `A_k` given (and Q not time-varying), the transition is the
+//! regression of the residual `z_k = x_k − A_k x_{k−1}` on `ũ_k`: EM learns
+//! `[B b]` and Q by the formulas below with the sums
+//! `S = Σ E[z_k z_kᵀ]`, `C = Σ E[z_k] ũ_kᵀ`, `G = sum_uu`, where
+//!
+//! ```text
+//! E[z_k z_kᵀ] = E[x_k x_kᵀ] − A_k E[x_{k−1} x_kᵀ] − E[x_k x_{k−1}ᵀ] A_kᵀ + A_k E[x_{k−1} x_{k−1}ᵀ] A_kᵀ
+//! ```
+//!
+//! from the smoothed means, covariances and lag-one cross-covariances,
+//! summed step by step in the E-step of the sequences that give `A_k`
+//! (`residual.rs`; a sequence without them adds its usual sums with the
+//! model's A). The same for the observation with `H_k` given:
+//! `z_k = y_k − H_k x_k` over the steps with an observed value, a missing
+//! value latent as below, and EM learns `[D d]` and R. With `Q_k` (or
+//! `R_k`) given, no block of its regression is learned
+//! ([`crate::StateSpaceError::TimeVaryingCombination`]): the update would
+//! be a least-squares fit weighted by the per-step `Q_k⁻¹`, a linear
+//! system in all the coefficients at once (n² + n(m+1) unknowns for the
+//! transition) instead of the closed form per block.
 //!
 //! # Missing values
 //! A missing coordinate of y is latent too, and the E-step takes its
@@ -244,6 +262,7 @@ mod init;
 mod missing;
 mod mstep;
 mod options;
+mod residual;
 mod stats;
 mod with_inputs;
 

@@ -60,6 +60,7 @@ pub(super) fn m_step(
         gram_name: Matrix::TransitionGram,
         structure: options.q_structure,
         count: stats.n_transitions,
+        state_given: false,
         cross: join_columns(stats.sum_cross(), stats.sum_x_u()),
         gram: join_gram(stats.phi().as_ref(), stats.sum_xprev_u(), stats.sum_uu()),
     };
@@ -68,7 +69,14 @@ pub(super) fn m_step(
         if stats.n_transitions == 0 {
             return Err(StateSpaceError::NoTransitions);
         }
-        step.regression(&transition, || stats.sigma())?;
+        match &stats.given_transition {
+            Some(given) => {
+                let (second, target_u) = given.total(&stats.transition_moments(), model.a());
+                let transition = transition.with_residual(target_u.as_ref());
+                step.regression(&transition, || second)?;
+            }
+            None => step.regression(&transition, || stats.sigma())?,
+        }
     }
     let observation = Regression {
         blocks: [
@@ -80,6 +88,7 @@ pub(super) fn m_step(
         gram_name: Matrix::StateGram,
         structure: options.r_structure,
         count: stats.n_observed_steps,
+        state_given: false,
         cross: join_columns(stats.sum_yx(), stats.sum_y_u()),
         gram: join_gram(
             stats.sum_xx_observed(),
@@ -92,7 +101,14 @@ pub(super) fn m_step(
         if stats.n_observed_steps == 0 {
             return Err(StateSpaceError::NoObservedValues);
         }
-        step.regression(&observation, || stats.sum_yy.clone())?;
+        match &stats.given_observation {
+            Some(given) => {
+                let (second, target_u) = given.total(&stats.observation_moments(), model.h());
+                let observation = observation.with_residual(target_u.as_ref());
+                step.regression(&observation, || second)?;
+            }
+            None => step.regression(&observation, || stats.sum_yy.clone())?,
+        }
     }
     if learn.contains(Param::M0) || learn.contains(Param::P0) {
         step.initial_state(stats)?;
@@ -134,6 +150,19 @@ impl Block {
 }
 
 impl Regression {
+    /// The regression of the residual `z_k = target − K_k state` on `ũ_k`
+    /// alone, for a state coefficient given per step (see
+    /// [`super::residual`]): `target_u` is `Σ E[z_k] ũ_kᵀ`, and the state
+    /// block drops out.
+    fn with_residual(self, target_u: MatRef<'_, f64>) -> Self {
+        let n = self.cross.ncols() - target_u.ncols();
+        Self {
+            state_given: true,
+            cross: join_columns(self.cross.subcols(0, n), target_u),
+            ..self
+        }
+    }
+
     /// Refuses a learned block of this regression when the statistics come
     /// from time-varying matrices of it ([`check_learnable`]); `widths` are
     /// the widths of the coefficient blocks (a block of width 0 is not
@@ -144,10 +173,6 @@ impl Regression {
         options: &MStepOptions,
         widths: [usize; 3],
     ) -> Result<()> {
-        let coefficient = match self.blocks[0] {
-            Block::Param(param) => param,
-            Block::Input(_) => unreachable!("the first block of a regression is a parameter"),
-        };
         let learned: Vec<Matrix> = self
             .blocks
             .iter()
@@ -161,7 +186,7 @@ impl Regression {
                     .then_some(self.covariance.into()),
             )
             .collect();
-        check_learnable(stats.time_varying(), &learned, [coefficient, self.covariance])
+        check_learnable(stats.time_varying(), &learned, self.covariance)
     }
 }
 
@@ -207,6 +232,9 @@ struct Regression {
     gram_name: Matrix,
     structure: CovStructure,
     count: usize,
+    /// The state coefficient is given per step: the target is the residual
+    /// and the state block is left out.
+    state_given: bool,
     cross: Mat<f64>,
     gram: Mat<f64>,
 }
@@ -235,8 +263,8 @@ impl Step<'_> {
         let (n, m) = (coefficient.ncols(), inputs.ncols() - 1);
         let ranges = [0..n, n..n + m, n + m..n + m + 1];
         let (mut learned, mut fixed) = (Vec::new(), Vec::new());
-        for (block, range) in r.blocks.iter().zip(ranges) {
-            if range.is_empty() {
+        for (i, (block, range)) in r.blocks.iter().zip(ranges).enumerate() {
+            if range.is_empty() || (i == 0 && r.state_given) {
                 continue;
             }
             if block.learned(options) {
@@ -356,7 +384,7 @@ fn floored(block: Option<Param>, jitter: f64, attempts: usize) -> Event<Param> {
 }
 
 /// `S − X Cᵀ − C Xᵀ + X G Xᵀ`.
-fn quadratic_residual(
+pub(super) fn quadratic_residual(
     s: Mat<f64>,
     x: MatRef<'_, f64>,
     c: MatRef<'_, f64>,

@@ -3,7 +3,7 @@
 //!
 //! # Flat form
 //! [`em_core::FlatStats`] (for E-steps on parts of the sequences, see
-//! [`em_core::executor`]), layout version 1, every number as it is, every
+//! [`em_core::executor`]), layout version 2, every number as it is, every
 //! matrix row-major, `ũ_k = [u_k; 1]` (m + 1 values, see [`crate::em`]):
 //!
 //! ```text
@@ -26,13 +26,32 @@
 //! Σ_obs ũ_k ũ_kᵀ                (m+1) x (m+1)
 //! ```
 //!
-//! The merge adds every sum and unites the time-varying blocks, so merging
-//! parts in a fixed order gives the same bits every time.
+//! then, when the A flag is set, the transition's residual sums over the
+//! sequences with `A_k` (`z_k = x_k − A_k x_{k−1}`, k ≥ 1; see
+//! [`super::residual`]), and when the H flag is set the observation's
+//! (`z_k = y_k − H_k x_k`, observed steps), each as seven matrices:
+//!
+//! ```text
+//!                      transition        observation
+//! Σ E[z_k z_kᵀ]        n x n             p x p
+//! Σ E[z_k] ũ_kᵀ        n x (m+1)         p x (m+1)
+//! Σ E[t_k t_kᵀ]        n x n  (x_k)      p x p  (y_k)
+//! Σ E[t_k s_kᵀ]        n x n  (x_{k-1})  p x n  (x_k)
+//! Σ E[s_k s_kᵀ]        n x n             n x n
+//! Σ E[t_k] ũ_kᵀ        n x (m+1)         p x (m+1)
+//! Σ E[s_k] ũ_kᵀ        n x (m+1)         n x (m+1)
+//! ```
+//!
+//! (t the target, s the state of the regression, sums over the same
+//! sequences.) The merge adds every sum (absent residual sums are zero) and
+//! unites the time-varying blocks, so merging parts in a fixed order gives
+//! the same bits every time.
 
 use em_core::Parameter;
 use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 use faer::{Mat, MatRef};
 
+use super::residual::{GivenSums, Moments};
 use crate::error::{Result, StateSpaceError};
 use crate::param::{LearnSet, Param};
 
@@ -57,6 +76,11 @@ pub struct SufficientStats {
     /// [`crate::time_varying`]: the M-step refuses to learn them and their
     /// regression partners).
     pub(super) time_varying: LearnSet,
+    /// The residual sums of the sequences that give `A_k` (present exactly
+    /// when `time_varying` has A; see [`super::residual`]).
+    pub(super) given_transition: Option<GivenSums>,
+    /// The same for the sequences that give `H_k`.
+    pub(super) given_observation: Option<GivenSums>,
 }
 
 /// The input sums of the statistics, with `ũ_k = [u_k; 1]` (m+1 values;
@@ -125,6 +149,8 @@ impl SufficientStats {
         Self {
             inputs: InputStats::zeros(n, p, m),
             time_varying: LearnSet::none(),
+            given_transition: None,
+            given_observation: None,
             n_sequences: 0,
             n_steps: 0,
             n_observed_steps: 0,
@@ -287,6 +313,30 @@ impl SufficientStats {
         &self.sum_xx - &self.sum_xx_last
     }
 
+    /// The usual sums of the transition regression (target `x_k`, state
+    /// `x_{k-1}`, k ≥ 1): `Σ`, `C`, `Φ` and the input sums.
+    pub(super) fn transition_moments(&self) -> Moments {
+        Moments {
+            second: self.sigma(),
+            cross: self.sum_cross.clone(),
+            gram: self.phi(),
+            target_u: self.inputs.target_u.clone(),
+            state_u: self.inputs.state_u.clone(),
+        }
+    }
+
+    /// The usual sums of the observation regression (target `y_k`, state
+    /// `x_k`, over the steps with an observed value).
+    pub(super) fn observation_moments(&self) -> Moments {
+        Moments {
+            second: self.sum_yy.clone(),
+            cross: self.sum_yx.clone(),
+            gram: self.sum_xx_observed.clone(),
+            target_u: self.inputs.observed_y_u.clone(),
+            state_u: self.inputs.observed_state_u.clone(),
+        }
+    }
+
     /// Adds `other` into `self`.
     ///
     /// # Errors
@@ -323,6 +373,8 @@ impl SufficientStats {
         self.sum_yy += &other.sum_yy;
         self.inputs.add(&other.inputs);
         self.time_varying = other.time_varying.iter().fold(self.time_varying, LearnSet::with);
+        add_given(&mut self.given_transition, other.given_transition.as_ref());
+        add_given(&mut self.given_observation, other.given_observation.as_ref());
         Ok(())
     }
 
@@ -341,13 +393,51 @@ impl SufficientStats {
         self.sum_x0.iter().all(|v| v.is_finite())
             && self
                 .matrices()
-                .iter()
+                .into_iter()
+                .chain(self.given().flat_map(GivenSums::matrices))
                 .all(|m| (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite())))
+    }
+
+    /// The residual sums present (transition, then observation).
+    fn given(&self) -> impl Iterator<Item = &GivenSums> {
+        self.given_transition.iter().chain(&self.given_observation)
+    }
+}
+
+/// `mine += other` for optional sums (absent is zero).
+fn add_given(mine: &mut Option<GivenSums>, other: Option<&GivenSums>) {
+    match (mine.as_mut(), other) {
+        (Some(sums), Some(other)) => sums.add(other),
+        (None, Some(other)) => *mine = Some(other.clone()),
+        (_, None) => {}
     }
 }
 
 const FLAT_TAG: u32 = tag(*b"LGSS");
-const FLAT_VERSION: u32 = 1;
+const FLAT_VERSION: u32 = 2;
+
+/// The fields of the transition's and the observation's [`GivenSums`] in
+/// the flat form.
+const GIVEN_FIELDS: [[&str; 7]; 2] = [
+    [
+        "sum of E[z_k z_k'], z_k = x_k - A_k x_k-1",
+        "sum of E[z_k] u_k', z_k = x_k - A_k x_k-1",
+        "sum of E[x_k x_k'] over sequences with A_k",
+        "sum of E[x_k x_k-1'] over sequences with A_k",
+        "sum of E[x_k-1 x_k-1'] over sequences with A_k",
+        "sum of E[x_k] u_k' over sequences with A_k",
+        "sum of E[x_k-1] u_k' over sequences with A_k",
+    ],
+    [
+        "sum of E[z_k z_k'], z_k = y_k - H_k x_k",
+        "sum of E[z_k] u_k', z_k = y_k - H_k x_k",
+        "sum of E[y_k y_k'] over sequences with H_k",
+        "sum of E[y_k x_k'] over sequences with H_k",
+        "sum of E[x_k x_k'] over sequences with H_k",
+        "sum of E[y_k] u_k' over sequences with H_k",
+        "sum of E[x_k] u_k' over sequences with H_k",
+    ],
+];
 
 impl SufficientStats {
     /// Every matrix of the statistics, in the order of the flat form (after
@@ -393,7 +483,11 @@ impl FlatStats for SufficientStats {
                 .map(|&b| f64::from(u8::from(self.time_varying.contains(b)))),
         );
         out.extend(&self.sum_x0);
-        for m in self.matrices() {
+        for m in self
+            .matrices()
+            .into_iter()
+            .chain(self.given().flat_map(GivenSums::matrices))
+        {
             let cols = m.ncols();
             out.extend((0..m.nrows() * cols).map(|i| m[(i / cols, i % cols)]));
         }
@@ -425,7 +519,7 @@ impl FlatStats for SufficientStats {
             let v = reader.take(what, &[rows, cols])?;
             Ok::<_, FlatError>(Mat::from_fn(rows, cols, |i, j| v[i * cols + j]))
         };
-        Ok(Self {
+        let mut stats = Self {
             n_sequences,
             n_steps,
             n_observed_steps,
@@ -447,7 +541,25 @@ impl FlatStats for SufficientStats {
                 observed_uu: matrix("sum of u_k u_k' over observed steps", u, u)?,
             },
             time_varying,
-        })
+            given_transition: None,
+            given_observation: None,
+        };
+        for (block, target, fields) in [(Param::A, n, GIVEN_FIELDS[0]), (Param::H, p, GIVEN_FIELDS[1])] {
+            if !time_varying.contains(block) {
+                continue;
+            }
+            let mut sums = GivenSums::zeros(target, n, u);
+            for (slot, what) in sums.matrices_mut().into_iter().zip(fields) {
+                let (rows, cols) = (slot.nrows(), slot.ncols());
+                let v = reader.take(what, &[rows, cols])?;
+                *slot = Mat::from_fn(rows, cols, |i, j| v[i * cols + j]);
+            }
+            match block {
+                Param::A => stats.given_transition = Some(sums),
+                _ => stats.given_observation = Some(sums),
+            }
+        }
+        Ok(stats)
     }
 
     /// n, p and m.

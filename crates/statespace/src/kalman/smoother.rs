@@ -119,8 +119,10 @@ fn add_scaled(dst: &mut [f64], src: &[f64], scale: f64) {
 /// (which must have stored means and filtered covariances), with the
 /// parameters `models.at(k)` of each step (the gain of step k uses step
 /// k + 1's transition).
-/// `visit(k, m_s,k, P_s,k)` is called for every step with `visit_mask[k]`
-/// (padded buffers).
+/// `visit(k, m_s,k, P_s,k, cross)` is called for every step with
+/// `visit_mask[k]` (padded buffers), `cross` the transposed lag-one
+/// cross-covariance `Cov(x_{k+1}, x_k | y)ᵀ` for k < T − 1 (`None` at the
+/// last step; on a converged steady stretch, the converged one).
 pub(crate) fn backward<M, F>(
     models: &M,
     fwd: &Forward,
@@ -132,20 +134,20 @@ pub(crate) fn backward<M, F>(
 ) -> Result<Backward>
 where
     M: StepModels + ?Sized,
-    F: FnMut(usize, &[f64], &[f64]) -> Result<()>,
+    F: FnMut(usize, &[f64], &[f64], Option<&[f64]>) -> Result<()>,
 {
     let t = fwd.steps;
     let visits = |k: usize| visit_mask.get(k).copied().unwrap_or(false);
     let mut pass = BackwardPass::new(models, fwd, sequence, tol, store_covs);
     if visits(t - 1) {
-        visit(t - 1, &pass.ms_next, &pass.ps_next)?;
+        visit(t - 1, &pass.ms_next, &pass.ps_next, None)?;
     }
     for k in (0..t.saturating_sub(1)).rev() {
         let reuse = pass.gain(k)?;
         pass.smooth_mean(k)?;
         pass.smooth_cov(k, reuse);
         if visits(k) {
-            visit(k, &pass.ms, &pass.ps_next)?;
+            visit(k, &pass.ms, &pass.ps_next, Some(&pass.tmp))?;
         }
         std::mem::swap(&mut pass.ms, &mut pass.ms_next);
     }
