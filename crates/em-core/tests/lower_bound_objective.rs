@@ -44,7 +44,7 @@ impl EmModel for Halving {
         Ok(Some(1e6))
     }
 
-    fn lower_bound(&self, (): &()) -> Result<Option<f64>, Never> {
+    fn lower_bound(&self, _: f64, (): &()) -> Result<Option<f64>, Never> {
         Ok(Some(self.0))
     }
 }
