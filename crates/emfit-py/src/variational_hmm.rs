@@ -19,7 +19,7 @@ use hmm::variational::{
 };
 use hmm::{EmModel, Sequences, Start};
 use numpy::ndarray::ArrayD;
-use numpy::{IntoPyArray, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -196,11 +196,6 @@ fn square(given: &Bound<'_, PyDict>, key: &str, default: MatRef<'_, f64>) -> PyR
     }
 }
 
-/// The K matrices d x d as a (K, d, d) array.
-fn stack<'py>(py: Python<'py>, ms: &[Mat<f64>], d: usize) -> Bound<'py, PyArray3<f64>> {
-    to_array3(py, ms, d, d)
-}
-
 /// Fits a variational Gaussian HMM (`covariance_type` `"full"` or
 /// `"diag"`) to `x` (n, d) in sequences of `lengths` and returns a dict:
 /// `startprob_{prior,posterior}` (K,), `transmat_{prior,posterior}` (K,
@@ -281,11 +276,11 @@ fn vhmm_gaussian_fit<'py>(
         out.set_item(format!("means_{side}"), to_array2(py, nw.means.as_ref()))?;
         out.set_item(format!("beta_{side}"), nw.beta.clone().into_pyarray(py))?;
         out.set_item(format!("dof_{side}"), nw.dof.clone().into_pyarray(py))?;
-        out.set_item(format!("scale_{side}"), stack(py, &nw.scale, d))?;
+        out.set_item(format!("scale_{side}"), to_array3(py, &nw.scale, d, d))?;
     }
     out.set_item("startprob", model.start_probs().into_pyarray(py))?;
     out.set_item("transmat", to_array2(py, model.transitions().as_ref()))?;
-    out.set_item("covars", stack(py, &model.emission().covariances(), d))?;
+    out.set_item("covars", to_array3(py, &model.emission().covariances(), d, d))?;
     out.set_item("report", crate::report::to_dict(py, &fitted.report)?)?;
     Ok(out)
 }

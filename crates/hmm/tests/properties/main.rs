@@ -9,7 +9,8 @@
 //!   posterior, every emission;
 //! - `flat`: the flat view of the learned parameters (round trips, affine
 //!   moves), every emission;
-//! - `variational`: the variational Bayesian HMM's lower bound never falls.
+//! - `variational`: the variational Bayesian HMMs' lower bound never falls
+//!   (categorical and Gaussian, full and diagonal).
 //!
 //! The cases are drawn from `PROPTEST_RNG_SEED` (set in the workspace's
 //! `.cargo/config.toml`); a failure is saved next to the module that found it
