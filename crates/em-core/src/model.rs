@@ -193,18 +193,20 @@ pub trait EmModel: Sized + Send + Sync {
     /// The evidence lower bound of a variational model, up to a constant
     /// that does not depend on the variational parameters, or `None` for a
     /// model fitted by EM proper. A variational model's state (its
-    /// "parameters") is the variational distribution itself, so its bound
-    /// is a function of the state alone, computed when the M-step built it
-    /// (from the statistics of the E-step before). When `Some`, the loop
-    /// monitors it instead of `ℓ` and [`EmModel::log_prior`]
-    /// ([`Objective::LowerBound`]): convergence, falls and the report's
-    /// history are of it. The E-step's `log_likelihood` is then only the
-    /// model's data term and is not monitored. Default: `None`.
+    /// "parameters") is the variational distribution itself; its bound is
+    /// either stored with the state, computed when the M-step built it
+    /// (from the statistics of the E-step before; the variational mixture),
+    /// or formed from `log_likelihood`, the data term of the E-step of this
+    /// very state (the variational HMM: `ln Z` of the forward pass with the
+    /// expected-log parameters, minus the divergence of the state from the
+    /// prior). When `Some`, the loop monitors it instead of `ℓ` and
+    /// [`EmModel::log_prior`] ([`Objective::LowerBound`]): convergence,
+    /// falls and the report's history are of it. Default: `None`.
     ///
     /// # Errors
     /// The model's own (none for a bound stored with the state).
-    fn lower_bound(&self, options: &Self::Options) -> Result<Option<f64>, Self::Error> {
-        let _ = options;
+    fn lower_bound(&self, log_likelihood: f64, options: &Self::Options) -> Result<Option<f64>, Self::Error> {
+        let _ = (log_likelihood, options);
         Ok(None)
     }
 

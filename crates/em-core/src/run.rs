@@ -263,7 +263,7 @@ where
             });
         }
         if let Some(bound) = model
-            .lower_bound(self.options)
+            .lower_bound(log_likelihood, self.options)
             .map_err(step_error(Step::LowerBound))?
         {
             if !bound.is_finite() {

@@ -95,7 +95,7 @@ macro_rules! with_emission {
 pub(crate) use with_emission;
 
 /// The parameter `key` of a parameter dict, if present.
-fn optional(params: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<ArrayD<f64>>> {
+pub(crate) fn optional(params: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<ArrayD<f64>>> {
     match params.get_item(key)? {
         None => Ok(None),
         Some(value) if value.is_none() => Ok(None),
@@ -448,7 +448,7 @@ fn export<'py, E: Binding>(py: Python<'py>, model: &Hmm<E>) -> PyResult<Bound<'p
 /// hmmlearn's parameter letters as the blocks an M-step learns: `s` start,
 /// `t` transitions, `m` means, `c` covariances, `w` mixture weights, `e`
 /// emission probabilities, `l` Poisson rates.
-fn learn_set(letters: &str) -> PyResult<LearnSet> {
+pub(crate) fn learn_set(letters: &str) -> PyResult<LearnSet> {
     let mut learn = LearnSet::only(&[]);
     for letter in letters.chars() {
         let block = match letter {

@@ -42,6 +42,7 @@ mod hmm;
 mod kalman;
 mod mixture;
 mod report;
+mod variational_hmm;
 
 use pyo3::prelude::*;
 
@@ -53,6 +54,7 @@ fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     mixture::register(m)?;
     bayesian::register(m)?;
     hmm::register(m)?;
+    variational_hmm::register(m)?;
     kalman::register(m)?;
     chunked::register(m)?;
     Ok(())

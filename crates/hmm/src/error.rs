@@ -187,6 +187,21 @@ pub enum HmmError {
         /// The value.
         value: f64,
     },
+    /// A Dirichlet concentration of a variational HMM (prior or posterior)
+    /// is not finite and positive.
+    #[error("invalid Dirichlet {} concentration of the {table} at ({}, {}): {value} (need a finite value > 0)", if *.posterior { "posterior" } else { "prior" }, .row + 1, .col + 1)]
+    InvalidConcentration {
+        /// The table the concentrations are of.
+        table: Table,
+        /// Whether it is the posterior's (`false`: the prior's).
+        posterior: bool,
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
     /// A prior parameter of Gaussian or Poisson emissions has the wrong shape.
     #[error("{parameter}{} has shape {}x{}, expected {}x{}", state_suffix(*.state), .found.0, .found.1, .expected.0, .expected.1)]
     PriorShape {

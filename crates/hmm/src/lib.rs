@@ -89,6 +89,7 @@ mod param;
 mod probability;
 pub mod scenario;
 mod sequences;
+pub mod variational;
 
 pub use emission::categorical::{CategoricalEmission, CategoricalInit, CategoricalStats, MAX_SYMBOLS};
 pub use emission::gaussian::{DEFAULT_INIT_FLOOR, GaussianEmission, GaussianInit, GaussianStats};

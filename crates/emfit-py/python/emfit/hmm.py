@@ -727,3 +727,9 @@ class PoissonHMM(_BaseHMM):
 
     def _sampled(self, X):
         return X.astype(int)
+
+
+# The variational Bayesian HMMs live in their own module.
+from emfit.variational_hmm import VariationalCategoricalHMM, VariationalGaussianHMM  # noqa: E402
+
+__all__ += ["VariationalCategoricalHMM", "VariationalGaussianHMM"]

@@ -45,6 +45,11 @@ impl CategoricalStats {
     pub fn count(&self, j: usize, m: usize) -> f64 {
         self.counts[j * self.n_symbols + m]
     }
+
+    /// (states K, symbols M).
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        (self.n_states, self.n_symbols)
+    }
 }
 
 impl MergeStats for CategoricalStats {
@@ -173,6 +178,16 @@ impl CategoricalEmission {
         Self {
             log_probs: ln_all(&flat),
             probs,
+        }
+    }
+
+    /// The K x M emission of the variational E-step from the logs of its
+    /// entries (`log_probs[j * M + m] = E_q[ln B_jm]`, row-major), whose rows
+    /// sum to less than 1: not validated.
+    pub(crate) fn from_log_rows(k: usize, m: usize, log_probs: Vec<f64>) -> Self {
+        Self {
+            probs: Mat::from_fn(k, m, |j, s| log_probs[j * m + s].exp()),
+            log_probs,
         }
     }
 
@@ -418,31 +433,7 @@ impl CategoricalEmission {
         n_symbols: Option<usize>,
         rng: &mut R,
     ) -> Result<Self, HmmError> {
-        let m = match n_symbols {
-            Some(m) => m,
-            None => {
-                let col = data.data().col(0);
-                let mut max = 0usize;
-                for (sequence, time, row) in data.positions() {
-                    let value = col[row];
-                    let s = symbol_of(value, usize::MAX).ok_or(HmmError::SymbolOutOfRange {
-                        sequence,
-                        time,
-                        row,
-                        value,
-                        n_symbols: usize::MAX,
-                    })?;
-                    max = max.max(s);
-                }
-                max + 1
-            }
-        };
-        if m > MAX_SYMBOLS {
-            return Err(HmmError::InvalidOption {
-                what: "number of symbols",
-                value: m as f64,
-            });
-        }
+        let m = symbol_count(data, n_symbols)?;
         let mut probs = Mat::zeros(n_states, m.max(1));
         for j in 0..n_states {
             // Uniform(0.5, 1.5) draws keep every probability well away from 0.
@@ -454,6 +445,41 @@ impl CategoricalEmission {
         }
         Self::new(probs)
     }
+}
+
+/// The number of symbols: `n_symbols` when given, else one more than the
+/// largest symbol in the data (checked against [`MAX_SYMBOLS`]).
+///
+/// # Errors
+/// [`HmmError::SymbolOutOfRange`] for a value that is not a symbol,
+/// [`HmmError::InvalidOption`] for more than [`MAX_SYMBOLS`] symbols.
+pub(crate) fn symbol_count(data: &Sequences<'_>, n_symbols: Option<usize>) -> Result<usize, HmmError> {
+    let m = match n_symbols {
+        Some(m) => m,
+        None => {
+            let col = data.data().col(0);
+            let mut max = 0usize;
+            for (sequence, time, row) in data.positions() {
+                let value = col[row];
+                let s = symbol_of(value, usize::MAX).ok_or(HmmError::SymbolOutOfRange {
+                    sequence,
+                    time,
+                    row,
+                    value,
+                    n_symbols: usize::MAX,
+                })?;
+                max = max.max(s);
+            }
+            max + 1
+        }
+    };
+    if m > MAX_SYMBOLS {
+        return Err(HmmError::InvalidOption {
+            what: "number of symbols",
+            value: m as f64,
+        });
+    }
+    Ok(m)
 }
 
 #[cfg(test)]

@@ -92,6 +92,21 @@ impl<E: Emission> Hmm<E> {
         }
     }
 
+    /// The chain of the variational E-step: start and transition entries
+    /// given by their logs, `exp(E_q[ln π_j])` and `exp(E_q[ln A_ij])` (plus
+    /// the emission's per-state offsets), which sum to less than 1 and are
+    /// not validated. The recursions run unchanged on it; their `ln p` is
+    /// then the log normaliser `ln Z` of the variational state posterior.
+    pub(crate) fn from_logs(log_start: Vec<f64>, log_trans: Vec<f64>, emission: E) -> Self {
+        Self {
+            start: log_start.iter().map(|v| v.exp()).collect(),
+            trans: log_trans.iter().map(|v| v.exp()).collect(),
+            log_start,
+            log_trans,
+            emission,
+        }
+    }
+
     /// Number of hidden states K.
     #[must_use]
     pub fn n_states(&self) -> usize {

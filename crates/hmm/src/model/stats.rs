@@ -91,10 +91,10 @@ impl<S: FlatEmissionStats> FlatStats for HmmStats<S> {
 /// - the emission's statistics of `γ`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HmmStats<S> {
-    pub(super) start: Vec<f64>,
+    pub(crate) start: Vec<f64>,
     /// Row-major K x K.
-    pub(super) transitions: Vec<f64>,
-    pub(super) emission: S,
+    pub(crate) transitions: Vec<f64>,
+    pub(crate) emission: S,
     pub(super) n_sequences: usize,
     pub(super) n_samples: usize,
 }

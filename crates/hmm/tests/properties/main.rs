@@ -8,7 +8,9 @@
 //! - `map`: MAP Baum-Welch under random priors never lowers the log
 //!   posterior, every emission;
 //! - `flat`: the flat view of the learned parameters (round trips, affine
-//!   moves), every emission.
+//!   moves), every emission;
+//! - `variational`: the variational Bayesian HMMs' lower bound never falls
+//!   (categorical and Gaussian, full and diagonal).
 //!
 //! The cases are drawn from `PROPTEST_RNG_SEED` (set in the workspace's
 //! `.cargo/config.toml`); a failure is saved next to the module that found it
@@ -19,6 +21,7 @@ mod categorical;
 mod flat;
 mod gaussian;
 mod map;
+mod variational;
 
 use hmm::{EmModel, Emission, Hmm, MStepOptions, Sequences};
 use proptest::prelude::*;

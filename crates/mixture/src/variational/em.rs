@@ -99,8 +99,9 @@ impl EmModel for VariationalMixture {
         config.start(x, rng)
     }
 
-    /// The stored bound ([`VariationalMixture::lower_bound`]).
-    fn lower_bound(&self, (): &()) -> Result<Option<f64>, MixtureError> {
+    /// The stored bound ([`VariationalMixture::lower_bound`]); the E-step's
+    /// data term is not part of it.
+    fn lower_bound(&self, _: f64, (): &()) -> Result<Option<f64>, MixtureError> {
         Ok(Some(VariationalMixture::lower_bound(self)))
     }
 }
