@@ -144,7 +144,7 @@ impl Schedule {
 
     /// `ρ_t = (t + t₀)^(−κ)` of the `t`-th observation (`t ≥ 1`).
     #[must_use]
-    pub fn rate(&self, t: u64) -> f64 {
+    pub fn rate(&self, t: usize) -> f64 {
         (t as f64 + self.offset).powf(-self.decay)
     }
 
@@ -152,7 +152,7 @@ impl Schedule {
     /// `1 − Π_{j = seen+1}^{seen+n} (1 − ρ_j)`, computed as
     /// `−expm1(Σ ln(1 − ρ_j))` (exact where `ρ_j = 1`: the step is 1).
     #[must_use]
-    pub fn chunk_step(&self, seen: u64, n: u64) -> f64 {
+    pub fn chunk_step(&self, seen: usize, n: usize) -> f64 {
         let log_keep: f64 = (seen + 1..=seen + n).map(|t| (-self.rate(t)).ln_1p()).sum();
         -log_keep.exp_m1()
     }
@@ -168,7 +168,7 @@ pub enum OnlineError<E> {
     #[error("chunk {chunk}: {source}")]
     Model {
         /// The chunk's number, 1 for the first.
-        chunk: u64,
+        chunk: usize,
         /// The model's error.
         source: E,
     },
@@ -176,14 +176,14 @@ pub enum OnlineError<E> {
     #[error("chunk {chunk} has no observations")]
     EmptyChunk {
         /// The chunk's number, 1 for the first.
-        chunk: u64,
+        chunk: usize,
     },
     /// The statistics of chunk `chunk` do not fit the running statistics
     /// (a resumed state of another model's shape).
     #[error("chunk {chunk}: {source}")]
     Statistics {
         /// The chunk's number, 1 for the first.
-        chunk: u64,
+        chunk: usize,
         /// The mismatch.
         source: FlatError,
     },
@@ -209,8 +209,8 @@ pub struct StepwiseEm<M: EmModel> {
     model: M,
     stats: Option<M::Stats>,
     schedule: Schedule,
-    observations: u64,
-    chunks: u64,
+    observations: usize,
+    chunks: usize,
 }
 
 const FLAT_TAG: u32 = tag(*b"ONLN");
@@ -260,7 +260,7 @@ where
         let (stats, step) = match &self.stats {
             None => (chunk_stats, 1.0),
             Some(running) => {
-                let step = self.schedule.chunk_step(self.observations, n as u64);
+                let step = self.schedule.chunk_step(self.observations, n);
                 if step >= 1.0 {
                     (chunk_stats, 1.0)
                 } else {
@@ -277,7 +277,7 @@ where
                 }
             }
         };
-        let observations = self.observations + n as u64;
+        let observations = self.observations + n;
         let mut seen = stats.clone();
         seen.scale(observations as f64);
         let (model, diagnostics) = self.model.m_step(&seen, options).map_err(model_error)?;
@@ -320,13 +320,13 @@ where
 
     /// Observations seen (over all chunks).
     #[must_use]
-    pub fn observations(&self) -> u64 {
+    pub fn observations(&self) -> usize {
         self.observations
     }
 
     /// Chunks seen.
     #[must_use]
-    pub fn chunks(&self) -> u64 {
+    pub fn chunks(&self) -> usize {
         self.chunks
     }
 
@@ -339,7 +339,7 @@ where
         out.push(self.schedule.decay);
         out.push(self.schedule.offset);
         for n in [self.observations, self.chunks] {
-            write_count(&mut out, usize::try_from(n).unwrap_or(usize::MAX));
+            write_count(&mut out, n);
         }
         write_count(&mut out, usize::from(self.stats.is_some()));
         if let Some(stats) = &self.stats {
@@ -373,8 +373,8 @@ where
                 requirement: e.to_string(),
             }
         })?;
-        let observations = reader.count("observations")? as u64;
-        let chunks = reader.count("chunks")? as u64;
+        let observations = reader.count("observations")?;
+        let chunks = reader.count("chunks")?;
         let stats = match reader.code("has statistics", 2)? {
             0 => None,
             _ => Some(M::Stats::read_flat(&mut reader)?),
