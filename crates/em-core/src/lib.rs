@@ -37,6 +37,10 @@
 //!   [`StepDiagnostics`] (what an M-step had to do: [`Event`]s of
 //!   [`Adjustment`]s, and the change of EM's objective), and [`Floor`]
 //!   (a variance or rate floor relative to the data's scale, or absolute).
+//! - [`online`]: online (stepwise) EM over a stream of chunks
+//!   ([`StepwiseEm::partial_fit`]) for statistics that can be weighted
+//!   ([`ScaleStats`]), with the step sizes of a [`Schedule`] and a state
+//!   that is saved and resumed.
 //!
 //! # Example
 //! A model written here (a 1-D Gaussian with unknown mean, whose M-step
@@ -87,6 +91,7 @@ mod floor;
 mod learn;
 mod model;
 mod observer;
+pub mod online;
 pub mod ranks;
 mod report;
 mod run;
@@ -106,6 +111,7 @@ pub use floor::Floor;
 pub use learn::{LearnSet, Parameter, UnknownParameter};
 pub use model::{EStep, EmModel, Iteration, Objective};
 pub use observer::{Control, FnObserver, IterationEvent, LogObserver, NoopObserver, Observer, StartEvent};
+pub use online::{OnlineError, OnlineStep, ScaleStats, Schedule, StepwiseEm};
 pub use ranks::{Collective, Ranks};
 pub use report::{Fall, FitReport, RestartOutcome, RestartSummary, Termination, Work};
 pub use settings::{MAX_RESTARTS, OnFall, Settings, SettingsBuilder, restart_seed};

@@ -437,7 +437,7 @@ pub(crate) fn model<E: Binding>(spec: Spec, params: &Bound<'_, PyDict>) -> PyRes
 }
 
 /// The parameters of a model as a dict.
-fn export<'py, E: Binding>(py: Python<'py>, model: &Hmm<E>) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn export<'py, E: Binding>(py: Python<'py>, model: &Hmm<E>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("startprob", model.start_probs().to_vec().into_pyarray(py))?;
     d.set_item("transmat", to_array2(py, model.transitions()))?;
@@ -480,6 +480,37 @@ pub(crate) fn spec(covariance_type: &str, n_mix: usize) -> PyResult<Spec> {
     Ok(Spec {
         covariance_type: crate::covariance::covariance_type(covariance_type)?,
         n_mix,
+    })
+}
+
+/// The M-step options of an HMM of the emission `family`: hmmlearn's
+/// `params` letters of the blocks learned, the `priors` and `reg_covar`
+/// (see [`hmm_fit`]).
+pub(crate) fn m_step_options(
+    family: &str,
+    spec: Spec,
+    params: &str,
+    priors: &Bound<'_, PyDict>,
+    reg_covar: Option<f64>,
+) -> PyResult<MStepOptions> {
+    Ok(MStepOptions {
+        learn: learn_set(params)?,
+        start_prior: optional(priors, "startprob")?.map(|a| a.iter().copied().collect()),
+        transition_prior: optional(priors, "transmat")?
+            .map(|a| matrix(&a, "transmat_prior", "(n_components, n_components)"))
+            .transpose()?,
+        weight_prior: optional(priors, "weights")?
+            .map(|a| matrix(&a, "weights_prior", "(n_components, n_mix)"))
+            .transpose()?,
+        emission_prior: optional(priors, "emissionprob")?
+            .map(|a| matrix(&a, "emissionprob_prior", "(n_components, n_features)"))
+            .transpose()?,
+        normal_prior: normal_priors(priors, spec.covariance_type, family == "gmm")?,
+        rate_prior: gamma_prior(priors)?,
+        covariance_floor: match reg_covar {
+            Some(value) => floor("reg_covar", value)?,
+            None => MStepOptions::default().covariance_floor,
+        },
     })
 }
 
@@ -548,25 +579,7 @@ fn hmm_fit<'py>(
     e_steps: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
     let spec = spec(covariance_type, n_mix)?;
-    let options = MStepOptions {
-        learn: learn_set(params)?,
-        start_prior: optional(&priors, "startprob")?.map(|a| a.iter().copied().collect()),
-        transition_prior: optional(&priors, "transmat")?
-            .map(|a| matrix(&a, "transmat_prior", "(n_components, n_components)"))
-            .transpose()?,
-        weight_prior: optional(&priors, "weights")?
-            .map(|a| matrix(&a, "weights_prior", "(n_components, n_mix)"))
-            .transpose()?,
-        emission_prior: optional(&priors, "emissionprob")?
-            .map(|a| matrix(&a, "emissionprob_prior", "(n_components, n_features)"))
-            .transpose()?,
-        normal_prior: normal_priors(&priors, spec.covariance_type, family == "gmm")?,
-        rate_prior: gamma_prior(&priors)?,
-        covariance_floor: match reg_covar {
-            Some(value) => floor("reg_covar", value)?,
-            None => MStepOptions::default().covariance_floor,
-        },
-    };
+    let options = m_step_options(family, spec, params, &priors, reg_covar)?;
     let data = sequences(&x, &lengths)?;
     with_emission!(family, E => {
         let start_given = start_of(&given)?;

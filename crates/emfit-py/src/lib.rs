@@ -24,6 +24,9 @@
 //!   estimator as it was.
 //! - Every error of the Rust side becomes a `ValueError` carrying emfit's
 //!   message (module `error`).
+//! - Online EM (module `online`, behind `partial_fit`): the stream's
+//!   state crosses the boundary as a flat float64 array that the Python
+//!   layer keeps on the estimator (and so pickles with it).
 //! - Data held by Dask (module `chunked`, behind `emfit._dask`): the fit
 //!   runs here, on the client, and every E-step calls back into Python,
 //!   which maps the compiled chunk E-steps over the Dask workers and
@@ -41,6 +44,7 @@ mod fit;
 mod hmm;
 mod kalman;
 mod mixture;
+mod online;
 mod report;
 mod variational_hmm;
 
@@ -57,5 +61,6 @@ fn _emfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     variational_hmm::register(m)?;
     kalman::register(m)?;
     chunked::register(m)?;
+    online::register(m)?;
     Ok(())
 }

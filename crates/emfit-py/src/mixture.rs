@@ -71,7 +71,7 @@ pub(crate) fn model(
 }
 
 /// `(weights, means, covariances)` of a model.
-type Parameters<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+pub(crate) type Parameters<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 /// A start given as `(weights, means, covariances or precisions, are
 /// precisions)`.
@@ -83,7 +83,7 @@ type GivenStart<'py> = (
 );
 
 /// The parameters of a model as arrays.
-fn parameters<'py>(py: Python<'py>, model: &GaussianMixture) -> Parameters<'py> {
+pub(crate) fn parameters<'py>(py: Python<'py>, model: &GaussianMixture) -> Parameters<'py> {
     (
         model.weights().to_vec().into_pyarray(py).into_any(),
         to_array2(py, model.means()).into_any(),

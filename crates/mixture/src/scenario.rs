@@ -82,3 +82,21 @@ pub fn two_component_2d(seed: u64) -> ScenarioData {
     let labels = b.iter().map(|&first| if first { 0 } else { 1 }).collect();
     ScenarioData { x, labels, truth }
 }
+
+/// The stream of online EM's acceptance check (the test
+/// `one_pass_over_100k_points_is_within_one_percent_of_batch` and the
+/// example `online_em`): three overlapping 2-D components, weights
+/// `[0.5, 0.3, 0.2]`, means `[0, 0]`, `[4, 1]`, `[−2, 5]`, full covariances.
+#[must_use]
+pub fn stream_truth() -> GaussianMixture {
+    GaussianMixture::new(
+        vec![0.5, 0.3, 0.2],
+        mat![[0.0, 0.0], [4.0, 1.0], [-2.0, 5.0]],
+        Covariances::Full(vec![
+            mat![[1.0, 0.3], [0.3, 0.8]],
+            mat![[0.6, -0.2], [-0.2, 1.2]],
+            mat![[1.5, 0.0], [0.0, 0.5]],
+        ]),
+    )
+    .expect("the stream's parameters are valid")
+}

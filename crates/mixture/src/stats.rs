@@ -44,6 +44,7 @@ use crate::covariance::check_count;
 use crate::data::{Data, chunk_ranges, first_invalid, with_columns, with_data};
 use crate::kernel::{self, Acc, AccKind, AccumulateJob, LANES, hsum};
 use crate::{CovarianceType, MixtureError};
+use em_core::ScaleStats;
 use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
@@ -638,6 +639,29 @@ impl FlatStats for SufficientStats {
 
     fn merge(&mut self, other: &Self) {
         Self::merge(self, other);
+    }
+}
+
+/// Online EM's weighting ([`em_core::online`]): the statistics of the same
+/// rows with every weight `ρᵢₖ` times `f`, so `Nₖ → f Nₖ`,
+/// `Σᵢ ρᵢₖ² → f² Σᵢ ρᵢₖ²` (the effective numbers of points are unchanged),
+/// `mₖ` unchanged, `Mₖ → f Mₖ`. The rows and the re-seeding candidates
+/// are kept: after a merge the candidates are the worst-explained rows of
+/// every chunk so far, each under the model of its time.
+impl ScaleStats for SufficientStats {
+    fn scale(&mut self, factor: f64) {
+        for (m, q) in self.mass.iter_mut().zip(&mut self.mass_sq) {
+            *m *= factor;
+            *q *= factor * factor;
+        }
+        match &mut self.scatter {
+            Scatter::Full(mats) => mats.iter_mut().for_each(|m| *m *= faer::Scale(factor)),
+            Scatter::Diagonal(m) | Scatter::Pooled(m) => *m *= faer::Scale(factor),
+        }
+    }
+
+    fn observations(&self) -> usize {
+        self.n_samples
     }
 }
 

@@ -68,6 +68,10 @@ What differs from hmmlearn, on purpose:
   of π and A excluded), not only those in ``params``.
 - ``implementation`` ('log' or 'scaling') is accepted and has no effect:
   emfit's recursions are scaled with a per-step shift and never underflow.
+- ``partial_fit(X, lengths)`` (emfit's extra) is online (stepwise) EM over
+  a stream of chunks of sequences, with the step sizes of the extra
+  arguments ``learning_decay`` (default 0.7) and ``learning_offset``
+  (default 10.0); its state pickles with the estimator.
 """
 
 import logging
@@ -140,7 +144,7 @@ class _BaseHMM(BaseEstimator):
     # The shared arguments, in hmmlearn's order; subclasses call this.
     def _set_common(self, n_components, startprob_prior, transmat_prior, algorithm, random_state,
                     n_iter, tol, verbose, params, init_params, implementation, acceleration,
-                    stopping, n_init):
+                    stopping, n_init, learning_decay, learning_offset):
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -155,6 +159,8 @@ class _BaseHMM(BaseEstimator):
         self.acceleration = acceleration
         self.stopping = stopping
         self.n_init = n_init
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # -- parameters crossing to Rust -------------------------------------
 
@@ -251,12 +257,9 @@ class _BaseHMM(BaseEstimator):
         -------
         self
         """
-        if self.algorithm not in ("viterbi", "map"):
-            raise ValueError(f"algorithm must be 'viterbi' or 'map', got {self.algorithm!r}")
-        if self._covariance_type() not in _COVARIANCE_TYPES:
-            raise ValueError(
-                f"covariance_type must be one of {_COVARIANCE_TYPES}, got {self._covariance_type()!r}")
+        self._check_options()
         report = self._run(X, lengths, self.n_iter)
+        self.__dict__.pop("_online_state", None)
         self.fit_report_ = report
         self.monitor_ = ConvergenceMonitor(
             self.tol, self.n_iter, self.verbose, report["history"], report["iterations"],
@@ -267,6 +270,72 @@ class _BaseHMM(BaseEstimator):
                 f"{report['iterations']} iterations (n_iter={self.n_iter}, tol={self.tol}).",
                 ConvergenceWarning, stacklevel=2)
         return self
+
+    def _check_options(self):
+        if self.algorithm not in ("viterbi", "map"):
+            raise ValueError(f"algorithm must be 'viterbi' or 'map', got {self.algorithm!r}")
+        if self._covariance_type() not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {_COVARIANCE_TYPES}, got {self._covariance_type()!r}")
+
+    def partial_fit(self, X, lengths=None):
+        """One step of online (stepwise) EM on a chunk of whole sequences.
+
+        The running sufficient statistics ``s`` (per observation: start and
+        transition counts, the emission's) become ``(1 - rho) s + rho
+        s(X) / n`` for the chunk's ``n`` observations, and the parameters
+        in ``params`` their M-step, with the priors weighed against the
+        observations seen so far as a batch fit of them would. The first
+        call initialises as ``fit`` does (``init_params`` from the chunk,
+        the parameters set by hand kept), and its step is the chunk's
+        alone. A chunk of ``n`` observations after ``t`` gets ``rho = 1 -
+        prod_{j=t+1}^{t+n} (1 - (j + learning_offset) ** -learning_decay)``:
+        chunks weigh by their size (``learning_decay`` in (0.5, 1],
+        ``learning_offset >= 0``).
+
+        The stream's state is kept on the estimator and pickled with it:
+        an unpickled estimator goes on as the uninterrupted one would, bit
+        for bit. ``fit`` starts again from scratch. On an error (a chunk of
+        another width, a NaN naming its sequence and row) the estimator is
+        left as it was.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The observations of the chunk's sequences, stacked.
+        lengths : array-like of int, shape (n_sequences,), optional
+            The length of each sequence (default: one sequence).
+
+        Returns
+        -------
+        self
+            With ``partial_fit_report_``: the chunk's ``log_likelihood``
+            under the parameters before the step, its ``step`` rho and the
+            counts seen.
+        """
+        before = dict(self.__dict__)
+        try:
+            self._partial_fit(X, lengths)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _partial_fit(self, X, lengths):
+        self._check_options()
+        state = getattr(self, "_online_state", None)
+        if state is None:
+            self._run(X, lengths, 0)
+        X, lengths = self._validate_data(X, lengths)
+        fitted, state, report = _emfit.hmm_partial_fit(
+            self._family, self._covariance_type(), self._n_mix(), self._model(), X, lengths,
+            self.params, self._priors(X), self._reg_covar(), state, float(self.learning_decay),
+            float(self.learning_offset))
+        for _, attribute, key in self._all_params():
+            setattr(self, attribute, fitted[key])
+        self._online_state = state
+        self.partial_fit_report_ = report
 
     def _run(self, X, lengths, n_iter):
         """Runs the Rust fit with at most ``n_iter`` iterations, sets the
@@ -454,10 +523,11 @@ class GaussianHMM(_BaseHMM):
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2,
                  covars_weight=1, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2,
                  verbose=False, params="stmc", init_params="stmc", implementation="log",
-                 acceleration="squarem", stopping="remaining", n_init=1, reg_covar=None):
+                 acceleration="squarem", stopping="remaining", n_init=1, reg_covar=None,
+                 learning_decay=0.7, learning_offset=10.0):
         self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
                          n_iter, tol, verbose, params, init_params, implementation, acceleration,
-                         stopping, n_init)
+                         stopping, n_init, learning_decay, learning_offset)
         self.reg_covar = reg_covar
         self.covariance_type = covariance_type
         self.min_covar = min_covar
@@ -549,10 +619,11 @@ class GMMHMM(_BaseHMM):
                  covars_prior=None, covars_weight=None, algorithm="viterbi", covariance_type="diag",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmcw",
                  init_params="stmcw", implementation="log", acceleration="squarem",
-                 stopping="remaining", n_init=1, reg_covar=None):
+                 stopping="remaining", n_init=1, reg_covar=None, learning_decay=0.7,
+                 learning_offset=10.0):
         self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
                          n_iter, tol, verbose, params, init_params, implementation, acceleration,
-                         stopping, n_init)
+                         stopping, n_init, learning_decay, learning_offset)
         self.reg_covar = reg_covar
         self.n_mix = n_mix
         self.min_covar = min_covar
@@ -629,10 +700,11 @@ class CategoricalHMM(_BaseHMM):
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *,
                  emissionprob_prior=1.0, n_features=None, algorithm="viterbi", random_state=None,
                  n_iter=10, tol=1e-2, verbose=False, params="ste", init_params="ste",
-                 implementation="log", acceleration="squarem", stopping="remaining", n_init=1):
+                 implementation="log", acceleration="squarem", stopping="remaining", n_init=1,
+                 learning_decay=0.7, learning_offset=10.0):
         self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
                          n_iter, tol, verbose, params, init_params, implementation, acceleration,
-                         stopping, n_init)
+                         stopping, n_init, learning_decay, learning_offset)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
 
@@ -699,10 +771,11 @@ class PoissonHMM(_BaseHMM):
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
                  lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2,
                  verbose=False, params="stl", init_params="stl", implementation="log",
-                 acceleration="squarem", stopping="remaining", n_init=1):
+                 acceleration="squarem", stopping="remaining", n_init=1, learning_decay=0.7,
+                 learning_offset=10.0):
         self._set_common(n_components, startprob_prior, transmat_prior, algorithm, random_state,
                          n_iter, tol, verbose, params, init_params, implementation, acceleration,
-                         stopping, n_init)
+                         stopping, n_init, learning_decay, learning_offset)
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
 

@@ -97,7 +97,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
       the E-steps run on the Dask workers, chunk by chunk, and only the
       statistics come back; a start not given is initialised on a seeded
       sample of ``init_sample`` rows drawn across the chunks (see
-      ``emfit._dask``). ``sample_weight`` is not supported there.
+      ``emfit._dask``). ``sample_weight`` is not supported there;
+    - ``partial_fit(X)``: online (stepwise) EM over a stream of chunks, with
+      the step sizes ``learning_decay`` and ``learning_offset`` (see
+      ``partial_fit``).
 
     Parameters
     ----------
@@ -134,6 +137,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Rows of the seeded sample that a fit of data held by Dask
         initialises on (the whole data when it has fewer rows: then the
         start is that of the same fit in memory).
+    learning_decay : float, default=0.7
+        The decay ``kappa`` in (0.5, 1] of ``partial_fit``'s step sizes
+        ``rho_t = (t + learning_offset) ** -kappa``, ``t`` counting rows.
+    learning_offset : float, default=10.0
+        The offset ``t0 >= 0`` of those step sizes (larger: the first
+        chunks weigh less against later ones).
 
     Attributes
     ----------
@@ -177,6 +186,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         acceleration="squarem",
         stopping="remaining",
         init_sample=_dask.INIT_SAMPLE,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -195,6 +206,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.acceleration = acceleration
         self.stopping = stopping
         self.init_sample = init_sample
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def _check_parameters(self):
         """``ValueError`` naming the first invalid constructor argument."""
@@ -232,11 +245,92 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         before = dict(self.__dict__)
         try:
             self._fit(X, sample_weight)
+            self.__dict__.pop("_online_state", None)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
         return self
+
+    def partial_fit(self, X, y=None):
+        """One step of online (stepwise) EM on the chunk ``X``.
+
+        The running sufficient statistics ``s`` (per row) become
+        ``(1 - rho) s + rho s(X) / n`` and the parameters their M-step;
+        the first call starts as ``fit`` does, from the chunk (k-means or
+        ``init_params``, the ``*_init`` arguments, or the fitted parameters
+        with ``warm_start``), and its step is the chunk's alone. A chunk of
+        ``n`` rows after ``t`` rows gets ``rho = 1 - prod_{j=t+1}^{t+n}
+        (1 - (j + learning_offset) ** -learning_decay)``, the weight of its
+        ``n`` rows as single steps: chunks weigh by their size. One pass
+        over a stream reaches about the batch fit's log-likelihood (see the
+        README's "Online EM").
+
+        The stream's state (statistics, rows and chunks seen) is kept on
+        the estimator and pickled with it: an unpickled estimator goes on
+        as the uninterrupted one would, bit for bit. ``fit`` starts again
+        from scratch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The chunk; its width must be that of the first chunk. A NaN or
+            an infinity is refused naming its row and column (1-based,
+            within the chunk).
+        y : ignored
+
+        Returns
+        -------
+        self
+            On an error the estimator is left as it was.
+
+        Attributes set besides the parameters: ``n_samples_seen_`` and
+        ``n_iter_`` (chunks seen), ``lower_bound_`` (the chunk's mean
+        log-likelihood under the parameters before the step) and
+        ``partial_fit_report_`` (the step's ``rho`` and counts).
+        """
+        before = dict(self.__dict__)
+        try:
+            self._partial_fit(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _partial_fit(self, X):
+        """The online step; assigns the fitted attributes."""
+        state = getattr(self, "_online_state", None)
+        first = state is None
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False, reset=first)
+        if first:
+            # The start, as `fit` chooses it (no EM iteration).
+            self._fit(X, None, max_iter=0)
+        (weights, means, covariances), state, report = _emfit.gmm_partial_fit(
+            _rows(X),
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.covariance_type,
+            float(self.reg_covar),
+            state,
+            float(self.learning_decay),
+            float(self.learning_offset),
+        )
+        precisions, precisions_cholesky = _emfit.gmm_precisions(weights, means, covariances, self.covariance_type)
+        self.weights_ = weights
+        self.means_ = means
+        self.covariances_ = covariances
+        self.precisions_ = precisions
+        self.precisions_cholesky_ = precisions_cholesky
+        self._online_state = state
+        self.converged_ = False
+        self.n_iter_ = int(report["chunks_seen"])
+        self.n_samples_seen_ = int(report["observations_seen"])
+        self.lower_bound_ = report["log_likelihood"] / report["observations"]
+        self.partial_fit_report_ = report
+        for batch_only in ("lower_bounds_", "fit_report_"):
+            self.__dict__.pop(batch_only, None)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit as ``fit`` and return ``predict(X)`` of the fitted model.
@@ -247,8 +341,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
-    def _fit(self, X, sample_weight):
-        """The fit; assigns the fitted attributes."""
+    def _fit(self, X, sample_weight, max_iter=None):
+        """The fit, of ``max_iter`` iterations at most (None:
+        ``self.max_iter``); assigns the fitted attributes."""
+        max_iter = self.max_iter if max_iter is None else max_iter
         chunks = None
         if _dask.is_dask(X):
             if sample_weight is not None:
@@ -302,7 +398,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             float(self.reg_covar),
             self.init_params,
             start,
-            int(self.max_iter),
+            int(max_iter),
             float(self.tol) * total_weight,
             self.stopping,
             self.acceleration,
@@ -314,7 +410,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             **({} if start is not None else given),
         )
         precisions, precisions_cholesky = _emfit.gmm_precisions(weights, means, covariances, self.covariance_type)
-        if not report["converged"] and self.max_iter > 0 and self.stopping != "fixed":
+        if not report["converged"] and max_iter > 0 and self.stopping != "fixed":
             warnings.warn(
                 "Best performing initialization did not converge "
                 f"({report['termination']}). Try different init parameters, "

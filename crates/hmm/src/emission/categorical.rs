@@ -101,6 +101,10 @@ impl FlatEmissionStats for CategoricalStats {
     fn n_states(&self) -> usize {
         self.n_states
     }
+
+    fn scale(&mut self, factor: f64) {
+        self.counts.iter_mut().for_each(|c| *c *= factor);
+    }
 }
 
 /// How [`CategoricalEmission::init_from_data`] initialises.

@@ -14,6 +14,7 @@ use crate::model::options::MStepOptions;
 use crate::model::stats::FlatEmissionStats;
 use crate::param::{Param, StepDiagnostics};
 use crate::sequences::Sequences;
+use em_core::ScaleStats;
 use em_core::flat::{FlatError, FlatReader, FlatStats};
 
 /// Gaussian emissions `b_j(x) = N(x; μ_j, Σ_j)` with full, diagonal,
@@ -72,6 +73,10 @@ impl FlatStats for GaussianStats {
 impl FlatEmissionStats for GaussianStats {
     fn n_states(&self) -> usize {
         self.0.n_components()
+    }
+
+    fn scale(&mut self, factor: f64) {
+        ScaleStats::scale(&mut self.0, factor);
     }
 }
 

@@ -22,6 +22,7 @@ use crate::model::stats::FlatEmissionStats;
 use crate::param::{Param, StepDiagnostics};
 use crate::probability::{dirichlet_log_density, map_row, prior_rows, sample_index, validate_row};
 use crate::sequences::Sequences;
+use em_core::ScaleStats;
 use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 
 /// Gaussian-mixture emissions: `b_j(x) = Σ_m w_jm N(x; μ_jm, Σ_jm)` with
@@ -107,6 +108,11 @@ impl FlatStats for GmmStats {
 impl FlatEmissionStats for GmmStats {
     fn n_states(&self) -> usize {
         self.0.len()
+    }
+
+    /// Each state's mixture statistics scaled ([`ScaleStats::scale`]).
+    fn scale(&mut self, factor: f64) {
+        self.0.iter_mut().for_each(|s| s.scale(factor));
     }
 }
 

@@ -179,6 +179,11 @@ impl FlatEmissionStats for PoissonStats {
     fn n_states(&self) -> usize {
         self.mass.len()
     }
+
+    fn scale(&mut self, factor: f64) {
+        self.mass.iter_mut().for_each(|m| *m *= factor);
+        self.sums *= faer::Scale(factor);
+    }
 }
 
 /// How [`PoissonEmission::init_from_data`] initialises: given rates, or the

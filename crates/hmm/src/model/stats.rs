@@ -23,6 +23,7 @@
 //! every sum (the Gaussian ones by Chan's merge of the mixture crate), so
 //! merging parts in a fixed order gives the same bits every time.
 
+use em_core::ScaleStats;
 use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 use faer::MatRef;
 
@@ -33,6 +34,29 @@ use crate::emission::MergeStats;
 pub trait FlatEmissionStats: FlatStats + MergeStats {
     /// The number of hidden states K the statistics are of.
     fn n_states(&self) -> usize;
+
+    /// The statistics of the same observations with every posterior
+    /// weight times `factor` (online EM, [`em_core::online`]): every sum
+    /// times `factor`, weighted means unchanged (see
+    /// [`em_core::ScaleStats::scale`]).
+    fn scale(&mut self, factor: f64);
+}
+
+/// Online EM's weighting ([`em_core::online`]): start and transition
+/// counts and the emission statistics times `factor`
+/// ([`FlatEmissionStats::scale`]); the counts of sequences and
+/// observations are kept.
+impl<S: FlatEmissionStats + Clone> ScaleStats for HmmStats<S> {
+    fn scale(&mut self, factor: f64) {
+        for v in self.start.iter_mut().chain(&mut self.transitions) {
+            *v *= factor;
+        }
+        self.emission.scale(factor);
+    }
+
+    fn observations(&self) -> usize {
+        self.n_samples
+    }
 }
 
 const FLAT_TAG: u32 = tag(*b"HMMS");
