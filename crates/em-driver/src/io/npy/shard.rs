@@ -18,6 +18,7 @@ use std::path::Path;
 use faer::{Mat, MatMut};
 
 use super::{Dtype, Layout, decode, matrix_shape, parse_layout, value_problem};
+use crate::io::MAX_ABS_VALUE;
 use crate::io::error::DataError;
 
 /// The rows and columns of a 1-D (`n` -> `n x 1`) or 2-D `.npy` file, from
@@ -117,38 +118,77 @@ fn decode_rows(
         path: path.into(),
         source,
     };
-    let mut put = |i: usize, j: usize, value: f64| match value_problem(value, allow_missing) {
-        None => {
-            out[(i, j)] = value;
-            Ok(())
-        }
-        Some(problem) => {
+    // The error of a value that is not data (None for a good one).
+    let bad = |i: usize, j: usize, value: f64| {
+        value_problem(value, allow_missing).map(|problem| {
             let row = start + i;
             let element = if layout.fortran_order {
                 j * total + row
             } else {
                 row * cols + j
             };
-            Err(DataError::NpyValue {
+            DataError::NpyValue {
                 path: path.into(),
                 element: element + 1,
                 row: row + 1,
                 col: j + 1,
                 value,
                 problem,
-            })
-        }
+            }
+        })
     };
     if layout.fortran_order {
         for j in 0..cols {
             reader.seek(SeekFrom::Start(at(j * total + start))).map_err(io)?;
-            decode_each(&mut reader, dtype, len, path, |i, value| put(i, j, value))?;
+            decode_each(&mut reader, dtype, len, path, |i, value| match bad(i, j, value) {
+                None => {
+                    out[(i, j)] = value;
+                    Ok(())
+                }
+                Some(e) => Err(e),
+            })?;
         }
-    } else {
-        reader.seek(SeekFrom::Start(at(start * cols))).map_err(io)?;
-        decode_each(&mut reader, dtype, len * cols, path, |e, value| {
-            put(e / cols, e % cols, value)
-        })?;
+        return Ok(());
+    }
+    // C order: runs of whole rows, each decoded a column at a time into its
+    // column of `out` (contiguous writes); a run that holds a value beyond
+    // the plain check (`|x| ≤ MAX_ABS_VALUE`, false for NaN and infinities)
+    // is checked again in file order, so that the first bad value is named.
+    reader.seek(SeekFrom::Start(at(start * cols))).map_err(io)?;
+    let run_rows = (RUN / cols).max(1).min(len);
+    let mut bytes = vec![0u8; run_rows * cols * dtype.size];
+    let mut first = 0;
+    while first < len {
+        let n = run_rows.min(len - first);
+        let run = &mut bytes[..n * cols * dtype.size];
+        reader.read_exact(run).map_err(io)?;
+        let value = |i: usize, j: usize| decode(dtype, &run[(i * cols + j) * dtype.size..][..dtype.size]);
+        let mut plain = true;
+        for j in 0..cols {
+            let mut column = out.as_mut().col_mut(j).subrows_mut(first, n);
+            match column.as_mut().try_as_col_major_mut() {
+                Some(column) => {
+                    for (i, slot) in column.as_slice_mut().iter_mut().enumerate() {
+                        *slot = value(i, j);
+                        plain &= slot.abs() <= MAX_ABS_VALUE;
+                    }
+                }
+                None => {
+                    for i in 0..n {
+                        column[i] = value(i, j);
+                        plain &= column[i].abs() <= MAX_ABS_VALUE;
+                    }
+                }
+            }
+        }
+        if !plain
+            && let Some(e) = (0..n)
+                .flat_map(|i| (0..cols).map(move |j| (i, j)))
+                .find_map(|(i, j)| bad(first + i, j, value(i, j)))
+        {
+            return Err(e);
+        }
+        first += n;
     }
     Ok(())
 }
