@@ -4,11 +4,12 @@
 //! The E-step is a sum over the rows: for a model with statistics `S(x)`
 //! per row, `E-step(x₁..xₙ) = Σ_c Σ_{i ∈ chunk c} S(xᵢ)` and the
 //! log-likelihood is `Σ_c Σ_{i ∈ chunk c} ln p(xᵢ)`. So the E-step of each
-//! chunk `c` (rows `c·r .. (c + 1)·r` of the file, read into one buffer
-//! reused from chunk to chunk, [`ChunkedFile`]) is merged into the running
-//! statistics in chunk order ([`EStep::merge`]) before the next chunk is
-//! read: exactly [`crate::Parts`] over the same chunks, bit for bit, with
-//! the memory of one chunk (its `r × d` values and its E-step's tables)
+//! chunk `c` (rows `c·r .. (c + 1)·r` of the file, read into buffers
+//! reused from chunk to chunk, [`ChunkedFile`]: the next chunk of a `.npy`
+//! file is read while this one's E-step runs) is merged into the running
+//! statistics in chunk order ([`EStep::merge`]): exactly [`crate::Parts`]
+//! over the same chunks, bit for bit, with the memory of two chunks (their
+//! `r × d` values, and one E-step's tables)
 //! whatever the number of rows. A different `r` gives the in-memory fit up
 //! to rounding (the sums associated differently).
 //!
@@ -39,7 +40,7 @@ use em_core::sample::Candidates;
 use em_core::{EStep, EmModel, Executor, FlatStats, PartError};
 use faer::{Mat, MatRef};
 
-use crate::io::{ChunkedFile, DataError, ReadOptions};
+use crate::io::{ChunkBuffers, ChunkedFile, DataError, ReadOptions};
 
 /// The seeded sample an [`OutOfCore`] executor initialises on: about
 /// `size` rows, drawn with `seed`.
@@ -56,7 +57,7 @@ pub struct SampleSpec {
 /// module documentation).
 pub struct OutOfCore<M> {
     file: ChunkedFile,
-    buffer: Mutex<Mat<f64>>,
+    buffers: Mutex<ChunkBuffers>,
     sample: Option<Mat<f64>>,
     read_error: Mutex<Option<DataError>>,
     model: PhantomData<fn() -> M>,
@@ -94,7 +95,7 @@ where
         sample: Option<SampleSpec>,
     ) -> Result<Self, DataError> {
         let mut candidates: Option<Candidates> = None;
-        let (file, buffer) = ChunkedFile::open(path, options, chunk_rows, |first_row, x| {
+        let (file, buffers) = ChunkedFile::open(path, options, chunk_rows, |first_row, x| {
             let Some(spec) = sample else { return };
             let chunk = Candidates::of_part(
                 x.nrows(),
@@ -118,7 +119,7 @@ where
         });
         Ok(Self {
             file,
-            buffer: Mutex::new(buffer),
+            buffers: Mutex::new(buffers),
             sample,
             read_error: Mutex::new(None),
             model: PhantomData,
@@ -153,10 +154,10 @@ where
         eval: impl Fn(MatRef<'_, f64>) -> Result<T, M::Error>,
         mut merge: impl FnMut(&mut T, T),
     ) -> Result<T, PartError<M::Error>> {
-        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
         let mut total: Option<T> = None;
         let mut reached = 0;
-        let pass = self.file.pass(&mut buffer, |chunk, _, x| {
+        let pass = self.file.pass(&mut buffers, |chunk, _, x| {
             reached = chunk;
             let value = eval(x).map_err(|source| Stop::Model { chunk, source })?;
             match &mut total {
@@ -199,7 +200,7 @@ where
             .map(|x| M::init_from_data(x.as_ref(), config, rng))
     }
 
-    /// `false`: the restarts share the one chunk buffer.
+    /// `false`: the restarts share the chunk buffers.
     fn parallel_restarts(&self) -> bool {
         false
     }

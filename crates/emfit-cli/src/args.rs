@@ -376,8 +376,8 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 100_000, value_name = "ROWS")]
     pub init_sample: usize,
     /// Out-of-core (gmm, bgmm): read the data file (.npy or CSV) N rows at a time at
-    /// every E-step instead of loading it, so that memory is bounded by N rows; the same
-    /// fit as in memory.
+    /// every E-step instead of loading it, so that memory is bounded by two chunks of N
+    /// rows; the same fit as in memory.
     #[arg(long, value_name = "N")]
     pub chunk_rows: Option<std::num::NonZeroUsize>,
     /// Parameters to learn, comma-separated, or all / none (default: all). gmm: weights,

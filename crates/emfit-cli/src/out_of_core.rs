@@ -1,7 +1,7 @@
 //! `emfit fit gmm|bgmm --chunk-rows N`: out-of-core EM, the data file
 //! (`.npy` or CSV) read N rows at a time at every E-step
 //! ([`em_driver::OutOfCore`]) instead of loaded, so that the memory of a fit
-//! is that of N rows whatever the size of the file.
+//! is that of two chunks of N rows whatever the size of the file.
 //!
 //! 1. The file is read once in full, every value checked (a bad value, a
 //!    short CSV line or a truncated `.npy` file stops here, naming the row or

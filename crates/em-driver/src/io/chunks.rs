@@ -1,4 +1,4 @@
-//! A data file read a chunk of rows at a time, into one buffer reused from
+//! A data file read a chunk of rows at a time, into buffers reused from
 //! chunk to chunk: what an out-of-core fit streams at every E-step
 //! ([`crate::OutOfCore`]).
 //!
@@ -11,8 +11,12 @@
 //! element's row and column, a CSV line and column, from 1), never the
 //! chunk's.
 //!
-//! Memory: the buffer of `r × d` values (and the readers' runs of a few
-//! thousand values), whatever the size of the file.
+//! A `.npy` file's next chunk is read on a thread of its own while the
+//! caller works on the current one, into the other of two buffers
+//! ([`ChunkBuffers`]); a CSV file's chunks are read in turn into one.
+//!
+//! Memory: the two buffers of `r × d` values (and the readers' runs of a
+//! few thousand values), whatever the size of the file.
 
 use std::io::BufReader;
 use std::num::NonZeroUsize;
@@ -23,6 +27,10 @@ use faer::{Mat, MatRef};
 use super::csv::CsvRows;
 use super::error::{ColumnProblem, DataError};
 use super::{ReadOptions, is_npy, npy_shape, read_npy_rows_into};
+
+/// The buffers a [`ChunkedFile`] reads its chunks into, reused from pass
+/// to pass.
+pub type ChunkBuffers = [Mat<f64>; 2];
 
 /// A data file of `rows × cols` values read in chunks (see the module
 /// documentation). [`ChunkedFile::open`] reads it once in full, checking
@@ -41,7 +49,7 @@ impl ChunkedFile {
     /// Opens `path` (`.npy` by its extension, else CSV, read with `options`)
     /// for chunks of `chunk_rows` rows, with a first pass over it that
     /// hands every chunk to `visit` (its first row in the file, its rows)
-    /// and checks every value. Returns the file and the chunk buffer for
+    /// and checks every value. Returns the file and the chunk buffers for
     /// the later passes.
     ///
     /// # Errors
@@ -53,7 +61,7 @@ impl ChunkedFile {
         options: &ReadOptions,
         chunk_rows: NonZeroUsize,
         mut visit: impl FnMut(usize, MatRef<'_, f64>),
-    ) -> Result<(Self, Mat<f64>), DataError> {
+    ) -> Result<(Self, ChunkBuffers), DataError> {
         let mut file = Self {
             path: path.into(),
             options: options.clone(),
@@ -61,8 +69,8 @@ impl ChunkedFile {
             rows: 0,
             cols: 0,
         };
-        let mut buffer = Mat::new();
-        let (rows, cols) = file.read(None, &mut buffer, |_, first_row, x| {
+        let mut buffers = [Mat::new(), Mat::new()];
+        let (rows, cols) = file.read(None, &mut buffers, |_, first_row, x| {
             visit(first_row, x);
             Ok::<_, DataError>(())
         })?;
@@ -70,7 +78,7 @@ impl ChunkedFile {
             return Err(DataError::Empty { path: path.into() });
         }
         (file.rows, file.cols) = (rows, cols);
-        Ok((file, buffer))
+        Ok((file, buffers))
     }
 
     /// The file.
@@ -104,8 +112,8 @@ impl ChunkedFile {
     }
 
     /// One pass over the file: `f(chunk, first row, its rows)` for every
-    /// chunk in order, each read into `buffer` (the one [`ChunkedFile::open`]
-    /// returned, reused). The first error, the reader's or `f`'s, ends the
+    /// chunk in order, each read into one of `buffers` (the ones
+    /// [`ChunkedFile::open`] returned, reused). The first error, the reader's or `f`'s, ends the
     /// pass.
     ///
     /// # Errors
@@ -114,10 +122,10 @@ impl ChunkedFile {
     /// columns of the first pass; `f`'s error.
     pub fn pass<E: From<DataError>>(
         &self,
-        buffer: &mut Mat<f64>,
+        buffers: &mut ChunkBuffers,
         f: impl FnMut(usize, usize, MatRef<'_, f64>) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.read(Some((self.rows, self.cols)), buffer, f).map(|_| ())
+        self.read(Some((self.rows, self.cols)), buffers, f).map(|_| ())
     }
 
     /// A pass, expecting `shape` (the first pass's) if known; returns the
@@ -125,9 +133,10 @@ impl ChunkedFile {
     fn read<E: From<DataError>>(
         &self,
         shape: Option<(usize, usize)>,
-        buffer: &mut Mat<f64>,
+        buffers: &mut ChunkBuffers,
         mut f: impl FnMut(usize, usize, MatRef<'_, f64>) -> Result<(), E>,
     ) -> Result<(usize, usize), E> {
+        let [current, ahead] = buffers;
         let path = self.path.as_path();
         let r = self.chunk_rows;
         let check_cols = |cols: usize| match shape {
@@ -159,15 +168,43 @@ impl ChunkedFile {
                 Some((expected, _)) => expected,
                 None => found,
             };
-            if buffer.nrows() < rows.min(r) || buffer.ncols() != cols {
-                *buffer = Mat::zeros(rows.min(r), cols);
+            for buffer in [&mut *current, &mut *ahead] {
+                if buffer.nrows() < rows.min(r) || buffer.ncols() != cols {
+                    *buffer = Mat::zeros(rows.min(r), cols);
+                }
             }
-            for (chunk, first_row) in (0..rows).step_by(r).enumerate() {
-                let len = r.min(rows - first_row);
-                let x = buffer.as_mut().subrows_mut(0, len);
-                read_npy_rows_into(path, self.options.allow_missing, first_row, x)?;
-                f(chunk, first_row, buffer.as_ref().subrows(0, len))?;
-            }
+            let allow_missing = self.options.allow_missing;
+            let len = |first_row: usize| r.min(rows - first_row);
+            let read = |first_row: usize, buffer: &mut Mat<f64>| {
+                let x = buffer.as_mut().subrows_mut(0, len(first_row));
+                read_npy_rows_into(path, allow_missing, first_row, x)
+            };
+            let read = &read;
+            let starts: Vec<usize> = (0..rows).step_by(r).collect();
+            read(0, current)?;
+            // Chunk c + 1 is read on a thread of its own while f runs on
+            // chunk c; the buffer goes to the thread and comes back.
+            std::thread::scope(|scope| {
+                for (chunk, &first_row) in starts.iter().enumerate() {
+                    let reader = starts.get(chunk + 1).map(|&next| {
+                        let mut buffer = std::mem::replace(&mut *ahead, Mat::new());
+                        scope.spawn(move || {
+                            let read = read(next, &mut buffer);
+                            (buffer, read)
+                        })
+                    });
+                    let done = f(chunk, first_row, current.as_ref().subrows(0, len(first_row)));
+                    let read = reader.map(|reader| {
+                        let (buffer, read) = reader.join().expect("a chunk reader does not panic");
+                        *ahead = buffer;
+                        read
+                    });
+                    done?;
+                    read.transpose()?;
+                    std::mem::swap(current, ahead);
+                }
+                Ok::<_, E>(())
+            })?;
             return Ok((rows, cols));
         }
         let file = std::fs::File::open(path).map_err(|source| DataError::Io {
@@ -175,6 +212,7 @@ impl ChunkedFile {
             source,
         })?;
         let mut lines = CsvRows::new(BufReader::new(file), path, &self.options);
+        let buffer = current;
         let mut row: Vec<f64> = Vec::new();
         // Rows read, and how many of them are in the buffer (chunk `chunk`).
         let (mut rows, mut filled, mut chunk) = (0, 0, 0);

@@ -36,7 +36,7 @@ use std::path::Path;
 
 use faer::{Mat, MatRef};
 
-pub use chunks::ChunkedFile;
+pub use chunks::{ChunkBuffers, ChunkedFile};
 pub use columns::{ColumnSelector, ColumnSelectorError};
 pub use csv::{CsvRows, parse_csv, parse_record, read_csv};
 pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
