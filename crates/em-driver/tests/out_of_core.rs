@@ -311,3 +311,58 @@ fn a_model_error_names_the_chunk_and_the_row_in_it() {
         "{source}"
     );
 }
+
+/// Chunks of at least 64 Ki values: the next chunk of a `.npy` file is read
+/// on a thread during the E-step of this one.
+#[test]
+fn chunks_read_ahead_on_a_thread_give_the_same_e_step_and_the_first_bad_row() {
+    use em_driver::rand::SeedableRng;
+    let dir = tempfile::tempdir().unwrap();
+    let model = warm(data().as_ref());
+    let mut rng = em_driver::rand::rngs::StdRng::seed_from_u64(8);
+    let (x, _) = model.sample(80_000, &mut rng);
+    let path = write(dir.path(), "big.npy", x.as_ref());
+    let chunk = 25_000; // 75,000 values per chunk, four chunks
+    let cuts: Vec<MatRef<'_, f64>> = (0..80_000)
+        .step_by(chunk)
+        .map(|start| x.as_ref().subrows(start, chunk.min(80_000 - start)))
+        .collect();
+    let want = Parts::<GaussianMixture>::new(cuts)
+        .unwrap()
+        .e_step(&model)
+        .unwrap();
+    let streamed = OutOfCore::<GaussianMixture>::open(
+        &path,
+        &ReadOptions::default(),
+        rows(chunk),
+        Some(SampleSpec { size: 100, seed: 1 }),
+    )
+    .unwrap();
+    assert_eq!(streamed.file().n_chunks(), 4);
+    for _ in 0..2 {
+        assert_eq!(streamed.e_step(&model).unwrap().to_flat(), want.to_flat());
+        assert_eq!(streamed.log_likelihood(&model).unwrap(), want.log_likelihood);
+    }
+    // Bad values in chunk 2 (row 55,001 column 3 and row 60,001 column 1,
+    // decoded a column at a time) and chunk 3: the first in the file is
+    // named.
+    let mut bad = x.clone();
+    bad[(60_000, 0)] = f64::INFINITY;
+    bad[(55_000, 2)] = f64::NAN;
+    bad[(76_000, 1)] = f64::NAN;
+    let path = write(dir.path(), "bad.npy", bad.as_ref());
+    let err = OutOfCore::<GaussianMixture>::open(&path, &ReadOptions::default(), rows(chunk), None)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::NpyValue {
+                row: 55_001,
+                col: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -13,7 +13,8 @@
 //!
 //! A `.npy` file's next chunk is read on a thread of its own while the
 //! caller works on the current one, into the other of two buffers
-//! ([`ChunkBuffers`]); a CSV file's chunks are read in turn into one.
+//! ([`ChunkBuffers`]), when chunks have at least 64 Ki values; a CSV
+//! file's chunks are read in turn into one.
 //!
 //! Memory: the two buffers of `r × d` values (and the readers' runs of a
 //! few thousand values), whatever the size of the file.
@@ -27,6 +28,11 @@ use faer::{Mat, MatRef};
 use super::csv::CsvRows;
 use super::error::{ColumnProblem, DataError};
 use super::{ReadOptions, is_npy, npy_shape, read_npy_rows_into};
+
+/// The values of a chunk from which the next chunk of a `.npy` file is
+/// read on a thread of its own (64 Ki values, 512 KiB: below, a thread per
+/// chunk costs more than it saves).
+const READ_AHEAD_VALUES: usize = 1 << 16;
 
 /// The buffers a [`ChunkedFile`] reads its chunks into, reused from pass
 /// to pass.
@@ -183,24 +189,31 @@ impl ChunkedFile {
             let starts: Vec<usize> = (0..rows).step_by(r).collect();
             read(0, current)?;
             // Chunk c + 1 is read on a thread of its own while f runs on
-            // chunk c; the buffer goes to the thread and comes back.
+            // chunk c (the buffer goes to the thread and comes back), or
+            // after it for chunks too small to be worth a thread.
+            let on_thread = r.saturating_mul(cols) >= READ_AHEAD_VALUES;
             std::thread::scope(|scope| {
                 for (chunk, &first_row) in starts.iter().enumerate() {
-                    let reader = starts.get(chunk + 1).map(|&next| {
+                    let next = starts.get(chunk + 1).copied();
+                    let reader = next.filter(|_| on_thread).map(|next| {
                         let mut buffer = std::mem::replace(&mut *ahead, Mat::new());
                         scope.spawn(move || {
-                            let read = read(next, &mut buffer);
-                            (buffer, read)
+                            let done = read(next, &mut buffer);
+                            (buffer, done)
                         })
                     });
                     let done = f(chunk, first_row, current.as_ref().subrows(0, len(first_row)));
-                    let read = reader.map(|reader| {
-                        let (buffer, read) = reader.join().expect("a chunk reader does not panic");
+                    let read_ahead = reader.map(|reader| {
+                        let (buffer, done) = reader.join().expect("a chunk reader does not panic");
                         *ahead = buffer;
-                        read
+                        done
                     });
                     done?;
-                    read.transpose()?;
+                    match (read_ahead, next) {
+                        (Some(done), _) => done?,
+                        (None, Some(next)) => read(next, ahead)?,
+                        (None, None) => {}
+                    }
                     std::mem::swap(current, ahead);
                 }
                 Ok::<_, E>(())
@@ -226,7 +239,7 @@ impl ChunkedFile {
                 check_cols(row.len())?;
             }
             if filled == r {
-                f(chunk, rows - filled, buffer.as_ref())?;
+                f(chunk, rows - filled, buffer.as_ref().subrows(0, filled))?;
                 (filled, chunk) = (0, chunk + 1);
             }
             if filled == buffer.nrows() || buffer.ncols() != row.len() {
