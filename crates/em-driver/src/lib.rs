@@ -16,7 +16,9 @@
 //! - [`model_file`]: JSON model files with a format version and a kind,
 //!   validated on load, bit-exact on round trips, written atomically;
 //! - [`io`]: CSV and `.npy` readers and writers, sequence-lengths files,
-//!   every error naming the file, line and column.
+//!   every error naming the file, line and column;
+//! - [`out_of_core`]: the executor of a fit that streams its data file a
+//!   chunk of rows at a time at every E-step ([`OutOfCore`]).
 //!
 //! It has no command-line, progress-bar or plotting code: those are the
 //! `emfit-cli` crate's.
@@ -56,9 +58,11 @@
 mod error;
 pub mod io;
 pub mod model_file;
+pub mod out_of_core;
 
 pub use error::{Error, FieldPath, ModelError, PathSegment};
 pub use model_file::{AnyModel, FORMAT_VERSION, ModelFile, ModelKind};
+pub use out_of_core::{OutOfCore, SampleSpec};
 
 /// The EM loop and the shared vocabulary, re-exported whole.
 pub use em_core::{self, *};

@@ -369,13 +369,17 @@ pub struct FitArgs {
     /// Start from the parameters of this model file instead of a random initialisation.
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,
-    /// Under mpirun, without --init: every rank initialises on the same seeded sample of
-    /// about this many rows of the data (whole sequences for an HMM or lgssm), the same
-    /// whatever the number of ranks; with at least the data's rows it is all of them, and
-    /// the start is the single-process fit's.
-    #[cfg(feature = "mpi")]
+    /// Under mpirun or with --chunk-rows, without --init: the fit initialises on a seeded
+    /// sample of about this many rows of the data (whole sequences for an HMM or lgssm),
+    /// the same whatever the number of ranks or chunks; with at least the data's rows it
+    /// is all of them, and the start is the in-memory fit's.
     #[arg(long, default_value_t = 100_000, value_name = "ROWS")]
     pub init_sample: usize,
+    /// Out-of-core (gmm, bgmm): read the data file (.npy or CSV) N rows at a time at
+    /// every E-step instead of loading it, so that memory is bounded by two chunks of N
+    /// rows; the same fit as in memory.
+    #[arg(long, value_name = "N")]
+    pub chunk_rows: Option<std::num::NonZeroUsize>,
     /// Parameters to learn, comma-separated, or all / none (default: all). gmm: weights,
     /// means, covariances. hmm: start, transitions, means, covariances; gmmhmm: these and
     /// weights; categorical-hmm: start, transitions, probabilities. lgssm: A, Q, H, R, m0, P0,

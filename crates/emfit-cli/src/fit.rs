@@ -32,6 +32,9 @@ use crate::time_varying::TimeVaryingViews;
 
 /// Runs `emfit fit`; with `as_json`, the report is one JSON object.
 pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
+    if let Some(chunk_rows) = args.chunk_rows {
+        return crate::out_of_core::run(args, chunk_rows, as_json);
+    }
     fn fit<F: Family>(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
         #[cfg(feature = "mpi")]
         if crate::distributed::launched_by_mpirun() {

@@ -111,11 +111,9 @@ pub fn read_inputs(
     Ok(inputs)
 }
 
-/// Reads `--data`, `--lengths`, `--inputs` and the time-varying matrices,
-/// checking that the lengths add up, that the inputs have a row per
-/// observation and that there are as many matrices as the sequences need.
-pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
-    let options = ReadOptions {
+/// How `--data` is read: `--header`, `--missing`, `--columns`.
+pub fn read_options(args: &DataArgs) -> Result<ReadOptions, CliError> {
+    Ok(ReadOptions {
         header: header(args),
         allow_missing: args.missing,
         columns: args
@@ -124,8 +122,14 @@ pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
             .map(ColumnSelector::parse_list)
             .transpose()
             .map_err(|e| CliError::Usage(format!("--columns: {e}")))?,
-    };
-    let data = io::read_matrix(&args.data, &options)?;
+    })
+}
+
+/// Reads `--data`, `--lengths`, `--inputs` and the time-varying matrices,
+/// checking that the lengths add up, that the inputs have a row per
+/// observation and that there are as many matrices as the sequences need.
+pub fn load(args: &DataArgs) -> Result<Loaded, CliError> {
+    let data = io::read_matrix(&args.data, &read_options(args)?)?;
     let lengths = match &args.lengths {
         Some(path) => {
             let lengths = io::read_lengths(path)?;

@@ -41,6 +41,8 @@
 //!   `messages` (model errors in the program's 1-based wording),
 //!   `progress` (bars or the convergence log), `text` (numbers, lists,
 //!   tables), `error`.
+//! - `out_of_core`: `emfit fit --chunk-rows N`, the data file streamed a
+//!   chunk of rows at a time at every E-step.
 //! - `distributed` (cargo feature `mpi`): `emfit fit` under mpirun, each
 //!   rank reading and evaluating its own rows.
 //! - `demo`: `emfit demo`, one file per scenario, with its plots, drawn
@@ -62,6 +64,7 @@ mod input;
 mod json;
 mod limits;
 mod messages;
+mod out_of_core;
 mod progress;
 mod sample;
 mod stream;

@@ -63,94 +63,147 @@ fn is_header(cells: &[&str], header: Header) -> bool {
 ///
 /// # Errors
 /// As [`read_csv`].
-pub fn parse_csv<R: BufRead>(
-    mut reader: R,
-    path: &Path,
-    options: &ReadOptions,
-) -> Result<Mat<f64>, DataError> {
+pub fn parse_csv<R: BufRead>(reader: R, path: &Path, options: &ReadOptions) -> Result<Mat<f64>, DataError> {
+    let mut lines = CsvRows::new(reader, path, options);
     let mut values: Vec<f64> = Vec::new();
-    let mut cols = 0usize;
-    let mut first_line = 0usize;
     let mut rows = 0usize;
-    let mut line_no = 0usize;
-    let mut seen_first = false;
-    // The header's cells and line, if there is one.
-    let mut header: Option<(Vec<String>, usize)> = None;
-    // The 0-based file columns that are kept, once the first data line is seen.
-    let mut selected: Vec<usize> = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        buf.clear();
-        let read = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| DataError::Io {
-                path: path.into(),
-                source,
-            })?;
-        if read == 0 {
-            break;
-        }
-        line_no += 1;
-        let text = std::str::from_utf8(&buf).map_err(|_| DataError::NotText {
-            path: path.into(),
-            line: line_no,
-        })?;
-        let text = text.trim_end_matches(['\n', '\r']);
-        let text = if line_no == 1 {
-            text.trim_start_matches('\u{feff}')
-        } else {
-            text
-        };
-        let Some(cells) = split_cells(text) else {
-            continue;
-        };
-        if !seen_first {
-            seen_first = true;
-            if is_header(&cells, options.header) {
-                header = Some((cells.iter().map(|c| (*c).to_string()).collect(), line_no));
-                continue;
-            }
-        }
-        if rows == 0 {
-            cols = cells.len();
-            first_line = line_no;
-            selected = match &options.columns {
-                Some(selection) => resolve(
-                    path,
-                    selection,
-                    header.as_ref().map(|(names, line)| (names.as_slice(), *line)),
-                    cols,
-                    Some(line_no),
-                )?,
-                None => (0..cols).collect(),
-            };
-        } else if cells.len() != cols {
-            return Err(DataError::Ragged {
-                path: path.into(),
-                line: line_no,
-                found: cells.len(),
-                expected: cols,
-                first_line,
-            });
-        }
-        for &j in &selected {
-            let cell = cells[j];
-            let value = parse_cell(cell, options.allow_missing).map_err(|problem| DataError::Cell {
-                path: path.into(),
-                line: line_no,
-                col: j + 1,
-                cell: CellText::new(cell),
-                problem,
-            })?;
-            values.push(value);
-        }
+    while lines.next_into(&mut values)? {
         rows += 1;
     }
     if rows == 0 {
         return Err(DataError::Empty { path: path.into() });
     }
-    let cols = selected.len();
+    let cols = lines.width();
     Ok(Mat::from_fn(rows, cols, |i, j| values[i * cols + j]))
+}
+
+/// The data rows of CSV text one at a time, as [`parse_csv`] reads them
+/// (header, comments, column selection, the same width on every line), for
+/// a reader that holds a few rows at a time ([`super::ChunkedFile`]).
+pub struct CsvRows<'a, R> {
+    reader: R,
+    path: &'a Path,
+    options: &'a ReadOptions,
+    /// Lines read so far (the number of the last one, from 1).
+    line_no: usize,
+    /// Data rows read so far.
+    rows: usize,
+    seen_first: bool,
+    /// The header's cells and line, if there is one.
+    header: Option<(Vec<String>, usize)>,
+    /// The cells of the first data line, and its number.
+    cols: usize,
+    first_line: usize,
+    /// The 0-based file columns that are kept, once the first data line is seen.
+    selected: Vec<usize>,
+    buf: Vec<u8>,
+}
+
+impl<'a, R: BufRead> CsvRows<'a, R> {
+    /// The rows of the text of `reader` (`path` names it in errors).
+    pub fn new(reader: R, path: &'a Path, options: &'a ReadOptions) -> Self {
+        Self {
+            reader,
+            path,
+            options,
+            line_no: 0,
+            rows: 0,
+            seen_first: false,
+            header: None,
+            cols: 0,
+            first_line: 0,
+            selected: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The values per row (the kept columns), once a row has been read.
+    pub fn width(&self) -> usize {
+        self.selected.len()
+    }
+
+    /// Appends the next data row's kept values to `values`: `false` (and
+    /// nothing appended) at the end of the text.
+    ///
+    /// # Errors
+    /// As [`read_csv`], but for [`DataError::Empty`] (the caller counts
+    /// the rows).
+    pub fn next_into(&mut self, values: &mut Vec<f64>) -> Result<bool, DataError> {
+        let path = self.path;
+        loop {
+            self.buf.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| DataError::Io {
+                    path: path.into(),
+                    source,
+                })?;
+            if read == 0 {
+                return Ok(false);
+            }
+            self.line_no += 1;
+            let line_no = self.line_no;
+            let text = std::str::from_utf8(&self.buf).map_err(|_| DataError::NotText {
+                path: path.into(),
+                line: line_no,
+            })?;
+            let text = text.trim_end_matches(['\n', '\r']);
+            let text = if line_no == 1 {
+                text.trim_start_matches('\u{feff}')
+            } else {
+                text
+            };
+            let Some(cells) = split_cells(text) else {
+                continue;
+            };
+            if !self.seen_first {
+                self.seen_first = true;
+                if is_header(&cells, self.options.header) {
+                    self.header = Some((cells.iter().map(|c| (*c).to_string()).collect(), line_no));
+                    continue;
+                }
+            }
+            if self.rows == 0 {
+                self.cols = cells.len();
+                self.first_line = line_no;
+                self.selected = match &self.options.columns {
+                    Some(selection) => resolve(
+                        path,
+                        selection,
+                        self.header
+                            .as_ref()
+                            .map(|(names, line)| (names.as_slice(), *line)),
+                        self.cols,
+                        Some(line_no),
+                    )?,
+                    None => (0..self.cols).collect(),
+                };
+            } else if cells.len() != self.cols {
+                return Err(DataError::Ragged {
+                    path: path.into(),
+                    line: line_no,
+                    found: cells.len(),
+                    expected: self.cols,
+                    first_line: self.first_line,
+                });
+            }
+            for &j in &self.selected {
+                let cell = cells[j];
+                let value =
+                    parse_cell(cell, self.options.allow_missing).map_err(|problem| DataError::Cell {
+                        path: path.into(),
+                        line: line_no,
+                        col: j + 1,
+                        cell: CellText::new(cell),
+                        problem,
+                    })?;
+                values.push(value);
+            }
+            self.rows += 1;
+            return Ok(true);
+        }
+    }
 }
 
 /// The cells of one line of text: separated by commas or, on a line

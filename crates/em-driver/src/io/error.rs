@@ -98,6 +98,9 @@ pub enum ColumnProblem {
         /// The first data line, from 1 (None for `.npy`).
         line: Option<usize>,
     },
+    /// Columns of a `.npy` file read in chunks ([`crate::io::ChunkedFile`]),
+    /// which reads every column of its rows.
+    NpyInChunks,
 }
 
 impl std::fmt::Display for ColumnProblem {
@@ -133,6 +136,9 @@ impl std::fmt::Display for ColumnProblem {
             } => write!(
                 f,
                 "column {column} is selected but the array has {available} columns"
+            ),
+            Self::NpyInChunks => f.write_str(
+                "columns of a .npy file read in chunks cannot be selected (save the columns wanted with numpy)",
             ),
         }
     }

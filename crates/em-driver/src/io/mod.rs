@@ -7,7 +7,8 @@
 //! [`ReadOptions::columns`] keeps chosen columns only ([`ColumnSelector`]).
 //! Values must be finite and at most [`MAX_ABS_VALUE`] in magnitude. A process
 //! of a distributed fit reads only its own rows of a `.npy` file
-//! ([`npy_shape`], [`read_npy_rows`]).
+//! ([`npy_shape`], [`read_npy_rows`]), and an out-of-core fit reads a `.npy`
+//! or CSV file a chunk of rows at a time ([`ChunkedFile`]).
 //!
 //! Every error is a [`DataError`] naming the file, with one convention for
 //! places: lines, columns, rows, elements and lengths entries are numbered from 1
@@ -24,6 +25,7 @@
 //! the target's folder and rename it into place, so a reader never sees a
 //! truncated file.
 
+mod chunks;
 mod columns;
 mod csv;
 mod error;
@@ -34,12 +36,13 @@ use std::path::Path;
 
 use faer::{Mat, MatRef};
 
+pub use chunks::{ChunkBuffers, ChunkedFile};
 pub use columns::{ColumnSelector, ColumnSelectorError};
-pub use csv::{parse_csv, parse_record, read_csv};
+pub use csv::{CsvRows, parse_csv, parse_record, read_csv};
 pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
 pub use npy::{
-    NpyMatrices, npy_shape, read_npy, read_npy_matrices, read_npy_rows, write_npy, write_npy_f64,
-    write_npy_f64_header, write_npy_i64,
+    NpyMatrices, npy_shape, read_npy, read_npy_matrices, read_npy_rows, read_npy_rows_into, write_npy,
+    write_npy_f64, write_npy_f64_header, write_npy_i64,
 };
 
 /// Whether a CSV file starts with a header line.

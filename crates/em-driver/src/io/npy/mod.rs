@@ -28,7 +28,7 @@ use super::MAX_ABS_VALUE;
 use super::error::{CellProblem, CellText, DataError, NpyField};
 use header::{parse_descr, parse_header};
 pub use matrices::{NpyMatrices, read_npy_matrices};
-pub use shard::{npy_shape, read_npy_rows};
+pub use shard::{npy_shape, read_npy_rows, read_npy_rows_into};
 pub use write::{write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
 
 /// The largest header accepted (NumPy itself writes a few hundred bytes).
@@ -256,16 +256,25 @@ fn read_values<R: Read>(
     Ok(data.chunks_exact(dtype.size).map(|b| decode(dtype, b)).collect())
 }
 
+/// The value of one element's bytes `b` (`dtype.size` of them: 4 or 8).
+#[inline]
 fn decode(dtype: Dtype, b: &[u8]) -> f64 {
-    let mut bytes = [0u8; 8];
-    bytes[..dtype.size].copy_from_slice(b);
-    if !dtype.little_endian {
-        bytes[..dtype.size].reverse();
-    }
-    match (dtype.kind, dtype.size) {
-        (Kind::Float, 8) => f64::from_le_bytes(bytes),
-        (Kind::Float, _) => f64::from(f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
-        (Kind::Int, 8) => i64::from_le_bytes(bytes) as f64,
-        (Kind::Int, _) => f64::from(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
+    let le = dtype.little_endian;
+    if dtype.size == 8 {
+        let w: [u8; 8] = b.try_into().expect("8 bytes");
+        match (dtype.kind, le) {
+            (Kind::Float, true) => f64::from_le_bytes(w),
+            (Kind::Float, false) => f64::from_be_bytes(w),
+            (Kind::Int, true) => i64::from_le_bytes(w) as f64,
+            (Kind::Int, false) => i64::from_be_bytes(w) as f64,
+        }
+    } else {
+        let w: [u8; 4] = b.try_into().expect("4 bytes");
+        match (dtype.kind, le) {
+            (Kind::Float, true) => f64::from(f32::from_le_bytes(w)),
+            (Kind::Float, false) => f64::from(f32::from_be_bytes(w)),
+            (Kind::Int, true) => f64::from(i32::from_le_bytes(w)),
+            (Kind::Int, false) => f64::from(i32::from_be_bytes(w)),
+        }
     }
 }

@@ -15,9 +15,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 
-use faer::Mat;
+use faer::{Mat, MatMut};
 
 use super::{Dtype, Layout, decode, matrix_shape, parse_layout, value_problem};
+use crate::io::MAX_ABS_VALUE;
 use crate::io::error::DataError;
 
 /// The rows and columns of a 1-D (`n` -> `n x 1`) or 2-D `.npy` file, from
@@ -41,7 +42,48 @@ pub fn npy_shape(path: &Path) -> Result<(usize, usize), DataError> {
 /// column in the file, from 1); [`DataError::RowRange`] when the range
 /// reaches past the file's rows.
 pub fn read_npy_rows(path: &Path, allow_missing: bool, rows: Range<usize>) -> Result<Mat<f64>, DataError> {
-    let (mut reader, layout) = open(path)?;
+    let (reader, layout) = open(path)?;
+    let (total, cols) = check_range(&layout, path, &rows)?;
+    let mut out = Mat::<f64>::zeros(rows.end - rows.start, cols);
+    decode_rows(
+        reader,
+        &layout,
+        path,
+        allow_missing,
+        (rows.start, total),
+        out.as_mut(),
+    )?;
+    Ok(out)
+}
+
+/// Rows `first_row..first_row + out.nrows()` of a 1-D or 2-D `.npy` file
+/// read into `out` (a buffer reused from one chunk of rows to the next),
+/// reading only their bytes; checked as [`read_npy_rows`] checks them.
+///
+/// # Errors
+/// As [`read_npy_rows`]; [`DataError::Columns`] when the file's rows do
+/// not have `out.ncols()` values.
+pub fn read_npy_rows_into(
+    path: &Path,
+    allow_missing: bool,
+    first_row: usize,
+    out: MatMut<'_, f64>,
+) -> Result<(), DataError> {
+    let (reader, layout) = open(path)?;
+    let rows = first_row..first_row.saturating_add(out.nrows());
+    let (total, cols) = check_range(&layout, path, &rows)?;
+    if cols != out.ncols() {
+        return Err(DataError::Columns {
+            path: path.into(),
+            found: cols,
+            expected: out.ncols(),
+        });
+    }
+    decode_rows(reader, &layout, path, allow_missing, (rows.start, total), out)
+}
+
+/// The file's `(rows, columns)`, when `rows` lies within its rows.
+fn check_range(layout: &Layout, path: &Path, rows: &Range<usize>) -> Result<(usize, usize), DataError> {
     let (total, cols) = matrix_shape(&layout.shape, path)?;
     if rows.start > rows.end || rows.end > total {
         return Err(DataError::RowRange {
@@ -51,9 +93,23 @@ pub fn read_npy_rows(path: &Path, allow_missing: bool, rows: Range<usize>) -> Re
             rows: total,
         });
     }
-    let len = rows.end - rows.start;
+    Ok((total, cols))
+}
+
+/// Decodes rows `start..start + out.nrows()` of a file of `total` rows
+/// (`reader` after its header) straight into `out`, a bounded run of
+/// bytes at a time.
+fn decode_rows(
+    mut reader: BufReader<File>,
+    layout: &Layout,
+    path: &Path,
+    allow_missing: bool,
+    (start, total): (usize, usize),
+    mut out: MatMut<'_, f64>,
+) -> Result<(), DataError> {
+    let (len, cols) = (out.nrows(), out.ncols());
     if len == 0 {
-        return Ok(Mat::zeros(0, cols));
+        return Ok(());
     }
     let (dtype, size) = (layout.dtype, layout.dtype.size as u64);
     // Offsets stay below the file size, checked against the shape.
@@ -62,45 +118,79 @@ pub fn read_npy_rows(path: &Path, allow_missing: bool, rows: Range<usize>) -> Re
         path: path.into(),
         source,
     };
-    // The values go straight into the matrix, a bounded run of bytes at a
-    // time: the shard's only full-size allocation is the matrix itself.
-    let mut out = Mat::<f64>::zeros(len, cols);
-    let mut put = |i: usize, j: usize, value: f64| match value_problem(value, allow_missing) {
-        None => {
-            out[(i, j)] = value;
-            Ok(())
-        }
-        Some(problem) => {
-            let row = rows.start + i;
+    // The error of a value that is not data (None for a good one).
+    let bad = |i: usize, j: usize, value: f64| {
+        value_problem(value, allow_missing).map(|problem| {
+            let row = start + i;
             let element = if layout.fortran_order {
                 j * total + row
             } else {
                 row * cols + j
             };
-            Err(DataError::NpyValue {
+            DataError::NpyValue {
                 path: path.into(),
                 element: element + 1,
                 row: row + 1,
                 col: j + 1,
                 value,
                 problem,
-            })
-        }
+            }
+        })
     };
     if layout.fortran_order {
         for j in 0..cols {
-            reader
-                .seek(SeekFrom::Start(at(j * total + rows.start)))
-                .map_err(io)?;
-            decode_each(&mut reader, dtype, len, path, |i, value| put(i, j, value))?;
+            reader.seek(SeekFrom::Start(at(j * total + start))).map_err(io)?;
+            decode_each(&mut reader, dtype, len, path, |i, value| match bad(i, j, value) {
+                None => {
+                    out[(i, j)] = value;
+                    Ok(())
+                }
+                Some(e) => Err(e),
+            })?;
         }
-    } else {
-        reader.seek(SeekFrom::Start(at(rows.start * cols))).map_err(io)?;
-        decode_each(&mut reader, dtype, len * cols, path, |e, value| {
-            put(e / cols, e % cols, value)
-        })?;
+        return Ok(());
     }
-    Ok(out)
+    // C order: runs of whole rows, each decoded a column at a time into its
+    // column of `out` (contiguous writes); a run that holds a value beyond
+    // the plain check (`|x| ≤ MAX_ABS_VALUE`, false for NaN and infinities)
+    // is checked again in file order, so that the first bad value is named.
+    reader.seek(SeekFrom::Start(at(start * cols))).map_err(io)?;
+    let run_rows = (RUN / cols).max(1).min(len);
+    let mut bytes = vec![0u8; run_rows * cols * dtype.size];
+    let mut first = 0;
+    while first < len {
+        let n = run_rows.min(len - first);
+        let run = &mut bytes[..n * cols * dtype.size];
+        reader.read_exact(run).map_err(io)?;
+        let value = |i: usize, j: usize| decode(dtype, &run[(i * cols + j) * dtype.size..][..dtype.size]);
+        let mut plain = true;
+        for j in 0..cols {
+            let mut column = out.as_mut().col_mut(j).subrows_mut(first, n);
+            match column.as_mut().try_as_col_major_mut() {
+                Some(column) => {
+                    for (i, slot) in column.as_slice_mut().iter_mut().enumerate() {
+                        *slot = value(i, j);
+                        plain &= slot.abs() <= MAX_ABS_VALUE;
+                    }
+                }
+                None => {
+                    for i in 0..n {
+                        column[i] = value(i, j);
+                        plain &= column[i].abs() <= MAX_ABS_VALUE;
+                    }
+                }
+            }
+        }
+        if !plain
+            && let Some(e) = (0..n)
+                .flat_map(|i| (0..cols).map(move |j| (i, j)))
+                .find_map(|(i, j)| bad(first + i, j, value(i, j)))
+        {
+            return Err(e);
+        }
+        first += n;
+    }
+    Ok(())
 }
 
 /// Values read per run of bytes.
