@@ -260,7 +260,7 @@ usage: cargo xtask compare [FILTER] [--python | --isa avx512|avx2|baseline]
 
   FILTER    only the workloads whose peer or emfit name contains it (gmm, hmm, lgssm, ...);
             the tables are printed, the README is left alone
-  --python  only the Python section: its 8 workloads, one thread (a few minutes);
+  --python  only the Python section: its workloads, one thread (a few minutes);
             the benchmark section is left alone
   --isa SET caps the instruction set of emfit's kernels (EMFIT_ISA, honoured only
             downward: the AVX2 path can be measured on an AVX-512 machine); the table
