@@ -7,7 +7,7 @@ WORKDIR holds the .npy files written by `emfit-compare generate` (data and the
 initial parameters both sides start from). The first form (`cargo xtask
 compare`) prints one JSON line
 {"seconds": ..., "iterations": ..., "loglik": ..., "peak_rss_mb": ...};
-`seconds` is the median of the timed runs that fit in 1 s (at least 3, at
+`seconds` is the median of the timed runs that fit in 2 s (at least 3, at
 most 51) when one run takes under 10 s, after an untimed warm-up run when a
 run takes under 1 s (see `timed`). With
 `--emfit`, the same process then runs the same workload function again with
@@ -47,7 +47,7 @@ def load(workdir, name):
 # a first call in the process (page faults, lazy initialisation), which a
 # second call does not. emfit-compare's `timed` has the same rule.
 WARM_UP_BELOW = 1.0
-SAMPLING_SECONDS = 1.0
+SAMPLING_SECONDS = 2.0
 MAX_RUNS = 51
 
 

@@ -512,7 +512,7 @@ fn render_python_row(pair: &Pair, peer: &Measurement, python: &Measurement, rust
 
 /// How both sides time a workload (`timed` in `emfit-compare` and in
 /// `peers.py`).
-const TIMES: &str = "Times are medians of the runs that fit in 1 s (at least 3, at most 51; \
+const TIMES: &str = "Times are medians of the runs that fit in 2 s (at least 3, at most 51; \
      one run when a run takes over 10 s), after an untimed warm-up run when a run takes under 1 s";
 
 fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str, peak: f64) -> String {

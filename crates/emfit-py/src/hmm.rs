@@ -678,7 +678,8 @@ fn hmm_viterbi<'py>(
     with_emission!(family, E => {
         let model = model::<E>(spec, &params)?;
         let decoding = py.detach(|| model.decode(&data)).or_value_error()?;
-        let states: Vec<i64> = decoding.states.iter().map(|&s| s as i64).collect();
+        // Collected in place: i64 and usize have one size, no second buffer.
+        let states: Vec<i64> = decoding.states.into_iter().map(|s| s as i64).collect();
         Ok((
             decoding.log_probs.into_pyarray(py).into_any(),
             states.into_pyarray(py).into_any(),
