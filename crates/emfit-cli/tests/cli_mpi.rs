@@ -14,14 +14,14 @@ mod cli_support;
 use std::path::Path;
 use std::process::Command;
 
-use cli_support::{Run, TempDir, emfit};
+use cli_support::{Run, TempDir, clusters, emfit};
 use em_driver::em_core::{Convergence, NoopObserver, Parts, Settings, Start, fit_with};
 use em_driver::faer::{Mat, MatRef};
 use em_driver::hmm::{GmmHmm, Sequences, scenario};
 use em_driver::mixture::variational::VariationalMixture;
 use em_driver::mixture::{CovarianceType, GaussianMixture, InitConfig, InitMethod};
+use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
-use em_driver::rand::{Rng, SeedableRng};
 use em_driver::{Acceleration, EmModel, ModelFile};
 use emfit_mpi::{rows_of, sequences_of};
 
@@ -43,21 +43,6 @@ fn mpirun(dir: &Path, ranks: usize, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// Three clusters in 3-D, apart enough that EM contracts (rounding
-/// differences of another summation order do not grow from iteration to
-/// iteration).
-fn clusters(rows: usize) -> Mat<f64> {
-    let mut rng = StdRng::seed_from_u64(5);
-    let mut normal = || {
-        let (u, v): (f64, f64) = (rng.random(), rng.random());
-        (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    };
-    Mat::from_fn(rows, 3, |i, j| {
-        let centre = [0.0, 4.0, 8.0][i % 3];
-        centre * (1.0 + j as f64 * 0.1) + normal()
-    })
 }
 
 /// The JSON report of a run.

@@ -6,26 +6,12 @@
 
 mod cli_support;
 
-use cli_support::{Run, TempDir, emfit};
+use cli_support::{Run, TempDir, clusters, emfit};
 use em_driver::faer::Mat;
 use em_driver::mixture::{CovarianceType, GaussianMixture, InitConfig, InitMethod};
+use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
-use em_driver::rand::{Rng, SeedableRng};
 use em_driver::{EmModel, ModelFile};
-
-/// Three clusters in 3-D, apart enough that EM contracts (the rounding
-/// differences of another summation order do not grow).
-fn clusters(rows: usize) -> Mat<f64> {
-    let mut rng = StdRng::seed_from_u64(5);
-    let mut normal = || {
-        let (u, v): (f64, f64) = (rng.random(), rng.random());
-        (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    };
-    Mat::from_fn(rows, 3, |i, j| {
-        let centre = [0.0, 4.0, 8.0][i % 3];
-        centre * (1.0 + j as f64 * 0.1) + normal()
-    })
-}
 
 fn write(dir: &TempDir, name: &str, x: &Mat<f64>) {
     em_driver::io::write_matrix(&dir.path().join(name), x.as_ref(), None).unwrap();

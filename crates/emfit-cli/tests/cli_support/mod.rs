@@ -166,6 +166,23 @@ pub fn parse_rows(text: &str) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Three clusters in 3-D (rows in turn), apart enough that EM contracts:
+/// the rounding differences of another summation order (data in parts, in
+/// chunks) do not grow from iteration to iteration.
+pub fn clusters(rows: usize) -> em_driver::faer::Mat<f64> {
+    use em_driver::rand::rngs::StdRng;
+    use em_driver::rand::{Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut normal = || {
+        let (u, v): (f64, f64) = (rng.random(), rng.random());
+        (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    em_driver::faer::Mat::from_fn(rows, 3, |i, j| {
+        let centre = [0.0, 4.0, 8.0][i % 3];
+        centre * (1.0 + j as f64 * 0.1) + normal()
+    })
+}
+
 /// A deterministic pseudo-random stream (SplitMix64) with Box-Muller normals.
 pub struct Stream(pub u64);
 

@@ -126,6 +126,22 @@ class ConvergenceMonitor:
         return f"ConvergenceMonitor({fields})"
 
 
+
+def _finish_fit(model, report):
+    """Sets ``fit_report_`` and ``monitor_`` of a model whose ``fit`` ran the
+    loop, warns (``ConvergenceWarning``, at the caller of ``fit``) when it
+    stopped before converging, and returns the model."""
+    model.fit_report_ = report
+    model.monitor_ = ConvergenceMonitor(
+        model.tol, model.n_iter, model.verbose, report["history"], report["iterations"],
+        report["converged"], report["objective"])
+    if not report["converged"] and model.stopping != "fixed":
+        warnings.warn(
+            f"{type(model).__name__} did not converge: {report['termination']} after "
+            f"{report['iterations']} iterations (n_iter={model.n_iter}, tol={model.tol}).",
+            ConvergenceWarning, stacklevel=3)
+    return model
+
 class _BaseHMM(BaseEstimator):
     """What the four HMMs share: the fit, scores, decoding and sampling
     through the Rust functions; each subclass names its emission family and
@@ -260,16 +276,7 @@ class _BaseHMM(BaseEstimator):
         self._check_options()
         report = self._run(X, lengths, self.n_iter)
         self.__dict__.pop("_online_state", None)
-        self.fit_report_ = report
-        self.monitor_ = ConvergenceMonitor(
-            self.tol, self.n_iter, self.verbose, report["history"], report["iterations"],
-            report["converged"], report["objective"])
-        if not report["converged"] and self.stopping != "fixed":
-            warnings.warn(
-                f"{type(self).__name__} did not converge: {report['termination']} after "
-                f"{report['iterations']} iterations (n_iter={self.n_iter}, tol={self.tol}).",
-                ConvergenceWarning, stacklevel=2)
-        return self
+        return _finish_fit(self, report)
 
     def _check_options(self):
         if self.algorithm not in ("viterbi", "map"):

@@ -35,11 +35,9 @@ What differs from hmmlearn, on purpose:
 """
 
 import logging
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 
 from emfit import _emfit
 from emfit._random import seed
@@ -156,24 +154,9 @@ class VariationalCategoricalHMM(BaseEstimator):
         for key, value in fitted.items():
             setattr(self, f"{key}_", value)
         self.n_features = self.emissionprob_.shape[1]
-        return _finish(self, report)
+        from emfit.hmm import _finish_fit  # emfit.hmm imports this module
 
-
-def _finish(model, report):
-    """Sets ``fit_report_`` and ``monitor_`` of a fitted model, warns when it
-    stopped before converging, and returns it."""
-    from emfit.hmm import ConvergenceMonitor
-
-    model.fit_report_ = report
-    model.monitor_ = ConvergenceMonitor(
-        model.tol, model.n_iter, model.verbose, report["history"], report["iterations"],
-        report["converged"], report["objective"])
-    if not report["converged"] and model.stopping != "fixed":
-        warnings.warn(
-            f"{type(model).__name__} did not converge: {report['termination']} after "
-            f"{report['iterations']} iterations (n_iter={model.n_iter}, tol={model.tol}).",
-            ConvergenceWarning, stacklevel=3)
-    return model
+        return _finish_fit(self, report)
 
 
 class VariationalGaussianHMM(BaseEstimator):
@@ -294,4 +277,6 @@ class VariationalGaussianHMM(BaseEstimator):
             setattr(self, f"{key}_", value)
         self.means_ = self.means_posterior_
         self.n_features = X.shape[1]
-        return _finish(self, report)
+        from emfit.hmm import _finish_fit  # emfit.hmm imports this module
+
+        return _finish_fit(self, report)
