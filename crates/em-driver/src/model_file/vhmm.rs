@@ -61,7 +61,7 @@ pub const EMISSIONS: &[&str] = &["categorical", "gaussian"];
 pub trait VhmmEmission: VariationalEmission {
     /// The emission's name in the `emission` field (one of [`EMISSIONS`]).
     const NAME: &'static str;
-    /// Every field of `parameters` for this emission ([`CHAIN`]'s first).
+    /// Every field of `parameters` for this emission (the chain's first).
     const FIELDS: &'static [&'static str];
     /// The emission's fields, as written.
     type Out: Serialize;
