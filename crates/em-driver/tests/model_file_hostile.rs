@@ -160,7 +160,7 @@ fn header_problems() {
     assert_eq!(
         e.to_string(),
         "field `kind`: unknown name `neural-net` (expected one of: gmm, gaussian-hmm, gmm-hmm, \
-         categorical-hmm, poisson-hmm, lgssm, bgmm)"
+         categorical-hmm, poisson-hmm, lgssm, bgmm, vhmm)"
     );
     assert!(matches!(
         AnyModel::from_json(&text),

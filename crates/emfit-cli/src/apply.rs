@@ -132,6 +132,8 @@ pub fn applied<'m>(model: &'m AnyModel, what: &str) -> Result<&'m dyn Apply, Cli
         AnyModel::CategoricalHmm(m) => Ok(m),
         AnyModel::Lgssm(m) => Ok(m),
         AnyModel::Bgmm(m) => Ok(m),
+        AnyModel::VariationalCategoricalHmm(m) => Ok(m),
+        AnyModel::VariationalGaussianHmm(m) => Ok(m),
         other => Err(usage!(
             "{what} is not available for a {} model in this build",
             other.kind()

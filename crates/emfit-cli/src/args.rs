@@ -145,6 +145,18 @@ pub enum FamilyArg {
     /// Variational Bayesian Gaussian mixture (scikit-learn's BayesianGaussianMixture):
     /// --components is an upper bound, components the data do not need get weights near 0.
     Bgmm,
+    /// Variational Bayesian hidden Markov model (hmmlearn's VariationalCategoricalHMM and
+    /// VariationalGaussianHMM): needs --emission.
+    Vhmm,
+}
+
+/// The emissions of a vhmm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmissionArg {
+    /// Symbols 0, 1, 2, ... (one data column), Dirichlet posterior rows.
+    Categorical,
+    /// Gaussian (full or diag --covariance), Normal-Wishart posterior per state.
+    Gaussian,
 }
 
 /// The prior of the mixture weights of a bgmm.
@@ -332,6 +344,9 @@ pub struct FitArgs {
     /// bgmm: an absolute floor as scikit-learn's, default 1e-6.
     #[arg(long, value_name = "X", allow_hyphen_values = true)]
     pub reg_covar: Option<f64>,
+    /// Emission of a vhmm (required for vhmm).
+    #[arg(long, value_enum)]
+    pub emission: Option<EmissionArg>,
     /// Prior of the mixture weights (bgmm; default: dirichlet-process).
     #[arg(long, value_enum, value_name = "PRIOR")]
     pub weight_prior: Option<WeightPriorArg>,

@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use em_driver::hmm::variational::{VariationalCategoricalHmm, VariationalGaussianHmm};
 use em_driver::hmm::{CategoricalHmm, GaussianHmm, GmmHmm};
 use em_driver::mixture::GaussianMixture;
 use em_driver::mixture::variational::VariationalMixture;
@@ -20,7 +21,7 @@ use em_driver::{
     Tolerance, UnknownParameter,
 };
 
-use crate::args::{self, AccelerationArg, DataArgs, FamilyArg, FitArgs, OnFallArg, StopArg};
+use crate::args::{self, AccelerationArg, DataArgs, EmissionArg, FamilyArg, FitArgs, OnFallArg, StopArg};
 use crate::error::{CliError, in_model_file, usage};
 use crate::files::check_outputs;
 use crate::input::{self, Loaded};
@@ -49,6 +50,11 @@ pub fn run(args: &FitArgs, as_json: bool) -> Result<(), CliError> {
         FamilyArg::CategoricalHmm => fit::<CategoricalHmm>(args, as_json),
         FamilyArg::Lgssm => fit::<WithInputs>(args, as_json),
         FamilyArg::Bgmm => fit::<VariationalMixture>(args, as_json),
+        FamilyArg::Vhmm => match args.emission {
+            Some(EmissionArg::Categorical) => fit::<VariationalCategoricalHmm>(args, as_json),
+            Some(EmissionArg::Gaussian) => fit::<VariationalGaussianHmm>(args, as_json),
+            None => Err(usage!("vhmm needs --emission categorical or --emission gaussian")),
+        },
     }
 }
 
@@ -236,11 +242,13 @@ pub enum Flag {
     WeightPrior,
     /// `--weight-concentration`.
     WeightConcentration,
+    /// `--emission`.
+    Emission,
 }
 
 impl Flag {
     /// Every such flag, in the order they are checked.
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::Mixtures,
         Self::Symbols,
         Self::StateDim,
@@ -249,6 +257,7 @@ impl Flag {
         Self::RegCovar,
         Self::WeightPrior,
         Self::WeightConcentration,
+        Self::Emission,
     ];
 
     fn given(self, args: &FitArgs) -> bool {
@@ -261,6 +270,7 @@ impl Flag {
             Self::RegCovar => args.reg_covar.is_some(),
             Self::WeightPrior => args.weight_prior.is_some(),
             Self::WeightConcentration => args.weight_concentration.is_some(),
+            Self::Emission => args.emission.is_some(),
         }
     }
 
@@ -268,13 +278,17 @@ impl Flag {
     fn describe(self) -> (&'static str, &'static str) {
         match self {
             Self::Mixtures => ("--mixtures", "gmmhmm"),
-            Self::Symbols => ("--symbols", "categorical-hmm"),
+            Self::Symbols => ("--symbols", "categorical-hmm and vhmm --emission categorical"),
             Self::StateDim => ("--state-dim", "lgssm"),
-            Self::Covariance => ("--covariance", "gmm, bgmm, hmm and gmmhmm"),
+            Self::Covariance => (
+                "--covariance",
+                "gmm, bgmm, hmm, gmmhmm and vhmm --emission gaussian",
+            ),
             Self::Components => ("--components", "gmm, bgmm and the HMMs"),
             Self::RegCovar => ("--reg-covar", "gmm, bgmm, hmm and gmmhmm"),
             Self::WeightPrior => ("--weight-prior", "bgmm"),
             Self::WeightConcentration => ("--weight-concentration", "bgmm"),
+            Self::Emission => ("--emission", "vhmm"),
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use std::path::Path;
 
+use super::vhmm::{VhmmEmission, emission_of};
 use super::{Document, ModelFile, ModelKind, read_limited, save_json};
 use crate::error::Error;
+use hmm::variational::{VariationalCategorical, VariationalCategoricalHmm, VariationalGaussianHmm};
 use hmm::{CategoricalHmm, GaussianHmm, GmmHmm, PoissonHmm};
 use mixture::GaussianMixture as Gmm;
 use mixture::variational::VariationalMixture as Bgmm;
@@ -28,6 +30,10 @@ pub enum AnyModel {
     Lgssm(Lgssm),
     /// `bgmm`.
     Bgmm(Bgmm),
+    /// `vhmm` with categorical emissions.
+    VariationalCategoricalHmm(VariationalCategoricalHmm),
+    /// `vhmm` with Gaussian emissions.
+    VariationalGaussianHmm(VariationalGaussianHmm),
 }
 
 impl AnyModel {
@@ -42,6 +48,7 @@ impl AnyModel {
             Self::PoissonHmm(_) => ModelKind::PoissonHmm,
             Self::Lgssm(_) => ModelKind::Lgssm,
             Self::Bgmm(_) => ModelKind::Bgmm,
+            Self::VariationalCategoricalHmm(_) | Self::VariationalGaussianHmm(_) => ModelKind::Vhmm,
         }
     }
 
@@ -59,6 +66,13 @@ impl AnyModel {
             ModelKind::PoissonHmm => Self::PoissonHmm(document.model()?),
             ModelKind::Lgssm => Self::Lgssm(document.model()?),
             ModelKind::Bgmm => Self::Bgmm(document.model()?),
+            ModelKind::Vhmm => {
+                if emission_of(document.parameters())? == VariationalCategorical::NAME {
+                    Self::VariationalCategoricalHmm(document.model()?)
+                } else {
+                    Self::VariationalGaussianHmm(document.model()?)
+                }
+            }
         })
     }
 
@@ -81,6 +95,8 @@ impl AnyModel {
             Self::PoissonHmm(m) => m.to_json(),
             Self::Lgssm(m) => m.to_json(),
             Self::Bgmm(m) => m.to_json(),
+            Self::VariationalCategoricalHmm(m) => m.to_json(),
+            Self::VariationalGaussianHmm(m) => m.to_json(),
         }
     }
 
@@ -132,5 +148,17 @@ impl From<Lgssm> for AnyModel {
 impl From<Bgmm> for AnyModel {
     fn from(m: Bgmm) -> Self {
         Self::Bgmm(m)
+    }
+}
+
+impl From<VariationalCategoricalHmm> for AnyModel {
+    fn from(m: VariationalCategoricalHmm) -> Self {
+        Self::VariationalCategoricalHmm(m)
+    }
+}
+
+impl From<VariationalGaussianHmm> for AnyModel {
+    fn from(m: VariationalGaussianHmm) -> Self {
+        Self::VariationalGaussianHmm(m)
     }
 }

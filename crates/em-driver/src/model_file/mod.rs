@@ -12,7 +12,7 @@
 //!
 //! - `format_version`: 3 is written; 1, 2 and 3 are read.
 //! - `kind`: one of [`ModelKind`]'s names (`gmm`, `gaussian-hmm`, `gmm-hmm`,
-//!   `categorical-hmm`, `poisson-hmm`, `lgssm`, `bgmm`).
+//!   `categorical-hmm`, `poisson-hmm`, `lgssm`, `bgmm`, `vhmm`).
 //! - `parameters`: the model's parameters, under the names of the Python
 //!   libraries people know, with the same shapes as their attributes:
 //!
@@ -25,11 +25,12 @@
 //! | `poisson-hmm`     | `startprob`, `transmat`, `lambdas` (K x d)                                        | hmmlearn PoissonHMM        |
 //! | `lgssm`           | `transition_matrices` (n x n), `transition_covariance` (n x n), `observation_matrices` (p x n), `observation_covariance` (p x p), `initial_state_mean` (n), `initial_state_covariance` (n x n), `transition_offsets` (n), `observation_offsets` (p), `transition_input_matrix` (n x m), `observation_input_matrix` (p x m) | pykalman KalmanFilter |
 //! | `bgmm`            | `covariance_type`, `weight_concentration_prior_type`, the priors `*_prior`, `reg_covar`, `weight_concentration` (K, or 2 x K), `mean_precision` (K), `means` (K x d), `degrees_of_freedom` (K), `covariances`, `lower_bound` | scikit-learn BayesianGaussianMixture |
+//! | `vhmm`            | `emission` (`categorical` or `gaussian`), `startprob_prior`, `startprob_posterior` (K), `transmat_prior`, `transmat_posterior` (K x K), then `emissionprob_prior`, `emissionprob_posterior` (K x M), or `covariance_type`, `means_*` (K x d), `beta_*`, `dof_*` (K), `scale_*` (`*` = `prior`, `posterior`) | hmmlearn VariationalCategoricalHMM, VariationalGaussianHMM |
 //!
 //!   `covariance_type` is `full`, `diag`, `spherical` or `tied`, and the
 //!   covariances have scikit-learn's layout for it (full: K x d x d, diag:
 //!   K x d, spherical: K, tied: d x d; per state for a `gmm-hmm`): see
-//!   [`covariances`], and [`gmm`], [`bgmm`], [`hmm`] and [`lgssm`] for examples of
+//!   [`covariances`], and [`gmm`], [`bgmm`], [`hmm`], [`lgssm`] and [`vhmm`] for examples of
 //!   each kind.
 //! - Matrices are arrays of rows (`[[a, b], [c, d]]`), vectors are arrays.
 //!   There are no size fields: every size is the length of an actual array,
@@ -74,6 +75,7 @@ pub mod lgssm;
 mod locate;
 mod matrix;
 mod node;
+pub mod vhmm;
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -91,6 +93,7 @@ pub use gmm::GmmParameters;
 pub use hmm::{CategoricalHmmParameters, GaussianHmmParameters, GmmHmmParameters, PoissonHmmParameters};
 pub use lgssm::LgssmParameters;
 pub use matrix::mat_to_rows;
+pub use vhmm::{VhmmEmission, VhmmParameters};
 
 /// The model file format this version writes (it reads 1, 2 and 3).
 pub const FORMAT_VERSION: u64 = 3;
@@ -117,11 +120,14 @@ pub enum ModelKind {
     Lgssm,
     /// A variational Bayesian Gaussian mixture (`bgmm`).
     Bgmm,
+    /// A variational Bayesian hidden Markov model, categorical or Gaussian
+    /// emissions (`vhmm`).
+    Vhmm,
 }
 
 impl ModelKind {
     /// Every kind.
-    pub const ALL: [ModelKind; 7] = [
+    pub const ALL: [ModelKind; 8] = [
         Self::Gmm,
         Self::GaussianHmm,
         Self::GmmHmm,
@@ -129,10 +135,11 @@ impl ModelKind {
         Self::PoissonHmm,
         Self::Lgssm,
         Self::Bgmm,
+        Self::Vhmm,
     ];
 
     /// The names used in files, in the order of [`ModelKind::ALL`].
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "gmm",
         "gaussian-hmm",
         "gmm-hmm",
@@ -140,6 +147,7 @@ impl ModelKind {
         "poisson-hmm",
         "lgssm",
         "bgmm",
+        "vhmm",
     ];
 
     /// A mixture (`gmm`, `bgmm`): its data are independent rows, not

@@ -149,7 +149,7 @@ impl EmissionFamily for GmmEmission {
 /// What `emfit fit categorical-hmm` asks of the emission.
 pub struct CategoricalRequest {
     /// `--symbols`, if given.
-    symbols: Option<usize>,
+    pub symbols: Option<usize>,
     /// The largest symbol of the data.
     largest: usize,
 }

@@ -18,7 +18,7 @@ use crate::text::{features, list, table};
 use crate::time_varying::TimeVaryingViews;
 
 /// Largest number of hidden states (the transition matrix has K^2 entries).
-const MAX_STATES: usize = 2_000;
+pub const MAX_STATES: usize = 2_000;
 
 /// The blocks of the Markov chain, learned by every HMM family.
 pub const CHAIN: [Param; 2] = [Param::Start, Param::Transitions];
@@ -76,7 +76,7 @@ pub struct HmmRequest<E: EmissionFamily> {
     reg_covar: Option<f64>,
 }
 
-fn sequences(data: &Loaded) -> Result<Sequences<'_>, CliError> {
+pub fn sequences(data: &Loaded) -> Result<Sequences<'_>, CliError> {
     Sequences::new(data.x(), &data.lengths).map_err(model)
 }
 
@@ -161,7 +161,7 @@ where
 }
 
 /// Start probabilities and the transition matrix.
-fn chain<E: Emission>(s: &mut String, model: &Hmm<E>) {
+pub fn chain<E: Emission>(s: &mut String, model: &Hmm<E>) {
     let _ = writeln!(s, "start probabilities {}", list(model.start_probs(), 4));
     let k = model.n_states();
     let mut header = vec!["transitions".to_string()];

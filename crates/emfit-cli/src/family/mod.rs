@@ -8,13 +8,15 @@
 //!   emission-specific part in the [`hmm::EmissionFamily`] trait;
 //! - `emission`: that part for Gaussian, Gaussian-mixture and categorical
 //!   emissions;
-//! - `lgssm`: linear Gaussian state-space models.
+//! - `lgssm`: linear Gaussian state-space models;
+//! - `vhmm`: variational Bayesian HMMs (categorical and Gaussian emissions).
 
 mod bgmm;
 mod emission;
 mod gmm;
 mod hmm;
 pub mod lgssm;
+mod vhmm;
 
 #[cfg(test)]
 mod tests {
