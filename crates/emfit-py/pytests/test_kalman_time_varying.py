@@ -254,9 +254,16 @@ def test_em_with_constant_offsets_and_varying_matrices_never_lowers_the_likeliho
     [
         (["transition_matrices"], ["transition_matrices"], "em_vars has transition_matrices, which is time-varying"),
         (["observation_covariance"], None, "em_vars has observation_covariance, which is time-varying"),
-        (["transition_covariance"], ["transition_matrices"], "em_vars has transition_matrices while transition_covariance is time-varying"),
-        (["observation_covariance"], ["observation_matrices"], "em_vars has observation_matrices while observation_covariance is time-varying"),
-        (["transition_covariance"], ["transition_offsets"], "em_vars has transition_offsets while transition_covariance is time-varying"),
+        (
+            ["transition_matrices", "transition_covariance"],
+            ["transition_offsets"],
+            "em_vars has transition_offsets while transition_covariance is time-varying",
+        ),
+        (
+            ["observation_matrices", "observation_covariance"],
+            ["observation_offsets"],
+            "em_vars has observation_offsets while observation_covariance is time-varying",
+        ),
     ],
 )
 def test_em_refuses_what_it_cannot_learn_and_changes_nothing(varying, em_vars, message):
