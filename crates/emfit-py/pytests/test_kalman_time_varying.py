@@ -250,13 +250,47 @@ def test_em_with_constant_offsets_and_varying_matrices_never_lowers_the_likeliho
 
 
 @pytest.mark.parametrize(
+    "varying, em_vars",
+    [
+        (["transition_covariance"], ["transition_matrices", "transition_offsets"]),
+        (["observation_covariance"], ["observation_matrices", "observation_offsets"]),
+    ],
+    ids=["Q", "R"],
+)
+def test_em_learns_matrices_with_time_varying_covariances(varying, em_vars):
+    """With 3-D transition (observation) covariances, EM learns the
+    transition (observation) matrices and offsets by weighted least squares:
+    the log-likelihood never falls, and rises."""
+    rng = np.random.default_rng(17)
+    args = model(rng, 2, 2, 40, varying, "constant")
+    x = data(rng, args, 40, masked=(3, 20))
+    start = dict(args)
+    for name in em_vars:
+        start[name] = np.asarray(args[name]) * 0.5
+    kf = KalmanFilter(**start)
+    kf.em(x, n_iter=8, em_vars=em_vars)
+    history = kf.fit_report_["history"]
+    assert all(b >= a - 1e-9 * abs(a) for a, b in zip(history, history[1:]))
+    assert history[-1] > history[0]
+    for name in varying:
+        np.testing.assert_array_equal(getattr(kf, name), start[name])
+
+
+@pytest.mark.parametrize(
     "varying, em_vars, message",
     [
         (["transition_matrices"], ["transition_matrices"], "em_vars has transition_matrices, which is time-varying"),
         (["observation_covariance"], None, "em_vars has observation_covariance, which is time-varying"),
-        (["transition_covariance"], ["transition_matrices"], "em_vars has transition_matrices while transition_covariance is time-varying"),
-        (["observation_covariance"], ["observation_matrices"], "em_vars has observation_matrices while observation_covariance is time-varying"),
-        (["transition_covariance"], ["transition_offsets"], "em_vars has transition_offsets while transition_covariance is time-varying"),
+        (
+            ["transition_matrices", "transition_covariance"],
+            ["transition_offsets"],
+            "em_vars has transition_offsets while transition_covariance is time-varying",
+        ),
+        (
+            ["observation_matrices", "observation_covariance"],
+            ["observation_offsets"],
+            "em_vars has observation_offsets while observation_covariance is time-varying",
+        ),
     ],
 )
 def test_em_refuses_what_it_cannot_learn_and_changes_nothing(varying, em_vars, message):

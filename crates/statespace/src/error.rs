@@ -236,13 +236,13 @@ pub enum StateSpaceError {
         /// The block.
         matrix: Param,
     },
-    /// EM was asked to learn a block of a regression whose covariance is
-    /// time-varying (the transition: `A`, `B`, `b` with `Q_k`; the
-    /// observation: `H`, `D`, `d` with `R_k`): its update would be a
-    /// least-squares fit weighted by the per-step `Q_k⁻¹` or `R_k⁻¹`, which
-    /// the M-step does not solve (see [`crate::em`]).
+    /// EM was asked to learn a block of a regression whose covariance and
+    /// state coefficient are both time-varying (the transition: `B`, `b`
+    /// with `A_k` and `Q_k`; the observation: `D`, `d` with `H_k` and
+    /// `R_k`, in the same sequence or in different ones): the weighted
+    /// regression of the residual is not supported (see [`crate::em`]).
     #[error(
-        "cannot learn {learned} while {varying} is time-varying (the update would be a regression weighted by the per-step {varying}, which is not supported)"
+        "cannot learn {learned} while {varying} is time-varying together with the coefficient of its regression (a weighted regression of the residual, which is not supported)"
     )]
     TimeVaryingCombination {
         /// The block asked for.

@@ -41,13 +41,16 @@
 //!   residual `x_k − A_k x_{k−1}` (or `y_k − H_k x_k`), and the M-step
 //!   regresses the residual on the inputs (see [`crate::em`]); a sequence
 //!   without per-step matrices pays nothing. With the covariance of a
-//!   regression given per step (`Q_k` or `R_k`), none of its blocks is
-//!   learned ([`StateSpaceError::TimeVaryingCombination`]): its update is a
-//!   least-squares fit weighted by `Q_k⁻¹` (or `R_k⁻¹`) step by step, a
-//!   linear system in every coefficient at once (for A alone n² unknowns),
-//!   not supported. So: with `A_k` given, EM learns `Q`, `B`, `b` and the
-//!   observation; with `H_k`, `R`, `D`, `d` and the transition; with `Q_k`
-//!   (or `R_k`), the other regression; `m0`, `P0` always.
+//!   regression given per step (`Q_k` or `R_k`), EM learns its coefficient
+//!   blocks by least squares weighted by `Q_k⁻¹` (or `R_k⁻¹`), one linear
+//!   system in every learned coefficient at once, whose sums such a
+//!   sequence accumulates per step in its E-step (see [`crate::em`]). With
+//!   both the coefficient and the covariance of a regression given, its
+//!   input blocks are not learned
+//!   ([`StateSpaceError::TimeVaryingCombination`]). So: with `A_k` given,
+//!   EM learns `Q`, `B`, `b` and the observation; with `H_k`, `R`, `D`,
+//!   `d` and the transition; with `Q_k`, `A`, `B`, `b` and the observation;
+//!   with `R_k`, `H`, `D`, `d` and the transition; `m0`, `P0` always.
 //! - Sampling ([`crate::LinearGaussianSsm::sample_time_varying`]) draws
 //!   with the per-step matrices and their Cholesky factors from the check.
 //! - The streaming filter, the fixed-lag smoother and forecasts past the
@@ -265,13 +268,18 @@ fn checked<T>(
 
 /// The M-step's check of a regression against the time-varying blocks of
 /// the data: `learned` the blocks of the regression asked for (its
-/// coefficient blocks and covariance), `covariance` the regression's
-/// (`Q` or `R`). A time-varying block
-/// is not learned; with its coefficient time-varying, the other blocks
-/// learn (the residual regression of [`crate::em`]); with its covariance
-/// time-varying, none does (a regression weighted by `Q_k⁻¹` or `R_k⁻¹`:
-/// no closed form per block).
-pub(crate) fn check_learnable(varying: LearnSet, learned: &[Matrix], covariance: Param) -> Result<()> {
+/// coefficient blocks and covariance), `coefficient` and `covariance` the
+/// regression's (`A` and `Q`, or `H` and `R`). A time-varying block is not
+/// learned; with its coefficient time-varying, the other blocks learn (the
+/// residual regression of [`crate::em`]); with its covariance
+/// time-varying, the coefficient blocks learn (a least-squares fit
+/// weighted by `Q_k⁻¹` or `R_k⁻¹`); with both time-varying (in the same
+/// or in different sequences), none does.
+pub(crate) fn check_learnable(
+    varying: LearnSet,
+    learned: &[Matrix],
+    (coefficient, covariance): (Param, Param),
+) -> Result<()> {
     for &matrix in learned {
         if let Matrix::Param(param) = matrix
             && varying.contains(param)
@@ -280,10 +288,12 @@ pub(crate) fn check_learnable(varying: LearnSet, learned: &[Matrix], covariance:
         }
     }
     match learned.first() {
-        Some(&learned) if varying.contains(covariance) => Err(StateSpaceError::TimeVaryingCombination {
-            learned,
-            varying: covariance,
-        }),
+        Some(&learned) if varying.contains(covariance) && varying.contains(coefficient) => {
+            Err(StateSpaceError::TimeVaryingCombination {
+                learned,
+                varying: covariance,
+            })
+        }
         _ => Ok(()),
     }
 }

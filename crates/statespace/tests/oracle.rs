@@ -726,3 +726,140 @@ fn m_step_with_time_varying_coefficients_matches_the_dense_posterior() {
     assert_eq!(next.0.a(), model.a());
     assert_eq!(next.0.d(), model.d());
 }
+
+/// `Σ_k V_k⁻¹ (C_k − X G_k)`, the gradient in X of the expected
+/// complete-data log-likelihood of a regression whose covariance `V_k` is
+/// given per step, from the dense posterior (`mean`, `cov`): `G_k`,
+/// `C_k` the moments of the regressor `z_k = [state_k; u_k; 1]` and of the
+/// target with it over `steps`, `weight(k)` = `V_k⁻¹`.
+#[allow(clippy::too_many_arguments)]
+fn dense_weighted_gradient(
+    mean: &[f64],
+    cov: &Mat<f64>,
+    steps: &[usize],
+    (d, n): (usize, usize),
+    target: impl Fn(usize, usize) -> usize,
+    state: impl Fn(usize, usize) -> usize,
+    weight: impl Fn(usize) -> Mat<f64>,
+    u: faer::MatRef<'_, f64>,
+    x: &Mat<f64>,
+) -> Mat<f64> {
+    let q = n + u.ncols() + 1;
+    let mut gradient = Mat::<f64>::zeros(d, q);
+    for &k in steps {
+        // z_k's entries: the state's joint indices, then the known inputs.
+        let entry = |j: usize| -> (Option<usize>, f64) {
+            match j {
+                j if j < n => (Some(state(k, j)), mean[state(k, j)]),
+                j if j < q - 1 => (None, u[(k, j - n)]),
+                _ => (None, 1.0),
+            }
+        };
+        let moment = |a: (Option<usize>, f64), b: (Option<usize>, f64)| {
+            a.1 * b.1 + a.0.zip(b.0).map_or(0.0, |(i, j)| cov[(i, j)])
+        };
+        let g = Mat::<f64>::from_fn(q, q, |i, j| moment(entry(i), entry(j)));
+        let c = Mat::<f64>::from_fn(d, q, |i, j| {
+            moment((Some(target(k, i)), mean[target(k, i)]), entry(j))
+        });
+        gradient += weight(k) * (c - x * g);
+    }
+    gradient
+}
+
+/// The inverse of an SPD matrix.
+fn inverse(m: &Mat<f64>) -> Mat<f64> {
+    use faer::linalg::solvers::DenseSolveCore;
+    m.partial_piv_lu().inverse()
+}
+
+/// EM with `Q_k` and `R_k` given per step (inputs, a missing entry and a
+/// missing step): the M-step's `[A B b]` and `[H D]` (d fixed, not zero)
+/// maximise the expected complete-data log-likelihood computed from the
+/// dense posterior: its gradient `Σ_k V_k⁻¹ (C_k − X G_k)` vanishes in the
+/// learned columns (the objective is strictly concave in them), and the
+/// fixed column is kept.
+#[test]
+fn m_step_with_time_varying_covariances_matches_the_dense_posterior() {
+    use statespace::{InputLearnSet, InputParam, MStepOptions};
+    let (n, p, m, t) = (2, 2, 1, 6);
+    let model = random_model_with_inputs(n, p, m, 98);
+    assert!(model.observation_offset().iter().any(|&v| v != 0.0));
+    let matrices = StepMatrices::random(n, p, t, 99);
+    let views = Views::of(&matrices);
+    let tv = views.subset(0b1010);
+    let mut rng = StdRng::seed_from_u64(100);
+    let u = Mat::<f64>::from_fn(t, m, |_, _| rng.random_range(-2.0..2.0));
+    let (_, mut y) = model
+        .sample_time_varying(t, Some(u.as_ref()), &tv, &mut rng)
+        .unwrap();
+    y[(1, 0)] = f64::NAN;
+    (0..p).for_each(|j| y[(3, j)] = f64::NAN);
+    let jt = joint_time_varying(&model, Some(u.as_ref()), &tv, t);
+    let (idx, val) = observed(&jt, y.as_ref(), t);
+    let (mean, cov) = condition(&jt, &idx, &val);
+    let sequence = Sequence::with_inputs(y.as_ref(), u.as_ref()).with_time_varying(tv);
+    let start = statespace::em::WithInputs(model.clone());
+    let estep = start.e_step(&[sequence][..]).unwrap();
+    let options =
+        MStepOptions::new(LearnSet::only(&[Param::A, Param::H])).with_learn_inputs(InputLearnSet::only(&[
+            InputParam::B,
+            InputParam::TransitionOffset,
+            InputParam::D,
+        ]));
+    let (next, diagnostics) = start.m_step(&estep.stats, &options).unwrap();
+    assert!(diagnostics.is_empty());
+    let joined = |k: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>, offset: &[f64]| {
+        Mat::<f64>::from_fn(k.nrows(), n + m + 1, |i, j| match j {
+            j if j < n => k[(i, j)],
+            j if j < n + m => b[(i, j - n)],
+            _ => offset[i],
+        })
+    };
+    let transition = joined(next.0.a(), next.0.b(), next.0.transition_offset());
+    let steps: Vec<usize> = (1..t).collect();
+    let gradient = dense_weighted_gradient(
+        &mean,
+        &cov,
+        &steps,
+        (n, n),
+        |k, i| jt.x(k, i),
+        |k, j| jt.x(k - 1, j),
+        |k| inverse(&matrices.q[k - 1]),
+        u.as_ref(),
+        &transition,
+    );
+    assert!(gradient.norm_max() < 1e-8, "transition gradient {gradient:?}");
+    let observation = joined(next.0.h(), next.0.d(), next.0.observation_offset());
+    let seen: Vec<usize> = (0..t).filter(|&k| k != 3).collect();
+    let gradient = dense_weighted_gradient(
+        &mean,
+        &cov,
+        &seen,
+        (p, n),
+        |k, i| jt.y(k, i),
+        |k, j| jt.x(k, j),
+        |k| inverse(&matrices.r[k]),
+        u.as_ref(),
+        &observation,
+    );
+    // d is fixed: its column of the gradient need not vanish.
+    assert!(
+        gradient.subcols(0, n + m).norm_max() < 1e-8,
+        "observation gradient {gradient:?}"
+    );
+    assert!(gradient.col(n + m).norm_max() > 1e-6);
+    assert_eq!(next.0.observation_offset(), model.observation_offset());
+    // The per-step covariances matter: the unweighted update differs.
+    let plain = start
+        .m_step(
+            &start
+                .e_step(&[Sequence::with_inputs(y.as_ref(), u.as_ref())][..])
+                .unwrap()
+                .stats,
+            &options,
+        )
+        .unwrap()
+        .0;
+    assert!(max_diff(plain.0.a(), next.0.a()) > 1e-6);
+}

@@ -227,13 +227,6 @@ fn em_refuses_learning_time_varying_blocks_and_partners_of_varying_covariances()
         Some(TimeVaryingLearned { matrix: Param::R })
     );
     assert_eq!(
-        m_step_error(&[Param::Q], &[Param::A], &[]),
-        Some(TimeVaryingCombination {
-            learned: Param::A.into(),
-            varying: Param::Q
-        })
-    );
-    assert_eq!(
         m_step_error(&[Param::A, Param::Q], &[Param::M0], &[InputParam::B]),
         Some(TimeVaryingCombination {
             learned: InputParam::B.into(),
@@ -241,16 +234,25 @@ fn em_refuses_learning_time_varying_blocks_and_partners_of_varying_covariances()
         })
     );
     assert_eq!(
-        m_step_error(&[Param::R], &[], &[InputParam::ObservationOffset]),
+        m_step_error(&[Param::H, Param::R], &[], &[InputParam::ObservationOffset]),
         Some(TimeVaryingCombination {
             learned: InputParam::ObservationOffset.into(),
             varying: Param::R
         })
     );
-    let message = m_step_error(&[Param::R], &[Param::H], &[]).unwrap().to_string();
+    let message = m_step_error(&[Param::H, Param::R], &[], &[InputParam::D])
+        .unwrap()
+        .to_string();
     assert_eq!(
         message,
-        "cannot learn H while R is time-varying (the update would be a regression weighted by the per-step R, which is not supported)"
+        "cannot learn D while R is time-varying together with the coefficient of its regression (a weighted regression of the residual, which is not supported)"
+    );
+    // With the covariance alone time-varying, the coefficient blocks learn
+    // (generalised least squares).
+    assert_eq!(m_step_error(&[Param::Q], &[Param::A], &[InputParam::B]), None);
+    assert_eq!(
+        m_step_error(&[Param::R], &[Param::H], &[InputParam::ObservationOffset]),
+        None
     );
     // The other regression, and the initial state, learn; so do the
     // covariance and the input blocks of a regression whose coefficient is
@@ -283,15 +285,15 @@ fn em_refuses_learning_time_varying_blocks_and_partners_of_varying_covariances()
 /// (bit 0 A, 1 Q, 2 H, 3 R), restricted to the blocks of `mask`
 /// (`learn_set`'s bits) and the input blocks of `input_mask`.
 fn allowed(varying: u8, mask: u8, input_mask: u8) -> (LearnSet, InputLearnSet) {
-    // A regression learns while its covariance is not time-varying (with
-    // its coefficient time-varying, all but the coefficient).
-    let transition_free = varying & 0b0010 == 0;
-    let observation_free = varying & 0b1000 == 0;
+    // A regression learns its blocks that do not vary unless both its
+    // coefficient and its covariance vary.
+    let transition_free = varying & 0b0011 != 0b0011;
+    let observation_free = varying & 0b1100 != 0b1100;
     let learn = learn_set(mask)
-        .set(Param::A, transition_free && varying & 1 == 0 && mask & 1 != 0)
-        .set(Param::Q, transition_free && mask & 2 != 0)
-        .set(Param::H, observation_free && varying & 4 == 0 && mask & 4 != 0)
-        .set(Param::R, observation_free && mask & 8 != 0);
+        .set(Param::A, varying & 1 == 0 && mask & 1 != 0)
+        .set(Param::Q, varying & 2 == 0 && mask & 2 != 0)
+        .set(Param::H, varying & 4 == 0 && mask & 4 != 0)
+        .set(Param::R, varying & 8 == 0 && mask & 8 != 0);
     let inputs = InputLearnSet::only(&[])
         .set(InputParam::B, transition_free && input_mask & 1 != 0)
         .set(
@@ -419,6 +421,111 @@ proptest! {
             current = next;
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// EM learning A, B, b with `Q_k` given and H, D, d with `R_k` given
+    /// (generalised least squares; on two sequences, one with the
+    /// covariances and one without, missing values included) and m0: the
+    /// log-likelihood never falls (steps without a floor).
+    #[test]
+    fn em_with_given_covariances_is_monotone(
+        seed in 0u64..1_000,
+        n in 1usize..=3,
+        p in 1usize..=3,
+        t in 3usize..=9,
+        varying in 1u8..4,
+        missing in prop::collection::vec((0usize..9, 0usize..3), 0..4),
+    ) {
+        let model = random_model_with_inputs(n, p, 1, seed);
+        let matrices = StepMatrices::random(n, p, t, seed + 1);
+        let (q, r) = (refs(&matrices.q), refs(&matrices.r));
+        let tv = TimeVarying {
+            q: (varying & 1 != 0).then_some(&q[..]),
+            r: (varying & 2 != 0).then_some(&r[..]),
+            ..TimeVarying::default()
+        };
+        let mut rng = StdRng::seed_from_u64(seed + 2);
+        let u = Mat::<f64>::from_fn(t, 1, |k, _| ((k + 1) as f64 * 0.7).cos());
+        let (_, mut y) = model.sample_time_varying(t, Some(u.as_ref()), &tv, &mut rng).unwrap();
+        let (_, y2) = model.sample_with_inputs(u.as_ref(), &mut rng).unwrap();
+        for &(k, j) in &missing {
+            if k < t && j < p {
+                y[(k, j)] = f64::NAN;
+            }
+        }
+        let data = [
+            Sequence::with_inputs(y.as_ref(), u.as_ref()).with_time_varying(tv),
+            Sequence::with_inputs(y2.as_ref(), u.as_ref()),
+        ];
+        let options = MStepOptions::new(LearnSet::only(&[Param::A, Param::H, Param::M0]))
+            .with_learn_inputs(InputLearnSet::all());
+        let mut current = WithInputs(model);
+        let mut previous: Option<(f64, bool)> = None;
+        for step in 0..15 {
+            let e = current.e_step(&data[..]).unwrap();
+            if let Some((ll, true)) = previous {
+                prop_assert!(
+                    e.log_likelihood >= ll - 1e-9 * (1.0 + ll.abs()),
+                    "step {step}: {} < {ll}", e.log_likelihood
+                );
+            }
+            let (next, diagnostics) = current.m_step(&e.stats, &options).unwrap();
+            previous = Some((e.log_likelihood, diagnostics.is_empty()));
+            current = next;
+        }
+    }
+}
+
+/// The weighted sums are mergeable: the M-step on the statistics of
+/// sequences run one by one, merged through their flat form, equals the
+/// M-step on the E-step of all of them (sequences with `Q_k`, with `R_k`,
+/// with both, with neither).
+#[test]
+fn given_covariances_merge_across_parts() {
+    use statespace::em_core::FlatStats;
+    let f = fixture();
+    let (q, r) = (refs(&f.matrices.q), refs(&f.matrices.r));
+    let given = |q_given: bool, r_given: bool| TimeVarying {
+        q: q_given.then_some(&q[..]),
+        r: r_given.then_some(&r[..]),
+        ..TimeVarying::default()
+    };
+    let (_, y2) = f.model.sample(T, &mut StdRng::seed_from_u64(9)).unwrap();
+    let sequences = [
+        Sequence::new(f.y.as_ref()).with_time_varying(given(true, false)),
+        Sequence::new(y2.as_ref()),
+        Sequence::new(y2.as_ref()).with_time_varying(given(false, true)),
+        Sequence::new(f.y.as_ref()).with_time_varying(given(true, true)),
+    ];
+    let model = WithInputs(f.model.clone());
+    let options = MStepOptions::new(LearnSet::only(&[Param::A, Param::H]));
+    let all = model.e_step(&sequences[..]).unwrap().stats;
+    let mut merged = statespace::SufficientStats::zeros(2, 2);
+    for sequence in &sequences {
+        let part = model.e_step(&[*sequence][..]).unwrap().stats;
+        merged.merge(&statespace::SufficientStats::from_flat(&part.to_flat()).unwrap());
+    }
+    let (from_all, _) = model.m_step(&all, &options).unwrap();
+    let (from_parts, _) = model.m_step(&merged, &options).unwrap();
+    for (got, want) in [
+        (from_parts.0.a(), from_all.0.a()),
+        (from_parts.0.h(), from_all.0.h()),
+    ] {
+        assert!(common::max_diff(got, want) < 1e-12, "{got:?} vs {want:?}");
+    }
+    // The per-step covariances matter: without them the update differs.
+    let plain: Vec<Sequence<'_>> = [f.y.as_ref(), y2.as_ref(), y2.as_ref(), f.y.as_ref()]
+        .into_iter()
+        .map(Sequence::new)
+        .collect();
+    let (without, _) = model
+        .m_step(&model.e_step(&plain[..]).unwrap().stats, &options)
+        .unwrap();
+    assert!(common::max_diff(without.0.a(), from_all.0.a()) > 1e-6);
+    assert!(common::max_diff(without.0.h(), from_all.0.h()) > 1e-6);
 }
 
 /// The residual sums are mergeable: the M-step on the statistics of

@@ -50,16 +50,15 @@ Differences from pykalman, on purpose:
 With 3-D ``transition_matrices``, EM learns ``transition_covariance`` and
 ``transition_offsets`` (the regression of the residual
 ``x_t - A_t x_{t-1}``, as pykalman), likewise the observation side with
-3-D ``observation_matrices``.
+3-D ``observation_matrices``. With a 3-D ``transition_covariance``, EM
+learns ``transition_matrices`` and ``transition_offsets`` by least squares
+weighted by the per-step inverse covariances (the exact maximiser;
+pykalman ignores the weights), likewise the observation side with a 3-D
+``observation_covariance``.
 
 Not implemented (``NotImplementedError`` naming the parameter): EM of a
-time-varying parameter (a 3-D matrix, a 2-D offset); EM of a block of the
-transition regression (``transition_matrices``, ``transition_offsets``)
-while ``transition_covariance`` is 3-D, likewise for the observation
-regression (the update would be a regression weighted by the per-step
-inverse covariances): with 3-D transition covariances EM learns the
-observation blocks and the initial state, with 3-D observation ones the
-transition blocks and the initial state; EM of
+time-varying parameter (a 3-D matrix, a 2-D offset); EM of the offsets
+of a regression whose matrices and covariance are both 3-D; EM of
 ``transition_matrices`` or ``observation_matrices`` with time-varying
 ``transition_offsets`` (the deterministic path then depends on the matrix
 being learned). Constant offsets are parameters of the Rust model: any of

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use super::missing::Missing;
 use super::residual::{GivenSums, ObservationResidual, TransitionResidual};
 use super::stats::{InputStats, SufficientStats};
+use super::weighted::{WeightedStep, WeightedVisits};
 use crate::data::validate_all;
 use crate::error::{Result, StateSpaceError};
 use crate::kalman::{Backward, CovStore, ForwardStore, Padded};
@@ -81,38 +82,49 @@ fn e_step_sequence(
     let given = |param| driven.matrices().filter(|m| m.given().contains(param));
     let mut transition = given(Param::A).map(|m| TransitionResidual::new(model, m, t, ldn));
     let mut observation = given(Param::H).map(|m| ObservationResidual::new(model, m, t, ldn));
-    // The residual sums need every step; otherwise only the steps with a
-    // missing value are visited.
-    let residuals = transition.is_some() || observation.is_some();
+    let u = driven.inputs.as_ref();
+    let mut weighted = WeightedVisits::new(model, driven.matrices(), u, ldn);
+    // The residual and weighted sums need every step; otherwise only the
+    // steps with a missing value are visited.
+    let residuals = transition.is_some() || observation.is_some() || weighted.is_some();
     let every_step = if residuals { vec![true; t] } else { Vec::new() };
     let visit_mask = if residuals { &every_step } else { &missing_steps };
     let bwd = driven.backward(pm, &fwd, sequence, tol, false, visit_mask, |k, ms, ps, cross| {
         if let Some(r) = transition.as_mut() {
             r.visit(k, ms, ps, cross);
         }
+        if let Some(w) = weighted.as_mut() {
+            w.visit_transition(k, ms, ps, cross);
+        }
         let has_missing = missing_steps.get(k).copied().unwrap_or(false);
         match (missing.as_mut(), has_missing) {
             (Some(m), true) => {
                 m.visit(k, ms, ps, ldn)?;
-                if let Some(r) = observation.as_mut()
-                    && m.step_observed(k)
-                {
+                if m.step_observed(k) {
                     let terms = m.step_terms.as_ref().map(|(f, v)| (f.as_ref(), v.as_ref()));
-                    r.visit(k, m.yhat.subrows(k, 1), ms, ps, terms);
+                    if let Some(r) = observation.as_mut() {
+                        r.visit(k, m.yhat.subrows(k, 1), ms, ps, terms);
+                    }
+                    if let Some(w) = weighted.as_mut() {
+                        w.visit_observation(k, m.yhat.subrows(k, 1), ms, ps, terms.map(|(f, _)| f));
+                    }
                 }
             }
             _ => {
                 if let Some(r) = observation.as_mut() {
                     r.visit(k, y.subrows(k, 1), ms, ps, None);
                 }
+                if let Some(w) = weighted.as_mut() {
+                    w.visit_observation(k, y.subrows(k, 1), ms, ps, None);
+                }
             }
         }
         Ok(())
     })?;
-    let u = driven.inputs.as_ref();
     let given = GivenResiduals {
         transition: transition.map(|r| r.finish(u.subrows(1, t - 1))),
         observation: observation.map(|r| r.finish(u)),
+        weighted: weighted.map(|w| (w.transition.map(|(sums, _)| sums), w.observation)),
     };
     let stats = statistics(pm, driven, &bwd, missing.as_ref(), given);
     Ok((fwd.log_likelihood, stats))
@@ -123,6 +135,9 @@ fn e_step_sequence(
 struct GivenResiduals {
     transition: Option<(Mat<f64>, Mat<f64>)>,
     observation: Option<(Mat<f64>, Mat<f64>)>,
+    /// The weighted sums of the transition and the observation (for the
+    /// covariances given per step).
+    weighted: Option<(Option<WeightedStep>, Option<WeightedStep>)>,
 }
 
 /// The statistics of one sequence from its smoothed moments (and, with
@@ -203,6 +218,8 @@ fn statistics(
         time_varying: driven.matrices().map_or(LearnSet::none(), StepMatrices::given),
         given_transition: None,
         given_observation: None,
+        weighted_transition: None,
+        weighted_observation: None,
     };
     stats.given_transition = given.transition.map(|(second, target_u)| GivenSums {
         second,
@@ -213,6 +230,15 @@ fn statistics(
         second,
         target_u,
         usual: stats.observation_moments(),
+    });
+    let (transition, observation) = given.weighted.unwrap_or((None, None));
+    stats.weighted_transition = transition.map(|w| {
+        let (cross, gram) = stats.transition_regression();
+        w.finish(gram, cross)
+    });
+    stats.weighted_observation = observation.map(|w| {
+        let (cross, gram) = stats.observation_regression();
+        w.finish(gram, cross)
     });
     stats
 }

@@ -108,8 +108,9 @@ pub(super) struct Missing<'a> {
     /// Number of steps with no observed value.
     pub unobserved_steps: usize,
     /// The last visited step's `F̃` and `Ṽ` (`F` in the rows M, `R_MM −
-    /// J R_OM` in the block M x M, zero elsewhere), kept when `H_k` is
-    /// given (for [`super::residual::ObservationResidual`]).
+    /// J R_OM` in the block M x M, zero elsewhere), kept when `H_k` or
+    /// `R_k` is given (for [`super::residual::ObservationResidual`] and
+    /// [`super::weighted::WeightedVisits`]).
     pub step_terms: Option<(Mat<f64>, Mat<f64>)>,
     patterns: HashMap<Vec<bool>, Pattern>,
     key: Vec<bool>,
@@ -132,7 +133,7 @@ impl<'a> Missing<'a> {
             unobserved_steps: 0,
             step_terms: driven
                 .matrices()
-                .filter(|m| m.given().contains(Param::H))
+                .filter(|m| m.given().contains(Param::H) || m.given().contains(Param::R))
                 .map(|_| (Mat::zeros(p, n), Mat::zeros(p, p))),
             patterns: HashMap::new(),
             key: vec![false; p],

@@ -4,8 +4,9 @@
 //! [`crate::fit`], from em-core.
 //!
 //! The code: [`SufficientStats`] (`stats.rs`), the E-step (`estep.rs`, with
-//! the missing values in `missing.rs` and the residual sums of per-step
-//! coefficients in `residual.rs`), the M-step (`mstep.rs`), the flat
+//! the missing values in `missing.rs`, the residual sums of per-step
+//! coefficients in `residual.rs` and the weighted sums of per-step
+//! covariances in `weighted.rs`), the M-step (`mstep.rs`), the flat
 //! parameters (`flat.rs`), the data-driven start (`init/`) and their options
 //! (`options.rs`).
 //!
@@ -67,11 +68,13 @@
 //! model's A). The same for the observation with `H_k` given:
 //! `z_k = y_k − H_k x_k` over the steps with an observed value, a missing
 //! value latent as below, and EM learns `[D d]` and R. With `Q_k` (or
-//! `R_k`) given, no block of its regression is learned
-//! ([`crate::StateSpaceError::TimeVaryingCombination`]): the update would
-//! be a least-squares fit weighted by the per-step `Q_k⁻¹`, a linear
-//! system in all the coefficients at once (n² + n(m+1) unknowns for the
-//! transition) instead of the closed form per block.
+//! `R_k`) given, EM learns the coefficient blocks of its regression by
+//! least squares weighted by the per-step `Q_k⁻¹` (`R_k⁻¹`): one
+//! symmetric positive definite system in all the learned coefficients at
+//! once (`weighted.rs`, which has the formulas; sequences without per-step
+//! covariances count with the model's). With both the coefficient and the
+//! covariance of a regression given, its input blocks are refused
+//! ([`crate::StateSpaceError::TimeVaryingCombination`]).
 //!
 //! # Missing values
 //! A missing coordinate of y is latent too, and the E-step takes its
@@ -264,6 +267,7 @@ mod mstep;
 mod options;
 mod residual;
 mod stats;
+mod weighted;
 mod with_inputs;
 
 use em_core::{EStep, EmModel};

@@ -8,6 +8,7 @@ use linalg_kernels::{Cholesky, FloorSchedule};
 
 use super::options::{CovStructure, MStepOptions};
 use super::stats::SufficientStats;
+use super::weighted::{WeightedSums, solve_learned};
 use crate::error::{Matrix, Result, StateSpaceError};
 use crate::model::inputs::InputParameters;
 use crate::model::validate::symmetrise;
@@ -50,6 +51,7 @@ pub(super) fn m_step(
     let learn = options.learn;
     let widths = [n, model.input_dim(), 1];
     let learns = |blocks: [Block; 3]| (0..3).any(|i| widths[i] > 0 && blocks[i].learned(options));
+    let (transition_cross, transition_gram) = stats.transition_regression();
     let transition = Regression {
         blocks: [
             Block::Param(Param::A),
@@ -61,23 +63,27 @@ pub(super) fn m_step(
         structure: options.q_structure,
         count: stats.n_transitions,
         state_given: false,
-        cross: join_columns(stats.sum_cross(), stats.sum_x_u()),
-        gram: join_gram(stats.phi().as_ref(), stats.sum_xprev_u(), stats.sum_uu()),
+        cross: transition_cross,
+        gram: transition_gram,
     };
     if learns(transition.blocks) || learn.contains(Param::Q) {
         transition.check_time_varying(stats, options, widths)?;
         if stats.n_transitions == 0 {
             return Err(StateSpaceError::NoTransitions);
         }
-        match &stats.given_transition {
-            Some(given) => {
+        match (&stats.weighted_transition, &stats.given_transition) {
+            (Some(weighted), _) => {
+                step.weighted_regression(&transition, weighted, model.chol_q().inverse().as_ref())?
+            }
+            (None, Some(given)) => {
                 let (second, target_u) = given.total(&stats.transition_moments(), model.a());
                 let transition = transition.with_residual(target_u.as_ref());
                 step.regression(&transition, || second)?;
             }
-            None => step.regression(&transition, || stats.sigma())?,
+            (None, None) => step.regression(&transition, || stats.sigma())?,
         }
     }
+    let (observation_cross, observation_gram) = stats.observation_regression();
     let observation = Regression {
         blocks: [
             Block::Param(Param::H),
@@ -89,25 +95,24 @@ pub(super) fn m_step(
         structure: options.r_structure,
         count: stats.n_observed_steps,
         state_given: false,
-        cross: join_columns(stats.sum_yx(), stats.sum_y_u()),
-        gram: join_gram(
-            stats.sum_xx_observed(),
-            stats.sum_x_u_observed(),
-            stats.sum_uu_observed(),
-        ),
+        cross: observation_cross,
+        gram: observation_gram,
     };
     if learns(observation.blocks) || learn.contains(Param::R) {
         observation.check_time_varying(stats, options, widths)?;
         if stats.n_observed_steps == 0 {
             return Err(StateSpaceError::NoObservedValues);
         }
-        match &stats.given_observation {
-            Some(given) => {
+        match (&stats.weighted_observation, &stats.given_observation) {
+            (Some(weighted), _) => {
+                step.weighted_regression(&observation, weighted, model.chol_r().inverse().as_ref())?
+            }
+            (None, Some(given)) => {
                 let (second, target_u) = given.total(&stats.observation_moments(), model.h());
                 let observation = observation.with_residual(target_u.as_ref());
                 step.regression(&observation, || second)?;
             }
-            None => step.regression(&observation, || stats.sum_yy.clone())?,
+            (None, None) => step.regression(&observation, || stats.sum_yy.clone())?,
         }
     }
     if learn.contains(Param::M0) || learn.contains(Param::P0) {
@@ -186,12 +191,17 @@ impl Regression {
                     .then_some(self.covariance.into()),
             )
             .collect();
-        check_learnable(stats.time_varying(), &learned, self.covariance)
+        let coefficient = if self.covariance == Param::Q {
+            Param::A
+        } else {
+            Param::H
+        };
+        check_learnable(stats.time_varying(), &learned, (coefficient, self.covariance))
     }
 }
 
 /// `[X Y]`: the columns of `x` then those of `y`.
-fn join_columns(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
+pub(super) fn join_columns(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
     let nx = x.ncols();
     Mat::from_fn(x.nrows(), nx + y.ncols(), |i, j| {
         if j < nx { x[(i, j)] } else { y[(i, j - nx)] }
@@ -199,7 +209,7 @@ fn join_columns(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
 }
 
 /// The symmetric `[[G, X], [Xᵀ, U]]`.
-fn join_gram(g: MatRef<'_, f64>, x: MatRef<'_, f64>, u: MatRef<'_, f64>) -> Mat<f64> {
+pub(super) fn join_gram(g: MatRef<'_, f64>, x: MatRef<'_, f64>, u: MatRef<'_, f64>) -> Mat<f64> {
     let n = g.nrows();
     Mat::from_fn(n + u.nrows(), n + u.nrows(), |i, j| match (i < n, j < n) {
         (true, true) => g[(i, j)],
@@ -239,6 +249,36 @@ struct Regression {
     gram: Mat<f64>,
 }
 
+impl Regression {
+    /// The learned columns of X and the fixed ones that are not zero
+    /// (`x` the current X, `n` the width of the state block).
+    fn columns(&self, options: &MStepOptions, x: &Mat<f64>, n: usize) -> (Vec<usize>, Vec<usize>) {
+        let q = x.ncols();
+        let ranges = [0..n, n..q - 1, q - 1..q];
+        let (mut learned, mut fixed) = (Vec::new(), Vec::new());
+        for (i, (block, range)) in self.blocks.iter().zip(ranges).enumerate() {
+            if range.is_empty() || (i == 0 && self.state_given) {
+                continue;
+            }
+            if block.learned(options) {
+                learned.extend(range);
+            } else if range.clone().any(|j| (0..x.nrows()).any(|i| x[(i, j)] != 0.0)) {
+                fixed.extend(range);
+            }
+        }
+        (learned, fixed)
+    }
+
+    /// The state coefficient block, when learned (the block a floor of the
+    /// Gram matrix is reported for).
+    fn learned_coefficient(&self, options: &MStepOptions) -> Option<Param> {
+        match self.blocks[0] {
+            Block::Param(param) if options.learn.contains(param) => Some(param),
+            _ => None,
+        }
+    }
+}
+
 /// The parameters being updated and what the M-step reports.
 struct Step<'a> {
     options: &'a MStepOptions,
@@ -261,18 +301,7 @@ impl Step<'_> {
         };
         let mut x = join_columns(coefficient.as_ref(), inputs.as_ref());
         let (n, m) = (coefficient.ncols(), inputs.ncols() - 1);
-        let ranges = [0..n, n..n + m, n + m..n + m + 1];
-        let (mut learned, mut fixed) = (Vec::new(), Vec::new());
-        for (i, (block, range)) in r.blocks.iter().zip(ranges).enumerate() {
-            if range.is_empty() || (i == 0 && r.state_given) {
-                continue;
-            }
-            if block.learned(options) {
-                learned.extend(range);
-            } else if range.clone().any(|j| (0..x.nrows()).any(|i| x[(i, j)] != 0.0)) {
-                fixed.extend(range);
-            }
-        }
+        let (learned, fixed) = r.columns(options, &x, n);
         let rows: Vec<usize> = (0..x.nrows()).collect();
         if !learned.is_empty() {
             let mut rhs = select(r.cross.as_ref(), &rows, &learned);
@@ -281,15 +310,11 @@ impl Step<'_> {
                 rhs -= x_fixed * select(r.gram.as_ref(), &fixed, &learned);
             }
             let gram = select(r.gram.as_ref(), &learned, &learned);
-            let block = match r.blocks[0] {
-                Block::Param(param) if options.learn.contains(param) => Some(param),
-                _ => None,
-            };
             let solved = solve_gram_right(
                 rhs.as_ref(),
                 gram.as_ref(),
                 r.gram_name,
-                block,
+                r.learned_coefficient(options),
                 &mut self.diagnostics,
             )?;
             for (c, &j) in learned.iter().enumerate() {
@@ -319,6 +344,44 @@ impl Step<'_> {
                 &mut self.diagnostics,
             )?;
         }
+        Ok(())
+    }
+
+    /// The learned coefficient blocks of a regression whose covariance is
+    /// given per step by some sequences (generalised least squares, see
+    /// [`super::weighted`]); `v_inv` is the model's `V⁻¹`. The covariance
+    /// itself is not learned (the caller checked).
+    fn weighted_regression(
+        &mut self,
+        r: &Regression,
+        sums: &WeightedSums,
+        v_inv: MatRef<'_, f64>,
+    ) -> Result<()> {
+        let options = self.options;
+        let (coefficient, inputs) = match r.covariance {
+            Param::Q => (&mut self.parameters.a, &mut self.b),
+            Param::R => (&mut self.parameters.h, &mut self.d),
+            other => unreachable!("{other} is not the covariance of a regression"),
+        };
+        let mut x = join_columns(coefficient.as_ref(), inputs.as_ref());
+        let n = coefficient.ncols();
+        let (learned, fixed) = r.columns(options, &x, n);
+        if learned.is_empty() {
+            return Ok(());
+        }
+        let (kron, rhs) = sums.system(r.gram.as_ref(), r.cross.as_ref(), v_inv);
+        let block = r.learned_coefficient(options);
+        let diagnostics = &mut self.diagnostics;
+        solve_learned(
+            kron.as_ref(),
+            rhs.as_ref(),
+            &mut x,
+            (&learned, &fixed),
+            |k| factor_gram(k, r.gram_name, block, diagnostics),
+            gram_failed(r.gram_name),
+        )?;
+        *coefficient = x.subcols(0, n).to_owned();
+        *inputs = x.subcols(n, x.ncols() - n).to_owned();
         Ok(())
     }
 
@@ -361,21 +424,37 @@ fn solve_gram_right(
     block: Option<Param>,
     diagnostics: &mut StepDiagnostics,
 ) -> Result<Mat<f64>> {
+    let chol = factor_gram(gram, gram_name, block, diagnostics)?;
+    let mut xt = cross.transpose().to_owned();
+    chol.solve_in_place(xt.as_mut()).map_err(gram_failed(gram_name))?;
+    Ok(xt.transpose().to_owned())
+}
+
+/// The Cholesky factor of a Gram matrix (as [`solve_gram_right`]: floored
+/// only if it does not factor).
+fn factor_gram(
+    gram: MatRef<'_, f64>,
+    gram_name: Matrix,
+    block: Option<Param>,
+    diagnostics: &mut StepDiagnostics,
+) -> Result<Cholesky> {
     let schedule = FloorSchedule {
         max_condition: f64::INFINITY,
         ..FloorSchedule::default()
     };
-    let failed = |source| StateSpaceError::FloorFailed {
-        matrix: gram_name,
-        source,
-    };
-    let (chol, info) = Cholesky::with_floor(gram, &schedule).map_err(failed)?;
+    let (chol, info) = Cholesky::with_floor(gram, &schedule).map_err(gram_failed(gram_name))?;
     if info.was_applied() {
         diagnostics.push(floored(block, info.jitter, info.attempts));
     }
-    let mut xt = cross.transpose().to_owned();
-    chol.solve_in_place(xt.as_mut()).map_err(failed)?;
-    Ok(xt.transpose().to_owned())
+    Ok(chol)
+}
+
+/// The error of a Gram matrix that cannot be factored.
+fn gram_failed(gram_name: Matrix) -> impl Fn(linalg_kernels::KernelError) -> StateSpaceError {
+    move |source| StateSpaceError::FloorFailed {
+        matrix: gram_name,
+        source,
+    }
 }
 
 /// The event of a floor applied in the update of `block`.

@@ -163,7 +163,7 @@ impl GivenSums {
 }
 
 /// `ps` (padded, leading dimension `ld`) as an n x n matrix.
-fn padded(ps: &[f64], n: usize, ld: usize) -> MatRef<'_, f64> {
+pub(super) fn padded(ps: &[f64], n: usize, ld: usize) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice_with_stride(ps, n, n, ld)
 }
 

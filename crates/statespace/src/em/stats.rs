@@ -3,7 +3,7 @@
 //!
 //! # Flat form
 //! [`em_core::FlatStats`] (for E-steps on parts of the sequences, see
-//! [`em_core::executor`]), layout version 2, every number as it is, every
+//! [`em_core::executor`]), layout version 3, every number as it is, every
 //! matrix row-major, `ũ_k = [u_k; 1]` (m + 1 values, see [`crate::em`]):
 //!
 //! ```text
@@ -43,7 +43,21 @@
 //! ```
 //!
 //! (t the target, s the state of the regression, sums over the same
-//! sequences.) The merge adds every sum (absent residual sums are zero) and
+//! sequences.) Then, when the Q flag is set, the transition's weighted
+//! sums over the sequences with `Q_k` (q = n + m + 1, `z_k = [x_{k−1}; ũ_k]`,
+//! `G_k = E[z_k z_kᵀ]`, `C_k = E[x_k z_kᵀ]`; see [`super::weighted`]),
+//! and when the R flag is set the observation's (`z_k = [x_k; ũ_k]`,
+//! `C_k = E[y_k z_kᵀ]`, observed steps), each as four matrices:
+//!
+//! ```text
+//!                      transition        observation
+//! Σ G_k ⊗ V_k⁻¹        nq x nq           pq x pq
+//! Σ V_k⁻¹ C_k          n x q             p x q
+//! Σ G_k                q x q             q x q
+//! Σ C_k                n x q             p x q
+//! ```
+//!
+//! (`V_k` = `Q_k` or `R_k`.) The merge adds every sum (absent residual sums are zero) and
 //! unites the time-varying blocks, so merging parts in a fixed order gives
 //! the same bits every time.
 
@@ -51,7 +65,9 @@ use em_core::Parameter;
 use em_core::flat::{FlatError, FlatReader, FlatStats, tag, write_count, write_header};
 use faer::{Mat, MatRef};
 
+use super::mstep::{join_columns, join_gram};
 use super::residual::{GivenSums, Moments};
+use super::weighted::WeightedSums;
 use crate::error::{Result, StateSpaceError};
 use crate::param::{LearnSet, Param};
 
@@ -81,6 +97,12 @@ pub struct SufficientStats {
     pub(super) given_transition: Option<GivenSums>,
     /// The same for the sequences that give `H_k`.
     pub(super) given_observation: Option<GivenSums>,
+    /// The weighted sums of the transition over the sequences that give
+    /// `Q_k` (present exactly when `time_varying` has Q; see
+    /// [`super::weighted`]).
+    pub(super) weighted_transition: Option<WeightedSums>,
+    /// The same for the observation and the sequences that give `R_k`.
+    pub(super) weighted_observation: Option<WeightedSums>,
 }
 
 /// The input sums of the statistics, with `ũ_k = [u_k; 1]` (m+1 values;
@@ -151,6 +173,8 @@ impl SufficientStats {
             time_varying: LearnSet::none(),
             given_transition: None,
             given_observation: None,
+            weighted_transition: None,
+            weighted_observation: None,
             n_sequences: 0,
             n_steps: 0,
             n_observed_steps: 0,
@@ -313,6 +337,29 @@ impl SufficientStats {
         &self.sum_xx - &self.sum_xx_last
     }
 
+    /// The transition regression's cross moment and Gram matrix (see
+    /// [`super::weighted`]): `Σ E[x_k z_kᵀ]` and `Σ E[z_k z_kᵀ]`,
+    /// `z_k = [x_{k−1}; ũ_k]`.
+    pub(super) fn transition_regression(&self) -> (Mat<f64>, Mat<f64>) {
+        (
+            join_columns(self.sum_cross(), self.sum_x_u()),
+            join_gram(self.phi().as_ref(), self.sum_xprev_u(), self.sum_uu()),
+        )
+    }
+
+    /// The same for the observation regression (steps with an observed
+    /// value): `Σ E[y_k z_kᵀ]` and `Σ E[z_k z_kᵀ]`, `z_k = [x_k; ũ_k]`.
+    pub(super) fn observation_regression(&self) -> (Mat<f64>, Mat<f64>) {
+        (
+            join_columns(self.sum_yx(), self.sum_y_u()),
+            join_gram(
+                self.sum_xx_observed(),
+                self.sum_x_u_observed(),
+                self.sum_uu_observed(),
+            ),
+        )
+    }
+
     /// The usual sums of the transition regression (target `x_k`, state
     /// `x_{k-1}`, k ≥ 1): `Σ`, `C`, `Φ` and the input sums.
     pub(super) fn transition_moments(&self) -> Moments {
@@ -373,8 +420,26 @@ impl SufficientStats {
         self.sum_yy += &other.sum_yy;
         self.inputs.add(&other.inputs);
         self.time_varying = other.time_varying.iter().fold(self.time_varying, LearnSet::with);
-        add_given(&mut self.given_transition, other.given_transition.as_ref());
-        add_given(&mut self.given_observation, other.given_observation.as_ref());
+        add_optional(
+            &mut self.given_transition,
+            other.given_transition.as_ref(),
+            GivenSums::add,
+        );
+        add_optional(
+            &mut self.given_observation,
+            other.given_observation.as_ref(),
+            GivenSums::add,
+        );
+        add_optional(
+            &mut self.weighted_transition,
+            other.weighted_transition.as_ref(),
+            WeightedSums::add,
+        );
+        add_optional(
+            &mut self.weighted_observation,
+            other.weighted_observation.as_ref(),
+            WeightedSums::add,
+        );
         Ok(())
     }
 
@@ -395,6 +460,7 @@ impl SufficientStats {
                 .matrices()
                 .into_iter()
                 .chain(self.given().flat_map(GivenSums::matrices))
+                .chain(self.weighted().flat_map(WeightedSums::matrices))
                 .all(|m| (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite())))
     }
 
@@ -402,19 +468,25 @@ impl SufficientStats {
     fn given(&self) -> impl Iterator<Item = &GivenSums> {
         self.given_transition.iter().chain(&self.given_observation)
     }
+
+    /// The weighted sums present (transition, then observation).
+    fn weighted(&self) -> impl Iterator<Item = &WeightedSums> {
+        self.weighted_transition.iter().chain(&self.weighted_observation)
+    }
 }
 
-/// `mine += other` for optional sums (absent is zero).
-fn add_given(mine: &mut Option<GivenSums>, other: Option<&GivenSums>) {
+/// `mine += other` for optional sums (absent is zero), `add` the sum of
+/// two present ones.
+fn add_optional<T: Clone>(mine: &mut Option<T>, other: Option<&T>, add: impl FnOnce(&mut T, &T)) {
     match (mine.as_mut(), other) {
-        (Some(sums), Some(other)) => sums.add(other),
+        (Some(sums), Some(other)) => add(sums, other),
         (None, Some(other)) => *mine = Some(other.clone()),
         (_, None) => {}
     }
 }
 
 const FLAT_TAG: u32 = tag(*b"LGSS");
-const FLAT_VERSION: u32 = 2;
+const FLAT_VERSION: u32 = 3;
 
 /// The fields of the transition's and the observation's [`GivenSums`] in
 /// the flat form.
@@ -436,6 +508,23 @@ const GIVEN_FIELDS: [[&str; 7]; 2] = [
         "sum of E[x_k x_k'] over sequences with H_k",
         "sum of E[y_k] u_k' over sequences with H_k",
         "sum of E[x_k] u_k' over sequences with H_k",
+    ],
+];
+
+/// The fields of the transition's and the observation's [`WeightedSums`]
+/// in the flat form.
+const WEIGHTED_FIELDS: [[&str; 4]; 2] = [
+    [
+        "sum of G_k kron inv(Q_k) over sequences with Q_k",
+        "sum of inv(Q_k) C_k over sequences with Q_k",
+        "sum of G_k over sequences with Q_k",
+        "sum of C_k over sequences with Q_k",
+    ],
+    [
+        "sum of G_k kron inv(R_k) over sequences with R_k",
+        "sum of inv(R_k) C_k over sequences with R_k",
+        "sum of G_k over sequences with R_k",
+        "sum of C_k over sequences with R_k",
     ],
 ];
 
@@ -487,6 +576,7 @@ impl FlatStats for SufficientStats {
             .matrices()
             .into_iter()
             .chain(self.given().flat_map(GivenSums::matrices))
+            .chain(self.weighted().flat_map(WeightedSums::matrices))
         {
             let cols = m.ncols();
             out.extend((0..m.nrows() * cols).map(|i| m[(i / cols, i % cols)]));
@@ -543,6 +633,8 @@ impl FlatStats for SufficientStats {
             time_varying,
             given_transition: None,
             given_observation: None,
+            weighted_transition: None,
+            weighted_observation: None,
         };
         for (block, target, fields) in [(Param::A, n, GIVEN_FIELDS[0]), (Param::H, p, GIVEN_FIELDS[1])] {
             if !time_varying.contains(block) {
@@ -557,6 +649,24 @@ impl FlatStats for SufficientStats {
             match block {
                 Param::A => stats.given_transition = Some(sums),
                 _ => stats.given_observation = Some(sums),
+            }
+        }
+        for (block, target, fields) in [
+            (Param::Q, n, WEIGHTED_FIELDS[0]),
+            (Param::R, p, WEIGHTED_FIELDS[1]),
+        ] {
+            if !time_varying.contains(block) {
+                continue;
+            }
+            let mut sums = WeightedSums::zeros(target, n + u);
+            for (slot, what) in sums.matrices_mut().into_iter().zip(fields) {
+                let (rows, cols) = (slot.nrows(), slot.ncols());
+                let v = reader.take(what, &[rows, cols])?;
+                *slot = Mat::from_fn(rows, cols, |i, j| v[i * cols + j]);
+            }
+            match block {
+                Param::Q => stats.weighted_transition = Some(sums),
+                _ => stats.weighted_observation = Some(sums),
             }
         }
         Ok(stats)
