@@ -174,8 +174,10 @@ pub(super) struct TransitionResidual<'a> {
     model: &'a LinearGaussianSsm,
     matrices: &'a StepMatrices,
     ldn: usize,
-    /// `m_{k+1|T}` and `P_{k+1|T}` of the step visited last.
-    next: Option<(Mat<f64>, Mat<f64>)>,
+    /// `m_{k+1|T}` and `P_{k+1|T}` of the step visited last (buffers of
+    /// the whole pass; `has_next` is false before the first step).
+    next: (Mat<f64>, Mat<f64>),
+    has_next: bool,
     /// `Σ Cov(z_k)`.
     cov: Mat<f64>,
     /// `E[z_k]` in column k − 1.
@@ -189,7 +191,8 @@ impl<'a> TransitionResidual<'a> {
             model,
             matrices,
             ldn,
-            next: None,
+            next: (Mat::zeros(n, 1), Mat::zeros(n, n)),
+            has_next: false,
             cov: Mat::zeros(n, n),
             means: Mat::zeros(n, t.saturating_sub(1)),
         }
@@ -201,7 +204,8 @@ impl<'a> TransitionResidual<'a> {
         let (n, ld) = (self.model.state_dim(), self.ldn);
         let m = MatRef::from_column_major_slice(&ms[..n], n, 1);
         let p = padded(ps, n, ld);
-        if let (Some(cross), Some((m_next, p_next))) = (cross, self.next.as_ref()) {
+        if let Some(cross) = cross.filter(|_| self.has_next) {
+            let (m_next, p_next) = &self.next;
             let a = self.matrices.a(self.model, k + 1);
             let mean = m_next - a * m;
             // a Cov(x_k, x_{k+1}).
@@ -209,7 +213,9 @@ impl<'a> TransitionResidual<'a> {
             self.cov += p_next - &a_cross - a_cross.transpose() + a * p * a.transpose();
             self.means.col_mut(k).copy_from(mean.col(0));
         }
-        self.next = Some((m.to_owned(), p.to_owned()));
+        self.next.0.copy_from(m);
+        self.next.1.copy_from(p);
+        self.has_next = true;
     }
 
     /// The sums, with `u_next` the augmented inputs of steps 1..T.

@@ -284,7 +284,11 @@ impl<'a> WeightedVisits<'a> {
                 u: self.u.subrows(k + 1, 1),
             });
         }
-        *next = Some(m.to_owned());
+        // One buffer for the whole pass.
+        match next {
+            Some(buffer) => buffer.copy_from(m),
+            None => *next = Some(m.to_owned()),
+        }
     }
 
     /// Step k (with an observed value): its expected observation `yhat`
