@@ -54,6 +54,18 @@ pub fn gmm_em_iteration(n: usize, d: usize, k: usize, full: bool) -> u64 {
     n as u64 * k as u64 * per
 }
 
+/// The log-likelihood of a Gaussian mixture (a pass without statistics,
+/// as after the last iteration of a fit), per point and component: the
+/// log-density as in [`gmm_em_iteration`] (`d(d+1) + 3d + 2` full,
+/// `4d + 2` diagonal) and the log-sum-exp (maximum, subtract, `exp`, sum:
+/// `3 + MIXTURE_EXP`).
+#[must_use]
+pub fn gmm_log_likelihood(n: usize, d: usize, k: usize, full: bool) -> u64 {
+    let d = d as u64;
+    let density = if full { d * (d + 1) + 3 * d + 2 } else { 4 * d + 2 };
+    n as u64 * k as u64 * (density + 3 + MIXTURE_EXP)
+}
+
 /// Emission work of a Gaussian HMM with full covariances, per time step and
 /// state: the log-density as in [`gmm_em_iteration`] (`d² + 4d + 2`), then
 /// the shift and `exp` of the scaled emission (`1 + EXP`).
@@ -120,6 +132,9 @@ mod tests {
         assert_eq!(gmm_em_iteration(200_000, 8, 8, true), 200_000 * 8 * 222);
         // Diagonal: 64 + 9 + 29 = 102.
         assert_eq!(gmm_em_iteration(200_000, 8, 8, false), 200_000 * 8 * 102);
+        // Log-likelihood, full: 72 + 24 + 2 + 3 + 29 = 130; diagonal: 34 + 32 = 66.
+        assert_eq!(gmm_log_likelihood(200_000, 8, 8, true), 200_000 * 8 * 130);
+        assert_eq!(gmm_log_likelihood(200_000, 8, 8, false), 200_000 * 8 * 66);
         // d = 4: emissions 16 + 16 + 3 + 33 = 68; forward 8·68 + 128 + 24 = 696.
         assert_eq!(hmm_score(8, 4, 100_000), 100_000 * 696);
         // Backward 256 + 24, statistics 8·(32 + 16 + 3) = 408.

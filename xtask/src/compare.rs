@@ -228,7 +228,7 @@ struct Measurement {
     peak_rss_mb: f64,
     /// The instruction set emfit's kernels ran with (`unknown` for a peer).
     isa: String,
-    /// The flop count of one iteration (emfit's side, where counted).
+    /// The flops of the timed work per iteration (emfit's side, where counted).
     gflop: Option<f64>,
 }
 
@@ -527,7 +527,8 @@ fn render_section(rows: &[String], peers: &Peers, cores: usize, kernels: &str, p
          OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. Each side runs in a fresh process. {TIMES}.\n\
          Both sides start from the same initial parameters and data.\n\
          Reproduce with `cargo xtask compare` (needs python3 with venv and pip; about 10 minutes).\n\
-         emfit flops: the flop count of one iteration (as `cargo xtask bench` counts it) over emfit's time, and that\n\
+         emfit flops: the flops of the timed work per iteration (as `cargo xtask bench` counts them: the iterations and\n\
+         the log-likelihood after the last, which both sides' fits compute) over emfit's time, and that\n\
          time against the count at the multiply-add peak of the cores used, {peak:.1} GFLOP/s per core (`emfit-compare\n\
          peak`: independent multiply-adds in registers on the same instruction set, the fastest of 15 runs).\n\n\
          | workload | peer | threads | peer time / iter | emfit time / iter | emfit flops | speed-up | peak MiB peer / emfit | log-likelihood peer / emfit |\n\

@@ -34,6 +34,49 @@ pub fn key(seed: u64, row: u64) -> u64 {
     mix(seed ^ mix(row))
 }
 
+/// The items of a seeded sample of whole sequences: of `items`
+/// (`(key, index, rows)` each, e.g. a sequence's key, its index in the
+/// whole data set and its rows), those of smallest `(key, index)`, taken in
+/// that order while they hold fewer than `size` rows (the last one whole),
+/// in that order. The rule of a sample of sequences on one machine
+/// ([`smallest_key_sequences`]) and across MPI ranks (each rank's
+/// candidates, then the gathered ones).
+#[must_use]
+pub fn take_smallest_keys<T>(
+    mut items: Vec<(u64, u64, T)>,
+    rows: impl Fn(&T) -> usize,
+    size: usize,
+) -> Vec<(u64, u64, T)> {
+    items.sort_unstable_by_key(|&(k, i, _)| (k, i));
+    let mut held = 0usize;
+    items
+        .into_iter()
+        .take_while(|(_, _, item)| {
+            let before = held;
+            held = held.saturating_add(rows(item));
+            before < size
+        })
+        .collect()
+}
+
+/// The whole sequences of a seeded sample of about `size` rows, when the
+/// items are sequences of `lengths` rows (an HMM's data): the sequences
+/// [`take_smallest_keys`] takes with keys `key(seed, s)`, returned in data
+/// order. With `size` at least the rows of all sequences it is every
+/// sequence.
+#[must_use]
+pub fn smallest_key_sequences(lengths: &[usize], size: usize, seed: u64) -> Vec<usize> {
+    let items = (0..lengths.len())
+        .map(|s| (key(seed, s as u64), s as u64, lengths[s]))
+        .collect();
+    let mut taken: Vec<usize> = take_smallest_keys(items, |&len| len, size)
+        .into_iter()
+        .map(|(_, s, _)| s as usize)
+        .collect();
+    taken.sort_unstable();
+    taken
+}
+
 /// Candidates of a seeded sample: at most `size` rows of `width` values,
 /// each with its key and its index in the whole data set, by increasing
 /// `(key, row)`.
@@ -190,6 +233,28 @@ impl Candidates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_sample_takes_smallest_keys_until_size_rows() {
+        let lengths = [5, 1, 7, 3, 3, 9, 2, 2, 8, 4, 6];
+        let taken = smallest_key_sequences(&lengths, 20, 3);
+        assert!(taken.windows(2).all(|w| w[0] < w[1]), "data order");
+        let rows: usize = taken.iter().map(|&s| lengths[s]).sum();
+        assert!(rows >= 20, "{rows} rows");
+        // Dropping the taken sequence of largest key leaves fewer than 20 rows.
+        let last = *taken.iter().max_by_key(|&&s| key(3, s as u64)).unwrap();
+        assert!(rows - lengths[last] < 20);
+        // Every sequence left out has a larger key than every one taken.
+        let largest = taken.iter().map(|&s| key(3, s as u64)).max().unwrap();
+        for s in (0..lengths.len()).filter(|s| !taken.contains(s)) {
+            assert!(key(3, s as u64) > largest, "sequence {s}");
+        }
+        assert_eq!(
+            smallest_key_sequences(&lengths, 50, 3),
+            (0..11).collect::<Vec<_>>()
+        );
+        assert_eq!(smallest_key_sequences(&lengths, 0, 3), Vec::<usize>::new());
+    }
 
     /// Row `i` of a data set of 3 columns.
     fn value(i: u64, j: usize) -> f64 {

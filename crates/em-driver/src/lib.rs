@@ -62,7 +62,7 @@ pub mod out_of_core;
 
 pub use error::{Error, FieldPath, ModelError, PathSegment};
 pub use model_file::{AnyModel, FORMAT_VERSION, ModelFile, ModelKind};
-pub use out_of_core::{OutOfCore, SampleSpec};
+pub use out_of_core::{ChunkData, Layout, OutOfCore, SampleSpec};
 
 /// The EM loop and the shared vocabulary, re-exported whole.
 pub use em_core::{self, *};

@@ -10,8 +10,8 @@ use em_driver::faer::{Mat, MatRef};
 use em_driver::io::{self, DataError, ReadOptions};
 use em_driver::mixture::{CovarianceType, Covariances, GaussianMixture, InitConfig, MStepOptions};
 use em_driver::{
-    Convergence, EmModel, Executor, Fit, NoopObserver, OutOfCore, PartError, Parts, SampleSpec, Settings,
-    Start, fit, fit_with,
+    Convergence, EmModel, Executor, Fit, Layout, NoopObserver, OutOfCore, PartError, Parts, SampleSpec,
+    Settings, Start, fit, fit_with,
 };
 
 /// 1000 rows of three well-separated Gaussian clusters in 3-D (a fit whose
@@ -34,8 +34,9 @@ fn write(dir: &Path, name: &str, x: MatRef<'_, f64>) -> PathBuf {
     path
 }
 
-fn rows(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
+/// Chunks of `n` independent rows.
+fn rows(n: usize) -> Layout<'static> {
+    Layout::Rows(NonZeroUsize::new(n).unwrap())
 }
 
 /// Twenty iterations, however the log-likelihood moves.
@@ -118,7 +119,7 @@ fn restarts_initialise_on_a_sample_that_with_every_row_is_the_in_memory_start() 
         let streamed =
             OutOfCore::<GaussianMixture>::open(&path, &ReadOptions::default(), rows(chunk), Some(all))
                 .unwrap();
-        assert_eq!(streamed.sample().unwrap(), x.as_ref());
+        assert_eq!(streamed.sample().unwrap(), (x.as_ref(), &[][..]));
         let got = fit_with(
             &streamed,
             Start::FromData(config()),
@@ -140,7 +141,7 @@ fn restarts_initialise_on_a_sample_that_with_every_row_is_the_in_memory_start() 
             let streamed =
                 OutOfCore::<GaussianMixture>::open(&path, &ReadOptions::default(), rows(chunk), Some(some))
                     .unwrap();
-            streamed.sample().unwrap().to_owned()
+            streamed.sample().unwrap().0.to_owned()
         })
         .collect();
     assert_eq!(samples[0].nrows(), 50);
@@ -281,6 +282,73 @@ fn a_truncated_or_changed_file_is_refused_and_no_step_is_half_done() {
             "{err}"
         );
     }
+}
+
+/// A file that grows between passes is refused; the values of a later
+/// pass are checked again when the file's time changed (a bad value named
+/// by its place in the file), else left to the model's own check (a bad
+/// value named by its chunk and row in it).
+#[test]
+fn a_file_changed_between_passes_is_refused_naming_what_changed() {
+    use em_driver::mixture::MixtureError;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let x = data();
+    let model = warm(x.as_ref());
+    let open = |path: &Path| {
+        OutOfCore::<GaussianMixture>::open(path, &ReadOptions::default(), rows(300), None).unwrap()
+    };
+    for name in ["g.npy", "g.csv"] {
+        let path = write(dir.path(), name, x.as_ref());
+        let streamed = open(&path);
+        streamed.e_step(&model).unwrap();
+        let grown = Mat::from_fn(1010, 3, |i, j| x[(i % 1000, j)]);
+        io::write_matrix(&path, grown.as_ref(), None).unwrap();
+        assert!(matches!(streamed.e_step(&model), Err(PartError::Remote { .. })));
+        let err = streamed.take_read_error().unwrap();
+        assert!(matches!(err, DataError::MoreRows { expected: 1000, .. }), "{err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    let path = write(dir.path(), "c.npy", x.as_ref());
+    let time = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let streamed = open(&path);
+    let before = streamed.e_step(&model).unwrap();
+    let mut bad = x.clone();
+    bad[(700, 1)] = f64::NAN;
+    io::write_matrix(&path, bad.as_ref(), None).unwrap();
+    let set_time = |time| {
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    };
+    // The same length and time: the pass does not check the values.
+    set_time(time);
+    let Err(PartError::Part { part, source }) = streamed.e_step(&model) else {
+        panic!("an E-step of a NaN succeeded");
+    };
+    assert_eq!(part, 2);
+    assert!(
+        matches!(source, MixtureError::NonFiniteData { row: 100, col: 1, .. }),
+        "{source}"
+    );
+    // Another time: the pass checks them.
+    set_time(time + Duration::from_secs(1));
+    assert!(matches!(
+        streamed.log_likelihood(&model),
+        Err(PartError::Remote { .. })
+    ));
+    let err = streamed.take_read_error().unwrap();
+    assert!(
+        matches!(err, DataError::NpyValue { row: 701, col: 2, .. }),
+        "{err}"
+    );
+    // The file as it was, at another time: checked, and the E-step of before.
+    io::write_matrix(&path, x.as_ref(), None).unwrap();
+    set_time(time + Duration::from_secs(2));
+    assert_eq!(streamed.e_step(&model).unwrap().to_flat(), before.to_flat());
 }
 
 #[test]

@@ -155,7 +155,7 @@ pub enum FamilyArg {
 pub enum EmissionArg {
     /// Symbols 0, 1, 2, ... (one data column), Dirichlet posterior rows.
     Categorical,
-    /// Gaussian (full or diag --covariance), Normal-Wishart posterior per state.
+    /// Gaussian (any --covariance), Normal-Wishart posterior per state (tied: one shared Wishart).
     Gaussian,
 }
 
@@ -390,9 +390,10 @@ pub struct FitArgs {
     /// is all of them, and the start is the in-memory fit's.
     #[arg(long, default_value_t = 100_000, value_name = "ROWS")]
     pub init_sample: usize,
-    /// Out-of-core (gmm, bgmm): read the data file (.npy or CSV) N rows at a time at
-    /// every E-step instead of loading it, so that memory is bounded by two chunks of N
-    /// rows; the same fit as in memory.
+    /// Out-of-core (gmm, bgmm, hmm, gmmhmm, categorical-hmm): read the data file (.npy or
+    /// CSV) N rows at a time at every E-step instead of loading it, so that memory is
+    /// bounded by two chunks of N rows; the same fit as in memory. An HMM's chunks are
+    /// whole sequences of --lengths, as many as fit in N rows (a longer sequence alone).
     #[arg(long, value_name = "N")]
     pub chunk_rows: Option<std::num::NonZeroUsize>,
     /// Parameters to learn, comma-separated, or all / none (default: all). gmm: weights,

@@ -8,7 +8,7 @@ use em_driver::mixture::MixtureError;
 use em_driver::{FitError, ModelError};
 
 use crate::error::CliError;
-use crate::input::Loaded;
+use crate::input::{Loaded, Place};
 
 /// A model error on `data`: the errors that point at a row or a sequence of
 /// the data say where, 1-based, with the file's name; the others as the
@@ -33,11 +33,69 @@ pub fn on_data(data: &Loaded, error: ModelError) -> CliError {
                 first_row + time + 1
             ))
         }
+        ModelError::Hmm(e) => CliError::Model(Box::new(ModelError::Hmm(in_file(e, place)))),
         ModelError::StateSpace(e) => match data.time_varying.reword(&e, &data.lengths) {
             Some(message) => CliError::Reworded(message),
             None => CliError::Model(Box::new(ModelError::StateSpace(e))),
         },
         other => CliError::Model(Box::new(other)),
+    }
+}
+
+/// An HMM's error on the data at `place` with its sequence and row counted
+/// in the file (the model counts from the data it was given: one rank's
+/// part, one chunk of a streamed file).
+fn in_file(error: HmmError, place: Place) -> HmmError {
+    let (rows, sequences) = (place.first_row, place.first_sequence);
+    match error {
+        HmmError::NonFinite {
+            sequence,
+            time,
+            row,
+            col,
+            value,
+        } => HmmError::NonFinite {
+            sequence: sequences + sequence,
+            time,
+            row: rows + row,
+            col,
+            value,
+        },
+        HmmError::SymbolOutOfRange {
+            sequence,
+            time,
+            row,
+            value,
+            n_symbols,
+        } => HmmError::SymbolOutOfRange {
+            sequence: sequences + sequence,
+            time,
+            row: rows + row,
+            value,
+            n_symbols,
+        },
+        HmmError::InvalidCount {
+            sequence,
+            time,
+            row,
+            col,
+            value,
+        } => HmmError::InvalidCount {
+            sequence: sequences + sequence,
+            time,
+            row: rows + row,
+            col,
+            value,
+        },
+        HmmError::InvalidLogLikelihood { row, state, value } => HmmError::InvalidLogLikelihood {
+            row: rows + row,
+            state,
+            value,
+        },
+        HmmError::NumericalFailure { sequence } => HmmError::NumericalFailure {
+            sequence: sequences + sequence,
+        },
+        other => other,
     }
 }
 

@@ -1,13 +1,18 @@
-//! `emfit fit gmm|bgmm --chunk-rows N`: out-of-core EM, the data file
-//! (`.npy` or CSV) read N rows at a time at every E-step
-//! ([`em_driver::OutOfCore`]) instead of loaded, so that the memory of a fit
-//! is that of two chunks of N rows whatever the size of the file.
+//! `emfit fit gmm|bgmm|hmm|gmmhmm|categorical-hmm --chunk-rows N`:
+//! out-of-core EM, the data file (`.npy` or CSV) read N rows at a time at
+//! every E-step ([`em_driver::OutOfCore`]) instead of loaded, so that the
+//! memory of a fit is that of two chunks of N rows whatever the size of the
+//! file. An HMM's chunks are groups of whole sequences of `--lengths` of
+//! about N rows (a sequence longer than N is a chunk of its own), so its
+//! memory is that of the largest group.
 //!
 //! 1. The file is read once in full, every value checked (a bad value, a
 //!    short CSV line or a truncated `.npy` file stops here, naming the row or
-//!    line and the column of the file), its rows counted and, without
-//!    `--init`, a seeded sample of `--init-sample` rows drawn across the
-//!    chunks (the same for any N; the whole file with enough rows).
+//!    line and the column of the file; lengths that do not add up to its
+//!    rows name the lengths file), its rows counted and, without `--init`, a
+//!    seeded sample of `--init-sample` rows drawn across the chunks (the
+//!    same for any N; the whole file with enough rows): rows of a mixture,
+//!    whole sequences of an HMM.
 //! 2. The request is checked as in memory, against the file's rows and
 //!    columns (on the sample, which stands for the data).
 //! 3. The one loop fits on the executor: the E-steps of the chunks merged in
@@ -17,10 +22,13 @@
 
 use std::num::NonZeroUsize;
 
-use em_driver::faer::{Mat, MatRef};
+use em_driver::faer::Mat;
+use em_driver::hmm::{CategoricalHmm, Emission, GaussianHmm, GmmHmm, Hmm};
+use em_driver::io::ChunkPlan;
+use em_driver::io::read_lengths;
 use em_driver::mixture::GaussianMixture;
 use em_driver::mixture::variational::VariationalMixture;
-use em_driver::{EmModel, FitError, OutOfCore, SampleSpec, Start, fit_with};
+use em_driver::{ChunkData, FitError, Layout, ModelFile, OutOfCore, SampleSpec, Start, fit_with};
 
 use crate::args::{FamilyArg, FitArgs};
 use crate::error::{CliError, usage};
@@ -31,22 +39,37 @@ use crate::messages::fit_error;
 use crate::progress::Progress;
 use crate::time_varying::TimeVaryingFiles;
 
-/// A family whose data are independent rows, which a fit can stream.
-trait Streamed: Family + for<'a> EmModel<Data<'a> = MatRef<'a, f64>> {
+/// A family whose data a fit can stream: independent rows, or whole
+/// sequences.
+trait Streamed: Family + ChunkData {
+    /// Whether the data are sequences (of `--lengths`).
+    const SEQUENCES: bool;
     /// The free parameters BIC and AIC count; `None` where they are not
     /// defined (see [`Family::criteria`]).
     fn free_parameters(&self) -> Option<usize>;
 }
 
 impl Streamed for GaussianMixture {
+    const SEQUENCES: bool = false;
     fn free_parameters(&self) -> Option<usize> {
         Some(self.n_parameters())
     }
 }
 
 impl Streamed for VariationalMixture {
+    const SEQUENCES: bool = false;
     fn free_parameters(&self) -> Option<usize> {
         None
+    }
+}
+
+impl<E: Emission> Streamed for Hmm<E>
+where
+    Hmm<E>: Family + ModelFile,
+{
+    const SEQUENCES: bool = true;
+    fn free_parameters(&self) -> Option<usize> {
+        Some(self.n_parameters())
     }
 }
 
@@ -61,8 +84,21 @@ pub fn run(args: &FitArgs, chunk_rows: NonZeroUsize, as_json: bool) -> Result<()
     match args.family {
         FamilyArg::Gmm => fit::<GaussianMixture>(args, chunk_rows, as_json),
         FamilyArg::Bgmm => fit::<VariationalMixture>(args, chunk_rows, as_json),
-        _ => Err(usage!(
-            "--chunk-rows streams the independent rows of a gmm or bgmm; a sequence model's data are read whole"
+        FamilyArg::Hmm => fit::<GaussianHmm>(args, chunk_rows, as_json),
+        FamilyArg::Gmmhmm => fit::<GmmHmm>(args, chunk_rows, as_json),
+        // Without --symbols the model's symbols are those of the data, which
+        // the sample need not hold all of.
+        FamilyArg::CategoricalHmm if args.symbols.is_none() && args.init.is_none() => Err(usage!(
+            "--chunk-rows: a categorical-hmm needs --symbols N (or --init): the sample it initialises on need not hold every symbol of the data"
+        )),
+        FamilyArg::CategoricalHmm => fit::<CategoricalHmm>(args, chunk_rows, as_json),
+        FamilyArg::Lgssm | FamilyArg::Vhmm => Err(usage!(
+            "--chunk-rows streams a gmm, bgmm, hmm, gmmhmm or categorical-hmm; the data of an {} are read whole",
+            if args.family == FamilyArg::Lgssm {
+                "lgssm"
+            } else {
+                "vhmm"
+            }
         )),
     }
 }
@@ -74,17 +110,39 @@ fn fit<F: Streamed>(args: &FitArgs, chunk_rows: NonZeroUsize, as_json: bool) -> 
             size: args.init_sample,
             seed: crate::args::seed("--seed", args.seed)?,
         });
-        let opened = OutOfCore::<F>::open(&data.data, &read_options(data)?, chunk_rows, sample)?;
+        let lengths = match (&data.lengths, F::SEQUENCES) {
+            (Some(path), true) => Some((path, read_lengths(path)?)),
+            (None, true) => {
+                return Err(usage!(
+                    "--chunk-rows streams groups of whole sequences: {} needs --lengths (one sequence cannot be split)",
+                    F::NAME
+                ));
+            }
+            (_, false) => None,
+        };
+        let layout = match &lengths {
+            Some((path, lengths)) => Layout::Sequences {
+                path,
+                lengths,
+                target: chunk_rows,
+            },
+            None => Layout::Rows(chunk_rows),
+        };
+        let opened = OutOfCore::<F>::open(&data.data, &read_options(data)?, layout, sample)?;
         let file = opened.file();
         let place = Place::whole(file.rows());
         // The sample stands for the data in the request's checks.
-        let x = opened
-            .sample()
-            .map_or_else(|| Mat::zeros(0, file.cols()), |s| s.to_owned());
+        let (x, lengths) = opened.sample().map_or_else(
+            || (Mat::zeros(0, file.cols()), Vec::new()),
+            |(x, lengths)| match lengths {
+                [] => (x.to_owned(), vec![x.nrows()]),
+                _ => (x.to_owned(), lengths.to_vec()),
+            },
+        );
         executor = Some(opened);
         Ok(Loaded {
             path: data.data.clone(),
-            lengths: vec![x.nrows()],
+            lengths,
             data: x,
             place,
             inputs: None,
@@ -100,7 +158,11 @@ fn fit<F: Streamed>(args: &FitArgs, chunk_rows: NonZeroUsize, as_json: bool) -> 
     }
     let start = match request.init {
         Some(model) => Start::Warm(model),
-        None => F::start(&request.family, request.data.x(), &request.settings)?,
+        None => {
+            let steps = request.data.time_varying.views();
+            let input = F::input(&request.data, &steps)?;
+            F::start(&request.family, F::view(&input), &request.settings)?
+        }
     };
     let mut progress = Progress::new(request.quiet || as_json);
     let options = F::options(&request.family);
@@ -112,16 +174,20 @@ fn fit<F: Streamed>(args: &FitArgs, chunk_rows: NonZeroUsize, as_json: bool) -> 
         .free_parameters()
         .map(|k| information_criteria(fit.report.log_likelihood, k, file.rows()));
     let extra = [
-        ("chunk_rows", json::json!(file.chunk_rows())),
+        ("chunk_rows", json::json!(chunk_rows.get())),
         ("chunks", json::json!(file.n_chunks())),
     ];
     if !(request.quiet || as_json) {
+        let of = match file.plan() {
+            ChunkPlan::Rows(_) => "",
+            ChunkPlan::Ends { .. } => "whole sequences of about ",
+        };
         println!(
-            "streamed {} rows of {} in {} chunks of {} rows",
+            "streamed {} rows of {} in {} chunks of {of}{} rows",
             file.rows(),
             file.path().display(),
             file.n_chunks(),
-            file.chunk_rows()
+            chunk_rows
         );
     }
     finish(
@@ -134,8 +200,8 @@ fn fit<F: Streamed>(args: &FitArgs, chunk_rows: NonZeroUsize, as_json: bool) -> 
 }
 
 /// A failed fit in the file's words: a chunk that could not be read as the
-/// reader says it; a model error of chunk `c` naming the row of the file
-/// (the chunk's rows start at row `c·N`).
+/// reader says it; a model error of chunk `c` naming the row (and
+/// sequence) of the file (the chunk's first is [`OutOfCore::chunk_start`]).
 fn fit_failed<F: Streamed>(executor: &OutOfCore<F>, data: &Loaded, error: FitError<F::Error>) -> CliError {
     if let FitError::RemotePart { .. } = error
         && let Some(read) = executor.take_read_error()
@@ -146,9 +212,10 @@ fn fit_failed<F: Streamed>(executor: &OutOfCore<F>, data: &Loaded, error: FitErr
         FitError::Part { part, .. } => Loaded {
             path: data.path.clone(),
             data: Mat::new(),
-            lengths: Vec::new(),
+            lengths: executor.chunk_lengths(*part).to_vec(),
             place: Place {
-                first_row: part * executor.file().chunk_rows(),
+                first_row: executor.chunk_start(*part).0,
+                first_sequence: executor.chunk_start(*part).1,
                 ..data.place
             },
             inputs: None,

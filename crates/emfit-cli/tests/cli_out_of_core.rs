@@ -1,5 +1,5 @@
-//! `emfit fit gmm|bgmm --chunk-rows N`: the data file streamed N rows at a
-//! time is the in-memory fit (to 1e-12 relative for plain EM: the
+//! `emfit fit gmm|bgmm|hmm --chunk-rows N`: the data file streamed N rows
+//! at a time (an HMM's in groups of whole sequences) is the in-memory fit (to 1e-12 relative for plain EM: the
 //! statistics are summed chunk by chunk), from `--init` or from the seeded sample; `.npy` and CSV
 //! give the same bits; a bad value, a short line or a truncated file is
 //! refused naming the file and the row, and no model file is written.
@@ -8,6 +8,7 @@ mod cli_support;
 
 use cli_support::{Run, TempDir, clusters, emfit};
 use em_driver::faer::Mat;
+use em_driver::hmm::{GaussianHmm, scenario};
 use em_driver::mixture::{CovarianceType, GaussianMixture, InitConfig, InitMethod};
 use em_driver::rand::SeedableRng;
 use em_driver::rand::rngs::StdRng;
@@ -245,7 +246,28 @@ fn what_cannot_be_streamed_is_refused() {
         dir.path(),
         &["fit", "hmm", "--data", "x.npy", "--chunk-rows", "10"],
     );
-    hmm.fails_with(&["--chunk-rows", "gmm or bgmm"]);
+    hmm.fails_with(&["--chunk-rows", "hmm needs --lengths"]);
+    let lgssm = emfit(
+        dir.path(),
+        &["fit", "lgssm", "--data", "x.npy", "--chunk-rows", "10"],
+    );
+    lgssm.fails_with(&["--chunk-rows", "lgssm are read whole"]);
+    dir.write("symbols.txt", "50\n50\n");
+    write(&dir, "s.npy", &Mat::from_fn(100, 1, |i, _| (i % 3) as f64));
+    let symbols = emfit(
+        dir.path(),
+        &[
+            "fit",
+            "categorical-hmm",
+            "--data",
+            "s.npy",
+            "--lengths",
+            "symbols.txt",
+            "--chunk-rows",
+            "10",
+        ],
+    );
+    symbols.fails_with(&["--chunk-rows", "--symbols N"]);
     let columns = emfit(
         dir.path(),
         &[
@@ -265,4 +287,240 @@ fn what_cannot_be_streamed_is_refused() {
         &["fit", "gmm", "--data", "x.npy", "--chunk-rows", "0"],
     );
     assert_eq!(zero.code, Some(2), "{}", zero.stderr);
+}
+
+fn hmm_parameters(dir: &TempDir, name: &str) -> Vec<f64> {
+    let model = GaussianHmm::load(&dir.path().join(name)).unwrap();
+    model.flat_parameters(&Default::default()).unwrap()
+}
+
+#[test]
+fn a_streamed_hmm_is_the_in_memory_fit_and_bad_files_are_refused() {
+    let dir = TempDir::new("ooc-hmm");
+    let sample = scenario::sample_with(5, 2000, 80).unwrap();
+    write(&dir, "x.npy", &sample.x);
+    write(&dir, "x.csv", &sample.x);
+    let lengths: String = sample.lengths.iter().map(|n| format!("{n}\n")).collect();
+    dir.write("lengths.txt", &lengths);
+    let args = [
+        "hmm",
+        "--data",
+        "x.npy",
+        "--lengths",
+        "lengths.txt",
+        "-k",
+        "2",
+        "--restarts",
+        "2",
+        "--seed",
+        "3",
+        "--max-iter",
+        "30",
+        "--acceleration",
+        "none",
+    ];
+    let memory = fit(&dir, &args, "memory.json");
+    assert!(
+        numbers(&memory["history"]).len() > 5,
+        "EM has work to do: {memory}"
+    );
+    let want = hmm_parameters(&dir, "memory.json");
+    // From the sample of every sequence (the in-memory start), for .npy and
+    // CSV and chunks of one to all sequences.
+    for (data, chunk) in [
+        ("x.npy", "300"),
+        ("x.csv", "300"),
+        ("x.npy", "1"),
+        ("x.npy", "5000"),
+    ] {
+        let streamed_args = [&args[..], &["--chunk-rows", chunk, "--init-sample", "2000"]].concat();
+        let streamed_args = [&streamed_args[..2], &[data], &streamed_args[3..]].concat();
+        let out = format!("{chunk}-{data}.json");
+        let streamed = fit(&dir, &streamed_args, &out);
+        let what = format!("{data} in chunks of {chunk}");
+        let chunks = streamed["chunks"].as_u64().unwrap();
+        match chunk {
+            "1" => assert_eq!(chunks, 80, "{what}"),
+            "5000" => assert_eq!(chunks, 1, "{what}"),
+            _ => assert!((7..80).contains(&chunks), "{what}: {chunks}"),
+        }
+        assert_eq!(streamed["best_restart"], memory["best_restart"], "{what}");
+        close(
+            &numbers(&streamed["history"]),
+            &numbers(&memory["history"]),
+            1e-12,
+            &what,
+        );
+        close(&hmm_parameters(&dir, &out), &want, 1e-12, &what);
+        let bic = [streamed["bic"].as_f64().unwrap()];
+        close(&bic, &[memory["bic"].as_f64().unwrap()], 1e-12, &what);
+    }
+    assert_eq!(
+        hmm_parameters(&dir, "300-x.npy.json"),
+        hmm_parameters(&dir, "300-x.csv.json")
+    );
+    // From --init: the in-memory fit from it.
+    let warm = [
+        "hmm",
+        "--data",
+        "x.npy",
+        "--lengths",
+        "lengths.txt",
+        "--init",
+        "memory.json",
+        "--max-iter",
+        "5",
+        "--acceleration",
+        "none",
+    ];
+    let memory = fit(&dir, &warm, "warm.json");
+    let streamed = fit(
+        &dir,
+        &[&warm[..], &["--chunk-rows", "200"]].concat(),
+        "warm-streamed.json",
+    );
+    close(
+        &numbers(&streamed["history"]),
+        &numbers(&memory["history"]),
+        1e-12,
+        "warm",
+    );
+    // A smaller sample of whole sequences: the same start for any chunk size.
+    let small = |chunk: &str| {
+        let small_args = [&args[..], &["--chunk-rows", chunk, "--init-sample", "400"]].concat();
+        numbers(&fit(&dir, &small_args, "small.json")["history"])
+    };
+    close(&small("100"), &small("2000"), 1e-12, "a sample of 400 rows");
+    // The text report says what was streamed.
+    let text = emfit(
+        dir.path(),
+        &[&["fit"], &args[..], &["--chunk-rows", "5000"]].concat(),
+    );
+    assert!(
+        text.ok()
+            .contains("streamed 2000 rows of x.npy in 1 chunks of whole sequences of about 5000 rows"),
+        "{}",
+        text.stdout
+    );
+
+    // Lengths that do not add up, a bad value: refused, no model written.
+    let run = |data: &str, lengths: &str| {
+        emfit(
+            dir.path(),
+            &[
+                "fit",
+                "hmm",
+                "--data",
+                data,
+                "--lengths",
+                lengths,
+                "--chunk-rows",
+                "300",
+                "--out",
+                "m.json",
+            ],
+        )
+    };
+    dir.write("short.txt", format!("{lengths}7\n"));
+    run("x.npy", "short.txt").fails_with(&["short.txt", "add up to 2007", "2000 rows"]);
+    run("x.csv", "short.txt").fails_with(&["short.txt", "add up to 2007", "2000 rows"]);
+    let mut x = sample.x.clone();
+    x[(1500, 0)] = f64::INFINITY;
+    write(&dir, "inf.npy", &x);
+    run("inf.npy", "lengths.txt").fails_with(&["inf.npy", "row 1501, column 1"]);
+    assert!(!dir.path().join("m.json").exists());
+    run("x.npy", "lengths.txt").ok();
+    assert!(dir.path().join("m.json").exists());
+}
+
+#[test]
+fn a_model_error_of_a_chunk_names_the_sequence_and_row_of_the_file() {
+    let dir = TempDir::new("ooc-hmm-chunk-error");
+    // Symbols 0..3 but a 5 at row 778 (sequence 8 of 100 rows each), which
+    // the sample (one other sequence) does not hold: the E-step of its
+    // chunk (sequences 7 and 8, rows 601..800) finds it.
+    let text: String = (0..1000)
+        .map(|i| {
+            if i == 777 {
+                "5\n".to_string()
+            } else {
+                format!("{}\n", i % 3)
+            }
+        })
+        .collect();
+    dir.write("s.csv", text);
+    dir.write("lengths.txt", "100\n".repeat(10));
+    let run = emfit(
+        dir.path(),
+        &[
+            "fit",
+            "categorical-hmm",
+            "--data",
+            "s.csv",
+            "--lengths",
+            "lengths.txt",
+            "--symbols",
+            "3",
+            "-k",
+            "2",
+            "--chunk-rows",
+            "250",
+            "--init-sample",
+            "100",
+            "--out",
+            "m.json",
+        ],
+    );
+    run.fails_with(&["sequence 8, time 78 (row 778)", "5 is not a symbol"]);
+    assert!(!dir.path().join("m.json").exists());
+}
+
+#[test]
+fn a_streamed_gmmhmm_or_categorical_hmm_is_the_in_memory_fit() {
+    let dir = TempDir::new("ooc-hmm-emissions");
+    let sample = scenario::sample_with(7, 1500, 40).unwrap();
+    write(&dir, "x.npy", &sample.x);
+    let symbols = Mat::from_fn(1500, 1, |i, _| {
+        f64::from(u8::from(sample.x[(i, 0)] > 0.0)) + (i % 2) as f64
+    });
+    write(&dir, "s.npy", &symbols);
+    let lengths: String = sample.lengths.iter().map(|n| format!("{n}\n")).collect();
+    dir.write("lengths.txt", &lengths);
+    let common = [
+        "--lengths",
+        "lengths.txt",
+        "-k",
+        "2",
+        "--seed",
+        "5",
+        "--max-iter",
+        "15",
+        "--acceleration",
+        "none",
+    ];
+    for family in [
+        &["gmmhmm", "--data", "x.npy", "-m", "2"][..],
+        &["categorical-hmm", "--data", "s.npy", "--symbols", "3"][..],
+    ] {
+        let args = [family, &common[..]].concat();
+        let memory = fit(&dir, &args, "memory.json");
+        let streamed = fit(
+            &dir,
+            &[&args[..], &["--chunk-rows", "100", "--init-sample", "1500"]].concat(),
+            "streamed.json",
+        );
+        assert!(
+            numbers(&memory["history"]).len() > 3,
+            "EM has work to do: {memory}"
+        );
+        assert!(streamed["chunks"].as_u64().unwrap() >= 15, "{streamed}");
+        close(
+            &numbers(&streamed["history"]),
+            &numbers(&memory["history"]),
+            1e-12,
+            family[0],
+        );
+        let bic = [streamed["bic"].as_f64().unwrap()];
+        close(&bic, &[memory["bic"].as_f64().unwrap()], 1e-12, family[0]);
+    }
 }

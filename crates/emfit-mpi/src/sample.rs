@@ -15,7 +15,7 @@
 //! initialised on it is the single-machine initialisation.
 
 use em_driver::em_core::Collective;
-use em_driver::em_core::sample::key;
+use em_driver::em_core::sample::{key, take_smallest_keys};
 use em_driver::faer::{Mat, MatRef};
 
 /// The sample of `size` rows over every rank's `part` (its rows of the
@@ -68,24 +68,21 @@ pub fn seeded_sequences<C: Collective + ?Sized>(
             Some(*row - len)
         })
         .collect();
-    let mut local: Vec<(u64, usize)> = (0..lengths.len())
-        .map(|s| (key(seed, (first_sequence + s) as u64), s))
+    let local = (0..lengths.len())
+        .map(|s| {
+            let whole = (first_sequence + s) as u64;
+            (key(seed, whole), whole, s)
+        })
         .collect();
-    local.sort_unstable();
     // [d] then, per candidate, [key, sequence of the whole, length, its rows].
     let mut message = vec![d as u64];
-    let mut rows = 0;
-    for &(k, s) in &local {
-        if rows >= size {
-            break;
-        }
-        rows += lengths[s];
-        message.extend([k, (first_sequence + s) as u64, lengths[s] as u64]);
+    for (k, whole, s) in take_smallest_keys(local, |&s| lengths[s], size) {
+        message.extend([k, whole, lengths[s] as u64]);
         let block = part.subrows(starts[s], lengths[s]);
         message.extend((0..lengths[s]).flat_map(|i| (0..d).map(move |j| block[(i, j)].to_bits())));
     }
     let bytes: Vec<u8> = message.iter().flat_map(|w| w.to_le_bytes()).collect();
-    let mut candidates: Vec<(u64, u64, usize, Vec<u64>)> = Vec::new();
+    let mut candidates: Vec<(u64, u64, (usize, Vec<u64>))> = Vec::new();
     for (rank, bytes) in collective.all_gather(&bytes).iter().enumerate() {
         let broken = || format!("rank {rank} sent no sample");
         if bytes.len() % 8 != 0 {
@@ -109,23 +106,16 @@ pub fn seeded_sequences<C: Collective + ?Sized>(
                 .checked_mul(d)
                 .filter(|&n| n <= tail.len())
                 .ok_or_else(broken)?;
-            candidates.push((*k, *s, len, tail[..values].to_vec()));
+            candidates.push((*k, *s, (len, tail[..values].to_vec())));
             rest = &tail[values..];
         }
         if !rest.is_empty() {
             return Err(broken());
         }
     }
-    candidates.sort_unstable_by_key(|&(k, s, _, _)| (k, s));
-    let mut rows = 0;
-    let mut taken: Vec<(u64, usize, Vec<u64>)> = candidates
+    let mut taken: Vec<(u64, usize, Vec<u64>)> = take_smallest_keys(candidates, |&(len, _)| len, size)
         .into_iter()
-        .take_while(|&(_, _, len, _)| {
-            let before = rows;
-            rows += len;
-            before < size
-        })
-        .map(|(_, s, len, values)| (s, len, values))
+        .map(|(_, s, (len, values))| (s, len, values))
         .collect();
     taken.sort_unstable_by_key(|&(s, _, _)| s);
     let lengths: Vec<usize> = taken.iter().map(|&(_, len, _)| len).collect();

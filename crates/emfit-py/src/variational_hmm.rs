@@ -156,23 +156,24 @@ fn shaped(a: &ArrayD<f64>, key: &str, shape: &[usize]) -> PyResult<Vec<f64>> {
 }
 
 /// One side of the Normal-Wishart with the given arrays of `given` (keys
-/// `means_{side}` (K, d), `beta_{side}` (K,), `dof_{side}` (K,),
-/// `scale_{side}` (K, d, d)) in place of those of `default`.
+/// `means_{side}` (K, d), `beta_{side}` (K,), `dof_{side}` (W,),
+/// `scale_{side}` (W, d, d), W the number of Wisharts of `default`: K, or
+/// 1 for the tied type) in place of those of `default`.
 fn normal_wishart(given: &Bound<'_, PyDict>, side: &str, default: &NormalWishart) -> PyResult<NormalWishart> {
-    let (k, d) = (default.means.nrows(), default.means.ncols());
+    let (k, d, w) = (default.means.nrows(), default.means.ncols(), default.dof.len());
     let mut out = default.clone();
     if let Some(a) = optional(given, &format!("means_{side}"))? {
         let v = shaped(&a, &format!("means_{side}"), &[k, d])?;
         out.means = Mat::from_fn(k, d, |j, c| v[j * d + c]);
     }
-    for (name, target) in [("beta", &mut out.beta), ("dof", &mut out.dof)] {
+    for (name, target, n) in [("beta", &mut out.beta, k), ("dof", &mut out.dof, w)] {
         if let Some(a) = optional(given, &format!("{name}_{side}"))? {
-            *target = shaped(&a, &format!("{name}_{side}"), &[k])?;
+            *target = shaped(&a, &format!("{name}_{side}"), &[n])?;
         }
     }
     if let Some(a) = optional(given, &format!("scale_{side}"))? {
-        let v = shaped(&a, &format!("scale_{side}"), &[k, d, d])?;
-        out.scale = (0..k)
+        let v = shaped(&a, &format!("scale_{side}"), &[w, d, d])?;
+        out.scale = (0..w)
             .map(|j| Mat::from_fn(d, d, |a, b| v[(j * d + a) * d + b]))
             .collect();
     }
@@ -196,11 +197,13 @@ fn square(given: &Bound<'_, PyDict>, key: &str, default: MatRef<'_, f64>) -> PyR
     }
 }
 
-/// Fits a variational Gaussian HMM (`covariance_type` `"full"` or
-/// `"diag"`) to `x` (n, d) in sequences of `lengths` and returns a dict:
-/// `startprob_{prior,posterior}` (K,), `transmat_{prior,posterior}` (K,
-/// K), `means_{prior,posterior}` (K, d), `beta_*` (K,), `dof_*` (K,),
-/// `scale_*` (K, d, d; diagonal matrices for `"diag"`), the posterior
+/// Fits a variational Gaussian HMM (`covariance_type` `"full"`, `"diag"`,
+/// `"spherical"` or `"tied"`) to `x` (n, d) in sequences of `lengths` and
+/// returns a dict: `startprob_{prior,posterior}` (K,),
+/// `transmat_{prior,posterior}` (K, K), `means_{prior,posterior}` (K, d),
+/// `beta_*` (K,), `dof_*` (W,), `scale_*` (W, d, d; diagonal matrices for
+/// `"diag"`, multiples of the identity for `"spherical"`), W = K Wisharts,
+/// 1 for `"tied"`, the posterior
 /// means `startprob`, `transmat`, the expected covariances `covars` (K, d,
 /// d), and `report`.
 ///

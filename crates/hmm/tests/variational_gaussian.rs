@@ -1,6 +1,7 @@
 //! The variational Gaussian HMM: its emission's expectations and
 //! divergence against Monte Carlo over the Normal-Gamma (d = 1, where the
-//! Wishart is a Gamma), the bound never falls (full and diagonal), errors.
+//! Wishart is a Gamma), the bound never falls (all four covariance types),
+//! errors.
 
 use faer::Mat;
 use hmm::variational::{
@@ -93,10 +94,15 @@ fn data(seed: u64, n: usize) -> Mat<f64> {
 }
 
 #[test]
-fn the_bound_never_falls_for_full_and_diagonal_covariances() {
+fn the_bound_never_falls_for_every_covariance_type() {
     let x = data(3, 300);
     let sequences = Sequences::new(x.as_ref(), &[100, 120, 80]).unwrap();
-    for kind in [CovarianceType::Full, CovarianceType::Diagonal] {
+    for kind in [
+        CovarianceType::Full,
+        CovarianceType::Diagonal,
+        CovarianceType::Spherical,
+        CovarianceType::Tied,
+    ] {
         for (k, seed) in [(1, 1), (2, 2), (3, 3), (4, 4)] {
             let init = VariationalInit {
                 emission: VariationalGaussianInit {
@@ -117,9 +123,19 @@ fn the_bound_never_falls_for_full_and_diagonal_covariances() {
             // One state is fitted in one step; more climb a long way from the start.
             assert!(k == 1 || h.last().unwrap() > &(h[0] + 1.0), "{kind} K {k}: {h:?}");
             let q = fitted.model.emission().posterior();
-            if kind == CovarianceType::Diagonal {
+            if matches!(kind, CovarianceType::Diagonal | CovarianceType::Spherical) {
                 assert!(q.scale.iter().all(|s| s[(0, 1)] == 0.0 && s[(1, 0)] == 0.0));
             }
+            if kind == CovarianceType::Spherical {
+                assert!(q.scale.iter().all(|s| s[(0, 0)] == s[(1, 1)]));
+            }
+            // One Wishart shared by the states (tied), one per state otherwise;
+            // its degrees of freedom count the rows it has seen.
+            let w = if kind == CovarianceType::Tied { 1 } else { k };
+            assert_eq!((q.dof.len(), q.scale.len(), q.beta.len()), (w, w, k));
+            let prior = fitted.model.emission().prior();
+            let mass: f64 = q.dof.iter().zip(&prior.dof).map(|(n, n0)| n - n0).sum();
+            assert!((mass - 300.0).abs() < 1e-9, "{kind} K {k}: {mass}");
         }
     }
 }
@@ -140,17 +156,55 @@ fn bad_input_is_a_typed_error() {
         matches!(
             e,
             HmmError::InvalidPriorValue {
-                parameter: "prior",
+                parameter: "beta_prior",
                 state: Some(0),
                 ..
             }
         ),
         "{e}"
     );
-    assert!(matches!(
-        VariationalGaussian::new(CovarianceType::Tied, good.clone(), good.clone()).unwrap_err(),
-        HmmError::InvalidOption { .. }
-    ));
+    // Tied: one Wishart for all the states.
+    let two_states = NormalWishart {
+        means: Mat::zeros(2, 1),
+        beta: vec![1.0, 1.0],
+        ..good.clone()
+    };
+    assert!(VariationalGaussian::new(CovarianceType::Tied, two_states.clone(), two_states.clone()).is_ok());
+    let e = VariationalGaussian::new(CovarianceType::Full, two_states.clone(), two_states).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            HmmError::PriorShape {
+                parameter: "dof",
+                expected: (2, 1),
+                found: (1, 1),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Spherical: a scale off `s I`, named by side, state and entry.
+    let sphere = |s01: f64, s11: f64| NormalWishart {
+        means: Mat::zeros(1, 2),
+        beta: vec![1.0],
+        dof: vec![3.0],
+        scale: vec![Mat::from_fn(2, 2, |a, b| match (a, b) {
+            (0, 0) => 1.0,
+            (1, 1) => s11,
+            _ => s01,
+        })],
+    };
+    assert!(VariationalGaussian::new(CovarianceType::Spherical, sphere(0.0, 1.0), sphere(0.0, 1.0)).is_ok());
+    for (bad, entry) in [(sphere(0.0, 2.0), 3), (sphere(0.5, 1.0), 1)] {
+        let e = VariationalGaussian::new(CovarianceType::Spherical, sphere(0.0, 1.0), bad).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HmmError::InvalidPriorValue { parameter: "scale_posterior", state: Some(0), index: (0, i), .. } if i == entry
+            ),
+            "{e}"
+        );
+    }
     // A non-finite observation, named by sequence, time and column.
     let e = VariationalGaussian::new(CovarianceType::Full, good.clone(), good).unwrap();
     let two = Mat::from_fn(1, 1, |_, _| 1.0);

@@ -371,11 +371,24 @@ impl Cholesky {
     #[must_use]
     pub fn inverse(&self) -> Mat<f64> {
         let n = self.dim();
-        let mut inv = Mat::identity(n, n);
-        triangular::solve_lower_in_place(self.l.as_ref(), inv.as_mut());
-        triangular::solve_lower_transpose_in_place(self.l.as_ref(), inv.as_mut());
-        crate::symmetrize(inv.as_mut()).expect("square by construction");
+        let mut inv = Mat::zeros(n, n);
+        self.inverse_into(inv.as_mut());
         inv
+    }
+
+    /// `A⁻¹` written into `out` (n x n), without allocating: for a caller
+    /// that needs one inverse per step of a recursion.
+    ///
+    /// # Panics
+    /// If `out` is not n x n.
+    pub fn inverse_into(&self, mut out: MatMut<'_, f64>) {
+        let n = self.dim();
+        assert_eq!((out.nrows(), out.ncols()), (n, n), "inverse_into: output shape");
+        out.fill(0.0);
+        out.rb_mut().diagonal_mut().fill(1.0);
+        triangular::solve_lower_in_place(self.l.as_ref(), out.rb_mut());
+        triangular::solve_lower_transpose_in_place(self.l.as_ref(), out.rb_mut());
+        crate::symmetrize(out).expect("square by construction");
     }
 
     /// `L Lᵀ`, the matrix this factor represents. Allocates n x n.

@@ -46,23 +46,39 @@ pub fn first_non_finite(x: MatRef<'_, f64>) -> Option<(usize, usize)> {
             return None;
         }
     } else if rs == 1 {
-        let mut first: Option<(usize, usize)> = None;
-        for j in 0..d {
-            let col = x.col(j).try_as_col_major().expect("unit row stride").as_slice();
-            if all_finite(col) {
-                continue;
-            }
-            let i = col
-                .iter()
-                .position(|v| !v.is_finite())
-                .expect("a value is not finite");
-            if first.is_none_or(|(r, _)| i < r) {
-                first = Some((i, j));
-            }
-        }
-        return first;
+        let cols: Vec<&[f64]> = (0..d)
+            .map(|j| x.col(j).try_as_col_major().expect("unit row stride").as_slice())
+            .collect();
+        return first_invalid_in_columns(&cols, 0..n, all_finite, f64::is_finite);
     }
     (0..n).find_map(|i| (0..d).find(|&j| !x[(i, j)].is_finite()).map(|j| (i, j)))
+}
+
+/// `(row, column)` of the first entry of the rows `rows` of the columns
+/// `cols` (smallest row, then smallest column) that is not `valid`;
+/// `all_valid` tests a whole column part at once (the vectorised fast path,
+/// e.g. [`all_finite`]), and only a column part it refuses is searched value
+/// by value.
+pub fn first_invalid_in_columns(
+    cols: &[&[f64]],
+    rows: std::ops::Range<usize>,
+    all_valid: impl Fn(&[f64]) -> bool,
+    valid: impl Fn(f64) -> bool,
+) -> Option<(usize, usize)> {
+    let mut first: Option<(usize, usize)> = None;
+    for (j, col) in cols.iter().enumerate() {
+        let part = &col[rows.clone()];
+        if all_valid(part) {
+            continue;
+        }
+        if let Some(i) = part.iter().position(|&v| !valid(v)) {
+            let row = rows.start + i;
+            if first.is_none_or(|(r, _)| row < r) {
+                first = Some((row, j));
+            }
+        }
+    }
+    first
 }
 
 #[cfg(test)]

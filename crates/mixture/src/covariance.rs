@@ -107,6 +107,42 @@ impl Covariances {
             Self::Spherical(v) => Mat::from_fn(d, d, |i, j| if i == j { v[k] } else { 0.0 }),
         }
     }
+
+    /// Every stored covariance as a dense d x d matrix: K for the full,
+    /// diagonal (`diag(v_k)`) and spherical (`σₖ² I`) types, the shared one
+    /// once for the tied type.
+    #[must_use]
+    pub fn matrices(&self, d: usize) -> Vec<Mat<f64>> {
+        let k = match self {
+            Self::Full(m) => m.len(),
+            Self::Diagonal(v) => v.nrows(),
+            Self::Spherical(v) => v.len(),
+            Self::Tied(_) => 1,
+        };
+        (0..k).map(|c| self.dense(c, d)).collect()
+    }
+
+    /// The covariances of type `t` from dense matrices laid out as
+    /// [`Covariances::matrices`] gives them: the diagonal of each for the
+    /// diagonal type, the first diagonal entry of each for the spherical
+    /// type, the first matrix for the tied type (the caller gives at least
+    /// one). Entries off the type's structure are dropped unchecked.
+    ///
+    /// # Panics
+    /// For the tied type without a matrix, or the spherical type with an
+    /// empty (0 x 0) matrix.
+    #[must_use]
+    pub fn from_matrices(t: CovarianceType, mut matrices: Vec<Mat<f64>>) -> Self {
+        match t {
+            CovarianceType::Full => Self::Full(matrices),
+            CovarianceType::Diagonal => {
+                let d = matrices.first().map_or(0, Mat::ncols);
+                Self::Diagonal(Mat::from_fn(matrices.len(), d, |c, j| matrices[c][(j, j)]))
+            }
+            CovarianceType::Spherical => Self::Spherical(matrices.iter().map(|m| m[(0, 0)]).collect()),
+            CovarianceType::Tied => Self::Tied(matrices.swap_remove(0)),
+        }
+    }
 }
 
 /// How the cached whitening acts, per type (flat buffers for the kernels).

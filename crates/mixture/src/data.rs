@@ -3,7 +3,7 @@
 use crate::MixtureError;
 use crate::kernel::CHUNK_ROWS;
 use faer::{Mat, MatMut, MatRef};
-use linalg_kernels::finite::{all_finite, first_non_finite};
+use linalg_kernels::finite::{all_finite, first_invalid_in_columns, first_non_finite};
 use rayon::prelude::*;
 
 /// `(start, end)` of every chunk of `n` rows, in order. The chunk size is a
@@ -117,7 +117,7 @@ fn column_slices(x: MatRef<'_, f64>) -> Option<Vec<&[f64]>> {
 /// The first non-finite entry (smallest row, then smallest column) of rows
 /// `start..end`, as an error.
 pub(crate) fn check_finite_rows(cols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
-    match first_invalid(cols, start, end, all_finite, f64::is_finite) {
+    match first_invalid_in_columns(cols, start..end, all_finite, f64::is_finite) {
         None => Ok(()),
         Some((row, col)) => Err(MixtureError::NonFiniteData {
             row,
@@ -125,32 +125,6 @@ pub(crate) fn check_finite_rows(cols: &[&[f64]], start: usize, end: usize) -> Re
             value: cols[col][row],
         }),
     }
-}
-
-/// `(row, column)` of the first entry of rows `start..end` (smallest row,
-/// then smallest column) that is not `valid`; `all_valid` tests a whole
-/// column part at once (the vectorised fast path).
-pub(crate) fn first_invalid(
-    cols: &[&[f64]],
-    start: usize,
-    end: usize,
-    all_valid: impl Fn(&[f64]) -> bool,
-    valid: impl Fn(f64) -> bool,
-) -> Option<(usize, usize)> {
-    let mut first: Option<(usize, usize)> = None;
-    for (j, col) in cols.iter().enumerate() {
-        let part = &col[start..end];
-        if all_valid(part) {
-            continue;
-        }
-        if let Some(i) = part.iter().position(|&v| !valid(v)) {
-            let row = start + i;
-            if first.is_none_or(|(r, _)| row < r) {
-                first = Some((row, j));
-            }
-        }
-    }
-    first
 }
 
 /// The checks of the data a model is initialised or clustered from: `k ≥ 1`

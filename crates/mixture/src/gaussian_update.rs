@@ -471,21 +471,6 @@ mod tests {
         p
     }
 
-    /// Every component's covariance as a dense matrix (the tied one once).
-    fn dense(c: &Covariances) -> Vec<Mat<f64>> {
-        match c {
-            Covariances::Full(v) => v.clone(),
-            Covariances::Tied(m) => vec![m.clone()],
-            Covariances::Diagonal(m) => (0..m.nrows())
-                .map(|c| Mat::from_fn(D, D, |i, j| if i == j { m[(c, i)] } else { 0.0 }))
-                .collect(),
-            Covariances::Spherical(v) => v
-                .iter()
-                .map(|&s| Mat::from_fn(D, D, |i, j| if i == j { s } else { 0.0 }))
-                .collect(),
-        }
-    }
-
     /// The new covariances under `prior` with these floors and mode, and
     /// the events.
     fn run(
@@ -531,7 +516,7 @@ mod tests {
             };
             let (added, events) = run(t, Some(&p), &floors, FloorMode::Additive);
             let (bounded, bound_events) = run(t, Some(&p), &floors, FloorMode::LowerBound);
-            let (free, added, bounded) = (dense(&free), dense(&added), dense(&bounded));
+            let (free, added, bounded) = (free.matrices(D), added.matrices(D), bounded.matrices(D));
             for c in 0..free.len() {
                 let u = &free[c];
                 for i in 0..D {
@@ -596,7 +581,7 @@ mod tests {
                 let flat = NormalPrior::none(K, D, t);
                 let (ml, _) = run(t, None, &floors, mode);
                 let (map, _) = run(t, Some(&flat), &floors, mode);
-                for (a, b) in dense(&ml).iter().zip(dense(&map)) {
+                for (a, b) in ml.matrices(D).iter().zip(map.matrices(D)) {
                     for i in 0..D {
                         for j in 0..D {
                             assert!(

@@ -41,7 +41,7 @@
 //! says: merging parts in a fixed order gives the same bits every time.
 
 use crate::covariance::check_count;
-use crate::data::{Data, chunk_ranges, first_invalid, with_columns, with_data};
+use crate::data::{Data, chunk_ranges, with_columns, with_data};
 use crate::kernel::{self, Acc, AccKind, AccumulateJob, LANES, hsum};
 use crate::{CovarianceType, MixtureError};
 use em_core::ScaleStats;
@@ -711,7 +711,12 @@ fn add_into(dst: &mut [f64], src: &[f64]) {
 /// infinite (smallest row, then smallest component), as an error.
 fn check_responsibilities(rcols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
     let valid = |v: f64| v.is_finite() && v >= 0.0;
-    match first_invalid(rcols, start, end, all_valid_responsibilities, valid) {
+    match linalg_kernels::finite::first_invalid_in_columns(
+        rcols,
+        start..end,
+        all_valid_responsibilities,
+        valid,
+    ) {
         None => Ok(()),
         Some((row, component)) => Err(MixtureError::InvalidResponsibility {
             row,

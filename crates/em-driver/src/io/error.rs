@@ -304,6 +304,16 @@ pub enum DataError {
         /// Rows in the file.
         rows: usize,
     },
+    /// A file read in chunks ([`crate::io::ChunkedFile`]) has more rows
+    /// than when it was opened: it changed during the fit (fewer rows are
+    /// [`DataError::RowRange`]).
+    #[error("{}: the file has more rows than the {expected} it had when it was opened (it changed during the fit)", path.display())]
+    MoreRows {
+        /// The file.
+        path: PathBuf,
+        /// Rows of the file when it was opened.
+        expected: usize,
+    },
     /// A `.npy` value could not be used (non-finite data, non-integral length).
     #[error("{}: element {element} (row {row}, column {col}): value {value} {problem}", path.display())]
     NpyValue {

@@ -36,13 +36,13 @@ use std::path::Path;
 
 use faer::{Mat, MatRef};
 
-pub use chunks::{ChunkBuffers, ChunkedFile};
+pub use chunks::{ChunkBuffers, ChunkPlan, ChunkedFile};
 pub use columns::{ColumnSelector, ColumnSelectorError};
 pub use csv::{CsvRows, parse_csv, parse_record, read_csv};
 pub use error::{CellProblem, CellText, ColumnProblem, DataError, LengthProblem, NpyField};
 pub use npy::{
-    NpyMatrices, npy_shape, read_npy, read_npy_matrices, read_npy_rows, read_npy_rows_into, write_npy,
-    write_npy_f64, write_npy_f64_header, write_npy_i64,
+    NpyMatrices, npy_shape, read_npy, read_npy_matrices, read_npy_rows, write_npy, write_npy_f64,
+    write_npy_f64_header, write_npy_i64,
 };
 
 /// Whether a CSV file starts with a header line.

@@ -20,18 +20,21 @@
 //!   [`hmm::variational::VariationalHmm`];
 //! - categorical: `emissionprob_prior` and `emissionprob_posterior`
 //!   (K x M Dirichlet rows);
-//! - gaussian: `covariance_type` (`full` or `diag`) and, for the prior and
-//!   the posterior of the Normal-Wishart of every state, `means_*` (K x d),
-//!   `beta_*` (K), `dof_*` (K) and `scale_*`, the inverse scales `S` in the
-//!   layout of the covariance type (full: K x d x d, diag: K x d).
+//! - gaussian: `covariance_type` (`full`, `diag`, `spherical` or `tied`)
+//!   and, for the prior and the posterior of the Normal-Wishart of every
+//!   state, `means_*` (K x d), `beta_*` (K), `dof_*` (K; one value for
+//!   `tied`, whose states share one Wishart) and `scale_*`, the inverse
+//!   scales `S` in the layout of the covariance type, as the `gmm` kind
+//!   writes covariances (full: K x d x d, diag: K x d, spherical: K values
+//!   `s` of `S = s I`, tied: one d x d).
 //!
 //! The bound is not saved: it depends on the data. Loading rebuilds the
 //! model through the validating constructors, so a saved model loads back
 //! bit for bit; errors name the field (`parameters.transmat_posterior[1][0]`).
 
-use faer::Mat;
 use hmm::variational::{
-    NormalWishart, VariationalCategorical, VariationalEmission, VariationalGaussian, VariationalHmm,
+    NormalWishart, POSTERIOR_FIELDS, PRIOR_FIELDS, VariationalCategorical, VariationalEmission,
+    VariationalGaussian, VariationalHmm,
 };
 use hmm::{HmmError, Table};
 use mixture::{CovarianceType, Covariances};
@@ -106,7 +109,7 @@ pub struct CategoricalOut {
 /// The fields of a Gaussian emission.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GaussianOut {
-    /// `full` or `diag`.
+    /// `full`, `diag`, `spherical` or `tied`.
     pub covariance_type: &'static str,
     /// `m0` (K x d).
     pub means_prior: Vec<Vec<f64>>,
@@ -116,9 +119,9 @@ pub struct GaussianOut {
     pub beta_prior: Vec<f64>,
     /// `β` (K).
     pub beta_posterior: Vec<f64>,
-    /// `ν0` (K).
+    /// `ν0` (K; 1 for the tied type).
     pub dof_prior: Vec<f64>,
-    /// `ν` (K).
+    /// `ν` (K; 1 for the tied type).
     pub dof_posterior: Vec<f64>,
     /// `S0` in the covariance type's layout.
     pub scale_prior: CovariancesOut,
@@ -159,43 +162,55 @@ impl VhmmEmission for VariationalCategorical {
 
 /// The inverse scales of one side in the layout of the covariance type.
 fn scales_out(t: CovarianceType, side: &NormalWishart) -> CovariancesOut {
-    let scales = match t {
-        CovarianceType::Diagonal => {
-            Covariances::Diagonal(Mat::from_fn(side.scale.len(), side.means.ncols(), |j, c| {
-                side.scale[j][(c, c)]
-            }))
-        }
-        _ => Covariances::Full(side.scale.clone()),
-    };
-    CovariancesOut::new(&scales).1
+    CovariancesOut::new(&Covariances::from_matrices(t, side.scale.clone())).1
 }
 
-/// One side of the Normal-Wishart from its fields `names` (means, β, ν,
-/// S), for K states and (when known) d features; a diagonal `S` is read as
-/// K rows of d entries.
+/// One side of the Normal-Wishart of type `t` from its fields `names`
+/// (means, β, ν, S), for K states and (when known) d features: `S` is read
+/// in the covariance type's layout (K, or one for the tied type, dense
+/// matrices), and `ν` has one entry per Wishart.
 fn read_side(
     object: &Object<'_>,
-    diagonal: bool,
+    t: CovarianceType,
     names: [&'static str; 4],
     k: usize,
     d: Option<usize>,
 ) -> Result<NormalWishart, Error> {
     let means = object.field(names[0])?.matrix(Some(k), d)?;
     let d = means.ncols();
-    let node = object.field(names[3])?;
-    let scale = if diagonal {
-        let rows = node.matrix(Some(k), Some(d))?;
-        (0..k)
-            .map(|j| Mat::from_fn(d, d, |a, b| if a == b { rows[(j, a)] } else { 0.0 }))
-            .collect()
-    } else {
-        node.matrices(k, d, d)?
-    };
+    let wisharts = if t == CovarianceType::Tied { 1 } else { k };
     Ok(NormalWishart {
         means,
         beta: object.field(names[1])?.vector(Some(k))?,
-        dof: object.field(names[2])?.vector(Some(k))?,
-        scale,
+        dof: object.field(names[2])?.vector(Some(wisharts))?,
+        scale: covariances::read(&object.field(names[3])?, t, k, d)?.matrices(d),
+    })
+}
+
+/// The entry a bad value of a Normal-Wishart names, in the file's layout:
+/// the error's parameter is its field and its index (state or Wishart,
+/// column; `a d + b` for `S[a, b]`) the entry.
+fn entry_of(object: &Object<'_>, t: CovarianceType, d: usize, e: &HmmError) -> Option<FieldPath> {
+    let HmmError::InvalidPriorValue {
+        parameter,
+        index: (j, col),
+        ..
+    } = e
+    else {
+        return None;
+    };
+    let (j, col) = (*j, *col);
+    let field = object.optional(parameter)?.path().clone();
+    let (a, b) = (col / d, col % d);
+    Some(match parameter.split('_').next() {
+        Some("means") => field.with_index(j).with_index(col),
+        Some("scale") => match t {
+            CovarianceType::Full => field.with_index(j).with_index(a).with_index(b),
+            CovarianceType::Diagonal => field.with_index(j).with_index(a),
+            CovarianceType::Spherical => field.with_index(j),
+            CovarianceType::Tied => field.with_index(a).with_index(b),
+        },
+        _ => field.with_index(j),
     })
 }
 
@@ -238,36 +253,10 @@ impl VhmmEmission for VariationalGaussian {
     fn read(parameters: &serde_json::Value, k: usize) -> Result<Self, Error> {
         let object = &parameters_node(parameters).object(Self::FIELDS)?;
         let t = covariances::read_type(&object.field("covariance_type")?)?;
-        if !matches!(t, CovarianceType::Full | CovarianceType::Diagonal) {
-            let e = HmmError::InvalidOption {
-                what: "covariance type of a variational Gaussian HMM (full or diag)",
-                value: f64::NAN,
-            };
-            return Err(invalid(ModelKind::Vhmm, field_of(object, Self::FIELDS, &e), e));
-        }
-        let diagonal = t == CovarianceType::Diagonal;
-        let prior = read_side(
-            object,
-            diagonal,
-            ["means_prior", "beta_prior", "dof_prior", "scale_prior"],
-            k,
-            None,
-        )?;
+        let prior = read_side(object, t, PRIOR_FIELDS, k, None)?;
         let d = prior.means.ncols();
-        let posterior = read_side(
-            object,
-            diagonal,
-            [
-                "means_posterior",
-                "beta_posterior",
-                "dof_posterior",
-                "scale_posterior",
-            ],
-            k,
-            Some(d),
-        )?;
-        Self::new(t, prior, posterior)
-            .map_err(|e| invalid(ModelKind::Vhmm, field_of(object, Self::FIELDS, &e), e))
+        let posterior = read_side(object, t, POSTERIOR_FIELDS, k, Some(d))?;
+        Self::new(t, prior, posterior).map_err(|e| invalid(ModelKind::Vhmm, entry_of(object, t, d, &e), e))
     }
 }
 
@@ -349,8 +338,7 @@ pub(crate) fn emission_of(parameters: &serde_json::Value) -> Result<&'static str
 }
 
 /// The field an error of the model's constructors is about: a
-/// concentration names its table's prior or posterior entry, a covariance
-/// type other than full or diagonal names `covariance_type`.
+/// concentration names its table's prior or posterior entry.
 fn field_of(object: &Object<'_>, fields: &[&'static str], e: &HmmError) -> Option<FieldPath> {
     let path = |name: &'static str| {
         fields
@@ -378,7 +366,6 @@ fn field_of(object: &Object<'_>, fields: &[&'static str], e: &HmmError) -> Optio
                 _ => field.with_index(*row).with_index(*col),
             })
         }
-        HmmError::InvalidOption { .. } => path("covariance_type"),
         _ => None,
     }
 }
@@ -387,6 +374,7 @@ fn field_of(object: &Object<'_>, fields: &[&'static str], e: &HmmError) -> Optio
 mod tests {
     use super::*;
     use crate::model_file::AnyModel;
+    use faer::Mat;
     use hmm::variational::{VariationalCategoricalHmm, VariationalGaussianHmm};
 
     fn categorical() -> VariationalCategoricalHmm {
@@ -403,20 +391,24 @@ mod tests {
         .unwrap()
     }
 
+    /// A model of two states in two dimensions whose inverse scales have
+    /// the structure of `t` (one Wishart for the tied type).
     fn gaussian(t: CovarianceType) -> VariationalGaussianHmm {
         let d = 2;
         let scale = |j: usize, s: f64| {
             Mat::from_fn(d, d, |a, b| match (a == b, t) {
+                (true, CovarianceType::Spherical) => s * (1.0 + j as f64),
                 (true, _) => s * (1.0 + j as f64) + a as f64 * 0.3,
-                (false, CovarianceType::Full) => 0.1 * s,
+                (false, CovarianceType::Full | CovarianceType::Tied) => 0.1 * s,
                 _ => 0.0,
             })
         };
+        let wisharts = if t == CovarianceType::Tied { 1 } else { 2 };
         let side = |m: f64, beta: f64, dof: f64, s: f64| NormalWishart {
             means: Mat::from_fn(2, d, |j, c| m * (j as f64 - c as f64) + 0.1),
             beta: vec![beta, beta * 3.0],
-            dof: vec![dof, dof + 1.5],
-            scale: (0..2).map(|j| scale(j, s)).collect(),
+            dof: (0..wisharts).map(|j| dof + 1.5 * j as f64).collect(),
+            scale: (0..wisharts).map(|j| scale(j, s)).collect(),
         };
         let emission =
             VariationalGaussian::new(t, side(0.0, 1.0, 2.0, 1e-3), side(1.7, 51.0, 52.0, 40.0)).unwrap();
@@ -444,7 +436,7 @@ mod tests {
         assert!(
             matches!(AnyModel::from_json(&text).unwrap(), AnyModel::VariationalCategoricalHmm(m) if m == c)
         );
-        for t in [CovarianceType::Full, CovarianceType::Diagonal] {
+        for t in CovarianceType::ALL {
             let g = gaussian(t);
             let text = g.to_json();
             assert!(
@@ -500,11 +492,75 @@ mod tests {
             .to_string();
         assert!(e.contains("parameters.emissionprob_posterior"), "{e}");
         let text = gaussian(CovarianceType::Diagonal).to_json();
-        let bad = edited(&text, |p| p["covariance_type"] = "tied".into());
+        let bad = edited(&text, |p| p["covariance_type"] = "round".into());
         let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
-        assert!(e.contains("parameters.covariance_type"), "{e}");
+        assert!(
+            e.contains("parameters.covariance_type") && e.contains("round"),
+            "{e}"
+        );
         let bad = edited(&text, |p| p["scale_posterior"][1] = serde_json::json!([1.0]));
         let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
         assert!(e.contains("parameters.scale_posterior[1]"), "{e}");
+        // A diagonal file read as tied: its K x d scales are read as one
+        // d x d matrix (K = d = 2 here) but its dof has K entries.
+        let bad = edited(&text, |p| p["covariance_type"] = "tied".into());
+        let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+        assert!(e.contains("parameters.dof_prior"), "{e}");
+    }
+
+    /// The spherical and tied layouts: a spherical scale is one number per
+    /// state, a tied one a single d x d matrix with one dof; any other
+    /// shape is an error naming the field.
+    #[test]
+    fn spherical_and_tied_files_name_the_field() {
+        let text = gaussian(CovarianceType::Spherical).to_json();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value["parameters"]["scale_posterior"],
+            serde_json::json!([40.0, 80.0])
+        );
+        let bad = edited(&text, |p| p["scale_prior"][1] = serde_json::json!([1.0, 0.0]));
+        let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+        assert!(e.contains("parameters.scale_prior[1]"), "{e}");
+        let bad = edited(&text, |p| p["scale_posterior"] = serde_json::json!([40.0]));
+        let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+        assert!(e.contains("parameters.scale_posterior"), "{e}");
+
+        let text = gaussian(CovarianceType::Tied).to_json();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["parameters"]["dof_posterior"], serde_json::json!([52.0]));
+        let scale = &value["parameters"]["scale_posterior"];
+        assert_eq!(scale.as_array().map(Vec::len), Some(2), "{scale}");
+        assert_eq!(scale[0], serde_json::json!([40.0, 4.0]), "{scale}");
+        let bad = edited(&text, |p| p["dof_posterior"] = serde_json::json!([52.0, 53.5]));
+        let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+        assert!(e.contains("parameters.dof_posterior"), "{e}");
+        let bad = edited(&text, |p| p["scale_prior"][1] = serde_json::json!([0.0001]));
+        let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+        assert!(e.contains("parameters.scale_prior[1]"), "{e}");
+    }
+
+    /// A value out of range names its entry in the file's layout, for
+    /// every covariance type (an asymmetric scale its entry above the
+    /// diagonal).
+    #[test]
+    fn bad_values_name_the_entry() {
+        for t in CovarianceType::ALL {
+            let text = gaussian(t).to_json();
+            let bad = edited(&text, |p| p["dof_posterior"][0] = 0.5.into());
+            let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+            assert!(e.contains("parameters.dof_posterior[0]"), "{t}: {e}");
+            let bad = edited(&text, |p| p["beta_prior"][1] = 0.0.into());
+            let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+            assert!(e.contains("parameters.beta_prior[1]"), "{t}: {e}");
+        }
+        let text = gaussian(CovarianceType::Tied).to_json();
+        let bad = edited(&text, |p| p["scale_posterior"][0][1] = 9.0.into());
+        let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+        assert!(e.contains("parameters.scale_posterior[0][1]"), "{e}");
+        let text = gaussian(CovarianceType::Full).to_json();
+        let bad = edited(&text, |p| p["scale_prior"][1][0][1] = 9.0.into());
+        let e = VariationalGaussianHmm::from_json(&bad).unwrap_err().to_string();
+        assert!(e.contains("parameters.scale_prior[1][0][1]"), "{e}");
     }
 }

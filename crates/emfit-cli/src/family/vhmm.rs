@@ -92,16 +92,11 @@ impl VhmmFamily for VariationalCategorical {
 impl VhmmFamily for VariationalGaussian {
     type Point = GaussianEmission;
     const FLAGS: &'static [Flag] = &[Flag::Components, Flag::Emission, Flag::Covariance];
-    /// `--covariance` (full or diag; default full).
+    /// `--covariance` (full, diag, spherical or tied; default full).
     type Request = CovarianceType;
 
     fn request(args: &FitArgs, _: &Loaded, _: usize) -> Result<CovarianceType, CliError> {
-        match covariance_type(args, CovarianceType::Full) {
-            t @ (CovarianceType::Full | CovarianceType::Diagonal) => Ok(t),
-            t => Err(usage!(
-                "--covariance {t} does not apply to vhmm: its Gaussian emissions have full or diag covariances"
-            )),
-        }
+        Ok(covariance_type(args, CovarianceType::Full))
     }
 
     fn init(covariance: &CovarianceType) -> VariationalGaussianInit {

@@ -1,6 +1,6 @@
 //! Gaussian emissions with a Normal-Wishart prior on each state's mean and
-//! precision: hmmlearn's `VariationalGaussianHMM` (full and diagonal
-//! covariance types).
+//! precision: hmmlearn's `VariationalGaussianHMM` (all four covariance
+//! types).
 //!
 //! With `S = W⁻¹` the inverse scale (hmmlearn's `scale_*_`):
 //!
@@ -9,9 +9,13 @@
 //! q(μ_j, Λ_j) = N(μ_j | m_j,  (β_j Λ_j)⁻¹)  W(Λ_j | S_j⁻¹,  ν_j)
 //! ```
 //!
-//! The diagonal type keeps `S0` and `S` diagonal (hmmlearn's: a Wishart
-//! with diagonal scale, its expectations and divergence those of the
-//! Wishart). For the E-step (`ψ` the digamma function, d features):
+//! The diagonal type keeps `S0` and `S` diagonal and the spherical type
+//! multiples of the identity `s I` (hmmlearn's: a Wishart with such a
+//! scale, its expectations and divergence those of the Wishart). The tied
+//! type has one Wishart `W(Λ | S⁻¹, ν)` shared by all states (and so one
+//! `S`, one `ν`), each state keeping its own `m_j`, `β_j`. For the E-step
+//! (`ψ` the digamma function, d features; `S_j`, `ν_j` the state's
+//! Wishart):
 //!
 //! ```text
 //! E[ln|Λ_j|]       = Σ_{i<d} ψ((ν_j − i)/2) + d ln 2 − ln|S_j|
@@ -31,8 +35,10 @@
 //! S_j = S0_j + M_j + N_j (x̄_j − m_j)(x̄_j − m_j)ᵀ + β0_j (m0_j − m_j)(m0_j − m_j)ᵀ
 //! ```
 //!
-//! (diagonal: the diagonal): hmmlearn's `S0 + Σγxxᵀ + β0 m0 m0ᵀ − β m mᵀ`,
-//! written as a sum of positive semi-definite terms. The means' block alone
+//! (diagonal: the diagonal; spherical: `s_j = s0_j + tr(S_j − S0_j)/d`;
+//! tied: `ν = ν0 + Σ_j N_j`, `S = S0 + Σ_j (S_j − S0)`): hmmlearn's
+//! `S0 + Σγxxᵀ + β0 m0 m0ᵀ − β m mᵀ`, written as a sum of positive
+//! semi-definite terms. The means' block alone
 //! (`β`, `m`) is the exact update of `q(μ | Λ)` for the kept `q(Λ)`; the
 //! covariances' alone is the update of no factor (`q(μ | Λ)` depends on
 //! `Λ`), so learning the covariances without the means is refused
@@ -44,7 +50,8 @@
 //! KL_W = ln B(S⁻¹, ν) − ln B(S0⁻¹, ν0) + (ν − ν0)/2 E[ln|Λ|] − ν d/2 + ν/2 tr(S0 S⁻¹)
 //! ```
 //!
-//! (`ln B` the Wishart log normaliser, `mixture::variational::bound`'s).
+//! (`ln B` the Wishart log normaliser, `mixture::variational::bound`'s;
+//! tied: `KL_N` of every state with the shared `S`, `ν`, and `KL_W` once).
 
 use faer::Mat;
 use linalg_kernels::Cholesky;
@@ -68,9 +75,10 @@ pub struct NormalWishart {
     pub means: Mat<f64>,
     /// Mean precisions `β` (K).
     pub beta: Vec<f64>,
-    /// Degrees of freedom `ν` (K).
+    /// Degrees of freedom `ν` (K; one for the tied type).
     pub dof: Vec<f64>,
-    /// Inverse scales `S` (K matrices d x d; diagonal for the diagonal type).
+    /// Inverse scales `S` (K matrices d x d, one for the tied type;
+    /// diagonal for the diagonal type, `s I` for the spherical type).
     pub scale: Vec<Mat<f64>>,
 }
 
@@ -85,15 +93,15 @@ pub struct VariationalGaussian {
 /// How [`VariationalGaussian::init_from_data`] starts (hmmlearn's `_init`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VariationalGaussianInit {
-    /// Full or diagonal.
+    /// The covariance type.
     pub covariance_type: CovarianceType,
     /// Prior means (default: the data mean for every state).
     pub means_prior: Option<Mat<f64>>,
     /// Prior mean precision of every state (default 1).
     pub beta_prior: Option<f64>,
-    /// Prior degrees of freedom of every state (default d).
+    /// Prior degrees of freedom of every state's (the tied) Wishart (default d).
     pub dof_prior: Option<f64>,
-    /// Prior inverse scale of every state (default `10⁻³ I`).
+    /// Prior inverse scale of every state's (the tied) Wishart (default `10⁻³ I`).
     pub scale_prior: Option<Mat<f64>>,
 }
 
@@ -119,11 +127,39 @@ fn invalid(parameter: &'static str, state: usize, col: usize, value: f64) -> Hmm
     }
 }
 
+/// The number of Wisharts of `k` states: one shared by all for the tied
+/// type, one per state otherwise.
+fn n_wisharts(kind: CovarianceType, k: usize) -> usize {
+    if kind == CovarianceType::Tied { 1 } else { k }
+}
+
+/// The Wishart of state `j` (index into `dof` and `scale`).
+fn wishart_of(kind: CovarianceType, j: usize) -> usize {
+    if kind == CovarianceType::Tied { 0 } else { j }
+}
+
+/// hmmlearn's names of the prior's means, `β`, `ν` and `S`: the
+/// `parameter` of a [`HmmError::InvalidPriorValue`] of the prior.
+pub const PRIOR_FIELDS: [&str; 4] = ["means_prior", "beta_prior", "dof_prior", "scale_prior"];
+
+/// hmmlearn's names of the posterior's means, `β`, `ν` and `S`, as
+/// [`PRIOR_FIELDS`].
+pub const POSTERIOR_FIELDS: [&str; 4] = [
+    "means_posterior",
+    "beta_posterior",
+    "dof_posterior",
+    "scale_posterior",
+];
+
 impl NormalWishart {
-    /// Shapes (K states, d features) and values: finite means, `β > 0`,
-    /// `ν > d − 1`, `S` symmetric positive definite (diagonal for the
-    /// diagonal type).
-    fn check(&self, kind: CovarianceType, side: &'static str) -> Result<(usize, usize), HmmError> {
+    /// Shapes (K states, d features; K Wisharts, one for the tied type)
+    /// and values: finite means, `β > 0`, `ν > d − 1`, `S` symmetric
+    /// positive definite (diagonal for the diagonal type, `s I` for the
+    /// spherical type). A bad value is an [`HmmError::InvalidPriorValue`]
+    /// whose parameter is its field's name in `names` (means, β, ν, S) and
+    /// whose index is (state, column) for a mean, (state, 0) for `β`,
+    /// (Wishart, 0) for `ν` and (Wishart, `a d + b`) for `S[a, b]`.
+    fn check(&self, kind: CovarianceType, names: [&'static str; 4]) -> Result<(usize, usize), HmmError> {
         let (k, d) = (self.means.nrows(), self.means.ncols());
         if k == 0 {
             return Err(HmmError::NoStates);
@@ -131,29 +167,32 @@ impl NormalWishart {
         if d == 0 {
             return Err(HmmError::NoFeatures);
         }
-        for (parameter, found) in [
-            ("beta", self.beta.len()),
-            ("dof", self.dof.len()),
-            ("scale", self.scale.len()),
+        let w = n_wisharts(kind, k);
+        for (parameter, expected, found) in [
+            ("beta", k, self.beta.len()),
+            ("dof", w, self.dof.len()),
+            ("scale", w, self.scale.len()),
         ] {
-            if found != k {
+            if found != expected {
                 return Err(HmmError::PriorShape {
                     parameter,
                     state: None,
-                    expected: (k, 1),
+                    expected: (expected, 1),
                     found: (found, 1),
                 });
             }
         }
         for j in 0..k {
             if let Some(c) = (0..d).find(|&c| !self.means[(j, c)].is_finite()) {
-                return Err(invalid(side, j, c, self.means[(j, c)]));
+                return Err(invalid(names[0], j, c, self.means[(j, c)]));
             }
             if !(self.beta[j] > 0.0 && self.beta[j].is_finite()) {
-                return Err(invalid(side, j, 0, self.beta[j]));
+                return Err(invalid(names[1], j, 0, self.beta[j]));
             }
+        }
+        for j in 0..w {
             if !(self.dof[j] > d as f64 - 1.0 && self.dof[j].is_finite()) {
-                return Err(invalid(side, j, 0, self.dof[j]));
+                return Err(invalid(names[2], j, 0, self.dof[j]));
             }
             let s = &self.scale[j];
             if (s.nrows(), s.ncols()) != (d, d) {
@@ -166,9 +205,13 @@ impl NormalWishart {
             }
             for a in 0..d {
                 for b in 0..d {
-                    let off_diagonal_of_diag = kind == CovarianceType::Diagonal && a != b && s[(a, b)] != 0.0;
-                    if !s[(a, b)].is_finite() || s[(a, b)] != s[(b, a)] || off_diagonal_of_diag {
-                        return Err(invalid(side, j, a * d + b, s[(a, b)]));
+                    let off_structure = match kind {
+                        CovarianceType::Diagonal => a != b && s[(a, b)] != 0.0,
+                        CovarianceType::Spherical => s[(a, b)] != if a == b { s[(0, 0)] } else { 0.0 },
+                        _ => false,
+                    };
+                    if !s[(a, b)].is_finite() || s[(a, b)] != s[(b, a)] || off_structure {
+                        return Err(invalid(names[3], j, a * d + b, s[(a, b)]));
                     }
                 }
             }
@@ -182,24 +225,19 @@ impl VariationalGaussian {
     /// The emission from its prior and posterior.
     ///
     /// # Errors
-    /// [`HmmError::InvalidOption`] for a covariance type other than full or
-    /// diagonal; [`HmmError::PriorShape`], [`HmmError::DimensionMismatch`]
-    /// for shapes that differ; [`HmmError::InvalidPriorValue`] (parameter
-    /// `"prior"` or `"posterior"`, the state) for a value out of range,
-    /// [`HmmError::Kernel`] for a scale that is not positive definite.
+    /// [`HmmError::PriorShape`], [`HmmError::DimensionMismatch`] for shapes
+    /// that differ; [`HmmError::InvalidPriorValue`] (parameter the field's
+    /// name in [`PRIOR_FIELDS`] or [`POSTERIOR_FIELDS`], the state or
+    /// Wishart, the entry) for a value out of range or a scale off
+    /// the covariance type's structure, [`HmmError::Kernel`] for a scale
+    /// that is not positive definite.
     pub fn new(
         covariance_type: CovarianceType,
         prior: NormalWishart,
         posterior: NormalWishart,
     ) -> Result<Self, HmmError> {
-        if !matches!(covariance_type, CovarianceType::Full | CovarianceType::Diagonal) {
-            return Err(HmmError::InvalidOption {
-                what: "covariance type of a variational Gaussian HMM (full or diag)",
-                value: f64::NAN,
-            });
-        }
-        let shape = prior.check(covariance_type, "prior")?;
-        let found = posterior.check(covariance_type, "posterior")?;
+        let shape = prior.check(covariance_type, PRIOR_FIELDS)?;
+        let found = posterior.check(covariance_type, POSTERIOR_FIELDS)?;
         if found != shape {
             return Err(HmmError::DimensionMismatch {
                 what: "posterior entries (states x features)",
@@ -232,14 +270,16 @@ impl VariationalGaussian {
         &self.posterior
     }
 
-    /// The expected covariances `S_j / ν_j` (hmmlearn's `covars_`).
+    /// The expected covariances `S_j / ν_j` of every state (hmmlearn's
+    /// `covars_`; for the tied type K copies of the shared one).
     #[must_use]
     pub fn covariances(&self) -> Vec<Mat<f64>> {
         let q = &self.posterior;
-        q.scale
-            .iter()
-            .zip(&q.dof)
-            .map(|(s, &nu)| s * faer::Scale(1.0 / nu))
+        (0..self.n_states())
+            .map(|j| {
+                let w = wishart_of(self.covariance_type, j);
+                &q.scale[w] * faer::Scale(1.0 / q.dof[w])
+            })
             .collect()
     }
 
@@ -264,18 +304,13 @@ impl VariationalEmission for VariationalGaussian {
     fn expected(&self) -> Result<(GaussianEmission, Vec<f64>), HmmError> {
         let (q, d) = (&self.posterior, self.n_features());
         let df = d as f64;
-        let covariances = self.covariances();
-        let covariances = match self.covariance_type {
-            CovarianceType::Diagonal => {
-                Covariances::Diagonal(Mat::from_fn(self.n_states(), d, |j, c| covariances[j][(c, c)]))
-            }
-            _ => Covariances::Full(covariances),
-        };
+        let covariances = Covariances::from_matrices(self.covariance_type, self.covariances());
         let offsets = q
-            .dof
+            .beta
             .iter()
-            .zip(&q.beta)
-            .map(|(&nu, &beta)| {
+            .enumerate()
+            .map(|(j, &beta)| {
+                let nu = q.dof[wishart_of(self.covariance_type, j)];
                 0.5 * (expected_log_det_offset(nu, d) - df * nu.ln()) - 0.5 * df / beta
                     + 0.5 * df * (2.0 * std::f64::consts::PI).ln()
             })
@@ -304,8 +339,14 @@ impl VariationalEmission for VariationalGaussian {
         if !learn_means {
             return Ok(self.clone());
         }
-        let (p, q) = (&self.prior, &self.posterior);
+        let (p, q, kind) = (&self.prior, &self.posterior, self.covariance_type);
         let mut next = q.clone();
+        // The tied Wishart: the prior plus the pooled scatter, then every
+        // state's spread about its new mean.
+        let mut shared = match s.scatter() {
+            Scatter::Pooled(pooled) => &p.scale[0] + pooled,
+            _ => p.scale[0].clone(),
+        };
         for j in 0..k {
             let n = s.mass()[j];
             let xbar = s.means().row(j);
@@ -316,40 +357,69 @@ impl VariationalEmission for VariationalGaussian {
             if !learn_covariances {
                 continue;
             }
-            next.dof[j] = p.dof[j] + n;
             let m = next.means.row(j);
             let scatter = |a: usize, b: usize| match s.scatter() {
                 Scatter::Full(ms) => ms[j][(a, b)],
                 Scatter::Diagonal(diag) if a == b => diag[(j, a)],
                 _ => 0.0,
             };
-            let entry = |a: usize, b: usize| {
-                p.scale[j][(a, b)]
-                    + scatter(a, b)
+            // S_j − S0_j at (a, b), a ≤ b (symmetric).
+            let spread = |a: usize, b: usize| {
+                scatter(a, b)
                     + n * (xbar[a] - m[a]) * (xbar[b] - m[b])
                     + p.beta[j] * (p.means[(j, a)] - m[a]) * (p.means[(j, b)] - m[b])
             };
-            next.scale[j] = match self.covariance_type {
-                CovarianceType::Diagonal => Mat::from_fn(d, d, |a, b| if a == b { entry(a, a) } else { 0.0 }),
-                _ => Mat::from_fn(d, d, |a, b| if a <= b { entry(a, b) } else { entry(b, a) }),
-            };
+            let upper = |a: usize, b: usize| if a <= b { spread(a, b) } else { spread(b, a) };
+            let prior_scale = &p.scale[wishart_of(kind, j)];
+            match kind {
+                CovarianceType::Full => {
+                    next.scale[j] = Mat::from_fn(d, d, |a, b| prior_scale[(a, b)] + upper(a, b));
+                }
+                CovarianceType::Diagonal => {
+                    next.scale[j] = Mat::from_fn(d, d, |a, b| {
+                        if a == b {
+                            prior_scale[(a, a)] + spread(a, a)
+                        } else {
+                            0.0
+                        }
+                    });
+                }
+                CovarianceType::Spherical => {
+                    let v = prior_scale[(0, 0)] + (0..d).map(|c| spread(c, c)).sum::<f64>() / d as f64;
+                    next.scale[j] = Mat::from_fn(d, d, |a, b| if a == b { v } else { 0.0 });
+                }
+                CovarianceType::Tied => shared += Mat::from_fn(d, d, upper),
+            }
+            if kind != CovarianceType::Tied {
+                next.dof[j] = p.dof[j] + n;
+            }
         }
-        Self::new(self.covariance_type, p.clone(), next)
+        if learn_covariances && kind == CovarianceType::Tied {
+            next.dof[0] = p.dof[0] + s.mass().iter().sum::<f64>();
+            next.scale[0] = shared;
+        }
+        Self::new(kind, p.clone(), next)
     }
 
     fn divergence(&self) -> Result<f64, HmmError> {
         let (p, q, d) = (&self.prior, &self.posterior, self.n_features());
         let df = d as f64;
+        let chols = (0..q.scale.len())
+            .map(|w| Ok((Self::cholesky(&q.scale[w], w)?, Self::cholesky(&p.scale[w], w)?)))
+            .collect::<Result<Vec<_>, HmmError>>()?;
         let mut total = 0.0;
         for j in 0..self.n_states() {
-            let chol = Self::cholesky(&q.scale[j], j)?;
-            let chol0 = Self::cholesky(&p.scale[j], j)?;
-            let (nu, nu0, beta, beta0) = (q.dof[j], p.dof[j], q.beta[j], p.beta[j]);
+            let w = wishart_of(self.covariance_type, j);
+            let (nu, beta, beta0) = (q.dof[w], q.beta[j], p.beta[j]);
             let diff: Vec<f64> = (0..d).map(|c| q.means[(j, c)] - p.means[(j, c)]).collect();
-            let maha = chol
+            let maha = chols[w]
+                .0
                 .mahalanobis_squared(&diff)
                 .map_err(|source| HmmError::Kernel { state: j, source })?;
-            let kl_normal = 0.5 * (df * (beta / beta0).ln() + df * beta0 / beta - df + beta0 * nu * maha);
+            total += 0.5 * (df * (beta / beta0).ln() + df * beta0 / beta - df + beta0 * nu * maha);
+        }
+        for (j, (chol, chol0)) in chols.iter().enumerate() {
+            let (nu, nu0) = (q.dof[j], p.dof[j]);
             let s_inv = chol.inverse();
             let trace: f64 = (0..d)
                 .map(|a| (0..d).map(|b| p.scale[j][(a, b)] * s_inv[(b, a)]).sum::<f64>())
@@ -360,15 +430,17 @@ impl VariationalEmission for VariationalGaussian {
                 + 0.5 * (nu - nu0) * expected_log_det
                 - 0.5 * nu * df
                 + 0.5 * nu * trace;
-            total += kl_normal + kl_wishart;
+            total += kl_wishart;
         }
         Ok(total)
     }
 
     /// hmmlearn's start: k-means (the best of [`DEFAULT_KMEANS_RUNS`]) on
-    /// all rows; `m` the centroids, `β` and `ν` the cluster sizes, `S` the
-    /// data covariance plus `10⁻³ I` times `ν` (diagonal: its diagonal);
-    /// priors as [`VariationalGaussianInit`] says.
+    /// all rows; `m` the centroids, `β` and `ν` the cluster sizes (tied:
+    /// `ν` the number of rows), `S` the data covariance plus `10⁻³ I` times
+    /// `ν` (diagonal: its diagonal; spherical: the mean of its diagonal
+    /// times `I`, where hmmlearn takes the mean of all its entries); priors
+    /// as [`VariationalGaussianInit`] says.
     ///
     /// # Errors
     /// [`HmmError::NoStates`], the k-means errors (e.g. fewer distinct
@@ -393,9 +465,22 @@ impl VariationalEmission for VariationalGaussian {
         for c in 0..d {
             cov[(c, c)] += 1e-3;
         }
-        if config.covariance_type == CovarianceType::Diagonal {
-            cov = Mat::from_fn(d, d, |a, b| if a == b { cov[(a, a)] } else { 0.0 });
+        let average_variance = (0..d).map(|c| cov[(c, c)]).sum::<f64>() / d as f64;
+        match config.covariance_type {
+            CovarianceType::Diagonal => {
+                cov = Mat::from_fn(d, d, |a, b| if a == b { cov[(a, a)] } else { 0.0 })
+            }
+            CovarianceType::Spherical => {
+                cov = Mat::from_fn(d, d, |a, b| if a == b { average_variance } else { 0.0 });
+            }
+            CovarianceType::Full | CovarianceType::Tied => {}
         }
+        let w = n_wisharts(config.covariance_type, n_states);
+        let dof = if w == n_states {
+            counts.clone()
+        } else {
+            vec![counts.iter().sum()]
+        };
         let scale0 = config
             .scale_prior
             .clone()
@@ -406,14 +491,14 @@ impl VariationalEmission for VariationalGaussian {
                 .clone()
                 .unwrap_or_else(|| Mat::from_fn(n_states, d, |_, c| mean[c])),
             beta: vec![config.beta_prior.unwrap_or(1.0); n_states],
-            dof: vec![config.dof_prior.unwrap_or(d as f64); n_states],
-            scale: vec![scale0; n_states],
+            dof: vec![config.dof_prior.unwrap_or(d as f64); w],
+            scale: vec![scale0; w],
         };
         let posterior = NormalWishart {
             means: kmeans.centroids().to_owned(),
-            beta: counts.clone(),
-            dof: counts.clone(),
-            scale: counts.iter().map(|&n| &cov * faer::Scale(n)).collect(),
+            beta: counts,
+            scale: dof.iter().map(|&n| &cov * faer::Scale(n)).collect(),
+            dof,
         };
         let emission = Self::new(config.covariance_type, prior, posterior)?;
         emission.expected()?.0.check_data(data)?;

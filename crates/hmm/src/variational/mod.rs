@@ -10,7 +10,7 @@
 //! - `categorical`: [`VariationalCategorical`], Dirichlet rows on the
 //!   symbol probabilities;
 //! - `gaussian`: [`VariationalGaussian`], Normal-Wishart on the means and
-//!   precisions (full and diagonal);
+//!   precisions (all four covariance types; tied: one Wishart shared);
 //! - `posterior`: [`VariationalHmm`], the expected-log chain of the E-step
 //!   and the update;
 //! - `bound`: the lower bound `ln Z − KL`, which never falls;
@@ -46,10 +46,12 @@ pub mod posterior;
 pub use categorical::{VariationalCategorical, VariationalCategoricalInit};
 pub use em::VariationalInit;
 pub use emission::VariationalEmission;
-pub use gaussian::{NormalWishart, VariationalGaussian, VariationalGaussianInit};
+pub use gaussian::{
+    NormalWishart, POSTERIOR_FIELDS, PRIOR_FIELDS, VariationalGaussian, VariationalGaussianInit,
+};
 pub use posterior::VariationalHmm;
 
 /// A variational HMM with categorical emissions.
 pub type VariationalCategoricalHmm = VariationalHmm<VariationalCategorical>;
-/// A variational HMM with Gaussian emissions (full or diagonal).
+/// A variational HMM with Gaussian emissions (any covariance type).
 pub type VariationalGaussianHmm = VariationalHmm<VariationalGaussian>;

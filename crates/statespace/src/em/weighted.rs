@@ -41,7 +41,9 @@
 //! `Cov(t, s) = F̃ P` (zero but in the missing rows; see
 //! [`super::missing`]).
 
-use faer::{Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use linalg_kernels::Cholesky;
 
 use super::residual::padded;
 use crate::model::LinearGaussianSsm;
@@ -127,16 +129,21 @@ fn add_kron(dst: &mut Mat<f64>, g: MatRef<'_, f64>, w: MatRef<'_, f64>) {
 }
 
 /// The step-by-step sums `Σ_k G_k ⊗ V_k⁻¹` and `Σ_k V_k⁻¹ C_k` of one
-/// sequence.
+/// sequence, with the work matrices of one step (`z_k`, `G_k`, `C_k`,
+/// `V_k⁻¹`), written over at every step rather than allocated.
 pub(super) struct WeightedStep {
     kron: Mat<f64>,
     rhs: Mat<f64>,
+    z: Mat<f64>,
+    g: Mat<f64>,
+    c: Mat<f64>,
+    weight: Mat<f64>,
 }
 
 /// The moments of one step (see the module documentation).
 pub(super) struct StepMoments<'a> {
-    /// `V_k⁻¹` (d x d).
-    pub weight: MatRef<'a, f64>,
+    /// The factor of `V_k` (d x d), whose inverse weighs the step.
+    pub weight: &'a Cholesky,
     /// `t̄` (d x 1).
     pub target: MatRef<'a, f64>,
     /// `m` (n x 1).
@@ -155,27 +162,48 @@ impl WeightedStep {
         Self {
             kron: Mat::zeros(d * q, d * q),
             rhs: Mat::zeros(d, q),
+            z: Mat::zeros(q, 1),
+            g: Mat::zeros(q, q),
+            c: Mat::zeros(d, q),
+            weight: Mat::zeros(d, d),
         }
     }
 
     /// Adds one step.
     pub fn add(&mut self, s: &StepMoments<'_>) {
-        let (n, mu) = (s.mean.nrows(), s.u.ncols());
-        let z = Mat::from_fn(
-            n + mu,
-            1,
-            |i, _| {
-                if i < n { s.mean[(i, 0)] } else { s.u[(0, i - n)] }
-            },
+        let n = s.mean.nrows();
+        let Self {
+            kron,
+            rhs,
+            z,
+            g,
+            c,
+            weight,
+        } = self;
+        for i in 0..z.nrows() {
+            z[(i, 0)] = if i < n { s.mean[(i, 0)] } else { s.u[(0, i - n)] };
+        }
+        for j in 0..g.ncols() {
+            for i in 0..g.nrows() {
+                g[(i, j)] = z[(i, 0)] * z[(j, 0)] + if i < n && j < n { s.cov[(i, j)] } else { 0.0 };
+            }
+        }
+        for j in 0..c.ncols() {
+            for i in 0..c.nrows() {
+                c[(i, j)] = s.target[(i, 0)] * z[(j, 0)]
+                    + s.target_state.filter(|_| j < n).map_or(0.0, |ts| ts[(i, j)]);
+            }
+        }
+        s.weight.inverse_into(weight.as_mut());
+        add_kron(kron, g.as_ref(), weight.as_ref());
+        matmul(
+            rhs.as_mut(),
+            Accum::Add,
+            weight.as_ref(),
+            c.as_ref(),
+            1.0,
+            Par::Seq,
         );
-        let g = Mat::from_fn(n + mu, n + mu, |i, j| {
-            z[(i, 0)] * z[(j, 0)] + if i < n && j < n { s.cov[(i, j)] } else { 0.0 }
-        });
-        let c = Mat::from_fn(s.target.nrows(), n + mu, |i, j| {
-            s.target[(i, 0)] * z[(j, 0)] + s.target_state.filter(|_| j < n).map_or(0.0, |ts| ts[(i, j)])
-        });
-        add_kron(&mut self.kron, g.as_ref(), s.weight);
-        self.rhs += s.weight * c;
     }
 
     /// The sums with the usual sums `gram`, `cross` of the sequence.
@@ -274,9 +302,8 @@ impl<'a> WeightedVisits<'a> {
         let (n, ld) = (self.model.state_dim(), self.ldn);
         let m = MatRef::from_column_major_slice(&ms[..n], n, 1);
         if let (Some(cross), Some(m_next)) = (cross, next.as_ref()) {
-            let weight = self.matrices.q(self.model, k + 1).1.inverse();
             sums.add(&StepMoments {
-                weight: weight.as_ref(),
+                weight: self.matrices.q(self.model, k + 1).1,
                 target: m_next.as_ref(),
                 mean: m,
                 cov: padded(ps, n, ld),
@@ -307,10 +334,9 @@ impl<'a> WeightedVisits<'a> {
         };
         let n = self.model.state_dim();
         let cov = padded(ps, n, self.ldn);
-        let weight = self.matrices.r(self.model, k).1.inverse();
         let target_state = f.map(|f| f * cov);
         sums.add(&StepMoments {
-            weight: weight.as_ref(),
+            weight: self.matrices.r(self.model, k).1,
             target: yhat.transpose(),
             mean: MatRef::from_column_major_slice(&ms[..n], n, 1),
             cov,

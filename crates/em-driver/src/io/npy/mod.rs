@@ -19,6 +19,7 @@ use faer::Mat;
 
 mod header;
 mod matrices;
+mod rows;
 mod shard;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -28,7 +29,8 @@ use super::MAX_ABS_VALUE;
 use super::error::{CellProblem, CellText, DataError, NpyField};
 use header::{parse_descr, parse_header};
 pub use matrices::{NpyMatrices, read_npy_matrices};
-pub use shard::{npy_shape, read_npy_rows, read_npy_rows_into};
+pub(crate) use rows::NpyRows;
+pub use shard::{npy_shape, read_npy_rows};
 pub use write::{write_npy, write_npy_f64, write_npy_f64_header, write_npy_i64};
 
 /// The largest header accepted (NumPy itself writes a few hundred bytes).

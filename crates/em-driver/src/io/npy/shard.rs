@@ -56,34 +56,12 @@ pub fn read_npy_rows(path: &Path, allow_missing: bool, rows: Range<usize>) -> Re
     Ok(out)
 }
 
-/// Rows `first_row..first_row + out.nrows()` of a 1-D or 2-D `.npy` file
-/// read into `out` (a buffer reused from one chunk of rows to the next),
-/// reading only their bytes; checked as [`read_npy_rows`] checks them.
-///
-/// # Errors
-/// As [`read_npy_rows`]; [`DataError::Columns`] when the file's rows do
-/// not have `out.ncols()` values.
-pub fn read_npy_rows_into(
-    path: &Path,
-    allow_missing: bool,
-    first_row: usize,
-    out: MatMut<'_, f64>,
-) -> Result<(), DataError> {
-    let (reader, layout) = open(path)?;
-    let rows = first_row..first_row.saturating_add(out.nrows());
-    let (total, cols) = check_range(&layout, path, &rows)?;
-    if cols != out.ncols() {
-        return Err(DataError::Columns {
-            path: path.into(),
-            found: cols,
-            expected: out.ncols(),
-        });
-    }
-    decode_rows(reader, &layout, path, allow_missing, (rows.start, total), out)
-}
-
 /// The file's `(rows, columns)`, when `rows` lies within its rows.
-fn check_range(layout: &Layout, path: &Path, rows: &Range<usize>) -> Result<(usize, usize), DataError> {
+pub(super) fn check_range(
+    layout: &Layout,
+    path: &Path,
+    rows: &Range<usize>,
+) -> Result<(usize, usize), DataError> {
     let (total, cols) = matrix_shape(&layout.shape, path)?;
     if rows.start > rows.end || rows.end > total {
         return Err(DataError::RowRange {
@@ -99,8 +77,8 @@ fn check_range(layout: &Layout, path: &Path, rows: &Range<usize>) -> Result<(usi
 /// Decodes rows `start..start + out.nrows()` of a file of `total` rows
 /// (`reader` after its header) straight into `out`, a bounded run of
 /// bytes at a time.
-fn decode_rows(
-    mut reader: BufReader<File>,
+pub(super) fn decode_rows(
+    mut reader: impl Read + Seek,
     layout: &Layout,
     path: &Path,
     allow_missing: bool,
@@ -120,22 +98,7 @@ fn decode_rows(
     };
     // The error of a value that is not data (None for a good one).
     let bad = |i: usize, j: usize, value: f64| {
-        value_problem(value, allow_missing).map(|problem| {
-            let row = start + i;
-            let element = if layout.fortran_order {
-                j * total + row
-            } else {
-                row * cols + j
-            };
-            DataError::NpyValue {
-                path: path.into(),
-                element: element + 1,
-                row: row + 1,
-                col: j + 1,
-                value,
-                problem,
-            }
-        })
+        value_error(path, layout, (total, cols), allow_missing, (start + i, j), value)
     };
     if layout.fortran_order {
         for j in 0..cols {
@@ -193,6 +156,34 @@ fn decode_rows(
     Ok(())
 }
 
+/// The error of `value`, the element at `(row, col)` (from 0) of a file of
+/// `(total, cols)` rows and columns, if it is not data (None for a good
+/// value): its element number in file order, row and column, from 1.
+pub(super) fn value_error(
+    path: &Path,
+    layout: &Layout,
+    (total, cols): (usize, usize),
+    allow_missing: bool,
+    (row, col): (usize, usize),
+    value: f64,
+) -> Option<DataError> {
+    value_problem(value, allow_missing).map(|problem| {
+        let element = if layout.fortran_order {
+            col * total + row
+        } else {
+            row * cols + col
+        };
+        DataError::NpyValue {
+            path: path.into(),
+            element: element + 1,
+            row: row + 1,
+            col: col + 1,
+            value,
+            problem,
+        }
+    })
+}
+
 /// Values read per run of bytes.
 const RUN: usize = 1 << 13;
 
@@ -223,7 +214,7 @@ fn decode_each<R: Read>(
 }
 
 /// The file opened, its header read and checked.
-fn open(path: &Path) -> Result<(BufReader<File>, Layout), DataError> {
+pub(super) fn open(path: &Path) -> Result<(BufReader<File>, Layout), DataError> {
     let io = |source| DataError::Io {
         path: path.into(),
         source,
@@ -238,41 +229,20 @@ fn open(path: &Path) -> Result<(BufReader<File>, Layout), DataError> {
 #[cfg(test)]
 mod tests {
     use super::super::read_npy;
-    use super::super::tests::image;
+    use super::super::tests::{image, write_file};
     use super::*;
     use crate::io::error::CellProblem;
 
     /// A 7 x 3 array with `value(i, j) = 10 i + j`, one NaN at row 5 (from
     /// 0), column 1, written in `order` with dtype `descr`.
     fn file(dir: &Path, fortran: bool, descr: &str) -> std::path::PathBuf {
-        let (rows, cols) = (7, 3);
-        let value = |i: usize, j: usize| {
+        write_file(dir, (7, 3), fortran, descr, |i, j| {
             if (i, j) == (5, 1) {
                 f64::NAN
             } else {
                 (10 * i + j) as f64
             }
-        };
-        let order: Vec<(usize, usize)> = if fortran {
-            (0..cols).flat_map(|j| (0..rows).map(move |i| (i, j))).collect()
-        } else {
-            (0..rows).flat_map(|i| (0..cols).map(move |j| (i, j))).collect()
-        };
-        let data: Vec<u8> = order
-            .into_iter()
-            .flat_map(|(i, j)| match descr {
-                "<f8" => value(i, j).to_le_bytes().to_vec(),
-                ">f4" => (value(i, j) as f32).to_be_bytes().to_vec(),
-                _ => unreachable!("the tests' dtypes"),
-            })
-            .collect();
-        let header = format!(
-            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': (7, 3), }}\n",
-            if fortran { "True" } else { "False" }
-        );
-        let path = dir.join(format!("x-{fortran}-{}.npy", &descr[1..]));
-        std::fs::write(&path, image(1, &header, &data)).unwrap();
-        path
+        })
     }
 
     #[test]

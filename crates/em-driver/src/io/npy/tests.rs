@@ -16,6 +16,45 @@ pub(crate) fn image(major: u8, header: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Writes a `rows x cols` array of `value(i, j)` into `dir` as a `.npy`
+/// file in C or Fortran order with dtype `descr` (`<f8`, `>f8`, `<i8`,
+/// `>i8`, `<f4`, `>f4`); returns its path.
+pub(crate) fn write_file(
+    dir: &Path,
+    (rows, cols): (usize, usize),
+    fortran: bool,
+    descr: &str,
+    value: impl Fn(usize, usize) -> f64,
+) -> std::path::PathBuf {
+    let order: Vec<(usize, usize)> = if fortran {
+        (0..cols).flat_map(|j| (0..rows).map(move |i| (i, j))).collect()
+    } else {
+        (0..rows).flat_map(|i| (0..cols).map(move |j| (i, j))).collect()
+    };
+    let data: Vec<u8> = order
+        .into_iter()
+        .flat_map(|(i, j)| {
+            let v = value(i, j);
+            match descr {
+                "<f8" => v.to_le_bytes().to_vec(),
+                ">f8" => v.to_be_bytes().to_vec(),
+                "<i8" => (v as i64).to_le_bytes().to_vec(),
+                ">i8" => (v as i64).to_be_bytes().to_vec(),
+                "<f4" => (v as f32).to_le_bytes().to_vec(),
+                ">f4" => (v as f32).to_be_bytes().to_vec(),
+                _ => unreachable!("the tests' dtypes"),
+            }
+        })
+        .collect();
+    let header = format!(
+        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': ({rows}, {cols}), }}\n",
+        if fortran { "True" } else { "False" }
+    );
+    let path = dir.join(format!("x-{fortran}-{}.npy", &descr[1..]));
+    std::fs::write(&path, image(1, &header, &data)).unwrap();
+    path
+}
+
 fn parse(bytes: &[u8]) -> Result<NpyArray, DataError> {
     parse_npy(bytes, bytes.len() as u64, Path::new("t.npy"))
 }
