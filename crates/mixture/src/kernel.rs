@@ -252,9 +252,16 @@ fn gather<S: Simd>(s: S, data: &Data<'_>, start: usize, len: usize, xb: &mut [V]
 /// Per-lane mask values: 1 for rows `< len` of the block, 0 for padding.
 #[inline(always)]
 fn row_weights(weights: Option<&[f64]>, start: usize, len: usize) -> [V; GROUPS] {
+    // Filled as one contiguous block (indexed per lane group and lane, the
+    // loop was compiled into AVX-512 gathers and scatters).
+    let mut flat = [0.0; BLOCK_ROWS];
+    match weights {
+        Some(ws) => flat[..len].copy_from_slice(&ws[start..start + len]),
+        None => flat[..len].fill(1.0),
+    }
     let mut w = [[0.0; LANES]; GROUPS];
-    for r in 0..len {
-        w[r / LANES][r % LANES] = weights.map_or(1.0, |ws| ws[start + r]);
+    for (wg, src) in w.iter_mut().zip(flat.chunks_exact(LANES)) {
+        wg.copy_from_slice(src);
     }
     w
 }

@@ -49,7 +49,7 @@ fn backward_k(
     let mut m_local = [0.0; LOCAL_K * LOCAL_K];
     let small = k <= LOCAL_K;
     let (beta, w, m_acc) = if small {
-        (&mut beta_local[..k], &mut w_local[..k], &mut m_local[..k * k])
+        (&mut beta_local[..k], &mut w_local[..], &mut m_local[..])
     } else {
         (&mut beta[..k], &mut w[..k], &mut m[..k * k])
     };
@@ -67,8 +67,10 @@ fn backward_k(
         backward_recursion::<false>(k, trans, e, alpha, c, m_acc, beta, w)
     };
     if small {
-        for (dst, &v) in m[..k * k].iter_mut().zip(&m_local[..k * k]) {
-            *dst += v;
+        for (row, local) in m[..k * k].chunks_exact_mut(k).zip(m_local.chunks_exact(LOCAL_K)) {
+            for (dst, &v) in row.iter_mut().zip(local) {
+                *dst += v;
+            }
         }
     }
     ok
@@ -100,12 +102,12 @@ fn backward_recursion<const SMALL: bool>(
             // beta holds β̂_{t+1}.
             let et1 = &e[(t + 1) * k..(t + 2) * k];
             let inv = 1.0 / c[t + 1];
-            for ((wj, &ej), &bj) in w.iter_mut().zip(et1).zip(beta.iter()) {
+            for ((wj, &ej), &bj) in w[..k].iter_mut().zip(et1).zip(beta.iter()) {
                 *wj = ej * bj * inv;
             }
             if SMALL {
-                beta_by_columns(k, a, w, at, beta);
-                accumulate_outer(k, at, w, m);
+                beta_by_columns(k, a, &w[..k], at, beta);
+                accumulate_outer_padded(at, w, m);
             } else {
                 beta_by_rows_and_outer(k, a, w, at, beta, m);
             }
@@ -143,12 +145,19 @@ fn beta_by_columns(k: usize, trans_t: &[f64], w: &[f64], at: &[f64], beta: &mut 
     }
 }
 
-/// `m += α̂ wᵀ` (row-major K x K).
+/// `m += α̂ wᵀ` for K ≤ [`LOCAL_K`], over rows of [`LOCAL_K`] values (`w`
+/// holds zeros past K).
+///
+/// The loop over the columns is outside: the compiler vectorises the outer
+/// loop of this nest, which here gives one vector per row of `m`; with the
+/// rows outside it vectorised over the rows, with AVX-512 gathers and
+/// scatters (2.2x slower backward passes on AMD Zen 4).
 #[inline(always)]
-fn accumulate_outer(k: usize, at: &[f64], w: &[f64], m: &mut [f64]) {
-    for (&ai, mrow) in at.iter().zip(m.chunks_exact_mut(k)) {
-        for (mij, &wj) in mrow.iter_mut().zip(w.iter()) {
-            *mij += ai * wj;
+fn accumulate_outer_padded(at: &[f64], w: &[f64], m: &mut [f64]) {
+    let m: &mut [f64; LOCAL_K * LOCAL_K] = m.try_into().expect("LOCAL_K x LOCAL_K accumulator");
+    for (j, &wj) in w[..LOCAL_K].iter().enumerate() {
+        for (i, &ai) in at.iter().enumerate() {
+            m[i * LOCAL_K + j] += ai * wj;
         }
     }
 }
