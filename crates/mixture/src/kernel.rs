@@ -385,10 +385,22 @@ fn exp_shifted_group<S: Simd>(
     max: &mut V,
     sum: &mut V,
 ) -> Option<usize> {
-    let mut mx = s.splat(f64::NEG_INFINITY);
-    for c in 0..k {
+    // Two running maxima over alternate components, from the first two
+    // rows: with one running from a splat of −∞, the AVX2 code carried half
+    // of it through the `max` array in memory (a store and a reload per
+    // component).
+    let mut mx = s.load(&lp[g]);
+    let mut my = mx;
+    let mut c = 1;
+    while c + 1 < k {
+        mx = s.max(mx, s.load(&lp[c * GROUPS + g]));
+        my = s.max(my, s.load(&lp[(c + 1) * GROUPS + g]));
+        c += 2;
+    }
+    if c < k {
         mx = s.max(mx, s.load(&lp[c * GROUPS + g]));
     }
+    let mx = s.max(mx, my);
     s.store(max, mx);
     // Padded lanes repeat a valid row: all lanes finite is the common case,
     // tested without a branch per lane.
