@@ -34,6 +34,21 @@ pub fn key(seed: u64, row: u64) -> u64 {
     mix(seed ^ mix(row))
 }
 
+/// The first row of each sequence when sequences of `lengths` rows lie end
+/// to end in one data set (sums saturate: lengths whose total overflows are
+/// refused where they are checked against the data).
+#[must_use]
+pub fn sequence_starts(lengths: &[usize]) -> Vec<usize> {
+    lengths
+        .iter()
+        .scan(0usize, |row, &len| {
+            let start = *row;
+            *row = row.saturating_add(len);
+            Some(start)
+        })
+        .collect()
+}
+
 /// The items of a seeded sample of whole sequences: of `items`
 /// (`(key, index, rows)` each, e.g. a sequence's key, its index in the
 /// whole data set and its rows), those of smallest `(key, index)`, taken in
@@ -233,6 +248,13 @@ impl Candidates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_starts_are_the_sums_before_each_sequence() {
+        assert_eq!(sequence_starts(&[3, 1, 4]), [0, 3, 4]);
+        assert_eq!(sequence_starts(&[]), Vec::<usize>::new());
+        assert_eq!(sequence_starts(&[usize::MAX, 2, 1]), [0, usize::MAX, usize::MAX]);
+    }
 
     #[test]
     fn sequence_sample_takes_smallest_keys_until_size_rows() {

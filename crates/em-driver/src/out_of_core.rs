@@ -51,7 +51,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use em_core::rand::rngs::StdRng;
-use em_core::sample::{Candidates, smallest_key_sequences};
+use em_core::sample::{Candidates, sequence_starts, smallest_key_sequences};
 use em_core::{EStep, EmModel, Executor, FlatStats, PartError};
 use faer::{Mat, MatRef};
 use hmm::{Emission, Hmm, Sequences};
@@ -249,13 +249,7 @@ where
         sample: Option<SampleSpec>,
     ) -> Result<Self, DataError> {
         let plan = ChunkPlan::sequences(lengths_path, lengths, target);
-        let starts: Vec<usize> = lengths
-            .iter()
-            .scan(0usize, |row, &len| {
-                *row = row.saturating_add(len);
-                Some(*row - len)
-            })
-            .collect();
+        let starts = sequence_starts(lengths);
         let taken = sample.map(|spec| smallest_key_sequences(lengths, spec.size, spec.seed));
         // The sample's values row after row, and the next sequence to take.
         let (mut values, mut next) = (Vec::new(), 0);

@@ -6,6 +6,8 @@
 
 mod cli_support;
 
+use std::path::Path;
+
 use cli_support::{Stream, TempDir, emfit, parse_rows};
 
 /// Sequences of a sticky two-state chain (stays with probability 0.95):
@@ -57,6 +59,25 @@ fn assert_never_falls(r: &serde_json::Value) -> Vec<f64> {
         assert!(w[1] >= w[0] - 1e-9 * w[0].abs(), "the bound fell: {history:?}");
     }
     history
+}
+
+/// The states `emfit predict` gives for `data` under the model file `m.json` in `dir`.
+fn predicted_states(dir: &Path, data: &str, lengths: &str) -> Vec<Vec<f64>> {
+    parse_rows(
+        emfit(
+            dir,
+            &[
+                "predict",
+                "--model",
+                "m.json",
+                "--data",
+                data,
+                "--lengths",
+                lengths,
+            ],
+        )
+        .ok(),
+    )
 }
 
 /// Labels agree with the true states up to a relabelling on at least
@@ -168,21 +189,7 @@ fn categorical_vhmm_fits_round_trips_and_predicts() {
         "{text}"
     );
 
-    let labels = parse_rows(
-        emfit(
-            dir.path(),
-            &[
-                "predict",
-                "--model",
-                "m.json",
-                "--data",
-                &data,
-                "--lengths",
-                &lengths,
-            ],
-        )
-        .ok(),
-    );
+    let labels = predicted_states(dir.path(), &data, &lengths);
     assert_recovers(&labels, &states, 0.99);
     let proba = parse_rows(
         emfit(
@@ -241,21 +248,7 @@ fn gaussian_vhmm_fits_full_and_diag_and_round_trips() {
                 && model.contains("\"scale_posterior\""),
             "{model}"
         );
-        let labels = parse_rows(
-            emfit(
-                dir.path(),
-                &[
-                    "predict",
-                    "--model",
-                    "m.json",
-                    "--data",
-                    &data,
-                    "--lengths",
-                    &lengths,
-                ],
-            )
-            .ok(),
-        );
+        let labels = predicted_states(dir.path(), &data, &lengths);
         assert_recovers(&labels, &states, 0.99);
     }
     let drawn = parse_rows(
@@ -309,21 +302,7 @@ fn gaussian_vhmm_fits_spherical_and_tied_and_round_trips() {
                 "{p}"
             );
         }
-        let labels = parse_rows(
-            emfit(
-                dir.path(),
-                &[
-                    "predict",
-                    "--model",
-                    "m.json",
-                    "--data",
-                    &data,
-                    "--lengths",
-                    &lengths,
-                ],
-            )
-            .ok(),
-        );
+        let labels = predicted_states(dir.path(), &data, &lengths);
         assert_recovers(&labels, &states, 0.99);
     }
 }

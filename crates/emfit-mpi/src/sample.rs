@@ -15,7 +15,7 @@
 //! initialised on it is the single-machine initialisation.
 
 use em_driver::em_core::Collective;
-use em_driver::em_core::sample::{key, take_smallest_keys};
+use em_driver::em_core::sample::{key, sequence_starts, take_smallest_keys};
 use em_driver::faer::{Mat, MatRef};
 
 /// The sample of `size` rows over every rank's `part` (its rows of the
@@ -61,13 +61,7 @@ pub fn seeded_sequences<C: Collective + ?Sized>(
         "lengths of the part's rows"
     );
     let d = part.ncols();
-    let starts: Vec<usize> = lengths
-        .iter()
-        .scan(0, |row, &len| {
-            *row += len;
-            Some(*row - len)
-        })
-        .collect();
+    let starts = sequence_starts(lengths);
     let local = (0..lengths.len())
         .map(|s| {
             let whole = (first_sequence + s) as u64;
@@ -217,13 +211,7 @@ mod tests {
         assert!((20..20 + 9).contains(&rows), "{taken:?}");
         assert_eq!(sample.nrows(), rows);
         // Each sampled sequence is a whole sequence of the data, in order.
-        let first_rows: Vec<usize> = lengths
-            .iter()
-            .scan(0, |row, &len| {
-                *row += len;
-                Some(*row - len)
-            })
-            .collect();
+        let first_rows = sequence_starts(&lengths);
         let mut at = 0;
         let mut previous = None;
         for &len in &taken {

@@ -128,11 +128,11 @@ impl ChunkPlan {
     fn largest(&self, rows: usize) -> usize {
         match self {
             Self::Rows(r) => r.get().min(rows),
-            Self::Ends { ends, .. } => std::iter::once(0)
-                .chain(ends.iter().copied())
-                .collect::<Vec<_>>()
-                .windows(2)
-                .map(|w| w[1].saturating_sub(w[0]))
+            Self::Ends { ends, .. } => ends
+                .iter()
+                .scan(0, |start, &end| {
+                    Some(end.saturating_sub(std::mem::replace(start, end)))
+                })
                 .max()
                 .unwrap_or(0)
                 .min(rows),
