@@ -217,3 +217,86 @@ fn invalid_log_likelihoods_are_located() {
     assert_eq!(&e[6..8], &[0.0, 0.0]);
     assert_eq!(shift[3], f64::NEG_INFINITY);
 }
+
+/// Textbook Viterbi with a table of back-pointers, the lowest predecessor
+/// index on ties: the oracle of [`viterbi_matches_the_textbook_recursion`].
+fn textbook_viterbi(log_start: &[f64], log_trans: &[f64], logb: &[f64], n: usize) -> (Vec<usize>, f64) {
+    let k = log_start.len();
+    let mut delta: Vec<f64> = (0..k).map(|j| log_start[j] + logb[j]).collect();
+    let mut back = vec![0usize; n * k];
+    for t in 1..n {
+        let mut next = vec![f64::NEG_INFINITY; k];
+        for j in 0..k {
+            for i in 0..k {
+                let v = delta[i] + log_trans[i * k + j];
+                if v > next[j] {
+                    next[j] = v;
+                    back[t * k + j] = i;
+                }
+            }
+            next[j] += logb[t * k + j];
+        }
+        delta = next;
+    }
+    let mut arg = 0;
+    for j in 1..k {
+        if delta[j] > delta[arg] {
+            arg = j;
+        }
+    }
+    let best = delta[arg];
+    let mut path = vec![arg; n];
+    for t in (1..n).rev() {
+        path[t - 1] = back[t * k + path[t]];
+    }
+    (path, best)
+}
+
+/// Viterbi on every instruction set against [`textbook_viterbi`], with
+/// values on a coarse grid so that ties between predecessors and between
+/// final states are frequent (the lowest index must win each), some
+/// transitions zero (`ln A = −∞`), and K on both sides of the specialised
+/// sizes.
+#[test]
+fn viterbi_matches_the_textbook_recursion() {
+    let isa = linalg_kernels::isa::Isa::supported();
+    for k in [1usize, 2, 3, 4, 7, 8, 9, 12] {
+        let n = 60;
+        let grid = |v: f64| (v * 4.0).floor() * -0.5;
+        let log_start: Vec<f64> = numbers(k, 5).into_iter().map(grid).collect();
+        let log_trans: Vec<f64> = numbers(k * k, 6 + k as u64)
+            .into_iter()
+            .enumerate()
+            .map(|(ij, v)| if ij % 5 == 3 { f64::NEG_INFINITY } else { grid(v) })
+            .collect();
+        let logb: Vec<f64> = numbers(n * k, 7).into_iter().map(grid).collect();
+        let (expected, best) = textbook_viterbi(&log_start, &log_trans, &logb, n);
+        let mut path = vec![usize::MAX; n];
+        let mut work = ViterbiScratch::default();
+        let check = |what: &str, got: Result<f64, usize>, path: &mut Vec<usize>| {
+            assert_eq!(got.map(f64::to_bits), Ok(best.to_bits()), "K = {k}, {what}");
+            assert_eq!(*path, expected, "K = {k}, {what}");
+            path.fill(usize::MAX);
+        };
+        let got = viterbi::viterbi_body(&log_start, &log_trans, &logb, &mut path, &mut work);
+        check("body", got, &mut path);
+        let got = viterbi(&log_start, &log_trans, &logb, &mut path, &mut work);
+        check("dispatched", got, &mut path);
+        let got = baseline::viterbi(&log_start, &log_trans, &logb, &mut path, &mut work);
+        check("baseline", got, &mut path);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if isa.has_avx2() {
+                // SAFETY: this CPU has AVX2 and FMA.
+                let got = unsafe { avx2::viterbi(&log_start, &log_trans, &logb, &mut path, &mut work) };
+                check("AVX2", got, &mut path);
+            }
+            if isa.has_avx512() {
+                // SAFETY: this CPU has AVX-512.
+                let got = unsafe { avx512::viterbi(&log_start, &log_trans, &logb, &mut path, &mut work) };
+                check("AVX-512", got, &mut path);
+            }
+        }
+        let _ = isa;
+    }
+}

@@ -5,7 +5,7 @@ use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
 use super::Hmm;
-use super::passes::{ChunkPath, Pass};
+use super::passes::{DecodeBuffers, Pass};
 use crate::emission::Emission;
 use crate::error::HmmError;
 use crate::sequences::Sequences;
@@ -132,17 +132,27 @@ impl<E: Emission> Hmm<E> {
     /// Data errors; [`HmmError::ZeroLikelihood`] when no path can produce a sequence.
     pub fn decode(&self, data: &Sequences<'_>) -> Result<Decoding, HmmError> {
         self.check(data)?;
-        let parts: Vec<Result<ChunkPath, HmmError>> = data
+        // The chunks cover the rows in order: each writes its paths into its
+        // own piece of `states`.
+        let mut states = vec![0; data.n_samples()];
+        let mut pieces = Vec::with_capacity(data.chunks().len());
+        let mut rest = states.as_mut_slice();
+        for chunk in data.chunks() {
+            let (piece, tail) = rest.split_at_mut(chunk.n_rows);
+            pieces.push(piece);
+            rest = tail;
+        }
+        let parts: Vec<Result<Vec<f64>, HmmError>> = data
             .chunks()
             .par_iter()
-            .map(|chunk| self.viterbi_chunk(data, chunk))
+            .zip(pieces)
+            .map_init(DecodeBuffers::default, |buffers, (chunk, path)| {
+                self.viterbi_chunk(data, chunk, path, buffers)
+            })
             .collect();
-        let mut states = Vec::with_capacity(data.n_samples());
         let mut log_probs = Vec::with_capacity(data.n_sequences());
         for part in parts {
-            let (s, l) = part?;
-            states.extend(s);
-            log_probs.extend(l);
+            log_probs.extend(part?);
         }
         Ok(Decoding { states, log_probs })
     }

@@ -38,8 +38,14 @@ pub(super) struct ChunkOut<S> {
     pub(super) stats: Option<HmmStats<S>>,
 }
 
-/// Best paths of a chunk (concatenated) and their log-probabilities.
-pub(super) type ChunkPath = (Vec<usize>, Vec<f64>);
+/// Work buffers of [`Hmm::viterbi_chunk`], reused across the chunks one
+/// rayon worker decodes (they only grow; contents are overwritten).
+#[derive(Default)]
+pub(super) struct DecodeBuffers {
+    /// The chunk's emission log-likelihoods, time-major.
+    logb: Vec<f64>,
+    work: ViterbiScratch,
+}
 
 /// Work buffers of [`Hmm::chunk_pass`], reused across the chunks one
 /// rayon worker processes (they only grow; contents are overwritten).
@@ -254,17 +260,26 @@ impl<E: Emission> Hmm<E> {
         })
     }
 
-    /// Viterbi over the sequences of one chunk (log space).
-    pub(super) fn viterbi_chunk(&self, data: &Sequences<'_>, chunk: &Chunk) -> Result<ChunkPath, HmmError> {
+    /// Viterbi over the sequences of one chunk (log space): their best paths
+    /// into `path` (the chunk's rows), their log-probabilities returned.
+    pub(super) fn viterbi_chunk(
+        &self,
+        data: &Sequences<'_>,
+        chunk: &Chunk,
+        path: &mut [usize],
+        buffers: &mut DecodeBuffers,
+    ) -> Result<Vec<f64>, HmmError> {
         let k = self.n_states();
         let x = data.data().subrows(chunk.first_row, chunk.n_rows);
         let logb = self.emission.log_likelihoods(x)?;
         check_log_likelihood_shape(&logb, chunk.n_rows, k)?;
-        let mut lb = vec![0.0; chunk.n_rows * k];
-        inference::to_time_major(logb.as_ref(), &mut lb).map_err(invalid_log_likelihood(chunk.first_row))?;
-        let mut path = vec![0usize; chunk.n_rows];
-        let mut log_probs = Vec::new();
-        let mut work = ViterbiScratch::default();
+        let DecodeBuffers { logb: lb, work } = buffers;
+        if lb.len() < chunk.n_rows * k {
+            lb.resize(chunk.n_rows * k, 0.0);
+        }
+        let lb = &mut lb[..chunk.n_rows * k];
+        inference::to_time_major(logb.as_ref(), lb).map_err(invalid_log_likelihood(chunk.first_row))?;
+        let mut log_probs = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
         for s in chunk.first_sequence..chunk.end_sequence {
             let r0 = data.starts()[s] - chunk.first_row;
             let len = data.lengths()[s];
@@ -273,11 +288,11 @@ impl<E: Emission> Hmm<E> {
                 &self.log_trans,
                 &lb[r0 * k..(r0 + len) * k],
                 &mut path[r0..r0 + len],
-                &mut work,
+                work,
             )
             .map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?;
             log_probs.push(lp);
         }
-        Ok((path, log_probs))
+        Ok(log_probs)
     }
 }
