@@ -29,86 +29,225 @@ pub(super) fn forward_body(
     c: &mut [f64],
     scratch: &mut Scratch,
 ) -> Result<f64, usize> {
-    dispatch_k!(
-        chain.k,
-        forward_k(chain, logb, e, shift, alpha, c, &mut scratch.pred)
-    )
+    let run = Run {
+        logb,
+        e,
+        shift,
+        alpha,
+        c,
+    };
+    dispatch_k!(chain.k, forward_k(chain, run, &mut scratch.pred))
 }
 
+/// [`forward_body`] over two consecutive sequences, the first `split` rows
+/// of the buffers and the rest, in lockstep while both last: each step of
+/// the recursion waits on the one before, so one sequence leaves the core
+/// mostly idle and the other's steps fill it. Each sequence gets exactly
+/// the arithmetic of [`forward_body`]. For K > [`LOCAL_K`] the two run one
+/// after the other.
 #[inline(always)]
-fn forward_k(
-    k: usize,
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward_pair_body(
     chain: Chain<'_>,
     logb: MatRef<'_, f64>,
     e: &mut [f64],
     shift: &mut [f64],
     alpha: &mut [f64],
     c: &mut [f64],
-    pred: &mut [f64],
-) -> Result<f64, usize> {
-    let len = shift.len();
+    split: usize,
+    scratch: &mut Scratch,
+) -> [Result<f64, usize>; 2] {
+    let k = chain.k;
+    let (e0, e1) = e.split_at_mut(split * k);
+    let (shift0, shift1) = shift.split_at_mut(split);
+    let (alpha0, alpha1) = alpha.split_at_mut(split * k);
+    let (c0, c1) = c.split_at_mut(split);
+    let first = Run {
+        logb: logb.subrows(0, split),
+        e: e0,
+        shift: shift0,
+        alpha: alpha0,
+        c: c0,
+    };
+    let second = Run {
+        logb: logb.subrows(split, logb.nrows() - split),
+        e: e1,
+        shift: shift1,
+        alpha: alpha1,
+        c: c1,
+    };
+    if k > LOCAL_K {
+        return [
+            forward_k(k, chain, first, &mut scratch.pred),
+            forward_k(k, chain, second, &mut scratch.pred),
+        ];
+    }
+    dispatch_k!(k, forward_pair_k(chain, first, second))
+}
+
+/// One sequence's rows of the buffers of [`forward_body`]. Each step takes
+/// it by value ([`Run::reborrow`]) and holds the slices as its own locals:
+/// reached through a `&mut Run`, the stores into one slice might have
+/// changed the others for all the compiler knew, and the K = 8 loops of the
+/// step were compiled as scalar loops over memory (1.6x slower passes).
+struct Run<'a> {
+    logb: MatRef<'a, f64>,
+    e: &'a mut [f64],
+    shift: &'a mut [f64],
+    alpha: &'a mut [f64],
+    c: &'a mut [f64],
+}
+
+impl Run<'_> {
+    /// The same rows, borrowed for one step.
+    #[inline(always)]
+    fn reborrow(&mut self) -> Run<'_> {
+        Run {
+            logb: self.logb,
+            e: &mut *self.e,
+            shift: &mut *self.shift,
+            alpha: &mut *self.alpha,
+            c: &mut *self.c,
+        }
+    }
+}
+
+/// The log-likelihood `Σ_t (s_t + ln c_t)` as it accumulates: the scale
+/// factors multiply into `product`, flushed into `log` before the product
+/// could underflow (one logarithm per many steps).
+struct LogLikelihood {
+    log: f64,
+    product: f64,
+}
+
+impl LogLikelihood {
+    const ZERO: Self = Self {
+        log: 0.0,
+        product: 1.0,
+    };
+
+    #[inline(always)]
+    fn add(&mut self, shift: f64, ct: f64) {
+        self.log += shift;
+        if ct < 1e-200 {
+            self.log += ct.ln();
+        } else {
+            if self.product < FLUSH_BELOW {
+                self.log += self.product.ln();
+                self.product = 1.0;
+            }
+            self.product *= ct;
+        }
+    }
+
+    #[inline(always)]
+    fn total(&self) -> f64 {
+        self.log + self.product.ln()
+    }
+}
+
+/// The recursion over one sequence, K as an argument (a constant for K ≤
+/// [`LOCAL_K`]; `pred` serves larger K).
+#[inline(always)]
+fn forward_k(k: usize, chain: Chain<'_>, mut run: Run<'_>, pred: &mut [f64]) -> Result<f64, usize> {
     // Stack accumulators for small K (kept in registers; slices of heap
     // buffers would be reloaded for fear of aliasing).
     let mut pred_local = [0.0; LOCAL_K];
-    let pred = if k <= LOCAL_K {
-        &mut pred_local[..k]
-    } else {
-        &mut pred[..k]
-    };
-    let trans = &chain.trans[..k * k];
-    let mut log_acc = 0.0;
-    let mut product = 1.0;
-    for t in 0..len {
-        let (done, rest) = alpha.split_at_mut(t * k);
-        let at = &mut rest[..k];
-        if t == 0 {
-            pred.copy_from_slice(&chain.start[..k]);
+    let mut ll = LogLikelihood::ZERO;
+    for t in 0..run.shift.len() {
+        let pred = if k <= LOCAL_K {
+            &mut pred_local[..k]
         } else {
-            let prev = &done[(t - 1) * k..];
-            if k <= LOCAL_K {
-                // Four partial sums over i (i mod 4), combined pairwise: the
-                // dependency chain per step is ~k/4 + 2 additions instead of k.
-                let mut part = [[0.0; LOCAL_K]; 4];
-                for (i, (&a, row)) in prev[..k].iter().zip(trans.chunks_exact(k)).enumerate() {
-                    for (p, &aij) in part[i % 4][..k].iter_mut().zip(row) {
-                        *p += a * aij;
-                    }
-                }
-                for (j, p) in pred.iter_mut().enumerate() {
-                    *p = (part[0][j] + part[1][j]) + (part[2][j] + part[3][j]);
-                }
-            } else {
-                pred.fill(0.0);
-                for (&a, row) in prev.iter().zip(trans.chunks_exact(k)) {
-                    for (p, &aij) in pred.iter_mut().zip(row) {
-                        *p += a * aij;
-                    }
-                }
-            }
+            &mut pred[..k]
+        };
+        forward_step(k, t, chain, run.reborrow(), pred, &mut ll)?;
+    }
+    Ok(ll.total())
+}
+
+/// Two sequences' recursions, a step of each per time t (K ≤ [`LOCAL_K`]).
+#[inline(always)]
+fn forward_pair_k(
+    k: usize,
+    chain: Chain<'_>,
+    mut first: Run<'_>,
+    mut second: Run<'_>,
+) -> [Result<f64, usize>; 2] {
+    let (mut pred0, mut pred1) = ([0.0; LOCAL_K], [0.0; LOCAL_K]);
+    let (mut ll0, mut ll1) = (LogLikelihood::ZERO, LogLikelihood::ZERO);
+    let (mut ok0, mut ok1) = (Ok(()), Ok(()));
+    let (len0, len1) = (first.shift.len(), second.shift.len());
+    for t in 0..len0.max(len1) {
+        if t < len0 && ok0.is_ok() {
+            ok0 = forward_step(k, t, chain, first.reborrow(), &mut pred0[..k], &mut ll0);
         }
-        let et = &mut e[t * k..(t + 1) * k];
-        let mut ct = scaled_products(pred, et, at);
-        if !(ct > MIN_SCALE) {
-            let row: Vec<f64> = (0..k).map(|j| logb[(t, j)]).collect();
-            ct = rescale_step(&row, pred, et, at, &mut shift[t]).ok_or(t)?;
-        }
-        let inv = 1.0 / ct;
-        for a in at.iter_mut() {
-            *a *= inv;
-        }
-        c[t] = ct;
-        log_acc += shift[t];
-        if ct < 1e-200 {
-            log_acc += ct.ln();
-        } else {
-            if product < FLUSH_BELOW {
-                log_acc += product.ln();
-                product = 1.0;
-            }
-            product *= ct;
+        if t < len1 && ok1.is_ok() {
+            ok1 = forward_step(k, t, chain, second.reborrow(), &mut pred1[..k], &mut ll1);
         }
     }
-    Ok(log_acc + product.ln())
+    [ok0.map(|()| ll0.total()), ok1.map(|()| ll1.total())]
+}
+
+/// Step t of the scaled forward recursion of one sequence: `pred = Aᵀ
+/// α̂_{t−1}` (π at t = 0), `α̂_t = pred ∘ e_t / c_t`, and `s_t + ln c_t`
+/// into the log-likelihood. `Err(t)` if no reachable state can emit `x_t`.
+#[inline(always)]
+fn forward_step(
+    k: usize,
+    t: usize,
+    chain: Chain<'_>,
+    run: Run<'_>,
+    pred: &mut [f64],
+    ll: &mut LogLikelihood,
+) -> Result<(), usize> {
+    let Run {
+        logb,
+        e,
+        shift,
+        alpha,
+        c,
+    } = run;
+    let trans = &chain.trans[..k * k];
+    let (done, rest) = alpha.split_at_mut(t * k);
+    let at = &mut rest[..k];
+    if t == 0 {
+        pred.copy_from_slice(&chain.start[..k]);
+    } else {
+        let prev = &done[(t - 1) * k..];
+        if k <= LOCAL_K {
+            // Four partial sums over i (i mod 4), combined pairwise: the
+            // dependency chain per step is ~k/4 + 2 additions instead of k.
+            let mut part = [[0.0; LOCAL_K]; 4];
+            for (i, (&a, row)) in prev[..k].iter().zip(trans.chunks_exact(k)).enumerate() {
+                for (p, &aij) in part[i % 4][..k].iter_mut().zip(row) {
+                    *p += a * aij;
+                }
+            }
+            for (j, p) in pred.iter_mut().enumerate() {
+                *p = (part[0][j] + part[1][j]) + (part[2][j] + part[3][j]);
+            }
+        } else {
+            pred.fill(0.0);
+            for (&a, row) in prev.iter().zip(trans.chunks_exact(k)) {
+                for (p, &aij) in pred.iter_mut().zip(row) {
+                    *p += a * aij;
+                }
+            }
+        }
+    }
+    let et = &mut e[t * k..(t + 1) * k];
+    let mut ct = scaled_products(pred, et, at);
+    if !(ct > MIN_SCALE) {
+        let row: Vec<f64> = (0..k).map(|j| logb[(t, j)]).collect();
+        ct = rescale_step(&row, pred, et, at, &mut shift[t]).ok_or(t)?;
+    }
+    let inv = 1.0 / ct;
+    for a in at.iter_mut() {
+        *a *= inv;
+    }
+    c[t] = ct;
+    ll.add(shift[t], ct);
+    Ok(())
 }
 
 /// `at = pred ∘ et` and returns `Σ_j at[j]`, summed in four partial sums

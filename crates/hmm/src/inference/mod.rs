@@ -68,7 +68,7 @@ use faer::MatRef;
 
 use backward::backward_body;
 pub(crate) use chain::{Chain, Scratch};
-use forward::forward_body;
+use forward::{forward_body, forward_pair_body};
 use layout::{scale_emissions_body, time_major_to_columns_body, to_time_major_body};
 pub(crate) use viterbi::ViterbiScratch;
 use viterbi::viterbi_body;
@@ -111,6 +111,23 @@ pub(crate) fn forward(
     linalg_kernels::isa_dispatch!(forward(chain, logb, e, shift, alpha, c, scratch))
 }
 
+/// [`forward`] over two consecutive sequences, the first `split` rows of
+/// the buffers and the rest, their steps interleaved: the results of two
+/// calls (see `forward::forward_pair_body`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_pair(
+    chain: Chain<'_>,
+    logb: MatRef<'_, f64>,
+    e: &mut [f64],
+    shift: &mut [f64],
+    alpha: &mut [f64],
+    c: &mut [f64],
+    split: usize,
+    scratch: &mut Scratch,
+) -> [Result<f64, usize>; 2] {
+    linalg_kernels::isa_dispatch!(forward_pair(chain, logb, e, shift, alpha, c, split, scratch))
+}
+
 /// The backward pass after [`forward`]: posteriors in place of `alpha`,
 /// `Σ_t α̂_t w_{t+1}ᵀ` added into `m`; `false` if a posterior came out
 /// non-finite (see `backward::backward_body`).
@@ -146,8 +163,8 @@ macro_rules! isa_kernels {
     ($name:ident, $fma:literal $(, $features:literal)?) => {
         mod $name {
             use super::{
-                Chain, MatRef, Scratch, ViterbiScratch, backward_body, forward_body, scale_emissions_body,
-                time_major_to_columns_body, to_time_major_body, viterbi_body,
+                Chain, MatRef, Scratch, ViterbiScratch, backward_body, forward_body, forward_pair_body, scale_emissions_body, time_major_to_columns_body, to_time_major_body,
+                viterbi_body,
             };
 
             $(#[target_feature(enable = $features)])*
@@ -181,6 +198,21 @@ macro_rules! isa_kernels {
                 scratch: &mut Scratch,
             ) -> Result<f64, usize> {
                 forward_body(chain, logb, e, shift, alpha, c, scratch)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            #[allow(clippy::too_many_arguments)]
+            pub(super) fn forward_pair(
+                chain: Chain<'_>,
+                logb: MatRef<'_, f64>,
+                e: &mut [f64],
+                shift: &mut [f64],
+                alpha: &mut [f64],
+                c: &mut [f64],
+                split: usize,
+                scratch: &mut Scratch,
+            ) -> [Result<f64, usize>; 2] {
+                forward_pair_body(chain, logb, e, shift, alpha, c, split, scratch)
             }
 
             $(#[target_feature(enable = $features)])*

@@ -87,6 +87,7 @@ macro_rules! run_variant {
 macro_rules! body {
     (scale_emissions($($a:expr),*)) => { layout::scale_emissions_body($($a),*) };
     (forward($($a:expr),*)) => { forward::forward_body($($a),*) };
+    (forward_pair($($a:expr),*)) => { forward::forward_pair_body($($a),*) };
     (backward($($a:expr),*)) => { backward::backward_body($($a),*) };
     (time_major_to_columns($($a:expr),*)) => { layout::time_major_to_columns_body($($a),*) };
     (to_time_major($($a:expr),*)) => { layout::to_time_major_body($($a),*) };
@@ -298,5 +299,110 @@ fn viterbi_matches_the_textbook_recursion() {
             }
         }
         let _ = isa;
+    }
+}
+
+/// What the forward pass leaves in the buffers of two sequences, with each
+/// sequence's result (the log-likelihood's bits or the failing step).
+type ForwardOutputs = ([Result<u64, usize>; 2], Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// Runs `forward_pair` of one variant over the two sequences of `logb`
+/// (rows `..split` and `split..`), from the scaled emissions `e`, `shift`.
+macro_rules! forward_pair_of {
+    ($call:ident, $chain:expr, $logb:expr, $split:expr, $e:expr, $shift:expr) => {{
+        let (chain, logb, split): (Chain<'_>, MatRef<'_, f64>, usize) = ($chain, $logb, $split);
+        let (mut e, mut shift): (Vec<f64>, Vec<f64>) = ($e.clone(), $shift.clone());
+        let n = logb.nrows();
+        let (mut alpha, mut c) = (vec![0.0; n * chain.k], vec![0.0; n]);
+        let mut scratch = Scratch::new(chain.k);
+        let results = $call!(forward_pair(
+            chain,
+            logb,
+            &mut e,
+            &mut shift,
+            &mut alpha,
+            &mut c,
+            split,
+            &mut scratch
+        ));
+        let outputs: ForwardOutputs = (results.map(|r| r.map(f64::to_bits)), e, shift, alpha, c);
+        outputs
+    }};
+}
+
+/// The forward pass over two sequences at once, on every instruction set,
+/// equals two single passes bit for bit: sequences of different lengths,
+/// with and without rescaled steps, one of them impossible from a step on,
+/// K on both sides of the specialised sizes.
+#[test]
+fn forward_pair_equals_two_forward_passes() {
+    let isa = linalg_kernels::isa::Isa::supported();
+    for k in [1usize, 2, 3, 5, 8, 11] {
+        for (structural, impossible) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (n, split) = (517, 300);
+            let (start, trans, mut logb) = case(k, n, structural);
+            if impossible {
+                for j in 0..k {
+                    logb[(split + 50, j)] = f64::NEG_INFINITY;
+                }
+            }
+            let chain = Chain {
+                start: &start,
+                trans: &trans,
+                k,
+            };
+            let (mut e, mut shift) = (vec![0.0; n * k], vec![0.0; n]);
+            scale_emissions(logb.as_ref(), &mut e, &mut shift, &mut Vec::new()).unwrap();
+            let reference: ForwardOutputs = {
+                let (mut e, mut shift) = (e.clone(), shift.clone());
+                let (mut alpha, mut c) = (vec![0.0; n * k], vec![0.0; n]);
+                let mut scratch = Scratch::new(k);
+                let (e0, e1) = e.split_at_mut(split * k);
+                let (s0, s1) = shift.split_at_mut(split);
+                let (a0, a1) = alpha.split_at_mut(split * k);
+                let (c0, c1) = c.split_at_mut(split);
+                let lb = logb.as_ref();
+                let first = forward::forward_body(chain, lb.subrows(0, split), e0, s0, a0, c0, &mut scratch);
+                let second =
+                    forward::forward_body(chain, lb.subrows(split, n - split), e1, s1, a1, c1, &mut scratch);
+                ([first, second].map(|r| r.map(f64::to_bits)), e, shift, alpha, c)
+            };
+            assert_eq!(reference.0[1].is_err(), impossible, "K = {k}");
+            let what = format!("K = {k}, structural zeros {structural}, impossible {impossible}");
+            let lb = logb.as_ref();
+            assert_eq!(
+                forward_pair_of!(body, chain, lb, split, e, shift),
+                reference,
+                "{what}, body"
+            );
+            assert_eq!(
+                forward_pair_of!(dispatched, chain, lb, split, e, shift),
+                reference,
+                "{what}, dispatched"
+            );
+            assert_eq!(
+                forward_pair_of!(baseline, chain, lb, split, e, shift),
+                reference,
+                "{what}, baseline"
+            );
+            #[cfg(target_arch = "x86_64")]
+            {
+                if isa.has_avx2() {
+                    assert_eq!(
+                        forward_pair_of!(avx2, chain, lb, split, e, shift),
+                        reference,
+                        "{what}, AVX2"
+                    );
+                }
+                if isa.has_avx512() {
+                    assert_eq!(
+                        forward_pair_of!(avx512, chain, lb, split, e, shift),
+                        reference,
+                        "{what}, AVX-512"
+                    );
+                }
+            }
+            let _ = isa;
+        }
     }
 }

@@ -192,35 +192,51 @@ impl<E: Emission> Hmm<E> {
         let mut start_counts = vec![0.0; k];
         let mut logliks = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
         let chain = self.chain();
-        for s in chunk.first_sequence..chunk.end_sequence {
-            let r0 = data.starts()[s] - chunk.first_row;
-            let len = data.lengths()[s];
+        // The forward passes two sequences at a time (`forward_pair`), each
+        // pair followed by the backward passes of its sequences.
+        for first in (chunk.first_sequence..chunk.end_sequence).step_by(2) {
+            let pair = first..(first + 2).min(chunk.end_sequence);
+            let r0 = data.starts()[first] - chunk.first_row;
+            let len: usize = data.lengths()[pair.clone()].iter().sum();
             let rows = r0 * k..(r0 + len) * k;
-            let fwd = inference::forward(
-                chain,
+            let (lb, pair_e, pair_shift) = (
                 logb.subrows(r0, len),
                 &mut e[rows.clone()],
                 &mut shift[r0..r0 + len],
-                &mut alpha[rows.clone()],
-                &mut c[r0..r0 + len],
-                &mut scratch,
             );
-            let ll = fwd.map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?;
-            logliks.push(ll);
+            let (alpha, c) = (&mut alpha[rows], &mut c[r0..r0 + len]);
+            let results = if pair.len() == 2 {
+                let split = data.lengths()[first];
+                inference::forward_pair(chain, lb, pair_e, pair_shift, alpha, c, split, &mut scratch)
+            } else {
+                // The last sequence of an odd count: one result (the zip below stops).
+                let result = inference::forward(chain, lb, pair_e, pair_shift, alpha, c, &mut scratch);
+                [result, Ok(0.0)]
+            };
+            for (s, result) in pair.clone().zip(results) {
+                logliks.push(result.map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?);
+            }
             if pass != Pass::Score {
-                let ok = inference::backward(
-                    chain,
-                    &e[rows.clone()],
-                    &mut alpha[rows],
-                    &c[r0..r0 + len],
-                    &mut m,
-                    &mut scratch,
-                );
-                if !ok {
-                    return Err(HmmError::NumericalFailure { sequence: s });
-                }
-                for (sc, &g) in start_counts.iter_mut().zip(&alpha[r0 * k..(r0 + 1) * k]) {
-                    *sc += g;
+                let e = &e[r0 * k..(r0 + len) * k];
+                let mut row = 0;
+                for s in pair {
+                    let len = data.lengths()[s];
+                    let rows = row * k..(row + len) * k;
+                    let ok = inference::backward(
+                        chain,
+                        &e[rows.clone()],
+                        &mut alpha[rows],
+                        &c[row..row + len],
+                        &mut m,
+                        &mut scratch,
+                    );
+                    if !ok {
+                        return Err(HmmError::NumericalFailure { sequence: s });
+                    }
+                    for (sc, &g) in start_counts.iter_mut().zip(&alpha[row * k..(row + 1) * k]) {
+                        *sc += g;
+                    }
+                    row += len;
                 }
             }
         }
