@@ -42,7 +42,7 @@ pub(crate) struct Coordinatewise<'a> {
     pub r: &'a [f64],
     /// Out: the pivots `s`, one per observed coordinate.
     pub pivots: &'a mut [f64],
-    /// Scratch for `l`, `ld` values.
+    /// Scratch for two `l`s, `2 ld` values.
     pub l: &'a mut [f64],
 }
 
@@ -55,18 +55,33 @@ pub(crate) struct Coordinatewise<'a> {
 /// `m` are then left partly updated (the caller discards them).
 pub(crate) fn condition(u: Coordinatewise<'_>) -> Result<f64, KernelError> {
     debug_assert!(u.ld.is_multiple_of(LANES) && u.p.len() >= u.ld * u.n && u.m.len() >= u.ld);
-    debug_assert!(u.l.len() >= u.ld && u.coords.len() <= u.y.len().min(u.pivots.len()));
+    debug_assert!(u.l.len() >= 2 * u.ld && u.coords.len() <= u.y.len().min(u.pivots.len()));
     linalg_kernels::isa_dispatch!(condition(u))
 }
 
+/// The most 8-row vectors of `l` (and of the second `l`) a row block of
+/// the pair update holds in registers, for the instruction set `isa` (a
+/// module name of `for_each_isa!`): AVX-512 keeps an 8-lane vector in one
+/// of its 32 registers, AVX2 in two of its 16, SSE2 in four. (Three
+/// vectors with AVX2 were no faster for n = 21 on AMD Zen 4.)
+const fn pair_row_vectors(isa: &str) -> usize {
+    match isa.as_bytes() {
+        b"avx512" => 4,
+        b"avx2" => 2,
+        _ => 1,
+    }
+}
+
 /// One module per instruction set: the same loops compiled with its
-/// features. The rank-one update runs on row blocks of up to four vectors,
-/// each a separate (non-inlined) function that keeps its part of `l` in
-/// registers.
+/// features. The rank-one updates run on row blocks of up to four vectors
+/// (pairs of them on [`pair_row_vectors`]), each a separate (non-inlined)
+/// function that keeps its part of `l` in registers.
 macro_rules! isa_kernels {
     ($name:ident, $fma:literal $(, $features:literal)?) => {
         mod $name {
-            use super::{Coordinatewise, KernelError, LANES, condition_body, subtract_outer_rows};
+            use super::{Coordinatewise, KernelError, LANES, Outer, condition_body, subtract_outer_rows};
+
+            const PAIR_VECTORS: usize = super::pair_row_vectors(stringify!($name));
 
             $(#[target_feature(enable = $features)])?
             pub(super) fn condition(u: Coordinatewise<'_>) -> Result<f64, KernelError> {
@@ -75,17 +90,24 @@ macro_rules! isa_kernels {
                 unsafe { condition_body::<$fma>(u, subtract_outer) }
             }
 
-            /// `P ← P − l lᵀ` on every column but `skip`, in row blocks.
+            /// `P ← P − l lᵀ` (then `− l₂ l₂ᵀ`) on the columns of `outer`,
+            /// in row blocks.
             $(#[target_feature(enable = $features)])?
-            fn subtract_outer(p: &mut [f64], ld: usize, n: usize, l: &[f64], skip: usize) {
+            fn subtract_outer(p: &mut [f64], ld: usize, n: usize, outer: Outer<'_>) {
+                let pair = outer.second.is_some();
+                let most = if pair { PAIR_VECTORS } else { 4 };
                 let mut r0 = 0;
                 while r0 < ld {
-                    let vectors = ((ld - r0) / LANES).min(4);
-                    match vectors {
-                        4 => block::<4>(p, ld, n, l, r0, skip),
-                        3 => block::<3>(p, ld, n, l, r0, skip),
-                        2 => block::<2>(p, ld, n, l, r0, skip),
-                        _ => block::<1>(p, ld, n, l, r0, skip),
+                    let vectors = ((ld - r0) / LANES).min(most);
+                    match (pair, vectors) {
+                        (false, 4) => block::<4, false>(p, ld, n, &outer, r0),
+                        (false, 3) => block::<3, false>(p, ld, n, &outer, r0),
+                        (false, 2) => block::<2, false>(p, ld, n, &outer, r0),
+                        (false, _) => block::<1, false>(p, ld, n, &outer, r0),
+                        (true, 4) => block::<4, true>(p, ld, n, &outer, r0),
+                        (true, 3) => block::<3, true>(p, ld, n, &outer, r0),
+                        (true, 2) => block::<2, true>(p, ld, n, &outer, r0),
+                        (true, _) => block::<1, true>(p, ld, n, &outer, r0),
                     }
                     r0 += vectors * LANES;
                 }
@@ -93,8 +115,8 @@ macro_rules! isa_kernels {
 
             $(#[target_feature(enable = $features)])?
             #[inline(never)]
-            fn block<const NV: usize>(p: &mut [f64], ld: usize, n: usize, l: &[f64], r0: usize, skip: usize) {
-                subtract_outer_rows::<NV, $fma>(p, ld, n, l, r0, skip);
+            fn block<const NV: usize, const PAIR: bool>(p: &mut [f64], ld: usize, n: usize, outer: &Outer<'_>, r0: usize) {
+                subtract_outer_rows::<NV, $fma, PAIR>(p, ld, n, outer, r0);
             }
         }
     };
@@ -117,13 +139,27 @@ fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, KernelErro
     Ok(1.0 / s.sqrt())
 }
 
-/// The loop over the coordinates; `subtract_outer(p, ld, n, l, skip)` is
-/// `P ← P − l lᵀ` on every column but `skip`.
+/// The products a pass of `subtract_outer` takes off P: `l lᵀ` on every
+/// column but `skip`, then `l₂ l₂ᵀ` (if `second`) on every column but
+/// `skip`, column `second_only` getting the second product only.
+pub(crate) struct Outer<'a> {
+    l: &'a [f64],
+    second: Option<&'a [f64]>,
+    skip: usize,
+    second_only: usize,
+}
+
+/// The loop over the coordinates, two at a time: `subtract_outer(p, ld, n,
+/// outer)` applies a pair's two rank-one updates in one pass over P, each
+/// entry getting the first multiply-add and then the second, exactly as in
+/// two passes (the pass is bound by P's loads and stores, which this
+/// halves).
 ///
-/// Software-pipelined: the update of coordinate c first updates the column
-/// of the next coordinate and takes that pivot's square root and division,
-/// then updates the other columns, so the long-latency scalar chain of the
-/// next coordinate overlaps the bulk of this one's multiply-adds.
+/// Software-pipelined: before a pass, the column of the next coordinate
+/// gets its updates, and the next pivot its square root and division, so
+/// the long-latency scalar chain of the next coordinate overlaps the bulk
+/// of the multiply-adds. Within a pair, the second coordinate's column gets
+/// the first update ahead of the pass in the same way.
 ///
 /// `subtract_outer` is a function of the instruction-set module (a
 /// `#[target_feature]` function, hence an `unsafe fn` pointer), not a
@@ -135,7 +171,7 @@ fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, KernelErro
 #[inline(always)]
 unsafe fn condition_body<const FMA: bool>(
     u: Coordinatewise<'_>,
-    subtract_outer: unsafe fn(&mut [f64], usize, usize, &[f64], usize),
+    subtract_outer: unsafe fn(&mut [f64], usize, usize, Outer<'_>),
 ) -> Result<f64, KernelError> {
     let Coordinatewise {
         n,
@@ -148,77 +184,168 @@ unsafe fn condition_body<const FMA: bool>(
         pivots,
         l,
     } = u;
-    let (l, m) = (&mut l[..ld], &mut m[..ld]);
+    let (l, l2) = l[..2 * ld].split_at_mut(ld);
+    let m = &mut m[..ld];
     let mut zz = 0.0;
     let Some(&first) = coords.first() else {
         return Ok(zz);
     };
     let mut inv_root = inverse_root(p[first * ld + first] + r[first], 0, &mut pivots[0])?;
-    for (index, &c) in coords.iter().enumerate() {
-        let column = &p[c * ld..(c + 1) * ld];
-        let z = (y[index] - m[c]) * inv_root;
-        // Whole vectors: `subtract_outer` loads `l` as vectors, which
-        // stalls when it was stored lane by lane (no store forwarding).
-        for v in 0..ld / LANES {
-            let lanes = v * LANES..(v + 1) * LANES;
-            let mut lv = [0.0; LANES];
-            let mut mv = [0.0; LANES];
-            lv.copy_from_slice(&column[lanes.clone()]);
-            mv.copy_from_slice(&m[lanes.clone()]);
-            for s in 0..LANES {
-                lv[s] *= inv_root;
-                mv[s] = madd::<FMA>(lv[s], z, mv[s]);
-            }
-            l[lanes.clone()].copy_from_slice(&lv);
-            m[lanes].copy_from_slice(&mv);
-        }
+    let mut index = 0;
+    while index < coords.len() {
+        let c = coords[index];
+        let z = gain::<FMA>(&p[c * ld..(c + 1) * ld], inv_root, y[index], c, l, m);
         zz = madd::<FMA>(z, z, zz);
-        let Some(&next) = coords.get(index + 1) else {
+        let Some(&second) = coords.get(index + 1) else {
+            let outer = Outer {
+                l,
+                second: None,
+                skip: usize::MAX,
+                second_only: usize::MAX,
+            };
             // SAFETY: the caller's contract.
-            unsafe { subtract_outer(p, ld, n, l, usize::MAX) };
+            unsafe { subtract_outer(p, ld, n, outer) };
             break;
         };
-        // The next pivot from registers (the same multiply and
-        // multiply-add as the vector code, so the same value), to keep
-        // memory off the chain of square roots and divisions.
-        let l_next = column[next] * inv_root;
-        let s_next = madd::<FMA>(-l_next, l_next, p[next * ld + next]) + r[next];
-        for (d, &li) in p[next * ld..(next + 1) * ld].iter_mut().zip(l.iter()) {
-            *d = madd::<FMA>(-l_next, li, *d);
-        }
-        inv_root = inverse_root(s_next, index + 1, &mut pivots[index + 1])?;
+        let l_second = p[c * ld + second] * inv_root;
+        inv_root = look_ahead::<FMA>(p, ld, l, l_second, second, r[second], index + 1, pivots)?;
+        let z = gain::<FMA>(
+            &p[second * ld..(second + 1) * ld],
+            inv_root,
+            y[index + 1],
+            second,
+            l2,
+            m,
+        );
+        zz = madd::<FMA>(z, z, zz);
+        let skip = match coords.get(index + 2) {
+            Some(&next) => {
+                // The next column gets the first update here (the pass
+                // skips it), then the second with its pivot.
+                let l_next = l[next];
+                for (d, &li) in p[next * ld..(next + 1) * ld].iter_mut().zip(l.iter()) {
+                    *d = madd::<FMA>(-l_next, li, *d);
+                }
+                let l2_next = p[second * ld + next] * inv_root;
+                inv_root = look_ahead::<FMA>(p, ld, l2, l2_next, next, r[next], index + 2, pivots)?;
+                next
+            }
+            None => usize::MAX,
+        };
+        let outer = Outer {
+            l,
+            second: Some(l2),
+            skip,
+            second_only: second,
+        };
         // SAFETY: the caller's contract.
-        unsafe { subtract_outer(p, ld, n, l, next) };
+        unsafe { subtract_outer(p, ld, n, outer) };
+        index += 2;
     }
     Ok(zz)
 }
 
-/// `P[r0..r0 + NV·8, j] −= l[r0..] l_j` for every column j < n but `skip`.
+/// For the coordinate `c`, whose column of the current P is `column` and
+/// whose pivot `s` has `1/√s` = `inv_root`: `l = P[:, c] / √s` into `l`
+/// and `m ← m + l z`; returns `z = (y − m_c) / √s`.
 #[inline(always)]
-fn subtract_outer_rows<const NV: usize, const FMA: bool>(
+fn gain<const FMA: bool>(
+    column: &[f64],
+    inv_root: f64,
+    y: f64,
+    c: usize,
+    l: &mut [f64],
+    m: &mut [f64],
+) -> f64 {
+    let z = (y - m[c]) * inv_root;
+    // Whole vectors: `subtract_outer` loads `l` as vectors, which stalls
+    // when it was stored lane by lane (no store forwarding).
+    for v in 0..m.len() / LANES {
+        let lanes = v * LANES..(v + 1) * LANES;
+        let mut lv = [0.0; LANES];
+        let mut mv = [0.0; LANES];
+        lv.copy_from_slice(&column[lanes.clone()]);
+        mv.copy_from_slice(&m[lanes.clone()]);
+        for s in 0..LANES {
+            lv[s] *= inv_root;
+            mv[s] = madd::<FMA>(lv[s], z, mv[s]);
+        }
+        l[lanes.clone()].copy_from_slice(&lv);
+        m[lanes].copy_from_slice(&mv);
+    }
+    z
+}
+
+/// The look-ahead to the coordinate `next` (its `index` among the
+/// observed ones): its column of P gets the update `− l l_next`, where
+/// `l_next = l[next]` is passed in as computed from registers (the same
+/// multiply as the vector code, so the same value, and memory stays off the
+/// chain of square roots and divisions), and its pivot
+/// `s = P_next,next + r_next` is checked and stored; returns `1/√s`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn look_ahead<const FMA: bool>(
     p: &mut [f64],
     ld: usize,
-    n: usize,
     l: &[f64],
-    r0: usize,
-    skip: usize,
-) {
+    l_next: f64,
+    next: usize,
+    r_next: f64,
+    index: usize,
+    pivots: &mut [f64],
+) -> Result<f64, KernelError> {
+    let s_next = madd::<FMA>(-l_next, l_next, p[next * ld + next]) + r_next;
+    for (d, &li) in p[next * ld..(next + 1) * ld].iter_mut().zip(l.iter()) {
+        *d = madd::<FMA>(-l_next, li, *d);
+    }
+    inverse_root(s_next, index, &mut pivots[index])
+}
+
+/// `l[r0..r0 + NV·8]` as `NV` vectors (kept in registers).
+#[inline(always)]
+fn row_block<const NV: usize>(l: &[f64], r0: usize) -> [[f64; LANES]; NV] {
     let mut rows = [[0.0f64; LANES]; NV];
     for (v, lane) in rows.iter_mut().enumerate() {
         lane.copy_from_slice(&l[r0 + v * LANES..r0 + (v + 1) * LANES]);
     }
+    rows
+}
+
+/// `P[r0..r0 + NV·8, ·] −=` the products of `outer` (see [`Outer`]).
+#[inline(always)]
+fn subtract_outer_rows<const NV: usize, const FMA: bool, const PAIR: bool>(
+    p: &mut [f64],
+    ld: usize,
+    n: usize,
+    outer: &Outer<'_>,
+    r0: usize,
+) {
+    let l = &outer.l[..n];
+    let first = row_block::<NV>(outer.l, r0);
+    let l2 = outer.second.unwrap_or(outer.l);
+    let second = row_block::<NV>(l2, r0);
+    let l2 = &l2[..n];
     // Plain indices: an iterator chain here cost a division and a spill per column.
-    let l = &l[..n];
-    for (j, &lj) in l.iter().enumerate() {
-        if j == skip {
+    for j in 0..n {
+        if j == outer.skip {
             continue;
         }
-        let minus_lj = -lj;
         let start = j * ld + r0;
         let dst = &mut p[start..start + NV * LANES];
-        for v in 0..NV {
-            for s in 0..LANES {
-                dst[v * LANES + s] = madd::<FMA>(minus_lj, rows[v][s], dst[v * LANES + s]);
+        if !PAIR || j != outer.second_only {
+            let minus_lj = -l[j];
+            for v in 0..NV {
+                for s in 0..LANES {
+                    dst[v * LANES + s] = madd::<FMA>(minus_lj, first[v][s], dst[v * LANES + s]);
+                }
+            }
+        }
+        if PAIR {
+            let minus_lj = -l2[j];
+            for v in 0..NV {
+                for s in 0..LANES {
+                    dst[v * LANES + s] = madd::<FMA>(minus_lj, second[v][s], dst[v * LANES + s]);
+                }
             }
         }
     }
@@ -293,7 +420,7 @@ mod tests {
             let m_before = m.clone();
             let y: Vec<f64> = coords.iter().map(|_| rng.random_range(-2.0..2.0)).collect();
             let r: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..1.0)).collect();
-            let (mut pivots, mut l) = (vec![0.0; coords.len()], vec![0.0; ld]);
+            let (mut pivots, mut l) = (vec![0.0; coords.len()], vec![0.0; 2 * ld]);
             let zz = condition(Coordinatewise {
                 n,
                 ld,
@@ -354,7 +481,7 @@ mod tests {
         let mut p = vec![0.0; ld * n];
         (p[0], p[1], p[ld], p[ld + 1]) = (1.0, 2.0, 2.0, 1.0);
         let mut m = vec![0.0; ld];
-        let (mut pivots, mut l) = (vec![0.0; 2], vec![0.0; ld]);
+        let (mut pivots, mut l) = (vec![0.0; 2], vec![0.0; 2 * ld]);
         let err = condition(Coordinatewise {
             n,
             ld,
@@ -372,5 +499,111 @@ mod tests {
         };
         assert_eq!(pivot, 1);
         assert!((value + 0.5).abs() < 1e-12, "{err:?}");
+    }
+
+    /// The conditioning of the module docs, one coordinate after the other
+    /// over the whole of P, with the kernels' multiply-adds (`FMA` or not):
+    /// the oracle of [`equals_the_sequential_update_bit_for_bit`].
+    fn sequential<const FMA: bool>(u: Coordinatewise<'_>) -> Result<f64, KernelError> {
+        let Coordinatewise {
+            n,
+            ld,
+            p,
+            m,
+            coords,
+            y,
+            r,
+            pivots,
+            ..
+        } = u;
+        let mut zz = 0.0;
+        for (index, &c) in coords.iter().enumerate() {
+            let inv_root = inverse_root(p[c * ld + c] + r[c], index, &mut pivots[index])?;
+            let l: Vec<f64> = p[c * ld..(c + 1) * ld].iter().map(|v| v * inv_root).collect();
+            let z = (y[index] - m[c]) * inv_root;
+            for (mi, &li) in m[..ld].iter_mut().zip(&l) {
+                *mi = madd::<FMA>(li, z, *mi);
+            }
+            zz = madd::<FMA>(z, z, zz);
+            for j in 0..n {
+                for i in 0..ld {
+                    p[j * ld + i] = madd::<FMA>(-l[j], l[i], p[j * ld + i]);
+                }
+            }
+        }
+        Ok(zz)
+    }
+
+    /// Every instruction set's kernel gives the bits of [`sequential`] with
+    /// its multiply-adds: P, the mean, the pivots and `Σ z²`, for 1 to 21
+    /// observed coordinates in any order (so every grouping of the
+    /// coordinates the kernels make, and every row-block size).
+    #[test]
+    fn equals_the_sequential_update_bit_for_bit() {
+        let mut kernels: Vec<(&str, Kernel, bool)> =
+            vec![("baseline", baseline::condition, cfg!(target_arch = "aarch64"))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let isa = Isa::supported();
+            if isa.has_avx2() {
+                // SAFETY: this CPU has AVX2 and FMA.
+                kernels.push(("AVX2", |u| unsafe { avx2::condition(u) }, true));
+            }
+            if isa.has_avx512() {
+                // SAFETY: this CPU has AVX-512.
+                kernels.push(("AVX-512", |u| unsafe { avx512::condition(u) }, true));
+            }
+        }
+        let mut rng = StdRng::seed_from_u64(5);
+        for (n, observed) in [
+            (1usize, 1usize),
+            (3, 2),
+            (8, 5),
+            (9, 9),
+            (17, 4),
+            (21, 21),
+            (21, 20),
+            (21, 3),
+            (30, 29),
+        ] {
+            let ld = crate::dense::pad(n);
+            let (p0, _) = random_spd(n, ld, &mut rng);
+            let m0: Vec<f64> = (0..ld)
+                .map(|i| if i < n { rng.random_range(-1.0..1.0) } else { 0.0 })
+                .collect();
+            let mut coords: Vec<usize> = (0..n).collect();
+            for i in (1..n).rev() {
+                coords.swap(i, rng.random_range(0..=i));
+            }
+            coords.truncate(observed);
+            let y: Vec<f64> = coords.iter().map(|_| rng.random_range(-2.0..2.0)).collect();
+            let r: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..1.0)).collect();
+            for &(name, kernel, fma) in &kernels {
+                let run = |condition: Kernel| {
+                    let (mut p, mut m) = (p0.clone(), m0.clone());
+                    let (mut pivots, mut l) = (vec![0.0; observed], vec![0.0; 2 * ld]);
+                    let zz = condition(Coordinatewise {
+                        n,
+                        ld,
+                        p: &mut p,
+                        m: &mut m,
+                        coords: &coords,
+                        y: &y,
+                        r: &r,
+                        pivots: &mut pivots,
+                        l: &mut l,
+                    })
+                    .unwrap();
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    (zz.to_bits(), bits(&p), bits(&m), bits(&pivots))
+                };
+                let want = if fma {
+                    run(sequential::<true>)
+                } else {
+                    run(sequential::<false>)
+                };
+                assert!(run(kernel) == want, "{name}, n {n}, {observed} observed");
+            }
+        }
     }
 }

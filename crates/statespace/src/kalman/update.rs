@@ -65,7 +65,7 @@ impl Work {
             obs_idx: vec![0; p],
             yo: vec![0.0; p],
             pivots: vec![0.0; p],
-            l: vec![0.0; ldn],
+            l: vec![0.0; 2 * ldn],
         }
     }
 
