@@ -71,7 +71,7 @@ pub(crate) use chain::{Chain, Scratch};
 use forward::{forward_body, forward_pair_body};
 use layout::{scale_emissions_body, time_major_to_columns_body, to_time_major_body};
 pub(crate) use viterbi::ViterbiScratch;
-use viterbi::viterbi_body;
+use viterbi::{viterbi_body, viterbi_pair_body};
 
 /// Copies the n x K column-major `logb` into time-major `out` (n·K) and
 /// checks it (NaN and `+inf` are errors: `Err((t, j, value))`).
@@ -155,6 +155,20 @@ pub(crate) fn viterbi(
     linalg_kernels::isa_dispatch!(viterbi(log_start, log_trans, logb, path, work))
 }
 
+/// [`viterbi`] over two consecutive sequences, the first `split` rows of
+/// `logb` and `path` and the rest, their steps interleaved: the results of
+/// two calls (see `viterbi::viterbi_pair_body`).
+pub(crate) fn viterbi_pair(
+    log_start: &[f64],
+    log_trans: &[f64],
+    logb: &[f64],
+    split: usize,
+    path: &mut [usize],
+    work: &mut ViterbiScratch,
+) -> [Result<f64, usize>; 2] {
+    linalg_kernels::isa_dispatch!(viterbi_pair(log_start, log_trans, logb, split, path, work))
+}
+
 /// One module per instruction set: the entry points compiled with that
 /// set's target features, each calling the `#[inline(always)]` body (so the
 /// whole recursion is compiled with the features). No fused multiply-adds
@@ -164,7 +178,7 @@ macro_rules! isa_kernels {
         mod $name {
             use super::{
                 Chain, MatRef, Scratch, ViterbiScratch, backward_body, forward_body, forward_pair_body, scale_emissions_body, time_major_to_columns_body, to_time_major_body,
-                viterbi_body,
+                viterbi_body, viterbi_pair_body,
             };
 
             $(#[target_feature(enable = $features)])*
@@ -236,6 +250,18 @@ macro_rules! isa_kernels {
                 work: &mut ViterbiScratch,
             ) -> Result<f64, usize> {
                 viterbi_body(log_start, log_trans, logb, path, work)
+            }
+
+            $(#[target_feature(enable = $features)])*
+            pub(super) fn viterbi_pair(
+                log_start: &[f64],
+                log_trans: &[f64],
+                logb: &[f64],
+                split: usize,
+                path: &mut [usize],
+                work: &mut ViterbiScratch,
+            ) -> [Result<f64, usize>; 2] {
+                viterbi_pair_body(log_start, log_trans, logb, split, path, work)
             }
         }
     };

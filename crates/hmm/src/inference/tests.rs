@@ -92,6 +92,7 @@ macro_rules! body {
     (time_major_to_columns($($a:expr),*)) => { layout::time_major_to_columns_body($($a),*) };
     (to_time_major($($a:expr),*)) => { layout::to_time_major_body($($a),*) };
     (viterbi($($a:expr),*)) => { viterbi::viterbi_body($($a),*) };
+    (viterbi_pair($($a:expr),*)) => { viterbi::viterbi_pair_body($($a),*) };
 }
 
 /// The entry points with the run-time choice of instruction set.
@@ -253,52 +254,109 @@ fn textbook_viterbi(log_start: &[f64], log_trans: &[f64], logb: &[f64], n: usize
     (path, best)
 }
 
-/// Viterbi on every instruction set against [`textbook_viterbi`], with
-/// values on a coarse grid so that ties between predecessors and between
-/// final states are frequent (the lowest index must win each), some
-/// transitions zero (`ln A = −∞`), and K on both sides of the specialised
-/// sizes.
+/// The decoding of one variant: `$call!(viterbi_pair(...))` over the two
+/// sequences of `logb` (rows `..split` and `split..`), and `viterbi` over
+/// each; the results with the paths.
+macro_rules! decodings_of {
+    ($call:ident, $log_start:expr, $log_trans:expr, $logb:expr, $split:expr) => {{
+        let (log_start, log_trans, logb, split): (&[f64], &[f64], &[f64], usize) =
+            ($log_start, $log_trans, $logb, $split);
+        let k = log_start.len();
+        let n = logb.len() / k;
+        let mut work = ViterbiScratch::default();
+        let mut pair_path = vec![usize::MAX; n];
+        let pair = $call!(viterbi_pair(
+            log_start,
+            log_trans,
+            logb,
+            split,
+            &mut pair_path,
+            &mut work
+        ));
+        let mut single_path = vec![usize::MAX; n];
+        let (first, second) = single_path.split_at_mut(split);
+        let singles = [
+            $call!(viterbi(
+                log_start,
+                log_trans,
+                &logb[..split * k],
+                first,
+                &mut work
+            )),
+            $call!(viterbi(
+                log_start,
+                log_trans,
+                &logb[split * k..],
+                second,
+                &mut work
+            )),
+        ];
+        let bits = |r: [Result<f64, usize>; 2]| r.map(|r| r.map(f64::to_bits));
+        ((bits(pair), pair_path), (bits(singles), single_path))
+    }};
+}
+
+/// Viterbi on every instruction set, one sequence at a time and two at
+/// once, against [`textbook_viterbi`]: values on a coarse grid so that
+/// ties between predecessors and between final states are frequent (the
+/// lowest index must win each), some transitions zero (`ln A = −∞`), K on
+/// both sides of the specialised sizes, sequences of different lengths, and
+/// one impossible from a step on (a row of `−∞`).
 #[test]
 fn viterbi_matches_the_textbook_recursion() {
     let isa = linalg_kernels::isa::Isa::supported();
     for k in [1usize, 2, 3, 4, 7, 8, 9, 12] {
-        let n = 60;
-        let grid = |v: f64| (v * 4.0).floor() * -0.5;
-        let log_start: Vec<f64> = numbers(k, 5).into_iter().map(grid).collect();
-        let log_trans: Vec<f64> = numbers(k * k, 6 + k as u64)
-            .into_iter()
-            .enumerate()
-            .map(|(ij, v)| if ij % 5 == 3 { f64::NEG_INFINITY } else { grid(v) })
-            .collect();
-        let logb: Vec<f64> = numbers(n * k, 7).into_iter().map(grid).collect();
-        let (expected, best) = textbook_viterbi(&log_start, &log_trans, &logb, n);
-        let mut path = vec![usize::MAX; n];
-        let mut work = ViterbiScratch::default();
-        let check = |what: &str, got: Result<f64, usize>, path: &mut Vec<usize>| {
-            assert_eq!(got.map(f64::to_bits), Ok(best.to_bits()), "K = {k}, {what}");
-            assert_eq!(*path, expected, "K = {k}, {what}");
-            path.fill(usize::MAX);
-        };
-        let got = viterbi::viterbi_body(&log_start, &log_trans, &logb, &mut path, &mut work);
-        check("body", got, &mut path);
-        let got = viterbi(&log_start, &log_trans, &logb, &mut path, &mut work);
-        check("dispatched", got, &mut path);
-        let got = baseline::viterbi(&log_start, &log_trans, &logb, &mut path, &mut work);
-        check("baseline", got, &mut path);
-        #[cfg(target_arch = "x86_64")]
-        {
-            if isa.has_avx2() {
-                // SAFETY: this CPU has AVX2 and FMA.
-                let got = unsafe { avx2::viterbi(&log_start, &log_trans, &logb, &mut path, &mut work) };
-                check("AVX2", got, &mut path);
+        for dead in [false, true] {
+            let (n, split) = (60, 37);
+            let grid = |v: f64| (v * 4.0).floor() * -0.5;
+            let log_start: Vec<f64> = numbers(k, 5).into_iter().map(grid).collect();
+            let log_trans: Vec<f64> = numbers(k * k, 6 + k as u64)
+                .into_iter()
+                .enumerate()
+                .map(|(ij, v)| if ij % 5 == 3 { f64::NEG_INFINITY } else { grid(v) })
+                .collect();
+            let mut logb: Vec<f64> = numbers(n * k, 7).into_iter().map(grid).collect();
+            if dead {
+                logb[(split + 10) * k..(split + 11) * k].fill(f64::NEG_INFINITY);
             }
-            if isa.has_avx512() {
-                // SAFETY: this CPU has AVX-512.
-                let got = unsafe { avx512::viterbi(&log_start, &log_trans, &logb, &mut path, &mut work) };
-                check("AVX-512", got, &mut path);
+            let (path0, best0) = textbook_viterbi(&log_start, &log_trans, &logb[..split * k], split);
+            let mut expected = vec![usize::MAX; n];
+            expected[..split].copy_from_slice(&path0);
+            let second = if dead {
+                Err(10)
+            } else {
+                let (path1, best1) = textbook_viterbi(&log_start, &log_trans, &logb[split * k..], n - split);
+                expected[split..].copy_from_slice(&path1);
+                Ok(best1.to_bits())
+            };
+            let want = ([Ok(best0.to_bits()), second], expected);
+            let check = |what: &str, (pair, singles): ((_, Vec<usize>), (_, Vec<usize>))| {
+                let what = format!("K = {k}, dead {dead}, {what}");
+                let unwritten = |(r, mut p): ([Result<u64, usize>; 2], Vec<usize>)| {
+                    // The path of an impossible sequence is unspecified.
+                    if dead {
+                        p[split..].fill(usize::MAX);
+                    }
+                    (r, p)
+                };
+                assert_eq!(unwritten(pair), want, "{what}, two at once");
+                assert_eq!(unwritten(singles), want, "{what}, one at a time");
+            };
+            let (ls, lt, lb) = (&log_start[..], &log_trans[..], &logb[..]);
+            check("body", decodings_of!(body, ls, lt, lb, split));
+            check("dispatched", decodings_of!(dispatched, ls, lt, lb, split));
+            check("baseline", decodings_of!(baseline, ls, lt, lb, split));
+            #[cfg(target_arch = "x86_64")]
+            {
+                if isa.has_avx2() {
+                    check("AVX2", decodings_of!(avx2, ls, lt, lb, split));
+                }
+                if isa.has_avx512() {
+                    check("AVX-512", decodings_of!(avx512, ls, lt, lb, split));
+                }
             }
+            let _ = isa;
         }
-        let _ = isa;
     }
 }
 

@@ -70,70 +70,158 @@ fn viterbi_k(
 ) -> Result<f64, usize> {
     let len = path.len();
     let log_trans = &log_trans[..k * k];
-    if work.delta.len() < len * k {
-        work.delta.resize(len * k, 0.0);
-        work.back.resize(len * k, 0);
-    }
-    let deltas = &mut work.delta[..len * k];
-    let back = &mut work.back[..len * k];
-    for ((d, &s), &b) in deltas[..k].iter_mut().zip(&log_start[..k]).zip(&logb[..k]) {
-        *d = s + b;
-    }
+    let (deltas, back) = work.rows(len * k);
     // δ_{t−1} for K ≤ LOCAL_K, carried in a local array from step to step
     // rather than read back from the buffer just written: the broadcasts of
     // the next step then waited on store-to-load forwarding of that row
     // (1.28x slower with AVX2 on AMD Zen 4).
-    let mut prev_local = [f64::NEG_INFINITY; LOCAL_K];
-    if k <= LOCAL_K {
-        prev_local[..k].copy_from_slice(&deltas[..k]);
-    }
+    let mut prev = [f64::NEG_INFINITY; LOCAL_K];
+    first_step(k, log_start, logb, deltas, &mut prev);
     for t in 1..len {
-        let (done, rest) = deltas.split_at_mut(t * k);
-        let next = &mut rest[..k];
-        let psi = &mut back[t * k..(t + 1) * k];
-        let lb = &logb[t * k..(t + 1) * k];
         if k <= LOCAL_K {
-            // Local accumulators the compiler keeps in registers (a slice of
-            // the buffer would be reloaded for fear of aliasing).
-            // Two independent accumulators (over the first and the second
-            // half of the predecessors) shorten the dependency chain of the
-            // maxima; max is exact and order-free, so the values equal those
-            // of a sequential maximum. A tie between the halves goes to the
-            // first, so ψ is the lowest maximiser.
-            let (mut first, mut first_arg) = ([f64::NEG_INFINITY; LOCAL_K], [0; LOCAL_K]);
-            let (mut second, mut second_arg) = ([f64::NEG_INFINITY; LOCAL_K], [0; LOCAL_K]);
-            let half = k / 2;
-            let prev = &prev_local[..k];
-            max_plus(
-                &prev[..half],
-                0,
-                &log_trans[..half * k],
-                &mut first[..k],
-                &mut first_arg[..k],
-            );
-            max_plus(
-                &prev[half..],
-                half,
-                &log_trans[half * k..],
-                &mut second[..k],
-                &mut second_arg[..k],
-            );
-            for j in 0..k {
-                let later = second[j] > first[j];
-                prev_local[j] = (if later { second[j] } else { first[j] }) + lb[j];
-                psi[j] = if later { second_arg[j] } else { first_arg[j] };
-            }
-            next.copy_from_slice(&prev_local[..k]);
+            viterbi_step(k, t, log_trans, logb, deltas, back, &mut prev);
         } else {
-            let prev = &done[(t - 1) * k..];
+            let (done, rest) = deltas.split_at_mut(t * k);
+            let (next, psi) = (&mut rest[..k], &mut back[t * k..(t + 1) * k]);
             next.fill(f64::NEG_INFINITY);
             psi.fill(0);
-            max_plus(prev, 0, log_trans, next, psi);
-            for (d, &b) in next.iter_mut().zip(lb) {
+            max_plus(&done[(t - 1) * k..], 0, log_trans, next, psi);
+            for (d, &b) in next.iter_mut().zip(&logb[t * k..(t + 1) * k]) {
                 *d += b;
             }
         }
     }
+    traceback(k, deltas, back, path)
+}
+
+/// [`viterbi_body`] over two consecutive sequences, the first `split` rows
+/// of `logb` and `path` and the rest, in lockstep while both last (see
+/// `forward::forward_pair_body`: one recursion leaves the core mostly
+/// idle). Each sequence gets exactly the arithmetic of [`viterbi_body`].
+/// For K > [`LOCAL_K`] the two run one after the other.
+#[inline(always)]
+pub(super) fn viterbi_pair_body(
+    log_start: &[f64],
+    log_trans: &[f64],
+    logb: &[f64],
+    split: usize,
+    path: &mut [usize],
+    work: &mut ViterbiScratch,
+) -> [Result<f64, usize>; 2] {
+    let k = log_start.len();
+    let (logb0, logb1) = logb.split_at(split * k);
+    let (path0, path1) = path.split_at_mut(split);
+    if k > LOCAL_K {
+        return [
+            viterbi_body(log_start, log_trans, logb0, path0, work),
+            viterbi_body(log_start, log_trans, logb1, path1, work),
+        ];
+    }
+    dispatch_k!(
+        k,
+        viterbi_pair_k(log_start, log_trans, logb0, logb1, path0, path1, work)
+    )
+}
+
+/// Two sequences' recursions, a step of each per time t (K ≤ [`LOCAL_K`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn viterbi_pair_k(
+    k: usize,
+    log_start: &[f64],
+    log_trans: &[f64],
+    logb0: &[f64],
+    logb1: &[f64],
+    path0: &mut [usize],
+    path1: &mut [usize],
+    work: &mut ViterbiScratch,
+) -> [Result<f64, usize>; 2] {
+    let (len0, len1) = (path0.len(), path1.len());
+    let log_trans = &log_trans[..k * k];
+    let (deltas, back) = work.rows((len0 + len1) * k);
+    let (deltas0, deltas1) = deltas.split_at_mut(len0 * k);
+    let (back0, back1) = back.split_at_mut(len0 * k);
+    let (mut prev0, mut prev1) = ([f64::NEG_INFINITY; LOCAL_K], [f64::NEG_INFINITY; LOCAL_K]);
+    first_step(k, log_start, logb0, deltas0, &mut prev0);
+    first_step(k, log_start, logb1, deltas1, &mut prev1);
+    for t in 1..len0.max(len1) {
+        if t < len0 {
+            viterbi_step(k, t, log_trans, logb0, deltas0, back0, &mut prev0);
+        }
+        if t < len1 {
+            viterbi_step(k, t, log_trans, logb1, deltas1, back1, &mut prev1);
+        }
+    }
+    [
+        traceback(k, deltas0, back0, path0),
+        traceback(k, deltas1, back1, path1),
+    ]
+}
+
+/// `δ_0 = ln π + ln b(x_0)` into the first row of `deltas` and `prev`.
+#[inline(always)]
+fn first_step(k: usize, log_start: &[f64], logb: &[f64], deltas: &mut [f64], prev: &mut [f64; LOCAL_K]) {
+    for ((d, &s), &b) in deltas[..k].iter_mut().zip(&log_start[..k]).zip(&logb[..k]) {
+        *d = s + b;
+    }
+    if k <= LOCAL_K {
+        prev[..k].copy_from_slice(&deltas[..k]);
+    }
+}
+
+/// Step t for K ≤ [`LOCAL_K`]: `δ_t` into `prev` (which held `δ_{t−1}`) and
+/// row t of `deltas`, `ψ_t` into row t of `back`.
+#[inline(always)]
+fn viterbi_step(
+    k: usize,
+    t: usize,
+    log_trans: &[f64],
+    logb: &[f64],
+    deltas: &mut [f64],
+    back: &mut [u64],
+    prev: &mut [f64; LOCAL_K],
+) {
+    let lb = &logb[t * k..(t + 1) * k];
+    // Local accumulators the compiler keeps in registers (a slice of the
+    // buffer would be reloaded for fear of aliasing). Two independent
+    // accumulators (over the first and the second half of the
+    // predecessors) shorten the dependency chain of the maxima; max is
+    // exact and order-free, so the values equal those of a sequential
+    // maximum. A tie between the halves goes to the first, so ψ is the
+    // lowest maximiser.
+    let (mut first, mut first_arg) = ([f64::NEG_INFINITY; LOCAL_K], [0; LOCAL_K]);
+    let (mut second, mut second_arg) = ([f64::NEG_INFINITY; LOCAL_K], [0; LOCAL_K]);
+    let half = k / 2;
+    let before = &prev[..k];
+    max_plus(
+        &before[..half],
+        0,
+        &log_trans[..half * k],
+        &mut first[..k],
+        &mut first_arg[..k],
+    );
+    max_plus(
+        &before[half..],
+        half,
+        &log_trans[half * k..],
+        &mut second[..k],
+        &mut second_arg[..k],
+    );
+    let psi = &mut back[t * k..(t + 1) * k];
+    for j in 0..k {
+        let later = second[j] > first[j];
+        prev[j] = (if later { second[j] } else { first[j] }) + lb[j];
+        psi[j] = if later { second_arg[j] } else { first_arg[j] };
+    }
+    deltas[t * k..(t + 1) * k].copy_from_slice(&prev[..k]);
+}
+
+/// The end of the recursion: `Err(t)` at the first dead step (every
+/// `δ_t = −∞`), else the best final state, the path back through `ψ` into
+/// `path`, and its log-probability.
+#[inline(always)]
+fn traceback(k: usize, deltas: &[f64], back: &[u64], path: &mut [usize]) -> Result<f64, usize> {
+    let len = path.len();
     // A dead step (every δ_t = −∞) makes every later step dead: one check at
     // the end, then a search for the first dead step.
     if deltas[(len - 1) * k..].iter().all(|&v| v == f64::NEG_INFINITY) {
@@ -157,4 +245,17 @@ fn viterbi_k(
         path[t - 1] = arg;
     }
     Ok(best)
+}
+
+impl ViterbiScratch {
+    /// The first `n` scores and back-pointers (grown as needed; contents
+    /// are overwritten before they are read).
+    #[inline]
+    fn rows(&mut self, n: usize) -> (&mut [f64], &mut [u64]) {
+        if self.delta.len() < n {
+            self.delta.resize(n, 0.0);
+            self.back.resize(n, 0);
+        }
+        (&mut self.delta[..n], &mut self.back[..n])
+    }
 }

@@ -296,18 +296,23 @@ impl<E: Emission> Hmm<E> {
         let lb = &mut lb[..chunk.n_rows * k];
         inference::to_time_major(logb.as_ref(), lb).map_err(invalid_log_likelihood(chunk.first_row))?;
         let mut log_probs = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
-        for s in chunk.first_sequence..chunk.end_sequence {
-            let r0 = data.starts()[s] - chunk.first_row;
-            let len = data.lengths()[s];
-            let lp = inference::viterbi(
-                &self.log_start,
-                &self.log_trans,
-                &lb[r0 * k..(r0 + len) * k],
-                &mut path[r0..r0 + len],
-                work,
-            )
-            .map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?;
-            log_probs.push(lp);
+        // Two sequences at a time (`viterbi_pair`), as in `sweep`.
+        for first in (chunk.first_sequence..chunk.end_sequence).step_by(2) {
+            let pair = first..(first + 2).min(chunk.end_sequence);
+            let r0 = data.starts()[first] - chunk.first_row;
+            let len: usize = data.lengths()[pair.clone()].iter().sum();
+            let (lb, path) = (&lb[r0 * k..(r0 + len) * k], &mut path[r0..r0 + len]);
+            let (log_start, log_trans) = (&self.log_start, &self.log_trans);
+            let results = if pair.len() == 2 {
+                let split = data.lengths()[first];
+                inference::viterbi_pair(log_start, log_trans, lb, split, path, work)
+            } else {
+                // The last sequence of an odd count: one result (the zip below stops).
+                [inference::viterbi(log_start, log_trans, lb, path, work), Ok(0.0)]
+            };
+            for (s, result) in pair.zip(results) {
+                log_probs.push(result.map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?);
+            }
         }
         Ok(log_probs)
     }
