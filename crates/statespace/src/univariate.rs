@@ -540,20 +540,21 @@ mod tests {
     /// coordinates the kernels make, and every row-block size).
     #[test]
     fn equals_the_sequential_update_bit_for_bit() {
-        let mut kernels: Vec<(&str, Kernel, bool)> =
-            vec![("baseline", baseline::condition, cfg!(target_arch = "aarch64"))];
-        #[cfg(target_arch = "x86_64")]
-        {
-            let isa = Isa::supported();
-            if isa.has_avx2() {
-                // SAFETY: this CPU has AVX2 and FMA.
-                kernels.push(("AVX2", |u| unsafe { avx2::condition(u) }, true));
-            }
-            if isa.has_avx512() {
-                // SAFETY: this CPU has AVX-512.
-                kernels.push(("AVX-512", |u| unsafe { avx512::condition(u) }, true));
-            }
-        }
+        // (name, kernel, whether it fuses its multiply-adds)
+        let kernels: Vec<(&str, Kernel, bool)> = Isa::available()
+            .into_iter()
+            .map(|isa| -> (&str, Kernel, bool) {
+                match isa {
+                    Isa::Baseline => ("baseline", baseline::condition, cfg!(target_arch = "aarch64")),
+                    // SAFETY: `Isa::available` lists only sets the CPU supports.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => ("AVX2", |u| unsafe { avx2::condition(u) }, true),
+                    // SAFETY: as above.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => ("AVX-512", |u| unsafe { avx512::condition(u) }, true),
+                }
+            })
+            .collect();
         let mut rng = StdRng::seed_from_u64(5);
         for (n, observed) in [
             (1usize, 1usize),
