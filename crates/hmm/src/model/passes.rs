@@ -97,6 +97,22 @@ fn invalid_log_likelihood(first_row: usize) -> impl Fn((usize, usize, f64)) -> H
     }
 }
 
+/// The sequences of `chunk` two at a time (the last one alone for an odd
+/// count), as the paired kernels take them: each pair's sequence indices,
+/// its first row within the chunk and its number of rows.
+fn sequence_pairs<'a>(
+    data: &'a Sequences<'_>,
+    chunk: &'a Chunk,
+) -> impl Iterator<Item = (std::ops::Range<usize>, usize, usize)> + 'a {
+    (chunk.first_sequence..chunk.end_sequence)
+        .step_by(2)
+        .map(|first| {
+            let pair = first..(first + 2).min(chunk.end_sequence);
+            let len = data.lengths()[pair.clone()].iter().sum();
+            (pair, data.starts()[first] - chunk.first_row, len)
+        })
+}
+
 impl<E: Emission> Hmm<E> {
     /// The emission's checks of the data.
     pub(super) fn check(&self, data: &Sequences<'_>) -> Result<(), HmmError> {
@@ -194,10 +210,8 @@ impl<E: Emission> Hmm<E> {
         let chain = self.chain();
         // The forward passes two sequences at a time (`forward_pair`), each
         // pair followed by the backward passes of its sequences.
-        for first in (chunk.first_sequence..chunk.end_sequence).step_by(2) {
-            let pair = first..(first + 2).min(chunk.end_sequence);
-            let r0 = data.starts()[first] - chunk.first_row;
-            let len: usize = data.lengths()[pair.clone()].iter().sum();
+        for (pair, r0, len) in sequence_pairs(data, chunk) {
+            let first = pair.start;
             let rows = r0 * k..(r0 + len) * k;
             let (lb, pair_e, pair_shift) = (
                 logb.subrows(r0, len),
@@ -297,10 +311,8 @@ impl<E: Emission> Hmm<E> {
         inference::to_time_major(logb.as_ref(), lb).map_err(invalid_log_likelihood(chunk.first_row))?;
         let mut log_probs = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
         // Two sequences at a time (`viterbi_pair`), as in `sweep`.
-        for first in (chunk.first_sequence..chunk.end_sequence).step_by(2) {
-            let pair = first..(first + 2).min(chunk.end_sequence);
-            let r0 = data.starts()[first] - chunk.first_row;
-            let len: usize = data.lengths()[pair.clone()].iter().sum();
+        for (pair, r0, len) in sequence_pairs(data, chunk) {
+            let first = pair.start;
             let (lb, path) = (&lb[r0 * k..(r0 + len) * k], &mut path[r0..r0 + len]);
             let (log_start, log_trans) = (&self.log_start, &self.log_trans);
             let results = if pair.len() == 2 {
