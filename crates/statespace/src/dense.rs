@@ -245,6 +245,19 @@ impl ZeroPattern {
 /// call, +10% on the steady-state smoother).
 #[inline(always)]
 pub(crate) fn gemm(shape: Shape, alpha: f64, a: Operand<'_>, b: Operand<'_>, c: Destination<'_>) {
+    gemm_with(run, shape, alpha, a, b, c);
+}
+
+/// [`gemm`] by `kernel` (the tests pass each instruction set's).
+#[inline(always)]
+fn gemm_with(
+    kernel: fn(Args<'_>, &mut [f64]),
+    shape: Shape,
+    alpha: f64,
+    a: Operand<'_>,
+    b: Operand<'_>,
+    c: Destination<'_>,
+) {
     let Shape {
         rows: m,
         cols: nc,
@@ -274,7 +287,7 @@ pub(crate) fn gemm(shape: Shape, alpha: f64, a: Operand<'_>, b: Operand<'_>, c: 
             (false, Some(init))
         }
     };
-    run(
+    kernel(
         Args {
             m,
             nc,
@@ -318,20 +331,35 @@ struct Args<'a> {
     ldc: usize,
 }
 
-/// The most 8-row vectors a tile spans for the instruction set `isa` (a
-/// module name of `for_each_isa!`), so that the tile's accumulators stay in
-/// registers. AVX-512 holds an 8-lane vector in one of its 32 registers:
-/// `4 x 3` tiles. AVX2 needs two of its 16 registers per vector, and the
-/// SSE2 baseline four: `1 x 3` tiles. Measured on AMD Zen 4, which runs
-/// AVX2 and AVX-512 at the same peak rate: with up to `4 x 3` tiles the
-/// AVX2 filter ran 1.5x slower than the AVX-512 one (n = 21, so `3 x 3`
-/// tiles, 18 registers of accumulators), `2 x 3` gained 1.15x and `1 x 3`
-/// 1.3x; the SSE2 baseline gained 1.2x. The aarch64 baseline (NEON, 32
-/// two-lane registers) takes `1 x 3` tiles too, not measured.
-const fn row_vectors_per_tile(isa: &str) -> usize {
+/// The lanes of the vectors a tile's rows are cut into for the
+/// instruction set `isa` (a module name of `for_each_isa!`): a register's
+/// width. A tile is up to [`tile_vectors`] such vectors by [`TILE_COLS`]
+/// columns, its accumulators kept in registers.
+///
+/// A multiply-add has a latency of about 4 cycles and two issue per cycle,
+/// so a tile needs 8 or more independent accumulators, and they, the
+/// column of A and a broadcast must fit the registers. AVX-512 (32
+/// registers of 8 lanes): `4 x 3` tiles. AVX2 (16 registers of 4 lanes)
+/// and the baseline (16 SSE2 registers of 2 lanes; 32 on aarch64's NEON):
+/// `3 x 3`, 9 accumulators in 13 registers. Measured on AMD Zen 4 (the
+/// robot-arm filter, n = 21 padded to 24 rows): AVX2 tiles of one 8-lane
+/// vector (two registers) by 3 had 6 accumulators and ran the filter 10%
+/// slower, of two such vectors they spilled; baseline tiles of one 8-lane
+/// vector by 3 ran it 13% slower than `3 x 3` of 2 lanes, `4 x 3` of 2
+/// lanes 10% slower. The aarch64 tiles are not measured.
+const fn tile_lanes(isa: &str) -> usize {
+    match isa.as_bytes() {
+        b"avx512" => 8,
+        b"avx2" => 4,
+        _ => 2,
+    }
+}
+
+/// The most vectors of [`tile_lanes`] lanes a tile spans for `isa`.
+const fn tile_vectors(isa: &str) -> usize {
     match isa.as_bytes() {
         b"avx512" => 4,
-        _ => 1,
+        _ => 3,
     }
 }
 
@@ -342,20 +370,21 @@ const fn row_vectors_per_tile(isa: &str) -> usize {
 macro_rules! isa_kernels {
     ($name:ident, $fma:literal $(, $features:literal)?) => {
         mod $name {
-            use super::{Args, LANES, TILE_COLS, tile_body};
+            use super::{Args, TILE_COLS, tile_body};
 
-            const MAX_RB: usize = super::row_vectors_per_tile(stringify!($name));
+            const V: usize = super::tile_lanes(stringify!($name));
+            const MAX_RB: usize = super::tile_vectors(stringify!($name));
 
             /// Column tiles of 3 (then 2, 1) columns; row panels of up to
-            /// [`MAX_RB`] vectors.
+            /// [`MAX_RB`] vectors of [`V`] lanes.
             $(#[target_feature(enable = $features)])?
             pub(super) fn gemm(args: &Args<'_>, c: &mut [f64]) {
                 let mut j0 = 0;
                 while j0 < args.nc {
                     let nb = (args.nc - j0).min(TILE_COLS);
-                    let mut i0 = if args.lower { (j0 / LANES * LANES).min(args.m) } else { 0 };
+                    let mut i0 = if args.lower { (j0 / V * V).min(args.m) } else { 0 };
                     while i0 < args.m {
-                        let rb = ((args.m - i0) / LANES).min(MAX_RB);
+                        let rb = ((args.m - i0) / V).min(MAX_RB);
                         match (rb, nb) {
                             (4, 3) => tile::<4, 3>(args, c, i0, j0),
                             (4, 2) => tile::<4, 2>(args, c, i0, j0),
@@ -370,7 +399,7 @@ macro_rules! isa_kernels {
                             (_, 2) => tile::<1, 2>(args, c, i0, j0),
                             (_, _) => tile::<1, 1>(args, c, i0, j0),
                         }
-                        i0 += rb * LANES;
+                        i0 += rb * V;
                     }
                     j0 += nb;
                 }
@@ -380,9 +409,9 @@ macro_rules! isa_kernels {
             #[inline(never)]
             fn tile<const RB: usize, const NB: usize>(args: &Args<'_>, c: &mut [f64], i0: usize, j0: usize) {
                 if args.rs == 1 {
-                    tile_body::<RB, NB, $fma, false>(args, c, i0, j0);
+                    tile_body::<V, RB, NB, $fma, false>(args, c, i0, j0);
                 } else {
-                    tile_body::<RB, NB, $fma, true>(args, c, i0, j0);
+                    tile_body::<V, RB, NB, $fma, true>(args, c, i0, j0);
                 }
             }
         }
@@ -392,10 +421,10 @@ macro_rules! isa_kernels {
 linalg_kernels::for_each_isa!(isa_kernels);
 
 /// `acc += A[i0.., l] · B[l, j0..]`: one column of the left operand times
-/// one row of the right one.
+/// one row of the right one, the column as `RB` vectors of `V` lanes.
 #[inline(always)]
-fn add_column<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
-    acc: &mut [[[f64; LANES]; RB]; NB],
+fn add_column<const V: usize, const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
+    acc: &mut [[[f64; V]; RB]; NB],
     a: &[f64],
     lda: usize,
     i0: usize,
@@ -405,10 +434,10 @@ fn add_column<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>
     j0: usize,
     l: usize,
 ) {
-    let col = &a[l * lda + i0..l * lda + i0 + RB * LANES];
-    let mut av = [[0.0f64; LANES]; RB];
+    let col = &a[l * lda + i0..l * lda + i0 + RB * V];
+    let mut av = [[0.0f64; V]; RB];
     for r in 0..RB {
-        av[r].copy_from_slice(&col[r * LANES..(r + 1) * LANES]);
+        av[r].copy_from_slice(&col[r * V..(r + 1) * V]);
     }
     let mut bv = [0.0f64; NB];
     if TB {
@@ -420,53 +449,53 @@ fn add_column<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>
     }
     for jj in 0..NB {
         for r in 0..RB {
-            for s in 0..LANES {
+            for s in 0..V {
                 acc[jj][r][s] = madd::<FMA>(av[r][s], bv[jj], acc[jj][r][s]);
             }
         }
     }
 }
 
-/// One `RB·8 x NB` tile of the product; `TB` says whether B is given
+/// One `RB·V x NB` tile of the product; `TB` says whether B is given
 /// transposed (`B(l, j) = b[l·rs + j]`) or not (`B(l, j) = b[l + j·cs]`).
 #[inline(always)]
-fn tile_body<const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
+fn tile_body<const V: usize, const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
     args: &Args<'_>,
     c: &mut [f64],
     i0: usize,
     j0: usize,
 ) {
     let (a, lda, k, b, rs, cs) = (args.a, args.lda, args.k, args.b, args.rs, args.cs);
-    let mut acc = [[[0.0f64; LANES]; RB]; NB];
+    let mut acc = [[[0.0f64; V]; RB]; NB];
     match args.pattern {
         None => {
             for l in 0..k {
-                add_column::<RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
+                add_column::<V, RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
             }
         }
         Some(pattern) => {
             for &l in pattern.rows(j0 / TILE_COLS) {
-                add_column::<RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
+                add_column::<V, RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
             }
         }
     }
     for jj in 0..NB {
         let start = (j0 + jj) * args.ldc + i0;
-        let dst = &mut c[start..start + RB * LANES];
+        let dst = &mut c[start..start + RB * V];
         match args.init {
             Some(init) => {
-                let init = &init[start..start + RB * LANES];
+                let init = &init[start..start + RB * V];
                 for r in 0..RB {
-                    for s in 0..LANES {
-                        dst[r * LANES + s] = init[r * LANES + s] + args.alpha * acc[jj][r][s];
+                    for s in 0..V {
+                        dst[r * V + s] = init[r * V + s] + args.alpha * acc[jj][r][s];
                     }
                 }
             }
             None => {
                 for r in 0..RB {
-                    for s in 0..LANES {
+                    for s in 0..V {
                         let v = args.alpha * acc[jj][r][s];
-                        let d = &mut dst[r * LANES + s];
+                        let d = &mut dst[r * V + s];
                         *d = if args.accumulate { *d + v } else { v };
                     }
                 }
@@ -506,6 +535,7 @@ pub(crate) fn max_abs_diff_lower(n: usize, x: &[f64], y: &[f64], ld: usize) -> (
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linalg_kernels::isa::Isa;
 
     /// An `ld x cols` buffer holding `value(index)` in its first `rows` rows
     /// and zero padding below them.
@@ -651,6 +681,104 @@ mod tests {
                         lower[j * ld + i]
                     };
                     assert_eq!(x[j * ld + i], want, "n = {n}, ({i}, {j})");
+                }
+            }
+        }
+    }
+
+    type Kernel = fn(Args<'_>, &mut [f64]);
+
+    /// Every instruction set's kernel this CPU can run.
+    fn kernels() -> Vec<(Isa, Kernel)> {
+        Isa::available()
+            .into_iter()
+            .map(|isa| -> (Isa, Kernel) {
+                match isa {
+                    Isa::Baseline => (isa, |args, c| baseline::gemm(&args, c)),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => (isa, |args, c| {
+                        // SAFETY: `Isa::available` lists only sets the CPU supports.
+                        unsafe { avx2::gemm(&args, c) }
+                    }),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => (isa, |args, c| {
+                        // SAFETY: `Isa::available` lists only sets the CPU supports.
+                        unsafe { avx512::gemm(&args, c) }
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    /// The two products of the filter's prediction, `C = P Aᵀ` and the
+    /// lower tiles of `Q + A C`, on every instruction set (each with its
+    /// own tiles): the products to rounding, zero padding, the same bits
+    /// from every set that fuses multiply-adds (their sums run in the same
+    /// order), and the same bits when A's zeros are skipped.
+    #[test]
+    fn every_instruction_set_gives_the_products_of_the_prediction() {
+        for n in [1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 21, 24, 29] {
+            let ld = pad(n);
+            let shape = Shape::square(ld, n);
+            // A kinematic integrator: A(j, j) = 1, A(j − 3, j) = j / 4.
+            let mut a = vec![0.0; ld * n];
+            for j in 0..n {
+                a[j * ld + j] = 1.0;
+                if j >= 3 {
+                    a[j * ld + j - 3] = 0.25 * j as f64;
+                }
+            }
+            let zeros = ZeroPattern::of_transposed(&a, ld, n);
+            assert!(n < 8 || zeros.is_some(), "n = {n}");
+            let p = padded(ld, n, n, |x| ((x * 7) % 13) as f64 * 0.37 - 2.0);
+            let q = padded(ld, n, n, |x| (x % 5) as f64);
+            let mut fused: Option<(Vec<f64>, Vec<f64>)> = None;
+            for (isa, kernel) in kernels() {
+                let mut ct = vec![f64::NAN; ld * n];
+                let (p_op, at) = (Operand::new(&p, ld), Operand::transposed(&a, ld));
+                gemm_with(kernel, shape, 1.0, p_op, at, Destination::new(&mut ct, ld));
+                if let Some(zeros) = &zeros {
+                    let mut skipped = vec![f64::NAN; ld * n];
+                    let at = Operand::transposed_sparse(&a, ld, zeros);
+                    gemm_with(kernel, shape, 1.0, p_op, at, Destination::new(&mut skipped, ld));
+                    assert_eq!(skipped, ct, "{isa}, n = {n}: the zeros skipped");
+                }
+                let mut pp = vec![f64::NAN; ld * n];
+                let (a_op, ct_op) = (Operand::new(&a, ld), Operand::new(&ct, ld));
+                let dst = Destination::new(&mut pp, ld).plus(&q).lower();
+                gemm_with(kernel, shape, 1.0, a_op, ct_op, dst);
+                let mut lower = Vec::new();
+                for j in 0..n {
+                    for i in 0..ld {
+                        let (want_ct, scale_ct) = (0..n)
+                            .map(|l| p[l * ld + i] * a[l * ld + j])
+                            .fold((0.0, 0.0), |(s, t), v: f64| (s + v, t + v.abs()));
+                        let got = ct[j * ld + i];
+                        assert!(
+                            (got - want_ct).abs() <= 1e-14 * scale_ct,
+                            "{isa}, n = {n}, C({i}, {j})"
+                        );
+                        if i < j {
+                            continue;
+                        }
+                        let (want, scale) = (0..n)
+                            .map(|l| a[l * ld + i] * ct[j * ld + l])
+                            .fold((q[j * ld + i], q[j * ld + i].abs()), |(s, t), v: f64| {
+                                (s + v, t + v.abs())
+                            });
+                        let got = pp[j * ld + i];
+                        assert!(
+                            (got - want).abs() <= 1e-14 * scale,
+                            "{isa}, n = {n}, Q + A C ({i}, {j})"
+                        );
+                        lower.push(got);
+                    }
+                }
+                if isa > Isa::Baseline {
+                    match &fused {
+                        Some(first) => assert_eq!(first, &(ct, lower), "{isa}, n = {n}: bits"),
+                        None => fused = Some((ct, lower)),
+                    }
                 }
             }
         }
