@@ -1,7 +1,9 @@
 //! Layout changes of the emission log-likelihoods: the emissions give n x K
-//! column-major matrices, the recursions read time-major rows (row t holds the
-//! K values of time t, contiguous). Also the per-step shift and
-//! exponentiation of the forward-backward pass ([`scale_emissions_body`]).
+//! column-major matrices, the forward-backward recursions read time-major
+//! rows (row t holds the K values of time t, contiguous). Also the per-step
+//! shift and exponentiation of the forward-backward pass
+//! ([`scale_emissions_body`]), and the check of the columns that Viterbi
+//! reads as they are ([`check_log_likelihoods_body`]).
 
 use faer::MatRef;
 use linalg_kernels::fastexp;
@@ -27,36 +29,19 @@ fn first_invalid(m: MatRef<'_, f64>) -> (usize, usize, f64) {
     unreachable!("called only after an invalid value was detected")
 }
 
-/// Copies the n x K column-major `logb` into time-major `out` (n·K) and
-/// checks it (NaN and `+inf` are errors: `Err((t, j, value))`).
+/// Checks the emission log-likelihoods given by state (`cols[j][t] =
+/// ln b_j(x_t)`): NaN and `+inf` are errors, `Err((t, j, value))` for the
+/// first in column order. Each column is scanned in one contiguous
+/// (vectorised) pass, then searched only if it holds one.
 #[inline(always)]
-pub(super) fn to_time_major_body(logb: MatRef<'_, f64>, out: &mut [f64]) -> Result<(), (usize, usize, f64)> {
-    let (n, k) = (logb.nrows(), logb.ncols());
-    debug_assert_eq!(out.len(), n * k);
-    let cols: Option<Vec<&[f64]>> = (0..k).map(|j| column(logb, j)).collect();
-    let Some(cols) = cols else {
-        // Strided input (not produced by the emissions of this crate): plain copy.
-        for t in 0..n {
-            for j in 0..k {
-                let v = logb[(t, j)];
-                if v.is_nan() || v == f64::INFINITY {
-                    return Err((t, j, v));
-                }
-                out[t * k + j] = v;
-            }
-        }
-        return Ok(());
-    };
-    // Checked first in contiguous (vectorised) passes, then transposed.
-    for col in &cols {
-        if col
-            .iter()
-            .fold(false, |b, &v| b | v.is_nan() | (v == f64::INFINITY))
-        {
-            return Err(first_invalid(logb));
+pub(super) fn check_log_likelihoods_body(cols: &[&[f64]]) -> Result<(), (usize, usize, f64)> {
+    for (j, col) in cols.iter().enumerate() {
+        let invalid = |v: f64| v.is_nan() | (v == f64::INFINITY);
+        if col.iter().fold(false, |b, &v| b | invalid(v)) {
+            let t = col.iter().position(|&v| invalid(v)).expect("found by the scan");
+            return Err((t, j, col[t]));
         }
     }
-    columns_to_time_major(&cols, out);
     Ok(())
 }
 
@@ -85,25 +70,9 @@ fn time_major_to_columns_k(k: usize, tm: &[f64], cols: &mut [f64]) {
     }
 }
 
-/// Rows per block of [`columns_to_time_major`]: a block of the output
-/// (`64 · K` values) stays in L1 while the K columns are scattered into it.
+/// Rows per block of the transpositions: a block of the output (`64 · K`
+/// values) stays in L1 while the K columns are scattered into it.
 const TRANSPOSE_BLOCK: usize = 64;
-
-/// `out[t * K + j] = cols[j][t]`, blocked over t.
-#[inline(always)]
-fn columns_to_time_major(cols: &[&[f64]], out: &mut [f64]) {
-    let k = cols.len();
-    let n = out.len() / k.max(1);
-    let mut t0 = 0;
-    while t0 < n {
-        let len = TRANSPOSE_BLOCK.min(n - t0);
-        let dst = &mut out[t0 * k..(t0 + len) * k];
-        for (j, col) in cols.iter().enumerate() {
-            column_into_rows(&col[t0..t0 + len], j, k, dst);
-        }
-        t0 += len;
-    }
-}
 
 /// `dst[r * k + j] = col[r]`: one column into the rows of a time-major block.
 #[inline(always)]

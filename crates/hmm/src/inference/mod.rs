@@ -33,15 +33,17 @@
 //! - `chain.rs`: the chain's parameters, the work buffers, the specialisation
 //!   over K (`dispatch_k!`);
 //! - `layout.rs`: column-major to time-major copies, the per-step shift and
-//!   exponentiation of the emissions;
+//!   exponentiation of the emissions, the check of their columns;
 //! - `forward.rs`, `backward.rs`, `viterbi.rs`: the recursions;
 //! - this file: one entry point per kernel, compiled for every instruction
 //!   set of `linalg_kernels::for_each_isa!` and chosen at run time by
 //!   `linalg_kernels::isa_dispatch!`.
 //!
 //! # Speed
-//! Every buffer is time-major (row t holds the K values of time t), so each
-//! step reads and writes contiguous K-vectors. The recursions are written
+//! Every buffer of the forward-backward pass is time-major (row t holds the
+//! K values of time t), so each step reads and writes contiguous K-vectors.
+//! Viterbi reads the emissions' columns as they are (its loads of a step's
+//! K emissions are off its dependency chain) and keeps time-major scores. The recursions are written
 //! once with the number of states as an argument and inlined into a `match`
 //! over K = 1..=8 (`dispatch_k!`), so that for those K the loops have
 //! constant trip counts and the compiler unrolls and vectorises them; other K
@@ -69,14 +71,15 @@ use faer::MatRef;
 use backward::backward_body;
 pub(crate) use chain::{Chain, Scratch};
 use forward::{forward_body, forward_pair_body};
-use layout::{scale_emissions_body, time_major_to_columns_body, to_time_major_body};
+use layout::{check_log_likelihoods_body, scale_emissions_body, time_major_to_columns_body};
 pub(crate) use viterbi::ViterbiScratch;
 use viterbi::{viterbi_body, viterbi_pair_body};
 
-/// Copies the n x K column-major `logb` into time-major `out` (n·K) and
-/// checks it (NaN and `+inf` are errors: `Err((t, j, value))`).
-pub(crate) fn to_time_major(logb: MatRef<'_, f64>, out: &mut [f64]) -> Result<(), (usize, usize, f64)> {
-    linalg_kernels::isa_dispatch!(to_time_major(logb, out))
+/// Checks the emission log-likelihoods by state, `cols[j][t] = ln b_j(x_t)`:
+/// NaN and `+inf` are errors, `Err((t, j, value))` for the first in column
+/// order.
+pub(crate) fn check_log_likelihoods(cols: &[&[f64]]) -> Result<(), (usize, usize, f64)> {
+    linalg_kernels::isa_dispatch!(check_log_likelihoods(cols))
 }
 
 /// `cols[j * n + t] = tm[t * k + j]`: time-major n x K to column-major.
@@ -142,13 +145,13 @@ pub(crate) fn backward(
     linalg_kernels::isa_dispatch!(backward(chain, e, alpha, c, m, scratch))
 }
 
-/// Viterbi over one sequence (time-major `logb`): the best path into `path`
+/// Viterbi over one sequence (`logb[j][t] = ln b_j(x_t)`): the best path into `path`
 /// and its log-probability, or `Err(t)` when no path remains at time t (see
 /// `viterbi::viterbi_body`).
 pub(crate) fn viterbi(
     log_start: &[f64],
     log_trans: &[f64],
-    logb: &[f64],
+    logb: &[&[f64]],
     path: &mut [usize],
     work: &mut ViterbiScratch,
 ) -> Result<f64, usize> {
@@ -156,12 +159,12 @@ pub(crate) fn viterbi(
 }
 
 /// [`viterbi`] over two consecutive sequences, the first `split` rows of
-/// `logb` and `path` and the rest, their steps interleaved: the results of
+/// `logb`'s columns and of `path` and the rest, their steps interleaved: the results of
 /// two calls (see `viterbi::viterbi_pair_body`).
 pub(crate) fn viterbi_pair(
     log_start: &[f64],
     log_trans: &[f64],
-    logb: &[f64],
+    logb: &[&[f64]],
     split: usize,
     path: &mut [usize],
     work: &mut ViterbiScratch,
@@ -177,13 +180,13 @@ macro_rules! isa_kernels {
     ($name:ident, $fma:literal $(, $features:literal)?) => {
         mod $name {
             use super::{
-                Chain, MatRef, Scratch, ViterbiScratch, backward_body, forward_body, forward_pair_body, scale_emissions_body, time_major_to_columns_body, to_time_major_body,
-                viterbi_body, viterbi_pair_body,
+                Chain, MatRef, Scratch, ViterbiScratch, backward_body, check_log_likelihoods_body, forward_body, forward_pair_body, scale_emissions_body,
+                time_major_to_columns_body, viterbi_body, viterbi_pair_body,
             };
 
             $(#[target_feature(enable = $features)])*
-            pub(super) fn to_time_major(logb: MatRef<'_, f64>, out: &mut [f64]) -> Result<(), (usize, usize, f64)> {
-                to_time_major_body(logb, out)
+            pub(super) fn check_log_likelihoods(cols: &[&[f64]]) -> Result<(), (usize, usize, f64)> {
+                check_log_likelihoods_body(cols)
             }
 
             $(#[target_feature(enable = $features)])*
@@ -245,7 +248,7 @@ macro_rules! isa_kernels {
             pub(super) fn viterbi(
                 log_start: &[f64],
                 log_trans: &[f64],
-                logb: &[f64],
+                logb: &[&[f64]],
                 path: &mut [usize],
                 work: &mut ViterbiScratch,
             ) -> Result<f64, usize> {
@@ -256,7 +259,7 @@ macro_rules! isa_kernels {
             pub(super) fn viterbi_pair(
                 log_start: &[f64],
                 log_trans: &[f64],
-                logb: &[f64],
+                logb: &[&[f64]],
                 split: usize,
                 path: &mut [usize],
                 work: &mut ViterbiScratch,

@@ -36,7 +36,6 @@ struct Outputs {
     gamma: Vec<f64>,
     columns: Vec<f64>,
     m: Vec<f64>,
-    time_major: Vec<f64>,
     path: Vec<usize>,
 }
 
@@ -48,7 +47,8 @@ macro_rules! run_variant {
         let (mut e, mut shift, mut tmp) = (vec![0.0; n * k], vec![0.0; n], Vec::new());
         let (mut alpha, mut c, mut m) = (vec![0.0; n * k], vec![0.0; n], vec![0.0; k * k]);
         let mut scratch = Scratch::new(k);
-        let (mut tm, mut columns) = (vec![0.0; n * k], vec![0.0; n * k]);
+        let mut columns = vec![0.0; n * k];
+        let logb_columns: Vec<&[f64]> = (0..k).map(|j| logb.col_as_slice(j)).collect();
         let mut path = vec![0usize; n];
         let mut work = ViterbiScratch::default();
         let log_trans: Vec<f64> = chain.trans.iter().map(|v| v.ln()).collect();
@@ -67,8 +67,15 @@ macro_rules! run_variant {
         .unwrap();
         assert!($call!(backward(chain, &e, &mut alpha, &c, &mut m, &mut scratch)));
         $call!(time_major_to_columns(&alpha, k, &mut columns));
-        $call!(to_time_major(logb, &mut tm)).unwrap();
-        let best = $call!(viterbi(&log_start, &log_trans, &tm, &mut path, &mut work)).unwrap();
+        $call!(check_log_likelihoods(&logb_columns)).unwrap();
+        let best = $call!(viterbi(
+            &log_start,
+            &log_trans,
+            &logb_columns,
+            &mut path,
+            &mut work
+        ))
+        .unwrap();
         Outputs {
             ll: ll.to_bits(),
             best: best.to_bits(),
@@ -77,7 +84,6 @@ macro_rules! run_variant {
             gamma: alpha,
             columns,
             m,
-            time_major: tm,
             path,
         }
     }};
@@ -90,7 +96,7 @@ macro_rules! body {
     (forward_pair($($a:expr),*)) => { forward::forward_pair_body($($a),*) };
     (backward($($a:expr),*)) => { backward::backward_body($($a),*) };
     (time_major_to_columns($($a:expr),*)) => { layout::time_major_to_columns_body($($a),*) };
-    (to_time_major($($a:expr),*)) => { layout::to_time_major_body($($a),*) };
+    (check_log_likelihoods($($a:expr),*)) => { layout::check_log_likelihoods_body($($a),*) };
     (viterbi($($a:expr),*)) => { viterbi::viterbi_body($($a),*) };
     (viterbi_pair($($a:expr),*)) => { viterbi::viterbi_pair_body($($a),*) };
 }
@@ -211,7 +217,8 @@ fn invalid_log_likelihoods_are_located() {
     ));
     logb[(2, 1)] = 0.0;
     logb[(3, 0)] = f64::INFINITY;
-    assert!(matches!(to_time_major(logb.as_ref(), &mut e), Err((3, 0, _))));
+    let columns: Vec<&[f64]> = (0..2).map(|j| logb.col_as_slice(j)).collect();
+    assert!(matches!(check_log_likelihoods(&columns), Err((3, 0, _))));
     // A row that is all −∞ scales to zeros, not NaN.
     logb[(3, 0)] = f64::NEG_INFINITY;
     logb[(3, 1)] = f64::NEG_INFINITY;
@@ -263,12 +270,18 @@ macro_rules! decodings_of {
             ($log_start, $log_trans, $logb, $split);
         let k = log_start.len();
         let n = logb.len() / k;
+        // The kernels read the emissions by state.
+        let by_state: Vec<Vec<f64>> = (0..k)
+            .map(|j| logb.chunks_exact(k).map(|row| row[j]).collect())
+            .collect();
+        let columns: Vec<&[f64]> = by_state.iter().map(Vec::as_slice).collect();
+        let later: Vec<&[f64]> = columns.iter().map(|col| &col[split..]).collect();
         let mut work = ViterbiScratch::default();
         let mut pair_path = vec![usize::MAX; n];
         let pair = $call!(viterbi_pair(
             log_start,
             log_trans,
-            logb,
+            &columns,
             split,
             &mut pair_path,
             &mut work
@@ -276,20 +289,8 @@ macro_rules! decodings_of {
         let mut single_path = vec![usize::MAX; n];
         let (first, second) = single_path.split_at_mut(split);
         let singles = [
-            $call!(viterbi(
-                log_start,
-                log_trans,
-                &logb[..split * k],
-                first,
-                &mut work
-            )),
-            $call!(viterbi(
-                log_start,
-                log_trans,
-                &logb[split * k..],
-                second,
-                &mut work
-            )),
+            $call!(viterbi(log_start, log_trans, &columns, first, &mut work)),
+            $call!(viterbi(log_start, log_trans, &later, second, &mut work)),
         ];
         let bits = |r: [Result<f64, usize>; 2]| r.map(|r| r.map(f64::to_bits));
         ((bits(pair), pair_path), (bits(singles), single_path))

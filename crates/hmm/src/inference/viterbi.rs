@@ -1,11 +1,17 @@
 //! Viterbi decoding of one sequence in log space.
 
+use std::ops::Range;
+
 use super::chain::{LOCAL_K, dispatch_k};
 
 /// Viterbi in log space over one sequence.
 ///
-/// `log_start[j] = ln π_j`, `log_trans[i * k + j] = ln A_ij`, `logb`
-/// time-major (len x K). The maximisation runs over the predecessor i in the
+/// `log_start[j] = ln π_j`, `log_trans[i * k + j] = ln A_ij`, `logb` the
+/// emission log-likelihoods by state: `logb[j][t] = ln b_j(x_t)` for the
+/// `path.len()` steps (the emissions' column-major layout, read as it is:
+/// the loads of step t's K values are off the recursion's dependency chain,
+/// where a transposition to time-major rows first cost 14% of the
+/// decoding). The maximisation runs over the predecessor i in the
 /// outer loop and the K targets j in the inner (vectorisable) loop. Writes
 /// the best path into `path` and returns its log-probability `ln p(x, z*)`,
 /// or `Err(t)` if no path has positive probability (first at time t). Ties
@@ -14,7 +20,7 @@ use super::chain::{LOCAL_K, dispatch_k};
 pub(super) fn viterbi_body(
     log_start: &[f64],
     log_trans: &[f64],
-    logb: &[f64],
+    logb: &[&[f64]],
     path: &mut [usize],
     work: &mut ViterbiScratch,
 ) -> Result<f64, usize> {
@@ -64,30 +70,31 @@ fn viterbi_k(
     k: usize,
     log_start: &[f64],
     log_trans: &[f64],
-    logb: &[f64],
+    logb: &[&[f64]],
     path: &mut [usize],
     work: &mut ViterbiScratch,
 ) -> Result<f64, usize> {
     let len = path.len();
     let log_trans = &log_trans[..k * k];
+    let cols = local_columns(k, logb, 0..len);
     let (deltas, back) = work.rows(len * k);
     // δ_{t−1} for K ≤ LOCAL_K, carried in a local array from step to step
     // rather than read back from the buffer just written: the broadcasts of
     // the next step then waited on store-to-load forwarding of that row
     // (1.28x slower with AVX2 on AMD Zen 4).
     let mut prev = [f64::NEG_INFINITY; LOCAL_K];
-    first_step(k, log_start, logb, deltas, &mut prev);
+    first_step(k, log_start, logb, 0, deltas, &mut prev);
     for t in 1..len {
         if k <= LOCAL_K {
-            viterbi_step(k, t, log_trans, logb, deltas, back, &mut prev);
+            viterbi_step(k, t, log_trans, &cols, deltas, back, &mut prev);
         } else {
             let (done, rest) = deltas.split_at_mut(t * k);
             let (next, psi) = (&mut rest[..k], &mut back[t * k..(t + 1) * k]);
             next.fill(f64::NEG_INFINITY);
             psi.fill(0);
             max_plus(&done[(t - 1) * k..], 0, log_trans, next, psi);
-            for (d, &b) in next.iter_mut().zip(&logb[t * k..(t + 1) * k]) {
-                *d += b;
+            for (d, col) in next.iter_mut().zip(logb) {
+                *d += col[t];
             }
         }
     }
@@ -95,7 +102,7 @@ fn viterbi_k(
 }
 
 /// [`viterbi_body`] over two consecutive sequences, the first `split` rows
-/// of `logb` and `path` and the rest, in lockstep while both last (see
+/// of `logb`'s columns and of `path` and the rest, in lockstep while both last (see
 /// `forward::forward_pair_body`: one recursion leaves the core mostly
 /// idle). Each sequence gets exactly the arithmetic of [`viterbi_body`].
 /// For K > [`LOCAL_K`] the two run one after the other.
@@ -103,24 +110,21 @@ fn viterbi_k(
 pub(super) fn viterbi_pair_body(
     log_start: &[f64],
     log_trans: &[f64],
-    logb: &[f64],
+    logb: &[&[f64]],
     split: usize,
     path: &mut [usize],
     work: &mut ViterbiScratch,
 ) -> [Result<f64, usize>; 2] {
     let k = log_start.len();
-    let (logb0, logb1) = logb.split_at(split * k);
     let (path0, path1) = path.split_at_mut(split);
     if k > LOCAL_K {
+        let logb1: Vec<&[f64]> = logb.iter().map(|col| &col[split..]).collect();
         return [
-            viterbi_body(log_start, log_trans, logb0, path0, work),
-            viterbi_body(log_start, log_trans, logb1, path1, work),
+            viterbi_body(log_start, log_trans, logb, path0, work),
+            viterbi_body(log_start, log_trans, &logb1, path1, work),
         ];
     }
-    dispatch_k!(
-        k,
-        viterbi_pair_k(log_start, log_trans, logb0, logb1, path0, path1, work)
-    )
+    dispatch_k!(k, viterbi_pair_k(log_start, log_trans, logb, path0, path1, work))
 }
 
 /// Two sequences' recursions, a step of each per time t (K ≤ [`LOCAL_K`]).
@@ -130,26 +134,29 @@ fn viterbi_pair_k(
     k: usize,
     log_start: &[f64],
     log_trans: &[f64],
-    logb0: &[f64],
-    logb1: &[f64],
+    logb: &[&[f64]],
     path0: &mut [usize],
     path1: &mut [usize],
     work: &mut ViterbiScratch,
 ) -> [Result<f64, usize>; 2] {
     let (len0, len1) = (path0.len(), path1.len());
     let log_trans = &log_trans[..k * k];
+    let (cols0, cols1) = (
+        local_columns(k, logb, 0..len0),
+        local_columns(k, logb, len0..len0 + len1),
+    );
     let (deltas, back) = work.rows((len0 + len1) * k);
     let (deltas0, deltas1) = deltas.split_at_mut(len0 * k);
     let (back0, back1) = back.split_at_mut(len0 * k);
     let (mut prev0, mut prev1) = ([f64::NEG_INFINITY; LOCAL_K], [f64::NEG_INFINITY; LOCAL_K]);
-    first_step(k, log_start, logb0, deltas0, &mut prev0);
-    first_step(k, log_start, logb1, deltas1, &mut prev1);
+    first_step(k, log_start, logb, 0, deltas0, &mut prev0);
+    first_step(k, log_start, logb, len0, deltas1, &mut prev1);
     for t in 1..len0.max(len1) {
         if t < len0 {
-            viterbi_step(k, t, log_trans, logb0, deltas0, back0, &mut prev0);
+            viterbi_step(k, t, log_trans, &cols0, deltas0, back0, &mut prev0);
         }
         if t < len1 {
-            viterbi_step(k, t, log_trans, logb1, deltas1, back1, &mut prev1);
+            viterbi_step(k, t, log_trans, &cols1, deltas1, back1, &mut prev1);
         }
     }
     [
@@ -158,11 +165,32 @@ fn viterbi_pair_k(
     ]
 }
 
-/// `δ_0 = ln π + ln b(x_0)` into the first row of `deltas` and `prev`.
+/// The rows `rows` of the first K ≤ [`LOCAL_K`] columns of `logb` (empty
+/// slices for K > [`LOCAL_K`], whose recursion reads `logb` itself).
 #[inline(always)]
-fn first_step(k: usize, log_start: &[f64], logb: &[f64], deltas: &mut [f64], prev: &mut [f64; LOCAL_K]) {
-    for ((d, &s), &b) in deltas[..k].iter_mut().zip(&log_start[..k]).zip(&logb[..k]) {
-        *d = s + b;
+fn local_columns<'a>(k: usize, logb: &[&'a [f64]], rows: Range<usize>) -> [&'a [f64]; LOCAL_K] {
+    std::array::from_fn(|j| {
+        if j < k && k <= LOCAL_K {
+            &logb[j][rows.clone()]
+        } else {
+            &[]
+        }
+    })
+}
+
+/// `δ_0 = ln π + ln b(x_0)`, the emissions of row `row` of `logb`'s
+/// columns, into the first row of `deltas` and `prev`.
+#[inline(always)]
+fn first_step(
+    k: usize,
+    log_start: &[f64],
+    logb: &[&[f64]],
+    row: usize,
+    deltas: &mut [f64],
+    prev: &mut [f64; LOCAL_K],
+) {
+    for ((d, &s), col) in deltas[..k].iter_mut().zip(&log_start[..k]).zip(logb) {
+        *d = s + col[row];
     }
     if k <= LOCAL_K {
         prev[..k].copy_from_slice(&deltas[..k]);
@@ -176,12 +204,15 @@ fn viterbi_step(
     k: usize,
     t: usize,
     log_trans: &[f64],
-    logb: &[f64],
+    cols: &[&[f64]; LOCAL_K],
     deltas: &mut [f64],
     back: &mut [u64],
     prev: &mut [f64; LOCAL_K],
 ) {
-    let lb = &logb[t * k..(t + 1) * k];
+    let mut lb = [0.0; LOCAL_K];
+    for (b, col) in lb[..k].iter_mut().zip(cols) {
+        *b = col[t];
+    }
     // Local accumulators the compiler keeps in registers (a slice of the
     // buffer would be reloaded for fear of aliasing). Two independent
     // accumulators (over the first and the second half of the

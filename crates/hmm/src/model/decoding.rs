@@ -5,9 +5,10 @@ use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
 use super::Hmm;
-use super::passes::{DecodeBuffers, Pass};
+use super::passes::Pass;
 use crate::emission::Emission;
 use crate::error::HmmError;
+use crate::inference::ViterbiScratch;
 use crate::sequences::Sequences;
 
 /// Result of [`Hmm::forward_backward`].
@@ -146,8 +147,8 @@ impl<E: Emission> Hmm<E> {
             .chunks()
             .par_iter()
             .zip(pieces)
-            .map_init(DecodeBuffers::default, |buffers, (chunk, path)| {
-                self.viterbi_chunk(data, chunk, path, buffers)
+            .map_init(ViterbiScratch::default, |work, (chunk, path)| {
+                self.viterbi_chunk(data, chunk, path, work)
             })
             .collect();
         let mut log_probs = Vec::with_capacity(data.n_sequences());

@@ -38,15 +38,6 @@ pub(super) struct ChunkOut<S> {
     pub(super) stats: Option<HmmStats<S>>,
 }
 
-/// Work buffers of [`Hmm::viterbi_chunk`], reused across the chunks one
-/// rayon worker decodes (they only grow; contents are overwritten).
-#[derive(Default)]
-pub(super) struct DecodeBuffers {
-    /// The chunk's emission log-likelihoods, time-major.
-    logb: Vec<f64>,
-    work: ViterbiScratch,
-}
-
 /// Work buffers of [`Hmm::chunk_pass`], reused across the chunks one
 /// rayon worker processes (they only grow; contents are overwritten).
 #[derive(Default)]
@@ -297,30 +288,27 @@ impl<E: Emission> Hmm<E> {
         data: &Sequences<'_>,
         chunk: &Chunk,
         path: &mut [usize],
-        buffers: &mut DecodeBuffers,
+        work: &mut ViterbiScratch,
     ) -> Result<Vec<f64>, HmmError> {
         let k = self.n_states();
         let x = data.data().subrows(chunk.first_row, chunk.n_rows);
         let logb = self.emission.log_likelihoods(x)?;
         check_log_likelihood_shape(&logb, chunk.n_rows, k)?;
-        let DecodeBuffers { logb: lb, work } = buffers;
-        if lb.len() < chunk.n_rows * k {
-            lb.resize(chunk.n_rows * k, 0.0);
-        }
-        let lb = &mut lb[..chunk.n_rows * k];
-        inference::to_time_major(logb.as_ref(), lb).map_err(invalid_log_likelihood(chunk.first_row))?;
+        let columns: Vec<&[f64]> = (0..k).map(|j| logb.col_as_slice(j)).collect();
+        inference::check_log_likelihoods(&columns).map_err(invalid_log_likelihood(chunk.first_row))?;
         let mut log_probs = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
         // Two sequences at a time (`viterbi_pair`), as in `sweep`.
         for (pair, r0, len) in sequence_pairs(data, chunk) {
             let first = pair.start;
-            let (lb, path) = (&lb[r0 * k..(r0 + len) * k], &mut path[r0..r0 + len]);
+            let lb: Vec<&[f64]> = columns.iter().map(|col| &col[r0..r0 + len]).collect();
+            let path = &mut path[r0..r0 + len];
             let (log_start, log_trans) = (&self.log_start, &self.log_trans);
             let results = if pair.len() == 2 {
                 let split = data.lengths()[first];
-                inference::viterbi_pair(log_start, log_trans, lb, split, path, work)
+                inference::viterbi_pair(log_start, log_trans, &lb, split, path, work)
             } else {
                 // The last sequence of an odd count: one result (the zip below stops).
-                [inference::viterbi(log_start, log_trans, lb, path, work), Ok(0.0)]
+                [inference::viterbi(log_start, log_trans, &lb, path, work), Ok(0.0)]
             };
             for (s, result) in pair.zip(results) {
                 log_probs.push(result.map_err(|time| HmmError::ZeroLikelihood { sequence: s, time })?);
