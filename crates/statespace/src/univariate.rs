@@ -381,17 +381,28 @@ mod tests {
 
     type Kernel = fn(Coordinatewise<'_>) -> Result<f64, KernelError>;
 
-    /// The dispatched kernel and every instruction set's this CPU can run
-    /// (AVX-512 machines run the AVX2 kernel).
+    /// Every instruction set's kernel this CPU can run: its name, the
+    /// kernel, and whether it fuses its multiply-adds.
+    fn compiled_kernels() -> Vec<(&'static str, Kernel, bool)> {
+        Isa::available()
+            .into_iter()
+            .map(|isa| -> (&'static str, Kernel, bool) {
+                match isa {
+                    Isa::Baseline => ("baseline", baseline::condition, cfg!(target_arch = "aarch64")),
+                    // SAFETY: `Isa::available` lists only sets the CPU supports.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => ("AVX2", |u| unsafe { avx2::condition(u) }, true),
+                    // SAFETY: as above.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => ("AVX-512", |u| unsafe { avx512::condition(u) }, true),
+                }
+            })
+            .collect()
+    }
+
+    /// The dispatched kernel and every instruction set's this CPU can run.
     fn kernels() -> Vec<Kernel> {
-        let compiled = Isa::available().into_iter().map(|isa| -> Kernel {
-            match isa {
-                Isa::Baseline => baseline::condition,
-                // SAFETY: `Isa::available` lists only sets the CPU supports.
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 | Isa::Avx512 => |u| unsafe { avx2::condition(u) },
-            }
-        });
+        let compiled = compiled_kernels().into_iter().map(|(_, kernel, _)| kernel);
         std::iter::once(condition as Kernel).chain(compiled).collect()
     }
 
@@ -540,21 +551,7 @@ mod tests {
     /// coordinates the kernels make, and every row-block size).
     #[test]
     fn equals_the_sequential_update_bit_for_bit() {
-        // (name, kernel, whether it fuses its multiply-adds)
-        let kernels: Vec<(&str, Kernel, bool)> = Isa::available()
-            .into_iter()
-            .map(|isa| -> (&str, Kernel, bool) {
-                match isa {
-                    Isa::Baseline => ("baseline", baseline::condition, cfg!(target_arch = "aarch64")),
-                    // SAFETY: `Isa::available` lists only sets the CPU supports.
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => ("AVX2", |u| unsafe { avx2::condition(u) }, true),
-                    // SAFETY: as above.
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => ("AVX-512", |u| unsafe { avx512::condition(u) }, true),
-                }
-            })
-            .collect();
+        let kernels = compiled_kernels();
         let mut rng = StdRng::seed_from_u64(5);
         for (n, observed) in [
             (1usize, 1usize),

@@ -16,33 +16,33 @@ fn column(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
     m.col(j).try_as_col_major().map(|c| c.as_slice())
 }
 
-/// Finds the first NaN or `+inf` of `m`.
-fn first_invalid(m: MatRef<'_, f64>) -> (usize, usize, f64) {
-    for j in 0..m.ncols() {
-        for t in 0..m.nrows() {
-            let v = m[(t, j)];
-            if v.is_nan() || v == f64::INFINITY {
-                return (t, j, v);
-            }
-        }
-    }
-    unreachable!("called only after an invalid value was detected")
+/// A log-likelihood the recursions refuse: NaN or `+inf`.
+#[inline(always)]
+fn invalid(v: f64) -> bool {
+    v.is_nan() | (v == f64::INFINITY)
+}
+
+/// The first NaN or `+inf` of the columns (`cols[j][t]`), in column order:
+/// `(t, j, value)`.
+fn first_invalid(cols: &[&[f64]]) -> Option<(usize, usize, f64)> {
+    cols.iter()
+        .enumerate()
+        .find_map(|(j, col)| col.iter().position(|&v| invalid(v)).map(|t| (t, j, col[t])))
 }
 
 /// Checks the emission log-likelihoods given by state (`cols[j][t] =
 /// ln b_j(x_t)`): NaN and `+inf` are errors, `Err((t, j, value))` for the
 /// first in column order. Each column is scanned in one contiguous
-/// (vectorised) pass, then searched only if it holds one.
+/// (vectorised) pass; the search runs only when a scan found one.
 #[inline(always)]
 pub(super) fn check_log_likelihoods_body(cols: &[&[f64]]) -> Result<(), (usize, usize, f64)> {
-    for (j, col) in cols.iter().enumerate() {
-        let invalid = |v: f64| v.is_nan() | (v == f64::INFINITY);
-        if col.iter().fold(false, |b, &v| b | invalid(v)) {
-            let t = col.iter().position(|&v| invalid(v)).expect("found by the scan");
-            return Err((t, j, col[t]));
-        }
+    let any = cols
+        .iter()
+        .any(|col| col.iter().fold(false, |b, &v| b | invalid(v)));
+    match any.then(|| first_invalid(cols)).flatten() {
+        Some(found) => Err(found),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `cols[j * n + t] = tm[t * k + j]`: time-major n x K to column-major.
@@ -130,12 +130,12 @@ pub(super) fn scale_emissions_body(
         let mut bad = false;
         for col in &cols {
             for (s, &v) in sh.iter_mut().zip(&col[t0..t0 + len]) {
-                bad |= v.is_nan() | (v == f64::INFINITY);
+                bad |= invalid(v);
                 *s = s.max(v);
             }
         }
-        if bad {
-            return Err(first_invalid(logb));
+        if let Some(found) = bad.then(|| first_invalid(&cols)).flatten() {
+            return Err(found);
         }
         let mut safe = [0.0; TRANSPOSE_BLOCK];
         for (o, &s) in safe.iter_mut().zip(sh.iter()) {
