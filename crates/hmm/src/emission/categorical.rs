@@ -1,7 +1,7 @@
 //! Categorical (discrete-symbol) emissions.
 
 use em_core::{Adjustment, Event};
-use faer::{Mat, MatRef};
+use faer::{Mat, MatMut, MatRef};
 use rand::Rng;
 
 use super::{Emission, MergeStats, check_columns, check_states, init_checked};
@@ -265,7 +265,7 @@ impl Emission for CategoricalEmission {
         Ok(())
     }
 
-    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
+    fn log_likelihoods_into(&self, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) -> Result<(), HmmError> {
         let (k, m) = (self.n_states(), self.n_symbols());
         if x.ncols() != 1 {
             return Err(HmmError::DimensionMismatch {
@@ -274,14 +274,13 @@ impl Emission for CategoricalEmission {
                 found: x.ncols(),
             });
         }
-        let mut out = Mat::zeros(x.nrows(), k);
         for t in 0..x.nrows() {
             let s = symbol_at(x[(t, 0)], t, m)?;
             for j in 0..k {
                 out[(t, j)] = self.log_probs[j * m + s];
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn zero_stats(&self) -> Self::Stats {

@@ -1,6 +1,6 @@
 //! Gaussian emissions (one Gaussian per state), built on `mixture::GaussianMixture`.
 
-use faer::{Mat, MatRef};
+use faer::{Mat, MatMut, MatRef};
 use linalg_kernels::Cholesky;
 use mixture::floor::feature_scale;
 use mixture::{CovarianceType, Covariances, Floor, GaussianMixture, MixtureError, SufficientStats};
@@ -310,8 +310,10 @@ impl Emission for GaussianEmission {
         check_columns(data, self.n_features())
     }
 
-    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
-        self.mixture.log_prob_per_component(x).map_err(mixture_err(None))
+    fn log_likelihoods_into(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>) -> Result<(), HmmError> {
+        self.mixture
+            .log_prob_per_component_into(x, out)
+            .map_err(mixture_err(None))
     }
 
     fn zero_stats(&self) -> Self::Stats {

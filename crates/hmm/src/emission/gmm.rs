@@ -1,7 +1,7 @@
 //! Gaussian-mixture emissions: one `mixture::GaussianMixture` per state.
 
 use em_core::{Adjustment, Event};
-use faer::{Mat, MatRef};
+use faer::{Mat, MatMut, MatRef};
 use linalg_kernels::fastexp;
 use mixture::{
     CovarianceType, Covariances, Floor, GaussianMixture, MixtureError, SufficientStats, WEIGHT_FLOOR,
@@ -414,11 +414,10 @@ impl Emission for GmmEmission {
         check_columns(data, self.n_features())
     }
 
-    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
-        let mut out = Mat::zeros(x.nrows(), self.n_states());
+    fn log_likelihoods_into(&self, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) -> Result<(), HmmError> {
         for j in 0..self.n_states() {
             let st = self.state_terms(j, x)?;
-            for (t, v) in out.col_mut(j).iter_mut().enumerate() {
+            for (t, v) in out.as_mut().col_mut(j).iter_mut().enumerate() {
                 // A row where every component underflows has b_j(x_t) = 0.
                 *v = if st.sum[t] > 0.0 {
                     st.max[t] + st.sum[t].ln()
@@ -427,7 +426,7 @@ impl Emission for GmmEmission {
                 };
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn zero_stats(&self) -> Self::Stats {

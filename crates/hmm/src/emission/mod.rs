@@ -1,7 +1,7 @@
 //! Emission distributions behind one trait, so the recursions are written once.
 //!
 //! An emission gives, for every observation `x_t` and state `j`, the
-//! log-density `ln b_j(x_t)` ([`Emission::log_likelihoods`]); accumulates its
+//! log-density `ln b_j(x_t)` ([`Emission::log_likelihoods_into`]); accumulates its
 //! sufficient statistics from the state posteriors `γ_t(j)`
 //! ([`Emission::accumulate`]); and maximises them ([`Emission::m_step`]).
 //!
@@ -18,7 +18,7 @@ pub(crate) mod kmeans;
 pub(crate) mod normal;
 pub(crate) mod poisson;
 
-use faer::{Mat, MatRef};
+use faer::{Mat, MatMut, MatRef};
 use rand::Rng;
 
 use crate::error::HmmError;
@@ -53,11 +53,25 @@ pub trait Emission: Clone + PartialEq + Send + Sync + std::fmt::Debug + Sized {
     /// [`HmmError::DimensionMismatch`], [`HmmError::SymbolOutOfRange`].
     fn check_data(&self, data: &Sequences<'_>) -> Result<(), HmmError>;
 
-    /// `out[(t, j)] = ln b_j(x_t)` for the rows of `x` (n x d), as an n x K matrix.
+    /// `out[(t, j)] = ln b_j(x_t)` for the rows of `x` (n x d), written into
+    /// a caller's n x K matrix, so that the passes over the data reuse one
+    /// buffer per worker instead of allocating (and zeroing) one per chunk.
+    /// Every entry is written; on error the content of `out` is unspecified.
     ///
     /// # Errors
     /// Errors of the underlying densities.
-    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError>;
+    fn log_likelihoods_into(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>) -> Result<(), HmmError>;
+
+    /// `ln b_j(x_t)` for the rows of `x` (n x d), as a new n x K matrix
+    /// ([`Emission::log_likelihoods_into`]).
+    ///
+    /// # Errors
+    /// As [`Emission::log_likelihoods_into`].
+    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
+        let mut out = Mat::zeros(x.nrows(), self.n_states());
+        self.log_likelihoods_into(x, out.as_mut())?;
+        Ok(out)
+    }
 
     /// Statistics of nothing (the identity of [`MergeStats::merge`]).
     fn zero_stats(&self) -> Self::Stats;

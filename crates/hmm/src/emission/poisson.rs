@@ -1,7 +1,7 @@
 //! Poisson emissions: independent Poisson counts per feature.
 
 use em_core::{Adjustment, Event, Floor};
-use faer::{Mat, MatRef};
+use faer::{Mat, MatMut, MatRef};
 use rand::Rng;
 use rand_distr::{Distribution, Poisson};
 use statrs::function::factorial::{self, MAX_FACTORIAL};
@@ -301,7 +301,7 @@ impl Emission for PoissonEmission {
         Ok(())
     }
 
-    fn log_likelihoods(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, HmmError> {
+    fn log_likelihoods_into(&self, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) -> Result<(), HmmError> {
         let (n, k, d) = (x.nrows(), self.n_states(), self.n_features());
         if x.ncols() != d {
             return Err(HmmError::DimensionMismatch {
@@ -310,7 +310,7 @@ impl Emission for PoissonEmission {
                 found: x.ncols(),
             });
         }
-        let mut out = Mat::zeros(n, k);
+        out.fill(0.0);
         for c in 0..d {
             for t in 0..n {
                 let v = x[(t, c)];
@@ -330,7 +330,7 @@ impl Emission for PoissonEmission {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn zero_stats(&self) -> Self::Stats {

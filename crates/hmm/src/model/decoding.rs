@@ -5,10 +5,9 @@ use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
 use super::Hmm;
-use super::passes::Pass;
+use super::passes::{DecodeBuffers, Pass};
 use crate::emission::Emission;
 use crate::error::HmmError;
-use crate::inference::ViterbiScratch;
 use crate::sequences::Sequences;
 
 /// Result of [`Hmm::forward_backward`].
@@ -147,7 +146,7 @@ impl<E: Emission> Hmm<E> {
             .chunks()
             .par_iter()
             .zip(pieces)
-            .map_init(ViterbiScratch::default, |work, (chunk, path)| {
+            .map_init(DecodeBuffers::default, |work, (chunk, path)| {
                 self.viterbi_chunk(data, chunk, path, work)
             })
             .collect();

@@ -4,7 +4,7 @@
 //! are returned in chunk order (so every reduction over them is independent
 //! of the number of threads).
 
-use faer::{Mat, MatRef};
+use faer::{MatMut, MatRef};
 use rayon::prelude::*;
 
 use super::Hmm;
@@ -42,11 +42,36 @@ pub(super) struct ChunkOut<S> {
 /// rayon worker processes (they only grow; contents are overwritten).
 #[derive(Default)]
 struct ChunkBuffers {
+    logb: Vec<f64>,
     e: Vec<f64>,
     shift: Vec<f64>,
     alpha: Vec<f64>,
     tmp: Vec<f64>,
     gamma: Vec<f64>,
+}
+
+/// Work buffers of [`Hmm::viterbi_chunk`], reused across the chunks one
+/// rayon worker decodes.
+#[derive(Default)]
+pub(super) struct DecodeBuffers {
+    logb: Vec<f64>,
+    scratch: ViterbiScratch,
+}
+
+/// The emission log-likelihoods of the `n` rows of `x` into `buf` (grown
+/// as needed): its first `n·K` values, the n x K matrix column by column.
+fn log_likelihoods_in<'b, E: Emission>(
+    emission: &E,
+    x: MatRef<'_, f64>,
+    buf: &'b mut Vec<f64>,
+) -> Result<&'b [f64], HmmError> {
+    let (n, k) = (x.nrows(), emission.n_states());
+    if buf.len() < n * k {
+        buf.resize(n * k, 0.0);
+    }
+    let values = &mut buf[..n * k];
+    emission.log_likelihoods_into(x, MatMut::from_column_major_slice_mut(values, n, k))?;
+    Ok(values)
 }
 
 /// What the recursions over the sequences of one chunk give; the
@@ -57,25 +82,6 @@ struct Sweep {
     start_counts: Vec<f64>,
     /// `Σ_t α̂_t w_{t+1}ᵀ` (row-major K x K).
     transitions: Vec<f64>,
-}
-
-/// Checks that an emission returned an n x K log-likelihood matrix.
-fn check_log_likelihood_shape(logb: &Mat<f64>, n: usize, k: usize) -> Result<(), HmmError> {
-    if logb.nrows() != n {
-        return Err(HmmError::DimensionMismatch {
-            what: "emission log-likelihood rows",
-            expected: n,
-            found: logb.nrows(),
-        });
-    }
-    if logb.ncols() != k {
-        return Err(HmmError::DimensionMismatch {
-            what: "emission log-likelihood columns",
-            expected: k,
-            found: logb.ncols(),
-        });
-    }
-    Ok(())
 }
 
 /// The error of an invalid emission log-likelihood at row `t` of a chunk
@@ -132,9 +138,8 @@ impl<E: Emission> Hmm<E> {
         let k = self.n_states();
         let n = chunk.n_rows;
         let x = data.data().subrows(chunk.first_row, n);
-        let logb = self.emission.log_likelihoods(x)?;
-        check_log_likelihood_shape(&logb, n, k)?;
         let ChunkBuffers {
+            logb,
             e,
             shift,
             alpha,
@@ -147,10 +152,10 @@ impl<E: Emission> Hmm<E> {
         e.resize(n * k, 0.0);
         shift.resize(n, 0.0);
         alpha.resize(n * k, 0.0);
+        let logb = MatRef::from_column_major_slice(log_likelihoods_in(&self.emission, x, logb)?, n, k);
         let (e, shift, alpha) = (&mut e[..n * k], &mut shift[..n], &mut alpha[..n * k]);
-        inference::scale_emissions(logb.as_ref(), e, shift, tmp)
-            .map_err(invalid_log_likelihood(chunk.first_row))?;
-        let mut sweep = self.sweep(data, chunk, pass, logb.as_ref(), e, shift, alpha)?;
+        inference::scale_emissions(logb, e, shift, tmp).map_err(invalid_log_likelihood(chunk.first_row))?;
+        let mut sweep = self.sweep(data, chunk, pass, logb, e, shift, alpha)?;
         // Time-major posteriors (in `alpha`) to an n x K column-major buffer:
         // returned for the posteriors pass, a reused buffer for the stats pass.
         let gamma = if pass == Pass::Posteriors {
@@ -288,13 +293,13 @@ impl<E: Emission> Hmm<E> {
         data: &Sequences<'_>,
         chunk: &Chunk,
         path: &mut [usize],
-        work: &mut ViterbiScratch,
+        buffers: &mut DecodeBuffers,
     ) -> Result<Vec<f64>, HmmError> {
-        let k = self.n_states();
         let x = data.data().subrows(chunk.first_row, chunk.n_rows);
-        let logb = self.emission.log_likelihoods(x)?;
-        check_log_likelihood_shape(&logb, chunk.n_rows, k)?;
-        let columns: Vec<&[f64]> = (0..k).map(|j| logb.col_as_slice(j)).collect();
+        let DecodeBuffers { logb, scratch: work } = buffers;
+        let columns: Vec<&[f64]> = log_likelihoods_in(&self.emission, x, logb)?
+            .chunks_exact(chunk.n_rows)
+            .collect();
         inference::check_log_likelihoods(&columns).map_err(invalid_log_likelihood(chunk.first_row))?;
         let mut log_probs = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
         // Two sequences at a time (`viterbi_pair`), as in `sweep`.
