@@ -154,6 +154,12 @@ impl<'a> Sequences<'a> {
     /// The fixed partition of the sequences into work units of about
     /// [`CHUNK_ROWS`] rows (whole sequences only; a chunk holds one sequence
     /// at least). It depends only on the lengths, never on the thread count.
+    ///
+    /// A chunk that reaches [`CHUNK_ROWS`] rows closes once it holds an even
+    /// number of sequences (or a single one, which then has that many rows
+    /// alone): the recursions run two sequences of a chunk in lockstep
+    /// (`forward_pair`, `viterbi_pair`), and an odd one out runs alone at
+    /// nearly the cost of a pair.
     #[must_use]
     pub fn chunks(&self) -> &[Chunk] {
         &self.chunks
@@ -176,7 +182,8 @@ fn plan_chunks(lengths: &[usize], starts: &[usize]) -> Vec<Chunk> {
     let mut rows = 0;
     for (i, &l) in lengths.iter().enumerate() {
         rows += l;
-        if rows >= CHUNK_ROWS || i + 1 == lengths.len() {
+        let count = i + 1 - first;
+        if (rows >= CHUNK_ROWS && (count % 2 == 0 || count == 1)) || i + 1 == lengths.len() {
             chunks.push(Chunk {
                 first_sequence: first,
                 end_sequence: i + 1,
@@ -272,6 +279,18 @@ mod tests {
         }
         assert_eq!(next_seq, 300);
         assert_eq!(next_row, n);
+        // Every chunk but the last pairs its sequences, or is one sequence
+        // of at least CHUNK_ROWS rows.
+        let (last, rest) = data.chunks().split_last().unwrap();
+        for c in rest {
+            let count = c.end_sequence - c.first_sequence;
+            assert!(c.n_rows >= CHUNK_ROWS, "{c:?}");
+            assert!(
+                count % 2 == 0 || (count == 1 && lengths[c.first_sequence] >= CHUNK_ROWS),
+                "{c:?}"
+            );
+        }
+        assert!(last.n_rows > 0);
         assert!(data.chunks().len() > 1);
         assert_eq!(data.sequence(2).nrows(), lengths[2]);
     }
