@@ -46,7 +46,8 @@ const C11: f64 = 1.0 / 39_916_800.0;
 /// `eˣ`, branch-free and vectorisable (see the module docs for accuracy).
 ///
 /// Uses separate multiplies and adds (no `mul_add`), so it is equally fast
-/// and gives identical results whether or not the target has FMA.
+/// and gives identical results whether or not the target has FMA
+/// ([`exp_with`] with `FUSED = false`).
 ///
 /// # Examples
 /// ```
@@ -56,25 +57,52 @@ const C11: f64 = 1.0 / 39_916_800.0;
 #[inline(always)]
 #[must_use]
 pub fn exp(x: f64) -> f64 {
+    exp_with::<false>(x)
+}
+
+/// `a · b + c`: one fused multiply-add with `FUSED`, else a multiply and
+/// an add (two roundings).
+#[inline(always)]
+fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FUSED { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// [`exp`] with its multiply-adds fused when `FUSED`: the same algorithm
+/// and accuracy, in 13 fewer roundings and about half the vector
+/// arithmetic instructions on a target with FMA (the kernels compiled for
+/// AVX2 and AVX-512, and every aarch64 target). With `FUSED = false` it is
+/// [`exp`], bit for bit. Without FMA in the target, `FUSED = true` calls
+/// the C library's `fma` per multiply-add: correct, and very slow.
+///
+/// # Examples
+/// ```
+/// let y = linalg_kernels::fastexp::exp_with::<true>(-1.5);
+/// assert!((y - (-1.5f64).exp()).abs() <= 1e-15);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn exp_with<const FUSED: bool>(x: f64) -> f64 {
     let xc = x.clamp(X_MIN, X_MAX);
-    let t = xc * LOG2_E + ROUND_SHIFT;
+    let t = madd::<FUSED>(xc, LOG2_E, ROUND_SHIFT);
     let n_f = t - ROUND_SHIFT;
     // t's bits = ROUND_SHIFT's bits + n (two's complement), |n| ≤ 1077.
     let n = t.to_bits().wrapping_sub(ROUND_SHIFT.to_bits()) as i64;
-    let r = (xc - n_f * LN2_HI) - n_f * LN2_LO;
+    // r = (xc − n_f LN2_HI) − n_f LN2_LO.
+    let r = madd::<FUSED>(-n_f, LN2_LO, madd::<FUSED>(-n_f, LN2_HI, xc));
     let r2 = r * r;
     // Estrin-style grouping: shorter dependency chains than plain Horner.
     let p01 = 1.0 + r;
-    let p23 = C2 + C3 * r;
-    let p45 = C4 + C5 * r;
-    let p67 = C6 + C7 * r;
-    let p89 = C8 + C9 * r;
-    let p1011 = C10 + C11 * r;
+    let p23 = madd::<FUSED>(C3, r, C2);
+    let p45 = madd::<FUSED>(C5, r, C4);
+    let p67 = madd::<FUSED>(C7, r, C6);
+    let p89 = madd::<FUSED>(C9, r, C8);
+    let p1011 = madd::<FUSED>(C11, r, C10);
     let r4 = r2 * r2;
-    let q0 = p01 + p23 * r2;
-    let q1 = p45 + p67 * r2;
-    let q2 = p89 + p1011 * r2;
-    let p = q0 + (q1 + q2 * r4) * r4;
+    let q0 = madd::<FUSED>(p23, r2, p01);
+    let q1 = madd::<FUSED>(p67, r2, p45);
+    let q2 = madd::<FUSED>(p1011, r2, p89);
+    // p = q0 + (q1 + q2 r⁴) r⁴.
+    let p = madd::<FUSED>(madd::<FUSED>(q2, r4, q1), r4, q0);
     // 2ⁿ = 2^n1 · 2^n2 with both halves in the normal exponent range.
     let n1 = n >> 1;
     let n2 = n - n1;
@@ -95,40 +123,55 @@ pub fn exp_in_place(values: &mut [f64]) {
 mod tests {
     use super::*;
 
-    fn rel_err(x: f64) -> f64 {
-        let (a, b) = (exp(x), x.exp());
-        ((a - b) / b).abs()
+    /// An exponential under test.
+    type Exp = fn(f64) -> f64;
+
+    /// The two variants: separate and fused multiply-adds.
+    const VARIANTS: [(&str, Exp); 2] = [("exp", exp_with::<false>), ("fused", exp_with::<true>)];
+
+    /// `|f(x) − eˣ| / eˣ`.
+    fn rel_err(f: Exp, x: f64) -> f64 {
+        ((f(x) - x.exp()) / x.exp()).abs()
     }
 
     #[test]
     fn matches_std_on_a_dense_grid() {
-        let mut worst = 0.0f64;
-        let steps = 200_000;
-        for i in 0..=steps {
-            let x = -708.0 + 1417.7 * i as f64 / steps as f64;
-            worst = worst.max(rel_err(x));
-        }
-        assert!(worst <= 1e-13, "worst relative error {worst:e}");
-        // Near zero, where the reduction is trivial.
-        for i in -1000..=1000 {
-            let x = i as f64 * 1e-3;
-            assert!(rel_err(x) <= 1e-14, "x = {x}: {:e}", rel_err(x));
+        for (name, exp) in VARIANTS {
+            let rel_err = |x| rel_err(exp, x);
+            let mut worst = 0.0f64;
+            let steps = 200_000;
+            for i in 0..=steps {
+                let x = -708.0 + 1417.7 * i as f64 / steps as f64;
+                worst = worst.max(rel_err(x));
+            }
+            assert!(worst <= 1e-13, "{name}: worst relative error {worst:e}");
+            // Near zero, where the reduction is trivial.
+            for i in -1000..=1000 {
+                let x = i as f64 * 1e-3;
+                assert!(rel_err(x) <= 1e-14, "{name}, x = {x}: {:e}", rel_err(x));
+            }
         }
     }
 
     #[test]
     fn special_values_and_extremes() {
-        assert_eq!(exp(0.0), 1.0);
-        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
-        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
-        assert!(exp(f64::NAN).is_nan());
-        assert_eq!(exp(-800.0), 0.0);
-        assert_eq!(exp(710.0), f64::INFINITY);
-        assert!(exp(709.78).is_finite());
-        assert!((exp(709.78) / 709.78f64.exp() - 1.0).abs() < 1e-13);
+        for (name, exp) in VARIANTS {
+            special_values_and_extremes_of(name, exp);
+        }
+    }
+
+    fn special_values_and_extremes_of(name: &str, exp: Exp) {
+        assert_eq!(exp(0.0), 1.0, "{name}");
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0, "{name}");
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY, "{name}");
+        assert!(exp(f64::NAN).is_nan(), "{name}");
+        assert_eq!(exp(-800.0), 0.0, "{name}");
+        assert_eq!(exp(710.0), f64::INFINITY, "{name}");
+        assert!(exp(709.78).is_finite(), "{name}");
+        assert!((exp(709.78) / 709.78f64.exp() - 1.0).abs() < 1e-13, "{name}");
         // Subnormal range: tiny absolute error.
         for x in [-708.5, -720.0, -740.0, -745.0] {
-            assert!((exp(x) - x.exp()).abs() < 1e-320, "x = {x}");
+            assert!((exp(x) - x.exp()).abs() < 1e-320, "{name}, x = {x}");
         }
     }
 
@@ -141,15 +184,17 @@ mod tests {
     }
 
     mod properties {
-        use super::{exp, rel_err};
+        use super::{VARIANTS, rel_err};
         use proptest::prelude::*;
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(256))]
             #[test]
             fn relative_error_is_tiny(x in -708.0f64..709.7) {
-                prop_assert!(rel_err(x) <= 1e-13);
-                prop_assert!(exp(x) > 0.0);
+                for (name, exp) in VARIANTS {
+                    prop_assert!(rel_err(exp, x) <= 1e-13, "{}", name);
+                    prop_assert!(exp(x) > 0.0, "{}", name);
+                }
             }
         }
     }

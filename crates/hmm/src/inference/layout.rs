@@ -83,7 +83,8 @@ fn column_into_rows(col: &[f64], j: usize, k: usize, dst: &mut [f64]) {
 }
 
 /// Fills `e` (time-major n x K) with `exp(logb − s_t)` and `shift` with
-/// `s_t = max_j logb[t, j]`.
+/// `s_t = max_j logb[t, j]`; the exponentials' multiply-adds are fused
+/// with `FUSED` ([`fastexp::exp_with`]).
 ///
 /// One block of [`TRANSPOSE_BLOCK`] rows at a time: the maxima over the
 /// columns, the exponentials through `linalg_kernels::fastexp` one column
@@ -97,7 +98,7 @@ fn column_into_rows(col: &[f64], j: usize, k: usize, dst: &mut [f64]) {
 /// Returns `Err((t, j, value))` for the first NaN or `+inf` log-likelihood
 /// in column order (`e` and `shift` are then partly written).
 #[inline(always)]
-pub(super) fn scale_emissions_body(
+pub(super) fn scale_emissions_body<const FUSED: bool>(
     logb: MatRef<'_, f64>,
     e: &mut [f64],
     shift: &mut [f64],
@@ -143,7 +144,7 @@ pub(super) fn scale_emissions_body(
         }
         for (col, dst) in cols.iter().zip(tmp.chunks_exact_mut(TRANSPOSE_BLOCK)) {
             for ((out, &v), &s) in dst[..len].iter_mut().zip(&col[t0..t0 + len]).zip(&safe[..len]) {
-                *out = fastexp::exp(v - s);
+                *out = fastexp::exp_with::<FUSED>(v - s);
             }
         }
         let dst = &mut e[t0 * k..(t0 + len) * k];
