@@ -159,7 +159,8 @@ impl<'a> Sequences<'a> {
     /// number of sequences (or a single one, which then has that many rows
     /// alone): the recursions run two sequences of a chunk in lockstep
     /// (`forward_pair`, `viterbi_pair`), and an odd one out runs alone at
-    /// nearly the cost of a pair.
+    /// nearly the cost of a pair. A chunk may so take one sequence more
+    /// than its row count asks for, however long that sequence is.
     #[must_use]
     pub fn chunks(&self) -> &[Chunk] {
         &self.chunks

@@ -68,7 +68,7 @@ fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
 }
 
 /// [`exp`] with its multiply-adds fused when `FUSED`: the same algorithm
-/// and accuracy, in 13 fewer roundings and about half the vector
+/// and accuracy, in 13 fewer roundings and about a third fewer vector
 /// arithmetic instructions on a target with FMA (the kernels compiled for
 /// AVX2 and AVX-512, and every aarch64 target). With `FUSED = false` it is
 /// [`exp`], bit for bit. Without FMA in the target, `FUSED = true` calls

@@ -59,7 +59,7 @@
 //! choice: the exponentials of the emissions' scaling
 //! (`linalg_kernels::fastexp::exp_with`) fuse their multiply-adds where the
 //! set has FMA (AVX2, AVX-512, aarch64), which made a Baum-Welch iteration
-//! 6% faster with AVX2. So the sets that fuse give the same bits as each
+//! 3-4% faster with AVX2. So the sets that fuse give the same bits as each
 //! other, the x86-64 baseline the same bits as the unfused exponentials, and
 //! the two differ by the rounding of those exponentials (1e-16 relative).
 
