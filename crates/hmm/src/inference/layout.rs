@@ -5,16 +5,9 @@
 //! ([`scale_emissions_body`]), and the check of the columns that Viterbi
 //! reads as they are ([`check_log_likelihoods_body`]).
 
-use faer::MatRef;
 use linalg_kernels::fastexp;
 
 use super::chain::dispatch_k;
-
-/// The contiguous values of column `j` of an owned-layout matrix (unit row stride).
-#[inline(always)]
-fn column(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
-    m.col(j).try_as_col_major().map(|c| c.as_slice())
-}
 
 /// A log-likelihood the recursions refuse: NaN or `+inf`.
 #[inline(always)]
@@ -82,8 +75,9 @@ fn column_into_rows(col: &[f64], j: usize, k: usize, dst: &mut [f64]) {
     }
 }
 
-/// Fills `e` (time-major n x K) with `exp(logb − s_t)` and `shift` with
-/// `s_t = max_j logb[t, j]`; the exponentials' multiply-adds are fused
+/// Fills `e` (time-major n x K) with `exp(ln b_j(x_t) − s_t)` and `shift`
+/// with `s_t = max_j ln b_j(x_t)`, from the log-likelihoods by state
+/// (`cols[j][t] = ln b_j(x_t)`, `n = shift.len()` rows); the exponentials' multiply-adds are fused
 /// with `FUSED` ([`fastexp::exp_with`]).
 ///
 /// One block of [`TRANSPOSE_BLOCK`] rows at a time: the maxima over the
@@ -99,27 +93,17 @@ fn column_into_rows(col: &[f64], j: usize, k: usize, dst: &mut [f64]) {
 /// in column order (`e` and `shift` are then partly written).
 #[inline(always)]
 pub(super) fn scale_emissions_body<const FUSED: bool>(
-    logb: MatRef<'_, f64>,
+    cols: &[&[f64]],
     e: &mut [f64],
     shift: &mut [f64],
     tmp: &mut Vec<f64>,
 ) -> Result<(), (usize, usize, f64)> {
-    let (n, k) = (logb.nrows(), logb.ncols());
+    let (n, k) = (shift.len(), cols.len());
     debug_assert_eq!(e.len(), n * k);
-    debug_assert_eq!(shift.len(), n);
-    let owned;
-    let logb = if (0..k).all(|j| column(logb, j).is_some()) {
-        logb
-    } else {
-        owned = logb.to_owned();
-        owned.as_ref()
-    };
+    debug_assert!(cols.iter().all(|col| col.len() == n));
     if n == 0 {
         return Ok(());
     }
-    let cols: Vec<&[f64]> = (0..k)
-        .map(|j| column(logb, j).expect("contiguous columns"))
-        .collect();
     if tmp.len() < TRANSPOSE_BLOCK * k {
         tmp.resize(TRANSPOSE_BLOCK * k, 0.0);
     }
@@ -129,13 +113,13 @@ pub(super) fn scale_emissions_body<const FUSED: bool>(
         let sh = &mut shift[t0..t0 + len];
         sh.fill(f64::NEG_INFINITY);
         let mut bad = false;
-        for col in &cols {
+        for col in cols {
             for (s, &v) in sh.iter_mut().zip(&col[t0..t0 + len]) {
                 bad |= invalid(v);
                 *s = s.max(v);
             }
         }
-        if let Some(found) = bad.then(|| first_invalid(&cols)).flatten() {
+        if let Some(found) = bad.then(|| first_invalid(cols)).flatten() {
             return Err(found);
         }
         let mut safe = [0.0; TRANSPOSE_BLOCK];

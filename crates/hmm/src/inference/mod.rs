@@ -92,16 +92,17 @@ pub(crate) fn time_major_to_columns(tm: &[f64], k: usize, cols: &mut [f64]) {
     linalg_kernels::isa_dispatch!(time_major_to_columns(tm, k, cols))
 }
 
-/// Fills `e` (time-major n x K) with `exp(logb − s_t)` and `shift` with
-/// `s_t = max_j logb[t, j]`; `Err((t, j, value))` for a NaN or `+inf`
-/// log-likelihood (see `layout::scale_emissions_body`).
+/// Fills `e` (time-major n x K) with `exp(ln b_j(x_t) − s_t)` and `shift`
+/// with `s_t = max_j ln b_j(x_t)`, from the log-likelihoods by state
+/// (`cols[j][t]`); `Err((t, j, value))` for a NaN or `+inf` log-likelihood
+/// (see `layout::scale_emissions_body`).
 pub(crate) fn scale_emissions(
-    logb: MatRef<'_, f64>,
+    cols: &[&[f64]],
     e: &mut [f64],
     shift: &mut [f64],
     tmp: &mut Vec<f64>,
 ) -> Result<(), (usize, usize, f64)> {
-    linalg_kernels::isa_dispatch!(scale_emissions(logb, e, shift, tmp))
+    linalg_kernels::isa_dispatch!(scale_emissions(cols, e, shift, tmp))
 }
 
 /// The scaled forward pass over one sequence: writes `alpha` and `c`,
@@ -202,12 +203,12 @@ macro_rules! isa_kernels {
 
             $(#[target_feature(enable = $features)])*
             pub(super) fn scale_emissions(
-                logb: MatRef<'_, f64>,
+                cols: &[&[f64]],
                 e: &mut [f64],
                 shift: &mut [f64],
                 tmp: &mut Vec<f64>,
             ) -> Result<(), (usize, usize, f64)> {
-                scale_emissions_body::<$fma>(logb, e, shift, tmp)
+                scale_emissions_body::<$fma>(cols, e, shift, tmp)
             }
 
             $(#[target_feature(enable = $features)])*

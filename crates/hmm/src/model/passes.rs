@@ -152,9 +152,12 @@ impl<E: Emission> Hmm<E> {
         e.resize(n * k, 0.0);
         shift.resize(n, 0.0);
         alpha.resize(n * k, 0.0);
-        let logb = MatRef::from_column_major_slice(log_likelihoods_in(&self.emission, x, logb)?, n, k);
+        let values = log_likelihoods_in(&self.emission, x, logb)?;
+        let columns: Vec<&[f64]> = values.chunks_exact(n).collect();
         let (e, shift, alpha) = (&mut e[..n * k], &mut shift[..n], &mut alpha[..n * k]);
-        inference::scale_emissions(logb, e, shift, tmp).map_err(invalid_log_likelihood(chunk.first_row))?;
+        inference::scale_emissions(&columns, e, shift, tmp)
+            .map_err(invalid_log_likelihood(chunk.first_row))?;
+        let logb = MatRef::from_column_major_slice(values, n, k);
         let mut sweep = self.sweep(data, chunk, pass, logb, e, shift, alpha)?;
         // Time-major posteriors (in `alpha`) to an n x K column-major buffer:
         // returned for the posteriors pass, a reused buffer for the stats pass.
