@@ -16,6 +16,8 @@
 //! `exp(-inf) = 0`, `exp(+inf) = +inf`, NaN in gives NaN out, overflow gives
 //! `+inf` and underflow `0`, as `f64::exp`.
 
+use crate::isa::mul_add;
+
 /// `1 / ln 2`.
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// High part of `ln 2` (its low 32 mantissa bits are zero, so `n · LN2_HI`
@@ -60,13 +62,6 @@ pub fn exp(x: f64) -> f64 {
     exp_with::<false>(x)
 }
 
-/// `a · b + c`: one fused multiply-add with `FUSED`, else a multiply and
-/// an add (two roundings).
-#[inline(always)]
-fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
-    if FUSED { a.mul_add(b, c) } else { a * b + c }
-}
-
 /// [`exp`] with its multiply-adds fused when `FUSED`: the same algorithm
 /// and accuracy, in 13 fewer roundings and about a third fewer vector
 /// arithmetic instructions on a target with FMA (the kernels compiled for
@@ -83,26 +78,26 @@ fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
 #[must_use]
 pub fn exp_with<const FUSED: bool>(x: f64) -> f64 {
     let xc = x.clamp(X_MIN, X_MAX);
-    let t = madd::<FUSED>(xc, LOG2_E, ROUND_SHIFT);
+    let t = mul_add::<FUSED>(xc, LOG2_E, ROUND_SHIFT);
     let n_f = t - ROUND_SHIFT;
     // t's bits = ROUND_SHIFT's bits + n (two's complement), |n| ≤ 1077.
     let n = t.to_bits().wrapping_sub(ROUND_SHIFT.to_bits()) as i64;
     // r = (xc − n_f LN2_HI) − n_f LN2_LO.
-    let r = madd::<FUSED>(-n_f, LN2_LO, madd::<FUSED>(-n_f, LN2_HI, xc));
+    let r = mul_add::<FUSED>(-n_f, LN2_LO, mul_add::<FUSED>(-n_f, LN2_HI, xc));
     let r2 = r * r;
     // Estrin-style grouping: shorter dependency chains than plain Horner.
     let p01 = 1.0 + r;
-    let p23 = madd::<FUSED>(C3, r, C2);
-    let p45 = madd::<FUSED>(C5, r, C4);
-    let p67 = madd::<FUSED>(C7, r, C6);
-    let p89 = madd::<FUSED>(C9, r, C8);
-    let p1011 = madd::<FUSED>(C11, r, C10);
+    let p23 = mul_add::<FUSED>(C3, r, C2);
+    let p45 = mul_add::<FUSED>(C5, r, C4);
+    let p67 = mul_add::<FUSED>(C7, r, C6);
+    let p89 = mul_add::<FUSED>(C9, r, C8);
+    let p1011 = mul_add::<FUSED>(C11, r, C10);
     let r4 = r2 * r2;
-    let q0 = madd::<FUSED>(p23, r2, p01);
-    let q1 = madd::<FUSED>(p67, r2, p45);
-    let q2 = madd::<FUSED>(p1011, r2, p89);
+    let q0 = mul_add::<FUSED>(p23, r2, p01);
+    let q1 = mul_add::<FUSED>(p67, r2, p45);
+    let q2 = mul_add::<FUSED>(p1011, r2, p89);
     // p = q0 + (q1 + q2 r⁴) r⁴.
-    let p = madd::<FUSED>(madd::<FUSED>(q2, r4, q1), r4, q0);
+    let p = mul_add::<FUSED>(mul_add::<FUSED>(q2, r4, q1), r4, q0);
     // 2ⁿ = 2^n1 · 2^n2 with both halves in the normal exponent range.
     let n1 = n >> 1;
     let n2 = n - n1;

@@ -187,6 +187,25 @@ impl fmt::Display for Isa {
     }
 }
 
+/// `a · b + c`: one fused multiply-add (one rounding) with `FUSED`, the
+/// `fma` choice of [`for_each_isa!`](crate::for_each_isa), else a multiply
+/// and an add (two roundings). Without FMA in the target, `FUSED = true` is
+/// a call to libm's correctly rounded `fma`: the same value, slowly (tests
+/// use it to reproduce the fused kernels' bits).
+///
+/// # Examples
+/// ```
+/// use linalg_kernels::isa::mul_add;
+/// let (a, b, c) = (0.1, 10.0, -1.0);
+/// assert_eq!(mul_add::<false>(a, b, c), 0.0);
+/// assert_eq!(mul_add::<true>(a, b, c), 5.551115123125783e-17);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn mul_add<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FUSED { a.mul_add(b, c) } else { a * b + c }
+}
+
 /// Expands `$kernels!(name, fma, "features")` once per instruction set:
 /// `avx512` and `avx2` (x86-64 only, with the target features that
 /// [`Isa::detect`] checks: AVX-512 with VL and DQ, so that 128- and 256-bit

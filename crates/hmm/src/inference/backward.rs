@@ -8,15 +8,18 @@
 //! the rows of A with one sum per state. Each layout keeps its own order of
 //! additions, so the results of a given K never change.
 
+use linalg_kernels::isa::mul_add;
+
 use super::chain::{Chain, LOCAL_K, Scratch, dispatch_k};
 
 /// Backward pass after [`super::forward::forward_body`]: overwrites `alpha`
 /// (time-major) with the posteriors `γ_t` (each row normalised to sum 1) and
 /// adds `Σ_t α̂_t w_{t+1}ᵀ` into `m` (row-major K x K).
 ///
-/// Returns `false` if a posterior came out non-finite.
+/// Returns `false` if a posterior came out non-finite. The multiply-adds of
+/// `A w` and of `m` are fused with `FUSED`.
 #[inline(always)]
-pub(super) fn backward_body(
+pub(super) fn backward_body<const FUSED: bool>(
     chain: Chain<'_>,
     e: &[f64],
     alpha: &mut [f64],
@@ -26,12 +29,12 @@ pub(super) fn backward_body(
 ) -> bool {
     dispatch_k!(
         chain.k,
-        backward_k(chain.trans, e, alpha, c, m, &mut scratch.beta, &mut scratch.w)
+        backward_k::<FUSED>(chain.trans, e, alpha, c, m, &mut scratch.beta, &mut scratch.w)
     )
 }
 
 #[inline(always)]
-fn backward_k(
+fn backward_k<const FUSED: bool>(
     k: usize,
     trans: &[f64],
     e: &[f64],
@@ -62,9 +65,9 @@ fn backward_k(
                 trans_t[j * k + i] = trans[i * k + j];
             }
         }
-        backward_recursion::<true>(k, &trans_t[..k * k], e, alpha, c, m_acc, beta, w)
+        backward_recursion::<true, FUSED>(k, &trans_t[..k * k], e, alpha, c, m_acc, beta, w)
     } else {
-        backward_recursion::<false>(k, trans, e, alpha, c, m_acc, beta, w)
+        backward_recursion::<false, FUSED>(k, trans, e, alpha, c, m_acc, beta, w)
     };
     if small {
         for (row, local) in m[..k * k].chunks_exact_mut(k).zip(m_local.chunks_exact(LOCAL_K)) {
@@ -84,7 +87,7 @@ fn backward_k(
 /// of A) and the sums use four partial sums; otherwise `a` is A and each sum
 /// runs in state order.
 #[inline(always)]
-fn backward_recursion<const SMALL: bool>(
+fn backward_recursion<const SMALL: bool, const FUSED: bool>(
     k: usize,
     a: &[f64],
     e: &[f64],
@@ -106,10 +109,10 @@ fn backward_recursion<const SMALL: bool>(
                 *wj = ej * bj * inv;
             }
             if SMALL {
-                beta_by_columns(k, a, &w[..k], at, beta);
-                accumulate_outer_padded(at, w, m);
+                beta_by_columns::<FUSED>(k, a, &w[..k], at, beta);
+                accumulate_outer_padded::<FUSED>(at, w, m);
             } else {
-                beta_by_rows_and_outer(k, a, w, at, beta, m);
+                beta_by_rows_and_outer::<FUSED>(k, a, w, at, beta, m);
             }
         }
         let sum = if SMALL {
@@ -132,11 +135,11 @@ fn backward_recursion<const SMALL: bool>(
 /// accumulated over j in four partial sums (j mod 4) combined pairwise,
 /// vectorised over i (K ≤ [`LOCAL_K`]).
 #[inline(always)]
-fn beta_by_columns(k: usize, trans_t: &[f64], w: &[f64], at: &[f64], beta: &mut [f64]) {
+fn beta_by_columns<const FUSED: bool>(k: usize, trans_t: &[f64], w: &[f64], at: &[f64], beta: &mut [f64]) {
     let mut part = [[0.0; LOCAL_K]; 4];
     for (j, (&wj, col)) in w.iter().zip(trans_t.chunks_exact(k)).enumerate() {
         for (p, &aij) in part[j % 4][..k].iter_mut().zip(col) {
-            *p += aij * wj;
+            *p = mul_add::<FUSED>(aij, wj, *p);
         }
     }
     for (i, (bi, &ai)) in beta.iter_mut().zip(at.iter()).enumerate() {
@@ -153,11 +156,11 @@ fn beta_by_columns(k: usize, trans_t: &[f64], w: &[f64], at: &[f64], beta: &mut 
 /// rows outside it vectorised over the rows, with AVX-512 gathers and
 /// scatters (2.2x slower backward passes on AMD Zen 4).
 #[inline(always)]
-fn accumulate_outer_padded(at: &[f64], w: &[f64], m: &mut [f64]) {
+fn accumulate_outer_padded<const FUSED: bool>(at: &[f64], w: &[f64], m: &mut [f64]) {
     let m: &mut [f64; LOCAL_K * LOCAL_K] = m.try_into().expect("LOCAL_K x LOCAL_K accumulator");
     for (j, &wj) in w[..LOCAL_K].iter().enumerate() {
         for (i, &ai) in at.iter().enumerate() {
-            m[i * LOCAL_K + j] += ai * wj;
+            m[i * LOCAL_K + j] = mul_add::<FUSED>(ai, wj, m[i * LOCAL_K + j]);
         }
     }
 }
@@ -165,7 +168,14 @@ fn accumulate_outer_padded(at: &[f64], w: &[f64], m: &mut [f64]) {
 /// `β̂(i) = Σ_j A_ij w_j` in state order (0 where `α̂(i) = 0`) and
 /// `m += α̂ wᵀ`, in one pass over the rows of A and m (any K).
 #[inline(always)]
-fn beta_by_rows_and_outer(k: usize, trans: &[f64], w: &[f64], at: &[f64], beta: &mut [f64], m: &mut [f64]) {
+fn beta_by_rows_and_outer<const FUSED: bool>(
+    k: usize,
+    trans: &[f64],
+    w: &[f64],
+    at: &[f64],
+    beta: &mut [f64],
+    m: &mut [f64],
+) {
     for (((bi, &ai), row), mrow) in beta
         .iter_mut()
         .zip(at.iter())
@@ -174,11 +184,11 @@ fn beta_by_rows_and_outer(k: usize, trans: &[f64], w: &[f64], at: &[f64], beta: 
     {
         let mut acc = 0.0;
         for (&aij, &wj) in row.iter().zip(w.iter()) {
-            acc += aij * wj;
+            acc = mul_add::<FUSED>(aij, wj, acc);
         }
         *bi = if ai == 0.0 { 0.0 } else { acc };
         for (mij, &wj) in mrow.iter_mut().zip(w.iter()) {
-            *mij += ai * wj;
+            *mij = mul_add::<FUSED>(ai, wj, *mij);
         }
     }
 }

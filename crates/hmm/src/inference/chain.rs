@@ -30,20 +30,21 @@ impl Scratch {
 /// Largest K for which the recursions use stack arrays as accumulators.
 pub(super) const LOCAL_K: usize = 8;
 
-/// Calls `$f(k, args...)` with `k` a literal for K = 1..=8, so that the
-/// `#[inline(always)]` body is specialised for those sizes.
+/// Calls `$f(k, args...)` (or `$f::<G>(k, args...)`) with `k` a literal for
+/// K = 1..=8, so that the `#[inline(always)]` body is specialised for those
+/// sizes.
 macro_rules! dispatch_k {
-    ($k:expr, $f:ident($($arg:expr),* $(,)?)) => {
+    ($k:expr, $f:ident $(::<$g:ident>)? ($($arg:expr),* $(,)?)) => {
         match $k {
-            1 => $f(1, $($arg),*),
-            2 => $f(2, $($arg),*),
-            3 => $f(3, $($arg),*),
-            4 => $f(4, $($arg),*),
-            5 => $f(5, $($arg),*),
-            6 => $f(6, $($arg),*),
-            7 => $f(7, $($arg),*),
-            8 => $f(8, $($arg),*),
-            k => $f(k, $($arg),*),
+            1 => $f$(::<$g>)?(1, $($arg),*),
+            2 => $f$(::<$g>)?(2, $($arg),*),
+            3 => $f$(::<$g>)?(3, $($arg),*),
+            4 => $f$(::<$g>)?(4, $($arg),*),
+            5 => $f$(::<$g>)?(5, $($arg),*),
+            6 => $f$(::<$g>)?(6, $($arg),*),
+            7 => $f$(::<$g>)?(7, $($arg),*),
+            8 => $f$(::<$g>)?(8, $($arg),*),
+            k => $f$(::<$g>)?(k, $($arg),*),
         }
     };
 }

@@ -2,6 +2,7 @@
 //! docs of [`super`]).
 
 use faer::MatRef;
+use linalg_kernels::isa::mul_add;
 
 use super::chain::{Chain, LOCAL_K, Scratch, dispatch_k};
 
@@ -19,8 +20,9 @@ const FLUSH_BELOW: f64 = 1e-20;
 /// steps); `logb` (len x K) is read only at such steps. Writes
 /// `alpha` (time-major len x K, normalised rows) and `c`. Returns the
 /// log-likelihood, or `Err(t)` when the sequence is impossible from time `t` on.
+/// The prediction's multiply-adds are fused with `FUSED`.
 #[inline(always)]
-pub(super) fn forward_body(
+pub(super) fn forward_body<const FUSED: bool>(
     chain: Chain<'_>,
     logb: MatRef<'_, f64>,
     e: &mut [f64],
@@ -36,7 +38,7 @@ pub(super) fn forward_body(
         alpha,
         c,
     };
-    dispatch_k!(chain.k, forward_k(chain, run, &mut scratch.pred))
+    dispatch_k!(chain.k, forward_k::<FUSED>(chain, run, &mut scratch.pred))
 }
 
 /// [`forward_body`] over two consecutive sequences, the first `split` rows
@@ -47,7 +49,7 @@ pub(super) fn forward_body(
 /// after the other.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn forward_pair_body(
+pub(super) fn forward_pair_body<const FUSED: bool>(
     chain: Chain<'_>,
     logb: MatRef<'_, f64>,
     e: &mut [f64],
@@ -78,11 +80,11 @@ pub(super) fn forward_pair_body(
     };
     if k > LOCAL_K {
         return [
-            forward_k(k, chain, first, &mut scratch.pred),
-            forward_k(k, chain, second, &mut scratch.pred),
+            forward_k::<FUSED>(k, chain, first, &mut scratch.pred),
+            forward_k::<FUSED>(k, chain, second, &mut scratch.pred),
         ];
     }
-    dispatch_k!(k, forward_pair_k(chain, first, second))
+    dispatch_k!(k, forward_pair_k::<FUSED>(chain, first, second))
 }
 
 /// One sequence's rows of the buffers of [`forward_body`]. Each step takes
@@ -149,7 +151,12 @@ impl LogLikelihood {
 /// The recursion over one sequence, K as an argument (a constant for K ≤
 /// [`LOCAL_K`]; `pred` serves larger K).
 #[inline(always)]
-fn forward_k(k: usize, chain: Chain<'_>, mut run: Run<'_>, pred: &mut [f64]) -> Result<f64, usize> {
+fn forward_k<const FUSED: bool>(
+    k: usize,
+    chain: Chain<'_>,
+    mut run: Run<'_>,
+    pred: &mut [f64],
+) -> Result<f64, usize> {
     // Stack accumulators for small K (kept in registers; slices of heap
     // buffers would be reloaded for fear of aliasing).
     let mut pred_local = [0.0; LOCAL_K];
@@ -160,14 +167,14 @@ fn forward_k(k: usize, chain: Chain<'_>, mut run: Run<'_>, pred: &mut [f64]) -> 
         } else {
             &mut pred[..k]
         };
-        forward_step(k, t, chain, run.reborrow(), pred, &mut ll)?;
+        forward_step::<FUSED>(k, t, chain, run.reborrow(), pred, &mut ll)?;
     }
     Ok(ll.total())
 }
 
 /// Two sequences' recursions, a step of each per time t (K ≤ [`LOCAL_K`]).
 #[inline(always)]
-fn forward_pair_k(
+fn forward_pair_k<const FUSED: bool>(
     k: usize,
     chain: Chain<'_>,
     mut first: Run<'_>,
@@ -179,10 +186,10 @@ fn forward_pair_k(
     let (len0, len1) = (first.shift.len(), second.shift.len());
     for t in 0..len0.max(len1) {
         if t < len0 && ok0.is_ok() {
-            ok0 = forward_step(k, t, chain, first.reborrow(), &mut pred0[..k], &mut ll0);
+            ok0 = forward_step::<FUSED>(k, t, chain, first.reborrow(), &mut pred0[..k], &mut ll0);
         }
         if t < len1 && ok1.is_ok() {
-            ok1 = forward_step(k, t, chain, second.reborrow(), &mut pred1[..k], &mut ll1);
+            ok1 = forward_step::<FUSED>(k, t, chain, second.reborrow(), &mut pred1[..k], &mut ll1);
         }
     }
     [ok0.map(|()| ll0.total()), ok1.map(|()| ll1.total())]
@@ -192,7 +199,7 @@ fn forward_pair_k(
 /// α̂_{t−1}` (π at t = 0), `α̂_t = pred ∘ e_t / c_t`, and `s_t + ln c_t`
 /// into the log-likelihood. `Err(t)` if no reachable state can emit `x_t`.
 #[inline(always)]
-fn forward_step(
+fn forward_step<const FUSED: bool>(
     k: usize,
     t: usize,
     chain: Chain<'_>,
@@ -220,7 +227,7 @@ fn forward_step(
             let mut part = [[0.0; LOCAL_K]; 4];
             for (i, (&a, row)) in prev[..k].iter().zip(trans.chunks_exact(k)).enumerate() {
                 for (p, &aij) in part[i % 4][..k].iter_mut().zip(row) {
-                    *p += a * aij;
+                    *p = mul_add::<FUSED>(a, aij, *p);
                 }
             }
             for (j, p) in pred.iter_mut().enumerate() {
@@ -230,7 +237,7 @@ fn forward_step(
             pred.fill(0.0);
             for (&a, row) in prev.iter().zip(trans.chunks_exact(k)) {
                 for (p, &aij) in pred.iter_mut().zip(row) {
-                    *p += a * aij;
+                    *p = mul_add::<FUSED>(a, aij, *p);
                 }
             }
         }

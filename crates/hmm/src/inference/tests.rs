@@ -1,5 +1,5 @@
-//! Bit-identity of the instruction-set variants (up to the fused
-//! exponentials of the emissions' scaling) and error locations.
+//! Bit-identity of the instruction-set variants (up to their choice of
+//! fused multiply-adds) and error locations.
 
 use super::*;
 use faer::Mat;
@@ -94,18 +94,22 @@ macro_rules! run_variant {
 /// The bodies called from this (baseline) test code.
 macro_rules! body {
     (scale_emissions($($a:expr),*)) => { layout::scale_emissions_body::<false>($($a),*) };
-    (forward($($a:expr),*)) => { forward::forward_body($($a),*) };
-    (forward_pair($($a:expr),*)) => { forward::forward_pair_body($($a),*) };
-    (backward($($a:expr),*)) => { backward::backward_body($($a),*) };
+    (forward($($a:expr),*)) => { forward::forward_body::<false>($($a),*) };
+    (forward_pair($($a:expr),*)) => { forward::forward_pair_body::<false>($($a),*) };
+    (backward($($a:expr),*)) => { backward::backward_body::<false>($($a),*) };
     (time_major_to_columns($($a:expr),*)) => { layout::time_major_to_columns_body($($a),*) };
     (check_log_likelihoods($($a:expr),*)) => { layout::check_log_likelihoods_body($($a),*) };
     (viterbi($($a:expr),*)) => { viterbi::viterbi_body($($a),*) };
     (viterbi_pair($($a:expr),*)) => { viterbi::viterbi_pair_body($($a),*) };
 }
 
-/// The bodies, with the fused exponentials of the sets that have FMA.
+/// The bodies, with the fused multiply-adds of the sets that have FMA
+/// (computed here by libm's `fma`, which rounds the same).
 macro_rules! body_fused {
     (scale_emissions($($a:expr),*)) => { layout::scale_emissions_body::<true>($($a),*) };
+    (forward($($a:expr),*)) => { forward::forward_body::<true>($($a),*) };
+    (forward_pair($($a:expr),*)) => { forward::forward_pair_body::<true>($($a),*) };
+    (backward($($a:expr),*)) => { backward::backward_body::<true>($($a),*) };
     ($($call:tt)*) => { body!($($call)*) };
 }
 
@@ -164,15 +168,15 @@ fn case(k: usize, n: usize, structural: bool) -> (Vec<f64>, Vec<f64>, Mat<f64>) 
     (start, trans, logb)
 }
 
-/// Whether the kernels of `isa` fuse the exponentials' multiply-adds (the
-/// `$fma` of `linalg_kernels::for_each_isa!`).
+/// Whether the kernels of `isa` fuse multiply-adds (the `$fma` of
+/// `linalg_kernels::for_each_isa!`).
 fn fuses(isa: Isa) -> bool {
     isa != Isa::Baseline || cfg!(target_arch = "aarch64")
 }
 
 /// Every instruction-set variant this CPU can run (and the run-time
 /// selected one) gives bit-identical results to the bodies compiled for the
-/// baseline target with the same choice of fused exponentials, for the
+/// baseline target with the same choice of fused multiply-adds, for the
 /// specialised K and the generic path, with and without rescaled steps; the
 /// two choices agree to rounding.
 #[test]
@@ -196,8 +200,8 @@ fn every_instruction_set_gives_identical_results() {
             assert_eq!(unfused.shift[5], -720.0, "K = {k}");
         }
         let what = format!("K = {k}, structural zeros {structural}");
-        // The fused exponentials move only the last bits; Viterbi (no
-        // exponentials) and the shifts not at all.
+        // The fused multiply-adds move only the last bits; Viterbi (none)
+        // and the shifts not at all.
         let close = |a: &[f64], b: &[f64]| {
             a.iter()
                 .zip(b)
@@ -209,7 +213,10 @@ fn every_instruction_set_gives_identical_results() {
             "{what}"
         );
         assert!(
-            close(&fused.e, &unfused.e) && close(&fused.gamma, &unfused.gamma),
+            close(&fused.e, &unfused.e)
+                && close(&fused.gamma, &unfused.gamma)
+                && close(&fused.columns, &unfused.columns)
+                && close(&fused.m, &unfused.m),
             "{what}"
         );
         assert_eq!(
@@ -444,7 +451,7 @@ macro_rules! forward_pair_of {
 /// K on both sides of the specialised sizes.
 #[test]
 fn forward_pair_equals_two_forward_passes() {
-    let isa = linalg_kernels::isa::Isa::supported();
+    let isa = Isa::supported();
     for k in [1usize, 2, 3, 5, 8, 11] {
         for (structural, impossible) in [(false, false), (true, false), (false, true), (true, true)] {
             let (n, split) = (517, 300);
@@ -462,36 +469,69 @@ fn forward_pair_equals_two_forward_passes() {
             let (mut e, mut shift) = (vec![0.0; n * k], vec![0.0; n]);
             let cols: Vec<&[f64]> = (0..k).map(|j| logb.col_as_slice(j)).collect();
             scale_emissions(&cols, &mut e, &mut shift, &mut Vec::new()).unwrap();
-            let reference: ForwardOutputs = {
-                let (mut e, mut shift) = (e.clone(), shift.clone());
-                let (mut alpha, mut c) = (vec![0.0; n * k], vec![0.0; n]);
-                let mut scratch = Scratch::new(k);
-                let (e0, e1) = e.split_at_mut(split * k);
-                let (s0, s1) = shift.split_at_mut(split);
-                let (a0, a1) = alpha.split_at_mut(split * k);
-                let (c0, c1) = c.split_at_mut(split);
-                let lb = logb.as_ref();
-                let first = forward::forward_body(chain, lb.subrows(0, split), e0, s0, a0, c0, &mut scratch);
-                let second =
-                    forward::forward_body(chain, lb.subrows(split, n - split), e1, s1, a1, c1, &mut scratch);
-                ([first, second].map(|r| r.map(f64::to_bits)), e, shift, alpha, c)
-            };
-            assert_eq!(reference.0[1].is_err(), impossible, "K = {k}");
+            // Two single passes of one variant of the bodies.
+            macro_rules! singles {
+                ($call:ident) => {{
+                    let (mut e, mut shift) = (e.clone(), shift.clone());
+                    let (mut alpha, mut c) = (vec![0.0; n * k], vec![0.0; n]);
+                    let mut scratch = Scratch::new(k);
+                    let (e0, e1) = e.split_at_mut(split * k);
+                    let (s0, s1) = shift.split_at_mut(split);
+                    let (a0, a1) = alpha.split_at_mut(split * k);
+                    let (c0, c1) = c.split_at_mut(split);
+                    let lb = logb.as_ref();
+                    let first = $call!(forward(
+                        chain,
+                        lb.subrows(0, split),
+                        e0,
+                        s0,
+                        a0,
+                        c0,
+                        &mut scratch
+                    ));
+                    let second = $call!(forward(
+                        chain,
+                        lb.subrows(split, n - split),
+                        e1,
+                        s1,
+                        a1,
+                        c1,
+                        &mut scratch
+                    ));
+                    let outputs: ForwardOutputs = (
+                        [first, second].map(|r| r.map(f64::to_bits)),
+                        e,
+                        shift,
+                        alpha,
+                        c,
+                    );
+                    outputs
+                }};
+            }
+            let (unfused, fused) = (singles!(body), singles!(body_fused));
+            let reference = |isa: Isa| if fuses(isa) { &fused } else { &unfused };
+            assert_eq!(unfused.0[1].is_err(), impossible, "K = {k}");
+            assert_eq!(fused.0[1].is_err(), impossible, "K = {k}");
             let what = format!("K = {k}, structural zeros {structural}, impossible {impossible}");
             let lb = logb.as_ref();
             assert_eq!(
                 forward_pair_of!(body, chain, lb, split, e, shift),
-                reference,
+                unfused,
                 "{what}, body"
             );
             assert_eq!(
+                forward_pair_of!(body_fused, chain, lb, split, e, shift),
+                fused,
+                "{what}, fused body"
+            );
+            assert_eq!(
                 forward_pair_of!(dispatched, chain, lb, split, e, shift),
-                reference,
+                *reference(Isa::detect()),
                 "{what}, dispatched"
             );
             assert_eq!(
                 forward_pair_of!(baseline, chain, lb, split, e, shift),
-                reference,
+                *reference(Isa::Baseline),
                 "{what}, baseline"
             );
             #[cfg(target_arch = "x86_64")]
@@ -499,14 +539,14 @@ fn forward_pair_equals_two_forward_passes() {
                 if isa.has_avx2() {
                     assert_eq!(
                         forward_pair_of!(avx2, chain, lb, split, e, shift),
-                        reference,
+                        *reference(Isa::Avx2),
                         "{what}, AVX2"
                     );
                 }
                 if isa.has_avx512() {
                     assert_eq!(
                         forward_pair_of!(avx512, chain, lb, split, e, shift),
-                        reference,
+                        *reference(Isa::Avx512),
                         "{what}, AVX-512"
                     );
                 }
