@@ -249,9 +249,19 @@ fn gather<S: Simd>(s: S, data: &Data<'_>, start: usize, len: usize, xb: &mut [V]
     }
 }
 
-/// Per-lane mask values: 1 for rows `< len` of the block, 0 for padding.
+/// Per-lane weights of the block: `weights[start + r]` (1 without weights)
+/// for rows `r < len`, 0 for padding.
 #[inline(always)]
 fn row_weights(weights: Option<&[f64]>, start: usize, len: usize) -> [V; GROUPS] {
+    let mut w = [[0.0; LANES]; GROUPS];
+    if let (Some(ws), BLOCK_ROWS) = (weights, len) {
+        // One fixed-size copy per lane group, inlined (the copy of `len`
+        // values below is a call to `memcpy`).
+        for (g, wg) in w.iter_mut().enumerate() {
+            wg.copy_from_slice(&ws[start + g * LANES..start + (g + 1) * LANES]);
+        }
+        return w;
+    }
     // Filled as one contiguous block (indexed per lane group and lane, the
     // loop was compiled into AVX-512 gathers and scatters).
     let mut flat = [0.0; BLOCK_ROWS];
@@ -259,7 +269,6 @@ fn row_weights(weights: Option<&[f64]>, start: usize, len: usize) -> [V; GROUPS]
         Some(ws) => flat[..len].copy_from_slice(&ws[start..start + len]),
         None => flat[..len].fill(1.0),
     }
-    let mut w = [[0.0; LANES]; GROUPS];
     for (wg, src) in w.iter_mut().zip(flat.chunks_exact(LANES)) {
         wg.copy_from_slice(src);
     }
@@ -428,6 +437,22 @@ fn all_finite(v: &V) -> bool {
         ok &= x.is_finite();
     }
     ok
+}
+
+/// Stores the first `out.len()` lanes of `v` into `out`: a full lane group
+/// as one vector store. (A copy of a variable number of lanes is a call to
+/// `memcpy`, into which the compiler also merged a fixed-size copy of the
+/// full case.)
+#[inline(always)]
+fn store_lanes<S: Simd>(s: S, out: &mut [f64], v: S::R) {
+    match <&mut V>::try_from(&mut *out) {
+        Ok(full) => s.store(full, v),
+        Err(_) => {
+            let mut lanes = [0.0; LANES];
+            s.store(&mut lanes, v);
+            out.copy_from_slice(&lanes[..out.len()]);
+        }
+    }
 }
 
 /// The least lane.
@@ -645,26 +670,36 @@ fn eval_chunk_generic<S: Simd>(
                     return Some(row + g * LANES + l);
                 }
                 if let Some(out) = row_lse.as_deref_mut() {
-                    let mut lse = [0.0; LANES];
-                    s.store(&mut lse, s.add(s.load(&max), s.ln(s.load(&sum))));
-                    out[local..local + valid].copy_from_slice(&lse[..valid]);
+                    let lse = s.add(s.load(&max), s.ln(s.load(&sum)));
+                    store_lanes(s, &mut out[local..local + valid], lse);
                 }
                 if let Some(out) = per_component.as_deref_mut() {
                     let inv = s.div_one(s.load(&sum));
                     for c in 0..k {
-                        let e = &mut b.lp[c * GROUPS + g];
-                        let v = s.mul(s.load(e), inv);
-                        s.store(e, v);
-                        out[c][local..local + valid].copy_from_slice(&e[..valid]);
+                        let v = s.mul(s.load(&b.lp[c * GROUPS + g]), inv);
+                        store_lanes(s, &mut out[c][local..local + valid], v);
                     }
                 }
             } else {
-                if let Some(l) = (0..valid).find(|&l| (0..k).any(|c| !b.lp[c * GROUPS + g][l].is_finite())) {
+                // Padded lanes repeat a valid row: all lanes finite is the
+                // common case, tested without a branch per lane.
+                let mut finite = true;
+                for c in 0..k {
+                    finite &= all_finite(&b.lp[c * GROUPS + g]);
+                }
+                if !finite
+                    && let Some(l) =
+                        (0..valid).find(|&l| (0..k).any(|c| !b.lp[c * GROUPS + g][l].is_finite()))
+                {
                     return Some(row + g * LANES + l);
                 }
                 if let Some(out) = per_component.as_deref_mut() {
                     for c in 0..k {
-                        out[c][local..local + valid].copy_from_slice(&b.lp[c * GROUPS + g][..valid]);
+                        store_lanes(
+                            s,
+                            &mut out[c][local..local + valid],
+                            s.load(&b.lp[c * GROUPS + g]),
+                        );
                     }
                 }
             }

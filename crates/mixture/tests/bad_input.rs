@@ -425,6 +425,10 @@ fn invalid_options_and_far_away_points() {
         model.total_log_likelihood(x.as_ref()),
         Err(MixtureError::ZeroLikelihood { row: 1 })
     ));
+    assert!(matches!(
+        model.log_prob_per_component(x.as_ref()),
+        Err(MixtureError::ZeroLikelihood { row: 1 })
+    ));
     // Far but representable: finite log-likelihood, no NaN.
     let x = mat![[1e100, 0.0]];
     let s = model.score_samples(x.as_ref()).unwrap();
