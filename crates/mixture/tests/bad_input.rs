@@ -134,16 +134,22 @@ fn wrong_dimensions_are_reported() {
         SufficientStats::from_responsibilities(x.as_ref(), resp.as_ref(), CovarianceType::Full),
         Err(MixtureError::DimensionMismatch { .. })
     ));
-    let mut resp = Mat::<f64>::zeros(10, 2);
-    resp[(7, 1)] = -0.1;
-    assert!(matches!(
-        SufficientStats::from_responsibilities(x.as_ref(), resp.as_ref(), CovarianceType::Full),
-        Err(MixtureError::InvalidResponsibility {
-            row: 7,
-            component: 1,
-            ..
-        })
-    ));
+    // Negative or not finite, in the vectorised part (rows 0-7) or the tail.
+    for (row, bad) in [
+        (7, -0.1),
+        (3, f64::NAN),
+        (5, f64::INFINITY),
+        (9, f64::NEG_INFINITY),
+        (8, f64::NAN),
+    ] {
+        let mut resp = Mat::<f64>::zeros(10, 2);
+        resp[(row, 1)] = bad;
+        let got = SufficientStats::from_responsibilities(x.as_ref(), resp.as_ref(), CovarianceType::Full);
+        assert!(
+            matches!(got, Err(MixtureError::InvalidResponsibility { row: r, component: 1, .. }) if r == row),
+            "{bad} at row {row}: {got:?}"
+        );
+    }
 }
 
 #[test]
