@@ -67,17 +67,11 @@ fn time_major_to_columns_k(k: usize, tm: &[f64], cols: &mut [f64]) {
 /// values) stays in L1 while the K columns are scattered into it.
 const TRANSPOSE_BLOCK: usize = 64;
 
-/// `dst[r * k + j] = block[j * TRANSPOSE_BLOCK + r]`: a block of columns
-/// into time-major rows, one row at a time (K a constant for K ≤ 8), which
-/// the compiler builds from the columns with vector shuffles. Written one
-/// column at a time, it was one scalar store per value: with AVX2 and
-/// K = 8, a fifth of the scaling's time.
+/// `dst[r * k + j] = col[r]`: one column into the rows of a time-major block.
 #[inline(always)]
-fn block_into_rows(k: usize, block: &[f64], dst: &mut [f64]) {
-    for (r, row) in dst.chunks_exact_mut(k).enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = block[j * TRANSPOSE_BLOCK + r];
-        }
+fn column_into_rows(col: &[f64], j: usize, k: usize, dst: &mut [f64]) {
+    for (row, &v) in dst.chunks_exact_mut(k).zip(col) {
+        row[j] = v;
     }
 }
 
@@ -138,7 +132,9 @@ pub(super) fn scale_emissions_body<const FUSED: bool>(
             }
         }
         let dst = &mut e[t0 * k..(t0 + len) * k];
-        dispatch_k!(k, block_into_rows(&tmp[..k * TRANSPOSE_BLOCK], dst));
+        for (j, col) in tmp.chunks_exact(TRANSPOSE_BLOCK).take(k).enumerate() {
+            column_into_rows(&col[..len], j, k, dst);
+        }
         t0 += len;
     }
     Ok(())
