@@ -24,6 +24,26 @@ pub fn all_finite(values: &[f64]) -> bool {
     acc.iter().sum::<f64>() + tail == 0.0
 }
 
+/// True when every value is finite and `>= 0` (a weight, a responsibility):
+/// per lane the sum of `v · 0`, as in [`all_finite`], and the least value
+/// from 0, which turns negative once a value is. Two floating-point
+/// operations per value; boolean lanes took packing shuffles and 1.4x the
+/// time in a Baum-Welch profile.
+#[inline]
+pub fn all_finite_non_negative(values: &[f64]) -> bool {
+    let (mut zero, mut least) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let mut chunks = values.chunks_exact(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            zero[l] += c[l] * 0.0;
+            least[l] = if c[l] < least[l] { c[l] } else { least[l] };
+        }
+    }
+    zero.iter().sum::<f64>() == 0.0
+        && least.iter().all(|&m| m >= 0.0)
+        && chunks.remainder().iter().all(|v| (0.0..=f64::MAX).contains(v))
+}
+
 /// `(row, column)` of the first entry of `x` that is not finite: the
 /// smallest row, then the smallest column; `None` when all are.
 ///
@@ -96,6 +116,22 @@ mod tests {
                     let mut v = values.clone();
                     v[at] = bad;
                     assert!(!all_finite(&v), "{bad} at {at} of {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn all_finite_non_negative_finds_any_negative_nan_or_infinity_at_any_position() {
+        for len in 0..20 {
+            let values: Vec<f64> = (0..len).map(|i| i as f64 * 0.5).collect();
+            assert!(all_finite_non_negative(&values));
+            assert!(all_finite_non_negative(&vec![-0.0; len]));
+            for bad in [-1e-300, -2.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for at in 0..len {
+                    let mut v = values.clone();
+                    v[at] = bad;
+                    assert!(!all_finite_non_negative(&v), "{bad} at {at} of {len}");
                 }
             }
         }

@@ -24,6 +24,7 @@
 //! substitution); with FMA the roundings differ by a few ulps.
 
 use crate::KernelError;
+use crate::isa::mul_add;
 
 /// Lanes of one vector; every leading dimension is a multiple of it.
 pub const PAD: usize = 8;
@@ -57,14 +58,6 @@ fn check_layout(
         });
     }
     Ok(())
-}
-
-/// `x·y + acc`, fused (one rounding) when `FMA`: the multiply-add of the
-/// multiversioned kernels, so that the FMA and non-FMA builds share one source.
-#[inline(always)]
-#[must_use]
-pub fn madd<const FMA: bool>(x: f64, y: f64, acc: f64) -> f64 {
-    if FMA { x.mul_add(y, acc) } else { x * y + acc }
 }
 
 /// Factors the top of a tall panel and solves the rows below with it, in
@@ -272,8 +265,8 @@ fn chol_block<const NV: usize, const FMA: bool>(
         let (c0, c1) = (&c0[b..b + NV * PAD], &c1[b..b + NV * PAD]);
         for v in 0..NV {
             for s in 0..PAD {
-                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
-                odd[v][s] = madd::<FMA>(l1, c1[v * PAD + s], odd[v][s]);
+                even[v][s] = mul_add::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+                odd[v][s] = mul_add::<FMA>(l1, c1[v * PAD + s], odd[v][s]);
             }
         }
     }
@@ -283,7 +276,7 @@ fn chol_block<const NV: usize, const FMA: bool>(
         let c0 = &c0[b..b + NV * PAD];
         for v in 0..NV {
             for s in 0..PAD {
-                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+                even[v][s] = mul_add::<FMA>(l0, c0[v * PAD + s], even[v][s]);
             }
         }
     }
@@ -322,8 +315,8 @@ fn right_block<const NV: usize, const FMA: bool>(
         let c1 = &x[(k + 1) * ldx + r..(k + 1) * ldx + r + NV * PAD];
         for v in 0..NV {
             for s in 0..PAD {
-                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
-                odd[v][s] = madd::<FMA>(l1, c1[v * PAD + s], odd[v][s]);
+                even[v][s] = mul_add::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+                odd[v][s] = mul_add::<FMA>(l1, c1[v * PAD + s], odd[v][s]);
             }
         }
         k += 2;
@@ -333,7 +326,7 @@ fn right_block<const NV: usize, const FMA: bool>(
         let c0 = &x[k * ldx + r..k * ldx + r + NV * PAD];
         for v in 0..NV {
             for s in 0..PAD {
-                even[v][s] = madd::<FMA>(l0, c0[v * PAD + s], even[v][s]);
+                even[v][s] = mul_add::<FMA>(l0, c0[v * PAD + s], even[v][s]);
             }
         }
     }
@@ -353,7 +346,7 @@ fn vector_body<const FMA: bool>(l: &[f64], n: usize, ldl: usize, x: &mut [f64]) 
         let xj = x[j] * (1.0 / col[j]);
         x[j] = xj;
         for (xi, &lij) in x[j + 1..].iter_mut().zip(&col[j + 1..]) {
-            *xi = madd::<FMA>(-lij, xj, *xi);
+            *xi = mul_add::<FMA>(-lij, xj, *xi);
         }
     }
 }

@@ -18,7 +18,7 @@
 //! Contract of every function: the padded rows of the left operand are zero
 //! (or at least finite), so the padded rows of the result are zero too.
 
-use linalg_kernels::padded::madd;
+use linalg_kernels::isa::mul_add;
 
 /// Vector width in `f64` lanes that every leading dimension is a multiple
 /// of (the padding of `linalg_kernels::padded`).
@@ -450,7 +450,7 @@ fn add_column<const V: usize, const RB: usize, const NB: usize, const FMA: bool,
     for jj in 0..NB {
         for r in 0..RB {
             for s in 0..V {
-                acc[jj][r][s] = madd::<FMA>(av[r][s], bv[jj], acc[jj][r][s]);
+                acc[jj][r][s] = mul_add::<FMA>(av[r][s], bv[jj], acc[jj][r][s]);
             }
         }
     }

@@ -20,7 +20,7 @@
 //! symmetric P stays exactly symmetric.
 
 use linalg_kernels::KernelError;
-use linalg_kernels::padded::madd;
+use linalg_kernels::isa::mul_add;
 
 use crate::dense::LANES;
 
@@ -195,7 +195,7 @@ unsafe fn condition_body<const FMA: bool>(
     while index < coords.len() {
         let c = coords[index];
         let z = gain::<FMA>(&p[c * ld..(c + 1) * ld], inv_root, y[index], c, l, m);
-        zz = madd::<FMA>(z, z, zz);
+        zz = mul_add::<FMA>(z, z, zz);
         let Some(&second) = coords.get(index + 1) else {
             let outer = Outer {
                 l,
@@ -217,14 +217,14 @@ unsafe fn condition_body<const FMA: bool>(
             l2,
             m,
         );
-        zz = madd::<FMA>(z, z, zz);
+        zz = mul_add::<FMA>(z, z, zz);
         let skip = match coords.get(index + 2) {
             Some(&next) => {
                 // The next column gets the first update here (the pass
                 // skips it), then the second with its pivot.
                 let l_next = l[next];
                 for (d, &li) in p[next * ld..(next + 1) * ld].iter_mut().zip(l.iter()) {
-                    *d = madd::<FMA>(-l_next, li, *d);
+                    *d = mul_add::<FMA>(-l_next, li, *d);
                 }
                 let l2_next = p[second * ld + next] * inv_root;
                 inv_root = look_ahead::<FMA>(p, ld, l2, l2_next, next, r[next], index + 2, pivots)?;
@@ -268,7 +268,7 @@ fn gain<const FMA: bool>(
         mv.copy_from_slice(&m[lanes.clone()]);
         for s in 0..LANES {
             lv[s] *= inv_root;
-            mv[s] = madd::<FMA>(lv[s], z, mv[s]);
+            mv[s] = mul_add::<FMA>(lv[s], z, mv[s]);
         }
         l[lanes.clone()].copy_from_slice(&lv);
         m[lanes].copy_from_slice(&mv);
@@ -294,9 +294,9 @@ fn look_ahead<const FMA: bool>(
     index: usize,
     pivots: &mut [f64],
 ) -> Result<f64, KernelError> {
-    let s_next = madd::<FMA>(-l_next, l_next, p[next * ld + next]) + r_next;
+    let s_next = mul_add::<FMA>(-l_next, l_next, p[next * ld + next]) + r_next;
     for (d, &li) in p[next * ld..(next + 1) * ld].iter_mut().zip(l.iter()) {
-        *d = madd::<FMA>(-l_next, li, *d);
+        *d = mul_add::<FMA>(-l_next, li, *d);
     }
     inverse_root(s_next, index, &mut pivots[index])
 }
@@ -336,7 +336,7 @@ fn subtract_outer_rows<const NV: usize, const FMA: bool, const PAIR: bool>(
             let minus_lj = -l[j];
             for v in 0..NV {
                 for s in 0..LANES {
-                    dst[v * LANES + s] = madd::<FMA>(minus_lj, first[v][s], dst[v * LANES + s]);
+                    dst[v * LANES + s] = mul_add::<FMA>(minus_lj, first[v][s], dst[v * LANES + s]);
                 }
             }
         }
@@ -344,7 +344,7 @@ fn subtract_outer_rows<const NV: usize, const FMA: bool, const PAIR: bool>(
             let minus_lj = -l2[j];
             for v in 0..NV {
                 for s in 0..LANES {
-                    dst[v * LANES + s] = madd::<FMA>(minus_lj, second[v][s], dst[v * LANES + s]);
+                    dst[v * LANES + s] = mul_add::<FMA>(minus_lj, second[v][s], dst[v * LANES + s]);
                 }
             }
         }
@@ -533,12 +533,12 @@ mod tests {
             let l: Vec<f64> = p[c * ld..(c + 1) * ld].iter().map(|v| v * inv_root).collect();
             let z = (y[index] - m[c]) * inv_root;
             for (mi, &li) in m[..ld].iter_mut().zip(&l) {
-                *mi = madd::<FMA>(li, z, *mi);
+                *mi = mul_add::<FMA>(li, z, *mi);
             }
-            zz = madd::<FMA>(z, z, zz);
+            zz = mul_add::<FMA>(z, z, zz);
             for j in 0..n {
                 for i in 0..ld {
-                    p[j * ld + i] = madd::<FMA>(-l[j], l[i], p[j * ld + i]);
+                    p[j * ld + i] = mul_add::<FMA>(-l[j], l[i], p[j * ld + i]);
                 }
             }
         }

@@ -6,7 +6,8 @@
 //! `β̂_t = A w_{t+1}` runs over the columns of a transposed copy of A with
 //! four partial sums (a short dependency chain); for larger K it runs over
 //! the rows of A with one sum per state. Each layout keeps its own order of
-//! additions, so the results of a given K never change.
+//! additions, so the results of a given K never change (for a given choice
+//! of fused multiply-adds, `FUSED`).
 
 use linalg_kernels::isa::mul_add;
 
