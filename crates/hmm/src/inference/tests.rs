@@ -357,14 +357,22 @@ macro_rules! decodings_of {
 /// once, against [`textbook_viterbi`]: values on a coarse grid so that
 /// ties between predecessors and between final states are frequent (the
 /// lowest index must win each), some transitions zero (`ln A = −∞`), K on
-/// both sides of the specialised sizes, sequences of different lengths, and
-/// one impossible from a step on (a row of `−∞`).
+/// both sides of the specialised sizes, the first sequence of a pair longer
+/// and shorter than the second (the pair walks back in lockstep after the
+/// longer one's own steps), and either one impossible from a step on (a
+/// row of `−∞`).
 #[test]
 fn viterbi_matches_the_textbook_recursion() {
     let isa = linalg_kernels::isa::Isa::supported();
     for k in [1usize, 2, 3, 4, 7, 8, 9, 12] {
-        for dead in [false, true] {
-            let (n, split) = (60, 37);
+        for (split, dead) in [
+            (37, None),
+            (37, Some(1)),
+            (23, None),
+            (23, Some(0)),
+            (23, Some(1)),
+        ] {
+            let n = 60;
             let grid = |v: f64| (v * 4.0).floor() * -0.5;
             let log_start: Vec<f64> = numbers(k, 5).into_iter().map(grid).collect();
             let log_trans: Vec<f64> = numbers(k * k, 6 + k as u64)
@@ -373,26 +381,29 @@ fn viterbi_matches_the_textbook_recursion() {
                 .map(|(ij, v)| if ij % 5 == 3 { f64::NEG_INFINITY } else { grid(v) })
                 .collect();
             let mut logb: Vec<f64> = numbers(n * k, 7).into_iter().map(grid).collect();
-            if dead {
-                logb[(split + 10) * k..(split + 11) * k].fill(f64::NEG_INFINITY);
+            // Step 10 of the dead sequence has no possible state.
+            let bounds = [(0, split), (split, n)];
+            if let Some(s) = dead {
+                let t = bounds[s].0 + 10;
+                logb[t * k..(t + 1) * k].fill(f64::NEG_INFINITY);
             }
-            let (path0, best0) = textbook_viterbi(&log_start, &log_trans, &logb[..split * k], split);
             let mut expected = vec![usize::MAX; n];
-            expected[..split].copy_from_slice(&path0);
-            let second = if dead {
-                Err(10)
-            } else {
-                let (path1, best1) = textbook_viterbi(&log_start, &log_trans, &logb[split * k..], n - split);
-                expected[split..].copy_from_slice(&path1);
-                Ok(best1.to_bits())
-            };
-            let want = ([Ok(best0.to_bits()), second], expected);
+            let want_results = [0, 1].map(|s| {
+                let (r0, r1) = bounds[s];
+                if dead == Some(s) {
+                    return Err(10);
+                }
+                let (path, best) = textbook_viterbi(&log_start, &log_trans, &logb[r0 * k..r1 * k], r1 - r0);
+                expected[r0..r1].copy_from_slice(&path);
+                Ok(best.to_bits())
+            });
+            let want = (want_results, expected);
             let check = |what: &str, (pair, singles): ((_, Vec<usize>), (_, Vec<usize>))| {
-                let what = format!("K = {k}, dead {dead}, {what}");
+                let what = format!("K = {k}, split {split}, dead {dead:?}, {what}");
                 let unwritten = |(r, mut p): ([Result<u64, usize>; 2], Vec<usize>)| {
                     // The path of an impossible sequence is unspecified.
-                    if dead {
-                        p[split..].fill(usize::MAX);
+                    if let Some(s) = dead {
+                        p[bounds[s].0..bounds[s].1].fill(usize::MAX);
                     }
                     (r, p)
                 };

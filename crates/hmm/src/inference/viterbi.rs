@@ -159,10 +159,7 @@ fn viterbi_pair_k(
             viterbi_step(k, t, log_trans, &cols1, deltas1, back1, &mut prev1);
         }
     }
-    [
-        traceback(k, deltas0, back0, path0),
-        traceback(k, deltas1, back1, path1),
-    ]
+    traceback_pair(k, [deltas0, deltas1], [back0, back1], [path0, path1])
 }
 
 /// The rows `rows` of the first K ≤ [`LOCAL_K`] columns of `logb` (empty
@@ -252,16 +249,64 @@ fn viterbi_step(
 /// `path`, and its log-probability.
 #[inline(always)]
 fn traceback(k: usize, deltas: &[f64], back: &[u64], path: &mut [usize]) -> Result<f64, usize> {
-    let len = path.len();
+    let (best, last) = best_end(k, deltas, path.len())?;
+    path[path.len() - 1] = last;
+    walk_back(k, back, path, path.len(), 1);
+    Ok(best)
+}
+
+/// [`traceback`] of two sequences, their walks back through `ψ` in
+/// lockstep while both last: each walk is a chain of dependent loads (the
+/// next state indexes the next load), so two chains side by side take
+/// about the time of one.
+#[inline(always)]
+fn traceback_pair(
+    k: usize,
+    deltas: [&[f64]; 2],
+    back: [&[u64]; 2],
+    path: [&mut [usize]; 2],
+) -> [Result<f64, usize>; 2] {
+    let [path0, path1] = path;
+    let (len0, len1) = (path0.len(), path1.len());
+    let (Ok((best0, last0)), Ok((best1, last1))) =
+        (best_end(k, deltas[0], len0), best_end(k, deltas[1], len1))
+    else {
+        // One at least is impossible: no time to save.
+        return [
+            traceback(k, deltas[0], back[0], path0),
+            traceback(k, deltas[1], back[1], path1),
+        ];
+    };
+    path0[len0 - 1] = last0;
+    path1[len1 - 1] = last1;
+    // The longer sequence's own steps first, then both together.
+    let common = len0.min(len1);
+    walk_back(k, back[0], path0, len0, common);
+    walk_back(k, back[1], path1, len1, common);
+    let (mut z0, mut z1) = (path0[common - 1], path1[common - 1]);
+    for t in (1..common).rev() {
+        z0 = back[0][t * k + z0] as usize;
+        z1 = back[1][t * k + z1] as usize;
+        path0[t - 1] = z0;
+        path1[t - 1] = z1;
+    }
+    [Ok(best0), Ok(best1)]
+}
+
+/// The best path's log-probability and final state over the first `len`
+/// rows of `deltas`, or `Err(t)` at the first dead step (every
+/// `δ_t = −∞`).
+#[inline(always)]
+fn best_end(k: usize, deltas: &[f64], len: usize) -> Result<(f64, usize), usize> {
     // A dead step (every δ_t = −∞) makes every later step dead: one check at
     // the end, then a search for the first dead step.
-    if deltas[(len - 1) * k..].iter().all(|&v| v == f64::NEG_INFINITY) {
+    let last = &deltas[(len - 1) * k..len * k];
+    if last.iter().all(|&v| v == f64::NEG_INFINITY) {
         let t = deltas
             .chunks_exact(k)
             .position(|row| row.iter().all(|&v| v == f64::NEG_INFINITY));
         return Err(t.unwrap_or(len - 1));
     }
-    let last = &deltas[(len - 1) * k..];
     let mut best = f64::NEG_INFINITY;
     let mut arg = 0;
     for (j, &v) in last.iter().enumerate() {
@@ -270,12 +315,18 @@ fn traceback(k: usize, deltas: &[f64], back: &[u64], path: &mut [usize]) -> Resu
             arg = j;
         }
     }
-    path[len - 1] = arg;
-    for t in (1..len).rev() {
-        arg = back[t * k + arg] as usize;
-        path[t - 1] = arg;
+    Ok((best, arg))
+}
+
+/// `z_{t−1} = ψ_t(z_t)` for t = `from − 1` down to `to`, from the state
+/// `path[from − 1]`.
+#[inline(always)]
+fn walk_back(k: usize, back: &[u64], path: &mut [usize], from: usize, to: usize) {
+    let mut z = path[from - 1];
+    for t in (to..from).rev() {
+        z = back[t * k + z] as usize;
+        path[t - 1] = z;
     }
-    Ok(best)
 }
 
 impl ViterbiScratch {
