@@ -195,6 +195,10 @@ macro_rules! isa_kernels {
                 time_major_to_columns_body, viterbi_body, viterbi_pair_body,
             };
 
+            /// Whether the scaling's transposition may use AVX's shuffles:
+            /// the x86-64 sets with FMA (AVX2, AVX-512) include AVX.
+            const AVX: bool = cfg!(target_arch = "x86_64") && $fma;
+
             $(#[target_feature(enable = $features)])*
             pub(super) fn check_log_likelihoods(cols: &[&[f64]]) -> Result<(), (usize, usize, f64)> {
                 check_log_likelihoods_body(cols)
@@ -212,7 +216,7 @@ macro_rules! isa_kernels {
                 shift: &mut [f64],
                 tmp: &mut Vec<f64>,
             ) -> Result<(), (usize, usize, f64)> {
-                scale_emissions_body::<$fma>(cols, e, shift, tmp)
+                scale_emissions_body::<$fma, AVX>(cols, e, shift, tmp)
             }
 
             $(#[target_feature(enable = $features)])*
