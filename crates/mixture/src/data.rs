@@ -3,7 +3,7 @@
 use crate::MixtureError;
 use crate::kernel::CHUNK_ROWS;
 use faer::{Mat, MatMut, MatRef};
-use linalg_kernels::finite::{all_finite, first_invalid_in_columns, first_non_finite};
+use linalg_kernels::finite::{Valid, first_invalid_in_columns, first_non_finite};
 use rayon::prelude::*;
 
 /// `(start, end)` of every chunk of `n` rows, in order. The chunk size is a
@@ -117,7 +117,7 @@ fn column_slices(x: MatRef<'_, f64>) -> Option<Vec<&[f64]>> {
 /// The first non-finite entry (smallest row, then smallest column) of rows
 /// `start..end`, as an error.
 pub(crate) fn check_finite_rows(cols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
-    match first_invalid_in_columns(cols, start..end, all_finite, f64::is_finite) {
+    match first_invalid_in_columns(cols, start..end, Valid::Finite) {
         None => Ok(()),
         Some((row, col)) => Err(MixtureError::NonFiniteData {
             row,

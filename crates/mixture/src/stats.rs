@@ -710,12 +710,10 @@ fn add_into(dst: &mut [f64], src: &[f64]) {
 /// The first responsibility of rows `start..end` that is negative, NaN or
 /// infinite (smallest row, then smallest component), as an error.
 fn check_responsibilities(rcols: &[&[f64]], start: usize, end: usize) -> Result<(), MixtureError> {
-    let valid = |v: f64| v.is_finite() && v >= 0.0;
     match linalg_kernels::finite::first_invalid_in_columns(
         rcols,
         start..end,
-        linalg_kernels::finite::all_finite_non_negative,
-        valid,
+        linalg_kernels::finite::Valid::FiniteNonNegative,
     ) {
         None => Ok(()),
         Some((row, component)) => Err(MixtureError::InvalidResponsibility {
