@@ -49,7 +49,13 @@ pub fn all_finite_non_negative(values: &[f64]) -> bool {
     }
     zero.iter().sum::<f64>() == 0.0
         && least.iter().all(|&m| m >= 0.0)
-        && chunks.remainder().iter().all(|v| (0.0..=f64::MAX).contains(v))
+        && chunks.remainder().iter().all(|&v| finite_non_negative(v))
+}
+
+/// Whether `v` is finite and `>= 0` (−0 included).
+#[inline(always)]
+fn finite_non_negative(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
 }
 
 /// `(row, column)` of the first entry of `x` that is not finite: the
@@ -108,7 +114,7 @@ impl Valid {
     fn one(self, v: f64) -> bool {
         match self {
             Self::Finite => v.is_finite(),
-            Self::FiniteNonNegative => v.is_finite() && v >= 0.0,
+            Self::FiniteNonNegative => finite_non_negative(v),
         }
     }
 }
@@ -170,34 +176,40 @@ mod tests {
     use super::*;
     use faer::Mat;
 
+    /// Each lane check accepts clean slices of every length (full lane
+    /// groups and tails) and refuses one bad value planted at any position.
     #[test]
-    fn all_finite_finds_any_nan_or_infinity_at_any_position() {
-        for len in 0..20 {
-            let values: Vec<f64> = (0..len).map(|i| i as f64 - 3.5).collect();
-            assert!(all_finite(&values));
-            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-                for at in 0..len {
-                    let mut v = values.clone();
-                    v[at] = bad;
-                    assert!(!all_finite(&v), "{bad} at {at} of {len}");
+    fn lane_checks_find_any_bad_value_at_any_position() {
+        /// A check, the clean value at each index, the values it refuses.
+        type Case = (fn(&[f64]) -> bool, fn(usize) -> f64, &'static [f64]);
+        let cases: [Case; 2] = [
+            (
+                all_finite,
+                |i| i as f64 - 3.5,
+                &[f64::NAN, f64::INFINITY, f64::NEG_INFINITY],
+            ),
+            (
+                all_finite_non_negative,
+                |i| i as f64 * 0.5,
+                &[-1e-300, -2.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY],
+            ),
+        ];
+        for (check, value, bads) in cases {
+            for len in 0..20 {
+                let values: Vec<f64> = (0..len).map(value).collect();
+                assert!(check(&values));
+                for &bad in bads {
+                    for at in 0..len {
+                        let mut v = values.clone();
+                        v[at] = bad;
+                        assert!(!check(&v), "{bad} at {at} of {len}");
+                    }
                 }
             }
         }
-    }
-
-    #[test]
-    fn all_finite_non_negative_finds_any_negative_nan_or_infinity_at_any_position() {
+        // −0 is not negative.
         for len in 0..20 {
-            let values: Vec<f64> = (0..len).map(|i| i as f64 * 0.5).collect();
-            assert!(all_finite_non_negative(&values));
             assert!(all_finite_non_negative(&vec![-0.0; len]));
-            for bad in [-1e-300, -2.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-                for at in 0..len {
-                    let mut v = values.clone();
-                    v[at] = bad;
-                    assert!(!all_finite_non_negative(&v), "{bad} at {at} of {len}");
-                }
-            }
         }
     }
 
@@ -244,13 +256,10 @@ mod tests {
                     cols[(j + 1) % d][(i + 3).min(n - 1)] = bad;
                     let views: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
                     let later = (i + 3).min(n - 1);
-                    let want = if later == i && (j + 1) % d < j {
-                        ((j + 1) % d, i)
-                    } else {
-                        (j, i)
-                    };
+                    // The first (row, column) of the two.
+                    let want = (i, j).min((later, (j + 1) % d));
                     for found in scans(&views, 0..n, valid) {
-                        assert_eq!(found, Some((want.1, want.0)), "{valid:?} {bad} at ({i}, {j})");
+                        assert_eq!(found, Some(want), "{valid:?} {bad} at ({i}, {j})");
                     }
                     // Rows past the bad ones are clean.
                     for found in scans(&views, later + 1..n, valid) {

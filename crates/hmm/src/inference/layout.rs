@@ -87,10 +87,8 @@ fn four_columns_into_rows<const AVX: bool>(cols: [&[f64]; 4], j: usize, k: usize
             dst[(r + i) * k + j..(r + i) * k + j + 4].copy_from_slice(row);
         }
     }
-    for r in tiles..len {
-        for (q, col) in cols.iter().enumerate() {
-            dst[r * k + j + q] = col[r];
-        }
+    for (q, col) in cols.iter().enumerate() {
+        column_into_rows(&col[tiles..], j + q, k, &mut dst[tiles * k..]);
     }
 }
 
