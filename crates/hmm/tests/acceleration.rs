@@ -3,12 +3,15 @@
 //! clearly fewer E-steps, a history that never falls beyond rounding, and a
 //! valid model at every recorded iteration.
 
+mod common;
+
+use common::full_gaussian_truth;
 use faer::mat;
 use hmm::em_core::{Acceleration, Control, FnObserver, IterationEvent};
 use hmm::{
-    CategoricalEmission, CategoricalHmm, CovarianceType, Covariances, Emission, Fit, GaussianEmission,
-    GaussianHmm, GaussianInit, GmmEmission, GmmHmm, Hmm, InitConfig, MStepOptions, OnFall, Sequences,
-    Settings, Start, Tolerance, fit, fit_observed, scenario,
+    CategoricalEmission, CategoricalHmm, CovarianceType, Emission, Fit, GaussianEmission, GaussianHmm,
+    GaussianInit, GmmEmission, GmmHmm, Hmm, InitConfig, MStepOptions, OnFall, Sequences, Settings, Start,
+    Tolerance, fit, fit_observed, scenario,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -113,26 +116,6 @@ fn scenario_1_reaches_the_same_optimum_in_fewer_e_steps() {
         let (plain, fast) = plain_and_accelerated(&data, &start, &options, scenario::TOLERANCE, gmm_is_valid);
         assert_faster(&format!("scenario 1, seed {seed}"), &plain, &fast, 0.5);
     }
-}
-
-/// A 3-state HMM with 2-D Gaussian emissions (full, correlated, overlapping
-/// covariances) and sticky transitions.
-fn full_gaussian_truth() -> GaussianHmm {
-    let emission = GaussianEmission::new(
-        mat![[0.0, 0.0], [1.0, 0.3], [0.3, 1.0]],
-        Covariances::Full(vec![
-            mat![[1.0, 0.4], [0.4, 0.8]],
-            mat![[0.7, -0.3], [-0.3, 1.0]],
-            mat![[0.9, 0.0], [0.0, 0.6]],
-        ]),
-    )
-    .expect("valid emission");
-    Hmm::new(
-        vec![0.5, 0.3, 0.2],
-        mat![[0.90, 0.05, 0.05], [0.10, 0.85, 0.05], [0.05, 0.10, 0.85]].as_ref(),
-        emission,
-    )
-    .expect("valid chain")
 }
 
 #[test]

@@ -100,12 +100,7 @@ impl SufficientStats {
         n_features: usize,
         covariance_type: CovarianceType,
     ) -> Result<Self, MixtureError> {
-        if n_components == 0 {
-            return Err(MixtureError::NoComponents);
-        }
-        if n_features == 0 {
-            return Err(MixtureError::NoFeatures);
-        }
+        check_shape(n_components, n_features)?;
         Ok(Self::zeros(n_components, n_features, covariance_type))
     }
 
@@ -147,15 +142,15 @@ impl SufficientStats {
         resp: MatRef<'_, f64>,
         covariance_type: CovarianceType,
     ) -> Result<Self, MixtureError> {
-        let stats = Self::for_responsibilities(x, resp, covariance_type)?;
+        check_responsibility_shape(x, resp)?;
         if x.nrows() == 0 {
-            return Ok(stats);
+            return Self::empty(resp.ncols(), x.ncols(), covariance_type);
         }
         with_data(x, |data| {
             with_columns(resp, |rcols| {
                 // Pass 1 validates; pass 2 needs no new checks.
                 let shift = weighted_means(data, rcols)?;
-                stats.add_chunks(data, rcols, &shift, false)
+                Self::from_chunks(covariance_type, data, rcols, &shift, false)
             })
         })
     }
@@ -179,47 +174,39 @@ impl SufficientStats {
         covariance_type: CovarianceType,
         centre: MatRef<'_, f64>,
     ) -> Result<Self, MixtureError> {
-        let stats = Self::for_responsibilities(x, resp, covariance_type)?;
+        check_responsibility_shape(x, resp)?;
         let (n, d, k) = (x.nrows(), x.ncols(), resp.ncols());
         check_count("centre rows", k, centre.nrows())?;
         check_count("centre columns", d, centre.ncols())?;
         if n == 0 {
-            return Ok(stats);
+            return Self::empty(k, d, covariance_type);
         }
         let shift: Vec<f64> = (0..k * d).map(|i| centre[(i / d, i % d)]).collect();
         if !shift.iter().all(|v| v.is_finite()) {
             return Self::from_responsibilities(x, resp, covariance_type);
         }
         with_data(x, |data| {
-            with_columns(resp, |rcols| stats.add_chunks(data, rcols, &shift, true))
+            with_columns(resp, |rcols| {
+                Self::from_chunks(covariance_type, data, rcols, &shift, true)
+            })
         })
     }
 
-    /// Empty statistics for responsibilities `resp` of the rows of `x`.
-    fn for_responsibilities(
-        x: MatRef<'_, f64>,
-        resp: MatRef<'_, f64>,
+    /// The statistics of the responsibilities `rcols` of data with at least
+    /// one row, accumulated about `shift` (K·d) chunk by chunk and merged in
+    /// chunk order, from the first chunk's statistics (merging them into
+    /// empty statistics would copy them); with `validate`, each chunk's data
+    /// and responsibilities are checked first (the first error in row order
+    /// is returned).
+    fn from_chunks(
         covariance_type: CovarianceType,
-    ) -> Result<Self, MixtureError> {
-        let stats = Self::empty(resp.ncols(), x.ncols(), covariance_type)?;
-        check_count("responsibility rows", x.nrows(), resp.nrows())?;
-        Ok(stats)
-    }
-
-    /// Adds the statistics of the responsibilities `rcols` of every chunk of
-    /// the data, accumulated about `shift` (K·d), in chunk order; with
-    /// `validate`, each chunk's data and responsibilities are checked first
-    /// (the first error in row order is returned).
-    fn add_chunks(
-        mut self,
         data: &Data<'_>,
         rcols: &[&[f64]],
         shift: &[f64],
         validate: bool,
     ) -> Result<Self, MixtureError> {
-        let covariance_type = self.covariance_type;
         let job = AccumulateJob {
-            d: self.n_features,
+            d: data.ncols(),
             shift,
             data,
             resp: rcols,
@@ -236,10 +223,12 @@ impl SufficientStats {
                 Ok(Self::from_acc(&acc, shift, e - s, covariance_type))
             })
             .collect();
+        let mut parts = parts.into_iter();
+        let mut out = parts.next().expect("data with rows has a chunk")?;
         for part in parts {
-            self.merge(&part?);
+            out.merge(&part?);
         }
-        Ok(self)
+        Ok(out)
     }
 
     /// Turns chunk accumulators (centred on `shift`, K·d) into statistics.
@@ -254,6 +243,7 @@ impl SufficientStats {
         out.n_samples = n_samples;
         let tri = d * (d + 1) / 2;
         let mut pooled = vec![0.0; if acc.kind == AccKind::Pooled { tri } else { 0 }];
+        let mut s1 = vec![0.0; d];
         if acc.kind == AccKind::Pooled {
             for (p, v) in pooled.iter_mut().zip(acc.s2.iter()) {
                 *p = hsum(v);
@@ -266,7 +256,9 @@ impl SufficientStats {
             if !(n_c > 0.0) {
                 continue;
             }
-            let s1: Vec<f64> = (0..d).map(|j| hsum(&acc.s1[c * d + j])).collect();
+            for (j, s) in s1.iter_mut().enumerate() {
+                *s = hsum(&acc.s1[c * d + j]);
+            }
             for j in 0..d {
                 out.means[(c, j)] = shift[c * d + j] + s1[j] / n_c;
             }
@@ -346,8 +338,9 @@ impl SufficientStats {
         let d = self.n_features;
         // Tied type: the `(Nₐ N_b / N) δ δᵀ` terms of all components, added last.
         let mut pooled_extra = matches!(self.scatter, Scatter::Pooled(_)).then(|| Mat::<f64>::zeros(d, d));
+        let mut delta = vec![0.0; d];
         for c in 0..self.n_components() {
-            self.merge_component(other, c, pooled_extra.as_mut());
+            self.merge_component(other, c, &mut delta, pooled_extra.as_mut());
         }
         if let (Scatter::Pooled(a), Scatter::Pooled(b), Some(extra)) =
             (&mut self.scatter, &other.scatter, &pooled_extra)
@@ -364,8 +357,15 @@ impl SufficientStats {
     }
 
     /// Chan's merge of component `c` of `other` into `self` (the pooled
-    /// scatter of the tied type gets its correction in `pooled_extra`).
-    fn merge_component(&mut self, other: &Self, c: usize, pooled_extra: Option<&mut Mat<f64>>) {
+    /// scatter of the tied type gets its correction in `pooled_extra`);
+    /// `delta` (d values) is scratch for `m_b − mₐ`.
+    fn merge_component(
+        &mut self,
+        other: &Self,
+        c: usize,
+        delta: &mut [f64],
+        pooled_extra: Option<&mut Mat<f64>>,
+    ) {
         let d = self.n_features;
         let (na, nb) = (self.mass[c], other.mass[c]);
         self.mass_sq[c] += other.mass_sq[c];
@@ -390,7 +390,9 @@ impl SufficientStats {
         }
         let n = na + nb;
         let f = na * nb / n;
-        let delta: Vec<f64> = (0..d).map(|j| other.means[(c, j)] - self.means[(c, j)]).collect();
+        for (j, dj) in delta.iter_mut().enumerate() {
+            *dj = other.means[(c, j)] - self.means[(c, j)];
+        }
         self.mass[c] = n;
         for j in 0..d {
             self.means[(c, j)] += delta[j] * (nb / n);
@@ -663,6 +665,24 @@ impl ScaleStats for SufficientStats {
     fn observations(&self) -> usize {
         self.n_samples
     }
+}
+
+/// `NoComponents` for K = 0, `NoFeatures` for d = 0.
+fn check_shape(k: usize, d: usize) -> Result<(), MixtureError> {
+    if k == 0 {
+        return Err(MixtureError::NoComponents);
+    }
+    if d == 0 {
+        return Err(MixtureError::NoFeatures);
+    }
+    Ok(())
+}
+
+/// The checks of [`SufficientStats::empty`] for responsibilities `resp`
+/// (n x K) of the rows of `x` (n x d), and that both have n rows.
+fn check_responsibility_shape(x: MatRef<'_, f64>, resp: MatRef<'_, f64>) -> Result<(), MixtureError> {
+    check_shape(resp.ncols(), x.ncols())?;
+    check_count("responsibility rows", x.nrows(), resp.nrows())
 }
 
 pub(crate) fn acc_kind(t: CovarianceType) -> AccKind {

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::Hmm;
 use super::passes::{DecodeBuffers, Pass};
+use super::pool::Pool;
 use crate::emission::Emission;
 use crate::error::HmmError;
 use crate::sequences::Sequences;
@@ -142,13 +143,15 @@ impl<E: Emission> Hmm<E> {
             pieces.push(piece);
             rest = tail;
         }
+        let pool = Pool::<DecodeBuffers>::new();
         let parts: Vec<Result<Vec<f64>, HmmError>> = data
             .chunks()
             .par_iter()
             .zip(pieces)
-            .map_init(DecodeBuffers::default, |work, (chunk, path)| {
-                self.viterbi_chunk(data, chunk, path, work)
-            })
+            .map_init(
+                || pool.take(),
+                |work, (chunk, path)| self.viterbi_chunk(data, chunk, path, work),
+            )
             .collect();
         let mut log_probs = Vec::with_capacity(data.n_sequences());
         for part in parts {

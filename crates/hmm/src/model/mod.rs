@@ -15,6 +15,7 @@ mod baum_welch;
 pub(crate) mod decoding;
 pub(crate) mod options;
 mod passes;
+mod pool;
 pub(crate) mod prior;
 mod sampling;
 pub(crate) mod stats;

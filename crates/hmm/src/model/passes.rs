@@ -8,6 +8,7 @@ use faer::{MatMut, MatRef};
 use rayon::prelude::*;
 
 use super::Hmm;
+use super::pool::Pool;
 use super::stats::HmmStats;
 use crate::emission::Emission;
 use crate::error::HmmError;
@@ -46,6 +47,7 @@ struct ChunkBuffers {
     e: Vec<f64>,
     shift: Vec<f64>,
     alpha: Vec<f64>,
+    c: Vec<f64>,
     tmp: Vec<f64>,
     gamma: Vec<f64>,
 }
@@ -119,11 +121,13 @@ impl<E: Emission> Hmm<E> {
     /// Runs `pass` over every chunk in parallel; the results in chunk order.
     pub(super) fn run(&self, data: &Sequences<'_>, pass: Pass) -> Result<Vec<ChunkOut<E::Stats>>, HmmError> {
         self.check(data)?;
+        let pool = Pool::new();
         data.chunks()
             .par_iter()
-            .map_init(ChunkBuffers::default, |buffers, chunk| {
-                self.chunk_pass(data, chunk, pass, buffers)
-            })
+            .map_init(
+                || pool.take(),
+                |buffers, chunk| self.chunk_pass(data, chunk, pass, buffers),
+            )
             .collect()
     }
 
@@ -143,22 +147,24 @@ impl<E: Emission> Hmm<E> {
             e,
             shift,
             alpha,
+            c,
             tmp,
             gamma: gamma_buf,
         } = buffers;
         // Reused across chunks: every entry read below is written first
         // (`scale_emissions` fills `e` and `shift`, `forward` the rows of
-        // `alpha` of every sequence whose posteriors are used).
+        // `alpha` and `c` of every sequence whose posteriors are used).
         e.resize(n * k, 0.0);
         shift.resize(n, 0.0);
         alpha.resize(n * k, 0.0);
+        c.resize(n, 0.0);
         let values = log_likelihoods_in(&self.emission, x, logb)?;
         let columns: Vec<&[f64]> = values.chunks_exact(n).collect();
-        let (e, shift, alpha) = (&mut e[..n * k], &mut shift[..n], &mut alpha[..n * k]);
+        let (e, shift, alpha, c) = (&mut e[..n * k], &mut shift[..n], &mut alpha[..n * k], &mut c[..n]);
         inference::scale_emissions(&columns, e, shift, tmp)
             .map_err(invalid_log_likelihood(chunk.first_row))?;
         let logb = MatRef::from_column_major_slice(values, n, k);
-        let mut sweep = self.sweep(data, chunk, pass, logb, e, shift, alpha)?;
+        let mut sweep = self.sweep(data, chunk, pass, logb, e, shift, alpha, c)?;
         // Time-major posteriors (in `alpha`) to an n x K column-major buffer:
         // returned for the posteriors pass, a reused buffer for the stats pass.
         let gamma = if pass == Pass::Posteriors {
@@ -189,7 +195,8 @@ impl<E: Emission> Hmm<E> {
 
     /// Forward (and, unless scoring, backward) over every sequence of a
     /// chunk: `e` and `shift` from `scale_emissions`, `alpha` receives the
-    /// forward variables, overwritten by the posteriors in the backward pass.
+    /// forward variables, overwritten by the posteriors in the backward
+    /// pass, and `c` the scale factors.
     fn sweep(
         &self,
         data: &Sequences<'_>,
@@ -199,9 +206,9 @@ impl<E: Emission> Hmm<E> {
         e: &mut [f64],
         shift: &mut [f64],
         alpha: &mut [f64],
+        c: &mut [f64],
     ) -> Result<Sweep, HmmError> {
-        let (k, n) = (self.n_states(), chunk.n_rows);
-        let mut c = vec![0.0; n];
+        let k = self.n_states();
         let mut scratch = Scratch::new(k);
         let mut m = vec![0.0; k * k];
         let mut start_counts = vec![0.0; k];

@@ -1,7 +1,9 @@
 //! Brute-force reference computations for tiny models: enumerate all K^T state paths.
 #![allow(dead_code)]
 
-use faer::Mat;
+use faer::{Mat, mat};
+use hmm::{GaussianEmission, GaussianHmm};
+use mixture::Covariances;
 
 /// Everything the brute force gives for one sequence.
 pub struct Brute {
@@ -190,4 +192,24 @@ pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T 
         .build()
         .unwrap()
         .install(f)
+}
+
+/// A 3-state HMM with 2-D Gaussian emissions (full, correlated, overlapping
+/// covariances) and sticky transitions.
+pub fn full_gaussian_truth() -> GaussianHmm {
+    let emission = GaussianEmission::new(
+        mat![[0.0, 0.0], [1.0, 0.3], [0.3, 1.0]],
+        Covariances::Full(vec![
+            mat![[1.0, 0.4], [0.4, 0.8]],
+            mat![[0.7, -0.3], [-0.3, 1.0]],
+            mat![[0.9, 0.0], [0.0, 0.6]],
+        ]),
+    )
+    .expect("valid emission");
+    GaussianHmm::new(
+        vec![0.5, 0.3, 0.2],
+        mat![[0.90, 0.05, 0.05], [0.10, 0.85, 0.05], [0.05, 0.10, 0.85]].as_ref(),
+        emission,
+    )
+    .expect("valid chain")
 }
