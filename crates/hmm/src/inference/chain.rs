@@ -10,7 +10,9 @@ pub(crate) struct Chain<'a> {
     pub k: usize,
 }
 
-/// Scratch for the recursions of one sequence.
+/// Scratch for the recursions of one sequence: K values each, for K >
+/// [`LOCAL_K`] (smaller K keep their vectors in stack arrays).
+#[derive(Default)]
 pub(crate) struct Scratch {
     pub(super) pred: Vec<f64>,
     pub(super) beta: Vec<f64>,
@@ -18,11 +20,20 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    #[cfg(test)]
     pub fn new(k: usize) -> Self {
-        Self {
-            pred: vec![0.0; k],
-            beta: vec![0.0; k],
-            w: vec![0.0; k],
+        let mut scratch = Self::default();
+        scratch.grow(k);
+        scratch
+    }
+
+    /// Grows each buffer to at least `k` values (contents are overwritten
+    /// before they are read).
+    pub fn grow(&mut self, k: usize) {
+        for v in [&mut self.pred, &mut self.beta, &mut self.w] {
+            if v.len() < k {
+                v.resize(k, 0.0);
+            }
         }
     }
 }

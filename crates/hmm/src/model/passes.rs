@@ -48,6 +48,7 @@ struct ChunkBuffers {
     shift: Vec<f64>,
     alpha: Vec<f64>,
     c: Vec<f64>,
+    scratch: Scratch,
     tmp: Vec<f64>,
     gamma: Vec<f64>,
 }
@@ -148,6 +149,7 @@ impl<E: Emission> Hmm<E> {
             shift,
             alpha,
             c,
+            scratch,
             tmp,
             gamma: gamma_buf,
         } = buffers;
@@ -158,13 +160,14 @@ impl<E: Emission> Hmm<E> {
         shift.resize(n, 0.0);
         alpha.resize(n * k, 0.0);
         c.resize(n, 0.0);
+        scratch.grow(k);
         let values = log_likelihoods_in(&self.emission, x, logb)?;
         let columns: Vec<&[f64]> = values.chunks_exact(n).collect();
         let (e, shift, alpha, c) = (&mut e[..n * k], &mut shift[..n], &mut alpha[..n * k], &mut c[..n]);
         inference::scale_emissions(&columns, e, shift, tmp)
             .map_err(invalid_log_likelihood(chunk.first_row))?;
         let logb = MatRef::from_column_major_slice(values, n, k);
-        let mut sweep = self.sweep(data, chunk, pass, logb, e, shift, alpha, c)?;
+        let mut sweep = self.sweep(data, chunk, pass, logb, e, shift, alpha, c, scratch)?;
         // Time-major posteriors (in `alpha`) to an n x K column-major buffer:
         // returned for the posteriors pass, a reused buffer for the stats pass.
         let gamma = if pass == Pass::Posteriors {
@@ -196,7 +199,7 @@ impl<E: Emission> Hmm<E> {
     /// Forward (and, unless scoring, backward) over every sequence of a
     /// chunk: `e` and `shift` from `scale_emissions`, `alpha` receives the
     /// forward variables, overwritten by the posteriors in the backward
-    /// pass, and `c` the scale factors.
+    /// pass, and `c` the scale factors; `scratch` is grown to K states.
     fn sweep(
         &self,
         data: &Sequences<'_>,
@@ -207,9 +210,9 @@ impl<E: Emission> Hmm<E> {
         shift: &mut [f64],
         alpha: &mut [f64],
         c: &mut [f64],
+        scratch: &mut Scratch,
     ) -> Result<Sweep, HmmError> {
         let k = self.n_states();
-        let mut scratch = Scratch::new(k);
         let mut m = vec![0.0; k * k];
         let mut start_counts = vec![0.0; k];
         let mut logliks = Vec::with_capacity(chunk.end_sequence - chunk.first_sequence);
@@ -227,10 +230,10 @@ impl<E: Emission> Hmm<E> {
             let (alpha, c) = (&mut alpha[rows], &mut c[r0..r0 + len]);
             let results = if pair.len() == 2 {
                 let split = data.lengths()[first];
-                inference::forward_pair(chain, lb, pair_e, pair_shift, alpha, c, split, &mut scratch)
+                inference::forward_pair(chain, lb, pair_e, pair_shift, alpha, c, split, scratch)
             } else {
                 // The last sequence of an odd count: one result (the zip below stops).
-                let result = inference::forward(chain, lb, pair_e, pair_shift, alpha, c, &mut scratch);
+                let result = inference::forward(chain, lb, pair_e, pair_shift, alpha, c, scratch);
                 [result, Ok(0.0)]
             };
             for (s, result) in pair.clone().zip(results) {
@@ -248,7 +251,7 @@ impl<E: Emission> Hmm<E> {
                         &mut alpha[rows],
                         &c[row..row + len],
                         &mut m,
-                        &mut scratch,
+                        scratch,
                     );
                     if !ok {
                         return Err(HmmError::NumericalFailure { sequence: s });
