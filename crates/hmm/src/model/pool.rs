@@ -17,9 +17,9 @@ use std::sync::Mutex;
 pub(super) struct Pool<T>(Mutex<Vec<T>>);
 
 /// A set of buffers taken from a [`Pool`], given back when dropped.
-pub(super) struct Lease<'a, T> {
+pub(super) struct Lease<'a, T: Default> {
     pool: &'a Pool<T>,
-    item: Option<T>,
+    item: T,
 }
 
 impl<T: Default> Pool<T> {
@@ -33,29 +33,32 @@ impl<T: Default> Pool<T> {
         let item = self.0.lock().ok().and_then(|mut sets| sets.pop());
         Lease {
             pool: self,
-            item: Some(item.unwrap_or_default()),
+            item: item.unwrap_or_default(),
         }
     }
 }
 
-impl<T> Drop for Lease<'_, T> {
+impl<T: Default> Drop for Lease<'_, T> {
+    /// Gives the set back (an empty default takes its place, which
+    /// allocates nothing for buffers that start empty).
     fn drop(&mut self) {
-        if let (Some(item), Ok(mut sets)) = (self.item.take(), self.pool.0.lock()) {
+        let item = std::mem::take(&mut self.item);
+        if let Ok(mut sets) = self.pool.0.lock() {
             sets.push(item);
         }
     }
 }
 
-impl<T> Deref for Lease<'_, T> {
+impl<T: Default> Deref for Lease<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.item.as_ref().expect("a lease holds its set until dropped")
+        &self.item
     }
 }
 
-impl<T> DerefMut for Lease<'_, T> {
+impl<T: Default> DerefMut for Lease<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.item.as_mut().expect("a lease holds its set until dropped")
+        &mut self.item
     }
 }
 

@@ -1,4 +1,6 @@
-//! Brute-force reference computations for tiny models: enumerate all K^T state paths.
+//! Shared test helpers: brute-force reference computations for tiny models
+//! (enumerating all K^T state paths), a runner on a pool of given size, and
+//! a 3-state Gaussian HMM.
 #![allow(dead_code)]
 
 use faer::{Mat, mat};
