@@ -4,7 +4,7 @@
 //! to the machine's limit is visible.
 //!
 //! Conventions: a multiply-add counts 2, every other arithmetic operation 1
-//! (compares and maxima included); an `exp` counts [`EXP`] or [`MIXTURE_EXP`], an `ln` or a
+//! (compares and maxima included); an `exp` counts [`EXP`], an `ln` or a
 //! division is counted as 1 per value where it is once per point (it is
 //! then negligible). Only the leading terms are counted (the per-point and
 //! per-step work; the M-steps' O(K d³) and O(n³) parts are below 1% at the
@@ -12,19 +12,13 @@
 //! it, so GFLOP/s compares directly with the machine's peak (cores x clock
 //! x vector lanes x 2 per FMA x FMA units).
 
-/// One vector `exp` as the HMM kernels compute it
-/// (`linalg_kernels::fastexp`): the clamp (2), `n = round(x log₂e)` (2), the
-/// Cody-Waite reduction (2 multiply-adds, 4), `r²` and `r⁴` (2), the
-/// degree-11 polynomial in Estrin form (an add and 10 multiply-adds, 21)
-/// and the scaling by `2ⁿ` (2 multiplies): 33.
-pub const EXP: u64 = 33;
-
-/// One vector `exp` as the mixture kernels compute it (for exponents
-/// `≤ 0`): the lower clamp (1), `t = x log₂e + shift` (a multiply-add, 2)
-/// and `n = t − shift` (1), the reduction (4), `r²` and `r⁴` (2), the
-/// degree-9 polynomial in Estrin form (9 multiply-adds, 18) and one
-/// multiply by `2^(n+54)` (1): 29.
-pub const MIXTURE_EXP: u64 = 29;
+/// One vector `exp` as every kernel computes it
+/// (`linalg_kernels::fastexp::exp_non_positive`, for exponents `≤ 0`): the
+/// lower clamp (1), `t = x log₂e + shift` (a multiply-add, 2) and
+/// `n = t − shift` (1), the reduction (4), `r²` and `r⁴` (2), the degree-9
+/// polynomial in Estrin form (9 multiply-adds, 18) and one multiply by
+/// `2^(n+54)` (1): 29.
+pub const EXP: u64 = 29;
 
 /// One EM iteration of a Gaussian mixture with `n` points, `d` features,
 /// `k` components, full (`full`) or diagonal covariances.
@@ -34,12 +28,12 @@ pub const MIXTURE_EXP: u64 = 29;
 ///   triangular `W` (multiply-adds), `d` for a diagonal one; `‖y‖²`: `2d`;
 ///   scale and offset (`ln w` included in the offset): 2;
 /// - log-sum-exp and responsibility: maximum, subtract, `exp`, sum, scale:
-///   `4 + MIXTURE_EXP`;
+///   `4 + EXP`;
 /// - statistics `Σρ, Σρ², Σρ(x−μ), Σρ(x−μ)(x−μ)ᵀ`: `3 + d` (`t = ρ (x−μ)`)
 ///   `+ d` (sum) + `d(d+1)` (packed triangle, multiply-adds) or `2d`
 ///   (diagonal).
 ///
-/// Full: `2d(d+1) + 5d + 9 + MIXTURE_EXP`; diagonal: `8d + 9 + MIXTURE_EXP`. The centring
+/// Full: `2d(d+1) + 5d + 9 + EXP`; diagonal: `8d + 9 + EXP`. The centring
 /// is counted once: the diagonal kernel forms `x − μ` again in the
 /// statistics pass rather than storing it (`d` more subtractions, not
 /// counted, as they are not needed by the algorithm).
@@ -47,9 +41,9 @@ pub const MIXTURE_EXP: u64 = 29;
 pub fn gmm_em_iteration(n: usize, d: usize, k: usize, full: bool) -> u64 {
     let d = d as u64;
     let per = if full {
-        2 * d * (d + 1) + 5 * d + 9 + MIXTURE_EXP
+        2 * d * (d + 1) + 5 * d + 9 + EXP
     } else {
-        8 * d + 9 + MIXTURE_EXP
+        8 * d + 9 + EXP
     };
     n as u64 * k as u64 * per
 }
@@ -58,12 +52,12 @@ pub fn gmm_em_iteration(n: usize, d: usize, k: usize, full: bool) -> u64 {
 /// as after the last iteration of a fit), per point and component: the
 /// log-density as in [`gmm_em_iteration`] (`d(d+1) + 3d + 2` full,
 /// `4d + 2` diagonal) and the log-sum-exp (maximum, subtract, `exp`, sum:
-/// `3 + MIXTURE_EXP`).
+/// `3 + EXP`).
 #[must_use]
 pub fn gmm_log_likelihood(n: usize, d: usize, k: usize, full: bool) -> u64 {
     let d = d as u64;
     let density = if full { d * (d + 1) + 3 * d + 2 } else { 4 * d + 2 };
-    n as u64 * k as u64 * (density + 3 + MIXTURE_EXP)
+    n as u64 * k as u64 * (density + 3 + EXP)
 }
 
 /// Emission work of a Gaussian HMM with full covariances, per time step and
@@ -135,12 +129,12 @@ mod tests {
         // Log-likelihood, full: 72 + 24 + 2 + 3 + 29 = 130; diagonal: 34 + 32 = 66.
         assert_eq!(gmm_log_likelihood(200_000, 8, 8, true), 200_000 * 8 * 130);
         assert_eq!(gmm_log_likelihood(200_000, 8, 8, false), 200_000 * 8 * 66);
-        // d = 4: emissions 16 + 16 + 3 + 33 = 68; forward 8·68 + 128 + 24 = 696.
-        assert_eq!(hmm_score(8, 4, 100_000), 100_000 * 696);
+        // d = 4: emissions 16 + 16 + 3 + 29 = 64; forward 8·64 + 128 + 24 = 664.
+        assert_eq!(hmm_score(8, 4, 100_000), 100_000 * 664);
         // Backward 256 + 24, statistics 8·(32 + 16 + 3) = 408.
         assert_eq!(
             hmm_baum_welch_iteration(8, 4, 100_000),
-            100_000 * (696 + 280 + 408)
+            100_000 * (664 + 280 + 408)
         );
         assert_eq!(hmm_viterbi(8, 4, 10), 10 * (8 * 34 + 128));
         // n = p = 21: 37,044 + 1,323 + 21·(882 + 84) = 58,653.

@@ -11,7 +11,8 @@
 //! - [`logsumexp`]: stable log-sum-exp of slices and rows, row normalisation;
 //! - [`gaussian`]: batched Gaussian log-densities through the factor;
 //! - [`finite`]: finiteness checks of data at memory speed in either layout;
-//! - [`fastexp`]: a vectorisable `exp` (relative error ≤ 1e-13) for log-sum-exp loops;
+//! - [`fastexp`]: a vectorisable `exp` of non-positive exponents (relative
+//!   error ≤ 1e-13) for log-sum-exp loops;
 //! - [`padded`]: run-time vectorised Cholesky and triangular solves for small
 //!   matrices in padded buffers (the per-step kernels of the Kalman filter);
 //! - [`tolerance`]: the numerical tolerances of every model crate, named once;

@@ -12,7 +12,7 @@
 //! For each component the centred block `x − μₖ` is whitened by the cached
 //! `Wₖ = Lₖ⁻¹` (`y_j = Σ_{i≤j} W[j,i] (x_i − μ_i)`, no dependency chain between
 //! the `j`), the row log-sum-exp over components uses a vector form of
-//! [`linalg_kernels::fastexp::exp`] and a vector `ln`, and the sufficient
+//! [`linalg_kernels::fastexp::exp_non_positive`] and a vector `ln`, and the sufficient
 //! statistics are accumulated per lane, centred on the shift `μₖ` (see [`Acc`]).
 //! The triangular whitening and the full second moment read each centred
 //! value `d` times, so the full and tied kinds keep the centred block in a

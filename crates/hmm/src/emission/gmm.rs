@@ -366,7 +366,7 @@ fn exp_terms_body(
     for col in terms.chunks_exact_mut(n) {
         for ((v, &mx), acc) in col.iter_mut().zip(max.iter()).zip(sum.iter_mut()) {
             let s = if mx == f64::NEG_INFINITY { 0.0 } else { mx };
-            *v = fastexp::exp(*v - s);
+            *v = fastexp::exp_non_positive(*v - s);
             *acc += *v;
         }
     }

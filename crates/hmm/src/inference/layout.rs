@@ -133,7 +133,7 @@ fn transpose4<const AVX: bool>(tile: [&[f64]; 4]) -> [[f64; 4]; 4] {
 /// Fills `e` (time-major n x K) with `exp(ln b_j(x_t) − s_t)` and `shift`
 /// with `s_t = max_j ln b_j(x_t)`, from the log-likelihoods by state
 /// (`cols[j][t] = ln b_j(x_t)`, `n = shift.len()` rows); the exponentials' multiply-adds are fused
-/// with `FUSED` ([`fastexp::exp_with`]), and with `AVX` the columns go into
+/// with `FUSED` ([`fastexp::exp_non_positive_with`]; every exponent is `≤ 0`), and with `AVX` the columns go into
 /// the rows four at a time through AVX's shuffles ([`four_columns_into_rows`]).
 ///
 /// One block of [`TRANSPOSE_BLOCK`] rows at a time: the maxima over the
@@ -143,7 +143,7 @@ fn transpose4<const AVX: bool>(tile: [&[f64]; 4]) -> [[f64; 4]; 4] {
 /// time-major rows. (Three passes over the whole chunk, with `tmp` the
 /// size of the chunk, took 5% more of a Baum-Welch iteration with AVX2.)
 /// A row that is all `−∞` gets `s_t = −∞` and `e_t = 0`
-/// (`fastexp::exp(−∞) = 0` exactly).
+/// (`exp(−∞) = 0` exactly).
 ///
 /// Returns `Err((t, j, value))` for the first NaN or `+inf` log-likelihood
 /// in column order (`e` and `shift` are then partly written).
@@ -184,7 +184,7 @@ pub(super) fn scale_emissions_body<const FUSED: bool, const AVX: bool>(
         }
         for (col, dst) in cols.iter().zip(tmp.chunks_exact_mut(TRANSPOSE_BLOCK)) {
             for ((out, &v), &s) in dst[..len].iter_mut().zip(&col[t0..t0 + len]).zip(&safe[..len]) {
-                *out = fastexp::exp_with::<FUSED>(v - s);
+                *out = fastexp::exp_non_positive_with::<FUSED>(v - s);
             }
         }
         let dst = &mut e[t0 * k..(t0 + len) * k];

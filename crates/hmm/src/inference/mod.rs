@@ -58,7 +58,7 @@
 //! sums nor contracts `a * b + c` into a fused multiply-add), but for one
 //! choice, `FUSED`: where the set has FMA (AVX2, AVX-512, aarch64) the
 //! multiply-adds are fused (`linalg_kernels::isa::mul_add`): those of the
-//! exponentials of the emissions' scaling (`linalg_kernels::fastexp::exp_with`),
+//! exponentials of the emissions' scaling (`linalg_kernels::fastexp::exp_non_positive_with`),
 //! of the prediction `Aᵀ α̂`, of `A w` and of the sum of `α̂ wᵀ`. With AVX2
 //! the fused exponentials made a Baum-Welch iteration 3-4% faster, and the
 //! fused recursions took 6-8% of the profile samples off the forward and

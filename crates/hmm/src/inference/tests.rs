@@ -214,8 +214,9 @@ fn every_instruction_set_gives_identical_results() {
                 );
                 if !structural {
                     let want = (logb[(t, j)] - unfused.shift[t]).exp();
+                    // Within `fastexp`'s documented relative error.
                     assert!(
-                        (unfused.e[t * k + j] - want).abs() <= 1e-14 * want.max(1e-300),
+                        (unfused.e[t * k + j] - want).abs() <= 1e-13 * want.max(1e-300),
                         "{what}, t {t} j {j}"
                     );
                 }

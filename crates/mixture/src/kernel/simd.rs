@@ -21,23 +21,6 @@
 
 use super::{LANES, V};
 
-/// `p(r) = Σ cₖ rᵏ ≈ eʳ` on `|r| ≤ ln 2 / 2`, degree 9, with `c₀ = c₁ = 1`
-/// and `c₂ … c₉` fitted for the least maximum relative error (1.7e-14 on a
-/// grid of 2·10⁵ points; Taylor's coefficients need degree 11 for 1e-13),
-/// each times `2⁻⁵⁴` (see [`Simd::exp`]).
-const EXP_COEFFICIENTS: [f64; 10] = times_2_pow_minus_54([
-    1.0,
-    1.0,
-    0.499_999_999_996_645_46,
-    0.166_666_666_672_656_26,
-    0.041_666_666_962_025_305,
-    0.008_333_333_094_777_24,
-    0.001_388_881_118_294_655_1,
-    0.000_198_415_396_364_888_33,
-    2.488_079_065_381_69e-5,
-    2.749_279_981_741_253_6e-6,
-]);
-
 /// `1 / (2k + 1)`, `k = 0 … 9`: the series `atanh t / t = Σ t²ᵏ / (2k + 1)`.
 const ATANH_COEFFICIENTS: [f64; 10] = {
     let mut c = [0.0; 10];
@@ -48,16 +31,6 @@ const ATANH_COEFFICIENTS: [f64; 10] = {
     }
     c
 };
-
-/// Each value times `2⁻⁵⁴` (exact: a power of two).
-const fn times_2_pow_minus_54(mut c: [f64; 10]) -> [f64; 10] {
-    let mut k = 0;
-    while k < 10 {
-        c[k] /= 18_014_398_509_481_984.0;
-        k += 1;
-    }
-    c
-}
 
 /// 8-lane f64 operations.
 pub(crate) trait Simd: Copy {
@@ -132,8 +105,7 @@ pub(crate) trait Simd: Copy {
     /// `1e-300` to `1e300`).
     #[inline(always)]
     fn ln(self, x: Self::R) -> Self::R {
-        const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-        const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+        use linalg_kernels::fastexp::{LN2_HI, LN2_LO};
         let (m, e) = self.split_exponent(x);
         let one = self.splat(1.0);
         let t = self.div(self.sub(m, one), self.add(m, one));
@@ -155,36 +127,21 @@ pub(crate) trait Simd: Copy {
         self.mul_add(e, self.splat(LN2_HI), lo)
     }
 
-    /// `eˣ` for lanes `x ≤ 0` (finite or −∞, not NaN): the exponents of a
-    /// log-sum-exp once the row maximum is subtracted.
-    ///
-    /// The reduction of [`linalg_kernels::fastexp::exp`] (Cody-Waite), the
-    /// degree-9 polynomial of [`EXP_COEFFICIENTS`] in Estrin form (relative
-    /// error ≤ 1e-13, tested), and a cheaper scaling by `2ⁿ` that the range `x ≤ 0` allows:
-    /// `xc = max(x, −746)`; `t = xc log₂e + (1.5·2⁵² + 1077)` rounds
-    /// `xc log₂e` to the nearest integer `n ∈ [−1076, 0]` and leaves
-    /// `n + 1077 ∈ [1, 1077]` in the low mantissa bits of `t`, so
-    /// `n = t − (1.5·2⁵² + 1077)` exactly and [`Simd::shift_to_exponent`]
-    /// of `t` is `2^(n + 54)`, a normal number.
-    /// `r = xc − n ln 2` (with `ln 2 = LN2_HI + LN2_LO`, `n · LN2_HI`
-    /// exact) and the polynomial `p ≈ eʳ` is evaluated with every
-    /// coefficient times `2⁻⁵⁴`, so `eˣ = p 2⁻⁵⁴ · 2^(n + 54)` is formed by one rounding
-    /// multiply, gradual underflow included; `x = −∞` gives `n = −1076` and
-    /// `r ≈ −0.17`, and `p 2⁻¹⁰⁷⁶ < 2⁻¹⁰⁷⁵` rounds to `e⁻∞ = 0`.
+    /// `eˣ` for lanes `x ≤ 0` (or `−∞`): the exponents of a log-sum-exp once
+    /// the row maximum is subtracted. The steps and constants of
+    /// [`linalg_kernels::fastexp::exp_non_positive_with`] (relative error
+    /// ≤ 1e-13, tested), written with this token's vectors.
     #[inline(always)]
     fn exp(self, x: Self::R) -> Self::R {
-        const LOG2_E: f64 = std::f64::consts::LOG2_E;
-        const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-        const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-        const SHIFT: f64 = 6_755_399_441_055_744.0 + 1077.0;
-        let xc = self.max(x, self.splat(-746.0));
+        use linalg_kernels::fastexp::{COEFFICIENTS, LN2_HI, LN2_LO, LOG2_E, SHIFT, X_MIN};
+        let xc = self.max(self.splat(X_MIN), x);
         let t = self.mul_add(xc, self.splat(LOG2_E), self.splat(SHIFT));
         let n = self.sub(t, self.splat(SHIFT));
         let r = self.mul_add(n, self.splat(-LN2_HI), xc);
         let r = self.mul_add(n, self.splat(-LN2_LO), r);
         let r2 = self.mul(r, r);
         let r4 = self.mul(r2, r2);
-        let c = EXP_COEFFICIENTS;
+        let c = COEFFICIENTS;
         let p01 = self.mul_add(self.splat(c[1]), r, self.splat(c[0]));
         let p23 = self.mul_add(self.splat(c[3]), r, self.splat(c[2]));
         let p45 = self.mul_add(self.splat(c[5]), r, self.splat(c[4]));
