@@ -11,10 +11,12 @@ pub(crate) struct Chain<'a> {
 }
 
 /// Scratch for the recursions of one sequence: K values each, for K >
-/// [`LOCAL_K`] (smaller K keep their vectors in stack arrays).
+/// [`LOCAL_K`] (smaller K keep their vectors in stack arrays): the forward
+/// pass's prediction and unnormalised `α̃`, the backward pass's `β̂` and `w`.
 #[derive(Default)]
 pub(crate) struct Scratch {
     pub(super) pred: Vec<f64>,
+    pub(super) tilde: Vec<f64>,
     pub(super) beta: Vec<f64>,
     pub(super) w: Vec<f64>,
 }
@@ -30,7 +32,7 @@ impl Scratch {
     /// Grows each buffer to at least `k` values (contents are overwritten
     /// before they are read).
     pub fn grow(&mut self, k: usize) {
-        for v in [&mut self.pred, &mut self.beta, &mut self.w] {
+        for v in [&mut self.pred, &mut self.tilde, &mut self.beta, &mut self.w] {
             if v.len() < k {
                 v.resize(k, 0.0);
             }

@@ -38,7 +38,7 @@ pub(super) fn forward_body<const FUSED: bool>(
         alpha,
         c,
     };
-    dispatch_k!(chain.k, forward_k::<FUSED>(chain, run, &mut scratch.pred))
+    dispatch_k!(chain.k, forward_k::<FUSED>(chain, run, scratch))
 }
 
 /// [`forward_body`] over two consecutive sequences, the first `split` rows
@@ -80,8 +80,8 @@ pub(super) fn forward_pair_body<const FUSED: bool>(
     };
     if k > LOCAL_K {
         return [
-            forward_k::<FUSED>(k, chain, first, &mut scratch.pred),
-            forward_k::<FUSED>(k, chain, second, &mut scratch.pred),
+            forward_k::<FUSED>(k, chain, first, scratch),
+            forward_k::<FUSED>(k, chain, second, scratch),
         ];
     }
     dispatch_k!(k, forward_pair_k::<FUSED>(chain, first, second))
@@ -149,25 +149,26 @@ impl LogLikelihood {
 }
 
 /// The recursion over one sequence, K as an argument (a constant for K ≤
-/// [`LOCAL_K`]; `pred` serves larger K).
+/// [`LOCAL_K`]; `scratch` serves larger K).
 #[inline(always)]
 fn forward_k<const FUSED: bool>(
     k: usize,
     chain: Chain<'_>,
     mut run: Run<'_>,
-    pred: &mut [f64],
+    scratch: &mut Scratch,
 ) -> Result<f64, usize> {
     // Stack accumulators for small K (kept in registers; slices of heap
     // buffers would be reloaded for fear of aliasing).
-    let mut pred_local = [0.0; LOCAL_K];
+    let (mut pred_local, mut tilde_local) = ([0.0; LOCAL_K], [0.0; LOCAL_K]);
+    let mut inv = 1.0;
     let mut ll = LogLikelihood::ZERO;
     for t in 0..run.shift.len() {
-        let pred = if k <= LOCAL_K {
-            &mut pred_local[..k]
+        let (pred, tilde) = if k <= LOCAL_K {
+            (&mut pred_local[..k], &mut tilde_local[..k])
         } else {
-            &mut pred[..k]
+            (&mut scratch.pred[..k], &mut scratch.tilde[..k])
         };
-        forward_step::<FUSED>(k, t, chain, run.reborrow(), pred, &mut ll)?;
+        forward_step::<FUSED>(k, t, chain, run.reborrow(), pred, tilde, &mut inv, &mut ll)?;
     }
     Ok(ll.total())
 }
@@ -181,30 +182,56 @@ fn forward_pair_k<const FUSED: bool>(
     mut second: Run<'_>,
 ) -> [Result<f64, usize>; 2] {
     let (mut pred0, mut pred1) = ([0.0; LOCAL_K], [0.0; LOCAL_K]);
+    let (mut tilde0, mut tilde1) = ([0.0; LOCAL_K], [0.0; LOCAL_K]);
+    let (mut inv0, mut inv1) = (1.0, 1.0);
     let (mut ll0, mut ll1) = (LogLikelihood::ZERO, LogLikelihood::ZERO);
     let (mut ok0, mut ok1) = (Ok(()), Ok(()));
     let (len0, len1) = (first.shift.len(), second.shift.len());
     for t in 0..len0.max(len1) {
         if t < len0 && ok0.is_ok() {
-            ok0 = forward_step::<FUSED>(k, t, chain, first.reborrow(), &mut pred0[..k], &mut ll0);
+            ok0 = forward_step::<FUSED>(
+                k,
+                t,
+                chain,
+                first.reborrow(),
+                &mut pred0[..k],
+                &mut tilde0[..k],
+                &mut inv0,
+                &mut ll0,
+            );
         }
         if t < len1 && ok1.is_ok() {
-            ok1 = forward_step::<FUSED>(k, t, chain, second.reborrow(), &mut pred1[..k], &mut ll1);
+            ok1 = forward_step::<FUSED>(
+                k,
+                t,
+                chain,
+                second.reborrow(),
+                &mut pred1[..k],
+                &mut tilde1[..k],
+                &mut inv1,
+                &mut ll1,
+            );
         }
     }
     [ok0.map(|()| ll0.total()), ok1.map(|()| ll1.total())]
 }
 
 /// Step t of the scaled forward recursion of one sequence: `pred = Aᵀ
-/// α̂_{t−1}` (π at t = 0), `α̂_t = pred ∘ e_t / c_t`, and `s_t + ln c_t`
+/// α̂_{t−1}` (π at t = 0), formed as `(Aᵀ α̃_{t−1}) · inv` from the
+/// unnormalised `tilde = α̃_{t−1}` and `inv = 1 / c_{t−1}` of the step before
+/// (see the module docs of `super`); then `α̃_t = pred ∘ e_t` into `tilde`,
+/// `α̂_t = α̃_t / c_t` into `alpha`, `1 / c_t` into `inv`, and `s_t + ln c_t`
 /// into the log-likelihood. `Err(t)` if no reachable state can emit `x_t`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn forward_step<const FUSED: bool>(
     k: usize,
     t: usize,
     chain: Chain<'_>,
     run: Run<'_>,
     pred: &mut [f64],
+    tilde: &mut [f64],
+    inv: &mut f64,
     ll: &mut LogLikelihood,
 ) -> Result<(), usize> {
     let Run {
@@ -215,12 +242,11 @@ fn forward_step<const FUSED: bool>(
         c,
     } = run;
     let trans = &chain.trans[..k * k];
-    let (done, rest) = alpha.split_at_mut(t * k);
-    let at = &mut rest[..k];
+    let at = &mut alpha[t * k..(t + 1) * k];
     if t == 0 {
         pred.copy_from_slice(&chain.start[..k]);
     } else {
-        let prev = &done[(t - 1) * k..];
+        let prev = &*tilde;
         if k <= LOCAL_K {
             // Four partial sums over i (i mod 4), combined pairwise: the
             // dependency chain per step is ~k/4 + 2 additions instead of k.
@@ -231,7 +257,7 @@ fn forward_step<const FUSED: bool>(
                 }
             }
             for (j, p) in pred.iter_mut().enumerate() {
-                *p = (part[0][j] + part[1][j]) + (part[2][j] + part[3][j]);
+                *p = ((part[0][j] + part[1][j]) + (part[2][j] + part[3][j])) * *inv;
             }
         } else {
             pred.fill(0.0);
@@ -240,17 +266,20 @@ fn forward_step<const FUSED: bool>(
                     *p = mul_add::<FUSED>(a, aij, *p);
                 }
             }
+            for p in pred.iter_mut() {
+                *p *= *inv;
+            }
         }
     }
     let et = &mut e[t * k..(t + 1) * k];
-    let mut ct = scaled_products(pred, et, at);
+    let mut ct = scaled_products(pred, et, tilde);
     if !(ct > MIN_SCALE) {
         let row: Vec<f64> = (0..k).map(|j| logb[(t, j)]).collect();
-        ct = rescale_step(&row, pred, et, at, &mut shift[t]).ok_or(t)?;
+        ct = rescale_step(&row, pred, et, tilde, &mut shift[t]).ok_or(t)?;
     }
-    let inv = 1.0 / ct;
-    for a in at.iter_mut() {
-        *a *= inv;
+    *inv = 1.0 / ct;
+    for (a, &v) in at.iter_mut().zip(tilde.iter()) {
+        *a = v * *inv;
     }
     c[t] = ct;
     ll.add(shift[t], ct);

@@ -11,6 +11,12 @@
 //! - `c_t = Σ_j p_t(j) e_t(j)`, `α̂_t = p_t ∘ e_t / c_t`,
 //! - `ln p(x_{0:T−1}) = Σ_t (ln c_t + s_t)`.
 //!
+//! The recursion carries the unnormalised `α̃_t = p_t ∘ e_t = c_t α̂_t` and
+//! forms `p_{t+1} = (Aᵀ α̃_t) / c_t`: the sum `c_t` and the division run
+//! beside the product `Aᵀ α̃_t` instead of before it, which shortens the
+//! chain of dependent operations from one step to the next (the quantity is
+//! the same; its last bits may differ from `Aᵀ (α̃_t / c_t)`).
+//!
 //! If `c_t` underflows (the predicted distribution puts almost no mass on the
 //! states that explain `x_t`, e.g. with structural zeros and an outlier), the
 //! step is redone with the shift taken over the *reachable* states only,
