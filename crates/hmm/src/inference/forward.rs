@@ -157,20 +157,50 @@ fn forward_k<const FUSED: bool>(
     mut run: Run<'_>,
     scratch: &mut Scratch,
 ) -> Result<f64, usize> {
-    // Stack accumulators for small K (kept in registers; slices of heap
-    // buffers would be reloaded for fear of aliasing).
-    let (mut pred_local, mut tilde_local) = ([0.0; LOCAL_K], [0.0; LOCAL_K]);
-    let mut inv = 1.0;
-    let mut ll = LogLikelihood::ZERO;
+    let mut carry = Carry::START;
     for t in 0..run.shift.len() {
-        let (pred, tilde) = if k <= LOCAL_K {
-            (&mut pred_local[..k], &mut tilde_local[..k])
+        if k <= LOCAL_K {
+            carry.step::<FUSED>(k, t, chain, run.reborrow())?;
         } else {
-            (&mut scratch.pred[..k], &mut scratch.tilde[..k])
-        };
-        forward_step::<FUSED>(k, t, chain, run.reborrow(), pred, tilde, &mut inv, &mut ll)?;
+            let Carry { inv, ll, .. } = &mut carry;
+            let (pred, tilde) = (&mut scratch.pred[..k], &mut scratch.tilde[..k]);
+            forward_step::<FUSED>(k, t, chain, run.reborrow(), pred, tilde, inv, ll)?;
+        }
     }
-    Ok(ll.total())
+    Ok(carry.ll.total())
+}
+
+/// What one sequence's recursion carries from step to step: for K ≤
+/// [`LOCAL_K`] the prediction and `α̃` in stack arrays (kept in registers;
+/// slices of heap buffers would be reloaded for fear of aliasing), and for
+/// every K `1 / c_{t−1}` and the log-likelihood so far.
+struct Carry {
+    pred: [f64; LOCAL_K],
+    tilde: [f64; LOCAL_K],
+    inv: f64,
+    ll: LogLikelihood,
+}
+
+impl Carry {
+    const START: Self = Self {
+        pred: [0.0; LOCAL_K],
+        tilde: [0.0; LOCAL_K],
+        inv: 1.0,
+        ll: LogLikelihood::ZERO,
+    };
+
+    /// Step t with the stack arrays (K ≤ [`LOCAL_K`]).
+    #[inline(always)]
+    fn step<const FUSED: bool>(
+        &mut self,
+        k: usize,
+        t: usize,
+        chain: Chain<'_>,
+        run: Run<'_>,
+    ) -> Result<(), usize> {
+        let Self { pred, tilde, inv, ll } = self;
+        forward_step::<FUSED>(k, t, chain, run, &mut pred[..k], &mut tilde[..k], inv, ll)
+    }
 }
 
 /// Two sequences' recursions, a step of each per time t (K ≤ [`LOCAL_K`]).
@@ -181,39 +211,18 @@ fn forward_pair_k<const FUSED: bool>(
     mut first: Run<'_>,
     mut second: Run<'_>,
 ) -> [Result<f64, usize>; 2] {
-    let (mut pred0, mut pred1) = ([0.0; LOCAL_K], [0.0; LOCAL_K]);
-    let (mut tilde0, mut tilde1) = ([0.0; LOCAL_K], [0.0; LOCAL_K]);
-    let (mut inv0, mut inv1) = (1.0, 1.0);
-    let (mut ll0, mut ll1) = (LogLikelihood::ZERO, LogLikelihood::ZERO);
+    let (mut carry0, mut carry1) = (Carry::START, Carry::START);
     let (mut ok0, mut ok1) = (Ok(()), Ok(()));
     let (len0, len1) = (first.shift.len(), second.shift.len());
     for t in 0..len0.max(len1) {
         if t < len0 && ok0.is_ok() {
-            ok0 = forward_step::<FUSED>(
-                k,
-                t,
-                chain,
-                first.reborrow(),
-                &mut pred0[..k],
-                &mut tilde0[..k],
-                &mut inv0,
-                &mut ll0,
-            );
+            ok0 = carry0.step::<FUSED>(k, t, chain, first.reborrow());
         }
         if t < len1 && ok1.is_ok() {
-            ok1 = forward_step::<FUSED>(
-                k,
-                t,
-                chain,
-                second.reborrow(),
-                &mut pred1[..k],
-                &mut tilde1[..k],
-                &mut inv1,
-                &mut ll1,
-            );
+            ok1 = carry1.step::<FUSED>(k, t, chain, second.reborrow());
         }
     }
-    [ok0.map(|()| ll0.total()), ok1.map(|()| ll1.total())]
+    [ok0.map(|()| carry0.ll.total()), ok1.map(|()| carry1.ll.total())]
 }
 
 /// Step t of the scaled forward recursion of one sequence: `pred = Aᵀ

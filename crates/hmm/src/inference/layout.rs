@@ -132,9 +132,10 @@ fn transpose4<const AVX: bool>(tile: [&[f64]; 4]) -> [[f64; 4]; 4] {
 
 /// Fills `e` (time-major n x K) with `exp(ln b_j(x_t) − s_t)` and `shift`
 /// with `s_t = max_j ln b_j(x_t)`, from the log-likelihoods by state
-/// (`cols[j][t] = ln b_j(x_t)`, `n = shift.len()` rows); the exponentials' multiply-adds are fused
-/// with `FUSED` ([`fastexp::exp_non_positive_with`]; every exponent is `≤ 0`), and with `AVX` the columns go into
-/// the rows four at a time through AVX's shuffles ([`four_columns_into_rows`]).
+/// (`cols[j][t] = ln b_j(x_t)`, `n = shift.len()` rows). Every exponent is
+/// `≤ 0` ([`fastexp::exp_non_positive_with`], its multiply-adds fused with
+/// `FUSED`), and with `AVX` the columns go into the rows four at a time
+/// through AVX's shuffles ([`four_columns_into_rows`]).
 ///
 /// One block of [`TRANSPOSE_BLOCK`] rows at a time: the maxima over the
 /// columns, the exponentials through `linalg_kernels::fastexp` one column
