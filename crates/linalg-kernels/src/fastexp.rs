@@ -32,10 +32,10 @@
 //! made the HMM's emission scaling take 1.3x the time with AVX2 on AMD
 //! Zen 4; every caller's exponents are `≤ 0`.)
 
+use std::f64::consts::LOG2_E;
+
 use crate::isa::mul_add;
 
-/// `1 / ln 2`.
-pub const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// High part of `ln 2` (its low 32 mantissa bits are zero, so `n · LN2_HI`
 /// is exact for `|n| < 2²⁰`).
 pub const LN2_HI: f64 = 6.931_471_803_691_238e-1;

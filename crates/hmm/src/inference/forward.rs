@@ -10,6 +10,14 @@ use super::chain::{Chain, LOCAL_K, Scratch, dispatch_k};
 /// step is rescaled over the reachable states.
 const MIN_SCALE: f64 = 1e-280;
 
+/// Below this scale factor the recursion carries `α̂_t` rather than `α̃_t =
+/// c_t α̂_t` into the next step: a tiny `c_t` would push the products
+/// `A_ij α̃_t(i)` down by that factor, towards the subnormal range, where
+/// small predicted probabilities lose their digits or vanish. Above it they
+/// lose at most the 8 decades at the bottom of the range. Rarely taken
+/// (the observation is then one the prediction put little weight on).
+const CARRY_NORMALISED_BELOW: f64 = 1e-8;
+
 /// The running product of scale factors is flushed into the log-likelihood
 /// when it falls below this value (so that `product · c_t` cannot underflow).
 const FLUSH_BELOW: f64 = 1e-20;
@@ -229,8 +237,9 @@ fn forward_pair_k<const FUSED: bool>(
 /// α̂_{t−1}` (π at t = 0), formed as `(Aᵀ α̃_{t−1}) · inv` from the
 /// unnormalised `tilde = α̃_{t−1}` and `inv = 1 / c_{t−1}` of the step before
 /// (see the module docs of `super`); then `α̃_t = pred ∘ e_t` into `tilde`,
-/// `α̂_t = α̃_t / c_t` into `alpha`, `1 / c_t` into `inv`, and `s_t + ln c_t`
-/// into the log-likelihood. `Err(t)` if no reachable state can emit `x_t`.
+/// `α̂_t = α̃_t / c_t` into `alpha`, `1 / c_t` into `inv` (or `α̂_t` and 1
+/// below [`CARRY_NORMALISED_BELOW`]), and `s_t + ln c_t` into the
+/// log-likelihood. `Err(t)` if no reachable state can emit `x_t`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn forward_step<const FUSED: bool>(
@@ -289,6 +298,10 @@ fn forward_step<const FUSED: bool>(
     *inv = 1.0 / ct;
     for (a, &v) in at.iter_mut().zip(tilde.iter()) {
         *a = v * *inv;
+    }
+    if ct < CARRY_NORMALISED_BELOW {
+        tilde.copy_from_slice(at);
+        *inv = 1.0;
     }
     c[t] = ct;
     ll.add(shift[t], ct);

@@ -15,7 +15,9 @@
 //! forms `p_{t+1} = (Aᵀ α̃_t) / c_t`: the sum `c_t` and the division run
 //! beside the product `Aᵀ α̃_t` instead of before it, which shortens the
 //! chain of dependent operations from one step to the next (the quantity is
-//! the same; its last bits may differ from `Aᵀ (α̃_t / c_t)`).
+//! the same; its last bits may differ from `Aᵀ (α̃_t / c_t)`). Below a
+//! small `c_t` (1e-8) the step carries `α̂_t` instead, so that the products
+//! stay as far from the subnormal range as `Aᵀ α̂_t`'s.
 //!
 //! If `c_t` underflows (the predicted distribution puts almost no mass on the
 //! states that explain `x_t`, e.g. with structural zeros and an outlier), the

@@ -588,3 +588,52 @@ fn forward_pair_equals_two_forward_passes() {
         }
     }
 }
+
+/// A tiny scale factor does not flush the next prediction to zero. At
+/// t = 0 the only state that explains `x_0` has prior 1e-250, so `c_0 ≈
+/// 1e-250`; at t = 1 only state 0 explains `x_1`, reached from state 1 with
+/// probability 1e-80. `Aᵀ α̂_0` holds that 1e-80, but `Aᵀ (c_0 α̂_0)` would be
+/// 1e-330, below the smallest subnormal: the step would find no reachable
+/// state. The sequence's log-probability is that of its two paths.
+#[test]
+fn a_tiny_scale_factor_keeps_the_next_prediction() {
+    let (start, trans) = ([1.0, 1e-250], [0.5, 0.5, 1e-80, 1.0]);
+    let chain = Chain {
+        start: &start,
+        trans: &trans,
+        k: 2,
+    };
+    let logb = faer::mat![[-1000.0, 0.0], [0.0, f64::NEG_INFINITY]];
+    // Paths (1, 0) and (0, 0), in log space.
+    let paths = [1e-250f64.ln() + 1e-80f64.ln(), -1000.0 + 0.5f64.ln()];
+    let m = paths[0].max(paths[1]);
+    let expected = m + paths.iter().map(|p| (p - m).exp()).sum::<f64>().ln();
+    let cols: Vec<&[f64]> = (0..2).map(|j| logb.col_as_slice(j)).collect();
+    macro_rules! log_likelihood {
+        ($call:ident) => {{
+            let (mut e, mut shift, mut alpha, mut c) =
+                (vec![0.0; 4], vec![0.0; 2], vec![0.0; 4], vec![0.0; 2]);
+            $call!(scale_emissions(&cols, &mut e, &mut shift, &mut Vec::new())).unwrap();
+            $call!(forward(
+                chain,
+                logb.as_ref(),
+                &mut e,
+                &mut shift,
+                &mut alpha,
+                &mut c,
+                &mut Scratch::new(2)
+            ))
+        }};
+    }
+    for (name, ll) in [
+        ("body", log_likelihood!(body)),
+        ("fused body", log_likelihood!(body_fused)),
+        ("dispatched", log_likelihood!(dispatched)),
+    ] {
+        let ll = ll.unwrap_or_else(|t| panic!("{name}: no reachable state at t = {t}"));
+        assert!(
+            (ll - expected).abs() <= 1e-12 * expected.abs(),
+            "{name}: {ll} vs {expected}"
+        );
+    }
+}

@@ -133,7 +133,8 @@ pub(crate) trait Simd: Copy {
     /// ≤ 1e-13, tested), written with this token's vectors.
     #[inline(always)]
     fn exp(self, x: Self::R) -> Self::R {
-        use linalg_kernels::fastexp::{COEFFICIENTS, LN2_HI, LN2_LO, LOG2_E, SHIFT, X_MIN};
+        use linalg_kernels::fastexp::{COEFFICIENTS, LN2_HI, LN2_LO, SHIFT, X_MIN};
+        use std::f64::consts::LOG2_E;
         let xc = self.max(self.splat(X_MIN), x);
         let t = self.mul_add(xc, self.splat(LOG2_E), self.splat(SHIFT));
         let n = self.sub(t, self.splat(SHIFT));
