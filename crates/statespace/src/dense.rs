@@ -420,44 +420,44 @@ macro_rules! isa_kernels {
 
 linalg_kernels::for_each_isa!(isa_kernels);
 
-/// `acc += A[i0.., l] · B[l, j0..]`: one column of the left operand times
-/// one row of the right one, the column as `RB` vectors of `V` lanes.
+/// `acc += A[i0.., l] · B[l, j0..]`: one column of the left operand (its
+/// `RB·V` rows of the tile, `col`) times one row of the right one (its `NB`
+/// columns of the tile, `row`), the column as `RB` vectors of `V` lanes.
 #[inline(always)]
-fn add_column<const V: usize, const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
+fn add_column<const V: usize, const RB: usize, const NB: usize, const FMA: bool>(
     acc: &mut [[[f64; V]; RB]; NB],
-    a: &[f64],
-    lda: usize,
-    i0: usize,
-    b: &[f64],
-    rs: usize,
-    cs: usize,
-    j0: usize,
-    l: usize,
+    col: &[f64],
+    row: &[f64; NB],
 ) {
-    let col = &a[l * lda + i0..l * lda + i0 + RB * V];
     let mut av = [[0.0f64; V]; RB];
     for r in 0..RB {
         av[r].copy_from_slice(&col[r * V..(r + 1) * V]);
     }
-    let mut bv = [0.0f64; NB];
-    if TB {
-        bv.copy_from_slice(&b[l * rs + j0..l * rs + j0 + NB]);
-    } else {
-        for (jj, v) in bv.iter_mut().enumerate() {
-            *v = b[(j0 + jj) * cs + l];
-        }
-    }
     for jj in 0..NB {
         for r in 0..RB {
             for s in 0..V {
-                acc[jj][r][s] = mul_add::<FMA>(av[r][s], bv[jj], acc[jj][r][s]);
+                acc[jj][r][s] = mul_add::<FMA>(av[r][s], row[jj], acc[jj][r][s]);
             }
         }
     }
 }
 
+/// Where `B(l, j)` is in the right operand's buffer: `l·rs + j` if `TB`
+/// (B given transposed), else `l + j·cs`.
+#[inline(always)]
+fn right_index<const TB: bool>(l: usize, j: usize, rs: usize, cs: usize) -> usize {
+    if TB { l * rs + j } else { l + j * cs }
+}
+
 /// One `RB·V x NB` tile of the product; `TB` says whether B is given
 /// transposed (`B(l, j) = b[l·rs + j]`) or not (`B(l, j) = b[l + j·cs]`).
+///
+/// The dense sums check their operands' bounds once, before the loop, and
+/// read them unchecked inside it: with a check per entry (or an iterator
+/// over chunks that can run out) the loop has more than one exit, and LLVM
+/// kept a second copy of the accumulators for the other exits, moving them
+/// between registers and spilling two every iteration (AVX2, A·(PAᵀ) of the
+/// robot-arm filter: 5.7 instead of 4.5 cycles per column).
 #[inline(always)]
 fn tile_body<const V: usize, const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
     args: &Args<'_>,
@@ -467,15 +467,31 @@ fn tile_body<const V: usize, const RB: usize, const NB: usize, const FMA: bool, 
 ) {
     let (a, lda, k, b, rs, cs) = (args.a, args.lda, args.k, args.b, args.rs, args.cs);
     let mut acc = [[[0.0f64; V]; RB]; NB];
+    let mut row = [0.0f64; NB];
     match args.pattern {
-        None => {
+        None if k > 0 => {
+            let last_b = right_index::<TB>(k - 1, j0 + NB - 1, rs, cs);
+            let last_a = (k - 1).saturating_mul(lda).saturating_add(i0 + RB * V);
+            assert!(last_a <= a.len() && last_b < b.len());
             for l in 0..k {
-                add_column::<V, RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
+                // SAFETY: `l < k`, so every index is within the bounds
+                // asserted above (`right_index` grows with `l` and `j`).
+                let col = unsafe { a.get_unchecked(l * lda + i0..l * lda + i0 + RB * V) };
+                for (jj, v) in row.iter_mut().enumerate() {
+                    // SAFETY: as for `col`.
+                    *v = unsafe { *b.get_unchecked(right_index::<TB>(l, j0 + jj, rs, cs)) };
+                }
+                add_column::<V, RB, NB, FMA>(&mut acc, col, &row);
             }
         }
+        None => {}
         Some(pattern) => {
             for &l in pattern.rows(j0 / TILE_COLS) {
-                add_column::<V, RB, NB, FMA, TB>(&mut acc, a, lda, i0, b, rs, cs, j0, l);
+                for (jj, v) in row.iter_mut().enumerate() {
+                    *v = b[right_index::<TB>(l, j0 + jj, rs, cs)];
+                }
+                let col = &a[l * lda + i0..l * lda + i0 + RB * V];
+                add_column::<V, RB, NB, FMA>(&mut acc, col, &row);
             }
         }
     }
