@@ -449,6 +449,17 @@ fn right_index<const TB: bool>(l: usize, j: usize, rs: usize, cs: usize) -> usiz
     if TB { l * rs + j } else { l + j * cs }
 }
 
+/// [`right_index`] in checked arithmetic, `None` on overflow: the bound
+/// that the unchecked reads of [`tile_body`] rely on.
+#[inline(always)]
+fn checked_right_index<const TB: bool>(l: usize, j: usize, rs: usize, cs: usize) -> Option<usize> {
+    if TB {
+        l.checked_mul(rs)?.checked_add(j)
+    } else {
+        j.checked_mul(cs)?.checked_add(l)
+    }
+}
+
 /// One `RB·V x NB` tile of the product; `TB` says whether B is given
 /// transposed (`B(l, j) = b[l·rs + j]`) or not (`B(l, j) = b[l + j·cs]`).
 ///
@@ -470,9 +481,11 @@ fn tile_body<const V: usize, const RB: usize, const NB: usize, const FMA: bool, 
     let mut row = [0.0f64; NB];
     match args.pattern {
         None if k > 0 => {
-            let last_b = right_index::<TB>(k - 1, j0 + NB - 1, rs, cs);
-            let last_a = (k - 1).saturating_mul(lda).saturating_add(i0 + RB * V);
-            assert!(last_a <= a.len() && last_b < b.len());
+            // Checked: a wrapped bound would let the unchecked reads past
+            // the buffers.
+            let end_a = (k - 1).checked_mul(lda).and_then(|v| v.checked_add(i0 + RB * V));
+            let last_b = checked_right_index::<TB>(k - 1, j0 + NB - 1, rs, cs);
+            assert!(end_a.is_some_and(|end| end <= a.len()) && last_b.is_some_and(|last| last < b.len()));
             for l in 0..k {
                 // SAFETY: `l < k`, so every index is within the bounds
                 // asserted above (`right_index` grows with `l` and `j`).
