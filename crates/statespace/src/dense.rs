@@ -631,6 +631,67 @@ mod tests {
         }
     }
 
+    /// Operands whose buffers end where the product's last read ends (A's
+    /// last column `m` values long, B's last entry the last value): every
+    /// instruction set gives the naive product, for B as stored and given
+    /// transposed, so the bound the tiles check before their unchecked
+    /// reads admits exactly the valid buffers.
+    #[test]
+    fn operands_may_end_where_their_last_read_ends() {
+        for &(rows, nc, k) in &[(21, 7, 5), (8, 3, 1), (40, 10, 9), (3, 1, 2)] {
+            let m = pad(rows);
+            let (lda, ldb) = (m + 8, k + 3);
+            let a: Vec<f64> = (0..(k - 1) * lda + m)
+                .map(|x| {
+                    if x % lda < rows {
+                        ((x * 7) % 13) as f64 - 6.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let b_stored: Vec<f64> = (0..(nc - 1) * ldb + k)
+                .map(|x| ((x * 5) % 11) as f64 * 0.25 - 1.0)
+                .collect();
+            // The same B given transposed: B(l, j) = b[l · ld + j].
+            let ldt = nc + 2;
+            let mut b_transposed = vec![f64::NAN; (k - 1) * ldt + nc];
+            for l in 0..k {
+                for j in 0..nc {
+                    b_transposed[l * ldt + j] = b_stored[j * ldb + l];
+                }
+            }
+            let expected = naive(m, nc, k, &a, lda, &b_stored, ldb);
+            let shape = Shape {
+                rows: m,
+                cols: nc,
+                inner: k,
+            };
+            for (isa, kernel) in kernels() {
+                for b in [
+                    Operand::new(&b_stored, ldb),
+                    Operand::transposed(&b_transposed, ldt),
+                ] {
+                    let mut c = vec![f64::NAN; nc * m];
+                    gemm_with(
+                        kernel,
+                        shape,
+                        1.0,
+                        Operand::new(&a, lda),
+                        b,
+                        Destination::new(&mut c, m),
+                    );
+                    for (index, (&got, &want)) in c.iter().zip(&expected).enumerate() {
+                        assert!(
+                            (got - want).abs() < 1e-12,
+                            "{isa}, {rows} {nc} {k}: entry {index}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn transposed_and_lower_products() {
         let n = 21;
