@@ -192,9 +192,9 @@ impl fmt::Display for Isa {
 /// and an add (two roundings): the multiply-add of every multiversioned
 /// kernel of the workspace (padded products, state-space updates, the HMM
 /// recursions, [`crate::fastexp::exp_non_positive_with`]), so that the
-/// builds with and without FMA share one source. Without FMA in the target, `FUSED = true` is
-/// a call to libm's correctly rounded `fma`: the same value, slowly (tests
-/// use it to reproduce the fused kernels' bits).
+/// builds with and without FMA share one source. Without FMA in the target,
+/// `FUSED = true` is a call to libm's correctly rounded `fma`: the same
+/// value, slowly (tests use it to reproduce the fused kernels' bits).
 ///
 /// # Examples
 /// ```
