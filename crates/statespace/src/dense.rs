@@ -421,14 +421,33 @@ macro_rules! isa_kernels {
 linalg_kernels::for_each_isa!(isa_kernels);
 
 /// `acc += A[i0.., l] · B[l, j0..]`: one column of the left operand (its
-/// `RB·V` rows of the tile, `col`) times one row of the right one (its `NB`
-/// columns of the tile, `row`), the column as `RB` vectors of `V` lanes.
+/// `RB·V` rows of the tile) times one row of the right one (its `NB`
+/// columns of the tile, gathered into `row`), the column as `RB` vectors of
+/// `V` lanes. The operands are read without bounds checks (see
+/// [`tile_body`]).
+///
+/// # Safety
+/// `l < args.k`, and `tile_body`'s assertion holds: A's column `k − 1`
+/// (rows `i0..i0 + RB·V`) and B's entry `(k − 1, j0 + NB − 1)` lie within
+/// their buffers. Every index read grows with `l` and `j`, so it is then in
+/// bounds.
 #[inline(always)]
-fn add_column<const V: usize, const RB: usize, const NB: usize, const FMA: bool>(
+unsafe fn add_term<const V: usize, const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
     acc: &mut [[[f64; V]; RB]; NB],
-    col: &[f64],
-    row: &[f64; NB],
+    row: &mut [f64; NB],
+    args: &Args<'_>,
+    i0: usize,
+    j0: usize,
+    l: usize,
 ) {
+    let (a, lda, b, rs, cs) = (args.a, args.lda, args.b, args.rs, args.cs);
+    // SAFETY: the caller's contract.
+    let col = unsafe { a.get_unchecked(l * lda + i0..l * lda + i0 + RB * V) };
+    for (jj, v) in row.iter_mut().enumerate() {
+        let [outer, stride, inner] = right_position::<TB>(l, j0 + jj, rs, cs);
+        // SAFETY: the caller's contract.
+        *v = unsafe { *b.get_unchecked(outer * stride + inner) };
+    }
     let mut av = [[0.0f64; V]; RB];
     for r in 0..RB {
         av[r].copy_from_slice(&col[r * V..(r + 1) * V]);
@@ -461,12 +480,14 @@ fn checked_index([outer, stride, inner]: [usize; 3]) -> Option<usize> {
 /// One `RB·V x NB` tile of the product; `TB` says whether B is given
 /// transposed (`B(l, j) = b[l·rs + j]`) or not (`B(l, j) = b[l + j·cs]`).
 ///
-/// The dense sums check their operands' bounds once, before the loop, and
-/// read them unchecked inside it: with a check per entry (or an iterator
-/// over chunks that can run out) the loop has more than one exit, and LLVM
-/// kept a second copy of the accumulators for the other exits, moving them
-/// between registers and spilling two every iteration (AVX2, A·(PAᵀ) of the
-/// robot-arm filter: about 5.7 instead of 4.5 cycles per column).
+/// The sums check their operands' bounds once, before the loop, and read
+/// them unchecked inside it ([`add_term`]; the sparse sums check only that
+/// each row of the pattern is below `k`): with a check per entry (or an
+/// iterator over chunks that can run out) the dense loop has more than one
+/// exit, and LLVM kept a second copy of the accumulators for the other
+/// exits, moving them between registers and spilling two every iteration
+/// (AVX2, A·(PAᵀ) of the robot-arm filter: about 5.7 instead of 4.5 cycles
+/// per column).
 #[inline(always)]
 fn tile_body<const V: usize, const RB: usize, const NB: usize, const FMA: bool, const TB: bool>(
     args: &Args<'_>,
@@ -474,35 +495,28 @@ fn tile_body<const V: usize, const RB: usize, const NB: usize, const FMA: bool, 
     i0: usize,
     j0: usize,
 ) {
-    let (a, lda, k, b, rs, cs) = (args.a, args.lda, args.k, args.b, args.rs, args.cs);
+    let (k, rs, cs) = (args.k, args.rs, args.cs);
     let mut acc = [[[0.0f64; V]; RB]; NB];
     let mut row = [0.0f64; NB];
-    match args.pattern {
-        None if k > 0 => {
-            let end_a = checked_index([k - 1, lda, i0 + RB * V]);
-            let last_b = checked_index(right_position::<TB>(k - 1, j0 + NB - 1, rs, cs));
-            assert!(end_a.is_some_and(|end| end <= a.len()) && last_b.is_some_and(|last| last < b.len()));
-            for l in 0..k {
-                // SAFETY: `l < k`, so every index is within the bounds
-                // asserted above (each index grows with `l` and `j`).
-                let col = unsafe { a.get_unchecked(l * lda + i0..l * lda + i0 + RB * V) };
-                for (jj, v) in row.iter_mut().enumerate() {
-                    let [outer, stride, inner] = right_position::<TB>(l, j0 + jj, rs, cs);
-                    // SAFETY: as for `col`.
-                    *v = unsafe { *b.get_unchecked(outer * stride + inner) };
+    if k > 0 {
+        let end_a = checked_index([k - 1, args.lda, i0 + RB * V]);
+        let last_b = checked_index(right_position::<TB>(k - 1, j0 + NB - 1, rs, cs));
+        assert!(
+            end_a.is_some_and(|end| end <= args.a.len()) && last_b.is_some_and(|last| last < args.b.len())
+        );
+        match args.pattern {
+            None => {
+                for l in 0..k {
+                    // SAFETY: `l < k` and the bounds asserted above.
+                    unsafe { add_term::<V, RB, NB, FMA, TB>(&mut acc, &mut row, args, i0, j0, l) };
                 }
-                add_column::<V, RB, NB, FMA>(&mut acc, col, &row);
             }
-        }
-        None => {}
-        Some(pattern) => {
-            for &l in pattern.rows(j0 / TILE_COLS) {
-                for (jj, v) in row.iter_mut().enumerate() {
-                    let [outer, stride, inner] = right_position::<TB>(l, j0 + jj, rs, cs);
-                    *v = b[outer * stride + inner];
+            Some(pattern) => {
+                for &l in pattern.rows(j0 / TILE_COLS) {
+                    assert!(l < k);
+                    // SAFETY: `l < k` (checked) and the bounds asserted above.
+                    unsafe { add_term::<V, RB, NB, FMA, TB>(&mut acc, &mut row, args, i0, j0, l) };
                 }
-                let col = &a[l * lda + i0..l * lda + i0 + RB * V];
-                add_column::<V, RB, NB, FMA>(&mut acc, col, &row);
             }
         }
     }
