@@ -726,14 +726,22 @@ fn accumulate_chunk_generic<S: Simd>(s: S, job: &AccumulateJob<'_>, start: usize
     while row < end {
         let len = BLOCK_ROWS.min(end - row);
         gather(s, data, row, len, &mut b.xb);
-        for c in 0..k {
-            let w = row_weights(Some(resp[c]), row, len);
-            b.lp[c * GROUPS..(c + 1) * GROUPS].copy_from_slice(&w);
+        for (c, rc) in resp.iter().enumerate() {
+            // A whole block's weights are read where they are (a copy was
+            // 2% of a Baum-Welch iteration); a partial one's are copied
+            // with zero padding.
+            let rho: &[V] = if len == BLOCK_ROWS {
+                rc[row..row + BLOCK_ROWS].as_chunks::<LANES>().0
+            } else {
+                let lanes = &mut b.lp[c * GROUPS..(c + 1) * GROUPS];
+                lanes.copy_from_slice(&row_weights(Some(rc), row, len));
+                lanes
+            };
             if kind != AccKind::Diagonal {
                 centre(s, &shift[c * d..(c + 1) * d], &b.xb, &mut b.diff, c);
             }
+            acc.add_component(s, c, &b.xb, shift, &b.diff, rho);
         }
-        acc.add_block(s, &b.xb, shift, &b.diff, &b.lp);
         row += len;
     }
     acc
