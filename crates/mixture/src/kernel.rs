@@ -727,9 +727,9 @@ fn accumulate_chunk_generic<S: Simd>(s: S, job: &AccumulateJob<'_>, start: usize
         let len = BLOCK_ROWS.min(end - row);
         gather(s, data, row, len, &mut b.xb);
         for (c, rc) in resp.iter().enumerate() {
-            // A whole block's weights are read where they are (a copy was
-            // 2% of a Baum-Welch iteration); a partial one's are copied
-            // with zero padding.
+            // A whole block's weights are read where they are (copying
+            // them cost 2-4% of a Baum-Welch iteration); a partial one's
+            // are copied with zero padding.
             let rho: &[V] = if len == BLOCK_ROWS {
                 rc[row..row + BLOCK_ROWS].as_chunks::<LANES>().0
             } else {
