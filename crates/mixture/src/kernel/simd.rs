@@ -175,6 +175,8 @@ pub(crate) mod baseline {
     #[cfg(not(target_arch = "x86_64"))]
     use super::LANES;
     use super::{Simd, V};
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
 
     /// The portable token, for every CPU of the target: on x86-64 four
     /// SSE2 registers (`__m128d`; SSE2 is part of every x86-64 CPU), elsewhere
@@ -206,18 +208,21 @@ pub(crate) mod baseline {
     }
 
     #[cfg(target_arch = "x86_64")]
-    type R4 = [std::arch::x86_64::__m128d; 4];
+    type R4 = [__m128d; 4];
 
-    /// `[f(a[0], b[0]), …]` over the four registers.
+    /// `[f(a[0], b[0]), …]` (or `[f(a[0]), …]`) over the four registers.
     #[cfg(target_arch = "x86_64")]
     macro_rules! quads {
-        ($f:ident, $a:expr, $b:expr) => {
+        ($f:expr, $a:expr, $b:expr) => {
             [
                 $f($a[0], $b[0]),
                 $f($a[1], $b[1]),
                 $f($a[2], $b[2]),
                 $f($a[3], $b[3]),
             ]
+        };
+        ($f:expr, $a:expr) => {
+            [$f($a[0]), $f($a[1]), $f($a[2]), $f($a[3])]
         };
     }
 
@@ -229,12 +234,10 @@ pub(crate) mod baseline {
         type R = R4;
         #[inline(always)]
         fn splat(self, v: f64) -> R4 {
-            use std::arch::x86_64::_mm_set1_pd;
             unsafe { [_mm_set1_pd(v); 4] }
         }
         #[inline(always)]
         fn load(self, a: &V) -> R4 {
-            use std::arch::x86_64::_mm_loadu_pd;
             let p = a.as_ptr();
             unsafe {
                 [
@@ -247,7 +250,6 @@ pub(crate) mod baseline {
         }
         #[inline(always)]
         fn store(self, a: &mut V, v: R4) {
-            use std::arch::x86_64::_mm_storeu_pd;
             let p = a.as_mut_ptr();
             unsafe {
                 _mm_storeu_pd(p, v[0]);
@@ -258,7 +260,6 @@ pub(crate) mod baseline {
         }
         #[inline(always)]
         fn set_lanes(self, l: V) -> R4 {
-            use std::arch::x86_64::_mm_setr_pd;
             unsafe {
                 [
                     _mm_setr_pd(l[0], l[1]),
@@ -270,22 +271,18 @@ pub(crate) mod baseline {
         }
         #[inline(always)]
         fn add(self, a: R4, b: R4) -> R4 {
-            use std::arch::x86_64::_mm_add_pd;
             unsafe { quads!(_mm_add_pd, a, b) }
         }
         #[inline(always)]
         fn sub(self, a: R4, b: R4) -> R4 {
-            use std::arch::x86_64::_mm_sub_pd;
             unsafe { quads!(_mm_sub_pd, a, b) }
         }
         #[inline(always)]
         fn mul(self, a: R4, b: R4) -> R4 {
-            use std::arch::x86_64::_mm_mul_pd;
             unsafe { quads!(_mm_mul_pd, a, b) }
         }
         #[inline(always)]
         fn div(self, a: R4, b: R4) -> R4 {
-            use std::arch::x86_64::_mm_div_pd;
             unsafe { quads!(_mm_div_pd, a, b) }
         }
         /// Not fused: SSE2 has no fused multiply-add.
@@ -296,13 +293,16 @@ pub(crate) mod baseline {
         /// `a > b ? a : b` per lane, as `maxpd` computes it.
         #[inline(always)]
         fn max(self, a: R4, b: R4) -> R4 {
-            use std::arch::x86_64::_mm_max_pd;
             unsafe { quads!(_mm_max_pd, a, b) }
         }
         #[inline(always)]
         fn shift_to_exponent(self, a: R4) -> R4 {
-            use std::arch::x86_64::{_mm_castpd_si128, _mm_castsi128_pd, _mm_slli_epi64};
-            unsafe { a.map(|v| _mm_castsi128_pd(_mm_slli_epi64::<52>(_mm_castpd_si128(v)))) }
+            #[inline(always)]
+            fn shift(v: __m128d) -> __m128d {
+                // SAFETY: as the methods'.
+                unsafe { _mm_castsi128_pd(_mm_slli_epi64::<52>(_mm_castpd_si128(v))) }
+            }
+            quads!(shift, a)
         }
     }
 
