@@ -9,7 +9,7 @@
 //! the same names, each exporting its token as `Token`:
 //! - [`avx512::Avx512`]: one `__m512d` per lane group;
 //! - [`avx2::Avx2`]: two `__m256d` per lane group (AVX2 + FMA);
-//! - [`baseline::Scalar`]: four `__m128d` (SSE2) on x86-64, `[f64; 8]` with
+//! - [`baseline::Portable`]: four `__m128d` (SSE2) on x86-64, `[f64; 8]` with
 //!   plain lane loops elsewhere; for every CPU.
 //!
 //! A vector token is a proof that the CPU has its features: its constructor
@@ -187,7 +187,7 @@ pub(crate) mod baseline {
     /// (pairs of features per register, loaded one value at a time), and
     /// the diagonal E-step ran at 3.15x the AVX2 path's time (AMD Zen 4).
     #[derive(Clone, Copy, Debug)]
-    pub(crate) struct Scalar;
+    pub(crate) struct Portable;
 
     /// Whether the portable loops' [`Simd::mul_add`] is fused: on aarch64,
     /// whose every CPU has NEON's fused multiply-add; not on other targets,
@@ -197,9 +197,9 @@ pub(crate) mod baseline {
     const FUSED: bool = cfg!(target_arch = "aarch64");
 
     /// The token of this instruction set.
-    pub(crate) type Token = Scalar;
+    pub(crate) type Token = Portable;
 
-    impl Scalar {
+    impl Portable {
         /// The token (every CPU can run it).
         #[inline(always)]
         pub(crate) fn new() -> Self {
@@ -230,7 +230,7 @@ pub(crate) mod baseline {
     // baseline features); loads and stores go through references to 8
     // contiguous f64.
     #[cfg(target_arch = "x86_64")]
-    impl Simd for Scalar {
+    impl Simd for Portable {
         type R = R4;
         #[inline(always)]
         fn splat(self, v: f64) -> R4 {
@@ -307,7 +307,7 @@ pub(crate) mod baseline {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    impl Simd for Scalar {
+    impl Simd for Portable {
         type R = V;
         #[inline(always)]
         fn splat(self, v: f64) -> V {
@@ -665,8 +665,8 @@ mod tests {
     /// match the standard library's.
     #[test]
     fn vector_exp_and_ln_match_std() {
-        check_exp(baseline::Scalar::new());
-        check_ln(baseline::Scalar::new());
+        check_exp(baseline::Portable::new());
+        check_ln(baseline::Portable::new());
         #[cfg(target_arch = "x86_64")]
         {
             let isa = linalg_kernels::isa::Isa::supported();
