@@ -216,7 +216,8 @@ fn viterbi_step(
     // predecessors) shorten the dependency chain of the maxima; max is
     // exact and order-free, so the values equal those of a sequential
     // maximum. A tie between the halves goes to the first, so ψ is the
-    // lowest maximiser.
+    // lowest maximiser. (Four accumulators, over the quarters, combined
+    // pairwise, made the decoding 1.9x slower with AVX2 on AMD Zen 4.)
     let (mut first, mut first_arg) = ([f64::NEG_INFINITY; LOCAL_K], [0; LOCAL_K]);
     let (mut second, mut second_arg) = ([f64::NEG_INFINITY; LOCAL_K], [0; LOCAL_K]);
     let half = k / 2;

@@ -286,6 +286,9 @@ impl<E: Emission> Hmm<E> {
             gamma_buf.resize(n * k, 0.0);
         }
         let g = &mut gamma_buf[..n * k];
+        // (Posteriors written by state from the backward pass instead, K
+        // scattered stores per step and no transposition, took the same
+        // time, with 2% more instructions: AVX2, AMD Zen 4.)
         inference::time_major_to_columns(alpha, k, g);
         let mut emission = self.emission.zero_stats();
         self.emission
