@@ -177,7 +177,7 @@ pub(crate) type Cols<'a> = [&'a [f64]];
 /// two blocks, a few thousand cycles of work at `d = K = 8`, more than a
 /// memory latency. (Row-major data is one contiguous stream, which the
 /// hardware prefetcher follows.) Without the prefetches the diagonal
-/// E-step took 4-5% longer and the full one 3% longer (AVX2, AMD Zen 4);
+/// E-step took 4-6% longer and the full one 3% longer (AVX2, AMD Zen 4);
 /// 4, 8 or 16 blocks ahead measured the same as 2.
 const PREFETCH_ROWS: usize = 2 * BLOCK_ROWS;
 
