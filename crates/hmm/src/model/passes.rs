@@ -288,7 +288,8 @@ impl<E: Emission> Hmm<E> {
         let g = &mut gamma_buf[..n * k];
         // (Posteriors written by state from the backward pass instead, K
         // scattered stores per step and no transposition, took the same
-        // time, with 2% more instructions: AVX2, AMD Zen 4.)
+        // time per Baum-Welch iteration, with 2% more instructions in all:
+        // AVX2, AMD Zen 4.)
         inference::time_major_to_columns(alpha, k, g);
         let mut emission = self.emission.zero_stats();
         self.emission
