@@ -156,6 +156,23 @@ pub(crate) trait Simd: Copy {
     }
 }
 
+/// `[f(a[i], b[i], …), …]` over the listed registers of a lane group that
+/// spans several (the SSE2 and AVX2 tokens): one intrinsic per register,
+/// written out, so that it inlines (a closure or an array map would be a
+/// call compiled without the token's features).
+#[cfg(target_arch = "x86_64")]
+macro_rules! per_register {
+    ([$($i:literal),*], $f:expr, $a:expr) => {
+        [$($f($a[$i])),*]
+    };
+    ([$($i:literal),*], $f:expr, $a:expr, $b:expr) => {
+        [$($f($a[$i], $b[$i])),*]
+    };
+    ([$($i:literal),*], $f:expr, $a:expr, $b:expr, $c:expr) => {
+        [$($f($a[$i], $b[$i], $c[$i])),*]
+    };
+}
+
 /// One lane array per register: `lanes!(|a, b| a + b)` applies the
 /// expression lane by lane.
 #[cfg(not(target_arch = "x86_64"))]
@@ -210,22 +227,6 @@ pub(crate) mod baseline {
     #[cfg(target_arch = "x86_64")]
     type R4 = [__m128d; 4];
 
-    /// `[f(a[0], b[0]), …]` (or `[f(a[0]), …]`) over the four registers.
-    #[cfg(target_arch = "x86_64")]
-    macro_rules! quads {
-        ($f:expr, $a:expr, $b:expr) => {
-            [
-                $f($a[0], $b[0]),
-                $f($a[1], $b[1]),
-                $f($a[2], $b[2]),
-                $f($a[3], $b[3]),
-            ]
-        };
-        ($f:expr, $a:expr) => {
-            [$f($a[0]), $f($a[1]), $f($a[2]), $f($a[3])]
-        };
-    }
-
     // SAFETY (all methods): SSE2 is part of every x86-64 CPU (the target's
     // baseline features); loads and stores go through references to 8
     // contiguous f64.
@@ -271,19 +272,19 @@ pub(crate) mod baseline {
         }
         #[inline(always)]
         fn add(self, a: R4, b: R4) -> R4 {
-            unsafe { quads!(_mm_add_pd, a, b) }
+            unsafe { per_register!([0, 1, 2, 3], _mm_add_pd, a, b) }
         }
         #[inline(always)]
         fn sub(self, a: R4, b: R4) -> R4 {
-            unsafe { quads!(_mm_sub_pd, a, b) }
+            unsafe { per_register!([0, 1, 2, 3], _mm_sub_pd, a, b) }
         }
         #[inline(always)]
         fn mul(self, a: R4, b: R4) -> R4 {
-            unsafe { quads!(_mm_mul_pd, a, b) }
+            unsafe { per_register!([0, 1, 2, 3], _mm_mul_pd, a, b) }
         }
         #[inline(always)]
         fn div(self, a: R4, b: R4) -> R4 {
-            unsafe { quads!(_mm_div_pd, a, b) }
+            unsafe { per_register!([0, 1, 2, 3], _mm_div_pd, a, b) }
         }
         /// Not fused: SSE2 has no fused multiply-add.
         #[inline(always)]
@@ -293,7 +294,7 @@ pub(crate) mod baseline {
         /// `a > b ? a : b` per lane, as `maxpd` computes it.
         #[inline(always)]
         fn max(self, a: R4, b: R4) -> R4 {
-            unsafe { quads!(_mm_max_pd, a, b) }
+            unsafe { per_register!([0, 1, 2, 3], _mm_max_pd, a, b) }
         }
         #[inline(always)]
         fn shift_to_exponent(self, a: R4) -> R4 {
@@ -302,7 +303,7 @@ pub(crate) mod baseline {
                 // SAFETY: as the methods'.
                 unsafe { _mm_castsi128_pd(_mm_slli_epi64::<52>(_mm_castpd_si128(v))) }
             }
-            quads!(shift, a)
+            per_register!([0, 1, 2, 3], shift, a)
         }
     }
 
@@ -411,12 +412,6 @@ pub(crate) mod avx2 {
 
     type R2 = [__m256d; 2];
 
-    macro_rules! both {
-        ($f:ident, $a:expr, $b:expr) => {
-            [$f($a[0], $b[0]), $f($a[1], $b[1])]
-        };
-    }
-
     // SAFETY (all methods): an `Avx2` value exists only where `new` could be
     // called, on a CPU with the features, so executing the intrinsics is sound;
     // loads and stores go through references to 8 contiguous f64.
@@ -448,32 +443,27 @@ pub(crate) mod avx2 {
         }
         #[inline(always)]
         fn add(self, a: R2, b: R2) -> R2 {
-            unsafe { both!(_mm256_add_pd, a, b) }
+            unsafe { per_register!([0, 1], _mm256_add_pd, a, b) }
         }
         #[inline(always)]
         fn sub(self, a: R2, b: R2) -> R2 {
-            unsafe { both!(_mm256_sub_pd, a, b) }
+            unsafe { per_register!([0, 1], _mm256_sub_pd, a, b) }
         }
         #[inline(always)]
         fn mul(self, a: R2, b: R2) -> R2 {
-            unsafe { both!(_mm256_mul_pd, a, b) }
+            unsafe { per_register!([0, 1], _mm256_mul_pd, a, b) }
         }
         #[inline(always)]
         fn div(self, a: R2, b: R2) -> R2 {
-            unsafe { both!(_mm256_div_pd, a, b) }
+            unsafe { per_register!([0, 1], _mm256_div_pd, a, b) }
         }
         #[inline(always)]
         fn mul_add(self, a: R2, b: R2, c: R2) -> R2 {
-            unsafe {
-                [
-                    _mm256_fmadd_pd(a[0], b[0], c[0]),
-                    _mm256_fmadd_pd(a[1], b[1], c[1]),
-                ]
-            }
+            unsafe { per_register!([0, 1], _mm256_fmadd_pd, a, b, c) }
         }
         #[inline(always)]
         fn max(self, a: R2, b: R2) -> R2 {
-            unsafe { both!(_mm256_max_pd, a, b) }
+            unsafe { per_register!([0, 1], _mm256_max_pd, a, b) }
         }
         #[inline(always)]
         fn shift_to_exponent(self, a: R2) -> R2 {
