@@ -37,7 +37,10 @@ use crate::data::Data;
 pub(crate) const LANES: usize = 8;
 /// One value per lane.
 pub(crate) type V = [f64; LANES];
-/// Lane groups per block.
+/// Lane groups per block. (Two, which leave AVX2 more registers for the
+/// whitening's partial results, made ten EM iterations of a full GMM 9%
+/// slower and a Viterbi decoding with Gaussian emissions at d = 4 6%
+/// slower, with AVX2 on AMD Zen 4.)
 pub(crate) const GROUPS: usize = 4;
 /// Rows per block.
 pub(crate) const BLOCK_ROWS: usize = GROUPS * LANES;
