@@ -137,9 +137,10 @@ fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, KernelErro
     }
     *pivot = s;
     // (`√s · (1/s)`, the square root beside the division rather than
-    // before it on the chain of the pivots, made the filter 1-2% faster
-    // with AVX2 on AMD Zen 4; but `1/s` overflows below s = 5.6e-309 and is
-    // subnormal above 4.5e307, which would take a second path.)
+    // before it on the chain of the pivots, made the filter at most 2%
+    // faster with AVX2 on AMD Zen 4 (0.2-2% in two spells); and `1/s`
+    // overflows below s = 5.6e-309 and is subnormal above 4.5e307, which
+    // would take a second path.)
     Ok(1.0 / s.sqrt())
 }
 
