@@ -219,7 +219,7 @@ impl<E: Emission> Hmm<E> {
         let chain = self.chain();
         // The forward passes two sequences at a time (`forward_pair`), each
         // pair followed by the backward passes of its sequences. (Backward
-        // passes two at a time in lockstep as well took as long, 65.06
+        // passes two at a time in lockstep as well were no faster, 65.06
         // against 64.41 ms per `hmm_fit` run, the least of 10, with AVX2 on
         // AMD Zen 4: a backward step runs about 156 instructions at 3.6 per
         // cycle, bound by their number rather than by its chain.)

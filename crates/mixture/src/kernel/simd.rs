@@ -467,12 +467,12 @@ pub(crate) mod avx2 {
         }
         #[inline(always)]
         fn shift_to_exponent(self, a: R2) -> R2 {
-            unsafe {
-                [
-                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(a[0]))),
-                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(a[1]))),
-                ]
+            #[inline(always)]
+            fn shift(v: __m256d) -> __m256d {
+                // SAFETY: as the methods'.
+                unsafe { _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(v))) }
             }
+            per_register!([0, 1], shift, a)
         }
         #[inline(always)]
         fn split_exponent(self, x: R2) -> (R2, R2) {
