@@ -166,16 +166,16 @@ pub(crate) struct Outer<'a> {
 /// of the multiply-adds. Within a pair, the second coordinate's column gets
 /// the first update ahead of the pass in the same way.
 ///
-/// The chain of pivots is on the critical path (one more square root and
-/// division per pivot, the same values, made the dense-A filter of n = p =
-/// 21 take 103 ms instead of 90 with AVX2 on AMD Zen 4), but none of these
-/// orders was faster: the next pair's two pivots and `l`s formed before
-/// this pass, 97 ms; with the pair after it brought up to date too, so
-/// that those pivots wait for no pass, 105 ms (108 with the pass split in
-/// two around the second pivot); four coordinates per pass, the next
-/// four's pivots formed ahead, 107 ms; the next pivot from this one's
-/// `1/s` (`s' = P_c'c' + r_c' − a² / s`, a multiply-add and a division per
-/// pivot, the square root beside the chain), 90.5 ms.
+/// The chain of pivots is on the critical path: one more square root and
+/// division per pivot (giving the same values) made the dense-A filter of
+/// n = p = 21 take 103 ms instead of 90 with AVX2 on AMD Zen 4. None of
+/// these changes was faster, though: the next pair's two pivots and `l`s
+/// formed before this pass, 97 ms; with the pair after it brought up to
+/// date too, so that those pivots wait for no pass, 105 ms (108 with the
+/// pass split in two around the second pivot); four coordinates per pass,
+/// the next four's pivots formed ahead, 107 ms; the next pivot from this
+/// one's `1/s` (`s' = P_c'c' + r_c' − a² / s`: a multiply-add and a
+/// division per pivot, the square root beside the chain), 90.5 ms.
 ///
 /// `subtract_outer` is a function of the instruction-set module (a
 /// `#[target_feature]` function, hence an `unsafe fn` pointer), not a
