@@ -136,11 +136,6 @@ fn inverse_root(s: f64, index: usize, pivot: &mut f64) -> Result<f64, KernelErro
         });
     }
     *pivot = s;
-    // (`√s · (1/s)`, the square root beside the division rather than
-    // before it on the chain of the pivots, made the filter at most 2%
-    // faster with AVX2 on AMD Zen 4 (0.2-2% in two spells); and `1/s`
-    // overflows below s = 5.6e-309 and is subnormal above 4.5e307, which
-    // would take a second path.)
     Ok(1.0 / s.sqrt())
 }
 
@@ -169,13 +164,17 @@ pub(crate) struct Outer<'a> {
 /// The chain of pivots is on the critical path: one more square root and
 /// division per pivot (giving the same values) made the dense-A filter of
 /// n = p = 21 take 103 ms instead of 90 with AVX2 on AMD Zen 4. None of
-/// these changes was faster, though: the next pair's two pivots and `l`s
-/// formed before this pass, 97 ms; with the pair after it brought up to
-/// date too, so that those pivots wait for no pass, 105 ms (108 with the
-/// pass split in two around the second pivot); four coordinates per pass,
-/// the next four's pivots formed ahead, 107 ms; the next pivot from this
+/// these changes was worth it, though. Shorter chains: [`inverse_root`] as
+/// `√s · (1/s)` (the square root beside the division), 0.2-2% faster in
+/// two spells, but `1/s` overflows below s = 5.6e-309 and is subnormal
+/// above 4.5e307, which would take a second path; the next pivot from this
 /// one's `1/s` (`s' = P_c'c' + r_c' − a² / s`: a multiply-add and a
-/// division per pivot, the square root beside the chain), 90.5 ms.
+/// division per pivot, the square root beside the chain), 90.5 ms. Other
+/// orders: the next pair's two pivots and `l`s formed before this pass,
+/// 97 ms; with the pair after it brought up to date too, so that those
+/// pivots wait for no pass, 105 ms (108 with the pass split in two around
+/// the second pivot); four coordinates per pass, the next four's pivots
+/// formed ahead, 107 ms.
 ///
 /// `subtract_outer` is a function of the instruction-set module (a
 /// `#[target_feature]` function, hence an `unsafe fn` pointer), not a
