@@ -71,7 +71,11 @@ fn max_plus(prev: &[f64], first: usize, log_trans: &[f64], acc: &mut [f64], arg:
 /// and a mask per step, with AVX2's movemask) took as long, 2.28 against
 /// 2.31 ms per `hmm_viterbi` run, the least of 10: the forward pass fell
 /// from 34% of the decoding to 20%, and the traceback's chain of searches
-/// rose from 4% to 13-16%.)
+/// rose from 4% to 13-16%. The same forward pass with the traceback left
+/// out, a probe, took 1.98 against 2.32 ms: a faster search could win at
+/// most that 15%, and more than the pair's two chains side by side would
+/// need more sequences than a chunk holds when they are long (two, from
+/// 512 rows each: `CHUNK_ROWS`).)
 #[inline(always)]
 fn viterbi_k(
     k: usize,
