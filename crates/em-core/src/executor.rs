@@ -1,7 +1,7 @@
 //! Where the loop's E-steps run: an [`Executor`] evaluates a model on data
 //! it holds, so that one loop ([`crate::fit_with`]: M-step, convergence,
 //! acceleration, restarts, report) fits data in one piece ([`Local`], what
-//! [`crate::fit`] uses) or in parts ([`Parts`]).
+//! [`crate::fit()`] uses) or in parts ([`Parts`]).
 //!
 //! # Parts, and what plugs in here
 //! [`Parts`] runs the model's E-step on each part and reduces the parts in
@@ -121,7 +121,7 @@ pub trait Executor<M: EmModel>: Sync {
 }
 
 /// The data in one piece, in this process: the model's own E-step
-/// (parallel over its fixed chunks), exactly what [`crate::fit`] runs.
+/// (parallel over its fixed chunks), exactly what [`crate::fit()`] runs.
 pub struct Local<'d, M: EmModel> {
     data: M::Data<'d>,
 }

@@ -4,7 +4,7 @@
 //! emfit's crates are layered: `linalg-kernels` < `em-core` < `mixture` <
 //! `hmm` < `statespace` < `em-driver` < `emfit-cli`. The loop and its
 //! vocabulary sit under the model crates so that each model crate implements
-//! [`EmModel`] for its models directly and re-exports [`fit`]: a program that
+//! [`EmModel`] for its models directly and re-exports [`fit()`]: a program that
 //! needs only Gaussian mixtures depends on `mixture` alone and gets the whole
 //! loop (restarts, convergence report, fall handling) without compiling the
 //! other model families, the model files or the `emfit` program. This crate
@@ -16,13 +16,13 @@
 //!   parameters plus sufficient statistics), one M-step (a new model plus
 //!   diagnostics), a seeded initialisation; [`EmModel::em_iteration`] gives
 //!   one [`Iteration`] without the loop.
-//! - [`fit`] / [`fit_observed`]: the only EM loop (signed convergence,
+//! - [`fit()`] / [`fit_observed`]: the only EM loop (signed convergence,
 //!   restarts with derived seeds run in parallel with a thread-count
 //!   independent result, time budget, fall policy) returning a [`Fit`]: the
 //!   model plus a [`FitReport`]. [`Settings`] are validated by
 //!   [`SettingsBuilder::build`].
 //! - [`fit_with`]: the same loop with its E-steps run by an [`Executor`]
-//!   ([`executor`]): the data in one piece ([`Local`], what [`fit`] runs) or
+//!   ([`executor`]): the data in one piece ([`Local`], what [`fit()`] runs) or
 //!   in parts ([`Parts`], reduced in part order) or across processes
 //!   ([`Ranks`], over any [`Collective`]: MPI's in the `emfit-mpi` crate;
 //!   the Python package's Dask driver is another); with the statistics'

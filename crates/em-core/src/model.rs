@@ -68,7 +68,7 @@ pub struct Iteration<M, D> {
 
 /// A model that can be fitted by EM: one E-step and one M-step, nothing else.
 ///
-/// The model owns the maths of one step; the loop ([`crate::fit`]) owns the
+/// The model owns the maths of one step; the loop ([`crate::fit()`]) owns the
 /// iteration policy (convergence, restarts, time budget, observers). One EM
 /// iteration is
 ///

@@ -77,7 +77,7 @@ struct Point<M: EmModel> {
 }
 
 /// The history of one restart: every recorded point goes through
-/// [`Record::push`], which applies the fall policy and the stopping rules.
+/// [`Context::push`], which applies the fall policy and the stopping rules.
 struct Record<M: EmModel> {
     restart: usize,
     current: Point<M>,

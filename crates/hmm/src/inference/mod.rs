@@ -132,7 +132,7 @@ pub(crate) fn forward(
     linalg_kernels::isa_dispatch!(forward(chain, logb, e, shift, alpha, c, scratch))
 }
 
-/// [`forward`] over two consecutive sequences, the first `split` rows of
+/// [`forward()`] over two consecutive sequences, the first `split` rows of
 /// the buffers and the rest, their steps interleaved: the results of two
 /// calls (see `forward::forward_pair_body`).
 #[allow(clippy::too_many_arguments)]
@@ -149,7 +149,7 @@ pub(crate) fn forward_pair(
     linalg_kernels::isa_dispatch!(forward_pair(chain, logb, e, shift, alpha, c, split, scratch))
 }
 
-/// The backward pass after [`forward`]: posteriors in place of `alpha`,
+/// The backward pass after [`forward()`]: posteriors in place of `alpha`,
 /// `Σ_t α̂_t w_{t+1}ᵀ` added into `m`; `false` if a posterior came out
 /// non-finite (see `backward::backward_body`).
 pub(crate) fn backward(
@@ -176,7 +176,7 @@ pub(crate) fn viterbi(
     linalg_kernels::isa_dispatch!(viterbi(log_start, log_trans, logb, path, work))
 }
 
-/// [`viterbi`] over two consecutive sequences, the first `split` rows of
+/// [`viterbi()`] over two consecutive sequences, the first `split` rows of
 /// `logb`'s columns and of `path` and the rest, their steps interleaved: the results of
 /// two calls (see `viterbi::viterbi_pair_body`).
 pub(crate) fn viterbi_pair(
