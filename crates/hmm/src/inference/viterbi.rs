@@ -44,7 +44,8 @@ pub(crate) struct ViterbiScratch {
 ///
 /// Compiled for AVX2, each value costs an add, a maximum, a compare and a
 /// select. On AMD Zen 4 the first three share two pipes (measured apart from
-/// this code: independent adds, maxima or compares issue 2 per cycle each,
+/// this code, on twelve independent chains of one or two kinds of these
+/// instructions in registers: adds, maxima or compares issue 2 per cycle each,
 /// adds mixed with maxima or with compares 2 per cycle in all, and mixed
 /// with selects or multiply-adds up to 3.5), which bounds the recursion at
 /// 1.5 cycles per vector of four values: 24 cycles per step at K = 8, of
