@@ -164,12 +164,13 @@ pub(crate) struct Outer<'a> {
 /// The chain of pivots is on the critical path: one more square root and
 /// division per pivot (giving the same values) made the dense-A filter of
 /// n = p = 21 take 103 ms instead of 90 with AVX2 on AMD Zen 4. Yet none
-/// of the following changes to it was worth making. Shorter chains: [`inverse_root`] as
-/// `√s · (1/s)` (the square root beside the division), 0.2-2% faster in
-/// two spells, but `1/s` overflows below s = 5.6e-309 and is subnormal
-/// above 4.5e307, which would take a second path; the next pivot from this
-/// one's `1/s` (`s' = P_c'c' + r_c' − a² / s`: a multiply-add and a
-/// division per pivot, the square root beside the chain), 90.5 ms. Other
+/// of the following changes to it was worth making. Shorter chains:
+/// [`inverse_root`] as `√s · (1/s)` (the square root beside the
+/// division), 0.2-2% faster in two spells, but `1/s` overflows below
+/// s = 5.6e-309 and is subnormal above 4.5e307, which would take a second
+/// path; the next pivot from this one's `1/s` (`s' = P_c'c' + r_c' −
+/// a² / s`: a multiply-add and a division per pivot, the square root
+/// beside the chain), 90.5 ms. Other
 /// orders: the next pair's two pivots and `l`s formed before this pass,
 /// 97 ms; with the pair after it brought up to date too, so that those
 /// pivots wait for no pass, 105 ms (108 with the pass split in two around
